@@ -1,0 +1,51 @@
+# feedloom: `make up` serves the mesh on the default world; `make test` runs the suite.
+# Every target installs what it needs first (make setup), and setup is quick once done.
+SHELL := /bin/bash
+STAMP := .cache
+NPX := npx --no-install
+PROTOS := $(shell find proto -name '*.proto')
+
+.PHONY: setup test typecheck up up-all-in-one demo eval bench new-generator clean
+
+setup: $(STAMP)/system node_modules/.package-lock.json generated/descriptor.pb $(STAMP)/faiss-node
+
+$(STAMP)/system: scripts/setup-system.sh
+	@mkdir -p $(STAMP)
+	./scripts/setup-system.sh
+	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+generated/descriptor.pb: $(PROTOS) scripts/gen-proto.sh node_modules/.package-lock.json $(STAMP)/system
+	./scripts/gen-proto.sh
+
+$(STAMP)/faiss-node: scripts/build-faiss-node.sh node_modules/.package-lock.json $(STAMP)/system
+	./scripts/build-faiss-node.sh
+	@touch $@
+
+typecheck: setup
+	$(NPX) tsc -p tsconfig.json --noEmit
+
+test: setup typecheck
+	$(NPX) vitest run $(VITEST_ARGS)
+
+up: setup
+	./bin/feedloom.js up $(ARGS)
+
+up-all-in-one: setup
+	./bin/feedloom.js up --all-in-one $(ARGS)
+
+demo: setup
+	./bin/feedloom.js demo $(ARGS)
+
+eval: setup
+	./bin/feedloom.js eval $(ARGS)
+
+new-generator: setup
+	@test -n "$(NAME)" || { echo "usage: make new-generator NAME=foo KIND=heuristic|graph|learned"; exit 2; }
+	./bin/feedloom.js new-generator $(NAME) --kind $(or $(KIND),heuristic)
+
+clean:
+	rm -rf $(STAMP) generated

@@ -1,0 +1,72 @@
+import { Metadata, credentials, type CallOptions, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
+import { injectTraceContext, tracer } from './telemetry.js';
+import { RpcError } from './errors.js';
+import { status } from '@grpc/grpc-js';
+
+type ClientConstructor<C> = new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: ChannelOptions) => C;
+
+/**
+ * A channel to another service, with keepalive and message limits. The address may be host:port
+ * or a DNS target like dns:///generator-popular:50201; DNS targets balance round-robin over replicas.
+ */
+export function connect<C extends Client>(Ctor: ClientConstructor<C>, address: string): C {
+  return new Ctor(address, credentials.createInsecure(), {
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_receive_message_length': DEFAULT_MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': DEFAULT_MAX_MESSAGE_BYTES,
+    'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  });
+}
+
+type UnaryCallback<Res> = (error: ServiceError | null, response: Res) => void;
+type LastOverload<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: UnaryCallback<Res>) => unknown;
+
+/** The names of a client's unary methods. */
+export type UnaryMethodName<C> = {
+  [K in keyof C]: C[K] extends LastOverload<any, any> ? K : never;
+}[keyof C] & string;
+type RequestOf<C, K extends keyof C> = C[K] extends LastOverload<infer Req, any> ? Req : never;
+type ResponseOf<C, K extends keyof C> = C[K] extends LastOverload<any, infer Res> ? Res : never;
+
+export interface UnaryCallOptions {
+  /** Time allowed for the call, in ms. */
+  timeoutMs: number;
+  /** Cancels the call when it aborts (e.g. the caller's own request was cancelled). */
+  signal?: AbortSignal;
+  requestId?: string;
+}
+
+/** One unary call as a promise: deadline set, trace context and request id propagated. */
+export function callUnary<C extends Client, K extends UnaryMethodName<C>>(
+  client: C,
+  method: K,
+  request: RequestOf<C, K>,
+  options: UnaryCallOptions,
+): Promise<ResponseOf<C, K>> {
+  const span = tracer().startSpan(`client ${method}`, { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'grpc', 'rpc.method': method } });
+  const metadata = new Metadata();
+  injectTraceContext(metadata, trace.setSpan(context.active(), span));
+  if (options.requestId) metadata.set('x-request-id', options.requestId);
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) {
+      span.end();
+      reject(new RpcError(status.CANCELLED, 'cancelled before the call started'));
+      return;
+    }
+    const fn = client[method] as unknown as LastOverload<RequestOf<C, K>, ResponseOf<C, K>>;
+    const call = fn.call(client, request, metadata, { deadline: Date.now() + options.timeoutMs }, (err, response) => {
+      options.signal?.removeEventListener('abort', cancel);
+      span.setAttribute('rpc.grpc.status_code', err ? err.code : 0);
+      if (err) span.setStatus({ code: SpanStatusCode.ERROR, message: err.details });
+      span.end();
+      if (err) reject(err);
+      else resolve(response);
+    }) as { cancel(): void };
+    const cancel = () => call.cancel();
+    options.signal?.addEventListener('abort', cancel, { once: true });
+  });
+}

@@ -1,0 +1,199 @@
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type Metadata,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
+import { randomUUID } from 'node:crypto';
+import { HealthState, ServingStatus } from './health.js';
+import { addReflection } from './reflection.js';
+import { RpcError, codeOf } from './errors.js';
+import { extractTraceContext, meter, tracer } from './telemetry.js';
+
+/** What a handler knows about its call besides the request. */
+export interface CallContext {
+  /** The caller's request id (metadata "x-request-id"), or a fresh one. */
+  requestId: string;
+  /** Absolute deadline in epoch ms; Infinity when the caller set none. */
+  deadline: number;
+  /** Aborts when the caller cancels or the deadline passes: stop work then. */
+  signal: AbortSignal;
+  metadata: Metadata;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res> | Res;
+
+type MethodShape = { path: string; requestStream: boolean; responseStream: boolean; requestDeserialize: (b: Buffer) => unknown; responseSerialize: (v: never) => Buffer };
+
+/** Typed unary handlers for a ts-proto service definition, keyed like the definition. */
+export type Handlers<D> = {
+  [K in keyof D]: D[K] extends { requestDeserialize: (b: Buffer) => infer Req; responseSerialize: (v: infer Res) => Buffer }
+    ? UnaryHandler<Req, Res>
+    : never;
+};
+
+export interface ServiceBinding {
+  definition: Record<string, MethodShape>;
+  handlers: Record<string, UnaryHandler<never, unknown>>;
+}
+
+/** Pairs a ts-proto service definition with its handlers, checked by the compiler. */
+export function bindService<D extends Record<string, MethodShape>>(definition: D, handlers: Handlers<D>): ServiceBinding {
+  return { definition, handlers: handlers as unknown as ServiceBinding['handlers'] };
+}
+
+export interface ServerOptions {
+  /** Service name for logs, spans and metrics, e.g. "generator.popular". */
+  name: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  services: ServiceBinding[];
+  /** Largest request or response accepted, in bytes. */
+  maxMessageBytes?: number;
+}
+
+export interface RunningServer {
+  name: string;
+  port: number;
+  address: string;
+  health: HealthState;
+  /** Marks every service on this server serving or not. */
+  setServing(serving: boolean): void;
+  /** Stops accepting calls, lets in-flight ones finish for up to graceMs, then closes. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+const serviceNameOf = (definition: Record<string, MethodShape>) =>
+  Object.values(definition)[0].path.split('/')[1];
+
+/** Starts a gRPC server with reflection, health, tracing, metrics, deadlines and clean errors. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const server = new Server({
+    'grpc.max_receive_message_length': maxBytes,
+    'grpc.max_send_message_length': maxBytes,
+    // Let clients keep idle connections alive with pings every 10 s or more.
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  const health = new HealthState();
+  const serviceNames: string[] = [];
+  for (const binding of options.services) {
+    const serviceName = serviceNameOf(binding.definition);
+    serviceNames.push(serviceName);
+    const implementation: UntypedServiceImplementation = {};
+    for (const [method, shape] of Object.entries(binding.definition)) {
+      const handler = binding.handlers[method];
+      if (!handler) throw new Error(`${options.name}: no handler for ${shape.path}`);
+      if (shape.requestStream || shape.responseStream) throw new Error(`${options.name}: ${shape.path} streams; only unary is wrapped`);
+      implementation[method] = wrapUnary(options.name, shape.path, handler);
+    }
+    server.addService(binding.definition as unknown as ServiceDefinition, implementation);
+    health.set(serviceName, ServingStatus.SERVING);
+  }
+  const healthBinding = health.binding();
+  server.addService(healthBinding.definition as unknown as ServiceDefinition, healthBinding.implementation as unknown as UntypedServiceImplementation);
+  health.set('', ServingStatus.SERVING);
+  addReflection(server, [...serviceNames, 'grpc.health.v1.Health']);
+
+  const host = options.host ?? '127.0.0.1';
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(new Error(`${options.name}: cannot listen on ${host}:${options.port}: ${err.message}`)) : resolve(bound),
+    ),
+  );
+
+  let stopped: Promise<void> | undefined;
+  return {
+    name: options.name,
+    port,
+    address: `${host}:${port}`,
+    health,
+    setServing: (serving) => health.setAll(serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
+    stop(graceMs = 5_000) {
+      stopped ??= new Promise<void>((resolve) => {
+        health.setAll(ServingStatus.NOT_SERVING);
+        health.closeWatchers();
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      return stopped;
+    },
+  };
+}
+
+const rpcDuration = () =>
+  meter().createHistogram('rpc.server.duration', { unit: 'ms', description: 'Duration of inbound RPCs' });
+let durationHistogram: ReturnType<typeof rpcDuration> | undefined;
+
+function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never, unknown>) {
+  const [, service, method] = path.split('/');
+  return (call: ServerUnaryCall<any, unknown>, callback: sendUnaryData<unknown>) => {
+    const started = performance.now();
+    const rawDeadline = call.getDeadline();
+    const deadline = rawDeadline instanceof Date ? rawDeadline.getTime() : Number(rawDeadline);
+    const controller = new AbortController();
+    const onCancel = () => controller.abort(new RpcError(status.CANCELLED, 'the caller cancelled the call'));
+    call.on('cancelled', onCancel);
+    const timer = Number.isFinite(deadline)
+      ? setTimeout(() => controller.abort(new RpcError(status.DEADLINE_EXCEEDED, `${path} ran past its deadline`)), Math.max(0, deadline - Date.now()))
+      : undefined;
+    const requestId = String(call.metadata.get('x-request-id')[0] ?? randomUUID());
+    const parent = extractTraceContext(call.metadata);
+    const span = tracer().startSpan(
+      path.slice(1),
+      { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'feedloom.server': serverName } },
+      parent,
+    );
+    const ctx: CallContext = { requestId, deadline, signal: controller.signal, metadata: call.metadata };
+    const finish = (code: status, err?: unknown, response?: unknown) => {
+      clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+      span.setAttribute('rpc.grpc.status_code', code);
+      if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
+      span.end();
+      durationHistogram ??= rpcDuration();
+      durationHistogram.record(performance.now() - started, { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'rpc.grpc.status_code': code });
+      if (code === status.OK) callback(null, response);
+      else callback({ code, details: publicMessage(serverName, path, requestId, err) });
+    };
+    const run = async () => {
+      try {
+        const response = await otelContext.with(trace.setSpan(parent, span), () => handler(call.request as never, ctx));
+        if (controller.signal.aborted) finish(codeOf(controller.signal.reason), controller.signal.reason);
+        else finish(status.OK, undefined, response);
+      } catch (err) {
+        // Once the call is cancelled or late, that is the outcome, whatever the handler threw.
+        const cause = controller.signal.aborted ? controller.signal.reason : err;
+        const code = codeOf(cause);
+        finish(code === status.UNKNOWN ? status.INTERNAL : code, cause);
+      }
+    };
+    void run();
+  };
+}
+
+/** Callers get a status and a message to act on, never a stack trace; unexpected errors are logged here. */
+function publicMessage(serverName: string, path: string, requestId: string, err: unknown): string {
+  if (err instanceof RpcError) return err.message;
+  const code = codeOf(err);
+  const message = (err as Error)?.message ?? String(err);
+  if (code !== status.UNKNOWN) return message;
+  console.error(`[${serverName}] ${path} request ${requestId} failed:`, err);
+  return `internal error in ${path} (request id ${requestId}); see the ${serverName} log`;
+}

@@ -1,0 +1,55 @@
+import { invalidArgument } from './errors.js';
+
+/** Request validation: each check throws INVALID_ARGUMENT naming the field and the rule it broke. */
+
+const MAX_ID_LENGTH = 256;
+// Protobuf decoders replace invalid UTF-8 with U+FFFD; an id carrying it was not valid text.
+const BAD_ID_CHARS = /[\u0000-\u001f\u007f\ufffd]/;
+
+export function requireId(field: string, value: string): string {
+  if (!value) throw invalidArgument(field, 'is required and must not be empty');
+  if (value.length > MAX_ID_LENGTH) throw invalidArgument(field, `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`);
+  if (BAD_ID_CHARS.test(value)) throw invalidArgument(field, 'must be valid UTF-8 text without control characters');
+  return value;
+}
+
+export function optionalId(field: string, value: string): string {
+  return value ? requireId(field, value) : value;
+}
+
+export function requireIntInRange(field: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(field, `must be an integer from ${min} to ${max} (got ${value})`);
+  }
+  return value;
+}
+
+/** An int that may be left at 0 to mean "use the default". */
+export function intOrDefault(field: string, value: number, fallback: number, max: number): number {
+  if (value === 0) return fallback;
+  return requireIntInRange(field, value, 1, max);
+}
+
+/** A proto enum value that is known and not the UNSPECIFIED zero. */
+export function requireEnum<E extends Record<string, string | number>>(field: string, value: number, values: E): number {
+  const known = Object.values(values).filter((v): v is number => typeof v === 'number' && v > 0);
+  if (!known.includes(value)) {
+    const names = Object.keys(values).filter((k) => typeof values[k] === 'number' && (values[k] as number) > 0);
+    throw invalidArgument(field, `must be one of ${names.join(', ')} (got ${value})`);
+  }
+  return value;
+}
+
+export function requireMaxItems<T>(field: string, items: T[], max: number, min = 0): T[] {
+  if (items.length < min) throw invalidArgument(field, `must hold at least ${min} item(s)`);
+  if (items.length > max) throw invalidArgument(field, `must hold at most ${max} items (got ${items.length})`);
+  return items;
+}
+
+export function requireTimeMs(field: string, value: number): number {
+  // 0 is "unset"; anything else must be a plausible epoch time in ms (2000..2100).
+  if (value !== 0 && (!Number.isInteger(value) || value < 946_684_800_000 || value > 4_102_444_800_000)) {
+    throw invalidArgument(field, `must be milliseconds since the Unix epoch between 2000 and 2100 (got ${value})`);
+  }
+  return value;
+}

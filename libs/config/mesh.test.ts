@@ -1,0 +1,57 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadMeshConfig, parseMeshConfig } from './mesh.js';
+
+const valid = () => ({
+  world: { preset: 'tiny', seed: 1, dir: 'world' },
+  services: { events: { port: 1 }, blender: { port: 2 } },
+  generators: [{ name: 'popular', kind: 'heuristic', port: 3 }],
+});
+
+describe('mesh config', () => {
+  it('fills defaults', () => {
+    const mesh = parseMeshConfig(valid());
+    expect(mesh.generators[0]).toMatchObject({ enabled: true, quota: 200, deadlineMs: 60, weight: 1 });
+    expect(mesh.host).toBe('127.0.0.1');
+  });
+
+  it('names the bad field and the rule', () => {
+    const bad = valid();
+    (bad.generators[0] as Record<string, unknown>).deadlineMs = -5;
+    expect(() => parseMeshConfig(bad, 'mesh.json')).toThrow(/generators\[0\]\.deadlineMs: Number must be greater than or equal to 1/);
+  });
+
+  it('rejects unknown fields, bad kinds, duplicate names and clashing ports', () => {
+    const bad = valid() as Record<string, any>;
+    bad.generators.push({ name: 'popular', kind: 'magic', port: 2, typo: 1 });
+    let error: ConfigError | undefined;
+    try {
+      parseMeshConfig(bad, 'mesh.json');
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.message).toMatch(/generators\[1\]\.kind: Invalid enum value/);
+    expect(error!.message).toMatch(/generators\[1\]: Unrecognized key\(s\) in object: 'typo'/);
+  });
+
+  it('reports duplicates and port clashes once the shape is right', () => {
+    const bad = valid();
+    bad.generators.push({ name: 'popular', kind: 'graph', port: 2 });
+    expect(() => parseMeshConfig(bad)).toThrow(/generators\[1\]\.name: duplicate generator "popular"[\s\S]*generators\[1\]\.port: port 2 is already used by services\.blender/);
+  });
+
+  it('resolves the world dir against the config file and explains unreadable files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mesh-'));
+    writeFileSync(join(dir, 'mesh.json'), JSON.stringify(valid()));
+    expect(loadMeshConfig(join(dir, 'mesh.json')).world.dir).toBe(join(dir, 'world'));
+    writeFileSync(join(dir, 'broken.json'), '{ nope');
+    expect(() => loadMeshConfig(join(dir, 'broken.json'))).toThrow(/cannot read it as JSON/);
+  });
+
+  it('the shipped config is valid', () => {
+    expect(() => loadMeshConfig('config/mesh.json')).not.toThrow();
+  });
+});

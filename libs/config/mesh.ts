@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** The mesh config: the single list of services, ports and generator settings both run modes read. */
+
+const port = z.number().int().min(0).max(65535);
+const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case (a-z, 0-9, _), starting with a letter');
+
+const service = z
+  .object({
+    port,
+    /** Where others reach it, when not on `host:port` (e.g. dns:///blender:50051 on Kubernetes). */
+    address: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const GeneratorKinds = ['learned', 'graph', 'heuristic'] as const;
+export type GeneratorKindName = (typeof GeneratorKinds)[number];
+
+const generator = z
+  .object({
+    name,
+    kind: z.enum(GeneratorKinds),
+    port,
+    address: z.string().min(1).optional(),
+    enabled: z.boolean().default(true),
+    /** Most candidates asked of it per request. */
+    quota: z.number().int().min(1).max(10_000).default(200),
+    /** Its own deadline inside a Blend; late answers are dropped. */
+    deadlineMs: z.number().int().min(1).max(10_000).default(60),
+    /** Its weight in the blended pre-score. */
+    weight: z.number().min(0).max(100).default(1),
+    /** Generator-specific settings, passed to its module. */
+    settings: z.record(z.unknown()).default({}),
+  })
+  .strict();
+
+const blender = service
+  .extend({
+    /** The whole Blend's budget for the fan-out (each generator also has its own). */
+    fanoutDeadlineMs: z.number().int().min(1).max(10_000).default(120),
+    hydrateDeadlineMs: z.number().int().min(1).max(10_000).default(50),
+    defaultLimit: z.number().int().min(1).max(500).default(50),
+    /** Reciprocal-rank-fusion constant of the pre-score. */
+    rrfK: z.number().min(0).max(1000).default(60),
+    /** At most this many items of one creator on a page. */
+    maxPerCreator: z.number().int().min(1).max(500).default(3),
+    /** At most this share of a page from any single generator's exclusive proposals. */
+    maxSourceShare: z.number().min(0.05).max(1).default(0.6),
+  })
+  .strict();
+
+export const MeshConfigSchema = z
+  .object({
+    world: z
+      .object({
+        preset: z.enum(['tiny', 'small', 'default', 'large']).default('default'),
+        seed: z.number().int().default(7),
+        /** World directory, relative to the config file. */
+        dir: z.string().min(1),
+        /** Where generators read snapshots; defaults to <dir>/snapshots. */
+        snapshotsDir: z.string().min(1).optional(),
+        /** Serve the world as it was at this time (ms): history after it is ignored. For evaluation and replays. */
+        asOfMs: z.number().int().positive().optional(),
+      })
+      .strict(),
+    /** The host services are reached on when they have no explicit address. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** The interface servers bind to; 0.0.0.0 when running across machines. Defaults to host. */
+    listenHost: z.string().min(1).optional(),
+    /** How often generators look for newer snapshots. */
+    snapshotPollMs: z.number().int().min(100).max(3_600_000).default(5_000),
+    services: z
+      .object({
+        events: service,
+        blender,
+      })
+      .strict(),
+    generators: z.array(generator).min(1, 'must list at least one generator'),
+  })
+  .strict()
+  .superRefine((mesh, ctx) => {
+    const seen = new Map<string, string>();
+    const claim = (p: number, owner: string, path: (string | number)[]) => {
+      if (p === 0) return;
+      const other = seen.get(String(p));
+      if (other) ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `port ${p} is already used by ${other}` });
+      else seen.set(String(p), owner);
+    };
+    claim(mesh.services.events.port, 'services.events', ['services', 'events', 'port']);
+    claim(mesh.services.blender.port, 'services.blender', ['services', 'blender', 'port']);
+    const names = new Set<string>();
+    mesh.generators.forEach((g, i) => {
+      if (names.has(g.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['generators', i, 'name'], message: `duplicate generator "${g.name}"` });
+      names.add(g.name);
+      claim(g.port, `generators[${i}] (${g.name})`, ['generators', i, 'port']);
+    });
+  });
+
+export type MeshConfig = z.infer<typeof MeshConfigSchema>;
+export type GeneratorConfig = MeshConfig['generators'][number];
+export type BlenderConfig = MeshConfig['services']['blender'];
+
+export class ConfigError extends Error {
+  constructor(source: string, issues: string[]) {
+    super(`invalid mesh config ${source}:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const pathOf = (path: (string | number)[]) =>
+  path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(root)';
+
+/** Validates a config object; every problem is reported with the field it is in. */
+export function parseMeshConfig(raw: unknown, source = '(inline)'): MeshConfig {
+  const result = MeshConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(source, result.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`));
+  return result.data;
+}
+
+export const DEFAULT_CONFIG_PATH = 'config/mesh.json';
+
+/** Reads and validates the config file; world.dir comes back absolute. */
+export function loadMeshConfig(path = process.env.FEEDLOOM_CONFIG ?? DEFAULT_CONFIG_PATH): MeshConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read it as JSON: ${(err as Error).message}`]);
+  }
+  const config = parseMeshConfig(raw, path);
+  const base = dirname(resolve(path));
+  if (!isAbsolute(config.world.dir)) config.world.dir = resolve(base, config.world.dir);
+  if (config.world.snapshotsDir && !isAbsolute(config.world.snapshotsDir)) config.world.snapshotsDir = resolve(base, config.world.snapshotsDir);
+  return config;
+}
+
+export function snapshotsDirOf(mesh: MeshConfig): string {
+  return mesh.world.snapshotsDir ?? join(mesh.world.dir, 'snapshots');
+}
+
+/** Where a service is reached: its explicit address, or the mesh host and its port. */
+export function addressOf(mesh: MeshConfig, svc: { port: number; address?: string }): string {
+  return svc.address ?? `${mesh.host}:${svc.port}`;
+}

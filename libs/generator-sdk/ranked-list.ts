@@ -1,0 +1,36 @@
+import type { Candidate } from '../../generated/feedloom/v1/common.js';
+
+export interface ScoredRow {
+  item_id: string;
+  score: number;
+}
+
+/** The first `quota` rows of a ranked list that the user has not engaged with yet. */
+export function takeUnseen(rows: readonly ScoredRow[], exclude: Set<string>, quota: number, reason: string): Candidate[] {
+  const out: Candidate[] = [];
+  for (const row of rows) {
+    if (out.length >= quota) break;
+    if (!exclude.has(row.item_id)) out.push({ itemId: row.item_id, score: row.score, reason });
+  }
+  return out;
+}
+
+/** Adds weighted scores per item: the core of every "sum over seeds" generator. */
+export class ScoreBoard {
+  private readonly scores = new Map<string, { score: number; reason: string }>();
+
+  add(itemId: string, score: number, reason: string): void {
+    const entry = this.scores.get(itemId);
+    if (entry) entry.score += score;
+    else this.scores.set(itemId, { score, reason });
+  }
+
+  /** Best first, ties broken by id so answers are repeatable. */
+  top(quota: number, exclude: Set<string> = new Set()): Candidate[] {
+    return [...this.scores]
+      .filter(([id]) => !exclude.has(id))
+      .sort((a, b) => b[1].score - a[1].score || (a[0] < b[0] ? -1 : 1))
+      .slice(0, quota)
+      .map(([itemId, { score, reason }]) => ({ itemId, score, reason }));
+  }
+}

@@ -1,0 +1,37 @@
+import { ActionType, type UserContext } from '../../generated/feedloom/v1/common.js';
+
+/** An item the user engaged with, weighted by action type and recency. */
+export interface Seed {
+  itemId: string;
+  weight: number;
+}
+
+const ACTION_WEIGHT: Partial<Record<ActionType, number>> = {
+  [ActionType.ACTION_TYPE_SAVE]: 2,
+  [ActionType.ACTION_TYPE_CLICK]: 1,
+};
+
+/**
+ * The user's recent positive engagements as seeds for graph walks and lookups: saves count more
+ * than clicks, newer more than older (half-life in hours), repeats add up. Hidden items are never seeds.
+ */
+export function engagementSeeds(user: UserContext, maxSeeds: number, halfLifeHours = 48): Seed[] {
+  const hidden = new Set(user.recentActions.filter((a) => a.type === ActionType.ACTION_TYPE_HIDE).map((a) => a.itemId));
+  const now = user.requestTimeMs || Math.max(0, ...user.recentActions.map((a) => a.timeMs));
+  const weights = new Map<string, number>();
+  for (const action of user.recentActions) {
+    const base = ACTION_WEIGHT[action.type];
+    if (!base || hidden.has(action.itemId)) continue;
+    const ageHours = Math.max(0, now - action.timeMs) / 3_600_000;
+    weights.set(action.itemId, (weights.get(action.itemId) ?? 0) + base * 0.5 ** (ageHours / halfLifeHours));
+  }
+  return [...weights]
+    .map(([itemId, weight]) => ({ itemId, weight }))
+    .sort((a, b) => b.weight - a.weight || (a.itemId < b.itemId ? -1 : 1))
+    .slice(0, maxSeeds);
+}
+
+/** Items the user already engaged with or hid: generators need not propose them again. */
+export function engagedItems(user: UserContext): Set<string> {
+  return new Set(user.recentActions.map((a) => a.itemId));
+}

@@ -1,0 +1,126 @@
+import { performance } from 'node:perf_hooks';
+import type { Candidate } from '../../generated/feedloom/v1/common.js';
+import {
+  CandidateGeneratorService,
+  GeneratorKind,
+  type DescribeResponse,
+  type GenerateResponse,
+} from '../../generated/feedloom/v1/generator.js';
+import { unavailable } from '../bootstrap/errors.js';
+import { bindService, startServer, type RunningServer, type ServiceBinding } from '../bootstrap/server.js';
+import { ServingStatus } from '../bootstrap/health.js';
+import { meter, tracer } from '../bootstrap/telemetry.js';
+import type { GenerateResult, GeneratorModule } from './define.js';
+import { SnapshotSource } from './snapshot-source.js';
+import { validateGenerateRequest } from './validate.js';
+
+export interface GeneratorServeOptions {
+  /** Where the batch jobs publish snapshots (usually <world>/snapshots). */
+  snapshotsDir: string;
+  settings?: Record<string, unknown>;
+  pollMs?: number;
+}
+
+const KIND = { learned: GeneratorKind.GENERATOR_KIND_LEARNED, graph: GeneratorKind.GENERATOR_KIND_GRAPH, heuristic: GeneratorKind.GENERATOR_KIND_HEURISTIC };
+const SERVICE_NAME = 'feedloom.v1.CandidateGenerator';
+
+const instruments = () => ({
+  duration: meter().createHistogram('feedloom.generator.duration', { unit: 'ms', description: 'Time a generator spends on one Generate call' }),
+  candidates: meter().createCounter('feedloom.generator.candidates', { description: 'Candidates returned by a generator' }),
+});
+let metrics: ReturnType<typeof instruments> | undefined;
+
+/** Keeps the first proposal of each item, drops empty ids and non-finite scores, caps at the quota. */
+export function normalizeCandidates(candidates: Candidate[], quota: number): Candidate[] {
+  const seen = new Set<string>();
+  const out: Candidate[] = [];
+  for (const c of candidates) {
+    if (out.length >= quota) break;
+    if (!c.itemId || seen.has(c.itemId) || !Number.isFinite(c.score)) continue;
+    seen.add(c.itemId);
+    out.push({ itemId: c.itemId, score: c.score, reason: c.reason ?? '' });
+  }
+  return out;
+}
+
+const candidatesOf = (result: GenerateResult) => (Array.isArray(result) ? { candidates: result, modelVersion: '' } : { modelVersion: '', ...result });
+
+/** A generator as a CandidateGenerator service binding plus its snapshot source. */
+export function generatorBinding<Data>(module: GeneratorModule<Data>, options: GeneratorServeOptions) {
+  let onHealth: (serving: boolean) => void = () => {};
+  const settings = options.settings ?? {};
+  const source = new SnapshotSource(module, options.snapshotsDir, settings, (ready) => onHealth(ready));
+
+  const binding: ServiceBinding = bindService(CandidateGeneratorService, {
+    async generate(request, ctx): Promise<GenerateResponse> {
+      validateGenerateRequest(request);
+      const loaded = source.current;
+      if (!loaded) throw unavailable(`generator ${module.name} has no data to serve: ${source.error ?? 'snapshots not loaded yet'}`);
+      const started = performance.now();
+      const span = tracer().startSpan(`generate ${module.name}`, { attributes: { 'feedloom.generator': module.name } });
+      try {
+        const result = candidatesOf(
+          await module.generate({ user: request.user!, quota: request.quota, requestId: ctx.requestId }, { data: loaded.data, settings, signal: ctx.signal }),
+        );
+        const candidates = normalizeCandidates(result.candidates, request.quota);
+        span.setAttribute('feedloom.candidates', candidates.length);
+        if (result.modelVersion) span.setAttribute('feedloom.model_version', result.modelVersion);
+        metrics ??= instruments();
+        metrics.duration.record(performance.now() - started, { generator: module.name });
+        metrics.candidates.add(candidates.length, { generator: module.name });
+        return {
+          generator: module.name,
+          candidates,
+          snapshotVersion: Object.values(loaded.versions).join(','),
+          modelVersion: result.modelVersion,
+        };
+      } finally {
+        span.end();
+      }
+    },
+    async describe(): Promise<DescribeResponse> {
+      const loaded = source.current;
+      return {
+        name: module.name,
+        kind: KIND[module.kind],
+        description: module.description,
+        requestCost: module.requestCost,
+        snapshots: module.snapshots.map((name) => ({ name, version: loaded?.versions[name] ?? '', rows: loaded?.rows[name] ?? 0 })),
+      };
+    },
+  });
+
+  return {
+    binding,
+    source,
+    /** Called with the data's readiness whenever it changes. */
+    set onHealth(fn: (serving: boolean) => void) {
+      onHealth = fn;
+    },
+  };
+}
+
+/** Serves one generator module on its own gRPC server. NOT_SERVING until its snapshots load. */
+export async function serveGenerator<Data>(
+  module: GeneratorModule<Data>,
+  options: GeneratorServeOptions & { port: number; host?: string },
+): Promise<RunningServer & { source: SnapshotSource<Data> }> {
+  const generator = generatorBinding(module, options);
+  const server = await startServer({ name: `generator.${module.name}`, host: options.host, port: options.port, services: [generator.binding] });
+  const setHealth = (serving: boolean) => {
+    const status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+    server.health.set('', status);
+    server.health.set(SERVICE_NAME, status);
+  };
+  generator.onHealth = setHealth;
+  setHealth(false);
+  await generator.source.start(options.pollMs ?? 5_000);
+  const stop = server.stop;
+  return Object.assign(server, {
+    source: generator.source,
+    stop: (graceMs?: number) => {
+      generator.source.stop();
+      return stop(graceMs);
+    },
+  });
+}

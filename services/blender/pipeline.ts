@@ -1,0 +1,85 @@
+import { performance } from 'node:perf_hooks';
+import type { BlendRequest, BlendResponse, CandidateJourney, StageTiming } from '../../generated/feedloom/v1/blender.js';
+import type { EventsClient } from '../../generated/feedloom/v1/events.js';
+import { meter, tracer } from '../../libs/bootstrap/telemetry.js';
+import { composePage, type PageRules } from './stages/compose-page.js';
+import { dedupe } from './stages/dedupe.js';
+import { fanOut, type GeneratorEndpoint } from './stages/fan-out.js';
+import { filterCandidates, filterInput } from './stages/filter.js';
+import { hydrate } from './stages/hydrate.js';
+import { preScore } from './stages/pre-score.js';
+import type { BlendCandidate, ItemCatalog } from './stages/types.js';
+
+export interface BlendDeps {
+  events: EventsClient;
+  generators: GeneratorEndpoint[];
+  weights: Map<string, number>;
+  catalog: () => ItemCatalog | undefined;
+  hydrateDeadlineMs: number;
+  fanoutDeadlineMs: number;
+  rrfK: number;
+  pageRules: PageRules;
+}
+
+const instruments = () => ({
+  stage: meter().createHistogram('feedloom.blender.stage.duration', { unit: 'ms', description: 'Time of each blender stage' }),
+  kept: meter().createHistogram('feedloom.blender.candidates', { description: 'Candidates after each blender stage' }),
+});
+let metrics: ReturnType<typeof instruments> | undefined;
+
+/** Times each named stage, for metrics, spans and the debug trace. */
+class StageClock {
+  readonly timings: StageTiming[] = [];
+  async run<T>(stage: string, itemsIn: number, fn: () => T | Promise<T>, itemsOut: (r: T) => number): Promise<T> {
+    const started = performance.now();
+    const span = tracer().startSpan(`blend.${stage}`);
+    try {
+      const result = await fn();
+      const ms = performance.now() - started;
+      const out = itemsOut(result);
+      this.timings.push({ stage, ms, itemsIn, itemsOut: out });
+      metrics ??= instruments();
+      metrics.stage.record(ms, { stage });
+      metrics.kept.record(out, { stage });
+      span.setAttribute('feedloom.items_out', out);
+      return result;
+    } finally {
+      span.end();
+    }
+  }
+}
+
+const journeyOf = (c: BlendCandidate, position: number): CandidateJourney => ({
+  itemId: c.itemId,
+  sources: c.proposals,
+  preScore: c.preScore,
+  droppedBy: c.droppedBy ?? '',
+  position,
+});
+
+/** One feed request: hydrate → fan out → dedupe → filter → pre-score → compose the page. */
+export async function runBlend(request: BlendRequest, limit: number, deps: BlendDeps, call: { requestId: string; signal: AbortSignal }): Promise<BlendResponse> {
+  const clock = new StageClock();
+  const user = await clock.run('hydrate', 1, () => hydrate(deps.events, request.userId, { timeoutMs: deps.hydrateDeadlineMs, ...call }), () => 1);
+  const answers = await clock.run('fan_out', deps.generators.length, () => fanOut(deps.generators, user, { budgetMs: deps.fanoutDeadlineMs, ...call }), (a) => a.reduce((n, x) => n + x.candidates.length, 0));
+  const merged = await clock.run('dedupe', 0, () => dedupe(answers), (m) => m.length);
+  const catalog = deps.catalog();
+  const { kept, dropped } = await clock.run('filter', merged.length, () => filterCandidates(merged, filterInput(user, catalog)), (r) => r.kept.length);
+  const ordered = await clock.run('pre_score', kept.length, () => preScore(kept, deps.weights, deps.rrfK), (r) => r.length);
+  const { page, dropped: cut } = await clock.run('compose_page', ordered.length, () => composePage(ordered, limit, deps.pageRules, catalog), (r) => r.page.length);
+
+  const response: BlendResponse = {
+    items: page.map((c) => ({ itemId: c.itemId, score: c.preScore, sources: c.proposals })),
+    sources: answers.map((a) => a.status),
+    ranking: { ranked: false, modelVersion: '', fallbackReason: 'no ranker configured' },
+    debug: undefined,
+  };
+  if (request.debug) {
+    response.debug = {
+      user,
+      stages: clock.timings,
+      journeys: [...page.map((c, i) => journeyOf(c, i)), ...cut.map((c) => journeyOf(c, -1)), ...dropped.map((c) => journeyOf(c, -1))],
+    };
+  }
+  return response;
+}

@@ -1,0 +1,77 @@
+import { BlenderService } from '../../generated/feedloom/v1/blender.js';
+import { CandidateGeneratorClient } from '../../generated/feedloom/v1/generator.js';
+import { EventsClient } from '../../generated/feedloom/v1/events.js';
+import { connect } from '../../libs/bootstrap/client.js';
+import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
+import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import { addressOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { SnapshotSource } from '../../libs/generator-sdk/snapshot-source.js';
+import { runBlend, type BlendDeps } from './pipeline.js';
+import type { ItemCatalog } from './stages/types.js';
+
+export const MAX_LIMIT = 500;
+
+interface ItemMetaRow {
+  item_id: string;
+  creator_id: string | null;
+  topic: string | null;
+}
+
+const itemMeta = {
+  name: 'blender',
+  snapshots: ['item_meta'],
+  prepare: (rows: Record<string, unknown[]>): ItemCatalog =>
+    new Map((rows.item_meta as ItemMetaRow[]).map((r) => [r.item_id, { creatorId: r.creator_id, topic: r.topic }])),
+};
+
+/** The Blender service: reads the mesh config for who to ask and how. */
+export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: string }) {
+  const catalog = new SnapshotSource(itemMeta, options.snapshotsDir, {});
+  await catalog.start(mesh.snapshotPollMs);
+  const events = connect(EventsClient, addressOf(mesh, mesh.services.events));
+  const cfg = mesh.services.blender;
+  const deps: BlendDeps = {
+    events,
+    generators: mesh.generators.map((g) => ({
+      name: g.name,
+      client: connect(CandidateGeneratorClient, addressOf(mesh, g)),
+      enabled: g.enabled,
+      quota: g.quota,
+      deadlineMs: g.deadlineMs,
+    })),
+    weights: new Map(mesh.generators.map((g) => [g.name, g.weight])),
+    catalog: () => catalog.current?.data,
+    hydrateDeadlineMs: cfg.hydrateDeadlineMs,
+    fanoutDeadlineMs: cfg.fanoutDeadlineMs,
+    rrfK: cfg.rrfK,
+    pageRules: { maxPerCreator: cfg.maxPerCreator, maxSourceShare: cfg.maxSourceShare },
+  };
+  const binding = bindService(BlenderService, {
+    async blend(request, ctx) {
+      requireId('user_id', request.userId);
+      const limit = intOrDefault('limit', request.limit, cfg.defaultLimit, MAX_LIMIT);
+      optionalId('request_id', request.requestId);
+      return runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal });
+    },
+  });
+  return {
+    binding,
+    close() {
+      catalog.stop();
+      events.close();
+      for (const g of deps.generators) g.client.close();
+    },
+  };
+}
+
+export async function startBlender(mesh: MeshConfig, options: { snapshotsDir: string; port?: number }): Promise<RunningServer> {
+  const blender = await createBlender(mesh, options);
+  const server = await startServer({ name: 'blender', host: mesh.host, port: options.port ?? mesh.services.blender.port, services: [blender.binding] });
+  const stop = server.stop;
+  return Object.assign(server, {
+    stop: async (graceMs?: number) => {
+      await stop(graceMs);
+      blender.close();
+    },
+  });
+}

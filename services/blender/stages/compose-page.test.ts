@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { composePage } from './compose-page.js';
+import type { BlendCandidate, ItemCatalog } from './types.js';
+
+const cand = (itemId: string, generators: string[] = ['a', 'b']): BlendCandidate => ({
+  itemId,
+  preScore: 0,
+  proposals: generators.map((generator) => ({ generator, rank: 0, score: 1, reason: '' })),
+});
+
+describe('composePage', () => {
+  it('caps items per creator, then backfills when the page would otherwise stay short', () => {
+    const catalog: ItemCatalog = new Map(['a1', 'a2', 'a3', 'b1'].map((id) => [id, { creatorId: id[0], topic: null }]));
+    const ordered = ['a1', 'a2', 'a3', 'b1'].map((id) => cand(id));
+    const capped = composePage(ordered, 3, { maxPerCreator: 2, maxSourceShare: 1 }, catalog);
+    expect(capped.page.map((c) => c.itemId)).toEqual(['a1', 'a2', 'b1']);
+    expect(capped.dropped).toEqual([expect.objectContaining({ itemId: 'a3', droppedBy: 'page:creator_cap' })]);
+    const short = composePage(ordered, 4, { maxPerCreator: 2, maxSourceShare: 1 }, catalog);
+    expect(short.page.map((c) => c.itemId)).toEqual(['a1', 'a2', 'b1', 'a3']);
+  });
+
+  it('limits the share of items proposed by one generator alone', () => {
+    const ordered = [cand('x1', ['x']), cand('x2', ['x']), cand('x3', ['x']), cand('y1', ['y']), cand('both', ['x', 'y'])];
+    const { page } = composePage(ordered, 4, { maxPerCreator: 10, maxSourceShare: 0.5 }, undefined);
+    expect(page.map((c) => c.itemId)).toEqual(['x1', 'x2', 'y1', 'both']);
+  });
+
+  it('marks items past the page size as below the cutoff', () => {
+    const { page, dropped } = composePage([cand('1'), cand('2'), cand('3')], 2, { maxPerCreator: 10, maxSourceShare: 1 }, undefined);
+    expect(page).toHaveLength(2);
+    expect(dropped).toEqual([expect.objectContaining({ itemId: '3', droppedBy: 'page:below_cutoff' })]);
+  });
+});

@@ -1,0 +1,12 @@
+import type { BlendCandidate } from './types.js';
+
+/**
+ * Stage 5: a blended pre-score by weighted reciprocal-rank fusion, sum over proposing generators
+ * of weight / (k + rank + 1). Rank-based, so generators with incomparable score scales blend fairly,
+ * and items several generators agree on rise. Best first; ties by item id for repeatability.
+ */
+export function preScore(candidates: BlendCandidate[], weights: Map<string, number>, k: number): BlendCandidate[] {
+  return candidates
+    .map((c) => ({ ...c, preScore: c.proposals.reduce((s, p) => s + (weights.get(p.generator) ?? 1) / (k + p.rank + 1), 0) }))
+    .sort((a, b) => b.preScore - a.preScore || (a.itemId < b.itemId ? -1 : 1));
+}

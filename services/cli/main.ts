@@ -1,0 +1,128 @@
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { addressOf, loadMeshConfig, DEFAULT_CONFIG_PATH } from '../../libs/config/mesh.js';
+import { buildWorld } from '../../libs/data/build.js';
+import { runBatchJobs } from '../../libs/data/batch/run.js';
+import { importInteractions } from '../../libs/data/importer.js';
+import { fetchFeed, formatDebug, formatFeed } from './feed.js';
+import { newGenerator } from './new-generator.js';
+import { runDemo, runUp } from './up.js';
+import { runEvalCommand } from './eval.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const USAGE = `feedloom — a candidate-generation mesh for a home feed
+
+usage: npx feedloom <command> [options]
+
+  up [--all-in-one] [--config FILE]      build the world if needed and serve the whole mesh
+  demo [--all-in-one] [--config FILE]    up, print a few feeds and the eval table, stop
+  feed USER_ID [--debug] [--limit N]     ask a running blender for a feed
+  eval [--preset small|--world DIR] [--json] [--k 100,500]
+                                         recall, coverage, overlap, marginal value per generator
+  build-world [--preset P] [--seed N] [--dir DIR]
+                                         simulate a world and build its snapshots
+  batch [--world DIR]                    rebuild the snapshots from the event log
+  import --input FILE --columns user,item,rating,timestamp [--sep tab] --out DIR
+                                         turn an interaction file into a world
+  new-generator NAME --kind heuristic|graph|learned
+                                         scaffold a generator from the template and register it
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const args = (options: Parameters<typeof parseArgs>[0]['options']) => parseArgs({ args: rest, options: { config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) }, ...options }, allowPositionals: true });
+  switch (command) {
+    case 'up': {
+      const { values } = args({ 'all-in-one': { type: 'boolean', default: false } });
+      await runUp(values.config as string, { allInOne: values['all-in-one'] as boolean });
+      return 0;
+    }
+    case 'demo': {
+      const { values } = args({ 'all-in-one': { type: 'boolean', default: false } });
+      await runDemo(values.config as string, { allInOne: values['all-in-one'] as boolean });
+      return 0;
+    }
+    case 'feed': {
+      const { values, positionals } = args({ debug: { type: 'boolean', default: false }, limit: { type: 'string', default: '20' }, address: { type: 'string' } });
+      if (positionals.length !== 1) throw new Error('usage: feedloom feed USER_ID [--debug] [--limit N] [--address HOST:PORT]');
+      const mesh = loadMeshConfig(values.config as string);
+      const address = (values.address as string | undefined) ?? addressOf(mesh, mesh.services.blender);
+      const feed = await fetchFeed(address, positionals[0], { limit: Number(values.limit), debug: values.debug as boolean });
+      console.log(formatFeed(positionals[0], feed));
+      if (values.debug) console.log(formatDebug(feed));
+      return 0;
+    }
+    case 'eval': {
+      const { values } = args({ preset: { type: 'string' }, world: { type: 'string' }, json: { type: 'boolean', default: false }, k: { type: 'string', default: '100,500' }, users: { type: 'string', default: '400' } });
+      return runEvalCommand({
+        configPath: values.config as string,
+        preset: values.preset as string | undefined,
+        worldDir: values.world as string | undefined,
+        json: values.json as boolean,
+        ks: String(values.k).split(',').map(Number),
+        maxUsers: Number(values.users),
+      });
+    }
+    case 'build-world': {
+      const { values } = args({ preset: { type: 'string', default: 'default' }, seed: { type: 'string', default: '7' }, dir: { type: 'string' } });
+      const dir = resolve((values.dir as string | undefined) ?? join(ROOT, 'data', values.preset as string));
+      await buildWorld({ preset: values.preset as 'tiny', seed: Number(values.seed), dir });
+      console.log(`world ready at ${dir}`);
+      return 0;
+    }
+    case 'batch': {
+      const { values } = args({ world: { type: 'string' } });
+      const worldDir = (values.world as string | undefined) ?? loadMeshConfig(values.config as string).world.dir;
+      for (const job of await runBatchJobs({ worldDir })) console.log(`${job.name.padEnd(24)} ${String(job.rows).padStart(9)} rows  ${job.version}  ${job.ms.toFixed(0)} ms`);
+      return 0;
+    }
+    case 'import': {
+      const { values } = args({ input: { type: 'string' }, columns: { type: 'string' }, sep: { type: 'string', default: 'tab' }, out: { type: 'string' }, header: { type: 'boolean', default: false } });
+      if (!values.input || !values.columns || !values.out) throw new Error('usage: feedloom import --input FILE --columns user,item,rating,timestamp [--sep tab] --out DIR');
+      const result = await importInteractions({
+        input: values.input as string,
+        dir: resolve(values.out as string),
+        sep: values.sep as string,
+        columns: String(values.columns).split(','),
+        header: values.header as boolean,
+      });
+      console.log(`imported ${result.imported} interactions into ${values.out}`);
+      if (result.rejected.length) {
+        console.log(`rejected ${result.rejected.length} row(s):`);
+        for (const r of result.rejected.slice(0, 50)) console.log(`  line ${r.line}: ${r.reason}`);
+        if (result.rejected.length > 50) console.log(`  … and ${result.rejected.length - 50} more`);
+      }
+      await runBatchJobs({ worldDir: resolve(values.out as string) });
+      console.log('snapshots built');
+      return 0;
+    }
+    case 'new-generator': {
+      const { values, positionals } = args({ kind: { type: 'string', default: 'heuristic' } });
+      if (positionals.length !== 1) throw new Error('usage: feedloom new-generator NAME --kind heuristic|graph|learned');
+      const { dir, port } = newGenerator(ROOT, positionals[0], values.kind as string, values.config as string);
+      console.log(`created ${dir} (port ${port}); registered in ${values.config}`);
+      console.log(`next: edit ${join(dir, 'generator.ts')}, then make test`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(`feedloom: ${(err as Error).message}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,59 @@
+import { loadMeshConfig, addressOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { buildWorld } from '../../libs/data/build.js';
+import { startAllInOne, startProcesses, type RunningMesh } from '../mesh/run.js';
+import { fetchFeed, formatFeed } from './feed.js';
+import { runEvalCommand } from './eval.js';
+import { eventsView, openDuck, queryRows } from '../../libs/data/duck.js';
+
+/** Builds the configured world on first run (quick afterwards), then starts the mesh. */
+export async function startMesh(configPath: string, options: { allInOne: boolean }): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
+  const mesh = loadMeshConfig(configPath);
+  const started = Date.now();
+  await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir });
+  console.log(`world ${mesh.world.preset} (seed ${mesh.world.seed}) ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
+  const running = options.allInOne ? await startAllInOne(mesh) : await startProcesses(mesh, configPath);
+  console.log(`mesh up (${options.allInOne ? 'all-in-one' : 'one process per service'}), ${running.addresses.size} services:`);
+  for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
+  console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);
+  return { mesh, running };
+}
+
+export async function runUp(configPath: string, options: { allInOne: boolean }): Promise<void> {
+  const { running } = await startMesh(configPath, options);
+  console.log('try: npx feedloom feed u1 --debug   (Ctrl-C stops the mesh)');
+  await new Promise<void>((resolve) => {
+    const stop = () => void running.stop().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+/** A few users with recent activity, so the demo feeds are personal. */
+async function activeUsers(worldDir: string, n: number): Promise<string[]> {
+  const duck = await openDuck();
+  try {
+    await eventsView(duck.conn, worldDir);
+    const rows = await queryRows<{ user_id: string }>(
+      duck.conn,
+      `SELECT user_id, count(*) AS n FROM events WHERE action IN ('click','save') GROUP BY user_id ORDER BY n DESC, user_id LIMIT ${n}`,
+    );
+    return rows.map((r) => r.user_id);
+  } finally {
+    duck.close();
+  }
+}
+
+export async function runDemo(configPath: string, options: { allInOne: boolean }): Promise<void> {
+  const { mesh, running } = await startMesh(configPath, options);
+  try {
+    const users = [...(await activeUsers(mesh.world.dir, 2)), 'new_user_without_history'];
+    for (const user of users) {
+      console.log('');
+      console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));
+    }
+  } finally {
+    await running.stop();
+  }
+  console.log('');
+  await runEvalCommand({ configPath, json: false, ks: [100, 500], maxUsers: 300 });
+}

@@ -1,0 +1,66 @@
+import { EventsService, type LogResponse } from '../../generated/feedloom/v1/events.js';
+import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import { intOrDefault, requireId } from '../../libs/bootstrap/validate.js';
+import { validateLogRequest } from './event-validation.js';
+import { LiveLog } from './live-log.js';
+import { MAX_RECENT_ACTIONS } from './user-state.js';
+import { loadWorldHistory } from './world-history.js';
+import { worldClock } from './world-clock.js';
+
+export const DEFAULT_MAX_ACTIONS = 100;
+
+export interface EventsOptions {
+  /** The world directory (absolute or relative to the working directory). */
+  worldDir: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Where start-up notes and skipped log lines are reported; stderr by default. */
+  report?: (line: string) => void;
+}
+
+/**
+ * Starts the Events service: loads the world's history, replays the live log on top, then serves
+ * Log and GetUserContext. stop() drains calls, then finishes pending log writes and closes the log.
+ */
+export async function startEvents(options: EventsOptions): Promise<RunningServer> {
+  const report = options.report ?? ((line: string) => console.error(`[events] ${line}`));
+  const started = performance.now();
+  const { store, worldEndMs, historyEvents } = await loadWorldHistory(options.worldDir);
+  const { log, replay } = await LiveLog.open(options.worldDir);
+  for (const event of replay.events) store.apply(event);
+  for (const p of replay.problems) report(`skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`);
+  // Continue where the live log left off, so time never runs backwards across restarts.
+  const now = worldClock(replay.events.reduce((max, e) => Math.max(max, e.timeMs), worldEndMs));
+  report(
+    `loaded ${store.userCount} users, ${historyEvents} history events and ${replay.events.length} live events ` +
+      `(${replay.files} files, last seq ${log.lastSequence}) in ${Math.round(performance.now() - started)} ms`,
+  );
+
+  const server = await startServer({
+    name: 'events',
+    host: options.host,
+    port: options.port,
+    services: [
+      bindService(EventsService, {
+        log: async (request): Promise<LogResponse> => {
+          const logged = await log.append(validateLogRequest(request, now()));
+          for (const event of logged) store.apply(event);
+          return { accepted: logged.length, lastSequence: logged[logged.length - 1].seq };
+        },
+        getUserContext: async (request) => {
+          const userId = requireId('user_id', request.userId);
+          const maxActions = intOrDefault('max_actions', request.maxActions, DEFAULT_MAX_ACTIONS, MAX_RECENT_ACTIONS);
+          return store.context(userId, maxActions, now());
+        },
+      }),
+    ],
+  });
+  return {
+    ...server,
+    async stop(graceMs?: number) {
+      await server.stop(graceMs);
+      await log.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ActionType } from '../../generated/feedloom/v1/common.js';
+import { MAX_RECENT_ACTIONS, MAX_SEEN_ITEMS, UserStore, type UserEvent } from './user-state.js';
+
+const ev = (itemId: string, action: UserEvent['action'], timeMs: number, boardId = ''): UserEvent => ({ userId: 'u1', itemId, action, timeMs, boardId });
+
+describe('UserStore', () => {
+  it('answers an unknown user with an empty context carrying the id and the clock', () => {
+    expect(new UserStore().context('nobody', 100, 42)).toEqual({
+      userId: 'nobody',
+      recentActions: [],
+      followedCreators: [],
+      followedBoards: [],
+      topics: [],
+      locale: '',
+      requestTimeMs: 42,
+      ownBoards: [],
+      blockedCreators: [],
+      seenItems: [],
+    });
+  });
+
+  it('keeps engagement actions newest first and impressions apart, as seen items', () => {
+    const store = new UserStore();
+    store.apply(ev('i1', 'impression', 1));
+    store.apply(ev('i1', 'click', 2));
+    store.apply(ev('i2', 'impression', 3));
+    store.apply(ev('i2', 'save', 4, 'b1'));
+    store.apply(ev('i3', 'hide', 5));
+    const ctx = store.context('u1', 100, 10);
+    expect(ctx.recentActions).toEqual([
+      { itemId: 'i3', type: ActionType.ACTION_TYPE_HIDE, timeMs: 5, boardId: '' },
+      { itemId: 'i2', type: ActionType.ACTION_TYPE_SAVE, timeMs: 4, boardId: 'b1' },
+      { itemId: 'i1', type: ActionType.ACTION_TYPE_CLICK, timeMs: 2, boardId: '' },
+    ]);
+    expect(ctx.seenItems).toEqual(['i2', 'i1']);
+    expect(store.context('u1', 2, 10).recentActions.map((a) => a.itemId)).toEqual(['i3', 'i2']);
+  });
+
+  it('bounds the state per user', () => {
+    const store = new UserStore();
+    for (let t = 1; t <= MAX_RECENT_ACTIONS + 500; t++) {
+      store.apply(ev(`i${t}`, 'click', t));
+      store.apply(ev(`i${t}`, 'impression', t));
+    }
+    const ctx = store.context('u1', MAX_RECENT_ACTIONS, 0);
+    expect(ctx.recentActions).toHaveLength(MAX_RECENT_ACTIONS);
+    expect(ctx.recentActions[0].itemId).toBe(`i${MAX_RECENT_ACTIONS + 500}`);
+    expect(ctx.seenItems).toHaveLength(MAX_SEEN_ITEMS);
+    expect(ctx.seenItems[0]).toBe(`i${MAX_RECENT_ACTIONS + 500}`);
+  });
+
+  it('lists an item shown again once, at its latest showing', () => {
+    const store = new UserStore();
+    for (const [item, t] of [['a', 1], ['b', 2], ['a', 3], ['c', 4], ['b', 1]] as const) store.apply(ev(item, 'impression', t));
+    expect(store.context('u1', 10, 0).seenItems).toEqual(['c', 'a', 'b']);
+  });
+
+  it('adds the most engaged topics after the declared ones', () => {
+    const topicOf: Record<string, string> = { i1: 't01', i2: 't02', i3: 't03', i4: 't04' };
+    const store = new UserStore((item) => topicOf[item]);
+    Object.assign(store.profile('u1'), { locale: 'de-DE', topics: ['t01'], followedCreators: ['c1'], followedBoards: ['b9'], ownBoards: ['b1'] });
+    store.apply(ev('i1', 'save', 1));
+    store.apply(ev('i2', 'save', 2));
+    store.apply(ev('i3', 'click', 3));
+    store.apply(ev('i3', 'click', 4));
+    store.apply(ev('i3', 'click', 5));
+    store.apply(ev('i4', 'click', 6)); // once: too little to count
+    const ctx = store.context('u1', 100, 0);
+    expect(ctx.topics).toEqual(['t01', 't03', 't02']);
+    expect([ctx.locale, ctx.followedCreators, ctx.followedBoards, ctx.ownBoards]).toEqual(['de-DE', ['c1'], ['b9'], ['b1']]);
+  });
+});

@@ -1,0 +1,13 @@
+import { expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { worldClock } from './world-clock.js';
+
+it('starts at the given world time and advances with the wall clock', async () => {
+  const worldEnd = Date.UTC(2026, 1, 1);
+  const now = worldClock(worldEnd);
+  const first = now();
+  expect(first - worldEnd).toBeGreaterThanOrEqual(0);
+  expect(first - worldEnd).toBeLessThan(50);
+  await sleep(30);
+  expect(now() - first).toBeGreaterThanOrEqual(25);
+});

@@ -1,0 +1,32 @@
+import type { Candidate } from '../../../generated/feedloom/v1/common.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
+import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
+
+interface CreatorItemsRow {
+  creator_id: string;
+  items: { item_id: string; score: number }[];
+}
+
+export default defineGenerator({
+  name: 'followed_creators',
+  kind: 'heuristic',
+  description: 'Recent, well-received items by the creators the user follows, interleaved across creators.',
+  requestCost: 'O(followed creators × 100) to interleave precomputed per-creator lists',
+  snapshots: ['creator_items'],
+  prepare: (rows) => new Map((rows.creator_items as CreatorItemsRow[]).map((r) => [r.creator_id, r.items])),
+  generate({ user, quota }, { data }) {
+    const exclude = engagedItems(user);
+    const lists = user.followedCreators.map((creator) => ({ creator, items: data.get(creator) ?? [] }));
+    const out: Candidate[] = [];
+    // Round-robin by depth so one prolific creator does not crowd out the rest.
+    for (let depth = 0; out.length < quota && lists.some((l) => depth < l.items.length); depth++) {
+      for (const { creator, items } of lists) {
+        const item = items[depth];
+        if (!item || exclude.has(item.item_id)) continue;
+        out.push({ itemId: item.item_id, score: 1 / (1 + depth), reason: `by followed creator ${creator}` });
+        if (out.length >= quota) break;
+      }
+    }
+    return out;
+  },
+});

@@ -1,0 +1,35 @@
+import type { RunningServer } from '../../libs/bootstrap/server.js';
+import { snapshotsDirOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { serveGenerator } from '../../libs/generator-sdk/serve.js';
+import { startBlender } from '../blender/service.js';
+import { startEvents } from '../events/service.js';
+import { loadGeneratorModule } from '../generators/registry.js';
+
+/** One servable part of the mesh, named as on the command line: events, blender, generator.<name>. */
+export interface Component {
+  name: string;
+  start(): Promise<RunningServer>;
+}
+
+/** Every component the config lists, in start-up order (events first: the blender needs it). */
+export function meshComponents(mesh: MeshConfig, options: { ephemeralPorts?: boolean } = {}): Component[] {
+  const host = mesh.listenHost ?? mesh.host;
+  const port = (p: number) => (options.ephemeralPorts ? 0 : p);
+  const snapshotsDir = snapshotsDirOf(mesh);
+  return [
+    { name: 'events', start: () => startEvents({ worldDir: mesh.world.dir, asOfMs: mesh.world.asOfMs, host, port: port(mesh.services.events.port) }) },
+    ...mesh.generators.map((g) => ({
+      name: `generator.${g.name}`,
+      start: async () =>
+        serveGenerator(await loadGeneratorModule(g.name), { snapshotsDir, settings: g.settings, pollMs: mesh.snapshotPollMs, host, port: port(g.port) }),
+    })),
+    { name: 'blender', start: () => startBlender(mesh, { snapshotsDir, port: port(mesh.services.blender.port) }) },
+  ];
+}
+
+export function findComponent(mesh: MeshConfig, name: string): Component {
+  const all = meshComponents(mesh);
+  const found = all.find((c) => c.name === name || c.name === `generator.${name}`);
+  if (!found) throw new Error(`no component "${name}" in the mesh config; known: ${all.map((c) => c.name).join(', ')}`);
+  return found;
+}
