@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { addressOf, loadMeshConfig, DEFAULT_CONFIG_PATH } from '../../libs/config/mesh.js';
 import { buildWorld } from '../../libs/data/build.js';
@@ -32,7 +32,9 @@ usage: npx feedloom <command> [options]
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const args = (options: Parameters<typeof parseArgs>[0]['options']) => parseArgs({ args: rest, options: { config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) }, ...options }, allowPositionals: true });
+  type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  const args = (options: NonNullable<ParseArgsConfig['options']>): Parsed =>
+    parseArgs({ args: rest, options: { config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) }, ...options }, allowPositionals: true }) as Parsed;
   switch (command) {
     case 'up': {
       const { values } = args({ 'all-in-one': { type: 'boolean', default: false } });

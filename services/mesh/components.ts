@@ -2,7 +2,7 @@ import type { RunningServer } from '../../libs/bootstrap/server.js';
 import { snapshotsDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { serveGenerator } from '../../libs/generator-sdk/serve.js';
 import { startBlender } from '../blender/service.js';
-import { startEvents } from '../events/service.js';
+import { startEvents } from '../events/events-service.js';
 import { loadGeneratorModule } from '../generators/registry.js';
 
 /** One servable part of the mesh, named as on the command line: events, blender, generator.<name>. */

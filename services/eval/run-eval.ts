@@ -1,0 +1,161 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Candidate } from '../../generated/feedloom/v1/common.js';
+import { CandidateGeneratorClient } from '../../generated/feedloom/v1/generator.js';
+import { EventsClient } from '../../generated/feedloom/v1/events.js';
+import { SourceState } from '../../generated/feedloom/v1/blender.js';
+import { callUnary, connect } from '../../libs/bootstrap/client.js';
+import type { MeshConfig } from '../../libs/config/mesh.js';
+import { runBatchJobs } from '../../libs/data/batch/run.js';
+import { readSnapshot } from '../../libs/data/snapshots.js';
+import { oracleTopK } from '../../libs/data/simulator/index.js';
+import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
+import { catalogCoverage, mean, overlapWithOthers, percentile, recallAtK } from '../../libs/eval/metrics.js';
+import { composePage } from '../blender/stages/compose-page.js';
+import { dedupe } from '../blender/stages/dedupe.js';
+import { filterCandidates, filterInput } from '../blender/stages/filter.js';
+import { preScore } from '../blender/stages/pre-score.js';
+import type { ItemCatalog, SourceAnswer } from '../blender/stages/types.js';
+import { startAllInOne } from '../mesh/run.js';
+import { testDayEngagements } from './test-set.js';
+
+export interface EvalRow {
+  name: string;
+  kind: string;
+  recall: Record<string, number>;
+  coverage: number;
+  overlap: number;
+  /** Blended recall@maxK lost when this generator is left out. */
+  marginal: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+export interface EvalReport {
+  world: string;
+  testDay: string;
+  users: number;
+  ks: number[];
+  generators: EvalRow[];
+  blend: EvalRow;
+  oracle?: { recall: Record<string, number> };
+}
+
+/**
+ * Time-split evaluation: snapshots and user contexts as of the start of the world's last day,
+ * recall against what each user clicked or saved that day. Every generator is served for real
+ * (all-in-one mesh, gRPC); the blend runs the blender's own stages over their answers.
+ */
+export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUsers: number; log?: (line: string) => void }): Promise<EvalReport> {
+  const log = options.log ?? (() => {});
+  const worldDir = mesh.world.dir;
+  const manifest = await readWorldManifest(worldDir);
+  const testDay = manifest.days - 1;
+  const asOfMs = manifest.startMs + testDay * DAY_MS;
+  const maxK = Math.max(...options.ks);
+
+  const snapshotsDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'snapshots');
+  if (!existsSync(join(snapshotsDir, '.complete'))) {
+    log(`building snapshots as of ${new Date(asOfMs).toISOString()} …`);
+    await runBatchJobs({ worldDir, snapshotsDir, asOfMs });
+    writeFileSync(join(snapshotsDir, '.complete'), '');
+  }
+  const relevant = await testDayEngagements(worldDir, asOfMs, options.maxUsers);
+  const users = [...relevant.keys()];
+  log(`${users.length} test users with engagement on ${new Date(asOfMs).toISOString().slice(0, 10)}`);
+
+  const itemMeta = await readSnapshot<{ item_id: string; creator_id: string | null; topic: string | null }>(snapshotsDir, 'item_meta');
+  const catalog: ItemCatalog = new Map(itemMeta.rows.map((r) => [r.item_id, { creatorId: r.creator_id, topic: r.topic }]));
+
+  const evalMesh: MeshConfig = structuredClone(mesh);
+  evalMesh.world = { ...evalMesh.world, dir: worldDir, snapshotsDir, asOfMs };
+  evalMesh.generators = evalMesh.generators.map((g) => ({ ...g, enabled: true, quota: maxK, deadlineMs: 10_000 }));
+  const running = await startAllInOne(evalMesh, { ephemeralPorts: true });
+  const events = connect(EventsClient, running.addresses.get('events')!);
+  const clients = evalMesh.generators.map((g) => ({ name: g.name, kind: g.kind, client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!) }));
+
+  const lists = new Map<string, Map<string, string[]>>(clients.map((c) => [c.name, new Map()]));
+  const latencies = new Map<string, number[]>(clients.map((c) => [c.name, []]));
+  const errors = new Map<string, number>(clients.map((c) => [c.name, 0]));
+  const answersByUser = new Map<string, { user: Awaited<ReturnType<typeof callUnary<EventsClient, 'getUserContext'>>>; answers: SourceAnswer[] }>();
+  try {
+    for (const [i, userId] of users.entries()) {
+      const user = await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: 10_000 });
+      const answers: SourceAnswer[] = [];
+      for (const g of clients) {
+        const started = performance.now();
+        let candidates: Candidate[] = [];
+        try {
+          candidates = (await callUnary(g.client, 'generate', { user, quota: maxK, requestId: `eval-${i}` }, { timeoutMs: 10_000 })).candidates;
+          latencies.get(g.name)!.push(performance.now() - started);
+        } catch {
+          errors.set(g.name, errors.get(g.name)! + 1);
+        }
+        lists.get(g.name)!.set(userId, candidates.map((c) => c.itemId));
+        answers.push({ status: { generator: g.name, state: SourceState.SOURCE_STATE_OK, candidates: candidates.length, latencyMs: 0, error: '', snapshotVersion: '', modelVersion: '' }, candidates });
+      }
+      answersByUser.set(userId, { user, answers });
+      if ((i + 1) % 100 === 0) log(`  ${i + 1}/${users.length} users`);
+    }
+  } finally {
+    events.close();
+    for (const c of clients) c.client.close();
+    await running.stop();
+  }
+
+  const weights = new Map(evalMesh.generators.map((g) => [g.name, g.weight]));
+  const blender = evalMesh.services.blender;
+  const blendFor = (userId: string, without?: string): string[] => {
+    const { user, answers } = answersByUser.get(userId)!;
+    const merged = dedupe(without ? answers.filter((a) => a.status.generator !== without) : answers);
+    const { kept } = filterCandidates(merged, filterInput(user, catalog));
+    const ordered = preScore(kept, weights, blender.rrfK);
+    return composePage(ordered, maxK, { maxPerCreator: blender.maxPerCreator, maxSourceShare: blender.maxSourceShare }, catalog).page.map((c) => c.itemId);
+  };
+  const meanRecall = (listOf: (u: string) => string[], k: number) => mean(users.map((u) => recallAtK(listOf(u), relevant.get(u)!, k)));
+  const recallRow = (listOf: (u: string) => string[]) => Object.fromEntries(options.ks.map((k) => [`@${k}`, meanRecall(listOf, k)]));
+
+  const blendRecall = meanRecall((u) => blendFor(u), maxK);
+  const rows: EvalRow[] = clients.map((g) => {
+    const mine = lists.get(g.name)!;
+    const others = clients.filter((o) => o.name !== g.name).map((o) => lists.get(o.name)!);
+    return {
+      name: g.name,
+      kind: g.kind,
+      recall: recallRow((u) => mine.get(u)!),
+      coverage: catalogCoverage(mine.values(), catalog.size, maxK),
+      // Only over users it answered: an empty list overlaps nothing and says nothing.
+      overlap: mean(users.filter((u) => mine.get(u)!.length > 0).map((u) => overlapWithOthers(mine.get(u)!, others.map((o) => o.get(u)!), 100))),
+      marginal: blendRecall - meanRecall((u) => blendFor(u, g.name), maxK),
+      p50Ms: percentile(latencies.get(g.name)!, 50),
+      p99Ms: percentile(latencies.get(g.name)!, 99),
+      errors: errors.get(g.name)!,
+    };
+  });
+  const blendLists = new Map(users.map((u) => [u, blendFor(u)]));
+  const report: EvalReport = {
+    world: worldDir,
+    testDay: new Date(asOfMs).toISOString().slice(0, 10),
+    users: users.length,
+    ks: options.ks,
+    generators: rows,
+    blend: {
+      name: 'blend (all)',
+      kind: '',
+      recall: recallRow((u) => blendLists.get(u)!),
+      coverage: catalogCoverage(blendLists.values(), catalog.size, maxK),
+      overlap: 0,
+      marginal: 0,
+      p50Ms: 0,
+      p99Ms: 0,
+      errors: 0,
+    },
+  };
+  if (manifest.hasTruth) {
+    const oracle = await oracleTopK(worldDir, users, testDay, maxK);
+    report.oracle = { recall: recallRow((u) => oracle.get(u) ?? []) };
+  }
+  return report;
+}
