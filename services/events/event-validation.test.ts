@@ -45,7 +45,7 @@ describe('validateLogRequest', () => {
     expect(rejection([...good, event({ action: ActionType.ACTION_TYPE_UNSPECIFIED })]).message).toBe(
       'events[3].action: must be one of ACTION_TYPE_IMPRESSION, ACTION_TYPE_CLICK, ACTION_TYPE_SAVE, ACTION_TYPE_HIDE (got 0)',
     );
-    expect(rejection([event({ action: 7 })]).message).toMatch(/^events\[0\]\.action: must be one of .*\(got 7\)$/);
+    expect(rejection([event({ action: 7 as ActionType })]).message).toMatch(/^events\[0\]\.action: must be one of .*\(got 7\)$/);
     expect(rejection([event(), event({ userId: '' })]).message).toBe('events[1].user_id: is required and must not be empty');
     expect(rejection([event({ itemId: 'x'.repeat(300) })]).message).toMatch(/^events\[0\]\.item_id: must be at most 256 characters/);
     expect(rejection([event({ timeMs: 12345 })]).message).toMatch(/^events\[0\]\.time_ms: must be milliseconds since the Unix epoch/);

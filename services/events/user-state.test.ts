@@ -57,8 +57,8 @@ describe('UserStore', () => {
   });
 
   it('adds the most engaged topics after the declared ones', () => {
-    const topicOf: Record<string, string> = { i1: 't01', i2: 't02', i3: 't03', i4: 't04' };
-    const store = new UserStore((item) => topicOf[item]);
+    const store = new UserStore();
+    for (const [item, topic] of Object.entries({ i1: 't01', i2: 't02', i3: 't03', i4: 't04' })) store.setItemTopic(store.ids.intern(item), topic);
     Object.assign(store.profile('u1'), { locale: 'de-DE', topics: ['t01'], followedCreators: ['c1'], followedBoards: ['b9'], ownBoards: ['b1'] });
     store.apply(ev('i1', 'save', 1));
     store.apply(ev('i2', 'save', 2));

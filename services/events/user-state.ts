@@ -1,26 +1,22 @@
-import type { Action, UserContext } from '../../generated/feedloom/v1/common.js';
+import { ActionType, type Action, type UserContext } from '../../generated/feedloom/v1/common.js';
 import { actionTypeOf, type ActionName } from './action-names.js';
-import { RecentRing } from './recent-ring.js';
+import { ActionRing, NO_BOARD } from './action-ring.js';
+import { IdTable } from './id-table.js';
 
 /** Realtime user state: what GetUserContext answers, bounded per user. */
 
 export const MAX_RECENT_ACTIONS = 1000;
 export const MAX_SEEN_ITEMS = 200;
+// Impressions kept per user; an item shown twice is listed once, so a little over the list's cap.
+const SEEN_RING_CAPACITY = 256;
 // Extra topics taken from what the user engaged with lately, after the declared ones.
 const MAX_ENGAGED_TOPICS = 3;
 const MIN_TOPIC_ENGAGEMENT = 2;
-const TOPIC_WEIGHT: Record<ActionName, number> = { impression: 0, click: 1, save: 2, hide: 0 };
+const TOPIC_WEIGHT: Partial<Record<ActionType, number>> = { [ActionType.ACTION_TYPE_CLICK]: 1, [ActionType.ACTION_TYPE_SAVE]: 2 };
 
 /** One event as the state needs it. */
 export interface UserEvent {
   userId: string;
-  itemId: string;
-  action: ActionName;
-  timeMs: number;
-  boardId: string;
-}
-
-interface RecentAction {
   itemId: string;
   action: ActionName;
   timeMs: number;
@@ -39,18 +35,19 @@ export interface UserProfile {
 
 interface UserRecord {
   profile: UserProfile;
-  actions?: RecentRing<RecentAction>;
-  // item id -> last time shown; insertion order is recency order (re-shown items move to the end).
-  seen?: Map<string, number>;
+  /** Clicks, saves and hides. */
+  actions?: ActionRing;
+  impressions?: ActionRing;
 }
 
 const emptyProfile = (): UserProfile => ({ locale: '', topics: [], followedCreators: [], followedBoards: [], ownBoards: [] });
 
 export class UserStore {
-  private readonly users = new Map<string, UserRecord>();
-
-  /** @param topicOfItem the catalog topic of an item, for the engaged topics; undefined if unknown. */
-  constructor(private readonly topicOfItem: (itemId: string) => string | undefined = () => undefined) {}
+  /** Every id the state mentions, as numbers. */
+  readonly ids = new IdTable();
+  private readonly users = new Map<number, UserRecord>();
+  // Item number -> catalog topic, for the engaged topics.
+  private readonly itemTopics = new Map<number, string>();
 
   get userCount(): number {
     return this.users.size;
@@ -58,67 +55,73 @@ export class UserStore {
 
   /** The user's catalog profile, to fill in while loading the catalog. */
   profile(userId: string): UserProfile {
-    return this.record(userId).profile;
+    return this.record(this.ids.intern(userId)).profile;
+  }
+
+  setItemTopic(item: number, topic: string): void {
+    this.itemTopics.set(item, topic);
   }
 
   apply(event: UserEvent): void {
-    const user = this.record(event.userId);
-    if (event.action === 'impression') {
-      const seen = (user.seen ??= new Map());
-      const shownAt = seen.get(event.itemId);
-      if (shownAt !== undefined && shownAt >= event.timeMs) return;
-      seen.delete(event.itemId);
-      seen.set(event.itemId, event.timeMs);
-      if (seen.size > MAX_SEEN_ITEMS) seen.delete(seen.keys().next().value as string);
-      return;
+    const board = event.boardId ? this.ids.intern(event.boardId) : NO_BOARD;
+    this.applyNumbered(this.ids.intern(event.userId), this.ids.intern(event.itemId), actionTypeOf(event.action), event.timeMs, board);
+  }
+
+  /** apply() for ids already numbered by this store's table: the bulk-loading path. */
+  applyNumbered(user: number, item: number, type: ActionType, timeMs: number, board = NO_BOARD): void {
+    const record = this.record(user);
+    if (type === ActionType.ACTION_TYPE_IMPRESSION) {
+      (record.impressions ??= new ActionRing(SEEN_RING_CAPACITY)).add(item, type, timeMs);
+    } else {
+      (record.actions ??= new ActionRing(MAX_RECENT_ACTIONS)).add(item, type, timeMs, board);
     }
-    user.actions ??= new RecentRing<RecentAction>(MAX_RECENT_ACTIONS);
-    user.actions.add({ itemId: event.itemId, action: event.action, timeMs: event.timeMs, boardId: event.boardId });
   }
 
   /** The context generators see; an unknown user gets an empty one. */
   context(userId: string, maxActions: number, requestTimeMs: number): UserContext {
-    const user = this.users.get(userId);
+    const index = this.ids.find(userId);
+    const user = index === undefined ? undefined : this.users.get(index);
     const profile = user?.profile ?? emptyProfile();
-    const recent = user?.actions?.newestFirst() ?? [];
-    const recentActions: Action[] = recent.slice(0, maxActions).map((a) => ({
-      itemId: a.itemId,
-      type: actionTypeOf(a.action),
-      timeMs: a.timeMs,
-      boardId: a.boardId,
-    }));
+    const recentActions: Action[] = [];
+    const topicScore = new Map<string, number>();
+    user?.actions?.forEachNewest(MAX_RECENT_ACTIONS, (item, type, timeMs, board) => {
+      if (recentActions.length < maxActions) {
+        recentActions.push({ itemId: this.ids.name(item), type, timeMs, boardId: board === NO_BOARD ? '' : this.ids.name(board) });
+      }
+      const topic = this.itemTopics.get(item);
+      if (topic && TOPIC_WEIGHT[type]) topicScore.set(topic, (topicScore.get(topic) ?? 0) + TOPIC_WEIGHT[type]);
+    });
+    const seen = new Set<number>();
+    user?.impressions?.forEachNewest(SEEN_RING_CAPACITY, (item) => {
+      if (seen.size < MAX_SEEN_ITEMS) seen.add(item);
+    });
     return {
       userId,
       recentActions,
       followedCreators: [...profile.followedCreators],
       followedBoards: [...profile.followedBoards],
-      topics: [...profile.topics, ...this.engagedTopics(recent, profile.topics)],
+      topics: [...profile.topics, ...engagedTopics(topicScore, profile.topics)],
       locale: profile.locale,
       requestTimeMs,
       ownBoards: [...profile.ownBoards],
       // No source of blocks in the world's data yet.
       blockedCreators: [],
-      seenItems: user?.seen ? [...user.seen.keys()].reverse() : [],
+      seenItems: [...seen].map((item) => this.ids.name(item)),
     };
   }
 
-  /** Topics the user clicked and saved most among the kept recent actions, beyond the declared ones. */
-  private engagedTopics(recent: RecentAction[], declared: string[]): string[] {
-    const score = new Map<string, number>();
-    for (const a of recent) {
-      const topic = this.topicOfItem(a.itemId);
-      if (topic && TOPIC_WEIGHT[a.action] > 0) score.set(topic, (score.get(topic) ?? 0) + TOPIC_WEIGHT[a.action]);
-    }
-    return [...score]
-      .filter(([topic, s]) => s >= MIN_TOPIC_ENGAGEMENT && !declared.includes(topic))
-      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-      .slice(0, MAX_ENGAGED_TOPICS)
-      .map(([topic]) => topic);
+  private record(user: number): UserRecord {
+    let record = this.users.get(user);
+    if (!record) this.users.set(user, (record = { profile: emptyProfile() }));
+    return record;
   }
+}
 
-  private record(userId: string): UserRecord {
-    let user = this.users.get(userId);
-    if (!user) this.users.set(userId, (user = { profile: emptyProfile() }));
-    return user;
-  }
+/** The topics the user clicked and saved most among the kept recent actions, beyond the declared ones. */
+function engagedTopics(score: Map<string, number>, declared: string[]): string[] {
+  return [...score]
+    .filter(([topic, s]) => s >= MIN_TOPIC_ENGAGEMENT && !declared.includes(topic))
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, MAX_ENGAGED_TOPICS)
+    .map(([topic]) => topic);
 }

@@ -59,7 +59,7 @@ describe('loadWorldHistory', () => {
   it('builds each user context from the catalog and the parquet history', async () => {
     const history = await loadWorldHistory(world);
     expect(history.worldEndMs).toBe(START + 2 * DAY_MS);
-    expect(history.historyEvents).toBe(6); // u1: 3 actions + 2 distinct items shown; u2: 1 shown
+    expect(history.historyEvents).toBe(7);
     const u1 = history.store.context('u1', 100, 99);
     expect(u1).toEqual({
       userId: 'u1',

@@ -1,16 +1,16 @@
-import { readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { ActionType } from '../../generated/feedloom/v1/common.js';
 import { eventsView, openDuck, queryRows, sqlString } from '../../libs/data/duck.js';
 import { DAY_MS, readWorldManifest, worldPaths } from '../../libs/data/world.js';
-import { isActionName } from './action-names.js';
-import { MAX_RECENT_ACTIONS, MAX_SEEN_ITEMS, UserStore } from './user-state.js';
+import { UserStore } from './user-state.js';
 
 /**
  * Builds the user state from the world on disk: the catalog (profiles, follows, boards, item
- * topics) and the closed Parquet event partitions, of which only what the bounded state keeps is
- * read (each user's newest actions and recently shown items). The live log is replayed on top
- * by the caller.
+ * topics) and the closed Parquet event partitions. The live log is replayed on top by the caller.
+ * Ids are numbered inside DuckDB and events come back as integer columns in time order: reading
+ * millions of rows as strings would take many times longer.
  */
 
 export interface WorldHistory {
@@ -27,35 +27,50 @@ export async function loadWorldHistory(worldDir: string): Promise<WorldHistory> 
   try {
     // Catalog views only: the view "events" also holds the live log, which the caller replays.
     await eventsView(duck.conn, worldDir);
-    const topicOfItem = await loadItemTopics(duck.conn);
-    const store = new UserStore((itemId) => topicOfItem.get(itemId));
+    await duck.conn.run(`CREATE VIEW history AS ${historySql(worldDir)}`);
+    const store = new UserStore();
+    await numberIds(duck.conn, store);
     await loadProfiles(duck.conn, store);
-    const historyEvents = await loadHistoryEvents(duck.conn, worldDir, store);
+    const historyEvents = await loadHistoryEvents(duck.conn, store);
     return { store, worldEndMs, historyEvents };
   } finally {
     duck.close();
   }
 }
 
-async function loadItemTopics(conn: DuckDBConnection): Promise<Map<string, string>> {
-  const topics = new Map<string, string>();
-  await forEachRow(conn, 'SELECT item_id, topic FROM items WHERE topic IS NOT NULL', ([item, topic]) => {
-    topics.set(item as string, topic as string);
+/** The closed Parquet partitions (an empty table when there are none). */
+function historySql(worldDir: string): string {
+  const dir = worldPaths(worldDir).events;
+  const hasParquet = existsSync(dir) && readdirSync(dir).some((d) => d.startsWith('day=') && readdirSync(join(dir, d)).some((f) => f.endsWith('.parquet')));
+  if (!hasParquet) return `SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS item_id, NULL::VARCHAR AS action, NULL::BIGINT AS time_ms, NULL::VARCHAR AS board_id WHERE false`;
+  const files = sqlString(join(dir, 'day=*', '*.parquet'));
+  return `SELECT user_id, item_id, action, time_ms, board_id FROM read_parquet(${files}, hive_partitioning = false, union_by_name = true)`;
+}
+
+/** Numbers every id in DuckDB (table ids) and in the store's table alike. */
+async function numberIds(conn: DuckDBConnection, store: UserStore): Promise<void> {
+  await conn.run(`CREATE TABLE ids AS
+    SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS idx FROM (
+      SELECT user_id AS id FROM users UNION SELECT item_id FROM items UNION SELECT board_id FROM boards
+      UNION SELECT user_id FROM history UNION SELECT item_id FROM history UNION SELECT board_id FROM history
+    ) WHERE id IS NOT NULL`);
+  await forEachRow(conn, 'SELECT id, idx FROM ids ORDER BY idx', ([id, idx]) => {
+    if (store.ids.intern(id as string) !== idx) throw new Error('id numbering out of step with DuckDB');
   });
-  return topics;
+  await forEachRow(conn, 'SELECT ids.idx, items.topic FROM items JOIN ids ON ids.id = items.item_id WHERE items.topic IS NOT NULL', ([idx, topic]) => {
+    store.setItemTopic(idx as number, topic as string);
+  });
 }
 
 async function loadProfiles(conn: DuckDBConnection, store: UserStore): Promise<void> {
-  const users = await queryRows<{ user_id: string; locale: string | null; topics: string[] | null }>(
-    conn,
-    'SELECT user_id, locale, topics FROM users',
-  );
+  const users = await queryRows<{ user_id: string; locale: string | null; topics: string[] | null }>(conn, 'SELECT user_id, locale, topics FROM users');
   for (const u of users) {
     const profile = store.profile(u.user_id);
     profile.locale = u.locale ?? '';
     profile.topics = u.topics ?? [];
   }
-  await forEachRow(conn, 'SELECT user_id, target_type, target_id FROM follows ORDER BY time_ms DESC', ([user, type, target]) => {
+  // Newest follows first.
+  await forEachRow(conn, 'SELECT user_id, target_type, target_id FROM follows ORDER BY time_ms DESC, target_id', ([user, type, target]) => {
     const profile = store.profile(user as string);
     if (type === 'creator') profile.followedCreators.push(target as string);
     else if (type === 'board') profile.followedBoards.push(target as string);
@@ -65,34 +80,24 @@ async function loadProfiles(conn: DuckDBConnection, store: UserStore): Promise<v
   });
 }
 
-/** Each user's newest engagement actions and most recently shown items, oldest first. */
-async function loadHistoryEvents(conn: DuckDBConnection, worldDir: string, store: UserStore): Promise<number> {
-  const eventsDir = worldPaths(worldDir).events;
-  const hasParquet =
-    existsSync(eventsDir) &&
-    readdirSync(eventsDir).some((d) => d.startsWith('day=') && readdirSync(join(eventsDir, d)).some((f) => f.endsWith('.parquet')));
-  if (!hasParquet) return 0;
-  const history = `read_parquet(${sqlString(join(eventsDir, 'day=*', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
-  const sql = `
-    WITH engaged AS (
-      SELECT user_id, item_id, action, time_ms, coalesce(board_id, '') AS board_id
-      FROM ${history}
-      WHERE action IN ('click', 'save', 'hide')
-      QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY time_ms DESC) <= ${MAX_RECENT_ACTIONS}
-    ), shown AS (
-      SELECT user_id, item_id, 'impression' AS action, max(time_ms) AS time_ms, '' AS board_id
-      FROM ${history}
-      WHERE action = 'impression'
-      GROUP BY user_id, item_id
-      QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY max(time_ms) DESC) <= ${MAX_SEEN_ITEMS}
-    )
-    SELECT * FROM (SELECT * FROM engaged UNION ALL SELECT * FROM shown) ORDER BY time_ms`;
+/** Every history event into the bounded state, oldest first, so each ring keeps the newest. */
+async function loadHistoryEvents(conn: DuckDBConnection, store: UserStore): Promise<number> {
+  const result = await conn.stream(`
+    SELECT u.idx AS user, i.idx AS item, CASE h.action
+        WHEN 'impression' THEN ${ActionType.ACTION_TYPE_IMPRESSION} WHEN 'click' THEN ${ActionType.ACTION_TYPE_CLICK}
+        WHEN 'save' THEN ${ActionType.ACTION_TYPE_SAVE} ELSE ${ActionType.ACTION_TYPE_HIDE} END::INTEGER AS type,
+      h.time_ms::DOUBLE AS time_ms, coalesce(b.idx, -1) AS board
+    FROM history h JOIN ids u ON u.id = h.user_id JOIN ids i ON i.id = h.item_id LEFT JOIN ids b ON b.id = h.board_id
+    WHERE h.action IN ('impression', 'click', 'save', 'hide') AND h.time_ms IS NOT NULL
+    ORDER BY h.time_ms`);
   let count = 0;
-  await forEachRow(conn, sql, ([userId, itemId, action, timeMs, boardId]) => {
-    if (!isActionName(action)) return;
-    store.apply({ userId: userId as string, itemId: itemId as string, action, timeMs: Number(timeMs), boardId: boardId as string });
-    count++;
-  });
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    // Typed vectors: no per-value conversion.
+    const [user, item, type, time, board] = [0, 1, 2, 3, 4].map((c) => chunk.getColumnVector(c)) as { getItem(i: number): number }[];
+    const rows = chunk.rowCount; // a native call: read it once
+    for (let r = 0; r < rows; r++) store.applyNumbered(user.getItem(r), item.getItem(r), type.getItem(r), time.getItem(r), board.getItem(r));
+    count += rows;
+  }
   return count;
 }
 
@@ -102,7 +107,7 @@ async function forEachRow(conn: DuckDBConnection, sql: string, onRow: (row: Duck
   for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
     const columns = chunk.getColumns();
     const row: DuckDBValue[] = new Array(columns.length);
-    for (let r = 0; r < chunk.rowCount; r++) {
+    for (let r = 0; r < columns[0].length; r++) {
       for (let c = 0; c < columns.length; c++) row[c] = columns[c][r];
       onRow(row);
     }
