@@ -12,7 +12,7 @@ type ClientConstructor<C> = new (address: string, creds: ReturnType<typeof crede
  * or a DNS target like dns:///generator-popular:50201; DNS targets balance round-robin over replicas.
  */
 export function connect<C extends Client>(Ctor: ClientConstructor<C>, address: string): C {
-  return new Ctor(address, credentials.createInsecure(), {
+  const client = new Ctor(address, credentials.createInsecure(), {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,
@@ -20,6 +20,9 @@ export function connect<C extends Client>(Ctor: ClientConstructor<C>, address: s
     'grpc.max_send_message_length': DEFAULT_MAX_MESSAGE_BYTES,
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
   });
+  // Connect now, not on the first call: a first call with a tight deadline would spend it on the handshake.
+  client.getChannel().getConnectivityState(true);
+  return client;
 }
 
 type UnaryCallback<Res> = (error: ServiceError | null, response: Res) => void;

@@ -40,7 +40,7 @@ const blender = service
   .extend({
     /** The whole Blend's budget for the fan-out (each generator also has its own). */
     fanoutDeadlineMs: z.number().int().min(1).max(10_000).default(120),
-    hydrateDeadlineMs: z.number().int().min(1).max(10_000).default(50),
+    hydrateDeadlineMs: z.number().int().min(1).max(10_000).default(80),
     defaultLimit: z.number().int().min(1).max(500).default(50),
     /** Reciprocal-rank-fusion constant of the pre-score. */
     rrfK: z.number().min(0).max(1000).default(60),

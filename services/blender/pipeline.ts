@@ -60,7 +60,7 @@ const journeyOf = (c: BlendCandidate, position: number): CandidateJourney => ({
 /** One feed request: hydrate → fan out → dedupe → filter → pre-score → compose the page. */
 export async function runBlend(request: BlendRequest, limit: number, deps: BlendDeps, call: { requestId: string; signal: AbortSignal }): Promise<BlendResponse> {
   const clock = new StageClock();
-  const user = await clock.run('hydrate', 1, () => hydrate(deps.events, request.userId, { timeoutMs: deps.hydrateDeadlineMs, ...call }), () => 1);
+  const { user, warning } = await clock.run('hydrate', 1, () => hydrate(deps.events, request.userId, { timeoutMs: deps.hydrateDeadlineMs, ...call }), (h) => (h.warning ? 0 : 1));
   const answers = await clock.run('fan_out', deps.generators.length, () => fanOut(deps.generators, user, { budgetMs: deps.fanoutDeadlineMs, ...call }), (a) => a.reduce((n, x) => n + x.candidates.length, 0));
   const merged = await clock.run('dedupe', 0, () => dedupe(answers), (m) => m.length);
   const catalog = deps.catalog();
@@ -73,6 +73,7 @@ export async function runBlend(request: BlendRequest, limit: number, deps: Blend
     sources: answers.map((a) => a.status),
     ranking: { ranked: false, modelVersion: '', fallbackReason: 'no ranker configured' },
     debug: undefined,
+    warnings: warning ? [warning] : [],
   };
   if (request.debug) {
     response.debug = {

@@ -50,7 +50,7 @@ function historySql(worldDir: string): string {
 /** Numbers every id in DuckDB (table ids) and in the store's table alike. */
 async function numberIds(conn: DuckDBConnection, store: UserStore): Promise<void> {
   await conn.run(`CREATE TABLE ids AS
-    SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS idx FROM (
+    SELECT id, (row_number() OVER () - 1)::INTEGER AS idx FROM (
       SELECT user_id AS id FROM users UNION SELECT item_id FROM items UNION SELECT board_id FROM boards
       UNION SELECT user_id FROM history UNION SELECT item_id FROM history UNION SELECT board_id FROM history
     ) WHERE id IS NOT NULL`);

@@ -1,14 +1,26 @@
 import type { UserContext } from '../../../generated/feedloom/v1/common.js';
 import type { EventsClient } from '../../../generated/feedloom/v1/events.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
-import { unavailable } from '../../../libs/bootstrap/errors.js';
+import { UserContext as UserContextMessage } from '../../../generated/feedloom/v1/common.js';
 
-/** Stage 1: the viewer's context, fetched once and shared by every generator. */
-export async function hydrate(events: EventsClient, userId: string, options: { timeoutMs: number; requestId: string; signal?: AbortSignal }): Promise<UserContext> {
+export interface Hydrated {
+  user: UserContext;
+  /** Set when the context could not be fetched and the feed is served unpersonalized. */
+  warning?: string;
+}
+
+/**
+ * Stage 1: the viewer's context, fetched once and shared by every generator. If the events
+ * service fails or is late, the feed degrades to unpersonalized rather than failing.
+ */
+export async function hydrate(events: EventsClient, userId: string, options: { timeoutMs: number; requestId: string; signal?: AbortSignal }): Promise<Hydrated> {
   try {
-    return await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, options);
+    return { user: await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, options) };
   } catch (err) {
-    // Without the user's context no generator can personalize; say so rather than serve garbage.
-    throw unavailable(`cannot hydrate user ${userId}: events service answered ${(err as Error).message}`);
+    const reason = (err as { details?: string }).details || (err as Error).message;
+    return {
+      user: UserContextMessage.fromPartial({ userId, requestTimeMs: Date.now() }),
+      warning: `user context unavailable (${reason}); served unpersonalized`,
+    };
   }
 }
