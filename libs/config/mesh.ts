@@ -71,12 +71,25 @@ export const MeshConfigSchema = z
     listenHost: z.string().min(1).optional(),
     /** How often generators look for newer snapshots. */
     snapshotPollMs: z.number().int().min(100).max(3_600_000).default(5_000),
+    /** Model registry root (one folder per model version); defaults to <world.dir>/models. */
+    registryDir: z.string().min(1).optional(),
     services: z
       .object({
         events: service,
         blender,
+        /** The user-tower server; absent when no learned model is served. */
+        viewer: service.extend({ keepVersions: z.number().int().min(1).max(20).default(3) }).strict().optional(),
       })
       .strict(),
+    /** ANN hosts (shards × replicas); absent when no learned model is served. */
+    ann: z
+      .object({
+        hosts: z.array(z.object({ name, port, address: z.string().min(1).optional(), shard: z.number().int().min(0).default(0) }).strict()).min(1),
+        efSearch: z.number().int().min(1).max(4096).default(64),
+        nprobe: z.number().int().min(1).max(4096).default(8),
+      })
+      .strict()
+      .optional(),
     generators: z.array(generator).min(1, 'must list at least one generator'),
   })
   .strict()
@@ -90,6 +103,8 @@ export const MeshConfigSchema = z
     };
     claim(mesh.services.events.port, 'services.events', ['services', 'events', 'port']);
     claim(mesh.services.blender.port, 'services.blender', ['services', 'blender', 'port']);
+    if (mesh.services.viewer) claim(mesh.services.viewer.port, 'services.viewer', ['services', 'viewer', 'port']);
+    mesh.ann?.hosts.forEach((h, i) => claim(h.port, `ann.hosts[${i}] (${h.name})`, ['ann', 'hosts', i, 'port']));
     const names = new Set<string>();
     mesh.generators.forEach((g, i) => {
       if (names.has(g.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['generators', i, 'name'], message: `duplicate generator "${g.name}"` });
@@ -133,7 +148,12 @@ export function loadMeshConfig(path = process.env.FEEDLOOM_CONFIG ?? DEFAULT_CON
   const base = dirname(resolve(path));
   if (!isAbsolute(config.world.dir)) config.world.dir = resolve(base, config.world.dir);
   if (config.world.snapshotsDir && !isAbsolute(config.world.snapshotsDir)) config.world.snapshotsDir = resolve(base, config.world.snapshotsDir);
+  if (config.registryDir && !isAbsolute(config.registryDir)) config.registryDir = resolve(base, config.registryDir);
   return config;
+}
+
+export function registryDirOf(mesh: MeshConfig): string {
+  return mesh.registryDir ?? join(mesh.world.dir, 'models');
 }
 
 export function snapshotsDirOf(mesh: MeshConfig): string {
