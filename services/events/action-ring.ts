@@ -74,14 +74,14 @@ export class ActionRing {
     // One buffer for all four columns, growing fourfold: allocations are what loading spends on.
     const length = Math.min(this.capacity, Math.max(8, this.times.length * 4));
     const buffer = new ArrayBuffer(length * BYTES_PER_ENTRY);
-    const times = new Float64Array(buffer, 0, length);
-    const items = new Int32Array(buffer, length * 8, length);
-    const boards = new Int32Array(buffer, length * 12, length);
-    const types = new Uint8Array(buffer, length * 16, length);
-    times.set(this.times);
-    items.set(this.items);
-    boards.set(this.boards);
-    types.set(this.types);
-    Object.assign(this, { times, items, boards, types });
+    const [times, items, boards, types] = [this.times, this.items, this.boards, this.types];
+    this.times = new Float64Array(buffer, 0, length);
+    this.items = new Int32Array(buffer, length * 8, length);
+    this.boards = new Int32Array(buffer, length * 12, length);
+    this.types = new Uint8Array(buffer, length * 16, length);
+    this.times.set(times);
+    this.items.set(items);
+    this.boards.set(boards);
+    this.types.set(types);
   }
 }

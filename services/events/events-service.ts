@@ -1,4 +1,5 @@
 import { EventsService, type LogResponse } from '../../generated/feedloom/v1/events.js';
+import { failedPrecondition } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { intOrDefault, requireId } from '../../libs/bootstrap/validate.js';
 import { validateLogRequest } from './event-validation.js';
@@ -15,6 +16,12 @@ export interface EventsOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /**
+   * Serve the world as it was at this time (evaluation, replays): history and live events from
+   * later are left out, the clock starts here, and Log is refused, since the live log belongs to
+   * the world's present.
+   */
+  asOfMs?: number;
   /** Where start-up notes and skipped log lines are reported; stderr by default. */
   report?: (line: string) => void;
 }
@@ -26,15 +33,18 @@ export interface EventsOptions {
 export async function startEvents(options: EventsOptions): Promise<RunningServer> {
   const report = options.report ?? ((line: string) => console.error(`[events] ${line}`));
   const started = performance.now();
-  const { store, worldEndMs, historyEvents } = await loadWorldHistory(options.worldDir);
+  const { asOfMs } = options;
+  const { store, worldEndMs, historyEvents } = await loadWorldHistory(options.worldDir, { asOfMs });
   const { log, replay } = await LiveLog.open(options.worldDir);
-  for (const event of replay.events) store.apply(event);
+  const liveEvents = asOfMs === undefined ? replay.events : replay.events.filter((e) => e.timeMs < asOfMs);
+  for (const event of liveEvents) store.apply(event);
   for (const p of replay.problems) report(`skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`);
   // Continue where the live log left off, so time never runs backwards across restarts.
-  const now = worldClock(replay.events.reduce((max, e) => Math.max(max, e.timeMs), worldEndMs));
+  const now = worldClock(asOfMs ?? replay.events.reduce((max, e) => Math.max(max, e.timeMs), worldEndMs));
   report(
-    `loaded ${store.userCount} users, ${historyEvents} history events and ${replay.events.length} live events ` +
-      `(${replay.files} files, last seq ${log.lastSequence}) in ${Math.round(performance.now() - started)} ms`,
+    `loaded ${store.userCount} users, ${historyEvents} history events and ${liveEvents.length} live events ` +
+      `(${replay.files} files, last seq ${log.lastSequence})${asOfMs === undefined ? '' : ` as of ${new Date(asOfMs).toISOString()}`} ` +
+      `in ${Math.round(performance.now() - started)} ms`,
   );
 
   const server = await startServer({
@@ -44,7 +54,9 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
     services: [
       bindService(EventsService, {
         log: async (request): Promise<LogResponse> => {
-          const logged = await log.append(validateLogRequest(request, now()));
+          const events = validateLogRequest(request, now());
+          if (asOfMs !== undefined) throw failedPrecondition(`this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`);
+          const logged = await log.append(events);
           for (const event of logged) store.apply(event);
           return { accepted: logged.length, lastSequence: logged[logged.length - 1].seq };
         },

@@ -23,8 +23,9 @@ async function main(): Promise<void> {
   const config = values.config || port === undefined || values.world === undefined ? loadMeshConfig(values.config) : undefined;
   const server = await startEvents({
     worldDir: values.world ?? config!.world.dir,
-    host: config?.host,
+    host: config ? (config.listenHost ?? config.host) : undefined,
     port: port ?? config!.services.events.port,
+    asOfMs: config?.world.asOfMs,
   });
   stopOnSignals(() => [server]);
   process.stdout.write(JSON.stringify({ event: 'listening', service: 'events', address: server.address }) + '\n');

@@ -82,4 +82,16 @@ describe('loadWorldHistory', () => {
     expect([u3.locale, u3.topics, u3.recentActions, u3.seenItems]).toEqual(['fr-FR', [], [], []]);
     expect(history.store.context('u2', 100, 99).seenItems).toEqual(['i3']);
   });
+
+  it('loads the world as it was at an earlier time', async () => {
+    const history = await loadWorldHistory(world, { asOfMs: START + DAY_MS });
+    expect(history.historyEvents).toBe(4);
+    const u1 = history.store.context('u1', 100, 99);
+    expect(u1.recentActions.map((a) => a.itemId)).toEqual(['i1']);
+    expect(u1.seenItems).toEqual(['i2', 'i1']);
+    // Every follow was made before then; the later ones would be left out.
+    expect(u1.followedCreators).toEqual(['c1', 'c2']);
+    const early = await loadWorldHistory(world, { asOfMs: START + 2 });
+    expect(early.store.context('u1', 100, 99).followedCreators).toEqual(['c2']);
+  });
 });

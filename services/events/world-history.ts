@@ -20,14 +20,20 @@ export interface WorldHistory {
   historyEvents: number;
 }
 
-export async function loadWorldHistory(worldDir: string): Promise<WorldHistory> {
+export interface HistoryOptions {
+  /** Load the world as it was at this time: events, signups, items and follows from later are left out. */
+  asOfMs?: number;
+}
+
+export async function loadWorldHistory(worldDir: string, options: HistoryOptions = {}): Promise<WorldHistory> {
   const manifest = await readWorldManifest(worldDir);
   const worldEndMs = manifest.startMs + manifest.days * DAY_MS;
   const duck = await openDuck();
   try {
     // Catalog views only: the view "events" also holds the live log, which the caller replays.
-    await eventsView(duck.conn, worldDir);
-    await duck.conn.run(`CREATE VIEW history AS ${historySql(worldDir)}`);
+    await eventsView(duck.conn, worldDir, { beforeMs: options.asOfMs });
+    const before = options.asOfMs === undefined ? '' : ` WHERE time_ms < ${Math.floor(options.asOfMs)}`;
+    await duck.conn.run(`CREATE VIEW history AS SELECT * FROM (${historySql(worldDir)})${before}`);
     const store = new UserStore();
     await numberIds(duck.conn, store);
     await loadProfiles(duck.conn, store);

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { ActionType } from '../../generated/feedloom/v1/common.js';
+import { EventsClient, type Event } from '../../generated/feedloom/v1/events.js';
+import { callUnary, connect } from '../../libs/bootstrap/client.js';
+import type { RunningServer } from '../../libs/bootstrap/server.js';
+import { simulateWorld } from '../../libs/data/simulator/index.js';
+import { DAY_MS, type WorldManifest } from '../../libs/data/world.js';
+import { startEvents } from './events-service.js';
+
+const T = { timeoutMs: 5_000 };
+const click = (userId: string, itemId: string): Event => ({ userId, itemId, action: ActionType.ACTION_TYPE_CLICK, timeMs: 0, boardId: '', source: '', requestId: '' });
+
+let world: string;
+let manifest: WorldManifest;
+beforeAll(async () => {
+  world = await mkdtemp(join(tmpdir(), 'events-service-'));
+  manifest = await simulateWorld({ preset: 'tiny', seed: 11, dir: world, log: () => {} });
+});
+afterAll(async () => {
+  await rm(world, { recursive: true, force: true });
+});
+
+async function withEvents(options: { asOfMs?: number }, use: (client: EventsClient, server: RunningServer) => Promise<void>) {
+  const server = await startEvents({ worldDir: world, port: 0, report: () => {}, ...options });
+  const client = connect(EventsClient, server.address);
+  try {
+    await use(client, server);
+  } finally {
+    client.close();
+    await server.stop(100);
+  }
+}
+
+describe('startEvents', () => {
+  it('serves the present: logged events show up at once, on the world clock', async () => {
+    const worldEnd = manifest.startMs + manifest.days * DAY_MS;
+    await withEvents({}, async (client) => {
+      const ack = await callUnary(client, 'log', { events: [click('u1', 'fresh-item')] }, T);
+      expect(ack.accepted).toBe(1);
+      const ctx = await callUnary(client, 'getUserContext', { userId: 'u1', maxActions: 0 }, T);
+      expect(ctx.recentActions[0]).toMatchObject({ itemId: 'fresh-item', type: ActionType.ACTION_TYPE_CLICK });
+      expect(ctx.recentActions[0].timeMs).toBeGreaterThanOrEqual(worldEnd);
+      expect(ctx.requestTimeMs).toBeGreaterThanOrEqual(ctx.recentActions[0].timeMs);
+      expect(ctx.recentActions.length).toBeLessThanOrEqual(100);
+    });
+  });
+
+  it('serves the world as of an earlier time, read-only', async () => {
+    const asOfMs = manifest.startMs + 3 * DAY_MS;
+    await withEvents({}, async (client) => {
+      await callUnary(client, 'log', { events: [click('u0', 'later-item')] }, T);
+    });
+    await withEvents({ asOfMs }, async (client) => {
+      const contexts = await Promise.all(Array.from({ length: 20 }, (_, i) => callUnary(client, 'getUserContext', { userId: `u${i}`, maxActions: 1000 }, T)));
+      const actions = contexts.flatMap((c) => c.recentActions);
+      expect(actions.length).toBeGreaterThan(0);
+      expect(actions.every((a) => a.timeMs < asOfMs)).toBe(true);
+      // In the live log, but after asOfMs.
+      expect(actions.map((a) => a.itemId)).not.toContain('later-item');
+      expect(contexts[0].requestTimeMs - asOfMs).toBeGreaterThanOrEqual(0);
+      expect(contexts[0].requestTimeMs - asOfMs).toBeLessThan(60_000);
+      await expect(callUnary(client, 'log', { events: [click('u1', 'i1')] }, T)).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
+    });
+  });
+});
