@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Candidate } from '../../generated/feedloom/v1/common.js';
+import { UserContext, type Candidate } from '../../generated/feedloom/v1/common.js';
 import {
   CandidateGeneratorService,
   GeneratorKind,
@@ -100,6 +100,20 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
   };
 }
 
+const WARM_UP_CALLS = 20;
+
+function warmUp<Data>(module: GeneratorModule<Data>, data: Data, settings: Record<string, unknown>): void {
+  const user = UserContext.fromPartial({ userId: '__warm_up__', requestTimeMs: Date.now() });
+  const signal = new AbortController().signal;
+  for (let i = 0; i < WARM_UP_CALLS; i++) {
+    try {
+      void Promise.resolve(module.generate({ user, quota: 50, requestId: 'warm-up' }, { data, settings, signal })).catch(() => {});
+    } catch {
+      // a generator that cannot answer an empty user still gets served; its errors show on real calls
+    }
+  }
+}
+
 /** Serves one generator module on its own gRPC server. NOT_SERVING until its snapshots load. */
 export async function serveGenerator<Data>(
   module: GeneratorModule<Data>,
@@ -112,7 +126,15 @@ export async function serveGenerator<Data>(
     server.health.set('', status);
     server.health.set(SERVICE_NAME, status);
   };
-  generator.onHealth = setHealth;
+  let warmed = false;
+  generator.onHealth = (serving) => {
+    // Warm the hot path once before the first SERVING, so the first real request is not the slow one.
+    if (serving && !warmed) {
+      warmed = true;
+      warmUp(module, generator.source.current!.data, options.settings ?? {});
+    }
+    setHealth(serving);
+  };
   setHealth(false);
   await generator.source.start(options.pollMs ?? 5_000);
   const stop = server.stop;

@@ -41,7 +41,7 @@ export function formatReport(r: EvalReport): string {
     .sort((a, b) => (b.recall[ks[ks.length - 1]] ?? 0) - (a.recall[ks[ks.length - 1]] ?? 0))
     .map((g) => [g.name, g.kind, ...ks.map((k) => pct(g.recall[k])), pct(g.coverage), pct(g.overlap), pct(g.marginal), g.p50Ms.toFixed(2), g.p99Ms.toFixed(2)].concat(g.errors ? [`${g.errors} errors`] : []));
   rows.push([r.blend.name, '', ...ks.map((k) => pct(r.blend.recall[k])), pct(r.blend.coverage), '', '', '', '']);
-  if (r.oracle) rows.push(['oracle (true prefs)', '', ...ks.map((k) => pct(r.oracle!.recall[k])), '', '', '', '', '']);
+  if (r.oracle) rows.push(['oracle (true prefs, no exposure)', '', ...ks.map((k) => pct(r.oracle!.recall[k])), '', '', '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
   return [

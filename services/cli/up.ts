@@ -47,6 +47,8 @@ export async function runDemo(configPath: string, options: { allInOne: boolean }
   const { mesh, running } = await startMesh(configPath, options);
   try {
     const users = [...(await activeUsers(mesh.world.dir, 2)), 'new_user_without_history'];
+    // Fresh processes compile their hot paths on first use; warm the mesh before showing feeds.
+    for (let i = 0; i < 5; i++) await Promise.all(users.map((u) => fetchFeed(addressOf(mesh, mesh.services.blender), u, { limit: 10 }).catch(() => undefined)));
     for (const user of users) {
       console.log('');
       console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));

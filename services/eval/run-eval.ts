@@ -83,6 +83,9 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   try {
     for (const [i, userId] of users.entries()) {
       const user = await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: 10_000 });
+      // Only new discoveries count: the feed never re-shows what the user saw or engaged with before.
+      const known = new Set([...user.seenItems, ...user.recentActions.map((a) => a.itemId)]);
+      for (const item of known) relevant.get(userId)!.delete(item);
       const answers: SourceAnswer[] = [];
       for (const g of clients) {
         const started = performance.now();
@@ -114,9 +117,11 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
     const ordered = preScore(kept, weights, blender.rrfK);
     return composePage(ordered, maxK, { maxPerCreator: blender.maxPerCreator, maxSourceShare: blender.maxSourceShare }, catalog).page.map((c) => c.itemId);
   };
-  const meanRecall = (listOf: (u: string) => string[], k: number) => mean(users.map((u) => recallAtK(listOf(u), relevant.get(u)!, k)));
+  const meanRecall = (listOf: (u: string) => string[], k: number) => mean(scored.map((u) => recallAtK(listOf(u), relevant.get(u)!, k)));
   const recallRow = (listOf: (u: string) => string[]) => Object.fromEntries(options.ks.map((k) => [`@${k}`, meanRecall(listOf, k)]));
 
+  // Users whose every engagement that day was a re-engagement have nothing new to find.
+  const scored = users.filter((u) => relevant.get(u)!.size > 0);
   const blendRecall = meanRecall((u) => blendFor(u), maxK);
   const rows: EvalRow[] = clients.map((g) => {
     const mine = lists.get(g.name)!;
@@ -138,7 +143,7 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   const report: EvalReport = {
     world: worldDir,
     testDay: new Date(asOfMs).toISOString().slice(0, 10),
-    users: users.length,
+    users: scored.length,
     ks: options.ks,
     generators: rows,
     blend: {
@@ -154,7 +159,7 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
     },
   };
   if (manifest.hasTruth) {
-    const oracle = await oracleTopK(worldDir, users, testDay, maxK);
+    const oracle = await oracleTopK(worldDir, scored, testDay, maxK);
     report.oracle = { recall: recallRow((u) => oracle.get(u) ?? []) };
   }
   return report;
