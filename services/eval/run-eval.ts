@@ -79,6 +79,7 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   const lists = new Map<string, Map<string, string[]>>(clients.map((c) => [c.name, new Map()]));
   const latencies = new Map<string, number[]>(clients.map((c) => [c.name, []]));
   const errors = new Map<string, number>(clients.map((c) => [c.name, 0]));
+  const knownByUser = new Map<string, Set<string>>();
   const answersByUser = new Map<string, { user: Awaited<ReturnType<typeof callUnary<EventsClient, 'getUserContext'>>>; answers: SourceAnswer[] }>();
   try {
     for (const [i, userId] of users.entries()) {
@@ -86,6 +87,7 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
       // Only new discoveries count: the feed never re-shows what the user saw or engaged with before.
       const known = new Set([...user.seenItems, ...user.recentActions.map((a) => a.itemId)]);
       for (const item of known) relevant.get(userId)!.delete(item);
+      knownByUser.set(userId, known);
       const answers: SourceAnswer[] = [];
       for (const g of clients) {
         const started = performance.now();
@@ -159,8 +161,10 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
     },
   };
   if (manifest.hasTruth) {
-    const oracle = await oracleTopK(worldDir, scored, testDay, maxK);
-    report.oracle = { recall: recallRow((u) => oracle.get(u) ?? []) };
+    // Ask for more than maxK: the oracle, too, must skip what the user already knows.
+    const oracle = await oracleTopK(worldDir, scored, testDay, maxK + 300);
+    const fresh = (u: string) => (oracle.get(u) ?? []).filter((item) => !knownByUser.get(u)!.has(item)).slice(0, maxK);
+    report.oracle = { recall: recallRow(fresh) };
   }
   return report;
 }
