@@ -18,6 +18,7 @@ export interface EvalCommand {
   maxUsers: number;
   /** Also write the table, with what each generator is for, to this markdown file. */
   docPath?: string;
+  tuneWeights?: boolean;
 }
 
 const PRESETS = ['tiny', 'small', 'default', 'large'] as const;
@@ -32,7 +33,7 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   else await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir });
   if (cmd.ks.some((k) => !Number.isInteger(k) || k < 1 || k > 10_000)) throw new Error('--k must be a comma-separated list of integers from 1 to 10000');
   const log = cmd.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
-  const report = await runEval(mesh, { ks: cmd.ks, maxUsers: cmd.maxUsers, log });
+  const report = await runEval(mesh, { ks: cmd.ks, maxUsers: cmd.maxUsers, tuneWeights: cmd.tuneWeights, log });
   console.log(cmd.json ? JSON.stringify(report, null, 2) : formatReport(report));
   if (cmd.docPath) {
     writeFileSync(cmd.docPath, await generatorsDoc(report, mesh, `npx feedloom eval${cmd.preset ? ` --preset ${cmd.preset}` : ''} --doc ${cmd.docPath}`));
@@ -95,5 +96,13 @@ export function formatReport(r: EvalReport): string {
     line(head),
     `|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
     ...rows.map(line),
+    ...(r.tuning
+      ? [
+          '',
+          `blender weights tuned for recall${ks[ks.length - 1]} (learned on half the users, checked on the other half):`,
+          `  before: ${pct(r.tuning.before.tune)} tune / ${pct(r.tuning.before.holdout)} holdout; after: ${pct(r.tuning.after.tune)} tune / ${pct(r.tuning.after.holdout)} holdout`,
+          `  weights: ${JSON.stringify(r.tuning.weights)}`,
+        ]
+      : []),
   ].join('\n');
 }

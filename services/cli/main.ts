@@ -19,7 +19,7 @@ usage: npx feedloom <command> [options]
   up [--all-in-one] [--config FILE]      build the world if needed and serve the whole mesh
   demo [--all-in-one] [--config FILE]    up, print a few feeds and the eval table, stop
   feed USER_ID [--debug] [--limit N]     ask a running blender for a feed
-  eval [--preset small|--world DIR] [--json] [--k 100,500] [--users N] [--doc docs/GENERATORS.md]
+  eval [--preset small|--world DIR] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]
                                          recall, coverage, overlap, marginal value per generator
   build-world [--preset P] [--seed N] [--dir DIR]
                                          simulate a world and build its snapshots
@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'eval': {
-      const { values } = args({ preset: { type: 'string' }, world: { type: 'string' }, json: { type: 'boolean', default: false }, k: { type: 'string', default: '100,500' }, users: { type: 'string', default: '400' }, doc: { type: 'string' } });
+      const { values } = args({ preset: { type: 'string' }, world: { type: 'string' }, json: { type: 'boolean', default: false }, k: { type: 'string', default: '100,500' }, users: { type: 'string', default: '400' }, doc: { type: 'string' }, 'tune-weights': { type: 'boolean', default: false } });
       return runEvalCommand({
         configPath: values.config as string,
         preset: values.preset as string | undefined,
@@ -66,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
         ks: String(values.k).split(',').map(Number),
         maxUsers: Number(values.users),
         docPath: values.doc as string | undefined,
+        tuneWeights: values['tune-weights'] as boolean,
       });
     }
     case 'build-world': {

@@ -19,6 +19,7 @@ import { preScore } from '../blender/stages/pre-score.js';
 import type { ItemCatalog, SourceAnswer } from '../blender/stages/types.js';
 import { startAllInOne } from '../mesh/run.js';
 import { testDayEngagements } from './test-set.js';
+import { tuneWeights, type WeightTuning } from './tune-weights.js';
 
 export interface EvalRow {
   name: string;
@@ -41,6 +42,8 @@ export interface EvalReport {
   generators: EvalRow[];
   blend: EvalRow;
   oracle?: { recall: Record<string, number> };
+  /** With tuneWeights: blender weights learned on half the users, checked on the other half. */
+  tuning?: WeightTuning;
 }
 
 /**
@@ -48,7 +51,7 @@ export interface EvalReport {
  * recall against what each user clicked or saved that day. Every generator is served for real
  * (all-in-one mesh, gRPC); the blend runs the blender's own stages over their answers.
  */
-export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUsers: number; log?: (line: string) => void }): Promise<EvalReport> {
+export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUsers: number; tuneWeights?: boolean; log?: (line: string) => void }): Promise<EvalReport> {
   const log = options.log ?? (() => {});
   const worldDir = mesh.world.dir;
   const manifest = await readWorldManifest(worldDir);
@@ -112,11 +115,18 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
 
   const weights = new Map(evalMesh.generators.map((g) => [g.name, g.weight]));
   const blender = evalMesh.services.blender;
-  const blendFor = (userId: string, without?: string): string[] => {
+  // Dedupe and filters do not depend on weights: for the full blend (reused by tuning) do them once per user.
+  const keptAll = new Map<string, ReturnType<typeof filterCandidates>['kept']>();
+  const kept = (userId: string, without?: string) => {
+    const cached = without ? undefined : keptAll.get(userId);
+    if (cached) return cached;
     const { user, answers } = answersByUser.get(userId)!;
-    const merged = dedupe(without ? answers.filter((a) => a.status.generator !== without) : answers);
-    const { kept } = filterCandidates(merged, filterInput(user, catalog));
-    const ordered = preScore(kept, weights, blender.rrfK);
+    const result = filterCandidates(dedupe(without ? answers.filter((a) => a.status.generator !== without) : answers), filterInput(user, catalog)).kept;
+    if (!without) keptAll.set(userId, result);
+    return result;
+  };
+  const blendFor = (userId: string, without?: string, w = weights): string[] => {
+    const ordered = preScore(kept(userId, without), w, blender.rrfK);
     return composePage(ordered, maxK, { maxPerCreator: blender.maxPerCreator, maxSourceShare: blender.maxSourceShare }, catalog).page.map((c) => c.itemId);
   };
   const meanRecall = (listOf: (u: string) => string[], k: number) => mean(scored.map((u) => recallAtK(listOf(u), relevant.get(u)!, k)));
@@ -160,6 +170,15 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
       errors: 0,
     },
   };
+  if (options.tuneWeights) {
+    log('tuning blender weights (coordinate ascent on half the users) …');
+    const halves = { tune: scored.filter((_, i) => i % 2 === 0), holdout: scored.filter((_, i) => i % 2 === 1) };
+    report.tuning = tuneWeights(
+      clients.map((c) => c.name),
+      Object.fromEntries(weights),
+      (w, half) => mean(halves[half].map((u) => recallAtK(blendFor(u, undefined, w), relevant.get(u)!, maxK))),
+    );
+  }
   if (manifest.hasTruth) {
     // Ask for more than maxK: the oracle, too, must skip what the user already knows.
     const oracle = await oracleTopK(worldDir, scored, testDay, maxK + 300);
