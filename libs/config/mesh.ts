@@ -77,6 +77,18 @@ export const MeshConfigSchema = z
       .object({
         events: service,
         blender,
+        /** The transformer ranker; absent means the blender keeps pre-score order. */
+        ranker: service
+          .extend({
+            /** How many of the pre-scored candidates the blender sends to be ranked. */
+            topN: z.number().int().min(1).max(2_000).default(200),
+            deadlineMs: z.number().int().min(1).max(10_000).default(40),
+            /** Utility = Σ weight × head probability. */
+            weights: z.object({ click: z.number().default(1), save: z.number().default(2), hide: z.number().default(-4) }).strict().default({}),
+            model: z.string().min(1).default('ranker'),
+          })
+          .strict()
+          .optional(),
         /** The user-tower server; absent when no learned model is served. */
         viewer: service.extend({ keepVersions: z.number().int().min(1).max(20).default(3) }).strict().optional(),
       })
@@ -103,6 +115,7 @@ export const MeshConfigSchema = z
     };
     claim(mesh.services.events.port, 'services.events', ['services', 'events', 'port']);
     claim(mesh.services.blender.port, 'services.blender', ['services', 'blender', 'port']);
+    if (mesh.services.ranker) claim(mesh.services.ranker.port, 'services.ranker', ['services', 'ranker', 'port']);
     if (mesh.services.viewer) claim(mesh.services.viewer.port, 'services.viewer', ['services', 'viewer', 'port']);
     mesh.ann?.hosts.forEach((h, i) => claim(h.port, `ann.hosts[${i}] (${h.name})`, ['ann', 'hosts', i, 'port']));
     const names = new Set<string>();
