@@ -1,7 +1,8 @@
 import { Metadata, credentials, type CallOptions, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
-import { injectTraceContext, tracer } from './telemetry.js';
+import { performance } from 'node:perf_hooks';
+import { injectTraceContext, meter, tracer } from './telemetry.js';
 import { RpcError } from './errors.js';
 import { status } from '@grpc/grpc-js';
 
@@ -41,7 +42,12 @@ export interface UnaryCallOptions {
   /** Cancels the call when it aborts (e.g. the caller's own request was cancelled). */
   signal?: AbortSignal;
   requestId?: string;
+  /** Extra span and metric attributes, e.g. { 'feedloom.generator': 'popular' }. */
+  attributes?: Record<string, string>;
 }
+
+const clientDuration = () => meter().createHistogram('rpc.client.duration', { unit: 'ms', description: 'Duration of outbound RPCs' });
+let durationHistogram: ReturnType<typeof clientDuration> | undefined;
 
 /** One unary call as a promise: deadline set, trace context and request id propagated. */
 export function callUnary<C extends Client, K extends UnaryMethodName<C>>(
@@ -50,7 +56,9 @@ export function callUnary<C extends Client, K extends UnaryMethodName<C>>(
   request: RequestOf<C, K>,
   options: UnaryCallOptions,
 ): Promise<ResponseOf<C, K>> {
-  const span = tracer().startSpan(`client ${method}`, { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'grpc', 'rpc.method': method } });
+  const attributes = { 'rpc.system': 'grpc', 'rpc.method': method, ...options.attributes };
+  const span = tracer().startSpan(`client ${method}`, { kind: SpanKind.CLIENT, attributes });
+  const started = performance.now();
   const metadata = new Metadata();
   injectTraceContext(metadata, trace.setSpan(context.active(), span));
   if (options.requestId) metadata.set('x-request-id', options.requestId);
@@ -63,9 +71,12 @@ export function callUnary<C extends Client, K extends UnaryMethodName<C>>(
     const fn = client[method] as unknown as LastOverload<RequestOf<C, K>, ResponseOf<C, K>>;
     const call = fn.call(client, request, metadata, { deadline: Date.now() + options.timeoutMs }, (err, response) => {
       options.signal?.removeEventListener('abort', cancel);
-      span.setAttribute('rpc.grpc.status_code', err ? err.code : 0);
+      const code = err ? err.code : 0;
+      span.setAttribute('rpc.grpc.status_code', code);
       if (err) span.setStatus({ code: SpanStatusCode.ERROR, message: err.details });
       span.end();
+      durationHistogram ??= clientDuration();
+      durationHistogram.record(performance.now() - started, { ...attributes, 'rpc.grpc.status_code': code });
       if (err) reject(err);
       else resolve(response);
     }) as { cancel(): void };

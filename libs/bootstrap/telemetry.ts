@@ -3,6 +3,9 @@ import type { Metadata } from '@grpc/grpc-js';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 
 /**
  * OpenTelemetry for a feedloom process. Quiet by default: spans are exported only when an
@@ -10,25 +13,35 @@ import type { IMetricReader } from '@opentelemetry/sdk-metrics';
  */
 export interface TelemetryOptions {
   serviceName: string;
+  /** Serve Prometheus metrics at http://host:port/metrics. */
+  prometheus?: { host: string; port: number };
   spanProcessors?: SpanProcessor[];
   metricReaders?: IMetricReader[];
 }
 
 export interface Telemetry {
+  /** Where Prometheus can scrape this process, if anywhere. */
+  metricsUrl?: string;
   shutdown(): Promise<void>;
 }
 
 export function startTelemetry(options: TelemetryOptions): Telemetry {
-  const fromEnv = Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const otlp = Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const readers: IMetricReader[] = [...(options.metricReaders ?? [])];
+  if (options.prometheus) readers.push(new PrometheusExporter({ host: options.prometheus.host, port: options.prometheus.port }));
+  if (otlp) readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(), exportIntervalMillis: 15_000 }));
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     instrumentations: [],
-    // Leaving spanProcessors unset lets the SDK build the OTLP exporter from the environment.
-    ...(fromEnv && !options.spanProcessors ? {} : { spanProcessors: options.spanProcessors ?? [] }),
-    ...(options.metricReaders ? { metricReaders: options.metricReaders } : {}),
+    // Leaving spanProcessors unset lets the SDK build the OTLP span exporter from the environment.
+    ...(otlp && !options.spanProcessors ? {} : { spanProcessors: options.spanProcessors ?? [] }),
+    metricReaders: readers,
   });
   sdk.start();
-  return { shutdown: () => sdk.shutdown() };
+  return {
+    metricsUrl: options.prometheus ? `http://${options.prometheus.host}:${options.prometheus.port}/metrics` : undefined,
+    shutdown: () => sdk.shutdown(),
+  };
 }
 
 export const tracer = () => trace.getTracer('feedloom');

@@ -69,6 +69,13 @@ export const MeshConfigSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     /** The interface servers bind to; 0.0.0.0 when running across machines. Defaults to host. */
     listenHost: z.string().min(1).optional(),
+    telemetry: z
+      .object({
+        /** Each service serves Prometheus metrics on its gRPC port + this offset (0: no endpoint). */
+        metricsPortOffset: z.number().int().min(0).max(60_000).default(1_000),
+      })
+      .strict()
+      .default({}),
     /** How often generators look for newer snapshots. */
     snapshotPollMs: z.number().int().min(100).max(3_600_000).default(5_000),
     /** Model registry root (one folder per model version); defaults to <world.dir>/models. */
@@ -163,6 +170,12 @@ export function loadMeshConfig(path = process.env.FEEDLOOM_CONFIG ?? DEFAULT_CON
   if (config.world.snapshotsDir && !isAbsolute(config.world.snapshotsDir)) config.world.snapshotsDir = resolve(base, config.world.snapshotsDir);
   if (config.registryDir && !isAbsolute(config.registryDir)) config.registryDir = resolve(base, config.registryDir);
   return config;
+}
+
+/** The Prometheus endpoint of a service listening on `port`, or undefined when disabled. */
+export function metricsEndpointOf(mesh: MeshConfig, port: number): { host: string; port: number } | undefined {
+  const offset = mesh.telemetry.metricsPortOffset;
+  return offset > 0 && port > 0 ? { host: mesh.listenHost ?? mesh.host, port: port + offset } : undefined;
 }
 
 export function registryDirOf(mesh: MeshConfig): string {

@@ -1,4 +1,5 @@
-import { loadMeshConfig, addressOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { loadMeshConfig, addressOf, metricsEndpointOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { startTelemetry } from '../../libs/bootstrap/telemetry.js';
 import { buildWorld } from '../../libs/data/build.js';
 import { startAllInOne, startProcesses, type RunningMesh } from '../mesh/run.js';
 import { fetchFeed, formatFeed } from './feed.js';
@@ -11,7 +12,10 @@ export async function startMesh(configPath: string, options: { allInOne: boolean
   const started = Date.now();
   await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir });
   console.log(`world ${mesh.world.preset} (seed ${mesh.world.seed}) ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
+  // All-in-one: one process, so one metrics endpoint (beside the blender's port); otherwise one per service.
+  const telemetry = options.allInOne ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) }) : undefined;
   const running = options.allInOne ? await startAllInOne(mesh) : await startProcesses(mesh, configPath);
+  if (telemetry?.metricsUrl) console.log(`metrics at ${telemetry.metricsUrl}`);
   console.log(`mesh up (${options.allInOne ? 'all-in-one' : 'one process per service'}), ${running.addresses.size} services:`);
   for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
   console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);

@@ -8,6 +8,8 @@ import { loadGeneratorModule } from '../generators/registry.js';
 /** One servable part of the mesh, named as on the command line: events, blender, generator.<name>. */
 export interface Component {
   name: string;
+  /** Its configured gRPC port (its metrics endpoint is derived from it). */
+  port: number;
   start(): Promise<RunningServer>;
 }
 
@@ -17,13 +19,14 @@ export function meshComponents(mesh: MeshConfig, options: { ephemeralPorts?: boo
   const port = (p: number) => (options.ephemeralPorts ? 0 : p);
   const snapshotsDir = snapshotsDirOf(mesh);
   return [
-    { name: 'events', start: () => startEvents({ worldDir: mesh.world.dir, asOfMs: mesh.world.asOfMs, host, port: port(mesh.services.events.port) }) },
+    { name: 'events', port: mesh.services.events.port, start: () => startEvents({ worldDir: mesh.world.dir, asOfMs: mesh.world.asOfMs, host, port: port(mesh.services.events.port) }) },
     ...mesh.generators.map((g) => ({
       name: `generator.${g.name}`,
+      port: g.port,
       start: async () =>
         serveGenerator(await loadGeneratorModule(g.name), { snapshotsDir, settings: g.settings, pollMs: mesh.snapshotPollMs, host, port: port(g.port) }),
     })),
-    { name: 'blender', start: () => startBlender(mesh, { snapshotsDir, port: port(mesh.services.blender.port) }) },
+    { name: 'blender', port: mesh.services.blender.port, start: () => startBlender(mesh, { snapshotsDir, port: port(mesh.services.blender.port) }) },
   ];
 }
 

@@ -54,7 +54,7 @@ export function spawnComponent(configPath: string, name: string, options: { env?
     child.once('exit', onExit);
     lines.on('line', (line) => {
       try {
-        const msg = JSON.parse(line) as { event?: string; address?: string };
+        const msg = JSON.parse(line) as { event?: string; address?: string; metrics?: string };
         if (msg.event === 'listening' && msg.address) {
           child.off('exit', onExit);
           resolve({ child, address: msg.address });

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { stopOnSignals } from '../../libs/bootstrap/lifecycle.js';
 import { startTelemetry } from '../../libs/bootstrap/telemetry.js';
-import { loadMeshConfig } from '../../libs/config/mesh.js';
+import { loadMeshConfig, metricsEndpointOf } from '../../libs/config/mesh.js';
 import { findComponent } from './components.js';
 
 const { values, positionals } = parseArgs({ options: { config: { type: 'string' } }, allowPositionals: true });
@@ -14,10 +14,10 @@ if (positionals.length !== 1) {
 try {
   const mesh = loadMeshConfig(values.config);
   const component = findComponent(mesh, positionals[0]);
-  const telemetry = startTelemetry({ serviceName: `feedloom.${component.name}` });
+  const telemetry = startTelemetry({ serviceName: `feedloom.${component.name}`, prometheus: metricsEndpointOf(mesh, component.port) });
   const server = await component.start();
   stopOnSignals(() => [server], () => telemetry.shutdown());
-  console.log(JSON.stringify({ event: 'listening', service: component.name, address: server.address }));
+  console.log(JSON.stringify({ event: 'listening', service: component.name, address: server.address, metrics: telemetry.metricsUrl }));
 } catch (err) {
   console.error(`cannot start ${positionals[0]}: ${(err as Error).message}`);
   process.exit(1);

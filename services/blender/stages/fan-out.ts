@@ -42,7 +42,7 @@ export function fanOut(
           g.client,
           'generate',
           { user, quota: g.quota, requestId: options.requestId },
-          { timeoutMs: Math.min(g.deadlineMs, options.budgetMs), requestId: options.requestId, signal: options.signal },
+          { timeoutMs: Math.min(g.deadlineMs, options.budgetMs), requestId: options.requestId, signal: options.signal, attributes: { 'feedloom.generator': g.name } },
         );
         return {
           status: {

@@ -1,0 +1,77 @@
+// One trace per Blend covering the fan-out and every generator; metrics on a Prometheus endpoint.
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlenderClient } from '../generated/feedloom/v1/blender.js';
+import { callUnary, connect } from '../libs/bootstrap/client.js';
+import { startTelemetry, type Telemetry } from '../libs/bootstrap/telemetry.js';
+import { startAllInOne } from '../services/mesh/run.js';
+import { activeUsers } from './fixtures/events.js';
+import { testMeshConfig } from './fixtures/mesh.js';
+import { testWorld } from './fixtures/world.js';
+
+describe('telemetry across the mesh', () => {
+  const spans = new InMemorySpanExporter();
+  const metricsPort = 40_000 + (process.pid % 20_000);
+  let telemetry: Telemetry;
+  let mesh: Awaited<ReturnType<typeof startAllInOne>>;
+  let blender: BlenderClient;
+  let generators: string[];
+  let user: string;
+
+  beforeAll(async () => {
+    telemetry = startTelemetry({ serviceName: 'feedloom.test', spanProcessors: [new SimpleSpanProcessor(spans)], prometheus: { host: '127.0.0.1', port: metricsPort } });
+    const world = await testWorld();
+    const { mesh: config } = testMeshConfig(world);
+    generators = config.generators.map((g) => g.name);
+    mesh = await startAllInOne(config, { ephemeralPorts: true });
+    blender = connect(BlenderClient, mesh.addresses.get('blender')!);
+    [user] = await activeUsers(world, 1);
+  });
+  afterAll(async () => {
+    blender?.close();
+    await mesh?.stop();
+    await telemetry?.shutdown();
+  });
+
+  it('records one trace per Blend that covers every generator called', async () => {
+    spans.reset();
+    await callUnary(blender, 'blend', { userId: user, limit: 10, debug: false, requestId: 'trace-me' }, { timeoutMs: 5_000 });
+    const finished = spans.getFinishedSpans();
+    const blend = finished.find((s) => s.name === 'feedloom.v1.Blender/Blend')!;
+    expect(blend).toBeDefined();
+    const traceId = blend.spanContext().traceId;
+    const inTrace = finished.filter((s) => s.spanContext().traceId === traceId);
+
+    const calledGenerators = inTrace.filter((s) => s.name === 'client generate').map((s) => s.attributes['feedloom.generator']);
+    expect(calledGenerators.sort()).toEqual([...generators].sort());
+    const served = inTrace.filter((s) => s.name === 'feedloom.v1.CandidateGenerator/Generate');
+    expect(served).toHaveLength(generators.length);
+    const work = inTrace.filter((s) => s.name.startsWith('generate '));
+    expect(work.map((s) => s.attributes['feedloom.generator']).sort()).toEqual([...generators].sort());
+    for (const s of work) expect(typeof s.attributes['feedloom.candidates']).toBe('number');
+
+    const stages = inTrace.filter((s) => s.name.startsWith('blend.')).map((s) => s.name);
+    expect(stages).toEqual(expect.arrayContaining(['blend.hydrate', 'blend.fan_out', 'blend.dedupe', 'blend.filter', 'blend.pre_score', 'blend.compose_page']));
+    // Generator calls hang under the fan-out stage.
+    const fanOut = inTrace.find((s) => s.name === 'blend.fan_out')!;
+    for (const call of inTrace.filter((s) => s.name === 'client generate')) expect(call.parentSpanContext?.spanId).toBe(fanOut.spanContext().spanId);
+  });
+
+  it('exposes the named metrics to Prometheus', async () => {
+    await callUnary(blender, 'blend', { userId: user, limit: 10, debug: false, requestId: '' }, { timeoutMs: 5_000 });
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    for (const name of [
+      'rpc_server_duration',
+      'rpc_client_duration',
+      'feedloom_generator_duration',
+      'feedloom_generator_candidates',
+      'feedloom_blender_stage_duration',
+      'feedloom_blender_candidates_returned',
+      'feedloom_blender_candidates_kept',
+    ]) {
+      expect(text, name).toMatch(new RegExp(`^${name}`, 'm'));
+    }
+    expect(text).toMatch(/rpc_client_duration\w*\{[^}]*feedloom_generator="popular"/);
+    expect(text).toMatch(/feedloom_blender_stage_duration\w*\{[^}]*stage="fan_out"/);
+  });
+});
