@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMeshConfig, type MeshConfig } from '../../libs/config/mesh.js';
 import { loadGeneratorModule } from '../generators/registry.js';
@@ -23,6 +23,9 @@ export interface EvalCommand {
 
 const PRESETS = ['tiny', 'small', 'default', 'large'] as const;
 
+/** Where the last eval report of a world is kept (read by the status page). */
+export const lastEvalPath = (worldDir: string) => join(worldDir, 'eval', 'last.json');
+
 export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   const mesh = loadMeshConfig(cmd.configPath);
   if (cmd.preset) {
@@ -35,6 +38,8 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   const log = cmd.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   const report = await runEval(mesh, { ks: cmd.ks, maxUsers: cmd.maxUsers, tuneWeights: cmd.tuneWeights, log });
   console.log(cmd.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  // The status page shows the last eval of the world it serves.
+  writeFileSync(lastEvalPath(mesh.world.dir), JSON.stringify({ ...report, finishedAt: new Date().toISOString() }, null, 2));
   if (cmd.docPath) {
     writeFileSync(cmd.docPath, await generatorsDoc(report, mesh, `npx feedloom eval${cmd.preset ? ` --preset ${cmd.preset}` : ''} --doc ${cmd.docPath}`));
     console.error(`wrote ${cmd.docPath}`);
