@@ -114,22 +114,24 @@ export const MeshConfigSchema = z
   .strict()
   .superRefine((mesh, ctx) => {
     const seen = new Map<string, string>();
-    const claim = (p: number, owner: string, path: (string | number)[]) => {
-      if (p === 0) return;
+    // Ports clash only on the shared mesh host; a service with its own address lives elsewhere.
+    const claim = (p: number, owner: string, path: (string | number)[], address?: string) => {
+      if (p === 0 || address) return;
       const other = seen.get(String(p));
       if (other) ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `port ${p} is already used by ${other}` });
       else seen.set(String(p), owner);
     };
-    claim(mesh.services.events.port, 'services.events', ['services', 'events', 'port']);
-    claim(mesh.services.blender.port, 'services.blender', ['services', 'blender', 'port']);
-    if (mesh.services.ranker) claim(mesh.services.ranker.port, 'services.ranker', ['services', 'ranker', 'port']);
-    if (mesh.services.viewer) claim(mesh.services.viewer.port, 'services.viewer', ['services', 'viewer', 'port']);
-    mesh.ann?.hosts.forEach((h, i) => claim(h.port, `ann.hosts[${i}] (${h.name})`, ['ann', 'hosts', i, 'port']));
+    const { events, blender, ranker, viewer } = mesh.services;
+    claim(events.port, 'services.events', ['services', 'events', 'port'], events.address);
+    claim(blender.port, 'services.blender', ['services', 'blender', 'port'], blender.address);
+    if (ranker) claim(ranker.port, 'services.ranker', ['services', 'ranker', 'port'], ranker.address);
+    if (viewer) claim(viewer.port, 'services.viewer', ['services', 'viewer', 'port'], viewer.address);
+    mesh.ann?.hosts.forEach((h, i) => claim(h.port, `ann.hosts[${i}] (${h.name})`, ['ann', 'hosts', i, 'port'], h.address));
     const names = new Set<string>();
     mesh.generators.forEach((g, i) => {
       if (names.has(g.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['generators', i, 'name'], message: `duplicate generator "${g.name}"` });
       names.add(g.name);
-      claim(g.port, `generators[${i}] (${g.name})`, ['generators', i, 'port']);
+      claim(g.port, `generators[${i}] (${g.name})`, ['generators', i, 'port'], g.address);
     });
   });
 

@@ -7,6 +7,7 @@ import { runBatchJobs } from '../../libs/data/batch/run.js';
 import { importInteractions } from '../../libs/data/importer.js';
 import { fetchFeed, formatDebug, formatFeed } from './feed.js';
 import { newGenerator } from './new-generator.js';
+import { writeK8sManifests } from './k8s.js';
 import { runDemo, runUp } from './up.js';
 import { runEvalCommand } from './eval.js';
 
@@ -26,6 +27,8 @@ usage: npx feedloom <command> [options]
   batch [--world DIR]                    rebuild the snapshots from the event log
   import --input FILE --columns user,item,rating,timestamp [--sep tab] --out DIR
                                          turn an interaction file into a world
+  k8s [--out deploy/k8s] [--namespace N] [--image IMG] [--replicas N]
+                                         Kubernetes manifests generated from the mesh config
   new-generator NAME --kind heuristic|graph|learned
                                          scaffold a generator from the template and register it
 `;
@@ -100,6 +103,17 @@ async function main(argv: string[]): Promise<number> {
       }
       await runBatchJobs({ worldDir: resolve(values.out as string) });
       console.log('snapshots built');
+      return 0;
+    }
+    case 'k8s': {
+      const { values } = args({ out: { type: 'string', default: 'deploy/k8s' }, namespace: { type: 'string', default: 'feedloom' }, image: { type: 'string', default: 'feedloom:latest' }, replicas: { type: 'string', default: '2' }, 'world-claim': { type: 'string', default: 'feedloom-world' } });
+      const files = writeK8sManifests(values.config as string, values.out as string, {
+        namespace: values.namespace as string,
+        image: values.image as string,
+        replicas: Number(values.replicas),
+        worldClaim: values['world-claim'] as string,
+      });
+      console.log(`wrote ${files.length} manifests and kustomization.yaml to ${values.out}; deploy with: kubectl apply -k ${values.out}`);
       return 0;
     }
     case 'new-generator': {

@@ -1,0 +1,86 @@
+// Manifests generated from the mesh config: structure, and consistency with the config.
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadMeshConfig, parseMeshConfig } from '../libs/config/mesh.js';
+import { writeK8sManifests } from '../services/cli/k8s.js';
+import { k8sName } from '../services/deploy/k8s.js';
+
+const options = { namespace: 'feed', image: 'registry.local/feedloom:1', replicas: 3, worldClaim: 'world' };
+
+describe('Kubernetes manifests from the mesh config', () => {
+  const out = mkdtempSync(join(tmpdir(), 'k8s-'));
+  const files = writeK8sManifests('config/mesh.json', out, options);
+  const objects = files.map((f) => parse(readFileSync(join(out, f), 'utf8')));
+  const mesh = loadMeshConfig('config/mesh.json');
+  const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+
+  it('writes every object and a kustomization listing them all', () => {
+    const kustomization = parse(readFileSync(join(out, 'kustomization.yaml'), 'utf8'));
+    expect(kustomization.resources.sort()).toEqual([...files].sort());
+    expect(readdirSync(out).length).toBe(files.length + 1);
+    for (const o of objects) {
+      expect(o.apiVersion).toBeTruthy();
+      expect(o.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      expect(o.metadata.namespace).toBe('feed');
+    }
+  });
+
+  it('gives each generator, and the blender, a Deployment and a headless Service on its configured port', () => {
+    for (const [component, port, arg] of [
+      ['blender', mesh.services.blender.port, 'blender'],
+      ...mesh.generators.map((g) => [`generator.${g.name}`, g.port, g.name] as const),
+    ] as const) {
+      const name = k8sName(component);
+      const deployment = find('Deployment', name);
+      expect(deployment, component).toBeDefined();
+      expect(deployment.spec.replicas).toBe(3);
+      expect(deployment.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': name });
+      expect(deployment.spec.template.metadata.labels['app.kubernetes.io/name']).toBe(name);
+      const container = deployment.spec.template.spec.containers[0];
+      expect(container.image).toBe(options.image);
+      expect(container.command.slice(-1)).toEqual([arg]);
+      expect(container.ports[0]).toEqual({ name: 'grpc', containerPort: port });
+      expect(container.readinessProbe.grpc.port).toBe(port);
+      const service = objects.find((o) => o.kind === 'Service' && o.spec.selector['app.kubernetes.io/name'] === name);
+      expect(service.spec.clusterIP).toBe('None');
+      expect(service.spec.ports[0].port).toBe(port);
+    }
+  });
+
+  it('runs the event log as a StatefulSet that alone may write the world', () => {
+    const events = find('StatefulSet', 'events');
+    expect(events.spec.replicas).toBe(1);
+    expect(events.spec.template.spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'world').readOnly).toBe(false);
+    const blender = find('Deployment', 'blender');
+    expect(blender.spec.template.spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'world').readOnly).toBe(true);
+  });
+
+  it('ships a cluster config that validates and reaches every service by DNS, round-robin', () => {
+    const config = parseMeshConfig(JSON.parse(find('ConfigMap', 'feedloom-mesh').data['mesh.json']));
+    expect(config.listenHost).toBe('0.0.0.0');
+    expect(config.services.blender.address).toBe(`dns:///blender.feed.svc.cluster.local:${mesh.services.blender.port}`);
+    for (const g of config.generators) {
+      const service = objects.find((o) => o.kind === 'Service' && `dns:///${o.metadata.name}.feed.svc.cluster.local:${g.port}` === g.address);
+      expect(service, g.name).toBeDefined();
+    }
+  });
+
+  it('makes the ANN hosts one StatefulSet, each pod a named host', () => {
+    const withAnn = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
+    withAnn.ann = { hosts: [{ name: 'a', port: 50301 }, { name: 'b', port: 50302 }, { name: 'c', port: 50303 }] };
+    const dir = mkdtempSync(join(tmpdir(), 'k8s-ann-'));
+    const configPath = join(dir, 'mesh.json');
+    writeFileSync(configPath, JSON.stringify({ ...withAnn, world: { ...withAnn.world, dir: '/tmp/w' } }));
+    const annFiles = writeK8sManifests(configPath, join(dir, 'out'), options);
+    const annObjects = annFiles.map((f) => parse(readFileSync(join(dir, 'out', f), 'utf8')));
+    const sts = annObjects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'ann');
+    expect(sts.spec.replicas).toBe(3);
+    expect(sts.spec.serviceName).toBe('ann');
+    expect(sts.spec.template.spec.containers[0].command.slice(-1)).toEqual(['ann.$(POD_NAME)']);
+    const config = parseMeshConfig(JSON.parse(annObjects.find((o) => o.kind === 'ConfigMap').data['mesh.json']));
+    expect(config.ann!.hosts.map((h) => h.address)).toEqual([0, 1, 2].map((i) => `dns:///ann-${i}.ann.feed.svc.cluster.local:50301`));
+  });
+});
