@@ -7,6 +7,9 @@ import { z } from 'zod';
 const port = z.number().int().min(0).max(65535);
 const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case (a-z, 0-9, _), starting with a letter');
 
+/** Host names may use dashes (e.g. a StatefulSet pod, ann-0). */
+const hostName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be lower case (a-z, 0-9, _, -), starting with a letter');
+
 const service = z
   .object({
     port,
@@ -103,7 +106,7 @@ export const MeshConfigSchema = z
     /** ANN hosts (shards × replicas); absent when no learned model is served. */
     ann: z
       .object({
-        hosts: z.array(z.object({ name, port, address: z.string().min(1).optional(), shard: z.number().int().min(0).default(0) }).strict()).min(1),
+        hosts: z.array(z.object({ name: hostName, port, address: z.string().min(1).optional(), shard: z.number().int().min(0).default(0) }).strict()).min(1),
         efSearch: z.number().int().min(1).max(4096).default(64),
         nprobe: z.number().int().min(1).max(4096).default(8),
       })
