@@ -32,10 +32,11 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
     if (!PRESETS.includes(cmd.preset as (typeof PRESETS)[number])) throw new Error(`--preset must be one of ${PRESETS.join(', ')}`);
     mesh.world = { ...mesh.world, preset: cmd.preset as (typeof PRESETS)[number], dir: resolve(ROOT, 'data', cmd.preset) };
   }
-  if (cmd.worldDir) mesh.world = { ...mesh.world, dir: resolve(cmd.worldDir) };
-  else await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir });
   if (cmd.ks.some((k) => !Number.isInteger(k) || k < 1 || k > 10_000)) throw new Error('--k must be a comma-separated list of integers from 1 to 10000');
+  // With --json, stdout carries only the JSON.
   const log = cmd.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+  if (cmd.worldDir) mesh.world = { ...mesh.world, dir: resolve(cmd.worldDir) };
+  else await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir, log });
   const report = await runEval(mesh, { ks: cmd.ks, maxUsers: cmd.maxUsers, tuneWeights: cmd.tuneWeights, log });
   console.log(cmd.json ? JSON.stringify(report, null, 2) : formatReport(report));
   // The status page shows the last eval of the world it serves.

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Candidate } from '../../generated/feedloom/v1/common.js';
@@ -8,6 +8,7 @@ import { SourceState } from '../../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../../libs/bootstrap/client.js';
 import type { MeshConfig } from '../../libs/config/mesh.js';
 import { runBatchJobs } from '../../libs/data/batch/run.js';
+import { BATCH_JOBS } from '../../libs/data/batch/jobs/index.js';
 import { readSnapshot } from '../../libs/data/snapshots.js';
 import { oracleTopK } from '../../libs/data/simulator/index.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
@@ -59,11 +60,14 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   const asOfMs = manifest.startMs + testDay * DAY_MS;
   const maxK = Math.max(...options.ks);
 
+  // Reused across evals of the same world while the set of jobs is the same.
   const snapshotsDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'snapshots');
-  if (!existsSync(join(snapshotsDir, '.complete'))) {
+  const jobs = BATCH_JOBS.map((j) => j.name).join(',');
+  const marker = join(snapshotsDir, '.complete');
+  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== jobs) {
     log(`building snapshots as of ${new Date(asOfMs).toISOString()} …`);
     await runBatchJobs({ worldDir, snapshotsDir, asOfMs });
-    writeFileSync(join(snapshotsDir, '.complete'), '');
+    writeFileSync(marker, jobs);
   }
   const relevant = await testDayEngagements(worldDir, asOfMs, options.maxUsers);
   const users = [...relevant.keys()];

@@ -13,5 +13,11 @@ import { localePopular } from './locale_popular.js';
 import { resurfaceBoards } from './resurface_boards.js';
 import { topicPopular } from './topic_popular.js';
 import { trending } from './trending.js';
+import { boardGraph } from './board_graph.js';
+import { sessionTransitions } from './session_transitions.js';
+import { userNeighbors } from './user_neighbors.js';
+import { userRecentItems } from './user_recent_items.js';
+import { followGraph } from './follow_graph.js';
+import { curatorSaves } from './curator_saves.js';
 
-export const BATCH_JOBS: readonly BatchJob[] = [popularity, cooccurrence, creatorItems, itemMeta, trending, freshItems, exposure, topicPopular, followedBoardItems, localePopular, hourPopular, resurfaceBoards, coldStart];
+export const BATCH_JOBS: readonly BatchJob[] = [popularity, cooccurrence, creatorItems, itemMeta, trending, freshItems, exposure, topicPopular, followedBoardItems, localePopular, hourPopular, resurfaceBoards, coldStart, boardGraph, sessionTransitions, userNeighbors, userRecentItems, followGraph, curatorSaves];

@@ -1,19 +1,20 @@
 import type { BatchJob } from '../job.js';
 
-const ITEMS_PER_BOARD = 100;
+const ITEMS_PER_BOARD = 1_000;
 const SIMILAR_PER_BOARD = 20;
 /** Items on more boards than this are too generic to say two boards are alike (and would make the pair count quadratic). */
 const MAX_BOARDS_PER_ITEM = 100;
 
 /**
- * Rows: { board_id, owner_user_id, topic, items: [item_id], similar_boards: [{ board_id, score }] } for
- * every board: its 100 most recently added items (catalog contents plus saves in the log), and up
- * to 20 boards of other owners that hold the same items, by shared / sqrt(size * other size)
+ * Rows: { board_id, owner_user_id, topic, items: [item_id], similar_boards: [{ board_id, score }] }
+ * for every board: its items, newest first (catalog contents plus saves in the log; capped at
+ * 1,000, in practice all, so the generator can leave out what is on a user's boards already), and
+ * up to 20 boards of other owners that hold the same items, by shared / sqrt(size * other size)
  * (items on more than 100 boards left out of the count). No rows without boards.
  */
 export const resurfaceBoards: BatchJob = {
   name: 'resurface_boards',
-  description: "per board: its 100 newest items and its 20 most similar boards of other owners (shared items, cosine), for resurface",
+  description: "per board: its newest items (≤ 1,000) and its 20 most similar boards of other owners (shared items, cosine), for resurface",
   sql: () => `
     WITH added AS (
       SELECT board_id, item_id, min(added_ms) AS added_ms FROM (

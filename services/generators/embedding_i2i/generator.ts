@@ -1,0 +1,38 @@
+// Item-to-item retrieval in the two-tower item space: the user's recently engaged items are the
+// seeds; their vectors come from the ANN host's own index version (GetItemVectors), and each seed's
+// nearest items are searched in that same version on that same host, then merged.
+import { retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
+import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
+import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
+
+export default defineGenerator<{ retrieval: LearnedRetrieval }>({
+  name: 'embedding_i2i',
+  kind: 'learned',
+  description: 'Nearest items (two-tower item embeddings) to each recently engaged item, weighted by the engagement and merged.',
+  requestCost: 'O(seeds) RPCs: GetVersions + GetItemVectors + one ANN search per seed (≤ maxSeeds, default 8)',
+  snapshots: [],
+  prepare: (_rows, settings) => ({ retrieval: retrievalFor(settings) }),
+  async generate({ user, quota, requestId }, { data, settings, signal }) {
+    const seeds = engagementSeeds(user, numberSetting(settings, 'maxSeeds', 8));
+    if (seeds.length === 0) return [];
+    const exclude = engagedItems(user);
+    const { retrieval } = data;
+    return retrieval.withSyncedHost(
+      async (synced, call) => {
+        const vectors = await retrieval.itemVectors(synced, seeds.map((s) => s.itemId), call);
+        const known = seeds.filter((s) => vectors.has(s.itemId));
+        const perSeed = Math.min(2000, Math.max(10, Math.ceil((quota * 2) / Math.max(1, known.length))));
+        const answers = await Promise.all(
+          known.map((seed) => retrieval.search(synced, vectors.get(seed.itemId)!, perSeed, { exclude, ...call }).then((r) => ({ seed, ...r }))),
+        );
+        const board = new ScoreBoard();
+        for (const { seed, neighbors, host } of answers) {
+          for (const n of neighbors) board.add(n.itemId, seed.weight * Math.max(0, n.score), `like ${seed.itemId} (${synced.version}, ann.${host})`);
+        }
+        return { modelVersion: synced.version, candidates: board.top(quota, exclude) };
+      },
+      { signal, requestId },
+    );
+  },
+});

@@ -1,0 +1,54 @@
+// Multi-interest retrieval: the user's recent engaged items' vectors (from the ANN host's own index
+// version) are clustered with a small k-means; each cluster's centroid is one ANN search on that
+// same host and version, and the answers are merged so that every interest gets its share.
+import { retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
+import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
+import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
+import { seedOf, sphericalKMeans } from './kmeans.js';
+
+export default defineGenerator<{ retrieval: LearnedRetrieval }>({
+  name: 'multi_interest',
+  kind: 'learned',
+  description: "Clusters the user's recent item embeddings into a few interests and searches the ANN index once per interest, merged by interest weight.",
+  requestCost: 'O(clusters) RPCs: GetVersions + GetItemVectors + one ANN search per cluster (≤ maxClusters, default 3); k-means over ≤ 30 vectors',
+  snapshots: [],
+  prepare: (_rows, settings) => ({ retrieval: retrievalFor(settings) }),
+  async generate({ user, quota, requestId }, { data, settings, signal }) {
+    const seeds = engagementSeeds(user, numberSetting(settings, 'maxItems', 30));
+    if (seeds.length === 0) return [];
+    const exclude = engagedItems(user);
+    const { retrieval } = data;
+    return retrieval.withSyncedHost(
+      async (synced, call) => {
+        const vectors = await retrieval.itemVectors(synced, seeds.map((s) => s.itemId), call);
+        const known = seeds.filter((s) => vectors.has(s.itemId));
+        if (known.length === 0) return { modelVersion: synced.version, candidates: [] };
+        // About one interest per three items, at most maxClusters.
+        const k = Math.min(numberSetting(settings, 'maxClusters', 3), Math.ceil(known.length / 3));
+        const clusters = sphericalKMeans(
+          known.map((s) => vectors.get(s.itemId)!),
+          known.map((s) => s.weight),
+          k,
+          { seed: seedOf(user.userId) },
+        );
+        const total = clusters.weights.reduce((a, b) => a + b, 0);
+        const answers = await Promise.all(
+          clusters.centroids.map((centroid, c) => {
+            const share = clusters.weights[c] / total;
+            const kc = Math.min(2000, Math.max(10, Math.ceil(quota * share * 1.5)));
+            return retrieval.search(synced, centroid, kc, { exclude, ...call }).then((r) => ({ c, share, ...r }));
+          }),
+        );
+        // Weighted reciprocal rank: each interest contributes in proportion to its weight, so the
+        // merged list interleaves interests instead of letting the largest one take the top.
+        const board = new ScoreBoard();
+        for (const { c, share, neighbors, host } of answers) {
+          neighbors.forEach((n, rank) => board.add(n.itemId, share / (rank + 10), `interest ${c + 1} of ${answers.length} (${synced.version}, ann.${host})`));
+        }
+        return { modelVersion: synced.version, candidates: board.top(quota, exclude) };
+      },
+      { signal, requestId },
+    );
+  },
+});

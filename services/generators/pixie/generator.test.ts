@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { readSnapshot } from '../../../libs/data/snapshots.js';
+import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
+import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
+import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
+import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import generator from './generator.js';
+
+interface BoardRow {
+  board_id: string;
+  items: string[];
+}
+
+describe('generator pixie', () => {
+  let served: Awaited<ReturnType<typeof startGeneratorForTest>>;
+  let events: Awaited<ReturnType<typeof startTestEvents>>;
+  let users: string[];
+  let boards: BoardRow[];
+
+  beforeAll(async () => {
+    const world = await testWorld();
+    served = await startGeneratorForTest(generator, snapshotsOf(world));
+    events = await startTestEvents(world);
+    users = await activeUsers(world, 8);
+    boards = (await readSnapshot<BoardRow>(snapshotsOf(world), 'board_graph')).rows;
+  });
+  afterAll(async () => {
+    await served?.stop();
+    await events?.stop();
+  });
+
+  /** Items that share a board with any of the given items. */
+  const boardNeighbours = (items: Set<string>) => {
+    const near = new Set<string>();
+    for (const b of boards) if (b.items.some((i) => items.has(i))) for (const i of b.items) near.add(i);
+    return near;
+  };
+
+  it('describes itself', async () => {
+    const about = await served.describe();
+    expect(about.name).toBe('pixie');
+    expect(about.requestCost).toMatch(/steps/);
+    expect(about.snapshots).toEqual([expect.objectContaining({ name: 'board_graph', rows: boards.length })]);
+  });
+
+  it('proposes fresh items for active users, within the quota, best first', async () => {
+    for (const userId of users) {
+      const user = await events.context(userId);
+      const { candidates } = await served.generate(user, 50);
+      expect(candidates.length).toBeGreaterThan(0);
+      expect(candidates.length).toBeLessThanOrEqual(50);
+      const engaged = engagedItems(user);
+      expect(candidates.filter((c) => engaged.has(c.itemId))).toEqual([]);
+      const scores = candidates.map((c) => c.score);
+      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    }
+  });
+
+  it('concentrates near its seed item: far more of its picks share a board with it than items at random', async () => {
+    const allItems = [...new Set(boards.flatMap((b) => b.items))].sort();
+    const boardCount = new Map<string, number>();
+    for (const b of boards) for (const i of b.items) boardCount.set(i, (boardCount.get(i) ?? 0) + 1);
+    // Probes: one saved item each, on two to four boards.
+    const probes = allItems.filter((i) => boardCount.get(i)! >= 2 && boardCount.get(i)! <= 4).slice(0, 10);
+    expect(probes.length).toBe(10);
+    let near = 0;
+    let total = 0;
+    let baseline = 0;
+    for (const item of probes) {
+      const user = UserContext.fromPartial({
+        userId: `probe_${item}`,
+        requestTimeMs: Date.UTC(2026, 0, 9),
+        recentActions: [{ itemId: item, type: 3 /* SAVE */, timeMs: Date.UTC(2026, 0, 8) }],
+      });
+      const neighbourhood = boardNeighbours(new Set([item]));
+      neighbourhood.delete(item);
+      baseline += neighbourhood.size / (allItems.length - 1);
+      const top = (await served.generate(user, 20)).candidates;
+      near += top.filter((c) => neighbourhood.has(c.itemId)).length;
+      total += top.length;
+    }
+    baseline /= probes.length;
+    expect(total).toBeGreaterThan(0);
+    expect(near / total).toBeGreaterThan(0.5);
+    expect(near / total).toBeGreaterThan(4 * baseline);
+  });
+
+  it("keeps active users' top picks in their seeds' board neighbourhood", async () => {
+    let near = 0;
+    let total = 0;
+    for (const userId of users) {
+      const user = await events.context(userId);
+      const neighbourhood = boardNeighbours(new Set(engagementSeeds(user, 20).map((s) => s.itemId)));
+      const top = (await served.generate(user, 20)).candidates;
+      near += top.filter((c) => neighbourhood.has(c.itemId)).length;
+      total += top.length;
+    }
+    expect(near / total).toBeGreaterThan(0.9);
+  });
+
+  it('gives the same answer to the same request, and walks differently for a different user', async () => {
+    const user = await events.context(users[0]);
+    const first = await served.generate(user, 100);
+    const second = await served.generate(user, 100);
+    expect(second.candidates).toEqual(first.candidates);
+    // Same history under another id: other walks, so not the very same visit counts.
+    const other = await served.generate({ ...user, userId: `${user.userId}_twin` }, 100);
+    expect(other.candidates.map((c) => c.score)).not.toEqual(first.candidates.map((c) => c.score));
+  });
+
+  it('answers nothing, without an error, for a user with no history', async () => {
+    const response = await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    expect(response.candidates).toEqual([]);
+  });
+
+  it('answers nothing for a world without boards (empty snapshot)', async () => {
+    const data = generator.prepare!({ board_graph: [] }, {});
+    const user = await events.context(users[0]);
+    const result = await generator.generate({ user, quota: 20, requestId: 't' }, { data, settings: {}, signal: new AbortController().signal });
+    expect(result).toEqual([]);
+  });
+});

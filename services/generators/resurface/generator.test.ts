@@ -1,0 +1,116 @@
+// resurface: items from the neighbourhood of the user's own boards (boards sharing their items,
+// boards of the same topic), never what is on their boards already or what they engaged with lately.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
+import { runBatchJobs } from '../../../libs/data/batch/run.js';
+import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
+import { importInteractions } from '../../../libs/data/importer.js';
+import { DAY_MS, readWorldManifest, worldPaths } from '../../../libs/data/world.js';
+import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
+import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
+import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import generator from './generator.js';
+
+describe('generator resurface', () => {
+  let served: Awaited<ReturnType<typeof startGeneratorForTest>>;
+  let events: Awaited<ReturnType<typeof startTestEvents>>;
+  let users: string[];
+  let endMs: number;
+  /** board -> its items (catalog contents and saves in the log), owner and topic. */
+  let boards: Map<string, { owner: string; topic: string; items: Set<string> }>;
+  const tmp = mkdtempSync(join(tmpdir(), 'feedloom-resurface-'));
+
+  beforeAll(async () => {
+    const world = await testWorld();
+    const manifest = await readWorldManifest(world);
+    endMs = manifest.startMs + manifest.days * DAY_MS;
+    served = await startGeneratorForTest(generator, snapshotsOf(world));
+    events = await startTestEvents(world);
+    users = await activeUsers(world, 6);
+    const duck = await openDuck();
+    try {
+      await eventsView(duck.conn, world);
+      const rows = await queryRows<{ board_id: string; owner: string; topic: string; items: string[] }>(
+        duck.conn,
+        `SELECT b.board_id, b.owner_user_id AS owner, b.topic, list(DISTINCT x.item_id) FILTER (WHERE x.item_id IS NOT NULL) AS items
+         FROM boards b LEFT JOIN (
+           SELECT board_id, item_id FROM board_items
+           UNION ALL SELECT board_id, item_id FROM events WHERE action = 'save' AND board_id IS NOT NULL
+         ) x ON x.board_id = b.board_id
+         GROUP BY ALL`,
+      );
+      boards = new Map(rows.map((r) => [r.board_id, { owner: r.owner, topic: r.topic, items: new Set(r.items ?? []) }]));
+    } finally {
+      duck.close();
+    }
+  });
+  afterAll(async () => {
+    await served?.stop();
+    await events?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** Items on other owners' boards that share an item with, or have the topic of, one of these boards. */
+  function neighbourhood(own: string[]): Set<string> {
+    const mine = own.map((b) => boards.get(b)!);
+    const out = new Set<string>();
+    for (const [, other] of boards) {
+      if (own.some((b) => boards.get(b)!.owner === other.owner)) continue;
+      const near = mine.some((m) => m.topic === other.topic || [...other.items].some((i) => m.items.has(i)));
+      if (near) for (const item of other.items) out.add(item);
+    }
+    return out;
+  }
+
+  it("proposes items from the neighbourhood of the user's boards, none on them already, none engaged with", async () => {
+    for (const userId of users) {
+      const user = await events.context(userId);
+      expect(user.ownBoards.length).toBeGreaterThan(0);
+      const { candidates } = await served.generate(user, 100);
+      expect(candidates.length).toBeGreaterThan(0);
+      const near = neighbourhood(user.ownBoards);
+      const onOwn = new Set(user.ownBoards.flatMap((b) => [...boards.get(b)!.items]));
+      const engaged = new Set(user.recentActions.map((a) => a.itemId));
+      for (const c of candidates) {
+        expect(near.has(c.itemId)).toBe(true);
+        expect(onOwn.has(c.itemId)).toBe(false);
+        expect(engaged.has(c.itemId)).toBe(false);
+      }
+      const scores = candidates.map((c) => c.score);
+      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    }
+  });
+
+  it('follows the boards: different boards, different neighbourhoods; an engaged item drops out', async () => {
+    const topicsSeen = new Set<string>();
+    const [a, b] = [...boards].filter(([, x]) => x.items.size >= 5 && !topicsSeen.has(x.topic) && topicsSeen.add(x.topic)).map(([id]) => id);
+    const ask = async (board: string, extra: Partial<UserContext> = {}) =>
+      (await served.generate(UserContext.fromPartial({ userId: boards.get(board)!.owner, ownBoards: [board], requestTimeMs: endMs, ...extra }), 30)).candidates;
+    const [onA, onB] = [await ask(a), await ask(b)];
+    expect(onA.length).toBeGreaterThan(0);
+    expect(onA.map((c) => c.itemId)).not.toEqual(onB.map((c) => c.itemId));
+    // Once the user clicks the top candidate, it is no longer proposed.
+    const top = onA[0].itemId;
+    const after = await ask(a, { recentActions: [{ itemId: top, type: ActionType.ACTION_TYPE_CLICK, timeMs: endMs - 60_000, boardId: '' }] });
+    expect(after.map((c) => c.itemId)).not.toContain(top);
+    expect(after.length).toBeGreaterThan(0);
+  });
+
+  it('answers nothing for a user without boards, or a world without boards', async () => {
+    expect((await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: endMs }), 20)).candidates).toEqual([]);
+    const input = join(tmp, 'ratings.csv');
+    writeFileSync(input, ['1,10,5,1000000000', '1,11,3,1000000050', '2,10,4,1000001000', '2,12,5,1000002000'].join('\n') + '\n');
+    const dir = join(tmp, 'imported');
+    await importInteractions({ input, dir, sep: 'comma', columns: ['user', 'item', 'rating', 'timestamp'] });
+    await runBatchJobs({ worldDir: dir, only: [...generator.snapshots] });
+    const imported = await startGeneratorForTest(generator, worldPaths(dir).snapshots);
+    try {
+      expect((await imported.generate(UserContext.fromPartial({ userId: '1', ownBoards: ['b1'] }), 20)).candidates).toEqual([]);
+    } finally {
+      await imported.stop();
+    }
+  });
+});

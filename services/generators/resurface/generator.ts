@@ -1,0 +1,75 @@
+import { ActionType } from '../../../generated/feedloom/v1/common.js';
+import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
+import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
+
+/** A row of the `resurface_boards` snapshot (libs/data/batch/jobs/resurface_boards.ts). */
+interface ResurfaceBoardRow {
+  board_id: string;
+  owner_user_id: string | null;
+  topic: string | null;
+  /** Newest first, at most 1,000 (in practice all). */
+  items: string[];
+  /** Boards of other owners holding the same items, most similar first (cosine over shared items), at most 20. */
+  similar_boards: { board_id: string; score: number }[];
+}
+
+interface ResurfaceData {
+  boards: Map<string, ResurfaceBoardRow>;
+  /** Per topic: the items most boards of that topic hold, with their share of the best one's count, best first. */
+  topicItems: Map<string, { item_id: string; share: number }[]>;
+}
+
+const TOPIC_ITEMS = 50;
+
+export default defineGenerator<ResurfaceData>({
+  name: 'resurface',
+  kind: 'heuristic',
+  description: "Items from the neighbourhood of the user's own boards (on similar boards, or common on boards of the same topic) that they have not saved or engaged with lately.",
+  requestCost: "O(own boards × (20 similar boards × itemsPerBoard (30) + 50) + items on the user's own boards), plus sorting: a weighted sum over precomputed board neighbourhoods",
+  snapshots: ['resurface_boards'],
+  prepare(rows) {
+    const list = rows.resurface_boards as ResurfaceBoardRow[];
+    const counts = new Map<string, Map<string, number>>();
+    for (const row of list) {
+      if (row.topic === null) continue;
+      let topic = counts.get(row.topic);
+      if (!topic) counts.set(row.topic, (topic = new Map()));
+      for (const item of row.items) topic.set(item, (topic.get(item) ?? 0) + 1);
+    }
+    const topicItems = new Map<string, { item_id: string; share: number }[]>();
+    for (const [topic, items] of counts) {
+      const top = [...items].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOPIC_ITEMS);
+      topicItems.set(topic, top.map(([item_id, n]) => ({ item_id, share: n / top[0][1] })));
+    }
+    return { boards: new Map(list.map((r) => [r.board_id, r])), topicItems };
+  },
+  generate({ user, quota }, { data, settings }) {
+    const own = [...new Set(user.ownBoards)].map((id) => data.boards.get(id)).filter((b): b is ResurfaceBoardRow => b !== undefined);
+    if (own.length === 0) return [];
+    const perBoard = numberSetting(settings, 'itemsPerBoard', 30);
+    const topicWeight = numberSetting(settings, 'topicWeight', 0.3);
+    // Already on one of their boards, or engaged with lately: nothing to resurface.
+    const exclude = engagedItems(user);
+    for (const board of own) for (const item of board.items) exclude.add(item);
+    // Boards they are saving to now weigh more.
+    const recentSaves = new Map<string, number>();
+    for (const a of user.recentActions) {
+      if (a.type === ActionType.ACTION_TYPE_SAVE && a.boardId) recentSaves.set(a.boardId, (recentSaves.get(a.boardId) ?? 0) + 1);
+    }
+    const scores = new ScoreBoard();
+    for (const board of own) {
+      const weight = 1 + Math.log1p(recentSaves.get(board.board_id) ?? 0);
+      for (const similar of board.similar_boards) {
+        const items = data.boards.get(similar.board_id)?.items ?? [];
+        for (let i = 0; i < items.length && i < perBoard; i++) {
+          scores.add(items[i], weight * similar.score, `on ${similar.board_id}, like your board ${board.board_id}`);
+        }
+      }
+      for (const { item_id, share } of data.topicItems.get(board.topic ?? '') ?? []) {
+        scores.add(item_id, weight * topicWeight * share, `common on ${board.topic} boards, like your board ${board.board_id}`);
+      }
+    }
+    return scores.top(quota, exclude);
+  },
+});

@@ -1,0 +1,43 @@
+import { ActionType, type UserContext } from '../../../generated/feedloom/v1/common.js';
+import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
+import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
+
+interface TransitionRow {
+  item_id: string;
+  next: { item_id: string; score: number }[];
+}
+
+/** The user's most recently engaged distinct items (clicks and saves, not hidden ones), newest first. */
+export function lastEngaged(user: UserContext, n: number): string[] {
+  const hidden = new Set(user.recentActions.filter((a) => a.type === ActionType.ACTION_TYPE_HIDE).map((a) => a.itemId));
+  const out: string[] = [];
+  // recentActions are newest first.
+  for (const a of user.recentActions) {
+    if (out.length >= n) break;
+    if ((a.type === ActionType.ACTION_TYPE_CLICK || a.type === ActionType.ACTION_TYPE_SAVE) && !hidden.has(a.itemId) && !out.includes(a.itemId)) out.push(a.itemId);
+  }
+  return out;
+}
+
+export default defineGenerator({
+  name: 'session_next',
+  kind: 'graph',
+  description: "What people engaged with next in their sessions after the user's last few items (item → next-item transitions).",
+  requestCost: 'O(lastItems × 50 transitions), lastItems default 10',
+  snapshots: ['session_transitions'],
+  prepare: (rows) => new Map((rows.session_transitions as TransitionRow[]).map((r) => [r.item_id, r.next])),
+  generate({ user, quota }, { data, settings }) {
+    const board = new ScoreBoard();
+    // The newest item counts most: its transitions are what a session would do next. Each item's
+    // transitions are scaled to its strongest one, so a rarely seen item with one lucky successor
+    // does not outweigh the newest item's spread-out ones.
+    const decay = numberSetting(settings, 'positionDecay', 0.8);
+    lastEngaged(user, numberSetting(settings, 'lastItems', 10)).forEach((itemId, position) => {
+      const next = data.get(itemId) ?? [];
+      const weight = decay ** position / (next[0]?.score || 1);
+      for (const n of next) board.add(n.item_id, weight * n.score, `often engaged next after ${itemId}`);
+    });
+    return board.top(quota, engagedItems(user));
+  },
+});

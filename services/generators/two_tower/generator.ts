@@ -1,0 +1,35 @@
+// Learned two-tower retrieval: the user's embedding (user tower, served by the viewer) against the
+// item index (item tower, baked into faiss on the ANN hosts), always in the same model version: the
+// version comes from the ANN host that answers the search.
+import { reportedVersion, retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
+import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
+
+export default defineGenerator<{ retrieval: LearnedRetrieval }>({
+  name: 'two_tower',
+  kind: 'learned',
+  description: 'Nearest items to the user tower embedding in the item-tower ANN index, user and index on the same model version.',
+  requestCost: 'O(1) RPCs: GetVersions + EmbedUser (one onnx run) + one ANN search of k = quota',
+  snapshots: [],
+  // Clients to the viewer and ANN hosts, from the mesh config (see libs/ann/learned-retrieval.ts).
+  prepare: (_rows, settings) => ({ retrieval: retrievalFor(settings) }),
+  async generate({ user, quota, requestId }, { data, settings, signal }) {
+    const { retrieval } = data;
+    return retrieval.withSyncedHost(
+      async (synced, call) => {
+        const { embedding, version: userVersion } = await retrieval.embedUser(user, synced, call);
+        const { neighbors, version, host } = await retrieval.search(synced, embedding, quota, {
+          exclude: engagedItems(user),
+          efSearch: numberSetting(settings, 'efSearch', 0),
+          ...call,
+        });
+        const modelVersion = reportedVersion(userVersion, version);
+        return {
+          modelVersion,
+          candidates: neighbors.map((n) => ({ itemId: n.itemId, score: n.score, reason: `two-tower neighbour (${modelVersion}, ann.${host})` })),
+        };
+      },
+      { signal, requestId },
+    );
+  },
+});
