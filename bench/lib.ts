@@ -1,0 +1,61 @@
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+
+/** Shared by every benchmark: medians, the machine, and writing results into docs/BENCHMARKS.md. */
+
+export const DOC = 'docs/BENCHMARKS.md';
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+export function machine(): string {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const load = os.loadavg()[0].toFixed(1);
+  return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${load} at start`;
+}
+
+export function gitRevision(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A markdown table from a header and rows. */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const cell = (v: string | number) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : v);
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+}
+
+/**
+ * Replaces one benchmark's section of docs/BENCHMARKS.md (between its markers), leaving the rest,
+ * so each benchmark can be rerun on its own.
+ */
+export function writeSection(id: string, title: string, command: string, body: string): void {
+  const start = `<!-- bench:${id} -->`;
+  const end = `<!-- /bench:${id} -->`;
+  const section = [
+    start,
+    `## ${title}`,
+    '',
+    `Command: \`${command}\` · date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · commit ${gitRevision()}`,
+    `Machine: ${machine()}`,
+    '',
+    body.trim(),
+    end,
+  ].join('\n');
+  const doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
+  const from = doc.indexOf(start);
+  const to = doc.indexOf(end);
+  const next = from >= 0 && to > from ? doc.slice(0, from) + section + doc.slice(to + end.length) : `${doc.trimEnd()}\n\n${section}\n`;
+  writeFileSync(DOC, next);
+}
