@@ -2,7 +2,7 @@ import { Metadata, credentials, type CallOptions, type ChannelOptions, type Clie
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import { performance } from 'node:perf_hooks';
-import { injectTraceContext, meter, tracer } from './telemetry.js';
+import { LATENCY_BUCKETS_MS, injectTraceContext, meter, tracer } from './telemetry.js';
 import { RpcError } from './errors.js';
 import { status } from '@grpc/grpc-js';
 
@@ -46,7 +46,8 @@ export interface UnaryCallOptions {
   attributes?: Record<string, string>;
 }
 
-const clientDuration = () => meter().createHistogram('rpc.client.duration', { unit: 'ms', description: 'Duration of outbound RPCs' });
+const clientDuration = () =>
+  meter().createHistogram('rpc.client.duration', { unit: 'ms', description: 'Duration of outbound RPCs', advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS } });
 let durationHistogram: ReturnType<typeof clientDuration> | undefined;
 
 /** One unary call as a promise: deadline set, trace context and request id propagated. */

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { HealthState, ServingStatus } from './health.js';
 import { addReflection } from './reflection.js';
 import { RpcError, codeOf } from './errors.js';
-import { extractTraceContext, meter, tracer } from './telemetry.js';
+import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -138,7 +138,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 }
 
 const rpcDuration = () =>
-  meter().createHistogram('rpc.server.duration', { unit: 'ms', description: 'Duration of inbound RPCs' });
+  meter().createHistogram('rpc.server.duration', { unit: 'ms', description: 'Duration of inbound RPCs', advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS } });
 let durationHistogram: ReturnType<typeof rpcDuration> | undefined;
 
 function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never, unknown>) {
@@ -168,7 +168,7 @@ function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never
       if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
       span.end();
       durationHistogram ??= rpcDuration();
-      durationHistogram.record(performance.now() - started, { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'rpc.grpc.status_code': code });
+      durationHistogram.record(performance.now() - started, { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'rpc.grpc.status_code': code, 'feedloom.server': serverName });
       if (code === status.OK) callback(null, response);
       else callback({ code, details: publicMessage(serverName, path, requestId, err) });
     };

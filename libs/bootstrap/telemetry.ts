@@ -44,6 +44,9 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   };
 }
 
+/** Histogram buckets for latencies in ms: fine enough at the low end for sub-millisecond calls. */
+export const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 40, 60, 80, 120, 200, 300, 500, 1000, 2000, 4096];
+
 export const tracer = () => trace.getTracer('feedloom');
 export const meter = () => metrics.getMeter('feedloom');
 

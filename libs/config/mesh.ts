@@ -99,6 +99,8 @@ export const MeshConfigSchema = z
           })
           .strict()
           .optional(),
+        /** The status page (HTTP); absent: the blender's port + 2000. */
+        admin: service.optional(),
         /** The user-tower server; absent when no learned model is served. */
         viewer: service.extend({ keepVersions: z.number().int().min(1).max(20).default(3) }).strict().optional(),
       })

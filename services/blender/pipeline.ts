@@ -9,6 +9,7 @@ import { fanOut, type GeneratorEndpoint } from './stages/fan-out.js';
 import { filterCandidates, filterInput } from './stages/filter.js';
 import { hydrate } from './stages/hydrate.js';
 import { preScore } from './stages/pre-score.js';
+import { rank, type RankerEndpoint } from './stages/rank.js';
 import type { BlendCandidate, ItemCatalog, SourceAnswer } from './stages/types.js';
 
 export interface BlendDeps {
@@ -20,6 +21,8 @@ export interface BlendDeps {
   fanoutDeadlineMs: number;
   rrfK: number;
   pageRules: PageRules;
+  /** The transformer ranker; absent keeps the pre-score order. */
+  ranker?: RankerEndpoint;
 }
 
 const instruments = () => ({
@@ -28,7 +31,17 @@ const instruments = () => ({
   returned: meter().createCounter('feedloom.blender.candidates.returned', { description: 'Candidates returned by each generator to the blender' }),
   unique: meter().createCounter('feedloom.blender.candidates.kept', { description: 'Candidates kept after dedupe' }),
   failures: meter().createCounter('feedloom.blender.source.failures', { description: 'Generator calls that timed out, failed or were unavailable' }),
+  pageItems: meter().createCounter('feedloom.blender.page.items', { description: 'Final page items per proposing generator (sole: it was the only source)' }),
 });
+
+/** Each generator's share of the final page: +1 per page item per generator that proposed it. */
+function countPage(page: BlendCandidate[]): void {
+  metrics ??= instruments();
+  for (const c of page) {
+    const sole = c.proposals.length === 1 ? 'true' : 'false';
+    for (const p of c.proposals) metrics.pageItems.add(1, { generator: p.generator, sole });
+  }
+}
 
 /** Per-source counters: what each generator returned, and how it failed. */
 function countSources(answers: SourceAnswer[], unique: number): void {
@@ -74,7 +87,7 @@ const journeyOf = (c: BlendCandidate, position: number): CandidateJourney => ({
   position,
 });
 
-/** One feed request: hydrate → fan out → dedupe → filter → pre-score → compose the page. */
+/** One feed request: hydrate → fan out → dedupe → filter → pre-score → rank → compose the page. */
 export async function runBlend(request: BlendRequest, limit: number, deps: BlendDeps, call: { requestId: string; signal: AbortSignal }): Promise<BlendResponse> {
   const clock = new StageClock();
   const { user, warning } = await clock.run('hydrate', 1, () => hydrate(deps.events, request.userId, { timeoutMs: deps.hydrateDeadlineMs, ...call }), (h) => (h.warning ? 0 : 1));
@@ -83,13 +96,16 @@ export async function runBlend(request: BlendRequest, limit: number, deps: Blend
   countSources(answers, merged.length);
   const catalog = deps.catalog();
   const { kept, dropped } = await clock.run('filter', merged.length, () => filterCandidates(merged, filterInput(user, catalog)), (r) => r.kept.length);
-  const ordered = await clock.run('pre_score', kept.length, () => preScore(kept, deps.weights, deps.rrfK), (r) => r.length);
+  const preScored = await clock.run('pre_score', kept.length, () => preScore(kept, deps.weights, deps.rrfK), (r) => r.length);
+  const { ordered, ranking, utilities } = await clock.run('rank', preScored.length, () => rank(preScored, user, deps.ranker, call), (r) => r.utilities.size);
   const { page, dropped: cut } = await clock.run('compose_page', ordered.length, () => composePage(ordered, limit, deps.pageRules, catalog), (r) => r.page.length);
+  countPage(page);
 
   const response: BlendResponse = {
-    items: page.map((c) => ({ itemId: c.itemId, score: c.preScore, sources: c.proposals })),
+    // The score that ordered the item: the ranker's utility, or the pre-score for unranked items.
+    items: page.map((c) => ({ itemId: c.itemId, score: utilities.get(c.itemId) ?? c.preScore, sources: c.proposals })),
     sources: answers.map((a) => a.status),
-    ranking: { ranked: false, modelVersion: '', fallbackReason: 'no ranker configured' },
+    ranking,
     debug: undefined,
     warnings: warning ? [warning] : [],
   };

@@ -1,9 +1,13 @@
 import type { RunningServer } from '../../libs/bootstrap/server.js';
-import { snapshotsDirOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { registryDirOf, snapshotsDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { serveGenerator } from '../../libs/generator-sdk/serve.js';
+import { annHostOptionsFromMesh, startAnnHost } from '../ann/service.js';
+import { adminComponent } from '../admin/component.js';
 import { startBlender } from '../blender/service.js';
 import { startEvents } from '../events/events-service.js';
 import { loadGeneratorModule } from '../generators/registry.js';
+import { startRanker } from '../ranker/service.js';
+import { startViewer, viewerOptionsFromMesh } from '../viewer/service.js';
 
 /** One servable part of the mesh, named as on the command line: events, blender, generator.<name>. */
 export interface Component {
@@ -20,14 +24,41 @@ export function meshComponents(mesh: MeshConfig, options: { ephemeralPorts?: boo
   const snapshotsDir = snapshotsDirOf(mesh);
   return [
     { name: 'events', port: mesh.services.events.port, start: () => startEvents({ worldDir: mesh.world.dir, asOfMs: mesh.world.asOfMs, host, port: port(mesh.services.events.port) }) },
+    // Learned retrieval: the user-tower server and the ANN hosts, before the generators that call them.
+    ...(mesh.services.viewer
+      ? [{ name: 'viewer', port: mesh.services.viewer.port, start: () => startViewer(viewerOptionsFromMesh(mesh, { host, port: port(mesh.services.viewer!.port) })) }]
+      : []),
+    ...(mesh.ann?.hosts ?? []).map((h) => ({
+      name: `ann.${h.name}`,
+      port: h.port,
+      start: () => startAnnHost(annHostOptionsFromMesh(mesh, h.name, { host, port: port(h.port) })),
+    })),
     ...mesh.generators.map((g) => ({
       name: `generator.${g.name}`,
       port: g.port,
       start: async () =>
         serveGenerator(await loadGeneratorModule(g.name), { snapshotsDir, settings: g.settings, pollMs: mesh.snapshotPollMs, host, port: port(g.port) }),
     })),
+    // The transformer ranker, before the blender that calls it.
+    ...(mesh.services.ranker ? [rankerComponent(mesh, snapshotsDir, host, options.ephemeralPorts ?? false)] : []),
     { name: 'blender', port: mesh.services.blender.port, start: () => startBlender(mesh, { snapshotsDir, port: port(mesh.services.blender.port) }) },
+    // The status page (HTTP), last: it reads every other component's address from the config.
+    adminComponent(mesh, port),
   ];
+}
+
+function rankerComponent(mesh: MeshConfig, snapshotsDir: string, host: string, ephemeral: boolean): Component {
+  const cfg = mesh.services.ranker!;
+  return {
+    name: 'ranker',
+    port: cfg.port,
+    start: async () => {
+      const server = await startRanker(mesh, { snapshotsDir, registryDir: registryDirOf(mesh), host, port: ephemeral ? 0 : cfg.port });
+      // On an ephemeral port, the blender (started later from the same config) must find it here.
+      if (ephemeral) cfg.port = server.port;
+      return server;
+    },
+  };
 }
 
 export function findComponent(mesh: MeshConfig, name: string): Component {

@@ -31,12 +31,18 @@ export async function startAllInOne(mesh: MeshConfig, options: { ephemeralPorts?
   return { servers, addresses, stop: async () => void (await Promise.all([...servers].reverse().map((s) => s.stop()))) };
 }
 
+/** With ephemeral ports, records where a component really listens, for the components after it. */
 function pointConfigAt(mesh: MeshConfig, component: string, port: number): void {
-  if (component === 'events') mesh.services.events.port = port;
-  else if (component === 'blender') mesh.services.blender.port = port;
-  else {
-    const g = mesh.generators.find((x) => `generator.${x.name}` === component);
+  const services = mesh.services as Record<string, { port: number } | undefined>;
+  const [kind, name] = component.split('.', 2);
+  if (kind === 'generator') {
+    const g = mesh.generators.find((x) => x.name === name);
     if (g) g.port = port;
+  } else if (kind === 'ann') {
+    const h = mesh.ann?.hosts.find((x) => x.name === name);
+    if (h) h.port = port;
+  } else if (services[component]) {
+    services[component]!.port = port;
   }
 }
 
