@@ -36,6 +36,7 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   // With --json, stdout carries only the JSON.
   const log = cmd.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   if (cmd.worldDir) mesh.world = { ...mesh.world, dir: resolve(cmd.worldDir) };
+  // The eval trains its own models as of the test day: only the world itself is needed here.
   else await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir, log });
   const report = await runEval(mesh, { ks: cmd.ks, maxUsers: cmd.maxUsers, tuneWeights: cmd.tuneWeights, log });
   console.log(cmd.json ? JSON.stringify(report, null, 2) : formatReport(report));

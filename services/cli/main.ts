@@ -8,6 +8,7 @@ import { importInteractions } from '../../libs/data/importer.js';
 import { fetchFeed, formatDebug, formatFeed } from './feed.js';
 import { newGenerator } from './new-generator.js';
 import { writeK8sManifests } from './k8s.js';
+import { runTrainCommand } from './train.js';
 import { runDemo, runUp } from './up.js';
 import { runEvalCommand } from './eval.js';
 
@@ -27,6 +28,8 @@ usage: npx feedloom <command> [options]
   batch [--world DIR]                    rebuild the snapshots from the event log
   import --input FILE --columns user,item,rating,timestamp [--sep tab] --out DIR
                                          turn an interaction file into a world
+  train two-tower|mf [--world DIR] [--seed N] [--epochs N] [--as-of MS]
+                                         train a model and register it (see train --help)
   k8s [--out deploy/k8s] [--namespace N] [--image IMG] [--replicas N]
                                          Kubernetes manifests generated from the mesh config
   new-generator NAME --kind heuristic|graph|learned
@@ -105,6 +108,8 @@ async function main(argv: string[]): Promise<number> {
       console.log('snapshots built');
       return 0;
     }
+    case 'train':
+      return runTrainCommand(rest);
     case 'k8s': {
       const { values } = args({ out: { type: 'string', default: 'deploy/k8s' }, namespace: { type: 'string', default: 'feedloom' }, image: { type: 'string', default: 'feedloom:latest' }, replicas: { type: 'string', default: '2' }, 'world-claim': { type: 'string', default: 'feedloom-world' } });
       const files = writeK8sManifests(values.config as string, values.out as string, {

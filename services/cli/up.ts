@@ -1,6 +1,6 @@
 import { loadMeshConfig, addressOf, metricsEndpointOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { startTelemetry } from '../../libs/bootstrap/telemetry.js';
-import { buildWorld } from '../../libs/data/build.js';
+import { prepareWorld } from '../mesh/prepare-world.js';
 import { startAllInOne, startProcesses, type RunningMesh } from '../mesh/run.js';
 import { fetchFeed, formatFeed } from './feed.js';
 import { runEvalCommand } from './eval.js';
@@ -10,7 +10,7 @@ import { eventsView, openDuck, queryRows } from '../../libs/data/duck.js';
 export async function startMesh(configPath: string, options: { allInOne: boolean }): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
   const mesh = loadMeshConfig(configPath);
   const started = Date.now();
-  await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir });
+  await prepareWorld(mesh);
   console.log(`world ${mesh.world.preset} (seed ${mesh.world.seed}) ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
   // All-in-one: one process, so one metrics endpoint (beside the blender's port); otherwise one per service.
   const telemetry = options.allInOne ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) }) : undefined;

@@ -9,7 +9,12 @@ import { callUnary, connect } from '../../libs/bootstrap/client.js';
 import type { MeshConfig } from '../../libs/config/mesh.js';
 import { runBatchJobs } from '../../libs/data/batch/run.js';
 import { BATCH_JOBS } from '../../libs/data/batch/jobs/index.js';
-import { readSnapshot } from '../../libs/data/snapshots.js';
+import { currentSnapshotVersion, readSnapshot } from '../../libs/data/snapshots.js';
+import { readIndexMeta } from '../../libs/ann/index-files.js';
+import { ModelRegistry } from '../../libs/registry/index.js';
+import { MF_SNAPSHOT, trainMf } from '../../libs/training/mf.js';
+import { trainTwoTower } from '../../libs/training/train-two-tower.js';
+import { runIndexer } from '../indexer/indexer.js';
 import { oracleTopK } from '../../libs/data/simulator/index.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import { catalogCoverage, mean, overlapWithOthers, percentile, recallAtK } from '../../libs/eval/metrics.js';
@@ -47,6 +52,28 @@ export interface EvalReport {
   tuning?: WeightTuning;
 }
 
+/** mf factors and a two-tower version with its index, trained only on data before asOfMs. */
+async function prepareLearnedModels(
+  mesh: MeshConfig,
+  o: { worldDir: string; snapshotsDir: string; registryDir: string; asOfMs: number; log: (line: string) => void },
+): Promise<void> {
+  if (mesh.generators.some((g) => g.name === 'mf') && !(await currentSnapshotVersion(o.snapshotsDir, MF_SNAPSHOT))) {
+    o.log('training mf as of the test day …');
+    await trainMf({ worldDir: o.worldDir, snapshotsDir: o.snapshotsDir, asOfMs: o.asOfMs });
+  }
+  if (!mesh.ann || !mesh.services.viewer) return;
+  const registry = new ModelRegistry(o.registryDir);
+  let version = await registry.latest('two_tower', ['trained', 'validated', 'published', 'serving']);
+  if (!version) {
+    o.log('training the two-tower model as of the test day …');
+    version = (await trainTwoTower({ worldDir: o.worldDir, registryRoot: o.registryDir, asOfMs: o.asOfMs })).info;
+  }
+  if (!(await readIndexMeta(version.dir))) {
+    o.log(`indexing two_tower ${version.version} …`);
+    await runIndexer({ registryDir: o.registryDir, worldDir: o.worldDir, version: version.version, asOfMs: o.asOfMs });
+  }
+}
+
 /**
  * Time-split evaluation: snapshots and user contexts as of the start of the world's last day,
  * recall against what each user clicked or saved that day. Every generator is served for real
@@ -69,6 +96,9 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
     await runBatchJobs({ worldDir, snapshotsDir, asOfMs });
     writeFileSync(marker, jobs);
   }
+  // Learned models, too, only see the days before the test day.
+  const registryDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'models');
+  await prepareLearnedModels(mesh, { worldDir, snapshotsDir, registryDir, asOfMs, log });
   const relevant = await testDayEngagements(worldDir, asOfMs, options.maxUsers);
   const users = [...relevant.keys()];
   log(`${users.length} test users with engagement on ${new Date(asOfMs).toISOString().slice(0, 10)}`);
@@ -78,6 +108,7 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
 
   const evalMesh: MeshConfig = structuredClone(mesh);
   evalMesh.world = { ...evalMesh.world, dir: worldDir, snapshotsDir, asOfMs };
+  evalMesh.registryDir = registryDir;
   evalMesh.generators = evalMesh.generators.map((g) => ({ ...g, enabled: true, quota: maxK, deadlineMs: 10_000 }));
   const running = await startAllInOne(evalMesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);

@@ -1,0 +1,55 @@
+// Runs the Python trainers (services/trainer/*.py) with Debian's Python, which has PyTorch, onnx and
+// numpy (`python3` on PATH may be another interpreter without them).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const DEFAULT_PYTHON = process.env.FEEDLOOM_PYTHON ?? '/usr/bin/python3';
+
+/** Absolute path of a trainer script in services/trainer/. */
+export function trainerScript(name: string): string {
+  return fileURLToPath(new URL(`../../services/trainer/${name}`, import.meta.url));
+}
+
+export interface RunPythonOptions {
+  python?: string;
+  /** Each line the script writes to stderr (its progress log). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Runs script with args; resolves on exit 0, rejects with the end of its stderr otherwise. */
+export function runPython(script: string, args: string[], options: RunPythonOptions = {}): Promise<void> {
+  const python = options.python ?? DEFAULT_PYTHON;
+  if (!existsSync(python)) return Promise.reject(new Error(`${python} not found: install Debian's python3 with python3-torch, python3-onnx and python3-numpy (make setup)`));
+  if (!existsSync(script)) return Promise.reject(new Error(`trainer script ${script} not found`));
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, ['-W', 'ignore::UserWarning', script, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // One thread each: on a small shared machine more threads spin against each other (and
+      // results stay bit-for-bit repeatable).
+      env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', PYTHONUNBUFFERED: '1' },
+      signal: options.signal,
+    });
+    const tail: string[] = [];
+    let partial = '';
+    const onData = (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+        options.log?.(line);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (err) => reject(new Error(`could not run ${python} ${script}: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      if (partial.trim()) tail.push(partial);
+      if (code === 0) resolve();
+      else reject(new Error(`${script} failed (${signal ? `signal ${signal}` : `exit code ${code}`}):\n${tail.join('\n')}`));
+    });
+  });
+}

@@ -1,0 +1,321 @@
+// `feedloom train-ranker` and `feedloom eval-ranker`: build the ranker's training data from the
+// event log, train the transformer ranker (services/trainer/ranker.py), check the exported ONNX
+// model the way the Ranker service will, evaluate it on the held-out last day through the serving
+// encoder, and register it (train-ranker) or compare it with its ablation and baselines (eval-ranker).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_CONFIG_PATH, loadMeshConfig, registryDirOf } from '../../libs/config/mesh.js';
+import { OnnxSessionPool } from '../../libs/onnx/pool.js';
+import { ModelRegistry, type VersionInfo } from '../../libs/registry/index.js';
+import { buildRankerDataset, type RankerDataset } from '../../libs/ranking/dataset.js';
+import { HEADS, RANKER_FILE, RANKER_KIND, RANKER_MODEL, type RankerEncoding, type RankerManifest } from '../../libs/ranking/encoding.js';
+import { baselineSessions, heldoutMetrics, readValRequests, scoreHeldout, type HeldoutMetrics } from '../../libs/ranking/heldout.js';
+import { runPython, trainerScript } from '../../libs/training/python.js';
+import { checkEncoding, checkProbe, checkServingProbe, checkSignature } from '../ranker/model-checks.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export type RankerVariant = 'sequence' | 'no_sequence' | 'early_fusion';
+export const RANKER_VARIANTS: readonly RankerVariant[] = ['sequence', 'no_sequence', 'early_fusion'];
+
+export interface TrainRankerOptions {
+  worldDir: string;
+  registryDir: string;
+  /** Registry model name (default "ranker", the mesh config's services.ranker.model). */
+  model?: string;
+  variant?: RankerVariant;
+  epochs?: number;
+  seed?: number;
+  /** End of the data window (default: the end of the world's data); the last holdoutDays are held out. */
+  endMs?: number;
+  holdoutDays?: number;
+  /** Publish the version when it passes validation, so rankers pick it up (default true). */
+  publish?: boolean;
+  /** Extra trainer flags, e.g. ['--d', '64']. */
+  trainerArgs?: string[];
+  /** Keep the dataset and the trainer's report here (default: a temp folder, removed). */
+  workDir?: string;
+  /** A dataset already built for this world and window. */
+  dataset?: RankerDataset;
+  log?: (line: string) => void;
+}
+
+export interface TrainRankerResult {
+  info: VersionInfo<RankerManifest>;
+  /** Held-out metrics of the registered ONNX model, scored through the serving encoder. */
+  heldout: HeldoutMetrics;
+  baselines: { position: HeldoutMetrics; popularity: HeldoutMetrics };
+  validated: boolean;
+  validationNote: string;
+  timings: { datasetMs: number; trainMs: number; totalMs: number };
+}
+
+interface TrainerReport {
+  variant: string;
+  metrics: Record<string, number>;
+  onnx: { opset: number; file: string; inputs: string[]; outputs: string[] };
+  training: Record<string, unknown>;
+}
+
+/**
+ * Trains one ranker version and registers it: training → trained, then validated (it beats the
+ * incumbent's page order on held-out click and save AUC, and its ONNX graph reproduces PyTorch)
+ * or rejected; a validated version is published unless publish is false.
+ */
+export async function trainRanker(options: TrainRankerOptions): Promise<TrainRankerResult> {
+  const started = performance.now();
+  const log = options.log ?? (() => {});
+  const model = options.model ?? RANKER_MODEL;
+  const work = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'feedloom-ranker-'));
+  try {
+    const dataset = options.dataset ?? (await buildRankerDataset({ worldDir: options.worldDir, outDir: join(work, 'dataset'), endMs: options.endMs, holdoutDays: options.holdoutDays, log }));
+    const datasetMs = performance.now() - started;
+    const registry = new ModelRegistry(options.registryDir);
+    const reportPath = join(work, `report-${Date.now()}.json`);
+    let report: TrainerReport | undefined;
+    let heldout: HeldoutMetrics | undefined;
+    const trainStarted = performance.now();
+    const created = await registry.create<RankerManifest>(
+      model,
+      async (dir) => {
+        await runPython(trainerScript('ranker.py'), trainerArgs(dataset.dir, dir, reportPath, options), { log });
+        report = JSON.parse(await readFile(reportPath, 'utf8')) as TrainerReport;
+        const manifest = manifestFields(dataset, report);
+        heldout = await checkAndScore(dir, manifest.encoding, dataset.dir);
+        return { ...manifest, metrics: { ...report.metrics, ...prefixed('onnx_', heldout) } };
+      },
+      { note: `${options.variant ?? 'sequence'} ranker on ${options.worldDir}` },
+    );
+    const trainMs = performance.now() - trainStarted;
+    const val = await readValRequests(dataset.dir);
+    const baselines = { position: heldoutMetrics(baselineSessions(val, 'position')), popularity: heldoutMetrics(baselineSessions(val, 'popularity')) };
+    const { validated, note } = validation(heldout!, baselines.position, report!);
+    await registry.setState(model, created.version, 'trained', `trained in ${(trainMs / 1000).toFixed(1)} s`);
+    let info = (await registry.setState(model, created.version, validated ? 'validated' : 'rejected', note)) as VersionInfo<RankerManifest>;
+    if (validated && options.publish !== false) info = (await registry.setState(model, created.version, 'published', 'published by train-ranker')) as VersionInfo<RankerManifest>;
+    log(`${model} ${info.version}: ${info.state} (${note})`);
+    return { info, heldout: heldout!, baselines, validated, validationNote: note, timings: { datasetMs, trainMs, totalMs: performance.now() - started } };
+  } finally {
+    if (!options.workDir) await rm(work, { recursive: true, force: true });
+  }
+}
+
+function trainerArgs(datasetDir: string, outDir: string, reportPath: string, options: { variant?: RankerVariant; epochs?: number; seed?: number; trainerArgs?: string[] }): string[] {
+  return [
+    '--data', datasetDir,
+    '--out', outDir,
+    '--report', reportPath,
+    '--variant', options.variant ?? 'sequence',
+    '--epochs', String(options.epochs ?? 4),
+    '--seed', String(options.seed ?? 7),
+    ...(options.trainerArgs ?? []),
+  ];
+}
+
+function manifestFields(dataset: RankerDataset, report: TrainerReport): Pick<RankerManifest, 'kind' | 'variant' | 'encoding' | 'onnx' | 'heads' | 'dataWindow' | 'validationWindow' | 'metrics' | 'training'> {
+  return {
+    kind: RANKER_KIND,
+    variant: report.variant,
+    encoding: dataset.manifest.encoding,
+    onnx: report.onnx,
+    heads: [...HEADS],
+    dataWindow: dataset.manifest.dataWindow,
+    validationWindow: dataset.manifest.validationWindow,
+    metrics: report.metrics,
+    training: { ...report.training, dataset: dataset.manifest.counts },
+  };
+}
+
+/** The checks the Ranker service runs on load, then the held-out metrics of the exported model through the serving encoder. */
+async function checkAndScore(dir: string, encoding: RankerEncoding, datasetDir: string, options: { alsoHiddenSlot?: boolean } = {}): Promise<HeldoutMetrics & { hiddenSlot?: HeldoutMetrics }> {
+  checkEncoding(encoding);
+  const pool = await OnnxSessionPool.open(join(dir, RANKER_FILE), { workers: 2, name: `ranker candidate in ${dir}` });
+  try {
+    checkSignature(pool);
+    await checkProbe(pool, dir);
+    await checkServingProbe(pool, encoding);
+    const val = await readValRequests(datasetDir);
+    const metrics = heldoutMetrics(await scoreHeldout(pool, encoding, val));
+    if (!options.alsoHiddenSlot) return metrics;
+    return { ...metrics, hiddenSlot: heldoutMetrics(await scoreHeldout(pool, encoding, val, { hideSlot: true })) };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Validated when the served model beats the incumbent's page order on click and save AUC, and ONNX agrees with PyTorch. */
+function validation(heldout: HeldoutMetrics, position: HeldoutMetrics, report: TrainerReport): { validated: boolean; note: string } {
+  const problems: string[] = [];
+  for (const head of ['click', 'save'] as const) {
+    const key = `auc_${head}` as const;
+    if (!(heldout[key] > position[key])) problems.push(`held-out ${key} ${fmt(heldout[key])} does not beat position order ${fmt(position[key])}`);
+    const torch = report.metrics[key];
+    if (Math.abs(torch - heldout[key]) > 0.005) problems.push(`ONNX ${key} ${fmt(heldout[key])} differs from PyTorch ${fmt(torch)}`);
+  }
+  return problems.length
+    ? { validated: false, note: problems.join('; ') }
+    : { validated: true, note: `held-out auc_click ${fmt(heldout.auc_click)} (position ${fmt(position.auc_click)}), auc_save ${fmt(heldout.auc_save)} (position ${fmt(position.auc_save)}), hit3_save ${fmt(heldout.hit3_save)}` };
+}
+
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+const prefixed = (prefix: string, m: HeldoutMetrics) => Object.fromEntries(Object.entries(m).map(([k, v]) => [`${prefix}${k}`, v]));
+
+// ---- eval-ranker ----------------------------------------------------------------------------------
+
+export interface EvalRankerOptions {
+  worldDir: string;
+  /** Variants to train and compare (default: sequence and its no_sequence ablation). */
+  variants?: RankerVariant[];
+  epochs?: number;
+  seed?: number;
+  trainerArgs?: string[];
+  workDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface EvalRankerRow {
+  name: string;
+  metrics: HeldoutMetrics;
+  trainSeconds?: number;
+}
+
+export interface EvalRankerReport {
+  world: string;
+  heldoutDay: string;
+  trainRequests: number;
+  trainImpressions: number;
+  rows: EvalRankerRow[];
+}
+
+const VARIANT_LABEL: Record<RankerVariant, string> = {
+  sequence: 'transformer ranker (action sequence, served design)',
+  no_sequence: 'same model without the action sequence (ablation)',
+  early_fusion: 'early fusion (one sequence pass per candidate)',
+};
+
+/**
+ * Trains each variant on every day but the last and scores the last day's sessions (as Rank
+ * requests through the serving encoder and the exported ONNX model), next to the incumbent's page
+ * order (position) and popularity order. Nothing is registered.
+ */
+export async function evalRanker(options: EvalRankerOptions): Promise<EvalRankerReport> {
+  const log = options.log ?? (() => {});
+  const work = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'feedloom-eval-ranker-'));
+  try {
+    const dataset = await buildRankerDataset({ worldDir: options.worldDir, outDir: join(work, 'dataset'), log });
+    const val = await readValRequests(dataset.dir);
+    const rows: EvalRankerRow[] = [
+      { name: 'incumbent page order (position)', metrics: heldoutMetrics(baselineSessions(val, 'position')) },
+      { name: 'popularity as of the day start', metrics: heldoutMetrics(baselineSessions(val, 'popularity')) },
+    ];
+    // The same models scored without knowing the incumbent's slot (as at serving time): listed after.
+    const hidden: EvalRankerRow[] = [];
+    for (const variant of options.variants ?? ['sequence', 'no_sequence']) {
+      const out = join(work, variant);
+      const reportPath = join(work, `${variant}-report.json`);
+      log(`training ${variant} …`);
+      await runPython(trainerScript('ranker.py'), trainerArgs(dataset.dir, out, reportPath, { ...options, variant }), { log });
+      const report = JSON.parse(await readFile(reportPath, 'utf8')) as TrainerReport;
+      const { hiddenSlot, ...metrics } = await checkAndScore(out, dataset.manifest.encoding, dataset.dir, { alsoHiddenSlot: true });
+      rows.push({ name: VARIANT_LABEL[variant], metrics, trainSeconds: Number(report.training.train_seconds) });
+      hidden.push({ name: `${VARIANT_LABEL[variant]}, slot hidden`, metrics: hiddenSlot! });
+    }
+    return {
+      world: resolve(options.worldDir),
+      heldoutDay: new Date(dataset.manifest.validationWindow.startMs).toISOString().slice(0, 10),
+      trainRequests: dataset.manifest.counts.trainSessions,
+      trainImpressions: dataset.manifest.counts.trainExamples,
+      rows: [...rows, ...hidden],
+    };
+  } finally {
+    if (!options.workDir) await rm(work, { recursive: true, force: true });
+  }
+}
+
+export function formatRankerEval(r: EvalRankerReport): string {
+  const head = ['ranking', 'AUC click', 'AUC save', 'AUC hide', 'HIT@3 save', 'train s'];
+  const rows = r.rows.map((row) => [row.name, fmt(row.metrics.auc_click), fmt(row.metrics.auc_save), fmt(row.metrics.auc_hide), fmt(row.metrics.hit3_save), row.trainSeconds === undefined ? '' : row.trainSeconds.toFixed(0)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const m = r.rows[0]?.metrics;
+  return [
+    `ranker eval on ${r.world}: trained on ${r.trainRequests} requests / ${r.trainImpressions} impressions before ${r.heldoutDay};`,
+    `held out ${r.heldoutDay}: ${m?.requests} requests (sessions, ranked at their start) / ${m?.impressions} impressions, ${m?.requestsWithSave} with a save`,
+    line(head),
+    `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
+// ---- command lines (the lead wires these into services/cli/main.ts) ---------------------------------
+
+const COMMON = {
+  world: { type: 'string' },
+  preset: { type: 'string' },
+  config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) },
+  epochs: { type: 'string' },
+  seed: { type: 'string', default: '7' },
+  json: { type: 'boolean', default: false },
+  'keep-work': { type: 'string' },
+} as const;
+
+export const TRAIN_RANKER_USAGE = `usage: feedloom train-ranker [--world DIR | --preset P] [--registry DIR] [--variant sequence|no_sequence|early_fusion]
+                            [--epochs N] [--seed N] [--no-publish] [--keep-work DIR] [--json]`;
+export const EVAL_RANKER_USAGE = `usage: feedloom eval-ranker [--world DIR | --preset P] [--variants sequence,no_sequence[,early_fusion]] [--epochs N] [--seed N] [--json]`;
+
+function worldOf(values: { world?: string; preset?: string; config?: string }): { worldDir: string; registryDir?: string } {
+  if (values.world) return { worldDir: resolve(values.world) };
+  if (values.preset) return { worldDir: join(ROOT, 'data', values.preset) };
+  const mesh = loadMeshConfig(values.config);
+  return { worldDir: mesh.world.dir, registryDir: registryDirOf(mesh) };
+}
+
+const positiveInt = (name: string, text: string | undefined): number | undefined => {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got "${text}")`);
+  return n;
+};
+
+/** `feedloom train-ranker …` (argv after the command name); returns the exit code. */
+export async function runTrainRankerCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...COMMON, registry: { type: 'string' }, variant: { type: 'string', default: 'sequence' }, 'no-publish': { type: 'boolean', default: false } } });
+  if (!RANKER_VARIANTS.includes(values.variant as RankerVariant)) throw new Error(`--variant must be one of ${RANKER_VARIANTS.join(', ')}`);
+  const { worldDir, registryDir } = worldOf(values);
+  const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+  const result = await trainRanker({
+    worldDir,
+    registryDir: resolve(values.registry ?? registryDir ?? join(worldDir, 'models')),
+    variant: values.variant as RankerVariant,
+    epochs: positiveInt('epochs', values.epochs),
+    seed: Number(values.seed),
+    publish: !values['no-publish'],
+    workDir: values['keep-work'],
+    log,
+  });
+  const { info, heldout } = result;
+  if (values.json) console.log(JSON.stringify({ model: info.model, version: info.version, state: info.state, heldout, baselines: result.baselines, note: result.validationNote, timings: result.timings }, null, 2));
+  else {
+    console.log(`\n${info.model} ${info.version} registered in ${dirOf(info.dir)} (state ${info.state}): ${result.validationNote}`);
+    console.log(`dataset ${(result.timings.datasetMs / 1000).toFixed(1)} s, training ${(result.timings.trainMs / 1000).toFixed(1)} s`);
+  }
+  return result.validated ? 0 : 1;
+}
+
+/** `feedloom eval-ranker …`; prints the held-out table. */
+export async function runEvalRankerCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...COMMON, variants: { type: 'string', default: 'sequence,no_sequence' } } });
+  const variants = String(values.variants).split(',') as RankerVariant[];
+  const bad = variants.filter((v) => !RANKER_VARIANTS.includes(v));
+  if (bad.length) throw new Error(`--variants: unknown ${bad.join(', ')} (known: ${RANKER_VARIANTS.join(', ')})`);
+  const { worldDir } = worldOf(values);
+  const log = (line: string) => console.error(line);
+  const report = await evalRanker({ worldDir, variants, epochs: positiveInt('epochs', values.epochs), seed: Number(values.seed), workDir: values['keep-work'], log });
+  console.log(values.json ? JSON.stringify(report, null, 2) : formatRankerEval(report));
+  return 0;
+}
+
+const dirOf = (versionDir: string) => resolve(versionDir, '..', '..');

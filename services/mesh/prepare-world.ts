@@ -1,0 +1,46 @@
+import { registryDirOf, snapshotsDirOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { buildWorld } from '../../libs/data/build.js';
+import { currentSnapshotVersion } from '../../libs/data/snapshots.js';
+import { readIndexMeta } from '../../libs/ann/index-files.js';
+import { ModelRegistry } from '../../libs/registry/index.js';
+import { MF_SNAPSHOT, trainMf } from '../../libs/training/mf.js';
+import { trainTwoTower } from '../../libs/training/train-two-tower.js';
+import { runIndexer } from '../indexer/indexer.js';
+
+const TWO_TOWER = 'two_tower';
+
+export interface PrepareOptions {
+  log?: (line: string) => void;
+  /** Two-tower epochs (default: the trainer's). */
+  epochs?: number;
+}
+
+/**
+ * Everything the configured mesh needs before it can serve, each step skipped when already done:
+ * the simulated world and its snapshots, the mf factors, and (when learned retrieval is configured)
+ * a trained two-tower version with its ANN index.
+ */
+export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {}): Promise<void> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const worldDir = mesh.world.dir;
+  await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: worldDir, log });
+  const registryRoot = registryDirOf(mesh);
+
+  if (mesh.generators.some((g) => g.name === 'mf') && !(await currentSnapshotVersion(snapshotsDirOf(mesh), MF_SNAPSHOT))) {
+    log('training mf (BPR) …');
+    await trainMf({ worldDir, registryRoot, snapshotsDir: snapshotsDirOf(mesh), log });
+  }
+
+  if (mesh.ann && mesh.services.viewer) {
+    const registry = new ModelRegistry(registryRoot);
+    let version = await registry.latest(TWO_TOWER, ['trained', 'validated', 'published', 'serving']);
+    if (!version) {
+      log('training the two-tower model …');
+      version = (await trainTwoTower({ worldDir, registryRoot, log, ...(options.epochs ? { epochs: options.epochs } : {}) })).info;
+    }
+    if (!(await readIndexMeta(version.dir))) {
+      log(`indexing ${TWO_TOWER} ${version.version} …`);
+      await runIndexer({ registryDir: registryRoot, worldDir, version: version.version, log });
+    }
+  }
+}

@@ -1,0 +1,224 @@
+"""The ranker's PyTorch model: a transformer over the user's recent actions, fused with each candidate.
+
+Variants (same candidate tower, same heads, same loss):
+  sequence      the served design. The action sequence (plus a learned [USER] token) goes through a
+                2-layer transformer encoder ONCE per user; each candidate then attends to the encoded
+                sequence (cross-attention: query = candidate, keys/values = encoded actions), and
+                [candidate, attended, user token, their products] go through an MLP to three logits.
+                Scoring N candidates costs one sequence pass plus N cheap attention reads.
+  no_sequence   the ablation: the same model without the action sequence (candidate features and
+                the user's locale only).
+  early_fusion  TransAct-style early fusion: the candidate is added to every action token and the
+                encoder runs once PER CANDIDATE (N sequence passes); measured for comparison.
+
+Numbers (time gaps, item age, popularity, ranks) come in raw; the model buckets them itself with
+fixed edges (buffers), so the bucketing is part of the ONNX graph and cannot drift from serving.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+VARIANTS = ("sequence", "no_sequence", "early_fusion")
+SEQ_INPUTS = ["seq_item", "seq_topic", "seq_action", "seq_gap_hours", "user_locale"]
+CAND_INPUTS = ["cand_item", "cand_topic", "cand_creator", "cand_locale", "cand_age_days", "cand_popularity", "cand_source", "cand_rank"]
+OUTPUTS = ["p_click", "p_save", "p_hide"]
+NEG = -1e4
+
+
+class Bucketize(nn.Module):
+    """Missing (< 0) -> 0; otherwise 1 + the number of edges <= x (so len(edges) + 2 buckets)."""
+
+    def __init__(self, edges):
+        super().__init__()
+        self.register_buffer("edges", torch.tensor(list(edges) or [0.0], dtype=torch.float32))
+        self.buckets = len(self.edges) + 2
+
+    def forward(self, x):
+        idx = (x.unsqueeze(-1) >= self.edges).long().sum(-1) + 1
+        return torch.where(x < 0, torch.zeros_like(idx), idx)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.h, self.dh = heads, d // heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x, pad):  # x [B, T, d], pad [B, T] True = padding
+        B, T, d = x.shape
+        qkv = self.qkv(x).reshape(B, T, 3, self.h, self.dh).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(self.dh)
+        s = s.masked_fill(pad[:, None, None, :], NEG)
+        return self.out((torch.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(B, T, d))
+
+
+class EncoderLayer(nn.Module):
+    """Pre-LayerNorm transformer encoder layer."""
+
+    def __init__(self, d, heads, ff, dropout):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = SelfAttention(d, heads)
+        self.ff = nn.Sequential(nn.Linear(d, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, d))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, pad):
+        x = x + self.drop(self.attn(self.ln1(x), pad))
+        return x + self.drop(self.ff(self.ln2(x)))
+
+
+class CrossAttention(nn.Module):
+    """Each candidate (query) reads its user's encoded sequence (keys/values), computed once per user."""
+
+    def __init__(self, d, heads):
+        super().__init__()
+        self.h, self.dh = heads, d // heads
+        self.q, self.k, self.v, self.out = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+
+    def forward(self, c, enc, pad):
+        """c [B, M, d] candidates of B users; enc [B, T, d]; pad [B, T]. Batched GEMMs per user and head."""
+        B, M, d = c.shape
+        q = self.q(c).reshape(B, M, self.h, self.dh).transpose(1, 2)  # B h M dh
+        k = self.k(enc).reshape(B, -1, self.h, self.dh).transpose(1, 2)  # B h T dh
+        v = self.v(enc).reshape(B, -1, self.h, self.dh).transpose(1, 2)
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(self.dh)  # B h M T
+        s = s.masked_fill(pad[:, None, None, :], NEG)
+        o = torch.softmax(s, dim=-1) @ v  # B h M dh
+        return self.out(o.transpose(1, 2).reshape(B, M, d))
+
+
+class Ranker(nn.Module):
+    def __init__(self, card, buckets, variant="sequence", d=32, heads=2, layers=2, ff=64, hidden=128, dropout=0.1, seq_len=100):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}")
+        self.variant = variant
+        self.d = d
+        self.gap = Bucketize(buckets["gapHours"])
+        self.age = Bucketize(buckets["ageDays"])
+        self.pop = Bucketize(buckets["popularity"])
+        self.rank = Bucketize(buckets["rank"])
+        self.item = nn.Embedding(card["items"], d, padding_idx=0)
+        self.topic = nn.Embedding(card["topics"], d, padding_idx=0)
+        self.creator = nn.Embedding(card["creators"], 16, padding_idx=0)
+        self.locale = nn.Embedding(card["locales"], 8, padding_idx=0)
+        self.source = nn.Embedding(card["sources"], 16, padding_idx=0)
+        self.rank_emb = nn.Embedding(self.rank.buckets, 16)
+        self.age_emb = nn.Embedding(self.age.buckets, 8)
+        self.pop_emb = nn.Embedding(self.pop.buckets, 8)
+        cand_width = d + d + 16 + 8 + 8 + 8 + 16 + 1
+        self.cand = nn.Sequential(nn.Linear(cand_width, d), nn.LayerNorm(d))
+        if variant != "no_sequence":
+            self.action = nn.Embedding(4, d, padding_idx=0)
+            self.gap_emb = nn.Embedding(self.gap.buckets, d)
+            self.pos = nn.Embedding(seq_len + 1, d)
+            self.user_token = nn.Parameter(torch.randn(d) * 0.02)
+            self.layers = nn.ModuleList([EncoderLayer(d, heads, ff, dropout) for _ in range(layers)])
+            self.ln = nn.LayerNorm(d)
+        if variant == "sequence":
+            self.cross = CrossAttention(d, heads)
+            fused = 5 * d + 1 + 8
+        elif variant == "early_fusion":
+            fused = 2 * d + 1 + 8
+        else:
+            fused = d + 1 + 8
+        self.mlp = nn.Sequential(nn.Linear(fused, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 64), nn.ReLU(), nn.Linear(64, 3))
+
+    # --- pieces -------------------------------------------------------------------------------
+
+    def tokens(self, seq_item, seq_topic, seq_action, seq_gap_hours):
+        """[B, L] inputs -> [B, L+1, d] tokens (the [USER] token first) and the padding mask."""
+        B, L = seq_item.shape
+        x = self.item(seq_item.long()) + self.topic(seq_topic.long()) + self.action(seq_action.long()) + self.gap_emb(self.gap(seq_gap_hours))
+        x = torch.cat([self.user_token.expand(B, 1, self.d), x], dim=1)
+        x = x + self.pos(torch.arange(L + 1, device=x.device)).unsqueeze(0)
+        pad = torch.cat([torch.zeros(B, 1, dtype=torch.bool, device=x.device), seq_action == 0], dim=1)
+        return x, pad
+
+    def encode(self, x, pad):
+        for layer in self.layers:
+            x = layer(x, pad)
+        return self.ln(x)
+
+    def candidates(self, cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank, user_locale_per_cand):
+        """[N] inputs -> [N, d] candidate embeddings, and [N, 1 + 8] locale features."""
+        src_mask = (cand_source > 0).float().unsqueeze(-1)
+        src = (self.source(cand_source.long()) + self.rank_emb(self.rank(cand_rank))) * src_mask
+        src = src.sum(1) / (src_mask.sum(1) + 1e-6)
+        match = ((cand_locale == user_locale_per_cand) & (cand_locale > 1)).float().unsqueeze(-1)
+        c = torch.cat(
+            [
+                self.item(cand_item.long()),
+                self.topic(cand_topic.long()),
+                self.creator(cand_creator.long()),
+                self.locale(cand_locale.long()),
+                self.age_emb(self.age(cand_age_days)),
+                self.pop_emb(self.pop(cand_popularity)),
+                src,
+                match,
+            ],
+            dim=1,
+        )
+        return self.cand(c), torch.cat([match, self.locale(user_locale_per_cand.long())], dim=1)
+
+    # --- forward paths --------------------------------------------------------------------------
+
+    def forward(self, seq, cand, ctx, slot):
+        """Training/evaluation: seq = 5 tensors for B users, cand = 8 tensors for N candidates;
+        candidate n belongs to user ctx[n] and is its slot[n]-th candidate."""
+        seq_item, seq_topic, seq_action, seq_gap_hours, user_locale = seq
+        c, loc = self.candidates(*cand, user_locale[ctx])
+        if self.variant == "no_sequence":
+            return self.mlp(torch.cat([c, loc], dim=1))
+        x, pad = self.tokens(seq_item, seq_topic, seq_action, seq_gap_hours)
+        if self.variant == "early_fusion":
+            enc = self.encode(x[ctx] + c.unsqueeze(1), pad[ctx])
+            return self.mlp(torch.cat([c, enc[:, 0], loc], dim=1))
+        enc = self.encode(x, pad)
+        per_user = c.new_zeros(enc.shape[0], int(slot.max()) + 1, self.d)
+        per_user[ctx, slot] = c
+        a = self.cross(per_user, enc, pad)[ctx, slot]
+        u = enc[:, 0][ctx]
+        return self.mlp(torch.cat([c, a, u, c * a, c * u, loc], dim=1))
+
+    def one_user(self, seq, cand):
+        """Serving: seq tensors of ONE user ([1, L], [1]) and N candidates: one sequence pass for all N."""
+        seq_item, seq_topic, seq_action, seq_gap_hours, user_locale = seq
+        n = cand[0].shape[0]
+        c, loc = self.candidates(*cand, user_locale.expand(n))
+        if self.variant == "no_sequence":
+            return self.mlp(torch.cat([c, loc], dim=1))
+        x, pad = self.tokens(seq_item, seq_topic, seq_action, seq_gap_hours)
+        if self.variant == "early_fusion":
+            enc = self.encode(x.expand(n, -1, -1) + c.unsqueeze(1), pad.expand(n, -1))
+            return self.mlp(torch.cat([c, enc[:, 0], loc], dim=1))
+        enc = self.encode(x, pad)
+        a = self.cross(c.unsqueeze(0), enc, pad)[0]
+        u = enc[:, 0].expand(n, -1)
+        return self.mlp(torch.cat([c, a, u, c * a, c * u, loc], dim=1))
+
+
+class Serving(nn.Module):
+    """The exported graph: one user's sequence and N candidates in, each head's probability out."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, seq_item, seq_topic, seq_action, seq_gap_hours, user_locale, cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank):
+        seq = (seq_item, seq_topic, seq_action, seq_gap_hours, user_locale)
+        cand = (cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank)
+        # (The no_sequence variant reads none of the seq_* inputs; they drop out of its graph, and the
+        # service feeds a model only the inputs it declares.)
+        p = torch.sigmoid(self.model.one_user(seq, cand))
+        return p[:, 0], p[:, 1], p[:, 2]
+
+
+def weighted_bce(logits, labels, head_weights):
+    """Σ_h weight_h · BCE(head h): the multi-task weighted cross-entropy."""
+    losses = F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(0)
+    return (losses * head_weights).sum() / head_weights.sum(), losses.detach()
