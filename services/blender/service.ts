@@ -1,6 +1,7 @@
 import { BlenderService } from '../../generated/feedloom/v1/blender.js';
 import { CandidateGeneratorClient } from '../../generated/feedloom/v1/generator.js';
 import { EventsClient } from '../../generated/feedloom/v1/events.js';
+import { RankerClient } from '../../generated/feedloom/v1/ranker.js';
 import { connect } from '../../libs/bootstrap/client.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
@@ -45,6 +46,11 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
     fanoutDeadlineMs: cfg.fanoutDeadlineMs,
     rrfK: cfg.rrfK,
     pageRules: { maxPerCreator: cfg.maxPerCreator, maxSourceShare: cfg.maxSourceShare },
+    ranker: mesh.services.ranker && {
+      client: connect(RankerClient, addressOf(mesh, mesh.services.ranker)),
+      topN: mesh.services.ranker.topN,
+      deadlineMs: mesh.services.ranker.deadlineMs,
+    },
   };
   const binding = bindService(BlenderService, {
     async blend(request, ctx) {
@@ -60,6 +66,7 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
       catalog.stop();
       events.close();
       for (const g of deps.generators) g.client.close();
+      deps.ranker?.client.close();
     },
   };
 }

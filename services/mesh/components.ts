@@ -40,25 +40,13 @@ export function meshComponents(mesh: MeshConfig, options: { ephemeralPorts?: boo
         serveGenerator(await loadGeneratorModule(g.name), { snapshotsDir, settings: g.settings, pollMs: mesh.snapshotPollMs, host, port: port(g.port) }),
     })),
     // The transformer ranker, before the blender that calls it.
-    ...(mesh.services.ranker ? [rankerComponent(mesh, snapshotsDir, host, options.ephemeralPorts ?? false)] : []),
+    ...(mesh.services.ranker
+      ? [{ name: 'ranker', port: mesh.services.ranker.port, start: () => startRanker(mesh, { snapshotsDir, registryDir: registryDirOf(mesh), host, port: port(mesh.services.ranker!.port) }) }]
+      : []),
     { name: 'blender', port: mesh.services.blender.port, start: () => startBlender(mesh, { snapshotsDir, port: port(mesh.services.blender.port) }) },
     // The status page (HTTP), last: it reads every other component's address from the config.
     adminComponent(mesh, port),
   ];
-}
-
-function rankerComponent(mesh: MeshConfig, snapshotsDir: string, host: string, ephemeral: boolean): Component {
-  const cfg = mesh.services.ranker!;
-  return {
-    name: 'ranker',
-    port: cfg.port,
-    start: async () => {
-      const server = await startRanker(mesh, { snapshotsDir, registryDir: registryDirOf(mesh), host, port: ephemeral ? 0 : cfg.port });
-      // On an ephemeral port, the blender (started later from the same config) must find it here.
-      if (ephemeral) cfg.port = server.port;
-      return server;
-    },
-  };
 }
 
 export function findComponent(mesh: MeshConfig, name: string): Component {

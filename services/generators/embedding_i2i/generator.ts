@@ -1,7 +1,7 @@
 // Item-to-item retrieval in the two-tower item space: the user's recently engaged items are the
 // seeds; their vectors come from the ANN host's own index version (GetItemVectors), and each seed's
 // nearest items are searched in that same version on that same host, then merged.
-import { retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
+import { MAX_ANN_K, retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
 import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
@@ -22,7 +22,7 @@ export default defineGenerator<{ retrieval: LearnedRetrieval }>({
       async (synced, call) => {
         const vectors = await retrieval.itemVectors(synced, seeds.map((s) => s.itemId), call);
         const known = seeds.filter((s) => vectors.has(s.itemId));
-        const perSeed = Math.min(2000, Math.max(10, Math.ceil((quota * 2) / Math.max(1, known.length))));
+        const perSeed = Math.min(MAX_ANN_K, Math.max(10, Math.ceil((quota * 2) / Math.max(1, known.length))));
         const answers = await Promise.all(
           known.map((seed) => retrieval.search(synced, vectors.get(seed.itemId)!, perSeed, { exclude, ...call }).then((r) => ({ seed, ...r }))),
         );

@@ -1,7 +1,7 @@
 // Multi-interest retrieval: the user's recent engaged items' vectors (from the ANN host's own index
 // version) are clustered with a small k-means; each cluster's centroid is one ANN search on that
 // same host and version, and the answers are merged so that every interest gets its share.
-import { retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
+import { MAX_ANN_K, retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
 import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
@@ -36,7 +36,7 @@ export default defineGenerator<{ retrieval: LearnedRetrieval }>({
         const answers = await Promise.all(
           clusters.centroids.map((centroid, c) => {
             const share = clusters.weights[c] / total;
-            const kc = Math.min(2000, Math.max(10, Math.ceil(quota * share * 1.5)));
+            const kc = Math.min(MAX_ANN_K, Math.max(10, Math.ceil(quota * share * 1.5)));
             return retrieval.search(synced, centroid, kc, { exclude, ...call }).then((r) => ({ c, share, ...r }));
           }),
         );

@@ -1,7 +1,7 @@
 // Learned two-tower retrieval: the user's embedding (user tower, served by the viewer) against the
 // item index (item tower, baked into faiss on the ANN hosts), always in the same model version: the
 // version comes from the ANN host that answers the search.
-import { reportedVersion, retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
+import { MAX_ANN_K, reportedVersion, retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
 import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 
@@ -18,7 +18,7 @@ export default defineGenerator<{ retrieval: LearnedRetrieval }>({
     return retrieval.withSyncedHost(
       async (synced, call) => {
         const { embedding, version: userVersion } = await retrieval.embedUser(user, synced, call);
-        const { neighbors, version, host } = await retrieval.search(synced, embedding, quota, {
+        const { neighbors, version, host } = await retrieval.search(synced, embedding, Math.min(quota, MAX_ANN_K), {
           exclude: engagedItems(user),
           efSearch: numberSetting(settings, 'efSearch', 0),
           ...call,

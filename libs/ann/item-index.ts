@@ -1,0 +1,124 @@
+import path from 'node:path';
+import { readIndex, type FaissIndex, type SearchOptions } from './faiss.js';
+import { INDEX_FILE, IndexIntegrityError, readIds, readIndexMeta, verifyIndexFiles, type IndexMeta } from './index-files.js';
+
+export interface Neighbor {
+  itemId: string;
+  score: number;
+}
+
+export interface ItemSearchOptions extends SearchOptions {
+  /** Items to leave out of the answer. */
+  exclude?: ReadonlySet<string>;
+}
+
+/** A loaded item index: faiss rows plus the item id of each row. Read-only once loaded. */
+export class ItemIndex {
+  private readonly rowOf: Map<string, number>;
+
+  constructor(
+    readonly meta: IndexMeta,
+    private readonly native: FaissIndex,
+    readonly ids: readonly string[],
+  ) {
+    this.rowOf = new Map(ids.map((id, row) => [id, row]));
+  }
+
+  get dim(): number {
+    return this.meta.dim;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** The default search parameters (efSearch for HNSW, nprobe for IVF). */
+  setDefaults(options: SearchOptions): void {
+    if (options.efSearch !== undefined) this.native.setEfSearch(options.efSearch);
+    if (options.nprobe !== undefined) this.native.setNprobe(options.nprobe);
+  }
+
+  searchParams(): { efSearch: number; nprobe: number } {
+    return this.native.searchParams();
+  }
+
+  /** The k nearest items to one vector (off the JS thread), best first, without excluded ones. */
+  async search(vector: Float32Array, k: number, options: ItemSearchOptions = {}): Promise<Neighbor[]> {
+    if (vector.length !== this.dim) throw new RangeError(`vector has ${vector.length} dimensions, the index ${this.dim}`);
+    const exclude = options.exclude;
+    let excludedHere = 0;
+    if (exclude) for (const id of exclude) if (this.rowOf.has(id)) excludedHere++;
+    const fetch = Math.min(this.size, k + excludedHere);
+    if (fetch <= 0) return [];
+    // HNSW needs efSearch ≥ the number of results asked for.
+    const efSearch = options.efSearch || this.native.searchParams().efSearch;
+    const { distances, labels } = await this.native.searchAsync(vector, fetch, {
+      efSearch: efSearch ? Math.max(efSearch, fetch) : 0,
+      nprobe: options.nprobe ?? 0,
+    });
+    const out: Neighbor[] = [];
+    for (let i = 0; i < labels.length && out.length < k; i++) {
+      const row = labels[i];
+      if (row < 0) continue;
+      const itemId = this.ids[row];
+      if (exclude?.has(itemId)) continue;
+      out.push({ itemId, score: distances[i] });
+    }
+    return out;
+  }
+
+  /** The stored vectors of the given items; unknown items are left out. */
+  vectorsOf(itemIds: readonly string[]): { itemId: string; vector: Float32Array }[] {
+    const known = itemIds.filter((id) => this.rowOf.has(id));
+    if (!known.length) return [];
+    const flat = this.native.reconstructBatch(Int32Array.from(known, (id) => this.rowOf.get(id)!));
+    return known.map((itemId, i) => ({ itemId, vector: flat.slice(i * this.dim, (i + 1) * this.dim) }));
+  }
+
+  has(itemId: string): boolean {
+    return this.rowOf.has(itemId);
+  }
+
+  /** Searches in flight on the native index. */
+  get pending(): number {
+    return this.native.pendingOperations();
+  }
+
+  /** Frees the native index now, or once the searches in flight end. */
+  dispose(): void {
+    this.native.dispose();
+  }
+}
+
+/**
+ * Loads the item index of a registry version folder, refusing anything inconsistent: a missing or
+ * malformed meta, files whose size or sha256 differ from the meta (unless verify is false), a
+ * faiss file that does not read, or row counts and dimensions that disagree.
+ */
+export async function loadItemIndex(dir: string, options: { verify?: boolean } = {}): Promise<ItemIndex> {
+  const meta = await readIndexMeta(dir);
+  if (!meta) throw new IndexIntegrityError(dir, 'there is no item index (item_index.json is absent: run the indexer)');
+  if (options.verify !== false) await verifyIndexFiles(dir, meta);
+  const ids = await readIds(dir);
+  let native: FaissIndex;
+  try {
+    native = await readIndex(path.join(dir, INDEX_FILE));
+  } catch (err) {
+    throw new IndexIntegrityError(dir, (err as Error).message);
+  }
+  const problem =
+    native.ntotal() !== meta.items
+      ? `the faiss file holds ${native.ntotal()} rows, the meta says ${meta.items}`
+      : ids.length !== meta.items
+        ? `the ids file lists ${ids.length} items, the meta says ${meta.items}`
+        : native.getDimension() !== meta.dim
+          ? `the faiss file has dimension ${native.getDimension()}, the meta says ${meta.dim}`
+          : undefined;
+  if (problem) {
+    native.dispose();
+    throw new IndexIntegrityError(dir, problem);
+  }
+  const index = new ItemIndex(meta, native, ids);
+  if (meta.efSearch) index.setDefaults({ efSearch: meta.efSearch });
+  return index;
+}

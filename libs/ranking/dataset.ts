@@ -1,0 +1,456 @@
+// Builds the ranker's training data from a world's event log (DuckDB over the events view).
+//
+// One example per impression, with its outcome (click, save, hide, or none of them). Impressions
+// are grouped into requests: a session of the log is one page the incumbent showed, ranked at the
+// session's first impression, so every impression of a session shares one context, built only from
+// what happened before that moment:
+//   - the user's clicks, saves and hides before the session (the newest SEQ_LEN are the sequence;
+//     the trainer gathers them from the action arrays with their time gap to the session start);
+//   - each candidate's item id, topic, creator, locale, age at the session start, and popularity as
+//     of the start of the session's day (the popularity batch job's SQL over events before that:
+//     the snapshot a ranker would have been serving), and the generator that proposed it at what
+//     rank: in the simulated log, the impression's `source` and `position`.
+// Candidate features are encoded with encodeCandidateInto, the function the Ranker serves with.
+// Time split: sessions that start on the last `holdoutDays` days are the held-out set; vocabularies
+// and bucket edges come from the training sessions only.
+//
+// Output (outDir): .npy arrays, dataset.json (shapes, the encoding, counts, windows) and
+// val_requests.json (the held-out sessions as Rank requests, scored through the serving encoder by evalRanker).
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { popularity as popularityJob } from '../data/batch/jobs/popularity.js';
+import { eventsView, openDuck, queryRows } from '../data/duck.js';
+import { DAY_MS, readWorldManifest } from '../data/world.js';
+import { writeNpy, type NpyArray } from '../training/npy.js';
+import { rankerCatalog, type ItemMetaRow } from './catalog.js';
+import {
+  ACTION_CODE_BY_NAME,
+  allocateCandidates,
+  encodeCandidateInto,
+  itemIndex,
+  localeIndex,
+  MAX_SOURCES,
+  SEQ_LEN,
+  topicIndex,
+  type CandidateColumns,
+  type RankerEncoding,
+  type RankerItem,
+} from './encoding.js';
+
+export const DATASET_FILE = 'dataset.json';
+export const VAL_REQUESTS_FILE = 'val_requests.json';
+
+/** Bucket edges the model applies to the raw numbers (gap and age: log-ish scales; popularity: training quantiles). */
+export const GAP_HOUR_EDGES = [0.05, 0.25, 1, 3, 6, 12, 24, 48, 96, 168, 336];
+export const AGE_DAY_EDGES = [0.5, 1, 2, 4, 7, 14, 30, 60, 120, 240];
+export const RANK_EDGES = [1, 2, 3, 5, 8, 12, 20, 30, 50, 100];
+const POPULARITY_QUANTILES = [0.2, 0.4, 0.6, 0.75, 0.85, 0.92, 0.96, 0.99];
+
+export interface RankerDatasetOptions {
+  worldDir: string;
+  outDir: string;
+  /** End of the data window (exclusive); default: the end of the world's last day. */
+  endMs?: number;
+  /** Days at the end held out for evaluation (default 1). */
+  holdoutDays?: number;
+  /** Items need this many training impressions or actions to get their own id (default 2). */
+  minItemCount?: number;
+  /** At most this many held-out sessions (a deterministic sample: every k-th); default all. */
+  maxValSessions?: number;
+  log?: (line: string) => void;
+}
+
+export interface NpyEntry {
+  file: string;
+  dtype: string;
+  shape: number[];
+}
+
+export interface RankerDatasetManifest {
+  world: string;
+  endMs: number;
+  trainEndMs: number;
+  dataWindow: { startMs: number; endMs: number };
+  validationWindow: { startMs: number; endMs: number };
+  encoding: RankerEncoding;
+  counts: { actions: number; trainSessions: number; trainExamples: number; valSessions: number; valExamples: number; positives: Record<string, number> };
+  arrays: Record<string, NpyEntry>;
+  buildMs: number;
+}
+
+/** A held-out session as the Rank request a ranker would have received, with what the user did. */
+export interface ValSession {
+  user: string;
+  sessionId: string;
+  timeMs: number;
+  /** How many of the user's actions (in val_requests.users[user].actions, oldest first) came before the session. */
+  histCount: number;
+  /** [item id, generator, rank] per impression, in page order. */
+  candidates: [string, string, number][];
+  /** [clicked, saved, hid] per impression, 0 or 1. */
+  labels: [number, number, number][];
+}
+
+export interface ValRequests {
+  /** Catalog rows: item → [topic, creator, locale, createdMs]; popularity per day start (ms) → item → score. */
+  items: Record<string, [string | null, string | null, string | null, number | null]>;
+  popularity: Record<string, Record<string, number>>;
+  /** Per user: locale and every click/save/hide before the window's end, oldest first, [item, action code, timeMs]. */
+  users: Record<string, { locale: string; actions: [string, number, number][] }>;
+  sessions: ValSession[];
+}
+
+export interface RankerDataset {
+  dir: string;
+  manifest: RankerDatasetManifest;
+}
+
+interface Impressions {
+  users: string[];
+  sessions: string[];
+  items: string[];
+  times: number[];
+  sessionMs: number[];
+  positions: (number | null)[];
+  sources: (string | null)[];
+  click: boolean[];
+  save: boolean[];
+  hide: boolean[];
+}
+
+interface Actions {
+  users: string[];
+  items: string[];
+  actions: string[];
+  times: number[];
+}
+
+const dayOf = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
+
+export async function buildRankerDataset(options: RankerDatasetOptions): Promise<RankerDataset> {
+  const started = performance.now();
+  const log = options.log ?? (() => {});
+  const world = await readWorldManifest(options.worldDir);
+  const endMs = Math.floor(options.endMs ?? world.startMs + world.days * DAY_MS);
+  const holdoutDays = options.holdoutDays ?? 1;
+  const valStartMs = dayOf(endMs - 1) - (holdoutDays - 1) * DAY_MS;
+  if (valStartMs <= world.startMs) throw new Error(`the held-out window starts at ${new Date(valStartMs).toISOString()}, not after the world's first day: nothing to train on`);
+  const minItemCount = options.minItemCount ?? 2;
+  await fs.mkdir(options.outDir, { recursive: true });
+
+  const duck = await openDuck();
+  try {
+    const conn = duck.conn;
+    await eventsView(conn, options.worldDir, { beforeMs: endMs });
+    // Materialized once: the per-day popularity queries re-point the `events` view at slices of it.
+    await conn.run(`CREATE TABLE ranker_ev AS SELECT user_id, item_id, action, time_ms, session_id, position, source FROM events WHERE user_id IS NOT NULL AND item_id IS NOT NULL`);
+    const itemMeta = await queryRows<ItemMetaRow>(conn, `SELECT item_id, creator_id, topic, locale, created_ms FROM items ORDER BY item_id`);
+    const userLocale = new Map((await queryRows<{ user_id: string; locale: string | null }>(conn, 'SELECT user_id, locale FROM users')).map((u) => [u.user_id, u.locale ?? '']));
+    const actions = await readActions(conn);
+    const imps = await readImpressions(conn);
+    if (imps.users.length === 0) throw new Error(`no impressions with a session in ${options.worldDir}: the ranker learns from impressions`);
+    log(`ranker dataset: ${imps.users.length} impressions, ${actions.users.length} clicks/saves/hides before ${new Date(endMs).toISOString()}`);
+
+    const days = [...new Set(imps.sessionMs.map(dayOf))].sort((a, b) => a - b);
+    const popularityByDay = await popularityAsOfDays(conn, days);
+    const base = rankerCatalog(itemMeta, []);
+    const lookupFor = (day: number) => {
+      const pop = popularityByDay.get(day)!;
+      const cache = new Map<string, RankerItem | undefined>();
+      return (itemId: string): RankerItem | undefined => {
+        if (cache.has(itemId)) return cache.get(itemId);
+        const info = base.get(itemId);
+        const out = info ? { ...info, popularity: pop.get(itemId) ?? 0 } : undefined;
+        cache.set(itemId, out);
+        return out;
+      };
+    };
+
+    // Vocabularies from the training window only.
+    const itemCount = new Map<string, number>();
+    const bump = (item: string) => itemCount.set(item, (itemCount.get(item) ?? 0) + 1);
+    const sourceNames = new Set<string>();
+    const trainPops: number[] = [];
+    for (let i = 0; i < imps.users.length; i++) {
+      if (imps.sessionMs[i] >= valStartMs) continue;
+      bump(imps.items[i]);
+      if (imps.sources[i]) sourceNames.add(imps.sources[i]!);
+      const p = popularityByDay.get(dayOf(imps.sessionMs[i]))!.get(imps.items[i]);
+      if (p && p > 0) trainPops.push(p);
+    }
+    for (let i = 0; i < actions.users.length; i++) if (actions.times[i] < valStartMs) bump(actions.items[i]);
+    const frequent = [...itemCount].filter(([, n]) => n >= minItemCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
+    const sortedSet = (values: Iterable<string | null | undefined>) => [...new Set([...values].filter((v): v is string => !!v))].sort();
+    const encoding: RankerEncoding = {
+      vocab: {
+        items: ['<pad>', '<unk>', ...frequent],
+        topics: ['<pad>', '<unk>', ...sortedSet(itemMeta.map((r) => r.topic))],
+        creators: ['<pad>', '<unk>', ...sortedSet(itemMeta.map((r) => r.creator_id))],
+        locales: ['<pad>', '<unk>', ...sortedSet([...itemMeta.map((r) => r.locale), ...userLocale.values()])],
+        sources: ['<pad>', '<unk>', ...[...sourceNames].sort()],
+      },
+      seqLen: SEQ_LEN,
+      maxSources: MAX_SOURCES,
+      buckets: { gapHours: GAP_HOUR_EDGES, ageDays: AGE_DAY_EDGES, popularity: quantileEdges(trainPops, POPULARITY_QUANTILES), rank: RANK_EDGES },
+    };
+
+    // The action arrays (user by user, oldest first), and where each user's actions start.
+    const A = actions.users.length;
+    const actItem = new Int32Array(A);
+    const actTopic = new Int32Array(A);
+    const actType = new Int32Array(A);
+    const actTime = new Float64Array(A);
+    const userStart = new Map<string, number>();
+    for (let i = 0; i < A; i++) {
+      if (!userStart.has(actions.users[i])) userStart.set(actions.users[i], i);
+      actItem[i] = itemIndex(encoding.vocab, actions.items[i]);
+      actTopic[i] = topicIndex(encoding.vocab, base.get(actions.items[i]));
+      actType[i] = ACTION_CODE_BY_NAME[actions.actions[i]];
+      actTime[i] = actions.times[i];
+    }
+
+    // Sessions → contexts (one per session) and examples (one per impression).
+    const split = { train: new SplitBuilder(encoding), val: new SplitBuilder(encoding) };
+    const valSessions: ValSession[] = [];
+    let i = 0;
+    let actPtr = 0;
+    let currentUser = '';
+    while (i < imps.users.length) {
+      const user = imps.users[i];
+      const session = imps.sessions[i];
+      const t0 = imps.sessionMs[i];
+      let j = i;
+      while (j < imps.users.length && imps.users[j] === user && imps.sessions[j] === session) j++;
+      // Actions of this user strictly before the session's first impression.
+      const start = userStart.get(user) ?? -1;
+      if (user !== currentUser) {
+        currentUser = user;
+        actPtr = start;
+      }
+      let histEnd = start;
+      if (start >= 0) {
+        while (actPtr < A && actions.users[actPtr] === user && actions.times[actPtr] < t0) actPtr++;
+        histEnd = actPtr;
+      }
+      const isVal = t0 >= valStartMs;
+      const target = isVal ? split.val : split.train;
+      const lookup = lookupFor(dayOf(t0));
+      const ctx = target.addContext(Math.max(0, start), Math.max(0, histEnd), t0, localeIndex(encoding.vocab, userLocale.get(user) ?? ''));
+      for (let k = i; k < j; k++) {
+        target.addExample(ctx, { itemId: imps.items[k], sources: imps.sources[k] ? [{ generator: imps.sources[k]!, rank: imps.positions[k] ?? -1 }] : [] }, lookup, t0, imps.positions[k] ?? -1, [
+          imps.click[k],
+          imps.save[k],
+          imps.hide[k],
+        ]);
+      }
+      if (isVal) {
+        valSessions.push({
+          user,
+          sessionId: session,
+          timeMs: t0,
+          histCount: start >= 0 ? histEnd - start : 0,
+          candidates: Array.from({ length: j - i }, (_, n) => [imps.items[i + n], imps.sources[i + n] ?? '', imps.positions[i + n] ?? -1]),
+          labels: Array.from({ length: j - i }, (_, n) => [+imps.click[i + n], +imps.save[i + n], +imps.hide[i + n]]),
+        });
+      }
+      i = j;
+    }
+    if (split.train.examples === 0) throw new Error(`no impressions before ${new Date(valStartMs).toISOString()}: nothing to train on`);
+    if (split.val.examples === 0) throw new Error(`no impressions in the held-out window from ${new Date(valStartMs).toISOString()}`);
+
+    const arrays: Record<string, NpyEntry> = {};
+    const write = async (name: string, data: NpyArray, shape: number[]) => {
+      const file = `${name}.npy`;
+      await writeNpy(path.join(options.outDir, file), data, shape);
+      arrays[name] = { file, dtype: dtypeOf(data), shape };
+    };
+    await write('act_item', actItem, [A]);
+    await write('act_topic', actTopic, [A]);
+    await write('act_type', actType, [A]);
+    await write('act_time_ms', actTime, [A]);
+    for (const [name, s] of Object.entries(split)) await s.write(name, write);
+
+    await fs.writeFile(path.join(options.outDir, VAL_REQUESTS_FILE), JSON.stringify(valRequests(valSessions, itemMeta, popularityByDay, userLocale, actions, options.maxValSessions)));
+    const positives = { click: split.train.positives[0], save: split.train.positives[1], hide: split.train.positives[2] };
+    const manifest: RankerDatasetManifest = {
+      world: path.resolve(options.worldDir),
+      endMs,
+      trainEndMs: valStartMs,
+      dataWindow: { startMs: world.startMs, endMs: valStartMs },
+      validationWindow: { startMs: valStartMs, endMs },
+      encoding,
+      counts: {
+        actions: A,
+        trainSessions: split.train.contexts,
+        trainExamples: split.train.examples,
+        valSessions: split.val.contexts,
+        valExamples: split.val.examples,
+        positives,
+      },
+      arrays,
+      buildMs: Math.round(performance.now() - started),
+    };
+    await fs.writeFile(path.join(options.outDir, DATASET_FILE), JSON.stringify(manifest, null, 2));
+    log(
+      `ranker dataset: ${manifest.counts.trainSessions} train sessions / ${manifest.counts.trainExamples} impressions ` +
+        `(${positives.click} clicks, ${positives.save} saves, ${positives.hide} hides), ${manifest.counts.valSessions} held-out sessions / ` +
+        `${manifest.counts.valExamples} impressions, ${encoding.vocab.items.length} item ids; ${manifest.buildMs} ms`,
+    );
+    return { dir: options.outDir, manifest };
+  } finally {
+    duck.close();
+  }
+}
+
+/** Grows the context and example columns of one split. */
+class SplitBuilder {
+  contexts = 0;
+  examples = 0;
+  readonly positives = [0, 0, 0];
+  private ctxStart: number[] = [];
+  private ctxEnd: number[] = [];
+  private ctxTime: number[] = [];
+  private ctxLocale: number[] = [];
+  private exCtx: number[] = [];
+  private exPosition: number[] = [];
+  private labels: number[] = [];
+  private cols: CandidateColumns;
+  private capacity = 4096;
+
+  constructor(private readonly enc: RankerEncoding) {
+    this.cols = allocateCandidates(this.capacity, enc);
+  }
+
+  addContext(histStart: number, histEnd: number, timeMs: number, locale: number): number {
+    this.ctxStart.push(histStart);
+    this.ctxEnd.push(histEnd);
+    this.ctxTime.push(timeMs);
+    this.ctxLocale.push(locale);
+    return this.contexts++;
+  }
+
+  addExample(ctx: number, candidate: { itemId: string; sources: { generator: string; rank: number }[] }, lookup: (id: string) => RankerItem | undefined, requestMs: number, position: number, labels: boolean[]): void {
+    if (this.examples === this.capacity) this.grow();
+    encodeCandidateInto(this.cols, this.examples, candidate, lookup, requestMs, this.enc);
+    this.exCtx.push(ctx);
+    this.exPosition.push(position);
+    labels.forEach((l, h) => {
+      this.labels.push(l ? 1 : 0);
+      if (l) this.positives[h]++;
+    });
+    this.examples++;
+  }
+
+  private grow(): void {
+    const next = allocateCandidates(this.capacity * 2, this.enc);
+    for (const key of Object.keys(next) as (keyof CandidateColumns)[]) (next[key] as Int32Array).set(this.cols[key] as Int32Array);
+    this.cols = next;
+    this.capacity *= 2;
+  }
+
+  async write(prefix: string, write: (name: string, data: NpyArray, shape: number[]) => Promise<void>): Promise<void> {
+    const C = this.contexts;
+    const E = this.examples;
+    const K = this.enc.maxSources;
+    await write(`${prefix}_ctx_hist_start`, Int32Array.from(this.ctxStart), [C]);
+    await write(`${prefix}_ctx_hist_end`, Int32Array.from(this.ctxEnd), [C]);
+    await write(`${prefix}_ctx_time_ms`, Float64Array.from(this.ctxTime), [C]);
+    await write(`${prefix}_ctx_locale`, Int32Array.from(this.ctxLocale), [C]);
+    await write(`${prefix}_ex_ctx`, Int32Array.from(this.exCtx), [E]);
+    await write(`${prefix}_ex_position`, Int32Array.from(this.exPosition), [E]);
+    await write(`${prefix}_ex_labels`, Uint8Array.from(this.labels), [E, 3]);
+    for (const [key, data] of Object.entries(this.cols) as [keyof CandidateColumns, Int32Array | Float32Array][]) {
+      const wide = key === 'cand_source' || key === 'cand_rank';
+      await write(`${prefix}_${key}`, data.slice(0, wide ? E * K : E), wide ? [E, K] : [E]);
+    }
+  }
+}
+
+async function readActions(conn: DuckDBConnection): Promise<Actions> {
+  const reader = await conn.runAndReadAll(`
+    SELECT user_id, item_id, action, time_ms::DOUBLE AS time_ms FROM ranker_ev
+    WHERE action IN ('click', 'save', 'hide')
+    ORDER BY user_id, time_ms, item_id, action`);
+  const [users, items, acts, times] = reader.getColumnsJS() as unknown as [string[], string[], string[], number[]];
+  return { users, items, actions: acts, times };
+}
+
+async function readImpressions(conn: DuckDBConnection): Promise<Impressions> {
+  const reader = await conn.runAndReadAll(`
+    WITH labels AS (
+      SELECT user_id, session_id, item_id, bool_or(action = 'click') AS c, bool_or(action = 'save') AS s, bool_or(action = 'hide') AS h
+      FROM ranker_ev WHERE action IN ('click', 'save', 'hide') AND session_id IS NOT NULL
+      GROUP BY user_id, session_id, item_id
+    ), imps AS (
+      SELECT user_id, session_id, item_id, time_ms, position, source, min(time_ms) OVER (PARTITION BY user_id, session_id) AS session_ms
+      FROM ranker_ev WHERE action = 'impression' AND session_id IS NOT NULL
+    )
+    SELECT i.user_id, i.session_id, i.item_id, i.time_ms::DOUBLE, i.session_ms::DOUBLE, i.position, i.source,
+      coalesce(l.c, false) AS c, coalesce(l.s, false) AS s, coalesce(l.h, false) AS h
+    FROM imps i LEFT JOIN labels l USING (user_id, session_id, item_id)
+    ORDER BY i.user_id, i.session_ms, i.session_id, i.time_ms, i.position, i.item_id`);
+  const cols = reader.getColumnsJS() as unknown as [string[], string[], string[], number[], number[], (number | null)[], (string | null)[], boolean[], boolean[], boolean[]];
+  return { users: cols[0], sessions: cols[1], items: cols[2], times: cols[3], sessionMs: cols[4], positions: cols[5], sources: cols[6], click: cols[7], save: cols[8], hide: cols[9] };
+}
+
+/** Each day's popularity as the batch job would have computed it at that day's start (events before it only). */
+async function popularityAsOfDays(conn: DuckDBConnection, days: number[]): Promise<Map<number, Map<string, number>>> {
+  const out = new Map<number, Map<string, number>>();
+  for (const day of days) {
+    await conn.run(`CREATE OR REPLACE VIEW events AS SELECT * FROM ranker_ev WHERE time_ms < ${day}`);
+    const rows = await queryRows<{ item_id: string; score: number }>(conn, popularityJob.sql({ asOfMs: day, dayMs: DAY_MS }));
+    out.set(day, new Map(rows.map((r) => [r.item_id, Number(r.score)])));
+  }
+  return out;
+}
+
+function valRequests(
+  sessions: ValSession[],
+  itemMeta: ItemMetaRow[],
+  popularityByDay: Map<number, Map<string, number>>,
+  userLocale: Map<string, string>,
+  actions: Actions,
+  maxSessions: number | undefined,
+): ValRequests {
+  const step = maxSessions && sessions.length > maxSessions ? sessions.length / maxSessions : 1;
+  const picked = step === 1 ? sessions : Array.from({ length: maxSessions! }, (_, k) => sessions[Math.floor(k * step)]);
+  const users = new Set(picked.map((s) => s.user));
+  const needed = new Set<string>();
+  const out: ValRequests = { items: {}, popularity: {}, users: {}, sessions: picked };
+  for (let i = 0; i < actions.users.length; i++) {
+    const u = actions.users[i];
+    if (!users.has(u)) continue;
+    const entry = (out.users[u] ??= { locale: userLocale.get(u) ?? '', actions: [] });
+    entry.actions.push([actions.items[i], ACTION_CODE_BY_NAME[actions.actions[i]], actions.times[i]]);
+    needed.add(actions.items[i]);
+  }
+  for (const u of users) out.users[u] ??= { locale: userLocale.get(u) ?? '', actions: [] };
+  for (const s of picked) for (const [item] of s.candidates) needed.add(item);
+  for (const r of itemMeta) if (needed.has(r.item_id)) out.items[r.item_id] = [r.topic, r.creator_id, r.locale ?? null, r.created_ms == null ? null : Number(r.created_ms)];
+  for (const day of new Set(picked.map((s) => dayOf(s.timeMs)))) {
+    const pop = popularityByDay.get(day)!;
+    out.popularity[String(day)] = Object.fromEntries([...needed].filter((id) => pop.has(id)).map((id) => [id, pop.get(id)!]));
+  }
+  return out;
+}
+
+function quantileEdges(values: number[], quantiles: number[]): number[] {
+  if (values.length === 0) return [];
+  const sorted = Float64Array.from(values).sort();
+  const edges: number[] = [];
+  for (const q of quantiles) {
+    const v = sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    if (edges.length === 0 || v > edges[edges.length - 1]) edges.push(v);
+  }
+  return edges;
+}
+
+function dtypeOf(data: NpyArray): string {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Uint8Array) return 'uint8';
+  return 'int64';
+}

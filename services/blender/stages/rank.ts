@@ -1,0 +1,61 @@
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type { RankingStatus } from '../../../generated/feedloom/v1/blender.js';
+import type { UserContext } from '../../../generated/feedloom/v1/common.js';
+import type { RankerClient } from '../../../generated/feedloom/v1/ranker.js';
+import { callUnary } from '../../../libs/bootstrap/client.js';
+import { codeOf } from '../../../libs/bootstrap/errors.js';
+import type { BlendCandidate } from './types.js';
+
+export interface RankerEndpoint {
+  client: RankerClient;
+  /** How many of the pre-scored candidates are sent to be ranked. */
+  topN: number;
+  deadlineMs: number;
+}
+
+export interface Ranked {
+  /** The ranked top N (best utility first), then the rest in pre-score order. */
+  ordered: BlendCandidate[];
+  ranking: RankingStatus;
+  /** The ranker's utility per ranked item. */
+  utilities: Map<string, number>;
+}
+
+const fallback = (ordered: BlendCandidate[], reason: string): Ranked => ({ ordered, ranking: { ranked: false, modelVersion: '', fallbackReason: reason }, utilities: new Map() });
+
+function reasonOf(err: unknown, deadlineMs: number): string {
+  const code = codeOf(err);
+  const details = (err as { details?: string }).details || (err as Error).message;
+  if (code === grpcStatus.DEADLINE_EXCEEDED) return `ranker late: no answer within ${deadlineMs} ms`;
+  if (code === grpcStatus.UNAVAILABLE) return `ranker unavailable: ${details}`;
+  return `ranker failed (${grpcStatus[code] ?? code}): ${details}`;
+}
+
+/**
+ * Stage 6: the transformer ranker orders the top N pre-scored candidates by its utility. If it is
+ * not configured, fails or is late, the pre-score order stands and the reason is reported; the
+ * request never fails for it.
+ */
+export async function rank(ordered: BlendCandidate[], user: UserContext, ranker: RankerEndpoint | undefined, call: { requestId: string; signal?: AbortSignal }): Promise<Ranked> {
+  if (!ranker) return fallback(ordered, 'no ranker configured');
+  if (ordered.length === 0) return fallback(ordered, 'no candidates to rank');
+  const top = ordered.slice(0, ranker.topN);
+  let response;
+  try {
+    response = await callUnary(
+      ranker.client,
+      'rank',
+      { user, candidates: top.map((c) => ({ itemId: c.itemId, sources: c.proposals.map((p) => ({ generator: p.generator, rank: p.rank })) })), requestId: call.requestId },
+      { timeoutMs: ranker.deadlineMs, requestId: call.requestId, signal: call.signal },
+    );
+  } catch (err) {
+    return fallback(ordered, reasonOf(err, ranker.deadlineMs));
+  }
+  const scores = response.scores;
+  if (scores.length !== top.length || scores.some((s, i) => s.itemId !== top[i].itemId || !Number.isFinite(s.utility))) {
+    return fallback(ordered, `ranker answer did not match the request (${scores.length} scores for ${top.length} candidates)`);
+  }
+  const utilities = new Map(scores.map((s) => [s.itemId, s.utility]));
+  const ranked = [...top].sort((a, b) => utilities.get(b.itemId)! - utilities.get(a.itemId)! || b.preScore - a.preScore || (a.itemId < b.itemId ? -1 : 1));
+  return { ordered: [...ranked, ...ordered.slice(top.length)], ranking: { ranked: true, modelVersion: response.modelVersion, fallbackReason: '' }, utilities };
+}
