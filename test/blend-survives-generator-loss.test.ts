@@ -4,7 +4,7 @@ import { BlenderClient, SourceState, type BlendResponse } from '../generated/fee
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { startProcesses } from '../services/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
-import { spreadPorts, testMeshConfig } from './fixtures/mesh.js';
+import { smallMesh, spreadPorts, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 
 describe('Blend while a generator process dies', () => {
@@ -14,7 +14,10 @@ describe('Blend while a generator process dies', () => {
 
   beforeAll(async () => {
     const world = await testWorld();
-    const { mesh: config, path } = testMeshConfig(world, spreadPorts);
+    const { mesh: config, path } = testMeshConfig(world, (raw) => {
+      smallMesh(raw);
+      spreadPorts(raw);
+    });
     mesh = await startProcesses(config, path);
     blender = connect(BlenderClient, mesh.addresses.get('blender')!);
     users = await activeUsers(world, 10);

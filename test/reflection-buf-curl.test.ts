@@ -12,11 +12,14 @@ const buf = (args: string[]) => run('npx', ['--no-install', 'buf', 'curl', '--pr
 
 describe('server reflection with a real reflection client (buf curl)', () => {
   let mesh: Awaited<ReturnType<typeof startAllInOne>>;
+  let generators: string[];
   let user: string;
 
   beforeAll(async () => {
     const world = await testWorld();
-    mesh = await startAllInOne(testMeshConfig(world).mesh, { ephemeralPorts: true });
+    const { mesh: config } = testMeshConfig(world);
+    generators = config.generators.map((g) => g.name).sort();
+    mesh = await startAllInOne(config, { ephemeralPorts: true });
     [user] = await activeUsers(world, 1);
   });
   afterAll(async () => mesh?.stop());
@@ -47,8 +50,8 @@ describe('server reflection with a real reflection client (buf curl)', () => {
     const { stdout } = await buf(['-d', JSON.stringify({ user_id: user, limit: 10, debug: true }), url('blender', '/feedloom.v1.Blender/Blend')]);
     const response = JSON.parse(stdout);
     expect(response.items.length).toBe(10);
-    expect(response.sources.map((s: { generator: string }) => s.generator).sort()).toEqual(['followed_creators', 'item_cooccurrence', 'popular']);
-    expect(response.debug.stages.map((s: { stage: string }) => s.stage)).toEqual(['hydrate', 'fan_out', 'dedupe', 'filter', 'pre_score', 'compose_page']);
+    expect(response.sources.map((s: { generator: string }) => s.generator).sort()).toEqual(generators);
+    expect(response.debug.stages.map((s: { stage: string }) => s.stage)).toEqual(['hydrate', 'fan_out', 'dedupe', 'filter', 'pre_score', 'rank', 'compose_page']);
     expect(response.debug.journeys.length).toBeGreaterThanOrEqual(10);
   });
 

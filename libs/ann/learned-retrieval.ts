@@ -37,10 +37,10 @@ export function endpointsFromMesh(mesh: MeshConfig): LearnedEndpoints {
 
 /**
  * Endpoints for a generator: explicit settings (viewerAddress, annHosts: ["host:port"] or
- * [{name, address}]) win; otherwise the mesh config at settings.meshConfig, $FEEDLOOM_CONFIG or
- * config/mesh.json.
+ * [{name, address}]) win; then a config file named by settings.meshConfig; then the mesh config the
+ * generator is served from; then $FEEDLOOM_CONFIG or config/mesh.json.
  */
-export function endpointsFromSettings(settings: Record<string, unknown>): LearnedEndpoints {
+export function endpointsFromSettings(settings: Record<string, unknown>, mesh?: MeshConfig): LearnedEndpoints {
   const hosts = settings.annHosts;
   if (Array.isArray(hosts) && hosts.length) {
     return {
@@ -52,6 +52,7 @@ export function endpointsFromSettings(settings: Record<string, unknown>): Learne
       ),
     };
   }
+  if (mesh && typeof settings.meshConfig !== 'string') return endpointsFromMesh(mesh);
   const path = typeof settings.meshConfig === 'string' ? settings.meshConfig : (process.env.FEEDLOOM_CONFIG ?? DEFAULT_CONFIG_PATH);
   return endpointsFromMesh(loadMeshConfig(path));
 }
@@ -212,8 +213,8 @@ export function reportedVersion(userVersion: string | undefined, indexVersion: s
 const shared = new Map<string, LearnedRetrieval>();
 
 /** One LearnedRetrieval per (endpoints, options) in the process, built from generator settings. */
-export function retrievalFor(settings: Record<string, unknown>, defaults: { model?: string } = {}): LearnedRetrieval {
-  const endpoints = endpointsFromSettings(settings);
+export function retrievalFor(settings: Record<string, unknown>, mesh?: MeshConfig, defaults: { model?: string } = {}): LearnedRetrieval {
+  const endpoints = endpointsFromSettings(settings, mesh);
   const options: RetrievalOptions = {
     model: typeof settings.model === 'string' ? settings.model : (defaults.model ?? 'two_tower'),
     callTimeoutMs: typeof settings.callTimeoutMs === 'number' ? settings.callTimeoutMs : undefined,

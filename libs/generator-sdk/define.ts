@@ -1,5 +1,5 @@
 import type { Candidate, UserContext } from '../../generated/feedloom/v1/common.js';
-import type { GeneratorKindName } from '../config/mesh.js';
+import type { GeneratorKindName, MeshConfig } from '../config/mesh.js';
 
 /** What a generator is asked: the hydrated viewer and how many candidates to return at most. */
 export interface GenerateInput {
@@ -36,8 +36,11 @@ export interface GeneratorModule<Data = SnapshotRows> {
   requestCost: string;
   /** Snapshot names (built by the batch jobs) it reads. */
   snapshots: readonly string[];
-  /** Builds the in-memory structures from snapshot rows, once per snapshot version, off the request path. */
-  prepare?(rows: SnapshotRows, settings: Record<string, unknown>): Data;
+  /**
+   * Builds the in-memory structures from snapshot rows, once per snapshot version, off the request
+   * path. `mesh` is the config it is served from (where other services are), when it is served in one.
+   */
+  prepare?(rows: SnapshotRows, settings: Record<string, unknown>, mesh?: MeshConfig): Data;
   generate(input: GenerateInput, ctx: GeneratorContext<Data>): GenerateResult | Promise<GenerateResult>;
 }
 

@@ -10,6 +10,7 @@ import { unavailable } from '../bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServiceBinding } from '../bootstrap/server.js';
 import { ServingStatus } from '../bootstrap/health.js';
 import { meter, tracer } from '../bootstrap/telemetry.js';
+import type { MeshConfig } from '../config/mesh.js';
 import type { GenerateResult, GeneratorModule } from './define.js';
 import { SnapshotSource } from './snapshot-source.js';
 import { validateGenerateRequest } from './validate.js';
@@ -19,6 +20,8 @@ export interface GeneratorServeOptions {
   snapshotsDir: string;
   settings?: Record<string, unknown>;
   pollMs?: number;
+  /** The mesh config it is served from, handed to the module's prepare. */
+  mesh?: MeshConfig;
 }
 
 const KIND = { learned: GeneratorKind.GENERATOR_KIND_LEARNED, graph: GeneratorKind.GENERATOR_KIND_GRAPH, heuristic: GeneratorKind.GENERATOR_KIND_HEURISTIC };
@@ -49,7 +52,7 @@ const candidatesOf = (result: GenerateResult) => (Array.isArray(result) ? { cand
 export function generatorBinding<Data>(module: GeneratorModule<Data>, options: GeneratorServeOptions) {
   let onHealth: (serving: boolean) => void = () => {};
   const settings = options.settings ?? {};
-  const source = new SnapshotSource(module, options.snapshotsDir, settings, (ready) => onHealth(ready));
+  const source = new SnapshotSource(module, options.snapshotsDir, settings, (ready) => onHealth(ready), options.mesh);
 
   const binding: ServiceBinding = bindService(CandidateGeneratorService, {
     async generate(request, ctx): Promise<GenerateResponse> {

@@ -1,11 +1,12 @@
 import { currentSnapshotVersion, readSnapshot } from '../data/snapshots.js';
+import type { MeshConfig } from '../config/mesh.js';
 import type { SnapshotRows } from './define.js';
 
 /** Anything that reads snapshots: a generator module, or the blender's item metadata. */
 export interface SnapshotConsumer<Data> {
   name: string;
   snapshots: readonly string[];
-  prepare?(rows: SnapshotRows, settings: Record<string, unknown>): Data;
+  prepare?(rows: SnapshotRows, settings: Record<string, unknown>, mesh?: MeshConfig): Data;
 }
 
 export interface LoadedData<Data> {
@@ -30,6 +31,7 @@ export class SnapshotSource<Data> {
     private readonly snapshotsDir: string,
     private readonly settings: Record<string, unknown>,
     private readonly onChange: (ready: boolean, error?: string) => void = () => {},
+    private readonly mesh?: MeshConfig,
   ) {}
 
   get current(): LoadedData<Data> | undefined {
@@ -74,7 +76,7 @@ export class SnapshotSource<Data> {
         rows[name] = snapshot.rows as unknown[];
         counts[name] = snapshot.rows.length;
       }
-      const data = this.module.prepare ? this.module.prepare(rows, this.settings) : (rows as Data);
+      const data = this.module.prepare ? this.module.prepare(rows, this.settings, this.mesh) : (rows as Data);
       this.loaded = { data, versions: wanted, rows: counts };
       this.lastError = undefined;
       this.onChange(true);

@@ -9,6 +9,8 @@ import { fetchFeed, formatDebug, formatFeed } from './feed.js';
 import { newGenerator } from './new-generator.js';
 import { writeK8sManifests } from './k8s.js';
 import { runTrainCommand } from './train.js';
+import { runEvalRankerCommand, runTrainRankerCommand } from './train-ranker.js';
+import { runIndexCommand } from '../indexer/cli.js';
 import { runDemo, runUp } from './up.js';
 import { runEvalCommand } from './eval.js';
 
@@ -30,6 +32,9 @@ usage: npx feedloom <command> [options]
                                          turn an interaction file into a world
   train two-tower|mf [--world DIR] [--seed N] [--epochs N] [--as-of MS]
                                          train a model and register it (see train --help)
+  train-ranker [--world DIR | --preset P]  train the transformer ranker and publish it if it passes validation
+  eval-ranker [--preset small] [--json]  ranker AUC per head and HIT@3 vs position order and the no-sequence ablation
+  index [--version V]                    run the item tower over the catalog and build the faiss index (see index --help)
   k8s [--out deploy/k8s] [--namespace N] [--image IMG] [--replicas N]
                                          Kubernetes manifests generated from the mesh config
   new-generator NAME --kind heuristic|graph|learned
@@ -110,6 +115,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'train':
       return runTrainCommand(rest);
+    case 'train-ranker':
+      return runTrainRankerCommand(rest);
+    case 'eval-ranker':
+      return runEvalRankerCommand(rest);
+    case 'index':
+      return runIndexCommand(rest);
     case 'k8s': {
       const { values } = args({ out: { type: 'string', default: 'deploy/k8s' }, namespace: { type: 'string', default: 'feedloom' }, image: { type: 'string', default: 'feedloom:latest' }, replicas: { type: 'string', default: '2' }, 'world-claim': { type: 'string', default: 'feedloom-world' } });
       const files = writeK8sManifests(values.config as string, values.out as string, {

@@ -37,7 +37,7 @@ export function meshComponents(mesh: MeshConfig, options: { ephemeralPorts?: boo
       name: `generator.${g.name}`,
       port: g.port,
       start: async () =>
-        serveGenerator(await loadGeneratorModule(g.name), { snapshotsDir, settings: g.settings, pollMs: mesh.snapshotPollMs, host, port: port(g.port) }),
+        serveGenerator(await loadGeneratorModule(g.name), { snapshotsDir, settings: g.settings, pollMs: mesh.snapshotPollMs, host, port: port(g.port), mesh }),
     })),
     // The transformer ranker, before the blender that calls it.
     ...(mesh.services.ranker

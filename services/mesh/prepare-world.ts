@@ -6,6 +6,7 @@ import { ModelRegistry } from '../../libs/registry/index.js';
 import { MF_SNAPSHOT, trainMf } from '../../libs/training/mf.js';
 import { trainTwoTower } from '../../libs/training/train-two-tower.js';
 import { runIndexer } from '../indexer/indexer.js';
+import { trainRanker } from '../cli/train-ranker.js';
 
 const TWO_TOWER = 'two_tower';
 
@@ -43,4 +44,14 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
       await runIndexer({ registryDir: registryRoot, worldDir, version: version.version, log });
     }
   }
+
+  const ranker = mesh.services.ranker;
+  if (ranker && !(await new ModelRegistry(registryRoot).latest(ranker.model, ['published', 'serving']))) {
+    // A first ranker on a time budget, so a first `make up` stays minutes, not an hour; retrain for a better one.
+    log(`training the ranker (one epoch, at most ${RANKER_BUDGET_S} s) …`);
+    const result = await trainRanker({ worldDir, registryDir: registryRoot, model: ranker.model, epochs: 1, trainerArgs: ['--max-train-seconds', String(RANKER_BUDGET_S)], log });
+    if (result.info.state !== 'published') log(`the ranker did not pass validation (${result.info.state}); the blender will keep pre-score order`);
+  }
 }
+
+const RANKER_BUDGET_S = 90;

@@ -12,7 +12,7 @@ export default defineGenerator<{ retrieval: LearnedRetrieval }>({
   description: 'Nearest items (two-tower item embeddings) to each recently engaged item, weighted by the engagement and merged.',
   requestCost: 'O(seeds) RPCs: GetVersions + GetItemVectors + one ANN search per seed (≤ maxSeeds, default 8)',
   snapshots: [],
-  prepare: (_rows, settings) => ({ retrieval: retrievalFor(settings) }),
+  prepare: (_rows, settings, mesh) => ({ retrieval: retrievalFor(settings, mesh) }),
   async generate({ user, quota, requestId }, { data, settings, signal }) {
     const seeds = engagementSeeds(user, numberSetting(settings, 'maxSeeds', 8));
     if (seeds.length === 0) return [];

@@ -13,7 +13,7 @@ export default defineGenerator<{ retrieval: LearnedRetrieval }>({
   description: "Clusters the user's recent item embeddings into a few interests and searches the ANN index once per interest, merged by interest weight.",
   requestCost: 'O(clusters) RPCs: GetVersions + GetItemVectors + one ANN search per cluster (≤ maxClusters, default 3); k-means over ≤ 30 vectors',
   snapshots: [],
-  prepare: (_rows, settings) => ({ retrieval: retrievalFor(settings) }),
+  prepare: (_rows, settings, mesh) => ({ retrieval: retrievalFor(settings, mesh) }),
   async generate({ user, quota, requestId }, { data, settings, signal }) {
     const seeds = engagementSeeds(user, numberSetting(settings, 'maxItems', 30));
     if (seeds.length === 0) return [];

@@ -12,7 +12,7 @@ export default defineGenerator<{ retrieval: LearnedRetrieval }>({
   requestCost: 'O(1) RPCs: GetVersions + EmbedUser (one onnx run) + one ANN search of k = quota',
   snapshots: [],
   // Clients to the viewer and ANN hosts, from the mesh config (see libs/ann/learned-retrieval.ts).
-  prepare: (_rows, settings) => ({ retrieval: retrievalFor(settings) }),
+  prepare: (_rows, settings, mesh) => ({ retrieval: retrievalFor(settings, mesh) }),
   async generate({ user, quota, requestId }, { data, settings, signal }) {
     const { retrieval } = data;
     return retrieval.withSyncedHost(
