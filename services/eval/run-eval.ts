@@ -15,6 +15,7 @@ import { ModelRegistry } from '../../libs/registry/index.js';
 import { MF_SNAPSHOT, trainMf } from '../../libs/training/mf.js';
 import { trainTwoTower } from '../../libs/training/train-two-tower.js';
 import { runIndexer } from '../indexer/indexer.js';
+import { MF_EPOCHS } from '../mesh/prepare-world.js';
 import { oracleTopK } from '../../libs/data/simulator/index.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import { catalogCoverage, mean, overlapWithOthers, percentile, recallAtK } from '../../libs/eval/metrics.js';
@@ -59,7 +60,7 @@ async function prepareLearnedModels(
 ): Promise<void> {
   if (mesh.generators.some((g) => g.name === 'mf') && !(await currentSnapshotVersion(o.snapshotsDir, MF_SNAPSHOT))) {
     o.log('training mf as of the test day …');
-    await trainMf({ worldDir: o.worldDir, snapshotsDir: o.snapshotsDir, asOfMs: o.asOfMs });
+    await trainMf({ worldDir: o.worldDir, snapshotsDir: o.snapshotsDir, asOfMs: o.asOfMs, epochs: MF_EPOCHS });
   }
   if (!mesh.ann || !mesh.services.viewer) return;
   const registry = new ModelRegistry(o.registryDir);
