@@ -10,6 +10,7 @@ import {
 } from '@grpc/grpc-js';
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { HealthState, ServingStatus } from './health.js';
 import { addReflection } from './reflection.js';
 import { RpcError, codeOf } from './errors.js';
@@ -148,6 +149,8 @@ function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never
     const rawDeadline = call.getDeadline();
     const deadline = rawDeadline instanceof Date ? rawDeadline.getTime() : Number(rawDeadline);
     const controller = new AbortController();
+    // A handler may pass its signal to many downstream calls at once (the blender's fan-out).
+    setMaxListeners(256, controller.signal);
     const onCancel = () => controller.abort(new RpcError(status.CANCELLED, 'the caller cancelled the call'));
     call.on('cancelled', onCancel);
     const timer = Number.isFinite(deadline)
