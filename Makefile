@@ -21,7 +21,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 generated/descriptor.pb: $(PROTOS) scripts/gen-proto.sh node_modules/.package-lock.json $(STAMP)/system
 	./scripts/gen-proto.sh
 
-$(STAMP)/faiss-node: scripts/build-faiss-node.sh node_modules/.package-lock.json $(STAMP)/system
+$(STAMP)/faiss-node: scripts/build-faiss-node.sh scripts/patches/faiss-node+0.5.1.patch node_modules/.package-lock.json $(STAMP)/system
 	./scripts/build-faiss-node.sh
 	@touch $@
 
@@ -42,6 +42,10 @@ demo: setup
 
 eval: setup
 	./bin/feedloom.js eval $(ARGS)
+
+# Benchmarks write their own sections of docs/BENCHMARKS.md (command, machine, date, medians).
+bench: setup
+	./scripts/bench.sh
 
 new-generator: setup
 	@test -n "$(NAME)" || { echo "usage: make new-generator NAME=foo KIND=heuristic|graph|learned"; exit 2; }

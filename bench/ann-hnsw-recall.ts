@@ -1,10 +1,11 @@
 // HNSW32,Flat against exact search (Flat) on N unit vectors (default 1,000,000 × 64, inner
 // product): build time, recall@k of HNSW against the exact top k at several efSearch values, and
 // the per-query speed-up (single queries, one at a time on the patched searchAsync, as a serving
-// host runs them). The vectors are a seeded mixture of Gaussian clusters, normalized — closer to
-// real embeddings than uniform noise (on which every ANN method looks bad).
+// host runs them). The vectors are a seeded mixture of Gaussian clusters, normalized: each point is
+// a random centre (norm ≈ 1) plus Gaussian noise of norm ≈ --noise. Small noise is closer to real
+// embeddings; --noise 2.8 is nearly uniform on the sphere, the hard case for every ANN method.
 //
-//   node --import tsx bench/ann-hnsw-recall.ts [--items 1000000] [--dim 64] [--queries 500] [--k 100] [--ef 64,128,256,512]
+//   node --import tsx bench/ann-hnsw-recall.ts [--items 1000000] [--dim 64] [--queries 500] [--k 100] [--ef 128,256,512,1024] [--noise 0.5]
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createIndex } from '../libs/ann/faiss.js';
@@ -15,7 +16,8 @@ const { values } = parseArgs({
     dim: { type: 'string', default: '64' },
     queries: { type: 'string', default: '500' },
     k: { type: 'string', default: '100' },
-    ef: { type: 'string', default: '64,128,256,512' },
+    ef: { type: 'string', default: '128,256,512,1024' },
+    noise: { type: 'string', default: '0.5' },
     clusters: { type: 'string', default: '2000' },
     m: { type: 'string', default: '32' },
   },
@@ -26,6 +28,7 @@ const nq = Number(values.queries);
 const k = Number(values.k);
 const efs = values.ef!.split(',').map(Number);
 const clusters = Number(values.clusters);
+const noise = Number(values.noise) / Math.sqrt(dim);
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -47,7 +50,7 @@ function mixture(rows: number, seed: number, centres: Float32Array): Float32Arra
     const c = Math.floor(rand() * clusters);
     let norm = 0;
     for (let j = 0; j < dim; j++) {
-      const v = centres[c * dim + j] + 0.35 * gaussian(rand);
+      const v = centres[c * dim + j] + noise * gaussian(rand);
       out[i * dim + j] = v;
       norm += v * v;
     }
@@ -61,7 +64,7 @@ const centreRand = rng(99);
 const centres = Float32Array.from({ length: clusters * dim }, () => gaussian(centreRand) / Math.sqrt(dim));
 const mb = (b: number) => Math.round(b / 2 ** 20);
 
-console.log(`HNSW${values.m},Flat vs Flat (exact), inner product, ${n.toLocaleString()} × ${dim} (mixture of ${clusters} clusters), ${nq} queries, k=${k}; ${cpus().length} cores (${cpus()[0]?.model}); node ${process.version}; ${new Date().toISOString()}`);
+console.log(`HNSW${values.m},Flat vs Flat (exact), inner product, ${n.toLocaleString()} × ${dim} (mixture of ${clusters} clusters, noise ${values.noise}), ${nq} queries, k=${k}; ${cpus().length} cores (${cpus()[0]?.model}); node ${process.version}; ${new Date().toISOString()}`);
 let t = performance.now();
 const base = mixture(n, 1, centres);
 const queries = mixture(nq, 2, centres);
@@ -105,6 +108,6 @@ for (const ef of efs) {
   results.push({ efSearch: Math.max(ef, k), recall: Math.round(recall * 10000) / 10000, msPerQuery: Math.round(ms * 1000) / 1000, speedUp: Math.round((exactMs / ms) * 10) / 10 });
   console.log(`${String(Math.max(ef, k)).padStart(8)}   ${recall.toFixed(4).padEnd(10)}  ${ms.toFixed(3).padStart(8)}   ${(exactMs / ms).toFixed(1)}×`);
 }
-console.log(JSON.stringify({ items: n, dim, queries: nq, k, buildSeconds: { flat: Math.round(flatBuild / 100) / 10, hnsw: Math.round(hnswBuild / 100) / 10 }, exactMsPerQuery: Math.round(exactMs * 1000) / 1000, hnsw: results }));
+console.log(JSON.stringify({ items: n, dim, clusters, noise: Number(values.noise), queries: nq, k, buildSeconds: { flat: Math.round(flatBuild / 100) / 10, hnsw: Math.round(hnswBuild / 100) / 10 }, exactMsPerQuery: Math.round(exactMs * 1000) / 1000, hnsw: results }));
 flat.dispose();
 hnsw.dispose();

@@ -54,7 +54,7 @@ export async function runAnnCommand(argv: string[]): Promise<number> {
         const m = res.models.find((x) => x.model === model);
         console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} ${m ? `serves ${m.servingVersion || '-'}  holds ${m.loadedVersions.join(', ')}  ${m.items} items, dim ${m.dim}, ${m.indexType}` : `nothing for ${model}`}`);
       } catch (err) {
-        console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} unreachable: ${(err as ServiceError).details ?? (err as Error).message}`);
+        console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} unreachable: ${((err as ServiceError).details ?? (err as Error).message).split('. ')[0]}`);
       } finally {
         client.close();
       }

@@ -11,6 +11,7 @@ import { writeK8sManifests } from './k8s.js';
 import { runTrainCommand } from './train.js';
 import { runEvalRankerCommand, runTrainRankerCommand } from './train-ranker.js';
 import { runIndexCommand } from '../indexer/cli.js';
+import { runAnnCommand } from '../ann/cli.js';
 import { runDemo, runUp } from './up.js';
 import { runEvalCommand } from './eval.js';
 
@@ -22,6 +23,8 @@ usage: npx feedloom <command> [options]
 
   up [--all-in-one] [--config FILE]      build the world if needed and serve the whole mesh
   demo [--all-in-one] [--config FILE]    up, print a few feeds and the eval table, stop
+       [--unsynced]                      (up/demo, for demos only) learned generators embed users with the
+                                         viewer's newest version, not the answering host's: the failure sync prevents
   feed USER_ID [--debug] [--limit N]     ask a running blender for a feed
   eval [--preset small|--world DIR] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]
                                          recall, coverage, overlap, marginal value per generator
@@ -35,11 +38,18 @@ usage: npx feedloom <command> [options]
   train-ranker [--world DIR | --preset P]  train the transformer ranker and publish it if it passes validation
   eval-ranker [--preset small] [--json]  ranker AUC per head and HIT@3 vs position order and the no-sequence ablation
   index [--version V]                    run the item tower over the catalog and build the faiss index (see index --help)
+  ann status|load|serve|unload|rollout   operate the ANN hosts (see ann --help)
   k8s [--out deploy/k8s] [--namespace N] [--image IMG] [--replicas N]
                                          Kubernetes manifests generated from the mesh config
   new-generator NAME --kind heuristic|graph|learned
                                          scaffold a generator from the template and register it
 `;
+
+/** Demo and test switch: learned generators stop syncing versions (child processes inherit it). */
+function unsynced(): void {
+  process.env.FEEDLOOM_LEARNED_UNSYNCED = '1';
+  console.log('--unsynced: learned generators embed with the viewer\'s newest version (for demonstration only)');
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -48,12 +58,14 @@ async function main(argv: string[]): Promise<number> {
     parseArgs({ args: rest, options: { config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) }, ...options }, allowPositionals: true }) as Parsed;
   switch (command) {
     case 'up': {
-      const { values } = args({ 'all-in-one': { type: 'boolean', default: false } });
+      const { values } = args({ 'all-in-one': { type: 'boolean', default: false }, unsynced: { type: 'boolean', default: false } });
+      if (values.unsynced) unsynced();
       await runUp(values.config as string, { allInOne: values['all-in-one'] as boolean });
       return 0;
     }
     case 'demo': {
-      const { values } = args({ 'all-in-one': { type: 'boolean', default: false } });
+      const { values } = args({ 'all-in-one': { type: 'boolean', default: false }, unsynced: { type: 'boolean', default: false } });
+      if (values.unsynced) unsynced();
       await runDemo(values.config as string, { allInOne: values['all-in-one'] as boolean });
       return 0;
     }
@@ -121,6 +133,8 @@ async function main(argv: string[]): Promise<number> {
       return runEvalRankerCommand(rest);
     case 'index':
       return runIndexCommand(rest);
+    case 'ann':
+      return runAnnCommand(rest);
     case 'k8s': {
       const { values } = args({ out: { type: 'string', default: 'deploy/k8s' }, namespace: { type: 'string', default: 'feedloom' }, image: { type: 'string', default: 'feedloom:latest' }, replicas: { type: 'string', default: '2' }, 'world-claim': { type: 'string', default: 'feedloom-world' } });
       const files = writeK8sManifests(values.config as string, values.out as string, {

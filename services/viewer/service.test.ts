@@ -10,6 +10,7 @@ import { registerSyntheticTwoTower } from '../../libs/ann/testing.js';
 import { callUnary, connect } from '../../libs/bootstrap/client.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import { USER_TOWER_FILE, type ItemFeatureRow } from '../../libs/features/two-tower.js';
+import { ModelRegistry } from '../../libs/registry/registry.js';
 import { itemFeatureRows } from '../../libs/training/item-features.js';
 import { testWorld } from '../../test/fixtures/world.js';
 import { startViewer } from './service.js';
@@ -89,10 +90,19 @@ describe('viewer', () => {
     await registerSyntheticTwoTower({ registryDir, rows, seed: 5 }); // v0005
     await viewer.viewer.refresh();
     expect((await callUnary(client, 'listVersions', { model: 'two_tower' }, call)).versions.map((v) => v.version)).toEqual(['v0002', 'v0005']);
-    expect(await codeOf(embed('v0001'))).toMatch(/^FAILED_PRECONDITION: the viewer does not hold two_tower version "v0001"; it holds v0002, v0005/);
     const v5 = await embed('v0005');
     const v2 = await embed('v0002');
     expect(v5.embedding).not.toEqual(v2.embedding); // independent models, independent spaces
+    expect(await codeOf(embed('v0001'))).toMatch(/^FAILED_PRECONDITION: the viewer does not hold two_tower version "v0001"; it holds v0002, v0005/);
+  });
+
+  it('keeps a version the registry marks serving, however many newer versions appear', async () => {
+    const registry = new ModelRegistry(registryDir);
+    for (const state of ['validated', 'published', 'serving'] as const) await registry.setState('two_tower', 'v0002', state, 'test');
+    await registerSyntheticTwoTower({ registryDir, rows, seed: 6 }); // v0006
+    await registerSyntheticTwoTower({ registryDir, rows, seed: 7 }); // v0007
+    await viewer.viewer.refresh();
+    expect((await callUnary(client, 'listVersions', { model: 'two_tower' }, call)).versions.map((v) => v.version)).toEqual(['v0002', 'v0006', 'v0007']);
   });
 
   it('is NOT_SERVING until it holds a version', async () => {

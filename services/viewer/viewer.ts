@@ -13,7 +13,7 @@ import { UserTower } from './user-tower.js';
 
 export interface ViewerOptions {
   registryDir: string;
-  /** Versions of each model kept loaded (mesh config services.viewer.keepVersions). */
+  /** Versions of each model kept loaded (mesh config services.viewer.keepVersions), plus any in state `serving`. */
   keepVersions: number;
   /** Models to serve (default: every registry model whose versions carry a user tower). */
   models?: string[];
@@ -115,7 +115,10 @@ export class Viewer {
     const { versions, problems } = await servableVersions(this.registry, model);
     for (const p of problems) this.noteFailure(model, p.version, p.error);
     const withTower = versions.filter((v) => v.manifest.artifacts?.[USER_TOWER_FILE] && !this.failed.has(`${model}/${v.version}`));
-    const wanted = withTower.slice(-this.options.keepVersions);
+    // The newest keepVersions, plus any version the registry says is serving (a rollback target
+    // must stay loaded even when newer, not yet rolled-out versions have appeared).
+    const newest = new Set(withTower.slice(-this.options.keepVersions).map((v) => v.version));
+    const wanted = withTower.filter((v) => newest.has(v.version) || v.state === 'serving');
     const held = this.towers.get(model) ?? new Map<string, UserTower>();
     this.towers.set(model, held);
     let changed = false;
@@ -136,7 +139,7 @@ export class Viewer {
       if (keep.has(version)) continue;
       held.delete(version);
       tower.retire();
-      this.log(`unloaded ${model}/${version} (keeping the newest ${this.options.keepVersions})`);
+      this.log(`unloaded ${model}/${version} (keeping the newest ${this.options.keepVersions} and any serving version)`);
       changed = true;
     }
     if (changed) this.onChange();
