@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { AnnSearchClient, type Neighbor } from '../../generated/feedloom/v1/ann.js';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
@@ -118,6 +119,8 @@ export class LearnedRetrieval {
     if (this.hosts.length === 0) throw unavailable('no ANN hosts are configured (mesh config ann.hosts)');
     // One listener on the caller's signal per request; the request's own calls listen on a child.
     const child = new AbortController();
+    // multi_interest runs one search per interest cluster on this signal.
+    setMaxListeners(64, child.signal);
     const forward = () => child.abort(options.signal?.reason);
     if (options.signal?.aborted) forward();
     else options.signal?.addEventListener('abort', forward, { once: true });
