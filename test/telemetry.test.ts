@@ -58,7 +58,7 @@ describe('telemetry across the mesh', () => {
   });
 
   it('exposes the named metrics to Prometheus', async () => {
-    await callUnary(blender, 'blend', { userId: user, limit: 10, debug: false, requestId: '' }, { timeoutMs: 5_000 });
+    const response = await callUnary(blender, 'blend', { userId: user, limit: 10, debug: false, requestId: '' }, { timeoutMs: 5_000 });
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     for (const name of [
       'rpc_server_duration',
@@ -68,6 +68,10 @@ describe('telemetry across the mesh', () => {
       'feedloom_blender_stage_duration',
       'feedloom_blender_candidates_returned',
       'feedloom_blender_candidates_kept',
+      'feedloom_blender_page_items',
+      // The learned generators search the ANN hosts on every Blend.
+      'feedloom_ann_search_duration',
+      ...(response.ranking?.ranked ? ['feedloom_ranker_candidates', 'feedloom_ranker_duration'] : []),
     ]) {
       expect(text, name).toMatch(new RegExp(`^${name}`, 'm'));
     }

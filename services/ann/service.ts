@@ -10,6 +10,9 @@ import {
 } from '../../generated/feedloom/v1/ann.js';
 import { invalidArgument } from '../../libs/bootstrap/errors.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
+import { LATENCY_BUCKETS_MS, meter } from '../../libs/bootstrap/telemetry.js';
+
+let searchDuration: ReturnType<ReturnType<typeof meter>['createHistogram']> | undefined;
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { intOrDefault, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
 import { registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
@@ -56,11 +59,18 @@ export function annBindings(host: AnnHost) {
         if (request.vector.length !== index.dim) {
           throw invalidArgument('vector', `must have ${index.dim} values for ${request.model} ${request.version} (got ${request.vector.length})`);
         }
+        const started = performance.now();
         const neighbors = await index.search(Float32Array.from(request.vector), request.k, {
           exclude: request.excludeItems.length ? new Set(request.excludeItems) : undefined,
           efSearch: request.efSearch || undefined,
           nprobe: request.nprobe || undefined,
         });
+        searchDuration ??= meter().createHistogram('feedloom.ann.search.duration', {
+          unit: 'ms',
+          description: 'Time of one faiss search on an ANN host (off the JS thread)',
+          advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+        });
+        searchDuration.record(performance.now() - started, { host: host.name, model: request.model, version: request.version });
         return { neighbors, model: request.model, version: request.version, host: host.name };
       },
       async getVersions(): Promise<GetVersionsResponse> {
