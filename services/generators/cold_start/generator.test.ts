@@ -1,17 +1,13 @@
 // cold_start: a user with no history gets top items spread round-robin over their topics
 // (the biggest topics when they have none), diversified by creator.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import { runBatchJobs } from '../../../libs/data/batch/run.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
-import { importInteractions } from '../../../libs/data/importer.js';
-import { DAY_MS, readWorldManifest, worldPaths } from '../../../libs/data/world.js';
+import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
 import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
 import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
 import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { serveOnImportedWorld } from '../../../test/fixtures/imported.js';
 import generator from './generator.js';
 
 describe('generator cold_start', () => {
@@ -24,7 +20,6 @@ describe('generator cold_start', () => {
   let topicsByEngagement: string[];
   /** Per topic, items by that engagement, best first: plain popularity. */
   let plainTop: Map<string, string[]>;
-  const tmp = mkdtempSync(join(tmpdir(), 'feedloom-cold-start-'));
 
   beforeAll(async () => {
     const world = await testWorld();
@@ -57,7 +52,6 @@ describe('generator cold_start', () => {
   afterAll(async () => {
     await served?.stop();
     await events?.stop();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   const newcomer = (topics: string[]) => UserContext.fromPartial({ userId: 'nobody_new', topics, requestTimeMs: endMs });
@@ -98,12 +92,7 @@ describe('generator cold_start', () => {
   });
 
   it('answers nothing for a world without topics', async () => {
-    const input = join(tmp, 'ratings.csv');
-    writeFileSync(input, ['1,10,5,1000000000', '1,11,3,1000000050', '2,10,4,1000001000', '2,12,5,1000002000'].join('\n') + '\n');
-    const dir = join(tmp, 'imported');
-    await importInteractions({ input, dir, sep: 'comma', columns: ['user', 'item', 'rating', 'timestamp'] });
-    await runBatchJobs({ worldDir: dir, only: [...generator.snapshots] });
-    const imported = await startGeneratorForTest(generator, worldPaths(dir).snapshots);
+    const imported = await serveOnImportedWorld(generator);
     try {
       expect((await imported.generate(UserContext.fromPartial({ userId: 'new' }), 20)).candidates).toEqual([]);
     } finally {

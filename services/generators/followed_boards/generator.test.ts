@@ -1,16 +1,12 @@
 // followed_boards: only items on the boards the user follows, most recently added first.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import { runBatchJobs } from '../../../libs/data/batch/run.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
-import { importInteractions } from '../../../libs/data/importer.js';
-import { DAY_MS, readWorldManifest, worldPaths } from '../../../libs/data/world.js';
+import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
 import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
 import { startTestEvents } from '../../../test/fixtures/events.js';
 import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { serveOnImportedWorld } from '../../../test/fixtures/imported.js';
 import generator from './generator.js';
 
 describe('generator followed_boards', () => {
@@ -20,7 +16,6 @@ describe('generator followed_boards', () => {
   /** board -> item -> when it was first added (catalog board contents and saves in the log). */
   let added: Map<string, Map<string, number>>;
   let followers: string[];
-  const tmp = mkdtempSync(join(tmpdir(), 'feedloom-followed-boards-'));
 
   beforeAll(async () => {
     const world = await testWorld();
@@ -56,7 +51,6 @@ describe('generator followed_boards', () => {
   afterAll(async () => {
     await served?.stop();
     await events?.stop();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('proposes only items on boards the user follows, newest additions first', async () => {
@@ -93,12 +87,7 @@ describe('generator followed_boards', () => {
   it('answers nothing for a user who follows no boards, or a world without boards', async () => {
     expect((await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: endMs }), 20)).candidates).toEqual([]);
 
-    const input = join(tmp, 'ratings.csv');
-    writeFileSync(input, ['1,10,5,1000000000', '1,11,3,1000000050', '2,10,4,1000001000', '2,12,5,1000002000'].join('\n') + '\n');
-    const dir = join(tmp, 'imported');
-    await importInteractions({ input, dir, sep: 'comma', columns: ['user', 'item', 'rating', 'timestamp'] });
-    await runBatchJobs({ worldDir: dir, only: [...generator.snapshots] });
-    const imported = await startGeneratorForTest(generator, worldPaths(dir).snapshots);
+    const imported = await serveOnImportedWorld(generator);
     try {
       const user = UserContext.fromPartial({ userId: '1', followedBoards: ['b1'], requestTimeMs: 1_000_003_000_000 });
       expect((await imported.generate(user, 20)).candidates).toEqual([]);

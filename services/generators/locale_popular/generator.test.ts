@@ -1,16 +1,12 @@
 // locale_popular: what users of the viewer's locale engage with, the locale's own items first.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import { runBatchJobs } from '../../../libs/data/batch/run.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
-import { importInteractions } from '../../../libs/data/importer.js';
-import { DAY_MS, LOCALES, readWorldManifest, worldPaths } from '../../../libs/data/world.js';
+import { DAY_MS, LOCALES, readWorldManifest } from '../../../libs/data/world.js';
 import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
 import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
 import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { serveOnImportedWorld } from '../../../test/fixtures/imported.js';
 import generator from './generator.js';
 
 describe('generator locale_popular', () => {
@@ -21,7 +17,6 @@ describe('generator locale_popular', () => {
   let localeOf: Map<string, string>;
   /** locale -> items its users clicked or saved, with how often. */
   let audience: Map<string, Map<string, number>>;
-  const tmp = mkdtempSync(join(tmpdir(), 'feedloom-locale-popular-'));
 
   beforeAll(async () => {
     const world = await testWorld();
@@ -51,7 +46,6 @@ describe('generator locale_popular', () => {
   afterAll(async () => {
     await served?.stop();
     await events?.stop();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   const ask = async (locale: string, quota = 400) =>
@@ -98,12 +92,7 @@ describe('generator locale_popular', () => {
 
   it('answers nothing without a locale, or for a world without locales', async () => {
     expect(await ask('')).toEqual([]);
-    const input = join(tmp, 'ratings.csv');
-    writeFileSync(input, ['1,10,5,1000000000', '1,11,3,1000000050', '2,10,4,1000001000', '2,12,5,1000002000'].join('\n') + '\n');
-    const dir = join(tmp, 'imported');
-    await importInteractions({ input, dir, sep: 'comma', columns: ['user', 'item', 'rating', 'timestamp'] });
-    await runBatchJobs({ worldDir: dir, only: [...generator.snapshots] });
-    const imported = await startGeneratorForTest(generator, worldPaths(dir).snapshots);
+    const imported = await serveOnImportedWorld(generator);
     try {
       expect((await imported.generate(UserContext.fromPartial({ userId: '1', locale: 'en-US' }), 20)).candidates).toEqual([]);
     } finally {

@@ -1,17 +1,13 @@
 // resurface: items from the neighbourhood of the user's own boards (boards sharing their items,
 // boards of the same topic), never what is on their boards already or what they engaged with lately.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
-import { runBatchJobs } from '../../../libs/data/batch/run.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
-import { importInteractions } from '../../../libs/data/importer.js';
-import { DAY_MS, readWorldManifest, worldPaths } from '../../../libs/data/world.js';
+import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
 import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
 import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
 import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { serveOnImportedWorld } from '../../../test/fixtures/imported.js';
 import generator from './generator.js';
 
 describe('generator resurface', () => {
@@ -21,7 +17,6 @@ describe('generator resurface', () => {
   let endMs: number;
   /** board -> its items (catalog contents and saves in the log), owner and topic. */
   let boards: Map<string, { owner: string; topic: string; items: Set<string> }>;
-  const tmp = mkdtempSync(join(tmpdir(), 'feedloom-resurface-'));
 
   beforeAll(async () => {
     const world = await testWorld();
@@ -50,7 +45,6 @@ describe('generator resurface', () => {
   afterAll(async () => {
     await served?.stop();
     await events?.stop();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   /** Items on other owners' boards that share an item with, or have the topic of, one of these boards. */
@@ -101,12 +95,7 @@ describe('generator resurface', () => {
 
   it('answers nothing for a user without boards, or a world without boards', async () => {
     expect((await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: endMs }), 20)).candidates).toEqual([]);
-    const input = join(tmp, 'ratings.csv');
-    writeFileSync(input, ['1,10,5,1000000000', '1,11,3,1000000050', '2,10,4,1000001000', '2,12,5,1000002000'].join('\n') + '\n');
-    const dir = join(tmp, 'imported');
-    await importInteractions({ input, dir, sep: 'comma', columns: ['user', 'item', 'rating', 'timestamp'] });
-    await runBatchJobs({ worldDir: dir, only: [...generator.snapshots] });
-    const imported = await startGeneratorForTest(generator, worldPaths(dir).snapshots);
+    const imported = await serveOnImportedWorld(generator);
     try {
       expect((await imported.generate(UserContext.fromPartial({ userId: '1', ownBoards: ['b1'] }), 20)).candidates).toEqual([]);
     } finally {

@@ -1,18 +1,14 @@
 // topic_popular: each topic's popular items, over the user's declared and engaged topics,
 // interleaved by topic weight; nothing for a world without topics.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
-import { runBatchJobs } from '../../../libs/data/batch/run.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
-import { importInteractions } from '../../../libs/data/importer.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
-import { DAY_MS, readWorldManifest, worldPaths } from '../../../libs/data/world.js';
+import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
 import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
 import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
 import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { IMPORTED_RATINGS, serveOnImportedWorld } from '../../../test/fixtures/imported.js';
 import generator from './generator.js';
 
 type Scored = { item_id: string; score: number };
@@ -24,7 +20,6 @@ describe('generator topic_popular', () => {
   let endMs: number;
   let topicOf: Map<string, string>;
   let lists: Map<string, Scored[]>;
-  const tmp = mkdtempSync(join(tmpdir(), 'feedloom-topic-popular-'));
 
   beforeAll(async () => {
     const world = await testWorld();
@@ -45,7 +40,6 @@ describe('generator topic_popular', () => {
   afterAll(async () => {
     await served?.stop();
     await events?.stop();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   const topicsOf = (ids: string[]) => ids.map((id) => topicOf.get(id)!);
@@ -98,12 +92,7 @@ describe('generator topic_popular', () => {
   it('answers a user without topics or history with nothing, and a world without topics too', async () => {
     expect((await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: endMs }), 20)).candidates).toEqual([]);
 
-    const input = join(tmp, 'ratings.csv');
-    writeFileSync(input, ['1,10,5,1000000000', '1,11,3,1000000050', '2,10,4,1000001000', '2,12,5,1000002000', '3,11,2,1000003000'].join('\n') + '\n');
-    const dir = join(tmp, 'imported');
-    await importInteractions({ input, dir, sep: 'comma', columns: ['user', 'item', 'rating', 'timestamp'] });
-    await runBatchJobs({ worldDir: dir, only: [...generator.snapshots] });
-    const imported = await startGeneratorForTest(generator, worldPaths(dir).snapshots);
+    const imported = await serveOnImportedWorld(generator, [...IMPORTED_RATINGS, '3,11,2,1000003000']);
     try {
       expect((await imported.describe()).snapshots.find((s) => s.name === 'topic_popular')?.rows).toBe(0);
       const user = UserContext.fromPartial({ userId: '1', topics: ['t00'], recentActions: [{ itemId: '10', type: ActionType.ACTION_TYPE_SAVE, timeMs: 1_000_000_000_000 }] });
