@@ -5,10 +5,12 @@
 // a random centre (norm ≈ 1) plus Gaussian noise of norm ≈ --noise. Small noise is closer to real
 // embeddings; --noise 2.8 is nearly uniform on the sphere, the hard case for every ANN method.
 //
-//   node --import tsx bench/ann-hnsw-recall.ts [--items 1000000] [--dim 64] [--queries 500] [--k 100] [--ef 128,256,512,1024] [--noise 0.5]
+//   node --import tsx bench/ann-hnsw-recall.ts [--items 1000000] [--dim 64] [--queries 500] [--k 100] [--ef 128,256,512,1024] [--noise 0.5] [--doc]
+// --doc writes its section of docs/BENCHMARKS.md (latencies: the median and p99 over the queries).
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createIndex } from '../libs/ann/faiss.js';
+import { percentile, table, writeSection } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     noise: { type: 'string', default: '0.5' },
     clusters: { type: 'string', default: '2000' },
     m: { type: 'string', default: '32' },
+    doc: { type: 'boolean', default: false },
   },
 });
 const n = Number(values.items);
@@ -88,8 +91,13 @@ console.log(`build: Flat ${(flatBuild / 1000).toFixed(1)} s, HNSW ${(hnswBuild /
 
 // Exact answers and the exact per-query time (single queries, one at a time).
 const exact: Int32Array[] = [];
+const exactTimes: number[] = [];
 t = performance.now();
-for (let q = 0; q < nq; q++) exact.push((await flat.searchAsync(queries.subarray(q * dim, (q + 1) * dim), k)).labels);
+for (let q = 0; q < nq; q++) {
+  const q0 = performance.now();
+  exact.push((await flat.searchAsync(queries.subarray(q * dim, (q + 1) * dim), k)).labels);
+  exactTimes.push(performance.now() - q0);
+}
 const exactMs = (performance.now() - t) / nq;
 console.log(`exact (Flat): ${exactMs.toFixed(2)} ms per query`);
 
@@ -97,17 +105,46 @@ console.log('efSearch   recall@' + String(k).padEnd(4) + '  ms/query   speed-up 
 const results: Record<string, unknown>[] = [];
 for (const ef of efs) {
   let hits = 0;
+  const times: number[] = [];
   t = performance.now();
   for (let q = 0; q < nq; q++) {
+    const q0 = performance.now();
     const { labels } = await hnsw.searchAsync(queries.subarray(q * dim, (q + 1) * dim), k, { efSearch: Math.max(ef, k) });
+    times.push(performance.now() - q0);
     const want = new Set(exact[q]);
     for (const l of labels) if (want.has(l)) hits++;
   }
   const ms = (performance.now() - t) / nq;
   const recall = hits / (nq * k);
-  results.push({ efSearch: Math.max(ef, k), recall: Math.round(recall * 10000) / 10000, msPerQuery: Math.round(ms * 1000) / 1000, speedUp: Math.round((exactMs / ms) * 10) / 10 });
+  results.push({
+    efSearch: Math.max(ef, k),
+    recall: Math.round(recall * 10000) / 10000,
+    msPerQuery: Math.round(ms * 1000) / 1000,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    speedUp: Math.round((exactMs / ms) * 10) / 10,
+  });
   console.log(`${String(Math.max(ef, k)).padStart(8)}   ${recall.toFixed(4).padEnd(10)}  ${ms.toFixed(3).padStart(8)}   ${(exactMs / ms).toFixed(1)}×`);
 }
 console.log(JSON.stringify({ items: n, dim, clusters, noise: Number(values.noise), queries: nq, k, buildSeconds: { flat: Math.round(flatBuild / 100) / 10, hnsw: Math.round(hnswBuild / 100) / 10 }, exactMsPerQuery: Math.round(exactMs * 1000) / 1000, hnsw: results }));
 flat.dispose();
 hnsw.dispose();
+if (values.doc) {
+  const r = (x: unknown) => x as number;
+  writeSection(
+    'ann-hnsw-recall',
+    `ANN recall and latency against exact search (${n.toLocaleString('en')} × ${dim})`,
+    `node --import tsx bench/ann-hnsw-recall.ts --items ${n} --dim ${dim} --queries ${nq} --k ${k} --doc`,
+    [
+      `HNSW${values.m},Flat against exact Flat search, inner product, on a seeded mixture of ${clusters} Gaussian clusters (noise ${values.noise}); ${nq} single queries one at a time (searchAsync, as a serving host runs them), k = ${k}. Build: Flat ${(flatBuild / 1000).toFixed(1)} s, HNSW ${(hnswBuild / 1000).toFixed(1)} s. Latencies are the median and p99 over the ${nq} queries; recall is deterministic for the seeded data, so one build is measured.`,
+      '',
+      table(
+        ['search', 'recall@' + k, 'p50 ms', 'p99 ms', 'mean ms', 'speed-up over exact (mean)'],
+        [
+          ['exact (Flat)', 1, percentile(exactTimes, 50), percentile(exactTimes, 99), exactMs, '1×'],
+          ...results.map((x) => [`HNSW efSearch ${x.efSearch}`, r(x.recall).toFixed(3), r(x.p50), r(x.p99), r(x.msPerQuery), `${r(x.speedUp)}×`]),
+        ],
+      ),
+    ].join('\n'),
+  );
+}

@@ -1,5 +1,6 @@
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 
 /** Shared by every benchmark: medians, the machine, and writing results into docs/BENCHMARKS.md. */
@@ -59,3 +60,50 @@ export function writeSection(id: string, title: string, command: string, body: s
   const next = from >= 0 && to > from ? doc.slice(0, from) + section + doc.slice(to + end.length) : `${doc.trimEnd()}\n\n${section}\n`;
   writeFileSync(DOC, next);
 }
+
+/** Cumulative bucket counts of the blender's overhead histogram (le → count), summed over label sets. */
+export async function overheadBuckets(blenderEndpoint: { host: string; port: number } | undefined): Promise<Map<number, number> | undefined> {
+  if (!blenderEndpoint) return undefined;
+  try {
+    const text = await (await fetch(`http://${blenderEndpoint.host}:${blenderEndpoint.port}/metrics`)).text();
+    const buckets = new Map<number, number>();
+    for (const line of text.split('\n')) {
+      const m = /^feedloom_blender_overhead\w*_bucket\{.*le="([^"]+)".*\}\s+(\S+)/.exec(line);
+      if (m) buckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), (buckets.get(m[1] === '+Inf' ? Infinity : Number(m[1])) ?? 0) + Number(m[2]));
+    }
+    return buckets.size ? buckets : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The p50 (linear within its bucket) and the share ≤ 3 ms, from the histogram's growth over one run. */
+export function overheadOf(before: Map<number, number> | undefined, after: Map<number, number> | undefined): { p50: number; within3: number } {
+  if (!after) return { p50: Number.NaN, within3: Number.NaN };
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const count = (le: number) => after.get(le)! - (before?.get(le) ?? 0);
+  const total = count(Infinity);
+  if (!total) return { p50: Number.NaN, within3: Number.NaN };
+  let lower = 0;
+  let p50 = Number.NaN;
+  for (const le of bounds) {
+    const below = lower === 0 ? 0 : count(lower);
+    if (count(le) >= total / 2) {
+      p50 = le === Infinity ? lower : lower + ((total / 2 - below) / Math.max(1, count(le) - below)) * (le - lower);
+      break;
+    }
+    lower = le;
+  }
+  return { p50, within3: count(3) / total };
+}
+
+/** A port that was free a moment ago (for a metrics endpoint). */
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });

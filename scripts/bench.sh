@@ -1,15 +1,54 @@
 #!/usr/bin/env bash
-# make bench: every benchmark in turn. blend-load and ranker-latency write their own sections of
-# docs/BENCHMARKS.md; the ANN benchmarks print their tables (their numbers are written up by hand
-# in docs/BENCHMARKS.md, with the command that produced them). Loopback only, bounded in time.
+# make bench: the benchmark suite. Each benchmark run with --doc (or blend-load, always) writes its
+# own section of docs/BENCHMARKS.md: the command, the machine, the date and medians over repeated
+# runs. Loopback only, bounded in time: about 35 min on 2 quiet cores, of which the retraining cycle
+# is 5-10 min and the ANN build at 1M items 6-7 min.
+#
+#   BENCH_SECONDS=60 BENCH_RUNS=3   Blend load per run and the number of runs (the targets: 60 s, 50/s)
+#   BENCH_SOAK_SECONDS=60           the fault soak's load after the faults (0 skips the soak)
+#   BENCH_ALL=1                     also the ANN development benchmarks (leak, event loop, host load;
+#                                   they print their tables, written up by hand in the doc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-run() { echo "== $*"; node --import tsx "$@"; }
+SECONDS_PER_RUN="${BENCH_SECONDS:-60}"
+RUNS="${BENCH_RUNS:-3}"
+SOAK="${BENCH_SOAK_SECONDS:-60}"
+run() { echo "== $* ($(date -u +%H:%M:%S))"; node --import tsx "$@"; }
+
 ./bin/feedloom.js build-world --preset small >/dev/null
-run bench/ranker-latency.ts --world data/small --doc
-run bench/ann-search-leak.ts --searches 1000000
-run bench/ann-event-loop.ts
-run bench/ann-host-load.ts
-run bench/ann-hnsw-recall.ts --items 200000
-run bench/blend-load.ts --mode all-in-one --rps 50 --seconds 60 --runs 3
-run bench/blend-load.ts --mode processes --rps 50 --seconds 60 --runs 3
+
+# Blend: latency, throughput and the blender's own time, in both run modes (every generator, the ranker).
+run bench/blend-load.ts --mode all-in-one --rps 50 --seconds "$SECONDS_PER_RUN" --runs "$RUNS"
+# CPU per Blend and the blender's own time with every source answering (deadlines out of the way).
+run bench/blend-closed-loop.ts --seconds 20 --runs "$RUNS" --deadlines 2000 --doc
+run bench/blend-load.ts --mode processes --rps 50 --seconds "$SECONDS_PER_RUN" --runs "$RUNS"
+
+# Each generator alone, one call at a time: latency and CPU per call.
+run bench/generator-latency.ts --calls 100 --runs "$RUNS" --doc
+
+# The ranker: 500 candidates, each design and the served gRPC path.
+run bench/ranker-latency.ts --world data/small --train-seconds 20 --doc
+
+# ANN: HNSW recall and latency against exact search at 1,000,000 × 64.
+run bench/ann-hnsw-recall.ts --items 1000000 --dim 64 --queries 500 --ef 128,256,512 --doc
+
+# The indexer, and one retraining cycle.
+run bench/indexer-throughput.ts --world data/default --runs "$RUNS" --doc
+if ./bin/feedloom.js --help 2>/dev/null | grep '^ *retrain' >/dev/null; then
+  run bench/retrain-cycle.ts --world data/small --runs 1 --doc
+else
+  echo "== retrain-cycle skipped: this build has no \`feedloom retrain\`"
+fi
+
+# Soak: the fault test (kill -9, a slow generator, a ranker restart) with a longer load after the faults.
+if [ "$SOAK" -gt 0 ]; then
+  echo "== soak: test/blend-under-faults.test.ts with FEEDLOOM_SOAK_SECONDS=$SOAK"
+  FEEDLOOM_SOAK_SECONDS="$SOAK" npx --no-install vitest run test/blend-under-faults.test.ts
+fi
+
+if [ -n "${BENCH_ALL:-}" ]; then
+  run bench/ann-search-leak.ts --searches 1000000
+  run bench/ann-event-loop.ts
+  run bench/ann-host-load.ts
+fi
+echo "== done: docs/BENCHMARKS.md"

@@ -68,9 +68,9 @@ describe('bad input is refused with the field and the rule', () => {
 
   it('Events.Log and Events.GetUserContext', async () => {
     const event = { userId: 'u1', itemId: 'i1', action: ActionType.ACTION_TYPE_CLICK, timeMs: 0, boardId: '', source: '', requestId: '' };
-    await expectInvalid(callUnary(events, 'log', { events: [] }, T), /^events: /);
-    await expectInvalid(callUnary(events, 'log', { events: [event, { ...event, action: ActionType.ACTION_TYPE_UNSPECIFIED }] }, T), /^events\[1\]\.action: /);
-    await expectInvalid(callUnary(events, 'log', { events: [{ ...event, itemId: '' }] }, T), /^events\[0\]\.item_id: /);
+    await expectInvalid(callUnary(events, 'log', { idempotencyKey: '', events: [] }, T), /^events: /);
+    await expectInvalid(callUnary(events, 'log', { idempotencyKey: '', events: [event, { ...event, action: ActionType.ACTION_TYPE_UNSPECIFIED }] }, T), /^events\[1\]\.action: /);
+    await expectInvalid(callUnary(events, 'log', { idempotencyKey: '', events: [{ ...event, itemId: '' }] }, T), /^events\[0\]\.item_id: /);
     await expectInvalid(callUnary(events, 'getUserContext', { userId: '', maxActions: 0 }, T), /^user_id: /);
     await expectInvalid(callUnary(events, 'getUserContext', { userId: 'u1', maxActions: -1 }, T), /^max_actions: /);
   });

@@ -4,7 +4,7 @@ import { BlenderClient, SourceState, type BlendResponse } from '../generated/fee
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { startProcesses } from '../services/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
-import { smallMesh, spreadPorts, testMeshConfig } from './fixtures/mesh.js';
+import { blendUntil, smallMesh, spreadPorts, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 
 describe('Blend while a generator process dies', () => {
@@ -33,8 +33,8 @@ describe('Blend while a generator process dies', () => {
 
   it('keeps answering, with the dead source marked', async () => {
     // Warm up: fresh processes compile their hot paths on the first calls.
-    let before = await blend(0);
-    for (let w = 1; w < 20 && (before.warnings.length || stateOf(before, 'item_cooccurrence') !== SourceState.SOURCE_STATE_OK); w++) before = await blend(w);
+    let w = 0;
+    const before = await blendUntil(() => blend(w++), (r) => !r.warnings.length && stateOf(r, 'item_cooccurrence') === SourceState.SOURCE_STATE_OK);
     expect(stateOf(before, 'item_cooccurrence')).toBe(SourceState.SOURCE_STATE_OK);
 
     const responses: BlendResponse[] = [];

@@ -103,7 +103,7 @@ describe('events service durability', () => {
         });
       }),
     );
-    const acks = await Promise.all(batches.map((events) => callUnary(first.client, 'log', { events }, { timeoutMs: 10_000 })));
+    const acks = await Promise.all(batches.map((events, b) => callUnary(first.client, 'log', { idempotencyKey: `batch-${b}`, events }, { timeoutMs: 10_000 })));
     first.child.kill('SIGKILL');
     expect(await exited(first.child)).toEqual({ code: null, signal: 'SIGKILL' });
     first.client.close();
@@ -123,6 +123,11 @@ describe('events service durability', () => {
     running.push(second);
     await vi.waitFor(() => expect(second.stderr.join('\n')).toMatch(/skipped torn line .*: unfinished last line/));
 
+    // A client that lost its answers in the crash retries every call: each is acknowledged again, as
+    // before, and nothing is written twice (the context counts below would see doubles).
+    const retried = await Promise.all(batches.map((events, b) => callUnary(second.client, 'log', { idempotencyKey: `batch-${b}`, events }, { timeoutMs: 10_000 })));
+    expect(retried).toEqual(acks.map((a) => ({ ...a, duplicate: true })));
+
     for (const userId of users) {
       const ctx = await callUnary(second.client, 'getUserContext', { userId, maxActions: 1000 }, { timeoutMs: 5_000 });
       const sent = batches.flat().filter((e) => e.userId === userId);
@@ -141,8 +146,8 @@ describe('events service durability', () => {
       expect(ctx.locale).not.toBe('');
     }
 
-    const after = await callUnary(second.client, 'log', { events: [event({ userId: users[0], itemId: 'after-restart', action: ActionType.ACTION_TYPE_CLICK })] }, { timeoutMs: 5_000 });
-    expect(after).toEqual({ accepted: 1, lastSequence: 24 * 40 + 1 });
+    const after = await callUnary(second.client, 'log', { idempotencyKey: '', events: [event({ userId: users[0], itemId: 'after-restart', action: ActionType.ACTION_TYPE_CLICK })] }, { timeoutMs: 5_000 });
+    expect(after).toEqual({ accepted: 1, lastSequence: 24 * 40 + 1, duplicate: false });
 
     second.child.kill('SIGTERM');
     expect(await exited(second.child)).toEqual({ code: 0, signal: null });
@@ -160,7 +165,7 @@ describe('events service durability', () => {
       event({ userId, itemId: 'x', action: ActionType.ACTION_TYPE_UNSPECIFIED }),
     ];
     const rejected = (events: Event[]) =>
-      callUnary(p.client, 'log', { events }, { timeoutMs: 5_000 }).then(
+      callUnary(p.client, 'log', { idempotencyKey: '', events }, { timeoutMs: 5_000 }).then(
         () => expect.unreachable('the call should have failed'),
         (err: ServiceError) => {
           expect(err.code).toBe(status.INVALID_ARGUMENT);

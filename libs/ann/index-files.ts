@@ -11,12 +11,33 @@ import type { FaissIndex, FaissIndexType, Metric } from './faiss.js';
  *   item_index.json    what was built, how long it took, and each file's size and sha256
  * item_index.json is written last and removed first: a version has an index exactly when it is
  * present, and its checksums let a host refuse a truncated or replaced file.
+ *
+ * Sharded (n > 1 shards, items assigned by libs/ann/shards.ts), each shard s is the same three
+ * files named item_index.shard-<s>-of-<n>.{faiss,ids,json}, its meta recording shard and shards;
+ * a host of shard s reads only those. A version may hold several shardings side by side.
  */
 
 export const INDEX_FILE = 'item_index.faiss';
 export const IDS_FILE = 'item_index.ids';
 export const INDEX_META_FILE = 'item_index.json';
 export const INDEX_FORMAT = 1;
+
+/** One shard of a sharding: shard s of n (the unsharded index is shard 0 of 1). */
+export interface ShardRef {
+  shard: number;
+  shards: number;
+}
+
+export const UNSHARDED: ShardRef = { shard: 0, shards: 1 };
+
+/** The file names of one shard's index (the historical names when unsharded). */
+export function indexFileNames(ref: ShardRef = UNSHARDED): { index: string; ids: string; meta: string } {
+  if (ref.shards === 1) return { index: INDEX_FILE, ids: IDS_FILE, meta: INDEX_META_FILE };
+  const base = `item_index.shard-${ref.shard}-of-${ref.shards}`;
+  return { index: `${base}.faiss`, ids: `${base}.ids`, meta: `${base}.json` };
+}
+
+const SHARD_META = /^item_index\.shard-(\d+)-of-(\d+)\.json$/;
 
 export interface IndexFileEntry {
   bytes: number;
@@ -40,6 +61,11 @@ export interface IndexMeta {
   timings: { featuresMs: number; embedMs: number; buildMs: number; writeMs: number; totalMs: number };
   /** HNSW efSearch the index was built to be searched with by default. */
   efSearch?: number;
+  /** Which shard of how many this index is (0 of 1 when unsharded; absent in older metas). */
+  shard: number;
+  shards: number;
+  /** Items in the whole catalog, over all shards (items: in this shard). */
+  catalogItems: number;
   files: { index: IndexFileEntry; ids: IndexFileEntry };
 }
 
@@ -55,14 +81,18 @@ export class IndexIntegrityError extends Error {
 
 const tmpName = (file: string) => `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
 
-/** Writes the index, its ids and its meta into dir, atomically (see the layout above). */
+/** Writes the index, its ids and its meta into dir, atomically (see the layout above); meta.shard/shards pick the file names. */
 export async function writeIndexFiles(dir: string, index: FaissIndex, ids: readonly string[], meta: Omit<IndexMeta, 'files' | 'format'>): Promise<IndexMeta> {
   if (index.ntotal() !== ids.length) throw new Error(`the index holds ${index.ntotal()} rows but ${ids.length} ids were given`);
   const badId = ids.findIndex((id) => !id || /[\n\r]/.test(id));
   if (badId >= 0) throw new Error(`item id at row ${badId} is empty or has a line break: ${JSON.stringify(ids[badId])}`);
-  const indexPath = path.join(dir, INDEX_FILE);
-  const idsPath = path.join(dir, IDS_FILE);
-  const metaPath = path.join(dir, INDEX_META_FILE);
+  if (!Number.isInteger(meta.shards) || meta.shards < 1 || !Number.isInteger(meta.shard) || meta.shard < 0 || meta.shard >= meta.shards) {
+    throw new Error(`bad shard ${meta.shard} of ${meta.shards}`);
+  }
+  const names = indexFileNames(meta);
+  const indexPath = path.join(dir, names.index);
+  const idsPath = path.join(dir, names.ids);
+  const metaPath = path.join(dir, names.meta);
   const indexTmp = tmpName(indexPath);
   const idsTmp = tmpName(idsPath);
   try {
@@ -89,11 +119,12 @@ async function entryOf(file: string): Promise<IndexFileEntry> {
   return { bytes: (await fs.stat(file)).size, sha256: await sha256File(file) };
 }
 
-/** The index meta of a version folder, or undefined when it has no (complete) index. */
-export async function readIndexMeta(dir: string): Promise<IndexMeta | undefined> {
+/** The index meta of one shard (default: the unsharded index) of a version folder, or undefined when it has none (complete). */
+export async function readIndexMeta(dir: string, ref: ShardRef = UNSHARDED): Promise<IndexMeta | undefined> {
+  const file = indexFileNames(ref).meta;
   let text: string;
   try {
-    text = await fs.readFile(path.join(dir, INDEX_META_FILE), 'utf8');
+    text = await fs.readFile(path.join(dir, file), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -102,37 +133,67 @@ export async function readIndexMeta(dir: string): Promise<IndexMeta | undefined>
   try {
     meta = JSON.parse(text) as IndexMeta;
   } catch (err) {
-    throw new IndexIntegrityError(dir, `${INDEX_META_FILE} is not valid JSON: ${(err as Error).message}`);
+    throw new IndexIntegrityError(dir, `${file} is not valid JSON: ${(err as Error).message}`);
   }
-  if (meta.format !== INDEX_FORMAT) throw new IndexIntegrityError(dir, `${INDEX_META_FILE} has format ${meta.format}; this build reads format ${INDEX_FORMAT}`);
+  if (meta.format !== INDEX_FORMAT) throw new IndexIntegrityError(dir, `${file} has format ${meta.format}; this build reads format ${INDEX_FORMAT}`);
   for (const key of ['model', 'version', 'factory', 'indexType', 'metric'] as const) {
-    if (typeof meta[key] !== 'string' || !meta[key]) throw new IndexIntegrityError(dir, `${INDEX_META_FILE} lacks "${key}"`);
+    if (typeof meta[key] !== 'string' || !meta[key]) throw new IndexIntegrityError(dir, `${file} lacks "${key}"`);
   }
   if (!Number.isInteger(meta.dim) || meta.dim < 1 || !Number.isInteger(meta.items) || meta.items < 0) {
-    throw new IndexIntegrityError(dir, `${INDEX_META_FILE} has a bad dim (${meta.dim}) or item count (${meta.items})`);
+    throw new IndexIntegrityError(dir, `${file} has a bad dim (${meta.dim}) or item count (${meta.items})`);
   }
-  if (!meta.files?.index?.sha256 || !meta.files?.ids?.sha256) throw new IndexIntegrityError(dir, `${INDEX_META_FILE} lacks the files' checksums`);
+  if (!meta.files?.index?.sha256 || !meta.files?.ids?.sha256) throw new IndexIntegrityError(dir, `${file} lacks the files' checksums`);
+  // Metas written before sharding describe the whole catalog in one index.
+  meta.shard ??= 0;
+  meta.shards ??= 1;
+  meta.catalogItems ??= meta.items;
+  if (meta.shard !== ref.shard || meta.shards !== ref.shards) {
+    throw new IndexIntegrityError(dir, `${file} describes shard ${meta.shard} of ${meta.shards}, not shard ${ref.shard} of ${ref.shards}`);
+  }
   return meta;
+}
+
+/** True when every shard of the n-shard index of a version folder has its meta (is complete). */
+export async function hasIndex(dir: string, shards = 1): Promise<boolean> {
+  for (let shard = 0; shard < shards; shard++) {
+    if (!(await readIndexMeta(dir, { shard, shards }).catch(() => undefined))) return false;
+  }
+  return true;
+}
+
+/** The shard counts a version folder has complete indexes for, e.g. [1, 2]. */
+export async function indexedShardCounts(dir: string): Promise<number[]> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const counts = new Set<number>();
+  if (names.includes(INDEX_META_FILE)) counts.add(1);
+  for (const name of names) {
+    const m = SHARD_META.exec(name);
+    if (m) counts.add(Number(m[2]));
+  }
+  const complete: number[] = [];
+  for (const n of [...counts].sort((a, b) => a - b)) if (await hasIndex(dir, n)) complete.push(n);
+  return complete;
 }
 
 /** Checks both files against the meta: present, the recorded size, and (reading them) the recorded sha256. */
 export async function verifyIndexFiles(dir: string, meta: IndexMeta): Promise<void> {
+  const names = indexFileNames(meta);
   for (const [file, entry] of [
-    [INDEX_FILE, meta.files.index],
-    [IDS_FILE, meta.files.ids],
+    [names.index, meta.files.index],
+    [names.ids, meta.files.ids],
   ] as const) {
     const full = path.join(dir, file);
     const stat = await fs.stat(full).catch(() => undefined);
     if (!stat) throw new IndexIntegrityError(dir, `${file} is missing`);
-    if (stat.size !== entry.bytes) throw new IndexIntegrityError(dir, `${file} has ${stat.size} bytes, ${INDEX_META_FILE} records ${entry.bytes} (truncated or replaced)`);
+    if (stat.size !== entry.bytes) throw new IndexIntegrityError(dir, `${file} has ${stat.size} bytes, ${names.meta} records ${entry.bytes} (truncated or replaced)`);
     const sha = await sha256File(full);
     if (sha !== entry.sha256) throw new IndexIntegrityError(dir, `${file} sha256 ${sha.slice(0, 12)}… differs from the recorded ${entry.sha256.slice(0, 12)}… (corrupt or replaced)`);
   }
 }
 
-/** The item ids of the index rows. */
-export async function readIds(dir: string): Promise<string[]> {
-  const text = await fs.readFile(path.join(dir, IDS_FILE), 'utf8');
+/** The item ids of the index rows (of the shard `ref`). */
+export async function readIds(dir: string, ref: ShardRef = UNSHARDED): Promise<string[]> {
+  const text = await fs.readFile(path.join(dir, indexFileNames(ref).ids), 'utf8');
   const ids = text.split('\n');
   if (ids[ids.length - 1] === '') ids.pop();
   return ids;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildIndex, chooseFactory } from './build.js';
 import { createIndex } from './faiss.js';
-import { IDS_FILE, INDEX_FILE, INDEX_META_FILE, IndexIntegrityError, readIndexMeta, writeIndexFiles } from './index-files.js';
+import { hasIndex, IDS_FILE, INDEX_FILE, INDEX_META_FILE, indexedShardCounts, indexFileNames, IndexIntegrityError, readIndexMeta, writeIndexFiles } from './index-files.js';
 import { loadItemIndex } from './item-index.js';
 
 /** n unit vectors in dim dimensions, seeded. */
@@ -39,6 +39,9 @@ async function writeVersion(type: 'flat' | 'hnsw', vectors = unitVectors(n, dim)
     builtAtMs: Date.now(),
     timings: { featuresMs: 0, embedMs: 0, buildMs: built.buildMs, writeMs: 0, totalMs: built.buildMs },
     efSearch: type === 'hnsw' ? 64 : undefined,
+    shard: 0,
+    shards: 1,
+    catalogItems: n,
   });
   built.index.dispose();
   return { dir, meta, vectors };
@@ -119,6 +122,41 @@ describe('item index files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'feedloom-ann-'));
     expect(await readIndexMeta(dir)).toBeUndefined();
     await expect(loadItemIndex(dir)).rejects.toThrow(/no item index/);
+  });
+
+  it('keeps each shard of a sharded index in its own files, loads only the asked shard, and refuses a mismatch', async () => {
+    const { dir, vectors } = await writeVersion('flat');
+    const half = [ids.filter((_, i) => i % 2 === 0), ids.filter((_, i) => i % 2 === 1)];
+    for (const shard of [0, 1]) {
+      const index = createIndex(dim, 'Flat');
+      const rows = half[shard].map((id) => Number(id.slice(1)));
+      const part = new Float32Array(rows.length * dim);
+      rows.forEach((row, i) => part.set(vectors.subarray(row * dim, (row + 1) * dim), i * dim));
+      index.add(part);
+      const base = { model: 'two_tower', version: 'v0001', factory: 'Flat', indexType: 'Flat' as const, metric: 'inner_product' as const, dim, asOfMs: 0, builtAtMs: 0 };
+      const timings = { featuresMs: 0, embedMs: 0, buildMs: 0, writeMs: 0, totalMs: 0 };
+      await writeIndexFiles(dir, index, half[shard], { ...base, items: rows.length, catalogItems: n, shard, shards: 2, timings });
+      index.dispose();
+    }
+    expect(readdirSync(dir)).toContain('item_index.shard-1-of-2.faiss');
+    expect(await indexedShardCounts(dir)).toEqual([1, 2]);
+    expect(await hasIndex(dir, 2)).toBe(true);
+    expect(await hasIndex(dir, 3)).toBe(false);
+    const shard1 = await loadItemIndex(dir, { shard: { shard: 1, shards: 2 } });
+    expect(shard1.size).toBe(n / 2);
+    expect(shard1.meta).toMatchObject({ shard: 1, shards: 2, items: n / 2, catalogItems: n });
+    expect(shard1.has('i1')).toBe(true);
+    expect(shard1.has('i0')).toBe(false);
+    expect((await shard1.search(vectors.slice(0, dim), 5)).map((h) => h.itemId)).not.toContain('i0');
+    shard1.dispose();
+    // The unsharded index of the same version is still there, and a shard count without files is named.
+    const whole = await loadItemIndex(dir);
+    expect(whole.meta).toMatchObject({ shard: 0, shards: 1, items: n });
+    whole.dispose();
+    await expect(loadItemIndex(dir, { shard: { shard: 0, shards: 3 } })).rejects.toThrow(/no item index for shard 0 of 3 .*--shards 3.*indexed for: 1 shard, 2 shards/);
+    // A meta copied under another shard's name is refused.
+    writeFileSync(join(dir, indexFileNames({ shard: 0, shards: 2 }).meta), readFileSync(join(dir, indexFileNames({ shard: 1, shards: 2 }).meta)));
+    await expect(loadItemIndex(dir, { shard: { shard: 0, shards: 2 } })).rejects.toThrow(/describes shard 1 of 2, not shard 0 of 2/);
   });
 
   it('leaves no temporary files behind when writing fails', async () => {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { readIndex, type FaissIndex, type SearchOptions } from './faiss.js';
-import { INDEX_FILE, IndexIntegrityError, readIds, readIndexMeta, verifyIndexFiles, type IndexMeta } from './index-files.js';
+import { indexFileNames, indexedShardCounts, IndexIntegrityError, readIds, readIndexMeta, UNSHARDED, verifyIndexFiles, type IndexMeta, type ShardRef } from './index-files.js';
 
 export interface Neighbor {
   itemId: string;
@@ -91,18 +91,28 @@ export class ItemIndex {
 }
 
 /**
- * Loads the item index of a registry version folder, refusing anything inconsistent: a missing or
- * malformed meta, files whose size or sha256 differ from the meta (unless verify is false), a
- * faiss file that does not read, or row counts and dimensions that disagree.
+ * Loads the item index of a registry version folder (only shard `shard` of a sharded index),
+ * refusing anything inconsistent: a missing or malformed meta, files whose size or sha256 differ
+ * from the meta (unless verify is false), a faiss file that does not read, or row counts and
+ * dimensions that disagree.
  */
-export async function loadItemIndex(dir: string, options: { verify?: boolean } = {}): Promise<ItemIndex> {
-  const meta = await readIndexMeta(dir);
-  if (!meta) throw new IndexIntegrityError(dir, 'there is no item index (item_index.json is absent: run the indexer)');
+export async function loadItemIndex(dir: string, options: { verify?: boolean; shard?: ShardRef } = {}): Promise<ItemIndex> {
+  const ref = options.shard ?? UNSHARDED;
+  const meta = await readIndexMeta(dir, ref);
+  if (!meta) {
+    const have = await indexedShardCounts(dir);
+    const what = ref.shards === 1 ? 'no item index' : `no item index for shard ${ref.shard} of ${ref.shards}`;
+    throw new IndexIntegrityError(
+      dir,
+      `there is ${what} (${indexFileNames(ref).meta} is absent: run the indexer${ref.shards > 1 ? ` with --shards ${ref.shards}` : ''}; ` +
+        `indexed for: ${have.length ? have.map((n) => `${n} shard${n > 1 ? 's' : ''}`).join(', ') : 'nothing'})`,
+    );
+  }
   if (options.verify !== false) await verifyIndexFiles(dir, meta);
-  const ids = await readIds(dir);
+  const ids = await readIds(dir, ref);
   let native: FaissIndex;
   try {
-    native = await readIndex(path.join(dir, INDEX_FILE));
+    native = await readIndex(path.join(dir, indexFileNames(ref).index));
   } catch (err) {
     throw new IndexIntegrityError(dir, (err as Error).message);
   }

@@ -17,6 +17,9 @@ export function connect<C extends Client>(Ctor: ClientConstructor<C>, address: s
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,
+    // A restarted peer (a redeployed ranker, a generator back after a crash) is retried within 5 s,
+    // not after grpc-js's default backoff of up to 2 minutes.
+    'grpc.max_reconnect_backoff_ms': 5_000,
     'grpc.max_receive_message_length': DEFAULT_MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': DEFAULT_MAX_MESSAGE_BYTES,
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { HealthState, ServingStatus } from './health.js';
 import { addReflection } from './reflection.js';
-import { RpcError, codeOf } from './errors.js';
+import { RpcError, codeOf, invalidArgument } from './errors.js';
 import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
 
 /** What a handler knows about its call besides the request. */
@@ -97,7 +97,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (shape.requestStream || shape.responseStream) throw new Error(`${options.name}: ${shape.path} streams; only unary is wrapped`);
       implementation[method] = wrapUnary(options.name, shape.path, handler);
     }
-    server.addService(binding.definition as unknown as ServiceDefinition, implementation);
+    server.addService(tolerantDecoding(binding.definition) as unknown as ServiceDefinition, implementation);
     health.set(serviceName, ServingStatus.SERVING);
   }
   const healthBinding = health.binding();
@@ -138,6 +138,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
+/** Marks a request whose bytes did not decode; its handler answers INVALID_ARGUMENT instead of running. */
+const UNDECODABLE = Symbol('undecodable request');
+type Undecodable = { [UNDECODABLE]: string };
+
+/**
+ * grpc-js answers a request that fails to decode with INTERNAL; it is the caller's mistake, so the
+ * decode error is carried to the handler wrapper, which answers INVALID_ARGUMENT.
+ */
+function tolerantDecoding(definition: Record<string, MethodShape>): Record<string, MethodShape> {
+  return Object.fromEntries(
+    Object.entries(definition).map(([method, shape]) => [
+      method,
+      {
+        ...shape,
+        requestDeserialize: (bytes: Buffer) => {
+          try {
+            return shape.requestDeserialize(bytes);
+          } catch (err) {
+            return { [UNDECODABLE]: (err as Error)?.message ?? String(err) } satisfies Undecodable;
+          }
+        },
+      },
+    ]),
+  );
+}
+
 const rpcDuration = () =>
   meter().createHistogram('rpc.server.duration', { unit: 'ms', description: 'Duration of inbound RPCs', advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS } });
 let durationHistogram: ReturnType<typeof rpcDuration> | undefined;
@@ -176,6 +202,11 @@ function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never
       else callback({ code, details: publicMessage(serverName, path, requestId, err) });
     };
     const run = async () => {
+      const undecodable = (call.request as Partial<Undecodable> | null)?.[UNDECODABLE];
+      if (undecodable !== undefined) {
+        finish(status.INVALID_ARGUMENT, invalidArgument('request', `is not a valid ${path} request message (${undecodable})`));
+        return;
+      }
       try {
         const response = await otelContext.with(trace.setSpan(parent, span), () => handler(call.request as never, ctx));
         if (controller.signal.aborted) finish(codeOf(controller.signal.reason), controller.signal.reason);

@@ -54,6 +54,46 @@ const blender = service
   })
   .strict();
 
+/** `feedloom retrain`: the data window and the gates a new version must pass before it is published. */
+const retrain = z
+  .object({
+    /** Days of the newest event log a cycle reads (the newest heldoutDays of them are held out). */
+    windowDays: z.number().int().min(2).max(365).default(28),
+    /** The newest days, not trained on, on which new and serving versions are compared. */
+    heldoutDays: z.number().int().min(1).max(30).default(1),
+    /** Models a cycle trains: two_tower and/or the ranker (services.ranker.model). */
+    models: z.array(z.enum(['two_tower', 'ranker'])).min(1).default(['two_tower', 'ranker']),
+    twoTower: z
+      .object({ epochs: z.number().int().min(1).max(100).default(5), seed: z.number().int().default(7), trainerArgs: z.array(z.string()).default([]) })
+      .strict()
+      .default({}),
+    ranker: z
+      .object({ epochs: z.number().int().min(1).max(100).default(4), seed: z.number().int().default(7), trainerArgs: z.array(z.string()).default([]) })
+      .strict()
+      .default({}),
+    gates: z
+      .object({
+        /** Retrieval is measured as recall@k over the held-out days' first engagements. */
+        k: z.number().int().min(1).max(10_000).default(100),
+        minRecallAtK: z.number().min(0).max(1).default(0.05),
+        /** Relative: the new recall@k must be ≥ serving × (1 − this). 0.05 allows a 5% relative drop. */
+        maxRecallDropRelative: z.number().min(0).max(1).default(0.05),
+        /** Embedding norms (mean over users and over items) must lie within [min, max]. */
+        minEmbeddingNorm: z.number().min(0).default(0.5),
+        maxEmbeddingNorm: z.number().min(0).default(2),
+        /** Collapse: the mean pairwise cosine of item and of user embeddings must stay below this. */
+        maxMeanCosine: z.number().min(-1).max(1).default(0.9),
+        /** The ranker's held-out AUC (click and save heads) must reach this. */
+        minRankerAuc: z.number().min(0).max(1).default(0.55),
+        /** Absolute: each AUC may drop at most this much below the serving ranker's. */
+        maxAucDropAbsolute: z.number().min(0).max(1).default(0.01),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({});
+
 export const MeshConfigSchema = z
   .object({
     world: z
@@ -105,16 +145,72 @@ export const MeshConfigSchema = z
         viewer: service.extend({ keepVersions: z.number().int().min(1).max(20).default(3) }).strict().optional(),
       })
       .strict(),
-    /** ANN hosts (shards × replicas); absent when no learned model is served. */
+    /**
+     * ANN hosts (shards × replicas); absent when no learned model is served. A host of shard s
+     * loads only shard s of each version's index; hosts with the same shard are replicas. Shards
+     * are numbered 0..n-1 with no gap.
+     */
     ann: z
       .object({
-        hosts: z.array(z.object({ name: hostName, port, address: z.string().min(1).optional(), shard: z.number().int().min(0).default(0) }).strict()).min(1),
+        hosts: z.array(z.object({ name: hostName, port, address: z.string().min(1).optional(), shard: z.number().int().min(0).max(1023).default(0) }).strict()).min(1),
         efSearch: z.number().int().min(1).max(4096).default(64),
         nprobe: z.number().int().min(1).max(4096).default(8),
       })
       .strict()
+      .superRefine((ann, ctx) => {
+        const names = new Set<string>();
+        ann.hosts.forEach((h, i) => {
+          if (names.has(h.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['hosts', i, 'name'], message: `duplicate ANN host "${h.name}"` });
+          names.add(h.name);
+        });
+        const shards = new Set(ann.hosts.map((h) => h.shard));
+        const count = Math.max(...shards) + 1;
+        const missing = Array.from({ length: count }, (_, s) => s).filter((s) => !shards.has(s));
+        if (missing.length) {
+          const at = ann.hosts.findIndex((h) => h.shard === count - 1);
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['hosts', at, 'shard'],
+            message: `shard ${count - 1} needs every shard 0..${count - 1} to have a host, but no host has shard ${missing.join(', ')} (shards must be numbered from 0 with no gap)`,
+          });
+        }
+      })
       .optional(),
     generators: z.array(generator).min(1, 'must list at least one generator'),
+    /** Retraining cycles and their validation gates (services/retrain, docs/RETRAINING.md). */
+    retrain,
+    /** Staged rollout of model versions: canary, guards, probe (services/rollout, docs/ROLLOUT.md). */
+    rollout: z
+      .object({
+        /** The ANN host that takes a new version first; default the first of ann.hosts. */
+        canary: hostName.optional(),
+        /** Users whose held-out recent engagements probe a version; default the most active users of the last day. */
+        probeUsers: z.array(z.string().min(1)).default([]),
+        probeUserCount: z.number().int().min(1).max(1_000).default(60),
+        /** Newest engaged items taken out of each probe user's context, to be retrieved again. */
+        probeHoldout: z.number().int().min(1).max(20).default(3),
+        probeK: z.number().int().min(1).max(2_000).default(100),
+        guards: z
+          .object({
+            /** Most probe calls that may fail on the canary (share). */
+            maxErrorRate: z.number().min(0).max(1).default(0.02),
+            /** The new version's mean candidates per request must reach this share of the previous one's. */
+            minCandidateRatio: z.number().min(0).max(10).default(0.5),
+            /** Absolute floor of the new version's probe recall. */
+            minRecall: z.number().min(0).max(1).default(0),
+            /**
+             * Largest relative drop of probe recall against the previous version (0.25: at least 75% of it).
+             * On the tiny world two good versions differ by ~5%; towers that disagree keep ~47%.
+             */
+            maxRecallDrop: z.number().min(0).max(1).default(0.25),
+          })
+          .strict()
+          .default({}),
+        /** How long to wait for the viewer, a host or the ranker to load a version. */
+        loadTimeoutMs: z.number().int().min(100).max(3_600_000).default(120_000),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((mesh, ctx) => {
@@ -183,6 +279,11 @@ export function loadMeshConfig(path = process.env.FEEDLOOM_CONFIG ?? DEFAULT_CON
 export function metricsEndpointOf(mesh: MeshConfig, port: number): { host: string; port: number } | undefined {
   const offset = mesh.telemetry.metricsPortOffset;
   return offset > 0 && port > 0 ? { host: mesh.listenHost ?? mesh.host, port: port + offset } : undefined;
+}
+
+/** How many shards the ANN index is split into (1 when there are no ANN hosts). */
+export function annShardCount(mesh: MeshConfig): number {
+  return mesh.ann ? Math.max(...mesh.ann.hosts.map((h) => h.shard)) + 1 : 1;
 }
 
 export function registryDirOf(mesh: MeshConfig): string {

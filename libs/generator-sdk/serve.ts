@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UserContext, type Candidate } from '../../generated/feedloom/v1/common.js';
 import {
   CandidateGeneratorService,
@@ -6,7 +7,7 @@ import {
   type DescribeResponse,
   type GenerateResponse,
 } from '../../generated/feedloom/v1/generator.js';
-import { unavailable } from '../bootstrap/errors.js';
+import { deadlineExceeded, unavailable } from '../bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServiceBinding } from '../bootstrap/server.js';
 import { ServingStatus } from '../bootstrap/health.js';
 import { meter, tracer } from '../bootstrap/telemetry.js';
@@ -46,6 +47,18 @@ export function normalizeCandidates(candidates: Candidate[], quota: number): Can
   return out;
 }
 
+/**
+ * Fault injection, for load and fault tests only: `settings.faultDelayMs` in a generator's mesh
+ * config entry (or FEEDLOOM_FAULT_DELAY_MS in its process's environment) makes every Generate
+ * call wait that long before answering, as a generator that has become slow would. Off (0) by default.
+ */
+export function faultDelayMsOf(settings: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): number {
+  const value = settings.faultDelayMs ?? env.FEEDLOOM_FAULT_DELAY_MS;
+  const ms = Number(value ?? 0);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`settings.faultDelayMs: must be a number of ms >= 0 (got ${String(value)})`);
+  return ms;
+}
+
 const candidatesOf = (result: GenerateResult) => (Array.isArray(result) ? { candidates: result, modelVersion: '' } : { modelVersion: '', ...result });
 
 /** A generator as a CandidateGenerator service binding plus its snapshot source. */
@@ -53,13 +66,19 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
   let onHealth: (serving: boolean) => void = () => {};
   const settings = options.settings ?? {};
   const source = new SnapshotSource(module, options.snapshotsDir, settings, (ready) => onHealth(ready), options.mesh);
+  const faultDelayMs = faultDelayMsOf(settings);
 
   const binding: ServiceBinding = bindService(CandidateGeneratorService, {
     async generate(request, ctx): Promise<GenerateResponse> {
       validateGenerateRequest(request);
       const loaded = source.current;
       if (!loaded) throw unavailable(`generator ${module.name} has no data to serve: ${source.error ?? 'snapshots not loaded yet'}`);
+      // A call that waited in the queue past its deadline gets no work: under overload, doing it
+      // anyway only delays the calls behind it, which then miss their deadlines too.
+      if (Date.now() >= ctx.deadline) throw deadlineExceeded(`generator ${module.name}: the call's deadline passed before it was served`);
       const started = performance.now();
+      // The deadline's abort ends the wait; the server wrapper then answers DEADLINE_EXCEEDED.
+      if (faultDelayMs > 0) await sleep(faultDelayMs, undefined, { signal: ctx.signal });
       const span = tracer().startSpan(`generate ${module.name}`, { attributes: { 'feedloom.generator': module.name } });
       try {
         const result = candidatesOf(
@@ -107,8 +126,9 @@ const WARM_UP_CALLS = 20;
 
 function warmUp<Data>(module: GeneratorModule<Data>, data: Data, settings: Record<string, unknown>): void {
   const user = UserContext.fromPartial({ userId: '__warm_up__', requestTimeMs: Date.now() });
-  const signal = new AbortController().signal;
   for (let i = 0; i < WARM_UP_CALLS; i++) {
+    // One signal per call, as real calls have: 20 calls listening on one signal trip Node's leak warning.
+    const signal = new AbortController().signal;
     try {
       void Promise.resolve(module.generate({ user, quota: 50, requestId: 'warm-up' }, { data, settings, signal })).catch(() => {});
     } catch {

@@ -9,7 +9,7 @@ import type { Action } from '../../generated/feedloom/v1/common.js';
 import type { OnnxSessionPool } from '../onnx/pool.js';
 import type { Feeds } from '../onnx/tensors.js';
 import { VAL_REQUESTS_FILE, type ValRequests } from './dataset.js';
-import { encodeRankInputs, HEADS, SEQ_LEN, type RankerEncoding, type RankerItem } from './encoding.js';
+import { encodeRankInputs, HEADS, SEQ_LEN, type RankerEncoding, type RankerItem, type RankSourceInput } from './encoding.js';
 import { auc, hitAtK } from './metrics.js';
 
 const ACTION_TYPE_OF_CODE = [0, 2, 3, 4]; // code (1 click, 2 save, 3 hide) → ActionType
@@ -38,15 +38,25 @@ export async function readValRequests(datasetDir: string): Promise<ValRequests> 
   return JSON.parse(await readFile(join(datasetDir, VAL_REQUESTS_FILE), 'utf8')) as ValRequests;
 }
 
-/**
- * The held-out sessions as (user, candidates, lookup, time) tuples ready for encodeRankInputs. With
- * hideSlot every candidate gets the same proposal (an unknown generator, rank 0): the model cannot
- * tell where the incumbent placed it, as at serving time, where the rank is a generator's own.
- */
-export function heldoutRequests(val: ValRequests, options: { hideSlot?: boolean } = {}) {
+export interface HeldoutSourceOptions {
+  /**
+   * Every candidate gets the same proposal (an unknown generator, rank 0): the model cannot tell
+   * where the incumbent placed it.
+   */
+  hideSlot?: boolean;
+  /**
+   * Per session, per candidate: the proposals to send instead of the incumbent's (generator, slot),
+   * e.g. the mesh generators' as replayed for the blender's pre-score, as at serving time.
+   */
+  sources?: readonly (readonly RankSourceInput[])[][];
+}
+
+/** The held-out sessions as (user, candidates, lookup, time) tuples ready for encodeRankInputs. */
+export function heldoutRequests(val: ValRequests, options: HeldoutSourceOptions = {}) {
   const items = new Map(Object.entries(val.items));
   const popularity = new Map(Object.entries(val.popularity).map(([day, pop]) => [Number(day), new Map(Object.entries(pop))]));
-  return val.sessions.map((s) => {
+  if (options.sources && options.sources.length !== val.sessions.length) throw new Error(`heldoutRequests: ${options.sources.length} source lists for ${val.sessions.length} sessions`);
+  return val.sessions.map((s, si) => {
     const u = val.users[s.user] ?? { locale: '', actions: [] };
     const recentActions: Action[] = [];
     for (let i = s.histCount - 1; i >= 0 && recentActions.length < SEQ_LEN; i--) {
@@ -61,9 +71,15 @@ export function heldoutRequests(val: ValRequests, options: { hideSlot?: boolean 
     return {
       session: s,
       user: { recentActions, locale: u.locale },
-      candidates: s.candidates.map(([itemId, generator, rank]) => ({
+      candidates: s.candidates.map(([itemId, generator, rank], ci) => ({
         itemId,
-        sources: options.hideSlot ? [{ generator: HIDDEN_SOURCE, rank: 0 }] : generator ? [{ generator, rank }] : [],
+        sources: options.sources
+          ? options.sources[si][ci].map((p) => ({ generator: p.generator, rank: p.rank }))
+          : options.hideSlot
+            ? [{ generator: HIDDEN_SOURCE, rank: 0 }]
+            : generator
+              ? [{ generator, rank }]
+              : [],
       })),
       lookup,
       labels: HEADS.map((_, h) => Uint8Array.from(s.labels, (l) => l[h])),
@@ -72,7 +88,7 @@ export function heldoutRequests(val: ValRequests, options: { hideSlot?: boolean 
 }
 
 /** Scores every held-out session with the model (concurrency: requests in flight at once). */
-export async function scoreHeldout(pool: OnnxSessionPool, encoding: RankerEncoding, val: ValRequests, options: { concurrency?: number; hideSlot?: boolean } = {}): Promise<ScoredSession[]> {
+export async function scoreHeldout(pool: OnnxSessionPool, encoding: RankerEncoding, val: ValRequests, options: HeldoutSourceOptions & { concurrency?: number } = {}): Promise<ScoredSession[]> {
   const requests = heldoutRequests(val, options);
   const concurrency = options.concurrency ?? 4;
   const out: ScoredSession[] = new Array(requests.length);

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 
 /** Writes content and fsyncs it before returning. */
@@ -104,5 +105,82 @@ export async function withLockFile<T>(lockFile: string, fn: () => Promise<T>, op
     return await fn();
   } finally {
     await fs.rm(lockFile, { force: true });
+  }
+}
+
+/** What an exclusive process lock file holds: who took it and when. */
+export interface ProcessLockHolder {
+  pid: number;
+  host: string;
+  sinceMs: number;
+  what: string;
+}
+
+export class LockHeldError extends Error {
+  constructor(
+    readonly lockFile: string,
+    readonly holder: ProcessLockHolder,
+  ) {
+    super(`${holder.what} is already running (pid ${holder.pid} on ${holder.host}, since ${new Date(holder.sinceMs).toISOString()}; lock ${lockFile})`);
+    this.name = 'LockHeldError';
+  }
+}
+
+/**
+ * Takes an exclusive lock for a long job (e.g. a retraining cycle) without waiting: throws
+ * LockHeldError naming the holder when another live process has it. Unlike withLockFile there is
+ * no age limit (a job may run for hours): a lock is stale only when its process on this host is
+ * gone. Returns the release function.
+ */
+export async function acquireProcessLock(lockFile: string, what: string): Promise<() => Promise<void>> {
+  const host = hostname();
+  const holder: ProcessLockHolder = { pid: process.pid, host, sinceMs: Date.now(), what };
+  await fs.mkdir(path.dirname(lockFile), { recursive: true });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await fs.open(lockFile, 'wx');
+      try {
+        await handle.writeFile(JSON.stringify(holder) + '\n');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        await fs.rm(lockFile, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const current = await readLockHolder(lockFile);
+      if (current && !(current.host === host && !processAlive(current.pid))) throw new LockHeldError(lockFile, current);
+      if (!current) {
+        // Unreadable: a holder may be writing it right now; only an old one was left by a crash.
+        const stat = await fs.stat(lockFile).catch(() => undefined);
+        if (stat && Date.now() - stat.mtimeMs < 5_000) throw new LockHeldError(lockFile, { pid: 0, host: '?', sinceMs: stat.mtimeMs, what });
+      }
+      // Left by a process that is gone, or a crashed writer's unreadable file: break it.
+      await fs.rm(lockFile, { force: true });
+    }
+  }
+  throw new Error(`could not take the lock ${lockFile}: it keeps reappearing`);
+}
+
+async function readLockHolder(lockFile: string): Promise<ProcessLockHolder | undefined> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(lockFile, 'utf8')) as ProcessLockHolder;
+    return Number.isInteger(parsed.pid) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -8,7 +8,7 @@ export type ModelState = (typeof MODEL_STATES)[number];
  *   training → trained | rejected           (a run whose export fails its checks is rejected)
  *   trained → validated | rejected          (offline validation against the serving version)
  *   validated → published                   (only a validated version is published)
- *   published → serving | retired           (rolled out, or superseded before it ever served)
+ *   published → serving | retired | rolled_back  (rolled out, superseded, or refused by a canary)
  *   serving → retired | rolled_back         (superseded, or taken back by a rollback)
  *   rolled_back → serving                   (roll-forward again after a fix elsewhere)
  *   retired → serving                       (a rollback reinstates the previous version)
@@ -18,7 +18,7 @@ export const TRANSITIONS: Readonly<Record<ModelState, readonly ModelState[]>> = 
   trained: ['validated', 'rejected'],
   validated: ['published'],
   rejected: [],
-  published: ['serving', 'retired'],
+  published: ['serving', 'retired', 'rolled_back'],
   serving: ['retired', 'rolled_back'],
   retired: ['serving'],
   rolled_back: ['serving'],

@@ -78,8 +78,13 @@ export interface RetrievalMetrics {
   coverage100: number;
   meanUserNorm: number;
   meanItemNorm: number;
+  /** Smallest and largest single embedding norms (a NaN anywhere makes them NaN). */
+  userNormRange: [number, number];
+  itemNormRange: [number, number];
   /** Mean cosine between distinct items (a sample of ≤ 2,000): near 1 = collapsed. */
   itemMeanPairwiseCosine: number;
+  /** The same between the held-out users' embeddings: near 1 = every user gets the same results. */
+  userMeanPairwiseCosine: number;
   users: number;
   items: number;
 }
@@ -104,6 +109,8 @@ export async function evaluateTwoTower(info: Pick<VersionInfo<TwoTowerManifest>,
     const covered = new Set<number>();
     const allRows = Int32Array.from({ length: nItems }, (_, i) => i);
     let userNorm = 0;
+    const userNorms = new Float64Array(set.users.length);
+    const allUserEmb = new Float32Array(set.users.length * D);
     const BATCH = 256;
     for (let start = 0; start < set.users.length; start += BATCH) {
       const contexts = set.contexts.slice(start, start + BATCH);
@@ -111,7 +118,9 @@ export async function evaluateTwoTower(info: Pick<VersionInfo<TwoTowerManifest>,
       const scores = new Float32Array(nItems);
       contexts.forEach((context, b) => {
         const u = userEmb.subarray(b * D, (b + 1) * D);
-        userNorm += Math.hypot(...u);
+        allUserEmb.set(u, (start + b) * D);
+        userNorms[start + b] = Math.hypot(...u);
+        userNorm += userNorms[start + b];
         for (let i = 0; i < nItems; i++) {
           let s = 0;
           for (let k = 0; k < D; k++) s += u[k] * itemEmb[i * D + k];
@@ -130,13 +139,17 @@ export async function evaluateTwoTower(info: Pick<VersionInfo<TwoTowerManifest>,
     const n = Math.max(1, set.users.length);
     for (const k of ks) recall[k] /= n;
     let itemNorm = 0;
-    for (let i = 0; i < nItems; i++) itemNorm += Math.hypot(...itemEmb.subarray(i * D, (i + 1) * D));
+    const itemNorms = new Float64Array(nItems);
+    for (let i = 0; i < nItems; i++) itemNorm += itemNorms[i] = Math.hypot(...itemEmb.subarray(i * D, (i + 1) * D));
     return {
       recall,
       coverage100: covered.size / Math.max(1, nItems),
       meanUserNorm: userNorm / n,
       meanItemNorm: itemNorm / Math.max(1, nItems),
+      userNormRange: range(userNorms),
+      itemNormRange: range(itemNorms),
       itemMeanPairwiseCosine: meanPairwiseCosine(itemEmb, D, 2000),
+      userMeanPairwiseCosine: meanPairwiseCosine(allUserEmb, D, 2000),
       users: set.users.length,
       items: nItems,
     };
@@ -144,6 +157,18 @@ export async function evaluateTwoTower(info: Pick<VersionInfo<TwoTowerManifest>,
     await userSession.release();
     await itemSession.release();
   }
+}
+
+/** [min, max] of the values; NaN when any is NaN (Math.min/max propagate it) or there are none. */
+function range(values: Float64Array): [number, number] {
+  if (values.length === 0) return [NaN, NaN];
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  return [lo, hi];
 }
 
 /** Mean cosine over distinct pairs of the first `limit` rows (evenly strided over all rows). */

@@ -1,4 +1,5 @@
 // The shape of /status.json: everything the status page shows, with where each number came from.
+import type { EvalRow } from '../eval/run-eval.js';
 
 /** grpc.health.v1 statuses, plus UNREACHABLE when the Check call itself failed. */
 export type Health = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN' | 'SERVICE_UNKNOWN' | 'UNREACHABLE';
@@ -72,17 +73,8 @@ export interface FeedShare {
   note?: string;
 }
 
-export interface EvalRowView {
-  name: string;
-  kind: string;
-  recall: Record<string, number>;
-  coverage: number;
-  overlap: number;
-  marginal: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
+/** One generator's row of the last eval report, as `feedloom eval --json` writes it. */
+export type EvalRowView = EvalRow;
 
 export type EvalView =
   | {

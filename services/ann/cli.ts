@@ -52,7 +52,7 @@ export async function runAnnCommand(argv: string[]): Promise<number> {
       try {
         const res = await callUnary(client, 'getVersions', {}, { timeoutMs });
         const m = res.models.find((x) => x.model === model);
-        console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} ${m ? `serves ${m.servingVersion || '-'}  holds ${m.loadedVersions.join(', ')}  ${m.items} items, dim ${m.dim}, ${m.indexType}` : `nothing for ${model}`}`);
+        console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} ${m ? `serves ${m.servingVersion || '-'}  holds ${m.loadedVersions.join(', ')}  ${m.items} items, dim ${m.dim}, ${m.indexType}${m.shardCount > 1 ? `, shard ${m.shard} of ${m.shardCount}` : ''}` : `nothing for ${model}`}`);
       } catch (err) {
         console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} unreachable: ${((err as ServiceError).details ?? (err as Error).message).split('. ')[0]}`);
       } finally {

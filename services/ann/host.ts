@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { RpcError, failedPrecondition, notFound } from '../../libs/bootstrap/errors.js';
-import { IndexIntegrityError, readIndexMeta } from '../../libs/ann/index-files.js';
+import { IndexIntegrityError, readIndexMeta, type ShardRef } from '../../libs/ann/index-files.js';
 import { loadItemIndex, type ItemIndex, type Neighbor } from '../../libs/ann/item-index.js';
 import { byVersion, registryModels, servableVersions } from '../../libs/ann/model-versions.js';
 import { ITEM_TOWER_FILE } from '../../libs/features/two-tower.js';
@@ -25,6 +25,9 @@ export interface AnnHostOptions {
   nprobe?: number;
   /** Versions a model may have loaded at once (default 3); LoadVersion beyond it is refused. */
   maxVersionsPerModel?: number;
+  /** The shard of each version's index this host loads, of how many (default 0 of 1: the whole index). */
+  shard?: number;
+  shardCount?: number;
   log?: (line: string) => void;
 }
 
@@ -41,10 +44,14 @@ export interface ServedModelState {
   items: number;
   dim: number;
   indexType: string;
+  shard: number;
+  shardCount: number;
 }
 
 export class AnnHost {
   readonly name: string;
+  /** Which shard of each version's index this host holds (0 of 1: all of it). */
+  readonly shard: ShardRef;
   private readonly registry: ModelRegistry;
   private readonly slots = new Map<string, ModelSlot>();
   private readonly log: (line: string) => void;
@@ -53,6 +60,10 @@ export class AnnHost {
 
   constructor(private readonly options: AnnHostOptions) {
     this.name = options.name;
+    this.shard = { shard: options.shard ?? 0, shards: options.shardCount ?? 1 };
+    if (!Number.isInteger(this.shard.shards) || this.shard.shards < 1 || !Number.isInteger(this.shard.shard) || this.shard.shard < 0 || this.shard.shard >= this.shard.shards) {
+      throw new Error(`ANN host ${options.name}: shard ${this.shard.shard} of ${this.shard.shards} is not a shard (0..shards-1)`);
+    }
     this.registry = new ModelRegistry(options.registryDir);
     this.log = options.log ?? ((line) => console.error(`[ann.${options.name}] ${line}`));
   }
@@ -76,10 +87,10 @@ export class AnnHost {
       if (!versions.some((v) => v.manifest.artifacts?.[ITEM_TOWER_FILE])) continue;
       for (const p of problems) this.log(`skipping ${model}/${p.version}: ${p.error}`);
       const indexed = [];
-      for (const v of versions) if (await readIndexMeta(v.dir).catch(() => undefined)) indexed.push(v);
+      for (const v of versions) if (await readIndexMeta(v.dir, this.shard).catch(() => undefined)) indexed.push(v);
       const choice = [...indexed].reverse().find((v) => v.state === 'serving') ?? indexed[indexed.length - 1];
       if (!choice) {
-        this.log(`no indexed version of ${model} in ${this.registry.root}; serving nothing for it until LoadVersion/ServeVersion`);
+        this.log(`no version of ${model} in ${this.registry.root} is indexed for ${this.shardLabel()}; serving nothing for it until LoadVersion/ServeVersion`);
         continue;
       }
       try {
@@ -110,7 +121,7 @@ export class AnnHost {
     try {
       const index = await loading;
       slot.loaded.set(version, index);
-      this.log(`loaded ${model}/${version}: ${index.meta.factory}, ${index.size} items, dim ${index.dim}`);
+      this.log(`loaded ${model}/${version} (${this.shardLabel()}): ${index.meta.factory}, ${index.size} items, dim ${index.dim}`);
       this.onChange();
       return index;
     } finally {
@@ -175,6 +186,8 @@ export class AnnHost {
       items: served?.size ?? 0,
       dim: served?.dim ?? 0,
       indexType: served?.meta.factory ?? '',
+      shard: this.shard.shard,
+      shardCount: this.shard.shards,
     };
   }
 
@@ -207,7 +220,7 @@ export class AnnHost {
       throw notFound(`cannot load ${model} ${version} on host ${this.name}: ${(err as Error).message}`);
     }
     try {
-      const index = await loadItemIndex(dir);
+      const index = await loadItemIndex(dir, { shard: this.shard });
       if (index.meta.model !== model || index.meta.version !== version) {
         index.dispose();
         throw new IndexIntegrityError(dir, `the index was built for ${index.meta.model}/${index.meta.version}, not ${model}/${version}`);
@@ -232,6 +245,10 @@ export class AnnHost {
       this.slots.set(model, slot);
     }
     return slot;
+  }
+
+  private shardLabel(): string {
+    return this.shard.shards === 1 ? 'unsharded' : `shard ${this.shard.shard} of ${this.shard.shards}`;
   }
 
   private heldList(model: string): string {

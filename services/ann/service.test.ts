@@ -56,7 +56,7 @@ describe('ANN host', () => {
     const got = await callUnary(search, 'getVersions', {}, call);
     expect(got.host).toBe('a');
     expect(got.models).toEqual([
-      { model: 'two_tower', servingVersion: 'v0002', loadedVersions: ['v0002'], items: rows.length, dim: 16, indexType: 'Flat' },
+      { model: 'two_tower', servingVersion: 'v0002', loadedVersions: ['v0002'], items: rows.length, dim: 16, indexType: 'Flat', shard: 0, shardCount: 1 },
     ]);
   });
 

@@ -15,7 +15,7 @@ import { LATENCY_BUCKETS_MS, meter } from '../../libs/bootstrap/telemetry.js';
 let searchDuration: ReturnType<ReturnType<typeof meter>['createHistogram']> | undefined;
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { intOrDefault, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
-import { registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { annShardCount, registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { MAX_ANN_K } from '../../libs/ann/learned-retrieval.js';
 import { AnnHost, type AnnHostOptions } from './host.js';
 
@@ -140,6 +140,8 @@ export function annHostOptionsFromMesh(mesh: MeshConfig, name: string, overrides
     registryDir: registryDirOf(mesh),
     efSearch: mesh.ann.efSearch,
     nprobe: mesh.ann.nprobe,
+    shard: entry.shard,
+    shardCount: annShardCount(mesh),
     host: mesh.listenHost ?? mesh.host,
     port: entry.port,
     ...overrides,

@@ -32,14 +32,40 @@ const instruments = () => ({
   unique: meter().createCounter('feedloom.blender.candidates.kept', { description: 'Candidates kept after dedupe' }),
   failures: meter().createCounter('feedloom.blender.source.failures', { description: 'Generator calls that timed out, failed or were unavailable' }),
   pageItems: meter().createCounter('feedloom.blender.page.items', { description: 'Final page items per proposing generator (sole: it was the only source)' }),
+  overhead: meter().createHistogram('feedloom.blender.overhead', {
+    unit: 'ms',
+    description: "The blender's own time per Blend: every stage minus the waits on the events service, the slowest generator and the ranker",
+    advice: { explicitBucketBoundaries: OVERHEAD_BUCKETS_MS },
+  }),
 });
+
+// Fine below 5 ms, where the overhead target (3 ms p50) sits.
+export const OVERHEAD_BUCKETS_MS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4, 5, 7.5, 10, 15, 20, 30, 50, 100];
+
+/**
+ * The blender's own time in one Blend (fan-out, dedupe, filter, blend): the stage times minus the
+ * time spent waiting on other services, i.e. hydrate (the events service), the slowest generator
+ * call within the fan-out, and the ranker call within the rank stage.
+ */
+export function ownTimeMs(timings: StageTiming[], answers: SourceAnswer[], rankerWaitMs: number): number {
+  const stage = (name: string) => timings.find((t) => t.stage === name)?.ms ?? 0;
+  const total = timings.reduce((sum, t) => sum + t.ms, 0);
+  const generatorsWait = Math.max(0, ...answers.filter((a) => a.status.state !== SourceState.SOURCE_STATE_DISABLED).map((a) => a.status.latencyMs));
+  return Math.max(0, total - stage('hydrate') - Math.min(stage('fan_out'), generatorsWait) - rankerWaitMs);
+}
 
 /** Each generator's share of the final page: +1 per page item per generator that proposed it. */
 function countPage(page: BlendCandidate[]): void {
   metrics ??= instruments();
+  // Summed per label set first: one add per (generator, sole), not one per item and proposal.
+  const counts = new Map<string, number>();
   for (const c of page) {
     const sole = c.proposals.length === 1 ? 'true' : 'false';
-    for (const p of c.proposals) metrics.pageItems.add(1, { generator: p.generator, sole });
+    for (const p of c.proposals) counts.set(`${sole}|${p.generator}`, (counts.get(`${sole}|${p.generator}`) ?? 0) + 1);
+  }
+  for (const [key, n] of counts) {
+    const at = key.indexOf('|');
+    metrics.pageItems.add(n, { generator: key.slice(at + 1), sole: key.slice(0, at) });
   }
 }
 
@@ -97,9 +123,10 @@ export async function runBlend(request: BlendRequest, limit: number, deps: Blend
   const catalog = deps.catalog();
   const { kept, dropped } = await clock.run('filter', merged.length, () => filterCandidates(merged, filterInput(user, catalog)), (r) => r.kept.length);
   const preScored = await clock.run('pre_score', kept.length, () => preScore(kept, deps.weights, deps.rrfK), (r) => r.length);
-  const { ordered, ranking, utilities } = await clock.run('rank', preScored.length, () => rank(preScored, user, deps.ranker, call), (r) => r.utilities.size);
+  const { ordered, ranking, utilities, waitMs: rankerWaitMs } = await clock.run('rank', preScored.length, () => rank(preScored, user, deps.ranker, call), (r) => r.utilities.size);
   const { page, dropped: cut } = await clock.run('compose_page', ordered.length, () => composePage(ordered, limit, deps.pageRules, catalog), (r) => r.page.length);
   countPage(page);
+  metrics!.overhead.record(ownTimeMs(clock.timings, answers, rankerWaitMs));
 
   const response: BlendResponse = {
     // The score that ordered the item: the ranker's utility, or the pre-score for unranked items.

@@ -1,5 +1,4 @@
 import { BlenderService } from '../../generated/feedloom/v1/blender.js';
-import { CandidateGeneratorClient } from '../../generated/feedloom/v1/generator.js';
 import { EventsClient } from '../../generated/feedloom/v1/events.js';
 import { RankerClient } from '../../generated/feedloom/v1/ranker.js';
 import { connect } from '../../libs/bootstrap/client.js';
@@ -8,6 +7,7 @@ import { bindService, startServer, type RunningServer } from '../../libs/bootstr
 import { addressOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { SnapshotSource } from '../../libs/generator-sdk/snapshot-source.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
+import { FanOutGeneratorClient } from './stages/fan-out.js';
 import type { ItemCatalog } from './stages/types.js';
 
 export const MAX_LIMIT = 500;
@@ -35,7 +35,7 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
     events,
     generators: mesh.generators.map((g) => ({
       name: g.name,
-      client: connect(CandidateGeneratorClient, addressOf(mesh, g)),
+      client: connect(FanOutGeneratorClient, addressOf(mesh, g)),
       enabled: g.enabled,
       quota: g.quota,
       deadlineMs: g.deadlineMs,

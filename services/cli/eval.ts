@@ -76,7 +76,11 @@ async function generatorsDoc(report: EvalReport, mesh: MeshConfig, command: stri
     "of a generator's top 100 that some other generator also proposes. Marginal: blended recall lost when",
     'the generator is removed from the blend. Latency: one Generate call over gRPC, on a loaded machine.',
     'The oracle ranks items by the simulator\'s true expected engagement; it ignores exposure (users only',
-    'engage with what they are shown), so popularity-driven generators can beat it on logged data.',
+    'engage with what they are shown), so popularity-driven generators can beat it on logged data; the',
+    '÷oracle columns give each recall as a multiple of the oracle\'s at the same K.',
+    'Learned models are trained on every day before the test day (their settings were chosen on a',
+    'held-out day). The blend row runs the blender\'s own stages (dedupe, filter, pre-score, compose',
+    'page with its caps) over every generator\'s answer, on a page of the largest K.',
     '',
     '```',
     formatReport(report),
@@ -90,12 +94,16 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 export function formatReport(r: EvalReport): string {
   const ks = r.ks.map((k) => `@${k}`);
-  const head = ['generator', 'kind', ...ks.map((k) => `recall${k}`), 'coverage', 'overlap', 'marginal', 'p50 ms', 'p99 ms'];
+  // Recall as a multiple of the oracle's at the same K (above 1: see the note on exposure).
+  const oracle = r.oracle;
+  const ratioCols = oracle ? ks.map((k) => `÷oracle${k}`) : [];
+  const ratios = (recall: Record<string, number>) => (oracle ? ks.map((k) => (oracle.recall[k] > 0 ? `${(recall[k] / oracle.recall[k]).toFixed(2)}×` : '')) : []);
+  const head = ['generator', 'kind', ...ks.map((k) => `recall${k}`), ...ratioCols, 'coverage', 'overlap', 'marginal', 'p50 ms', 'p99 ms'];
   const rows = [...r.generators]
     .sort((a, b) => (b.recall[ks[ks.length - 1]] ?? 0) - (a.recall[ks[ks.length - 1]] ?? 0))
-    .map((g) => [g.name, g.kind, ...ks.map((k) => pct(g.recall[k])), pct(g.coverage), pct(g.overlap), pct(g.marginal), g.p50Ms.toFixed(2), g.p99Ms.toFixed(2)].concat(g.errors ? [`${g.errors} errors`] : []));
-  rows.push([r.blend.name, '', ...ks.map((k) => pct(r.blend.recall[k])), pct(r.blend.coverage), '', '', '', '']);
-  if (r.oracle) rows.push(['oracle (true prefs, no exposure)', '', ...ks.map((k) => pct(r.oracle!.recall[k])), '', '', '', '', '']);
+    .map((g) => [g.name, g.kind, ...ks.map((k) => pct(g.recall[k])), ...ratios(g.recall), pct(g.coverage), pct(g.overlap), pct(g.marginal), g.p50Ms.toFixed(2), g.p99Ms.toFixed(2)].concat(g.errors ? [`${g.errors} errors`] : []));
+  rows.push([r.blend.name, '', ...ks.map((k) => pct(r.blend.recall[k])), ...ratios(r.blend.recall), pct(r.blend.coverage), '', '', '', '']);
+  if (oracle) rows.push(['oracle (true prefs, no exposure)', '', ...ks.map((k) => pct(oracle.recall[k])), ...ratios(oracle.recall), '', '', '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
   return [

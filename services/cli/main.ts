@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { addressOf, loadMeshConfig, DEFAULT_CONFIG_PATH } from '../../libs/config/mesh.js';
 import { buildWorld } from '../../libs/data/build.js';
+import { continueWorld } from '../../libs/data/simulator/simulate.js';
 import { runBatchJobs } from '../../libs/data/batch/run.js';
 import { importInteractions } from '../../libs/data/importer.js';
 import { fetchFeed, formatDebug, formatFeed } from './feed.js';
@@ -10,8 +11,10 @@ import { newGenerator } from './new-generator.js';
 import { writeK8sManifests } from './k8s.js';
 import { runTrainCommand } from './train.js';
 import { runEvalRankerCommand, runTrainRankerCommand } from './train-ranker.js';
+import { runRetrainCommand } from '../retrain/cli.js';
 import { runIndexCommand } from '../indexer/cli.js';
 import { runAnnCommand } from '../ann/cli.js';
+import { runRollbackCommand, runRolloutCommand, runStatusCommand } from '../rollout/cli.js';
 import { runDemo, runUp } from './up.js';
 import { runEvalCommand } from './eval.js';
 
@@ -28,17 +31,21 @@ usage: npx feedloom <command> [options]
   feed USER_ID [--debug] [--limit N]     ask a running blender for a feed
   eval [--preset small|--world DIR] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]
                                          recall, coverage, overlap, marginal value per generator
-  build-world [--preset P] [--seed N] [--dir DIR]
-                                         simulate a world and build its snapshots
+  build-world [--preset P] [--seed N] [--dir DIR] [--continue DAYS]
+                                         simulate a world and build its snapshots (--continue: DAYS more days of an existing one)
   batch [--world DIR]                    rebuild the snapshots from the event log
   import --input FILE --columns user,item,rating,timestamp [--sep tab] --out DIR
                                          turn an interaction file into a world
   train two-tower|mf [--world DIR] [--seed N] [--epochs N] [--as-of MS]
                                          train a model and register it (see train --help)
   train-ranker [--world DIR | --preset P]  train the transformer ranker and publish it if it passes validation
-  eval-ranker [--preset small] [--json]  ranker AUC per head and HIT@3 vs position order and the no-sequence ablation
+  eval-ranker [--preset small] [--json]  ranker AUC per head and HIT@3 vs the blender's pre-score order, position order and the no-sequence ablation
+  retrain [--rollout] [--every 6h]       train both models on the newest data, gate them against serving, publish (see retrain --help)
   index [--version V]                    run the item tower over the catalog and build the faiss index (see index --help)
   ann status|load|serve|unload|rollout   operate the ANN hosts (see ann --help)
+  rollout --model two_tower|ranker [--version V]   staged rollout: viewer, index, canary + guards, hosts
+  rollback [--model M] [--to VERSION]    every host (or the ranker) back on an earlier version
+  status [--json]                        versions served per service and host, state history, last cycle
   k8s [--out deploy/k8s] [--namespace N] [--image IMG] [--replicas N]
                                          Kubernetes manifests generated from the mesh config
   new-generator NAME --kind heuristic|graph|learned
@@ -93,8 +100,14 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case 'build-world': {
-      const { values } = args({ preset: { type: 'string', default: 'default' }, seed: { type: 'string', default: '7' }, dir: { type: 'string' } });
+      const { values } = args({ preset: { type: 'string', default: 'default' }, seed: { type: 'string', default: '7' }, dir: { type: 'string' }, continue: { type: 'string' } });
       const dir = resolve((values.dir as string | undefined) ?? join(ROOT, 'data', values.preset as string));
+      if (values.continue !== undefined) {
+        const world = await continueWorld(dir, Number(values.continue));
+        await runBatchJobs({ worldDir: dir });
+        console.log(`world at ${dir} now has ${world.days} days; snapshots rebuilt`);
+        return 0;
+      }
       await buildWorld({ preset: values.preset as 'tiny', seed: Number(values.seed), dir });
       console.log(`world ready at ${dir}`);
       return 0;
@@ -131,10 +144,18 @@ async function main(argv: string[]): Promise<number> {
       return runTrainRankerCommand(rest);
     case 'eval-ranker':
       return runEvalRankerCommand(rest);
+    case 'retrain':
+      return runRetrainCommand(rest);
     case 'index':
       return runIndexCommand(rest);
     case 'ann':
       return runAnnCommand(rest);
+    case 'rollout':
+      return runRolloutCommand(rest);
+    case 'rollback':
+      return runRollbackCommand(rest);
+    case 'status':
+      return runStatusCommand(rest);
     case 'k8s': {
       const { values } = args({ out: { type: 'string', default: 'deploy/k8s' }, namespace: { type: 'string', default: 'feedloom' }, image: { type: 'string', default: 'feedloom:latest' }, replicas: { type: 'string', default: '2' }, 'world-claim': { type: 'string', default: 'feedloom-world' } });
       const files = writeK8sManifests(values.config as string, values.out as string, {

@@ -12,7 +12,9 @@ import { OnnxSessionPool } from '../../libs/onnx/pool.js';
 import { ModelRegistry, type VersionInfo } from '../../libs/registry/index.js';
 import { buildRankerDataset, type RankerDataset } from '../../libs/ranking/dataset.js';
 import { HEADS, RANKER_FILE, RANKER_KIND, RANKER_MODEL, type RankerEncoding, type RankerManifest } from '../../libs/ranking/encoding.js';
-import { baselineSessions, heldoutMetrics, readValRequests, scoreHeldout, type HeldoutMetrics } from '../../libs/ranking/heldout.js';
+import { baselineSessions, heldoutMetrics, readValRequests, scoreHeldout, type HeldoutMetrics, type HeldoutSourceOptions } from '../../libs/ranking/heldout.js';
+import type { MeshConfig } from '../../libs/config/mesh.js';
+import { preScoreSessions, replayProposals } from '../eval/prescore-replay.js';
 import { runPython, trainerScript } from '../../libs/training/python.js';
 import { checkEncoding, checkProbe, checkServingProbe, checkSignature } from '../ranker/model-checks.js';
 
@@ -34,6 +36,8 @@ export interface TrainRankerOptions {
   holdoutDays?: number;
   /** Publish the version when it passes validation, so rankers pick it up (default true). */
   publish?: boolean;
+  /** Leave the version in state trained: the caller validates it (the retraining cycle's gates). */
+  leaveTrained?: boolean;
   /** Extra trainer flags, e.g. ['--d', '64']. */
   trainerArgs?: string[];
   /** Keep the dataset and the trainer's report here (default: a temp folder, removed). */
@@ -93,9 +97,9 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
     const val = await readValRequests(dataset.dir);
     const baselines = { position: heldoutMetrics(baselineSessions(val, 'position')), popularity: heldoutMetrics(baselineSessions(val, 'popularity')) };
     const { validated, note } = validation(heldout!, baselines.position, report!);
-    await registry.setState(model, created.version, 'trained', `trained in ${(trainMs / 1000).toFixed(1)} s`);
-    let info = (await registry.setState(model, created.version, validated ? 'validated' : 'rejected', note)) as VersionInfo<RankerManifest>;
-    if (validated && options.publish !== false) info = (await registry.setState(model, created.version, 'published', 'published by train-ranker')) as VersionInfo<RankerManifest>;
+    let info = (await registry.setState(model, created.version, 'trained', `trained in ${(trainMs / 1000).toFixed(1)} s`)) as VersionInfo<RankerManifest>;
+    if (!options.leaveTrained) info = (await registry.setState(model, created.version, validated ? 'validated' : 'rejected', note)) as VersionInfo<RankerManifest>;
+    if (!options.leaveTrained && validated && options.publish !== false) info = (await registry.setState(model, created.version, 'published', 'published by train-ranker')) as VersionInfo<RankerManifest>;
     log(`${model} ${info.version}: ${info.state} (${note})`);
     return { info, heldout: heldout!, baselines, validated, validationNote: note, timings: { datasetMs, trainMs, totalMs: performance.now() - started } };
   } finally {
@@ -130,7 +134,12 @@ function manifestFields(dataset: RankerDataset, report: TrainerReport): Pick<Ran
 }
 
 /** The checks the Ranker service runs on load, then the held-out metrics of the exported model through the serving encoder. */
-async function checkAndScore(dir: string, encoding: RankerEncoding, datasetDir: string, options: { alsoHiddenSlot?: boolean } = {}): Promise<HeldoutMetrics & { hiddenSlot?: HeldoutMetrics }> {
+async function checkAndScore(
+  dir: string,
+  encoding: RankerEncoding,
+  datasetDir: string,
+  options: { alsoHiddenSlot?: boolean; alsoSources?: HeldoutSourceOptions['sources'] } = {},
+): Promise<HeldoutMetrics & { hiddenSlot?: HeldoutMetrics; withSources?: HeldoutMetrics }> {
   checkEncoding(encoding);
   const pool = await OnnxSessionPool.open(join(dir, RANKER_FILE), { workers: 2, name: `ranker candidate in ${dir}` });
   try {
@@ -139,8 +148,9 @@ async function checkAndScore(dir: string, encoding: RankerEncoding, datasetDir: 
     await checkServingProbe(pool, encoding);
     const val = await readValRequests(datasetDir);
     const metrics = heldoutMetrics(await scoreHeldout(pool, encoding, val));
-    if (!options.alsoHiddenSlot) return metrics;
-    return { ...metrics, hiddenSlot: heldoutMetrics(await scoreHeldout(pool, encoding, val, { hideSlot: true })) };
+    const hiddenSlot = options.alsoHiddenSlot ? heldoutMetrics(await scoreHeldout(pool, encoding, val, { hideSlot: true })) : undefined;
+    const withSources = options.alsoSources ? heldoutMetrics(await scoreHeldout(pool, encoding, val, { sources: options.alsoSources })) : undefined;
+    return { ...metrics, ...(hiddenSlot && { hiddenSlot }), ...(withSources && { withSources }) };
   } finally {
     await pool.close();
   }
@@ -173,6 +183,11 @@ export interface EvalRankerOptions {
   seed?: number;
   trainerArgs?: string[];
   workDir?: string;
+  /**
+   * The mesh whose generators and blender weights give the pre-score order to compare with (its
+   * world.dir must be worldDir); without it the table has no pre-score row.
+   */
+  mesh?: MeshConfig;
   log?: (line: string) => void;
 }
 
@@ -187,6 +202,8 @@ export interface EvalRankerReport {
   heldoutDay: string;
   trainRequests: number;
   trainImpressions: number;
+  /** The pre-score replay: generators asked, and how many shown items any of them proposed. */
+  preScore?: { generators: number; proposed: number; impressions: number };
   rows: EvalRankerRow[];
 }
 
@@ -198,8 +215,11 @@ const VARIANT_LABEL: Record<RankerVariant, string> = {
 
 /**
  * Trains each variant on every day but the last and scores the last day's sessions (as Rank
- * requests through the serving encoder and the exported ONNX model), next to the incumbent's page
- * order (position) and popularity order. Nothing is registered.
+ * requests through the serving encoder and the exported ONNX model), next to the blender's
+ * pre-score order (with a mesh: its generators replayed on those sessions), the incumbent's page
+ * order (position) and popularity order. Each model is scored three ways: with the incumbent's
+ * (generator, slot) as sources, as in training; with the blender's proposals (the mesh generators'
+ * own ranks), as at serving; and with the slot hidden. Nothing is registered.
  */
 export async function evalRanker(options: EvalRankerOptions): Promise<EvalRankerReport> {
   const log = options.log ?? (() => {});
@@ -207,11 +227,14 @@ export async function evalRanker(options: EvalRankerOptions): Promise<EvalRanker
   try {
     const dataset = await buildRankerDataset({ worldDir: options.worldDir, outDir: join(work, 'dataset'), log });
     const val = await readValRequests(dataset.dir);
+    const replay = options.mesh ? await replayProposals(options.mesh, val, { log }) : undefined;
     const rows: EvalRankerRow[] = [
+      ...(replay ? [{ name: 'blender pre-score order (mesh generators replayed)', metrics: heldoutMetrics(preScoreSessions(val, replay)) }] : []),
       { name: 'incumbent page order (position)', metrics: heldoutMetrics(baselineSessions(val, 'position')) },
       { name: 'popularity as of the day start', metrics: heldoutMetrics(baselineSessions(val, 'popularity')) },
     ];
-    // The same models scored without knowing the incumbent's slot (as at serving time): listed after.
+    // The same models scored with the blender's proposals as sources (as served), then with the slot hidden: listed after.
+    const served: EvalRankerRow[] = [];
     const hidden: EvalRankerRow[] = [];
     for (const variant of options.variants ?? ['sequence', 'no_sequence']) {
       const out = join(work, variant);
@@ -219,8 +242,9 @@ export async function evalRanker(options: EvalRankerOptions): Promise<EvalRanker
       log(`training ${variant} …`);
       await runPython(trainerScript('ranker.py'), trainerArgs(dataset.dir, out, reportPath, { ...options, variant }), { log });
       const report = JSON.parse(await readFile(reportPath, 'utf8')) as TrainerReport;
-      const { hiddenSlot, ...metrics } = await checkAndScore(out, dataset.manifest.encoding, dataset.dir, { alsoHiddenSlot: true });
+      const { hiddenSlot, withSources, ...metrics } = await checkAndScore(out, dataset.manifest.encoding, dataset.dir, { alsoHiddenSlot: true, alsoSources: replay?.proposals });
       rows.push({ name: VARIANT_LABEL[variant], metrics, trainSeconds: Number(report.training.train_seconds) });
+      if (withSources) served.push({ name: `${VARIANT_LABEL[variant]}, blender's proposals as sources`, metrics: withSources });
       hidden.push({ name: `${VARIANT_LABEL[variant]}, slot hidden`, metrics: hiddenSlot! });
     }
     return {
@@ -228,7 +252,8 @@ export async function evalRanker(options: EvalRankerOptions): Promise<EvalRanker
       heldoutDay: new Date(dataset.manifest.validationWindow.startMs).toISOString().slice(0, 10),
       trainRequests: dataset.manifest.counts.trainSessions,
       trainImpressions: dataset.manifest.counts.trainExamples,
-      rows: [...rows, ...hidden],
+      preScore: replay && { generators: replay.generators.length, proposed: replay.proposed, impressions: replay.impressions },
+      rows: [...rows, ...served, ...hidden],
     };
   } finally {
     if (!options.workDir) await rm(work, { recursive: true, force: true });
@@ -241,9 +266,11 @@ export function formatRankerEval(r: EvalRankerReport): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   const m = r.rows[0]?.metrics;
+  const p = r.preScore;
   return [
     `ranker eval on ${r.world}: trained on ${r.trainRequests} requests / ${r.trainImpressions} impressions before ${r.heldoutDay};`,
     `held out ${r.heldoutDay}: ${m?.requests} requests (sessions, ranked at their start) / ${m?.impressions} impressions, ${m?.requestsWithSave} with a save`,
+    ...(p ? [`pre-score replay: ${p.generators} generators; ${p.proposed} of ${p.impressions} shown items (${((100 * p.proposed) / p.impressions).toFixed(1)}%) proposed by at least one`] : []),
     line(head),
     `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
     ...rows.map(line),
@@ -264,7 +291,7 @@ const COMMON = {
 
 export const TRAIN_RANKER_USAGE = `usage: feedloom train-ranker [--world DIR | --preset P] [--registry DIR] [--variant sequence|no_sequence|early_fusion]
                             [--epochs N] [--seed N] [--no-publish] [--keep-work DIR] [--json]`;
-export const EVAL_RANKER_USAGE = `usage: feedloom eval-ranker [--world DIR | --preset P] [--variants sequence,no_sequence[,early_fusion]] [--epochs N] [--seed N] [--json]`;
+export const EVAL_RANKER_USAGE = `usage: feedloom eval-ranker [--world DIR | --preset P] [--variants sequence,no_sequence[,early_fusion]] [--epochs N] [--seed N] [--no-prescore] [--json]`;
 
 function worldOf(values: { world?: string; preset?: string; config?: string }): { worldDir: string; registryDir?: string } {
   if (values.world) return { worldDir: resolve(values.world) };
@@ -307,13 +334,16 @@ export async function runTrainRankerCommand(argv: string[]): Promise<number> {
 
 /** `feedloom eval-ranker …`; prints the held-out table. */
 export async function runEvalRankerCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, variants: { type: 'string', default: 'sequence,no_sequence' } } });
+  const { values } = parseArgs({ args: argv, options: { ...COMMON, variants: { type: 'string', default: 'sequence,no_sequence' }, 'no-prescore': { type: 'boolean', default: false } } });
   const variants = String(values.variants).split(',') as RankerVariant[];
   const bad = variants.filter((v) => !RANKER_VARIANTS.includes(v));
   if (bad.length) throw new Error(`--variants: unknown ${bad.join(', ')} (known: ${RANKER_VARIANTS.join(', ')})`);
   const { worldDir } = worldOf(values);
   const log = (line: string) => console.error(line);
-  const report = await evalRanker({ worldDir, variants, epochs: positiveInt('epochs', values.epochs), seed: Number(values.seed), workDir: values['keep-work'], log });
+  // The blender's generators and weights, over the evaluated world.
+  const mesh = loadMeshConfig(values.config);
+  mesh.world = { ...mesh.world, dir: worldDir };
+  const report = await evalRanker({ worldDir, variants, epochs: positiveInt('epochs', values.epochs), seed: Number(values.seed), workDir: values['keep-work'], mesh: values['no-prescore'] ? undefined : mesh, log });
   console.log(values.json ? JSON.stringify(report, null, 2) : formatRankerEval(report));
   return 0;
 }

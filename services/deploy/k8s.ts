@@ -70,6 +70,8 @@ export function clusterMeshConfig(mesh: MeshConfig, o: K8sOptions): Record<strin
   if (raw.services.viewer) raw.services.viewer.address = clusterAddress('viewer', ns, mesh.services.viewer!.port);
   for (const g of raw.generators) g.address = clusterAddress(k8sName(`generator-${g.name}`), ns, g.port);
   if (raw.ann) {
+    // Pod ann-i is ann.hosts[i] and keeps its shard: it loads only that shard of each index, and
+    // pods of the same shard are its replicas. Clients reach each pod by name, to pick per shard.
     const port = mesh.ann!.hosts[0].port;
     raw.ann.hosts = mesh.ann!.hosts.map((h, i) => ({ ...h, name: `ann-${i}`, port, address: clusterAddress('ann', ns, port, `ann-${i}`) }));
   }

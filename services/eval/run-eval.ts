@@ -6,14 +6,15 @@ import { CandidateGeneratorClient } from '../../generated/feedloom/v1/generator.
 import { EventsClient } from '../../generated/feedloom/v1/events.js';
 import { SourceState } from '../../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../../libs/bootstrap/client.js';
-import type { MeshConfig } from '../../libs/config/mesh.js';
+import { annShardCount, type MeshConfig } from '../../libs/config/mesh.js';
 import { runBatchJobs } from '../../libs/data/batch/run.js';
 import { BATCH_JOBS } from '../../libs/data/batch/jobs/index.js';
 import { currentSnapshotVersion, readSnapshot } from '../../libs/data/snapshots.js';
-import { readIndexMeta } from '../../libs/ann/index-files.js';
+import { hasIndex } from '../../libs/ann/index-files.js';
 import { ModelRegistry } from '../../libs/registry/index.js';
 import { MF_SNAPSHOT, trainMf } from '../../libs/training/mf.js';
 import { trainTwoTower } from '../../libs/training/train-two-tower.js';
+import type { TwoTowerManifest } from '../../libs/features/two-tower.js';
 import { runIndexer } from '../indexer/indexer.js';
 import { MF_EPOCHS } from '../mesh/prepare-world.js';
 import { oracleTopK } from '../../libs/data/simulator/index.js';
@@ -64,14 +65,17 @@ async function prepareLearnedModels(
   }
   if (!mesh.ann || !mesh.services.viewer) return;
   const registry = new ModelRegistry(o.registryDir);
-  let version = await registry.latest('two_tower', ['trained', 'validated', 'published', 'serving']);
-  if (!version) {
-    o.log('training the two-tower model as of the test day …');
-    version = (await trainTwoTower({ worldDir: o.worldDir, registryRoot: o.registryDir, asOfMs: o.asOfMs })).info;
+  let version = await registry.latest<TwoTowerManifest>('two_tower', ['trained', 'validated', 'published', 'serving']);
+  // The trainer's settings were chosen on a held-out day; the model under evaluation then trains on
+  // the whole window up to the test day, as the snapshots do (an older cached version that held
+  // out the last day is not reused).
+  if (!version || version.manifest.dataWindow.endMs !== o.asOfMs) {
+    o.log('training the two-tower model on every day before the test day …');
+    version = (await trainTwoTower({ worldDir: o.worldDir, registryRoot: o.registryDir, asOfMs: o.asOfMs, holdoutMs: 0 })).info;
   }
-  if (!(await readIndexMeta(version.dir))) {
+  if (!(await hasIndex(version.dir, annShardCount(mesh)))) {
     o.log(`indexing two_tower ${version.version} …`);
-    await runIndexer({ registryDir: o.registryDir, worldDir: o.worldDir, version: version.version, asOfMs: o.asOfMs });
+    await runIndexer({ registryDir: o.registryDir, worldDir: o.worldDir, version: version.version, asOfMs: o.asOfMs, shards: annShardCount(mesh) });
   }
 }
 
@@ -80,15 +84,12 @@ async function prepareLearnedModels(
  * recall against what each user clicked or saved that day. Every generator is served for real
  * (all-in-one mesh, gRPC); the blend runs the blender's own stages over their answers.
  */
-export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUsers: number; tuneWeights?: boolean; log?: (line: string) => void }): Promise<EvalReport> {
-  const log = options.log ?? (() => {});
-  const worldDir = mesh.world.dir;
-  const manifest = await readWorldManifest(worldDir);
-  const testDay = manifest.days - 1;
-  const asOfMs = manifest.startMs + testDay * DAY_MS;
-  const maxK = Math.max(...options.ks);
-
-  // Reused across evals of the same world while the set of jobs is the same.
+/**
+ * The world as it stood at asOfMs, for evaluation: snapshots and learned models built only from
+ * the days before, under <world>/eval/asof-<ms>/. Reused across evals of the same world and day
+ * while the set of batch jobs is the same.
+ */
+export async function prepareAsOf(mesh: MeshConfig, worldDir: string, asOfMs: number, log: (line: string) => void): Promise<{ snapshotsDir: string; registryDir: string }> {
   const snapshotsDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'snapshots');
   const jobs = BATCH_JOBS.map((j) => j.name).join(',');
   const marker = join(snapshotsDir, '.complete');
@@ -97,9 +98,20 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
     await runBatchJobs({ worldDir, snapshotsDir, asOfMs });
     writeFileSync(marker, jobs);
   }
-  // Learned models, too, only see the days before the test day.
   const registryDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'models');
   await prepareLearnedModels(mesh, { worldDir, snapshotsDir, registryDir, asOfMs, log });
+  return { snapshotsDir, registryDir };
+}
+
+export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUsers: number; tuneWeights?: boolean; log?: (line: string) => void }): Promise<EvalReport> {
+  const log = options.log ?? (() => {});
+  const worldDir = mesh.world.dir;
+  const manifest = await readWorldManifest(worldDir);
+  const testDay = manifest.days - 1;
+  const asOfMs = manifest.startMs + testDay * DAY_MS;
+  const maxK = Math.max(...options.ks);
+
+  const { snapshotsDir, registryDir } = await prepareAsOf(mesh, worldDir, asOfMs, log);
   const relevant = await testDayEngagements(worldDir, asOfMs, options.maxUsers);
   const users = [...relevant.keys()];
   log(`${users.length} test users with engagement on ${new Date(asOfMs).toISOString().slice(0, 10)}`);

@@ -11,7 +11,7 @@ export const MAX_EVENTS_PER_LOG = 1000;
 export const MAX_FUTURE_SKEW_MS = 24 * 60 * 60 * 1000;
 
 /** Checks a whole Log request (all or nothing) and resolves time 0 to the world clock's now. */
-export function validateLogRequest(request: LogRequest, nowMs: number): NewEvent[] {
+export function validateLogRequest(request: Pick<LogRequest, 'events'>, nowMs: number): NewEvent[] {
   requireMaxItems('events', request.events, MAX_EVENTS_PER_LOG, 1);
   return request.events.map((event, i) => {
     const field = (name: string) => `events[${i}].${name}`;

@@ -39,7 +39,7 @@ describe('startEvents', () => {
   it('serves the present: logged events show up at once, on the world clock', async () => {
     const worldEnd = manifest.startMs + manifest.days * DAY_MS;
     await withEvents({}, async (client) => {
-      const ack = await callUnary(client, 'log', { events: [click('u1', 'fresh-item')] }, T);
+      const ack = await callUnary(client, 'log', { idempotencyKey: '', events: [click('u1', 'fresh-item')] }, T);
       expect(ack.accepted).toBe(1);
       const ctx = await callUnary(client, 'getUserContext', { userId: 'u1', maxActions: 0 }, T);
       expect(ctx.recentActions[0]).toMatchObject({ itemId: 'fresh-item', type: ActionType.ACTION_TYPE_CLICK });
@@ -52,7 +52,7 @@ describe('startEvents', () => {
   it('serves the world as of an earlier time, read-only', async () => {
     const asOfMs = manifest.startMs + 3 * DAY_MS;
     await withEvents({}, async (client) => {
-      await callUnary(client, 'log', { events: [click('u0', 'later-item')] }, T);
+      await callUnary(client, 'log', { idempotencyKey: '', events: [click('u0', 'later-item')] }, T);
     });
     await withEvents({ asOfMs }, async (client) => {
       const contexts = await Promise.all(Array.from({ length: 20 }, (_, i) => callUnary(client, 'getUserContext', { userId: `u${i}`, maxActions: 1000 }, T)));
@@ -63,7 +63,38 @@ describe('startEvents', () => {
       expect(actions.map((a) => a.itemId)).not.toContain('later-item');
       expect(contexts[0].requestTimeMs - asOfMs).toBeGreaterThanOrEqual(0);
       expect(contexts[0].requestTimeMs - asOfMs).toBeLessThan(60_000);
-      await expect(callUnary(client, 'log', { events: [click('u1', 'i1')] }, T)).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
+      await expect(callUnary(client, 'log', { idempotencyKey: '', events: [click('u1', 'i1')] }, T)).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
+    });
+  });
+
+  it('acknowledges a retried keyed Log once, also after a restart, and refuses a key reused for other events', async () => {
+    const events = [click('u7', 'retry-a'), click('u7', 'retry-b')];
+    const count = async (client: EventsClient) =>
+      (await callUnary(client, 'getUserContext', { userId: 'u7', maxActions: 1000 }, T)).recentActions.filter((a) => a.itemId.startsWith('retry-')).length;
+    let first!: { accepted: number; lastSequence: number };
+    await withEvents({}, async (client) => {
+      first = await callUnary(client, 'log', { events, idempotencyKey: 'call-1' }, T);
+      expect(first).toMatchObject({ accepted: 2, duplicate: false });
+      // Two retries at once, while nothing else is written: both get the first answer.
+      const retries = await Promise.all([1, 2].map(() => callUnary(client, 'log', { events, idempotencyKey: 'call-1' }, T)));
+      for (const r of retries) expect(r).toEqual({ accepted: 2, lastSequence: first.lastSequence, duplicate: true });
+      expect(await count(client)).toBe(2);
+      await expect(callUnary(client, 'log', { events: [click('u7', 'other')], idempotencyKey: 'call-1' }, T)).rejects.toMatchObject({
+        code: status.FAILED_PRECONDITION,
+        details: expect.stringContaining('idempotency_key "call-1" was already used'),
+      });
+      await expect(callUnary(client, 'log', { events, idempotencyKey: 'bad\u0001key' }, T)).rejects.toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        details: expect.stringContaining('idempotency_key'),
+      });
+    });
+    // A new process knows the key from the log itself.
+    await withEvents({}, async (client) => {
+      expect(await callUnary(client, 'log', { events, idempotencyKey: 'call-1' }, T)).toEqual({ ...first, duplicate: true });
+      expect(await count(client)).toBe(2);
+      // Without a key, the same events are new events.
+      expect((await callUnary(client, 'log', { idempotencyKey: '', events }, T)).duplicate).toBe(false);
+      expect(await count(client)).toBe(4);
     });
   });
 });

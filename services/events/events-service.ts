@@ -1,9 +1,10 @@
 import { EventsService, type LogResponse } from '../../generated/feedloom/v1/events.js';
 import { failedPrecondition } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
-import { intOrDefault, requireId } from '../../libs/bootstrap/validate.js';
+import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { validateLogRequest } from './event-validation.js';
 import { LiveLog } from './live-log.js';
+import { AckedCalls } from './acked-calls.js';
 import { MAX_RECENT_ACTIONS } from './user-state.js';
 import { loadWorldHistory } from './world-history.js';
 import { worldClock } from './world-clock.js';
@@ -36,6 +37,7 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
   const { asOfMs } = options;
   const { store, worldEndMs, historyEvents } = await loadWorldHistory(options.worldDir, { asOfMs });
   const { log, replay } = await LiveLog.open(options.worldDir);
+  const acked = AckedCalls.fromLog(replay.events);
   const liveEvents = asOfMs === undefined ? replay.events : replay.events.filter((e) => e.timeMs < asOfMs);
   for (const event of liveEvents) store.apply(event);
   for (const p of replay.problems) report(`skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`);
@@ -56,9 +58,13 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
         log: async (request): Promise<LogResponse> => {
           const events = validateLogRequest(request, now());
           if (asOfMs !== undefined) throw failedPrecondition(`this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`);
-          const logged = await log.append(events);
-          for (const event of logged) store.apply(event);
-          return { accepted: logged.length, lastSequence: logged[logged.length - 1].seq };
+          const key = optionalId('idempotency_key', request.idempotencyKey);
+          const write = async () => {
+            const logged = await log.append(key ? events.map((e) => ({ ...e, logKey: key })) : events);
+            for (const event of logged) store.apply(event);
+            return { accepted: logged.length, lastSequence: logged[logged.length - 1].seq };
+          };
+          return key ? acked.answer(key, events, write) : { ...(await write()), duplicate: false };
         },
         getUserContext: async (request) => {
           const userId = requireId('user_id', request.userId);

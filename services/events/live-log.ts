@@ -21,6 +21,8 @@ export interface NewEvent {
   boardId: string;
   source: string;
   requestId: string;
+  /** The idempotency key of the Log call that wrote it, when the call had one. */
+  logKey?: string;
 }
 
 export interface LoggedEvent extends NewEvent {
@@ -185,6 +187,7 @@ function formatLine(e: LoggedEvent): string {
       board_id: e.boardId,
       source: e.source,
       request_id: e.requestId,
+      ...(e.logKey ? { log_key: e.logKey } : {}),
       seq: e.seq,
     }) + '\n'
   );
@@ -205,7 +208,7 @@ export function parseLine(text: string): LoggedEvent | string {
   if (!userId || !itemId) return 'user_id or item_id missing';
   if (!isActionName(action)) return `unknown action ${JSON.stringify(action)}`;
   if (timeMs === undefined || seq === undefined || seq < 1) return 'time_ms or seq missing';
-  return { userId, itemId, action, timeMs, boardId: str('board_id') ?? '', source: str('source') ?? '', requestId: str('request_id') ?? '', seq };
+  return { userId, itemId, action, timeMs, boardId: str('board_id') ?? '', source: str('source') ?? '', requestId: str('request_id') ?? '', ...(str('log_key') ? { logKey: str('log_key') } : {}), seq };
 }
 
 /** Reads every live log file; unreadable lines are skipped and reported, never fatal. */

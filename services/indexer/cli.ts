@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { IndexChoice } from '../../libs/ann/build.js';
-import { DEFAULT_CONFIG_PATH, loadMeshConfig, registryDirOf } from '../../libs/config/mesh.js';
+import { annShardCount, DEFAULT_CONFIG_PATH, loadMeshConfig, registryDirOf } from '../../libs/config/mesh.js';
 import { runIndexer } from './indexer.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -11,7 +11,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const INDEX_USAGE = `usage: feedloom index [options]
 
 Runs a model version's item tower over the whole catalog and stores a faiss index of that version
-beside the model in its registry folder (item_index.faiss, item_index.ids, item_index.json).
+beside the model in its registry folder (item_index.faiss, item_index.ids, item_index.json), or
+with --shards N one index per shard (item_index.shard-S-of-N.*), items assigned by a hash of their id.
 
 options:
   --version V          the version to index (default: the newest servable one)
@@ -22,7 +23,9 @@ options:
   --as-of MS           item features as of this time, ms since the epoch (default: the config's
                        world.asOfMs, or the end of the world's data)
   --type auto|hnsw|flat   index type (default auto: exact Flat up to --flat-max items, HNSW32 above)
-  --flat-max N         largest catalog auto indexes exactly (default 50000)
+  --flat-max N         largest catalog (per shard) auto indexes exactly (default 50000)
+  --shards N           one index per shard (default: the shard count of the config's ann.hosts, 1
+                       without ANN hosts)
   --batch N            items per item-tower run (default 1024)
   --workers N          onnx worker threads (default 2)
   --json               print the index meta as JSON
@@ -40,6 +43,7 @@ export async function runIndexCommand(argv: string[]): Promise<number> {
       'as-of': { type: 'string' },
       type: { type: 'string', default: 'auto' },
       'flat-max': { type: 'string' },
+      shards: { type: 'string' },
       batch: { type: 'string' },
       workers: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -60,7 +64,7 @@ export async function runIndexCommand(argv: string[]): Promise<number> {
   const type = values.type as IndexChoice;
   if (!['auto', 'hnsw', 'flat'].includes(type)) throw new Error(`--type must be auto, hnsw or flat (got "${values.type}")`);
   // Flags first, then the mesh config (which is only read when a flag leaves something open).
-  const needConfig = !values.world || !values.registry || values['as-of'] === undefined;
+  const needConfig = !values.world || !values.registry || values['as-of'] === undefined || values.shards === undefined;
   const mesh = needConfig ? loadMeshConfig(values.config!) : undefined;
   const worldDir = resolve(values.world ?? mesh!.world.dir);
   const registryDir = resolve(values.registry ?? (values.world ? join(worldDir, 'models') : registryDirOf(mesh!)));
@@ -74,16 +78,19 @@ export async function runIndexCommand(argv: string[]): Promise<number> {
     batchSize: int('batch', values.batch, 1),
     workers: int('workers', values.workers, 1),
     index: { type, flatMaxItems: int('flat-max', values['flat-max'], 0) },
+    shards: int('shards', values.shards, 1) ?? (mesh ? annShardCount(mesh) : 1),
     log,
   });
-  const m = result.meta;
-  if (values.json) console.log(JSON.stringify(m, null, 2));
+  if (values.json) console.log(JSON.stringify(result.shards.length === 1 ? result.meta : result.shards, null, 2));
   else {
-    console.log(
-      `${m.model} ${m.version}: ${m.factory} index of ${m.items} items (dim ${m.dim}) in ${result.dir}\n` +
-        `  features ${fmt(m.timings.featuresMs)}, item tower ${fmt(m.timings.embedMs)}, build ${fmt(m.timings.buildMs)}, write ${fmt(m.timings.writeMs)}; total ${fmt(m.timings.totalMs)}; ` +
-        `${(m.files.index.bytes / 1e6).toFixed(1)} MB`,
-    );
+    for (const m of result.shards) {
+      const which = m.shards === 1 ? '' : ` shard ${m.shard} of ${m.shards}:`;
+      console.log(
+        `${m.model} ${m.version}:${which} ${m.factory} index of ${m.items} items (dim ${m.dim}) in ${result.dir}\n` +
+          `  features ${fmt(m.timings.featuresMs)}, item tower ${fmt(m.timings.embedMs)}, build ${fmt(m.timings.buildMs)}, write ${fmt(m.timings.writeMs)}; total ${fmt(m.timings.totalMs)}; ` +
+          `${(m.files.index.bytes / 1e6).toFixed(1)} MB`,
+      );
+    }
   }
   return 0;
 }

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IDS_FILE, INDEX_FILE, INDEX_META_FILE, readIndexMeta } from '../../libs/ann/index-files.js';
+import { IDS_FILE, INDEX_FILE, INDEX_META_FILE, indexedShardCounts, readIndexMeta } from '../../libs/ann/index-files.js';
 import { loadItemIndex } from '../../libs/ann/item-index.js';
+import { shardOf } from '../../libs/ann/shards.js';
 import { registerSyntheticTwoTower } from '../../libs/ann/testing.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import type { ItemFeatureRow } from '../../libs/features/two-tower.js';
@@ -47,6 +48,30 @@ describe('indexer', () => {
     const hits = await index.search(vector, 10);
     expect(hits[0].itemId).toBe(rows[5].item_id);
     index.dispose();
+  });
+
+  it('with n shards, builds one index per shard beside the unsharded one, items split by the hash of their id', async () => {
+    const registryDir = mkdtempSync(join(tmpdir(), 'feedloom-registry-'));
+    const v1 = await registerSyntheticTwoTower({ registryDir, rows, seed: 1 });
+    await runIndexer({ registryDir, worldDir: world, rows, asOfMs });
+    const result = await runIndexer({ registryDir, worldDir: world, rows, asOfMs, shards: 3 });
+    expect(result.shards.map((m) => [m.shard, m.shards, m.catalogItems])).toEqual([
+      [0, 3, rows.length],
+      [1, 3, rows.length],
+      [2, 3, rows.length],
+    ]);
+    expect(await indexedShardCounts(v1.dir)).toEqual([1, 3]);
+    const seen: string[] = [];
+    for (const shard of [0, 1, 2]) {
+      const index = await loadItemIndex(v1.dir, { shard: { shard, shards: 3 } });
+      expect(index.size).toBeGreaterThan(0);
+      expect(index.ids.every((id) => shardOf(id, 3) === shard)).toBe(true);
+      seen.push(...index.ids);
+      index.dispose();
+    }
+    // Every item in exactly one shard.
+    expect(seen.sort()).toEqual(rows.map((r) => r.item_id).sort());
+    await expect(runIndexer({ registryDir, worldDir: world, rows, asOfMs, shards: 0 })).rejects.toThrow(/shards must be an integer ≥ 1/);
   });
 
   it('indexes the version it is told to, HNSW when asked, and records it', async () => {

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { buildIndex, type BuildIndexOptions } from '../../libs/ann/build.js';
-import { INDEX_META_FILE, writeIndexFiles, type IndexMeta } from '../../libs/ann/index-files.js';
+import { indexFileNames, writeIndexFiles, type IndexMeta } from '../../libs/ann/index-files.js';
 import { servableVersions, type TwoTowerVersion } from '../../libs/ann/model-versions.js';
+import { partitionByShard } from '../../libs/ann/shards.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import {
   encodeItemBatch,
@@ -21,7 +22,8 @@ import { itemFeatureRows } from '../../libs/training/item-features.js';
 /**
  * The indexer: runs a model version's item tower over the whole catalog (in batches, on an onnx
  * worker pool) and builds the faiss index of that version, stored beside the model in its
- * registry folder (see libs/ann/index-files.ts). The slow step of a rollout.
+ * registry folder (see libs/ann/index-files.ts). The slow step of a rollout. With n shards it
+ * builds one index per shard, items assigned by a stable hash of their id (libs/ann/shards.ts).
  */
 
 export interface IndexerOptions {
@@ -41,6 +43,8 @@ export interface IndexerOptions {
   efSearch?: number;
   /** Rows to index instead of the world's catalog (tests, imports). */
   rows?: ItemFeatureRow[];
+  /** Shards to split the catalog into, one index each (default 1: one index of everything). */
+  shards?: number;
   log?: (line: string) => void;
 }
 
@@ -48,12 +52,17 @@ export interface IndexerResult {
   model: string;
   version: string;
   dir: string;
+  /** The meta of shard 0 (of the whole index when unsharded). */
   meta: IndexMeta;
+  /** The meta of every shard, in shard order. */
+  shards: IndexMeta[];
 }
 
 export async function runIndexer(options: IndexerOptions): Promise<IndexerResult> {
   const started = performance.now();
   const log = options.log ?? (() => {});
+  const shards = options.shards ?? 1;
+  if (!Number.isInteger(shards) || shards < 1) throw new Error(`shards must be an integer ≥ 1 (got ${shards})`);
   const model = options.model ?? TWO_TOWER_MODEL;
   const registry = new ModelRegistry(options.registryDir);
   const info = await pickVersion(registry, model, options.version);
@@ -73,38 +82,56 @@ export async function runIndexer(options: IndexerOptions): Promise<IndexerResult
   const vectors = await embedItems(path.join(info.dir, ITEM_TOWER_FILE), rows, manifest, asOfMs, options);
   const embedMs = performance.now() - t;
 
-  const built = await buildIndex(vectors, manifest.dim, options.index);
-  log(`${model}/${info.version}: built ${built.factory} over ${rows.length} items in ${built.buildMs.toFixed(0)} ms`);
-  t = performance.now();
-  try {
-    const meta = await writeIndexFiles(
-      info.dir,
-      built.index,
-      rows.map((r) => r.item_id),
-      {
-        model,
-        version: info.version,
-        factory: built.factory,
-        indexType: built.indexType,
-        metric: 'inner_product',
-        dim: manifest.dim,
-        items: rows.length,
-        asOfMs,
-        builtAtMs: Date.now(),
-        efSearch: built.indexType === 'HNSW' ? (options.efSearch ?? 64) : undefined,
-        timings: { featuresMs: round(featuresMs), embedMs: round(embedMs), buildMs: round(built.buildMs), writeMs: 0, totalMs: 0 },
-      },
-    );
-    return { model, version: info.version, dir: info.dir, meta: await finishTimings(info.dir, meta, performance.now() - t, performance.now() - started) };
-  } finally {
-    built.index.dispose();
+  const ids = rows.map((r) => r.item_id);
+  const metas: IndexMeta[] = [];
+  for (const [shard, shardRows] of partitionByShard(ids, shards).entries()) {
+    const part = shards === 1 ? vectors : gatherRows(vectors, manifest.dim, shardRows);
+    // Flat or HNSW by what one host searches: the shard's items.
+    const built = await buildIndex(part, manifest.dim, options.index);
+    const label = shards === 1 ? '' : ` shard ${shard} of ${shards}`;
+    log(`${model}/${info.version}${label}: built ${built.factory} over ${shardRows.length} items in ${built.buildMs.toFixed(0)} ms`);
+    t = performance.now();
+    try {
+      const meta = await writeIndexFiles(
+        info.dir,
+        built.index,
+        shardRows.map((row) => ids[row]),
+        {
+          model,
+          version: info.version,
+          factory: built.factory,
+          indexType: built.indexType,
+          metric: 'inner_product',
+          dim: manifest.dim,
+          items: shardRows.length,
+          catalogItems: rows.length,
+          shard,
+          shards,
+          asOfMs,
+          builtAtMs: Date.now(),
+          efSearch: built.indexType === 'HNSW' ? (options.efSearch ?? 64) : undefined,
+          timings: { featuresMs: round(featuresMs), embedMs: round(embedMs), buildMs: round(built.buildMs), writeMs: 0, totalMs: 0 },
+        },
+      );
+      metas.push(await finishTimings(info.dir, meta, performance.now() - t, performance.now() - started));
+    } finally {
+      built.index.dispose();
+    }
   }
+  return { model, version: info.version, dir: info.dir, meta: metas[0], shards: metas };
+}
+
+/** The given rows of an n × dim matrix, as a new matrix. */
+function gatherRows(vectors: Float32Array, dim: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((row, i) => out.set(vectors.subarray(row * dim, (row + 1) * dim), i * dim));
+  return out;
 }
 
 /** Records the write and total times in the meta (they are only known once the files are written). */
 async function finishTimings(dir: string, meta: IndexMeta, writeMs: number, totalMs: number): Promise<IndexMeta> {
   const full = { ...meta, timings: { ...meta.timings, writeMs: round(writeMs), totalMs: round(totalMs) } };
-  await replaceFileAtomic(path.join(dir, INDEX_META_FILE), `${JSON.stringify(full, null, 2)}\n`);
+  await replaceFileAtomic(path.join(dir, indexFileNames(meta).meta), `${JSON.stringify(full, null, 2)}\n`);
   return full;
 }
 

@@ -1,7 +1,7 @@
-import { registryDirOf, snapshotsDirOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { annShardCount, registryDirOf, snapshotsDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { buildWorld } from '../../libs/data/build.js';
 import { currentSnapshotVersion } from '../../libs/data/snapshots.js';
-import { readIndexMeta } from '../../libs/ann/index-files.js';
+import { hasIndex } from '../../libs/ann/index-files.js';
 import { ModelRegistry } from '../../libs/registry/index.js';
 import { MF_SNAPSHOT, trainMf } from '../../libs/training/mf.js';
 import { trainTwoTower } from '../../libs/training/train-two-tower.js';
@@ -39,9 +39,9 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
       log('training the two-tower model …');
       version = (await trainTwoTower({ worldDir, registryRoot, log, ...(options.epochs ? { epochs: options.epochs } : {}) })).info;
     }
-    if (!(await readIndexMeta(version.dir))) {
+    if (!(await hasIndex(version.dir, annShardCount(mesh)))) {
       log(`indexing ${TWO_TOWER} ${version.version} …`);
-      await runIndexer({ registryDir: registryRoot, worldDir, version: version.version, log });
+      await runIndexer({ registryDir: registryRoot, worldDir, version: version.version, shards: annShardCount(mesh), log });
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { composePage } from './compose-page.js';
+import { composePage, creatorCap } from './compose-page.js';
 import type { BlendCandidate, ItemCatalog } from './types.js';
 
 const cand = (itemId: string, generators: string[] = ['a', 'b']): BlendCandidate => ({
@@ -17,6 +17,22 @@ describe('composePage', () => {
     expect(capped.dropped).toEqual([expect.objectContaining({ itemId: 'a3', droppedBy: 'page:creator_cap' })]);
     const short = composePage(ordered, 4, { maxPerCreator: 2, maxSourceShare: 1 }, catalog);
     expect(short.page.map((c) => c.itemId)).toEqual(['a1', 'a2', 'b1', 'a3']);
+  });
+
+  it('scales the creator cap with the page: maxPerCreator per 50 items', () => {
+    expect(creatorCap(3, 10)).toBe(3);
+    expect(creatorCap(3, 50)).toBe(3);
+    expect(creatorCap(3, 51)).toBe(6);
+    expect(creatorCap(3, 500)).toBe(30);
+    // One creator's 40 items, then 60 by others: a 60-item page takes the creator's first 6 only.
+    const catalog: ItemCatalog = new Map();
+    const ordered: BlendCandidate[] = [];
+    for (let i = 0; i < 40; i++) ordered.push(cand(`a${i}`)), catalog.set(`a${i}`, { creatorId: 'a', topic: null });
+    for (let i = 0; i < 60; i++) ordered.push(cand(`o${i}`)), catalog.set(`o${i}`, { creatorId: `c${i}`, topic: null });
+    const { page, dropped } = composePage(ordered, 60, { maxPerCreator: 3, maxSourceShare: 1 }, catalog);
+    expect(page.slice(0, 6).map((c) => c.itemId)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(page.filter((c) => c.itemId.startsWith('a'))).toHaveLength(6);
+    expect(dropped.find((c) => c.itemId === 'a6')?.droppedBy).toBe('page:creator_cap');
   });
 
   it('limits the share of items proposed by one generator alone', () => {

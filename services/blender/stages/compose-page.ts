@@ -1,10 +1,22 @@
 import type { BlendCandidate, ItemCatalog } from './types.js';
 
 export interface PageRules {
-  /** At most this many items by one creator. */
+  /** At most this many items by one creator per CREATOR_CAP_PAGE items of the page. */
   maxPerCreator: number;
   /** At most this share of the page proposed by one generator alone. */
   maxSourceShare: number;
+}
+
+/**
+ * The page size maxPerCreator is meant for (the feed's default page). A longer page allows
+ * proportionally more: 3 per 50 is 30 on a 500-item page, not 3, which would leave a 150-creator
+ * catalog unable to fill it.
+ */
+export const CREATOR_CAP_PAGE = 50;
+
+/** How many items of one creator a page of `limit` items may hold. */
+export function creatorCap(maxPerCreator: number, limit: number): number {
+  return maxPerCreator * Math.max(1, Math.ceil(limit / CREATOR_CAP_PAGE));
 }
 
 /**
@@ -18,11 +30,12 @@ export function composePage(ordered: BlendCandidate[], limit: number, rules: Pag
   const perCreator = new Map<string, number>();
   const perSoleSource = new Map<string, number>();
   const sourceCap = Math.max(1, Math.floor(rules.maxSourceShare * limit));
+  const perCreatorCap = creatorCap(rules.maxPerCreator, limit);
   for (const c of ordered) {
     if (page.length >= limit) break;
     const creator = catalog?.get(c.itemId)?.creatorId ?? null;
     const sole = c.proposals.length === 1 ? c.proposals[0].generator : null;
-    const overCreator = creator !== null && (perCreator.get(creator) ?? 0) >= rules.maxPerCreator;
+    const overCreator = creator !== null && (perCreator.get(creator) ?? 0) >= perCreatorCap;
     const overSource = sole !== null && (perSoleSource.get(sole) ?? 0) >= sourceCap;
     if (overCreator || overSource) {
       waiting.push(c);

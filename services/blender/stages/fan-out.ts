@@ -1,8 +1,9 @@
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { makeGenericClientConstructor, status as grpcStatus } from '@grpc/grpc-js';
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { performance } from 'node:perf_hooks';
-import type { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
-import type { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generator.js';
+import { CandidateGeneratorClient, CandidateGeneratorService, type GenerateRequest } from '../../../generated/feedloom/v1/generator.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { codeOf } from '../../../libs/bootstrap/errors.js';
 import type { SourceAnswer } from './types.js';
@@ -14,6 +15,32 @@ export interface GeneratorEndpoint {
   quota: number;
   deadlineMs: number;
 }
+
+// Every generator of one Blend is sent the same UserContext object: encode it once, not once per
+// generator (it carries up to 100 actions and the seen items; 22 encodes were ~3% of a Blend's CPU).
+const encodedUsers = new WeakMap<UserContext, Uint8Array>();
+
+/** GenerateRequest on the wire, with the user's bytes reused across the fan-out (same bytes as GenerateRequest.encode). */
+export function encodeGenerateRequest(request: GenerateRequest): Buffer {
+  const writer = new BinaryWriter();
+  if (request.user) {
+    let user = encodedUsers.get(request.user);
+    if (!user) {
+      user = UserContext.encode(request.user).finish();
+      encodedUsers.set(request.user, user);
+    }
+    writer.uint32(10).bytes(user);
+  }
+  if (request.quota !== 0) writer.uint32(16).int32(request.quota);
+  if (request.requestId !== '') writer.uint32(26).string(request.requestId);
+  return Buffer.from(writer.finish());
+}
+
+/** The CandidateGenerator client the blender fans out with: the generated one, with encodeGenerateRequest. */
+export const FanOutGeneratorClient = makeGenericClientConstructor(
+  { ...CandidateGeneratorService, generate: { ...CandidateGeneratorService.generate, requestSerialize: encodeGenerateRequest } },
+  'feedloom.v1.CandidateGenerator',
+) as unknown as typeof CandidateGeneratorClient;
 
 function stateOf(err: unknown): SourceState {
   const code = codeOf(err);

@@ -1,4 +1,5 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import type { RankingStatus } from '../../../generated/feedloom/v1/blender.js';
 import type { UserContext } from '../../../generated/feedloom/v1/common.js';
 import type { RankerClient } from '../../../generated/feedloom/v1/ranker.js';
@@ -19,9 +20,16 @@ export interface Ranked {
   ranking: RankingStatus;
   /** The ranker's utility per ranked item. */
   utilities: Map<string, number>;
+  /** Time spent waiting on the ranker's answer (0 when it was not called): not the blender's own time. */
+  waitMs: number;
 }
 
-const fallback = (ordered: BlendCandidate[], reason: string): Ranked => ({ ordered, ranking: { ranked: false, modelVersion: '', fallbackReason: reason }, utilities: new Map() });
+const fallback = (ordered: BlendCandidate[], reason: string, waitMs = 0): Ranked => ({
+  ordered,
+  ranking: { ranked: false, modelVersion: '', fallbackReason: reason },
+  utilities: new Map(),
+  waitMs,
+});
 
 function reasonOf(err: unknown, deadlineMs: number): string {
   const code = codeOf(err);
@@ -41,6 +49,7 @@ export async function rank(ordered: BlendCandidate[], user: UserContext, ranker:
   if (ordered.length === 0) return fallback(ordered, 'no candidates to rank');
   const top = ordered.slice(0, ranker.topN);
   let response;
+  const started = performance.now();
   try {
     response = await callUnary(
       ranker.client,
@@ -49,13 +58,14 @@ export async function rank(ordered: BlendCandidate[], user: UserContext, ranker:
       { timeoutMs: ranker.deadlineMs, requestId: call.requestId, signal: call.signal },
     );
   } catch (err) {
-    return fallback(ordered, reasonOf(err, ranker.deadlineMs));
+    return fallback(ordered, reasonOf(err, ranker.deadlineMs), performance.now() - started);
   }
+  const waitMs = performance.now() - started;
   const scores = response.scores;
   if (scores.length !== top.length || scores.some((s, i) => s.itemId !== top[i].itemId || !Number.isFinite(s.utility))) {
-    return fallback(ordered, `ranker answer did not match the request (${scores.length} scores for ${top.length} candidates)`);
+    return fallback(ordered, `ranker answer did not match the request (${scores.length} scores for ${top.length} candidates)`, waitMs);
   }
   const utilities = new Map(scores.map((s) => [s.itemId, s.utility]));
   const ranked = [...top].sort((a, b) => utilities.get(b.itemId)! - utilities.get(a.itemId)! || b.preScore - a.preScore || (a.itemId < b.itemId ? -1 : 1));
-  return { ordered: [...ranked, ...ordered.slice(top.length)], ranking: { ranked: true, modelVersion: response.modelVersion, fallbackReason: '' }, utilities };
+  return { ordered: [...ranked, ...ordered.slice(top.length)], ranking: { ranked: true, modelVersion: response.modelVersion, fallbackReason: '' }, utilities, waitMs };
 }

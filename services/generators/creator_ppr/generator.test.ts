@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
-import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
-import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
-import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
-import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
+import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
 interface FollowGraphRow {
@@ -17,28 +15,18 @@ interface CreatorItemsRow {
 }
 
 describe('generator creator_ppr', () => {
-  let served: Awaited<ReturnType<typeof startGeneratorForTest>>;
-  let events: Awaited<ReturnType<typeof startTestEvents>>;
-  let users: string[];
+  const fixture = useServedGenerator(generator, { users: 12 });
   let graph: FollowGraphRow[];
   /** creator → the users linked to it (its audience). */
   const audience = new Map<string, Set<string>>();
   const creatorOf = new Map<string, string>();
 
   beforeAll(async () => {
-    const world = await testWorld();
-    served = await startGeneratorForTest(generator, snapshotsOf(world));
-    events = await startTestEvents(world);
-    users = await activeUsers(world, 12);
-    graph = (await readSnapshot<FollowGraphRow>(snapshotsOf(world), 'follow_graph')).rows;
+    graph = (await readSnapshot<FollowGraphRow>(snapshotsOf(fixture.world), 'follow_graph')).rows;
     for (const row of graph) for (const c of row.creators) audience.set(c.creator_id, (audience.get(c.creator_id) ?? new Set()).add(row.user_id));
-    for (const row of (await readSnapshot<CreatorItemsRow>(snapshotsOf(world), 'creator_items')).rows) {
+    for (const row of (await readSnapshot<CreatorItemsRow>(snapshotsOf(fixture.world), 'creator_items')).rows) {
       for (const item of row.items) creatorOf.set(item.item_id, row.creator_id);
     }
-  });
-  afterAll(async () => {
-    await served?.stop();
-    await events?.stop();
   });
 
   /** How much c's audience overlaps the followed creators' audiences: Σ_f cosine(audience(c), audience(f)). */
@@ -52,7 +40,7 @@ describe('generator creator_ppr', () => {
   };
 
   it('describes itself', async () => {
-    const about = await served.describe();
+    const about = await fixture.served.describe();
     expect(about.name).toBe('creator_ppr');
     expect(about.snapshots.map((s) => s.name)).toEqual(['follow_graph', 'creator_items']);
     expect(about.snapshots.every((s) => s.rows > 0)).toBe(true);
@@ -62,15 +50,11 @@ describe('generator creator_ppr', () => {
     let proposed = 0;
     let baseline = 0;
     let counted = 0;
-    for (const userId of users) {
-      const user = await events.context(userId);
+    for (const { user, candidates } of await fixture.answers(100)) {
       const followed = user.followedCreators.filter((c) => audience.has(c));
       if (followed.length === 0) continue;
-      const { candidates } = await served.generate(user, 100);
-      expect(candidates.length).toBeGreaterThan(0);
+      expectUnseenBestFirst(user, candidates, 100);
       expect(candidates.filter((c) => !creatorOf.has(c.itemId))).toEqual([]);
-      const engaged = engagedItems(user);
-      expect(candidates.filter((c) => engaged.has(c.itemId))).toEqual([]);
       // The first few creators it proposes that the user does not follow, against all such creators.
       const others = [...new Set(candidates.map((c) => creatorOf.get(c.itemId)!))].filter((c) => !followed.includes(c));
       const everyOther = [...audience.keys()].filter((c) => !followed.includes(c));
@@ -88,7 +72,7 @@ describe('generator creator_ppr', () => {
     // The creator with the largest audience, followed by a brand-new user.
     const [creator] = [...audience].sort((a, b) => b[1].size - a[1].size || (a[0] < b[0] ? -1 : 1))[0];
     const user = UserContext.fromPartial({ userId: 'new_follower', requestTimeMs: Date.UTC(2026, 0, 9), followedCreators: [creator] });
-    const { candidates } = await served.generate(user, 200);
+    const { candidates } = await fixture.served.generate(user, 200);
     const creators = [...new Set(candidates.map((c) => creatorOf.get(c.itemId)!))];
     expect(creators[0]).toBe(creator);
     // Every creator it reaches shares audience with the followed one (two hops away).
@@ -97,19 +81,17 @@ describe('generator creator_ppr', () => {
   });
 
   it('is deterministic: the same request, the same answer', async () => {
-    const user = await events.context(users[0]);
-    expect((await served.generate(user, 50)).candidates).toEqual((await served.generate(user, 50)).candidates);
+    const user = await fixture.events.context(fixture.users[0]);
+    expect((await fixture.served.generate(user, 50)).candidates).toEqual((await fixture.served.generate(user, 50)).candidates);
   });
 
   it('answers nothing, without an error, for a user with no follows and no history', async () => {
-    const response = await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const response = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
     expect(response.candidates).toEqual([]);
   });
 
   it('answers nothing for a world without creators (empty snapshots)', async () => {
-    const data = generator.prepare!({ follow_graph: [], creator_items: [] }, {});
-    const user = await events.context(users[0]);
-    const result = await generator.generate({ user, quota: 20, requestId: 't' }, { data, settings: {}, signal: new AbortController().signal });
-    expect(result).toEqual([]);
+    const user = await fixture.events.context(fixture.users[0]);
+    expect(await generateOnEmptySnapshots(generator, user)).toEqual([]);
   });
 });

@@ -1,12 +1,11 @@
 // explore: under-exposed items (impressions below the bound) above the quality floor (smoothed
 // engagement rate), checked against counts taken straight from the event log.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
-import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
 import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
-import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
-import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { worldRows } from '../../../test/fixtures/events.js';
+import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixtures/generator.js';
+import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
 interface ItemStats {
@@ -18,34 +17,17 @@ interface ItemStats {
 }
 
 describe('generator explore', () => {
-  let served: Awaited<ReturnType<typeof startGeneratorForTest>>;
-  let events: Awaited<ReturnType<typeof startTestEvents>>;
-  let users: string[];
-  let world: string;
-  let endMs: number;
+  const fixture = useServedGenerator(generator, { users: 5 });
   let stats: Map<string, ItemStats & { quality: number }>;
 
   beforeAll(async () => {
-    world = await testWorld();
-    const manifest = await readWorldManifest(world);
-    endMs = manifest.startMs + manifest.days * DAY_MS;
-    served = await startGeneratorForTest(generator, snapshotsOf(world));
-    events = await startTestEvents(world);
-    users = await activeUsers(world, 5);
-    const duck = await openDuck();
-    let rows: ItemStats[];
-    try {
-      await eventsView(duck.conn, world);
-      rows = await queryRows<ItemStats>(
-        duck.conn,
-        `SELECT i.item_id, i.topic, i.creator_id,
-           count(e.item_id) FILTER (WHERE e.action = 'impression') AS impressions,
-           count(e.item_id) FILTER (WHERE e.action IN ('click', 'save')) AS engagements
-         FROM items i LEFT JOIN events e ON e.item_id = i.item_id GROUP BY ALL`,
-      );
-    } finally {
-      duck.close();
-    }
+    const rows = await worldRows<ItemStats>(
+      fixture.world,
+      `SELECT i.item_id, i.topic, i.creator_id,
+         count(e.item_id) FILTER (WHERE e.action = 'impression') AS impressions,
+         count(e.item_id) FILTER (WHERE e.action IN ('click', 'save')) AS engagements
+       FROM items i LEFT JOIN events e ON e.item_id = i.item_id GROUP BY ALL`,
+    );
     // The quality the floor is about, recomputed here: (clicks + saves) per impression, shrunk to the
     // creator's rate with 20 pseudo-impressions, the creator's shrunk to the global one with 200.
     const sum = (xs: ItemStats[], f: (r: ItemStats) => number) => xs.reduce((s, r) => s + f(r), 0);
@@ -55,13 +37,9 @@ describe('generator explore', () => {
     const creatorRate = new Map([...byCreator].map(([c, xs]) => [c, (sum(xs, (r) => r.engagements) + 200 * global) / (sum(xs, (r) => r.impressions) + 200)]));
     stats = new Map(rows.map((r) => [r.item_id, { ...r, quality: (r.engagements + 20 * creatorRate.get(r.creator_id)!) / (r.impressions + 20) / global }]));
   });
-  afterAll(async () => {
-    await served?.stop();
-    await events?.stop();
-  });
 
   it('proposes only items shown fewer than 10 times whose smoothed engagement rate is at least average', async () => {
-    const { candidates } = await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: endMs }), 1000);
+    const { candidates } = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }), 1000);
     expect(candidates.length).toBeGreaterThan(20);
     for (const c of candidates) {
       expect(stats.get(c.itemId)!.impressions).toBeLessThan(10);
@@ -76,22 +54,16 @@ describe('generator explore', () => {
   });
 
   it("puts the user's topics first and leaves out what they engaged with", async () => {
-    for (const userId of users) {
-      const user = await events.context(userId);
-      const { candidates } = await served.generate(user, 40);
-      expect(candidates.length).toBeGreaterThan(0);
-      const engaged = new Set(user.recentActions.map((a) => a.itemId));
-      expect(candidates.filter((c) => engaged.has(c.itemId))).toEqual([]);
+    for (const { user, candidates } of await fixture.answers(40)) {
+      expectUnseenBestFirst(user, candidates, 40);
       if (user.topics.length > 0) expect(user.topics).toContain(stats.get(candidates[0].itemId)!.topic);
-      const scores = candidates.map((c) => c.score);
-      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     }
   });
 
   it('honours its exposure bound and quality floor settings', async () => {
-    const strict = await startGeneratorForTest(generator, snapshotsOf(world), { maxImpressions: 4, minQuality: 1.1 });
+    const strict = await startGeneratorForTest(generator, snapshotsOf(fixture.world), { maxImpressions: 4, minQuality: 1.1 });
     try {
-      const { candidates } = await strict.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: endMs }), 1000);
+      const { candidates } = await strict.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }), 1000);
       expect(candidates.length).toBeGreaterThan(0);
       expect(candidates.every((c) => stats.get(c.itemId)!.impressions < 4 && stats.get(c.itemId)!.quality >= 1.1 - 1e-9)).toBe(true);
     } finally {

@@ -1,54 +1,32 @@
 // hour_of_day_popular: what is engaged with at the request's UTC hour (neighbours blended in).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
-import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
-import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
-import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
-import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { worldRows } from '../../../test/fixtures/events.js';
+import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixtures/generator.js';
 import generator, { utcHour } from './generator.js';
 
 const HOUR_MS = 3_600_000;
 
 describe('generator hour_of_day_popular', () => {
-  let served: Awaited<ReturnType<typeof startGeneratorForTest>>;
-  let events: Awaited<ReturnType<typeof startTestEvents>>;
-  let users: string[];
-  let endMs: number;
+  const fixture = useServedGenerator(generator, { users: 5 });
   /** item -> weighted engagement (save 3, click 1) per UTC hour, straight from the log. */
   let byHour: Map<string, number[]>;
 
   beforeAll(async () => {
-    const world = await testWorld();
-    const manifest = await readWorldManifest(world);
-    endMs = manifest.startMs + manifest.days * DAY_MS;
-    served = await startGeneratorForTest(generator, snapshotsOf(world));
-    events = await startTestEvents(world);
-    users = await activeUsers(world, 5);
-    const duck = await openDuck();
-    try {
-      await eventsView(duck.conn, world);
-      const rows = await queryRows<{ item_id: string; hour: number; w: number }>(
-        duck.conn,
-        `SELECT item_id, hour(make_timestamp(time_ms * 1000)) AS hour, sum(CASE action WHEN 'save' THEN 3 ELSE 1 END) AS w
-         FROM events WHERE action IN ('click', 'save') GROUP BY ALL`,
-      );
-      byHour = new Map();
-      for (const r of rows) {
-        if (!byHour.has(r.item_id)) byHour.set(r.item_id, new Array(24).fill(0));
-        byHour.get(r.item_id)![r.hour] += r.w;
-      }
-    } finally {
-      duck.close();
+    const rows = await worldRows<{ item_id: string; hour: number; w: number }>(
+      fixture.world,
+      `SELECT item_id, hour(make_timestamp(time_ms * 1000)) AS hour, sum(CASE action WHEN 'save' THEN 3 ELSE 1 END) AS w
+       FROM events WHERE action IN ('click', 'save') GROUP BY ALL`,
+    );
+    byHour = new Map();
+    for (const r of rows) {
+      if (!byHour.has(r.item_id)) byHour.set(r.item_id, new Array(24).fill(0));
+      byHour.get(r.item_id)![r.hour] += r.w;
     }
-  });
-  afterAll(async () => {
-    await served?.stop();
-    await events?.stop();
   });
 
   const at = async (hour: number, quota = 20) =>
-    (await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: endMs + hour * HOUR_MS + 25 * 60_000 }), quota)).candidates.map((c) => c.itemId);
+    (await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs + hour * HOUR_MS + 25 * 60_000 }), quota)).candidates.map((c) => c.itemId);
   /** Engagement of items within ±2 h of an hour of day. */
   const around = (items: string[], hour: number) =>
     items.reduce((s, id) => s + [-2, -1, 0, 1, 2].reduce((t, d) => t + (byHour.get(id)?.[(hour + d + 24) % 24] ?? 0), 0), 0);
@@ -66,25 +44,18 @@ describe('generator hour_of_day_popular', () => {
     const overlap = (a: string[], b: string[]) => a.filter((id) => b.includes(id)).length;
     const [h19, h20, h7] = [await at(19, 50), await at(20, 50), await at(7, 50)];
     expect(overlap(h19, h20)).toBeGreaterThan(overlap(h19, h7));
-    expect(utcHour(endMs + 19 * HOUR_MS + 59 * 60_000)).toBe(19);
+    expect(utcHour(fixture.endMs + 19 * HOUR_MS + 59 * 60_000)).toBe(19);
   });
 
   it('uses the whole day when the request carries no clock', async () => {
-    const { candidates } = await served.generate(UserContext.fromPartial({ userId: 'nobody_new' }), 20);
+    const { candidates } = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new' }), 20);
     expect(candidates).toHaveLength(20);
     expect(candidates.every((c) => c.reason === 'popular all day')).toBe(true);
   });
 
   it('leaves out what real users engaged with, best first, within the quota', async () => {
-    for (const userId of users) {
-      const user = await events.context(userId);
-      const { candidates } = await served.generate(user, 30);
-      expect(candidates.length).toBeGreaterThan(0);
-      expect(candidates.length).toBeLessThanOrEqual(30);
-      const engaged = new Set(user.recentActions.map((a) => a.itemId));
-      expect(candidates.filter((c) => engaged.has(c.itemId))).toEqual([]);
-      const scores = candidates.map((c) => c.score);
-      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    for (const { user, candidates } of await fixture.answers(30)) {
+      expectUnseenBestFirst(user, candidates, 30);
       expect(candidates[0].reason).toBe(`popular around ${String(utcHour(user.requestTimeMs)).padStart(2, '0')}:00 UTC`);
     }
   });

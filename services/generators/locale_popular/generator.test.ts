@@ -1,55 +1,34 @@
 // locale_popular: what users of the viewer's locale engage with, the locale's own items first.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
-import { DAY_MS, LOCALES, readWorldManifest } from '../../../libs/data/world.js';
-import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
-import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
-import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { LOCALES } from '../../../libs/data/world.js';
+import { worldRows } from '../../../test/fixtures/events.js';
+import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixtures/generator.js';
 import { serveOnImportedWorld } from '../../../test/fixtures/imported.js';
 import generator from './generator.js';
 
 describe('generator locale_popular', () => {
-  let served: Awaited<ReturnType<typeof startGeneratorForTest>>;
-  let events: Awaited<ReturnType<typeof startTestEvents>>;
-  let users: string[];
-  let endMs: number;
+  const fixture = useServedGenerator(generator, { users: 8 });
   let localeOf: Map<string, string>;
   /** locale -> items its users clicked or saved, with how often. */
   let audience: Map<string, Map<string, number>>;
 
   beforeAll(async () => {
-    const world = await testWorld();
-    const manifest = await readWorldManifest(world);
-    endMs = manifest.startMs + manifest.days * DAY_MS;
-    served = await startGeneratorForTest(generator, snapshotsOf(world));
-    events = await startTestEvents(world);
-    users = await activeUsers(world, 8);
-    const duck = await openDuck();
-    try {
-      await eventsView(duck.conn, world);
-      localeOf = new Map((await queryRows<{ item_id: string; locale: string }>(duck.conn, 'SELECT item_id, locale FROM items')).map((r) => [r.item_id, r.locale]));
-      const rows = await queryRows<{ locale: string; item_id: string; n: number }>(
-        duck.conn,
-        `SELECT u.locale, e.item_id, count(*) AS n FROM events e JOIN users u USING (user_id)
-         WHERE e.action IN ('click', 'save') GROUP BY ALL`,
-      );
-      audience = new Map();
-      for (const r of rows) {
-        if (!audience.has(r.locale)) audience.set(r.locale, new Map());
-        audience.get(r.locale)!.set(r.item_id, r.n);
-      }
-    } finally {
-      duck.close();
+    localeOf = new Map((await worldRows<{ item_id: string; locale: string }>(fixture.world, 'SELECT item_id, locale FROM items')).map((r) => [r.item_id, r.locale]));
+    const rows = await worldRows<{ locale: string; item_id: string; n: number }>(
+      fixture.world,
+      `SELECT u.locale, e.item_id, count(*) AS n FROM events e JOIN users u USING (user_id)
+       WHERE e.action IN ('click', 'save') GROUP BY ALL`,
+    );
+    audience = new Map();
+    for (const r of rows) {
+      if (!audience.has(r.locale)) audience.set(r.locale, new Map());
+      audience.get(r.locale)!.set(r.item_id, r.n);
     }
-  });
-  afterAll(async () => {
-    await served?.stop();
-    await events?.stop();
   });
 
   const ask = async (locale: string, quota = 400) =>
-    (await served.generate(UserContext.fromPartial({ userId: 'nobody_new', locale, requestTimeMs: endMs }), quota)).candidates;
+    (await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', locale, requestTimeMs: fixture.endMs }), quota)).candidates;
 
   it("puts items of the user's locale first, then others its users like", async () => {
     for (const locale of ['en-US', 'de-DE', 'pt-BR', 'fr-FR']) {
@@ -79,14 +58,8 @@ describe('generator locale_popular', () => {
   });
 
   it('leaves out what real users engaged with, best first', async () => {
-    for (const userId of users) {
-      const user = await events.context(userId);
-      const { candidates } = await served.generate(user, 50);
-      expect(candidates.length).toBeGreaterThan(0);
-      const engaged = new Set(user.recentActions.map((a) => a.itemId));
-      expect(candidates.filter((c) => engaged.has(c.itemId))).toEqual([]);
-      const scores = candidates.map((c) => c.score);
-      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    for (const { user, candidates } of await fixture.answers(50)) {
+      expectUnseenBestFirst(user, candidates, 50);
     }
   });
 

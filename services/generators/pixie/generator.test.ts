@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
-import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
-import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
-import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
-import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
+import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
+import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
 interface BoardRow {
@@ -13,21 +12,11 @@ interface BoardRow {
 }
 
 describe('generator pixie', () => {
-  let served: Awaited<ReturnType<typeof startGeneratorForTest>>;
-  let events: Awaited<ReturnType<typeof startTestEvents>>;
-  let users: string[];
+  const fixture = useServedGenerator(generator, { users: 8 });
   let boards: BoardRow[];
 
   beforeAll(async () => {
-    const world = await testWorld();
-    served = await startGeneratorForTest(generator, snapshotsOf(world));
-    events = await startTestEvents(world);
-    users = await activeUsers(world, 8);
-    boards = (await readSnapshot<BoardRow>(snapshotsOf(world), 'board_graph')).rows;
-  });
-  afterAll(async () => {
-    await served?.stop();
-    await events?.stop();
+    boards = (await readSnapshot<BoardRow>(snapshotsOf(fixture.world), 'board_graph')).rows;
   });
 
   /** Items that share a board with any of the given items. */
@@ -38,22 +27,15 @@ describe('generator pixie', () => {
   };
 
   it('describes itself', async () => {
-    const about = await served.describe();
+    const about = await fixture.served.describe();
     expect(about.name).toBe('pixie');
     expect(about.requestCost).toMatch(/steps/);
     expect(about.snapshots).toEqual([expect.objectContaining({ name: 'board_graph', rows: boards.length })]);
   });
 
   it('proposes fresh items for active users, within the quota, best first', async () => {
-    for (const userId of users) {
-      const user = await events.context(userId);
-      const { candidates } = await served.generate(user, 50);
-      expect(candidates.length).toBeGreaterThan(0);
-      expect(candidates.length).toBeLessThanOrEqual(50);
-      const engaged = engagedItems(user);
-      expect(candidates.filter((c) => engaged.has(c.itemId))).toEqual([]);
-      const scores = candidates.map((c) => c.score);
-      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    for (const { user, candidates } of await fixture.answers(50)) {
+      expectUnseenBestFirst(user, candidates, 50);
     }
   });
 
@@ -76,7 +58,7 @@ describe('generator pixie', () => {
       const neighbourhood = boardNeighbours(new Set([item]));
       neighbourhood.delete(item);
       baseline += neighbourhood.size / (allItems.length - 1);
-      const top = (await served.generate(user, 20)).candidates;
+      const top = (await fixture.served.generate(user, 20)).candidates;
       near += top.filter((c) => neighbourhood.has(c.itemId)).length;
       total += top.length;
     }
@@ -89,10 +71,8 @@ describe('generator pixie', () => {
   it("keeps active users' top picks in their seeds' board neighbourhood", async () => {
     let near = 0;
     let total = 0;
-    for (const userId of users) {
-      const user = await events.context(userId);
+    for (const { user, candidates: top } of await fixture.answers(20)) {
       const neighbourhood = boardNeighbours(new Set(engagementSeeds(user, 20).map((s) => s.itemId)));
-      const top = (await served.generate(user, 20)).candidates;
       near += top.filter((c) => neighbourhood.has(c.itemId)).length;
       total += top.length;
     }
@@ -100,24 +80,22 @@ describe('generator pixie', () => {
   });
 
   it('gives the same answer to the same request, and walks differently for a different user', async () => {
-    const user = await events.context(users[0]);
-    const first = await served.generate(user, 100);
-    const second = await served.generate(user, 100);
+    const user = await fixture.events.context(fixture.users[0]);
+    const first = await fixture.served.generate(user, 100);
+    const second = await fixture.served.generate(user, 100);
     expect(second.candidates).toEqual(first.candidates);
     // Same history under another id: other walks, so not the very same visit counts.
-    const other = await served.generate({ ...user, userId: `${user.userId}_twin` }, 100);
+    const other = await fixture.served.generate({ ...user, userId: `${user.userId}_twin` }, 100);
     expect(other.candidates.map((c) => c.score)).not.toEqual(first.candidates.map((c) => c.score));
   });
 
   it('answers nothing, without an error, for a user with no history', async () => {
-    const response = await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const response = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
     expect(response.candidates).toEqual([]);
   });
 
   it('answers nothing for a world without boards (empty snapshot)', async () => {
-    const data = generator.prepare!({ board_graph: [] }, {});
-    const user = await events.context(users[0]);
-    const result = await generator.generate({ user, quota: 20, requestId: 't' }, { data, settings: {}, signal: new AbortController().signal });
-    expect(result).toEqual([]);
+    const user = await fixture.events.context(fixture.users[0]);
+    expect(await generateOnEmptySnapshots(generator, user)).toEqual([]);
   });
 });

@@ -1,50 +1,28 @@
 // resurface: items from the neighbourhood of the user's own boards (boards sharing their items,
 // boards of the same topic), never what is on their boards already or what they engaged with lately.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
-import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
-import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
-import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
-import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
-import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { worldRows } from '../../../test/fixtures/events.js';
+import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixtures/generator.js';
 import { serveOnImportedWorld } from '../../../test/fixtures/imported.js';
 import generator from './generator.js';
 
 describe('generator resurface', () => {
-  let served: Awaited<ReturnType<typeof startGeneratorForTest>>;
-  let events: Awaited<ReturnType<typeof startTestEvents>>;
-  let users: string[];
-  let endMs: number;
+  const fixture = useServedGenerator(generator, { users: 6 });
   /** board -> its items (catalog contents and saves in the log), owner and topic. */
   let boards: Map<string, { owner: string; topic: string; items: Set<string> }>;
 
   beforeAll(async () => {
-    const world = await testWorld();
-    const manifest = await readWorldManifest(world);
-    endMs = manifest.startMs + manifest.days * DAY_MS;
-    served = await startGeneratorForTest(generator, snapshotsOf(world));
-    events = await startTestEvents(world);
-    users = await activeUsers(world, 6);
-    const duck = await openDuck();
-    try {
-      await eventsView(duck.conn, world);
-      const rows = await queryRows<{ board_id: string; owner: string; topic: string; items: string[] }>(
-        duck.conn,
-        `SELECT b.board_id, b.owner_user_id AS owner, b.topic, list(DISTINCT x.item_id) FILTER (WHERE x.item_id IS NOT NULL) AS items
-         FROM boards b LEFT JOIN (
-           SELECT board_id, item_id FROM board_items
-           UNION ALL SELECT board_id, item_id FROM events WHERE action = 'save' AND board_id IS NOT NULL
-         ) x ON x.board_id = b.board_id
-         GROUP BY ALL`,
-      );
-      boards = new Map(rows.map((r) => [r.board_id, { owner: r.owner, topic: r.topic, items: new Set(r.items ?? []) }]));
-    } finally {
-      duck.close();
-    }
-  });
-  afterAll(async () => {
-    await served?.stop();
-    await events?.stop();
+    const rows = await worldRows<{ board_id: string; owner: string; topic: string; items: string[] }>(
+      fixture.world,
+      `SELECT b.board_id, b.owner_user_id AS owner, b.topic, list(DISTINCT x.item_id) FILTER (WHERE x.item_id IS NOT NULL) AS items
+       FROM boards b LEFT JOIN (
+         SELECT board_id, item_id FROM board_items
+         UNION ALL SELECT board_id, item_id FROM events WHERE action = 'save' AND board_id IS NOT NULL
+       ) x ON x.board_id = b.board_id
+       GROUP BY ALL`,
+    );
+    boards = new Map(rows.map((r) => [r.board_id, { owner: r.owner, topic: r.topic, items: new Set(r.items ?? []) }]));
   });
 
   /** Items on other owners' boards that share an item with, or have the topic of, one of these boards. */
@@ -60,21 +38,15 @@ describe('generator resurface', () => {
   }
 
   it("proposes items from the neighbourhood of the user's boards, none on them already, none engaged with", async () => {
-    for (const userId of users) {
-      const user = await events.context(userId);
+    for (const { user, candidates } of await fixture.answers(100)) {
       expect(user.ownBoards.length).toBeGreaterThan(0);
-      const { candidates } = await served.generate(user, 100);
-      expect(candidates.length).toBeGreaterThan(0);
+      expectUnseenBestFirst(user, candidates, 100);
       const near = neighbourhood(user.ownBoards);
       const onOwn = new Set(user.ownBoards.flatMap((b) => [...boards.get(b)!.items]));
-      const engaged = new Set(user.recentActions.map((a) => a.itemId));
       for (const c of candidates) {
         expect(near.has(c.itemId)).toBe(true);
         expect(onOwn.has(c.itemId)).toBe(false);
-        expect(engaged.has(c.itemId)).toBe(false);
       }
-      const scores = candidates.map((c) => c.score);
-      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     }
   });
 
@@ -82,19 +54,19 @@ describe('generator resurface', () => {
     const topicsSeen = new Set<string>();
     const [a, b] = [...boards].filter(([, x]) => x.items.size >= 5 && !topicsSeen.has(x.topic) && topicsSeen.add(x.topic)).map(([id]) => id);
     const ask = async (board: string, extra: Partial<UserContext> = {}) =>
-      (await served.generate(UserContext.fromPartial({ userId: boards.get(board)!.owner, ownBoards: [board], requestTimeMs: endMs, ...extra }), 30)).candidates;
+      (await fixture.served.generate(UserContext.fromPartial({ userId: boards.get(board)!.owner, ownBoards: [board], requestTimeMs: fixture.endMs, ...extra }), 30)).candidates;
     const [onA, onB] = [await ask(a), await ask(b)];
     expect(onA.length).toBeGreaterThan(0);
     expect(onA.map((c) => c.itemId)).not.toEqual(onB.map((c) => c.itemId));
     // Once the user clicks the top candidate, it is no longer proposed.
     const top = onA[0].itemId;
-    const after = await ask(a, { recentActions: [{ itemId: top, type: ActionType.ACTION_TYPE_CLICK, timeMs: endMs - 60_000, boardId: '' }] });
+    const after = await ask(a, { recentActions: [{ itemId: top, type: ActionType.ACTION_TYPE_CLICK, timeMs: fixture.endMs - 60_000, boardId: '' }] });
     expect(after.map((c) => c.itemId)).not.toContain(top);
     expect(after.length).toBeGreaterThan(0);
   });
 
   it('answers nothing for a user without boards, or a world without boards', async () => {
-    expect((await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: endMs }), 20)).candidates).toEqual([]);
+    expect((await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }), 20)).candidates).toEqual([]);
     const imported = await serveOnImportedWorld(generator);
     try {
       expect((await imported.generate(UserContext.fromPartial({ userId: '1', ownBoards: ['b1'] }), 20)).candidates).toEqual([]);

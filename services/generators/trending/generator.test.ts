@@ -1,13 +1,12 @@
 // trending: an item whose last 24 h are far above its own baseline outranks a steady favourite,
 // even when the favourite still collects more engagement in absolute terms.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
-import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
-import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
-import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
-import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
+import { DAY_MS } from '../../../libs/data/world.js';
+import { worldRows } from '../../../test/fixtures/events.js';
+import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixtures/generator.js';
+import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator, { type TrendingRow } from './generator.js';
 
 interface Velocity {
@@ -19,45 +18,26 @@ interface Velocity {
 }
 
 describe('generator trending', () => {
-  let served: Awaited<ReturnType<typeof startGeneratorForTest>>;
-  let events: Awaited<ReturnType<typeof startTestEvents>>;
-  let users: string[];
-  let world: string;
-  let endMs: number;
+  const fixture = useServedGenerator(generator, { users: 5 });
   let velocity: Velocity[];
 
   beforeAll(async () => {
-    world = await testWorld();
-    const manifest = await readWorldManifest(world);
-    endMs = manifest.startMs + manifest.days * DAY_MS;
-    served = await startGeneratorForTest(generator, snapshotsOf(world));
-    events = await startTestEvents(world);
-    users = await activeUsers(world, 5);
-    const duck = await openDuck();
-    try {
-      await eventsView(duck.conn, world);
-      // Straight from the log, independently of the batch job: weighted engagement now vs before.
-      velocity = await queryRows<Velocity>(
-        duck.conn,
-        `SELECT item_id,
-           coalesce(sum(w) FILTER (WHERE time_ms >= ${endMs - DAY_MS}), 0) AS recent,
-           coalesce(sum(w) FILTER (WHERE time_ms < ${endMs - DAY_MS} AND time_ms >= ${endMs - 8 * DAY_MS}), 0) / 7.0 AS daily,
-           sum(w) AS total
-         FROM (SELECT item_id, time_ms, CASE action WHEN 'save' THEN 3 ELSE 1 END AS w FROM events WHERE action IN ('click', 'save'))
-         JOIN items USING (item_id)
-         WHERE items.created_ms < ${endMs - 8 * DAY_MS}
-         GROUP BY item_id`,
-      );
-    } finally {
-      duck.close();
-    }
-  });
-  afterAll(async () => {
-    await served?.stop();
-    await events?.stop();
+    const { world, endMs } = fixture;
+    // Straight from the log, independently of the batch job: weighted engagement now vs before.
+    velocity = await worldRows<Velocity>(
+      world,
+      `SELECT item_id,
+         coalesce(sum(w) FILTER (WHERE time_ms >= ${endMs - DAY_MS}), 0) AS recent,
+         coalesce(sum(w) FILTER (WHERE time_ms < ${endMs - DAY_MS} AND time_ms >= ${endMs - 8 * DAY_MS}), 0) / 7.0 AS daily,
+         sum(w) AS total
+       FROM (SELECT item_id, time_ms, CASE action WHEN 'save' THEN 3 ELSE 1 END AS w FROM events WHERE action IN ('click', 'save'))
+       JOIN items USING (item_id)
+       WHERE items.created_ms < ${endMs - 8 * DAY_MS}
+       GROUP BY item_id`,
+    );
   });
 
-  const nobody = () => UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: endMs });
+  const nobody = () => UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs });
 
   it('ranks a recently surging item above a steadily popular one that still gets more engagement', async () => {
     // Steady: the most engaged item whose last day is within ±40% of its usual day.
@@ -71,7 +51,7 @@ describe('generator trending', () => {
     expect(steady, 'the tiny world has a steady favourite').toBeDefined();
     expect(surging, 'the tiny world has a surging item').toBeDefined();
 
-    const { candidates } = await served.generate(nobody(), 2000);
+    const { candidates } = await fixture.served.generate(nobody(), 2000);
     const rank = (id: string) => {
       const at = candidates.findIndex((c) => c.itemId === id);
       return at < 0 ? Infinity : at;
@@ -80,7 +60,7 @@ describe('generator trending', () => {
     expect(rank(surging.item_id)).toBeLessThan(20);
 
     // The snapshot agrees with the log about the surging item's last 24 h, and expects far less.
-    const snapshot = await readSnapshot<TrendingRow>(snapshotsOf(world), 'trending');
+    const snapshot = await readSnapshot<TrendingRow>(snapshotsOf(fixture.world), 'trending');
     const row = snapshot.rows.find((r) => r.item_id === surging.item_id)!;
     expect(row.recent).toBe(surging.recent);
     expect(row.expected).toBeLessThan(row.recent / 2);
@@ -89,28 +69,21 @@ describe('generator trending', () => {
   });
 
   it('serves the snapshot in order, every item moving faster than its baseline', async () => {
-    const snapshot = await readSnapshot<TrendingRow>(snapshotsOf(world), 'trending');
+    const snapshot = await readSnapshot<TrendingRow>(snapshotsOf(fixture.world), 'trending');
     expect(snapshot.rows.length).toBeGreaterThan(0);
     expect(snapshot.rows.every((r) => r.recent > r.expected && r.score > 0)).toBe(true);
-    const { candidates } = await served.generate(nobody(), 50);
+    const { candidates } = await fixture.served.generate(nobody(), 50);
     expect(candidates.map((c) => c.itemId)).toEqual(snapshot.rows.slice(0, 50).map((r) => r.item_id));
   });
 
   it('leaves out what the user engaged with, best first, within the quota', async () => {
-    for (const userId of users) {
-      const user = await events.context(userId);
-      const { candidates } = await served.generate(user, 30);
-      expect(candidates.length).toBeGreaterThan(0);
-      expect(candidates.length).toBeLessThanOrEqual(30);
-      const engaged = new Set(user.recentActions.map((a) => a.itemId));
-      expect(candidates.filter((c) => engaged.has(c.itemId))).toEqual([]);
-      const scores = candidates.map((c) => c.score);
-      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    for (const { user, candidates } of await fixture.answers(30)) {
+      expectUnseenBestFirst(user, candidates, 30);
     }
   });
 
   it('describes itself', async () => {
-    const about = await served.describe();
+    const about = await fixture.served.describe();
     expect(about.name).toBe('trending');
     expect(about.requestCost).not.toBe('');
     expect(about.snapshots).toEqual([expect.objectContaining({ name: 'trending', rows: expect.any(Number) })]);

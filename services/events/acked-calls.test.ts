@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { AckedCalls } from './acked-calls.js';
+import type { NewEvent } from './live-log.js';
+
+const event = (itemId: string, logKey?: string): NewEvent => ({ userId: 'u1', itemId, action: 'click', timeMs: 1, boardId: '', source: '', requestId: '', logKey });
+
+describe('AckedCalls', () => {
+  it('writes a key once and answers later calls with the first answer', async () => {
+    const calls = new AckedCalls();
+    let writes = 0;
+    const write = async () => ({ accepted: 1, lastSequence: ++writes });
+    expect(await calls.answer('k', [event('a')], write)).toEqual({ accepted: 1, lastSequence: 1, duplicate: false });
+    expect(await calls.answer('k', [event('a')], write)).toEqual({ accepted: 1, lastSequence: 1, duplicate: true });
+    expect(writes).toBe(1);
+  });
+
+  it('lets a failed write be retried', async () => {
+    const calls = new AckedCalls();
+    await expect(calls.answer('k', [event('a')], async () => Promise.reject(new Error('disk full')))).rejects.toThrow('disk full');
+    expect(await calls.answer('k', [event('a')], async () => ({ accepted: 1, lastSequence: 9 }))).toMatchObject({ lastSequence: 9, duplicate: false });
+  });
+
+  it('rebuilds from log lines: the count and the last sequence of each keyed call', async () => {
+    const calls = AckedCalls.fromLog([
+      { ...event('a', 'k1'), seq: 4 },
+      { ...event('b', 'k1'), seq: 5 },
+      { ...event('c'), seq: 6 },
+    ]);
+    expect(calls.size).toBe(1);
+    const answer = await calls.answer('k1', [event('a'), event('b')], async () => {
+      throw new Error('must not write');
+    });
+    expect(answer).toEqual({ accepted: 2, lastSequence: 5, duplicate: true });
+  });
+
+  it('forgets the oldest keys beyond its capacity', async () => {
+    const calls = new AckedCalls(2);
+    for (const key of ['k1', 'k2', 'k3']) await calls.answer(key, [event(key)], async () => ({ accepted: 1, lastSequence: 1 }));
+    expect(calls.size).toBe(2);
+    expect((await calls.answer('k1', [event('k1')], async () => ({ accepted: 1, lastSequence: 2 }))).duplicate).toBe(false);
+  });
+});

@@ -1,0 +1,69 @@
+// A full cycle on the tiny world with --rollout, on a mesh of real child processes (events, viewer,
+// ANN hosts a and b, generators, blender): the cycle trains a new two_tower version, gates it
+// against the serving one, publishes it and hands it to the staged rollout while feed requests
+// flow. No request may fail, and no answer may mix a user embedding of one version with the index
+// of another.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnnSearchClient } from '../generated/feedloom/v1/ann.js';
+import { callUnary, connect } from '../libs/bootstrap/client.js';
+import { ModelRegistry } from '../libs/registry/index.js';
+import { runIndexer } from '../services/indexer/indexer.js';
+import { runCycle } from '../services/retrain/cycle.js';
+import { testWorld } from './fixtures/world.js';
+import { trainedRegistry } from './learned-fixtures.js';
+import { MODEL, feedTraffic, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './rollout-fixtures.js';
+
+describe('feedloom retrain --rollout on a mesh of real processes', () => {
+  let world: string;
+  let registryDir: string;
+  let mesh: LearnedMeshProcesses;
+  let search: Record<string, AnnSearchClient>;
+
+  beforeAll(async () => {
+    world = await testWorld();
+    registryDir = await trainedRegistry(world, [1]);
+    await runIndexer({ registryDir, worldDir: world, version: 'v0001' });
+    await walkTo(registryDir, 'v0001', 'serving');
+    mesh = await startLearnedMeshProcesses(world, registryDir);
+    search = Object.fromEntries(mesh.mesh.ann!.hosts.map((h) => [h.name, connect(AnnSearchClient, `127.0.0.1:${h.port}`)]));
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const c of Object.values(search ?? {})) c.close();
+    await mesh?.stop();
+  });
+
+  const served = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        Object.entries(search).map(async ([name, c]) => [name, (await callUnary(c, 'getVersions', {}, { timeoutMs: 5_000 })).models.find((m) => m.model === MODEL)?.servingVersion ?? ''] as const),
+      ),
+    );
+
+  it('publishes a new version and every host ends up on it with zero failed requests and zero mismatches', async () => {
+    expect(await served()).toEqual({ a: 'v0001', b: 'v0001' });
+    const traffic = await feedTraffic(mesh, world);
+    const logs: string[] = [];
+    // v0001 saw the same days (the test world does not grow): --force trains anyway.
+    // This test is about the hand-off to the rollout, not the gates (test/retrain-cycle.test.ts): on
+    // the same data, the new version may land a little below v0001 (another seed), so allow it.
+    const config = { ...mesh.mesh, retrain: { ...mesh.mesh.retrain, gates: { ...mesh.mesh.retrain.gates, maxRecallDropRelative: 0.5 } } };
+    const { report } = await runCycle({ mesh: config, worldDir: world, registryDir, models: ['two_tower'], rollout: true, force: true, log: (l) => logs.push(l) });
+    await new Promise((r) => setTimeout(r, 1_000));
+    await traffic.stop();
+    console.error(logs.filter((l) => !l.startsWith('dataset')).join('\n'));
+
+    const [tt] = report.models;
+    expect([tt.version, tt.incumbent, tt.outcome], tt.reasons.join('; ')).toEqual(['v0002', 'v0001', 'published']);
+    expect(tt.rollout, tt.rollout?.detail).toMatchObject({ ok: true });
+    expect(await served()).toEqual({ a: 'v0002', b: 'v0002' });
+    expect(traffic.failures).toEqual([]);
+    expect(traffic.answers.length).toBeGreaterThan(0);
+    // One version per answer: the user embedding's and the answering index's agree.
+    expect(traffic.answers.filter((a) => !/^v\d{4}$/.test(a.version))).toEqual([]);
+    expect(traffic.answers.at(-1)!.version).toBe('v0002');
+    const registry = new ModelRegistry(registryDir);
+    expect((await registry.get(MODEL, 'v0002')).history.map((h) => h.state)).toEqual(['training', 'trained', 'validated', 'published', 'serving']);
+    expect((await registry.get(MODEL, 'v0001')).state).toBe('retired');
+  }, 600_000);
+});
