@@ -4,6 +4,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import { performance } from 'node:perf_hooks';
 import { LATENCY_BUCKETS_MS, injectTraceContext, meter, tracer } from './telemetry.js';
 import { RpcError } from './errors.js';
+import { inProcessInterceptor } from './in-process.js';
 import { status } from '@grpc/grpc-js';
 
 type ClientConstructor<C> = new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: ChannelOptions) => C;
@@ -13,7 +14,10 @@ type ClientConstructor<C> = new (address: string, creds: ReturnType<typeof crede
  * or a DNS target like dns:///generator-popular:50201; DNS targets balance round-robin over replicas.
  */
 export function connect<C extends Client>(Ctor: ClientConstructor<C>, address: string): C {
+  const local = inProcessInterceptor(address);
   const client = new Ctor(address, credentials.createInsecure(), {
+    // A server of this very process (all-in-one mode) is called in-process; see in-process.ts.
+    ...(local ? { interceptors: [local] } : {}),
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { HealthState, ServingStatus } from './health.js';
 import { addReflection } from './reflection.js';
+import { registerLocalServer, type LocalMethod } from './in-process.js';
 import { RpcError, codeOf, invalidArgument } from './errors.js';
 import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
 
@@ -87,17 +88,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const health = new HealthState();
   const serviceNames: string[] = [];
+  const localMethods = new Map<string, LocalMethod>();
   for (const binding of options.services) {
     const serviceName = serviceNameOf(binding.definition);
     serviceNames.push(serviceName);
     const implementation: UntypedServiceImplementation = {};
+    const decoding = tolerantDecoding(binding.definition);
     for (const [method, shape] of Object.entries(binding.definition)) {
       const handler = binding.handlers[method];
       if (!handler) throw new Error(`${options.name}: no handler for ${shape.path}`);
       if (shape.requestStream || shape.responseStream) throw new Error(`${options.name}: ${shape.path} streams; only unary is wrapped`);
-      implementation[method] = wrapUnary(options.name, shape.path, handler);
+      const handle = wrapUnary(options.name, shape.path, handler);
+      implementation[method] = handle;
+      localMethods.set(shape.path, {
+        requestDeserialize: decoding[method].requestDeserialize,
+        responseSerialize: shape.responseSerialize,
+        handle: handle as unknown as LocalMethod['handle'],
+      });
     }
-    server.addService(tolerantDecoding(binding.definition) as unknown as ServiceDefinition, implementation);
+    server.addService(decoding as unknown as ServiceDefinition, implementation);
     health.set(serviceName, ServingStatus.SERVING);
   }
   const healthBinding = health.binding();
@@ -112,6 +121,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ),
   );
 
+  // Clients in this process reach these methods without the network (see in-process.ts).
+  const withdrawLocal = registerLocalServer(host, port, { methods: localMethods, maxMessageBytes: maxBytes });
   let stopped: Promise<void> | undefined;
   return {
     name: options.name,
@@ -121,6 +132,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     setServing: (serving) => health.setAll(serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
     stop(graceMs = 5_000) {
       stopped ??= new Promise<void>((resolve) => {
+        withdrawLocal();
         health.setAll(ServingStatus.NOT_SERVING);
         health.closeWatchers();
         const force = setTimeout(() => {
