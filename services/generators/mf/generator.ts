@@ -2,7 +2,7 @@
 // The factors are trained offline (services/trainer/mf_bpr.py via libs/training/mf.ts, run by
 // `feedloom train mf`) and published as the `mf_factors` snapshot: users and items of one training
 // run together, so they always match. Users the model has never seen get nothing.
-import { topK } from '../../../libs/data/simulator/topk.js';
+import { createIndex, type FaissIndex } from '../../../libs/ann/faiss.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 import { decodeFactor, MF_SNAPSHOT, type MfSnapshotRow } from '../../../libs/training/mf.js';
@@ -11,10 +11,8 @@ export interface MfData {
   version: string;
   dim: number;
   itemIds: string[];
-  /** [items × dim], row-major; the last column is the item bias. */
-  itemFactors: Float32Array;
-  /** All item rows, the candidate list topK scans. */
-  allItems: Int32Array;
+  /** The item factors ([items × dim], the last column the item bias) in an exact inner-product index. */
+  items: FaissIndex;
   userFactors: Map<string, Float32Array>;
 }
 
@@ -36,24 +34,22 @@ export function prepareMf(rows: MfSnapshotRow[]): MfData {
       itemIds.push(row.id);
     }
   }
-  return { version: meta.version, dim, itemIds, itemFactors, allItems: Int32Array.from(itemIds.keys()), userFactors };
+  // Exact search (Flat): the same top items as a dot product with every row, in faiss's SIMD
+  // kernels on the libuv pool instead of a JS loop on the request thread.
+  const items = createIndex(dim, 'Flat', 'inner_product');
+  if (itemIds.length) items.add(itemFactors);
+  return { version: meta.version, dim, itemIds, items, userFactors };
 }
 
 /** Top-`quota` items by dot product with the user's factors, engaged items left out; [] for an unknown user. */
-export function scoreMf(data: MfData, userId: string, exclude: ReadonlySet<string>, quota: number) {
+export async function scoreMf(data: MfData, userId: string, exclude: ReadonlySet<string>, quota: number) {
   const u = data.userFactors.get(userId);
-  if (!u) return [];
-  const { dim, itemFactors, itemIds } = data;
-  const scores = new Float32Array(itemIds.length);
-  for (let i = 0, off = 0; i < itemIds.length; i++, off += dim) {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += u[k] * itemFactors[off + k];
-    scores[i] = s;
-  }
+  if (!u || !data.itemIds.length) return [];
+  const { distances, labels } = await data.items.searchAsync(u, Math.min(data.itemIds.length, quota + exclude.size));
   const out = [];
-  for (const i of topK(scores, data.allItems, Math.min(itemIds.length, quota + exclude.size))) {
-    if (out.length >= quota) break;
-    if (!exclude.has(itemIds[i])) out.push({ itemId: itemIds[i], score: scores[i], reason: 'matrix factorization (BPR)' });
+  for (let r = 0; r < labels.length && out.length < quota; r++) {
+    const id = data.itemIds[labels[r]];
+    if (labels[r] >= 0 && !exclude.has(id)) out.push({ itemId: id, score: distances[r], reason: 'matrix factorization (BPR)' });
   }
   return out;
 }
@@ -62,11 +58,11 @@ export default defineGenerator<MfData>({
   name: 'mf',
   kind: 'learned',
   description: 'BPR matrix factorization over clicks and saves: items whose learned factors best match the user\'s.',
-  requestCost: 'O(items × dim) brute-force dot products plus an O(items · log quota) top-k (10k items × 33 ≈ 0.3 ms; 1M items ≈ 30 ms)',
+  requestCost: 'O(items × dim) exact inner-product search in faiss (Flat, SIMD, off the JS thread): 50k items × 33 ≈ 0.3 ms',
   snapshots: [MF_SNAPSHOT],
   prepare: (rows) => prepareMf(rows[MF_SNAPSHOT] as MfSnapshotRow[]),
-  generate: ({ user, quota }, { data }) => ({
-    candidates: scoreMf(data, user.userId, engagedItems(user), quota),
+  generate: async ({ user, quota }, { data }) => ({
+    candidates: await scoreMf(data, user.userId, engagedItems(user), quota),
     modelVersion: data.version,
   }),
 });
