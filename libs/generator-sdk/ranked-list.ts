@@ -1,4 +1,5 @@
 import type { Candidate } from '../../generated/feedloom/v1/common.js';
+import { selectTop } from '../data/simulator/topk.js';
 
 export interface ScoredRow {
   item_id: string;
@@ -25,12 +26,11 @@ export class ScoreBoard {
     else this.scores.set(itemId, { score, reason });
   }
 
-  /** Best first, ties broken by id so answers are repeatable. */
+  /** Best first, ties broken by id so answers are repeatable. A bounded heap: boards run to thousands of items. */
   top(quota: number, exclude: Set<string> = new Set()): Candidate[] {
-    return [...this.scores]
-      .filter(([id]) => !exclude.has(id))
-      .sort((a, b) => b[1].score - a[1].score || (a[0] < b[0] ? -1 : 1))
-      .slice(0, quota)
-      .map(([itemId, { score, reason }]) => ({ itemId, score, reason }));
+    const eligible: [string, { score: number; reason: string }][] = [];
+    for (const entry of this.scores) if (!exclude.has(entry[0])) eligible.push(entry);
+    const worse = (a: (typeof eligible)[number], b: (typeof eligible)[number]) => a[1].score < b[1].score || (a[1].score === b[1].score && a[0] > b[0]);
+    return selectTop(eligible, quota, worse).map(([itemId, { score, reason }]) => ({ itemId, score, reason }));
   }
 }

@@ -121,10 +121,13 @@ export async function runBlend(request: BlendRequest, limit: number, deps: Blend
   const merged = await clock.run('dedupe', 0, () => dedupe(answers), (m) => m.length);
   countSources(answers, merged.length);
   const catalog = deps.catalog();
-  const { kept, dropped } = await clock.run('filter', merged.length, () => filterCandidates(merged, filterInput(user, catalog)), (r) => r.kept.length);
+  // Not destructured: `dropped` of the filter and the page is built only when read (debug).
+  const filtered = await clock.run('filter', merged.length, () => filterCandidates(merged, filterInput(user, catalog)), (r) => r.kept.length);
+  const kept = filtered.kept;
   const preScored = await clock.run('pre_score', kept.length, () => preScore(kept, deps.weights, deps.rrfK), (r) => r.length);
   const { ordered, ranking, utilities, waitMs: rankerWaitMs } = await clock.run('rank', preScored.length, () => rank(preScored, user, deps.ranker, call), (r) => r.utilities.size);
-  const { page, dropped: cut } = await clock.run('compose_page', ordered.length, () => composePage(ordered, limit, deps.pageRules, catalog), (r) => r.page.length);
+  const composed = await clock.run('compose_page', ordered.length, () => composePage(ordered, limit, deps.pageRules, catalog), (r) => r.page.length);
+  const page = composed.page;
   countPage(page);
   metrics!.overhead.record(ownTimeMs(clock.timings, answers, rankerWaitMs));
 
@@ -140,7 +143,7 @@ export async function runBlend(request: BlendRequest, limit: number, deps: Blend
     response.debug = {
       user,
       stages: clock.timings,
-      journeys: [...page.map((c, i) => journeyOf(c, i)), ...cut.map((c) => journeyOf(c, -1)), ...dropped.map((c) => journeyOf(c, -1))],
+      journeys: [...page.map((c, i) => journeyOf(c, i)), ...composed.dropped.map((c) => journeyOf(c, -1)), ...filtered.dropped.map((c) => journeyOf(c, -1))],
     };
   }
   return response;

@@ -80,7 +80,8 @@ async function generatorsDoc(report: EvalReport, mesh: MeshConfig, command: stri
     '÷oracle columns give each recall as a multiple of the oracle\'s at the same K.',
     'Learned models are trained on every day before the test day (their settings were chosen on a',
     'held-out day). The blend row runs the blender\'s own stages (dedupe, filter, pre-score, compose',
-    'page with its caps) over every generator\'s answer, on a page of the largest K.',
+    'page with its caps) over every generator\'s answer, on a page of the largest K; "served quotas" cuts',
+    'each answer to the quota the mesh config asks for when serving, as the blender sees it.',
     '',
     '```',
     formatReport(report),
@@ -102,7 +103,7 @@ export function formatReport(r: EvalReport): string {
   const rows = [...r.generators]
     .sort((a, b) => (b.recall[ks[ks.length - 1]] ?? 0) - (a.recall[ks[ks.length - 1]] ?? 0))
     .map((g) => [g.name, g.kind, ...ks.map((k) => pct(g.recall[k])), ...ratios(g.recall), pct(g.coverage), pct(g.overlap), pct(g.marginal), g.p50Ms.toFixed(2), g.p99Ms.toFixed(2)].concat(g.errors ? [`${g.errors} errors`] : []));
-  rows.push([r.blend.name, '', ...ks.map((k) => pct(r.blend.recall[k])), ...ratios(r.blend.recall), pct(r.blend.coverage), '', '', '', '']);
+  for (const b of [r.blend, r.servedBlend]) if (b) rows.push([b.name, '', ...ks.map((k) => pct(b.recall[k])), ...ratios(b.recall), pct(b.coverage), '', '', '', '']);
   if (oracle) rows.push(['oracle (true prefs, no exposure)', '', ...ks.map((k) => pct(oracle.recall[k])), ...ratios(oracle.recall), '', '', '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;

@@ -49,6 +49,8 @@ export interface EvalReport {
   ks: number[];
   generators: EvalRow[];
   blend: EvalRow;
+  /** The blend as served: each source cut to its configured quota (the eval asks every source for max K). */
+  servedBlend?: EvalRow;
   oracle?: { recall: Record<string, number> };
   /** With tuneWeights: blender weights learned on half the users, checked on the other half. */
   tuning?: WeightTuning;
@@ -173,8 +175,14 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
     if (!without) keptAll.set(userId, result);
     return result;
   };
-  const blendFor = (userId: string, without?: string, w = weights): string[] => {
-    const ordered = preScore(kept(userId, without), w, blender.rrfK);
+  const servedQuota = new Map(mesh.generators.map((g) => [g.name, g.quota]));
+  const keptAsServed = (userId: string) => {
+    const { user, answers } = answersByUser.get(userId)!;
+    const cut = answers.map((a) => ({ ...a, candidates: a.candidates.slice(0, servedQuota.get(a.status.generator) ?? maxK) }));
+    return filterCandidates(dedupe(cut), filterInput(user, catalog)).kept;
+  };
+  const blendFor = (userId: string, without?: string, w = weights, asServed = false): string[] => {
+    const ordered = preScore(asServed ? keptAsServed(userId) : kept(userId, without), w, blender.rrfK);
     return composePage(ordered, maxK, { maxPerCreator: blender.maxPerCreator, maxSourceShare: blender.maxSourceShare }, catalog).page.map((c) => c.itemId);
   };
   const meanRecall = (listOf: (u: string) => string[], k: number) => mean(scored.map((u) => recallAtK(listOf(u), relevant.get(u)!, k)));
@@ -199,24 +207,25 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
       errors: errors.get(g.name)!,
     };
   });
-  const blendLists = new Map(users.map((u) => [u, blendFor(u)]));
+  const blendRow = (name: string, lists: Map<string, string[]>): EvalRow => ({
+    name,
+    kind: '',
+    recall: recallRow((u) => lists.get(u)!),
+    coverage: catalogCoverage(lists.values(), catalog.size, maxK),
+    overlap: 0,
+    marginal: 0,
+    p50Ms: 0,
+    p99Ms: 0,
+    errors: 0,
+  });
   const report: EvalReport = {
     world: worldDir,
     testDay: new Date(asOfMs).toISOString().slice(0, 10),
     users: scored.length,
     ks: options.ks,
     generators: rows,
-    blend: {
-      name: 'blend (all)',
-      kind: '',
-      recall: recallRow((u) => blendLists.get(u)!),
-      coverage: catalogCoverage(blendLists.values(), catalog.size, maxK),
-      overlap: 0,
-      marginal: 0,
-      p50Ms: 0,
-      p99Ms: 0,
-      errors: 0,
-    },
+    blend: blendRow('blend (all)', new Map(users.map((u) => [u, blendFor(u)]))),
+    servedBlend: blendRow('blend (served quotas)', new Map(users.map((u) => [u, blendFor(u, undefined, weights, true)]))),
   };
   if (options.tuneWeights) {
     log('tuning blender weights (coordinate ascent on half the users) …');

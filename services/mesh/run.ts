@@ -50,7 +50,9 @@ const serveScript = fileURLToPath(new URL('./serve.ts', import.meta.url));
 
 /** Starts one component as its own process; resolves with its address once it listens. */
 export function spawnComponent(configPath: string, name: string, options: { env?: NodeJS.ProcessEnv } = {}): Promise<{ child: ChildProcess; address: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', serveScript, '--config', configPath, name], {
+  // FEEDLOOM_NODE_ARGS: extra node flags for every component, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.FEEDLOOM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', serveScript, '--config', configPath, name], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...options.env },
   });

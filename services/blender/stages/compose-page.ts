@@ -46,8 +46,13 @@ export function composePage(ordered: BlendCandidate[], limit: number, rules: Pag
     if (sole) perSoleSource.set(sole, (perSoleSource.get(sole) ?? 0) + 1);
     page.push(c);
   }
-  while (page.length < limit && waiting.length) page.push(waiting.shift()!);
-  const onPage = new Set(page.map((c) => c.itemId));
-  const dropped = ordered.filter((c) => !onPage.has(c.itemId)).map((c) => ({ ...c, droppedBy: waitedFor.get(c.itemId) ?? 'page:below_cutoff' }));
-  return { page, dropped };
+  for (let i = 0; page.length < limit && i < waiting.length; i++) page.push(waiting[i]);
+  return {
+    page,
+    // Thousands of items miss a 50-item page; only a debug response reads why, so only then is it built.
+    get dropped() {
+      const onPage = new Set(page.map((c) => c.itemId));
+      return ordered.filter((c) => !onPage.has(c.itemId)).map((c) => ({ ...c, droppedBy: waitedFor.get(c.itemId) ?? 'page:below_cutoff' }));
+    },
+  };
 }

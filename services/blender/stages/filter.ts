@@ -1,5 +1,5 @@
 import { ActionType, type UserContext } from '../../../generated/feedloom/v1/common.js';
-import type { BlendCandidate, ItemCatalog } from './types.js';
+import type { BlendCandidate, ItemCatalog, ItemInfo } from './types.js';
 
 /** What the filters look at, computed once per request. */
 export interface FilterInput {
@@ -10,10 +10,13 @@ export interface FilterInput {
   catalog: ItemCatalog | undefined;
 }
 
-/** A named rule: true means "drop this candidate". */
+/**
+ * A named rule: true means "drop this candidate". `info` is the item's catalog entry, looked up
+ * once per candidate for every rule (undefined when the item is unknown or there is no catalog).
+ */
 export interface CandidateFilter {
   name: string;
-  drops(candidate: BlendCandidate, input: FilterInput): boolean;
+  drops(candidate: BlendCandidate, input: FilterInput, info: ItemInfo | undefined): boolean;
 }
 
 export const FILTERS: CandidateFilter[] = [
@@ -21,14 +24,8 @@ export const FILTERS: CandidateFilter[] = [
   { name: 'already_engaged', drops: (c, i) => i.engaged.has(c.itemId) },
   { name: 'already_seen', drops: (c, i) => i.seen.has(c.itemId) },
   // Unknown to the catalog: removed, deleted or never existed.
-  { name: 'ineligible', drops: (c, i) => i.catalog !== undefined && !i.catalog.has(c.itemId) },
-  {
-    name: 'blocked_creator',
-    drops: (c, i) => {
-      const creator = i.catalog?.get(c.itemId)?.creatorId;
-      return creator != null && i.blockedCreators.has(creator);
-    },
-  },
+  { name: 'ineligible', drops: (_c, i, info) => i.catalog !== undefined && info === undefined },
+  { name: 'blocked_creator', drops: (_c, i, info) => info?.creatorId != null && i.blockedCreators.has(info.creatorId) },
 ];
 
 export function filterInput(user: UserContext, catalog: ItemCatalog | undefined): FilterInput {
@@ -44,11 +41,20 @@ export function filterInput(user: UserContext, catalog: ItemCatalog | undefined)
 /** Stage 4: keeps the candidates no filter drops; the rest are marked with the filter that dropped them. */
 export function filterCandidates(candidates: BlendCandidate[], input: FilterInput, filters = FILTERS): { kept: BlendCandidate[]; dropped: BlendCandidate[] } {
   const kept: BlendCandidate[] = [];
-  const dropped: BlendCandidate[] = [];
-  for (const c of candidates) {
-    const filter = filters.find((f) => f.drops(c, input));
-    if (filter) dropped.push({ ...c, droppedBy: `filter:${filter.name}` });
+  const droppedAt: number[] = [];
+  const droppedBy: CandidateFilter[] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    const c = candidates[i];
+    const info = input.catalog?.get(c.itemId);
+    const filter = filters.find((f) => f.drops(c, input, info));
+    if (filter) droppedAt.push(i), droppedBy.push(filter);
     else kept.push(c);
   }
-  return { kept, dropped };
+  return {
+    kept,
+    // Only a debug response reads what was dropped and why, so only then is it built.
+    get dropped() {
+      return droppedAt.map((at, k) => ({ ...candidates[at], droppedBy: `filter:${droppedBy[k].name}` }));
+    },
+  };
 }
