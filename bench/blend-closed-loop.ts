@@ -49,7 +49,8 @@ const metricsAt = { host: '127.0.0.1', port: metricsPort };
 let t = performance.now();
 const running = await startAllInOne(mesh);
 console.log(`mesh started in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-const blender = connect(BlenderClient, addressOf(mesh, mesh.services.blender));
+// Over the network, as a feed server would call it: not through the in-process path the mesh uses inside.
+const blender = connect(BlenderClient, addressOf(mesh, mesh.services.blender), { inProcess: false });
 let i = 0;
 interface Window {
   requests: number;

@@ -42,7 +42,8 @@ const metricsPort = await freePort();
 const telemetry = mode === 'all-in-one' ? startTelemetry({ serviceName: 'feedloom.bench', prometheus: { host: '127.0.0.1', port: metricsPort } }) : undefined;
 const blenderEndpoint = mode === 'all-in-one' ? { host: '127.0.0.1', port: metricsPort } : metricsEndpointOf(mesh, mesh.services.blender.port);
 const running = mode === 'all-in-one' ? await startAllInOne(mesh) : await startProcesses(mesh, values.config!);
-const blender = connect(BlenderClient, addressOf(mesh, mesh.services.blender));
+// Over the network, as a feed server would call it: not through the in-process path the mesh uses inside.
+const blender = connect(BlenderClient, addressOf(mesh, mesh.services.blender), { inProcess: false });
 
 interface Sample {
   ms: number;

@@ -1,8 +1,9 @@
 // Each generator on its own: Generate called one at a time (nothing queued) with real hydrated user
 // contexts, in an all-in-one mesh of the config's world. Latency p50/p99 per generator, and the CPU
-// the process spent per call (client and server sides of the gRPC call plus the generator's work,
-// and for learned generators their viewer and ANN calls): the CPU column adds up to what one Blend's
-// fan-out costs, and is less disturbed by other load on the machine than the latencies are.
+// the process spent per call (both sides of the call, made in-process as the blender makes it in
+// all-in-one mode, plus the generator's work, and for learned generators their viewer and ANN
+// calls): the CPU column adds up to what one Blend's fan-out costs, and is less disturbed by other
+// load on the machine than the latencies are. FEEDLOOM_IN_PROCESS_CALLS=0 measures loopback gRPC.
 //   node --import tsx bench/generator-latency.ts [--calls 200] [--runs 3] [--doc]
 import { parseArgs } from 'node:util';
 import type { UserContext } from '../generated/feedloom/v1/common.js';

@@ -13,8 +13,9 @@ type ClientConstructor<C> = new (address: string, creds: ReturnType<typeof crede
  * A channel to another service, with keepalive and message limits. The address may be host:port
  * or a DNS target like dns:///generator-popular:50201; DNS targets balance round-robin over replicas.
  */
-export function connect<C extends Client>(Ctor: ClientConstructor<C>, address: string): C {
-  const local = inProcessInterceptor(address);
+export function connect<C extends Client>(Ctor: ClientConstructor<C>, address: string, options: { inProcess?: boolean } = {}): C {
+  // inProcess false: always over the network, as an outside caller (benchmarks measuring the served path).
+  const local = options.inProcess === false ? undefined : inProcessInterceptor(address);
   const client = new Ctor(address, credentials.createInsecure(), {
     // A server of this very process (all-in-one mode) is called in-process; see in-process.ts.
     ...(local ? { interceptors: [local] } : {}),
