@@ -46,7 +46,13 @@ export function filterCandidates(candidates: BlendCandidate[], input: FilterInpu
   for (let i = 0; i < candidates.length; i++) {
     const c = candidates[i];
     const info = input.catalog?.get(c.itemId);
-    const filter = filters.find((f) => f.drops(c, input, info));
+    let filter: CandidateFilter | undefined;
+    for (const f of filters) {
+      if (f.drops(c, input, info)) {
+        filter = f;
+        break;
+      }
+    }
     if (filter) droppedAt.push(i), droppedBy.push(filter);
     else kept.push(c);
   }

@@ -7,6 +7,10 @@ import type { BlendCandidate } from './types.js';
  */
 export function preScore(candidates: BlendCandidate[], weights: Map<string, number>, k: number): BlendCandidate[] {
   return candidates
-    .map((c) => ({ ...c, preScore: c.proposals.reduce((s, p) => s + (weights.get(p.generator) ?? 1) / (k + p.rank + 1), 0) }))
+    .map((c) => {
+      let preScore = 0;
+      for (const p of c.proposals) preScore += (weights.get(p.generator) ?? 1) / (k + p.rank + 1);
+      return { ...c, preScore };
+    })
     .sort((a, b) => b.preScore - a.preScore || (a.itemId < b.itemId ? -1 : 1));
 }
