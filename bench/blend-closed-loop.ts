@@ -14,7 +14,7 @@ import { eventsView, openDuck, queryRows } from '../libs/data/duck.js';
 import { prepareWorld } from '../services/mesh/prepare-world.js';
 import { startAllInOne } from '../services/mesh/run.js';
 import { startTelemetry } from '../libs/bootstrap/telemetry.js';
-import { freePort, median, overheadBuckets, overheadOf, percentile, table, writeSection } from './lib.js';
+import { freePort, median, overheadBuckets, overheadOf, percentile, table, transportEnv, transportNote, writeSection } from './lib.js';
 
 
 const { values } = parseArgs({
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     // measure the work of a Blend in which every source answers, whatever the machine's load.
     deadlines: { type: 'string' },
     doc: { type: 'boolean', default: false },
+    section: { type: 'string' },
   },
 });
 const mesh = loadMeshConfig(values.config);
@@ -125,9 +126,9 @@ const body = [
   ),
 ].join('\n');
 if (values.doc) writeSection(
-    values.deadlines ? 'blend-cost-all-sources' : 'blend-cost',
-    `Blend cost per request (all-in-one, closed loop${values.deadlines ? ', every source answering' : ''})`,
-    `node --import tsx bench/blend-closed-loop.ts --seconds ${values.seconds} --runs ${values.runs} --concurrency ${values.concurrency}${values.deadlines ? ` --deadlines ${values.deadlines}` : ''} --doc`,
+    values.section ?? (values.deadlines ? 'blend-cost-all-sources' : 'blend-cost'),
+    `Blend cost per request (all-in-one, closed loop${values.deadlines ? ', every source answering' : ''}${transportNote})`,
+    `${transportEnv}node --import tsx bench/blend-closed-loop.ts --seconds ${values.seconds} --runs ${values.runs} --concurrency ${values.concurrency}${values.deadlines ? ` --deadlines ${values.deadlines}` : ''} --doc${values.section ? ` --section ${values.section}` : ''}`,
     body,
   );
 console.log(body);

@@ -10,7 +10,7 @@ import { startTelemetry } from '../libs/bootstrap/telemetry.js';
 import { prepareWorld } from '../services/mesh/prepare-world.js';
 import { eventsView, openDuck, queryRows } from '../libs/data/duck.js';
 import { startAllInOne, startProcesses } from '../services/mesh/run.js';
-import { freePort, median, overheadBuckets, overheadOf, percentile, table, writeSection } from './lib.js';
+import { freePort, median, overheadBuckets, overheadOf, percentile, table, transportEnv, transportNote, writeSection } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -128,7 +128,7 @@ try {
 const m = (k: Exclude<keyof RunResult, 'generators'>) => median(results.map((r) => r[k]));
 const pct = (x: number) => (Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 const ms = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(2));
-const command = `node --import tsx bench/blend-load.ts --mode ${mode} --rps ${rps} --seconds ${seconds} --runs ${runs}`;
+const command = `${transportEnv}node --import tsx bench/blend-load.ts --mode ${mode} --rps ${rps} --seconds ${seconds} --runs ${runs}${values.section ? ` --section ${values.section}` : ''}`;
 const body = [
   `${mesh.generators.filter((g) => g.enabled).length} generators, ${mesh.services.ranker ? 'ranker on' : 'no ranker'}, world \`${mesh.world.preset}\`, ${mode}; open-loop ${rps} requests/s for ${seconds} s, limit 50; medians of ${runs} runs (each run's own percentiles).`,
   '',
@@ -139,7 +139,7 @@ const body = [
   '',
   'Degraded: a response with a warning or any enabled source not OK (late generators are dropped, the page is still served). Ranked: the ranker answered within its deadline. Blender overhead: its own time per request (fan-out, dedupe, filter, pre-score, rank and page composition, minus the waits on the events service, the slowest generator and the ranker), from the blender\'s `feedloom_blender_overhead` histogram; the p50 is interpolated within its bucket.',
 ].join('\n');
-writeSection(values.section ?? `blend-${mode}`, `Blend under load (${mode})`, command, body);
+writeSection(values.section ?? `blend-${mode}`, `Blend under load (${mode}, ${rps}/s${transportNote})`, command, body);
 console.log(body);
 
 const names = [...(results[0]?.generators.keys() ?? [])].sort();

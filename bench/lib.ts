@@ -107,3 +107,10 @@ export const freePort = () =>
       server.close(() => resolve(port));
     });
   });
+
+/** How co-located components talk in this run: in-process (the default) or loopback gRPC (FEEDLOOM_IN_PROCESS_CALLS=0). */
+export const loopbackOnly = process.env.FEEDLOOM_IN_PROCESS_CALLS === '0';
+/** The env prefix that reproduces this run's transport, for the command line written to the doc. */
+export const transportEnv = loopbackOnly ? 'FEEDLOOM_IN_PROCESS_CALLS=0 ' : '';
+/** A title suffix naming the transport when it is not the default. */
+export const transportNote = loopbackOnly ? ', loopback gRPC between components' : '';

@@ -5,6 +5,7 @@
 # is 5-10 min and the ANN build at 1M items 6-7 min.
 #
 #   BENCH_SECONDS=60 BENCH_RUNS=3   Blend load per run and the number of runs (the targets: 60 s, 50/s)
+#   BENCH_SUSTAINED_RPS=15          the second, sustainable Blend rate measured in all-in-one mode
 #   BENCH_SOAK_SECONDS=60           the fault soak's load after the faults (0 skips the soak)
 #   BENCH_ALL=1                     also the ANN development benchmarks (leak, event loop, host load;
 #                                   they print their tables, written up by hand in the doc)
@@ -19,8 +20,12 @@ run() { echo "== $* ($(date -u +%H:%M:%S))"; node --import tsx "$@"; }
 
 # Blend: latency, throughput and the blender's own time, in both run modes (every generator, the ranker).
 run bench/blend-load.ts --mode all-in-one --rps 50 --seconds "$SECONDS_PER_RUN" --runs "$RUNS"
-# CPU per Blend and the blender's own time with every source answering (deadlines out of the way).
+# The rate one all-in-one process sustains within the p99 target (BENCH_SUSTAINED_RPS, default 15).
+run bench/blend-load.ts --mode all-in-one --rps "${BENCH_SUSTAINED_RPS:-15}" --seconds "$SECONDS_PER_RUN" --runs "$RUNS" --section blend-all-in-one-sustained
+# CPU per Blend and the blender's own time with every source answering (deadlines out of the way),
+# with the mesh's calls in-process (the default) and over loopback gRPC (before/after).
 run bench/blend-closed-loop.ts --seconds 20 --runs "$RUNS" --deadlines 2000 --doc
+FEEDLOOM_IN_PROCESS_CALLS=0 run bench/blend-closed-loop.ts --seconds 20 --runs "$RUNS" --deadlines 2000 --doc --section blend-cost-all-sources-loopback
 run bench/blend-load.ts --mode processes --rps 50 --seconds "$SECONDS_PER_RUN" --runs "$RUNS"
 
 # Each generator alone, one call at a time: latency and CPU per call.
