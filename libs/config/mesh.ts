@@ -51,6 +51,11 @@ const blender = service
     maxPerCreator: z.number().int().min(1).max(500).default(3),
     /** At most this share of a page from any single generator's exclusive proposals. */
     maxSourceShare: z.number().min(0.05).max(1).default(0.6),
+    /**
+     * Blends one blender works on at once; beyond it a request is refused at once (UNAVAILABLE, to
+     * be retried on another replica) instead of queueing until every Blend is late.
+     */
+    maxInFlight: z.number().int().min(1).max(10_000).default(8),
   })
   .strict();
 

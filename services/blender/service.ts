@@ -8,6 +8,7 @@ import { addressOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { SnapshotSource } from '../../libs/generator-sdk/snapshot-source.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
+import { InFlightLimit } from './in-flight-limit.js';
 import type { ItemCatalog } from './stages/types.js';
 
 export const MAX_LIMIT = 500;
@@ -52,12 +53,13 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
       deadlineMs: mesh.services.ranker.deadlineMs,
     },
   };
+  const admission = new InFlightLimit(cfg.maxInFlight);
   const binding = bindService(BlenderService, {
     async blend(request, ctx) {
       requireId('user_id', request.userId);
       const limit = intOrDefault('limit', request.limit, cfg.defaultLimit, MAX_LIMIT);
       optionalId('request_id', request.requestId);
-      return runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal });
+      return admission.run(() => runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal }));
     },
   });
   return {
