@@ -10,11 +10,9 @@ import { parseArgs } from 'node:util';
 import { BlenderClient, SourceState } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig } from '../libs/config/mesh.js';
-import { eventsView, openDuck, queryRows } from '../libs/data/duck.js';
-import { prepareWorld } from '../services/mesh/prepare-world.js';
 import { startAllInOne } from '../services/mesh/run.js';
 import { startTelemetry } from '../libs/bootstrap/telemetry.js';
-import { freePort, median, overheadBuckets, overheadOf, percentile, table, transportEnv, transportNote, writeSection } from './lib.js';
+import { freePort, median, overheadBuckets, overheadOf, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
 
 
 const { values } = parseArgs({
@@ -39,11 +37,7 @@ if (values.deadlines) {
   mesh.services.blender.hydrateDeadlineMs = ms;
   if (mesh.services.ranker) mesh.services.ranker.deadlineMs = ms;
 }
-await prepareWorld(mesh, { log: (line) => console.log(line) });
-const duck = await openDuck();
-await eventsView(duck.conn, mesh.world.dir);
-const users = (await queryRows<{ user_id: string }>(duck.conn, `SELECT DISTINCT user_id FROM events ORDER BY hash(user_id) LIMIT 2000`)).map((r) => r.user_id);
-duck.close();
+const users = await preparedWorldUsers(mesh, 2000);
 const metricsPort = await freePort();
 const telemetry = startTelemetry({ serviceName: 'feedloom.bench', prometheus: { host: '127.0.0.1', port: metricsPort } });
 const metricsAt = { host: '127.0.0.1', port: metricsPort };

@@ -7,10 +7,8 @@ import { BlenderClient, SourceState, type BlendResponse } from '../generated/fee
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig, metricsEndpointOf } from '../libs/config/mesh.js';
 import { startTelemetry } from '../libs/bootstrap/telemetry.js';
-import { prepareWorld } from '../services/mesh/prepare-world.js';
-import { eventsView, openDuck, queryRows } from '../libs/data/duck.js';
 import { startAllInOne, startProcesses } from '../services/mesh/run.js';
-import { freePort, median, overheadBuckets, overheadOf, percentile, table, transportEnv, transportNote, writeSection } from './lib.js';
+import { freePort, median, overheadBuckets, overheadOf, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,11 +27,7 @@ const mode = values.mode as 'all-in-one' | 'processes';
 
 const mesh = loadMeshConfig(values.config);
 // The world, its snapshots and first models, as `make up` prepares them (quick when already there).
-await prepareWorld(mesh, { log: (line) => console.log(line) });
-const duck = await openDuck();
-await eventsView(duck.conn, mesh.world.dir);
-const users = (await queryRows<{ user_id: string }>(duck.conn, `SELECT DISTINCT user_id FROM events ORDER BY hash(user_id) LIMIT 2000`)).map((r) => r.user_id);
-duck.close();
+const users = await preparedWorldUsers(mesh, 2000);
 
 // The blender's own time comes from its feedloom.blender.overhead histogram (services/blender/
 // pipeline.ts), scraped from its Prometheus endpoint: this process's in all-in-one mode, the

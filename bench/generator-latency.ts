@@ -11,10 +11,8 @@ import { EventsClient } from '../generated/feedloom/v1/events.js';
 import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig } from '../libs/config/mesh.js';
-import { eventsView, openDuck, queryRows } from '../libs/data/duck.js';
-import { prepareWorld } from '../services/mesh/prepare-world.js';
 import { startAllInOne } from '../services/mesh/run.js';
-import { median, percentile, table, writeSection } from './lib.js';
+import { median, percentile, preparedWorldUsers, table, writeSection } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,11 +25,7 @@ const { values } = parseArgs({
 const calls = Number(values.calls);
 const runs = Number(values.runs);
 const mesh = loadMeshConfig(values.config);
-await prepareWorld(mesh, { log: (line) => console.log(line) });
-const duck = await openDuck();
-await eventsView(duck.conn, mesh.world.dir);
-const userIds = (await queryRows<{ user_id: string }>(duck.conn, `SELECT DISTINCT user_id FROM events ORDER BY hash(user_id) LIMIT ${calls}`)).map((r) => r.user_id);
-duck.close();
+const userIds = await preparedWorldUsers(mesh, calls);
 
 const running = await startAllInOne(mesh);
 const events = connect(EventsClient, addressOf(mesh, mesh.services.events));

@@ -2,6 +2,9 @@ import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
+import type { MeshConfig } from '../libs/config/mesh.js';
+import { eventsView, openDuck, queryRows } from '../libs/data/duck.js';
+import { prepareWorld } from '../services/mesh/prepare-world.js';
 
 /** Shared by every benchmark: medians, the machine, and writing results into docs/BENCHMARKS.md. */
 
@@ -114,3 +117,19 @@ export const loopbackOnly = process.env.FEEDLOOM_IN_PROCESS_CALLS === '0';
 export const transportEnv = loopbackOnly ? 'FEEDLOOM_IN_PROCESS_CALLS=0 ' : '';
 /** A title suffix naming the transport when it is not the default. */
 export const transportNote = loopbackOnly ? ', loopback gRPC between components' : '';
+
+/**
+ * Prepares the config's world as `make up` does (quick when it is there) and returns up to `limit`
+ * users who have events, in a fixed pseudo-random order.
+ */
+export async function preparedWorldUsers(mesh: MeshConfig, limit: number): Promise<string[]> {
+  await prepareWorld(mesh, { log: (line) => console.log(line) });
+  const duck = await openDuck();
+  try {
+    await eventsView(duck.conn, mesh.world.dir);
+    const rows = await queryRows<{ user_id: string }>(duck.conn, `SELECT DISTINCT user_id FROM events ORDER BY hash(user_id) LIMIT ${Math.floor(limit)}`);
+    return rows.map((r) => r.user_id);
+  } finally {
+    duck.close();
+  }
+}
