@@ -31,17 +31,20 @@ typecheck: setup
 test: setup typecheck
 	$(NPX) vitest run $(VITEST_ARGS)
 
+# WORLD=DIR serves (or evaluates) the existing world in DIR, e.g. one made by `feedloom import`.
+WORLD_ARG = $(if $(WORLD),--world $(WORLD))
+
 up: setup
-	./bin/feedloom.js up $(ARGS)
+	./bin/feedloom.js up $(WORLD_ARG) $(ARGS)
 
 up-all-in-one: setup
-	./bin/feedloom.js up --all-in-one $(ARGS)
+	./bin/feedloom.js up --all-in-one $(WORLD_ARG) $(ARGS)
 
 demo: setup
-	./bin/feedloom.js demo $(ARGS)
+	./bin/feedloom.js demo $(WORLD_ARG) $(ARGS)
 
 eval: setup
-	./bin/feedloom.js eval $(ARGS)
+	./bin/feedloom.js eval $(WORLD_ARG) $(ARGS)
 
 # Benchmarks write their own sections of docs/BENCHMARKS.md (command, machine, date, medians).
 bench: setup

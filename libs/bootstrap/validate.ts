@@ -46,10 +46,13 @@ export function requireMaxItems<T>(field: string, items: T[], max: number, min =
   return items;
 }
 
+/** 2100-01-01T00:00:00Z. */
+const MAX_TIME_MS = 4_102_444_800_000;
+
 export function requireTimeMs(field: string, value: number): number {
-  // 0 is "unset"; anything else must be a plausible epoch time in ms (2000..2100).
-  if (value !== 0 && (!Number.isInteger(value) || value < 946_684_800_000 || value > 4_102_444_800_000)) {
-    throw invalidArgument(field, `must be milliseconds since the Unix epoch between 2000 and 2100 (got ${value})`);
+  // 0 is "unset"; anything else is a time from 1970 (real logs reach back decades) up to 2100.
+  if (value !== 0 && (!Number.isInteger(value) || value < 0 || value > MAX_TIME_MS)) {
+    throw invalidArgument(field, `must be milliseconds since the Unix epoch, from 1970 up to 2100 (got ${value})`);
   }
   return value;
 }

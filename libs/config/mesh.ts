@@ -103,10 +103,16 @@ export const MeshConfigSchema = z
   .object({
     world: z
       .object({
+        /** The simulated world to build when dir holds none (ignored when serving an existing world). */
         preset: z.enum(['tiny', 'small', 'default', 'large']).default('default'),
         seed: z.number().int().default(7),
         /** World directory, relative to the config file. */
         dir: z.string().min(1),
+        /**
+         * Serve the world already in dir as it is (imported or simulated): never simulate or
+         * replace it, only prepare what it lacks. `--world DIR` (FEEDLOOM_WORLD) sets this.
+         */
+        existing: z.boolean().default(false),
         /** Where generators read snapshots; defaults to <dir>/snapshots. */
         snapshotsDir: z.string().min(1).optional(),
         /** Serve the world as it was at this time (ms): history after it is ignored. For evaluation and replays. */
@@ -264,7 +270,10 @@ export function parseMeshConfig(raw: unknown, source = '(inline)'): MeshConfig {
 
 export const DEFAULT_CONFIG_PATH = 'config/mesh.json';
 
-/** Reads and validates the config file; world.dir comes back absolute. */
+/**
+ * Reads and validates the config file; world.dir comes back absolute. FEEDLOOM_WORLD (what
+ * `--world DIR` sets, inherited by every process of the mesh) serves that existing world instead.
+ */
 export function loadMeshConfig(path = process.env.FEEDLOOM_CONFIG ?? DEFAULT_CONFIG_PATH): MeshConfig {
   let raw: unknown;
   try {
@@ -275,6 +284,7 @@ export function loadMeshConfig(path = process.env.FEEDLOOM_CONFIG ?? DEFAULT_CON
   const config = parseMeshConfig(raw, path);
   const base = dirname(resolve(path));
   if (!isAbsolute(config.world.dir)) config.world.dir = resolve(base, config.world.dir);
+  if (process.env.FEEDLOOM_WORLD) config.world = { ...config.world, dir: resolve(process.env.FEEDLOOM_WORLD), existing: true };
   if (config.world.snapshotsDir && !isAbsolute(config.world.snapshotsDir)) config.world.snapshotsDir = resolve(base, config.world.snapshotsDir);
   if (config.registryDir && !isAbsolute(config.registryDir)) config.registryDir = resolve(base, config.registryDir);
   return config;

@@ -26,9 +26,25 @@ describe('buildWorld', () => {
     expect(log.some((l) => l.startsWith('reusing'))).toBe(true);
     expect((await currentSnapshotVersion(snapshots, 'popularity'))! > firstVersion!).toBe(true);
 
-    const reseeded = await buildWorld({ preset: 'tiny', seed: 10, dir, log: () => {} });
+    // Another seed is another world: refused, then with force the old one is moved aside, not deleted.
+    await expect(buildWorld({ preset: 'tiny', seed: 10, dir, log: () => {} })).rejects.toThrow(
+      new RegExp(`${dir} already holds the simulated world 'tiny' \\(seed 9\\); refusing to replace it.*--force`),
+    );
+    expect((await readWorldManifest(dir)).seed).toBe(9);
+    const reseeded = await buildWorld({ preset: 'tiny', seed: 10, dir, log: (l) => log.push(l), force: true });
     expect(reseeded.simulated).toBe(true);
     expect((await readWorldManifest(dir)).seed).toBe(10);
+    const movedTo = log.find((l) => l.startsWith('moved the world'))!.split(' aside to ')[1];
+    expect((await readWorldManifest(movedTo)).seed).toBe(9);
+    expect(fs.existsSync(path.join(movedTo, 'events'))).toBe(true);
+  });
+
+  it('serves an existing world as it is, and says how to make one when there is none', async () => {
+    const dir = path.join(tmp, 'w');
+    const existing = await buildWorld({ preset: 'default', seed: 1, dir, existing: true, log: () => {} });
+    expect(existing.simulated).toBe(false);
+    expect(existing.world.preset).toBe('tiny');
+    await expect(buildWorld({ preset: 'tiny', seed: 1, dir: path.join(tmp, 'none'), existing: true, log: () => {} })).rejects.toThrow(/no world at .*feedloom import/);
   });
 
   it('rejects an unknown preset by name', async () => {

@@ -1,30 +1,49 @@
-// buildWorld: the one call behind `make up` and the test fixtures: a simulated world plus fresh
-// snapshots. The simulation is skipped when the directory already holds that preset and seed.
+// buildWorld: the one call behind `make up` and the test fixtures: a world plus fresh snapshots.
+// A configured simulated world is simulated once and reused; a world someone else made (imported,
+// another preset, live events logged into it) is never replaced without --force, which moves it aside.
 import { runBatchJobs, type BatchJobResult } from './batch/run.js';
 import { simulateWorld } from './simulator/index.js';
 import type { PresetName } from './simulator/presets.js';
-import { readWorldManifest, worldExists, type WorldManifest } from './world.js';
+import { readWorldManifest, type WorldManifest } from './world.js';
+import { inspectWorldDir } from './world-dir.js';
 
 export interface BuildWorldOptions {
   preset: PresetName | string;
   seed: number;
   dir: string;
   log?: (line: string) => void;
+  /** Serve the world already in dir, whatever made it; never simulate. */
+  existing?: boolean;
+  /** Replace whatever world dir holds with a new simulation (the old one is moved aside). */
+  force?: boolean;
 }
 
 export interface BuiltWorld {
   world: WorldManifest;
-  /** False when an existing world with the same preset and seed was reused. */
+  /** False when the world in dir was used as it is. */
   simulated: boolean;
   snapshots: BatchJobResult[];
 }
 
 export async function buildWorld(options: BuildWorldOptions): Promise<BuiltWorld> {
   const log = options.log ?? ((line: string) => console.log(line));
-  let world = (await worldExists(options.dir)) ? await readWorldManifest(options.dir).catch(() => undefined) : undefined;
-  const reusable = world?.source === 'simulator' && world.preset === options.preset && world.seed === options.seed;
-  if (reusable) log(`reusing the '${options.preset}' world (seed ${options.seed}) in ${options.dir}`);
-  else world = await simulateWorld({ preset: options.preset, seed: options.seed, dir: options.dir, log });
+  let world: WorldManifest;
+  let simulated = false;
+  if (options.existing) {
+    world = await readWorldManifest(options.dir).catch((err: Error) => {
+      throw new Error(`${err.message}; make one with 'feedloom import --input FILE … --out ${options.dir}' or 'feedloom build-world --dir ${options.dir}'`);
+    });
+    log(`serving the ${world.source === 'import' ? 'imported' : 'simulated'} world '${world.name}' in ${options.dir} as it is`);
+  } else {
+    const { manifest } = await inspectWorldDir(options.dir);
+    if (!options.force && manifest?.source === 'simulator' && manifest.preset === options.preset && manifest.seed === options.seed) {
+      log(`reusing the '${options.preset}' world (seed ${options.seed}) in ${options.dir}`);
+      world = manifest;
+    } else {
+      world = await simulateWorld({ preset: options.preset, seed: options.seed, dir: options.dir, log, force: options.force });
+      simulated = true;
+    }
+  }
   const snapshots = await runBatchJobs({ worldDir: options.dir, log });
-  return { world: world!, simulated: !reusable, snapshots };
+  return { world, simulated, snapshots };
 }

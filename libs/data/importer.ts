@@ -7,8 +7,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { claimWorldDir } from './world-dir.js';
 import { appendColumns, emptyTableSql, openDuck, queryRows, sqlString } from './duck.js';
-import { ACTIONS, DAY_MS, TABLE_COLUMNS, resetWorldDir, worldPaths, writeWorldManifest, type WorldManifest } from './world.js';
+import { ACTIONS, DAY_MS, TABLE_COLUMNS, worldPaths, writeWorldManifest, type WorldManifest } from './world.js';
 
 export type ImportColumn = 'user' | 'item' | 'rating' | 'timestamp' | 'action' | 'skip';
 
@@ -26,6 +27,8 @@ export interface ImportOptions {
   minRatingForSave?: number;
   /** World name; default: the input file's name. */
   name?: string;
+  /** Replace whatever world dir holds (it is moved aside, never deleted). */
+  force?: boolean;
 }
 
 export interface ImportResult {
@@ -33,7 +36,11 @@ export interface ImportResult {
   rejected: { line: number; reason: string }[];
   world: WorldManifest;
   timestampUnit: 's' | 'ms';
+  /** Where the world that was in dir before went. */
+  movedTo?: string;
 }
+
+const worldName = (options: ImportOptions) => options.name ?? path.basename(options.input);
 
 const NAMED_SEPARATORS: Record<string, string> = { tab: '\t', comma: ',', semicolon: ';', pipe: '|', space: ' ' };
 const COLUMN_NAMES: ImportColumn[] = ['user', 'item', 'rating', 'timestamp', 'action', 'skip'];
@@ -115,10 +122,17 @@ export async function importInteractions(options: ImportOptions): Promise<Import
       throw new Error(`no usable rows in ${options.input} (${lineNo} lines${sample ? `; ${sample}` : ''})`);
     }
     const timestampUnit = options.timestampUnit ?? (maxNumericTs < 1e11 ? 's' : 'ms');
-    // Only now that the file is known to be usable is an old world in dir cleared.
-    await resetWorldDir(options.dir);
+    // Only now that the file is known to be usable is dir claimed. An earlier import of the same
+    // file that nothing was logged into is replaced (moved aside); anything else needs --force.
+    const name = worldName(options);
+    const { movedTo } = await claimWorldDir(options.dir, {
+      force: options.force,
+      replaceable: (old) => old.source === 'import' && old.name === name,
+      forceHint: 'feedloom import --force',
+      otherwise: 'import into an empty directory',
+    });
     const world = await writeWorld(conn, options, timestampUnit === 's' ? 1000 : 1);
-    return { imported, rejected, world, timestampUnit };
+    return { imported, rejected, world, timestampUnit, movedTo };
   } finally {
     duck.close();
   }
@@ -278,7 +292,7 @@ async function writeWorld(conn: DuckDBConnection, options: ImportOptions, msPerU
   );
   const firstDay = Math.floor(stats.first / DAY_MS);
   const manifest: WorldManifest = {
-    name: options.name ?? path.basename(options.input),
+    name: worldName(options),
     source: 'import',
     startMs: firstDay * DAY_MS,
     days: Math.floor(stats.last / DAY_MS) - firstDay + 1,

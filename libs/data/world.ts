@@ -124,14 +124,3 @@ export async function worldExists(dir: string): Promise<boolean> {
     return false;
   }
 }
-
-/**
- * Clears what a world generator writes (manifest, catalog, events, truth, snapshots) so a new world
- * never mixes with an old one. Other files in dir are left alone.
- */
-export async function resetWorldDir(dir: string): Promise<void> {
-  const p = worldPaths(dir);
-  await fs.rm(p.manifest, { force: true });
-  for (const sub of [p.catalog, p.events, p.truth, p.snapshots]) await fs.rm(sub, { recursive: true, force: true });
-  await fs.mkdir(p.root, { recursive: true });
-}

@@ -6,6 +6,7 @@ import { buildWorld } from '../../libs/data/build.js';
 import { continueWorld } from '../../libs/data/simulator/simulate.js';
 import { runBatchJobs } from '../../libs/data/batch/run.js';
 import { importInteractions } from '../../libs/data/importer.js';
+import { UDATA_FULL, UDATA_SMALL, writeUData } from '../../libs/data/udata-fixture.js';
 import { fetchFeed, formatDebug, formatFeed } from './feed.js';
 import { newGenerator } from './new-generator.js';
 import { writeK8sManifests } from './k8s.js';
@@ -24,18 +25,23 @@ const USAGE = `feedloom — a candidate-generation mesh for a home feed
 
 usage: npx feedloom <command> [options]
 
-  up [--all-in-one] [--config FILE]      build the world if needed and serve the whole mesh
-  demo [--all-in-one] [--config FILE]    up, print a few feeds and the eval table, stop
+  up [--all-in-one] [--config FILE] [--world DIR] [--force]
+                                         prepare the world and serve the whole mesh: the configured simulated
+                                         world, or with --world the existing (e.g. imported) world in DIR as it is;
+                                         --force replaces a world that is not the configured one (moved aside)
+  demo [same options as up]              up, print a few feeds and the eval table, stop
        [--unsynced]                      (up/demo, for demos only) learned generators embed users with the
                                          viewer's newest version, not the answering host's: the failure sync prevents
   feed USER_ID [--debug] [--limit N]     ask a running blender for a feed
   eval [--preset small|--world DIR] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]
                                          recall, coverage, overlap, marginal value per generator
-  build-world [--preset P] [--seed N] [--dir DIR] [--continue DAYS]
+  build-world [--preset P] [--seed N] [--dir DIR] [--continue DAYS] [--force]
                                          simulate a world and build its snapshots (--continue: DAYS more days of an existing one)
   batch [--world DIR]                    rebuild the snapshots from the event log
-  import --input FILE --columns user,item,rating,timestamp [--sep tab] --out DIR
-                                         turn an interaction file into a world
+  import --input FILE --columns user,item,rating,timestamp [--sep tab] [--header] --out DIR [--force]
+                                         turn an interaction file into a world; serve it with up --world DIR
+  write-udata --out FILE [--size full|small] [--seed N]
+                                         write a MovieLens u.data-layout ratings file (1997-98) to try import on
   train two-tower|mf [--world DIR] [--seed N] [--epochs N] [--as-of MS]
                                          train a model and register it (see train --help)
   train-ranker [--world DIR | --preset P]  train the transformer ranker and publish it if it passes validation
@@ -58,22 +64,24 @@ function unsynced(): void {
   console.log('--unsynced: learned generators embed with the viewer\'s newest version (for demonstration only)');
 }
 
+/** `--world DIR`: this command and every process it starts serve the existing world in DIR. */
+function serveWorld(dir: string): void {
+  process.env.FEEDLOOM_WORLD = resolve(dir);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
   const args = (options: NonNullable<ParseArgsConfig['options']>): Parsed =>
     parseArgs({ args: rest, options: { config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) }, ...options }, allowPositionals: true }) as Parsed;
   switch (command) {
-    case 'up': {
-      const { values } = args({ 'all-in-one': { type: 'boolean', default: false }, unsynced: { type: 'boolean', default: false } });
-      if (values.unsynced) unsynced();
-      await runUp(values.config as string, { allInOne: values['all-in-one'] as boolean });
-      return 0;
-    }
+    case 'up':
     case 'demo': {
-      const { values } = args({ 'all-in-one': { type: 'boolean', default: false }, unsynced: { type: 'boolean', default: false } });
+      const { values } = args({ 'all-in-one': { type: 'boolean', default: false }, unsynced: { type: 'boolean', default: false }, world: { type: 'string' }, force: { type: 'boolean', default: false } });
       if (values.unsynced) unsynced();
-      await runDemo(values.config as string, { allInOne: values['all-in-one'] as boolean });
+      if (values.world) serveWorld(values.world as string);
+      const options = { allInOne: values['all-in-one'] as boolean, force: values.force as boolean };
+      await (command === 'up' ? runUp : runDemo)(values.config as string, options);
       return 0;
     }
     case 'feed': {
@@ -100,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case 'build-world': {
-      const { values } = args({ preset: { type: 'string', default: 'default' }, seed: { type: 'string', default: '7' }, dir: { type: 'string' }, continue: { type: 'string' } });
+      const { values } = args({ preset: { type: 'string', default: 'default' }, seed: { type: 'string', default: '7' }, dir: { type: 'string' }, continue: { type: 'string' }, force: { type: 'boolean', default: false } });
       const dir = resolve((values.dir as string | undefined) ?? join(ROOT, 'data', values.preset as string));
       if (values.continue !== undefined) {
         const world = await continueWorld(dir, Number(values.continue));
@@ -108,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
         console.log(`world at ${dir} now has ${world.days} days; snapshots rebuilt`);
         return 0;
       }
-      await buildWorld({ preset: values.preset as 'tiny', seed: Number(values.seed), dir });
+      await buildWorld({ preset: values.preset as 'tiny', seed: Number(values.seed), dir, force: values.force as boolean });
       console.log(`world ready at ${dir}`);
       return 0;
     }
@@ -119,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'import': {
-      const { values } = args({ input: { type: 'string' }, columns: { type: 'string' }, sep: { type: 'string', default: 'tab' }, out: { type: 'string' }, header: { type: 'boolean', default: false } });
+      const { values } = args({ input: { type: 'string' }, columns: { type: 'string' }, sep: { type: 'string', default: 'tab' }, out: { type: 'string' }, header: { type: 'boolean', default: false }, force: { type: 'boolean', default: false } });
       if (!values.input || !values.columns || !values.out) throw new Error('usage: feedloom import --input FILE --columns user,item,rating,timestamp [--sep tab] --out DIR');
       const result = await importInteractions({
         input: values.input as string,
@@ -127,7 +135,9 @@ async function main(argv: string[]): Promise<number> {
         sep: values.sep as string,
         columns: String(values.columns).split(','),
         header: values.header as boolean,
+        force: values.force as boolean,
       });
+      if (result.movedTo) console.log(`the world that was in ${values.out} was moved aside to ${result.movedTo}`);
       console.log(`imported ${result.imported} interactions into ${values.out}`);
       if (result.rejected.length) {
         console.log(`rejected ${result.rejected.length} row(s):`);
@@ -136,6 +146,16 @@ async function main(argv: string[]): Promise<number> {
       }
       await runBatchJobs({ worldDir: resolve(values.out as string) });
       console.log('snapshots built');
+      return 0;
+    }
+    case 'write-udata': {
+      const { values } = args({ out: { type: 'string' }, size: { type: 'string', default: 'full' }, seed: { type: 'string' } });
+      if (!values.out) throw new Error('usage: feedloom write-udata --out FILE [--size full|small] [--seed N]');
+      const sizes: Record<string, typeof UDATA_FULL> = { full: UDATA_FULL, small: UDATA_SMALL };
+      const size = sizes[values.size as string];
+      if (!size) throw new Error(`--size: must be full or small (got ${values.size})`);
+      const rows = writeUData(values.out as string, { ...size, ...(values.seed ? { seed: Number(values.seed) } : {}) });
+      console.log(`wrote ${rows} ratings (user, item, rating, unix seconds; tab-separated) to ${values.out}`);
       return 0;
     }
     case 'train':

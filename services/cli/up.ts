@@ -5,13 +5,22 @@ import { startAllInOne, startProcesses, type RunningMesh } from '../mesh/run.js'
 import { fetchFeed, formatFeed } from './feed.js';
 import { runEvalCommand } from './eval.js';
 import { eventsView, openDuck, queryRows } from '../../libs/data/duck.js';
+import { readWorldManifest } from '../../libs/data/world.js';
 
 /** Builds the configured world on first run (quick afterwards), then starts the mesh. */
-export async function startMesh(configPath: string, options: { allInOne: boolean }): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
+export interface UpOptions {
+  allInOne: boolean;
+  /** Replace a world in the configured directory that is not the configured simulation. */
+  force?: boolean;
+}
+
+export async function startMesh(configPath: string, options: UpOptions): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
   const mesh = loadMeshConfig(configPath);
   const started = Date.now();
-  await prepareWorld(mesh);
-  console.log(`world ${mesh.world.preset} (seed ${mesh.world.seed}) ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
+  await prepareWorld(mesh, { force: options.force });
+  const world = await readWorldManifest(mesh.world.dir);
+  const what = world.source === 'import' ? `imported world '${world.name}'` : `world ${world.preset} (seed ${world.seed})`;
+  console.log(`${what} ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
   // All-in-one: one process, so one metrics endpoint (beside the blender's port); otherwise one per service.
   const telemetry = options.allInOne ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) }) : undefined;
   const running = options.allInOne ? await startAllInOne(mesh) : await startProcesses(mesh, configPath);
@@ -22,7 +31,7 @@ export async function startMesh(configPath: string, options: { allInOne: boolean
   return { mesh, running };
 }
 
-export async function runUp(configPath: string, options: { allInOne: boolean }): Promise<void> {
+export async function runUp(configPath: string, options: UpOptions): Promise<void> {
   const { running } = await startMesh(configPath, options);
   console.log('try: npx feedloom feed u1 --debug   (Ctrl-C stops the mesh)');
   await new Promise<void>((resolve) => {
@@ -47,7 +56,7 @@ async function activeUsers(worldDir: string, n: number): Promise<string[]> {
   }
 }
 
-export async function runDemo(configPath: string, options: { allInOne: boolean }): Promise<void> {
+export async function runDemo(configPath: string, options: UpOptions): Promise<void> {
   const { mesh, running } = await startMesh(configPath, options);
   try {
     const users = [...(await activeUsers(mesh.world.dir, 2)), 'new_user_without_history'];
@@ -61,5 +70,5 @@ export async function runDemo(configPath: string, options: { allInOne: boolean }
     await running.stop();
   }
   console.log('');
-  await runEvalCommand({ configPath, json: false, ks: [100, 500], maxUsers: 300 });
+  await runEvalCommand({ configPath, json: false, ks: [100, 500], maxUsers: 300, ...(mesh.world.existing ? { worldDir: mesh.world.dir } : {}) });
 }

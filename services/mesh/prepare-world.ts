@@ -14,17 +14,20 @@ export interface PrepareOptions {
   log?: (line: string) => void;
   /** Two-tower epochs (default: the trainer's). */
   epochs?: number;
+  /** Replace a world in the directory that is not the configured simulation (moved aside). */
+  force?: boolean;
 }
 
 /**
  * Everything the configured mesh needs before it can serve, each step skipped when already done:
- * the simulated world and its snapshots, the mf factors, and (when learned retrieval is configured)
- * a trained two-tower version with its ANN index.
+ * the world (an existing one as it is, or the configured simulation) and its snapshots, the mf
+ * factors, (when learned retrieval is configured) a trained two-tower version with its ANN index,
+ * and a first ranker.
  */
 export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {}): Promise<void> {
   const log = options.log ?? ((line: string) => console.log(line));
   const worldDir = mesh.world.dir;
-  await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: worldDir, log });
+  await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: worldDir, existing: mesh.world.existing, force: options.force, log });
   const registryRoot = registryDirOf(mesh);
 
   if (mesh.generators.some((g) => g.name === 'mf') && !(await currentSnapshotVersion(snapshotsDirOf(mesh), MF_SNAPSHOT))) {

@@ -3,13 +3,13 @@
 // memory (cheap next to writing them) and writes only the new ones, so a continued world is
 // byte-for-byte the world that would have been simulated with the extra days from the start.
 import fs from 'node:fs/promises';
+import { claimWorldDir } from '../world-dir.js';
 import { openDuck } from '../duck.js';
 import {
   DAY_MS,
   DEFAULT_START_MS,
   dayKey,
   readWorldManifest,
-  resetWorldDir,
   worldPaths,
   writeWorldManifest,
   type WorldManifest,
@@ -31,6 +31,8 @@ export interface SimulateOptions {
   name?: string;
   /** Progress lines; defaults to console.log. Pass () => {} for silence. */
   log?: (line: string) => void;
+  /** Move a world already in dir aside instead of refusing. */
+  force?: boolean;
 }
 
 export async function simulateWorld(options: SimulateOptions): Promise<WorldManifest> {
@@ -38,7 +40,12 @@ export async function simulateWorld(options: SimulateOptions): Promise<WorldMani
   const days = options.days ?? preset.days;
   if (!Number.isInteger(days) || days < 1) throw new Error(`days must be a positive integer, got ${days}`);
   if (!Number.isInteger(options.seed)) throw new Error(`seed must be an integer, got ${options.seed}`);
-  await resetWorldDir(options.dir);
+  const { movedTo } = await claimWorldDir(options.dir, {
+    force: options.force,
+    forceHint: `--force (feedloom up --force, or feedloom build-world --force)`,
+    otherwise: `serve it as it is with 'feedloom up --world ${options.dir}'`,
+  });
+  if (movedTo) (options.log ?? console.log)(`moved the world that was in ${options.dir} aside to ${movedTo}`);
   return run({
     dir: options.dir,
     presetName: options.preset as PresetName,

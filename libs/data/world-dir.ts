@@ -1,0 +1,96 @@
+// Claiming a directory for a new world without ever losing the one that is there: a command that
+// would replace a world it did not create refuses, naming the directory and the flag; with --force
+// the old world's files are moved aside (renamed with a timestamp), never deleted.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { WorldManifest } from './world.js';
+import { worldPaths } from './world.js';
+
+/** Everything a world and the mesh keep in its directory (the registry and eval work included). */
+const WORLD_ENTRIES = ['world.json', 'catalog', 'events', 'truth', 'snapshots', 'models', 'eval'];
+
+export interface WorldDirContents {
+  dir: string;
+  /** The manifest, when there is a readable one. */
+  manifest?: WorldManifest;
+  /** Entries in the directory (world files and anything else). */
+  entries: string[];
+  /** Files of live events acknowledged by an events service. */
+  liveEventFiles: number;
+}
+
+export async function inspectWorldDir(dir: string): Promise<WorldDirContents> {
+  const root = path.resolve(dir);
+  const entries = await fs.readdir(root).catch(() => [] as string[]);
+  let manifest: WorldManifest | undefined;
+  try {
+    manifest = JSON.parse(await fs.readFile(worldPaths(root).manifest, 'utf8')) as WorldManifest;
+  } catch {
+    manifest = undefined;
+  }
+  return { dir: root, manifest, entries, liveEventFiles: await countFiles(worldPaths(root).live) };
+}
+
+/** What the directory holds, in words, for a refusal. */
+export function describeWorldDir(contents: WorldDirContents): string {
+  const m = contents.manifest;
+  const what = !m
+    ? contents.entries.includes('world.json')
+      ? 'a world whose world.json cannot be read'
+      : `${contents.entries.length} file(s) that are not a world (${contents.entries.slice(0, 3).join(', ')})`
+    : m.source === 'import'
+      ? `the imported world '${m.name}' (${m.counts.events} events)`
+      : `the simulated world '${m.preset}' (seed ${m.seed})`;
+  return contents.liveEventFiles > 0 ? `${what} with ${contents.liveEventFiles} file(s) of live events` : what;
+}
+
+export interface ClaimOptions {
+  /** Replace what is there by moving it aside. */
+  force?: boolean;
+  /** A world this command may replace without --force (it made it, and nothing was logged into it since). */
+  replaceable?: (manifest: WorldManifest) => boolean;
+  /** The command and flag that replaces, for the refusal: e.g. "feedloom up --force". */
+  forceHint: string;
+  /** What else the user can do instead, appended to the refusal. */
+  otherwise?: string;
+}
+
+/**
+ * Makes dir ready to receive a new world: an empty or absent directory is used as it is; a world
+ * the command may replace, or anything with force, is moved aside first. Returns where it went.
+ */
+export async function claimWorldDir(dir: string, options: ClaimOptions): Promise<{ movedTo?: string }> {
+  const contents = await inspectWorldDir(dir);
+  await fs.mkdir(contents.dir, { recursive: true });
+  if (contents.entries.length === 0) return {};
+  const replaceable = contents.manifest !== undefined && contents.liveEventFiles === 0 && (options.replaceable?.(contents.manifest) ?? false);
+  if (!replaceable && !options.force) {
+    throw new Error(
+      `${contents.dir} already holds ${describeWorldDir(contents)}; refusing to replace it. ` +
+        `${options.otherwise ? `${options.otherwise}; ` : ''}${options.forceHint} moves it aside (renamed with a timestamp) and starts a new one`,
+    );
+  }
+  return { movedTo: await moveWorldAside(contents) };
+}
+
+/** Renames the world's entries into <dir>.replaced-<timestamp>/; other files stay where they are. */
+async function moveWorldAside(contents: WorldDirContents): Promise<string | undefined> {
+  const moving = contents.entries.filter((e) => WORLD_ENTRIES.includes(e));
+  if (moving.length === 0) return undefined;
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const target = `${contents.dir}.replaced-${stamp}`;
+  await fs.mkdir(target, { recursive: false });
+  // The manifest first: from then on no reader takes what is left for a whole world.
+  for (const entry of [...moving.filter((e) => e === 'world.json'), ...moving.filter((e) => e !== 'world.json')]) {
+    await fs.rename(path.join(contents.dir, entry), path.join(target, entry));
+  }
+  return target;
+}
+
+async function countFiles(dir: string): Promise<number> {
+  let n = 0;
+  for (const entry of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    n += entry.isDirectory() ? await countFiles(path.join(dir, entry.name)) : 1;
+  }
+  return n;
+}
