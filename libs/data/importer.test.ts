@@ -151,4 +151,23 @@ describe('importInteractions', () => {
       /cannot be read/,
     );
   });
+
+  it('replaces an earlier import of the same file by moving it aside, and refuses anything else', async () => {
+    const input = path.join(tmp, 'again.data');
+    fs.writeFileSync(input, U_DATA);
+    const dir = path.join(tmp, 'again');
+    await importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] });
+    const second = await importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] });
+    expect(second.movedTo).toMatch(/again\.replaced-\d{8}T\d{6}Z(-\d+)?$/);
+    expect((await readWorldManifest(second.movedTo!)).counts.events).toBe(16);
+
+    const other = path.join(tmp, 'other.data');
+    fs.writeFileSync(other, U_DATA);
+    await expect(importInteractions({ input: other, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] })).rejects.toThrow(
+      new RegExp(`${dir} already holds the imported world 'again.data' \\(16 events\\); refusing .*feedloom import --force`),
+    );
+    const forced = await importInteractions({ input: other, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'], force: true });
+    expect(forced.movedTo).toBeDefined();
+    expect((await readWorldManifest(dir)).name).toBe('other.data');
+  });
 });

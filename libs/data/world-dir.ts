@@ -78,13 +78,25 @@ async function moveWorldAside(contents: WorldDirContents): Promise<string | unde
   const moving = contents.entries.filter((e) => WORLD_ENTRIES.includes(e));
   if (moving.length === 0) return undefined;
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const target = `${contents.dir}.replaced-${stamp}`;
-  await fs.mkdir(target, { recursive: false });
+  const target = await freshDir(`${contents.dir}.replaced-${stamp}`);
   // The manifest first: from then on no reader takes what is left for a whole world.
   for (const entry of [...moving.filter((e) => e === 'world.json'), ...moving.filter((e) => e !== 'world.json')]) {
     await fs.rename(path.join(contents.dir, entry), path.join(target, entry));
   }
   return target;
+}
+
+/** base, or base-2, base-3 … when a replacement in the same second took it. */
+async function freshDir(base: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const dir = n === 1 ? base : `${base}-${n}`;
+    try {
+      await fs.mkdir(dir);
+      return dir;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 async function countFiles(dir: string): Promise<number> {
