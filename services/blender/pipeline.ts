@@ -10,6 +10,7 @@ import { filterCandidates, filterInput } from './stages/filter.js';
 import { hydrate } from './stages/hydrate.js';
 import { preScore } from './stages/pre-score.js';
 import { rank, type RankerEndpoint } from './stages/rank.js';
+import { requireASourceOk } from './stages/require-a-source.js';
 import type { BlendCandidate, ItemCatalog, SourceAnswer } from './stages/types.js';
 
 export interface BlendDeps {
@@ -116,10 +117,11 @@ const journeyOf = (c: BlendCandidate, position: number): CandidateJourney => ({
 /** One feed request: hydrate → fan out → dedupe → filter → pre-score → rank → compose the page. */
 export async function runBlend(request: BlendRequest, limit: number, deps: BlendDeps, call: { requestId: string; signal: AbortSignal }): Promise<BlendResponse> {
   const clock = new StageClock();
-  const { user, warning } = await clock.run('hydrate', 1, () => hydrate(deps.events, request.userId, { timeoutMs: deps.hydrateDeadlineMs, ...call }), (h) => (h.warning ? 0 : 1));
+  const { user, warning } = await clock.run('hydrate', 1, () => hydrate(deps.events, request.userId, { timeoutMs: deps.hydrateDeadlineMs, ...call }), (h) => (h.fetched ? 1 : 0));
   const answers = await clock.run('fan_out', deps.generators.length, () => fanOut(deps.generators, user, { budgetMs: deps.fanoutDeadlineMs, ...call }), (a) => a.reduce((n, x) => n + x.candidates.length, 0));
   const merged = await clock.run('dedupe', 0, () => dedupe(answers), (m) => m.length);
   countSources(answers, merged.length);
+  requireASourceOk(answers, warning);
   const catalog = deps.catalog();
   // Not destructured: `dropped` of the filter and the page is built only when read (debug).
   const filtered = await clock.run('filter', merged.length, () => filterCandidates(merged, filterInput(user, catalog)), (r) => r.kept.length);
