@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../data/random.js';
+import { ActionType, UserContext } from '../../generated/feedloom/v1/common.js';
+import { buildItemFilter } from './item-filter.js';
 import { ScoreBoard, takeUnseen } from './ranked-list.js';
+import { engagedItems } from './seeds.js';
 
 describe('ScoreBoard', () => {
   it('sums scores per item and returns the same top as a full sort, ties by id', () => {
@@ -28,5 +31,22 @@ describe('ScoreBoard', () => {
   it('takeUnseen keeps list order and skips engaged items', () => {
     const rows = ['a', 'b', 'c', 'd'].map((item_id, i) => ({ item_id, score: 4 - i }));
     expect(takeUnseen(rows, new Set(['b']), 2, 'x').map((c) => c.itemId)).toEqual(['a', 'c']);
+  });
+});
+
+describe('takeUnseen and ScoreBoard over the engaged history', () => {
+  it('skip items found only in the engaged filter, not just the recent actions', () => {
+    const user = UserContext.fromPartial({
+      userId: 'u1',
+      recentActions: [{ itemId: 'recent', type: ActionType.ACTION_TYPE_CLICK, timeMs: 1 }],
+      engagedFilter: buildItemFilter(['recent', 'long-ago']),
+    });
+    const rows = ['recent', 'long-ago', 'new1', 'new2'].map((item_id, i) => ({ item_id, score: 10 - i }));
+    expect(takeUnseen(rows, engagedItems(user), 2, 'x').map((c) => c.itemId)).toEqual(['new1', 'new2']);
+    const board = new ScoreBoard();
+    for (const r of rows) board.add(r.item_id, r.score, 'r');
+    expect(board.top(10, engagedItems(user)).map((c) => c.itemId)).toEqual(['new1', 'new2']);
+    // Iterating gives the ids known exactly: what an ANN request can exclude by id.
+    expect([...engagedItems(user)]).toEqual(['recent']);
   });
 });

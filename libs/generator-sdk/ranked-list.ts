@@ -1,5 +1,6 @@
 import type { Candidate } from '../../generated/feedloom/v1/common.js';
 import { selectTop } from '../data/simulator/topk.js';
+import type { ItemExclusion } from './seeds.js';
 
 export interface ScoredRow {
   item_id: string;
@@ -7,7 +8,7 @@ export interface ScoredRow {
 }
 
 /** The first `quota` rows of a ranked list that the user has not engaged with yet. */
-export function takeUnseen(rows: readonly ScoredRow[], exclude: Set<string>, quota: number, reason: string): Candidate[] {
+export function takeUnseen(rows: readonly ScoredRow[], exclude: ItemExclusion, quota: number, reason: string): Candidate[] {
   const out: Candidate[] = [];
   for (const row of rows) {
     if (out.length >= quota) break;
@@ -27,7 +28,7 @@ export class ScoreBoard {
   }
 
   /** Best first, ties broken by id so answers are repeatable. A bounded heap: boards run to thousands of items. */
-  top(quota: number, exclude: Set<string> = new Set()): Candidate[] {
+  top(quota: number, exclude: ItemExclusion = new Set<string>()): Candidate[] {
     const eligible: [string, { score: number; reason: string }][] = [];
     for (const entry of this.scores) if (!exclude.has(entry[0])) eligible.push(entry);
     const worse = (a: (typeof eligible)[number], b: (typeof eligible)[number]) => a[1].score < b[1].score || (a[1].score === b[1].score && a[0] > b[0]);

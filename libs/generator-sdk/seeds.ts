@@ -1,4 +1,5 @@
 import { ActionType, type UserContext } from '../../generated/feedloom/v1/common.js';
+import { ItemFilterReader } from './item-filter.js';
 
 /** An item the user engaged with, weighted by action type and recency. */
 export interface Seed {
@@ -31,7 +32,39 @@ export function engagementSeeds(user: UserContext, maxSeeds: number, halfLifeHou
     .slice(0, maxSeeds);
 }
 
+/** What a list walk asks of the items to leave out. */
+export interface ItemExclusion {
+  has(itemId: string): boolean;
+}
+
+/**
+ * Items the user already engaged with or hid, over the whole retained history: the recent actions
+ * by id, older ones through the context's engaged filter (which also holds about 1% of other items,
+ * a small price for never serving a history item). Iterating gives only the ids known exactly (the
+ * recent actions), e.g. for an ANN request's exclusion list; has() is the full answer.
+ */
+export class EngagedItems implements ItemExclusion, Iterable<string> {
+  private readonly recent: Set<string>;
+  private readonly history: ItemFilterReader;
+  /** At most this many catalog items are left out (filter false positives aside): for over-fetching. */
+  readonly size: number;
+
+  constructor(user: UserContext) {
+    this.recent = new Set(user.recentActions.map((a) => a.itemId));
+    this.history = new ItemFilterReader(user.engagedFilter);
+    this.size = this.recent.size + (user.engagedFilter?.items ?? 0);
+  }
+
+  has(itemId: string): boolean {
+    return this.recent.has(itemId) || this.history.has(itemId);
+  }
+
+  [Symbol.iterator](): Iterator<string> {
+    return this.recent[Symbol.iterator]();
+  }
+}
+
 /** Items the user already engaged with or hid: generators need not propose them again. */
-export function engagedItems(user: UserContext): Set<string> {
-  return new Set(user.recentActions.map((a) => a.itemId));
+export function engagedItems(user: UserContext): EngagedItems {
+  return new EngagedItems(user);
 }

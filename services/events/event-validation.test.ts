@@ -48,7 +48,7 @@ describe('validateLogRequest', () => {
     expect(rejection([event({ action: 7 as ActionType })]).message).toMatch(/^events\[0\]\.action: must be one of .*\(got 7\)$/);
     expect(rejection([event(), event({ userId: '' })]).message).toBe('events[1].user_id: is required and must not be empty');
     expect(rejection([event({ itemId: 'x'.repeat(300) })]).message).toMatch(/^events\[0\]\.item_id: must be at most 256 characters/);
-    expect(rejection([event({ timeMs: 12345 })]).message).toMatch(/^events\[0\]\.time_ms: must be milliseconds since the Unix epoch/);
+    expect(rejection([event({ timeMs: -5 })]).message).toMatch(/^events\[0\]\.time_ms: must be milliseconds since the Unix epoch/);
     expect(rejection([event({ timeMs: NOW + MAX_FUTURE_SKEW_MS + 1 })]).message).toMatch(/^events\[0\]\.time_ms: must not be more than a day ahead/);
     expect(rejection([event({ boardId: 'b1' })]).message).toBe('events[0].board_id: only a save has a board (this event is ACTION_TYPE_CLICK)');
     expect(rejection([event({ action: ActionType.ACTION_TYPE_SAVE, boardId: 'b\u0001' })]).message).toMatch(/^events\[0\]\.board_id: must be valid UTF-8/);

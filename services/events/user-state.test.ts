@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ActionType } from '../../generated/feedloom/v1/common.js';
-import { MAX_RECENT_ACTIONS, MAX_SEEN_ITEMS, UserStore, type UserEvent } from './user-state.js';
+import { ItemFilterReader } from '../../libs/generator-sdk/item-filter.js';
+import { MAX_ENGAGED_FILTER_BYTES, validateUserContext } from '../../libs/generator-sdk/validate.js';
+import { MAX_ENGAGED_ITEMS, MAX_RECENT_ACTIONS, MAX_SEEN_ITEMS, UserStore, type UserEvent } from './user-state.js';
 
 const ev = (itemId: string, action: UserEvent['action'], timeMs: number, boardId = ''): UserEvent => ({ userId: 'u1', itemId, action, timeMs, boardId });
 
@@ -69,5 +71,35 @@ describe('UserStore', () => {
     const ctx = store.context('u1', 100, 0);
     expect(ctx.topics).toEqual(['t01', 't03', 't02']);
     expect([ctx.locale, ctx.followedCreators, ctx.followedBoards, ctx.ownBoards]).toEqual(['de-DE', ['c1'], ['b9'], ['b1']]);
+  });
+
+  it('keeps every engaged item of the history in the engaged filter, not only the recent actions, bounded', () => {
+    const store = new UserStore();
+    const total = MAX_ENGAGED_ITEMS + 300;
+    for (let t = 1; t <= total; t++) store.apply(ev(`i${t}`, t % 10 === 0 ? 'hide' : 'save', t));
+    store.apply(ev('never-engaged', 'impression', total + 1));
+    const ctx = store.context('u1', 100, 0);
+    expect(ctx.recentActions).toHaveLength(100);
+    const engaged = new ItemFilterReader(ctx.engagedFilter);
+    // The newest MAX_ENGAGED_ITEMS, far beyond the 100 recent actions; the oldest fell out of the cap.
+    for (let t = total - MAX_ENGAGED_ITEMS + 1; t <= total; t++) expect(engaged.has(`i${t}`)).toBe(true);
+    expect(store.engagedIds('u1')).toHaveLength(MAX_ENGAGED_ITEMS);
+    expect(store.engagedIds('u1')[0]).toBe(`i${total - MAX_ENGAGED_ITEMS + 1}`);
+    expect(ctx.engagedFilter!.bits.length).toBeLessThanOrEqual(MAX_ENGAGED_FILTER_BYTES);
+    expect(() => validateUserContext('user', ctx)).not.toThrow();
+    // About 1% of other ids answer "engaged" too.
+    let falsePositives = 0;
+    for (let n = 0; n < 10_000; n++) if (engaged.has(`other${n}`)) falsePositives++;
+    expect(falsePositives).toBeLessThan(200);
+  });
+
+  it('sends no engaged filter for a user with no engagement, and refreshes it after a new one', () => {
+    const store = new UserStore();
+    store.apply(ev('a', 'impression', 1));
+    expect(store.context('u1', 100, 0).engagedFilter).toBeUndefined();
+    store.apply(ev('a', 'click', 2));
+    expect(new ItemFilterReader(store.context('u1', 100, 0).engagedFilter).has('b')).toBe(false);
+    store.apply(ev('b', 'click', 3));
+    expect(new ItemFilterReader(store.context('u1', 100, 0).engagedFilter).has('b')).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
-import { ActionType, type Action, type UserContext } from '../../generated/feedloom/v1/common.js';
+import { ActionType, type Action, type ItemFilter, type UserContext } from '../../generated/feedloom/v1/common.js';
+import { buildItemFilter } from '../../libs/generator-sdk/item-filter.js';
 import { actionTypeOf, type ActionName } from './action-names.js';
 import { ActionRing, NO_BOARD } from './action-ring.js';
 import { IdTable } from './id-table.js';
@@ -7,6 +8,9 @@ import { IdTable } from './id-table.js';
 
 export const MAX_RECENT_ACTIONS = 1000;
 export const MAX_SEEN_ITEMS = 200;
+// Items engaged with (clicked, saved or hidden) over the whole retained history, the newest kept:
+// GetUserContext sends them as a Bloom filter of 1.25 bytes per item (6.1 KiB at the cap).
+export const MAX_ENGAGED_ITEMS = 5_000;
 // Impressions kept per user; an item shown twice is listed once, so a little over the list's cap.
 const SEEN_RING_CAPACITY = 256;
 // Extra topics taken from what the user engaged with lately, after the declared ones.
@@ -38,6 +42,10 @@ interface UserRecord {
   /** Clicks, saves and hides. */
   actions?: ActionRing;
   impressions?: ActionRing;
+  /** Every item engaged with, oldest first (a re-engaged item moves to the end), at most MAX_ENGAGED_ITEMS. */
+  engaged?: Set<number>;
+  /** The engaged set as sent, built when first asked for after a change. */
+  engagedFilter?: ItemFilter;
 }
 
 const emptyProfile = (): UserProfile => ({ locale: '', topics: [], followedCreators: [], followedBoards: [], ownBoards: [] });
@@ -74,6 +82,7 @@ export class UserStore {
       (record.impressions ??= new ActionRing(SEEN_RING_CAPACITY)).add(item, type, timeMs);
     } else {
       (record.actions ??= new ActionRing(MAX_RECENT_ACTIONS)).add(item, type, timeMs, board);
+      remember(record, item);
     }
   }
 
@@ -107,7 +116,25 @@ export class UserStore {
       // No source of blocks in the world's data yet.
       blockedCreators: [],
       seenItems: [...seen].map((item) => this.ids.name(item)),
+      engagedFilter: user && this.engagedFilterOf(user),
     };
+  }
+
+  /** Every user the state knows. */
+  userIds(): string[] {
+    return [...this.users.keys()].map((user) => this.ids.name(user));
+  }
+
+  /** The items in the user's engaged filter, oldest first. */
+  engagedIds(userId: string): string[] {
+    const index = this.ids.find(userId);
+    const engaged = index === undefined ? undefined : this.users.get(index)?.engaged;
+    return [...(engaged ?? [])].map((item) => this.ids.name(item));
+  }
+
+  private engagedFilterOf(user: UserRecord): ItemFilter | undefined {
+    if (!user.engaged) return undefined;
+    return (user.engagedFilter ??= buildItemFilter([...user.engaged].map((item) => this.ids.name(item))));
   }
 
   private record(user: number): UserRecord {
@@ -115,6 +142,15 @@ export class UserStore {
     if (!record) this.users.set(user, (record = { profile: emptyProfile() }));
     return record;
   }
+}
+
+/** Adds an engaged item as the newest, dropping the oldest past the cap. */
+function remember(record: UserRecord, item: number): void {
+  const engaged = (record.engaged ??= new Set());
+  engaged.delete(item);
+  engaged.add(item);
+  if (engaged.size > MAX_ENGAGED_ITEMS) engaged.delete(engaged.values().next().value!);
+  record.engagedFilter = undefined;
 }
 
 /** The topics the user clicked and saved most among the kept recent actions, beyond the declared ones. */

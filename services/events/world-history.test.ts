@@ -77,6 +77,8 @@ describe('loadWorldHistory', () => {
       ownBoards: ['b1'],
       blockedCreators: [],
       seenItems: ['i1', 'i2'],
+      // The three engaged items (a hide counts: never serve it again).
+      engagedFilter: expect.objectContaining({ hashCount: 7, items: 3 }),
     });
     const u3 = history.store.context('u3', 100, 99);
     expect([u3.locale, u3.topics, u3.recentActions, u3.seenItems]).toEqual(['fr-FR', [], [], []]);

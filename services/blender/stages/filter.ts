@@ -1,9 +1,12 @@
 import { ActionType, type UserContext } from '../../../generated/feedloom/v1/common.js';
+import { ItemFilterReader } from '../../../libs/generator-sdk/item-filter.js';
+import type { ItemExclusion } from '../../../libs/generator-sdk/seeds.js';
 import type { BlendCandidate, ItemCatalog, ItemInfo } from './types.js';
 
 /** What the filters look at, computed once per request. */
 export interface FilterInput {
-  engaged: Set<string>;
+  /** Clicked or saved lately, or engaged with (hides too) anywhere in the retained history. */
+  engaged: ItemExclusion;
   hidden: Set<string>;
   seen: Set<string>;
   blockedCreators: Set<string>;
@@ -29,12 +32,15 @@ export const FILTERS: CandidateFilter[] = [
 ];
 
 export function filterInput(user: UserContext, catalog: ItemCatalog | undefined): FilterInput {
-  const engaged = new Set<string>();
+  const recent = new Set<string>();
   const hidden = new Set<string>();
   for (const a of user.recentActions) {
     if (a.type === ActionType.ACTION_TYPE_HIDE) hidden.add(a.itemId);
-    else if (a.type === ActionType.ACTION_TYPE_CLICK || a.type === ActionType.ACTION_TYPE_SAVE) engaged.add(a.itemId);
+    else if (a.type === ActionType.ACTION_TYPE_CLICK || a.type === ActionType.ACTION_TYPE_SAVE) recent.add(a.itemId);
   }
+  // Beyond the recent actions: the whole history, through the context's engaged filter.
+  const history = new ItemFilterReader(user.engagedFilter);
+  const engaged = { has: (item: string) => recent.has(item) || history.has(item) };
   return { engaged, hidden, seen: new Set(user.seenItems), blockedCreators: new Set(user.blockedCreators), catalog };
 }
 

@@ -1,5 +1,6 @@
 // The mf generator on factors trained for real (mf_bpr.py on the tiny world), served over gRPC.
 import fs from 'node:fs/promises';
+import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,7 +69,8 @@ describe(`generator ${generator.name}`, () => {
       expect(response.modelVersion).toBe('v0001');
       const row = rows.find((r) => r.kind === 'user' && r.id === userId) as { f: string };
       const u = vector(row.f);
-      const engaged = new Set(user.recentActions.map((a) => a.itemId));
+      // Engaged anywhere in the history: the recent actions and the engaged filter.
+      const engaged = engagedItems(user);
       const expected = items
         .filter((i) => !engaged.has(i.id))
         .map((i) => ({ id: i.id, score: i.f.reduce((s, x, k) => s + x * u[k], 0) }))

@@ -4,7 +4,7 @@
 // run together, so they always match. Users the model has never seen get nothing.
 import { createIndex, type FaissIndex } from '../../../libs/ann/faiss.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
-import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
+import { engagedItems, type ItemExclusion } from '../../../libs/generator-sdk/seeds.js';
 import { decodeFactor, MF_SNAPSHOT, type MfSnapshotRow } from '../../../libs/training/mf.js';
 
 export interface MfData {
@@ -42,7 +42,7 @@ export function prepareMf(rows: MfSnapshotRow[]): MfData {
 }
 
 /** Top-`quota` items by dot product with the user's factors, engaged items left out; [] for an unknown user. */
-export async function scoreMf(data: MfData, userId: string, exclude: ReadonlySet<string>, quota: number) {
+export async function scoreMf(data: MfData, userId: string, exclude: ItemExclusion & { size: number }, quota: number) {
   const u = data.userFactors.get(userId);
   if (!u || !data.itemIds.length) return [];
   const { distances, labels } = await data.items.searchAsync(u, Math.min(data.itemIds.length, quota + exclude.size));

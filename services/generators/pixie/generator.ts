@@ -28,11 +28,7 @@ export default defineGenerator({
       if (node !== undefined) queries.push({ node, weight: seed.weight });
     }
     if (queries.length === 0) return [];
-    const exclude = new Set<number>();
-    for (const id of engagedItems(user)) {
-      const node = items.get(id);
-      if (node !== undefined) exclude.add(node);
-    }
+    const engaged = engagedItems(user);
     // Seeded from the user id: the same request gets the same walks, hence the same answer.
     const rng = createRng(hashSeed('pixie', numberSetting(settings, 'seed', 0), user.userId));
     const result = walker.run(
@@ -45,7 +41,7 @@ export default defineGenerator({
         rng,
       },
       quota,
-      (node) => exclude.has(node),
+      (node) => engaged.has(items.name(node)),
     );
     return result.top.map(({ node, value }) => ({ itemId: items.name(node), score: value, reason: 'pixie walk from your recent items' }));
   },

@@ -50,8 +50,9 @@ export default defineGenerator<ResurfaceData>({
     const perBoard = numberSetting(settings, 'itemsPerBoard', 30);
     const topicWeight = numberSetting(settings, 'topicWeight', 0.3);
     // Already on one of their boards, or engaged with lately: nothing to resurface.
-    const exclude = engagedItems(user);
-    for (const board of own) for (const item of board.items) exclude.add(item);
+    const engaged = engagedItems(user);
+    const onOwnBoards = new Set(own.flatMap((board) => board.items));
+    const exclude = { has: (item: string) => onOwnBoards.has(item) || engaged.has(item) };
     // Boards they are saving to now weigh more.
     const recentSaves = new Map<string, number>();
     for (const a of user.recentActions) {

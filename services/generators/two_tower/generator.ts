@@ -18,15 +18,18 @@ export default defineGenerator<{ retrieval: LearnedRetrieval }>({
     return retrieval.withSyncedHost(
       async (synced, call) => {
         const { embedding, version: userVersion } = await retrieval.embedUser(user, synced, call);
-        const { neighbors, version, host } = await retrieval.search(synced, embedding, Math.min(quota, MAX_ANN_K), {
-          exclude: engagedItems(user),
+        // The ANN host leaves out the recent items by id; older engaged ones (the filter) are
+        // dropped here, so ask for as many more as there may be.
+        const engaged = engagedItems(user);
+        const { neighbors, version, host } = await retrieval.search(synced, embedding, Math.min(quota + (user.engagedFilter?.items ?? 0), MAX_ANN_K), {
+          exclude: engaged,
           efSearch: numberSetting(settings, 'efSearch', 0),
           ...call,
         });
         const modelVersion = reportedVersion(userVersion, version);
         return {
           modelVersion,
-          candidates: neighbors.map((n) => ({ itemId: n.itemId, score: n.score, reason: `two-tower neighbour (${modelVersion}, ann.${host})` })),
+          candidates: neighbors.filter((n) => !engaged.has(n.itemId)).slice(0, quota).map((n) => ({ itemId: n.itemId, score: n.score, reason: `two-tower neighbour (${modelVersion}, ann.${host})` })),
         };
       },
       { signal, requestId },
