@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { catalogCoverage, mean, overlapWithOthers, percentile, recallAtK } from './metrics.js';
+import { catalogCoverage, mean, overlapWithOthers, percentile, recallAtK, recallCappedAtK } from './metrics.js';
 
 describe('eval metrics', () => {
   it('recall@k counts relevant items within the first k', () => {
@@ -8,6 +8,14 @@ describe('eval metrics', () => {
     expect(recallAtK(['a', 'b', 'c', 'd'], relevant, 3)).toBeCloseTo(2 / 3);
     expect(recallAtK([], relevant, 10)).toBe(0);
     expect(recallAtK(['a'], new Set(), 10)).toBe(0);
+  });
+
+  it('capped recall@k divides by min(k, relevant): a full list of hits is 1', () => {
+    const relevant = new Set(['a', 'b', 'c', 'd']);
+    expect(recallCappedAtK(['a', 'b', 'x'], relevant, 2)).toBe(1);
+    expect(recallCappedAtK(['a', 'x', 'b'], relevant, 2)).toBe(0.5);
+    expect(recallCappedAtK(['a', 'x', 'b'], relevant, 10)).toBe(0.5);
+    expect(recallCappedAtK(['a'], new Set(), 10)).toBe(0);
   });
 
   it('coverage is the share of the catalog shown to anyone', () => {

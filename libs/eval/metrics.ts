@@ -8,6 +8,17 @@ export function recallAtK(list: readonly string[], relevant: ReadonlySet<string>
   return hits / relevant.size;
 }
 
+/**
+ * Hits in the first k over min(k, |relevant|): 1 means the list could not have done better at
+ * this k, also for a user with more held-out items than k (Liang et al. 2018; Steck 2019, EASE).
+ */
+export function recallCappedAtK(list: readonly string[], relevant: ReadonlySet<string>, k: number): number {
+  if (relevant.size === 0) return 0;
+  let hits = 0;
+  for (let i = 0; i < Math.min(k, list.length); i++) if (relevant.has(list[i])) hits++;
+  return hits / Math.min(k, relevant.size);
+}
+
 /** Share of the catalog that appears in at least one user's first k. */
 export function catalogCoverage(lists: Iterable<readonly string[]>, catalogSize: number, k: number): number {
   if (catalogSize === 0) return 0;
