@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { loadMeshConfig, type MeshConfig } from '../../libs/config/mesh.js';
 import { loadGeneratorModule } from '../generators/registry.js';
 import { buildWorld } from '../../libs/data/build.js';
+import { readWorldManifest } from '../../libs/data/world.js';
+import { parseSplit, type UserLastSplit } from '../../libs/eval/user-last-split.js';
 import { runEval, type EvalReport } from '../eval/run-eval.js';
+import { runSplitEval, type SplitEvalReport } from '../eval/run-split-eval.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -14,7 +17,13 @@ export interface EvalCommand {
   preset?: string;
   worldDir?: string;
   json: boolean;
-  ks: number[];
+  /** Default: 20,100 with a per-user split, 100,500 with the last-day split. */
+  ks?: number[];
+  /**
+   * `user-last:F` holds out the last share F of each user's interactions (the default on imported
+   * worlds, user-last:0.2); `last-day` holds out the world's last day (the default on simulated ones).
+   */
+  split?: string;
   maxUsers: number;
   /** Also write the table, with what each generator is for, to this markdown file. */
   docPath?: string;
@@ -32,13 +41,22 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
     if (!PRESETS.includes(cmd.preset as (typeof PRESETS)[number])) throw new Error(`--preset must be one of ${PRESETS.join(', ')}`);
     mesh.world = { ...mesh.world, preset: cmd.preset as (typeof PRESETS)[number], dir: resolve(ROOT, 'data', cmd.preset) };
   }
-  if (cmd.ks.some((k) => !Number.isInteger(k) || k < 1 || k > 10_000)) throw new Error('--k must be a comma-separated list of integers from 1 to 10000');
+  if (cmd.ks?.some((k) => !Number.isInteger(k) || k < 1 || k > 10_000)) throw new Error('--k must be a comma-separated list of integers from 1 to 10000');
+  if (cmd.split !== undefined && cmd.split !== 'last-day') parseSplit(cmd.split); // a bad --split fails before any work
   // With --json, stdout carries only the JSON.
   const log = cmd.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   if (cmd.worldDir) mesh.world = { ...mesh.world, dir: resolve(cmd.worldDir) };
-  // The eval trains its own models as of the test day: only the world itself is needed here.
+  // The eval trains its own models as of the split: only the world itself is needed here.
   else await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir, log });
-  const report = await runEval(mesh, { ks: cmd.ks, maxUsers: cmd.maxUsers, tuneWeights: cmd.tuneWeights, log });
+  const split = await splitOf(cmd.split, mesh.world.dir);
+  if (split) {
+    if (cmd.docPath || cmd.tuneWeights) throw new Error('--doc and --tune-weights go with the last-day split only (--split last-day)');
+    const report = await runSplitEval(mesh, { split, ks: cmd.ks ?? [20, 100], maxUsers: cmd.maxUsers, log });
+    console.log(cmd.json ? JSON.stringify(report, null, 2) : formatSplitReport(report));
+    writeFileSync(lastEvalPath(mesh.world.dir), JSON.stringify({ ...report, finishedAt: new Date().toISOString() }, null, 2));
+    return report.meshError ? 1 : 0;
+  }
+  const report = await runEval(mesh, { ks: cmd.ks ?? [100, 500], maxUsers: cmd.maxUsers, tuneWeights: cmd.tuneWeights, log });
   console.log(cmd.json ? JSON.stringify(report, null, 2) : formatReport(report));
   // The status page shows the last eval of the world it serves.
   writeFileSync(lastEvalPath(mesh.world.dir), JSON.stringify({ ...report, finishedAt: new Date().toISOString() }, null, 2));
@@ -47,6 +65,13 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
     console.error(`wrote ${cmd.docPath}`);
   }
   return 0;
+}
+
+/** The split asked for, or the world's default: per-user on imported worlds, the last day on simulated ones. */
+async function splitOf(flag: string | undefined, worldDir: string): Promise<UserLastSplit | undefined> {
+  if (flag === 'last-day') return undefined;
+  if (flag !== undefined) return parseSplit(flag);
+  return (await readWorldManifest(worldDir)).source === 'import' ? parseSplit('user-last:0.2') : undefined;
 }
 
 /** docs/GENERATORS.md: the eval table from a real run, and one line per generator on what it is for. */
@@ -120,5 +145,32 @@ export function formatReport(r: EvalReport): string {
           `  weights: ${JSON.stringify(r.tuning.weights)}`,
         ]
       : []),
+  ].join('\n');
+}
+
+export function formatSplitReport(r: SplitEvalReport): string {
+  const ks = r.ks.map((k) => `@${k}`);
+  const head = ['', 'kind', ...ks.map((k) => `recall${k}`), 'coverage', 'note'];
+  const cells = (row: SplitEvalReport['generators'][number]) => [
+    row.name,
+    row.kind,
+    ...ks.map((k) => (row.recall[k] === undefined ? '' : pct(row.recall[k]))),
+    row.recall[ks[0]] === undefined ? '' : pct(row.coverage),
+    [row.note, row.errors ? `${row.errors} errors` : ''].filter(Boolean).join('; '),
+  ];
+  const byRecall = (rows: SplitEvalReport['generators']) => [...rows].sort((a, b) => (b.recall[ks[ks.length - 1]] ?? -1) - (a.recall[ks[ks.length - 1]] ?? -1));
+  const rows = [...byRecall(r.generators), ...r.blends, ...r.baselines].map(cells);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const last = head.length - 1;
+  const line = (c: string[]) => `| ${c.map((x, i) => (i < 2 || i === last ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join(' | ')} |`;
+  return [
+    `eval on ${r.world}: split ${r.split} (the last ${(100 * Number(r.split.split(':')[1])).toFixed(0)}% of each user's interactions by time held out), ${r.users} users, ${r.catalogItems} catalog items`,
+    `${r.metric}; every list is the full catalog minus the user's training items; coverage: share of the catalog in some user's list at the row's largest K`,
+    line(head),
+    `|${widths.map((w, i) => (i < 2 || i === last ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.map(line),
+    ...(r.meshError ? ['', `the mesh rows are missing: ${r.meshError}`] : []),
+    '',
+    `training world: ${r.trainWorld}; seconds: ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v}`).join(', ')}`,
   ].join('\n');
 }

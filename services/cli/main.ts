@@ -95,13 +95,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'eval': {
-      const { values } = args({ preset: { type: 'string' }, world: { type: 'string' }, json: { type: 'boolean', default: false }, k: { type: 'string', default: '100,500' }, users: { type: 'string', default: '400' }, doc: { type: 'string' }, 'tune-weights': { type: 'boolean', default: false } });
+      const { values } = args({ preset: { type: 'string' }, world: { type: 'string' }, json: { type: 'boolean', default: false }, k: { type: 'string' }, split: { type: 'string' }, users: { type: 'string', default: '400' }, doc: { type: 'string' }, 'tune-weights': { type: 'boolean', default: false } });
       return runEvalCommand({
         configPath: values.config as string,
         preset: values.preset as string | undefined,
         worldDir: values.world as string | undefined,
         json: values.json as boolean,
-        ks: String(values.k).split(',').map(Number),
+        ks: values.k === undefined ? undefined : String(values.k).split(',').map(Number),
+        split: values.split as string | undefined,
         maxUsers: Number(values.users),
         docPath: values.doc as string | undefined,
         tuneWeights: values['tune-weights'] as boolean,

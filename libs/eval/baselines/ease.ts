@@ -10,6 +10,12 @@ export const EASE_MAX_ITEMS = 20_000;
 
 export class EaseRefused extends Error {}
 
+/** Why EASE will not fit a catalog of n items, or undefined when it will. */
+export function easeRefusal(n: number): string | undefined {
+  if (n <= EASE_MAX_ITEMS) return undefined;
+  return `EASE refused: the training matrix has ${n.toLocaleString('en-US')} items, above the dense limit of ${EASE_MAX_ITEMS.toLocaleString('en-US')} (it would need ${((8 * n * n) / 2 ** 30).toFixed(1)} GiB per n×n matrix)`;
+}
+
 export class Ease {
   private constructor(
     readonly items: number,
@@ -20,9 +26,8 @@ export class Ease {
 
   static fit(m: Interactions, lambda: number): Ease {
     const n = m.items.length;
-    if (n > EASE_MAX_ITEMS) {
-      throw new EaseRefused(`EASE refused: the training matrix has ${n.toLocaleString('en-US')} items, above the dense limit of ${EASE_MAX_ITEMS.toLocaleString('en-US')} (it would need ${((8 * n * n) / 2 ** 30).toFixed(1)} GiB per n×n matrix)`);
-    }
+    const refusal = easeRefusal(n);
+    if (refusal) throw new EaseRefused(refusal);
     if (!(lambda > 0)) throw new Error(`EASE: λ must be positive (got ${lambda})`);
     // Gram matrix XᵀX + λI.
     const g = new Float64Array(n * n);
