@@ -11,8 +11,16 @@
 //     the snapshot a ranker would have been serving), and the generator that proposed it at what
 //     rank: in the simulated log, the impression's `source` and `position`.
 // Candidate features are encoded with encodeCandidateInto, the function the Ranker serves with.
-// Time split: sessions that start on the last `holdoutDays` days are the held-out set; vocabularies
-// and bucket edges come from the training sessions only.
+// Labels depend on what the log holds (the world manifest's source). A simulated log has an
+// impression log: every shown item is an example, labelled by what the user then did. An imported
+// interaction file has no impressions of its own (each interaction was written as an impression plus
+// its action), so there every session's interacted items are the positives — click label: any
+// interaction, save label: a save (rating ≥ 4) — and sampled negatives (libs/ranking/negatives.ts:
+// popularity-weighted items the user had not interacted with) fill the session; the baseline to beat
+// is then popularity order, since there is no page order to compare with.
+// Time split: sessions that start on the last `holdoutDays` days are the held-out set (default: the
+// fewest last days holding 5% of the sessions, at least one); vocabularies and bucket edges come
+// from the training sessions only.
 //
 // Output (outDir): .npy arrays, dataset.json (shapes, the encoding, counts, windows) and
 // val_requests.json (the held-out sessions as Rank requests, scored through the serving encoder by evalRanker).
@@ -22,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { popularity as popularityJob } from '../data/batch/jobs/popularity.js';
 import { eventsView, openDuck, queryRows } from '../data/duck.js';
+import { createRng, hashSeed } from '../data/random.js';
 import { DAY_MS, readWorldManifest } from '../data/world.js';
 import { writeNpy, type NpyArray } from '../training/npy.js';
 import { rankerCatalog, type ItemMetaRow } from './catalog.js';
@@ -38,6 +47,7 @@ import {
   type RankerEncoding,
   type RankerItem,
 } from './encoding.js';
+import { NEGATIVES_PER_POSITIVE, sampleNegatives, type LoggedSession } from './negatives.js';
 
 export const DATASET_FILE = 'dataset.json';
 export const VAL_REQUESTS_FILE = 'val_requests.json';
@@ -47,6 +57,15 @@ export const GAP_HOUR_EDGES = [0.05, 0.25, 1, 3, 6, 12, 24, 48, 96, 168, 336];
 export const AGE_DAY_EDGES = [0.5, 1, 2, 4, 7, 14, 30, 60, 120, 240];
 export const RANK_EDGES = [1, 2, 3, 5, 8, 12, 20, 30, 50, 100];
 const POPULARITY_QUANTILES = [0.2, 0.4, 0.6, 0.75, 0.85, 0.92, 0.96, 0.99];
+/** Without holdoutDays, the held-out days are the fewest last days holding this share of the sessions. */
+const MIN_HELDOUT_SHARE = 0.05;
+
+/**
+ * Where the examples come from: `logged_impressions` (every shown item, baseline: the incumbent's
+ * page order) or `sampled_negatives` (interactions plus sampled negatives, baseline: popularity order).
+ */
+export type RankerLabels = 'logged_impressions' | 'sampled_negatives';
+export type RankerBaseline = 'position' | 'popularity';
 
 export interface RankerDatasetOptions {
   worldDir: string;
@@ -59,6 +78,8 @@ export interface RankerDatasetOptions {
   minItemCount?: number;
   /** At most this many held-out sessions (a deterministic sample: every k-th); default all. */
   maxValSessions?: number;
+  /** Seed of the negative sampling (logs without an impression log); default 7. */
+  seed?: number;
   log?: (line: string) => void;
 }
 
@@ -75,7 +96,9 @@ export interface RankerDatasetManifest {
   dataWindow: { startMs: number; endMs: number };
   validationWindow: { startMs: number; endMs: number };
   encoding: RankerEncoding;
-  counts: { actions: number; trainSessions: number; trainExamples: number; valSessions: number; valExamples: number; positives: Record<string, number> };
+  /** How examples were made, and the order a model must beat on the held-out sessions. */
+  labels: { kind: RankerLabels; baseline: RankerBaseline; negativesPerPositive?: number };
+  counts: { actions: number; trainSessions: number; trainExamples: number; valSessions: number; valExamples: number; positives: Record<string, number>; sampledNegatives?: number };
   arrays: Record<string, NpyEntry>;
   buildMs: number;
 }
@@ -134,9 +157,8 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
   const log = options.log ?? (() => {});
   const world = await readWorldManifest(options.worldDir);
   const endMs = Math.floor(options.endMs ?? world.startMs + world.days * DAY_MS);
-  const holdoutDays = options.holdoutDays ?? 1;
-  const valStartMs = dayOf(endMs - 1) - (holdoutDays - 1) * DAY_MS;
-  if (valStartMs <= world.startMs) throw new Error(`the held-out window starts at ${new Date(valStartMs).toISOString()}, not after the world's first day: nothing to train on`);
+  const labelKind: RankerLabels = world.source === 'import' ? 'sampled_negatives' : 'logged_impressions';
+  const seed = options.seed ?? 7;
   const minItemCount = options.minItemCount ?? 2;
   await fs.mkdir(options.outDir, { recursive: true });
 
@@ -149,12 +171,17 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
     const itemMeta = await queryRows<ItemMetaRow>(conn, `SELECT item_id, creator_id, topic, locale, created_ms FROM items ORDER BY item_id`);
     const userLocale = new Map((await queryRows<{ user_id: string; locale: string | null }>(conn, 'SELECT user_id, locale FROM users')).map((u) => [u.user_id, u.locale ?? '']));
     const actions = await readActions(conn);
-    const imps = await readImpressions(conn);
-    if (imps.users.length === 0) throw new Error(`no impressions with a session in ${options.worldDir}: the ranker learns from impressions`);
-    log(`ranker dataset: ${imps.users.length} impressions, ${actions.users.length} clicks/saves/hides before ${new Date(endMs).toISOString()}`);
+    const logged = await readImpressions(conn);
+    if (logged.users.length === 0) throw new Error(`no impressions with a session in ${options.worldDir}: the ranker learns from impressions`);
+    log(`ranker dataset: ${logged.users.length} impressions, ${actions.users.length} clicks/saves/hides before ${new Date(endMs).toISOString()}`);
+    const valStartMs = options.holdoutDays === undefined ? heldoutStart(logged, endMs) : dayOf(endMs - 1) - (options.holdoutDays - 1) * DAY_MS;
+    if (valStartMs <= world.startMs) throw new Error(`the held-out window starts at ${new Date(valStartMs).toISOString()}, not after the world's first day: nothing to train on`);
 
-    const days = [...new Set(imps.sessionMs.map(dayOf))].sort((a, b) => a - b);
+    const days = [...new Set(logged.sessionMs.map(dayOf))].sort((a, b) => a - b);
     const popularityByDay = await popularityAsOfDays(conn, days);
+    const imps = labelKind === 'sampled_negatives' ? withSampledNegatives(logged, itemMeta, seed) : logged;
+    const sampledNegatives = imps.users.length - logged.users.length;
+    if (sampledNegatives) log(`ranker dataset: no impression log (imported interactions): ${sampledNegatives} sampled negatives, ${NEGATIVES_PER_POSITIVE} per interaction`);
     const base = rankerCatalog(itemMeta, []);
     const lookupFor = (day: number) => {
       const pop = popularityByDay.get(day)!;
@@ -281,6 +308,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       dataWindow: { startMs: world.startMs, endMs: valStartMs },
       validationWindow: { startMs: valStartMs, endMs },
       encoding,
+      labels: labelKind === 'sampled_negatives' ? { kind: labelKind, baseline: 'popularity', negativesPerPositive: NEGATIVES_PER_POSITIVE } : { kind: labelKind, baseline: 'position' },
       counts: {
         actions: A,
         trainSessions: split.train.contexts,
@@ -288,6 +316,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
         valSessions: split.val.contexts,
         valExamples: split.val.examples,
         positives,
+        ...(sampledNegatives ? { sampledNegatives } : {}),
       },
       arrays,
       buildMs: Math.round(performance.now() - started),
@@ -302,6 +331,61 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
   } finally {
     duck.close();
   }
+}
+
+/**
+ * The first held-out day's start: the fewest last days (of those before endMs) whose sessions are at
+ * least MIN_HELDOUT_SHARE of all, at least one day. A sparse log (a few dozen ratings a day) gets a
+ * held-out set large enough to tell a model from its baseline.
+ */
+function heldoutStart(imps: Impressions, endMs: number): number {
+  const sessionDays = new Map<string, number>();
+  for (let i = 0; i < imps.users.length; i++) sessionDays.set(`${imps.users[i]}\u0001${imps.sessions[i]}`, dayOf(imps.sessionMs[i]));
+  const starts = [...sessionDays.values()].sort((a, b) => b - a);
+  const wanted = Math.max(1, Math.ceil(MIN_HELDOUT_SHARE * starts.length));
+  // The day of the wanted-th newest session: held out with every session of its day and after.
+  return Math.min(dayOf(endMs - 1), starts[Math.min(wanted, starts.length) - 1]);
+}
+
+/**
+ * The log's impressions (all of them interactions, or shown items without one) with sampled
+ * negatives added to every session, the click label set for any interaction, each session's rows in
+ * a seeded random order (no page order to keep: ties must not favour the positives).
+ */
+function withSampledNegatives(imps: Impressions, itemMeta: ItemMetaRow[], seed: number): Impressions {
+  const bounds: [number, number][] = [];
+  const sessions: LoggedSession[] = [];
+  for (let i = 0; i < imps.users.length; ) {
+    let j = i;
+    while (j < imps.users.length && imps.users[j] === imps.users[i] && imps.sessions[j] === imps.sessions[i]) j++;
+    const rows = Array.from({ length: j - i }, (_, n) => i + n);
+    bounds.push([i, j]);
+    sessions.push({ user: imps.users[i], session: imps.sessions[i], startMs: imps.sessionMs[i], items: rows.map((r) => imps.items[r]), positive: rows.map((r) => imps.click[r] || imps.save[r]) });
+    i = j;
+  }
+  const catalog = itemMeta.map((r) => ({ itemId: r.item_id, createdMs: r.created_ms == null ? null : Number(r.created_ms) }));
+  const negatives = sampleNegatives({ sessions, catalog, seed });
+  const out: Impressions = { users: [], sessions: [], items: [], times: [], sessionMs: [], positions: [], sources: [], click: [], save: [], hide: [] };
+  sessions.forEach((s, k) => {
+    const [from, to] = bounds[k];
+    const rows: { item: string; time: number; click: boolean; save: boolean; hide: boolean }[] = [];
+    for (let r = from; r < to; r++) rows.push({ item: imps.items[r], time: imps.times[r], click: imps.click[r] || imps.save[r], save: imps.save[r], hide: imps.hide[r] });
+    for (const item of negatives[k]) rows.push({ item, time: s.startMs, click: false, save: false, hide: false });
+    createRng(hashSeed(seed, 'order', s.user, s.session)).shuffle(rows);
+    for (const row of rows) {
+      out.users.push(s.user);
+      out.sessions.push(s.session);
+      out.items.push(row.item);
+      out.times.push(row.time);
+      out.sessionMs.push(s.startMs);
+      out.positions.push(null);
+      out.sources.push(null);
+      out.click.push(row.click);
+      out.save.push(row.save);
+      out.hide.push(row.hide);
+    }
+  });
+  return out;
 }
 
 /** Grows the context and example columns of one split. */

@@ -204,7 +204,8 @@ export function allocateCandidates(n: number, enc: RankerEncoding): CandidateCol
 
 /**
  * Writes one candidate into row `row`: ids through the vocabularies, age and popularity as of the
- * request, and up to maxSources proposals, best rank first (padding: source 0, rank -1).
+ * request, and up to maxSources proposals, best rank first (padding: source 0, rank -1; all padding
+ * when the vocabulary holds no generator).
  */
 export function encodeCandidateInto(out: CandidateColumns, row: number, candidate: RankCandidateInput, lookup: ItemLookup, requestMs: number, enc: RankerEncoding): void {
   const maps = lookups(enc.vocab);
@@ -216,6 +217,8 @@ export function encodeCandidateInto(out: CandidateColumns, row: number, candidat
   out.cand_age_days[row] = ageDays(requestMs, info?.createdMs ?? null);
   out.cand_popularity[row] = info ? Math.max(0, info.popularity) : 0;
   const K = enc.maxSources;
+  // A model whose log named no generators (an imported log) never learnt a source embedding: it reads none.
+  if (enc.vocab.sources.length <= OOV + 1) return;
   const sources = candidate.sources.length <= 1 ? candidate.sources : [...candidate.sources].sort((a, b) => a.rank - b.rank);
   for (let k = 0; k < K; k++) {
     const s = sources[k];

@@ -17,12 +17,16 @@ const DAY_MS = 86_400_000;
 /** A generator name no vocabulary holds (encodes as unknown). */
 const HIDDEN_SOURCE = '__hidden_slot__';
 
+/**
+ * A metric that cannot be computed is absent, never NaN: an AUC when the held-out impressions lack
+ * a class (a log without hides has no auc_hide), hit3_save when no held-out request has a save.
+ */
 export interface HeldoutMetrics {
-  auc_click: number;
-  auc_save: number;
-  auc_hide: number;
+  auc_click?: number;
+  auc_save?: number;
+  auc_hide?: number;
   /** Share of held-out requests with a save whose top 3 by the save head holds a saved item. */
-  hit3_save: number;
+  hit3_save?: number;
   requests: number;
   impressions: number;
   requestsWithSave: number;
@@ -129,11 +133,12 @@ export function heldoutMetrics(sessions: ScoredSession[]): HeldoutMetrics {
   };
   const m = HEADS.map((_, h) => auc(concat((s) => s.scores[h]), concat((s) => s.labels[h])));
   const hit = hitAtK(sessions.map((s) => ({ scores: s.scores[1], labels: s.labels[1] })), 3);
+  const present = (key: string, x: number) => (Number.isNaN(x) ? {} : { [key]: x });
   return {
-    auc_click: m[0],
-    auc_save: m[1],
-    auc_hide: m[2],
-    hit3_save: hit.hit,
+    ...present('auc_click', m[0]),
+    ...present('auc_save', m[1]),
+    ...present('auc_hide', m[2]),
+    ...present('hit3_save', hit.hit),
     requests: sessions.length,
     impressions: sessions.reduce((n, s) => n + s.labels[0].length, 0),
     requestsWithSave: hit.requests,

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG_PATH, loadMeshConfig, registryDirOf } from '../../libs/config/mesh.js';
 import { OnnxSessionPool } from '../../libs/onnx/pool.js';
 import { ModelRegistry, type VersionInfo } from '../../libs/registry/index.js';
-import { buildRankerDataset, type RankerDataset } from '../../libs/ranking/dataset.js';
+import { buildRankerDataset, type RankerBaseline, type RankerDataset } from '../../libs/ranking/dataset.js';
 import { HEADS, RANKER_FILE, RANKER_KIND, RANKER_MODEL, type RankerEncoding, type RankerManifest } from '../../libs/ranking/encoding.js';
 import { baselineSessions, heldoutMetrics, readValRequests, scoreHeldout, type HeldoutMetrics, type HeldoutSourceOptions } from '../../libs/ranking/heldout.js';
 import type { MeshConfig } from '../../libs/config/mesh.js';
@@ -59,6 +59,7 @@ export interface TrainRankerResult {
 
 interface TrainerReport {
   variant: string;
+  /** Metrics the held-out data cannot give (e.g. auc_hide on a log without hides) are not keys here. */
   metrics: Record<string, number>;
   onnx: { opset: number; file: string; inputs: string[]; outputs: string[] };
   training: Record<string, unknown>;
@@ -66,8 +67,9 @@ interface TrainerReport {
 
 /**
  * Trains one ranker version and registers it: training → trained, then validated (it beats the
- * incumbent's page order on held-out click and save AUC, and its ONNX graph reproduces PyTorch)
- * or rejected; a validated version is published unless publish is false.
+ * baseline order — the incumbent's pages, or popularity on a log without an impression log — on
+ * held-out click and save AUC, whichever exist, and its ONNX graph reproduces PyTorch) or rejected;
+ * a validated version is published unless publish is false.
  */
 export async function trainRanker(options: TrainRankerOptions): Promise<TrainRankerResult> {
   const started = performance.now();
@@ -89,14 +91,16 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
         report = JSON.parse(await readFile(reportPath, 'utf8')) as TrainerReport;
         const manifest = manifestFields(dataset, report);
         heldout = await checkAndScore(dir, manifest.encoding, dataset.dir);
-        return { ...manifest, metrics: { ...report.metrics, ...prefixed('onnx_', heldout) } };
+        return { ...manifest, metrics: { ...report.metrics, ...prefixed('onnx_', heldout!) } };
       },
       { note: `${options.variant ?? 'sequence'} ranker on ${options.worldDir}` },
     );
     const trainMs = performance.now() - trainStarted;
     const val = await readValRequests(dataset.dir);
     const baselines = { position: heldoutMetrics(baselineSessions(val, 'position')), popularity: heldoutMetrics(baselineSessions(val, 'popularity')) };
-    const { validated, note } = validation(heldout!, baselines.position, report!);
+    // The order to beat: the incumbent's pages on a logged impression log, popularity on an imported one.
+    const baseline = dataset.manifest.labels?.baseline ?? 'position';
+    const { validated, note } = validation(heldout!, baseline, baselines[baseline], report!);
     let info = (await registry.setState(model, created.version, 'trained', `trained in ${(trainMs / 1000).toFixed(1)} s`)) as VersionInfo<RankerManifest>;
     if (!options.leaveTrained) info = (await registry.setState(model, created.version, validated ? 'validated' : 'rejected', note)) as VersionInfo<RankerManifest>;
     if (!options.leaveTrained && validated && options.publish !== false) info = (await registry.setState(model, created.version, 'published', 'published by train-ranker')) as VersionInfo<RankerManifest>;
@@ -129,7 +133,7 @@ function manifestFields(dataset: RankerDataset, report: TrainerReport): Pick<Ran
     dataWindow: dataset.manifest.dataWindow,
     validationWindow: dataset.manifest.validationWindow,
     metrics: report.metrics,
-    training: { ...report.training, dataset: dataset.manifest.counts },
+    training: { ...report.training, dataset: dataset.manifest.counts, labels: dataset.manifest.labels },
   };
 }
 
@@ -156,22 +160,31 @@ async function checkAndScore(
   }
 }
 
-/** Validated when the served model beats the incumbent's page order on click and save AUC, and ONNX agrees with PyTorch. */
-function validation(heldout: HeldoutMetrics, position: HeldoutMetrics, report: TrainerReport): { validated: boolean; note: string } {
+/**
+ * Validated when the served model beats the baseline order on click and save AUC — each head the
+ * held-out data can measure, at least one of them — and ONNX agrees with PyTorch.
+ */
+function validation(heldout: HeldoutMetrics, baselineName: RankerBaseline, baseline: HeldoutMetrics, report: TrainerReport): { validated: boolean; note: string } {
   const problems: string[] = [];
+  const beaten: string[] = [];
   for (const head of ['click', 'save'] as const) {
     const key = `auc_${head}` as const;
-    if (!(heldout[key] > position[key])) problems.push(`held-out ${key} ${fmt(heldout[key])} does not beat position order ${fmt(position[key])}`);
+    const model = heldout[key];
+    if (model === undefined) continue; // no such action held out: nothing to compare
+    const base = baseline[key];
+    if (!(model > (base ?? 0.5))) problems.push(`held-out ${key} ${fmt(model)} does not beat ${baselineName} order ${fmt(base)}`);
+    else beaten.push(`${key} ${fmt(model)} (${baselineName} ${fmt(base)})`);
     const torch = report.metrics[key];
-    if (Math.abs(torch - heldout[key]) > 0.005) problems.push(`ONNX ${key} ${fmt(heldout[key])} differs from PyTorch ${fmt(torch)}`);
+    if (torch === undefined || Math.abs(torch - model) > 0.005) problems.push(`ONNX ${key} ${fmt(model)} differs from PyTorch ${fmt(torch)}`);
   }
-  return problems.length
-    ? { validated: false, note: problems.join('; ') }
-    : { validated: true, note: `held-out auc_click ${fmt(heldout.auc_click)} (position ${fmt(position.auc_click)}), auc_save ${fmt(heldout.auc_save)} (position ${fmt(position.auc_save)}), hit3_save ${fmt(heldout.hit3_save)}` };
+  if (beaten.length === 0 && problems.length === 0) problems.push('neither click nor save AUC can be measured on the held-out sessions');
+  return problems.length ? { validated: false, note: problems.join('; ') } : { validated: true, note: `held-out ${beaten.join(', ')}, hit3_save ${fmt(heldout.hit3_save)}` };
 }
 
-const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
-const prefixed = (prefix: string, m: HeldoutMetrics) => Object.fromEntries(Object.entries(m).map(([k, v]) => [`${prefix}${k}`, v]));
+/** A metric for people: 4 decimals, "—" when absent. */
+const fmt = (x: number | undefined) => (x === undefined ? '—' : Number.isFinite(x) ? x.toFixed(4) : String(x));
+/** Present metrics only, each under prefix + name. */
+const prefixed = (prefix: string, m: HeldoutMetrics) => Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number').map(([k, v]) => [`${prefix}${k}`, v]));
 
 // ---- eval-ranker ----------------------------------------------------------------------------------
 

@@ -73,20 +73,27 @@ export interface RankerTrainerCheck {
 
 /**
  * Gates for a ranker version: finite AUCs, click and save AUC above the floor and, when something
- * serves, no larger absolute AUC drop than allowed; plus the trainer's own checks.
+ * serves, no larger absolute AUC drop than allowed; plus the trainer's own checks. A head whose AUC
+ * the held-out data cannot measure (absent: no such action held out) is not gated, but at least one
+ * of click and save must be measured.
  */
 export function rankerGates(candidate: HeldoutMetrics, incumbent: HeldoutMetrics | undefined, gates: GateSettings, trainer?: RankerTrainerCheck): GateVerdict {
-  const heads = ['auc_click', 'auc_save'] as const;
-  const nonFinite = heads.filter((h) => !Number.isFinite(candidate[h]));
+  const heads = (['auc_click', 'auc_save'] as const).filter((h) => candidate[h] !== undefined);
+  const absent = (['auc_click', 'auc_save'] as const).filter((h) => candidate[h] === undefined);
+  const value = (m: HeldoutMetrics, h: (typeof heads)[number]) => m[h] as number;
+  const nonFinite = heads.filter((h) => !Number.isFinite(value(candidate, h)));
   const checks: GateCheck[] = [
-    { gate: 'finite', passed: nonFinite.length === 0, value: nonFinite.length, bound: 0, detail: nonFinite.length === 0 ? 'click and save AUC are finite' : `${nonFinite.join(', ')} not finite (NaN scores, or a head without both classes)` },
+    { gate: 'finite', passed: nonFinite.length === 0, value: nonFinite.length, bound: 0, detail: nonFinite.length === 0 ? `${heads.map((h) => h.slice(4)).join(' and ') || 'no'} AUC finite` : `${nonFinite.join(', ')} not finite (NaN scores)` },
   ];
-  for (const h of heads) checks.push(atLeast(`min_${h}`, `held-out ${h}`, candidate[h], gates.minRankerAuc));
+  if (heads.length === 0) checks.push({ gate: 'measurable', passed: false, detail: 'neither click nor save AUC can be measured: the held-out sessions lack positives or negatives' });
+  else if (absent.length) checks.push({ gate: 'measurable', passed: true, detail: `${absent.join(', ')} absent (the held-out sessions have no such action): gated on ${heads.join(', ')}` });
+  for (const h of heads) checks.push(atLeast(`min_${h}`, `held-out ${h}`, value(candidate, h), gates.minRankerAuc));
   if (incumbent) {
     for (const h of heads) {
-      if (!Number.isFinite(incumbent[h])) continue;
-      const check = atLeast(`${h}_regression`, `held-out ${h}`, candidate[h], incumbent[h] - gates.maxAucDropAbsolute);
-      check.detail += ` (serving ${f4(incumbent[h])}, largest drop ${f4(gates.maxAucDropAbsolute)})`;
+      const served = incumbent[h];
+      if (served === undefined || !Number.isFinite(served)) continue;
+      const check = atLeast(`${h}_regression`, `held-out ${h}`, value(candidate, h), served - gates.maxAucDropAbsolute);
+      check.detail += ` (serving ${f4(served)}, largest drop ${f4(gates.maxAucDropAbsolute)})`;
       checks.push(check);
     }
   }
@@ -112,6 +119,7 @@ export function retrievalRecord(m: RetrievalMetrics): Record<string, number> {
   };
 }
 
+/** Absent metrics stay absent (no key): the cycle report never holds NaN or null for them. */
 export function rankerRecord(m: HeldoutMetrics): Record<string, number> {
-  return { ...m };
+  return Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number'));
 }

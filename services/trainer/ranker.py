@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ranker_data import RankerData  # noqa: E402
 from ranker_metrics import auc, hit_at_k  # noqa: E402
 from ranker_model import CAND_INPUTS, OUTPUTS, SEQ_INPUTS, VARIANTS, Ranker, Serving, weighted_bce  # noqa: E402
+from report_json import present_metrics, write_report  # noqa: E402
 
 OPSET = 17
 HEADS = ["click", "save", "hide"]
@@ -95,12 +96,12 @@ def evaluate(split, scores, prefix=""):
     return m, sessions
 
 
-def baselines(split):
-    """The incumbent's page order (position) and popularity order, scored like a model."""
+def baselines(split, with_position=True):
+    """The incumbent's page order (position; only on a logged impression log) and popularity order, scored like a model."""
     pos = -split.position.astype(np.float64)
     pop = split.cand[CAND_INPUTS.index("cand_popularity")].astype(np.float64)
     m = {}
-    for name, s in (("position", pos), ("popularity", pop)):
+    for name, s in ((("position", pos),) if with_position else ()) + (("popularity", pop),):
         scores = np.repeat(s[:, None], 3, axis=1)
         m.update(evaluate(split, scores, prefix=f"{name}_")[0])
     return m
@@ -151,7 +152,7 @@ def main(argv):
     data = RankerData(args.data)
     train, val = data.split("train"), data.split("val")
     card = data.cardinalities()
-    log(args, f"{args.variant}: {train.contexts} train requests / {train.examples} impressions, {val.contexts} held-out requests / {val.examples}; vocab {card}")
+    log(args, f"{args.variant} ({data.labels_kind()}): {train.contexts} train requests / {train.examples} impressions, {val.contexts} held-out requests / {val.examples}; vocab {card}")
 
     model = Ranker(card, data.enc["buckets"], variant=args.variant, d=args.d, heads=args.heads, layers=args.layers, ff=args.ff, hidden=args.hidden, dropout=args.dropout, seq_len=data.seq_len)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -184,7 +185,7 @@ def main(argv):
                 stopped_early = True
                 break
         epoch_loss.append(total / max(1, count))
-        m = {} if args.skip_eval else evaluate(val, predict(model, val))[0]
+        m = {} if args.skip_eval else present_metrics(evaluate(val, predict(model, val))[0])[0]
         epoch_val.append(m)
         log(args, f"epoch {epoch + 1}/{args.epochs}: loss {epoch_loss[-1]:.4f}  held-out " + "  ".join(f"{k} {v:.4f}" for k, v in m.items()) + f"  ({time.time() - started:.0f} s)")
         if stopped_early:
@@ -196,21 +197,24 @@ def main(argv):
         scores = predict(model, val)
         heldout, save_sessions = evaluate(val, scores)
         metrics.update(heldout)
-        metrics.update(baselines(val))
+        metrics.update(baselines(val, with_position=data.labels_kind() == "logged_impressions"))
         metrics.update({"val_requests": val.contexts, "val_impressions": val.examples, "val_requests_with_save": save_sessions})
         if not np.isfinite(scores).all():
             raise SystemExit("training diverged: non-finite scores")
     if not math.isfinite(metrics["train_loss"]):
         raise SystemExit("training diverged: non-finite loss")
+    # e.g. auc_hide on a log without hides: absent, not NaN.
+    metrics, absent = present_metrics(metrics)
 
     os.makedirs(args.out, exist_ok=True)
     export(model, val, os.path.join(args.out, "ranker.onnx"))
     with open(os.path.join(args.out, "probe.json"), "w") as f:
-        json.dump({"tolerance": 2e-4, "requests": probes(model, val)}, f)
+        json.dump({"tolerance": 2e-4, "requests": probes(model, val)}, f, allow_nan=False)
 
     report = {
         "variant": args.variant,
         "metrics": metrics,
+        "absent_metrics": absent,
         "onnx": {"opset": OPSET, "file": "ranker.onnx", "inputs": SEQ_INPUTS + CAND_INPUTS, "outputs": OUTPUTS},
         "training": {
             "variant": args.variant,
@@ -241,8 +245,7 @@ def main(argv):
             "torch": torch.__version__,
         },
     }
-    with open(args.report, "w") as f:
-        json.dump(report, f, indent=2)
+    write_report(args.report, report)
     log(args, f"done in {report['training']['total_seconds']} s: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
 
 

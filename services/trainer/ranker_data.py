@@ -39,6 +39,11 @@ class RankerData:
             self._arrays[name] = np.load(os.path.join(self.dir, entry["file"]))
         return self._arrays[name]
 
+    def labels_kind(self):
+        """"logged_impressions" (every shown item is an example) or "sampled_negatives" (an imported log:
+        interactions plus sampled negatives; no page order exists)."""
+        return self.meta.get("labels", {}).get("kind", "logged_impressions")
+
     def cardinalities(self):
         v = self.enc["vocab"]
         return {k: len(v[k]) for k in ("items", "topics", "creators", "locales", "sources")}
