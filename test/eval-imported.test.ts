@@ -1,0 +1,99 @@
+// `feedloom eval --world DIR` on an imported ratings log: the per-user split is the default, the
+// mesh is prepared and served on each user's first 80% (real trainers), and the table holds every
+// generator, the served Blend at pages of 20 and 100, and the three classical baselines.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importInteractions } from '../libs/data/importer.js';
+import { UDATA_SMALL, writeUData } from '../libs/data/udata-fixture.js';
+import { readWorldManifest } from '../libs/data/world.js';
+import type { SplitEvalReport } from '../services/eval/run-split-eval.js';
+import { buildSplitWorld } from '../services/eval/split-world.js';
+import { worldRows } from './fixtures/events.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'eval-imported-'));
+const worldDir = join(tmp, 'world');
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Every file of the world outside eval/, with a hash of its bytes. */
+function worldFiles(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (relative(dir, path) === 'eval') continue;
+      if (statSync(path).isDirectory()) walk(path);
+      else out[relative(dir, path)] = createHash('sha1').update(readFileSync(path)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('eval on an imported world', () => {
+  beforeAll(async () => {
+    const input = join(tmp, 'u.data');
+    writeUData(input, UDATA_SMALL);
+    await importInteractions({ input, dir: worldDir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] });
+  }, 60_000);
+
+  it('splits each user at their last 20%: held-out items are absent from the training world', async () => {
+    const split = await buildSplitWorld(worldDir, { fraction: 0.2 }, () => {});
+    const source = await worldRows<{ user_id: string; n: number }>(worldDir, `SELECT user_id, count(DISTINCT item_id) AS n FROM events WHERE action IN ('click', 'save') GROUP BY user_id`);
+    for (const { user_id, n } of source) {
+      expect(split.heldOut.get(user_id)?.size, user_id).toBe(Math.max(1, Math.round(0.2 * n)));
+      expect(split.train.get(user_id)!.length + split.heldOut.get(user_id)!.size).toBe(n);
+    }
+    const kept = await worldRows<{ user_id: string; item_id: string }>(split.dir, `SELECT DISTINCT user_id, item_id FROM events`);
+    const leaked = kept.filter((e) => split.heldOut.get(e.user_id)?.has(e.item_id));
+    expect(leaked).toEqual([]);
+    expect(kept.length).toBe([...split.train.values()].reduce((s, items) => s + items.length, 0));
+    const manifest = await readWorldManifest(split.dir);
+    expect(manifest.source).toBe('import');
+    expect(manifest.counts.items).toBe(split.catalogItems);
+    // Built once, then reused.
+    expect((await buildSplitWorld(worldDir, { fraction: 0.2 }, () => {})).reused).toBe(true);
+  }, 60_000);
+
+  it('prints every generator, the Blend at 20 and 100, and popularity, item-kNN and EASE', async () => {
+    const before = worldFiles(worldDir);
+    const { stdout } = await promisify(execFile)(process.execPath, ['bin/feedloom.js', 'eval', '--world', worldDir, '--json'], { timeout: 900_000, maxBuffer: 64 << 20 });
+    const report = JSON.parse(stdout) as SplitEvalReport;
+    expect(report.meshError).toBeUndefined();
+    expect(report.split).toBe('user-last:0.2');
+    expect(report.ks).toEqual([20, 100]);
+    expect(report.users).toBe(200);
+    const rows = [...report.generators, ...report.blends, ...report.baselines];
+    for (const row of rows) {
+      for (const r of Object.values(row.recall)) {
+        expect(r, row.name).toBeGreaterThanOrEqual(0);
+        expect(r, row.name).toBeLessThanOrEqual(1);
+      }
+      expect(row.coverage).toBeGreaterThanOrEqual(0);
+      expect(row.coverage).toBeLessThanOrEqual(1);
+    }
+    expect(report.generators.map((g) => g.name)).toEqual(expect.arrayContaining(['popular', 'item_cooccurrence', 'mf', 'two_tower']));
+    for (const g of ['popular', 'item_cooccurrence', 'mf', 'two_tower']) expect(report.generators.find((x) => x.name === g)!.recall['@100'], g).toBeGreaterThan(0);
+
+    const blend = Object.fromEntries(report.blends.map((b) => [b.name, b]));
+    expect(Object.keys(blend)).toEqual(['Blend (page of 20)', 'Blend (page of 100)']);
+    expect(Object.keys(blend['Blend (page of 20)'].recall)).toEqual(['@20']);
+    expect(blend['Blend (page of 100)'].recall['@100']).toBeGreaterThan(0);
+    // Ranked by the ranker prepared on the training part, every page.
+    for (const b of report.blends) expect(b.note ?? '', b.name).not.toMatch(/not ranked|failed/);
+
+    const base = Object.fromEntries(report.baselines.map((b) => [b.name, b.recall]));
+    expect(Object.keys(base)).toEqual(['popularity', 'item-kNN (cosine)', 'EASE']);
+    expect(base.popularity['@20']).toBeGreaterThan(0);
+    expect(base.EASE['@20']).toBeGreaterThanOrEqual(base.popularity['@20']);
+    expect(base.EASE['@100']).toBeGreaterThanOrEqual(base.popularity['@100']);
+    expect(base['item-kNN (cosine)']['@100']).toBeGreaterThan(base.popularity['@100']);
+    expect(report.baselines.find((b) => b.name === 'EASE')!.note).toMatch(/λ = \d+/);
+    // The world itself is as it was: the eval writes only under eval/.
+    expect(worldFiles(worldDir)).toEqual(before);
+  }, 900_000);
+});
