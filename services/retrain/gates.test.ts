@@ -90,4 +90,14 @@ describe('rankerGates', () => {
     const v = rankerGates(ranking(0.7, 0.7), undefined, gates, { validated: false, note: 'ONNX auc_click differs from PyTorch' });
     expect(v.reasons).toEqual(['trainer_checks: ONNX auc_click differs from PyTorch']);
   });
+
+  it('gates the heads a log can measure: no hides or saves held out is absent, not a failure; nothing measurable fails', () => {
+    const noSaves: HeldoutMetrics = { auc_click: 0.7, requests: 50, impressions: 900, requestsWithSave: 0 };
+    const v = rankerGates(noSaves, ranking(0.69, 0.75), gates);
+    expect(v.passed).toBe(true);
+    expect(v.checks.map((c) => c.gate)).toEqual(['finite', 'measurable', 'min_auc_click', 'auc_click_regression']);
+    expect(v.checks[1].detail).toMatch(/auc_save absent/);
+    expect(failed(rankerGates({ ...noSaves, auc_click: 0.5 }, undefined, gates))).toEqual(['min_auc_click']);
+    expect(failed(rankerGates({ requests: 50, impressions: 900, requestsWithSave: 0 }, undefined, gates))).toEqual(['measurable']);
+  });
 });

@@ -24,6 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report_json import present_metrics, write_report  # noqa: E402
+
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -127,7 +130,10 @@ def main(argv):
     os.makedirs(args.out, exist_ok=True)
     np.save(os.path.join(args.out, "user_factors.npy"), user_f.numpy())
     np.save(os.path.join(args.out, "item_factors.npy"), item_f.numpy())
+    # A metric the data cannot give (e.g. held-out recall without held-out users) is absent, not NaN.
+    metrics, absent = present_metrics(metrics)
     report = {
+        "absent_metrics": absent,
         "dim": args.dim + 1,
         "metrics": metrics,
         "training": {
@@ -136,8 +142,7 @@ def main(argv):
             "total_seconds": round(time.time() - started, 2), "torch": torch.__version__,
         },
     }
-    with open(args.report, "w") as f:
-        json.dump(report, f, indent=2)
+    write_report(args.report, report)
     if not args.quiet:
         print(f"[mf_bpr] done in {report['training']['total_seconds']} s: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()), file=sys.stderr, flush=True)
 

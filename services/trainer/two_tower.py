@@ -32,6 +32,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report_json import present_metrics, write_report  # noqa: E402
+
 USER_INPUTS = ["hist_items", "hist_weights", "follow_creators", "topics", "locale", "hour"]
 ITEM_INPUTS = ["item", "topic", "creator", "board", "age_bucket", "pop_bucket"]
 OPSET = 17
@@ -334,7 +337,10 @@ def main(argv):
     report_dir = os.path.dirname(os.path.abspath(args.report))
     np.save(os.path.join(report_dir, "check_user_embedding.npy"), check_users.numpy().astype(np.float32))
     np.save(os.path.join(report_dir, "check_item_embedding.npy"), items_emb[:CHECK_ROWS].numpy().astype(np.float32))
+    # A metric the data cannot give (e.g. a pairwise cosine over one held-out user) is absent, not NaN.
+    metrics, absent = present_metrics(metrics)
     report = {
+        "absent_metrics": absent,
         "dim": args.dim,
         "metrics": metrics,
         "training": {
@@ -358,8 +364,7 @@ def main(argv):
         },
         "check": {"users_from": check_source.rstrip("_"), "users": n_check_users, "items": min(CHECK_ROWS, n_items)},
     }
-    with open(args.report, "w") as f:
-        json.dump(report, f, indent=2)
+    write_report(args.report, report)
     log(args, f"done in {report['training']['total_seconds']} s: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if "recall" in k))
 
 
