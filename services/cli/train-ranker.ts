@@ -243,7 +243,8 @@ export async function evalRanker(options: EvalRankerOptions): Promise<EvalRanker
     const replay = options.mesh ? await replayProposals(options.mesh, val, { log }) : undefined;
     const rows: EvalRankerRow[] = [
       ...(replay ? [{ name: 'blender pre-score order (mesh generators replayed)', metrics: heldoutMetrics(preScoreSessions(val, replay)) }] : []),
-      { name: 'incumbent page order (position)', metrics: heldoutMetrics(baselineSessions(val, 'position')) },
+      // An imported log has no page order: every candidate would tie.
+      ...((dataset.manifest.labels?.baseline ?? 'position') === 'position' ? [{ name: 'incumbent page order (position)', metrics: heldoutMetrics(baselineSessions(val, 'position')) }] : []),
       { name: 'popularity as of the day start', metrics: heldoutMetrics(baselineSessions(val, 'popularity')) },
     ];
     // The same models scored with the blender's proposals as sources (as served), then with the slot hidden: listed after.
