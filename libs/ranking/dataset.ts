@@ -16,8 +16,8 @@
 // interaction file has no impressions of its own (each interaction was written as an impression plus
 // its action), so there every session's interacted items are the positives — click label: any
 // interaction, save label: a save (rating ≥ 4) — and sampled negatives (libs/ranking/negatives.ts:
-// popularity-weighted items the user had not interacted with) fill the session; the baseline to beat
-// is then popularity order, since there is no page order to compare with.
+// items the user had not interacted with, drawn by how popular they were before that day) fill the
+// session; the baseline to beat is then popularity order, since there is no page order to compare with.
 // Time split: sessions that start on the last `holdoutDays` days are the held-out set (default: the
 // fewest last days holding 5% of the sessions, at least one); vocabularies and bucket edges come
 // from the training sessions only.
