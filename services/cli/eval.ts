@@ -150,7 +150,7 @@ export function formatReport(r: EvalReport): string {
 
 export function formatSplitReport(r: SplitEvalReport): string {
   const ks = r.ks.map((k) => `@${k}`);
-  const head = ['', 'kind', ...ks.map((k) => `recall${k}`), 'coverage', 'note'];
+  const head = ['row', 'kind', ...ks.map((k) => `recall${k}`), 'coverage', 'note'];
   const cells = (row: SplitEvalReport['generators'][number]) => [
     row.name,
     row.kind,
@@ -164,11 +164,14 @@ export function formatSplitReport(r: SplitEvalReport): string {
   const last = head.length - 1;
   const line = (c: string[]) => `| ${c.map((x, i) => (i < 2 || i === last ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join(' | ')} |`;
   return [
-    `eval on ${r.world}: split ${r.split} (the last ${(100 * Number(r.split.split(':')[1])).toFixed(0)}% of each user's interactions by time held out), ${r.users} users, ${r.catalogItems} catalog items`,
+    `eval on ${r.world}: split ${r.split} (each user's last ${+(100 * r.fraction).toFixed(1)}% of interactions, by time, held out), ${r.users} users, ${r.catalogItems} catalog items`,
     `${r.metric}; every list is the full catalog minus the user's training items; coverage: share of the catalog in some user's list at the row's largest K`,
     line(head),
     `|${widths.map((w, i) => (i < 2 || i === last ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
     ...rows.map(line),
+    ...(r.easeLambda
+      ? ['', `EASE λ on the validation slice (recall${ks[ks.length - 1]}): ${Object.entries(r.easeLambda.recallByLambda).map(([l, x]) => `${l} → ${pct(x)}`).join(', ')}`]
+      : []),
     ...(r.meshError ? ['', `the mesh rows are missing: ${r.meshError}`] : []),
     '',
     `training world: ${r.trainWorld}; seconds: ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v}`).join(', ')}`,

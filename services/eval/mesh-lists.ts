@@ -44,6 +44,9 @@ export async function meshLists(
   o.log(`preparing the training world for the mesh …`);
   await trainTwoTowerOnAll(mesh, log);
   await prepareWorld(mesh, { log });
+  // A ranker that failed validation on the training part is not served: pages keep pre-score order.
+  const ranker = mesh.services.ranker && (await new ModelRegistry(registryDirOf(mesh)).latest(mesh.services.ranker.model, ['published', 'serving']));
+  if (mesh.services.ranker && !ranker) o.log('no ranker passed validation on the training part: Blend pages are in pre-score order');
   const running = await startAllInOne(mesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
   const blender = connect(BlenderClient, running.addresses.get('blender')!);
@@ -57,7 +60,7 @@ export async function meshLists(
   const blends = [...new Set(o.ks.map((k) => Math.min(k, MAX_LIMIT)))].map((limit) => ({ limit, lists: new Map<string, string[]>(), errors: 0, unranked: 0 }));
   const blend = (userId: string, limit: number) => callUnary(blender, 'blend', { userId, limit, debug: false, requestId: '' }, { timeoutMs: CALL_TIMEOUT_MS });
   try {
-    await untilWarm(() => blend(o.users[0], maxK), !!mesh.services.ranker, o.log);
+    await untilWarm(() => blend(o.users[0], maxK), !!ranker, o.log);
     for (const [n, userId] of o.users.entries()) {
       const user = await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: CALL_TIMEOUT_MS });
       // Room for the user's own items, which are left out before the list is cut at K.

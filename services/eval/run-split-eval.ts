@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { MeshConfig } from '../../libs/config/mesh.js';
+import type { EaseLambdaChoice } from '../../libs/eval/baselines/tune-ease.js';
 import { catalogCoverage, mean, recallCappedAtK } from '../../libs/eval/metrics.js';
 import { splitName, type UserLastSplit } from '../../libs/eval/user-last-split.js';
 import { baselineLists } from './baseline-lists.js';
@@ -28,6 +29,8 @@ export interface SplitEvalRow {
 export interface SplitEvalReport {
   world: string;
   split: string;
+  /** Share of each user's interactions held out. */
+  fraction: number;
   /** The status page's label for what was held out. */
   testDay: string;
   metric: string;
@@ -40,6 +43,8 @@ export interface SplitEvalReport {
   blend?: SplitEvalRow;
   blends: SplitEvalRow[];
   baselines: SplitEvalRow[];
+  /** EASE's λ and the validation recall@K (largest K) of every λ tried. */
+  easeLambda?: EaseLambdaChoice;
   /** Why the mesh rows are missing, when preparing or serving the training world failed. */
   meshError?: string;
   seconds: Record<string, number>;
@@ -84,6 +89,7 @@ export async function runSplitEval(
   const report: SplitEvalReport = {
     world: worldDir,
     split: splitName(options.split),
+    fraction: options.split.fraction,
     testDay: `${splitName(options.split)} of each user`,
     metric: SPLIT_METRIC,
     users: users.length,
@@ -93,6 +99,7 @@ export async function runSplitEval(
     generators: [],
     blends: [],
     baselines: baselines.map((b) => (b.lists ? row(b.name, 'baseline', b.lists, ks, { note: b.note }) : { name: b.name, kind: 'baseline', recall: {}, coverage: 0, note: b.note })),
+    easeLambda: baselines.find((b) => b.ease)?.ease,
     seconds,
   };
 

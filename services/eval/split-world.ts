@@ -38,11 +38,12 @@ export async function buildSplitWorld(worldDir: string, split: UserLastSplit, lo
     const { conn } = duck;
     await eventsView(conn, worldDir);
     // Each (user, item) counts once, at its first interaction; ties in time are broken by item id.
+    // Users in id order, so that the baselines' matrices (and their ties) are the same on every run.
     const rows = await queryRows<{ user_id: string; items: string[]; times: number[] }>(
       conn,
       `SELECT user_id, list(item_id ORDER BY t, item_id) AS items, list(t ORDER BY t, item_id) AS times
        FROM (SELECT user_id, item_id, min(time_ms) AS t FROM events WHERE ${INTERACTION} GROUP BY user_id, item_id)
-       GROUP BY user_id`,
+       GROUP BY user_id ORDER BY user_id`,
     );
     const [{ items: catalogItems }] = await queryRows<{ items: number }>(conn, 'SELECT count(*) AS items FROM items');
     const train = new Map<string, string[]>();
