@@ -33,7 +33,9 @@ usage: npx feedloom <command> [options]
        [--unsynced]                      (up/demo, for demos only) learned generators embed users with the
                                          viewer's newest version, not the answering host's: the failure sync prevents
   feed USER_ID [--debug] [--limit N]     ask a running blender for a feed
-  eval [--preset small|--world DIR] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]
+  eval [--preset small|--world DIR] [--split user-last:0.2|last-day] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]
+                                         (an imported world: --split user-last:0.2 and --k 20,100 by default, with
+                                         popularity, item-kNN and EASE beside the generators and the served Blend)
                                          recall, coverage, overlap, marginal value per generator
   build-world [--preset P] [--seed N] [--dir DIR] [--continue DAYS] [--force]
                                          simulate a world and build its snapshots (--continue: DAYS more days of an existing one)

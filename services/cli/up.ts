@@ -70,5 +70,6 @@ export async function runDemo(configPath: string, options: UpOptions): Promise<v
     await running.stop();
   }
   console.log('');
-  await runEvalCommand({ configPath, json: false, ks: [100, 500], maxUsers: 300, ...(mesh.world.existing ? { worldDir: mesh.world.dir } : {}) });
+  // ks left to the eval: its defaults fit the world (pages of 20 and 100 on an imported one).
+  await runEvalCommand({ configPath, json: false, maxUsers: 300, ...(mesh.world.existing ? { worldDir: mesh.world.dir } : {}) });
 }
