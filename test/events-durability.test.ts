@@ -174,7 +174,7 @@ describe('events service durability', () => {
       );
     expect(await rejected(bad)).toBe('events[3].action: must be one of ACTION_TYPE_IMPRESSION, ACTION_TYPE_CLICK, ACTION_TYPE_SAVE, ACTION_TYPE_HIDE (got 0)');
     expect(await rejected([event({ userId: '', itemId: 'i1', action: ActionType.ACTION_TYPE_CLICK })])).toBe('events[0].user_id: is required and must not be empty');
-    expect(await rejected([event({ userId, itemId: 'i1', action: ActionType.ACTION_TYPE_CLICK, timeMs: 5 })])).toMatch(/^events\[0\]\.time_ms: /);
+    expect(await rejected([event({ userId, itemId: 'i1', action: ActionType.ACTION_TYPE_CLICK, timeMs: -5 })])).toMatch(/^events\[0\]\.time_ms: /);
     expect(await rejected([])).toBe('events: must hold at least 1 item(s)');
 
     const ctx = await callUnary(p.client, 'getUserContext', { userId, maxActions: 1000 }, { timeoutMs: 5_000 });
