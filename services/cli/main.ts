@@ -48,7 +48,8 @@ usage: npx feedloom <command> [options]
                                          train a model and register it (see train --help)
   train-ranker [--world DIR | --preset P]  train the transformer ranker and publish it if it passes validation
   eval-ranker [--preset small] [--json]  ranker AUC per head and HIT@3 vs the blender's pre-score order, position order and the no-sequence ablation
-  retrain [--rollout] [--every 6h]       train both models on the newest data, gate them against serving, publish (see retrain --help)
+  retrain [--world DIR] [--rollout] [--every 6h]
+                                         train both models on the newest data, gate them against serving, publish (see retrain --help)
   index [--version V]                    run the item tower over the catalog and build the faiss index (see index --help)
   ann status|load|serve|unload|rollout   operate the ANN hosts (see ann --help)
   rollout --model two_tower|ranker [--version V]   staged rollout: viewer, index, canary + guards, hosts
