@@ -9,7 +9,7 @@ import { connect } from '../libs/bootstrap/client.js';
 import { RpcError } from '../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../libs/bootstrap/server.js';
 import { rank, type RankerEndpoint } from '../services/blender/stages/rank.js';
-import type { BlendCandidate } from '../services/blender/stages/types.js';
+import type { BlendCandidate } from '../libs/blend/types.js';
 
 type Mode = 'ok' | 'slow' | 'error' | 'mismatch';
 

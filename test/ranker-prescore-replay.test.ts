@@ -14,7 +14,7 @@ import type { MeshConfig } from '../libs/config/mesh.js';
 import { buildRankerDataset } from '../libs/ranking/dataset.js';
 import { heldoutMetrics, heldoutRequests, readValRequests } from '../libs/ranking/heldout.js';
 import type { ValRequests } from '../libs/ranking/index.js';
-import type { SourceAnswer } from '../services/blender/stages/types.js';
+import type { SourceAnswer } from '../libs/blend/types.js';
 import { preScorePlaces, preScoreSessions, proposalsOfShown, replayProposals, sessionContext, type PreScoreReplay } from '../services/eval/prescore-replay.js';
 import { startAllInOne } from '../services/mesh/run.js';
 import { testMeshConfig } from './fixtures/mesh.js';

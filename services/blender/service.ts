@@ -6,10 +6,11 @@ import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/valida
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { addressOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { SnapshotSource } from '../../libs/generator-sdk/snapshot-source.js';
+import { policyFromConfig } from '../../libs/blend/policy.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
 import { InFlightLimit } from './in-flight-limit.js';
-import type { ItemCatalog } from './stages/types.js';
+import type { ItemCatalog } from '../../libs/blend/types.js';
 
 export const MAX_LIMIT = 500;
 
@@ -41,12 +42,10 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
       quota: g.quota,
       deadlineMs: g.deadlineMs,
     })),
-    weights: new Map(mesh.generators.map((g) => [g.name, g.weight])),
     catalog: () => catalog.current?.data,
     hydrateDeadlineMs: cfg.hydrateDeadlineMs,
     fanoutDeadlineMs: cfg.fanoutDeadlineMs,
-    rrfK: cfg.rrfK,
-    pageRules: { maxPerCreator: cfg.maxPerCreator, maxSourceShare: cfg.maxSourceShare },
+    policy: policyFromConfig(mesh),
     ranker: mesh.services.ranker && {
       client: connect(RankerClient, addressOf(mesh, mesh.services.ranker)),
       topN: mesh.services.ranker.topN,

@@ -17,9 +17,10 @@ import { SourceState, type Proposal } from '../../generated/feedloom/v1/blender.
 import { callUnary, connect } from '../../libs/bootstrap/client.js';
 import type { MeshConfig } from '../../libs/config/mesh.js';
 import { HEADS, SEQ_LEN, type ScoredSession, type ValRequests, type ValSession } from '../../libs/ranking/index.js';
-import { dedupe } from '../blender/stages/dedupe.js';
-import { preScore } from '../blender/stages/pre-score.js';
-import type { BlendCandidate, SourceAnswer } from '../blender/stages/types.js';
+import { dedupe } from '../../libs/blend/dedupe.js';
+import { policyFromConfig } from '../../libs/blend/policy.js';
+import { preScore } from '../../libs/blend/pre-score.js';
+import type { BlendCandidate, SourceAnswer } from '../../libs/blend/types.js';
 import { startAllInOne } from '../mesh/run.js';
 import { prepareAsOf } from './run-eval.js';
 
@@ -43,11 +44,6 @@ export interface PreScoreReplay {
   impressions: number;
 }
 
-/** The blender's weights and k as the blender service builds them from the mesh config. */
-export function preScoreParams(mesh: MeshConfig): { weights: Map<string, number>; rrfK: number } {
-  return { weights: new Map(mesh.generators.map((g) => [g.name, g.weight])), rrfK: mesh.services.blender.rrfK };
-}
-
 /** Each shown item's proposals (generator, rank) among the generators' answers, merged by the blender's dedupe stage. */
 export function proposalsOfShown(itemIds: readonly string[], answers: SourceAnswer[]): SessionProposals {
   const shown = new Set(itemIds);
@@ -60,7 +56,7 @@ export function proposalsOfShown(itemIds: readonly string[], answers: SourceAnsw
  * proposals of weight / (k + rank + 1), best first, ties by item id. Items no generator proposed
  * score 0 and come last (by item id).
  */
-export function preScorePlaces(itemIds: readonly string[], proposals: SessionProposals, weights: Map<string, number>, rrfK: number): number[] {
+export function preScorePlaces(itemIds: readonly string[], proposals: SessionProposals, weights: ReadonlyMap<string, number>, rrfK: number): number[] {
   const byId = new Map<string, BlendCandidate>();
   itemIds.forEach((itemId, i) => byId.has(itemId) || byId.set(itemId, { itemId, proposals: proposals[i], preScore: 0 }));
   const ordered = preScore([...byId.values()], weights, rrfK);
@@ -126,7 +122,7 @@ export async function replayProposals(mesh: MeshConfig, val: ValRequests, option
   // Proposals depend on the world, the as-of snapshots and models, the sessions and which generators
   // are asked for how many, not on the weights: kept beside the as-of snapshots and reused while all
   // of those stay the same (delete the file to replay again, e.g. after changing a generator's code).
-  const { weights, rrfK } = preScoreParams(mesh);
+  const { weights, rrfK } = policyFromConfig(mesh);
   const key = createHash('sha1')
     .update(readFileSync(join(worldDir, 'world.json')))
     .update(JSON.stringify({ inputs: asOfInputs(snapshotsDir, registryDir), generators: mesh.generators.filter((g) => g.enabled).map((g) => [g.name, g.quota]), sessions: val.sessions.map((s) => [s.sessionId, s.timeMs]) }))

@@ -20,12 +20,10 @@ import { MF_EPOCHS } from '../mesh/prepare-world.js';
 import { oracleTopK } from '../../libs/data/simulator/index.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import { catalogCoverage, mean, overlapWithOthers, percentile, recallAtK } from '../../libs/eval/metrics.js';
-import { composePage } from '../blender/stages/compose-page.js';
-import { dedupe } from '../blender/stages/dedupe.js';
-import { filterCandidates, filterInput } from '../blender/stages/filter.js';
-import { preScore } from '../blender/stages/pre-score.js';
-import type { ItemCatalog, SourceAnswer } from '../blender/stages/types.js';
+import { policyFromConfig } from '../../libs/blend/policy.js';
+import type { ItemCatalog, SourceAnswer } from '../../libs/blend/types.js';
 import { startAllInOne } from '../mesh/run.js';
+import { ReplayedBlend, type RecordedAnswers } from './replayed-blend.js';
 import { testDayEngagements } from './test-set.js';
 import { tuneWeights, type WeightTuning } from './tune-weights.js';
 
@@ -133,7 +131,7 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   const latencies = new Map<string, number[]>(clients.map((c) => [c.name, []]));
   const errors = new Map<string, number>(clients.map((c) => [c.name, 0]));
   const knownByUser = new Map<string, Set<string>>();
-  const answersByUser = new Map<string, { user: Awaited<ReturnType<typeof callUnary<EventsClient, 'getUserContext'>>>; answers: SourceAnswer[] }>();
+  const answersByUser = new Map<string, RecordedAnswers>();
   try {
     for (const [i, userId] of users.entries()) {
       const user = await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: 10_000 });
@@ -163,34 +161,15 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
     await running.stop();
   }
 
-  const weights = new Map(evalMesh.generators.map((g) => [g.name, g.weight]));
-  const blender = evalMesh.services.blender;
-  // Dedupe and filters do not depend on weights: for the full blend (reused by tuning) do them once per user.
-  const keptAll = new Map<string, ReturnType<typeof filterCandidates>['kept']>();
-  const kept = (userId: string, without?: string) => {
-    const cached = without ? undefined : keptAll.get(userId);
-    if (cached) return cached;
-    const { user, answers } = answersByUser.get(userId)!;
-    const result = filterCandidates(dedupe(without ? answers.filter((a) => a.status.generator !== without) : answers), filterInput(user, catalog)).kept;
-    if (!without) keptAll.set(userId, result);
-    return result;
-  };
+  const policy = policyFromConfig(evalMesh);
+  const blend = new ReplayedBlend(policy, catalog, answersByUser, maxK);
   const servedQuota = new Map(mesh.generators.map((g) => [g.name, g.quota]));
-  const keptAsServed = (userId: string) => {
-    const { user, answers } = answersByUser.get(userId)!;
-    const cut = answers.map((a) => ({ ...a, candidates: a.candidates.slice(0, servedQuota.get(a.status.generator) ?? maxK) }));
-    return filterCandidates(dedupe(cut), filterInput(user, catalog)).kept;
-  };
-  const blendFor = (userId: string, without?: string, w = weights, asServed = false): string[] => {
-    const ordered = preScore(asServed ? keptAsServed(userId) : kept(userId, without), w, blender.rrfK);
-    return composePage(ordered, maxK, { maxPerCreator: blender.maxPerCreator, maxSourceShare: blender.maxSourceShare }, catalog).page.map((c) => c.itemId);
-  };
   const meanRecall = (listOf: (u: string) => string[], k: number) => mean(scored.map((u) => recallAtK(listOf(u), relevant.get(u)!, k)));
   const recallRow = (listOf: (u: string) => string[]) => Object.fromEntries(options.ks.map((k) => [`@${k}`, meanRecall(listOf, k)]));
 
   // Users whose every engagement that day was a re-engagement have nothing new to find.
   const scored = users.filter((u) => relevant.get(u)!.size > 0);
-  const blendRecall = meanRecall((u) => blendFor(u), maxK);
+  const blendRecall = meanRecall((u) => blend.page(u), maxK);
   const rows: EvalRow[] = clients.map((g) => {
     const mine = lists.get(g.name)!;
     const others = clients.filter((o) => o.name !== g.name).map((o) => lists.get(o.name)!);
@@ -201,7 +180,7 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
       coverage: catalogCoverage(mine.values(), catalog.size, maxK),
       // Only over users it answered: an empty list overlaps nothing and says nothing.
       overlap: mean(users.filter((u) => mine.get(u)!.length > 0).map((u) => overlapWithOthers(mine.get(u)!, others.map((o) => o.get(u)!), 100))),
-      marginal: blendRecall - meanRecall((u) => blendFor(u, g.name), maxK),
+      marginal: blendRecall - meanRecall((u) => blend.page(u, { without: g.name }), maxK),
       p50Ms: percentile(latencies.get(g.name)!, 50),
       p99Ms: percentile(latencies.get(g.name)!, 99),
       errors: errors.get(g.name)!,
@@ -224,16 +203,16 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
     users: scored.length,
     ks: options.ks,
     generators: rows,
-    blend: blendRow('blend (all)', new Map(users.map((u) => [u, blendFor(u)]))),
-    servedBlend: blendRow('blend (served quotas)', new Map(users.map((u) => [u, blendFor(u, undefined, weights, true)]))),
+    blend: blendRow('blend (all)', new Map(users.map((u) => [u, blend.page(u)]))),
+    servedBlend: blendRow('blend (served quotas)', new Map(users.map((u) => [u, blend.page(u, { quotas: servedQuota })]))),
   };
   if (options.tuneWeights) {
     log('tuning blender weights (coordinate ascent on half the users) …');
     const halves = { tune: scored.filter((_, i) => i % 2 === 0), holdout: scored.filter((_, i) => i % 2 === 1) };
     report.tuning = tuneWeights(
       clients.map((c) => c.name),
-      Object.fromEntries(weights),
-      (w, half) => mean(halves[half].map((u) => recallAtK(blendFor(u, undefined, w), relevant.get(u)!, maxK))),
+      Object.fromEntries(policy.weights),
+      (w, half) => mean(halves[half].map((u) => recallAtK(blend.page(u, { weights: w }), relevant.get(u)!, maxK))),
     );
   }
   if (manifest.hasTruth) {

@@ -6,7 +6,7 @@ import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { CandidateGeneratorClient, CandidateGeneratorService, type GenerateRequest } from '../../../generated/feedloom/v1/generator.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { codeOf } from '../../../libs/bootstrap/errors.js';
-import type { SourceAnswer } from './types.js';
+import type { SourceAnswer } from '../../../libs/blend/types.js';
 
 export interface GeneratorEndpoint {
   name: string;

@@ -5,7 +5,7 @@ import type { UserContext } from '../../../generated/feedloom/v1/common.js';
 import type { RankerClient } from '../../../generated/feedloom/v1/ranker.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { codeOf } from '../../../libs/bootstrap/errors.js';
-import type { BlendCandidate } from './types.js';
+import type { BlendCandidate } from '../../../libs/blend/types.js';
 
 export interface RankerEndpoint {
   client: RankerClient;

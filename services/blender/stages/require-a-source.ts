@@ -1,6 +1,6 @@
 import { SourceState, sourceStateToJSON } from '../../../generated/feedloom/v1/blender.js';
 import { unavailable } from '../../../libs/bootstrap/errors.js';
-import type { SourceAnswer } from './types.js';
+import type { SourceAnswer } from '../../../libs/blend/types.js';
 
 /**
  * After the fan-out: when no generator answered OK, an empty page would look like "nothing to

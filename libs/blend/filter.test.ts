@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
+import { ActionType, UserContext } from '../../generated/feedloom/v1/common.js';
 import { filterCandidates, filterInput } from './filter.js';
 import type { BlendCandidate, ItemCatalog } from './types.js';
 

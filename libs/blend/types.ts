@@ -1,5 +1,5 @@
-import type { Candidate } from '../../../generated/feedloom/v1/common.js';
-import type { Proposal, SourceStatus } from '../../../generated/feedloom/v1/blender.js';
+import type { Candidate } from '../../generated/feedloom/v1/common.js';
+import type { Proposal, SourceStatus } from '../../generated/feedloom/v1/blender.js';
 
 /** One generator's answer to the fan-out (candidates empty when it failed). */
 export interface SourceAnswer {

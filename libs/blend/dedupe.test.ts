@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SourceState } from '../../../generated/feedloom/v1/blender.js';
+import { SourceState } from '../../generated/feedloom/v1/blender.js';
 import { dedupe } from './dedupe.js';
 import type { SourceAnswer } from './types.js';
 

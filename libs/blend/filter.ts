@@ -1,6 +1,6 @@
-import { ActionType, type UserContext } from '../../../generated/feedloom/v1/common.js';
-import { ItemFilterReader } from '../../../libs/generator-sdk/item-filter.js';
-import type { ItemExclusion } from '../../../libs/generator-sdk/seeds.js';
+import { ActionType, type UserContext } from '../../generated/feedloom/v1/common.js';
+import { ItemFilterReader } from '../generator-sdk/item-filter.js';
+import type { ItemExclusion } from '../generator-sdk/seeds.js';
 import type { BlendCandidate, ItemCatalog, ItemInfo } from './types.js';
 
 /** What the filters look at, computed once per request. */
