@@ -10,7 +10,7 @@ const meshWith = (hosts: unknown[]) => ({
   world: { dir: '/w' },
   services: { events: { port: 1 }, blender: { port: 2 }, viewer: { port: 3 } },
   ann: { hosts },
-  generators: [{ name: 'two_tower', kind: 'learned', port: 9 }],
+  generators: [{ name: 'two_tower', port: 9 }],
 });
 
 const k8s = { namespace: 'feed', image: 'img:1', replicas: 2, worldClaim: 'world' };

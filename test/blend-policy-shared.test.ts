@@ -6,8 +6,10 @@ import { BlenderClient, SourceState, type BlendResponse } from '../generated/fee
 import type { Candidate } from '../generated/feedloom/v1/common.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { policyFromConfig } from '../libs/blend/policy.js';
+import { itemCatalogOf } from '../libs/blend/catalog.js';
 import type { ItemCatalog, SourceAnswer } from '../libs/blend/types.js';
 import type { MeshConfig } from '../libs/config/mesh.js';
+import { itemMeta } from '../libs/data/batch/jobs/item_meta.js';
 import { readSnapshot } from '../libs/data/snapshots.js';
 import { ReplayedBlend, type RecordedAnswers } from '../services/eval/replayed-blend.js';
 import { startAllInOne } from '../services/mesh/run.js';
@@ -83,8 +85,7 @@ describe('one blend policy for the blender and the eval', () => {
   beforeAll(async () => {
     world = await testWorld();
     users = await activeUsers(world, USERS);
-    const itemMeta = await readSnapshot<{ item_id: string; creator_id: string | null; topic: string | null }>(snapshotsOf(world), 'item_meta');
-    catalog = new Map(itemMeta.rows.map((r) => [r.item_id, { creatorId: r.creator_id, topic: r.topic }]));
+    catalog = itemCatalogOf((await readSnapshot(snapshotsOf(world), itemMeta)).rows);
     await serve('shipped', {});
     await serve('one per creator', { maxPerCreator: 1 });
     await serve('small source share', { maxSourceShare: 0.1 });

@@ -28,10 +28,13 @@ describe('new-generator scaffold', () => {
     const after = loadMeshConfig(configPath);
     expect(after.generators).toHaveLength(before.generators.length + 1);
     const entry = after.generators.find((g) => g.name === name)!;
-    expect(entry).toMatchObject({ kind: 'graph', port });
+    expect(entry).toMatchObject({ port });
     expect(before.generators.map((g) => g.port)).not.toContain(port);
 
+    // The kind lives in the module only.
     const module = await loadGeneratorModule(name);
+    expect(module.kind).toBe('graph');
+    expect(entry).not.toHaveProperty('kind');
     const served = await startGeneratorForTest(module, snapshotsOf(await testWorld()));
     try {
       const response = await served.generate(UserContext.fromPartial({ userId: 'u1', topics: ['t01'] }), 10);

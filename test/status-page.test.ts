@@ -17,6 +17,7 @@ import { ModelRegistry, type ModelState } from '../libs/registry/index.js';
 import type { StatusSnapshot } from '../services/admin/status.js';
 import { startAdmin, type RunningAdmin } from '../services/admin/server.js';
 import type { EvalReport } from '../services/eval/run-eval.js';
+import { loadGeneratorModule } from '../services/generators/registry.js';
 import { startAllInOne } from '../services/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
@@ -26,7 +27,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 
 /** An eval report as `feedloom eval` leaves it in <world>/eval/last.json (the page only reads it). */
-function evalReportFor(mesh: MeshConfig): EvalReport & { finishedAt: string } {
+function evalReportFor(mesh: MeshConfig, kinds: Map<string, string>): EvalReport & { finishedAt: string } {
   const row = (name: string, kind: string, i: number) => ({
     name,
     kind,
@@ -43,7 +44,7 @@ function evalReportFor(mesh: MeshConfig): EvalReport & { finishedAt: string } {
     testDay: '2026-01-08',
     users: 40,
     ks: [10, 50],
-    generators: mesh.generators.map((g, i) => row(g.name, g.kind, i)),
+    generators: mesh.generators.map((g, i) => row(g.name, kinds.get(g.name)!, i)),
     blend: { ...row('blend', '', mesh.generators.length), name: 'blend (all generators)' },
     oracle: { recall: { '@10': 0.2, '@50': 0.6 } },
     finishedAt: new Date().toISOString(),
@@ -96,7 +97,8 @@ describe('status page', () => {
     const worldDir = join(workDir, 'world');
     cpSync(await testWorld(), worldDir, { recursive: true });
     ({ mesh: config } = testMeshConfig(worldDir));
-    report = evalReportFor(config);
+    const kinds = new Map(await Promise.all(config.generators.map(async (g) => [g.name, (await loadGeneratorModule(g.name)).kind] as const)));
+    report = evalReportFor(config, kinds);
     mkdirSync(join(worldDir, 'eval'), { recursive: true });
     writeFileSync(join(worldDir, 'eval', 'last.json'), JSON.stringify(report));
 
@@ -208,6 +210,7 @@ describe('status page', () => {
     // once servers label their histogram with their name, their own on the shared endpoint).
     expect(status.services.find((s) => s.name === 'blender')!.latency).toMatchObject({ source: 'server' });
     const popular = status.services.find((s) => s.name === 'generator.popular')!;
+    expect(popular.kind, "the module's kind, from its Describe").toBe('heuristic');
     expect(['blender-client', 'server-shared']).toContain(popular.latency!.source);
     expect(popular.latency!.calls).toBeGreaterThan(0);
 

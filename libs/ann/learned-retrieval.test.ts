@@ -268,7 +268,7 @@ describe('learned endpoints', () => {
     world: { dir: '/w' },
     services: { events: { port: 1 }, blender: { port: 2 }, viewer: { port: 3 } },
     ann: { hosts: [{ name: 'a', port: 4 }, { name: 'ann-1', port: 5, address: 'dns:///ann-1.ann:5', shard: 1 }] },
-    generators: [{ name: 'popular', kind: 'heuristic', port: 6 }],
+    generators: [{ name: 'popular', port: 6 }],
   });
 
   it('come from the mesh config: the viewer and every ANN host, with explicit addresses kept', () => {

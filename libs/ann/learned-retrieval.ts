@@ -1,12 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { trace } from '@opentelemetry/api';
+import { z } from 'zod';
 import { AnnSearchClient, type Neighbor } from '../../generated/feedloom/v1/ann.js';
 import type { Candidate, UserContext } from '../../generated/feedloom/v1/common.js';
 import { ViewerModelClient } from '../../generated/feedloom/v1/viewer.js';
 import { callUnary, connect } from '../bootstrap/client.js';
 import { RpcError, unavailable } from '../bootstrap/errors.js';
-import { addressOf, annShardCount, loadMeshConfig, DEFAULT_CONFIG_PATH, type MeshConfig } from '../config/mesh.js';
+import { addressOf, annShardCount, issueLines, loadMeshConfig, DEFAULT_CONFIG_PATH, type MeshConfig } from '../config/mesh.js';
 import { byVersion } from './model-versions.js';
 import { shardOf } from './shards.js';
 
@@ -53,27 +54,44 @@ export function endpointsFromMesh(mesh: MeshConfig): LearnedEndpoints {
 }
 
 /**
+ * The settings every learned generator takes (its `generators[i].settings`, beside its own): where
+ * the viewer and the ANN hosts are when not the mesh config's, and how they are called.
+ */
+export const learnedRetrievalSettings = z.object({
+  /** The viewer, with annHosts: both given here instead of taken from a mesh config. */
+  viewerAddress: z.string().min(1).optional(),
+  /** ANN hosts: "host:port", or { name, address, shard } for a sharded index. */
+  annHosts: z
+    .array(z.union([z.string().min(1), z.object({ name: z.string().min(1).optional(), address: z.string().min(1), shard: z.number().int().min(0).default(0) }).strict()]))
+    .optional(),
+  /** A mesh config file to take the viewer and the ANN hosts from. */
+  meshConfig: z.string().min(1).optional(),
+  /** The registry model retrieved with (default two_tower). */
+  model: z.string().min(1).optional(),
+  /** Time allowed for each call to the viewer or a host (default 1000 ms). */
+  callTimeoutMs: z.number().int().min(1).optional(),
+  /** Tests and demos only: see RetrievalOptions.unsynced. */
+  unsynced: z.boolean().optional(),
+});
+export type LearnedRetrievalSettings = z.input<typeof learnedRetrievalSettings>;
+
+/**
  * Endpoints for a generator: explicit settings (viewerAddress, annHosts: ["host:port"] or
  * [{name, address, shard?}]) win; then a config file named by settings.meshConfig; then the mesh
  * config the generator is served from; then $FEEDLOOM_CONFIG or config/mesh.json.
  */
-export function endpointsFromSettings(settings: Record<string, unknown>, mesh?: MeshConfig): LearnedEndpoints {
-  const hosts = settings.annHosts;
-  if (Array.isArray(hosts) && hosts.length) {
+export function endpointsFromSettings(raw: LearnedRetrievalSettings, mesh?: MeshConfig): LearnedEndpoints {
+  const parsed = learnedRetrievalSettings.safeParse(raw);
+  if (!parsed.success) throw new Error(issueLines(parsed.error, ['settings']).join('; '));
+  const settings = parsed.data;
+  if (settings.annHosts?.length) {
     return {
-      viewer: typeof settings.viewerAddress === 'string' ? settings.viewerAddress : undefined,
-      annHosts: hosts.map((h, i) => {
-        if (typeof h === 'string') return { name: `host${i}`, address: h, shard: 0 };
-        const entry = h as Partial<AnnHostEndpoint>;
-        const shard = entry.shard ?? 0;
-        if (!Number.isInteger(shard) || shard < 0) throw new Error(`settings.annHosts[${i}].shard: must be an integer ≥ 0 (got ${String(shard)})`);
-        return { name: String(entry.name ?? `host${i}`), address: String(entry.address), shard };
-      }),
+      viewer: settings.viewerAddress,
+      annHosts: settings.annHosts.map((h, i) => (typeof h === 'string' ? { name: `host${i}`, address: h, shard: 0 } : { name: h.name ?? `host${i}`, address: h.address, shard: h.shard })),
     };
   }
-  if (mesh && typeof settings.meshConfig !== 'string') return endpointsFromMesh(mesh);
-  const path = typeof settings.meshConfig === 'string' ? settings.meshConfig : (process.env.FEEDLOOM_CONFIG ?? DEFAULT_CONFIG_PATH);
-  return endpointsFromMesh(loadMeshConfig(path));
+  if (mesh && settings.meshConfig === undefined) return endpointsFromMesh(mesh);
+  return endpointsFromMesh(loadMeshConfig(settings.meshConfig ?? process.env.FEEDLOOM_CONFIG ?? DEFAULT_CONFIG_PATH));
 }
 
 export interface RetrievalOptions {
@@ -391,11 +409,11 @@ export function reportedVersion(userVersion: string | undefined, indexVersion: s
 const shared = new Map<string, LearnedRetrieval>();
 
 /** One LearnedRetrieval per (endpoints, options) in the process, built from generator settings. */
-export function retrievalFor(settings: Record<string, unknown>, mesh?: MeshConfig, defaults: { model?: string } = {}): LearnedRetrieval {
+export function retrievalFor(settings: LearnedRetrievalSettings, mesh?: MeshConfig, defaults: { model?: string } = {}): LearnedRetrieval {
   const endpoints = endpointsFromSettings(settings, mesh);
   const options: RetrievalOptions = {
-    model: typeof settings.model === 'string' ? settings.model : (defaults.model ?? 'two_tower'),
-    callTimeoutMs: typeof settings.callTimeoutMs === 'number' ? settings.callTimeoutMs : undefined,
+    model: settings.model ?? defaults.model ?? 'two_tower',
+    callTimeoutMs: settings.callTimeoutMs,
     unsynced: settings.unsynced === true || process.env.FEEDLOOM_LEARNED_UNSYNCED === '1',
   };
   const key = JSON.stringify([endpoints, options]);

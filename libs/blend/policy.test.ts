@@ -10,8 +10,8 @@ const mesh = (blender: Record<string, number>) =>
     world: { preset: 'tiny', seed: 1, dir: 'world' },
     services: { events: { port: 1 }, blender: { port: 2, ...blender } },
     generators: [
-      { name: 'a', kind: 'heuristic', port: 3, weight: 2 },
-      { name: 'b', kind: 'heuristic', port: 4 },
+      { name: 'a', port: 3, weight: 2 },
+      { name: 'b', port: 4 },
     ],
   });
 

@@ -18,13 +18,9 @@ const service = z
   })
   .strict();
 
-export const GeneratorKinds = ['learned', 'graph', 'heuristic'] as const;
-export type GeneratorKindName = (typeof GeneratorKinds)[number];
-
 const generator = z
   .object({
     name,
-    kind: z.enum(GeneratorKinds),
     port,
     address: z.string().min(1).optional(),
     enabled: z.boolean().default(true),
@@ -34,7 +30,10 @@ const generator = z
     deadlineMs: z.number().int().min(1).max(10_000).default(60),
     /** Its weight in the blended pre-score. */
     weight: z.number().min(0).max(100).default(1),
-    /** Generator-specific settings, passed to its module. */
+    /**
+     * Generator-specific settings, passed to its module. Their schema is the module's (its `settings`,
+     * checked at start-up by checkGeneratorSettings in services/generators/registry.ts).
+     */
     settings: z.record(z.unknown()).default({}),
   })
   .strict();
@@ -261,10 +260,15 @@ export class ConfigError extends Error {
 const pathOf = (path: (string | number)[]) =>
   path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(root)';
 
+/** A validation failure as lines `field.path: message`, each path under `at` (e.g. ['generators', 4, 'settings']). */
+export function issueLines(error: z.ZodError, at: (string | number)[] = []): string[] {
+  return error.issues.map((i) => `${pathOf([...at, ...i.path])}: ${i.message}`);
+}
+
 /** Validates a config object; every problem is reported with the field it is in. */
 export function parseMeshConfig(raw: unknown, source = '(inline)'): MeshConfig {
   const result = MeshConfigSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(source, result.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`));
+  if (!result.success) throw new ConfigError(source, issueLines(result.error));
   return result.data;
 }
 

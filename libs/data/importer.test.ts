@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cooccurrence } from './batch/jobs/cooccurrence.js';
 import { runBatchJobs } from './batch/run.js';
 import { eventsView, openDuck, queryRows } from './duck.js';
 import { importInteractions } from './importer.js';
@@ -93,10 +94,7 @@ describe('importInteractions', () => {
     const jobs = await runBatchJobs({ worldDir: dir });
     expect(Object.fromEntries(jobs.map((j) => [j.name, j.rows]))).toMatchObject({ popularity: 7, creator_items: 0, item_meta: 7 });
     // u196 engaged i242, i377 and i51 within minutes; i377 also has a second user, which dilutes it.
-    const neighbors = await readSnapshot<{ item_id: string; neighbors: { item_id: string; score: number }[] }>(
-      path.join(dir, 'snapshots'),
-      'cooccurrence',
-    );
+    const neighbors = await readSnapshot(path.join(dir, 'snapshots'), cooccurrence);
     expect(neighbors.rows.find((r) => r.item_id === 'i242')?.neighbors).toEqual([
       { item_id: 'i51', score: 1 },
       { item_id: 'i377', score: 0.707107 }, // 1 / sqrt(2), to 6 decimals

@@ -22,6 +22,29 @@ export interface Snapshot<Row = Record<string, unknown>> {
   rows: Row[];
 }
 
+/**
+ * What a snapshot is: its name, and (as a type) the shape of its rows. The batch job that builds a
+ * snapshot is its contract (libs/data/batch/job.ts); a snapshot published by something else (the mf
+ * trainer's factors) declares one with defineSnapshot. Consumers name the contracts they read and
+ * get their rows typed from them, so a row type is declared once, where the rows are made.
+ */
+export interface SnapshotContract<Name extends string = string, Row = unknown> {
+  readonly name: Name;
+  /** Type only, never set: the shape of one row. */
+  readonly __row?: Row;
+}
+
+/** The row type of a snapshot contract. */
+export type RowOf<C> = C extends SnapshotContract<string, infer Row> ? Row : never;
+
+/** The rows of each of a list of snapshot contracts, by snapshot name. */
+export type RowsOf<Contracts extends readonly SnapshotContract[]> = { [C in Contracts[number] as C['name']]: RowOf<C>[] };
+
+/** A snapshot contract for a snapshot no batch job builds: `defineSnapshot<MyRow>()('my_snapshot')`. */
+export function defineSnapshot<Row>() {
+  return <const Name extends string>(name: Name): SnapshotContract<Name, Row> => ({ name });
+}
+
 const VERSION_PATTERN = /^v\d{8}T\d{9}Z(-\d{3})?$/;
 let lastVersion = '';
 
@@ -67,14 +90,18 @@ export async function currentSnapshotVersion(root: string, name: string): Promis
   }
 }
 
-export async function readSnapshot<Row = Record<string, unknown>>(root: string, name: string, version?: string): Promise<Snapshot<Row>> {
+/** Reads a snapshot: by contract (rows typed from it), or by name. */
+export async function readSnapshot<C extends SnapshotContract>(root: string, contract: C, version?: string): Promise<Snapshot<RowOf<C>>>;
+export async function readSnapshot<Row = Record<string, unknown>>(root: string, name: string, version?: string): Promise<Snapshot<Row>>;
+export async function readSnapshot(root: string, snapshot: string | SnapshotContract, version?: string): Promise<Snapshot<unknown>> {
+  const name = typeof snapshot === 'string' ? snapshot : snapshot.name;
   const chosen = version ?? (await currentSnapshotVersion(root, name));
   if (chosen === undefined) {
     throw new Error(`no snapshot '${name}' in ${root}: ${path.join(root, name, 'CURRENT')} does not exist`);
   }
   const dir = path.join(root, name, chosen);
   const manifest = await readJsonFile<SnapshotManifest>(path.join(dir, 'manifest.json'));
-  const rows = await readJsonFile<Row[]>(path.join(dir, 'rows.json'));
+  const rows = await readJsonFile<unknown[]>(path.join(dir, 'rows.json'));
   if (!Array.isArray(rows)) throw new Error(`snapshot file ${path.join(dir, 'rows.json')} does not hold a JSON array`);
   return { version: chosen, manifest, rows };
 }

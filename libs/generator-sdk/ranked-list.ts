@@ -1,14 +1,10 @@
 import type { Candidate } from '../../generated/feedloom/v1/common.js';
+import type { ScoredItem } from '../data/batch/job.js';
 import { selectTop } from '../data/simulator/topk.js';
 import type { ItemExclusion } from './seeds.js';
 
-export interface ScoredRow {
-  item_id: string;
-  score: number;
-}
-
 /** The first `quota` rows of a ranked list that the user has not engaged with yet. */
-export function takeUnseen(rows: readonly ScoredRow[], exclude: ItemExclusion, quota: number, reason: string): Candidate[] {
+export function takeUnseen(rows: readonly ScoredItem[], exclude: ItemExclusion, quota: number, reason: string): Candidate[] {
   const out: Candidate[] = [];
   for (const row of rows) {
     if (out.length >= quota) break;

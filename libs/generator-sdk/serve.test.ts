@@ -5,18 +5,21 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserContext } from '../../generated/feedloom/v1/common.js';
 import { HealthCheckResponse_ServingStatus as Serving } from '../../generated/grpc/health/v1/health.js';
-import { publishRows, readSnapshot } from '../data/snapshots.js';
+import type { ScoredItem } from '../data/batch/job.js';
+import { defineSnapshot, publishRows, readSnapshot } from '../data/snapshots.js';
 import { defineGenerator } from './define.js';
 import { normalizeCandidates } from './serve.js';
 import { startGeneratorForTest } from './testing.js';
 
-const echo = defineGenerator<{ item_id: string; score: number }[]>({
+const ranked = defineSnapshot<ScoredItem>()('ranked');
+
+const echo = defineGenerator({
   name: 'echo',
   kind: 'heuristic',
   description: 'returns the snapshot rows in order',
   requestCost: 'O(quota)',
-  snapshots: ['ranked'],
-  prepare: (rows) => rows.ranked as { item_id: string; score: number }[],
+  snapshots: [ranked],
+  prepare: (rows) => rows.ranked,
   generate: ({ quota }, { data }) => data.slice(0, quota).map((r) => ({ itemId: r.item_id, score: r.score, reason: '' })),
 });
 

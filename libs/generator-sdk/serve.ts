@@ -12,20 +12,30 @@ import { bindService, startServer, type RunningServer, type ServiceBinding } fro
 import { ServingStatus } from '../bootstrap/health.js';
 import { meter, tracer } from '../bootstrap/telemetry.js';
 import type { MeshConfig } from '../config/mesh.js';
-import type { GenerateResult, GeneratorModule } from './define.js';
-import { SnapshotSource } from './snapshot-source.js';
+import { SnapshotSource } from '../data/snapshot-source.js';
+import { parseGeneratorSettings, type GenerateResult, type GeneratorKindName, type GeneratorModule } from './define.js';
 import { validateGenerateRequest } from './validate.js';
 
 export interface GeneratorServeOptions {
   /** Where the batch jobs publish snapshots (usually <world>/snapshots). */
   snapshotsDir: string;
+  /** Its settings as configured; checked against the module's settings schema before it serves. */
   settings?: Record<string, unknown>;
   pollMs?: number;
   /** The mesh config it is served from, handed to the module's prepare. */
   mesh?: MeshConfig;
 }
 
-const KIND = { learned: GeneratorKind.GENERATOR_KIND_LEARNED, graph: GeneratorKind.GENERATOR_KIND_GRAPH, heuristic: GeneratorKind.GENERATOR_KIND_HEURISTIC };
+const KIND: Record<GeneratorKindName, GeneratorKind> = {
+  learned: GeneratorKind.GENERATOR_KIND_LEARNED,
+  graph: GeneratorKind.GENERATOR_KIND_GRAPH,
+  heuristic: GeneratorKind.GENERATOR_KIND_HEURISTIC,
+};
+
+/** A module's kind as Describe reports it, back to its name (undefined for UNSPECIFIED or unknown). */
+export function kindName(kind: GeneratorKind): GeneratorKindName | undefined {
+  return (Object.keys(KIND) as GeneratorKindName[]).find((name) => KIND[name] === kind);
+}
 const SERVICE_NAME = 'feedloom.v1.CandidateGenerator';
 
 const instruments = () => ({
@@ -64,8 +74,13 @@ const candidatesOf = (result: GenerateResult) => (Array.isArray(result) ? { cand
 /** A generator as a CandidateGenerator service binding plus its snapshot source. */
 export function generatorBinding<Data>(module: GeneratorModule<Data>, options: GeneratorServeOptions) {
   let onHealth: (serving: boolean) => void = () => {};
-  const settings = options.settings ?? {};
-  const source = new SnapshotSource(module, options.snapshotsDir, settings, (ready) => onHealth(ready), options.mesh);
+  const settings = parseGeneratorSettings(module, options.settings);
+  const { prepare } = module;
+  const source = new SnapshotSource<Data>(
+    { name: module.name, snapshots: module.snapshots, prepare: prepare && ((rows) => prepare(rows, settings, options.mesh)) },
+    options.snapshotsDir,
+    (ready) => onHealth(ready),
+  );
   const faultDelayMs = faultDelayMsOf(settings);
 
   const binding: ServiceBinding = bindService(CandidateGeneratorService, {
@@ -107,7 +122,7 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
         kind: KIND[module.kind],
         description: module.description,
         requestCost: module.requestCost,
-        snapshots: module.snapshots.map((name) => ({ name, version: loaded?.versions[name] ?? '', rows: loaded?.rows[name] ?? 0 })),
+        snapshots: module.snapshots.map(({ name }) => ({ name, version: loaded?.versions[name] ?? '', rows: loaded?.rows[name] ?? 0 })),
       };
     },
   });
@@ -115,6 +130,7 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
   return {
     binding,
     source,
+    settings,
     /** Called with the data's readiness whenever it changes. */
     set onHealth(fn: (serving: boolean) => void) {
       onHealth = fn;
@@ -154,7 +170,7 @@ export async function serveGenerator<Data>(
     // Warm the hot path once before the first SERVING, so the first real request is not the slow one.
     if (serving && !warmed) {
       warmed = true;
-      warmUp(module, generator.source.current!.data, options.settings ?? {});
+      warmUp(module, generator.source.current!.data, generator.settings);
     }
     setHealth(serving);
   };

@@ -28,12 +28,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { itemMeta as itemMetaJob, type ItemMetaRow } from '../data/batch/jobs/item_meta.js';
 import { popularity as popularityJob } from '../data/batch/jobs/popularity.js';
+import type { RowOf } from '../data/snapshots.js';
 import { eventsView, openDuck, queryRows } from '../data/duck.js';
 import { createRng, hashSeed } from '../data/random.js';
 import { DAY_MS, readWorldManifest } from '../data/world.js';
 import { writeNpy, type NpyArray } from '../training/npy.js';
-import { rankerCatalog, type ItemMetaRow } from './catalog.js';
+import { rankerCatalog } from './catalog.js';
 import {
   ACTION_CODE_BY_NAME,
   allocateCandidates,
@@ -168,7 +170,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
     await eventsView(conn, options.worldDir, { beforeMs: endMs });
     // Materialized once: the per-day popularity queries re-point the `events` view at slices of it.
     await conn.run(`CREATE TABLE ranker_ev AS SELECT user_id, item_id, action, time_ms, session_id, position, source FROM events WHERE user_id IS NOT NULL AND item_id IS NOT NULL`);
-    const itemMeta = await queryRows<ItemMetaRow>(conn, `SELECT item_id, creator_id, topic, locale, created_ms FROM items ORDER BY item_id`);
+    const itemMeta = await queryRows<ItemMetaRow>(conn, `SELECT * FROM (${itemMetaJob.sql({ asOfMs: endMs, dayMs: DAY_MS })}) ORDER BY item_id`);
     const userLocale = new Map((await queryRows<{ user_id: string; locale: string | null }>(conn, 'SELECT user_id, locale FROM users')).map((u) => [u.user_id, u.locale ?? '']));
     const actions = await readActions(conn);
     const logged = await readImpressions(conn);
@@ -484,7 +486,7 @@ async function popularityAsOfDays(conn: DuckDBConnection, days: number[]): Promi
   const out = new Map<number, Map<string, number>>();
   for (const day of days) {
     await conn.run(`CREATE OR REPLACE VIEW events AS SELECT * FROM ranker_ev WHERE time_ms < ${day}`);
-    const rows = await queryRows<{ item_id: string; score: number }>(conn, popularityJob.sql({ asOfMs: day, dayMs: DAY_MS }));
+    const rows = await queryRows<RowOf<typeof popularityJob>>(conn, popularityJob.sql({ asOfMs: day, dayMs: DAY_MS }));
     out.set(day, new Map(rows.map((r) => [r.item_id, Number(r.score)])));
   }
   return out;

@@ -5,6 +5,6 @@ export { buildTwoTowerDataset, DATASET_FILE, type DatasetManifest, type TwoTower
 export { trainTwoTower, type TrainTwoTowerOptions, type TrainTwoTowerResult } from './train-two-tower.js';
 export { verifyTwoTowerOnnx, type OnnxCheck } from './verify-onnx.js';
 export { evaluateTwoTower, heldOutSet, type HeldOutSet, type RetrievalMetrics } from './evaluate.js';
-export { trainMf, buildMfDataset, factorRows, decodeFactor, MF_MODEL, MF_SNAPSHOT, type MfManifest, type MfSnapshotRow, type TrainMfOptions, type TrainMfResult } from './mf.js';
+export { trainMf, buildMfDataset, factorRows, decodeFactor, MF_MODEL, MF_SNAPSHOT, mfFactors, type MfManifest, type MfSnapshotRow, type TrainMfOptions, type TrainMfResult } from './mf.js';
 export { readNpy, writeNpy, encodeNpy, decodeNpy, type NpyArray } from './npy.js';
 export { runPython, trainerScript, DEFAULT_PYTHON } from './python.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventsView, openDuck, queryRows } from '../data/duck.js';
-import { publishSnapshot } from '../data/snapshots.js';
+import { defineSnapshot, publishSnapshot } from '../data/snapshots.js';
 import { DAY_MS, readWorldManifest, worldPaths } from '../data/world.js';
 import { ModelRegistry, type BaseManifest, type VersionInfo } from '../registry/registry.js';
 import { readNpy, writeNpy } from './npy.js';
@@ -19,6 +19,9 @@ export const MF_SNAPSHOT = 'mf_factors';
 export type MfSnapshotRow =
   | { kind: 'meta'; model: string; version: string; dim: number; users: number; items: number; asOfMs: number }
   | { kind: 'user' | 'item'; id: string; /** base64 of the float32 (little-endian) factor vector; item rows end in the bias, user rows in 1. */ f: string };
+
+/** The mf_factors snapshot's contract: what the mf generator reads. */
+export const mfFactors = defineSnapshot<MfSnapshotRow>()(MF_SNAPSHOT);
 
 export interface MfManifest extends BaseManifest {
   kind: 'mf_bpr';

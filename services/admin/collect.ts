@@ -3,7 +3,10 @@
 // at most once per minIntervalMs, one collection at a time.
 import type { MeshConfig } from '../../libs/config/mesh.js';
 import { HealthClient } from '../../generated/grpc/health/v1/health.js';
+import { CandidateGeneratorClient } from '../../generated/feedloom/v1/generator.js';
+import { callUnary } from '../../libs/bootstrap/client.js';
 import { addressOf } from '../../libs/config/mesh.js';
+import { kindName } from '../../libs/generator-sdk/serve.js';
 import { readLastEval } from './eval-report.js';
 import { FeedSampler, PAGE_ITEMS_METRIC, shareFromMetrics } from './feed-share.js';
 import { ClientPool, checkHealth } from './health-probe.js';
@@ -11,7 +14,7 @@ import { healthCheckLatency, latencyOf } from './latency.js';
 import { ModelProbe } from './models.js';
 import { ScrapeHistory } from './scrapes.js';
 import type { ServiceStatus, StatusSnapshot } from './status.js';
-import { targetsOf } from './targets.js';
+import { targetsOf, type Target } from './targets.js';
 
 export interface CollectorOptions {
   /** How often the page refreshes itself. */
@@ -31,6 +34,9 @@ export interface CollectorOptions {
 
 export class StatusCollector {
   private readonly health = new ClientPool(HealthClient);
+  private readonly generators = new ClientPool(CandidateGeneratorClient);
+  /** Each generator's kind, as its module declares it (asked once with Describe). */
+  private readonly kinds = new Map<string, string>();
   private readonly scrapes: ScrapeHistory;
   private readonly sampler: FeedSampler;
   private readonly models = new ModelProbe();
@@ -81,8 +87,9 @@ export class StatusCollector {
     // awaited so the first view has a share; later rounds finish in the background.
     const metricShare = blender.metricsUrl ? this.scrapes.latest(blender.metricsUrl)?.has(PAGE_ITEMS_METRIC) : false;
     const sampling = metricShare ? Promise.resolve() : this.sampler.maybeSample(mesh);
-    const [healths, , , evalView, models] = await Promise.all([
+    const [healths, , , , evalView, models] = await Promise.all([
       Promise.all(targets.map((t) => checkHealth(this.health, t.address, timeout))),
+      Promise.all(targets.map((t) => this.learnKind(t, timeout))),
       this.sampler.sampledPages === 0 ? sampling : Promise.resolve(),
       this.scrapes.scrapeAll(metricsUrls, timeout),
       readLastEval(mesh.world.dir),
@@ -103,7 +110,7 @@ export class StatusCollector {
       return {
         name: t.name,
         role: t.role,
-        kind: t.kind,
+        kind: this.kinds.get(t.name),
         enabled: t.enabled,
         address: t.address,
         health: h.health,
@@ -153,8 +160,17 @@ export class StatusCollector {
     return snapshot;
   }
 
+  /** A generator's kind, from its Describe; a generator that does not answer yet is asked again next time. */
+  private async learnKind(t: Target, timeoutMs: number): Promise<void> {
+    if (t.role !== 'generator' || this.kinds.has(t.name)) return;
+    const about = await callUnary(this.generators.get(t.address), 'describe', {}, { timeoutMs }).catch(() => undefined);
+    const kind = about && kindName(about.kind);
+    if (kind) this.kinds.set(t.name, kind);
+  }
+
   close(): void {
     this.health.close();
+    this.generators.close();
     this.sampler.close();
     this.models.close();
   }

@@ -11,7 +11,6 @@ export interface Target {
   grpcService: string;
   address: string;
   port: number;
-  kind?: string;
   enabled?: boolean;
   /** Its own Prometheus endpoint (gRPC port + telemetry.metricsPortOffset), when enabled. */
   metricsUrl?: string;
@@ -51,6 +50,6 @@ export function targetsOf(mesh: MeshConfig): Target[] {
     ...(ranker ? [target('ranker', 'ranker', 'feedloom.v1.Ranker', ranker)] : []),
     ...(viewer ? [target('viewer', 'viewer', 'feedloom.v1.ViewerModel', viewer)] : []),
     ...(mesh.ann?.hosts ?? []).map((h) => target(`ann.${h.name}`, 'ann', 'feedloom.v1.AnnSearch', h)),
-    ...mesh.generators.map((g) => target(`generator.${g.name}`, 'generator', 'feedloom.v1.CandidateGenerator', g, { kind: g.kind, enabled: g.enabled })),
+    ...mesh.generators.map((g) => target(`generator.${g.name}`, 'generator', 'feedloom.v1.CandidateGenerator', g, { enabled: g.enabled })),
   ];
 }

@@ -5,31 +5,18 @@ import { connect } from '../../libs/bootstrap/client.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { addressOf, type MeshConfig } from '../../libs/config/mesh.js';
-import { SnapshotSource } from '../../libs/generator-sdk/snapshot-source.js';
+import { SnapshotSource } from '../../libs/data/snapshot-source.js';
+import { itemCatalogSnapshot } from '../../libs/blend/catalog.js';
 import { policyFromConfig } from '../../libs/blend/policy.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
 import { InFlightLimit } from './in-flight-limit.js';
-import type { ItemCatalog } from '../../libs/blend/types.js';
 
 export const MAX_LIMIT = 500;
 
-interface ItemMetaRow {
-  item_id: string;
-  creator_id: string | null;
-  topic: string | null;
-}
-
-const itemMeta = {
-  name: 'blender',
-  snapshots: ['item_meta'],
-  prepare: (rows: Record<string, unknown[]>): ItemCatalog =>
-    new Map((rows.item_meta as ItemMetaRow[]).map((r) => [r.item_id, { creatorId: r.creator_id, topic: r.topic }])),
-};
-
 /** The Blender service: reads the mesh config for who to ask and how. */
 export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: string }) {
-  const catalog = new SnapshotSource(itemMeta, options.snapshotsDir, {});
+  const catalog = new SnapshotSource(itemCatalogSnapshot, options.snapshotsDir);
   await catalog.start(mesh.snapshotPollMs);
   const events = connect(EventsClient, addressOf(mesh, mesh.services.events));
   const cfg = mesh.services.blender;

@@ -1,12 +1,14 @@
 import { cpSync, existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GeneratorKinds, parseMeshConfig, type GeneratorKindName } from '../../libs/config/mesh.js';
+import { parseMeshConfig } from '../../libs/config/mesh.js';
+import { GeneratorKinds, type GeneratorKindName } from '../../libs/generator-sdk/define.js';
 
 const TEMPLATE_NAME = 'template_example';
 
 /**
- * Copies services/generators/_template to services/generators/<name> and registers it in the
- * mesh config on the next free port. The copy serves and passes its test as it is.
+ * Copies services/generators/_template to services/generators/<name> (its kind set in the module,
+ * the one place a generator's kind lives) and registers it in the mesh config on the next free
+ * port. The copy serves and passes its test as it is.
  */
 export function newGenerator(root: string, name: string, kind: string, configPath = join(root, 'config/mesh.json')): { dir: string; port: number } {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`NAME "${name}" must be lower_snake_case (a-z, 0-9, _), starting with a letter`);
@@ -31,7 +33,7 @@ export function newGenerator(root: string, name: string, kind: string, configPat
   const used = new Set([mesh.services.events.port, mesh.services.blender.port, ...mesh.generators.map((g) => g.port)]);
   let port = Math.max(...mesh.generators.map((g) => g.port)) + 1;
   while (used.has(port)) port++;
-  raw.generators.push({ name, kind, port, quota: 200, deadlineMs: 60, weight: 0.5 });
+  raw.generators.push({ name, port, quota: 200, deadlineMs: 60, weight: 0.5 });
   writeFileSync(configPath, `${JSON.stringify(raw, null, 2)}\n`);
   return { dir, port };
 }

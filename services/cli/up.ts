@@ -1,5 +1,6 @@
 import { loadMeshConfig, addressOf, metricsEndpointOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { startTelemetry } from '../../libs/bootstrap/telemetry.js';
+import { checkGeneratorSettings } from '../generators/registry.js';
 import { prepareWorld } from '../mesh/prepare-world.js';
 import { startAllInOne, startProcesses, type RunningMesh } from '../mesh/run.js';
 import { fetchFeed, formatFeed } from './feed.js';
@@ -16,6 +17,8 @@ export interface UpOptions {
 
 export async function startMesh(configPath: string, options: UpOptions): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
   const mesh = loadMeshConfig(configPath);
+  // Before the world is prepared (minutes on a first run): a bad generator setting fails at once.
+  await checkGeneratorSettings(mesh, configPath);
   const started = Date.now();
   await prepareWorld(mesh, { force: options.force });
   const world = await readWorldManifest(mesh.world.dir);

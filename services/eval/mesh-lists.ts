@@ -11,6 +11,7 @@ import { ModelRegistry } from '../../libs/registry/index.js';
 import { trainTwoTower } from '../../libs/training/train-two-tower.js';
 import { MAX_QUOTA } from '../../libs/generator-sdk/validate.js';
 import { MAX_LIMIT } from '../blender/service.js';
+import { loadGeneratorModule } from '../generators/registry.js';
 import { prepareWorld } from '../mesh/prepare-world.js';
 import { startAllInOne } from '../mesh/run.js';
 
@@ -50,13 +51,15 @@ export async function meshLists(
   const running = await startAllInOne(mesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
   const blender = connect(BlenderClient, running.addresses.get('blender')!);
-  const generators = mesh.generators.map((g) => ({
-    name: g.name,
-    kind: g.kind,
-    client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!),
-    lists: new Map<string, string[]>(),
-    errors: 0,
-  }));
+  const generators = await Promise.all(
+    mesh.generators.map(async (g) => ({
+      name: g.name,
+      kind: (await loadGeneratorModule(g.name)).kind,
+      client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!),
+      lists: new Map<string, string[]>(),
+      errors: 0,
+    })),
+  );
   const blends = [...new Set(o.ks.map((k) => Math.min(k, MAX_LIMIT)))].map((limit) => ({ limit, lists: new Map<string, string[]>(), errors: 0, unranked: 0 }));
   const blend = (userId: string, limit: number) => callUnary(blender, 'blend', { userId, limit, debug: false, requestId: '' }, { timeoutMs: CALL_TIMEOUT_MS });
   try {

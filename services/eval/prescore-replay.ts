@@ -21,6 +21,7 @@ import { dedupe } from '../../libs/blend/dedupe.js';
 import { policyFromConfig } from '../../libs/blend/policy.js';
 import { preScore } from '../../libs/blend/pre-score.js';
 import type { BlendCandidate, SourceAnswer } from '../../libs/blend/types.js';
+import { loadGeneratorModule } from '../generators/registry.js';
 import { startAllInOne } from '../mesh/run.js';
 import { prepareAsOf } from './run-eval.js';
 
@@ -138,8 +139,14 @@ export async function replayProposals(mesh: MeshConfig, val: ValRequests, option
   const replayMesh: MeshConfig = structuredClone(mesh);
   replayMesh.world = { ...replayMesh.world, dir: worldDir, snapshotsDir, asOfMs };
   replayMesh.registryDir = registryDir;
-  // No deadlines: the replay is about what the generators propose, not how fast (as in `feedloom eval`).
-  replayMesh.generators = replayMesh.generators.map((g) => ({ ...g, deadlineMs: 30_000, settings: { ...g.settings, callTimeoutMs: 30_000 } }));
+  // No deadlines: the replay is about what the generators propose, not how fast (as in `feedloom eval`);
+  // the learned ones, which call other services, get as long for each call.
+  replayMesh.generators = await Promise.all(
+    replayMesh.generators.map(async (g) => {
+      const callsOut = 'callTimeoutMs' in (await loadGeneratorModule(g.name)).settings.shape;
+      return { ...g, deadlineMs: 30_000, settings: callsOut ? { ...g.settings, callTimeoutMs: 30_000 } : g.settings };
+    }),
+  );
   const enabled = replayMesh.generators.filter((g) => g.enabled);
   log(`replaying ${enabled.length} generators for ${val.sessions.length} held-out sessions as of ${new Date(asOfMs).toISOString()} …`);
   const running = await startAllInOne(replayMesh, { ephemeralPorts: true });

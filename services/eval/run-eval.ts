@@ -21,7 +21,10 @@ import { oracleTopK } from '../../libs/data/simulator/index.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import { catalogCoverage, mean, overlapWithOthers, percentile, recallAtK } from '../../libs/eval/metrics.js';
 import { policyFromConfig } from '../../libs/blend/policy.js';
-import type { ItemCatalog, SourceAnswer } from '../../libs/blend/types.js';
+import { itemCatalogOf } from '../../libs/blend/catalog.js';
+import type { SourceAnswer } from '../../libs/blend/types.js';
+import { itemMeta } from '../../libs/data/batch/jobs/item_meta.js';
+import { loadGeneratorModule } from '../generators/registry.js';
 import { startAllInOne } from '../mesh/run.js';
 import { ReplayedBlend, type RecordedAnswers } from './replayed-blend.js';
 import { testDayEngagements } from './test-set.js';
@@ -116,8 +119,7 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   const users = [...relevant.keys()];
   log(`${users.length} test users with engagement on ${new Date(asOfMs).toISOString().slice(0, 10)}`);
 
-  const itemMeta = await readSnapshot<{ item_id: string; creator_id: string | null; topic: string | null }>(snapshotsDir, 'item_meta');
-  const catalog: ItemCatalog = new Map(itemMeta.rows.map((r) => [r.item_id, { creatorId: r.creator_id, topic: r.topic }]));
+  const catalog = itemCatalogOf((await readSnapshot(snapshotsDir, itemMeta)).rows);
 
   const evalMesh: MeshConfig = structuredClone(mesh);
   evalMesh.world = { ...evalMesh.world, dir: worldDir, snapshotsDir, asOfMs };
@@ -125,7 +127,9 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   evalMesh.generators = evalMesh.generators.map((g) => ({ ...g, enabled: true, quota: maxK, deadlineMs: 10_000 }));
   const running = await startAllInOne(evalMesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
-  const clients = evalMesh.generators.map((g) => ({ name: g.name, kind: g.kind, client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!) }));
+  const clients = await Promise.all(
+    evalMesh.generators.map(async (g) => ({ name: g.name, kind: (await loadGeneratorModule(g.name)).kind, client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!) })),
+  );
 
   const lists = new Map<string, Map<string, string[]>>(clients.map((c) => [c.name, new Map()]));
   const latencies = new Map<string, number[]>(clients.map((c) => [c.name, []]));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ActionType } from '../../generated/feedloom/v1/common.js';
 import { ItemFilterReader } from '../../libs/generator-sdk/item-filter.js';
-import { MAX_ENGAGED_FILTER_BYTES, validateUserContext } from '../../libs/generator-sdk/validate.js';
+import { MAX_ENGAGED_FILTER_BYTES, validateUserContext } from '../../libs/bootstrap/user-context.js';
 import { MAX_ENGAGED_ITEMS, MAX_RECENT_ACTIONS, MAX_SEEN_ITEMS, UserStore, type UserEvent } from './user-state.js';
 
 const ev = (itemId: string, action: UserEvent['action'], timeMs: number, boardId = ''): UserEvent => ({ userId: 'u1', itemId, action, timeMs, boardId });

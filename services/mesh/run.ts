@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { RunningServer } from '../../libs/bootstrap/server.js';
 import type { MeshConfig } from '../../libs/config/mesh.js';
+import { checkGeneratorSettings } from '../generators/registry.js';
 import { meshComponents } from './components.js';
 
 /** A running mesh, in either mode: where each component listens, and how to stop it all. */
@@ -13,6 +14,7 @@ export interface RunningMesh {
 
 /** All-in-one: every server in this process, each on its own port, still talking gRPC. */
 export async function startAllInOne(mesh: MeshConfig, options: { ephemeralPorts?: boolean } = {}): Promise<RunningMesh & { servers: RunningServer[] }> {
+  await checkGeneratorSettings(mesh);
   const servers: RunningServer[] = [];
   const addresses = new Map<string, string>();
   try {
@@ -78,6 +80,8 @@ export function spawnComponent(configPath: string, name: string, options: { env?
 
 /** One process per component, as it would run on Kubernetes. Ports come from the config. */
 export async function startProcesses(mesh: MeshConfig, configPath: string): Promise<RunningMesh & { children: Map<string, ChildProcess> }> {
+  // Each process checks the config again as it starts (serve.ts); checked here, nothing is spawned.
+  await checkGeneratorSettings(mesh, configPath);
   const children = new Map<string, ChildProcess>();
   const addresses = new Map<string, string>();
   const stop = async () => {

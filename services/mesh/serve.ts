@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { stopOnSignals } from '../../libs/bootstrap/lifecycle.js';
 import { startTelemetry } from '../../libs/bootstrap/telemetry.js';
-import { loadMeshConfig, metricsEndpointOf } from '../../libs/config/mesh.js';
+import { DEFAULT_CONFIG_PATH, loadMeshConfig, metricsEndpointOf } from '../../libs/config/mesh.js';
+import { checkGeneratorSettings } from '../generators/registry.js';
 import { findComponent } from './components.js';
 
 const { values, positionals } = parseArgs({ options: { config: { type: 'string' } }, allowPositionals: true });
@@ -12,7 +13,9 @@ if (positionals.length !== 1) {
   process.exit(2);
 }
 try {
-  const mesh = loadMeshConfig(values.config);
+  const configPath = values.config ?? process.env.FEEDLOOM_CONFIG ?? DEFAULT_CONFIG_PATH;
+  const mesh = loadMeshConfig(configPath);
+  await checkGeneratorSettings(mesh, configPath);
   const component = findComponent(mesh, positionals[0]);
   const telemetry = startTelemetry({ serviceName: `feedloom.${component.name}`, prometheus: metricsEndpointOf(mesh, component.port) });
   const server = await component.start();

@@ -7,10 +7,10 @@ import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { meter } from '../../libs/bootstrap/telemetry.js';
 import type { MeshConfig } from '../../libs/config/mesh.js';
-import { SnapshotSource } from '../../libs/generator-sdk/snapshot-source.js';
+import { SnapshotSource } from '../../libs/data/snapshot-source.js';
 import { OnnxRunError } from '../../libs/onnx/pool.js';
 import { ModelRegistry } from '../../libs/registry/index.js';
-import { rankerCatalog, RANKER_SNAPSHOTS, type ItemMetaRow, type PopularityRow, type RankerCatalog } from '../../libs/ranking/catalog.js';
+import { rankerCatalogSnapshot, type RankerCatalog } from '../../libs/ranking/catalog.js';
 import { encodeRankInputs, utilityOf, type UtilityWeights } from '../../libs/ranking/encoding.js';
 import { feedsFor } from './model-checks.js';
 import { RankerModelStore, type LoadedRanker } from './model-store.js';
@@ -33,12 +33,6 @@ const instruments = () => ({
 });
 let metrics: ReturnType<typeof instruments> | undefined;
 
-const catalogConsumer = {
-  name: 'ranker',
-  snapshots: RANKER_SNAPSHOTS,
-  prepare: (rows: Record<string, unknown[]>): RankerCatalog => rankerCatalog(rows.item_meta as ItemMetaRow[], rows.popularity as PopularityRow[]),
-};
-
 /** The Ranker service: scores a user's candidates with the serving model version from the registry. */
 export async function createRanker(mesh: MeshConfig, options: RankerOptions) {
   const cfg = mesh.services.ranker;
@@ -47,7 +41,7 @@ export async function createRanker(mesh: MeshConfig, options: RankerOptions) {
   const pollMs = options.pollMs ?? mesh.snapshotPollMs;
   let onHealth: (serving: boolean) => void = () => {};
   const ready = () => Boolean(store.current && catalog.current);
-  const catalog = new SnapshotSource(catalogConsumer, options.snapshotsDir, {}, () => onHealth(ready()));
+  const catalog = new SnapshotSource(rankerCatalogSnapshot, options.snapshotsDir, () => onHealth(ready()));
   const store = new RankerModelStore(new ModelRegistry(options.registryDir), cfg.model, { workers: options.workers }, () => onHealth(ready()));
 
   const binding = bindService(RankerService, {

@@ -1,7 +1,7 @@
 import type { RankRequest } from '../../generated/feedloom/v1/ranker.js';
 import { invalidArgument } from '../../libs/bootstrap/errors.js';
 import { optionalId, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
-import { validateUserContext } from '../../libs/generator-sdk/validate.js';
+import { validateUserContext } from '../../libs/bootstrap/user-context.js';
 
 export const MAX_CANDIDATES = 2_000;
 const MAX_SOURCES_PER_CANDIDATE = 64;

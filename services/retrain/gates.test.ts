@@ -4,7 +4,7 @@ import type { HeldoutMetrics } from '../../libs/ranking/heldout.js';
 import type { RetrievalMetrics } from '../../libs/training/evaluate.js';
 import { rankerGates, twoTowerGates } from './gates.js';
 
-const gates = parseMeshConfig({ world: { dir: 'x' }, services: { events: { port: 1 }, blender: { port: 2 } }, generators: [{ name: 'popular', kind: 'heuristic', port: 3 }] }).retrain.gates;
+const gates = parseMeshConfig({ world: { dir: 'x' }, services: { events: { port: 1 }, blender: { port: 2 } }, generators: [{ name: 'popular', port: 3 }] }).retrain.gates;
 
 const retrieval = (over: Partial<RetrievalMetrics> = {}): RetrievalMetrics => ({
   recall: { 100: 0.4, 500: 0.8 },
@@ -30,7 +30,7 @@ describe('config defaults', () => {
   });
 
   it('names the field of a bad gate value', () => {
-    expect(() => parseMeshConfig({ world: { dir: 'x' }, services: { events: { port: 1 }, blender: { port: 2 } }, generators: [{ name: 'popular', kind: 'heuristic', port: 3 }], retrain: { gates: { maxMeanCosine: 3 } } })).toThrow(
+    expect(() => parseMeshConfig({ world: { dir: 'x' }, services: { events: { port: 1 }, blender: { port: 2 } }, generators: [{ name: 'popular', port: 3 }], retrain: { gates: { maxMeanCosine: 3 } } })).toThrow(
       /retrain\.gates\.maxMeanCosine/,
     );
   });

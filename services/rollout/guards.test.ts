@@ -4,7 +4,7 @@ import { parseMeshConfig } from '../../libs/config/mesh.js';
 import { judge, type ProbeStats } from './guards.js';
 import { holdOut } from './probe-users.js';
 
-const guards = parseMeshConfig({ world: { dir: '/w' }, services: { events: { port: 1 }, blender: { port: 2 } }, generators: [{ name: 'popular', kind: 'heuristic', port: 3 }] }).rollout.guards;
+const guards = parseMeshConfig({ world: { dir: '/w' }, services: { events: { port: 1 }, blender: { port: 2 } }, generators: [{ name: 'popular', port: 3 }] }).rollout.guards;
 const stats = (version: string, recall: number, meanCandidates = 100, errors = 0): ProbeStats => ({ version, requests: 50, errors, errorSamples: errors ? ['u1: boom'] : [], meanCandidates, recall });
 const healthy = { serving: true, detail: 'SERVING' };
 

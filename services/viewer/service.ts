@@ -7,7 +7,7 @@ import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
-import { validateUserContext } from '../../libs/generator-sdk/validate.js';
+import { validateUserContext } from '../../libs/bootstrap/user-context.js';
 import { Viewer, type ViewerOptions } from './viewer.js';
 
 const SERVICE = 'feedloom.v1.ViewerModel';

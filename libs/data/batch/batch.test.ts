@@ -6,10 +6,12 @@ import { eventsView, openDuck, queryRows } from '../duck.js';
 import { simulateWorld } from '../simulator/index.js';
 import { readSnapshot } from '../snapshots.js';
 import { DAY_MS, worldPaths, type WorldManifest } from '../world.js';
+import { cooccurrence } from './jobs/cooccurrence.js';
+import { creatorItems } from './jobs/creator_items.js';
 import { BATCH_JOBS } from './jobs/index.js';
+import { itemMeta } from './jobs/item_meta.js';
+import { popularity as popularityJob } from './jobs/popularity.js';
 import { runBatchJobs } from './run.js';
-
-type Scored = { item_id: string; score: number };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'feedloom-batch-'));
 const worldDir = path.join(tmp, 'world');
@@ -48,12 +50,12 @@ describe('runBatchJobs on a tiny world', () => {
     }
     const itemIds = new Set((await query<{ item_id: string }>('SELECT item_id FROM items')).map((r) => r.item_id));
 
-    const popularity = (await readSnapshot<Scored>(snapshots, 'popularity')).rows;
+    const popularity = (await readSnapshot(snapshots, popularityJob)).rows;
     expect(popularity.length).toBeLessThanOrEqual(5000);
     expect(isSortedDesc(popularity.map((r) => r.score))).toBe(true);
     expect(popularity.every((r) => r.score > 0 && itemIds.has(r.item_id))).toBe(true);
 
-    const cooc = (await readSnapshot<{ item_id: string; neighbors: Scored[] }>(snapshots, 'cooccurrence')).rows;
+    const cooc = (await readSnapshot(snapshots, cooccurrence)).rows;
     const scoreOf = new Map<string, number>();
     for (const row of cooc) {
       expect(row.neighbors.length).toBeGreaterThan(0);
@@ -79,7 +81,7 @@ describe('runBatchJobs on a tiny world', () => {
     expect(checked).toBeGreaterThan(100);
 
     const creatorOf = new Map((await query<{ item_id: string; creator_id: string }>('SELECT item_id, creator_id FROM items')).map((r) => [r.item_id, r.creator_id]));
-    const creators = (await readSnapshot<{ creator_id: string; items: Scored[] }>(snapshots, 'creator_items')).rows;
+    const creators = (await readSnapshot(snapshots, creatorItems)).rows;
     for (const row of creators) {
       expect(row.items.length).toBeGreaterThan(0);
       expect(row.items.length).toBeLessThanOrEqual(100);
@@ -87,7 +89,7 @@ describe('runBatchJobs on a tiny world', () => {
       expect(row.items.every((i) => creatorOf.get(i.item_id) === row.creator_id)).toBe(true);
     }
 
-    const meta = (await readSnapshot<Record<string, unknown>>(snapshots, 'item_meta')).rows;
+    const meta = (await readSnapshot(snapshots, itemMeta)).rows;
     expect(meta).toHaveLength(world.counts.items);
     expect(Object.keys(meta[0]).sort()).toEqual(['created_ms', 'creator_id', 'item_id', 'locale', 'topic']);
     expect(typeof meta[0].created_ms).toBe('number');
@@ -99,7 +101,7 @@ describe('runBatchJobs on a tiny world', () => {
     const results = await runBatchJobs({ worldDir, snapshotsDir, asOfMs, only: ['popularity', 'item_meta'] });
     expect(results.map((r) => r.name)).toEqual(['popularity', 'item_meta']);
 
-    const popularity = (await readSnapshot<Scored>(snapshotsDir, 'popularity')).rows;
+    const popularity = (await readSnapshot(snapshotsDir, popularityJob)).rows;
     expect(popularity[0]).toBeDefined();
     const engagedBefore = await query<{ item_id: string }>(
       `SELECT DISTINCT item_id FROM events WHERE action IN ('click', 'save') AND time_ms < ${asOfMs}`,
@@ -114,7 +116,7 @@ describe('runBatchJobs on a tiny world', () => {
     const expected = events.reduce((s, e) => s + (e.action === 'save' ? 3 : 1) * Math.pow(0.5, (asOfMs - e.time_ms) / (3 * DAY_MS)), 0);
     expect(top.score).toBeCloseTo(expected, 9);
 
-    const meta = await readSnapshot<{ created_ms: number }>(snapshotsDir, 'item_meta');
+    const meta = await readSnapshot(snapshotsDir, itemMeta);
     expect(meta.manifest.asOfMs).toBe(asOfMs);
     expect(meta.rows.every((r) => r.created_ms < asOfMs)).toBe(true);
     expect(meta.rows.length).toBeLessThan(world.counts.items);
@@ -143,11 +145,11 @@ describe('runBatchJobs on a tiny world', () => {
 
     await runBatchJobs({ worldDir: copy, only: ['popularity', 'cooccurrence'] });
     const snapshots = worldPaths(copy).snapshots;
-    const popularity = (await readSnapshot<Scored>(snapshots, 'popularity')).rows;
+    const popularity = (await readSnapshot(snapshots, popularityJob)).rows;
     const liveSave = popularity.find((r) => r.item_id === a);
     const expected = [0, 1, 2].reduce((s, n) => s + 3 * Math.pow(0.5, (endMs - (t + n * 60_000)) / (3 * DAY_MS)), 0);
     expect(liveSave?.score).toBeCloseTo(expected, 9);
-    const cooc = (await readSnapshot<{ item_id: string; neighbors: Scored[] }>(snapshots, 'cooccurrence')).rows;
+    const cooc = (await readSnapshot(snapshots, cooccurrence)).rows;
     expect(cooc.find((r) => r.item_id === a)?.neighbors).toEqual([{ item_id: b, score: 1 }]);
   });
 

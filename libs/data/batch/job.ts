@@ -1,5 +1,7 @@
 // What a batch job is: a name, a one-line description, and a DuckDB query over the `events`
-// view and the catalog views whose result rows become the job's snapshot.
+// view and the catalog views whose result rows become the job's snapshot. A job is also the
+// snapshot's contract: it declares the type of its rows, which every reader takes from it.
+import type { SnapshotContract } from '../snapshots.js';
 
 export interface BatchParams {
   /** Only events before this time are visible to the query (the views are already cut there). */
@@ -7,10 +9,20 @@ export interface BatchParams {
   dayMs: number;
 }
 
-export interface BatchJob {
-  name: string;
+export interface BatchJob<Row = unknown, Name extends string = string> extends SnapshotContract<Name, Row> {
   description: string;
   sql(params: BatchParams): string;
+}
+
+/** A batch job whose rows are Row: `defineBatchJob<MyRow>()({ name: 'my_job', description, sql })`. */
+export function defineBatchJob<Row>() {
+  return <const Name extends string>(job: Omit<BatchJob<Row, Name>, '__row'>): BatchJob<Row, Name> => job;
+}
+
+/** An item with a score, the element of most ranked lists the jobs build. */
+export interface ScoredItem {
+  item_id: string;
+  score: number;
 }
 
 /** Engagement weight of an action, shared by the jobs that score engagement. */

@@ -1,7 +1,7 @@
 import type { UserContext } from '../../../generated/feedloom/v1/common.js';
 import type { EventsClient } from '../../../generated/feedloom/v1/events.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
-import { keepValidEntries } from '../../../libs/generator-sdk/validate.js';
+import { keepValidEntries } from '../../../libs/bootstrap/user-context.js';
 import { UserContext as UserContextMessage } from '../../../generated/feedloom/v1/common.js';
 
 export interface Hydrated {

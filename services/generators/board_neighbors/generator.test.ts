@@ -1,22 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
+import { boardGraph, type BoardGraphRow } from '../../../libs/data/batch/jobs/board_graph.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
-interface BoardRow {
-  board_id: string;
-  followers: number;
-  items: string[];
-}
 
 describe('generator board_neighbors', () => {
   const fixture = useServedGenerator(generator, { users: 8 });
-  let boards: BoardRow[];
+  let boards: BoardGraphRow[];
 
   beforeAll(async () => {
-    boards = (await readSnapshot<BoardRow>(snapshotsOf(fixture.world), 'board_graph')).rows;
+    boards = (await readSnapshot(snapshotsOf(fixture.world), boardGraph)).rows;
   });
 
   const savesOf = (user: UserContext) => new Set(user.recentActions.filter((a) => a.type === ActionType.ACTION_TYPE_SAVE).map((a) => a.itemId));
@@ -45,7 +41,7 @@ describe('generator board_neighbors', () => {
 
   it('prefers small, followed boards: an item on a followed 3-pin board outranks one on an unfollowed 30-pin board', async () => {
     // Two boards hold the one saved item: pick a small board with followers and a larger one without.
-    const byItem = new Map<string, BoardRow[]>();
+    const byItem = new Map<string, BoardGraphRow[]>();
     for (const b of boards) for (const i of b.items) byItem.set(i, [...(byItem.get(i) ?? []), b]);
     const pair = [...byItem].find(([, bs]) => {
       const small = bs.find((b) => b.followers > 0 && b.items.length <= 6);
@@ -63,7 +59,7 @@ describe('generator board_neighbors', () => {
     });
     const score = new Map((await fixture.served.generate(user, 1_000)).candidates.map((c) => [c.itemId, c.score]));
     // Items reached through exactly one of the boards that hold the save.
-    const onlyOn = (board: BoardRow) => board.items.filter((i) => i !== item && bs.every((b) => b === board || !b.items.includes(i)));
+    const onlyOn = (board: BoardGraphRow) => board.items.filter((i) => i !== item && bs.every((b) => b === board || !b.items.includes(i)));
     const smallScores = onlyOn(small).map((i) => score.get(i)!);
     const bigScores = onlyOn(big).map((i) => score.get(i)!);
     expect(smallScores.length).toBeGreaterThan(0);

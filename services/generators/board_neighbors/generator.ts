@@ -1,15 +1,10 @@
+import { z } from 'zod';
 import { ActionType, type UserContext } from '../../../generated/feedloom/v1/common.js';
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { boardGraph, type BoardGraphRow } from '../../../libs/data/batch/jobs/board_graph.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 import { bipartiteFromRows, type BipartiteGraph } from '../../../libs/graph/bipartite.js';
 import { SparseCounts, topTouched } from '../../../libs/graph/sparse-counts.js';
-
-interface BoardRow {
-  board_id: string;
-  followers: number;
-  size: number;
-  items: string[];
-}
 
 interface BoardIndex {
   graph: BipartiteGraph;
@@ -24,7 +19,7 @@ interface BoardIndex {
  * Board quality: followers count, log-damped (1 + ln(1 + followers)); a board's pins share it
  * as 1/√size, so a small focused board says more about each of its items than a big one.
  */
-function prepareIndex(rows: BoardRow[]): BoardIndex {
+function prepareIndex(rows: BoardGraphRow[]): BoardIndex {
   const graph = bipartiteFromRows(rows.map((r) => ({ left: r.board_id, right: r.items })));
   const boardWeight = new Float64Array(graph.left.size);
   for (const r of rows) {
@@ -59,18 +54,25 @@ export default defineGenerator({
   kind: 'graph',
   description: "Items on other people's boards that hold the user's recent saves, weighted by board quality and size.",
   requestCost: 'O(saves × boardsPerSave × itemsPerBoard), defaults 20 × 30 × 100',
-  snapshots: ['board_graph'],
-  prepare: (rows) => prepareIndex(rows.board_graph as BoardRow[]),
+  snapshots: [boardGraph],
+  settings: z.object({
+    /** The user's most recent saves it starts from. */
+    maxSaves: z.number().int().min(1).default(20),
+    /** Boards followed from each save, best-weighted first. */
+    boardsPerSave: z.number().int().min(1).default(30),
+    /** The newest items taken from each board. */
+    itemsPerBoard: z.number().int().min(1).default(100),
+  }),
+  prepare: (rows) => prepareIndex(rows.board_graph),
   generate({ user, quota }, { data, settings }) {
     const { graph, boardWeight, boardsByWeight, scores } = data;
-    const boardsPerSave = numberSetting(settings, 'boardsPerSave', 30);
-    const itemsPerBoard = numberSetting(settings, 'itemsPerBoard', 100);
+    const { boardsPerSave, itemsPerBoard } = settings;
     const own = new Set(user.ownBoards);
     const exclude = engagedItems(user);
     const { offsets: itemBoards } = graph.rightToLeft;
     const { offsets: boardItems, targets: items } = graph.leftToRight;
     scores.reset();
-    for (const save of recentSaves(user, numberSetting(settings, 'maxSaves', 20))) {
+    for (const save of recentSaves(user, settings.maxSaves)) {
       const item = graph.right.get(save.itemId);
       if (item === undefined) continue;
       const end = Math.min(itemBoards[item + 1], itemBoards[item] + boardsPerSave);

@@ -1,30 +1,28 @@
+import { z } from 'zod';
 import type { Candidate } from '../../../generated/feedloom/v1/common.js';
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
-import type { ScoredRow } from '../../../libs/generator-sdk/ranked-list.js';
+import { coldStart } from '../../../libs/data/batch/jobs/cold_start.js';
+import type { ScoredItem } from '../../../libs/data/batch/job.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 
-/** A row of the `cold_start` snapshot (libs/data/batch/jobs/cold_start.ts); rows come heaviest topic first. */
-interface ColdStartRow {
-  topic: string;
-  weight: number;
-  /** Best first, diversified by creator. */
-  items: ScoredRow[];
-}
-
 interface ColdStartData {
-  byTopic: Map<string, ScoredRow[]>;
+  byTopic: Map<string, ScoredItem[]>;
   /** Topics by total engagement, heaviest first. */
   topTopics: string[];
 }
 
-export default defineGenerator<ColdStartData>({
+export default defineGenerator({
   name: 'cold_start',
   kind: 'heuristic',
   description: "Diverse top items over the user's onboarding topics (or the biggest topics), round-robin across topics: for users with thin or no history.",
   requestCost: 'O(quota + topics): a round-robin over precomputed per-topic lists',
-  snapshots: ['cold_start'],
-  prepare(rows) {
-    const list = rows.cold_start as ColdStartRow[];
+  snapshots: [coldStart],
+  settings: z.object({
+    /** Topics used when the user has none the snapshot knows: the biggest ones. */
+    fallbackTopics: z.number().int().min(1).default(5),
+  }),
+  prepare(rows): ColdStartData {
+    const list = rows.cold_start;
     return {
       byTopic: new Map(list.map((r) => [r.topic, r.items])),
       topTopics: [...list].sort((a, b) => b.weight - a.weight || (a.topic < b.topic ? -1 : 1)).map((r) => r.topic),
@@ -33,7 +31,7 @@ export default defineGenerator<ColdStartData>({
   generate({ user, quota }, { data, settings }) {
     const known = [...new Set(user.topics)].filter((t) => data.byTopic.has(t));
     const fallback = known.length === 0;
-    const topics = fallback ? data.topTopics.slice(0, numberSetting(settings, 'fallbackTopics', 5)) : known;
+    const topics = fallback ? data.topTopics.slice(0, settings.fallbackTopics) : known;
     const lists = topics.map((topic) => ({ topic, items: data.byTopic.get(topic)! }));
     const exclude = engagedItems(user);
     const out: Candidate[] = [];

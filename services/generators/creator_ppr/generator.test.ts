@@ -1,18 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { creatorItems } from '../../../libs/data/batch/jobs/creator_items.js';
+import { followGraph, type FollowGraphRow } from '../../../libs/data/batch/jobs/follow_graph.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
-interface FollowGraphRow {
-  user_id: string;
-  creators: { creator_id: string; weight: number }[];
-}
-interface CreatorItemsRow {
-  creator_id: string;
-  items: { item_id: string; score: number }[];
-}
 
 describe('generator creator_ppr', () => {
   const fixture = useServedGenerator(generator, { users: 12 });
@@ -22,9 +16,9 @@ describe('generator creator_ppr', () => {
   const creatorOf = new Map<string, string>();
 
   beforeAll(async () => {
-    graph = (await readSnapshot<FollowGraphRow>(snapshotsOf(fixture.world), 'follow_graph')).rows;
+    graph = (await readSnapshot(snapshotsOf(fixture.world), followGraph)).rows;
     for (const row of graph) for (const c of row.creators) audience.set(c.creator_id, (audience.get(c.creator_id) ?? new Set()).add(row.user_id));
-    for (const row of (await readSnapshot<CreatorItemsRow>(snapshotsOf(fixture.world), 'creator_items')).rows) {
+    for (const row of (await readSnapshot(snapshotsOf(fixture.world), creatorItems)).rows) {
       for (const item of row.items) creatorOf.set(item.item_id, row.creator_id);
     }
   });

@@ -1,20 +1,25 @@
 // Item-to-item retrieval in the two-tower item space: the user's recently engaged items are the
 // seeds; their vectors come from the ANN host's own index version (GetItemVectors), and each seed's
 // nearest items are searched in that same version on that same host, then merged.
-import { MAX_ANN_K, retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { z } from 'zod';
+import { learnedRetrievalSettings, MAX_ANN_K, retrievalFor } from '../../../libs/ann/learned-retrieval.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
 
-export default defineGenerator<{ retrieval: LearnedRetrieval }>({
+export default defineGenerator({
   name: 'embedding_i2i',
   kind: 'learned',
   description: 'Nearest items (two-tower item embeddings) to each recently engaged item, weighted by the engagement and merged.',
   requestCost: 'O(seeds) RPCs: GetVersions + GetItemVectors + one ANN search per seed (≤ maxSeeds, default 8)',
   snapshots: [],
+  settings: learnedRetrievalSettings.extend({
+    /** Recently engaged items searched from, at most. */
+    maxSeeds: z.number().int().min(1).default(8),
+  }),
   prepare: (_rows, settings, mesh) => ({ retrieval: retrievalFor(settings, mesh) }),
   async generate({ user, quota, requestId }, { data, settings, signal }) {
-    const seeds = engagementSeeds(user, numberSetting(settings, 'maxSeeds', 8));
+    const seeds = engagementSeeds(user, settings.maxSeeds);
     if (seeds.length === 0) return [];
     const exclude = engagedItems(user);
     const { retrieval } = data;

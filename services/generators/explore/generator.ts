@@ -1,15 +1,8 @@
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { z } from 'zod';
+import { exposure, type ExposureRow } from '../../../libs/data/batch/jobs/exposure.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
-
-/** A row of the `exposure` snapshot (libs/data/batch/jobs/exposure.ts): items with < 30 impressions. */
-interface ExposureRow {
-  item_id: string;
-  topic: string | null;
-  impressions: number;
-  /** Smoothed engagement rate relative to the catalog average (1 = average; creator prior for unproven items). */
-  quality: number;
-}
 
 interface ExploreData {
   /** Under the exposure bound and above the quality floor, best quality first. */
@@ -17,17 +10,23 @@ interface ExploreData {
   byTopic: Map<string, ExposureRow[]>;
 }
 
-export default defineGenerator<ExploreData>({
+export default defineGenerator({
   name: 'explore',
   kind: 'heuristic',
   description: "Under-exposed items (fewer than maxImpressions impressions) above a quality floor (smoothed engagement rate), the user's topics first: gives new and rarely shown good items a chance.",
   requestCost: "O((user topics + 1) × (quota + recent actions)): walks down precomputed per-topic lists and the global one, each stopping at quota (the global walk skips the user's topics, so at worst it reads the whole list, ≤ 2,000 per topic)",
-  snapshots: ['exposure'],
-  prepare(rows, settings) {
-    // The snapshot holds items with fewer than 30 impressions: a larger bound acts as 30.
-    const maxImpressions = numberSetting(settings, 'maxImpressions', 10);
-    const minQuality = numberSetting(settings, 'minQuality', 1.0);
-    const all = (rows.exposure as ExposureRow[])
+  snapshots: [exposure],
+  settings: z.object({
+    /** Items with fewer impressions than this count as under-exposed (the snapshot holds < 30: a larger bound acts as 30). */
+    maxImpressions: z.number().min(0).default(10),
+    /** The quality floor: smoothed engagement rate relative to the catalog average (1 = average). */
+    minQuality: z.number().min(0).default(1.0),
+    /** Score factor of an item in one of the user's topics. */
+    topicBoost: z.number().min(0).default(2),
+  }),
+  prepare(rows, settings): ExploreData {
+    const { maxImpressions, minQuality } = settings;
+    const all = rows.exposure
       .filter((r) => r.impressions < maxImpressions && r.quality >= minQuality)
       .sort((a, b) => b.quality - a.quality || (a.item_id < b.item_id ? -1 : 1));
     const byTopic = new Map<string, ExposureRow[]>();
@@ -40,7 +39,7 @@ export default defineGenerator<ExploreData>({
     return { all, byTopic };
   },
   generate({ user, quota }, { data, settings }) {
-    const topicBoost = numberSetting(settings, 'topicBoost', 2);
+    const { topicBoost } = settings;
     const exclude = engagedItems(user);
     const board = new ScoreBoard();
     const walk = (list: ExposureRow[], factor: number, reason: string, skip: (row: ExposureRow) => boolean = () => false) => {

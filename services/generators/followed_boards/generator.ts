@@ -1,30 +1,29 @@
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { z } from 'zod';
+import { followedBoardItems, type FollowedBoardItemsRow } from '../../../libs/data/batch/jobs/followed_board_items.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 
 const DAY_MS = 86_400_000;
 
-/** A row of the `followed_board_items` snapshot (libs/data/batch/jobs/followed_board_items.ts). */
-interface BoardItemsRow {
-  board_id: string;
-  /** Newest first, at most 100. */
-  items: { item_id: string; added_ms: number }[];
-}
-
 interface FollowedBoardsData {
-  byBoard: Map<string, BoardItemsRow['items']>;
+  byBoard: Map<string, FollowedBoardItemsRow['items']>;
   /** The newest addition: the clock when a request carries none. */
   newestMs: number;
 }
 
-export default defineGenerator<FollowedBoardsData>({
+export default defineGenerator({
   name: 'followed_boards',
   kind: 'heuristic',
   description: 'Items recently added to the boards the user follows, newest additions first (score halves every halfLifeDays, default 7).',
   requestCost: 'O(followed boards × 100), plus sorting that many: recency-scored walk over precomputed per-board lists',
-  snapshots: ['followed_board_items'],
-  prepare(rows) {
-    const list = rows.followed_board_items as BoardItemsRow[];
+  snapshots: [followedBoardItems],
+  settings: z.object({
+    /** An addition's score halves every this many days. */
+    halfLifeDays: z.number().positive().default(7),
+  }),
+  prepare(rows): FollowedBoardsData {
+    const list = rows.followed_board_items;
     return {
       byBoard: new Map(list.map((r) => [r.board_id, r.items])),
       newestMs: list.reduce((max, r) => Math.max(max, r.items[0]?.added_ms ?? 0), 0),
@@ -32,7 +31,7 @@ export default defineGenerator<FollowedBoardsData>({
   },
   generate({ user, quota }, { data, settings }) {
     const now = user.requestTimeMs || data.newestMs;
-    const halfLifeMs = numberSetting(settings, 'halfLifeDays', 7) * DAY_MS;
+    const halfLifeMs = settings.halfLifeDays * DAY_MS;
     const exclude = engagedItems(user);
     // An item on several followed boards counts from its newest addition.
     const newest = new Map<string, { score: number; reason: string }>();

@@ -1,19 +1,15 @@
 import type { Candidate } from '../../../generated/feedloom/v1/common.js';
+import { creatorItems } from '../../../libs/data/batch/jobs/creator_items.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
-
-interface CreatorItemsRow {
-  creator_id: string;
-  items: { item_id: string; score: number }[];
-}
 
 export default defineGenerator({
   name: 'followed_creators',
   kind: 'heuristic',
   description: 'Recent, well-received items by the creators the user follows, interleaved across creators.',
   requestCost: 'O(followed creators × 100) to interleave precomputed per-creator lists',
-  snapshots: ['creator_items'],
-  prepare: (rows) => new Map((rows.creator_items as CreatorItemsRow[]).map((r) => [r.creator_id, r.items])),
+  snapshots: [creatorItems],
+  prepare: (rows) => new Map(rows.creator_items.map((r) => [r.creator_id, r.items])),
   generate({ user, quota }, { data }) {
     const exclude = engagedItems(user);
     const lists = user.followedCreators.map((creator) => ({ creator, items: data.get(creator) ?? [] }));

@@ -1,22 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { curatorSaves, type CuratorSavesRow } from '../../../libs/data/batch/jobs/curator_saves.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { worldRows } from '../../../test/fixtures/events.js';
 import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
-interface CuratorSavesRow {
-  creator_id: string;
-  items: { item_id: string; time_ms: number }[];
-}
 
 describe('generator followed_curators', () => {
   const fixture = useServedGenerator(generator, { users: 20 });
   let saves: Map<string, CuratorSavesRow['items']>;
 
   beforeAll(async () => {
-    saves = new Map((await readSnapshot<CuratorSavesRow>(snapshotsOf(fixture.world), 'curator_saves')).rows.map((r) => [r.creator_id, r.items]));
+    saves = new Map((await readSnapshot(snapshotsOf(fixture.world), curatorSaves)).rows.map((r) => [r.creator_id, r.items]));
   });
 
   it('describes itself', async () => {

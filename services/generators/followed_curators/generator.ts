@@ -1,24 +1,25 @@
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { z } from 'zod';
+import { curatorSaves } from '../../../libs/data/batch/jobs/curator_saves.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
-
-interface CuratorSavesRow {
-  creator_id: string;
-  items: { item_id: string; time_ms: number }[];
-}
 
 export default defineGenerator({
   name: 'followed_curators',
   kind: 'graph',
   description: 'Recent saves of the creators the user follows (what they pin with their own accounts), newest first.',
   requestCost: 'O(followed creators × 100 saves)',
-  snapshots: ['curator_saves'],
-  prepare: (rows) => new Map((rows.curator_saves as CuratorSavesRow[]).map((r) => [r.creator_id, r.items])),
+  snapshots: [curatorSaves],
+  settings: z.object({
+    /** A save's weight halves every this many days. */
+    halfLifeDays: z.number().positive().default(7),
+  }),
+  prepare: (rows) => new Map(rows.curator_saves.map((r) => [r.creator_id, r.items])),
   generate({ user, quota }, { data, settings }) {
     const curators = [...new Set(user.followedCreators)].map((creator) => ({ creator, saves: data.get(creator) ?? [] }));
     // The request's clock; without one, the newest of these saves (lists are newest first).
     const now = user.requestTimeMs || Math.max(0, ...curators.map((c) => c.saves[0]?.time_ms ?? 0));
-    const halfLifeMs = numberSetting(settings, 'halfLifeDays', 7) * 86_400_000;
+    const halfLifeMs = settings.halfLifeDays * 86_400_000;
     const board = new ScoreBoard();
     for (const { creator, saves } of curators) {
       saves.forEach((save, depth) => {

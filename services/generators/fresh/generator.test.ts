@@ -2,6 +2,7 @@
 // in the user's topics (all topics for a user without any).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { freshItems } from '../../../libs/data/batch/jobs/fresh_items.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { DAY_MS } from '../../../libs/data/world.js';
 import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
@@ -19,7 +20,7 @@ describe('generator fresh', () => {
   beforeAll(async () => {
     const items = await worldRows<{ item_id: string; topic: string; created_ms: number }>(fixture.world, 'SELECT item_id, topic, created_ms FROM items');
     catalog = new Map(items.map((r) => [r.item_id, r]));
-    const snapshot = await readSnapshot<{ item_id: string; quality: number }>(snapshotsOf(fixture.world), 'fresh_items');
+    const snapshot = await readSnapshot(snapshotsOf(fixture.world), freshItems);
     quality = new Map(snapshot.rows.map((r) => [r.item_id, r.quality]));
   });
 

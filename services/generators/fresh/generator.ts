@@ -1,4 +1,6 @@
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { z } from 'zod';
+import { freshItems, type FreshItemRow } from '../../../libs/data/batch/jobs/fresh_items.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 
@@ -10,35 +12,31 @@ const DAY_MS = 86_400_000;
  */
 export const DEFAULT_MIN_QUALITY = 0.8;
 
-/** A row of the `fresh_items` snapshot (libs/data/batch/jobs/fresh_items.ts). */
-interface FreshRow {
-  item_id: string;
-  topic: string | null;
-  created_ms: number;
-  impressions: number;
-  /** Smoothed engagement rate relative to the catalog average (1 = average; creator prior for new items). */
-  quality: number;
-}
-
 interface FreshData {
   /** Per topic, items above the quality bar, best first. */
-  byTopic: Map<string, FreshRow[]>;
+  byTopic: Map<string, FreshItemRow[]>;
   /** Every item above the bar, best first: for users without topics. */
-  all: FreshRow[];
+  all: FreshItemRow[];
   /** The newest creation time: the clock when a request carries none. */
   newestMs: number;
 }
 
-export default defineGenerator<FreshData>({
+export default defineGenerator({
   name: 'fresh',
   kind: 'heuristic',
   description: "Items created within windowDays (default 2) before the request time, above a quality bar (smoothed engagement rate ≥ minQuality, default 0.8 × the catalog average), in the user's topics.",
   requestCost: "O(fresh items in the user's topics): a filtered walk over per-topic lists of items from the last 7 days (≤ 1,000 per topic)",
-  snapshots: ['fresh_items'],
-  prepare(rows, settings) {
-    const minQuality = numberSetting(settings, 'minQuality', DEFAULT_MIN_QUALITY);
-    const all = (rows.fresh_items as FreshRow[]).filter((r) => r.quality >= minQuality).sort((a, b) => b.quality - a.quality || (a.item_id < b.item_id ? -1 : 1));
-    const byTopic = new Map<string, FreshRow[]>();
+  snapshots: [freshItems],
+  settings: z.object({
+    /** How new an item must be, in days before the request time (the snapshot holds FRESH_MAX_DAYS: a longer window acts as that). */
+    windowDays: z.number().positive().default(2),
+    /** The quality bar: smoothed engagement rate relative to the catalog average. */
+    minQuality: z.number().min(0).default(DEFAULT_MIN_QUALITY),
+  }),
+  prepare(rows, settings): FreshData {
+    const { minQuality } = settings;
+    const all = rows.fresh_items.filter((r) => r.quality >= minQuality).sort((a, b) => b.quality - a.quality || (a.item_id < b.item_id ? -1 : 1));
+    const byTopic = new Map<string, FreshItemRow[]>();
     for (const row of all) {
       if (row.topic === null) continue;
       const list = byTopic.get(row.topic);
@@ -49,10 +47,10 @@ export default defineGenerator<FreshData>({
   },
   generate({ user, quota }, { data, settings }) {
     const now = user.requestTimeMs || data.newestMs;
-    const from = now - numberSetting(settings, 'windowDays', 2) * DAY_MS;
+    const from = now - settings.windowDays * DAY_MS;
     const exclude = engagedItems(user);
     const topics = user.topics.length > 0 ? [...new Set(user.topics)] : undefined;
-    const lists: [string, FreshRow[]][] = topics ? topics.map((t) => [`new in ${t}`, data.byTopic.get(t) ?? []]) : [['new', data.all]];
+    const lists: [string, FreshItemRow[]][] = topics ? topics.map((t) => [`new in ${t}`, data.byTopic.get(t) ?? []]) : [['new', data.all]];
     const board = new ScoreBoard();
     for (const [reason, list] of lists) {
       let taken = 0;

@@ -1,35 +1,28 @@
 import type { Candidate } from '../../../generated/feedloom/v1/common.js';
+import type { ScoredItem } from '../../../libs/data/batch/job.js';
+import { hourPopular } from '../../../libs/data/batch/jobs/hour_popular.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
-import type { ScoredRow } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 
 const HOUR_MS = 3_600_000;
 
-/** A row of the `hour_popular` snapshot (libs/data/batch/jobs/hour_popular.ts). */
-interface HourPopularRow {
-  /** UTC hour of day, 0..23. */
-  hour: number;
-  /** Best first; engagement in that hour blended with ±1 h and ±2 h. */
-  items: ScoredRow[];
-}
-
 interface HourData {
-  byHour: Map<number, ScoredRow[]>;
+  byHour: Map<number, ScoredItem[]>;
   /** All hours summed: for a request without a clock. */
-  allDay: ScoredRow[];
+  allDay: ScoredItem[];
 }
 
 /** The UTC hour of day of a time in ms. */
 export const utcHour = (ms: number) => Math.floor((((ms % 86_400_000) + 86_400_000) % 86_400_000) / HOUR_MS);
 
-export default defineGenerator<HourData>({
+export default defineGenerator({
   name: 'hour_of_day_popular',
   kind: 'heuristic',
   description: 'Items popular at this hour of the day (UTC hour of the request time, neighbouring hours blended in).',
   requestCost: 'O(quota + recent actions): a walk down the precomputed list of the request hour (≤ 300 items)',
-  snapshots: ['hour_popular'],
-  prepare(rows) {
-    const list = rows.hour_popular as HourPopularRow[];
+  snapshots: [hourPopular],
+  prepare(rows): HourData {
+    const list = rows.hour_popular;
     const total = new Map<string, number>();
     for (const row of list) for (const item of row.items) total.set(item.item_id, (total.get(item.item_id) ?? 0) + item.score);
     const allDay = [...total]

@@ -2,20 +2,20 @@
 // user's recent items, scored by the seed's weight times the pair's strength, summed over seeds.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
+import { cooccurrence, type CooccurrenceRow } from '../../../libs/data/batch/jobs/cooccurrence.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
 import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
-type Neighbors = { item_id: string; score: number }[];
 
 describe('generator item_cooccurrence', () => {
   const fixture = useServedGenerator(generator, { users: 5 });
-  let neighbors: Map<string, Neighbors>;
+  let neighbors: Map<string, CooccurrenceRow['neighbors']>;
 
   beforeAll(async () => {
-    const snapshot = await readSnapshot<{ item_id: string; neighbors: Neighbors }>(snapshotsOf(fixture.world), 'cooccurrence');
+    const snapshot = await readSnapshot(snapshotsOf(fixture.world), cooccurrence);
     neighbors = new Map(snapshot.rows.map((r) => [r.item_id, r.neighbors]));
   });
 

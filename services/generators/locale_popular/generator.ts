@@ -1,21 +1,15 @@
 import type { Candidate } from '../../../generated/feedloom/v1/common.js';
+import { localePopular } from '../../../libs/data/batch/jobs/locale_popular.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
-
-/** A row of the `locale_popular` snapshot (libs/data/batch/jobs/locale_popular.ts). */
-interface LocalePopularRow {
-  locale: string;
-  /** The locale's own items first (score in (1, 2]), then other items its users like (score in (0, 1]). */
-  items: { item_id: string; score: number; own: boolean }[];
-}
 
 export default defineGenerator({
   name: 'locale_popular',
   kind: 'heuristic',
   description: "What users of the viewer's locale engage with most: items of that locale first, then others popular with its users.",
   requestCost: 'O(quota + recent actions): a walk down one precomputed per-locale list (≤ 500 items)',
-  snapshots: ['locale_popular'],
-  prepare: (rows) => new Map((rows.locale_popular as LocalePopularRow[]).map((r) => [r.locale, r.items])),
+  snapshots: [localePopular],
+  prepare: (rows) => new Map(rows.locale_popular.map((r) => [r.locale, r.items])),
   generate({ user, quota }, { data }) {
     const items = data.get(user.locale) ?? [];
     const exclude = engagedItems(user);

@@ -9,7 +9,7 @@ import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { DAY_MS } from '../../../libs/data/world.js';
 import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
 import { ModelRegistry, verifyArtifacts } from '../../../libs/registry/registry.js';
-import { MF_SNAPSHOT, trainMf, type MfSnapshotRow, type TrainMfResult } from '../../../libs/training/mf.js';
+import { mfFactors, MF_SNAPSHOT, trainMf, type TrainMfResult } from '../../../libs/training/mf.js';
 import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
 import { testWorld } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
@@ -56,7 +56,7 @@ describe(`generator ${generator.name}`, () => {
   });
 
   it('proposes exactly the unengaged items whose factors score highest for the user, best first', async () => {
-    const { rows } = await readSnapshot<MfSnapshotRow>(path.join(work, 'snapshots'), MF_SNAPSHOT);
+    const { rows } = await readSnapshot(path.join(work, 'snapshots'), mfFactors);
     const vector = (b64: string) => {
       const buf = Buffer.from(b64, 'base64');
       return Array.from({ length: buf.length / 4 }, (_, k) => buf.readFloatLE(k * 4));

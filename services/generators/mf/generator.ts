@@ -5,7 +5,7 @@
 import { createIndex, type FaissIndex } from '../../../libs/ann/faiss.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { engagedItems, type ItemExclusion } from '../../../libs/generator-sdk/seeds.js';
-import { decodeFactor, MF_SNAPSHOT, type MfSnapshotRow } from '../../../libs/training/mf.js';
+import { decodeFactor, mfFactors, MF_SNAPSHOT, type MfSnapshotRow } from '../../../libs/training/mf.js';
 
 export interface MfData {
   version: string;
@@ -54,13 +54,13 @@ export async function scoreMf(data: MfData, userId: string, exclude: ItemExclusi
   return out;
 }
 
-export default defineGenerator<MfData>({
+export default defineGenerator({
   name: 'mf',
   kind: 'learned',
   description: 'BPR matrix factorization over clicks and saves: items whose learned factors best match the user\'s.',
   requestCost: 'O(items × dim) exact inner-product search in faiss (Flat, SIMD, off the JS thread): 50k items × 33 ≈ 0.3 ms',
-  snapshots: [MF_SNAPSHOT],
-  prepare: (rows) => prepareMf(rows[MF_SNAPSHOT] as MfSnapshotRow[]),
+  snapshots: [mfFactors],
+  prepare: (rows) => prepareMf(rows.mf_factors),
   generate: async ({ user, quota }, { data }) => ({
     candidates: await scoreMf(data, user.userId, engagedItems(user), quota),
     modelVersion: data.version,

@@ -1,21 +1,28 @@
 // Multi-interest retrieval: the user's recent engaged items' vectors (from the ANN host's own index
 // version) are clustered with a small k-means; each cluster's centroid is one ANN search on that
 // same host and version, and the answers are merged so that every interest gets its share.
-import { MAX_ANN_K, retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { z } from 'zod';
+import { learnedRetrievalSettings, MAX_ANN_K, retrievalFor } from '../../../libs/ann/learned-retrieval.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
 import { seedOf, sphericalKMeans } from './kmeans.js';
 
-export default defineGenerator<{ retrieval: LearnedRetrieval }>({
+export default defineGenerator({
   name: 'multi_interest',
   kind: 'learned',
   description: "Clusters the user's recent item embeddings into a few interests and searches the ANN index once per interest, merged by interest weight.",
   requestCost: 'O(clusters) RPCs: GetVersions + GetItemVectors + one ANN search per cluster (≤ maxClusters, default 3); k-means over ≤ 30 vectors',
   snapshots: [],
+  settings: learnedRetrievalSettings.extend({
+    /** Recently engaged items clustered, at most. */
+    maxItems: z.number().int().min(1).default(30),
+    /** Interests (clusters, one ANN search each), at most. */
+    maxClusters: z.number().int().min(1).default(3),
+  }),
   prepare: (_rows, settings, mesh) => ({ retrieval: retrievalFor(settings, mesh) }),
   async generate({ user, quota, requestId }, { data, settings, signal }) {
-    const seeds = engagementSeeds(user, numberSetting(settings, 'maxItems', 30));
+    const seeds = engagementSeeds(user, settings.maxItems);
     if (seeds.length === 0) return [];
     const exclude = engagedItems(user);
     const { retrieval } = data;
@@ -25,7 +32,7 @@ export default defineGenerator<{ retrieval: LearnedRetrieval }>({
         const known = seeds.filter((s) => vectors.has(s.itemId));
         if (known.length === 0) return { modelVersion: synced.version, candidates: [] };
         // About one interest per three items, at most maxClusters.
-        const k = Math.min(numberSetting(settings, 'maxClusters', 3), Math.ceil(known.length / 3));
+        const k = Math.min(settings.maxClusters, Math.ceil(known.length / 3));
         const clusters = sphericalKMeans(
           known.map((s) => vectors.get(s.itemId)!),
           known.map((s) => s.weight),

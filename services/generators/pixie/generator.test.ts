@@ -1,22 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { boardGraph, type BoardGraphRow } from '../../../libs/data/batch/jobs/board_graph.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
 import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
-interface BoardRow {
-  board_id: string;
-  items: string[];
-}
 
 describe('generator pixie', () => {
   const fixture = useServedGenerator(generator, { users: 8 });
-  let boards: BoardRow[];
+  let boards: BoardGraphRow[];
 
   beforeAll(async () => {
-    boards = (await readSnapshot<BoardRow>(snapshotsOf(fixture.world), 'board_graph')).rows;
+    boards = (await readSnapshot(snapshotsOf(fixture.world), boardGraph)).rows;
   });
 
   /** Items that share a board with any of the given items. */

@@ -1,6 +1,7 @@
 // popular: the time-decayed popularity list, walked from the top, skipping what the user engaged with.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
+import { popularity } from '../../../libs/data/batch/jobs/popularity.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixtures/generator.js';
@@ -12,7 +13,7 @@ describe('generator popular', () => {
   let ranked: string[];
 
   beforeAll(async () => {
-    ranked = (await readSnapshot<{ item_id: string; score: number }>(snapshotsOf(fixture.world), 'popularity')).rows.map((r) => r.item_id);
+    ranked = (await readSnapshot(snapshotsOf(fixture.world), popularity)).rows.map((r) => r.item_id);
   });
 
   it('gives a user without history the top of the popularity list, in order', async () => {

@@ -1,18 +1,9 @@
 import { ActionType } from '../../../generated/feedloom/v1/common.js';
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { z } from 'zod';
+import { resurfaceBoards, type ResurfaceBoardRow } from '../../../libs/data/batch/jobs/resurface_boards.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
-
-/** A row of the `resurface_boards` snapshot (libs/data/batch/jobs/resurface_boards.ts). */
-interface ResurfaceBoardRow {
-  board_id: string;
-  owner_user_id: string | null;
-  topic: string | null;
-  /** Newest first, at most 1,000 (in practice all). */
-  items: string[];
-  /** Boards of other owners holding the same items, most similar first (cosine over shared items), at most 20. */
-  similar_boards: { board_id: string; score: number }[];
-}
 
 interface ResurfaceData {
   boards: Map<string, ResurfaceBoardRow>;
@@ -22,14 +13,20 @@ interface ResurfaceData {
 
 const TOPIC_ITEMS = 50;
 
-export default defineGenerator<ResurfaceData>({
+export default defineGenerator({
   name: 'resurface',
   kind: 'heuristic',
   description: "Items from the neighbourhood of the user's own boards (on similar boards, or common on boards of the same topic) that they have not saved or engaged with lately.",
   requestCost: "O(own boards × (20 similar boards × itemsPerBoard (30) + 50) + items on the user's own boards), plus sorting: a weighted sum over precomputed board neighbourhoods",
-  snapshots: ['resurface_boards'],
-  prepare(rows) {
-    const list = rows.resurface_boards as ResurfaceBoardRow[];
+  snapshots: [resurfaceBoards],
+  settings: z.object({
+    /** The newest items taken from each similar board. */
+    itemsPerBoard: z.number().int().min(1).default(30),
+    /** Weight of the items common on boards of the same topic, against those on similar boards. */
+    topicWeight: z.number().min(0).default(0.3),
+  }),
+  prepare(rows): ResurfaceData {
+    const list = rows.resurface_boards;
     const counts = new Map<string, Map<string, number>>();
     for (const row of list) {
       if (row.topic === null) continue;
@@ -47,8 +44,7 @@ export default defineGenerator<ResurfaceData>({
   generate({ user, quota }, { data, settings }) {
     const own = [...new Set(user.ownBoards)].map((id) => data.boards.get(id)).filter((b): b is ResurfaceBoardRow => b !== undefined);
     if (own.length === 0) return [];
-    const perBoard = numberSetting(settings, 'itemsPerBoard', 30);
-    const topicWeight = numberSetting(settings, 'topicWeight', 0.3);
+    const { itemsPerBoard: perBoard, topicWeight } = settings;
     // Already on one of their boards, or engaged with lately: nothing to resurface.
     const engaged = engagedItems(user);
     const onOwnBoards = new Set(own.flatMap((board) => board.items));

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
 import { sqlString } from '../../../libs/data/duck.js';
+import { sessionTransitions, type SessionTransitionRow } from '../../../libs/data/batch/jobs/session_transitions.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 import { worldRows } from '../../../test/fixtures/events.js';
@@ -8,17 +9,13 @@ import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } f
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator, { lastEngaged } from './generator.js';
 
-interface TransitionRow {
-  item_id: string;
-  next: { item_id: string; score: number }[];
-}
 
 describe('generator session_next', () => {
   const fixture = useServedGenerator(generator, { users: 8 });
-  let transitions: Map<string, TransitionRow['next']>;
+  let transitions: Map<string, SessionTransitionRow['next']>;
 
   beforeAll(async () => {
-    const rows = (await readSnapshot<TransitionRow>(snapshotsOf(fixture.world), 'session_transitions')).rows;
+    const rows = (await readSnapshot(snapshotsOf(fixture.world), sessionTransitions)).rows;
     transitions = new Map(rows.map((r) => [r.item_id, r.next]));
   });
 

@@ -1,12 +1,9 @@
+import { z } from 'zod';
 import { ActionType, type UserContext } from '../../../generated/feedloom/v1/common.js';
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { sessionTransitions } from '../../../libs/data/batch/jobs/session_transitions.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
-
-interface TransitionRow {
-  item_id: string;
-  next: { item_id: string; score: number }[];
-}
 
 /** The user's most recently engaged distinct items (clicks and saves, not hidden ones), newest first. */
 export function lastEngaged(user: UserContext, n: number): string[] {
@@ -25,15 +22,21 @@ export default defineGenerator({
   kind: 'graph',
   description: "What people engaged with next in their sessions after the user's last few items (item → next-item transitions).",
   requestCost: 'O(lastItems × 50 transitions), lastItems default 10',
-  snapshots: ['session_transitions'],
-  prepare: (rows) => new Map((rows.session_transitions as TransitionRow[]).map((r) => [r.item_id, r.next])),
+  snapshots: [sessionTransitions],
+  settings: z.object({
+    /** The user's most recently engaged items whose transitions are followed. */
+    lastItems: z.number().int().min(1).default(10),
+    /** Weight of each older item against the one after it (the newest weighs 1). */
+    positionDecay: z.number().min(0).max(1).default(0.8),
+  }),
+  prepare: (rows) => new Map(rows.session_transitions.map((r) => [r.item_id, r.next])),
   generate({ user, quota }, { data, settings }) {
     const board = new ScoreBoard();
     // The newest item counts most: its transitions are what a session would do next. Each item's
     // transitions are scaled to its strongest one, so a rarely seen item with one lucky successor
     // does not outweigh the newest item's spread-out ones.
-    const decay = numberSetting(settings, 'positionDecay', 0.8);
-    lastEngaged(user, numberSetting(settings, 'lastItems', 10)).forEach((itemId, position) => {
+    const decay = settings.positionDecay;
+    lastEngaged(user, settings.lastItems).forEach((itemId, position) => {
       const next = data.get(itemId) ?? [];
       const weight = decay ** position / (next[0]?.score || 1);
       for (const n of next) board.add(n.item_id, weight * n.score, `often engaged next after ${itemId}`);

@@ -2,6 +2,8 @@
 // interleaved by topic weight; nothing for a world without topics.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
+import type { ScoredItem } from '../../../libs/data/batch/job.js';
+import { topicPopular } from '../../../libs/data/batch/jobs/topic_popular.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { worldRows } from '../../../test/fixtures/events.js';
 import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixtures/generator.js';
@@ -9,16 +11,15 @@ import { IMPORTED_RATINGS, serveOnImportedWorld } from '../../../test/fixtures/i
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
-type Scored = { item_id: string; score: number };
 
 describe('generator topic_popular', () => {
   const fixture = useServedGenerator(generator, { users: 5 });
   let topicOf: Map<string, string>;
-  let lists: Map<string, Scored[]>;
+  let lists: Map<string, ScoredItem[]>;
 
   beforeAll(async () => {
     topicOf = new Map((await worldRows<{ item_id: string; topic: string }>(fixture.world, 'SELECT item_id, topic FROM items')).map((r) => [r.item_id, r.topic]));
-    lists = new Map((await readSnapshot<{ topic: string; items: Scored[] }>(snapshotsOf(fixture.world), 'topic_popular')).rows.map((r) => [r.topic, r.items]));
+    lists = new Map((await readSnapshot(snapshotsOf(fixture.world), topicPopular)).rows.map((r) => [r.topic, r.items]));
   });
 
   const topicsOf = (ids: string[]) => ids.map((id) => topicOf.get(id)!);

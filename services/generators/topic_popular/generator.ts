@@ -1,20 +1,13 @@
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
-import { ScoreBoard, type ScoredRow } from '../../../libs/generator-sdk/ranked-list.js';
+import { z } from 'zod';
+import type { ScoredItem } from '../../../libs/data/batch/job.js';
+import { itemMeta } from '../../../libs/data/batch/jobs/item_meta.js';
+import { topicPopular } from '../../../libs/data/batch/jobs/topic_popular.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
+import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
 
-/** A row of the `topic_popular` snapshot (libs/data/batch/jobs/topic_popular.ts). */
-interface TopicPopularRow {
-  topic: string;
-  items: ScoredRow[];
-}
-
-interface ItemMetaRow {
-  item_id: string;
-  topic: string | null;
-}
-
 interface TopicPopularData {
-  byTopic: Map<string, ScoredRow[]>;
+  byTopic: Map<string, ScoredItem[]>;
   topicOf: Map<string, string>;
 }
 
@@ -39,18 +32,22 @@ function topicWeights(
   return weights;
 }
 
-export default defineGenerator<TopicPopularData>({
+export default defineGenerator({
   name: 'topic_popular',
   kind: 'heuristic',
   description: "Popular items per topic, over the user's declared and engaged topics, interleaved by topic weight.",
   requestCost: 'O(recent actions + user topics × min(quota, 300)), plus sorting that many: per-topic precomputed lists merged by weight / (1 + rank)',
-  snapshots: ['topic_popular', 'item_meta'],
-  prepare: (rows) => ({
-    byTopic: new Map((rows.topic_popular as TopicPopularRow[]).map((r) => [r.topic, r.items])),
-    topicOf: new Map((rows.item_meta as ItemMetaRow[]).filter((r) => r.topic !== null).map((r) => [r.item_id, r.topic!])),
+  snapshots: [topicPopular, itemMeta],
+  settings: z.object({
+    /** Weight of the topics of the user's recent clicks and saves, against 1 for each listed topic. */
+    engagedWeight: z.number().min(0).default(5),
+  }),
+  prepare: (rows): TopicPopularData => ({
+    byTopic: new Map(rows.topic_popular.map((r) => [r.topic, r.items])),
+    topicOf: new Map(rows.item_meta.filter((r) => r.topic !== null).map((r) => [r.item_id, r.topic!])),
   }),
   generate({ user, quota }, { data, settings }) {
-    const weights = topicWeights(user, (id) => data.topicOf.get(id), numberSetting(settings, 'engagedWeight', 5));
+    const weights = topicWeights(user, (id) => data.topicOf.get(id), settings.engagedWeight);
     const exclude = engagedItems(user);
     const board = new ScoreBoard();
     // weight / (1 + rank): a topic of twice the weight gets about twice the slots at every depth.

@@ -2,12 +2,13 @@
 // even when the favourite still collects more engagement in absolute terms.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { trending } from '../../../libs/data/batch/jobs/trending.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { DAY_MS } from '../../../libs/data/world.js';
 import { worldRows } from '../../../test/fixtures/events.js';
 import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
-import generator, { type TrendingRow } from './generator.js';
+import generator from './generator.js';
 
 interface Velocity {
   item_id: string;
@@ -60,7 +61,7 @@ describe('generator trending', () => {
     expect(rank(surging.item_id)).toBeLessThan(20);
 
     // The snapshot agrees with the log about the surging item's last 24 h, and expects far less.
-    const snapshot = await readSnapshot<TrendingRow>(snapshotsOf(fixture.world), 'trending');
+    const snapshot = await readSnapshot(snapshotsOf(fixture.world), trending);
     const row = snapshot.rows.find((r) => r.item_id === surging.item_id)!;
     expect(row.recent).toBe(surging.recent);
     expect(row.expected).toBeLessThan(row.recent / 2);
@@ -69,7 +70,7 @@ describe('generator trending', () => {
   });
 
   it('serves the snapshot in order, every item moving faster than its baseline', async () => {
-    const snapshot = await readSnapshot<TrendingRow>(snapshotsOf(fixture.world), 'trending');
+    const snapshot = await readSnapshot(snapshotsOf(fixture.world), trending);
     expect(snapshot.rows.length).toBeGreaterThan(0);
     expect(snapshot.rows.every((r) => r.recent > r.expected && r.score > 0)).toBe(true);
     const { candidates } = await fixture.served.generate(nobody(), 50);

@@ -1,16 +1,21 @@
 // Learned two-tower retrieval: the user's embedding (user tower, served by the viewer) against the
 // item index (item tower, baked into faiss on the ANN hosts), always in the same model version: the
 // version comes from the ANN host that answers the search.
-import { MAX_ANN_K, reportedVersion, retrievalFor, type LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
-import { defineGenerator, numberSetting } from '../../../libs/generator-sdk/define.js';
+import { z } from 'zod';
+import { learnedRetrievalSettings, MAX_ANN_K, reportedVersion, retrievalFor } from '../../../libs/ann/learned-retrieval.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 
-export default defineGenerator<{ retrieval: LearnedRetrieval }>({
+export default defineGenerator({
   name: 'two_tower',
   kind: 'learned',
   description: 'Nearest items to the user tower embedding in the item-tower ANN index, user and index on the same model version.',
   requestCost: 'O(1) RPCs: GetVersions + EmbedUser (one onnx run) + one ANN search of k = quota',
   snapshots: [],
+  settings: learnedRetrievalSettings.extend({
+    /** The ANN search's efSearch (HNSW); 0: the host's own (ann.efSearch). */
+    efSearch: z.number().int().min(0).default(0),
+  }),
   // Clients to the viewer and ANN hosts, from the mesh config (see libs/ann/learned-retrieval.ts).
   prepare: (_rows, settings, mesh) => ({ retrieval: retrievalFor(settings, mesh) }),
   async generate({ user, quota, requestId }, { data, settings, signal }) {
@@ -23,7 +28,7 @@ export default defineGenerator<{ retrieval: LearnedRetrieval }>({
         const engaged = engagedItems(user);
         const { neighbors, version, host } = await retrieval.search(synced, embedding, Math.min(quota + (user.engagedFilter?.items ?? 0), MAX_ANN_K), {
           exclude: engaged,
-          efSearch: numberSetting(settings, 'efSearch', 0),
+          efSearch: settings.efSearch,
           ...call,
         });
         const modelVersion = reportedVersion(userVersion, version);

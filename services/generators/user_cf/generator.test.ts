@@ -1,28 +1,22 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { userNeighbors, type UserNeighborsRow } from '../../../libs/data/batch/jobs/user_neighbors.js';
+import { userRecentItems, type UserRecentItemsRow } from '../../../libs/data/batch/jobs/user_recent_items.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
-interface NeighborsRow {
-  user_id: string;
-  neighbors: { user_id: string; score: number }[];
-}
-interface RecentItemsRow {
-  user_id: string;
-  items: { item_id: string; score: number }[];
-}
 
 describe('generator user_cf', () => {
   const fixture = useServedGenerator(generator, { users: 8 });
-  let neighbors: Map<string, NeighborsRow['neighbors']>;
-  let recent: Map<string, RecentItemsRow['items']>;
+  let neighbors: Map<string, UserNeighborsRow['neighbors']>;
+  let recent: Map<string, UserRecentItemsRow['items']>;
 
   beforeAll(async () => {
-    neighbors = new Map((await readSnapshot<NeighborsRow>(snapshotsOf(fixture.world), 'user_neighbors')).rows.map((r) => [r.user_id, r.neighbors]));
-    recent = new Map((await readSnapshot<RecentItemsRow>(snapshotsOf(fixture.world), 'user_recent_items')).rows.map((r) => [r.user_id, r.items]));
+    neighbors = new Map((await readSnapshot(snapshotsOf(fixture.world), userNeighbors)).rows.map((r) => [r.user_id, r.neighbors]));
+    recent = new Map((await readSnapshot(snapshotsOf(fixture.world), userRecentItems)).rows.map((r) => [r.user_id, r.items]));
   });
 
   it('describes itself', async () => {

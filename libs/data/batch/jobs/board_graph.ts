@@ -1,9 +1,20 @@
-import type { BatchJob } from '../job.js';
+import { defineBatchJob } from '../job.js';
 
 /** Boards with more pins than this are dropped: catch-all hubs that join unrelated items. */
 export const MAX_BOARD_PINS = 500;
 /** A pin on more boards than this keeps only its newest edges, so hubs do not soak up every walk. */
 export const MAX_PIN_BOARDS = 100;
+
+/** A row of `board_graph`: one board of the item–board graph. */
+export interface BoardGraphRow {
+  board_id: string;
+  /** Its board follows. */
+  followers: number;
+  /** Its pin count after pruning. */
+  size: number;
+  /** Item ids, newest first. */
+  items: string[];
+}
 
 /**
  * Rows: { board_id, followers, size, items: [item_id] }, items newest first. The item–board
@@ -14,7 +25,7 @@ export const MAX_PIN_BOARDS = 100;
  * `size` is the board's pin count after pruning, `followers` its board follows. No rows when the
  * world has no boards.
  */
-export const boardGraph: BatchJob = {
+export const boardGraph = defineBatchJob<BoardGraphRow>()({
   name: 'board_graph',
   description: `item–board graph (board_items + saves to boards), degree-pruned: boards > ${MAX_BOARD_PINS} pins dropped, pins keep their ${MAX_PIN_BOARDS} newest boards, boards need ≥ 2 pins`,
   sql: () => `
@@ -44,4 +55,4 @@ export const boardGraph: BatchJob = {
     GROUP BY p.board_id
     HAVING count(*) >= 2
     ORDER BY p.board_id`,
-};
+});

@@ -1,8 +1,17 @@
-import { ENGAGEMENT_WEIGHT_SQL, decaySql, type BatchJob } from '../job.js';
+import { defineBatchJob, ENGAGEMENT_WEIGHT_SQL, decaySql, type ScoredItem } from '../job.js';
 
 const PER_TOPIC = 200;
 /** Each further item of the same creator in a topic's list counts this much less (0.5, 0.25, ...). */
 const CREATOR_DISCOUNT = 0.5;
+
+/** A row of `cold_start`; rows come heaviest topic first. */
+export interface ColdStartRow {
+  topic: string;
+  /** The topic's total decayed engagement. */
+  weight: number;
+  /** Best first, diversified by creator. */
+  items: ScoredItem[];
+}
 
 /**
  * Rows: { topic, weight, items: [{ item_id, score }] }, topics by weight (their total decayed
@@ -10,7 +19,7 @@ const CREATOR_DISCOUNT = 0.5;
  * click 1, half-life 7 days), each creator's second item halved, third quartered and so on, so
  * the top of a list spans many creators. Top 200 per topic. No rows without topics.
  */
-export const coldStart: BatchJob = {
+export const coldStart = defineBatchJob<ColdStartRow>()({
   name: 'cold_start',
   description: "per topic: top items by decayed engagement (half-life 7 days), diversified by creator (each further item of a creator halved), top 200; topic weight",
   sql: (p) => `
@@ -35,4 +44,4 @@ export const coldStart: BatchJob = {
     FROM ranked r JOIN weights w ON w.topic = r.topic
     GROUP BY r.topic
     ORDER BY weight DESC, r.topic`,
-};
+});

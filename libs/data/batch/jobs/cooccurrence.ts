@@ -1,6 +1,12 @@
-import type { BatchJob } from '../job.js';
+import { defineBatchJob, type ScoredItem } from '../job.js';
 
 const WINDOW_MS = 60 * 60 * 1000;
+
+/** A row of `cooccurrence`: an item and its co-engaged neighbours, best first. */
+export interface CooccurrenceRow {
+  item_id: string;
+  neighbors: ScoredItem[];
+}
 
 /**
  * Rows: { item_id, neighbors: [{ item_id, score }] }, neighbours best first. Two items co-occur
@@ -8,7 +14,7 @@ const WINDOW_MS = 60 * 60 * 1000;
  * here); each user counts once per pair. The score is users(i, j) / sqrt(users(i) * users(j)),
  * so popular items do not neighbour everything.
  */
-export const cooccurrence: BatchJob = {
+export const cooccurrence = defineBatchJob<CooccurrenceRow>()({
   name: 'cooccurrence',
   description: 'item-CF: items clicked/saved by the same user within 1 h (so also in one session), cosine-normalized, top 50 neighbours per item',
   sql: () => `
@@ -41,4 +47,4 @@ export const cooccurrence: BatchJob = {
     FROM top
     GROUP BY item_a
     ORDER BY item_a`,
-};
+});

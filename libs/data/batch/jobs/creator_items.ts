@@ -1,11 +1,17 @@
-import { ENGAGEMENT_WEIGHT_SQL, decaySql, type BatchJob } from '../job.js';
+import { defineBatchJob, ENGAGEMENT_WEIGHT_SQL, decaySql, type ScoredItem } from '../job.js';
+
+/** A row of `creator_items`: a creator's items, best first. */
+export interface CreatorItemsRow {
+  creator_id: string;
+  items: ScoredItem[];
+}
 
 /**
  * Rows: { creator_id, items: [{ item_id, score }] }. The score is decayed engagement (half-life
  * 3 days) plus the item's creation counted as one click, so a creator's brand-new items rank
  * before their old unengaged ones. No rows when the world has no creators.
  */
-export const creatorItems: BatchJob = {
+export const creatorItems = defineBatchJob<CreatorItemsRow>()({
   name: 'creator_items',
   description: "each creator's items by recency-weighted engagement (creation counts as one click, half-life 3 days), top 100 per creator",
   sql: (p) => `
@@ -25,4 +31,4 @@ export const creatorItems: BatchJob = {
     FROM scored
     GROUP BY creator_id
     ORDER BY creator_id`,
-};
+});

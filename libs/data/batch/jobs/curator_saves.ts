@@ -1,7 +1,13 @@
-import type { BatchJob } from '../job.js';
+import { defineBatchJob } from '../job.js';
 
 /** Saves kept per curator. */
 export const SAVES_PER_CURATOR = 100;
+
+/** A row of `curator_saves`: what a creator's account saved, newest first. */
+export interface CuratorSavesRow {
+  creator_id: string;
+  items: { item_id: string; time_ms: number }[];
+}
 
 /**
  * Rows: { creator_id, items: [{ item_id, time_ms }] }, newest first: what each creator saved with
@@ -9,7 +15,7 @@ export const SAVES_PER_CURATOR = 100;
  * at its latest save. At most SAVES_PER_CURATOR per creator. No rows when the world has no
  * creators or none has an account.
  */
-export const curatorSaves: BatchJob = {
+export const curatorSaves = defineBatchJob<CuratorSavesRow>()({
   name: 'curator_saves',
   description: `each creator account's ${SAVES_PER_CURATOR} most recent saves (board pins + logged saves), newest first`,
   sql: () => `
@@ -32,4 +38,4 @@ export const curatorSaves: BatchJob = {
     FROM latest
     GROUP BY creator_id
     ORDER BY creator_id`,
-};
+});

@@ -1,9 +1,18 @@
-import type { BatchJob } from '../job.js';
+import { defineBatchJob } from '../job.js';
 import { itemQualityCtes } from './item_quality_sql.js';
 
 /** Items with at least this many impressions are not under-exposed for any `explore` setting. */
 export const EXPOSURE_MAX_IMPRESSIONS = 30;
 const PER_TOPIC = 2_000;
+
+/** A row of `exposure`: an item with fewer than EXPOSURE_MAX_IMPRESSIONS impressions. */
+export interface ExposureRow {
+  item_id: string;
+  topic: string | null;
+  impressions: number;
+  /** Smoothed engagement rate relative to the catalog average (1 = average; creator prior for unproven items). */
+  quality: number;
+}
 
 /**
  * Rows: { item_id, topic, impressions, quality }, best quality first: every item shown fewer than
@@ -11,7 +20,7 @@ const PER_TOPIC = 2_000;
  * the catalog average (see item_quality_sql.ts). At most 2,000 per topic. The `explore` generator
  * applies its own exposure bound and quality floor.
  */
-export const exposure: BatchJob = {
+export const exposure = defineBatchJob<ExposureRow>()({
   name: 'exposure',
   description: 'under-exposed items (< 30 impressions) with their smoothed engagement rate vs the catalog average (creator prior), top 2,000 per topic',
   sql: (p) => `
@@ -21,4 +30,4 @@ export const exposure: BatchJob = {
     WHERE impressions < ${EXPOSURE_MAX_IMPRESSIONS}
     QUALIFY row_number() OVER (PARTITION BY topic ORDER BY quality DESC, item_id) <= ${PER_TOPIC}
     ORDER BY quality DESC, item_id`,
-};
+});

@@ -1,4 +1,10 @@
-import type { BatchJob } from '../job.js';
+import { defineBatchJob } from '../job.js';
+
+/** A row of `follow_graph`: a user and the creators it is linked to. */
+export interface FollowGraphRow {
+  user_id: string;
+  creators: { creator_id: string; weight: number }[];
+}
 
 /**
  * Rows: { user_id, creators: [{ creator_id, weight }] }: the user–creator graph that creator_ppr
@@ -7,7 +13,7 @@ import type { BatchJob } from '../job.js';
  * each creator's own account linked to its creator (weight 1), so what a creator follows counts as
  * that creator's neighbourhood. No rows when the world has no creators.
  */
-export const followGraph: BatchJob = {
+export const followGraph = defineBatchJob<FollowGraphRow>()({
   name: 'follow_graph',
   description: 'user–creator graph: follows (1) + repeated engagement with a creator (0.1/item, ≤ 0.5) + creator accounts (1)',
   sql: () => `
@@ -36,4 +42,4 @@ export const followGraph: BatchJob = {
     FROM edges
     GROUP BY user_id
     ORDER BY user_id`,
-};
+});

@@ -1,6 +1,13 @@
-import type { BatchJob } from '../job.js';
+import { defineBatchJob } from '../job.js';
 
 const PER_BOARD = 100;
+
+/** A row of `followed_board_items`: a followed board's newest items. */
+export interface FollowedBoardItemsRow {
+  board_id: string;
+  /** Newest first, at most 100. */
+  items: { item_id: string; added_ms: number }[];
+}
 
 /**
  * Rows: { board_id, items: [{ item_id, added_ms }] }, newest first: for every board someone
@@ -8,7 +15,7 @@ const PER_BOARD = 100;
  * it in the event log, live ones included; an item counts from when it was first added).
  * No rows without boards or board follows.
  */
-export const followedBoardItems: BatchJob = {
+export const followedBoardItems = defineBatchJob<FollowedBoardItemsRow>()({
   name: 'followed_board_items',
   description: 'for every followed board, the 100 items most recently added to it (catalog board contents + saves in the log)',
   sql: () => `
@@ -30,4 +37,4 @@ export const followedBoardItems: BatchJob = {
     FROM added
     GROUP BY board_id
     ORDER BY board_id`,
-};
+});

@@ -1,8 +1,16 @@
-import { ENGAGEMENT_WEIGHT_SQL, decaySql, type BatchJob } from '../job.js';
+import { defineBatchJob, ENGAGEMENT_WEIGHT_SQL, decaySql, type ScoredItem } from '../job.js';
 
 /** Weight of the engagement k hours away (k = 0, ±1, ±2) in an hour's blend. */
 export const HOUR_BLEND = [1, 0.5, 0.25] as const;
 const PER_HOUR = 300;
+
+/** A row of `hour_popular`. */
+export interface HourPopularRow {
+  /** UTC hour of day, 0..23. */
+  hour: number;
+  /** Best first; engagement in that hour blended with ±1 h and ±2 h. */
+  items: ScoredItem[];
+}
 
 /**
  * Rows: { hour, items: [{ item_id, score }] } for UTC hours 0..23, best first: time-decayed
@@ -10,7 +18,7 @@ const PER_HOUR = 300;
  * holds a 24th of the data) of the events in that hour of the day, blended with the neighbouring
  * hours (±1 weighs 0.5, ±2 weighs 0.25, wrapping around midnight). Top 300 per hour.
  */
-export const hourPopular: BatchJob = {
+export const hourPopular = defineBatchJob<HourPopularRow>()({
   name: 'hour_popular',
   description: 'per UTC hour of day: decayed engagement (half-life 7 days) in that hour blended with ±1 h (0.5) and ±2 h (0.25), top 300 per hour',
   sql: (p) => `
@@ -39,4 +47,4 @@ export const hourPopular: BatchJob = {
     FROM ranked
     GROUP BY hour
     ORDER BY hour`,
-};
+});

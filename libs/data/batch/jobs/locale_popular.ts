@@ -1,7 +1,14 @@
-import { ENGAGEMENT_WEIGHT_SQL, decaySql, type BatchJob } from '../job.js';
+import { defineBatchJob, ENGAGEMENT_WEIGHT_SQL, decaySql } from '../job.js';
 
 const OWN_PER_LOCALE = 300;
 const OTHER_PER_LOCALE = 200;
+
+/** A row of `locale_popular`. */
+export interface LocalePopularRow {
+  locale: string;
+  /** The locale's own items first (score in (1, 2]), then other items its users like (score in (0, 1]). */
+  items: { item_id: string; score: number; own: boolean }[];
+}
 
 /**
  * Rows: { locale, items: [{ item_id, score, own }] } in serving order: per user locale, the items
@@ -9,7 +16,7 @@ const OTHER_PER_LOCALE = 200;
  * Items in the locale itself come first (top 300, score 1 + engagement / the best one's), then
  * items of other locales popular with its users (top 200, score in (0, 1]). No rows without locales.
  */
-export const localePopular: BatchJob = {
+export const localePopular = defineBatchJob<LocalePopularRow>()({
   name: 'locale_popular',
   description: "per user locale: items its users engaged with most (decayed, half-life 3 days), the locale's own items first (300), then others (200)",
   sql: (p) => `
@@ -37,4 +44,4 @@ export const localePopular: BatchJob = {
     FROM ranked
     GROUP BY locale
     ORDER BY locale`,
-};
+});

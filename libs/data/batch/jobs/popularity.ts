@@ -1,7 +1,7 @@
-import { ENGAGEMENT_WEIGHT_SQL, decaySql, type BatchJob } from '../job.js';
+import { defineBatchJob, ENGAGEMENT_WEIGHT_SQL, decaySql, type ScoredItem } from '../job.js';
 
 /** Rows: { item_id, score }, best first. */
-export const popularity: BatchJob = {
+export const popularity = defineBatchJob<ScoredItem>()({
   name: 'popularity',
   description: 'time-decayed engagement per item (save 3, click 1, half-life 3 days), top 5,000, best first',
   sql: (p) => `
@@ -11,4 +11,4 @@ export const popularity: BatchJob = {
     GROUP BY item_id
     ORDER BY score DESC, item_id
     LIMIT 5000`,
-};
+});

@@ -1,9 +1,20 @@
-import type { BatchJob } from '../job.js';
+import { defineBatchJob } from '../job.js';
 
 const ITEMS_PER_BOARD = 1_000;
 const SIMILAR_PER_BOARD = 20;
 /** Items on more boards than this are too generic to say two boards are alike (and would make the pair count quadratic). */
 const MAX_BOARDS_PER_ITEM = 100;
+
+/** A row of `resurface_boards`: a board and its neighbourhood. */
+export interface ResurfaceBoardRow {
+  board_id: string;
+  owner_user_id: string | null;
+  topic: string | null;
+  /** Newest first, at most 1,000 (in practice all). */
+  items: string[];
+  /** Boards of other owners holding the same items, most similar first (cosine over shared items), at most 20. */
+  similar_boards: { board_id: string; score: number }[];
+}
 
 /**
  * Rows: { board_id, owner_user_id, topic, items: [item_id], similar_boards: [{ board_id, score }] }
@@ -12,7 +23,7 @@ const MAX_BOARDS_PER_ITEM = 100;
  * up to 20 boards of other owners that hold the same items, by shared / sqrt(size * other size)
  * (items on more than 100 boards left out of the count). No rows without boards.
  */
-export const resurfaceBoards: BatchJob = {
+export const resurfaceBoards = defineBatchJob<ResurfaceBoardRow>()({
   name: 'resurface_boards',
   description: "per board: its newest items (≤ 1,000) and its 20 most similar boards of other owners (shared items, cosine), for resurface",
   sql: () => `
@@ -62,4 +73,4 @@ export const resurfaceBoards: BatchJob = {
     LEFT JOIN item_lists il ON il.board_id = b.board_id
     LEFT JOIN similar_lists sl ON sl.board_id = b.board_id
     ORDER BY b.board_id`,
-};
+});

@@ -1,7 +1,13 @@
-import { decaySql, type BatchJob } from '../job.js';
+import { defineBatchJob, decaySql, type ScoredItem } from '../job.js';
 
 /** Consecutive engagements further apart than this only count when they share a session id. */
 export const SESSION_GAP_MS = 30 * 60 * 1000;
+
+/** A row of `session_transitions`: what was engaged with next after an item, best first. */
+export interface SessionTransitionRow {
+  item_id: string;
+  next: ScoredItem[];
+}
 
 /**
  * Rows: { item_id, next: [{ item_id, score }] }, best first. For each user, engaged items (first
@@ -11,7 +17,7 @@ export const SESSION_GAP_MS = 30 * 60 * 1000;
  * 7 days). score = weight(a → b) / (Σ_x weight(a → x) + 1): a smoothed P(next = b | a).
  * Top 50 per item.
  */
-export const sessionTransitions: BatchJob = {
+export const sessionTransitions = defineBatchJob<SessionTransitionRow>()({
   name: 'session_transitions',
   description: 'next-item transitions among engaged items within a session (or 30 min), smoothed P(b next | a), top 50 per item',
   sql: (p) => `
@@ -49,4 +55,4 @@ export const sessionTransitions: BatchJob = {
     FROM scored
     GROUP BY src
     ORDER BY src`,
-};
+});

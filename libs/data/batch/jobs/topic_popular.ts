@@ -1,10 +1,16 @@
-import { ENGAGEMENT_WEIGHT_SQL, decaySql, type BatchJob } from '../job.js';
+import { defineBatchJob, ENGAGEMENT_WEIGHT_SQL, decaySql, type ScoredItem } from '../job.js';
+
+/** A row of `topic_popular`: a topic's items, best first. */
+export interface TopicPopularRow {
+  topic: string;
+  items: ScoredItem[];
+}
 
 /**
  * Rows: { topic, items: [{ item_id, score }] }, items best first: per topic, its items by
  * time-decayed engagement (save 3, click 1, half-life 3 days), top 300. No rows without topics.
  */
-export const topicPopular: BatchJob = {
+export const topicPopular = defineBatchJob<TopicPopularRow>()({
   name: 'topic_popular',
   description: "each topic's items by time-decayed engagement (save 3, click 1, half-life 3 days), top 300 per topic; none without topics",
   sql: (p) => `
@@ -24,4 +30,4 @@ export const topicPopular: BatchJob = {
     FROM ranked
     GROUP BY topic
     ORDER BY topic`,
-};
+});

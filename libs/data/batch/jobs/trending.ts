@@ -1,4 +1,4 @@
-import { ENGAGEMENT_WEIGHT_SQL, type BatchJob } from '../job.js';
+import { defineBatchJob, ENGAGEMENT_WEIGHT_SQL } from '../job.js';
 
 /** The "now" window whose engagement is compared with the baseline. */
 export const TRENDING_RECENT_DAYS = 1;
@@ -9,6 +9,18 @@ const PRIOR_DAYS = 2;
 /** Added to the expected count under the square root, so one or two events do not make a trend. */
 const NOISE_FLOOR = 2;
 
+/** A row of `trending`; rows come best first. */
+export interface TrendingRow {
+  item_id: string;
+  topic: string | null;
+  /** (recent - expected) / sqrt(expected + 2): a smoothed z-score of the last 24 h against the baseline. */
+  score: number;
+  /** Weighted engagement (save 3, click 1) in the last 24 h before the snapshot. */
+  recent: number;
+  /** The daily engagement the baseline (item's previous 7 days, shrunk to its topic's rate) predicts. */
+  expected: number;
+}
+
 /**
  * Rows: { item_id, topic, score, recent, expected }, best first. recent = weighted engagement
  * (save 3, click 1) in the last 24 h before asOfMs; expected = the item's daily engagement over the
@@ -18,7 +30,7 @@ const NOISE_FLOOR = 2;
  * about 0, a small item going from nothing to a handful of saves scores high, one stray click does not.
  * Only items with at least two engagement events in the window and a positive score; top 2,000.
  */
-export const trending: BatchJob = {
+export const trending = defineBatchJob<TrendingRow>()({
   name: 'trending',
   description: 'velocity over baseline: last-24 h weighted engagement vs the previous 7 days (shrunk to the topic rate), smoothed z-score, top 2,000',
   sql: (p) => {
@@ -58,4 +70,4 @@ export const trending: BatchJob = {
     ORDER BY score DESC, item_id
     LIMIT 2000`;
   },
-};
+});

@@ -1,9 +1,15 @@
-import { decaySql, type BatchJob } from '../job.js';
+import { defineBatchJob, decaySql } from '../job.js';
 
 /** Items engaged by more users than this are left out of the pair join (quadratic in it, and damped to little anyway). */
 export const MAX_ITEM_USERS = 200;
 /** Neighbours kept per user. */
 export const NEIGHBORS_PER_USER = 30;
+
+/** A row of `user_neighbors`: a user's most similar users, best first. */
+export interface UserNeighborsRow {
+  user_id: string;
+  neighbors: { user_id: string; score: number }[];
+}
 
 /**
  * Rows: { user_id, neighbors: [{ user_id, score }] }, best first. User-based CF: each user is a
@@ -11,7 +17,7 @@ export const NEIGHBORS_PER_USER = 30;
  * ln(1 + users who engaged the item) (popularity damping). Similarity is the cosine of two
  * vectors, shrunk by common / (common + 3) so one shared item is not a perfect match.
  */
-export const userNeighbors: BatchJob = {
+export const userNeighbors = defineBatchJob<UserNeighborsRow>()({
   name: 'user_neighbors',
   description: `user-CF: top ${NEIGHBORS_PER_USER} users per user by popularity-damped cosine over click/save vectors (shrunk by common items), items with > ${MAX_ITEM_USERS} users skipped in pairs`,
   sql: (p) => `
@@ -41,4 +47,4 @@ export const userNeighbors: BatchJob = {
     FROM scored
     GROUP BY u
     ORDER BY u`,
-};
+});

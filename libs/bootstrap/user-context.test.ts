@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../generated/feedloom/v1/common.js';
-import { keepValidEntries, MAX_ENGAGED_FILTER_BYTES, validateUserContext } from './validate.js';
+import { keepValidEntries, MAX_ENGAGED_FILTER_BYTES, validateUserContext } from './user-context.js';
 
 const action = (itemId: string, timeMs = 1_000) => ({ itemId, type: ActionType.ACTION_TYPE_CLICK, timeMs, boardId: '' });
 

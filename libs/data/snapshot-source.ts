@@ -1,12 +1,19 @@
-import { currentSnapshotVersion, readSnapshot } from '../data/snapshots.js';
-import type { MeshConfig } from '../config/mesh.js';
-import type { SnapshotRows } from './define.js';
+import { currentSnapshotVersion, readSnapshot, type RowsOf, type SnapshotContract } from './snapshots.js';
 
-/** Anything that reads snapshots: a generator module, or the blender's item metadata. */
-export interface SnapshotConsumer<Data> {
+/**
+ * Anything that reads snapshots: a generator module (bound to its settings by the SDK), the
+ * blender's item catalog, the ranker's. `prepare` gets the rows of each snapshot it names, typed
+ * from the snapshots' contracts.
+ */
+export interface SnapshotConsumer<Data, Snapshots extends readonly SnapshotContract[] = readonly SnapshotContract[]> {
   name: string;
-  snapshots: readonly string[];
-  prepare?(rows: SnapshotRows, settings: Record<string, unknown>, mesh?: MeshConfig): Data;
+  snapshots: Snapshots;
+  prepare?(rows: RowsOf<Snapshots>): Data;
+}
+
+/** A snapshot consumer, its rows typed from the contracts it lists. */
+export function defineSnapshotConsumer<const Snapshots extends readonly SnapshotContract[], Data>(consumer: SnapshotConsumer<Data, Snapshots>): SnapshotConsumer<Data, Snapshots> {
+  return consumer;
 }
 
 export interface LoadedData<Data> {
@@ -25,14 +32,15 @@ export class SnapshotSource<Data> {
   private lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
+  private readonly names: string[];
 
   constructor(
-    private readonly module: SnapshotConsumer<Data>,
+    private readonly consumer: SnapshotConsumer<Data>,
     private readonly snapshotsDir: string,
-    private readonly settings: Record<string, unknown>,
     private readonly onChange: (ready: boolean, error?: string) => void = () => {},
-    private readonly mesh?: MeshConfig,
-  ) {}
+  ) {
+    this.names = consumer.snapshots.map((s) => s.name);
+  }
 
   get current(): LoadedData<Data> | undefined {
     return this.loaded;
@@ -62,27 +70,27 @@ export class SnapshotSource<Data> {
   private async load(): Promise<void> {
     try {
       const wanted: Record<string, string> = {};
-      for (const name of this.module.snapshots) {
+      for (const name of this.names) {
         const version = await currentSnapshotVersion(this.snapshotsDir, name);
         if (!version) throw new Error(`snapshot "${name}" is missing under ${this.snapshotsDir} (run the batch jobs)`);
         wanted[name] = version;
       }
       const served = this.loaded?.versions;
-      if (served && this.module.snapshots.every((n) => served[n] === wanted[n])) return;
-      const rows: SnapshotRows = {};
+      if (served && this.names.every((n) => served[n] === wanted[n])) return;
+      const rows: Record<string, unknown[]> = {};
       const counts: Record<string, number> = {};
-      for (const name of this.module.snapshots) {
+      for (const name of this.names) {
         const snapshot = await readSnapshot(this.snapshotsDir, name, wanted[name]);
-        rows[name] = snapshot.rows as unknown[];
+        rows[name] = snapshot.rows;
         counts[name] = snapshot.rows.length;
       }
-      const data = this.module.prepare ? this.module.prepare(rows, this.settings, this.mesh) : (rows as Data);
+      const data = this.consumer.prepare ? this.consumer.prepare(rows) : (rows as Data);
       this.loaded = { data, versions: wanted, rows: counts };
       this.lastError = undefined;
       this.onChange(true);
     } catch (err) {
       this.lastError = (err as Error).message;
-      if (this.loaded) console.error(`[${this.module.name}] keeping snapshot ${JSON.stringify(this.loaded.versions)}: ${this.lastError}`);
+      if (this.loaded) console.error(`[${this.consumer.name}] keeping snapshot ${JSON.stringify(this.loaded.versions)}: ${this.lastError}`);
       this.onChange(Boolean(this.loaded), this.lastError);
     }
   }
