@@ -20,7 +20,7 @@ import { startAnnHost } from '../services/ann/service.js';
 import embeddingI2i from '../services/generators/embedding_i2i/generator.js';
 import multiInterest from '../services/generators/multi_interest/generator.js';
 import twoTower from '../services/generators/two_tower/generator.js';
-import { runIndexer } from '../services/indexer/indexer.js';
+import { runIndexer } from '../services/offline/indexer/indexer.js';
 import { startViewer } from '../services/viewer/service.js';
 import { activeUsers, startTestEvents } from './fixtures/events.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';

@@ -22,7 +22,7 @@ import { HealthClient, HealthCheckResponse_ServingStatus } from '../generated/gr
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../libs/bootstrap/server.js';
 import { ModelRegistry } from '../libs/registry/index.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { registerRankerCopy, trainedTinyRanker } from './ranker-fixtures.js';
 

@@ -15,7 +15,7 @@ export const TRAINING = { epochs: 3, batch: 128 };
 
 function codeHash(): string {
   const hash = createHash('sha1');
-  const files = [join(ROOT, 'services/trainer/two_tower.py')];
+  const files = [join(ROOT, 'services/offline/trainer/two_tower.py')];
   for (const dir of ['libs/training', 'libs/features', 'libs/registry']) {
     for (const f of readdirSync(join(ROOT, dir)).sort()) if (f.endsWith('.ts') && !f.endsWith('.test.ts')) files.push(join(ROOT, dir, f));
   }

@@ -9,8 +9,8 @@ import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js'
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { readIndexMeta } from '../libs/ann/index-files.js';
 import { runAnnCommand } from '../services/ann/cli.js';
-import { runIndexer } from '../services/indexer/indexer.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { runIndexer } from '../services/offline/indexer/indexer.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers, startTestEvents } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
@@ -32,7 +32,7 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     world = await testWorld();
     registryDir = await trainedRegistry(world, [1, 2]);
     // v0001 through the CLI (as `feedloom index` runs it), v0002 as HNSW through the function.
-    const cli = await run(process.execPath, ['--import', 'tsx', 'services/indexer/main.ts', '--world', world, '--registry', registryDir, '--version', 'v0001', '--json'], { timeout: 120_000 });
+    const cli = await run(process.execPath, ['--import', 'tsx', 'services/offline/indexer/main.ts', '--world', world, '--registry', registryDir, '--version', 'v0001', '--json'], { timeout: 120_000 });
     expect(JSON.parse(cli.stdout)).toMatchObject({ model: 'two_tower', version: 'v0001', factory: 'Flat' });
     await runIndexer({ registryDir, worldDir: world, version: 'v0002', index: { type: 'hnsw' } });
 

@@ -15,7 +15,7 @@ import type { RunningServer } from '../libs/bootstrap/server.js';
 import { snapshotsDirOf, type MeshConfig } from '../libs/config/mesh.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { startBlender } from '../services/blender/service.js';
-import { spawnComponent, startAllInOne } from '../services/mesh/run.js';
+import { spawnComponent, startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { registerRankerCopy, trainedTinyRanker } from './ranker-fixtures.js';

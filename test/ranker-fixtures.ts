@@ -8,11 +8,11 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelRegistry, type VersionInfo } from '../libs/registry/index.js';
 import { PROBE_FILE, RANKER_FILE, RANKER_MODEL, type RankerManifest } from '../libs/ranking/encoding.js';
-import { trainRanker } from '../services/cli/train-ranker.js';
+import { trainRanker } from '../services/ops/cli/train-ranker.js';
 import { testWorld } from './fixtures/world.js';
 
 const codeFiles = [
-  ...['ranker.py', 'ranker_data.py', 'ranker_model.py', 'ranker_metrics.py'].map((f) => fileURLToPath(new URL(`../services/trainer/${f}`, import.meta.url))),
+  ...['ranker.py', 'ranker_data.py', 'ranker_model.py', 'ranker_metrics.py'].map((f) => fileURLToPath(new URL(`../services/offline/trainer/${f}`, import.meta.url))),
   ...readdirSync(fileURLToPath(new URL('../libs/ranking', import.meta.url))).filter((f) => f.endsWith('.ts')).map((f) => fileURLToPath(new URL(`../libs/ranking/${f}`, import.meta.url))),
 ];
 

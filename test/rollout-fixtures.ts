@@ -8,7 +8,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { BlenderClient, SourceState } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { ModelRegistry, type ModelState } from '../libs/registry/index.js';
-import { spawnComponent } from '../services/mesh/run.js';
+import { spawnComponent } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { freePorts } from './learned-fixtures.js';

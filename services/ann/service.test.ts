@@ -12,7 +12,7 @@ import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import type { ItemFeatureRow } from '../../libs/features/two-tower.js';
 import { itemFeatureRows } from '../../libs/training/item-features.js';
 import { testWorld } from '../../test/fixtures/world.js';
-import { runIndexer } from '../indexer/indexer.js';
+import { runIndexer } from '../offline/indexer/indexer.js';
 import { startAnnHost } from './service.js';
 
 const call = { timeoutMs: 10_000 };

@@ -5,7 +5,7 @@ import { registerSyntheticTwoTower } from '../../libs/ann/testing.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import { TWO_TOWER_MODEL } from '../../libs/features/two-tower.js';
 import { itemFeatureRows } from '../../libs/training/item-features.js';
-import { runIndexer } from '../indexer/indexer.js';
+import { runIndexer } from '../offline/indexer/indexer.js';
 import { startViewer } from '../viewer/service.js';
 import { startAnnHost } from './service.js';
 

@@ -1,0 +1,98 @@
+// `feedloom index …`: runs the indexer (see indexer.ts) for a model version of the registry.
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { IndexChoice } from '../../../libs/ann/build.js';
+import { annShardCount, DEFAULT_CONFIG_PATH, loadMeshConfig, registryDirOf } from '../../../libs/config/mesh.js';
+import { runIndexer } from './indexer.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+export const INDEX_USAGE = `usage: feedloom index [options]
+
+Runs a model version's item tower over the whole catalog and stores a faiss index of that version
+beside the model in its registry folder (item_index.faiss, item_index.ids, item_index.json), or
+with --shards N one index per shard (item_index.shard-S-of-N.*), items assigned by a hash of their id.
+
+options:
+  --version V          the version to index (default: the newest servable one)
+  --model NAME         registry model (default two_tower)
+  --config FILE        mesh config, for the world and the registry (default: config/mesh.json)
+  --world DIR          the world whose catalog is indexed (default: the config's world.dir)
+  --registry DIR       model registry root (default: the config's registryDir, or <world>/models)
+  --as-of MS           item features as of this time, ms since the epoch (default: the config's
+                       world.asOfMs, or the end of the world's data)
+  --type auto|hnsw|flat   index type (default auto: exact Flat up to --flat-max items, HNSW32 above)
+  --flat-max N         largest catalog (per shard) auto indexes exactly (default 50000)
+  --shards N           one index per shard (default: the shard count of the config's ann.hosts, 1
+                       without ANN hosts)
+  --batch N            items per item-tower run (default 1024)
+  --workers N          onnx worker threads (default 2)
+  --json               print the index meta as JSON
+`;
+
+export async function runIndexCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) },
+      world: { type: 'string' },
+      registry: { type: 'string' },
+      model: { type: 'string', default: 'two_tower' },
+      version: { type: 'string' },
+      'as-of': { type: 'string' },
+      type: { type: 'string', default: 'auto' },
+      'flat-max': { type: 'string' },
+      shards: { type: 'string' },
+      batch: { type: 'string' },
+      workers: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(INDEX_USAGE);
+    return 0;
+  }
+  const int = (name: string, text: string | undefined, min: number): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min} (got "${text}")`);
+    return n;
+  };
+  const type = values.type as IndexChoice;
+  if (!['auto', 'hnsw', 'flat'].includes(type)) throw new Error(`--type must be auto, hnsw or flat (got "${values.type}")`);
+  // Flags first, then the mesh config (which is only read when a flag leaves something open).
+  const needConfig = !values.world || !values.registry || values['as-of'] === undefined || values.shards === undefined;
+  const mesh = needConfig ? loadMeshConfig(values.config!) : undefined;
+  const worldDir = resolve(values.world ?? mesh!.world.dir);
+  const registryDir = resolve(values.registry ?? (values.world ? join(worldDir, 'models') : registryDirOf(mesh!)));
+  const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+  const result = await runIndexer({
+    registryDir,
+    worldDir,
+    model: values.model,
+    version: values.version,
+    asOfMs: int('as-of', values['as-of'], 1) ?? (values.world ? undefined : mesh?.world.asOfMs),
+    batchSize: int('batch', values.batch, 1),
+    workers: int('workers', values.workers, 1),
+    index: { type, flatMaxItems: int('flat-max', values['flat-max'], 0) },
+    shards: int('shards', values.shards, 1) ?? (mesh ? annShardCount(mesh) : 1),
+    log,
+  });
+  if (values.json) console.log(JSON.stringify(result.shards.length === 1 ? result.meta : result.shards, null, 2));
+  else {
+    for (const m of result.shards) {
+      const which = m.shards === 1 ? '' : ` shard ${m.shard} of ${m.shards}:`;
+      console.log(
+        `${m.model} ${m.version}:${which} ${m.factory} index of ${m.items} items (dim ${m.dim}) in ${result.dir}\n` +
+          `  features ${fmt(m.timings.featuresMs)}, item tower ${fmt(m.timings.embedMs)}, build ${fmt(m.timings.buildMs)}, write ${fmt(m.timings.writeMs)}; total ${fmt(m.timings.totalMs)}; ` +
+          `${(m.files.index.bytes / 1e6).toFixed(1)} MB`,
+      );
+    }
+  }
+  return 0;
+}
+
+const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);

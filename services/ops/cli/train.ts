@@ -1,0 +1,148 @@
+// `feedloom train two-tower|mf …`: build the dataset from the event log, run the PyTorch trainer,
+// check the result, and register it as a new model version (state `trained`).
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_CONFIG_PATH, loadMeshConfig, registryDirOf, snapshotsDirOf } from '../../../libs/config/mesh.js';
+import { DAY_MS } from '../../../libs/data/world.js';
+import { trainMf } from '../../../libs/training/mf.js';
+import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+export const TRAIN_USAGE = `usage: feedloom train <model> [options]
+
+models:
+  two-tower    the learned-retrieval two-tower model (user_tower.onnx + item_tower.onnx)
+  mf           BPR matrix factorization; also publishes the mf_factors snapshot the mf generator reads
+
+options:
+  --world DIR          the world to train on (default: the mesh config's world.dir)
+  --config FILE        mesh config, for the world and registry defaults (default: config/mesh.json)
+  --registry DIR       model registry root (default: the config's registryDir, or <world>/models)
+  --seed N             random seed (default 7); same data + seed = the same model
+  --epochs N           training epochs (default: two-tower 5, mf 30)
+  --dim N              embedding / factor dimension (default 32)
+  --as-of MS           only events before this time, ms since the epoch (default: the end of the world's data)
+  --holdout-days N     days at the end of the window held out for the offline metrics
+                       (default: two-tower 1, mf 0 — mf serves what it learned from every day)
+  --snapshots DIR      mf only: where to publish mf_factors (default: the config's snapshots dir)
+  --no-publish         mf only: register the factors but do not publish the snapshot
+  --keep-work DIR      two-tower only: keep the dataset and trainer report in DIR
+  --json               print the result as JSON
+`;
+
+/**
+ * Runs `feedloom train …`; argv is what follows `train` (e.g. ['two-tower', '--epochs', '3']).
+ * Returns the process exit code.
+ */
+export async function runTrainCommand(argv: string[]): Promise<number> {
+  const [model, ...rest] = argv;
+  if (model === undefined || model === 'help' || model === '--help' || model === '-h') {
+    console.log(TRAIN_USAGE);
+    return model === undefined ? 2 : 0;
+  }
+  if (model !== 'two-tower' && model !== 'two_tower' && model !== 'mf') {
+    console.error(`feedloom train: unknown model "${model}" (expected two-tower or mf)\n\n${TRAIN_USAGE}`);
+    return 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      world: { type: 'string' },
+      config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) },
+      registry: { type: 'string' },
+      seed: { type: 'string', default: '7' },
+      epochs: { type: 'string' },
+      dim: { type: 'string' },
+      'as-of': { type: 'string' },
+      'holdout-days': { type: 'string' },
+      snapshots: { type: 'string' },
+      'no-publish': { type: 'boolean', default: false },
+      'keep-work': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    allowPositionals: false,
+  });
+  const int = (name: string, text: string | undefined, min: number): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min} (got "${text}")`);
+    return n;
+  };
+  const seed = int('seed', values.seed, 0)!;
+  const epochs = int('epochs', values.epochs, 1);
+  const dim = int('dim', values.dim, 2);
+  const asOfMs = int('as-of', values['as-of'], 1);
+  const holdoutDays = values['holdout-days'] === undefined ? undefined : Number(values['holdout-days']);
+  if (holdoutDays !== undefined && !(holdoutDays >= 0 && holdoutDays <= 365)) throw new Error(`--holdout-days must be a number from 0 to 365 (got "${values['holdout-days']}")`);
+
+  // The world and where results go: flags first, then the mesh config.
+  const mesh = values.world && !existsSync(values.config!) ? undefined : safeConfig(values.config!, !values.world);
+  const worldDir = resolve(values.world ?? mesh!.world.dir);
+  const registryRoot = resolve(values.registry ?? (values.world ? join(worldDir, 'models') : registryDirOf(mesh!)));
+  const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+
+  if (model === 'mf') {
+    const snapshotsDir = values['no-publish'] ? null : resolve(values.snapshots ?? (values.world || !mesh ? join(worldDir, 'snapshots') : snapshotsDirOf(mesh)));
+    const result = await trainMf({
+      worldDir,
+      registryRoot,
+      snapshotsDir,
+      asOfMs,
+      holdoutMs: holdoutDays === undefined ? 0 : holdoutDays * DAY_MS,
+      seed,
+      epochs,
+      dim,
+      log,
+    });
+    if (values.json) console.log(JSON.stringify({ model: 'mf', version: result.info?.version, state: result.info?.state, snapshot: result.snapshotVersion, metrics: result.metrics, counts: result.counts, timings: result.timings }, null, 2));
+    else {
+      console.log(`\nmf ${result.info?.version} registered in ${registryRoot} (state ${result.info?.state})`);
+      if (result.snapshotVersion) console.log(`published snapshot mf_factors ${result.snapshotVersion} in ${snapshotsDir}`);
+      console.log(formatMetrics(result.metrics));
+      console.log(`${result.counts.interactions} interactions, ${result.counts.users} users, ${result.counts.items} items; ${(result.timings.totalMs / 1000).toFixed(1)} s`);
+    }
+    return 0;
+  }
+
+  const result = await trainTwoTower({
+    worldDir,
+    registryRoot,
+    seed,
+    epochs,
+    dim,
+    asOfMs,
+    holdoutMs: holdoutDays === undefined ? undefined : holdoutDays * DAY_MS,
+    workDir: values['keep-work'] ? resolve(values['keep-work']) : undefined,
+    log,
+  });
+  const { info, check, timings } = result;
+  if (values.json) {
+    console.log(JSON.stringify({ model: info.model, version: info.version, state: info.state, dir: info.dir, dim: info.manifest.dim, dataWindow: info.manifest.dataWindow, metrics: info.manifest.metrics, check, timings }, null, 2));
+  } else {
+    const w = info.manifest.dataWindow;
+    console.log(`\n${info.model} ${info.version} registered in ${registryRoot} (state ${info.state})`);
+    console.log(`data ${new Date(w.startMs).toISOString()} → ${new Date(w.endMs).toISOString()}, dim ${info.manifest.dim}, vocab ${info.manifest.vocab.items.length} items`);
+    console.log(formatMetrics(info.manifest.metrics));
+    console.log(`onnxruntime check: max |onnx − torch| ${Math.max(check.maxAbsDiffUser, check.maxAbsDiffItem).toExponential(1)}, max |‖e‖ − 1| ${check.maxNormError.toExponential(1)}`);
+    console.log(`dataset ${(timings.datasetMs / 1000).toFixed(1)} s, training ${(timings.trainMs / 1000).toFixed(1)} s, check ${(timings.verifyMs / 1000).toFixed(1)} s, total ${(timings.totalMs / 1000).toFixed(1)} s`);
+  }
+  return 0;
+}
+
+function safeConfig(path: string, required: boolean) {
+  try {
+    return loadMeshConfig(path);
+  } catch (err) {
+    if (required) throw new Error(`${(err as Error).message}\n(or pass --world DIR)`);
+    return undefined;
+  }
+}
+
+function formatMetrics(metrics: Record<string, number>): string {
+  const keys = Object.keys(metrics).sort();
+  const width = Math.max(...keys.map((k) => k.length));
+  return keys.map((k) => `  ${k.padEnd(width)}  ${Number.isInteger(metrics[k]) ? metrics[k] : metrics[k]?.toFixed(4)}`).join('\n');
+}

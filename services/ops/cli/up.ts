@@ -1,0 +1,75 @@
+import { loadMeshConfig, addressOf, metricsEndpointOf, type MeshConfig } from '../../../libs/config/mesh.js';
+import { startTelemetry } from '../../../libs/bootstrap/telemetry.js';
+import { prepareWorld } from '../mesh/prepare-world.js';
+import { startAllInOne, startProcesses, type RunningMesh } from '../mesh/run.js';
+import { fetchFeed, formatFeed } from './feed.js';
+import { runEvalCommand } from './eval.js';
+import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
+import { readWorldManifest } from '../../../libs/data/world.js';
+
+/** Builds the configured world on first run (quick afterwards), then starts the mesh. */
+export interface UpOptions {
+  allInOne: boolean;
+  /** Replace a world in the configured directory that is not the configured simulation. */
+  force?: boolean;
+}
+
+export async function startMesh(configPath: string, options: UpOptions): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
+  const mesh = loadMeshConfig(configPath);
+  const started = Date.now();
+  await prepareWorld(mesh, { force: options.force });
+  const world = await readWorldManifest(mesh.world.dir);
+  const what = world.source === 'import' ? `imported world '${world.name}'` : `world ${world.preset} (seed ${world.seed})`;
+  console.log(`${what} ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
+  // All-in-one: one process, so one metrics endpoint (beside the blender's port); otherwise one per service.
+  const telemetry = options.allInOne ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) }) : undefined;
+  const running = options.allInOne ? await startAllInOne(mesh) : await startProcesses(mesh, configPath);
+  if (telemetry?.metricsUrl) console.log(`metrics at ${telemetry.metricsUrl}`);
+  console.log(`mesh up (${options.allInOne ? 'all-in-one' : 'one process per service'}), ${running.addresses.size} services:`);
+  for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
+  console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);
+  return { mesh, running };
+}
+
+export async function runUp(configPath: string, options: UpOptions): Promise<void> {
+  const { running } = await startMesh(configPath, options);
+  console.log('try: npx feedloom feed u1 --debug   (Ctrl-C stops the mesh)');
+  await new Promise<void>((resolve) => {
+    const stop = () => void running.stop().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+/** A few users with recent activity, so the demo feeds are personal. */
+async function activeUsers(worldDir: string, n: number): Promise<string[]> {
+  const duck = await openDuck();
+  try {
+    await eventsView(duck.conn, worldDir);
+    const rows = await queryRows<{ user_id: string }>(
+      duck.conn,
+      `SELECT user_id, count(*) AS n FROM events WHERE action IN ('click','save') GROUP BY user_id ORDER BY n DESC, user_id LIMIT ${n}`,
+    );
+    return rows.map((r) => r.user_id);
+  } finally {
+    duck.close();
+  }
+}
+
+export async function runDemo(configPath: string, options: UpOptions): Promise<void> {
+  const { mesh, running } = await startMesh(configPath, options);
+  try {
+    const users = [...(await activeUsers(mesh.world.dir, 2)), 'new_user_without_history'];
+    // Fresh processes compile their hot paths on first use; warm the mesh before showing feeds.
+    for (let i = 0; i < 5; i++) await Promise.all(users.map((u) => fetchFeed(addressOf(mesh, mesh.services.blender), u, { limit: 10 }).catch(() => undefined)));
+    for (const user of users) {
+      console.log('');
+      console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));
+    }
+  } finally {
+    await running.stop();
+  }
+  console.log('');
+  // ks left to the eval: its defaults fit the world (pages of 20 and 100 on an imported one).
+  await runEvalCommand({ configPath, json: false, maxUsers: 300, ...(mesh.world.existing ? { worldDir: mesh.world.dir } : {}) });
+}
