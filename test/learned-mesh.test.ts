@@ -9,7 +9,7 @@ import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js'
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { readIndexMeta } from '../libs/ann/index-files.js';
 import { runAnnCommand } from '../services/ann/cli.js';
-import { runIndexer } from '../services/offline/indexer/indexer.js';
+import { runIndexer } from '../libs/ann/indexer.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers, startTestEvents } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';

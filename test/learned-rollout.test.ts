@@ -14,7 +14,7 @@ import { startGeneratorForTest } from '../libs/generator-sdk/testing.js';
 import { ModelRegistry } from '../libs/registry/registry.js';
 import { startAnnHost } from '../services/ann/service.js';
 import twoTower from '../services/generators/two_tower/generator.js';
-import { runIndexer } from '../services/offline/indexer/indexer.js';
+import { runIndexer } from '../libs/ann/indexer.js';
 import { startViewer } from '../services/viewer/service.js';
 import { startTestEvents } from './fixtures/events.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnnSearchClient } from '../generated/feedloom/v1/ann.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { ModelRegistry } from '../libs/registry/index.js';
-import { runIndexer } from '../services/offline/indexer/indexer.js';
+import { runIndexer } from '../libs/ann/indexer.js';
 import { runCycle } from '../services/offline/retrain/cycle.js';
 import { testWorld } from './fixtures/world.js';
 import { trainedRegistry } from './learned-fixtures.js';

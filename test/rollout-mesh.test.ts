@@ -12,7 +12,7 @@ import { ViewerModelClient } from '../generated/feedloom/v1/viewer.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { INDEX_FILE } from '../libs/ann/index-files.js';
 import { ModelRegistry } from '../libs/registry/index.js';
-import { runIndexer } from '../services/offline/indexer/indexer.js';
+import { runIndexer } from '../libs/ann/indexer.js';
 import { rolloutVersion, type RolloutResult } from '../services/ops/rollout/rollout.js';
 import { testWorld } from './fixtures/world.js';
 import { trainedRegistry } from './learned-fixtures.js';

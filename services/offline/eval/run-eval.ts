@@ -15,7 +15,7 @@ import { ModelRegistry } from '../../../libs/registry/index.js';
 import { MF_SNAPSHOT, trainMf } from '../../../libs/training/mf.js';
 import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
 import type { TwoTowerManifest } from '../../../libs/features/two-tower.js';
-import { runIndexer } from '../indexer/indexer.js';
+import { runIndexer } from '../../../libs/ann/indexer.js';
 import { MF_EPOCHS } from '../../ops/mesh/prepare-world.js';
 import { oracleTopK } from '../../../libs/data/simulator/index.js';
 import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';

@@ -1,10 +1,10 @@
-// `feedloom index …`: runs the indexer (see indexer.ts) for a model version of the registry.
+// `feedloom index …`: runs the indexer (libs/ann/indexer.ts) for a model version of the registry.
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { IndexChoice } from '../../../libs/ann/build.js';
 import { annShardCount, DEFAULT_CONFIG_PATH, loadMeshConfig, registryDirOf } from '../../../libs/config/mesh.js';
-import { runIndexer } from './indexer.js';
+import { runIndexer } from '../../../libs/ann/indexer.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 

@@ -5,7 +5,7 @@ import { hasIndex } from '../../../libs/ann/index-files.js';
 import { ModelRegistry } from '../../../libs/registry/index.js';
 import { MF_SNAPSHOT, trainMf } from '../../../libs/training/mf.js';
 import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
-import { runIndexer } from '../../offline/indexer/indexer.js';
+import { runIndexer } from '../../../libs/ann/indexer.js';
 import { trainRanker } from '../cli/train-ranker.js';
 
 const TWO_TOWER = 'two_tower';

@@ -15,7 +15,7 @@ import { registryDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { ITEM_TOWER_FILE } from '../../../libs/features/two-tower.js';
 import { ArtifactIntegrityError, ModelRegistry, verifyArtifacts, type ModelState, type VersionInfo } from '../../../libs/registry/index.js';
 import { withLockFile } from '../../../libs/registry/fs-atomic.js';
-import { runIndexer } from '../../offline/indexer/indexer.js';
+import { runIndexer } from '../../../libs/ann/indexer.js';
 import { loadOnHost, mostServed, servedByHosts, serveOnHost, unloadQuietly } from './ann-steps.js';
 import { describeProbe, judge, probeCanary, type GuardReport, type GuardThresholds } from './guards.js';
 import { MeshClients, callError, sleep, waitFor } from './mesh-clients.js';

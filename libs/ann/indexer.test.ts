@@ -3,14 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IDS_FILE, INDEX_FILE, INDEX_META_FILE, indexedShardCounts, readIndexMeta } from '../../../libs/ann/index-files.js';
-import { loadItemIndex } from '../../../libs/ann/item-index.js';
-import { shardOf } from '../../../libs/ann/shards.js';
-import { registerSyntheticTwoTower } from '../../../libs/ann/testing.js';
-import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
-import type { ItemFeatureRow } from '../../../libs/features/two-tower.js';
-import { itemFeatureRows } from '../../../libs/training/item-features.js';
-import { testWorld } from '../../../test/fixtures/world.js';
+import { IDS_FILE, INDEX_FILE, INDEX_META_FILE, indexedShardCounts, readIndexMeta } from './index-files.js';
+import { loadItemIndex } from './item-index.js';
+import { shardOf } from './shards.js';
+import { registerSyntheticTwoTower } from '../../test/fixtures/synthetic-two-tower.js';
+import { DAY_MS, readWorldManifest } from '../data/world.js';
+import type { ItemFeatureRow } from '../features/two-tower.js';
+import { itemFeatureRows } from '../training/item-features.js';
+import { testWorld } from '../../test/fixtures/world.js';
 import { runIndexer } from './indexer.js';
 
 describe('indexer', () => {

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { buildIndex, type BuildIndexOptions } from '../../../libs/ann/build.js';
-import { indexFileNames, writeIndexFiles, type IndexMeta } from '../../../libs/ann/index-files.js';
-import { servableVersions, type TwoTowerVersion } from '../../../libs/ann/model-versions.js';
-import { partitionByShard } from '../../../libs/ann/shards.js';
-import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
+import { buildIndex, type BuildIndexOptions } from './build.js';
+import { indexFileNames, writeIndexFiles, type IndexMeta } from './index-files.js';
+import { servableVersions, type TwoTowerVersion } from './model-versions.js';
+import { partitionByShard } from './shards.js';
+import { DAY_MS, readWorldManifest } from '../data/world.js';
 import {
   encodeItemBatch,
   ITEM_OUTPUT,
@@ -12,18 +12,19 @@ import {
   TWO_TOWER_MODEL,
   type ItemFeatureRow,
   type TwoTowerManifest,
-} from '../../../libs/features/two-tower.js';
-import { OnnxSessionPool } from '../../../libs/onnx/pool.js';
-import { tensor, type Feeds } from '../../../libs/onnx/tensors.js';
-import { replaceFileAtomic } from '../../../libs/registry/fs-atomic.js';
-import { ModelRegistry, verifyArtifacts } from '../../../libs/registry/registry.js';
-import { itemFeatureRows } from '../../../libs/training/item-features.js';
+} from '../features/two-tower.js';
+import { OnnxSessionPool } from '../onnx/pool.js';
+import { tensor, type Feeds } from '../onnx/tensors.js';
+import { replaceFileAtomic } from '../registry/fs-atomic.js';
+import { ModelRegistry, verifyArtifacts } from '../registry/registry.js';
+import { itemFeatureRows } from '../training/item-features.js';
 
 /**
  * The indexer: runs a model version's item tower over the whole catalog (in batches, on an onnx
  * worker pool) and builds the faiss index of that version, stored beside the model in its
  * registry folder (see libs/ann/index-files.ts). The slow step of a rollout. With n shards it
  * builds one index per shard, items assigned by a stable hash of their id (libs/ann/shards.ts).
+ * Run as a job by `feedloom index` (services/offline/indexer), by a rollout and by the eval.
  */
 
 export interface IndexerOptions {
