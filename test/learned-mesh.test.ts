@@ -8,7 +8,7 @@ import { SourceState, BlenderClient, type BlendResponse } from '../generated/fee
 import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { readIndexMeta } from '../libs/ann/index-files.js';
-import { runAnnCommand } from '../services/ann/cli.js';
+import { runAnnCommand } from '../services/ops/cli/ann.js';
 import { runIndexer } from '../libs/ann/indexer.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers, startTestEvents } from './fixtures/events.js';

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelRegistry, type VersionInfo } from '../libs/registry/index.js';
 import { PROBE_FILE, RANKER_FILE, RANKER_MODEL, type RankerManifest } from '../libs/ranking/encoding.js';
-import { trainRanker } from '../services/ops/cli/train-ranker.js';
+import { trainRanker } from '../services/offline/trainer/train-ranker.js';
 import { testWorld } from './fixtures/world.js';
 
 const codeFiles = [

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importInteractions } from '../libs/data/importer.js';
 import { UDATA_SMALL, writeUData } from '../libs/data/udata-fixture.js';
 import type { RankerDatasetManifest } from '../libs/ranking/dataset.js';
-import { trainRanker, type TrainRankerResult } from '../services/ops/cli/train-ranker.js';
+import { trainRanker, type TrainRankerResult } from '../services/offline/trainer/train-ranker.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'feedloom-ranker-imported-'));
 const worldDir = join(tmp, 'world');

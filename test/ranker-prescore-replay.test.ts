@@ -15,7 +15,7 @@ import { buildRankerDataset } from '../libs/ranking/dataset.js';
 import { heldoutMetrics, heldoutRequests, readValRequests } from '../libs/ranking/heldout.js';
 import type { ValRequests } from '../libs/ranking/index.js';
 import type { SourceAnswer } from '../libs/blend/types.js';
-import { preScorePlaces, preScoreSessions, proposalsOfShown, replayProposals, sessionContext, type PreScoreReplay } from '../services/offline/eval/prescore-replay.js';
+import { preScorePlaces, preScoreSessions, proposalsOfShown, replayProposals, sessionContext, type PreScoreReplay } from '../services/offline/trainer/prescore-replay.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';

@@ -11,8 +11,8 @@ import { ModelRegistry } from '../../../libs/registry/index.js';
 import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
 import { MAX_QUOTA } from '../../../libs/generator-sdk/validate.js';
 import { MAX_LIMIT } from '../../blender/service.js';
-import { prepareWorld } from '../../ops/mesh/prepare-world.js';
-import { startAllInOne } from '../../ops/mesh/run.js';
+import { prepareWorld } from '../trainer/prepare-world.js';
+import { startServers } from '../../servers.js';
 
 /** Deadlines for the eval: a loaded machine must not change what is measured. */
 const EVAL_DEADLINE_MS = 10_000;
@@ -47,7 +47,7 @@ export async function meshLists(
   // A ranker that failed validation on the training part is not served: pages keep pre-score order.
   const ranker = mesh.services.ranker && (await new ModelRegistry(registryDirOf(mesh)).latest(mesh.services.ranker.model, ['published', 'serving']));
   if (mesh.services.ranker && !ranker) o.log('no ranker passed validation on the training part: Blend pages are in pre-score order');
-  const running = await startAllInOne(mesh, { ephemeralPorts: true });
+  const running = await startServers(mesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
   const blender = connect(BlenderClient, running.addresses.get('blender')!);
   const generators = mesh.generators.map((g) => ({

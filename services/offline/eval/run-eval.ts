@@ -1,28 +1,18 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Candidate } from '../../../generated/feedloom/v1/common.js';
 import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generator.js';
 import { EventsClient } from '../../../generated/feedloom/v1/events.js';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
-import { annShardCount, type MeshConfig } from '../../../libs/config/mesh.js';
-import { runBatchJobs } from '../../../libs/data/batch/run.js';
-import { BATCH_JOBS } from '../../../libs/data/batch/jobs/index.js';
-import { currentSnapshotVersion, readSnapshot } from '../../../libs/data/snapshots.js';
-import { hasIndex } from '../../../libs/ann/index-files.js';
-import { ModelRegistry } from '../../../libs/registry/index.js';
-import { MF_SNAPSHOT, trainMf } from '../../../libs/training/mf.js';
-import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
-import type { TwoTowerManifest } from '../../../libs/features/two-tower.js';
-import { runIndexer } from '../../../libs/ann/indexer.js';
-import { MF_EPOCHS } from '../../ops/mesh/prepare-world.js';
+import type { MeshConfig } from '../../../libs/config/mesh.js';
+import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { oracleTopK } from '../../../libs/data/simulator/index.js';
 import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
 import { catalogCoverage, mean, overlapWithOthers, percentile, recallAtK } from '../../../libs/eval/metrics.js';
 import { policyFromConfig } from '../../../libs/blend/policy.js';
 import type { ItemCatalog, SourceAnswer } from '../../../libs/blend/types.js';
-import { startAllInOne } from '../../ops/mesh/run.js';
+import { startServers } from '../../servers.js';
+import { prepareAsOf } from '../trainer/prepare-as-of.js';
 import { ReplayedBlend, type RecordedAnswers } from './replayed-blend.js';
 import { testDayEngagements } from './test-set.js';
 import { tuneWeights, type WeightTuning } from './tune-weights.js';
@@ -54,55 +44,11 @@ export interface EvalReport {
   tuning?: WeightTuning;
 }
 
-/** mf factors and a two-tower version with its index, trained only on data before asOfMs. */
-async function prepareLearnedModels(
-  mesh: MeshConfig,
-  o: { worldDir: string; snapshotsDir: string; registryDir: string; asOfMs: number; log: (line: string) => void },
-): Promise<void> {
-  if (mesh.generators.some((g) => g.name === 'mf') && !(await currentSnapshotVersion(o.snapshotsDir, MF_SNAPSHOT))) {
-    o.log('training mf as of the test day …');
-    await trainMf({ worldDir: o.worldDir, snapshotsDir: o.snapshotsDir, asOfMs: o.asOfMs, epochs: MF_EPOCHS });
-  }
-  if (!mesh.ann || !mesh.services.viewer) return;
-  const registry = new ModelRegistry(o.registryDir);
-  let version = await registry.latest<TwoTowerManifest>('two_tower', ['trained', 'validated', 'published', 'serving']);
-  // The trainer's settings were chosen on a held-out day; the model under evaluation then trains on
-  // the whole window up to the test day, as the snapshots do (an older cached version that held
-  // out the last day is not reused).
-  if (!version || version.manifest.dataWindow.endMs !== o.asOfMs) {
-    o.log('training the two-tower model on every day before the test day …');
-    version = (await trainTwoTower({ worldDir: o.worldDir, registryRoot: o.registryDir, asOfMs: o.asOfMs, holdoutMs: 0 })).info;
-  }
-  if (!(await hasIndex(version.dir, annShardCount(mesh)))) {
-    o.log(`indexing two_tower ${version.version} …`);
-    await runIndexer({ registryDir: o.registryDir, worldDir: o.worldDir, version: version.version, asOfMs: o.asOfMs, shards: annShardCount(mesh) });
-  }
-}
-
 /**
  * Time-split evaluation: snapshots and user contexts as of the start of the world's last day,
  * recall against what each user clicked or saved that day. Every generator is served for real
  * (all-in-one mesh, gRPC); the blend runs the blender's own stages over their answers.
  */
-/**
- * The world as it stood at asOfMs, for evaluation: snapshots and learned models built only from
- * the days before, under <world>/eval/asof-<ms>/. Reused across evals of the same world and day
- * while the set of batch jobs is the same.
- */
-export async function prepareAsOf(mesh: MeshConfig, worldDir: string, asOfMs: number, log: (line: string) => void): Promise<{ snapshotsDir: string; registryDir: string }> {
-  const snapshotsDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'snapshots');
-  const jobs = BATCH_JOBS.map((j) => j.name).join(',');
-  const marker = join(snapshotsDir, '.complete');
-  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== jobs) {
-    log(`building snapshots as of ${new Date(asOfMs).toISOString()} …`);
-    await runBatchJobs({ worldDir, snapshotsDir, asOfMs });
-    writeFileSync(marker, jobs);
-  }
-  const registryDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'models');
-  await prepareLearnedModels(mesh, { worldDir, snapshotsDir, registryDir, asOfMs, log });
-  return { snapshotsDir, registryDir };
-}
-
 export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUsers: number; tuneWeights?: boolean; log?: (line: string) => void }): Promise<EvalReport> {
   const log = options.log ?? (() => {});
   const worldDir = mesh.world.dir;
@@ -123,7 +69,7 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   evalMesh.world = { ...evalMesh.world, dir: worldDir, snapshotsDir, asOfMs };
   evalMesh.registryDir = registryDir;
   evalMesh.generators = evalMesh.generators.map((g) => ({ ...g, enabled: true, quota: maxK, deadlineMs: 10_000 }));
-  const running = await startAllInOne(evalMesh, { ephemeralPorts: true });
+  const running = await startServers(evalMesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
   const clients = evalMesh.generators.map((g) => ({ name: g.name, kind: g.kind, client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!) }));
 

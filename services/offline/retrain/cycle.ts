@@ -3,7 +3,7 @@
 // on the held-out newest days, and publish it when every gate passes, or reject it with the
 // reasons in its state history. The cycle's metrics go to <registry>/cycles/<id>.json. A lock file
 // keeps two cycles on one registry from running at once; with `rollout`, published versions are
-// handed to the staged rollout (services/ops/rollout).
+// handed to the staged rollout the caller passes (`feedloom retrain --rollout`: services/ops/rollout).
 import fs from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,9 +18,8 @@ import { acquireProcessLock } from '../../../libs/registry/fs-atomic.js';
 import { ModelRegistry, verifyArtifacts, type ModelState, type VersionInfo } from '../../../libs/registry/index.js';
 import { evaluateTwoTower, heldOutSet, type RetrievalMetrics } from '../../../libs/training/evaluate.js';
 import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
-import { trainRanker } from '../../ops/cli/train-ranker.js';
+import { trainRanker } from '../trainer/train-ranker.js';
 import { rankerGates, rankerRecord, retrievalRecord, twoTowerGates, type GateVerdict } from './gates.js';
-import { rolloutPublished } from './rollout-adapter.js';
 import { cycleWindow, windowWorld, type CycleWindow } from './window.js';
 
 export type RetrainModel = 'two_tower' | 'ranker';
@@ -36,13 +35,32 @@ export interface CycleOptions {
   /** Overrides of retrain.twoTower / retrain.ranker trainer flags (e.g. ['--lr', '1000']). */
   twoTowerTrainerArgs?: string[];
   rankerTrainerArgs?: string[];
-  /** Hand each published version to the staged rollout. */
-  rollout?: boolean;
+  /**
+   * Hand each published version to the staged rollout, after all training (the operator's tool:
+   * `feedloom retrain --rollout` passes services/ops/rollout/retrain-hand-off.ts rolloutPublished).
+   */
+  rollout?: (handOff: HandOff) => Promise<HandOffResult>;
   /** Train even when the newest version of a model already saw every day of the window. */
   force?: boolean;
   /** Keep the datasets here (default: a temp folder, removed). */
   workDir?: string;
   log?: (line: string) => void;
+}
+
+/** A published version, handed to the staged rollout. */
+export interface HandOff {
+  mesh: MeshConfig;
+  registryDir: string;
+  worldDir: string;
+  model: string;
+  version: string;
+  log: (line: string) => void;
+}
+
+/** How the hand-off went: a failed rollout is { ok: false, detail }, never a throw. */
+export interface HandOffResult {
+  ok: boolean;
+  detail: string;
 }
 
 export interface CycleResult {
@@ -106,7 +124,7 @@ async function cycleUnderLock(options: CycleOptions, worldDir: string, registryD
     if (options.rollout) {
       for (const r of report.models) {
         if (r.outcome !== 'published' || !r.version) continue;
-        r.rollout = await rolloutPublished({ mesh, registryDir, worldDir, model: r.model, version: r.version, log });
+        r.rollout = await options.rollout({ mesh, registryDir, worldDir, model: r.model, version: r.version, log });
         log(`cycle ${id}: rollout of ${r.model} ${r.version}: ${r.rollout.detail}`);
       }
     }

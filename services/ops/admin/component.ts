@@ -3,7 +3,7 @@
 import { HealthState, ServingStatus } from '../../../libs/bootstrap/health.js';
 import type { RunningServer } from '../../../libs/bootstrap/server.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
-import type { Component } from '../mesh/components.js';
+import type { Component } from '../../servers.js';
 import { adminPortOf, startAdmin } from './server.js';
 
 export function adminComponent(mesh: MeshConfig, port: (configured: number) => number): Component {

@@ -12,10 +12,10 @@ import { newGenerator } from './new-generator.js';
 import { writeK8sManifests } from './k8s.js';
 import { runTrainCommand } from './train.js';
 import { runEvalRankerCommand, runTrainRankerCommand } from './train-ranker.js';
-import { runRetrainCommand } from '../../offline/retrain/cli.js';
+import { runRetrainCommand } from './retrain.js';
 import { runIndexCommand } from '../../offline/indexer/cli.js';
-import { runAnnCommand } from '../../ann/cli.js';
-import { runRollbackCommand, runRolloutCommand, runStatusCommand } from '../rollout/cli.js';
+import { runAnnCommand } from './ann.js';
+import { runRollbackCommand, runRolloutCommand, runStatusCommand } from './rollout.js';
 import { runDemo, runUp } from './up.js';
 import { runEvalCommand } from './eval.js';
 

@@ -1,7 +1,8 @@
 import { loadMeshConfig, addressOf, metricsEndpointOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { startTelemetry } from '../../../libs/bootstrap/telemetry.js';
-import { prepareWorld } from '../mesh/prepare-world.js';
-import { startAllInOne, startProcesses, type RunningMesh } from '../mesh/run.js';
+import { prepareWorld } from '../../offline/trainer/prepare-world.js';
+import type { RunningMesh } from '../../servers.js';
+import { startAllInOne, startProcesses } from '../mesh/run.js';
 import { fetchFeed, formatFeed } from './feed.js';
 import { runEvalCommand } from './eval.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';

@@ -3,47 +3,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { RunningServer } from '../../../libs/bootstrap/server.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
+import { startInProcess, type ComponentOptions, type RunningMesh } from '../../servers.js';
 import { meshComponents } from './components.js';
 
-/** A running mesh, in either mode: where each component listens, and how to stop it all. */
-export interface RunningMesh {
-  addresses: Map<string, string>;
-  stop(): Promise<void>;
-}
-
-/** All-in-one: every server in this process, each on its own port, still talking gRPC. */
-export async function startAllInOne(mesh: MeshConfig, options: { ephemeralPorts?: boolean } = {}): Promise<RunningMesh & { servers: RunningServer[] }> {
-  const servers: RunningServer[] = [];
-  const addresses = new Map<string, string>();
-  try {
-    const components = meshComponents(mesh, options);
-    // With ephemeral ports, later components must learn earlier ones' addresses.
-    for (const component of components) {
-      const server = await component.start();
-      servers.push(server);
-      addresses.set(component.name, server.address);
-      if (options.ephemeralPorts) pointConfigAt(mesh, component.name, server.port);
-    }
-  } catch (err) {
-    await Promise.all(servers.map((s) => s.stop(100)));
-    throw err;
-  }
-  return { servers, addresses, stop: async () => void (await Promise.all([...servers].reverse().map((s) => s.stop()))) };
-}
-
-/** With ephemeral ports, records where a component really listens, for the components after it. */
-function pointConfigAt(mesh: MeshConfig, component: string, port: number): void {
-  const services = mesh.services as Record<string, { port: number } | undefined>;
-  const [kind, name] = component.split('.', 2);
-  if (kind === 'generator') {
-    const g = mesh.generators.find((x) => x.name === name);
-    if (g) g.port = port;
-  } else if (kind === 'ann') {
-    const h = mesh.ann?.hosts.find((x) => x.name === name);
-    if (h) h.port = port;
-  } else if (services[component]) {
-    services[component]!.port = port;
-  }
+/** All-in-one: every server and the status page in this process, each on its own port, still talking gRPC. */
+export function startAllInOne(mesh: MeshConfig, options: ComponentOptions = {}): Promise<RunningMesh & { servers: RunningServer[] }> {
+  return startInProcess(mesh, meshComponents(mesh, options), options);
 }
 
 const serveScript = fileURLToPath(new URL('./serve.ts', import.meta.url));

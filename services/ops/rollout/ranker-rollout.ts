@@ -10,7 +10,7 @@ import type { GuardReport, ProbeStats } from './guards.js';
 import { MeshClients, callError, waitFor } from './mesh-clients.js';
 import { probeUsers, type ProbeUser } from './probe-users.js';
 import { moveTo, newestIn, versionStates } from './registry-states.js';
-import { startRollout, type RolloutOptions, type RolloutResult } from './rollout.js';
+import { startRollout, type RolloutOptions, type RolloutResult } from './rollout-run.js';
 
 export async function rolloutRanker(options: RolloutOptions, registry: ModelRegistry, info: VersionInfo): Promise<RolloutResult> {
   const { mesh, model } = options;

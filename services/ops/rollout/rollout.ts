@@ -17,47 +17,14 @@ import { ArtifactIntegrityError, ModelRegistry, verifyArtifacts, type ModelState
 import { withLockFile } from '../../../libs/registry/fs-atomic.js';
 import { runIndexer } from '../../../libs/ann/indexer.js';
 import { loadOnHost, mostServed, servedByHosts, serveOnHost, unloadQuietly } from './ann-steps.js';
-import { describeProbe, judge, probeCanary, type GuardReport, type GuardThresholds } from './guards.js';
+import { describeProbe, judge, probeCanary, type GuardReport } from './guards.js';
 import { MeshClients, callError, sleep, waitFor } from './mesh-clients.js';
 import { probeUsers } from './probe-users.js';
 import { moveTo, newestIn, stateOf, versionStates } from './registry-states.js';
 import { rolloutRanker } from './ranker-rollout.js';
+import { startRollout, type RolloutOptions, type RolloutResult } from './rollout-run.js';
 
-export interface RolloutOptions {
-  /** The mesh config: where the viewer, ANN hosts, ranker and events are; its `rollout` section (canary, probe, guards). */
-  mesh: MeshConfig;
-  /** Model registry root (default: the mesh's, registryDirOf(mesh)). */
-  registryDir?: string;
-  /**
-   * Registry model. The ranker's model (services.ranker.model, e.g. "ranker") rolls out through the
-   * ranker; any model with an item tower (e.g. "two_tower") through viewer, index, canary and hosts.
-   */
-  model: string;
-  /** Version to roll out (default: the newest `published` one). */
-  version?: string;
-  /** World whose catalog the indexer embeds (default: mesh.world.dir). */
-  worldDir?: string;
-  /** Overrides of mesh.rollout.guards. */
-  guards?: Partial<GuardThresholds>;
-  /** An artificially slow indexer (tests, demos): waits this long before building the index. */
-  indexDelayMs?: number;
-  log?: (line: string) => void;
-}
-
-export type RolloutStage = 'viewer' | 'index' | 'canary' | 'guards' | 'hosts' | 'ranker' | 'rollback' | 'done';
-
-export interface RolloutResult {
-  model: string;
-  version: string;
-  /** What served before (the rollback target); undefined on a first rollout. */
-  previous?: string;
-  outcome: 'serving' | 'rolled_back';
-  /** Why it was rolled back. */
-  reason?: string;
-  guard?: GuardReport;
-  /** Each stage as it ended: ms since the rollout started, and what happened. */
-  stages: { stage: RolloutStage; atMs: number; detail: string }[];
-}
+export type { RolloutOptions, RolloutResult, RolloutStage } from './rollout-run.js';
 
 /** States a version may be rolled out from (a rolled-back or retired version can be rolled out again). */
 const ROLLABLE: readonly ModelState[] = ['published', 'serving', 'retired', 'rolled_back'];
@@ -92,17 +59,6 @@ export async function rolloutVersion(options: RolloutOptions): Promise<RolloutRe
 
 export function isRankerModel(mesh: MeshConfig, model: string): boolean {
   return mesh.services.ranker?.model === model;
-}
-
-/** A rollout's result, filled as it goes, and stage(): records a stage with its time since the start and logs it. */
-export function startRollout(model: string, version: string, log: (line: string) => void) {
-  const started = Date.now();
-  const result: RolloutResult = { model, version, outcome: 'serving', stages: [] };
-  const stage = (name: RolloutStage, detail: string) => {
-    result.stages.push({ stage: name, atMs: Date.now() - started, detail });
-    log(`[${name}] ${detail}`);
-  };
-  return { result, stage };
 }
 
 async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry, info: VersionInfo): Promise<RolloutResult> {

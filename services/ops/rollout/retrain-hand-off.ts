@@ -1,20 +1,12 @@
-// Hands a published version to the staged rollout (services/ops/rollout/rollout.ts, rolloutVersion).
-// Loaded on demand, so a cycle without --rollout never loads the mesh clients.
-import type { MeshConfig } from '../../../libs/config/mesh.js';
-
-export interface HandOff {
-  mesh: MeshConfig;
-  registryDir: string;
-  worldDir: string;
-  model: string;
-  version: string;
-  log: (line: string) => void;
-}
+// What `feedloom retrain --rollout` hands the retraining cycle (services/offline/retrain/cycle.ts):
+// each published version goes to the staged rollout (rollout.ts, rolloutVersion). The rollout is
+// loaded on demand, so a cycle that publishes nothing never loads the mesh clients.
+import type { HandOff, HandOffResult } from '../../offline/retrain/cycle.js';
 
 /** Rolls the version out; a failed guard or a thrown error comes back as { ok: false, detail }, never as a throw. */
-export async function rolloutPublished(handOff: HandOff): Promise<{ ok: boolean; detail: string }> {
+export async function rolloutPublished(handOff: HandOff): Promise<HandOffResult> {
   try {
-    const { rolloutVersion } = await import('../../ops/rollout/rollout.js');
+    const { rolloutVersion } = await import('./rollout.js');
     const result = await rolloutVersion({
       mesh: handOff.mesh,
       registryDir: handOff.registryDir,

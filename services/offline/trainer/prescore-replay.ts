@@ -21,8 +21,8 @@ import { dedupe } from '../../../libs/blend/dedupe.js';
 import { policyFromConfig } from '../../../libs/blend/policy.js';
 import { preScore } from '../../../libs/blend/pre-score.js';
 import type { BlendCandidate, SourceAnswer } from '../../../libs/blend/types.js';
-import { startAllInOne } from '../../ops/mesh/run.js';
-import { prepareAsOf } from './run-eval.js';
+import { startServers } from '../../servers.js';
+import { prepareAsOf } from './prepare-as-of.js';
 
 const DAY_MS = 86_400_000;
 /** Action code in val_requests.json (1 click, 2 save, 3 hide) → ActionType. */
@@ -142,7 +142,7 @@ export async function replayProposals(mesh: MeshConfig, val: ValRequests, option
   replayMesh.generators = replayMesh.generators.map((g) => ({ ...g, deadlineMs: 30_000, settings: { ...g.settings, callTimeoutMs: 30_000 } }));
   const enabled = replayMesh.generators.filter((g) => g.enabled);
   log(`replaying ${enabled.length} generators for ${val.sessions.length} held-out sessions as of ${new Date(asOfMs).toISOString()} …`);
-  const running = await startAllInOne(replayMesh, { ephemeralPorts: true });
+  const running = await startServers(replayMesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
   const clients = enabled.map((g) => ({ name: g.name, quota: g.quota, client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!) }));
   const proposals: SessionProposals[] = new Array(val.sessions.length);

@@ -5,8 +5,9 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadMeshConfig } from '../../../libs/config/mesh.js';
 import { LockHeldError } from '../../../libs/registry/fs-atomic.js';
 import type { CycleReport } from '../../../libs/registry/cycles.js';
-import { runCycle, type CycleOptions, type RetrainModel } from './cycle.js';
-import { parseInterval, runEvery } from './schedule.js';
+import { runCycle, type CycleOptions, type RetrainModel } from '../../offline/retrain/cycle.js';
+import { parseInterval, runEvery } from '../../offline/retrain/schedule.js';
+import { rolloutPublished } from '../rollout/retrain-hand-off.js';
 
 export const RETRAIN_USAGE = `usage: feedloom retrain [options]
 
@@ -68,7 +69,7 @@ export async function runRetrainCommand(argv: string[]): Promise<number> {
     models: models as RetrainModel[] | undefined,
     twoTowerTrainerArgs: splitArgs(values['two-tower-args']),
     rankerTrainerArgs: splitArgs(values['ranker-args']),
-    rollout: values.rollout,
+    rollout: values.rollout ? rolloutPublished : undefined,
     force: values.force,
     workDir: values['keep-work'],
     log,

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ServiceError } from '@grpc/grpc-js';
-import { AnnAdminClient, AnnSearchClient } from '../../generated/feedloom/v1/ann.js';
-import { callUnary, connect } from '../../libs/bootstrap/client.js';
-import { endpointsFromMesh } from '../../libs/ann/learned-retrieval.js';
-import { DEFAULT_CONFIG_PATH, loadMeshConfig } from '../../libs/config/mesh.js';
+import { AnnAdminClient, AnnSearchClient } from '../../../generated/feedloom/v1/ann.js';
+import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { endpointsFromMesh } from '../../../libs/ann/learned-retrieval.js';
+import { DEFAULT_CONFIG_PATH, loadMeshConfig } from '../../../libs/config/mesh.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 export const ANN_USAGE = `usage: feedloom ann <command> [options]
 

@@ -6,7 +6,8 @@ import { ModelRegistry } from '../../../libs/registry/index.js';
 import { MF_SNAPSHOT, trainMf } from '../../../libs/training/mf.js';
 import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
 import { runIndexer } from '../../../libs/ann/indexer.js';
-import { trainRanker } from '../cli/train-ranker.js';
+import { MF_EPOCHS } from './prepare-as-of.js';
+import { trainRanker } from './train-ranker.js';
 
 const TWO_TOWER = 'two_tower';
 
@@ -58,5 +59,3 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
 }
 
 const RANKER_BUDGET_S = 90;
-/** mf's default is 30 epochs; 10 keeps a first `make up` on the default world to minutes. */
-export const MF_EPOCHS = 10;

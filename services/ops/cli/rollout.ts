@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadMeshConfig } from '../../../libs/config/mesh.js';
-import { rollbackModel } from './rollback.js';
-import { rolloutVersion } from './rollout.js';
-import { collectStatus, formatStatus } from './status.js';
+import { rollbackModel } from '../rollout/rollback.js';
+import { rolloutVersion } from '../rollout/rollout.js';
+import { collectStatus, formatStatus } from '../rollout/status.js';
 
 export const ROLLOUT_USAGE = `usage:
   feedloom rollout --model two_tower|ranker [--version vNNNN] [--index-delay-ms N] [--json]
