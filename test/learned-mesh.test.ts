@@ -8,7 +8,7 @@ import { SourceState, BlenderClient, type BlendResponse } from '../generated/fee
 import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { readIndexMeta } from '../libs/ann/index-files.js';
-import { runAnnCommand } from '../services/ops/cli/ann.js';
+import { runCli } from '../services/ops/cli/commands.js';
 import { runIndexer } from '../libs/ann/indexer.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers, startTestEvents } from './fixtures/events.js';
@@ -99,7 +99,7 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     const log = console.log;
     console.log = (line: string) => logged.push(line);
     try {
-      expect(await runAnnCommand(['rollout', 'v0001', '--config', configPath])).toBe(0);
+      expect(await runCli(['ann', 'rollout', 'v0001', '--config', configPath])).toBe(0);
     } finally {
       console.log = log;
     }

@@ -1,60 +1,47 @@
 // `feedloom index …`: runs the indexer (libs/ann/indexer.ts) for a model version of the registry.
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { IndexChoice } from '../../../libs/ann/build.js';
-import { annShardCount, DEFAULT_CONFIG_PATH, loadMeshConfig, registryDirOf } from '../../../libs/config/mesh.js';
 import { runIndexer } from '../../../libs/ann/indexer.js';
+import { defineCommand, JSON_OUTPUT, MODEL, REGISTRY } from '../../../libs/bootstrap/command.js';
+import { annShardCount, loadMeshConfig, registryDirOf } from '../../../libs/config/mesh.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-
-export const INDEX_USAGE = `usage: feedloom index [options]
-
-Runs a model version's item tower over the whole catalog and stores a faiss index of that version
+export const indexCommand = defineCommand({
+  name: 'index',
+  usage: '[--version V]',
+  summary: 'run the item tower over the catalog and build the faiss index (see index --help)',
+  about: `Runs a model version's item tower over the whole catalog and stores a faiss index of that version
 beside the model in its registry folder (item_index.faiss, item_index.ids, item_index.json), or
-with --shards N one index per shard (item_index.shard-S-of-N.*), items assigned by a hash of their id.
+with --shards N one index per shard (item_index.shard-S-of-N.*), items assigned by a hash of their id.`,
+  options: {
+    version: { type: 'string', arg: 'V', help: 'the version to index (default: the newest servable one)' },
+    model: MODEL,
+    world: { type: 'string', arg: 'DIR', help: "the world whose catalog is indexed (default: the config's world.dir)" },
+    registry: REGISTRY,
+    'as-of': { type: 'string', arg: 'MS', help: "item features as of this time, ms since the epoch (default: the config's world.asOfMs, or the end of the world's data)" },
+    type: { type: 'string', arg: 'auto|hnsw|flat', default: 'auto', help: 'index type (default auto: exact Flat up to --flat-max items, HNSW32 above)' },
+    'flat-max': { type: 'string', arg: 'N', help: 'largest catalog (per shard) auto indexes exactly (default 50000)' },
+    shards: { type: 'string', arg: 'N', help: "one index per shard (default: the shard count of the config's ann.hosts, 1 without ANN hosts)" },
+    batch: { type: 'string', arg: 'N', help: 'items per item-tower run (default 1024)' },
+    workers: { type: 'string', arg: 'N', help: 'onnx worker threads (default 2)' },
+    json: { ...JSON_OUTPUT, help: 'print the index meta as JSON' },
+  },
+  run: ({ values }) => runIndex(values),
+});
 
-options:
-  --version V          the version to index (default: the newest servable one)
-  --model NAME         registry model (default two_tower)
-  --config FILE        mesh config, for the world and the registry (default: config/mesh.json)
-  --world DIR          the world whose catalog is indexed (default: the config's world.dir)
-  --registry DIR       model registry root (default: the config's registryDir, or <world>/models)
-  --as-of MS           item features as of this time, ms since the epoch (default: the config's
-                       world.asOfMs, or the end of the world's data)
-  --type auto|hnsw|flat   index type (default auto: exact Flat up to --flat-max items, HNSW32 above)
-  --flat-max N         largest catalog (per shard) auto indexes exactly (default 50000)
-  --shards N           one index per shard (default: the shard count of the config's ann.hosts, 1
-                       without ANN hosts)
-  --batch N            items per item-tower run (default 1024)
-  --workers N          onnx worker threads (default 2)
-  --json               print the index meta as JSON
-`;
-
-export async function runIndexCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) },
-      world: { type: 'string' },
-      registry: { type: 'string' },
-      model: { type: 'string', default: 'two_tower' },
-      version: { type: 'string' },
-      'as-of': { type: 'string' },
-      type: { type: 'string', default: 'auto' },
-      'flat-max': { type: 'string' },
-      shards: { type: 'string' },
-      batch: { type: 'string' },
-      workers: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    allowPositionals: false,
-  });
-  if (values.help) {
-    console.log(INDEX_USAGE);
-    return 0;
-  }
+async function runIndex(values: {
+  config: string;
+  version?: string;
+  model: string;
+  world?: string;
+  registry?: string;
+  'as-of'?: string;
+  type: string;
+  'flat-max'?: string;
+  shards?: string;
+  batch?: string;
+  workers?: string;
+  json: boolean;
+}): Promise<number> {
   const int = (name: string, text: string | undefined, min: number): number | undefined => {
     if (text === undefined) return undefined;
     const n = Number(text);
@@ -65,7 +52,7 @@ export async function runIndexCommand(argv: string[]): Promise<number> {
   if (!['auto', 'hnsw', 'flat'].includes(type)) throw new Error(`--type must be auto, hnsw or flat (got "${values.type}")`);
   // Flags first, then the mesh config (which is only read when a flag leaves something open).
   const needConfig = !values.world || !values.registry || values['as-of'] === undefined || values.shards === undefined;
-  const mesh = needConfig ? loadMeshConfig(values.config!) : undefined;
+  const mesh = needConfig ? loadMeshConfig(values.config) : undefined;
   const worldDir = resolve(values.world ?? mesh!.world.dir);
   const registryDir = resolve(values.registry ?? (values.world ? join(worldDir, 'models') : registryDirOf(mesh!)));
   const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);

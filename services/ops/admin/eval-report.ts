@@ -3,10 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EvalRowView, EvalView } from './status.js';
 
-/**
- * Where `feedloom eval` keeps its last report (the same path as lastEvalPath in services/ops/cli/eval.ts;
- * not imported from there, because that module pulls in the whole eval harness and the mesh runner).
- */
+/** Where `feedloom eval` keeps its last report (written by services/ops/cli/eval.ts, read here). */
 export const lastEvalPath = (worldDir: string) => join(worldDir, 'eval', 'last.json');
 
 const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0);

@@ -1,51 +1,41 @@
 // `feedloom ann …`: look at and steer the ANN hosts of the mesh (GetVersions, Load/Serve/UnloadVersion).
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { ServiceError } from '@grpc/grpc-js';
 import { AnnAdminClient, AnnSearchClient } from '../../../generated/feedloom/v1/ann.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { commandHelp, defineCommand, MODEL } from '../../../libs/bootstrap/command.js';
 import { endpointsFromMesh } from '../../../libs/ann/learned-retrieval.js';
-import { DEFAULT_CONFIG_PATH, loadMeshConfig } from '../../../libs/config/mesh.js';
+import { loadMeshConfig } from '../../../libs/config/mesh.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-
-export const ANN_USAGE = `usage: feedloom ann <command> [options]
-
+export const annCommand = defineCommand({
+  name: 'ann',
+  usage: 'status|load|serve|unload|rollout [VERSION]',
+  summary: 'operate the ANN hosts (see ann --help)',
+  about: `commands:
   status             what each ANN host serves and holds
   load VERSION       load VERSION beside what each host serves (LoadVersion)
   serve VERSION      switch each host to VERSION, which it must have loaded (ServeVersion)
   unload VERSION     drop VERSION where it is loaded and not served (UnloadVersion)
-  rollout VERSION    host by host: load VERSION, then serve it; stops at the first host that fails
+  rollout VERSION    host by host: load VERSION, then serve it; stops at the first host that fails`,
+  options: {
+    model: MODEL,
+    host: { type: 'string', arg: 'NAME', multiple: true, help: 'only this host (repeatable; default: every host in ann.hosts, in order)' },
+    'timeout-ms': { type: 'string', arg: 'N', default: '120000', help: 'per call (default 120000: loading a large index takes a while)' },
+  },
+  positionals: 'COMMAND [VERSION]',
+  run: ({ values, positionals }) => runAnn(values, positionals),
+});
 
-options:
-  --model NAME       registry model (default two_tower)
-  --host NAME        only this host (repeatable; default: every host in ann.hosts, in order)
-  --config FILE      mesh config (default: config/mesh.json)
-  --timeout-ms N     per call (default 120000: loading a large index takes a while)
-`;
-
-export async function runAnnCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) },
-      model: { type: 'string', default: 'two_tower' },
-      host: { type: 'string', multiple: true },
-      'timeout-ms': { type: 'string', default: '120000' },
-    },
-    allowPositionals: true,
-  });
+async function runAnn(values: { config: string; model: string; host?: string[]; 'timeout-ms': string }, positionals: string[]): Promise<number> {
   const [command, version] = positionals;
   if (!command || command === 'help') {
-    console.log(ANN_USAGE);
+    console.log(commandHelp(annCommand));
     return command ? 0 : 2;
   }
-  const all = endpointsFromMesh(loadMeshConfig(values.config!)).annHosts;
+  const all = endpointsFromMesh(loadMeshConfig(values.config)).annHosts;
   const hosts = values.host?.length ? values.host.map((name) => all.find((h) => h.name === name) ?? fail(`no ANN host "${name}" in the mesh config (hosts: ${all.map((h) => h.name).join(', ')})`)) : all;
   if (hosts.length === 0) fail('the mesh config lists no ANN hosts (ann.hosts)');
   const timeoutMs = Number(values['timeout-ms']);
-  const model = values.model!;
+  const model = values.model;
   if (command === 'status') {
     for (const h of hosts) {
       const client = connect(AnnSearchClient, h.address);
@@ -61,8 +51,9 @@ export async function runAnnCommand(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  if (!['load', 'serve', 'unload', 'rollout'].includes(command)) fail(`unknown command "${command}"\n\n${ANN_USAGE}`);
+  if (!['load', 'serve', 'unload', 'rollout'].includes(command)) fail(`unknown command "${command}"\n\n${commandHelp(annCommand)}`);
   if (!version) fail(`usage: feedloom ann ${command} VERSION`);
+  if (positionals.length > 2) fail(`unexpected argument "${positionals[2]}" (usage: feedloom ann ${command} VERSION)`);
   for (const h of hosts) {
     const client = connect(AnnAdminClient, h.address);
     try {

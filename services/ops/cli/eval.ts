@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { defineCommand, REPO_ROOT, WORLD } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig, type MeshConfig } from '../../../libs/config/mesh.js';
 import { loadGeneratorModule } from '../../generators/registry.js';
 import { buildWorld } from '../../../libs/data/build.js';
@@ -9,8 +9,7 @@ import { readWorldManifest } from '../../../libs/data/world.js';
 import { parseSplit, type UserLastSplit } from '../../../libs/eval/user-last-split.js';
 import { runEval, type EvalReport } from '../../offline/eval/run-eval.js';
 import { runSplitEval, type SplitEvalReport } from '../../offline/eval/run-split-eval.js';
-
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+import { lastEvalPath } from '../admin/eval-report.js';
 
 export interface EvalCommand {
   configPath: string;
@@ -32,14 +31,42 @@ export interface EvalCommand {
 
 const PRESETS = ['tiny', 'small', 'default', 'large'] as const;
 
-/** Where the last eval report of a world is kept (read by the status page). */
-export const lastEvalPath = (worldDir: string) => join(worldDir, 'eval', 'last.json');
+
+export const evalCommand = defineCommand({
+  name: 'eval',
+  usage: '[--preset small|--world DIR] [--split user-last:0.2|last-day] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]',
+  summary: `recall, coverage, overlap, marginal value per generator
+(an imported world: --split user-last:0.2 and --k 20,100 by default, with
+popularity, item-kNN and EASE beside the generators and the served Blend)`,
+  options: {
+    preset: { type: 'string', arg: PRESETS.join('|'), help: "evaluate the preset's simulated world (data/<preset>, built when missing)" },
+    world: { ...WORLD, help: 'evaluate the existing (e.g. imported) world in DIR' },
+    split: { type: 'string', arg: 'user-last:F|last-day', help: "what is held out (default: user-last:0.2 on imported worlds, last-day on simulated ones)" },
+    json: { type: 'boolean', help: 'print the report as JSON (progress goes to stderr)' },
+    k: { type: 'string', arg: 'LIST', help: 'recall cut-offs (default: 20,100 with a per-user split, 100,500 with the last day)' },
+    users: { type: 'string', arg: 'N', default: '400', help: 'evaluate at most N users' },
+    doc: { type: 'string', arg: 'FILE', help: 'also write the table, with what each generator is for, to FILE (last-day split)' },
+    'tune-weights': { type: 'boolean', help: 'learn blender weights on half the users, check them on the other half (last-day split)' },
+  },
+  run: ({ values }) =>
+    runEvalCommand({
+      configPath: values.config,
+      preset: values.preset,
+      worldDir: values.world,
+      json: values.json,
+      ks: values.k === undefined ? undefined : values.k.split(',').map(Number),
+      split: values.split,
+      maxUsers: Number(values.users),
+      docPath: values.doc,
+      tuneWeights: values['tune-weights'],
+    }),
+});
 
 export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   const mesh = loadMeshConfig(cmd.configPath);
   if (cmd.preset) {
     if (!PRESETS.includes(cmd.preset as (typeof PRESETS)[number])) throw new Error(`--preset must be one of ${PRESETS.join(', ')}`);
-    mesh.world = { ...mesh.world, preset: cmd.preset as (typeof PRESETS)[number], dir: resolve(ROOT, 'data', cmd.preset) };
+    mesh.world = { ...mesh.world, preset: cmd.preset as (typeof PRESETS)[number], dir: resolve(REPO_ROOT, 'data', cmd.preset) };
   }
   if (cmd.ks?.some((k) => !Number.isInteger(k) || k < 1 || k > 10_000)) throw new Error('--k must be a comma-separated list of integers from 1 to 10000');
   if (cmd.split !== undefined && cmd.split !== 'last-day') parseSplit(cmd.split); // a bad --split fails before any work

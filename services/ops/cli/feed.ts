@@ -1,5 +1,7 @@
 import { BlenderClient, SourceState, sourceStateToJSON, type BlendResponse } from '../../../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { defineCommand } from '../../../libs/bootstrap/command.js';
+import { addressOf, loadMeshConfig } from '../../../libs/config/mesh.js';
 
 export async function fetchFeed(address: string, userId: string, options: { limit?: number; debug?: boolean; timeoutMs?: number } = {}): Promise<BlendResponse> {
   const client = connect(BlenderClient, address);
@@ -36,3 +38,24 @@ export function formatDebug(feed: BlendResponse): string {
   for (const [reason, n] of reasons) lines.push(`  ${pad(reason, 24)} ${n}`);
   return lines.join('\n');
 }
+
+export const feedCommand = defineCommand({
+  name: 'feed',
+  usage: 'USER_ID [--debug] [--limit N]',
+  summary: 'ask a running blender for a feed',
+  options: {
+    debug: { type: 'boolean', help: "every candidate's journey: who proposed it, which filter dropped it, stage timings" },
+    limit: { type: 'string', arg: 'N', default: '20', help: 'items on the page' },
+    address: { type: 'string', arg: 'HOST:PORT', help: "the blender (default: the config's)" },
+  },
+  positionals: 'USER_ID',
+  async run({ values, positionals }) {
+    if (positionals.length !== 1) throw new Error('usage: feedloom feed USER_ID [--debug] [--limit N] [--address HOST:PORT]');
+    const mesh = loadMeshConfig(values.config);
+    const address = values.address ?? addressOf(mesh, mesh.services.blender);
+    const feed = await fetchFeed(address, positionals[0], { limit: Number(values.limit), debug: values.debug });
+    console.log(formatFeed(positionals[0], feed));
+    if (values.debug) console.log(formatDebug(feed));
+    return 0;
+  },
+});

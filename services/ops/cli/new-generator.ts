@@ -1,5 +1,6 @@
 import { cpSync, existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defineCommand, REPO_ROOT } from '../../../libs/bootstrap/command.js';
 import { GeneratorKinds, parseMeshConfig, type GeneratorKindName } from '../../../libs/config/mesh.js';
 
 const TEMPLATE_NAME = 'template_example';
@@ -35,3 +36,18 @@ export function newGenerator(root: string, name: string, kind: string, configPat
   writeFileSync(configPath, `${JSON.stringify(raw, null, 2)}\n`);
   return { dir, port };
 }
+
+export const newGeneratorCommand = defineCommand({
+  name: 'new-generator',
+  usage: 'NAME --kind heuristic|graph|learned',
+  summary: 'scaffold a generator from the template and register it',
+  options: { kind: { type: 'string', arg: GeneratorKinds.join('|'), default: 'heuristic', help: 'the kind of generator' } },
+  positionals: 'NAME',
+  async run({ values, positionals }) {
+    if (positionals.length !== 1) throw new Error('usage: feedloom new-generator NAME --kind heuristic|graph|learned');
+    const { dir, port } = newGenerator(REPO_ROOT, positionals[0], values.kind, values.config);
+    console.log(`created ${dir} (port ${port}); registered in ${values.config}`);
+    console.log(`next: edit ${join(dir, 'generator.ts')}, then make test`);
+    return 0;
+  },
+});

@@ -1,62 +1,53 @@
 // `feedloom retrain …`: one retraining cycle, or (--every) one every interval until stopped.
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_PATH, loadMeshConfig } from '../../../libs/config/mesh.js';
+import { resolve } from 'node:path';
+import { defineCommand, JSON_OUTPUT, KEEP_WORK, REGISTRY, WORLD } from '../../../libs/bootstrap/command.js';
+import { loadMeshConfig } from '../../../libs/config/mesh.js';
 import { LockHeldError } from '../../../libs/registry/fs-atomic.js';
 import type { CycleReport } from '../../../libs/registry/cycles.js';
 import { runCycle, type CycleOptions, type RetrainModel } from '../../offline/retrain/cycle.js';
 import { parseInterval, runEvery } from '../../offline/retrain/schedule.js';
 import { rolloutPublished } from '../rollout/retrain-hand-off.js';
 
-export const RETRAIN_USAGE = `usage: feedloom retrain [options]
+export const EXIT_LOCKED = 3;
 
-One cycle: train two_tower and the ranker on the newest window of the event log (config
+export const retrainCommand = defineCommand({
+  name: 'retrain',
+  usage: '[--world DIR] [--rollout] [--every 6h]',
+  summary: 'train both models on the newest data, gate them against serving, publish (see retrain --help)',
+  about: `One cycle: train two_tower and the ranker on the newest window of the event log (config
 retrain.windowDays), compare each new version with the one serving on the held-out newest days
 (retrain.heldoutDays), publish it when every gate passes (retrain.gates), else reject it with the
 reasons. The cycle's report goes to <registry>/cycles/<id>.json.
 
-options:
-  --config FILE          mesh config (default config/mesh.json)
-  --world DIR            the world (default: the config's world.dir)
-  --registry DIR         the model registry (default: the config's registryDir, or <world>/models)
-  --models LIST          two_tower,ranker (default: retrain.models)
-  --rollout              roll each published version out (viewer, index, canary, guards, hosts)
-  --every INTERVAL       run a cycle every INTERVAL (e.g. 6h, 30m) until stopped (SIGINT/SIGTERM)
-  --force                train even when the newest version already saw every day of the log
-  --two-tower-args=ARGS extra two_tower.py flags, e.g. --two-tower-args="--lr 1000" (a broken run)
-  --ranker-args=ARGS    extra ranker.py flags
-  --keep-work DIR        keep the datasets in DIR
-  --json                 print the cycle report as JSON
+exit status: 0 every model published or up to date, 1 a model was rejected or failed, 3 another cycle is running`,
+  options: {
+    world: WORLD,
+    registry: REGISTRY,
+    models: { type: 'string', arg: 'LIST', help: 'two_tower,ranker (default: retrain.models)' },
+    rollout: { type: 'boolean', help: 'roll each published version out (viewer, index, canary, guards, hosts)' },
+    every: { type: 'string', arg: 'INTERVAL', help: 'run a cycle every INTERVAL (e.g. 6h, 30m) until stopped (SIGINT/SIGTERM)' },
+    force: { type: 'boolean', help: 'train even when the newest version already saw every day of the log' },
+    'two-tower-args': { type: 'string', arg: 'ARGS', help: 'extra two_tower.py flags, e.g. --two-tower-args="--lr 1000" (a broken run)' },
+    'ranker-args': { type: 'string', arg: 'ARGS', help: 'extra ranker.py flags' },
+    'keep-work': KEEP_WORK,
+    json: { ...JSON_OUTPUT, help: 'print the cycle report as JSON' },
+  },
+  run: ({ values }) => runRetrain(values),
+});
 
-exit status: 0 every model published or up to date, 1 a model was rejected or failed, 3 another cycle is running`;
-
-export const EXIT_LOCKED = 3;
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-
-/** `feedloom retrain …` (argv after the command); returns the exit code. */
-export async function runRetrainCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) },
-      world: { type: 'string' },
-      registry: { type: 'string' },
-      models: { type: 'string' },
-      rollout: { type: 'boolean', default: false },
-      force: { type: 'boolean', default: false },
-      every: { type: 'string' },
-      'two-tower-args': { type: 'string' },
-      'ranker-args': { type: 'string' },
-      'keep-work': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(RETRAIN_USAGE);
-    return 0;
-  }
+async function runRetrain(values: {
+  config: string;
+  world?: string;
+  registry?: string;
+  models?: string;
+  rollout: boolean;
+  every?: string;
+  force: boolean;
+  'two-tower-args'?: string;
+  'ranker-args'?: string;
+  'keep-work'?: string;
+  json: boolean;
+}): Promise<number> {
   const models = values.models?.split(',').map((m) => m.trim());
   const unknown = models?.filter((m) => m !== 'two_tower' && m !== 'ranker') ?? [];
   if (unknown.length) throw new Error(`--models: unknown ${unknown.join(', ')} (known: two_tower, ranker)`);

@@ -2,69 +2,67 @@
 // check the result, and register it as a new model version (state `trained`).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONFIG_PATH, loadMeshConfig, registryDirOf, snapshotsDirOf } from '../../../libs/config/mesh.js';
+import { commandHelp, defineCommand, EPOCHS, JSON_OUTPUT, KEEP_WORK, REGISTRY, SEED } from '../../../libs/bootstrap/command.js';
+import { loadMeshConfig, registryDirOf, snapshotsDirOf } from '../../../libs/config/mesh.js';
 import { DAY_MS } from '../../../libs/data/world.js';
 import { trainMf } from '../../../libs/training/mf.js';
 import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-
-export const TRAIN_USAGE = `usage: feedloom train <model> [options]
-
-models:
+export const trainCommand = defineCommand({
+  name: 'train',
+  usage: 'two-tower|mf [--world DIR] [--seed N] [--epochs N] [--as-of MS]',
+  summary: 'train a model and register it (see train --help)',
+  about: `models:
   two-tower    the learned-retrieval two-tower model (user_tower.onnx + item_tower.onnx)
-  mf           BPR matrix factorization; also publishes the mf_factors snapshot the mf generator reads
+  mf           BPR matrix factorization; also publishes the mf_factors snapshot the mf generator reads`,
+  options: {
+    world: { type: 'string', arg: 'DIR', help: "the world to train on (default: the mesh config's world.dir)" },
+    registry: REGISTRY,
+    seed: SEED,
+    epochs: { ...EPOCHS, help: 'training epochs (default: two-tower 5, mf 30)' },
+    dim: { type: 'string', arg: 'N', help: 'embedding / factor dimension (default 32)' },
+    'as-of': { type: 'string', arg: 'MS', help: "only events before this time, ms since the epoch (default: the end of the world's data)" },
+    'holdout-days': {
+      type: 'string',
+      arg: 'N',
+      help: 'days at the end of the window held out for the offline metrics (default: two-tower 1, mf 0 — mf serves what it learned from every day)',
+    },
+    snapshots: { type: 'string', arg: 'DIR', help: "mf only: where to publish mf_factors (default: the config's snapshots dir)" },
+    'no-publish': { type: 'boolean', help: 'mf only: register the factors but do not publish the snapshot' },
+    'keep-work': { ...KEEP_WORK, help: 'two-tower only: keep the dataset and trainer report in DIR' },
+    json: JSON_OUTPUT,
+  },
+  positionals: 'MODEL',
+  run: ({ values, positionals }) => runTrain(positionals, values),
+});
 
-options:
-  --world DIR          the world to train on (default: the mesh config's world.dir)
-  --config FILE        mesh config, for the world and registry defaults (default: config/mesh.json)
-  --registry DIR       model registry root (default: the config's registryDir, or <world>/models)
-  --seed N             random seed (default 7); same data + seed = the same model
-  --epochs N           training epochs (default: two-tower 5, mf 30)
-  --dim N              embedding / factor dimension (default 32)
-  --as-of MS           only events before this time, ms since the epoch (default: the end of the world's data)
-  --holdout-days N     days at the end of the window held out for the offline metrics
-                       (default: two-tower 1, mf 0 — mf serves what it learned from every day)
-  --snapshots DIR      mf only: where to publish mf_factors (default: the config's snapshots dir)
-  --no-publish         mf only: register the factors but do not publish the snapshot
-  --keep-work DIR      two-tower only: keep the dataset and trainer report in DIR
-  --json               print the result as JSON
-`;
-
-/**
- * Runs `feedloom train …`; argv is what follows `train` (e.g. ['two-tower', '--epochs', '3']).
- * Returns the process exit code.
- */
-export async function runTrainCommand(argv: string[]): Promise<number> {
-  const [model, ...rest] = argv;
-  if (model === undefined || model === 'help' || model === '--help' || model === '-h') {
-    console.log(TRAIN_USAGE);
+/** `feedloom train MODEL …`; returns the process exit code. */
+async function runTrain(
+  positionals: string[],
+  values: {
+    config: string;
+    world?: string;
+    registry?: string;
+    seed: string;
+    epochs?: string;
+    dim?: string;
+    'as-of'?: string;
+    'holdout-days'?: string;
+    snapshots?: string;
+    'no-publish': boolean;
+    'keep-work'?: string;
+    json: boolean;
+  },
+): Promise<number> {
+  const [model, ...extra] = positionals;
+  if (model === undefined || model === 'help') {
+    console.log(commandHelp(trainCommand));
     return model === undefined ? 2 : 0;
   }
-  if (model !== 'two-tower' && model !== 'two_tower' && model !== 'mf') {
-    console.error(`feedloom train: unknown model "${model}" (expected two-tower or mf)\n\n${TRAIN_USAGE}`);
+  if ((model !== 'two-tower' && model !== 'two_tower' && model !== 'mf') || extra.length) {
+    console.error(`feedloom train: unknown model "${[model, ...extra].join(' ')}" (expected two-tower or mf)\n\n${commandHelp(trainCommand)}`);
     return 2;
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      world: { type: 'string' },
-      config: { type: 'string', default: process.env.FEEDLOOM_CONFIG ?? join(ROOT, DEFAULT_CONFIG_PATH) },
-      registry: { type: 'string' },
-      seed: { type: 'string', default: '7' },
-      epochs: { type: 'string' },
-      dim: { type: 'string' },
-      'as-of': { type: 'string' },
-      'holdout-days': { type: 'string' },
-      snapshots: { type: 'string' },
-      'no-publish': { type: 'boolean', default: false },
-      'keep-work': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-    allowPositionals: false,
-  });
   const int = (name: string, text: string | undefined, min: number): number | undefined => {
     if (text === undefined) return undefined;
     const n = Number(text);
@@ -79,7 +77,7 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
   if (holdoutDays !== undefined && !(holdoutDays >= 0 && holdoutDays <= 365)) throw new Error(`--holdout-days must be a number from 0 to 365 (got "${values['holdout-days']}")`);
 
   // The world and where results go: flags first, then the mesh config.
-  const mesh = values.world && !existsSync(values.config!) ? undefined : safeConfig(values.config!, !values.world);
+  const mesh = values.world && !existsSync(values.config) ? undefined : safeConfig(values.config, !values.world);
   const worldDir = resolve(values.world ?? mesh!.world.dir);
   const registryRoot = resolve(values.registry ?? (values.world ? join(worldDir, 'models') : registryDirOf(mesh!)));
   const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);

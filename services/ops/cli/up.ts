@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import { loadMeshConfig, addressOf, metricsEndpointOf, type MeshConfig } from '../../../libs/config/mesh.js';
+import { defineCommand, WORLD } from '../../../libs/bootstrap/command.js';
 import { startTelemetry } from '../../../libs/bootstrap/telemetry.js';
 import { prepareWorld } from '../../offline/trainer/prepare-world.js';
 import type { RunningMesh } from '../../servers.js';
@@ -73,4 +75,46 @@ export async function runDemo(configPath: string, options: UpOptions): Promise<v
   console.log('');
   // ks left to the eval: its defaults fit the world (pages of 20 and 100 on an imported one).
   await runEvalCommand({ configPath, json: false, maxUsers: 300, ...(mesh.world.existing ? { worldDir: mesh.world.dir } : {}) });
+}
+
+/** The options of up and demo. */
+const UP_OPTIONS = {
+  'all-in-one': { type: 'boolean', help: 'every server in this process, each on its own port, still talking gRPC' },
+  world: { ...WORLD, help: 'serve the existing (e.g. imported) world in DIR as it is (this command and every process it starts)' },
+  force: { type: 'boolean', help: 'replace a world that is not the configured one (moved aside)' },
+  unsynced: { type: 'boolean', help: "(for demos only) learned generators embed users with the viewer's newest version, not the answering host's" },
+} as const;
+
+type UpValues = { config: string; 'all-in-one': boolean; world?: string; force: boolean; unsynced: boolean };
+
+export const upCommand = defineCommand({
+  name: 'up',
+  usage: '[--all-in-one] [--config FILE] [--world DIR] [--force]',
+  summary: `prepare the world and serve the whole mesh: the configured simulated
+world, or with --world the existing (e.g. imported) world in DIR as it is;
+--force replaces a world that is not the configured one (moved aside)`,
+  options: UP_OPTIONS,
+  run: ({ values }) => upOrDemo(runUp, values),
+});
+
+export const demoCommand = defineCommand({
+  name: 'demo',
+  usage: '[same options as up] [--unsynced]',
+  summary: `up, print a few feeds and the eval table, stop
+--unsynced (up/demo, for demos only): learned generators embed users with the
+viewer's newest version, not the answering host's: the failure sync prevents`,
+  options: UP_OPTIONS,
+  run: ({ values }) => upOrDemo(runDemo, values),
+});
+
+async function upOrDemo(run: typeof runUp, values: UpValues): Promise<number> {
+  if (values.unsynced) {
+    // Demo and test switch: learned generators stop syncing versions (child processes inherit it).
+    process.env.FEEDLOOM_LEARNED_UNSYNCED = '1';
+    console.log("--unsynced: learned generators embed with the viewer's newest version (for demonstration only)");
+  }
+  // --world DIR: this command and every process it starts serve the existing world in DIR.
+  if (values.world) process.env.FEEDLOOM_WORLD = resolve(values.world);
+  await run(values.config, { allInOne: values['all-in-one'], force: values.force });
+  return 0;
 }
