@@ -1,5 +1,5 @@
 import type { Candidate } from '../../generated/feedloom/v1/common.js';
-import { selectTop } from '../data/simulator/topk.js';
+import { selectTop } from '../top-k/top-k.js';
 import type { ItemExclusion } from './seeds.js';
 
 export interface ScoredRow {

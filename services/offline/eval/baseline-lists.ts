@@ -6,7 +6,7 @@ import { ItemKnn } from '../../../libs/eval/baselines/item-knn.js';
 import { popularityScores } from '../../../libs/eval/baselines/popularity.js';
 import { pickEaseLambda, type EaseLambdaChoice } from '../../../libs/eval/baselines/tune-ease.js';
 import { buildInteractions, indicesOf, type Interactions } from '../../../libs/eval/interactions.js';
-import { topK } from '../../../libs/eval/top-k.js';
+import { unseenTop } from '../../../libs/eval/baselines/unseen-top.js';
 
 export interface BaselineLists {
   name: string;
@@ -28,7 +28,7 @@ export function baselineLists(
   const listsOf = (scores: (own: Int32Array) => Float64Array) =>
     new Map(users.map((u) => {
       const own = indicesOf(m, train.get(u) ?? []);
-      return [u, topK(scores(own), o.k, own).map((i) => m.items[i])];
+      return [u, unseenTop(scores(own), o.k, own).map((i) => m.items[i])];
     }));
   const timed = (name: string, run: () => Omit<BaselineLists, 'name' | 'seconds'>): BaselineLists => {
     const started = performance.now();
