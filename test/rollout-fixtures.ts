@@ -4,9 +4,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ServiceError } from '@grpc/grpc-js';
 import { BlenderClient, SourceState } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
+import { messageOf } from '../libs/bootstrap/errors.js';
 import { ModelRegistry, type ModelState } from '../libs/registry/index.js';
 import { spawnComponent } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
@@ -124,7 +124,7 @@ export async function feedTraffic(mesh: LearnedMeshProcesses, worldDir: string, 
         if (!source || source.state !== SourceState.SOURCE_STATE_OK) failures.push(`${userId}: two_tower ${source ? `${SourceState[source.state]} ${source.error}` : 'missing'}`);
         else answers.push({ atMs: Date.now(), version: source.modelVersion });
       } catch (err) {
-        failures.push(`${userId}: ${(err as ServiceError).details ?? (err as Error).message}`);
+        failures.push(`${userId}: ${messageOf(err)}`);
       }
     }
   };

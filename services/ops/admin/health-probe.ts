@@ -3,6 +3,7 @@
 import { credentials, status as grpcStatus, type Client, type ClientOptions, type ServiceError } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { callUnary } from '../../../libs/bootstrap/client.js';
+import { messageOf } from '../../../libs/bootstrap/errors.js';
 import { HealthCheckResponse_ServingStatus, HealthClient, healthCheckResponse_ServingStatusToJSON } from '../../../generated/grpc/health/v1/health.js';
 import type { Health } from './status.js';
 
@@ -61,7 +62,7 @@ export function describeCallError(err: Partial<ServiceError>, timeoutMs: number)
     if (last !== undefined) return last && last !== 'null' ? `unavailable: ${last}` : 'unavailable: no connection';
     return details ? `unavailable: ${details}` : 'unavailable';
   }
-  return `${grpcStatus[err.code] ?? err.code}: ${err.details || err.message}`;
+  return `${grpcStatus[err.code] ?? err.code}: ${messageOf(err)}`;
 }
 
 /**

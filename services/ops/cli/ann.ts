@@ -1,8 +1,8 @@
 // `feedloom ann …`: look at and steer the ANN hosts of the mesh (GetVersions, Load/Serve/UnloadVersion).
-import type { ServiceError } from '@grpc/grpc-js';
 import { AnnAdminClient, AnnSearchClient } from '../../../generated/feedloom/v1/ann.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
 import { commandHelp, defineCommand, MODEL } from '../../../libs/bootstrap/command.js';
+import { messageOf } from '../../../libs/bootstrap/errors.js';
 import { endpointsFromMesh } from '../../../libs/ann/learned-retrieval.js';
 import { loadMeshConfig } from '../../../libs/config/mesh.js';
 
@@ -44,7 +44,7 @@ async function runAnn(values: { config: string; model: string; host?: string[]; 
         const m = res.models.find((x) => x.model === model);
         console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} ${m ? `serves ${m.servingVersion || '-'}  holds ${m.loadedVersions.join(', ')}  ${m.items} items, dim ${m.dim}, ${m.indexType}${m.shardCount > 1 ? `, shard ${m.shard} of ${m.shardCount}` : ''}` : `nothing for ${model}`}`);
       } catch (err) {
-        console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} unreachable: ${((err as ServiceError).details ?? (err as Error).message).split('. ')[0]}`);
+        console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} unreachable: ${messageOf(err).split('. ')[0]}`);
       } finally {
         client.close();
       }
@@ -62,7 +62,7 @@ async function runAnn(values: { config: string; model: string; host?: string[]; 
       for (const step of steps) res = await callUnary(client, step as 'loadVersion', { model, version }, { timeoutMs });
       console.log(`${h.name}: serves ${res!.servingVersion || '-'}, holds ${res!.loadedVersions.join(', ')}`);
     } catch (err) {
-      console.error(`${h.name}: ${command} ${version} failed: ${(err as ServiceError).details ?? (err as Error).message}`);
+      console.error(`${h.name}: ${command} ${version} failed: ${messageOf(err)}`);
       return 1;
     } finally {
       client.close();

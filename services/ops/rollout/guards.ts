@@ -6,8 +6,9 @@ import type { AnnHostEndpoint } from '../../../libs/ann/learned-retrieval.js';
 import { LearnedRetrieval } from '../../../libs/ann/learned-retrieval.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
-import { callError, type MeshClients } from './mesh-clients.js';
+import type { MeshClients } from './mesh-clients.js';
 import type { ProbeUser } from './probe-users.js';
+import { messageOf } from '../../../libs/bootstrap/errors.js';
 
 export type GuardThresholds = MeshConfig['rollout']['guards'];
 
@@ -85,7 +86,7 @@ async function probe(version: string, users: ProbeUser[], ask: (user: ProbeUser)
       hits += user.heldOut.filter((id) => got.has(id)).length;
     } catch (err) {
       errors++;
-      if (errorSamples.length < 3) errorSamples.push(`${user.context.userId}: ${callError(err)}`);
+      if (errorSamples.length < 3) errorSamples.push(`${user.context.userId}: ${messageOf(err)}`);
     }
   }
   return { version, requests: users.length, errors, errorSamples, meanCandidates: answered ? candidates / answered : 0, recall: heldOut ? hits / heldOut : 0 };

@@ -1,13 +1,14 @@
 // gRPC clients for the parts of the mesh a rollout steers and watches: the ANN hosts (AnnAdmin,
 // AnnSearch), the viewer, the ranker, the events service, and health checks. One channel per
 // address, closed together.
-import type { Client, ServiceError } from '@grpc/grpc-js';
+import type { Client } from '@grpc/grpc-js';
 import { AnnAdminClient, AnnSearchClient } from '../../../generated/feedloom/v1/ann.js';
 import { EventsClient } from '../../../generated/feedloom/v1/events.js';
 import { RankerClient } from '../../../generated/feedloom/v1/ranker.js';
 import { ViewerModelClient } from '../../../generated/feedloom/v1/viewer.js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../../generated/grpc/health/v1/health.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { messageOf } from '../../../libs/bootstrap/errors.js';
 import { endpointsFromMesh, type AnnHostEndpoint } from '../../../libs/ann/learned-retrieval.js';
 import { addressOf, type MeshConfig } from '../../../libs/config/mesh.js';
 
@@ -83,7 +84,7 @@ export class MeshClients {
       const serving = res.status === HealthCheckResponse_ServingStatus.SERVING;
       return { serving, detail: serving ? 'SERVING' : HealthCheckResponse_ServingStatus[res.status] ?? String(res.status) };
     } catch (err) {
-      const message = callError(err);
+      const message = messageOf(err);
       const short = /connect \w+ [^\s.]+(?:\.\d+)*(?::\d+)?|deadline exceeded/i.exec(message)?.[0];
       return { serving: false, detail: `unreachable: ${short ?? message.slice(0, 120)}` };
     }
@@ -106,10 +107,6 @@ export class MeshClients {
   }
 }
 
-/** A call error's message without grpc-js's prefix. */
-export function callError(err: unknown): string {
-  return (err as ServiceError).details || (err as Error).message;
-}
 
 /** Polls check() every intervalMs until it returns a value (not undefined) or timeoutMs passes. */
 export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 200): Promise<T> {
@@ -120,7 +117,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
       const value = await check();
       if (value !== undefined) return value;
     } catch (err) {
-      lastError = callError(err);
+      lastError = messageOf(err);
     }
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`);
     await sleep(intervalMs);

@@ -4,10 +4,11 @@
 // state: wait until the ranker reports the version (or refuses it), probe it with real Rank calls,
 // then mark it serving — or rolled_back, which makes the ranker go back to the previous version.
 import { callUnary } from '../../../libs/bootstrap/client.js';
+import { messageOf } from '../../../libs/bootstrap/errors.js';
 import { versionNumber, type ModelRegistry, type VersionInfo } from '../../../libs/registry/index.js';
 import type { RankerStatus } from '../../../generated/feedloom/v1/ranker.js';
 import type { GuardReport, ProbeStats } from './guards.js';
-import { MeshClients, callError, waitFor } from './mesh-clients.js';
+import { MeshClients, waitFor } from './mesh-clients.js';
 import { probeUsers, type ProbeUser } from './probe-users.js';
 import { moveTo, newestIn, versionStates } from './registry-states.js';
 import { startRollout, type RolloutOptions, type RolloutResult } from './rollout-run.js';
@@ -97,7 +98,7 @@ async function probeRanker(clients: MeshClients, version: string, users: ProbeUs
       scored += res.scores.length;
     } catch (err) {
       errors++;
-      if (errorSamples.length < 3) errorSamples.push(`${user.context.userId}: ${callError(err)}`);
+      if (errorSamples.length < 3) errorSamples.push(`${user.context.userId}: ${messageOf(err)}`);
     }
   }
   const answered = users.length - errors;

@@ -18,11 +18,12 @@ import { withLockFile } from '../../../libs/registry/fs-atomic.js';
 import { runIndexer } from '../../../libs/ann/indexer.js';
 import { loadOnHost, mostServed, servedByHosts, serveOnHost, unloadQuietly } from './ann-steps.js';
 import { describeProbe, judge, probeCanary, type GuardReport } from './guards.js';
-import { MeshClients, callError, sleep, waitFor } from './mesh-clients.js';
+import { MeshClients, sleep, waitFor } from './mesh-clients.js';
 import { probeUsers } from './probe-users.js';
 import { moveTo, newestIn, stateOf, versionStates } from './registry-states.js';
 import { rolloutRanker } from './ranker-rollout.js';
 import { startRollout, type RolloutOptions, type RolloutResult } from './rollout-run.js';
+import { messageOf } from '../../../libs/bootstrap/errors.js';
 
 export type { RolloutOptions, RolloutResult, RolloutStage } from './rollout-run.js';
 
@@ -123,7 +124,7 @@ async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry,
       switched.push(canary);
       await serveOnHost(clients, canary, model, version);
     } catch (err) {
-      return await fail(`canary ${canary.name} could not serve ${version}: ${callError(err)}`);
+      return await fail(`canary ${canary.name} could not serve ${version}: ${messageOf(err)}`);
     }
     await moveTo(registry, model, version, 'serving', `canary ${canary.name} serves it${previous ? ` (others serve ${previous})` : ''}`);
     stage('canary', `${canary.name} serves ${version}`);
@@ -151,7 +152,7 @@ async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry,
         switched.push(host);
         await serveOnHost(clients, host, model, version);
       } catch (err) {
-        return await fail(`host ${host.name} could not serve ${version}: ${callError(err)}`);
+        return await fail(`host ${host.name} could not serve ${version}: ${messageOf(err)}`);
       }
       stage('hosts', `${host.name} serves ${version}`);
     }

@@ -5,9 +5,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { messageOf } from '../../../libs/bootstrap/errors.js';
 import { addressOf, registryDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { ModelRegistry, type StateChange } from '../../../libs/registry/index.js';
-import { MeshClients, callError } from './mesh-clients.js';
+import { MeshClients } from './mesh-clients.js';
 import { rankerStatus } from './ranker-rollout.js';
 import { versionStates } from './registry-states.js';
 
@@ -41,7 +42,7 @@ export async function collectStatus(mesh: MeshConfig, registryDir = registryDirO
   try {
     const one = async (name: string, address: string, serves: () => Promise<string>, service = ''): Promise<ServiceStatus> => {
       const health = (await clients.health(address, service)).detail;
-      const what = health.startsWith('unreachable') ? '' : await serves().catch((err) => `? (${callError(err)})`);
+      const what = health.startsWith('unreachable') ? '' : await serves().catch((err) => `? (${messageOf(err)})`);
       return { name, address, health, serves: what };
     };
     const none = async () => '';
