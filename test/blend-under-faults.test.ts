@@ -14,7 +14,7 @@ import { ModelRegistry } from '../libs/registry/index.js';
 import { spawnComponent, startProcesses } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { blendUntil, spreadPorts, testMeshConfig } from './fixtures/mesh.js';
-import { registerRankerCopy, trainedTinyRanker } from './ranker-fixtures.js';
+import { registerRankerCopy, trainedTinyRanker } from './fixtures/ranker.js';
 
 const SLOW = 'topic_popular';
 const KILLED = 'item_cooccurrence';

@@ -14,7 +14,7 @@ import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers, startTestEvents } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
-import { freePorts, trainedRegistry } from './learned-fixtures.js';
+import { freePorts, trainedRegistry } from './fixtures/learned.js';
 
 const run = promisify(execFile);
 const LEARNED = ['two_tower', 'embedding_i2i', 'multi_interest'];

@@ -18,7 +18,7 @@ import { runIndexer } from '../libs/ann/indexer.js';
 import { startViewer } from '../services/viewer/service.js';
 import { startTestEvents } from './fixtures/events.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';
-import { trainedRegistry } from './learned-fixtures.js';
+import { trainedRegistry } from './fixtures/learned.js';
 
 type Generator = Awaited<ReturnType<typeof startGeneratorForTest>>;
 interface Answer {

@@ -11,8 +11,8 @@ import { runIndexer } from '../libs/ann/indexer.js';
 import { runCycle } from '../services/offline/retrain/cycle.js';
 import { rolloutPublished } from '../services/ops/rollout/retrain-hand-off.js';
 import { testWorld } from './fixtures/world.js';
-import { trainedRegistry } from './learned-fixtures.js';
-import { MODEL, feedTraffic, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './rollout-fixtures.js';
+import { trainedRegistry } from './fixtures/learned.js';
+import { MODEL, feedTraffic, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './fixtures/rollout.js';
 
 describe('feedloom retrain --rollout on a mesh of real processes', () => {
   let world: string;

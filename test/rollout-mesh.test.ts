@@ -15,8 +15,8 @@ import { ModelRegistry } from '../libs/registry/index.js';
 import { runIndexer } from '../libs/ann/indexer.js';
 import { rolloutVersion, type RolloutResult } from '../services/ops/rollout/rollout.js';
 import { testWorld } from './fixtures/world.js';
-import { trainedRegistry } from './learned-fixtures.js';
-import { MODEL, feedTraffic, publishMixedTowers, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './rollout-fixtures.js';
+import { trainedRegistry } from './fixtures/learned.js';
+import { MODEL, feedTraffic, publishMixedTowers, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './fixtures/rollout.js';
 
 const run = promisify(execFile);
 const INDEX_DELAY_MS = 4_000;

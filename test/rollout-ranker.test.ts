@@ -17,7 +17,7 @@ import { rollbackModel } from '../services/ops/rollout/rollback.js';
 import { rolloutVersion } from '../services/ops/rollout/rollout.js';
 import { startTestEvents } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
-import { registerRankerCopy, trainedTinyRanker, type TrainedRanker } from './ranker-fixtures.js';
+import { registerRankerCopy, trainedTinyRanker, type TrainedRanker } from './fixtures/ranker.js';
 
 const portOf = (address: string) => Number(address.split(':').at(-1));
 
