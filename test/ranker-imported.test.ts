@@ -31,7 +31,7 @@ describe('the ranker on an imported ratings log without hides', () => {
     const input = join(tmp, 'u.data');
     writeUData(input, UDATA_SMALL);
     await importInteractions({ input, dir: worldDir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] });
-    // What `up --world` runs (services/ops/mesh/prepare-world.ts): one epoch, a time budget.
+    // What `up --world` runs (services/offline/trainer/prepare-world.ts): one epoch, a time budget.
     result = await trainRanker({ worldDir, registryDir: join(worldDir, 'models'), epochs: 1, trainerArgs: ['--max-train-seconds', '90'], workDir });
   }, 300_000);
 

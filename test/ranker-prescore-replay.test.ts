@@ -1,4 +1,4 @@
-// The blender's pre-score order on the ranker's held-out sessions (services/offline/eval/prescore-replay.ts):
+// The blender's pre-score order on the ranker's held-out sessions (services/offline/trainer/prescore-replay.ts):
 // a hand-built slate whose order is known, then the replay of real generators on the tiny world,
 // checked against the generators' own answers.
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
