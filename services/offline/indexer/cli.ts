@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import type { IndexChoice } from '../../../libs/ann/build.js';
 import { runIndexer } from '../../../libs/ann/indexer.js';
-import { defineCommand, JSON_OUTPUT, MODEL, REGISTRY } from '../../../libs/bootstrap/command.js';
+import { defineCommand, JSON_OUTPUT, MODEL, REGISTRY, WORLD } from '../../../libs/bootstrap/command.js';
 import { annShardCount, loadMeshConfig, registryDirOf } from '../../../libs/config/mesh.js';
 
 export const indexCommand = defineCommand({
@@ -15,7 +15,7 @@ with --shards N one index per shard (item_index.shard-S-of-N.*), items assigned 
   options: {
     version: { type: 'string', arg: 'V', help: 'the version to index (default: the newest servable one)' },
     model: MODEL,
-    world: { type: 'string', arg: 'DIR', help: "the world whose catalog is indexed (default: the config's world.dir)" },
+    world: { ...WORLD, help: "the world whose catalog is indexed (default: the config's world.dir)" },
     registry: REGISTRY,
     'as-of': { type: 'string', arg: 'MS', help: "item features as of this time, ms since the epoch (default: the config's world.asOfMs, or the end of the world's data)" },
     type: { type: 'string', arg: 'auto|hnsw|flat', default: 'auto', help: 'index type (default auto: exact Flat up to --flat-max items, HNSW32 above)' },

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
-import { defineCommand, REPO_ROOT, WORLD } from '../../../libs/bootstrap/command.js';
+import { defineCommand, JSON_OUTPUT, REPO_ROOT, WORLD } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig, type MeshConfig } from '../../../libs/config/mesh.js';
 import { loadGeneratorModule } from '../../generators/registry.js';
 import { buildWorld } from '../../../libs/data/build.js';
@@ -42,7 +42,7 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
     preset: { type: 'string', arg: PRESETS.join('|'), help: "evaluate the preset's simulated world (data/<preset>, built when missing)" },
     world: { ...WORLD, help: 'evaluate the existing (e.g. imported) world in DIR' },
     split: { type: 'string', arg: 'user-last:F|last-day', help: "what is held out (default: user-last:0.2 on imported worlds, last-day on simulated ones)" },
-    json: { type: 'boolean', help: 'print the report as JSON (progress goes to stderr)' },
+    json: { ...JSON_OUTPUT, help: 'print the report as JSON (progress goes to stderr)' },
     k: { type: 'string', arg: 'LIST', help: 'recall cut-offs (default: 20,100 with a per-user split, 100,500 with the last day)' },
     users: { type: 'string', arg: 'N', default: '400', help: 'evaluate at most N users' },
     doc: { type: 'string', arg: 'FILE', help: 'also write the table, with what each generator is for, to FILE (last-day split)' },

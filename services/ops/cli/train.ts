@@ -2,7 +2,7 @@
 // check the result, and register it as a new model version (state `trained`).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { commandHelp, defineCommand, EPOCHS, JSON_OUTPUT, KEEP_WORK, REGISTRY, SEED } from '../../../libs/bootstrap/command.js';
+import { commandHelp, defineCommand, EPOCHS, JSON_OUTPUT, KEEP_WORK, REGISTRY, SEED, WORLD } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig, registryDirOf, snapshotsDirOf } from '../../../libs/config/mesh.js';
 import { DAY_MS } from '../../../libs/data/world.js';
 import { trainMf } from '../../../libs/training/mf.js';
@@ -16,7 +16,7 @@ export const trainCommand = defineCommand({
   two-tower    the learned-retrieval two-tower model (user_tower.onnx + item_tower.onnx)
   mf           BPR matrix factorization; also publishes the mf_factors snapshot the mf generator reads`,
   options: {
-    world: { type: 'string', arg: 'DIR', help: "the world to train on (default: the mesh config's world.dir)" },
+    world: { ...WORLD, help: "the world to train on (default: the mesh config's world.dir)" },
     registry: REGISTRY,
     seed: SEED,
     epochs: { ...EPOCHS, help: 'training epochs (default: two-tower 5, mf 30)' },

@@ -1,6 +1,6 @@
 // `feedloom build-world`, `batch`, `import`, `write-udata`: make a world and its snapshots.
 import { join, resolve } from 'node:path';
-import { defineCommand, REPO_ROOT } from '../../../libs/bootstrap/command.js';
+import { defineCommand, REPO_ROOT, WORLD } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig } from '../../../libs/config/mesh.js';
 import { buildWorld } from '../../../libs/data/build.js';
 import { runBatchJobs } from '../../../libs/data/batch/run.js';
@@ -37,7 +37,7 @@ export const batchCommand = defineCommand({
   name: 'batch',
   usage: '[--world DIR]',
   summary: 'rebuild the snapshots from the event log',
-  options: { world: { type: 'string', arg: 'DIR', help: "the world (default: the config's world.dir)" } },
+  options: { world: WORLD },
   async run({ values }) {
     const worldDir = values.world ?? loadMeshConfig(values.config).world.dir;
     for (const job of await runBatchJobs({ worldDir })) console.log(`${job.name.padEnd(24)} ${String(job.rows).padStart(9)} rows  ${job.version}  ${job.ms.toFixed(0)} ms`);
