@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { commandHelp, commandList, defineCommand, parseCommand, REPO_ROOT, runCommand, WORLD } from './command.js';
+import { commandHelp, commandList, defineCommand, intFlag, parseCommand, REPO_ROOT, runCommand, WORLD } from './command.js';
 
 const seen: unknown[] = [];
 const probe = defineCommand({
@@ -70,5 +70,15 @@ describe('a command table entry', () => {
       `  bare${' '.repeat(35)}takes nothing`,
       '  probe THING [--world DIR] [--n N]      a command for this test (see probe --help)',
     ]);
+  });
+});
+
+describe('intFlag', () => {
+  it('reads a whole number in range, or says which option got what', () => {
+    expect(intFlag('epochs', undefined, 1)).toBeUndefined();
+    expect(intFlag('epochs', '3', 1)).toBe(3);
+    expect(() => intFlag('epochs', '0', 1)).toThrow('--epochs must be an integer ≥ 1 (got "0")');
+    expect(() => intFlag('port', '1.5', 0, 65_535)).toThrow('--port must be an integer from 0 to 65535 (got "1.5")');
+    expect(() => intFlag('port', '70000', 0, 65_535)).toThrow(/from 0 to 65535/);
   });
 });

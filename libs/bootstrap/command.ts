@@ -81,6 +81,19 @@ export const KEEP_WORK = { type: 'string', arg: 'DIR', help: 'keep the datasets 
 export const SEED = { type: 'string', arg: 'N', default: '7', help: 'random seed; same data + seed = the same model' } as const satisfies OptionSpec;
 export const EPOCHS = { type: 'string', arg: 'N', help: "training epochs (default: the trainer's)" } as const satisfies OptionSpec;
 
+/**
+ * A whole-number option's value: undefined when not given, else an integer from min (to max), or
+ * an error that names the option and what it got.
+ */
+export function intFlag(name: string, text: string | undefined, min: number, max?: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || (max !== undefined && n > max)) {
+    throw new Error(`--${name} must be an integer ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`} (got "${text}")`);
+  }
+  return n;
+}
+
 /** Parses argv (what follows the command's name) by the command's options. */
 export function parseCommand(command: Command, argv: string[]): { values: Record<string, unknown>; positionals: string[] } {
   const options = Object.fromEntries(

@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import type { IndexChoice } from '../../../libs/ann/build.js';
 import { runIndexer } from '../../../libs/ann/indexer.js';
-import { defineCommand, JSON_OUTPUT, MODEL, REGISTRY, WORLD } from '../../../libs/bootstrap/command.js';
+import { defineCommand, intFlag, JSON_OUTPUT, MODEL, REGISTRY, WORLD } from '../../../libs/bootstrap/command.js';
 import { annShardCount, loadMeshConfig, registryDirOf } from '../../../libs/config/mesh.js';
 
 export const indexCommand = defineCommand({
@@ -42,12 +42,6 @@ async function runIndex(values: {
   workers?: string;
   json: boolean;
 }): Promise<number> {
-  const int = (name: string, text: string | undefined, min: number): number | undefined => {
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min} (got "${text}")`);
-    return n;
-  };
   const type = values.type as IndexChoice;
   if (!['auto', 'hnsw', 'flat'].includes(type)) throw new Error(`--type must be auto, hnsw or flat (got "${values.type}")`);
   // Flags first, then the mesh config (which is only read when a flag leaves something open).
@@ -61,11 +55,11 @@ async function runIndex(values: {
     worldDir,
     model: values.model,
     version: values.version,
-    asOfMs: int('as-of', values['as-of'], 1) ?? (values.world ? undefined : mesh?.world.asOfMs),
-    batchSize: int('batch', values.batch, 1),
-    workers: int('workers', values.workers, 1),
-    index: { type, flatMaxItems: int('flat-max', values['flat-max'], 0) },
-    shards: int('shards', values.shards, 1) ?? (mesh ? annShardCount(mesh) : 1),
+    asOfMs: intFlag('as-of', values['as-of'], 1) ?? (values.world ? undefined : mesh?.world.asOfMs),
+    batchSize: intFlag('batch', values.batch, 1),
+    workers: intFlag('workers', values.workers, 1),
+    index: { type, flatMaxItems: intFlag('flat-max', values['flat-max'], 0) },
+    shards: intFlag('shards', values.shards, 1) ?? (mesh ? annShardCount(mesh) : 1),
     log,
   });
   if (values.json) console.log(JSON.stringify(result.shards.length === 1 ? result.meta : result.shards, null, 2));

@@ -3,17 +3,11 @@
 // The port defaults to FEEDLOOM_ADMIN_PORT, else the blender's port + 2000. Prints one JSON line
 // {"event":"listening",...} when ready; stops on SIGTERM or SIGINT.
 import { parseArgs } from 'node:util';
+import { intFlag } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig } from '../../../libs/config/mesh.js';
 import { adminPortOf, startAdmin } from './server.js';
 
 const USAGE = 'usage: services/ops/admin/main.ts [--config FILE] [--port N] [--host HOST] [--refresh-s SECONDS]';
-
-function intFlag(name: string, text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max} (got "${text}")`);
-  return n;
-}
 
 try {
   const { values } = parseArgs({

@@ -1,5 +1,5 @@
 // `feedloom rollout`, `feedloom rollback`, `feedloom status` (services/ops/rollout).
-import { defineCommand, JSON_OUTPUT, MODEL } from '../../../libs/bootstrap/command.js';
+import { defineCommand, intFlag, JSON_OUTPUT, MODEL } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig } from '../../../libs/config/mesh.js';
 import { rollbackModel } from '../rollout/rollback.js';
 import { rolloutVersion } from '../rollout/rollout.js';
@@ -19,8 +19,7 @@ a failed guard rolls back by itself. Exit 1 when rolled back.`,
   },
   async run({ values }) {
     const mesh = loadMeshConfig(values.config);
-    const delay = values['index-delay-ms'] === undefined ? undefined : Number(values['index-delay-ms']);
-    if (delay !== undefined && !(Number.isInteger(delay) && delay >= 0)) throw new Error(`--index-delay-ms must be a whole number of ms (got ${values['index-delay-ms']})`);
+    const delay = intFlag('index-delay-ms', values['index-delay-ms'], 0);
     const result = await rolloutVersion({ mesh, model: values.model, version: values.version, indexDelayMs: delay, log: values.json ? undefined : (line) => console.log(line) });
     if (values.json) console.log(JSON.stringify(result, null, 2));
     else console.log(result.outcome === 'serving' ? `${result.model} ${result.version} serves everywhere` : `${result.model} ${result.version} rolled back: ${result.reason}`);

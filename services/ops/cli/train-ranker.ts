@@ -1,6 +1,6 @@
 // `feedloom train-ranker` and `feedloom eval-ranker` (services/offline/trainer/train-ranker.ts).
 import { join, resolve } from 'node:path';
-import { defineCommand, EPOCHS, JSON_OUTPUT, KEEP_WORK, PRESET, REGISTRY, REPO_ROOT, SEED, WORLD } from '../../../libs/bootstrap/command.js';
+import { defineCommand, EPOCHS, intFlag, JSON_OUTPUT, KEEP_WORK, PRESET, REGISTRY, REPO_ROOT, SEED, WORLD } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig, registryDirOf } from '../../../libs/config/mesh.js';
 import { evalRanker, formatRankerEval, RANKER_VARIANTS, trainRanker, type RankerVariant } from '../../offline/trainer/train-ranker.js';
 
@@ -25,7 +25,7 @@ export const trainRankerCommand = defineCommand({
       worldDir,
       registryDir: resolve(values.registry ?? registryDir ?? join(worldDir, 'models')),
       variant: values.variant as RankerVariant,
-      epochs: positiveInt('epochs', values.epochs),
+      epochs: intFlag('epochs', values.epochs, 1),
       seed: Number(values.seed),
       publish: !values['no-publish'],
       workDir: values['keep-work'],
@@ -59,7 +59,7 @@ export const evalRankerCommand = defineCommand({
     // The blender's generators and weights, over the evaluated world.
     const mesh = loadMeshConfig(values.config);
     mesh.world = { ...mesh.world, dir: worldDir };
-    const report = await evalRanker({ worldDir, variants, epochs: positiveInt('epochs', values.epochs), seed: Number(values.seed), workDir: values['keep-work'], mesh: values['no-prescore'] ? undefined : mesh, log });
+    const report = await evalRanker({ worldDir, variants, epochs: intFlag('epochs', values.epochs, 1), seed: Number(values.seed), workDir: values['keep-work'], mesh: values['no-prescore'] ? undefined : mesh, log });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatRankerEval(report));
     return 0;
   },
@@ -71,12 +71,5 @@ function worldOf(values: { world?: string; preset?: string; config: string }): {
   const mesh = loadMeshConfig(values.config);
   return { worldDir: mesh.world.dir, registryDir: registryDirOf(mesh) };
 }
-
-const positiveInt = (name: string, text: string | undefined): number | undefined => {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got "${text}")`);
-  return n;
-};
 
 const dirOf = (versionDir: string) => resolve(versionDir, '..', '..');

@@ -2,7 +2,7 @@
 // check the result, and register it as a new model version (state `trained`).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { commandHelp, defineCommand, EPOCHS, JSON_OUTPUT, KEEP_WORK, REGISTRY, SEED, WORLD } from '../../../libs/bootstrap/command.js';
+import { commandHelp, defineCommand, EPOCHS, intFlag, JSON_OUTPUT, KEEP_WORK, REGISTRY, SEED, WORLD } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig, registryDirOf, snapshotsDirOf } from '../../../libs/config/mesh.js';
 import { DAY_MS } from '../../../libs/data/world.js';
 import { trainMf } from '../../../libs/training/mf.js';
@@ -63,16 +63,10 @@ async function runTrain(
     console.error(`feedloom train: unknown model "${[model, ...extra].join(' ')}" (expected two-tower or mf)\n\n${commandHelp(trainCommand)}`);
     return 2;
   }
-  const int = (name: string, text: string | undefined, min: number): number | undefined => {
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min} (got "${text}")`);
-    return n;
-  };
-  const seed = int('seed', values.seed, 0)!;
-  const epochs = int('epochs', values.epochs, 1);
-  const dim = int('dim', values.dim, 2);
-  const asOfMs = int('as-of', values['as-of'], 1);
+  const seed = intFlag('seed', values.seed, 0)!;
+  const epochs = intFlag('epochs', values.epochs, 1);
+  const dim = intFlag('dim', values.dim, 2);
+  const asOfMs = intFlag('as-of', values['as-of'], 1);
   const holdoutDays = values['holdout-days'] === undefined ? undefined : Number(values['holdout-days']);
   if (holdoutDays !== undefined && !(holdoutDays >= 0 && holdoutDays <= 365)) throw new Error(`--holdout-days must be a number from 0 to 365 (got "${values['holdout-days']}")`);
 
