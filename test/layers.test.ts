@@ -8,7 +8,7 @@
 // and on a cycle between folders (libs/<x>, services/<server>, services/offline/<x>, services/ops/<x>),
 // reported with one import for each step.
 // Test files (*.test.ts) are checked like the code they sit beside; only they may import test/.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -52,15 +52,26 @@ function sourceFiles(dir: string): string[] {
     .sort();
 }
 
-/** Every module specifier a file imports: import/export … from, import type, import('…'), import('…').T. */
+/**
+ * Every module specifier a file imports: import/export … from, import type, import('…'),
+ * import('…').T, and import(name) of a string constant of the file (a load the compiler does not check).
+ */
 export function importSpecifiers(file: string, text: string): string[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const constants = new Map<string, string>();
+  const collect = (node: ts.Node) => {
+    if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.initializer && ts.isStringLiteralLike(node.initializer)) constants.set(node.name.text, node.initializer.text);
+    ts.forEachChild(node, collect);
+  };
+  collect(source);
   const specs: string[] = [];
   const visit = (node: ts.Node) => {
     if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       specs.push(node.moduleSpecifier.text);
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteralLike(node.arguments[0])) {
-      specs.push(node.arguments[0].text);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0]) {
+      const arg = node.arguments[0];
+      const spec = ts.isStringLiteralLike(arg) ? arg.text : ts.isIdentifier(arg) ? constants.get(arg.text) : undefined;
+      if (spec !== undefined) specs.push(spec);
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
       specs.push(node.argument.literal.text);
     }
@@ -206,8 +217,10 @@ describe('the checks can fail', () => {
       "const e = await import('./e.js');",
       "let f: import('./f.js').F;",
       "import 'node:fs';",
+      "const specifier = './g.js';",
+      'const g = await import(specifier);',
     ].join('\n');
-    expect(importSpecifiers('x.ts', text)).toEqual(['./a.js', '../b.js', './c.js', './d.js', './e.js', './f.js', 'node:fs']);
+    expect(importSpecifiers('x.ts', text)).toEqual(['./a.js', '../b.js', './c.js', './d.js', './e.js', './f.js', 'node:fs', './g.js']);
   });
 
   it('refuses imports up the layers, and allows them down', () => {
@@ -242,6 +255,11 @@ describe('the imports of libs/ and services/', () => {
     const unplaced = files.filter((f) => layerOf(f) === undefined);
     const where = `services/{${SERVERS.join(',')}}/, services/offline/<folder>/ or services/ops/<folder>/`;
     expect(unplaced, `files in no layer (put them under ${where}):\n  ${unplaced.join('\n  ')}`).toEqual([]);
+  });
+
+  it('name files that exist', () => {
+    const missing = [...graph].flatMap(([from, targets]) => targets.filter((to) => !existsSync(path.join(ROOT, to)) && !existsSync(path.join(ROOT, to.replace(/\.js$/, '.ts')))).map((to) => `${from} → ${to}`));
+    expect(missing, `imports of files that do not exist:\n  ${missing.join('\n  ')}`).toEqual([]);
   });
 
   it('have no cycle', () => {

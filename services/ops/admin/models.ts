@@ -21,7 +21,7 @@ type RegistryModule = { ModelRegistry: new (root: string) => RegistryLike };
  */
 let registryModule: Promise<RegistryModule> | undefined;
 function loadRegistry(): Promise<RegistryModule> {
-  const specifier = '../../libs/registry/index.js';
+  const specifier = '../../../libs/registry/index.js';
   registryModule ??= import(specifier) as Promise<RegistryModule>;
   return registryModule;
 }
