@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { BlenderClient, SourceState } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig } from '../libs/config/mesh.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { startTelemetry } from '../libs/bootstrap/telemetry.js';
 import { freePort, median, overheadBuckets, overheadOf, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
 

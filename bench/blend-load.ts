@@ -7,7 +7,7 @@ import { BlenderClient, SourceState, type BlendResponse } from '../generated/fee
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig, metricsEndpointOf } from '../libs/config/mesh.js';
 import { startTelemetry } from '../libs/bootstrap/telemetry.js';
-import { startAllInOne, startProcesses } from '../services/mesh/run.js';
+import { startAllInOne, startProcesses } from '../services/ops/mesh/run.js';
 import { freePort, median, overheadBuckets, overheadOf, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
 
 const { values } = parseArgs({

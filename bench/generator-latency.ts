@@ -11,7 +11,7 @@ import { EventsClient } from '../generated/feedloom/v1/events.js';
 import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig } from '../libs/config/mesh.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { median, percentile, preparedWorldUsers, table, writeSection } from './lib.js';
 
 const { values } = parseArgs({

@@ -5,7 +5,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runIndexer } from '../services/indexer/indexer.js';
+import { runIndexer } from '../libs/ann/indexer.js';
 import { median, table, writeSection } from './lib.js';
 
 const { values } = parseArgs({

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import type { MeshConfig } from '../libs/config/mesh.js';
 import { eventsView, openDuck, queryRows } from '../libs/data/duck.js';
-import { prepareWorld } from '../services/mesh/prepare-world.js';
+import { prepareWorld } from '../services/offline/trainer/prepare-world.js';
 
 /** Shared by every benchmark: medians, the machine, and writing results into docs/BENCHMARKS.md. */
 

@@ -27,7 +27,7 @@ import { buildRankerDataset } from '../libs/ranking/dataset.js';
 import { encodeRankInputs, PROBE_FILE, RANKER_FILE, RANKER_KIND, type RankerEncoding } from '../libs/ranking/encoding.js';
 import { runPython, trainerScript } from '../libs/training/python.js';
 import { feedsFor } from '../services/ranker/model-checks.js';
-import { spawnComponent } from '../services/mesh/run.js';
+import { spawnComponent } from '../services/ops/mesh/run.js';
 import { median, percentile, table, writeSection } from './lib.js';
 
 const { values } = parseArgs({

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { endpointsFromMesh } from '../libs/ann/learned-retrieval.js';
 import { annShardCount, loadMeshConfig, parseMeshConfig } from '../libs/config/mesh.js';
 import { annHostOptionsFromMesh } from '../services/ann/service.js';
-import { clusterMeshConfig, k8sManifests } from '../services/deploy/k8s.js';
+import { clusterMeshConfig, k8sManifests } from '../services/ops/deploy/k8s.js';
 
 const meshWith = (hosts: unknown[]) => ({
   world: { dir: '/w' },

@@ -22,9 +22,9 @@ import { HealthClient, HealthCheckResponse_ServingStatus } from '../generated/gr
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../libs/bootstrap/server.js';
 import { ModelRegistry } from '../libs/registry/index.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { testMeshConfig } from './fixtures/mesh.js';
-import { registerRankerCopy, trainedTinyRanker } from './ranker-fixtures.js';
+import { registerRankerCopy, trainedTinyRanker } from './fixtures/ranker.js';
 
 const T = { timeoutMs: 10_000 };
 const ACCEPTABLE = [status.INVALID_ARGUMENT, status.FAILED_PRECONDITION, status.RESOURCE_EXHAUSTED, status.NOT_FOUND];

@@ -7,7 +7,7 @@ import { ActionType } from '../generated/feedloom/v1/common.js';
 import { EventsClient } from '../generated/feedloom/v1/events.js';
 import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 

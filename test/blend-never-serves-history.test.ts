@@ -15,7 +15,7 @@ import { runBatchJobs } from '../libs/data/batch/run.js';
 import { importInteractions } from '../libs/data/importer.js';
 import { UDATA_SMALL, writeUData } from '../libs/data/udata-fixture.js';
 import { startBlender } from '../services/blender/service.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { worldRows } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 

@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlenderClient } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { smallMesh, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlenderClient, SourceState, type BlendResponse } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
-import { startProcesses } from '../services/mesh/run.js';
+import { startProcesses } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { blendUntil, smallMesh, spreadPorts, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';

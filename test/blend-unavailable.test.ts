@@ -10,7 +10,7 @@ import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { bindService, startServer, type RunningServer } from '../libs/bootstrap/server.js';
 import type { MeshConfig } from '../libs/config/mesh.js';
 import { startBlender } from '../services/blender/service.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';
 

@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlenderClient, SourceState, type BlendResponse } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { ModelRegistry } from '../libs/registry/index.js';
-import { spawnComponent, startProcesses } from '../services/mesh/run.js';
+import { spawnComponent, startProcesses } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { blendUntil, spreadPorts, testMeshConfig } from './fixtures/mesh.js';
-import { registerRankerCopy, trainedTinyRanker } from './ranker-fixtures.js';
+import { registerRankerCopy, trainedTinyRanker } from './fixtures/ranker.js';
 
 const SLOW = 'topic_popular';
 const KILLED = 'item_cooccurrence';

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importInteractions } from '../libs/data/importer.js';
 import { UDATA_SMALL, writeUData } from '../libs/data/udata-fixture.js';
 import { readWorldManifest } from '../libs/data/world.js';
-import type { SplitEvalReport } from '../services/eval/run-split-eval.js';
-import { buildSplitWorld } from '../services/eval/split-world.js';
+import type { SplitEvalReport } from '../services/offline/eval/run-split-eval.js';
+import { buildSplitWorld } from '../services/offline/eval/split-world.js';
 import { worldRows } from './fixtures/events.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'eval-imported-'));

@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadMeshConfig } from '../libs/config/mesh.js';
 import { serveGenerator } from '../libs/generator-sdk/serve.js';
-import { startMesh } from '../services/cli/up.js';
+import { startMesh } from '../services/ops/cli/up.js';
 import pixie from '../services/generators/pixie/generator.js';
 import { checkGeneratorSettings } from '../services/generators/registry.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 
-const SERVE = fileURLToPath(new URL('../services/mesh/serve.ts', import.meta.url));
+const SERVE = fileURLToPath(new URL('../services/ops/mesh/serve.ts', import.meta.url));
 
 /** The shipped config with pixie's settings replaced (on a world directory that does not exist). */
 function withPixieSettings(settings: Record<string, unknown>) {

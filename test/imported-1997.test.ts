@@ -10,8 +10,8 @@ import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { importInteractions } from '../libs/data/importer.js';
 import { UDATA_SMALL, writeUData } from '../libs/data/udata-fixture.js';
 import { DAY_MS, readWorldManifest } from '../libs/data/world.js';
-import { prepareWorld } from '../services/mesh/prepare-world.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { prepareWorld } from '../services/offline/trainer/prepare-world.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { blendUntil, testMeshConfig } from './fixtures/mesh.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'feedloom-1997-'));

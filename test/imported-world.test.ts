@@ -10,7 +10,7 @@ import { BlenderClient, SourceState } from '../generated/feedloom/v1/blender.js'
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { createRng } from '../libs/data/random.js';
 import { readWorldManifest } from '../libs/data/world.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 
 /** A u.data-format file: user \t item \t rating \t unix seconds, with taste clusters so CF has signal. */

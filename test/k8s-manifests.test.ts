@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadMeshConfig, parseMeshConfig } from '../libs/config/mesh.js';
-import { writeK8sManifests } from '../services/cli/k8s.js';
-import { k8sName } from '../services/deploy/k8s.js';
+import { writeK8sManifests } from '../services/ops/cli/k8s.js';
+import { k8sName } from '../services/ops/deploy/k8s.js';
 
 const options = { namespace: 'feed', image: 'registry.local/feedloom:1', replicas: 3, worldClaim: 'world' };
 

@@ -8,13 +8,13 @@ import { SourceState, BlenderClient, type BlendResponse } from '../generated/fee
 import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { readIndexMeta } from '../libs/ann/index-files.js';
-import { runAnnCommand } from '../services/ann/cli.js';
-import { runIndexer } from '../services/indexer/indexer.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { runCli } from '../services/ops/cli/commands.js';
+import { runIndexer } from '../libs/ann/indexer.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers, startTestEvents } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
-import { freePorts, trainedRegistry } from './learned-fixtures.js';
+import { freePorts, trainedRegistry } from './fixtures/learned.js';
 
 const run = promisify(execFile);
 const LEARNED = ['two_tower', 'embedding_i2i', 'multi_interest'];
@@ -32,7 +32,7 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     world = await testWorld();
     registryDir = await trainedRegistry(world, [1, 2]);
     // v0001 through the CLI (as `feedloom index` runs it), v0002 as HNSW through the function.
-    const cli = await run(process.execPath, ['--import', 'tsx', 'services/indexer/main.ts', '--world', world, '--registry', registryDir, '--version', 'v0001', '--json'], { timeout: 120_000 });
+    const cli = await run(process.execPath, ['--import', 'tsx', 'services/offline/indexer/main.ts', '--world', world, '--registry', registryDir, '--version', 'v0001', '--json'], { timeout: 120_000 });
     expect(JSON.parse(cli.stdout)).toMatchObject({ model: 'two_tower', version: 'v0001', factory: 'Flat' });
     await runIndexer({ registryDir, worldDir: world, version: 'v0002', index: { type: 'hnsw' } });
 
@@ -99,7 +99,7 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     const log = console.log;
     console.log = (line: string) => logged.push(line);
     try {
-      expect(await runAnnCommand(['rollout', 'v0001', '--config', configPath])).toBe(0);
+      expect(await runCli(['ann', 'rollout', 'v0001', '--config', configPath])).toBe(0);
     } finally {
       console.log = log;
     }

@@ -3,22 +3,22 @@
 // a time while requests flow through the two_tower generator. Every answer must use one version on
 // both sides (the user embedding and the index of the host that answered) and no request may fail.
 // Then the same side-by-side state with --unsynced, to show what the sync prevents.
-import type { ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnnAdminClient } from '../generated/feedloom/v1/ann.js';
 import type { UserContext } from '../generated/feedloom/v1/common.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
+import { messageOf } from '../libs/bootstrap/errors.js';
 import { eventsView, openDuck, queryRows } from '../libs/data/duck.js';
 import type { TwoTowerManifest } from '../libs/features/two-tower.js';
 import { startGeneratorForTest } from '../libs/generator-sdk/testing.js';
 import { ModelRegistry } from '../libs/registry/registry.js';
 import { startAnnHost } from '../services/ann/service.js';
 import twoTower from '../services/generators/two_tower/generator.js';
-import { runIndexer } from '../services/indexer/indexer.js';
+import { runIndexer } from '../libs/ann/indexer.js';
 import { startViewer } from '../services/viewer/service.js';
 import { startTestEvents } from './fixtures/events.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';
-import { trainedRegistry } from './learned-fixtures.js';
+import { trainedRegistry } from './fixtures/learned.js';
 
 type Generator = Awaited<ReturnType<typeof startGeneratorForTest>>;
 interface Answer {
@@ -104,7 +104,7 @@ describe('two_tower during a rollout (real trained versions, viewer, two ANN hos
           // Answers that straddle a switch belong to no phase.
           answers.push({ ...answer, phase: phase === started ? started : 'transition' });
         } catch (err) {
-          failures.push(`${started}: ${(err as ServiceError).details ?? (err as Error).message}`);
+          failures.push(`${started}: ${messageOf(err)}`);
         }
       }
     };

@@ -15,10 +15,10 @@ import type { RunningServer } from '../libs/bootstrap/server.js';
 import { snapshotsDirOf, type MeshConfig } from '../libs/config/mesh.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { startBlender } from '../services/blender/service.js';
-import { spawnComponent, startAllInOne } from '../services/mesh/run.js';
+import { spawnComponent, startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
-import { registerRankerCopy, trainedTinyRanker } from './ranker-fixtures.js';
+import { registerRankerCopy, trainedTinyRanker } from './fixtures/ranker.js';
 
 const GENERATORS = ['popular', 'item_cooccurrence', 'followed_creators', 'topic_popular', 'fresh'];
 const T = { timeoutMs: 10_000 };

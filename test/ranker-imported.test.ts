@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importInteractions } from '../libs/data/importer.js';
 import { UDATA_SMALL, writeUData } from '../libs/data/udata-fixture.js';
 import type { RankerDatasetManifest } from '../libs/ranking/dataset.js';
-import { trainRanker, type TrainRankerResult } from '../services/cli/train-ranker.js';
+import { trainRanker, type TrainRankerResult } from '../services/offline/trainer/train-ranker.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'feedloom-ranker-imported-'));
 const worldDir = join(tmp, 'world');
@@ -31,7 +31,7 @@ describe('the ranker on an imported ratings log without hides', () => {
     const input = join(tmp, 'u.data');
     writeUData(input, UDATA_SMALL);
     await importInteractions({ input, dir: worldDir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] });
-    // What `up --world` runs (services/mesh/prepare-world.ts): one epoch, a time budget.
+    // What `up --world` runs (services/offline/trainer/prepare-world.ts): one epoch, a time budget.
     result = await trainRanker({ worldDir, registryDir: join(worldDir, 'models'), epochs: 1, trainerArgs: ['--max-train-seconds', '90'], workDir });
   }, 300_000);
 

@@ -1,4 +1,4 @@
-// The blender's pre-score order on the ranker's held-out sessions (services/eval/prescore-replay.ts):
+// The blender's pre-score order on the ranker's held-out sessions (services/offline/trainer/prescore-replay.ts):
 // a hand-built slate whose order is known, then the replay of real generators on the tiny world,
 // checked against the generators' own answers.
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -15,8 +15,8 @@ import { buildRankerDataset } from '../libs/ranking/dataset.js';
 import { heldoutMetrics, heldoutRequests, readValRequests } from '../libs/ranking/heldout.js';
 import type { ValRequests } from '../libs/ranking/index.js';
 import type { SourceAnswer } from '../libs/blend/types.js';
-import { preScorePlaces, preScoreSessions, proposalsOfShown, replayProposals, sessionContext, type PreScoreReplay } from '../services/eval/prescore-replay.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { preScorePlaces, preScoreSessions, proposalsOfShown, replayProposals, sessionContext, type PreScoreReplay } from '../services/offline/trainer/prescore-replay.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 

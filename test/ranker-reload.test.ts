@@ -14,7 +14,7 @@ import { linearL2Model } from '../libs/onnx/onnx-builder.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { PROBE_FILE, RANKER_FILE } from '../libs/ranking/encoding.js';
 import { startRanker } from '../services/ranker/service.js';
-import { registerRankerCopy, trainedTinyRanker, type TrainedRanker } from './ranker-fixtures.js';
+import { registerRankerCopy, trainedTinyRanker, type TrainedRanker } from './fixtures/ranker.js';
 
 const T = { timeoutMs: 10_000 };
 

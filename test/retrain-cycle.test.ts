@@ -16,7 +16,7 @@ import { continueWorld, simulateWorld } from '../libs/data/simulator/index.js';
 import { lastCycleReport } from '../libs/registry/cycles.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { SERVABLE_STATES } from '../services/ranker/model-store.js';
-import { runCycle } from '../services/retrain/cycle.js';
+import { runCycle } from '../services/offline/retrain/cycle.js';
 
 const quiet = () => {};
 const CONFIG = fileURLToPath(new URL('../config/mesh.json', import.meta.url));

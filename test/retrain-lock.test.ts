@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateWorld } from '../libs/data/simulator/index.js';
 import { acquireProcessLock } from '../libs/registry/fs-atomic.js';
-import { CYCLE_LOCK_FILE } from '../services/retrain/cycle.js';
+import { CYCLE_LOCK_FILE } from '../services/offline/retrain/cycle.js';
 
 describe('feedloom retrain while another cycle runs', () => {
   let tmp: string;

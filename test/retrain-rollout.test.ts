@@ -7,11 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnnSearchClient } from '../generated/feedloom/v1/ann.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { ModelRegistry } from '../libs/registry/index.js';
-import { runIndexer } from '../services/indexer/indexer.js';
-import { runCycle } from '../services/retrain/cycle.js';
+import { runIndexer } from '../libs/ann/indexer.js';
+import { runCycle } from '../services/offline/retrain/cycle.js';
+import { rolloutPublished } from '../services/ops/rollout/retrain-hand-off.js';
 import { testWorld } from './fixtures/world.js';
-import { trainedRegistry } from './learned-fixtures.js';
-import { MODEL, feedTraffic, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './rollout-fixtures.js';
+import { trainedRegistry } from './fixtures/learned.js';
+import { MODEL, feedTraffic, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './fixtures/rollout.js';
 
 describe('feedloom retrain --rollout on a mesh of real processes', () => {
   let world: string;
@@ -48,7 +49,7 @@ describe('feedloom retrain --rollout on a mesh of real processes', () => {
     // This test is about the hand-off to the rollout, not the gates (test/retrain-cycle.test.ts): on
     // the same data, the new version may land a little below v0001 (another seed), so allow it.
     const config = { ...mesh.mesh, retrain: { ...mesh.mesh.retrain, gates: { ...mesh.mesh.retrain.gates, maxRecallDropRelative: 0.5 } } };
-    const { report } = await runCycle({ mesh: config, worldDir: world, registryDir, models: ['two_tower'], rollout: true, force: true, log: (l) => logs.push(l) });
+    const { report } = await runCycle({ mesh: config, worldDir: world, registryDir, models: ['two_tower'], rollout: rolloutPublished, force: true, log: (l) => logs.push(l) });
     await new Promise((r) => setTimeout(r, 1_000));
     await traffic.stop();
     console.error(logs.filter((l) => !l.startsWith('dataset')).join('\n'));

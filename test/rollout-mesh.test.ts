@@ -12,11 +12,11 @@ import { ViewerModelClient } from '../generated/feedloom/v1/viewer.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { INDEX_FILE } from '../libs/ann/index-files.js';
 import { ModelRegistry } from '../libs/registry/index.js';
-import { runIndexer } from '../services/indexer/indexer.js';
-import { rolloutVersion, type RolloutResult } from '../services/rollout/rollout.js';
+import { runIndexer } from '../libs/ann/indexer.js';
+import { rolloutVersion, type RolloutResult } from '../services/ops/rollout/rollout.js';
 import { testWorld } from './fixtures/world.js';
-import { trainedRegistry } from './learned-fixtures.js';
-import { MODEL, feedTraffic, publishMixedTowers, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './rollout-fixtures.js';
+import { trainedRegistry } from './fixtures/learned.js';
+import { MODEL, feedTraffic, publishMixedTowers, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './fixtures/rollout.js';
 
 const run = promisify(execFile);
 const INDEX_DELAY_MS = 4_000;

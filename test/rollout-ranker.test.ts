@@ -13,11 +13,11 @@ import { snapshotsDirOf, type MeshConfig } from '../libs/config/mesh.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { RANKER_FILE } from '../libs/ranking/encoding.js';
 import { startRanker } from '../services/ranker/service.js';
-import { rollbackModel } from '../services/rollout/rollback.js';
-import { rolloutVersion } from '../services/rollout/rollout.js';
+import { rollbackModel } from '../services/ops/rollout/rollback.js';
+import { rolloutVersion } from '../services/ops/rollout/rollout.js';
 import { startTestEvents } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
-import { registerRankerCopy, trainedTinyRanker, type TrainedRanker } from './ranker-fixtures.js';
+import { registerRankerCopy, trainedTinyRanker, type TrainedRanker } from './fixtures/ranker.js';
 
 const portOf = (address: string) => Number(address.split(':').at(-1));
 

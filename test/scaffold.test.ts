@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../generated/feedloom/v1/common.js';
 import { loadMeshConfig } from '../libs/config/mesh.js';
 import { startGeneratorForTest } from '../libs/generator-sdk/testing.js';
-import { newGenerator } from '../services/cli/new-generator.js';
+import { newGenerator } from '../services/ops/cli/new-generator.js';
 import { loadGeneratorModule } from '../services/generators/registry.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';
 

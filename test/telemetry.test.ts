@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlenderClient } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { startTelemetry, type Telemetry } from '../libs/bootstrap/telemetry.js';
-import { startAllInOne } from '../services/mesh/run.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';

@@ -13,7 +13,7 @@ import { callUnary } from '../libs/bootstrap/client.js';
 import { importInteractions } from '../libs/data/importer.js';
 import { writeUData } from '../libs/data/udata-fixture.js';
 import { worldPaths } from '../libs/data/world.js';
-import { prepareWorld } from '../services/mesh/prepare-world.js';
+import { prepareWorld } from '../services/offline/trainer/prepare-world.js';
 import { startTestEvents } from './fixtures/events.js';
 import { testMeshConfig, smallMesh } from './fixtures/mesh.js';
 

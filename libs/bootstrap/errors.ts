@@ -24,3 +24,13 @@ export function codeOf(err: unknown): status {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'number' && code >= 0 && code <= 16 ? code : status.UNKNOWN;
 }
+
+/**
+ * What went wrong, in words: a grpc-js ServiceError's details (its message repeats them behind the
+ * code, "14 UNAVAILABLE: …"), else the error's message.
+ */
+export function messageOf(err: unknown): string {
+  const details = (err as { details?: unknown } | undefined)?.details;
+  if (typeof details === 'string' && details) return details;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -187,9 +187,9 @@ export const MeshConfigSchema = z
       })
       .optional(),
     generators: z.array(generator).min(1, 'must list at least one generator'),
-    /** Retraining cycles and their validation gates (services/retrain, docs/RETRAINING.md). */
+    /** Retraining cycles and their validation gates (services/offline/retrain, docs/RETRAINING.md). */
     retrain,
-    /** Staged rollout of model versions: canary, guards, probe (services/rollout, docs/ROLLOUT.md). */
+    /** Staged rollout of model versions: canary, guards, probe (services/ops/rollout, docs/ROLLOUT.md). */
     rollout: z
       .object({
         /** The ANN host that takes a new version first; default the first of ann.hosts. */

@@ -1,6 +1,6 @@
 import type { Candidate } from '../../generated/feedloom/v1/common.js';
 import type { ScoredItem } from '../data/batch/job.js';
-import { selectTop } from '../data/simulator/topk.js';
+import { selectTop } from '../top-k/top-k.js';
 import type { ItemExclusion } from './seeds.js';
 
 /** The first `quota` rows of a ranked list that the user has not engaged with yet. */

@@ -1,4 +1,4 @@
-// Offline ranking metrics (the same definitions as services/trainer/ranker_metrics.py).
+// Offline ranking metrics (the same definitions as services/offline/trainer/ranker_metrics.py).
 
 /** ROC AUC: the chance a random positive scores above a random negative, ties counted half. NaN without both classes. */
 export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {

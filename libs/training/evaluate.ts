@@ -21,7 +21,7 @@ import {
 } from '../features/two-tower.js';
 import type { VersionInfo } from '../registry/registry.js';
 import { itemFeatureRowsFrom } from './item-features.js';
-import { topK } from '../data/simulator/topk.js';
+import { topK } from '../top-k/top-k.js';
 import { eventAt, loadEngagementEvents, UserReplay } from './replay.js';
 import { sampleUsers } from './two-tower-dataset.js';
 import { runTower } from './verify-onnx.js';
@@ -130,7 +130,7 @@ export async function evaluateTwoTower(info: Pick<VersionInfo<TwoTowerManifest>,
           const r = rowOf.get(a.itemId);
           if (r !== undefined) scores[r] = -Infinity;
         }
-        const order = [...topK(scores, allRows, kmax)].filter((i) => scores[i] > -Infinity);
+        const order = topK(scores, kmax, { candidates: allRows, skip: (s) => s === -Infinity });
         order.slice(0, 100).forEach((i) => covered.add(i));
         const wanted = new Set(set.targets[start + b].map((id) => rowOf.get(id)));
         for (const k of ks) recall[k] += order.slice(0, k).filter((i) => wanted.has(i)).length / wanted.size;

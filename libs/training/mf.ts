@@ -1,5 +1,5 @@
 // BPR matrix factorization: dataset from the event log (DuckDB), the PyTorch trainer
-// (services/trainer/mf_bpr.py), an optional registry version (model `mf`), and the snapshot
+// (services/offline/trainer/mf_bpr.py), an optional registry version (model `mf`), and the snapshot
 // `mf_factors` the mf generator serves from. User and item factors travel in ONE snapshot so a
 // generator never pairs users of one training run with items of another.
 import fs from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// Runs the Python trainers (services/trainer/*.py) with Debian's Python, which has PyTorch, onnx and
+// Runs the Python trainers (services/offline/trainer/*.py) with Debian's Python, which has PyTorch, onnx and
 // numpy (`python3` on PATH may be another interpreter without them).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 export const DEFAULT_PYTHON = process.env.FEEDLOOM_PYTHON ?? '/usr/bin/python3';
 
-/** Absolute path of a trainer script in services/trainer/. */
+/** Absolute path of a trainer script in services/offline/trainer/. */
 export function trainerScript(name: string): string {
-  return fileURLToPath(new URL(`../../services/trainer/${name}`, import.meta.url));
+  return fileURLToPath(new URL(`../../services/offline/trainer/${name}`, import.meta.url));
 }
 
 export interface RunPythonOptions {

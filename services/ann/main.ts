@@ -1,5 +1,5 @@
 // One ANN host: `node --import tsx services/ann/main.ts [--config FILE] --host NAME [--serve MODEL=VERSION]…`.
-// Like services/mesh/serve.ts ann.NAME, plus the version(s) to serve at start-up. Prints one JSON
+// Like services/ops/mesh/serve.ts ann.NAME, plus the version(s) to serve at start-up. Prints one JSON
 // line {"event":"listening",...} when ready; drains on SIGTERM.
 import { parseArgs } from 'node:util';
 import { stopOnSignals } from '../../libs/bootstrap/lifecycle.js';

@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnnAdminClient, AnnSearchClient } from '../../generated/feedloom/v1/ann.js';
 import { HealthCheckResponse_ServingStatus as ServingStatus } from '../../generated/grpc/health/v1/health.js';
 import { INDEX_FILE } from '../../libs/ann/index-files.js';
-import { registerSyntheticTwoTower } from '../../libs/ann/testing.js';
+import { registerSyntheticTwoTower } from '../../test/fixtures/synthetic-two-tower.js';
 import { callUnary, connect } from '../../libs/bootstrap/client.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import type { ItemFeatureRow } from '../../libs/features/two-tower.js';
 import { itemFeatureRows } from '../../libs/training/item-features.js';
 import { testWorld } from '../../test/fixtures/world.js';
-import { runIndexer } from '../indexer/indexer.js';
+import { runIndexer } from '../../libs/ann/indexer.js';
 import { startAnnHost } from './service.js';
 
 const call = { timeoutMs: 10_000 };

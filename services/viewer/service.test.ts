@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../generated/feedloom/v1/common.js';
 import { ViewerModelClient } from '../../generated/feedloom/v1/viewer.js';
 import { HealthCheckResponse_ServingStatus as ServingStatus } from '../../generated/grpc/health/v1/health.js';
-import { registerSyntheticTwoTower } from '../../libs/ann/testing.js';
+import { registerSyntheticTwoTower } from '../../test/fixtures/synthetic-two-tower.js';
 import { callUnary, connect } from '../../libs/bootstrap/client.js';
 import { DAY_MS, readWorldManifest } from '../../libs/data/world.js';
 import { USER_TOWER_FILE, type ItemFeatureRow } from '../../libs/features/two-tower.js';

@@ -4,7 +4,7 @@
 import type { Rng } from '../random.js';
 import { DAY_MS } from '../world.js';
 import { SimState } from './state.js';
-import { topK } from './topk.js';
+import { topK } from '../../top-k/top-k.js';
 
 export const SOURCES = ['popular', 'topic', 'followed_creator', 'followed_board', 'fresh', 'random'] as const;
 const [POPULAR, TOPIC, FOLLOWED_CREATOR, FOLLOWED_BOARD, FRESH, RANDOM] = [0, 1, 2, 3, 4, 5];
@@ -28,14 +28,14 @@ export class IncumbentPools {
     this.freshFrom = firstAtOrAfter(state.itemCreatedMs, state.itemCount, dayStartMs - 2 * DAY_MS);
     const all = new Int32Array(this.existing);
     for (let i = 0; i < this.existing; i++) all[i] = i;
-    this.popular = topK(state.popularity, all, POPULAR_SIZE);
+    this.popular = Int32Array.from(topK(state.popularity, POPULAR_SIZE, { candidates: all }));
     this.popularCum = cumulativePopularity(state.popularity, this.popular);
     this.topicExisting = new Int32Array(state.topicCount);
     for (let t = 0; t < state.topicCount; t++) {
       const list = state.topicItems[t];
       const n = prefixBelow(list, this.existing);
       this.topicExisting[t] = n;
-      const top = topK(state.popularity, list.slice(0, n), TOPIC_TOP_SIZE);
+      const top = Int32Array.from(topK(state.popularity, TOPIC_TOP_SIZE, { candidates: list.slice(0, n) }));
       this.topicTop.push(top);
       this.topicTopCum.push(cumulativePopularity(state.popularity, top));
     }

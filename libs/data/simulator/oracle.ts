@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DAY_MS, worldPaths } from '../world.js';
 import { trendBoosts } from './day.js';
 import { DIM, MODEL, currentInterest, engagementFromLogits, itemClickTerm, itemSaveTerm } from './model.js';
-import { topK } from './topk.js';
+import { topK } from '../../top-k/top-k.js';
 import { readTruth, type Truth } from './truth.js';
 
 const cache = new Map<string, { mtimeMs: number; truth: Promise<Truth> }>();
@@ -68,7 +68,7 @@ export async function oracleTopK(worldDir: string, userIds: readonly string[], d
       const localeTerm = itemLocale[i] === locale ? localeMatch : 0;
       score[i] = engagementFromLogits(clickTerm[i] + clickAffinity * dot + localeTerm, saveTerm[i] + saveAffinity * dot);
     }
-    result.set(id, Array.from(topK(score, candidates, k), (i) => `i${i}`));
+    result.set(id, topK(score, k, { candidates }).map((i) => `i${i}`));
   }
   return result;
 }

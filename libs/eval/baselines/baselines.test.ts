@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../data/random.js';
 import { buildInteractions, indicesOf } from '../interactions.js';
 import { spdInverse } from '../spd-inverse.js';
-import { topK } from '../top-k.js';
+import { unseenTop } from './unseen-top.js';
 import { Ease, EASE_MAX_ITEMS, EaseRefused } from './ease.js';
 import { ItemKnn } from './item-knn.js';
 import { popularityScores } from './popularity.js';
@@ -98,7 +98,7 @@ describe('item-kNN (cosine)', () => {
     expect(score(['a'], 'b')).toBeCloseTo(1, 12);
     expect(score(['a'], 'c')).toBeCloseTo(0.5, 12);
     expect(score(['a', 'b'], 'c')).toBeCloseTo(1, 12);
-    expect(topK(knn.scores(indicesOf(m, ['c'])), 5, indicesOf(m, ['c'])).map((i) => m.items[i])).toEqual(['a', 'b']);
+    expect(unseenTop(knn.scores(indicesOf(m, ['c'])), 5, indicesOf(m, ['c'])).map((i) => m.items[i])).toEqual(['a', 'b']);
   });
 });
 
@@ -107,6 +107,6 @@ describe('popularity', () => {
     const m = buildInteractions(pairs({ u1: ['a', 'b'], u2: ['a', 'c'], u3: ['a', 'b', 'a'] }));
     const scores = popularityScores(m);
     expect(scores[m.itemIndex.get('a')!]).toBe(3);
-    expect(topK(scores, 2, indicesOf(m, ['a'])).map((i) => m.items[i])).toEqual(['b', 'c']);
+    expect(unseenTop(scores, 2, indicesOf(m, ['a'])).map((i) => m.items[i])).toEqual(['b', 'c']);
   });
 });

@@ -2,7 +2,7 @@
 // was carved from the whole: the last share of each user's training interactions.
 import { buildInteractions, indicesOf } from '../interactions.js';
 import { mean, recallCappedAtK } from '../metrics.js';
-import { topK } from '../top-k.js';
+import { unseenTop } from './unseen-top.js';
 import { splitUserItems } from '../user-last-split.js';
 import { Ease } from './ease.js';
 
@@ -36,7 +36,7 @@ export function pickEaseLambda(trainByUser: ReadonlyMap<string, readonly string[
     const recall = mean(
       [...validation.values()].map(({ fit, heldOut }) => {
         const own = indicesOf(m, fit);
-        return recallCappedAtK(topK(ease.scores(own), k, own).map((i) => m.items[i]), heldOut, k);
+        return recallCappedAtK(unseenTop(ease.scores(own), k, own).map((i) => m.items[i]), heldOut, k);
       }),
     );
     recallByLambda[String(lambda)] = recall;

@@ -5,7 +5,7 @@ import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { CandidateGeneratorClient, CandidateGeneratorService, type GenerateRequest } from '../../../generated/feedloom/v1/generator.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
-import { codeOf } from '../../../libs/bootstrap/errors.js';
+import { codeOf, messageOf } from '../../../libs/bootstrap/errors.js';
 import type { SourceAnswer } from '../../../libs/blend/types.js';
 
 export interface GeneratorEndpoint {
@@ -83,7 +83,7 @@ export function fanOut(
           candidates: response.candidates,
         };
       } catch (err) {
-        const message = (err as { details?: string }).details || (err as Error).message;
+        const message = messageOf(err);
         return { status: { ...base, state: stateOf(err), latencyMs: performance.now() - started, error: message }, candidates: [] };
       }
     }),

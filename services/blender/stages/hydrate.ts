@@ -1,6 +1,7 @@
 import type { UserContext } from '../../../generated/feedloom/v1/common.js';
 import type { EventsClient } from '../../../generated/feedloom/v1/events.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
+import { messageOf } from '../../../libs/bootstrap/errors.js';
 import { keepValidEntries } from '../../../libs/bootstrap/user-context.js';
 import { UserContext as UserContextMessage } from '../../../generated/feedloom/v1/common.js';
 
@@ -25,7 +26,7 @@ export async function hydrate(events: EventsClient, userId: string, options: { t
   try {
     answer = await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, options);
   } catch (err) {
-    const reason = (err as { details?: string }).details || (err as Error).message;
+    const reason = messageOf(err);
     return {
       fetched: false,
       user: UserContextMessage.fromPartial({ userId, requestTimeMs: Date.now() }),

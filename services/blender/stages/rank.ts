@@ -4,7 +4,7 @@ import type { RankingStatus } from '../../../generated/feedloom/v1/blender.js';
 import type { UserContext } from '../../../generated/feedloom/v1/common.js';
 import type { RankerClient } from '../../../generated/feedloom/v1/ranker.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
-import { codeOf } from '../../../libs/bootstrap/errors.js';
+import { codeOf, messageOf } from '../../../libs/bootstrap/errors.js';
 import type { BlendCandidate } from '../../../libs/blend/types.js';
 
 export interface RankerEndpoint {
@@ -33,7 +33,7 @@ const fallback = (ordered: BlendCandidate[], reason: string, waitMs = 0): Ranked
 
 function reasonOf(err: unknown, deadlineMs: number): string {
   const code = codeOf(err);
-  const details = (err as { details?: string }).details || (err as Error).message;
+  const details = messageOf(err);
   if (code === grpcStatus.DEADLINE_EXCEEDED) return `ranker late: no answer within ${deadlineMs} ms`;
   if (code === grpcStatus.UNAVAILABLE) return `ranker unavailable: ${details}`;
   return `ranker failed (${grpcStatus[code] ?? code}): ${details}`;

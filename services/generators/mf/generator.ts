@@ -1,5 +1,5 @@
 // BPR matrix factorization: the items whose factors have the highest dot product with the user's.
-// The factors are trained offline (services/trainer/mf_bpr.py via libs/training/mf.ts, run by
+// The factors are trained offline (services/offline/trainer/mf_bpr.py via libs/training/mf.ts, run by
 // `feedloom train mf`) and published as the `mf_factors` snapshot: users and items of one training
 // run together, so they always match. Users the model has never seen get nothing.
 import { createIndex, type FaissIndex } from '../../../libs/ann/faiss.js';

@@ -4,7 +4,7 @@ import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { startGeneratorForTest } from '../../../libs/generator-sdk/testing.js';
 import { activeUsers, startTestEvents } from '../../../test/fixtures/events.js';
 import { snapshotsOf, testWorld } from '../../../test/fixtures/world.js';
-import { startSyntheticLearnedBackend } from '../../ann/testing.js';
+import { startSyntheticLearnedBackend } from '../../../test/fixtures/learned-backend.js';
 import generator from './generator.js';
 
 describe(`generator ${generator.name}`, () => {

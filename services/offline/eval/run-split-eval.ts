@@ -1,0 +1,119 @@
+// Evaluation on a per-user split (`feedloom eval --split user-last:0.2`, the default on imported
+// worlds): the last share of each user's interactions, by time, is held out; the mesh is prepared
+// and served on the rest, and full-catalog recall@K of every generator, of the served Blend and of
+// three classical baselines is measured against the held-out items, each user's training items
+// left out of every list before it is cut at K.
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { MeshConfig } from '../../../libs/config/mesh.js';
+import type { EaseLambdaChoice } from '../../../libs/eval/baselines/tune-ease.js';
+import { catalogCoverage, mean, recallCappedAtK } from '../../../libs/eval/metrics.js';
+import { splitName, type UserLastSplit } from '../../../libs/eval/user-last-split.js';
+import { baselineLists } from './baseline-lists.js';
+import { meshForWorld, meshLists } from './mesh-lists.js';
+import { buildSplitWorld } from './split-world.js';
+
+export const SPLIT_METRIC = 'recall@K = hits in the first K / min(K, held-out items), averaged over users';
+
+export interface SplitEvalRow {
+  name: string;
+  kind: 'generator' | 'blend' | 'baseline';
+  /** By '@K'; absent where the list is shorter by construction (a Blend page of 20 at @100). */
+  recall: Record<string, number>;
+  /** Share of the catalog in some user's list, at the row's largest K. */
+  coverage: number;
+  note?: string;
+  errors?: number;
+}
+
+export interface SplitEvalReport {
+  world: string;
+  split: string;
+  /** Share of each user's interactions held out. */
+  fraction: number;
+  /** The status page's label for what was held out. */
+  testDay: string;
+  metric: string;
+  users: number;
+  ks: number[];
+  catalogItems: number;
+  trainWorld: string;
+  generators: SplitEvalRow[];
+  /** The served Blend at its largest page, for the status page. */
+  blend?: SplitEvalRow;
+  blends: SplitEvalRow[];
+  baselines: SplitEvalRow[];
+  /** EASE's λ and the validation recall@K (largest K) of every λ tried. */
+  easeLambda?: EaseLambdaChoice;
+  /** Why the mesh rows are missing, when preparing or serving the training world failed. */
+  meshError?: string;
+  seconds: Record<string, number>;
+}
+
+export async function runSplitEval(
+  mesh: MeshConfig,
+  options: { split: UserLastSplit; ks: number[]; maxUsers: number; log?: (line: string) => void },
+): Promise<SplitEvalReport> {
+  const log = options.log ?? (() => {});
+  const worldDir = mesh.world.dir;
+  const ks = [...options.ks].sort((a, b) => a - b);
+  const maxK = ks[ks.length - 1];
+  const seconds: Record<string, number> = {};
+  const clock = async <T>(step: string, run: () => Promise<T> | T): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await run();
+    } finally {
+      seconds[step] = Math.round((performance.now() - started) / 100) / 10;
+    }
+  };
+
+  const split = await clock('split', () => buildSplitWorld(worldDir, options.split, log));
+  // A fixed pseudo-random sample, the same on every run.
+  const key = (u: string) => createHash('sha1').update(u).digest('hex');
+  const users = [...split.heldOut.keys()].sort((a, b) => (key(a) < key(b) ? -1 : 1)).slice(0, options.maxUsers);
+  log(`${users.length} test users (of ${split.heldOut.size} with held-out interactions), ${split.catalogItems} catalog items`);
+
+  const own = new Map(users.map((u) => [u, new Set(split.train.get(u) ?? [])]));
+  /** The list without the user's training items, cut at k. */
+  const cut = (u: string, list: readonly string[], k: number) => list.filter((item) => !own.get(u)!.has(item)).slice(0, k);
+  const row = (name: string, kind: SplitEvalRow['kind'], lists: ReadonlyMap<string, readonly string[]>, rowKs = ks, extra: Partial<SplitEvalRow> = {}): SplitEvalRow => ({
+    name,
+    kind,
+    recall: Object.fromEntries(rowKs.map((k) => [`@${k}`, mean(users.map((u) => recallCappedAtK(cut(u, lists.get(u) ?? [], k), split.heldOut.get(u)!, k)))])),
+    coverage: catalogCoverage(users.map((u) => cut(u, lists.get(u) ?? [], Math.max(...rowKs))), split.catalogItems, Math.max(...rowKs)),
+    ...extra,
+  });
+
+  const baselines = await clock('baselines', () => baselineLists(split.train, users, { k: maxK, fraction: options.split.fraction, log }));
+  const report: SplitEvalReport = {
+    world: worldDir,
+    split: splitName(options.split),
+    fraction: options.split.fraction,
+    testDay: `${splitName(options.split)} of each user`,
+    metric: SPLIT_METRIC,
+    users: users.length,
+    ks,
+    catalogItems: split.catalogItems,
+    trainWorld: split.dir,
+    generators: [],
+    blends: [],
+    baselines: baselines.map((b) => (b.lists ? row(b.name, 'baseline', b.lists, ks, { note: b.note }) : { name: b.name, kind: 'baseline', recall: {}, coverage: 0, note: b.note })),
+    easeLambda: baselines.find((b) => b.ease)?.ease,
+    seconds,
+  };
+
+  try {
+    const served = await clock('mesh', () => meshLists(meshForWorld(mesh, split.dir), { users, train: split.train, ks, log }));
+    report.generators = served.generators.map((g) => row(g.name, 'generator', g.lists, ks, g.errors ? { errors: g.errors } : {}));
+    report.blends = served.blends.map((b) => {
+      const notes = [b.unranked ? `${b.unranked} page(s) not ranked` : '', b.errors ? `${b.errors} failed` : ''].filter(Boolean);
+      return row(`Blend (page of ${b.limit})`, 'blend', b.lists, ks.filter((k) => k <= b.limit), { ...(notes.length ? { note: notes.join(', ') } : {}), ...(b.errors ? { errors: b.errors } : {}) });
+    });
+    report.blend = report.blends[report.blends.length - 1];
+  } catch (err) {
+    report.meshError = (err as Error).message;
+    log(`the mesh could not be evaluated on the training world: ${report.meshError}`);
+  }
+  return report;
+}

@@ -1,0 +1,123 @@
+import { resolve } from 'node:path';
+import { loadMeshConfig, addressOf, metricsEndpointOf, type MeshConfig } from '../../../libs/config/mesh.js';
+import { defineCommand, WORLD } from '../../../libs/bootstrap/command.js';
+import { startTelemetry } from '../../../libs/bootstrap/telemetry.js';
+import { checkGeneratorSettings } from '../../generators/registry.js';
+import { prepareWorld } from '../../offline/trainer/prepare-world.js';
+import type { RunningMesh } from '../../servers.js';
+import { startAllInOne, startProcesses } from '../mesh/run.js';
+import { fetchFeed, formatFeed } from './feed.js';
+import { runEvalCommand } from './eval.js';
+import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
+import { readWorldManifest } from '../../../libs/data/world.js';
+
+/** Builds the configured world on first run (quick afterwards), then starts the mesh. */
+export interface UpOptions {
+  allInOne: boolean;
+  /** Replace a world in the configured directory that is not the configured simulation. */
+  force?: boolean;
+}
+
+export async function startMesh(configPath: string, options: UpOptions): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
+  const mesh = loadMeshConfig(configPath);
+  // Before the world is prepared (minutes on a first run): a bad generator setting fails at once.
+  await checkGeneratorSettings(mesh, configPath);
+  const started = Date.now();
+  await prepareWorld(mesh, { force: options.force });
+  const world = await readWorldManifest(mesh.world.dir);
+  const what = world.source === 'import' ? `imported world '${world.name}'` : `world ${world.preset} (seed ${world.seed})`;
+  console.log(`${what} ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
+  // All-in-one: one process, so one metrics endpoint (beside the blender's port); otherwise one per service.
+  const telemetry = options.allInOne ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) }) : undefined;
+  const running = options.allInOne ? await startAllInOne(mesh) : await startProcesses(mesh, configPath);
+  if (telemetry?.metricsUrl) console.log(`metrics at ${telemetry.metricsUrl}`);
+  console.log(`mesh up (${options.allInOne ? 'all-in-one' : 'one process per service'}), ${running.addresses.size} services:`);
+  for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
+  console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);
+  return { mesh, running };
+}
+
+export async function runUp(configPath: string, options: UpOptions): Promise<void> {
+  const { running } = await startMesh(configPath, options);
+  console.log('try: npx feedloom feed u1 --debug   (Ctrl-C stops the mesh)');
+  await new Promise<void>((resolve) => {
+    const stop = () => void running.stop().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+/** A few users with recent activity, so the demo feeds are personal. */
+async function activeUsers(worldDir: string, n: number): Promise<string[]> {
+  const duck = await openDuck();
+  try {
+    await eventsView(duck.conn, worldDir);
+    const rows = await queryRows<{ user_id: string }>(
+      duck.conn,
+      `SELECT user_id, count(*) AS n FROM events WHERE action IN ('click','save') GROUP BY user_id ORDER BY n DESC, user_id LIMIT ${n}`,
+    );
+    return rows.map((r) => r.user_id);
+  } finally {
+    duck.close();
+  }
+}
+
+export async function runDemo(configPath: string, options: UpOptions): Promise<void> {
+  const { mesh, running } = await startMesh(configPath, options);
+  try {
+    const users = [...(await activeUsers(mesh.world.dir, 2)), 'new_user_without_history'];
+    // Fresh processes compile their hot paths on first use; warm the mesh before showing feeds.
+    for (let i = 0; i < 5; i++) await Promise.all(users.map((u) => fetchFeed(addressOf(mesh, mesh.services.blender), u, { limit: 10 }).catch(() => undefined)));
+    for (const user of users) {
+      console.log('');
+      console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));
+    }
+  } finally {
+    await running.stop();
+  }
+  console.log('');
+  // ks left to the eval: its defaults fit the world (pages of 20 and 100 on an imported one).
+  await runEvalCommand({ configPath, json: false, maxUsers: 300, ...(mesh.world.existing ? { worldDir: mesh.world.dir } : {}) });
+}
+
+/** The options of up and demo. */
+const UP_OPTIONS = {
+  'all-in-one': { type: 'boolean', help: 'every server in this process, each on its own port, still talking gRPC' },
+  world: { ...WORLD, help: 'serve the existing (e.g. imported) world in DIR as it is (this command and every process it starts)' },
+  force: { type: 'boolean', help: 'replace a world that is not the configured one (moved aside)' },
+  unsynced: { type: 'boolean', help: "(for demos only) learned generators embed users with the viewer's newest version, not the answering host's" },
+} as const;
+
+type UpValues = { config: string; 'all-in-one': boolean; world?: string; force: boolean; unsynced: boolean };
+
+export const upCommand = defineCommand({
+  name: 'up',
+  usage: '[--all-in-one] [--config FILE] [--world DIR] [--force]',
+  summary: `prepare the world and serve the whole mesh: the configured simulated
+world, or with --world the existing (e.g. imported) world in DIR as it is;
+--force replaces a world that is not the configured one (moved aside)`,
+  options: UP_OPTIONS,
+  run: ({ values }) => upOrDemo(runUp, values),
+});
+
+export const demoCommand = defineCommand({
+  name: 'demo',
+  usage: '[same options as up] [--unsynced]',
+  summary: `up, print a few feeds and the eval table, stop
+--unsynced (up/demo, for demos only): learned generators embed users with the
+viewer's newest version, not the answering host's: the failure sync prevents`,
+  options: UP_OPTIONS,
+  run: ({ values }) => upOrDemo(runDemo, values),
+});
+
+async function upOrDemo(run: typeof runUp, values: UpValues): Promise<number> {
+  if (values.unsynced) {
+    // Demo and test switch: learned generators stop syncing versions (child processes inherit it).
+    process.env.FEEDLOOM_LEARNED_UNSYNCED = '1';
+    console.log("--unsynced: learned generators embed with the viewer's newest version (for demonstration only)");
+  }
+  // --world DIR: this command and every process it starts serve the existing world in DIR.
+  if (values.world) process.env.FEEDLOOM_WORLD = resolve(values.world);
+  await run(values.config, { allInOne: values['all-in-one'], force: values.force });
+  return 0;
+}

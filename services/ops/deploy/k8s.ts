@@ -1,0 +1,141 @@
+import type { MeshConfig } from '../../../libs/config/mesh.js';
+
+/**
+ * Kubernetes manifests for the mesh, generated from the same config both local run modes read:
+ * a Deployment + headless Service per stateless component (so grpc-js resolves every pod through
+ * DNS and balances round-robin), StatefulSets for the ANN shards and the events service, and the
+ * mesh config itself as a ConfigMap with in-cluster DNS addresses.
+ */
+export interface K8sOptions {
+  namespace: string;
+  image: string;
+  /** Replicas of each stateless component. */
+  replicas: number;
+  /** PersistentVolumeClaim holding the world: snapshots, models, event log. */
+  worldClaim: string;
+}
+
+export type K8sObject = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
+
+const CONFIG_PATH = '/etc/feedloom/mesh.json';
+const WORLD_PATH = '/data/world';
+
+/** DNS-1123 names: generator names use '_', Kubernetes wants '-'. */
+export const k8sName = (component: string) => component.replace(/[._]/g, '-');
+
+export const clusterAddress = (service: string, ns: string, port: number, pod?: string) =>
+  `dns:///${pod ? `${pod}.` : ''}${service}.${ns}.svc.cluster.local:${port}`;
+
+interface Workload {
+  component: string;
+  service: string;
+  port: number;
+  kind: 'Deployment' | 'StatefulSet';
+  replicas: number;
+  /** The component argument; ANN pods name themselves from their pod name. */
+  componentArg: string;
+  writesWorld?: boolean;
+}
+
+function workloads(mesh: MeshConfig, o: K8sOptions): Workload[] {
+  const list: Workload[] = [
+    { component: 'events', service: 'events', port: mesh.services.events.port, kind: 'StatefulSet', replicas: 1, componentArg: 'events', writesWorld: true },
+    { component: 'blender', service: 'blender', port: mesh.services.blender.port, kind: 'Deployment', replicas: o.replicas, componentArg: 'blender' },
+    ...mesh.generators.map((g) => ({
+      component: `generator.${g.name}`,
+      service: k8sName(`generator-${g.name}`),
+      port: g.port,
+      kind: 'Deployment' as const,
+      replicas: g.enabled ? o.replicas : 0,
+      componentArg: g.name,
+    })),
+  ];
+  if (mesh.services.ranker) list.push({ component: 'ranker', service: 'ranker', port: mesh.services.ranker.port, kind: 'Deployment', replicas: o.replicas, componentArg: 'ranker' });
+  if (mesh.services.viewer) list.push({ component: 'viewer', service: 'viewer', port: mesh.services.viewer.port, kind: 'Deployment', replicas: o.replicas, componentArg: 'viewer' });
+  if (mesh.ann) list.push({ component: 'ann', service: 'ann', port: mesh.ann.hosts[0].port, kind: 'StatefulSet', replicas: mesh.ann.hosts.length, componentArg: 'ann.$(POD_NAME)' });
+  return list;
+}
+
+/** The mesh config as the cluster sees it: every service reached by its in-cluster DNS name. */
+export function clusterMeshConfig(mesh: MeshConfig, o: K8sOptions): Record<string, unknown> {
+  const ns = o.namespace;
+  const raw = structuredClone(mesh) as Record<string, any>;
+  raw.world = { ...raw.world, dir: WORLD_PATH };
+  delete raw.world.snapshotsDir;
+  delete raw.registryDir;
+  raw.listenHost = '0.0.0.0';
+  raw.services.events.address = clusterAddress('events', ns, mesh.services.events.port, 'events-0');
+  raw.services.blender.address = clusterAddress('blender', ns, mesh.services.blender.port);
+  if (raw.services.ranker) raw.services.ranker.address = clusterAddress('ranker', ns, mesh.services.ranker!.port);
+  if (raw.services.viewer) raw.services.viewer.address = clusterAddress('viewer', ns, mesh.services.viewer!.port);
+  for (const g of raw.generators) g.address = clusterAddress(k8sName(`generator-${g.name}`), ns, g.port);
+  if (raw.ann) {
+    // Pod ann-i is ann.hosts[i] and keeps its shard: it loads only that shard of each index, and
+    // pods of the same shard are its replicas. Clients reach each pod by name, to pick per shard.
+    const port = mesh.ann!.hosts[0].port;
+    raw.ann.hosts = mesh.ann!.hosts.map((h, i) => ({ ...h, name: `ann-${i}`, port, address: clusterAddress('ann', ns, port, `ann-${i}`) }));
+  }
+  return raw;
+}
+
+function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObject[] {
+  const name = k8sName(w.component);
+  const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'feedloom', 'feedloom/component': w.component };
+  const metricsPort = mesh.telemetry.metricsPortOffset > 0 ? w.port + mesh.telemetry.metricsPortOffset : undefined;
+  const container = {
+    name,
+    image: o.image,
+    command: ['node', '--import', 'tsx', 'services/ops/mesh/serve.ts', '--config', CONFIG_PATH, w.componentArg],
+    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+    ports: [{ name: 'grpc', containerPort: w.port }, ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort }] : [])],
+    // Kubernetes' native gRPC probes speak grpc.health.v1, which every feedloom server serves.
+    readinessProbe: { grpc: { port: w.port }, periodSeconds: 5 },
+    livenessProbe: { grpc: { port: w.port }, initialDelaySeconds: 30, periodSeconds: 10 },
+    resources: { requests: { cpu: '250m', memory: '256Mi' } },
+    volumeMounts: [
+      { name: 'mesh-config', mountPath: '/etc/feedloom', readOnly: true },
+      { name: 'world', mountPath: WORLD_PATH, readOnly: !w.writesWorld },
+    ],
+  };
+  const podSpec = {
+    terminationGracePeriodSeconds: 30,
+    containers: [container],
+    volumes: [
+      { name: 'mesh-config', configMap: { name: 'feedloom-mesh' } },
+      { name: 'world', persistentVolumeClaim: { claimName: o.worldClaim } },
+    ],
+  };
+  const template = {
+    metadata: { labels, annotations: metricsPort ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(metricsPort) } : {} },
+    spec: podSpec,
+  };
+  const workload: K8sObject = {
+    apiVersion: 'apps/v1',
+    kind: w.kind,
+    metadata: { name, namespace: o.namespace, labels },
+    spec: {
+      replicas: w.replicas,
+      selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+      ...(w.kind === 'StatefulSet' ? { serviceName: w.service, podManagementPolicy: 'Parallel' } : {}),
+      template,
+    },
+  };
+  const service: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: w.service, namespace: o.namespace, labels },
+    // Headless: DNS returns every ready pod, and the clients' round_robin spreads calls over them.
+    spec: { clusterIP: 'None', selector: { 'app.kubernetes.io/name': name }, ports: [{ name: 'grpc', port: w.port, targetPort: w.port }] },
+  };
+  return [workload, service];
+}
+
+export function k8sManifests(mesh: MeshConfig, o: K8sOptions): K8sObject[] {
+  const configMap: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'feedloom-mesh', namespace: o.namespace },
+    data: { 'mesh.json': JSON.stringify(clusterMeshConfig(mesh, o), null, 2) },
+  };
+  return [configMap, ...workloads(mesh, o).flatMap((w) => workloadObjects(w, mesh, o))];
+}

@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { RunningServer } from '../../../libs/bootstrap/server.js';
+import type { MeshConfig } from '../../../libs/config/mesh.js';
+import { checkGeneratorSettings } from '../../generators/registry.js';
+import { startInProcess, type ComponentOptions, type RunningMesh } from '../../servers.js';
+import { meshComponents } from './components.js';
+
+/** All-in-one: every server and the status page in this process, each on its own port, still talking gRPC. */
+export function startAllInOne(mesh: MeshConfig, options: ComponentOptions = {}): Promise<RunningMesh & { servers: RunningServer[] }> {
+  return startInProcess(mesh, meshComponents(mesh, options), options);
+}
+
+const serveScript = fileURLToPath(new URL('./serve.ts', import.meta.url));
+
+/** Starts one component as its own process; resolves with its address once it listens. */
+export function spawnComponent(configPath: string, name: string, options: { env?: NodeJS.ProcessEnv } = {}): Promise<{ child: ChildProcess; address: string }> {
+  // FEEDLOOM_NODE_ARGS: extra node flags for every component, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.FEEDLOOM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', serveScript, '--config', configPath, name], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...options.env },
+  });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const onExit = (code: number | null) => reject(new Error(`${name} exited with code ${code} before listening`));
+    child.once('exit', onExit);
+    lines.on('line', (line) => {
+      try {
+        const msg = JSON.parse(line) as { event?: string; address?: string; metrics?: string };
+        if (msg.event === 'listening' && msg.address) {
+          child.off('exit', onExit);
+          resolve({ child, address: msg.address });
+          return;
+        }
+      } catch {
+        // not a JSON line: ordinary output
+      }
+      console.log(`[${name}] ${line}`);
+    });
+  });
+}
+
+/** One process per component, as it would run on Kubernetes. Ports come from the config. */
+export async function startProcesses(mesh: MeshConfig, configPath: string): Promise<RunningMesh & { children: Map<string, ChildProcess> }> {
+  // Each process checks the config again as it starts (serve.ts); checked here, nothing is spawned.
+  await checkGeneratorSettings(mesh, configPath);
+  const children = new Map<string, ChildProcess>();
+  const addresses = new Map<string, string>();
+  const stop = async () => {
+    await Promise.all(
+      [...children.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
+  try {
+    const components = meshComponents(mesh);
+    const events = components[0];
+    // Events first (the blender hydrates from it), then the rest in parallel.
+    const first = await spawnComponent(configPath, events.name);
+    children.set(events.name, first.child);
+    addresses.set(events.name, first.address);
+    await Promise.all(
+      components.slice(1).map(async (c) => {
+        const started = await spawnComponent(configPath, c.name);
+        children.set(c.name, started.child);
+        addresses.set(c.name, started.address);
+      }),
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { children, addresses, stop };
+}
