@@ -5,7 +5,7 @@ STAMP := .cache
 NPX := npx --no-install
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: setup test typecheck up up-all-in-one demo eval bench new-generator clean
+.PHONY: setup test typecheck format format-check up up-all-in-one demo eval bench new-generator clean
 
 setup: $(STAMP)/system node_modules/.package-lock.json generated/descriptor.pb $(STAMP)/faiss-node
 
@@ -28,7 +28,16 @@ $(STAMP)/faiss-node: scripts/build-faiss-node.sh scripts/patches/faiss-node+0.5.
 typecheck: setup
 	$(NPX) tsc -p tsconfig.json --noEmit
 
-test: setup typecheck
+# Formatting is prettier's (.prettierrc.json): `make format` rewrites, `make format-check` refuses drift.
+FORMATTED := 'libs/**/*.ts' 'services/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' 'bin/**/*.js' vitest.config.ts
+
+format: setup
+	$(NPX) prettier --log-level warn --write $(FORMATTED)
+
+format-check: setup
+	$(NPX) prettier --log-level warn --check $(FORMATTED)
+
+test: setup typecheck format-check
 	$(NPX) vitest run $(VITEST_ARGS)
 
 # WORLD=DIR serves (or evaluates) the existing world in DIR, e.g. one made by `feedloom import`.

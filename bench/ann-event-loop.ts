@@ -34,11 +34,12 @@ const VARIANTS = ['unpatched-sync', 'patched-async'] as const;
 function vectors(n: number, seed: number): Float32Array {
   let s = seed;
   const out = new Float32Array(n * dim);
-  for (let i = 0; i < out.length; i++) out[i] = ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+  for (let i = 0; i < out.length; i++) out[i] = (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5;
   return out;
 }
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 async function runVariant(variant: (typeof VARIANTS)[number]) {
@@ -92,8 +93,16 @@ async function runVariant(variant: (typeof VARIANTS)[number]) {
       concurrency,
       seconds: r2(elapsed),
       searchesPerSecond: Math.round(done / elapsed),
-      loopDelayMs: { p50: r2(histogram.percentile(50) / 1e6), p99: r2(histogram.percentile(99) / 1e6), max: r2(histogram.max / 1e6) },
-      timer5msLateMs: { p50: r2(quantile(lateness, 0.5)), p99: r2(quantile(lateness, 0.99)), max: r2(lateness[lateness.length - 1] ?? 0) },
+      loopDelayMs: {
+        p50: r2(histogram.percentile(50) / 1e6),
+        p99: r2(histogram.percentile(99) / 1e6),
+        max: r2(histogram.max / 1e6),
+      },
+      timer5msLateMs: {
+        p50: r2(quantile(lateness, 0.5)),
+        p99: r2(quantile(lateness, 0.99)),
+        max: r2(lateness[lateness.length - 1] ?? 0),
+      },
     }),
   );
 }
@@ -103,11 +112,29 @@ if (values.variant) {
 } else {
   unpatchedFaissDir();
   const self = fileURLToPath(import.meta.url);
-  console.log(`event-loop delay while searching: Flat IP over ${items} × ${dim}, k=${k}, ${concurrency} concurrent loops, ${seconds} s; ${cpus().length} cores (${cpus()[0]?.model}); node ${process.version}; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}; ${new Date().toISOString()}`);
+  console.log(
+    `event-loop delay while searching: Flat IP over ${items} × ${dim}, k=${k}, ${concurrency} concurrent loops, ${seconds} s; ${cpus().length} cores (${cpus()[0]?.model}); node ${process.version}; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}; ${new Date().toISOString()}`,
+  );
   console.log('variant           searches/s   loop delay p50 / p99 / max (ms)   5 ms timer late p50 / p99 / max (ms)');
   const rows: string[] = [];
   for (const variant of VARIANTS) {
-    const args = ['--import', 'tsx', self, '--variant', variant, '--items', String(items), '--dim', String(dim), '--k', String(k), '--concurrency', String(concurrency), '--seconds', String(seconds)];
+    const args = [
+      '--import',
+      'tsx',
+      self,
+      '--variant',
+      variant,
+      '--items',
+      String(items),
+      '--dim',
+      String(dim),
+      '--k',
+      String(k),
+      '--concurrency',
+      String(concurrency),
+      '--seconds',
+      String(seconds),
+    ];
     const line = execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n').pop()!;
     rows.push(line);
     const r = JSON.parse(line);

@@ -67,7 +67,9 @@ const centreRand = rng(99);
 const centres = Float32Array.from({ length: clusters * dim }, () => gaussian(centreRand) / Math.sqrt(dim));
 const mb = (b: number) => Math.round(b / 2 ** 20);
 
-console.log(`HNSW${values.m},Flat vs Flat (exact), inner product, ${n.toLocaleString()} × ${dim} (mixture of ${clusters} clusters, noise ${values.noise}), ${nq} queries, k=${k}; ${cpus().length} cores (${cpus()[0]?.model}); node ${process.version}; ${new Date().toISOString()}`);
+console.log(
+  `HNSW${values.m},Flat vs Flat (exact), inner product, ${n.toLocaleString()} × ${dim} (mixture of ${clusters} clusters, noise ${values.noise}), ${nq} queries, k=${k}; ${cpus().length} cores (${cpus()[0]?.model}); node ${process.version}; ${new Date().toISOString()}`,
+);
 let t = performance.now();
 const base = mixture(n, 1, centres);
 const queries = mixture(nq, 2, centres);
@@ -83,11 +85,15 @@ t = performance.now();
 const CHUNK = 100_000 * dim;
 for (let at = 0; at < base.length; at += CHUNK) {
   await hnsw.addAsync(base.subarray(at, Math.min(base.length, at + CHUNK)));
-  process.stderr.write(`\rHNSW build: ${Math.min(n, (at + CHUNK) / dim).toLocaleString()} / ${n.toLocaleString()} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+  process.stderr.write(
+    `\rHNSW build: ${Math.min(n, (at + CHUNK) / dim).toLocaleString()} / ${n.toLocaleString()} (${((performance.now() - t) / 1000).toFixed(0)} s)`,
+  );
 }
 process.stderr.write('\n');
 const hnswBuild = performance.now() - t;
-console.log(`build: Flat ${(flatBuild / 1000).toFixed(1)} s, HNSW ${(hnswBuild / 1000).toFixed(1)} s; RSS with both indexes ${mb(process.memoryUsage().rss)} MB (+${mb(process.memoryUsage().rss - rss0)} MB)`);
+console.log(
+  `build: Flat ${(flatBuild / 1000).toFixed(1)} s, HNSW ${(hnswBuild / 1000).toFixed(1)} s; RSS with both indexes ${mb(process.memoryUsage().rss)} MB (+${mb(process.memoryUsage().rss - rss0)} MB)`,
+);
 
 // Exact answers and the exact per-query time (single queries, one at a time).
 const exact: Int32Array[] = [];
@@ -109,7 +115,9 @@ for (const ef of efs) {
   t = performance.now();
   for (let q = 0; q < nq; q++) {
     const q0 = performance.now();
-    const { labels } = await hnsw.searchAsync(queries.subarray(q * dim, (q + 1) * dim), k, { efSearch: Math.max(ef, k) });
+    const { labels } = await hnsw.searchAsync(queries.subarray(q * dim, (q + 1) * dim), k, {
+      efSearch: Math.max(ef, k),
+    });
     times.push(performance.now() - q0);
     const want = new Set(exact[q]);
     for (const l of labels) if (want.has(l)) hits++;
@@ -124,9 +132,23 @@ for (const ef of efs) {
     p99: percentile(times, 99),
     speedUp: Math.round((exactMs / ms) * 10) / 10,
   });
-  console.log(`${String(Math.max(ef, k)).padStart(8)}   ${recall.toFixed(4).padEnd(10)}  ${ms.toFixed(3).padStart(8)}   ${(exactMs / ms).toFixed(1)}×`);
+  console.log(
+    `${String(Math.max(ef, k)).padStart(8)}   ${recall.toFixed(4).padEnd(10)}  ${ms.toFixed(3).padStart(8)}   ${(exactMs / ms).toFixed(1)}×`,
+  );
 }
-console.log(JSON.stringify({ items: n, dim, clusters, noise: Number(values.noise), queries: nq, k, buildSeconds: { flat: Math.round(flatBuild / 100) / 10, hnsw: Math.round(hnswBuild / 100) / 10 }, exactMsPerQuery: Math.round(exactMs * 1000) / 1000, hnsw: results }));
+console.log(
+  JSON.stringify({
+    items: n,
+    dim,
+    clusters,
+    noise: Number(values.noise),
+    queries: nq,
+    k,
+    buildSeconds: { flat: Math.round(flatBuild / 100) / 10, hnsw: Math.round(hnswBuild / 100) / 10 },
+    exactMsPerQuery: Math.round(exactMs * 1000) / 1000,
+    hnsw: results,
+  }),
+);
 flat.dispose();
 hnsw.dispose();
 if (values.doc) {
@@ -142,7 +164,14 @@ if (values.doc) {
         ['search', 'recall@' + k, 'p50 ms', 'p99 ms', 'mean ms', 'speed-up over exact (mean)'],
         [
           ['exact (Flat)', 1, percentile(exactTimes, 50), percentile(exactTimes, 99), exactMs, '1×'],
-          ...results.map((x) => [`HNSW efSearch ${x.efSearch}`, r(x.recall).toFixed(3), r(x.p50), r(x.p99), r(x.msPerQuery), `${r(x.speedUp)}×`]),
+          ...results.map((x) => [
+            `HNSW efSearch ${x.efSearch}`,
+            r(x.recall).toFixed(3),
+            r(x.p50),
+            r(x.p99),
+            r(x.msPerQuery),
+            `${r(x.speedUp)}×`,
+          ]),
         ],
       ),
     ].join('\n'),

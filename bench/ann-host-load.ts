@@ -34,7 +34,8 @@ const { values } = parseArgs({
 });
 const dim = Number(values.dim);
 const k = Number(values.k);
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 function unit(n: number, seed: number): Float32Array {
@@ -42,7 +43,8 @@ function unit(n: number, seed: number): Float32Array {
   const out = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     let norm = 0;
-    for (let j = 0; j < dim; j++) norm += (out[i * dim + j] = ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5) ** 2;
+    for (let j = 0; j < dim; j++)
+      norm += (out[i * dim + j] = (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) ** 2;
     for (let j = 0; j < dim; j++) out[i * dim + j] /= Math.sqrt(norm);
   }
   return out;
@@ -62,7 +64,12 @@ if (values.client) {
       const vector = Array.from(queries.subarray((i % 256) * dim, ((i % 256) + 1) * dim));
       const t = performance.now();
       try {
-        await callUnary(search, 'search', { model: 'two_tower', version: 'v0001', vector, k, excludeItems: [], efSearch: 0, nprobe: 0 }, { timeoutMs: 30_000 });
+        await callUnary(
+          search,
+          'search',
+          { model: 'two_tower', version: 'v0001', vector, k, excludeItems: [], efSearch: 0, nprobe: 0 },
+          { timeoutMs: 30_000 },
+        );
         searchMs.push(performance.now() - t);
       } catch {
         errors++;
@@ -91,7 +98,11 @@ if (values.client) {
       searchesPerSecond: Math.round(searchMs.length / elapsed),
       errors,
       searchMs: { p50: r2(quantile(searchMs, 0.5)), p99: r2(quantile(searchMs, 0.99)) },
-      healthCheckMs: { p50: r2(quantile(healthMs, 0.5)), p99: r2(quantile(healthMs, 0.99)), max: r2(healthMs[healthMs.length - 1] ?? 0) },
+      healthCheckMs: {
+        p50: r2(quantile(healthMs, 0.5)),
+        p99: r2(quantile(healthMs, 0.99)),
+        max: r2(healthMs[healthMs.length - 1] ?? 0),
+      },
     }),
   );
   search.close();
@@ -130,10 +141,31 @@ const host = await startAnnHost({ name: 'bench', registryDir, port: 0, efSearch:
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 // Async: the host must keep serving while the client process runs.
-const { stdout: out } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--client', host.address, '--seconds', String(values.seconds), '--concurrency', String(values.concurrency), '--dim', String(dim), '--k', String(k)], { encoding: 'utf8' });
+const { stdout: out } = await promisify(execFile)(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    fileURLToPath(import.meta.url),
+    '--client',
+    host.address,
+    '--seconds',
+    String(values.seconds),
+    '--concurrency',
+    String(values.concurrency),
+    '--dim',
+    String(dim),
+    '--k',
+    String(k),
+  ],
+  { encoding: 'utf8' },
+);
 loop.disable();
 await host.stop(100);
-const result = { ...JSON.parse(out.trim().split('\n').pop()!), hostLoopDelayMs: { p50: r2(loop.percentile(50) / 1e6), p99: r2(loop.percentile(99) / 1e6), max: r2(loop.max / 1e6) } };
+const result = {
+  ...JSON.parse(out.trim().split('\n').pop()!),
+  hostLoopDelayMs: { p50: r2(loop.percentile(50) / 1e6), p99: r2(loop.percentile(99) / 1e6), max: r2(loop.max / 1e6) },
+};
 console.log(
   `ANN host under load: ${built.factory} over ${items.toLocaleString()} × ${dim}, k=${k}, ${values.concurrency} concurrent gRPC clients, ${values.seconds} s; ` +
     `${cpus().length} cores (${cpus()[0]?.model}); node ${process.version}; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}; ${new Date().toISOString()}`,

@@ -31,7 +31,7 @@ const VARIANTS = ['unpatched-sync-array', 'patched-sync-array', 'patched-async-f
 function vectors(n: number, seed: number): Float32Array {
   let s = seed;
   const out = new Float32Array(n * dim);
-  for (let i = 0; i < out.length; i++) out[i] = ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+  for (let i = 0; i < out.length; i++) out[i] = (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5;
   return out;
 }
 
@@ -89,11 +89,34 @@ if (values.variant) {
 } else {
   unpatchedFaissDir(); // build it once, outside the measurements
   const self = fileURLToPath(import.meta.url);
-  console.log(`faiss search RSS: ${searches.toLocaleString()} searches, Flat IP over ${items} × ${dim}, k=${k}; ${cpus().length} cores (${cpus()[0]?.model}); node ${process.version}; ${new Date().toISOString()}`);
+  console.log(
+    `faiss search RSS: ${searches.toLocaleString()} searches, Flat IP over ${items} × ${dim}, k=${k}; ${cpus().length} cores (${cpus()[0]?.model}); node ${process.version}; ${new Date().toISOString()}`,
+  );
   console.log('variant                     s   searches/s  RSS before  RSS after  growth MB  bytes/search');
   const rows: string[] = [];
   for (const variant of VARIANTS) {
-    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', self, '--variant', variant, '--searches', String(searches), '--items', String(items), '--dim', String(dim), '--k', String(k), '--concurrency', String(values.concurrency)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--expose-gc',
+        '--import',
+        'tsx',
+        self,
+        '--variant',
+        variant,
+        '--searches',
+        String(searches),
+        '--items',
+        String(items),
+        '--dim',
+        String(dim),
+        '--k',
+        String(k),
+        '--concurrency',
+        String(values.concurrency),
+      ],
+      { encoding: 'utf8', maxBuffer: 1 << 24 },
+    );
     const line = out.trim().split('\n').pop()!;
     rows.push(line);
     const r = JSON.parse(line);

@@ -17,7 +17,8 @@ export function unpatchedFaissDir(): string {
     if (!existsSync(join(pkg, f))) throw new Error(`${join(pkg, f)} is missing: run scripts/build-faiss-node.sh first`);
   }
   mkdirSync(dir, { recursive: true });
-  for (const f of ['CMakeLists.txt', 'package.json', 'lib', 'src', 'deps']) cpSync(join(pkg, f), join(dir, f), { recursive: true });
+  for (const f of ['CMakeLists.txt', 'package.json', 'lib', 'src', 'deps'])
+    cpSync(join(pkg, f), join(dir, f), { recursive: true });
   cpSync(join(pkg, 'src/faiss.cc.orig'), join(dir, 'src/faiss.cc'));
   cpSync(join(pkg, 'lib/index.d.ts.orig'), join(dir, 'lib/index.d.ts'));
   // cmake-js and node-addon-api resolve from the project's node_modules.
@@ -28,7 +29,10 @@ export function unpatchedFaissDir(): string {
   }
   writeFileSync(join(dir, '.unpatched'), 'faiss-node 0.5.1 as published, for benchmarks\n');
   console.error(`building unpatched faiss-node in ${dir} …`);
-  execFileSync(join(ROOT, 'node_modules/.bin/cmake-js'), ['compile', '--log-level', 'warn'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(join(ROOT, 'node_modules/.bin/cmake-js'), ['compile', '--log-level', 'warn'], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return dir;
 }
 

@@ -12,8 +12,18 @@ import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig } from '../libs/config/mesh.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { startTelemetry } from '../libs/bootstrap/telemetry.js';
-import { freePort, median, overheadBuckets, overheadOf, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
-
+import {
+  freePort,
+  median,
+  overheadBuckets,
+  overheadOf,
+  percentile,
+  preparedWorldUsers,
+  table,
+  transportEnv,
+  transportNote,
+  writeSection,
+} from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +49,10 @@ if (values.deadlines) {
 }
 const users = await preparedWorldUsers(mesh, 2000);
 const metricsPort = await freePort();
-const telemetry = startTelemetry({ serviceName: 'feedloom.bench', prometheus: { host: '127.0.0.1', port: metricsPort } });
+const telemetry = startTelemetry({
+  serviceName: 'feedloom.bench',
+  prometheus: { host: '127.0.0.1', port: metricsPort },
+});
 const metricsAt = { host: '127.0.0.1', port: metricsPort };
 let t = performance.now();
 const running = await startAllInOne(mesh);
@@ -65,10 +78,17 @@ async function measure(seconds: number): Promise<Window> {
   const loop = async (until: number) => {
     while (performance.now() < until) {
       const sent = performance.now();
-      const r = await callUnary(blender, 'blend', { userId: users[i++ % users.length], limit: 50, debug: false, requestId: '' }, { timeoutMs: 5_000 });
+      const r = await callUnary(
+        blender,
+        'blend',
+        { userId: users[i++ % users.length], limit: 50, debug: false, requestId: '' },
+        { timeoutMs: 5_000 },
+      );
       latencies.push(performance.now() - sent);
       if (!r.ranking?.ranked) unranked++;
-      notOk += r.sources.filter((s) => s.state !== SourceState.SOURCE_STATE_OK && s.state !== SourceState.SOURCE_STATE_DISABLED).length;
+      notOk += r.sources.filter(
+        (s) => s.state !== SourceState.SOURCE_STATE_OK && s.state !== SourceState.SOURCE_STATE_DISABLED,
+      ).length;
     }
   };
   const buckets0 = await overheadBuckets(metricsAt);
@@ -115,11 +135,32 @@ const body = [
   `Every server in one process (all-in-one, ${sources} generators, ${mesh.services.ranker ? 'ranker on' : 'no ranker'}, world \`${mesh.world.preset}\`), ${values.concurrency} caller(s) each sending its next Blend when the last returns, ${values.seconds} s per run; medians of ${values.runs} runs. CPU per Blend is the process's CPU time (all threads) over the run divided by the Blends served: it bounds the sustainable rate of one process (about 1000 / CPU ms per core) and is less disturbed by other load on the machine than the latencies are.`,
   '',
   table(
-    ['deadlines', 'CPU ms per Blend', 'Blends/s', 'p50 ms', 'p99 ms', 'sources not OK', 'not ranked', 'blender overhead p50 ms'],
-    [[values.deadlines ? `all ${values.deadlines} ms` : 'as configured', m('cpuMsPerBlend'), m('perSecond'), m('p50'), m('p99'), `${(100 * m('notOkShare')).toFixed(1)}%`, `${(100 * m('unrankedShare')).toFixed(1)}%`, m('overheadP50')]],
+    [
+      'deadlines',
+      'CPU ms per Blend',
+      'Blends/s',
+      'p50 ms',
+      'p99 ms',
+      'sources not OK',
+      'not ranked',
+      'blender overhead p50 ms',
+    ],
+    [
+      [
+        values.deadlines ? `all ${values.deadlines} ms` : 'as configured',
+        m('cpuMsPerBlend'),
+        m('perSecond'),
+        m('p50'),
+        m('p99'),
+        `${(100 * m('notOkShare')).toFixed(1)}%`,
+        `${(100 * m('unrankedShare')).toFixed(1)}%`,
+        m('overheadP50'),
+      ],
+    ],
   ),
 ].join('\n');
-if (values.doc) writeSection(
+if (values.doc)
+  writeSection(
     values.section ?? (values.deadlines ? 'blend-cost-all-sources' : 'blend-cost'),
     `Blend cost per request (all-in-one, closed loop${values.deadlines ? ', every source answering' : ''}${transportNote})`,
     `${transportEnv}node --import tsx bench/blend-closed-loop.ts --seconds ${values.seconds} --runs ${values.runs} --concurrency ${values.concurrency}${values.deadlines ? ` --deadlines ${values.deadlines}` : ''} --doc${values.section ? ` --section ${values.section}` : ''}`,

@@ -8,7 +8,18 @@ import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig, metricsEndpointOf } from '../libs/config/mesh.js';
 import { startTelemetry } from '../libs/bootstrap/telemetry.js';
 import { startAllInOne, startProcesses } from '../services/ops/mesh/run.js';
-import { freePort, median, overheadBuckets, overheadOf, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
+import {
+  freePort,
+  median,
+  overheadBuckets,
+  overheadOf,
+  percentile,
+  preparedWorldUsers,
+  table,
+  transportEnv,
+  transportNote,
+  writeSection,
+} from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +44,14 @@ const users = await preparedWorldUsers(mesh, 2000);
 // pipeline.ts), scraped from its Prometheus endpoint: this process's in all-in-one mode, the
 // blender process's in process mode.
 const metricsPort = await freePort();
-const telemetry = mode === 'all-in-one' ? startTelemetry({ serviceName: 'feedloom.bench', prometheus: { host: '127.0.0.1', port: metricsPort } }) : undefined;
-const blenderEndpoint = mode === 'all-in-one' ? { host: '127.0.0.1', port: metricsPort } : metricsEndpointOf(mesh, mesh.services.blender.port);
+const telemetry =
+  mode === 'all-in-one'
+    ? startTelemetry({ serviceName: 'feedloom.bench', prometheus: { host: '127.0.0.1', port: metricsPort } })
+    : undefined;
+const blenderEndpoint =
+  mode === 'all-in-one'
+    ? { host: '127.0.0.1', port: metricsPort }
+    : metricsEndpointOf(mesh, mesh.services.blender.port);
 const running = mode === 'all-in-one' ? await startAllInOne(mesh) : await startProcesses(mesh, values.config!);
 // Over the network, as a feed server would call it: not through the in-process path the mesh uses inside.
 const blender = connect(BlenderClient, addressOf(mesh, mesh.services.blender), { inProcess: false });
@@ -56,11 +73,20 @@ async function load(durationS: number, rate: number): Promise<Sample[]> {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const sent = performance.now();
     samples.push(
-      callUnary(blender, 'blend', { userId: users[i % users.length], limit: 50, debug: false, requestId: `bench-${i}` }, { timeoutMs: 2_000 }).then(
+      callUnary(
+        blender,
+        'blend',
+        { userId: users[i % users.length], limit: 50, debug: false, requestId: `bench-${i}` },
+        { timeoutMs: 2_000 },
+      ).then(
         (r: BlendResponse) => ({
           ms: performance.now() - sent,
           ok: true,
-          degraded: r.warnings.length > 0 || r.sources.some((s) => s.state !== SourceState.SOURCE_STATE_OK && s.state !== SourceState.SOURCE_STATE_DISABLED),
+          degraded:
+            r.warnings.length > 0 ||
+            r.sources.some(
+              (s) => s.state !== SourceState.SOURCE_STATE_OK && s.state !== SourceState.SOURCE_STATE_DISABLED,
+            ),
           ranked: Boolean(r.ranking?.ranked),
           sources: r.sources.map((s) => ({ generator: s.generator, state: s.state, latencyMs: s.latencyMs })),
         }),
@@ -95,13 +121,25 @@ try {
     const overhead = overheadOf(before, await overheadBuckets(blenderEndpoint));
     const generators = new Map<string, { p50: number; p99: number; notOk: number }>();
     for (const name of new Set(ok.flatMap((s) => s.sources.map((x) => x.generator)))) {
-      const calls = ok.flatMap((s) => s.sources.filter((x) => x.generator === name && x.state !== SourceState.SOURCE_STATE_DISABLED));
+      const calls = ok.flatMap((s) =>
+        s.sources.filter((x) => x.generator === name && x.state !== SourceState.SOURCE_STATE_DISABLED),
+      );
       const answered = calls.filter((x) => x.state === SourceState.SOURCE_STATE_OK).map((x) => x.latencyMs);
-      generators.set(name, { p50: percentile(answered, 50), p99: percentile(answered, 99), notOk: (calls.length - answered.length) / Math.max(1, calls.length) });
+      generators.set(name, {
+        p50: percentile(answered, 50),
+        p99: percentile(answered, 99),
+        notOk: (calls.length - answered.length) / Math.max(1, calls.length),
+      });
     }
     results.push({
-      p50: percentile(ok.map((s) => s.ms), 50),
-      p99: percentile(ok.map((s) => s.ms), 99),
+      p50: percentile(
+        ok.map((s) => s.ms),
+        50,
+      ),
+      p99: percentile(
+        ok.map((s) => s.ms),
+        99,
+      ),
       rate: ok.length / elapsed,
       errors: samples.length - ok.length,
       degraded: samples.filter((s) => s.degraded).length / samples.length,
@@ -127,23 +165,52 @@ const body = [
   `${mesh.generators.filter((g) => g.enabled).length} generators, ${mesh.services.ranker ? 'ranker on' : 'no ranker'}, world \`${mesh.world.preset}\`, ${mode}; open-loop ${rps} requests/s for ${seconds} s, limit 50; medians of ${runs} runs (each run's own percentiles).`,
   '',
   table(
-    ['mode', 'Blend p50 ms', 'Blend p99 ms', 'completed/s', 'errors', 'degraded share', 'ranked share', 'blender overhead p50 ms', 'overhead ≤ 3 ms'],
-    [[mode, m('p50'), m('p99'), m('rate'), m('errors'), pct(m('degraded')), pct(m('ranked')), ms(m('overheadP50')), pct(m('overheadWithin3'))]],
+    [
+      'mode',
+      'Blend p50 ms',
+      'Blend p99 ms',
+      'completed/s',
+      'errors',
+      'degraded share',
+      'ranked share',
+      'blender overhead p50 ms',
+      'overhead ≤ 3 ms',
+    ],
+    [
+      [
+        mode,
+        m('p50'),
+        m('p99'),
+        m('rate'),
+        m('errors'),
+        pct(m('degraded')),
+        pct(m('ranked')),
+        ms(m('overheadP50')),
+        pct(m('overheadWithin3')),
+      ],
+    ],
   ),
   '',
-  'Degraded: a response with a warning or any enabled source not OK (late generators are dropped, the page is still served). Ranked: the ranker answered within its deadline. Blender overhead: its own time per request (fan-out, dedupe, filter, pre-score, rank and page composition, minus the waits on the events service, the slowest generator and the ranker), from the blender\'s `feedloom_blender_overhead` histogram; the p50 is interpolated within its bucket.',
+  "Degraded: a response with a warning or any enabled source not OK (late generators are dropped, the page is still served). Ranked: the ranker answered within its deadline. Blender overhead: its own time per request (fan-out, dedupe, filter, pre-score, rank and page composition, minus the waits on the events service, the slowest generator and the ranker), from the blender's `feedloom_blender_overhead` histogram; the p50 is interpolated within its bucket.",
 ].join('\n');
 writeSection(values.section ?? `blend-${mode}`, `Blend under load (${mode}, ${rps}/s${transportNote})`, command, body);
 console.log(body);
 
 const names = [...(results[0]?.generators.keys() ?? [])].sort();
-const g = (name: string, k: 'p50' | 'p99' | 'notOk') => median(results.map((r) => r.generators.get(name)?.[k] ?? Number.NaN));
+const g = (name: string, k: 'p50' | 'p99' | 'notOk') =>
+  median(results.map((r) => r.generators.get(name)?.[k] ?? Number.NaN));
 const generatorBody = [
   `Each generator's latency as the blender sees it (one Generate call, over gRPC, under the Blend load above: ${rps} requests/s, ${mode}), from every response's per-source status; medians of ${runs} runs. Not OK: late (past its deadline), failed or unavailable.`,
   '',
   table(
     ['generator', 'deadline ms', 'p50 ms', 'p99 ms', 'not OK'],
-    names.map((name) => [name, mesh.generators.find((x) => x.name === name)?.deadlineMs ?? 0, ms(g(name, 'p50')), ms(g(name, 'p99')), pct(g(name, 'notOk'))]),
+    names.map((name) => [
+      name,
+      mesh.generators.find((x) => x.name === name)?.deadlineMs ?? 0,
+      ms(g(name, 'p50')),
+      ms(g(name, 'p99')),
+      pct(g(name, 'notOk')),
+    ]),
   ),
 ].join('\n');
 writeSection(`generators-${mode}`, `Generator latency under Blend load (${mode})`, command, generatorBody);

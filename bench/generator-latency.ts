@@ -30,7 +30,8 @@ const userIds = await preparedWorldUsers(mesh, calls);
 const running = await startAllInOne(mesh);
 const events = connect(EventsClient, addressOf(mesh, mesh.services.events));
 const users: UserContext[] = [];
-for (const userId of userIds) users.push(await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: 10_000 }));
+for (const userId of userIds)
+  users.push(await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: 10_000 }));
 events.close();
 
 interface Row {
@@ -43,7 +44,13 @@ const rows = new Map<string, Row[]>();
 try {
   for (const g of mesh.generators.filter((x) => x.enabled)) {
     const client = connect(CandidateGeneratorClient, addressOf(mesh, g));
-    for (let i = 0; i < 20; i++) await callUnary(client, 'generate', { user: users[i % users.length], quota: g.quota, requestId: '' }, { timeoutMs: 10_000 }); // warm-up
+    for (let i = 0; i < 20; i++)
+      await callUnary(
+        client,
+        'generate',
+        { user: users[i % users.length], quota: g.quota, requestId: '' },
+        { timeoutMs: 10_000 },
+      ); // warm-up
     for (let run = 0; run < runs; run++) {
       const times: number[] = [];
       let candidates = 0;
@@ -55,10 +62,20 @@ try {
         candidates += r.candidates.length;
       }
       const cpu = process.cpuUsage(cpu0);
-      rows.set(g.name, [...(rows.get(g.name) ?? []), { p50: percentile(times, 50), p99: percentile(times, 99), cpuMs: (cpu.user + cpu.system) / 1000 / users.length, candidates: candidates / users.length }]);
+      rows.set(g.name, [
+        ...(rows.get(g.name) ?? []),
+        {
+          p50: percentile(times, 50),
+          p99: percentile(times, 99),
+          cpuMs: (cpu.user + cpu.system) / 1000 / users.length,
+          candidates: candidates / users.length,
+        },
+      ]);
     }
     const last = rows.get(g.name)!;
-    console.log(`${g.name}: p50 ${median(last.map((r) => r.p50)).toFixed(2)} ms, CPU ${median(last.map((r) => r.cpuMs)).toFixed(2)} ms per call`);
+    console.log(
+      `${g.name}: p50 ${median(last.map((r) => r.p50)).toFixed(2)} ms, CPU ${median(last.map((r) => r.cpuMs)).toFixed(2)} ms per call`,
+    );
     client.close();
   }
 } finally {
@@ -75,10 +92,24 @@ const body = [
     ['generator', 'deadline ms', 'quota', 'candidates', 'p50 ms', 'p99 ms', 'CPU ms per call'],
     names.map((name) => {
       const g = mesh.generators.find((x) => x.name === name)!;
-      return [name, g.deadlineMs, g.quota, Math.round(m(name, 'candidates')), m(name, 'p50'), m(name, 'p99'), m(name, 'cpuMs')];
+      return [
+        name,
+        g.deadlineMs,
+        g.quota,
+        Math.round(m(name, 'candidates')),
+        m(name, 'p50'),
+        m(name, 'p99'),
+        m(name, 'cpuMs'),
+      ];
     }),
   ),
 ].join('\n');
-if (values.doc) writeSection('generators', 'Latency of each generator (one call at a time)', `node --import tsx bench/generator-latency.ts --calls ${calls} --runs ${runs} --doc`, body);
+if (values.doc)
+  writeSection(
+    'generators',
+    'Latency of each generator (one call at a time)',
+    `node --import tsx bench/generator-latency.ts --calls ${calls} --runs ${runs} --doc`,
+    body,
+  );
 console.log(body);
 process.exit(0);

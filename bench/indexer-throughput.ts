@@ -53,10 +53,40 @@ const body = [
   `The item tower (onnxruntime, ${values.workers} worker threads) over the catalog of \`${values.world}\`, then the faiss build (${results[0].factory}) and the atomic write; medians of ${runs} runs.`,
   '',
   table(
-    ['items', 'dim', 'index', 'features ms', 'embed ms', 'build ms', 'write ms', 'total ms', 'items/s embedded', 'items/s end to end'],
-    [[m('items'), m('dim'), results[0].factory, m('featuresMs'), m('embedMs'), m('buildMs'), m('writeMs'), m('totalMs'), Math.round((m('items') / m('embedMs')) * 1000), Math.round((m('items') / m('totalMs')) * 1000)]],
+    [
+      'items',
+      'dim',
+      'index',
+      'features ms',
+      'embed ms',
+      'build ms',
+      'write ms',
+      'total ms',
+      'items/s embedded',
+      'items/s end to end',
+    ],
+    [
+      [
+        m('items'),
+        m('dim'),
+        results[0].factory,
+        m('featuresMs'),
+        m('embedMs'),
+        m('buildMs'),
+        m('writeMs'),
+        m('totalMs'),
+        Math.round((m('items') / m('embedMs')) * 1000),
+        Math.round((m('items') / m('totalMs')) * 1000),
+      ],
+    ],
   ),
 ].join('\n');
-if (values.doc) writeSection('indexer', 'Indexer throughput', `node --import tsx bench/indexer-throughput.ts --world ${values.world} --runs ${runs} --workers ${values.workers} --doc`, body);
+if (values.doc)
+  writeSection(
+    'indexer',
+    'Indexer throughput',
+    `node --import tsx bench/indexer-throughput.ts --world ${values.world} --runs ${runs} --workers ${values.workers} --doc`,
+    body,
+  );
 console.log(body);
 process.exit(0);

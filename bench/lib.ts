@@ -12,7 +12,11 @@ export const DOC = 'docs/BENCHMARKS.md';
 
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length === 0
+    ? Number.NaN
+    : s.length % 2
+      ? s[(s.length - 1) / 2]
+      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 export function percentile(values: number[], p: number): number {
@@ -28,7 +32,9 @@ export function machine(): string {
 
 export function gitRevision(): string {
   try {
-    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return 'unknown';
   }
@@ -37,7 +43,11 @@ export function gitRevision(): string {
 /** A markdown table from a header and rows. */
 export function table(head: string[], rows: (string | number)[][]): string {
   const cell = (v: string | number) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : v);
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
 }
 
 /**
@@ -60,19 +70,28 @@ export function writeSection(id: string, title: string, command: string, body: s
   const doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
   const from = doc.indexOf(start);
   const to = doc.indexOf(end);
-  const next = from >= 0 && to > from ? doc.slice(0, from) + section + doc.slice(to + end.length) : `${doc.trimEnd()}\n\n${section}\n`;
+  const next =
+    from >= 0 && to > from
+      ? doc.slice(0, from) + section + doc.slice(to + end.length)
+      : `${doc.trimEnd()}\n\n${section}\n`;
   writeFileSync(DOC, next);
 }
 
 /** Cumulative bucket counts of the blender's overhead histogram (le → count), summed over label sets. */
-export async function overheadBuckets(blenderEndpoint: { host: string; port: number } | undefined): Promise<Map<number, number> | undefined> {
+export async function overheadBuckets(
+  blenderEndpoint: { host: string; port: number } | undefined,
+): Promise<Map<number, number> | undefined> {
   if (!blenderEndpoint) return undefined;
   try {
     const text = await (await fetch(`http://${blenderEndpoint.host}:${blenderEndpoint.port}/metrics`)).text();
     const buckets = new Map<number, number>();
     for (const line of text.split('\n')) {
       const m = /^feedloom_blender_overhead\w*_bucket\{.*le="([^"]+)".*\}\s+(\S+)/.exec(line);
-      if (m) buckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), (buckets.get(m[1] === '+Inf' ? Infinity : Number(m[1])) ?? 0) + Number(m[2]));
+      if (m)
+        buckets.set(
+          m[1] === '+Inf' ? Infinity : Number(m[1]),
+          (buckets.get(m[1] === '+Inf' ? Infinity : Number(m[1])) ?? 0) + Number(m[2]),
+        );
     }
     return buckets.size ? buckets : undefined;
   } catch {
@@ -81,7 +100,10 @@ export async function overheadBuckets(blenderEndpoint: { host: string; port: num
 }
 
 /** The p50 (linear within its bucket) and the share ≤ 3 ms, from the histogram's growth over one run. */
-export function overheadOf(before: Map<number, number> | undefined, after: Map<number, number> | undefined): { p50: number; within3: number } {
+export function overheadOf(
+  before: Map<number, number> | undefined,
+  after: Map<number, number> | undefined,
+): { p50: number; within3: number } {
   if (!after) return { p50: Number.NaN, within3: Number.NaN };
   const bounds = [...after.keys()].sort((a, b) => a - b);
   const count = (le: number) => after.get(le)! - (before?.get(le) ?? 0);
@@ -127,7 +149,10 @@ export async function preparedWorldUsers(mesh: MeshConfig, limit: number): Promi
   const duck = await openDuck();
   try {
     await eventsView(duck.conn, mesh.world.dir);
-    const rows = await queryRows<{ user_id: string }>(duck.conn, `SELECT DISTINCT user_id FROM events ORDER BY hash(user_id) LIMIT ${Math.floor(limit)}`);
+    const rows = await queryRows<{ user_id: string }>(
+      duck.conn,
+      `SELECT DISTINCT user_id FROM events ORDER BY hash(user_id) LIMIT ${Math.floor(limit)}`,
+    );
     return rows.map((r) => r.user_id);
   } finally {
     duck.close();

@@ -24,7 +24,13 @@ import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { OnnxSessionPool } from '../libs/onnx/pool.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { buildRankerDataset } from '../libs/ranking/dataset.js';
-import { encodeRankInputs, PROBE_FILE, RANKER_FILE, RANKER_KIND, type RankerEncoding } from '../libs/ranking/encoding.js';
+import {
+  encodeRankInputs,
+  PROBE_FILE,
+  RANKER_FILE,
+  RANKER_KIND,
+  type RankerEncoding,
+} from '../libs/ranking/encoding.js';
 import { runPython, trainerScript } from '../libs/training/python.js';
 import { feedsFor } from '../services/ranker/model-checks.js';
 import { spawnComponent } from '../services/ops/mesh/run.js';
@@ -56,19 +62,54 @@ try {
   const variants = ['sequence', 'no_sequence', 'early_fusion'] as const;
   for (const v of variants) {
     log(`training ${v} briefly (latency only) …`);
-    await runPython(trainerScript('ranker.py'), ['--data', dataset.dir, '--out', join(work, v), '--report', join(work, `${v}.json`), '--variant', v, '--epochs', '1', '--max-train-seconds', values['train-seconds']!, '--skip-eval', '--quiet'], { log });
+    await runPython(
+      trainerScript('ranker.py'),
+      [
+        '--data',
+        dataset.dir,
+        '--out',
+        join(work, v),
+        '--report',
+        join(work, `${v}.json`),
+        '--variant',
+        v,
+        '--epochs',
+        '1',
+        '--max-train-seconds',
+        values['train-seconds']!,
+        '--skip-eval',
+        '--quiet',
+      ],
+      { log },
+    );
   }
 
   // One realistic request: a user with a full 100-action history, N catalog items proposed by 1–3 generators.
   const items = enc.vocab.items.slice(2);
   const now = Date.now();
-  const actions = (n: number): Action[] => Array.from({ length: n }, (_, i) => ({ itemId: items[(i * 37) % items.length], type: ActionType.ACTION_TYPE_CLICK + (i % 3), timeMs: now - i * 1_800_000, boardId: '' }));
+  const actions = (n: number): Action[] =>
+    Array.from({ length: n }, (_, i) => ({
+      itemId: items[(i * 37) % items.length],
+      type: ActionType.ACTION_TYPE_CLICK + (i % 3),
+      timeMs: now - i * 1_800_000,
+      boardId: '',
+    }));
   const candidates = Array.from({ length: N }, (_, i) => ({
     itemId: items[(i * 13 + 5) % items.length],
-    sources: Array.from({ length: 1 + (i % 3) }, (_, k) => ({ generator: ['popular', 'item_cooccurrence', 'two_tower'][k], rank: (i + k * 7) % 200 })),
+    sources: Array.from({ length: 1 + (i % 3) }, (_, k) => ({
+      generator: ['popular', 'item_cooccurrence', 'two_tower'][k],
+      rank: (i + k * 7) % 200,
+    })),
   }));
-  const lookup = () => ({ topic: enc.vocab.topics[2], creatorId: enc.vocab.creators[2], locale: 'en-US', createdMs: now - 86_400_000 * 3, popularity: 5 });
-  const feedsOf = (history: number, e: RankerEncoding) => encodeRankInputs({ recentActions: actions(history), locale: 'en-US' }, candidates, lookup, now, e);
+  const lookup = () => ({
+    topic: enc.vocab.topics[2],
+    creatorId: enc.vocab.creators[2],
+    locale: 'en-US',
+    createdMs: now - 86_400_000 * 3,
+    popularity: 5,
+  });
+  const feedsOf = (history: number, e: RankerEncoding) =>
+    encodeRankInputs({ recentActions: actions(history), locale: 'en-US' }, candidates, lookup, now, e);
 
   const measure = async (label: string, run: () => Promise<unknown>, runs = RUNS) => {
     for (let i = 0; i < Math.min(WARMUP, runs); i++) await run();
@@ -89,11 +130,20 @@ try {
   const designs: Design[] = [];
   const pools: OnnxSessionPool[] = [];
   const onPool = async (variant: string, label: string, history: number, intraOpThreads = 1, runs = RUNS) => {
-    const pool = await OnnxSessionPool.open(join(work, variant, RANKER_FILE), { workers: 1, intraOpThreads, name: `${variant}-${history}-${intraOpThreads}` });
+    const pool = await OnnxSessionPool.open(join(work, variant, RANKER_FILE), {
+      workers: 1,
+      intraOpThreads,
+      name: `${variant}-${history}-${intraOpThreads}`,
+    });
     pools.push(pool);
     const feeds = feedsFor(pool, feedsOf(history, enc));
     // Feeds are moved to the worker on every run, so each run gets its own copy (as each request would).
-    designs.push({ label, runs, run: () => pool.run(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { ...t, data: t.data.slice() }]))) });
+    designs.push({
+      label,
+      runs,
+      run: () =>
+        pool.run(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { ...t, data: t.data.slice() }]))),
+    });
   };
   const SERVED = 'sequence: encode once + cross-attention (served), 100 actions';
   await onPool('sequence', SERVED, 100);
@@ -110,7 +160,17 @@ try {
     const { copyFile } = await import('node:fs/promises');
     await copyFile(join(work, 'sequence', RANKER_FILE), join(dir, RANKER_FILE));
     await copyFile(join(work, 'sequence', PROBE_FILE), join(dir, PROBE_FILE));
-    return { kind: RANKER_KIND, variant: 'sequence', encoding: enc, onnx: report.onnx, heads: ['click', 'save', 'hide'], dataWindow: dataset.manifest.dataWindow, validationWindow: dataset.manifest.validationWindow, metrics: report.metrics, training: report.training };
+    return {
+      kind: RANKER_KIND,
+      variant: 'sequence',
+      encoding: enc,
+      onnx: report.onnx,
+      heads: ['click', 'save', 'hide'],
+      dataWindow: dataset.manifest.dataWindow,
+      validationWindow: dataset.manifest.validationWindow,
+      metrics: report.metrics,
+      training: report.training,
+    };
   });
   for (const s of ['trained', 'validated', 'published'] as const) await registry.setState('ranker', info.version, s);
   // The ranker in its own process, as deployed (the client's work stays out of its event loop).
@@ -123,9 +183,23 @@ try {
   await writeFile(configPath, JSON.stringify(raw));
   const { child, address } = await spawnComponent(configPath, 'ranker');
   const client = connect(RankerClient, address);
-  const user: UserContext = { userId: 'u1', recentActions: actions(100), followedCreators: [], followedBoards: [], topics: [], locale: 'en-US', requestTimeMs: now, ownBoards: [], blockedCreators: [], seenItems: [] };
+  const user: UserContext = {
+    userId: 'u1',
+    recentActions: actions(100),
+    followedCreators: [],
+    followedBoards: [],
+    topics: [],
+    locale: 'en-US',
+    requestTimeMs: now,
+    ownBoards: [],
+    blockedCreators: [],
+    seenItems: [],
+  };
   const request: RankRequest = { user, candidates, requestId: '' };
-  designs.push({ label: `Rank over gRPC to the ranker process, ${N} candidates (served path, 2 workers)`, run: () => callUnary(client, 'rank', request, { timeoutMs: 10_000 }) });
+  designs.push({
+    label: `Rank over gRPC to the ranker process, ${N} candidates (served path, 2 workers)`,
+    run: () => callUnary(client, 'rank', request, { timeoutMs: 10_000 }),
+  });
 
   const byRound: Row[][] = [];
   try {
@@ -159,13 +233,22 @@ try {
     `onnxruntime-node, one worker thread, 1 intra-op thread unless noted. Medians over ${ROUNDS} rounds; each round runs every design in turn,`,
     'so "× served" (p50 over the served design\'s p50 in the same round) compares designs under the same load.',
     '',
-    table(['design', 'calls/round', 'p50 ms', 'p99 ms', 'min ms', '× served (p50)'], rows.map((r) => [r.label, r.runs, r.p50, r.p99, r.min, r.ratio])),
+    table(
+      ['design', 'calls/round', 'p50 ms', 'p99 ms', 'min ms', '× served (p50)'],
+      rows.map((r) => [r.label, r.runs, r.p50, r.p99, r.min, r.ratio]),
+    ),
     '',
     'min is the fastest call: what the design costs when nothing else wants the CPU; p50/p99 include the contention of a shared 2-core machine.',
     'The target is p50 ≤ 10 ms for ranking 500 candidates; early fusion (a full sequence pass per candidate) is the alternative the served design avoids.',
   ].join('\n');
   console.log(body);
-  if (values.doc) writeSection('ranker-latency', `Ranker: ${N} candidates for one user`, `node --import tsx bench/ranker-latency.ts --world ${values.world} --candidates ${N} --runs ${RUNS} --rounds ${ROUNDS} --train-seconds ${values['train-seconds']} --doc`, body);
+  if (values.doc)
+    writeSection(
+      'ranker-latency',
+      `Ranker: ${N} candidates for one user`,
+      `node --import tsx bench/ranker-latency.ts --world ${values.world} --candidates ${N} --runs ${RUNS} --rounds ${ROUNDS} --train-seconds ${values['train-seconds']} --doc`,
+      body,
+    );
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -37,10 +37,26 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
   const port = portOf(options);
   const snapshotsDir = snapshotsDirOf(mesh);
   return [
-    { name: 'events', port: mesh.services.events.port, start: () => startEvents({ worldDir: mesh.world.dir, asOfMs: mesh.world.asOfMs, host, port: port(mesh.services.events.port) }) },
+    {
+      name: 'events',
+      port: mesh.services.events.port,
+      start: () =>
+        startEvents({
+          worldDir: mesh.world.dir,
+          asOfMs: mesh.world.asOfMs,
+          host,
+          port: port(mesh.services.events.port),
+        }),
+    },
     // Learned retrieval: the user-tower server and the ANN hosts, before the generators that call them.
     ...(mesh.services.viewer
-      ? [{ name: 'viewer', port: mesh.services.viewer.port, start: () => startViewer(viewerOptionsFromMesh(mesh, { host, port: port(mesh.services.viewer!.port) })) }]
+      ? [
+          {
+            name: 'viewer',
+            port: mesh.services.viewer.port,
+            start: () => startViewer(viewerOptionsFromMesh(mesh, { host, port: port(mesh.services.viewer!.port) })),
+          },
+        ]
       : []),
     ...(mesh.ann?.hosts ?? []).map((h) => ({
       name: `ann.${h.name}`,
@@ -51,13 +67,36 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
       name: `generator.${g.name}`,
       port: g.port,
       start: async () =>
-        serveGenerator(await loadGeneratorModule(g.name), { snapshotsDir, settings: g.settings, pollMs: mesh.snapshotPollMs, host, port: port(g.port), mesh }),
+        serveGenerator(await loadGeneratorModule(g.name), {
+          snapshotsDir,
+          settings: g.settings,
+          pollMs: mesh.snapshotPollMs,
+          host,
+          port: port(g.port),
+          mesh,
+        }),
     })),
     // The transformer ranker, before the blender that calls it.
     ...(mesh.services.ranker
-      ? [{ name: 'ranker', port: mesh.services.ranker.port, start: () => startRanker(mesh, { snapshotsDir, registryDir: registryDirOf(mesh), host, port: port(mesh.services.ranker!.port) }) }]
+      ? [
+          {
+            name: 'ranker',
+            port: mesh.services.ranker.port,
+            start: () =>
+              startRanker(mesh, {
+                snapshotsDir,
+                registryDir: registryDirOf(mesh),
+                host,
+                port: port(mesh.services.ranker!.port),
+              }),
+          },
+        ]
       : []),
-    { name: 'blender', port: mesh.services.blender.port, start: () => startBlender(mesh, { snapshotsDir, port: port(mesh.services.blender.port) }) },
+    {
+      name: 'blender',
+      port: mesh.services.blender.port,
+      start: () => startBlender(mesh, { snapshotsDir, port: port(mesh.services.blender.port) }),
+    },
   ];
 }
 
@@ -68,7 +107,11 @@ export const portOf =
     options.ephemeralPorts ? 0 : configured;
 
 /** Starts the components one after the other in this process, each on its own port, still talking gRPC. */
-export async function startInProcess(mesh: MeshConfig, components: Component[], options: ComponentOptions = {}): Promise<RunningMesh & { servers: RunningServer[] }> {
+export async function startInProcess(
+  mesh: MeshConfig,
+  components: Component[],
+  options: ComponentOptions = {},
+): Promise<RunningMesh & { servers: RunningServer[] }> {
   await checkGeneratorSettings(mesh);
   const servers: RunningServer[] = [];
   const addresses = new Map<string, string>();
@@ -84,11 +127,18 @@ export async function startInProcess(mesh: MeshConfig, components: Component[], 
     await Promise.all(servers.map((s) => s.stop(100)));
     throw err;
   }
-  return { servers, addresses, stop: async () => void (await Promise.all([...servers].reverse().map((s) => s.stop()))) };
+  return {
+    servers,
+    addresses,
+    stop: async () => void (await Promise.all([...servers].reverse().map((s) => s.stop()))),
+  };
 }
 
 /** Every server of the config in this process (no status page: see services/ops/mesh/run.ts startAllInOne). */
-export function startServers(mesh: MeshConfig, options: ComponentOptions = {}): Promise<RunningMesh & { servers: RunningServer[] }> {
+export function startServers(
+  mesh: MeshConfig,
+  options: ComponentOptions = {},
+): Promise<RunningMesh & { servers: RunningServer[] }> {
   return startInProcess(mesh, serverComponents(mesh, options), options);
 }
 

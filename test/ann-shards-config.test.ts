@@ -30,18 +30,40 @@ describe('ANN shards in the mesh config', () => {
     expect(annHostOptionsFromMesh(twoByTwo, 'd')).toMatchObject({ name: 'd', port: 13, shard: 1, shardCount: 2 });
     expect(endpointsFromMesh(twoByTwo).shardCount).toBe(2);
     // Hosts without a shard are replicas of shard 0.
-    const replicas = parseMeshConfig(meshWith([{ name: 'a', port: 10 }, { name: 'b', port: 11 }]));
+    const replicas = parseMeshConfig(
+      meshWith([
+        { name: 'a', port: 10 },
+        { name: 'b', port: 11 },
+      ]),
+    );
     expect(annShardCount(replicas)).toBe(1);
     expect(annHostOptionsFromMesh(replicas, 'b')).toMatchObject({ shard: 0, shardCount: 1 });
   });
 
   it('refuses a gap in the shard numbers, naming the field', () => {
-    expect(() => parseMeshConfig(meshWith([{ name: 'a', port: 10, shard: 0 }, { name: 'b', port: 11, shard: 2 }]), 'mesh.json')).toThrow(
-      /ann\.hosts\[1\]\.shard: shard 2 needs every shard 0\.\.2 to have a host, but no host has shard 1/,
+    expect(() =>
+      parseMeshConfig(
+        meshWith([
+          { name: 'a', port: 10, shard: 0 },
+          { name: 'b', port: 11, shard: 2 },
+        ]),
+        'mesh.json',
+      ),
+    ).toThrow(/ann\.hosts\[1\]\.shard: shard 2 needs every shard 0\.\.2 to have a host, but no host has shard 1/);
+    expect(() => parseMeshConfig(meshWith([{ name: 'a', port: 10, shard: 1 }]))).toThrow(
+      /ann\.hosts\[0\]\.shard: .*no host has shard 0/,
     );
-    expect(() => parseMeshConfig(meshWith([{ name: 'a', port: 10, shard: 1 }]))).toThrow(/ann\.hosts\[0\]\.shard: .*no host has shard 0/);
-    expect(() => parseMeshConfig(meshWith([{ name: 'a', port: 10, shard: -1 }]))).toThrow(/ann\.hosts\[0\]\.shard: Number must be greater than or equal to 0/);
-    expect(() => parseMeshConfig(meshWith([{ name: 'a', port: 10 }, { name: 'a', port: 11 }]))).toThrow(/ann\.hosts\[1\]\.name: duplicate ANN host "a"/);
+    expect(() => parseMeshConfig(meshWith([{ name: 'a', port: 10, shard: -1 }]))).toThrow(
+      /ann\.hosts\[0\]\.shard: Number must be greater than or equal to 0/,
+    );
+    expect(() =>
+      parseMeshConfig(
+        meshWith([
+          { name: 'a', port: 10 },
+          { name: 'a', port: 11 },
+        ]),
+      ),
+    ).toThrow(/ann\.hosts\[1\]\.name: duplicate ANN host "a"/);
   });
 
   it('the shipped config runs hosts a and b as two replicas of one shard', () => {
@@ -61,7 +83,9 @@ describe('ANN shards in the mesh config', () => {
     // The cluster config is itself valid, and each pod is told its shard.
     const reparsed = parseMeshConfig(cluster);
     expect(annHostOptionsFromMesh(reparsed, 'ann-3')).toMatchObject({ shard: 1, shardCount: 2 });
-    const statefulSet = k8sManifests(twoByTwo, k8s).find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'ann') as unknown as { spec: { replicas: number } };
+    const statefulSet = k8sManifests(twoByTwo, k8s).find(
+      (o) => o.kind === 'StatefulSet' && o.metadata.name === 'ann',
+    ) as unknown as { spec: { replicas: number } };
     expect(statefulSet.spec.replicas).toBe(4);
   });
 });

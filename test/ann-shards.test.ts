@@ -60,20 +60,44 @@ describe('ANN shards: 2 shards × 2 replicas against one unsharded index (real f
     registryDir = mkdtempSync(join(tmpdir(), 'feedloom-registry-'));
     for (const seed of [1, 2]) {
       const v = await registerSyntheticTwoTower({ registryDir, rows, seed });
-      for (const shards of [1, 2]) await runIndexer({ registryDir, worldDir: world, version: v.version, rows, asOfMs, shards, index: { type: 'flat' } });
+      for (const shards of [1, 2])
+        await runIndexer({
+          registryDir,
+          worldDir: world,
+          version: v.version,
+          rows,
+          asOfMs,
+          shards,
+          index: { type: 'flat' },
+        });
     }
     viewer = await startViewer({ registryDir, keepVersions: 3, pollMs: 3_600_000, port: 0, log: quiet });
     const start = (name: string, version: string, shard = 0, shardCount = 1) =>
-      startAnnHost({ name, registryDir, port: 0, log: quiet, pin: { two_tower: version }, shard, shardCount }).then((h) => (hosts[name] = h));
-    await Promise.all([start('w1', 'v0001'), start('w2', 'v0002'), ...Object.entries(SHARD).map(([name, shard]) => start(name, 'v0001', shard, 2))]);
+      startAnnHost({ name, registryDir, port: 0, log: quiet, pin: { two_tower: version }, shard, shardCount }).then(
+        (h) => (hosts[name] = h),
+      );
+    await Promise.all([
+      start('w1', 'v0001'),
+      start('w2', 'v0002'),
+      ...Object.entries(SHARD).map(([name, shard]) => start(name, 'v0001', shard, 2)),
+    ]);
 
     const base = { viewerAddress: viewer.address, callTimeoutMs: 10_000 };
-    const shardedSettings = { ...base, annHosts: Object.keys(SHARD).map((name) => ({ name, address: hosts[name].address, shard: SHARD[name] })) };
+    const shardedSettings = {
+      ...base,
+      annHosts: Object.keys(SHARD).map((name) => ({ name, address: hosts[name].address, shard: SHARD[name] })),
+    };
     const snapshots = snapshotsOf(world);
     sharded = await startGeneratorForTest(twoTower, snapshots, shardedSettings);
     whole = {
-      v0001: await startGeneratorForTest(twoTower, snapshots, { ...base, annHosts: [{ name: 'w1', address: hosts.w1.address }] }),
-      v0002: await startGeneratorForTest(twoTower, snapshots, { ...base, annHosts: [{ name: 'w2', address: hosts.w2.address }] }),
+      v0001: await startGeneratorForTest(twoTower, snapshots, {
+        ...base,
+        annHosts: [{ name: 'w1', address: hosts.w1.address }],
+      }),
+      v0002: await startGeneratorForTest(twoTower, snapshots, {
+        ...base,
+        annHosts: [{ name: 'w2', address: hosts.w2.address }],
+      }),
     };
     i2i = await startGeneratorForTest(embeddingI2i, snapshots, shardedSettings);
     interests = await startGeneratorForTest(multiInterest, snapshots, shardedSettings);
@@ -84,11 +108,15 @@ describe('ANN shards: 2 shards × 2 replicas against one unsharded index (real f
   afterAll(async () => {
     await Promise.all([sharded, whole?.v0001, whole?.v0002, i2i, interests].map((g) => g?.stop()));
     await events?.stop();
-    await Promise.all(Object.entries(hosts).filter(([name]) => !stopped.has(name)).map(([, h]) => h.stop(100)));
+    await Promise.all(
+      Object.entries(hosts)
+        .filter(([name]) => !stopped.has(name))
+        .map(([, h]) => h.stop(100)),
+    );
     await viewer?.stop(100);
   });
 
-  it('each host holds only its shard\'s items, and says which shard it is', async () => {
+  it("each host holds only its shard's items, and says which shard it is", async () => {
     const all = rows.map((r) => r.item_id);
     for (const [name, shard] of Object.entries(SHARD)) {
       const client = connect(AnnSearchClient, hosts[name].address);
@@ -97,7 +125,14 @@ describe('ANN shards: 2 shards × 2 replicas against one unsharded index (real f
         expect(served).toMatchObject({ model: 'two_tower', servingVersion: 'v0001', shard, shardCount: 2 });
         const mine = all.filter((id) => shardOf(id, 2) === shard);
         expect(served.items).toBe(mine.length);
-        const held = (await callUnary(client, 'getItemVectors', { model: 'two_tower', version: 'v0001', itemIds: all.slice(0, 1000) }, T)).vectors.map((v) => v.itemId);
+        const held = (
+          await callUnary(
+            client,
+            'getItemVectors',
+            { model: 'two_tower', version: 'v0001', itemIds: all.slice(0, 1000) },
+            T,
+          )
+        ).vectors.map((v) => v.itemId);
         expect(held.sort()).toEqual(mine.filter((id) => all.slice(0, 1000).includes(id)).sort());
       } finally {
         client.close();
@@ -114,9 +149,13 @@ describe('ANN shards: 2 shards × 2 replicas against one unsharded index (real f
     try {
       expect(lone.ann.serving).toBe(false);
       const admin = connect(AnnAdminClient, lone.address);
-      const err = await callUnary(admin, 'loadVersion', { model: 'two_tower', version: 'v0001' }, T).catch((e: Error) => e);
+      const err = await callUnary(admin, 'loadVersion', { model: 'two_tower', version: 'v0001' }, T).catch(
+        (e: Error) => e,
+      );
       admin.close();
-      expect((err as Error).message).toMatch(/FAILED_PRECONDITION.*no item index for shard 2 of 3.*--shards 3.*indexed for: 1 shard, 2 shards/);
+      expect((err as Error).message).toMatch(
+        /FAILED_PRECONDITION.*no item index for shard 2 of 3.*--shards 3.*indexed for: 1 shard, 2 shards/,
+      );
     } finally {
       await lone.stop(100);
     }
@@ -206,7 +245,10 @@ describe('ANN shards: 2 shards × 2 replicas against one unsharded index (real f
         for (const shard of [0, 1] as const) {
           const part = got.candidates.filter((c) => SHARD[parseReason(c.reason).host] === shard);
           expect(part.every((c) => parseReason(c.reason).version === (shard === 0 ? 'v0002' : 'v0001'))).toBe(true);
-          const expected = ids(reference[shard].candidates.filter((c) => shardOf(c.itemId, 2) === shard)).slice(0, part.length);
+          const expected = ids(reference[shard].candidates.filter((c) => shardOf(c.itemId, 2) === shard)).slice(
+            0,
+            part.length,
+          );
           expect(ids(part)).toEqual(expected);
         }
       }

@@ -22,7 +22,12 @@ describe('Blend when the events service is down', () => {
 
   it('serves a page from the generators that need no history, with a warning', async () => {
     await mesh.servers.find((s) => s.name === 'events')!.stop(100);
-    const response = await callUnary(blender, 'blend', { userId: 'u3', limit: 10, debug: false, requestId: '' }, { timeoutMs: 5_000 });
+    const response = await callUnary(
+      blender,
+      'blend',
+      { userId: 'u3', limit: 10, debug: false, requestId: '' },
+      { timeoutMs: 5_000 },
+    );
     expect(response.warnings).toHaveLength(1);
     expect(response.warnings[0]).toMatch(/^user context unavailable \(.+\); served unpersonalized$/);
     expect(response.items).toHaveLength(10);

@@ -35,7 +35,12 @@ describe('a Blend over a long history', () => {
   const blend = async (address: string, userId: string): Promise<BlendResponse> => {
     const client = connect(BlenderClient, address);
     try {
-      return await callUnary(client, 'blend', { userId, limit: LIMIT, debug: false, requestId: '' }, { timeoutMs: 20_000 });
+      return await callUnary(
+        client,
+        'blend',
+        { userId, limit: LIMIT, debug: false, requestId: '' },
+        { timeoutMs: 20_000 },
+      );
     } finally {
       client.close();
     }
@@ -79,7 +84,10 @@ describe('a Blend over a long history', () => {
       expect(page.warnings, user).toEqual([]);
       // u77 rated 399 of the 400 items: a short page is right then.
       expect(page.items.length, user).toBeGreaterThan(0);
-      expect(page.items.filter((i) => history.get(user)!.has(i.itemId)).map((i) => i.itemId), `${user}: nothing from the history`).toEqual([]);
+      expect(
+        page.items.filter((i) => history.get(user)!.has(i.itemId)).map((i) => i.itemId),
+        `${user}: nothing from the history`,
+      ).toEqual([]);
     }
     expect(historyShare(pages)).toBe(0);
 
@@ -94,17 +102,28 @@ describe('a Blend over a long history', () => {
           log: () => {
             throw unavailable('not used here');
           },
-          getUserContext: async (request) => ({ ...(await callUnary(real, 'getUserContext', request, { timeoutMs: 5_000 })), engagedFilter: undefined }),
+          getUserContext: async (request) => ({
+            ...(await callUnary(real, 'getUserContext', request, { timeoutMs: 5_000 })),
+            engagedFilter: undefined,
+          }),
         }),
       ],
     });
-    closers.push(() => real.close(), () => stripping.stop(100));
+    closers.push(
+      () => real.close(),
+      () => stripping.stop(100),
+    );
     const before: [string, BlendResponse][] = [];
-    const blender = await startBlender({ ...config, services: { ...config.services, events: { ...config.services.events, port: stripping.port } } }, { snapshotsDir: join(worldDir, 'snapshots'), port: 0 });
+    const blender = await startBlender(
+      { ...config, services: { ...config.services, events: { ...config.services.events, port: stripping.port } } },
+      { snapshotsDir: join(worldDir, 'snapshots'), port: 0 },
+    );
     closers.push(() => blender.stop(100));
     for (const [user] of heavy) before.push([user, await blend(blender.address, user)]);
     const share = historyShare(before);
-    console.log(`history items on a page of ${LIMIT}: ${(share * 100).toFixed(1)}% without the engaged filter, 0% with it`);
+    console.log(
+      `history items on a page of ${LIMIT}: ${(share * 100).toFixed(1)}% without the engaged filter, 0% with it`,
+    );
     expect(share).toBeGreaterThan(0);
   });
 });

@@ -59,14 +59,21 @@ describe('one blend policy for the blender and the eval', () => {
     });
     const running = await startAllInOne(mesh, { ephemeralPorts: true });
     const blender = connect(BlenderClient, running.addresses.get('blender')!);
-    const blend = (userId: string) => callUnary(blender, 'blend', { userId, limit: LIMIT, debug: true, requestId: '' }, { timeoutMs: 20_000 });
+    const blend = (userId: string) =>
+      callUnary(blender, 'blend', { userId, limit: LIMIT, debug: true, requestId: '' }, { timeoutMs: 20_000 });
     const pages = new Map<string, string[]>();
     const recorded = new Map<string, RecordedAnswers>();
     try {
-      await blendUntil(() => blend(users[0]), (r) => r.sources.every((s) => s.state === SourceState.SOURCE_STATE_OK));
+      await blendUntil(
+        () => blend(users[0]),
+        (r) => r.sources.every((s) => s.state === SourceState.SOURCE_STATE_OK),
+      );
       for (const userId of users) {
         const response = await blend(userId);
-        pages.set(userId, response.items.map((i) => i.itemId));
+        pages.set(
+          userId,
+          response.items.map((i) => i.itemId),
+        );
         recorded.set(userId, { user: response.debug!.user!, answers: answersOf(response) });
       }
     } finally {
@@ -76,7 +83,8 @@ describe('one blend policy for the blender and the eval', () => {
     served.set(name, { mesh, pages, recorded });
   }
 
-  const proposedItems = (s: Served, userId: string) => JSON.stringify(s.recorded.get(userId)!.answers.map((a) => a.candidates.map((c) => c.itemId)));
+  const proposedItems = (s: Served, userId: string) =>
+    JSON.stringify(s.recorded.get(userId)!.answers.map((a) => a.candidates.map((c) => c.itemId)));
   const evalPages = (policyOf: Served, answersOf: Served) => {
     const blend = new ReplayedBlend(policyFromConfig(policyOf.mesh), catalog, answersOf.recorded, LIMIT);
     return new Map(users.map((u) => [u, blend.page(u)]));
@@ -98,22 +106,25 @@ describe('one blend policy for the blender and the eval', () => {
     }
   });
 
-  it.each(['one per creator', 'small source share'])('a changed page rule (%s) changes the Blend and the eval alike', (name) => {
-    const shipped = served.get('shipped')!;
-    const changed = served.get(name)!;
-    // Users whose generators proposed the same items at the same ranks in both runs (scores decay
-    // with the request time, ranks do not): the same inputs to the policy.
-    const same = users.filter((u) => proposedItems(changed, u) === proposedItems(shipped, u));
-    expect(same.length).toBeGreaterThan(USERS / 2);
-    // The rule matters on them: the Blend's page moves for some.
-    const moved = same.filter((u) => String(changed.pages.get(u)) !== String(shipped.pages.get(u)));
-    expect(moved.length).toBeGreaterThan(0);
-    // The eval, on the shipped run's answers, pages them as each config's Blend did.
-    const evalChanged = evalPages(changed, shipped);
-    const evalShipped = evalPages(shipped, shipped);
-    for (const u of same) {
-      expect(evalChanged.get(u), u).toEqual(changed.pages.get(u));
-      expect(evalShipped.get(u), u).toEqual(shipped.pages.get(u));
-    }
-  });
+  it.each(['one per creator', 'small source share'])(
+    'a changed page rule (%s) changes the Blend and the eval alike',
+    (name) => {
+      const shipped = served.get('shipped')!;
+      const changed = served.get(name)!;
+      // Users whose generators proposed the same items at the same ranks in both runs (scores decay
+      // with the request time, ranks do not): the same inputs to the policy.
+      const same = users.filter((u) => proposedItems(changed, u) === proposedItems(shipped, u));
+      expect(same.length).toBeGreaterThan(USERS / 2);
+      // The rule matters on them: the Blend's page moves for some.
+      const moved = same.filter((u) => String(changed.pages.get(u)) !== String(shipped.pages.get(u)));
+      expect(moved.length).toBeGreaterThan(0);
+      // The eval, on the shipped run's answers, pages them as each config's Blend did.
+      const evalChanged = evalPages(changed, shipped);
+      const evalShipped = evalPages(shipped, shipped);
+      for (const u of same) {
+        expect(evalChanged.get(u), u).toEqual(changed.pages.get(u));
+        expect(evalShipped.get(u), u).toEqual(shipped.pages.get(u));
+      }
+    },
+  );
 });

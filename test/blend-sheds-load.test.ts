@@ -30,7 +30,13 @@ describe('Blend over the in-flight limit', () => {
     await mesh?.stop();
   });
 
-  const blend = (i: number) => callUnary(blender, 'blend', { userId: users[i % users.length], limit: 10, debug: false, requestId: `shed-${i}` }, { timeoutMs: 5_000 });
+  const blend = (i: number) =>
+    callUnary(
+      blender,
+      'blend',
+      { userId: users[i % users.length], limit: 10, debug: false, requestId: `shed-${i}` },
+      { timeoutMs: 5_000 },
+    );
 
   it('serves the admitted Blend, refuses the others at once with UNAVAILABLE, then serves again', async () => {
     const admitted = blend(0);

@@ -28,13 +28,21 @@ describe('Blend while a generator process dies', () => {
   });
 
   const blend = (i: number): Promise<BlendResponse> =>
-    callUnary(blender, 'blend', { userId: users[i % users.length], limit: 20, debug: false, requestId: `r${i}` }, { timeoutMs: 3_000 });
+    callUnary(
+      blender,
+      'blend',
+      { userId: users[i % users.length], limit: 20, debug: false, requestId: `r${i}` },
+      { timeoutMs: 3_000 },
+    );
   const stateOf = (r: BlendResponse, g: string) => r.sources.find((s) => s.generator === g)?.state;
 
   it('keeps answering, with the dead source marked', async () => {
     // Warm up: fresh processes compile their hot paths on the first calls.
     let w = 0;
-    const before = await blendUntil(() => blend(w++), (r) => !r.warnings.length && stateOf(r, 'item_cooccurrence') === SourceState.SOURCE_STATE_OK);
+    const before = await blendUntil(
+      () => blend(w++),
+      (r) => !r.warnings.length && stateOf(r, 'item_cooccurrence') === SourceState.SOURCE_STATE_OK,
+    );
     expect(stateOf(before, 'item_cooccurrence')).toBe(SourceState.SOURCE_STATE_OK);
 
     const responses: BlendResponse[] = [];
@@ -43,7 +51,10 @@ describe('Blend while a generator process dies', () => {
     const traffic = (async () => {
       const until = Date.now() + 4_000;
       while (Date.now() < until) {
-        await blend(i++).then((r) => responses.push(r), (err) => failures.push(err));
+        await blend(i++).then(
+          (r) => responses.push(r),
+          (err) => failures.push(err),
+        );
       }
     })();
     await new Promise((r) => setTimeout(r, 1_000));
@@ -57,7 +68,11 @@ describe('Blend while a generator process dies', () => {
     expect(responses.length).toBeGreaterThan(10);
     const last = responses[responses.length - 1];
     const dead = last.sources.find((s) => s.generator === 'item_cooccurrence')!;
-    expect([SourceState.SOURCE_STATE_UNAVAILABLE, SourceState.SOURCE_STATE_FAILED, SourceState.SOURCE_STATE_TIMEOUT]).toContain(dead.state);
+    expect([
+      SourceState.SOURCE_STATE_UNAVAILABLE,
+      SourceState.SOURCE_STATE_FAILED,
+      SourceState.SOURCE_STATE_TIMEOUT,
+    ]).toContain(dead.state);
     expect(dead.error).not.toBe('');
     expect(stateOf(last, 'popular')).toBe(SourceState.SOURCE_STATE_OK);
     expect(last.items.length).toBe(20);

@@ -69,16 +69,25 @@ describe('a Blend that cannot be served well', () => {
       { ...config, services: { ...config.services, events: { ...config.services.events, port: proxy.port } } },
       { snapshotsDir: snapshotsOf(config.world.dir), port: 0 },
     );
-    closers.push(() => real.close(), () => proxy.stop(100), () => blender.stop(100));
+    closers.push(
+      () => real.close(),
+      () => proxy.stop(100),
+      () => blender.stop(100),
+    );
 
     const response = await blendOn(blender.address, true);
     expect(response.warnings).toEqual([
-      expect.stringMatching(/^user context: dropped 1 malformed entry \(user\.recent_actions\[0\]\.time_ms: must be milliseconds since the Unix epoch.*\(got -1\)\); served the rest$/),
+      expect.stringMatching(
+        /^user context: dropped 1 malformed entry \(user\.recent_actions\[0\]\.time_ms: must be milliseconds since the Unix epoch.*\(got -1\)\); served the rest$/,
+      ),
     ]);
-    for (const s of response.sources) expect([s.generator, s.state]).toEqual([s.generator, SourceState.SOURCE_STATE_OK]);
+    for (const s of response.sources)
+      expect([s.generator, s.state]).toEqual([s.generator, SourceState.SOURCE_STATE_OK]);
     expect(response.items).toHaveLength(10);
     // Only the malformed action is gone; the rest of the history still personalizes the feed.
-    expect(response.debug!.user!.recentActions.map((a) => a.itemId)).toEqual(before.recentActions.slice(1).map((a) => a.itemId));
+    expect(response.debug!.user!.recentActions.map((a) => a.itemId)).toEqual(
+      before.recentActions.slice(1).map((a) => a.itemId),
+    );
   });
 
   it('is UNAVAILABLE, naming every source and why, when no generator answers', async () => {
@@ -92,6 +101,7 @@ describe('a Blend that cannot be served well', () => {
     );
     expect(failed?.code).toBe(status.UNAVAILABLE);
     expect(failed!.details).toMatch(/^no candidate source answered OK: /);
-    for (const name of GENERATORS) expect(failed!.details).toMatch(new RegExp(`${name}: (UNAVAILABLE|FAILED|TIMEOUT) \\(.+\\)`));
+    for (const name of GENERATORS)
+      expect(failed!.details).toMatch(new RegExp(`${name}: (UNAVAILABLE|FAILED|TIMEOUT) \\(.+\\)`));
   });
 });

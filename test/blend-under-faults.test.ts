@@ -27,7 +27,9 @@ const AFTER_FAULTS_MS = Number(process.env.FEEDLOOM_SOAK_SECONDS ?? 3) * 1000;
 
 /** Resident memory of a process in MB, from /proc/<pid>/status. */
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -81,102 +83,130 @@ describe('Blend under faults (kill -9, a slow generator, a ranker restart)', () 
     await mesh?.stop();
   });
 
-  it('keeps answering within its deadline, marks the affected sources, and keeps memory flat', async () => {
-    let n = 0;
-    const blend = (): Promise<BlendResponse> =>
-      callUnary(blender, 'blend', { userId: users[n % users.length], limit: 20, debug: false, requestId: `fault-${n++}` }, { timeoutMs: BLEND_DEADLINE_MS });
-    const stateOf = (r: BlendResponse, g: string) => r.sources.find((s) => s.generator === g)?.state;
+  it(
+    'keeps answering within its deadline, marks the affected sources, and keeps memory flat',
+    async () => {
+      let n = 0;
+      const blend = (): Promise<BlendResponse> =>
+        callUnary(
+          blender,
+          'blend',
+          { userId: users[n % users.length], limit: 20, debug: false, requestId: `fault-${n++}` },
+          { timeoutMs: BLEND_DEADLINE_MS },
+        );
+      const stateOf = (r: BlendResponse, g: string) => r.sources.find((s) => s.generator === g)?.state;
 
-    // Warm up until the mesh answers ranked with every healthy source OK (fresh processes compile their hot paths).
-    const warm = await blendUntil(blend, (r) => !!r.ranking?.ranked && [KILLED, ...HEALTHY].every((g) => stateOf(r, g) === SourceState.SOURCE_STATE_OK));
-    expect(warm.ranking?.ranked).toBe(true);
-    expect(stateOf(warm, KILLED)).toBe(SourceState.SOURCE_STATE_OK);
+      // Warm up until the mesh answers ranked with every healthy source OK (fresh processes compile their hot paths).
+      const warm = await blendUntil(
+        blend,
+        (r) => !!r.ranking?.ranked && [KILLED, ...HEALTHY].every((g) => stateOf(r, g) === SourceState.SOURCE_STATE_OK),
+      );
+      expect(warm.ranking?.ranked).toBe(true);
+      expect(stateOf(warm, KILLED)).toBe(SourceState.SOURCE_STATE_OK);
 
-    // Sustained load: a few callers, each sending its next request as soon as the last returns.
-    const log: { at: number; response: BlendResponse }[] = [];
-    const failures: unknown[] = [];
-    let running = true;
-    const callers = Array.from({ length: CONCURRENT_CALLERS }, async () => {
-      while (running) {
-        await blend().then((response) => log.push({ at: Date.now(), response }), (err) => failures.push(err));
+      // Sustained load: a few callers, each sending its next request as soon as the last returns.
+      const log: { at: number; response: BlendResponse }[] = [];
+      const failures: unknown[] = [];
+      let running = true;
+      const callers = Array.from({ length: CONCURRENT_CALLERS }, async () => {
+        while (running) {
+          await blend().then(
+            (response) => log.push({ at: Date.now(), response }),
+            (err) => failures.push(err),
+          );
+        }
+      });
+
+      const survivors = [...mesh.children.entries()].filter(
+        ([name]) => name !== `generator.${KILLED}` && name !== 'ranker',
+      );
+      // RSS of every surviving process every 2 s, for the soak's report.
+      const series = new Map<string, number[]>(survivors.map(([name]) => [name, []]));
+      const sampler = setInterval(
+        () => survivors.forEach(([name, child]) => series.get(name)!.push(Math.round(rssMb(child.pid!)))),
+        2_000,
+      );
+      await sleep(3_000);
+      const early = new Map(survivors.map(([name, child]) => [name, rssMb(child.pid!)]));
+
+      // kill -9 one generator process.
+      const victim = mesh.children.get(`generator.${KILLED}`)!;
+      const killed = new Promise((r) => victim.once('exit', r));
+      victim.kill('SIGKILL');
+      await killed;
+      const killedAt = Date.now();
+      await sleep(2_000);
+
+      // Restart the ranker: SIGTERM (it drains), then a new process on the same port.
+      const oldRanker = mesh.children.get('ranker')!;
+      const stopped = new Promise((r) => oldRanker.once('exit', r));
+      oldRanker.kill('SIGTERM');
+      await stopped;
+      const rankerDownAt = Date.now();
+      await sleep(1_000);
+      const restarted = await restartRanker(configPath);
+      mesh.children.set('ranker', restarted.child);
+      const rankerUpAt = Date.now();
+
+      // Load continues until the blender ranks again with the new ranker process (bounded), then a little longer.
+      const until = Date.now() + 30_000;
+      while (Date.now() < until && !log.some((l) => l.at > rankerUpAt && l.response.ranking?.ranked)) await sleep(250);
+      await sleep(AFTER_FAULTS_MS);
+      const late = new Map(survivors.map(([name, child]) => [name, rssMb(child.pid!)]));
+      running = false;
+      clearInterval(sampler);
+      await Promise.all(callers);
+
+      // Every request answered (each within BLEND_DEADLINE_MS, or it would be a failure).
+      expect(failures).toEqual([]);
+      expect(log.length).toBeGreaterThan(20);
+      for (const { response } of log) {
+        expect(response.items.length).toBe(20);
+        // The slow generator is late on every request and says so.
+        const slow = response.sources.find((s) => s.generator === SLOW)!;
+        expect(slow.state).toBe(SourceState.SOURCE_STATE_TIMEOUT);
+        expect(slow.error).not.toBe('');
+        for (const g of HEALTHY) expect(stateOf(response, g)).toBe(SourceState.SOURCE_STATE_OK);
       }
-    });
+      // After the kill, the dead generator is marked and proposes nothing.
+      const afterKill = log.filter((l) => l.at > killedAt + 500);
+      expect(afterKill.length).toBeGreaterThan(5);
+      for (const { response } of afterKill) {
+        const dead = response.sources.find((s) => s.generator === KILLED)!;
+        expect([
+          SourceState.SOURCE_STATE_UNAVAILABLE,
+          SourceState.SOURCE_STATE_FAILED,
+          SourceState.SOURCE_STATE_TIMEOUT,
+        ]).toContain(dead.state);
+        expect(dead.error).not.toBe('');
+        expect(response.items.every((item) => item.sources.every((s) => s.generator !== KILLED))).toBe(true);
+      }
+      // While the ranker was down, feeds were served in pre-score order with the reason given.
+      const unranked = log.filter((l) => l.at > rankerDownAt && l.at < rankerUpAt);
+      expect(unranked.length).toBeGreaterThan(0);
+      for (const { response } of unranked) {
+        expect(response.ranking!.ranked).toBe(false);
+        expect(response.ranking!.fallbackReason).toMatch(/^ranker (unavailable|late|failed)/);
+      }
+      // And ranked again once the new ranker process was up.
+      expect(log.some((l) => l.at > rankerUpAt && l.response.ranking?.ranked)).toBe(true);
 
-    const survivors = [...mesh.children.entries()].filter(([name]) => name !== `generator.${KILLED}` && name !== 'ranker');
-    // RSS of every surviving process every 2 s, for the soak's report.
-    const series = new Map<string, number[]>(survivors.map(([name]) => [name, []]));
-    const sampler = setInterval(() => survivors.forEach(([name, child]) => series.get(name)!.push(Math.round(rssMb(child.pid!)))), 2_000);
-    await sleep(3_000);
-    const early = new Map(survivors.map(([name, child]) => [name, rssMb(child.pid!)]));
-
-    // kill -9 one generator process.
-    const victim = mesh.children.get(`generator.${KILLED}`)!;
-    const killed = new Promise((r) => victim.once('exit', r));
-    victim.kill('SIGKILL');
-    await killed;
-    const killedAt = Date.now();
-    await sleep(2_000);
-
-    // Restart the ranker: SIGTERM (it drains), then a new process on the same port.
-    const oldRanker = mesh.children.get('ranker')!;
-    const stopped = new Promise((r) => oldRanker.once('exit', r));
-    oldRanker.kill('SIGTERM');
-    await stopped;
-    const rankerDownAt = Date.now();
-    await sleep(1_000);
-    const restarted = await restartRanker(configPath);
-    mesh.children.set('ranker', restarted.child);
-    const rankerUpAt = Date.now();
-
-    // Load continues until the blender ranks again with the new ranker process (bounded), then a little longer.
-    const until = Date.now() + 30_000;
-    while (Date.now() < until && !log.some((l) => l.at > rankerUpAt && l.response.ranking?.ranked)) await sleep(250);
-    await sleep(AFTER_FAULTS_MS);
-    const late = new Map(survivors.map(([name, child]) => [name, rssMb(child.pid!)]));
-    running = false;
-    clearInterval(sampler);
-    await Promise.all(callers);
-
-    // Every request answered (each within BLEND_DEADLINE_MS, or it would be a failure).
-    expect(failures).toEqual([]);
-    expect(log.length).toBeGreaterThan(20);
-    for (const { response } of log) {
-      expect(response.items.length).toBe(20);
-      // The slow generator is late on every request and says so.
-      const slow = response.sources.find((s) => s.generator === SLOW)!;
-      expect(slow.state).toBe(SourceState.SOURCE_STATE_TIMEOUT);
-      expect(slow.error).not.toBe('');
-      for (const g of HEALTHY) expect(stateOf(response, g)).toBe(SourceState.SOURCE_STATE_OK);
-    }
-    // After the kill, the dead generator is marked and proposes nothing.
-    const afterKill = log.filter((l) => l.at > killedAt + 500);
-    expect(afterKill.length).toBeGreaterThan(5);
-    for (const { response } of afterKill) {
-      const dead = response.sources.find((s) => s.generator === KILLED)!;
-      expect([SourceState.SOURCE_STATE_UNAVAILABLE, SourceState.SOURCE_STATE_FAILED, SourceState.SOURCE_STATE_TIMEOUT]).toContain(dead.state);
-      expect(dead.error).not.toBe('');
-      expect(response.items.every((item) => item.sources.every((s) => s.generator !== KILLED))).toBe(true);
-    }
-    // While the ranker was down, feeds were served in pre-score order with the reason given.
-    const unranked = log.filter((l) => l.at > rankerDownAt && l.at < rankerUpAt);
-    expect(unranked.length).toBeGreaterThan(0);
-    for (const { response } of unranked) {
-      expect(response.ranking!.ranked).toBe(false);
-      expect(response.ranking!.fallbackReason).toMatch(/^ranker (unavailable|late|failed)/);
-    }
-    // And ranked again once the new ranker process was up.
-    expect(log.some((l) => l.at > rankerUpAt && l.response.ranking?.ranked)).toBe(true);
-
-    // Memory flat: a leak of even 1 KB per request over the few hundred requests here would not
-    // show, so this guards against gross growth (buffers held per request, a cache without bound).
-    // The bound is generous because V8 grows its heap lazily towards a steady state after warm-up
-    // and RSS only returns memory to the OS slowly: late ≤ early × 1.5 + 40 MB.
-    for (const [name, before] of early) {
-      const after = late.get(name)!;
-      expect(after, `${name}: RSS ${before.toFixed(0)} MB → ${after.toFixed(0)} MB`).toBeLessThanOrEqual(before * 1.5 + 40);
-    }
-    if (process.env.FEEDLOOM_SOAK_SECONDS) {
-      console.log(`soak: ${log.length} Blends; RSS MB every 2 s:\n${[...series].map(([name, mbs]) => `  ${name}: ${mbs.join(' ')}`).join('\n')}`);
-    }
-  }, 180_000 + AFTER_FAULTS_MS);
+      // Memory flat: a leak of even 1 KB per request over the few hundred requests here would not
+      // show, so this guards against gross growth (buffers held per request, a cache without bound).
+      // The bound is generous because V8 grows its heap lazily towards a steady state after warm-up
+      // and RSS only returns memory to the OS slowly: late ≤ early × 1.5 + 40 MB.
+      for (const [name, before] of early) {
+        const after = late.get(name)!;
+        expect(after, `${name}: RSS ${before.toFixed(0)} MB → ${after.toFixed(0)} MB`).toBeLessThanOrEqual(
+          before * 1.5 + 40,
+        );
+      }
+      if (process.env.FEEDLOOM_SOAK_SECONDS) {
+        console.log(
+          `soak: ${log.length} Blends; RSS MB every 2 s:\n${[...series].map(([name, mbs]) => `  ${name}: ${mbs.join(' ')}`).join('\n')}`,
+        );
+      }
+    },
+    180_000 + AFTER_FAULTS_MS,
+  );
 });

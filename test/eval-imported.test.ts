@@ -43,12 +43,18 @@ describe('eval on an imported world', () => {
 
   it('splits each user at their last 20%: held-out items are absent from the training world', async () => {
     const split = await buildSplitWorld(worldDir, { fraction: 0.2 }, () => {});
-    const source = await worldRows<{ user_id: string; n: number }>(worldDir, `SELECT user_id, count(DISTINCT item_id) AS n FROM events WHERE action IN ('click', 'save') GROUP BY user_id`);
+    const source = await worldRows<{ user_id: string; n: number }>(
+      worldDir,
+      `SELECT user_id, count(DISTINCT item_id) AS n FROM events WHERE action IN ('click', 'save') GROUP BY user_id`,
+    );
     for (const { user_id, n } of source) {
       expect(split.heldOut.get(user_id)?.size, user_id).toBe(Math.max(1, Math.round(0.2 * n)));
       expect(split.train.get(user_id)!.length + split.heldOut.get(user_id)!.size).toBe(n);
     }
-    const kept = await worldRows<{ user_id: string; item_id: string }>(split.dir, `SELECT DISTINCT user_id, item_id FROM events`);
+    const kept = await worldRows<{ user_id: string; item_id: string }>(
+      split.dir,
+      `SELECT DISTINCT user_id, item_id FROM events`,
+    );
     const leaked = kept.filter((e) => split.heldOut.get(e.user_id)?.has(e.item_id));
     expect(leaked).toEqual([]);
     expect(kept.length).toBe([...split.train.values()].reduce((s, items) => s + items.length, 0));
@@ -61,7 +67,11 @@ describe('eval on an imported world', () => {
 
   it('prints every generator, the Blend at 20 and 100, and popularity, item-kNN and EASE', async () => {
     const before = worldFiles(worldDir);
-    const { stdout } = await promisify(execFile)(process.execPath, ['bin/feedloom.js', 'eval', '--world', worldDir, '--json'], { timeout: 900_000, maxBuffer: 64 << 20 });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['bin/feedloom.js', 'eval', '--world', worldDir, '--json'],
+      { timeout: 900_000, maxBuffer: 64 << 20 },
+    );
     const report = JSON.parse(stdout) as SplitEvalReport;
     expect(report.meshError).toBeUndefined();
     expect(report.split).toBe('user-last:0.2');
@@ -76,8 +86,11 @@ describe('eval on an imported world', () => {
       expect(row.coverage).toBeGreaterThanOrEqual(0);
       expect(row.coverage).toBeLessThanOrEqual(1);
     }
-    expect(report.generators.map((g) => g.name)).toEqual(expect.arrayContaining(['popular', 'item_cooccurrence', 'mf', 'two_tower']));
-    for (const g of ['popular', 'item_cooccurrence', 'mf', 'two_tower']) expect(report.generators.find((x) => x.name === g)!.recall['@100'], g).toBeGreaterThan(0);
+    expect(report.generators.map((g) => g.name)).toEqual(
+      expect.arrayContaining(['popular', 'item_cooccurrence', 'mf', 'two_tower']),
+    );
+    for (const g of ['popular', 'item_cooccurrence', 'mf', 'two_tower'])
+      expect(report.generators.find((x) => x.name === g)!.recall['@100'], g).toBeGreaterThan(0);
 
     const blend = Object.fromEntries(report.blends.map((b) => [b.name, b]));
     expect(Object.keys(blend)).toEqual(['Blend (page of 20)', 'Blend (page of 100)']);

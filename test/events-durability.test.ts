@@ -24,12 +24,16 @@ interface EventsProcess {
 }
 
 async function startProcess(worldDir: string): Promise<EventsProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--world', worldDir, '--port', '0'], { cwd: join(import.meta.dirname, '..') });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--world', worldDir, '--port', '0'], {
+    cwd: join(import.meta.dirname, '..'),
+  });
   const stderr: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   const firstLine = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`events exited with ${code} before listening:\n${stderr.join('\n')}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`events exited with ${code} before listening:\n${stderr.join('\n')}`)),
+    );
   });
   const ready = JSON.parse(firstLine);
   expect(firstLine).toBe(JSON.stringify({ event: 'listening', service: 'events', address: ready.address }));
@@ -39,12 +43,24 @@ async function startProcess(worldDir: string): Promise<EventsProcess> {
 
 const exited = (child: ChildProcessWithoutNullStreams) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once('exit', (code, signal) => resolve({ code, signal }));
   });
 
-const event = (e: Partial<Event> & Pick<Event, 'userId' | 'itemId' | 'action'>): Event => ({ timeMs: 0, boardId: '', source: 'test', requestId: '', ...e });
-const ACTIONS = [ActionType.ACTION_TYPE_IMPRESSION, ActionType.ACTION_TYPE_CLICK, ActionType.ACTION_TYPE_SAVE, ActionType.ACTION_TYPE_HIDE];
+const event = (e: Partial<Event> & Pick<Event, 'userId' | 'itemId' | 'action'>): Event => ({
+  timeMs: 0,
+  boardId: '',
+  source: 'test',
+  requestId: '',
+  ...e,
+});
+const ACTIONS = [
+  ActionType.ACTION_TYPE_IMPRESSION,
+  ActionType.ACTION_TYPE_CLICK,
+  ActionType.ACTION_TYPE_SAVE,
+  ActionType.ACTION_TYPE_HIDE,
+];
 
 let world: string;
 let manifest: WorldManifest;
@@ -56,7 +72,10 @@ beforeAll(async () => {
   manifest = await simulateWorld({ preset: 'tiny', seed: 3, dir: world, log: () => {} });
   const duck = await openDuck();
   try {
-    const rows = await queryRows<{ user_id: string }>(duck.conn, `SELECT user_id FROM read_parquet(${sqlString(worldPaths(world).table('users'))}) ORDER BY user_id LIMIT 8`);
+    const rows = await queryRows<{ user_id: string }>(
+      duck.conn,
+      `SELECT user_id FROM read_parquet(${sqlString(worldPaths(world).table('users'))}) ORDER BY user_id LIMIT 8`,
+    );
     users = rows.map((r) => r.user_id);
   } finally {
     duck.close();
@@ -74,8 +93,11 @@ afterAll(async () => {
 async function historyActionCount(userId: string): Promise<number> {
   const duck = await openDuck();
   try {
-    const [row] = await queryRows<{ n: number }>(duck.conn, `SELECT count(*) AS n FROM read_parquet(${sqlString(join(world, 'events', 'day=*', '*.parquet'))})
-      WHERE user_id = ${sqlString(userId)} AND action IN ('click', 'save', 'hide')`);
+    const [row] = await queryRows<{ n: number }>(
+      duck.conn,
+      `SELECT count(*) AS n FROM read_parquet(${sqlString(join(world, 'events', 'day=*', '*.parquet'))})
+      WHERE user_id = ${sqlString(userId)} AND action IN ('click', 'save', 'hide')`,
+    );
     return row.n;
   } finally {
     duck.close();
@@ -103,7 +125,11 @@ describe('events service durability', () => {
         });
       }),
     );
-    const acks = await Promise.all(batches.map((events, b) => callUnary(first.client, 'log', { idempotencyKey: `batch-${b}`, events }, { timeoutMs: 10_000 })));
+    const acks = await Promise.all(
+      batches.map((events, b) =>
+        callUnary(first.client, 'log', { idempotencyKey: `batch-${b}`, events }, { timeoutMs: 10_000 }),
+      ),
+    );
     first.child.kill('SIGKILL');
     expect(await exited(first.child)).toEqual({ code: null, signal: 'SIGKILL' });
     first.client.close();
@@ -125,7 +151,11 @@ describe('events service durability', () => {
 
     // A client that lost its answers in the crash retries every call: each is acknowledged again, as
     // before, and nothing is written twice (the context counts below would see doubles).
-    const retried = await Promise.all(batches.map((events, b) => callUnary(second.client, 'log', { idempotencyKey: `batch-${b}`, events }, { timeoutMs: 10_000 })));
+    const retried = await Promise.all(
+      batches.map((events, b) =>
+        callUnary(second.client, 'log', { idempotencyKey: `batch-${b}`, events }, { timeoutMs: 10_000 }),
+      ),
+    );
     expect(retried).toEqual(acks.map((a) => ({ ...a, duplicate: true })));
 
     for (const userId of users) {
@@ -136,7 +166,8 @@ describe('events service durability', () => {
       for (const e of engaged) {
         expect(recent.get(e.itemId), `${userId} ${e.itemId}`).toMatchObject({ type: e.action, boardId: e.boardId });
       }
-      for (const e of sent.filter((e) => e.action === ActionType.ACTION_TYPE_IMPRESSION)) expect(ctx.seenItems).toContain(e.itemId);
+      for (const e of sent.filter((e) => e.action === ActionType.ACTION_TYPE_IMPRESSION))
+        expect(ctx.seenItems).toContain(e.itemId);
       // The world's own history is still there beneath the live events.
       expect(ctx.recentActions).toHaveLength(engaged.length + (await historyActionCount(userId)));
       const times = ctx.recentActions.map((a) => a.timeMs);
@@ -146,7 +177,15 @@ describe('events service durability', () => {
       expect(ctx.locale).not.toBe('');
     }
 
-    const after = await callUnary(second.client, 'log', { idempotencyKey: '', events: [event({ userId: users[0], itemId: 'after-restart', action: ActionType.ACTION_TYPE_CLICK })] }, { timeoutMs: 5_000 });
+    const after = await callUnary(
+      second.client,
+      'log',
+      {
+        idempotencyKey: '',
+        events: [event({ userId: users[0], itemId: 'after-restart', action: ActionType.ACTION_TYPE_CLICK })],
+      },
+      { timeoutMs: 5_000 },
+    );
     expect(after).toEqual({ accepted: 1, lastSequence: 24 * 40 + 1, duplicate: false });
 
     second.child.kill('SIGTERM');
@@ -172,18 +211,31 @@ describe('events service durability', () => {
           return err.details;
         },
       );
-    expect(await rejected(bad)).toBe('events[3].action: must be one of ACTION_TYPE_IMPRESSION, ACTION_TYPE_CLICK, ACTION_TYPE_SAVE, ACTION_TYPE_HIDE (got 0)');
-    expect(await rejected([event({ userId: '', itemId: 'i1', action: ActionType.ACTION_TYPE_CLICK })])).toBe('events[0].user_id: is required and must not be empty');
-    expect(await rejected([event({ userId, itemId: 'i1', action: ActionType.ACTION_TYPE_CLICK, timeMs: -5 })])).toMatch(/^events\[0\]\.time_ms: /);
+    expect(await rejected(bad)).toBe(
+      'events[3].action: must be one of ACTION_TYPE_IMPRESSION, ACTION_TYPE_CLICK, ACTION_TYPE_SAVE, ACTION_TYPE_HIDE (got 0)',
+    );
+    expect(await rejected([event({ userId: '', itemId: 'i1', action: ActionType.ACTION_TYPE_CLICK })])).toBe(
+      'events[0].user_id: is required and must not be empty',
+    );
+    expect(await rejected([event({ userId, itemId: 'i1', action: ActionType.ACTION_TYPE_CLICK, timeMs: -5 })])).toMatch(
+      /^events\[0\]\.time_ms: /,
+    );
     expect(await rejected([])).toBe('events: must hold at least 1 item(s)');
 
     const ctx = await callUnary(p.client, 'getUserContext', { userId, maxActions: 1000 }, { timeoutMs: 5_000 });
     expect(ctx.recentActions.map((a) => a.itemId)).not.toContain('ok-before-bad');
 
-    const stranger = await callUnary(p.client, 'getUserContext', { userId: 'nobody-here', maxActions: 0 }, { timeoutMs: 5_000 });
+    const stranger = await callUnary(
+      p.client,
+      'getUserContext',
+      { userId: 'nobody-here', maxActions: 0 },
+      { timeoutMs: 5_000 },
+    );
     expect(stranger).toMatchObject({ userId: 'nobody-here', recentActions: [], seenItems: [], topics: [] });
     expect(stranger.requestTimeMs).toBeGreaterThanOrEqual(manifest.startMs + manifest.days * DAY_MS);
-    await expect(callUnary(p.client, 'getUserContext', { userId, maxActions: 5000 }, { timeoutMs: 5_000 })).rejects.toMatchObject({
+    await expect(
+      callUnary(p.client, 'getUserContext', { userId, maxActions: 5000 }, { timeoutMs: 5_000 }),
+    ).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
       details: 'max_actions: must be an integer from 1 to 1000 (got 5000)',
     });

@@ -26,11 +26,17 @@ function withPixieSettings(settings: Record<string, unknown>) {
   return { ...config, at, worldDir };
 }
 
-const rejection = (promise: Promise<unknown>) => promise.then(() => undefined, (err: Error) => err);
+const rejection = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (err: Error) => err,
+  );
 
 describe('generator settings at start-up', () => {
   it('the shipped config passes, and a module fills in its defaults', async () => {
-    await expect(checkGeneratorSettings(loadMeshConfig('config/mesh.json'), 'config/mesh.json')).resolves.toBeUndefined();
+    await expect(
+      checkGeneratorSettings(loadMeshConfig('config/mesh.json'), 'config/mesh.json'),
+    ).resolves.toBeUndefined();
     expect(pixie.settings.parse({ steps: 500 })).toMatchObject({ steps: 500, maxSeeds: 20, restartProbability: 0.5 });
   });
 
@@ -46,25 +52,33 @@ describe('generator settings at start-up', () => {
     const { mesh, at } = withPixieSettings({ maxSeed: 5, restartProbability: 2 });
     const err = await rejection(checkGeneratorSettings(mesh));
     expect(err!.message).toContain(`generators[${at}].settings: Unrecognized key(s) in object: 'maxSeed'`);
-    expect(err!.message).toContain(`generators[${at}].settings.restartProbability: Number must be less than or equal to 1`);
+    expect(err!.message).toContain(
+      `generators[${at}].settings.restartProbability: Number must be less than or equal to 1`,
+    );
   });
 
   it('checks the settings every learned generator shares, and the SDK ones every generator takes', async () => {
     const { mesh } = testMeshConfig('/nowhere', (raw) => {
-      raw.generators.find((g: { name: string }) => g.name === 'two_tower').settings = { annHosts: [{ address: 'h:1', shard: -1 }] };
+      raw.generators.find((g: { name: string }) => g.name === 'two_tower').settings = {
+        annHosts: [{ address: 'h:1', shard: -1 }],
+      };
       raw.generators.find((g: { name: string }) => g.name === 'popular').settings = { faultDelayMs: 'slow' };
     });
     const twoTower = mesh.generators.findIndex((g) => g.name === 'two_tower');
     const popular = mesh.generators.findIndex((g) => g.name === 'popular');
     const err = await rejection(checkGeneratorSettings(mesh));
-    expect(err!.message).toContain(`generators[${twoTower}].settings.annHosts[0].shard: Number must be greater than or equal to 0`);
+    expect(err!.message).toContain(
+      `generators[${twoTower}].settings.annHosts[0].shard: Number must be greater than or equal to 0`,
+    );
     expect(err!.message).toContain(`generators[${popular}].settings.faultDelayMs: Expected number, received string`);
   });
 
   it('names a generator that has no module', async () => {
     const { mesh } = testMeshConfig('/nowhere', (raw) => raw.generators.push({ name: 'no_such_generator', port: 1 }));
     const err = await rejection(checkGeneratorSettings(mesh));
-    expect(err!.message).toMatch(/generators\[\d+\]\.name: generator "no_such_generator" is in the mesh config but has no module/);
+    expect(err!.message).toMatch(
+      /generators\[\d+\]\.name: generator "no_such_generator" is in the mesh config but has no module/,
+    );
   });
 
   it('stops `up` before the world is prepared, and all-in-one before anything serves', async () => {
@@ -80,12 +94,16 @@ describe('generator settings at start-up', () => {
 
   it('stops a generator served on its own', async () => {
     const err = await rejection(serveGenerator(pixie, { snapshotsDir: tmpdir(), settings: { steps: '20k' }, port: 0 }));
-    expect(err!.message).toMatch(/invalid settings for generator pixie:\n {2}settings\.steps: Expected number, received string/);
+    expect(err!.message).toMatch(
+      /invalid settings for generator pixie:\n {2}settings\.steps: Expected number, received string/,
+    );
   });
 
   it('stops a component process of the per-process mode, with the field path on stderr', async () => {
     const { path, at } = withPixieSettings({ earlyStopVisits: 2.5 });
-    const child = spawn(process.execPath, ['--import', 'tsx', SERVE, '--config', path, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', SERVE, '--config', path, 'events'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

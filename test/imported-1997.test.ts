@@ -22,7 +22,8 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const okSources = (r: BlendResponse) => r.sources.filter((s) => s.state === SourceState.SOURCE_STATE_OK).map((s) => s.generator);
+const okSources = (r: BlendResponse) =>
+  r.sources.filter((s) => s.state === SourceState.SOURCE_STATE_OK).map((s) => s.generator);
 
 describe('a 1997 ratings log, end to end', () => {
   beforeAll(async () => {
@@ -45,14 +46,21 @@ describe('a 1997 ratings log, end to end', () => {
     mesh = await startAllInOne(config, { ephemeralPorts: true });
     const blender = connect(BlenderClient, mesh.addresses.get('blender')!);
     try {
-      const blend = () => callUnary(blender, 'blend', { userId: 'u1', limit: 20, debug: false, requestId: '' }, { timeoutMs: 10_000 });
+      const blend = () =>
+        callUnary(blender, 'blend', { userId: 'u1', limit: 20, debug: false, requestId: '' }, { timeoutMs: 10_000 });
       const response = await blendUntil(blend, (r) => okSources(r).length >= 8 && r.ranking?.ranked === true);
       expect(response.items).toHaveLength(20);
       expect(okSources(response).length).toBeGreaterThanOrEqual(8);
-      expect(okSources(response)).toEqual(expect.arrayContaining(['popular', 'item_cooccurrence', 'mf', 'two_tower', 'embedding_i2i']));
+      expect(okSources(response)).toEqual(
+        expect.arrayContaining(['popular', 'item_cooccurrence', 'mf', 'two_tower', 'embedding_i2i']),
+      );
       expect(response.ranking).toMatchObject({ ranked: true, modelVersion: expect.stringMatching(/^v\d+/) });
       // No source refused the 1997 context.
-      expect(response.sources.filter((s) => s.state === SourceState.SOURCE_STATE_FAILED).map((s) => `${s.generator}: ${s.error}`)).toEqual([]);
+      expect(
+        response.sources
+          .filter((s) => s.state === SourceState.SOURCE_STATE_FAILED)
+          .map((s) => `${s.generator}: ${s.error}`),
+      ).toEqual([]);
     } finally {
       blender.close();
     }

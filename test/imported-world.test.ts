@@ -47,7 +47,18 @@ describe('an imported interaction file', () => {
   it('imports through the CLI, reporting unparseable rows by line', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['bin/feedloom.js', 'import', '--input', input, '--sep', 'tab', '--columns', 'user,item,rating,timestamp', '--out', worldDir],
+      [
+        'bin/feedloom.js',
+        'import',
+        '--input',
+        input,
+        '--sep',
+        'tab',
+        '--columns',
+        'user,item,rating,timestamp',
+        '--out',
+        worldDir,
+      ],
       { timeout: 120_000 },
     );
     expect(stdout).toMatch(/imported 4500 interactions/);
@@ -62,12 +73,19 @@ describe('an imported interaction file', () => {
 
   it('is served by the same mesh: CF and popularity answer, creator-based generators answer empty', async () => {
     const { mesh: config } = testMeshConfig(worldDir, (raw) => {
-      raw.generators = raw.generators.filter((g: { name: string }) => ['popular', 'item_cooccurrence', 'followed_creators'].includes(g.name));
+      raw.generators = raw.generators.filter((g: { name: string }) =>
+        ['popular', 'item_cooccurrence', 'followed_creators'].includes(g.name),
+      );
     });
     mesh = await startAllInOne(config, { ephemeralPorts: true });
     const blender = connect(BlenderClient, mesh.addresses.get('blender')!);
     try {
-      const response = await callUnary(blender, 'blend', { userId: 'u12', limit: 20, debug: false, requestId: '' }, { timeoutMs: 5_000 });
+      const response = await callUnary(
+        blender,
+        'blend',
+        { userId: 'u12', limit: 20, debug: false, requestId: '' },
+        { timeoutMs: 5_000 },
+      );
       const state = Object.fromEntries(response.sources.map((s) => [s.generator, [s.state, s.candidates]]));
       expect(state.popular).toEqual([SourceState.SOURCE_STATE_OK, expect.any(Number)]);
       expect(state.item_cooccurrence[0]).toBe(SourceState.SOURCE_STATE_OK);

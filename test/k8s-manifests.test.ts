@@ -53,9 +53,13 @@ describe('Kubernetes manifests from the mesh config', () => {
   it('runs the event log as a StatefulSet that alone may write the world', () => {
     const events = find('StatefulSet', 'events');
     expect(events.spec.replicas).toBe(1);
-    expect(events.spec.template.spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'world').readOnly).toBe(false);
+    expect(
+      events.spec.template.spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'world').readOnly,
+    ).toBe(false);
     const blender = find('Deployment', 'blender');
-    expect(blender.spec.template.spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'world').readOnly).toBe(true);
+    expect(
+      blender.spec.template.spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'world').readOnly,
+    ).toBe(true);
   });
 
   it('ships a cluster config that validates and reaches every service by DNS, round-robin', () => {
@@ -63,14 +67,22 @@ describe('Kubernetes manifests from the mesh config', () => {
     expect(config.listenHost).toBe('0.0.0.0');
     expect(config.services.blender.address).toBe(`dns:///blender.feed.svc.cluster.local:${mesh.services.blender.port}`);
     for (const g of config.generators) {
-      const service = objects.find((o) => o.kind === 'Service' && `dns:///${o.metadata.name}.feed.svc.cluster.local:${g.port}` === g.address);
+      const service = objects.find(
+        (o) => o.kind === 'Service' && `dns:///${o.metadata.name}.feed.svc.cluster.local:${g.port}` === g.address,
+      );
       expect(service, g.name).toBeDefined();
     }
   });
 
   it('makes the ANN hosts one StatefulSet, each pod a named host', () => {
     const withAnn = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
-    withAnn.ann = { hosts: [{ name: 'a', port: 50301 }, { name: 'b', port: 50302 }, { name: 'c', port: 50303 }] };
+    withAnn.ann = {
+      hosts: [
+        { name: 'a', port: 50301 },
+        { name: 'b', port: 50302 },
+        { name: 'c', port: 50303 },
+      ],
+    };
     const dir = mkdtempSync(join(tmpdir(), 'k8s-ann-'));
     const configPath = join(dir, 'mesh.json');
     writeFileSync(configPath, JSON.stringify({ ...withAnn, world: { ...withAnn.world, dir: '/tmp/w' } }));
@@ -81,6 +93,8 @@ describe('Kubernetes manifests from the mesh config', () => {
     expect(sts.spec.serviceName).toBe('ann');
     expect(sts.spec.template.spec.containers[0].command.slice(-1)).toEqual(['ann.$(POD_NAME)']);
     const config = parseMeshConfig(JSON.parse(annObjects.find((o) => o.kind === 'ConfigMap').data['mesh.json']));
-    expect(config.ann!.hosts.map((h) => h.address)).toEqual([0, 1, 2].map((i) => `dns:///ann-${i}.ann.feed.svc.cluster.local:50301`));
+    expect(config.ann!.hosts.map((h) => h.address)).toEqual(
+      [0, 1, 2].map((i) => `dns:///ann-${i}.ann.feed.svc.cluster.local:50301`),
+    );
   });
 });

@@ -37,10 +37,13 @@ export function layerViolation(from: string, to: string): string | undefined {
   const a = layerOf(from);
   const b = layerOf(to);
   if (a === undefined || a === 'outside' || b === undefined) return undefined; // unplaced files fail on their own
-  if (to.startsWith('test/')) return from.endsWith('.test.ts') ? undefined : `only test files may import test/ (${a} code must not)`;
+  if (to.startsWith('test/'))
+    return from.endsWith('.test.ts') ? undefined : `only test files may import test/ (${a} code must not)`;
   if (b === 'outside') return undefined;
   if (LAYERS.indexOf(b) <= LAYERS.indexOf(a)) return undefined;
-  const allowed = LAYERS.slice(0, LAYERS.indexOf(a) + 1).reverse().join(', ');
+  const allowed = LAYERS.slice(0, LAYERS.indexOf(a) + 1)
+    .reverse()
+    .join(', ');
   return `${a} may import ${allowed} only (layer order ${[...LAYERS].reverse().join(' → ')}), not ${b}`;
 }
 
@@ -60,19 +63,33 @@ export function importSpecifiers(file: string, text: string): string[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const constants = new Map<string, string>();
   const collect = (node: ts.Node) => {
-    if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.initializer && ts.isStringLiteralLike(node.initializer)) constants.set(node.name.text, node.initializer.text);
+    if (
+      ts.isVariableDeclaration(node) &&
+      ts.isIdentifier(node.name) &&
+      node.initializer &&
+      ts.isStringLiteralLike(node.initializer)
+    )
+      constants.set(node.name.text, node.initializer.text);
     ts.forEachChild(node, collect);
   };
   collect(source);
   const specs: string[] = [];
   const visit = (node: ts.Node) => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       specs.push(node.moduleSpecifier.text);
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0]) {
       const arg = node.arguments[0];
       const spec = ts.isStringLiteralLike(arg) ? arg.text : ts.isIdentifier(arg) ? constants.get(arg.text) : undefined;
       if (spec !== undefined) specs.push(spec);
-    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+    } else if (
+      ts.isImportTypeNode(node) &&
+      ts.isLiteralTypeNode(node.argument) &&
+      ts.isStringLiteral(node.argument.literal)
+    ) {
       specs.push(node.argument.literal.text);
     }
     ts.forEachChild(node, visit);
@@ -193,9 +210,22 @@ describe('the checks can fail', () => {
       ['d.ts', []],
       ['e.ts', ['e.ts']],
     ]);
-    expect(findCycles(graph)).toEqual(expect.arrayContaining([['a.ts', 'b.ts', 'c.ts', 'a.ts'], ['e.ts', 'e.ts']]));
+    expect(findCycles(graph)).toEqual(
+      expect.arrayContaining([
+        ['a.ts', 'b.ts', 'c.ts', 'a.ts'],
+        ['e.ts', 'e.ts'],
+      ]),
+    );
     expect(findCycles(graph)).toHaveLength(2);
-    expect(findCycles(new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', []]]))).toEqual([]);
+    expect(
+      findCycles(
+        new Map([
+          ['a.ts', ['b.ts']],
+          ['b.ts', ['c.ts']],
+          ['c.ts', []],
+        ]),
+      ),
+    ).toEqual([]);
     // No file cycle, but the folders go round: libs/a → libs/b → libs/a.
     const files = new Map([
       ['libs/a/x.ts', ['libs/b/y.ts']],
@@ -220,12 +250,25 @@ describe('the checks can fail', () => {
       "const specifier = './g.js';",
       'const g = await import(specifier);',
     ].join('\n');
-    expect(importSpecifiers('x.ts', text)).toEqual(['./a.js', '../b.js', './c.js', './d.js', './e.js', './f.js', 'node:fs', './g.js']);
+    expect(importSpecifiers('x.ts', text)).toEqual([
+      './a.js',
+      '../b.js',
+      './c.js',
+      './d.js',
+      './e.js',
+      './f.js',
+      'node:fs',
+      './g.js',
+    ]);
   });
 
   it('refuses imports up the layers, and allows them down', () => {
-    expect(layerViolation('services/offline/eval/run-eval.ts', 'services/ops/mesh/run.ts')).toMatch(/offline may import offline, servers, libs only/);
-    expect(layerViolation('services/ann/service.ts', 'services/offline/indexer/cli.ts')).toMatch(/servers may import servers, libs only/);
+    expect(layerViolation('services/offline/eval/run-eval.ts', 'services/ops/mesh/run.ts')).toMatch(
+      /offline may import offline, servers, libs only/,
+    );
+    expect(layerViolation('services/ann/service.ts', 'services/offline/indexer/cli.ts')).toMatch(
+      /servers may import servers, libs only/,
+    );
     expect(layerViolation('libs/ann/host.ts', 'services/ann/service.ts')).toMatch(/libs may import libs only/);
     expect(layerViolation('services/ann/testing.ts', 'test/fixtures/world.ts')).toMatch(/only test files/);
     expect(layerOf('services/misc/x.ts')).toBeUndefined();
@@ -258,7 +301,11 @@ describe('the imports of libs/ and services/', () => {
   });
 
   it('name files that exist', () => {
-    const missing = [...graph].flatMap(([from, targets]) => targets.filter((to) => !existsSync(path.join(ROOT, to)) && !existsSync(path.join(ROOT, to.replace(/\.js$/, '.ts')))).map((to) => `${from} → ${to}`));
+    const missing = [...graph].flatMap(([from, targets]) =>
+      targets
+        .filter((to) => !existsSync(path.join(ROOT, to)) && !existsSync(path.join(ROOT, to.replace(/\.js$/, '.ts'))))
+        .map((to) => `${from} → ${to}`),
+    );
     expect(missing, `imports of files that do not exist:\n  ${missing.join('\n  ')}`).toEqual([]);
   });
 

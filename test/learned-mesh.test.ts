@@ -18,7 +18,10 @@ import { freePorts, trainedRegistry } from './fixtures/learned.js';
 
 const run = promisify(execFile);
 const LEARNED = ['two_tower', 'embedding_i2i', 'multi_interest'];
-const buf = (args: string[]) => run('npx', ['--no-install', 'buf', 'curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args], { timeout: 30_000 });
+const buf = (args: string[]) =>
+  run('npx', ['--no-install', 'buf', 'curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args], {
+    timeout: 30_000,
+  });
 
 describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 ANN hosts, blender)', () => {
   let world: string;
@@ -32,7 +35,22 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     world = await testWorld();
     registryDir = await trainedRegistry(world, [1, 2]);
     // v0001 through the CLI (as `feedloom index` runs it), v0002 as HNSW through the function.
-    const cli = await run(process.execPath, ['--import', 'tsx', 'services/offline/indexer/main.ts', '--world', world, '--registry', registryDir, '--version', 'v0001', '--json'], { timeout: 120_000 });
+    const cli = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'services/offline/indexer/main.ts',
+        '--world',
+        world,
+        '--registry',
+        registryDir,
+        '--version',
+        'v0001',
+        '--json',
+      ],
+      { timeout: 120_000 },
+    );
     expect(JSON.parse(cli.stdout)).toMatchObject({ model: 'two_tower', version: 'v0001', factory: 'Flat' });
     await runIndexer({ registryDir, worldDir: world, version: 'v0002', index: { type: 'hnsw' } });
 
@@ -42,7 +60,14 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
       raw.services.events.port = events;
       raw.services.blender.port = blend;
       raw.services.viewer = { port: viewer, keepVersions: 3 };
-      raw.ann = { hosts: [{ name: 'a', port: a }, { name: 'b', port: b }], efSearch: 128, nprobe: 8 };
+      raw.ann = {
+        hosts: [
+          { name: 'a', port: a },
+          { name: 'b', port: b },
+        ],
+        efSearch: 128,
+        nprobe: 8,
+      };
       raw.generators = raw.generators.filter((g: { name: string }) => ['popular', ...LEARNED].includes(g.name));
       raw.generators.forEach((g: { port: number }, i: number) => (g.port = generatorPorts[i]));
       delete raw.services.ranker;
@@ -59,7 +84,8 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     await mesh?.stop();
   });
 
-  const blend = (userId: string): Promise<BlendResponse> => callUnary(blender, 'blend', { userId, limit: 30, debug: true, requestId: '' }, { timeoutMs: 20_000 });
+  const blend = (userId: string): Promise<BlendResponse> =>
+    callUnary(blender, 'blend', { userId, limit: 30, debug: true, requestId: '' }, { timeoutMs: 20_000 });
 
   it('indexed both versions beside their models, tagged with the version', async () => {
     const v1 = await readIndexMeta(`${registryDir}/two_tower/v0001`);
@@ -89,9 +115,18 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     const viewer = await buf(['--list-services', `http://${mesh.addresses.get('viewer')}`]);
     expect(viewer.stdout).toContain('feedloom.v1.ViewerModel');
     const ann = await buf(['--list-services', `http://${mesh.addresses.get('ann.a')}`]);
-    expect(ann.stdout.split('\n')).toEqual(expect.arrayContaining(['feedloom.v1.AnnSearch', 'feedloom.v1.AnnAdmin', 'grpc.health.v1.Health']));
-    const { stdout } = await buf(['-d', '{}', `http://${mesh.addresses.get('ann.b')}/feedloom.v1.AnnSearch/GetVersions`]);
-    expect(JSON.parse(stdout)).toMatchObject({ host: 'b', models: [{ model: 'two_tower', servingVersion: 'v0002', loadedVersions: ['v0002'] }] });
+    expect(ann.stdout.split('\n')).toEqual(
+      expect.arrayContaining(['feedloom.v1.AnnSearch', 'feedloom.v1.AnnAdmin', 'grpc.health.v1.Health']),
+    );
+    const { stdout } = await buf([
+      '-d',
+      '{}',
+      `http://${mesh.addresses.get('ann.b')}/feedloom.v1.AnnSearch/GetVersions`,
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({
+      host: 'b',
+      models: [{ model: 'two_tower', servingVersion: 'v0002', loadedVersions: ['v0002'] }],
+    });
   });
 
   it('rolls the hosts back to v0001 with `feedloom ann rollout`, and the generators follow at once', async () => {
@@ -108,7 +143,12 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     const events = await startTestEvents(world);
     try {
       for (const userId of users) {
-        const res = await callUnary(generator, 'generate', { user: await events.context(userId), quota: 20, requestId: '' }, { timeoutMs: 10_000 });
+        const res = await callUnary(
+          generator,
+          'generate',
+          { user: await events.context(userId), quota: 20, requestId: '' },
+          { timeoutMs: 10_000 },
+        );
         expect(res.modelVersion).toBe('v0001');
         expect(res.candidates.length).toBe(20);
       }

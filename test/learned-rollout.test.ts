@@ -47,9 +47,15 @@ describe('two_tower during a rollout (real trained versions, viewer, two ANN hos
     const registryDir = await trainedRegistry(world, [1, 2]);
     for (const version of ['v0001', 'v0002']) await runIndexer({ registryDir, worldDir: world, version });
     viewer = await startViewer({ registryDir, keepVersions: 3, pollMs: 3_600_000, port: 0, log: quiet });
-    hosts = await Promise.all(['a', 'b'].map((name) => startAnnHost({ name, registryDir, port: 0, pin: { two_tower: 'v0001' }, log: quiet })));
+    hosts = await Promise.all(
+      ['a', 'b'].map((name) => startAnnHost({ name, registryDir, port: 0, pin: { two_tower: 'v0001' }, log: quiet })),
+    );
     admin = Object.fromEntries(hosts.map((h) => [h.ann.name, connect(AnnAdminClient, h.address)]));
-    const settings = { viewerAddress: viewer.address, annHosts: hosts.map((h) => ({ name: h.ann.name, address: h.address })), callTimeoutMs: 5_000 };
+    const settings = {
+      viewerAddress: viewer.address,
+      annHosts: hosts.map((h) => ({ name: h.ann.name, address: h.address })),
+      callTimeoutMs: 5_000,
+    };
     synced = await startGeneratorForTest(twoTower, snapshotsOf(world), settings);
     unsynced = await startGeneratorForTest(twoTower, snapshotsOf(world), { ...settings, unsynced: true });
 
@@ -87,7 +93,11 @@ describe('two_tower during a rollout (real trained versions, viewer, two ANN hos
 
   async function ask(generator: Generator, user: UserContext, quota = 100): Promise<Answer> {
     const res = await generator.generate(user, quota);
-    return { host: hostOf(res.candidates[0]?.reason ?? ''), modelVersion: res.modelVersion, items: res.candidates.map((c) => c.itemId) };
+    return {
+      host: hostOf(res.candidates[0]?.reason ?? ''),
+      modelVersion: res.modelVersion,
+      items: res.candidates.map((c) => c.itemId),
+    };
   }
 
   it('hosts swap v0001 → v0002 one at a time under load: every answer in one version, none fails', async () => {
@@ -130,7 +140,9 @@ describe('two_tower during a rollout (real trained versions, viewer, two ANN hos
     expect(answers.filter((a) => !/^v\d{4}$/.test(a.modelVersion))).toEqual([]);
     const sideBySide = answers.filter((a) => a.phase === 'side by side');
     expect(new Set(sideBySide.map((a) => `${a.host}:${a.modelVersion}`))).toEqual(new Set(['a:v0002', 'b:v0001']));
-    expect(new Set(answers.filter((a) => a.phase === 'both v0001').map((a) => a.modelVersion))).toEqual(new Set(['v0001']));
+    expect(new Set(answers.filter((a) => a.phase === 'both v0001').map((a) => a.modelVersion))).toEqual(
+      new Set(['v0001']),
+    );
     const after = answers.filter((a) => a.phase === 'both v0002');
     expect(after.length).toBeGreaterThan(0);
     expect(new Set(after.map((a) => a.modelVersion))).toEqual(new Set(['v0002']));
@@ -170,7 +182,9 @@ describe('two_tower during a rollout (real trained versions, viewer, two ANN hos
     expect(new Set(unsyncedA.map((a) => a.modelVersion))).toEqual(new Set(['user:v0002/index:v0001']));
     const rSynced = recall(syncedA, contexts);
     const rUnsynced = recall(unsyncedA, contexts);
-    console.error(`recall@100 on held-out engagements, host a (index v0001): synced ${rSynced.toFixed(3)}, unsynced ${rUnsynced.toFixed(3)}`);
+    console.error(
+      `recall@100 on held-out engagements, host a (index v0001): synced ${rSynced.toFixed(3)}, unsynced ${rUnsynced.toFixed(3)}`,
+    );
     expect(rSynced).toBeGreaterThan(0.2);
     expect(rUnsynced).toBeLessThan(rSynced * 0.75);
   });

@@ -19,7 +19,11 @@ describe('blender rank stage', () => {
   let client: RankerClient;
   const user = UserContext.fromPartial({ userId: 'u1' });
   // Pre-scored: a (best) … f; the fake ranker's utility prefers the reverse alphabet.
-  const ordered: BlendCandidate[] = ['a', 'b', 'c', 'd', 'e', 'f'].map((itemId, i) => ({ itemId, preScore: 10 - i, proposals: [{ generator: 'g', rank: i, score: 1, reason: '' }] }));
+  const ordered: BlendCandidate[] = ['a', 'b', 'c', 'd', 'e', 'f'].map((itemId, i) => ({
+    itemId,
+    preScore: 10 - i,
+    proposals: [{ generator: 'g', rank: i, score: 1, reason: '' }],
+  }));
   const endpoint = (deadlineMs = 2_000): RankerEndpoint => ({ client, topN: 4, deadlineMs });
   const call = { requestId: 'r1' };
 
@@ -32,11 +36,28 @@ describe('blender rank stage', () => {
           async rank(request: RankRequest): Promise<RankResponse> {
             if (mode === 'slow') await new Promise((r) => setTimeout(r, 500));
             if (mode === 'error') throw new RpcError(status.INTERNAL, 'model exploded');
-            const scores = request.candidates.map((c) => ({ itemId: c.itemId, pClick: 0.5, pSave: 0.1, pHide: 0, utility: c.itemId.charCodeAt(0) }));
-            return { scores: mode === 'mismatch' ? scores.slice(1) : scores, modelVersion: 'v0042', weights: { click: 1, save: 2, hide: -4 } };
+            const scores = request.candidates.map((c) => ({
+              itemId: c.itemId,
+              pClick: 0.5,
+              pSave: 0.1,
+              pHide: 0,
+              utility: c.itemId.charCodeAt(0),
+            }));
+            return {
+              scores: mode === 'mismatch' ? scores.slice(1) : scores,
+              modelVersion: 'v0042',
+              weights: { click: 1, save: 2, hide: -4 },
+            };
           },
           async getStatus() {
-            return { model: 'ranker', modelVersion: 'v0042', loadedAtMs: 0, refused: [], weights: undefined, registry: '' };
+            return {
+              model: 'ranker',
+              modelVersion: 'v0042',
+              loadedAtMs: 0,
+              refused: [],
+              weights: undefined,
+              registry: '',
+            };
           },
         }),
       ],
@@ -60,13 +81,19 @@ describe('blender rank stage', () => {
   it('falls back when the ranker is late', async () => {
     mode = 'slow';
     const r = await rank(ordered, user, endpoint(50), call);
-    expect(r.ranking).toEqual({ ranked: false, modelVersion: '', fallbackReason: 'ranker late: no answer within 50 ms' });
+    expect(r.ranking).toEqual({
+      ranked: false,
+      modelVersion: '',
+      fallbackReason: 'ranker late: no answer within 50 ms',
+    });
     expect(r.ordered.map((c) => c.itemId)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
   });
 
   it('falls back when the ranker fails or answers for other items', async () => {
     mode = 'error';
-    expect((await rank(ordered, user, endpoint(), call)).ranking.fallbackReason).toBe('ranker failed (INTERNAL): model exploded');
+    expect((await rank(ordered, user, endpoint(), call)).ranking.fallbackReason).toBe(
+      'ranker failed (INTERNAL): model exploded',
+    );
     mode = 'mismatch';
     const r = await rank(ordered, user, endpoint(), call);
     expect(r.ranking.fallbackReason).toBe('ranker answer did not match the request (3 scores for 4 candidates)');

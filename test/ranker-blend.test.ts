@@ -60,7 +60,10 @@ describe('blender + transformer ranker', () => {
     const withoutRanker: MeshConfig = structuredClone(mesh);
     delete withoutRanker.services.ranker;
     base = await startAllInOne(withoutRanker, { ephemeralPorts: true });
-    const withRanker: MeshConfig = { ...withoutRanker, services: { ...withoutRanker.services, ranker: mesh.services.ranker } };
+    const withRanker: MeshConfig = {
+      ...withoutRanker,
+      services: { ...withoutRanker.services, ranker: mesh.services.ranker },
+    };
     blenderServer = await startBlender(withRanker, { snapshotsDir: snapshotsDirOf(withRanker), port: 0 });
     blender = connect(BlenderClient, blenderServer.address);
     ranker = connect(RankerClient, started.address);
@@ -72,10 +75,12 @@ describe('blender + transformer ranker', () => {
     ranker?.close();
     await blenderServer?.stop(100);
     await base?.stop();
-    if (rankerProcess && rankerProcess.exitCode === null && rankerProcess.signalCode === null) rankerProcess.kill('SIGKILL');
+    if (rankerProcess && rankerProcess.exitCode === null && rankerProcess.signalCode === null)
+      rankerProcess.kill('SIGKILL');
   });
 
-  const blend = (userId: string): Promise<BlendResponse> => callUnary(blender, 'blend', { userId, limit: 20, debug: true, requestId: '' }, T);
+  const blend = (userId: string): Promise<BlendResponse> =>
+    callUnary(blender, 'blend', { userId, limit: 20, debug: true, requestId: '' }, T);
 
   it('serves feeds ranked by the model version from the registry, scored with its utility', async () => {
     const status = await callUnary(ranker, 'getStatus', {}, T);
@@ -94,7 +99,14 @@ describe('blender + transformer ranker', () => {
       const direct = await callUnary(
         ranker,
         'rank',
-        { user: feed.debug!.user, candidates: feed.items.map((i) => ({ itemId: i.itemId, sources: i.sources.map((s) => ({ generator: s.generator, rank: s.rank })) })), requestId: '' },
+        {
+          user: feed.debug!.user,
+          candidates: feed.items.map((i) => ({
+            itemId: i.itemId,
+            sources: i.sources.map((s) => ({ generator: s.generator, rank: s.rank })),
+          })),
+          requestId: '',
+        },
         T,
       );
       expect(direct.modelVersion).toBe(version);
@@ -116,7 +128,12 @@ describe('blender + transformer ranker', () => {
   it('answers bad Rank requests with INVALID_ARGUMENT naming the field', async () => {
     const user = (await blend(users[0])).debug!.user;
     const bad = async (request: Partial<RankRequest>, message: RegExp) => {
-      const err = (await callUnary(ranker, 'rank', { user, candidates: [{ itemId: 'i1', sources: [] }], requestId: '', ...request }, T).then(
+      const err = (await callUnary(
+        ranker,
+        'rank',
+        { user, candidates: [{ itemId: 'i1', sources: [] }], requestId: '', ...request },
+        T,
+      ).then(
         () => undefined,
         (e) => e,
       )) as { code: number; details: string } | undefined;
@@ -126,12 +143,43 @@ describe('blender + transformer ranker', () => {
     await bad({ user: undefined }, /^user: is required/);
     await bad({ user: { ...user!, userId: '' } }, /^user\.user_id: is required/);
     await bad({ candidates: [] }, /^candidates: must hold at least 1/);
-    await bad({ candidates: [{ itemId: 'i1', sources: [] }, { itemId: '', sources: [] }] }, /^candidates\[1\]\.item_id: is required/);
-    await bad({ candidates: [{ itemId: 'i1', sources: [] }, { itemId: 'i1', sources: [] }] }, /^candidates\[1\]\.item_id: repeats "i1" \(already candidates\[0\]\)/);
-    await bad({ candidates: [{ itemId: 'i1', sources: [{ generator: 'popular', rank: -2 }] }] }, /^candidates\[0\]\.sources\[0\]\.rank: must be an integer from 0/);
-    await bad({ candidates: Array.from({ length: 2_001 }, (_, i) => ({ itemId: `i${i}`, sources: [] })) }, /^candidates: must hold at most 2000 items \(got 2001\)/);
+    await bad(
+      {
+        candidates: [
+          { itemId: 'i1', sources: [] },
+          { itemId: '', sources: [] },
+        ],
+      },
+      /^candidates\[1\]\.item_id: is required/,
+    );
+    await bad(
+      {
+        candidates: [
+          { itemId: 'i1', sources: [] },
+          { itemId: 'i1', sources: [] },
+        ],
+      },
+      /^candidates\[1\]\.item_id: repeats "i1" \(already candidates\[0\]\)/,
+    );
+    await bad(
+      { candidates: [{ itemId: 'i1', sources: [{ generator: 'popular', rank: -2 }] }] },
+      /^candidates\[0\]\.sources\[0\]\.rank: must be an integer from 0/,
+    );
+    await bad(
+      { candidates: Array.from({ length: 2_001 }, (_, i) => ({ itemId: `i${i}`, sources: [] })) },
+      /^candidates: must hold at most 2000 items \(got 2001\)/,
+    );
     // Still serving, and an item it has never heard of is scored like any other.
-    const ok = await callUnary(ranker, 'rank', { user, candidates: [{ itemId: 'never-seen-item', sources: [{ generator: 'some_new_generator', rank: 0 }] }], requestId: '' }, T);
+    const ok = await callUnary(
+      ranker,
+      'rank',
+      {
+        user,
+        candidates: [{ itemId: 'never-seen-item', sources: [{ generator: 'some_new_generator', rank: 0 }] }],
+        requestId: '',
+      },
+      T,
+    );
     expect(ok.scores).toHaveLength(1);
     expect(Number.isFinite(ok.scores[0].utility)).toBe(true);
   });

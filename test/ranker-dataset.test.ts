@@ -57,7 +57,11 @@ describe('ranker training data', () => {
       if (s.histCount < actions.length) expect(actions[s.histCount][2]).toBeGreaterThanOrEqual(s.timeMs);
     }
     // Training contexts: the last action of every history is before the request.
-    return Promise.all(['train_ctx_hist_end', 'train_ctx_hist_start', 'train_ctx_time_ms', 'act_time_ms'].map((n) => readNpy(join(ds.dir, `${n}.npy`)))).then(([end, start, time, actTime]) => {
+    return Promise.all(
+      ['train_ctx_hist_end', 'train_ctx_hist_start', 'train_ctx_time_ms', 'act_time_ms'].map((n) =>
+        readNpy(join(ds.dir, `${n}.npy`)),
+      ),
+    ).then(([end, start, time, actTime]) => {
       for (let c = 0; c < end.data.length; c++) {
         const e = Number(end.data[c]);
         if (e > Number(start.data[c])) expect(Number(actTime.data[e - 1])).toBeLessThan(Number(time.data[c]));
@@ -93,7 +97,14 @@ describe('ranker training data', () => {
       expect(onlyLastDay.length).toBeGreaterThan(0);
       const vocab = new Set(ds.manifest.encoding.vocab.items);
       for (const r of onlyLastDay) expect(vocab.has(r.item_id)).toBe(false);
-      expect(ds.manifest.encoding.vocab.sources.slice(2)).toEqual(['followed_board', 'followed_creator', 'fresh', 'popular', 'random', 'topic']);
+      expect(ds.manifest.encoding.vocab.sources.slice(2)).toEqual([
+        'followed_board',
+        'followed_creator',
+        'fresh',
+        'popular',
+        'random',
+        'topic',
+      ]);
     } finally {
       duck.close();
     }

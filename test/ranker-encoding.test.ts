@@ -1,7 +1,14 @@
 // The ranker's shared encoding and metrics: what the service sends the model, and how it is judged.
 import { describe, expect, it } from 'vitest';
 import { ActionType } from '../generated/feedloom/v1/common.js';
-import { encodeRankInputs, OOV, PAD, utilityOf, type RankerEncoding, type RankerItem } from '../libs/ranking/encoding.js';
+import {
+  encodeRankInputs,
+  OOV,
+  PAD,
+  utilityOf,
+  type RankerEncoding,
+  type RankerItem,
+} from '../libs/ranking/encoding.js';
 import { auc, hitAtK } from '../libs/ranking/metrics.js';
 
 const enc: RankerEncoding = {
@@ -62,7 +69,14 @@ describe('ranker encoding', () => {
     const feeds = encodeRankInputs(
       { locale: 'en-US', recentActions: [] },
       [
-        { itemId: 'i1', sources: [{ generator: 'topic', rank: 9 }, { generator: 'new_generator', rank: 0 }, { generator: 'popular', rank: 4 }] },
+        {
+          itemId: 'i1',
+          sources: [
+            { generator: 'topic', rank: 9 },
+            { generator: 'new_generator', rank: 0 },
+            { generator: 'popular', rank: 4 },
+          ],
+        },
         { itemId: 'i2', sources: [] },
         { itemId: 'not-in-catalog', sources: [{ generator: 'popular', rank: 1 }] },
       ],

@@ -32,7 +32,13 @@ describe('the ranker on an imported ratings log without hides', () => {
     writeUData(input, UDATA_SMALL);
     await importInteractions({ input, dir: worldDir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] });
     // What `up --world` runs (services/offline/trainer/prepare-world.ts): one epoch, a time budget.
-    result = await trainRanker({ worldDir, registryDir: join(worldDir, 'models'), epochs: 1, trainerArgs: ['--max-train-seconds', '90'], workDir });
+    result = await trainRanker({
+      worldDir,
+      registryDir: join(worldDir, 'models'),
+      epochs: 1,
+      trainerArgs: ['--max-train-seconds', '90'],
+      workDir,
+    });
   }, 300_000);
 
   it('learns from interactions and sampled negatives, since the log has no impressions of its own', () => {
@@ -41,7 +47,9 @@ describe('the ranker on an imported ratings log without hides', () => {
     expect(dataset.counts.positives.hide).toBe(0);
     expect(dataset.counts.sampledNegatives).toBeGreaterThan(3 * dataset.counts.positives.click);
     // A held-out window large enough to measure: at least 5% of the sessions.
-    expect(dataset.counts.valSessions).toBeGreaterThanOrEqual(0.05 * (dataset.counts.trainSessions + dataset.counts.valSessions) - 1);
+    expect(dataset.counts.valSessions).toBeGreaterThanOrEqual(
+      0.05 * (dataset.counts.trainSessions + dataset.counts.valSessions) - 1,
+    );
   });
 
   it('is published: it beats popularity order on held-out click and save AUC', () => {

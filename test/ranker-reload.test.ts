@@ -31,13 +31,23 @@ describe('ranker model reload', () => {
     await registerRankerCopy(registry, trained); // v0001
     const mesh = loadMeshConfig('config/mesh.json');
     mesh.world = { ...mesh.world, dir: trained.worldDir };
-    server = await startRanker(mesh, { snapshotsDir: snapshotsDirOf(mesh), registryDir: registry.root, port: 0, pollMs: 3_600_000 });
+    server = await startRanker(mesh, {
+      snapshotsDir: snapshotsDirOf(mesh),
+      registryDir: registry.root,
+      port: 0,
+      pollMs: 3_600_000,
+    });
     client = connect(RankerClient, server.address);
     const items = trained.manifest.encoding.vocab.items.slice(2, 40);
     request = {
       user: {
         userId: 'u1',
-        recentActions: items.slice(0, 5).map((itemId, i) => ({ itemId, type: ActionType.ACTION_TYPE_CLICK, timeMs: Date.now() - i * 60_000, boardId: '' })),
+        recentActions: items.slice(0, 5).map((itemId, i) => ({
+          itemId,
+          type: ActionType.ACTION_TYPE_CLICK,
+          timeMs: Date.now() - i * 60_000,
+          boardId: '',
+        })),
         followedCreators: [],
         followedBoards: [],
         topics: [],
@@ -58,14 +68,17 @@ describe('ranker model reload', () => {
   });
 
   const served = async () => (await callUnary(client, 'rank', request, T)).modelVersion;
-  const refusal = async (version: string) => (await callUnary(client, 'getStatus', {}, T)).refused.find((r) => r.version === version)?.reason;
+  const refusal = async (version: string) =>
+    (await callUnary(client, 'getStatus', {}, T)).refused.find((r) => r.version === version)?.reason;
 
   it('serves the published version', async () => {
     expect(await served()).toBe('v0001');
   });
 
   it('refuses a version whose ONNX file is not a model; the old one keeps serving', async () => {
-    const v = await registerRankerCopy(registry, trained, { damage: (dir) => writeFile(join(dir, RANKER_FILE), 'this is not an onnx model\n'.repeat(100)) });
+    const v = await registerRankerCopy(registry, trained, {
+      damage: (dir) => writeFile(join(dir, RANKER_FILE), 'this is not an onnx model\n'.repeat(100)),
+    });
     await server.store.refresh();
     expect(await refusal(v.version)).toMatch(/cannot load ONNX model/);
     expect(await served()).toBe('v0001');
@@ -83,7 +96,9 @@ describe('ranker model reload', () => {
   });
 
   it('refuses a valid ONNX model with the wrong inputs and outputs', async () => {
-    const v = await registerRankerCopy(registry, trained, { damage: (dir) => writeFile(join(dir, RANKER_FILE), linearL2Model({ inDim: 4, outDim: 2 })) });
+    const v = await registerRankerCopy(registry, trained, {
+      damage: (dir) => writeFile(join(dir, RANKER_FILE), linearL2Model({ inDim: 4, outDim: 2 })),
+    });
     await server.store.refresh();
     expect(await refusal(v.version)).toMatch(/takes input\(s\) the ranker encoding does not produce: x/);
     expect(await served()).toBe('v0001');
@@ -109,7 +124,12 @@ describe('ranker model reload', () => {
     const during = await Promise.all(calls);
     expect(during.every((x) => x === 'v0001' || x === v.version)).toBe(true);
     expect(await served()).toBe(v.version);
-    expect((await callUnary(client, 'getStatus', {}, T)).refused.map((r) => r.version)).toEqual(['v0002', 'v0003', 'v0004', 'v0005']);
+    expect((await callUnary(client, 'getStatus', {}, T)).refused.map((r) => r.version)).toEqual([
+      'v0002',
+      'v0003',
+      'v0004',
+      'v0005',
+    ]);
 
     await registry.setState('ranker', v.version, 'serving');
     await registry.setState('ranker', v.version, 'rolled_back', 'test rollback');

@@ -8,7 +8,10 @@ import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 
 const run = promisify(execFile);
-const buf = (args: string[]) => run('npx', ['--no-install', 'buf', 'curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args], { timeout: 30_000 });
+const buf = (args: string[]) =>
+  run('npx', ['--no-install', 'buf', 'curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args], {
+    timeout: 30_000,
+  });
 
 describe('server reflection with a real reflection client (buf curl)', () => {
   let mesh: Awaited<ReturnType<typeof startAllInOne>>;
@@ -26,9 +29,11 @@ describe('server reflection with a real reflection client (buf curl)', () => {
 
   const url = (component: string, path = '') => `http://${mesh.addresses.get(component)}${path}`;
 
-  it('lists each server\'s services', async () => {
+  it("lists each server's services", async () => {
     const generator = await buf(['--list-services', url('generator.popular')]);
-    expect(generator.stdout.split('\n')).toEqual(expect.arrayContaining(['feedloom.v1.CandidateGenerator', 'grpc.health.v1.Health']));
+    expect(generator.stdout.split('\n')).toEqual(
+      expect.arrayContaining(['feedloom.v1.CandidateGenerator', 'grpc.health.v1.Health']),
+    );
     const blender = await buf(['--list-services', url('blender')]);
     expect(blender.stdout).toContain('feedloom.v1.Blender');
     const events = await buf(['--list-services', url('events')]);
@@ -46,22 +51,42 @@ describe('server reflection with a real reflection client (buf curl)', () => {
     expect(response.candidates[0].itemId).toMatch(/^i\d+$/);
   });
 
-  it('calls Blend with debug and reads each candidate\'s journey', async () => {
-    const { stdout } = await buf(['-d', JSON.stringify({ user_id: user, limit: 10, debug: true }), url('blender', '/feedloom.v1.Blender/Blend')]);
+  it("calls Blend with debug and reads each candidate's journey", async () => {
+    const { stdout } = await buf([
+      '-d',
+      JSON.stringify({ user_id: user, limit: 10, debug: true }),
+      url('blender', '/feedloom.v1.Blender/Blend'),
+    ]);
     const response = JSON.parse(stdout);
     expect(response.items.length).toBe(10);
     expect(response.sources.map((s: { generator: string }) => s.generator).sort()).toEqual(generators);
-    expect(response.debug.stages.map((s: { stage: string }) => s.stage)).toEqual(['hydrate', 'fan_out', 'dedupe', 'filter', 'pre_score', 'rank', 'compose_page']);
+    expect(response.debug.stages.map((s: { stage: string }) => s.stage)).toEqual([
+      'hydrate',
+      'fan_out',
+      'dedupe',
+      'filter',
+      'pre_score',
+      'rank',
+      'compose_page',
+    ]);
     expect(response.debug.journeys.length).toBeGreaterThanOrEqual(10);
   });
 
   it('answers the standard health check', async () => {
-    const { stdout } = await buf(['-d', '{"service":"feedloom.v1.Blender"}', url('blender', '/grpc.health.v1.Health/Check')]);
+    const { stdout } = await buf([
+      '-d',
+      '{"service":"feedloom.v1.Blender"}',
+      url('blender', '/grpc.health.v1.Health/Check'),
+    ]);
     expect(JSON.parse(stdout).status).toBe('SERVING');
   });
 
   it('reports bad input as invalid_argument naming the field', async () => {
-    const result = await buf(['-d', JSON.stringify({ user_id: '', limit: 10 }), url('blender', '/feedloom.v1.Blender/Blend')]).catch((err) => err);
+    const result = await buf([
+      '-d',
+      JSON.stringify({ user_id: '', limit: 10 }),
+      url('blender', '/feedloom.v1.Blender/Blend'),
+    ]).catch((err) => err);
     expect(result.stderr).toMatch(/invalid_argument/);
     expect(result.stderr).toMatch(/user_id: is required/);
   });

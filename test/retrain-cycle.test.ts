@@ -36,7 +36,12 @@ describe('retraining cycles (real trainers, tiny world)', () => {
     await simulateWorld({ preset: 'tiny', seed: 11, dir: worldDir, days: 8, log: quiet });
     const raw = JSON.parse(readFileSync(CONFIG, 'utf8'));
     // Fewer ranker epochs than the default: the test needs real, working models, not the best ones.
-    mesh = parseMeshConfig({ ...raw, world: { ...raw.world, dir: worldDir }, registryDir, retrain: { ranker: { epochs: 3 } } });
+    mesh = parseMeshConfig({
+      ...raw,
+      world: { ...raw.world, dir: worldDir },
+      registryDir,
+      retrain: { ranker: { epochs: 3 } },
+    });
   });
   afterAll(async () => {
     await fs.rm(tmp, { recursive: true, force: true });
@@ -45,14 +50,26 @@ describe('retraining cycles (real trainers, tiny world)', () => {
   it('a first cycle publishes both models, records the gates in their history and writes its report', async () => {
     const { report, reportFile } = await runCycle({ mesh, log: quiet });
     expect(report.error).toBeUndefined();
-    expect(report.window).toMatchObject({ heldoutDays: 1, endMs: Date.UTC(2026, 0, 9), heldoutStartMs: Date.UTC(2026, 0, 8), trainStartMs: Date.UTC(2026, 0, 1) });
+    expect(report.window).toMatchObject({
+      heldoutDays: 1,
+      endMs: Date.UTC(2026, 0, 9),
+      heldoutStartMs: Date.UTC(2026, 0, 8),
+      trainStartMs: Date.UTC(2026, 0, 1),
+    });
     expect(report.models.map((m) => [m.model, m.version, m.outcome, m.incumbent])).toEqual([
       ['two_tower', 'v0001', 'published', undefined],
       ['ranker', 'v0001', 'published', undefined],
     ]);
     const [tt, ranker] = report.models;
     expect(tt.metrics.candidate!['recall@100']).toBeGreaterThan(mesh.retrain.gates.minRecallAtK);
-    expect(tt.checks.map((c) => c.gate)).toEqual(['finite', 'user_norm', 'item_norm', 'item_collapse', 'user_collapse', 'min_recall']);
+    expect(tt.checks.map((c) => c.gate)).toEqual([
+      'finite',
+      'user_norm',
+      'item_norm',
+      'item_collapse',
+      'user_collapse',
+      'min_recall',
+    ]);
     expect(ranker.metrics.candidate!.auc_click).toBeGreaterThan(mesh.retrain.gates.minRankerAuc);
     expect(ranker.checks.every((c) => c.passed)).toBe(true);
 
@@ -70,7 +87,8 @@ describe('retraining cycles (real trainers, tiny world)', () => {
 
   it('after four more days, a retrain on the newer data beats the stale serving model on the newest day', async () => {
     // v0001 of both models is rolled out (serving) and goes stale while the world goes on.
-    for (const model of ['two_tower', 'ranker']) await registry.setState(model, 'v0001', 'serving', 'rolled out (test)');
+    for (const model of ['two_tower', 'ranker'])
+      await registry.setState(model, 'v0001', 'serving', 'rolled out (test)');
     const world = await continueWorld(worldDir, 4, { log: quiet });
     expect(world.days).toBe(12);
 
@@ -101,11 +119,22 @@ describe('retraining cycles (real trainers, tiny world)', () => {
     // A real trainer run with a learning rate that kills the towers' ReLUs: every item and user gets nearly the same vector.
     // Nothing new since the last cycle: skipped unless forced.
     const idle = await runCycle({ mesh, log: quiet });
-    expect(idle.report.models.map((m) => [m.model, m.outcome])).toEqual([['two_tower', 'skipped'], ['ranker', 'skipped']]);
-    expect(idle.report.models[0].notes[0]).toMatch(/no new data: two_tower v0002 \(published\) was already trained on the log up to 2026-01-13/);
+    expect(idle.report.models.map((m) => [m.model, m.outcome])).toEqual([
+      ['two_tower', 'skipped'],
+      ['ranker', 'skipped'],
+    ]);
+    expect(idle.report.models[0].notes[0]).toMatch(
+      /no new data: two_tower v0002 \(published\) was already trained on the log up to 2026-01-13/,
+    );
     expect(await registryStates()).toEqual(before);
 
-    const { report } = await runCycle({ mesh, models: ['two_tower'], twoTowerTrainerArgs: ['--lr', '1000'], force: true, log: quiet });
+    const { report } = await runCycle({
+      mesh,
+      models: ['two_tower'],
+      twoTowerTrainerArgs: ['--lr', '1000'],
+      force: true,
+      log: quiet,
+    });
     const [tt] = report.models;
     expect([tt.version, tt.outcome, tt.incumbent]).toEqual(['v0003', 'rejected', 'v0001']);
     const failed = tt.checks.filter((c) => !c.passed).map((c) => c.gate);
@@ -130,7 +159,9 @@ describe('retraining cycles (real trainers, tiny world)', () => {
 
   async function registryStates(): Promise<Record<string, { state: string; history: number }>> {
     const out: Record<string, { state: string; history: number }> = {};
-    for (const model of await registry.models()) for (const v of await registry.list(model)) out[`${model}/${v.version}`] = { state: v.state, history: v.history.length };
+    for (const model of await registry.models())
+      for (const v of await registry.list(model))
+        out[`${model}/${v.version}`] = { state: v.state, history: v.history.length };
     return out;
   }
 });

@@ -26,12 +26,18 @@ describe('feedloom retrain while another cycle runs', () => {
     const registry = path.join(world, 'models');
     const release = await acquireProcessLock(path.join(registry, CYCLE_LOCK_FILE), `a retraining cycle on ${registry}`);
     try {
-      const run = await promisify(execFile)(process.execPath, ['bin/feedloom.js', 'retrain', '--world', world], { timeout: 120_000 }).then(
+      const run = await promisify(execFile)(process.execPath, ['bin/feedloom.js', 'retrain', '--world', world], {
+        timeout: 120_000,
+      }).then(
         () => ({ code: 0, stderr: '' }),
         (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
       );
       expect(run.code).toBe(3);
-      expect(run.stderr).toMatch(new RegExp(`feedloom retrain: not starting: a retraining cycle on ${registry} is already running \\(pid ${process.pid} `));
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `feedloom retrain: not starting: a retraining cycle on ${registry} is already running \\(pid ${process.pid} `,
+        ),
+      );
       // Nothing was trained or reported.
       expect((await fs.readdir(registry)).sort()).toEqual([CYCLE_LOCK_FILE]);
     } finally {

@@ -12,7 +12,13 @@ import { runCycle } from '../services/offline/retrain/cycle.js';
 import { rolloutPublished } from '../services/ops/rollout/retrain-hand-off.js';
 import { testWorld } from './fixtures/world.js';
 import { trainedRegistry } from './fixtures/learned.js';
-import { MODEL, feedTraffic, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './fixtures/rollout.js';
+import {
+  MODEL,
+  feedTraffic,
+  startLearnedMeshProcesses,
+  walkTo,
+  type LearnedMeshProcesses,
+} from './fixtures/rollout.js';
 
 describe('feedloom retrain --rollout on a mesh of real processes', () => {
   let world: string;
@@ -26,7 +32,9 @@ describe('feedloom retrain --rollout on a mesh of real processes', () => {
     await runIndexer({ registryDir, worldDir: world, version: 'v0001' });
     await walkTo(registryDir, 'v0001', 'serving');
     mesh = await startLearnedMeshProcesses(world, registryDir);
-    search = Object.fromEntries(mesh.mesh.ann!.hosts.map((h) => [h.name, connect(AnnSearchClient, `127.0.0.1:${h.port}`)]));
+    search = Object.fromEntries(
+      mesh.mesh.ann!.hosts.map((h) => [h.name, connect(AnnSearchClient, `127.0.0.1:${h.port}`)]),
+    );
   }, 600_000);
 
   afterAll(async () => {
@@ -37,7 +45,14 @@ describe('feedloom retrain --rollout on a mesh of real processes', () => {
   const served = async () =>
     Object.fromEntries(
       await Promise.all(
-        Object.entries(search).map(async ([name, c]) => [name, (await callUnary(c, 'getVersions', {}, { timeoutMs: 5_000 })).models.find((m) => m.model === MODEL)?.servingVersion ?? ''] as const),
+        Object.entries(search).map(
+          async ([name, c]) =>
+            [
+              name,
+              (await callUnary(c, 'getVersions', {}, { timeoutMs: 5_000 })).models.find((m) => m.model === MODEL)
+                ?.servingVersion ?? '',
+            ] as const,
+        ),
       ),
     );
 
@@ -48,8 +63,19 @@ describe('feedloom retrain --rollout on a mesh of real processes', () => {
     // v0001 saw the same days (the test world does not grow): --force trains anyway.
     // This test is about the hand-off to the rollout, not the gates (test/retrain-cycle.test.ts): on
     // the same data, the new version may land a little below v0001 (another seed), so allow it.
-    const config = { ...mesh.mesh, retrain: { ...mesh.mesh.retrain, gates: { ...mesh.mesh.retrain.gates, maxRecallDropRelative: 0.5 } } };
-    const { report } = await runCycle({ mesh: config, worldDir: world, registryDir, models: ['two_tower'], rollout: rolloutPublished, force: true, log: (l) => logs.push(l) });
+    const config = {
+      ...mesh.mesh,
+      retrain: { ...mesh.mesh.retrain, gates: { ...mesh.mesh.retrain.gates, maxRecallDropRelative: 0.5 } },
+    };
+    const { report } = await runCycle({
+      mesh: config,
+      worldDir: world,
+      registryDir,
+      models: ['two_tower'],
+      rollout: rolloutPublished,
+      force: true,
+      log: (l) => logs.push(l),
+    });
     await new Promise((r) => setTimeout(r, 1_000));
     await traffic.stop();
     console.error(logs.filter((l) => !l.startsWith('dataset')).join('\n'));
@@ -64,7 +90,13 @@ describe('feedloom retrain --rollout on a mesh of real processes', () => {
     expect(traffic.answers.filter((a) => !/^v\d{4}$/.test(a.version))).toEqual([]);
     expect(traffic.answers.at(-1)!.version).toBe('v0002');
     const registry = new ModelRegistry(registryDir);
-    expect((await registry.get(MODEL, 'v0002')).history.map((h) => h.state)).toEqual(['training', 'trained', 'validated', 'published', 'serving']);
+    expect((await registry.get(MODEL, 'v0002')).history.map((h) => h.state)).toEqual([
+      'training',
+      'trained',
+      'validated',
+      'published',
+      'serving',
+    ]);
     expect((await registry.get(MODEL, 'v0001')).state).toBe('retired');
   }, 600_000);
 });

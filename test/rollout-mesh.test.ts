@@ -16,7 +16,14 @@ import { runIndexer } from '../libs/ann/indexer.js';
 import { rolloutVersion, type RolloutResult } from '../services/ops/rollout/rollout.js';
 import { testWorld } from './fixtures/world.js';
 import { trainedRegistry } from './fixtures/learned.js';
-import { MODEL, feedTraffic, publishMixedTowers, startLearnedMeshProcesses, walkTo, type LearnedMeshProcesses } from './fixtures/rollout.js';
+import {
+  MODEL,
+  feedTraffic,
+  publishMixedTowers,
+  startLearnedMeshProcesses,
+  walkTo,
+  type LearnedMeshProcesses,
+} from './fixtures/rollout.js';
 
 const run = promisify(execFile);
 const INDEX_DELAY_MS = 4_000;
@@ -37,7 +44,9 @@ describe('two_tower rollout and rollback across real processes', () => {
     await walkTo(registryDir, 'v0001', 'serving');
     await walkTo(registryDir, 'v0002', 'published');
     mesh = await startLearnedMeshProcesses(world, registryDir);
-    search = Object.fromEntries(mesh.mesh.ann!.hosts.map((h) => [h.name, connect(AnnSearchClient, `127.0.0.1:${h.port}`)]));
+    search = Object.fromEntries(
+      mesh.mesh.ann!.hosts.map((h) => [h.name, connect(AnnSearchClient, `127.0.0.1:${h.port}`)]),
+    );
     viewer = connect(ViewerModelClient, `127.0.0.1:${mesh.mesh.services.viewer!.port}`);
   }, 600_000);
 
@@ -56,7 +65,8 @@ describe('two_tower rollout and rollback across real processes', () => {
         }),
       ),
     );
-  const viewerHolds = async () => (await callUnary(viewer, 'listVersions', { model: MODEL }, { timeoutMs: 5_000 })).versions.map((v) => v.version);
+  const viewerHolds = async () =>
+    (await callUnary(viewer, 'listVersions', { model: MODEL }, { timeoutMs: 5_000 })).versions.map((v) => v.version);
   const state = async (version: string) => (await new ModelRegistry(registryDir).get(MODEL, version)).state;
   const history = async (version: string) => (await new ModelRegistry(registryDir).get(MODEL, version)).history;
 
@@ -74,13 +84,20 @@ describe('two_tower rollout and rollback across real processes', () => {
       }
     })();
     const logs: string[] = [];
-    rollout = await rolloutVersion({ mesh: mesh.mesh, model: MODEL, indexDelayMs: INDEX_DELAY_MS, log: (l) => logs.push(l) });
+    rollout = await rolloutVersion({
+      mesh: mesh.mesh,
+      model: MODEL,
+      indexDelayMs: INDEX_DELAY_MS,
+      log: (l) => logs.push(l),
+    });
     await new Promise((r) => setTimeout(r, 1_000));
     watching = false;
     await watcher;
     await traffic.stop();
     console.error(logs.join('\n'));
-    console.error(`feed answers during the rollout: ${traffic.answers.length} (${traffic.answers.filter((a) => a.version === 'v0002').length} from v0002), failures: ${traffic.failures.length}`);
+    console.error(
+      `feed answers during the rollout: ${traffic.answers.length} (${traffic.answers.filter((a) => a.version === 'v0002').length} from v0002), failures: ${traffic.failures.length}`,
+    );
 
     expect(rollout.outcome, rollout.reason).toBe('serving');
     expect(rollout).toMatchObject({ version: 'v0002', previous: 'v0001' });
@@ -111,7 +128,11 @@ describe('two_tower rollout and rollback across real processes', () => {
     const bad = await publishMixedTowers(registryDir, 'v0002', 'v0001');
     // Through the CLI, as an operator would run it: exit code 1 when the version was rolled back.
     const env = { ...process.env, FEEDLOOM_CONFIG: mesh.configPath };
-    const exit = await run(process.execPath, ['bin/feedloom.js', 'rollout', '--model', MODEL, '--version', bad, '--json'], { env, timeout: 240_000 }).then(
+    const exit = await run(
+      process.execPath,
+      ['bin/feedloom.js', 'rollout', '--model', MODEL, '--version', bad, '--json'],
+      { env, timeout: 240_000 },
+    ).then(
       () => ({ code: 0, stdout: '' }),
       (err: { code: number; stdout: string }) => err,
     );
@@ -123,7 +144,14 @@ describe('two_tower rollout and rollback across real processes', () => {
     expect(result.guard!.candidate.recall).toBeLessThan(result.guard!.previous!.recall);
     expect(await served()).toEqual({ a: 'v0002', b: 'v0002' });
     expect(await state(bad)).toBe('rolled_back');
-    expect((await history(bad)).map((h) => h.state)).toEqual(['training', 'trained', 'validated', 'published', 'serving', 'rolled_back']);
+    expect((await history(bad)).map((h) => h.state)).toEqual([
+      'training',
+      'trained',
+      'validated',
+      'published',
+      'serving',
+      'rolled_back',
+    ]);
     expect((await history(bad)).at(-1)!.note).toMatch(/recall probe/);
   }, 300_000);
 
@@ -140,7 +168,9 @@ describe('two_tower rollout and rollback across real processes', () => {
 
   it('a truncated ONNX file is refused before any step, and nothing changes in serving', async () => {
     const dir = join(registryDir, MODEL, 'v0005');
-    const broken = await publishMixedTowers(registryDir, 'v0002', 'v0002', (d) => truncate(join(d, 'user_tower.onnx'), 1_000));
+    const broken = await publishMixedTowers(registryDir, 'v0002', 'v0002', (d) =>
+      truncate(join(d, 'user_tower.onnx'), 1_000),
+    );
     expect(broken).toBe('v0005');
     const result = await rolloutVersion({ mesh: mesh.mesh, model: MODEL, version: broken });
     expect(result.outcome).toBe('rolled_back');
@@ -154,11 +184,17 @@ describe('two_tower rollout and rollback across real processes', () => {
   it('feedloom rollback returns every host to v0001 within seconds while feeds keep flowing', async () => {
     traffic = await feedTraffic(mesh, world);
     const env = { ...process.env, FEEDLOOM_CONFIG: mesh.configPath };
-    const { stdout } = await run(process.execPath, ['bin/feedloom.js', 'rollback', '--to', 'v0001', '--reason', 'test: manual rollback', '--json'], { env, timeout: 120_000 });
+    const { stdout } = await run(
+      process.execPath,
+      ['bin/feedloom.js', 'rollback', '--to', 'v0001', '--reason', 'test: manual rollback', '--json'],
+      { env, timeout: 120_000 },
+    );
     await new Promise((r) => setTimeout(r, 500));
     await traffic.stop();
     const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
-    console.error(`rollback v0002 → v0001 took ${result.ms} ms; feed answers meanwhile: ${traffic.answers.length}, failures: ${traffic.failures.length}`);
+    console.error(
+      `rollback v0002 → v0001 took ${result.ms} ms; feed answers meanwhile: ${traffic.answers.length}, failures: ${traffic.failures.length}`,
+    );
     expect(result).toMatchObject({ model: MODEL, from: 'v0002', to: 'v0001' });
     expect(result.ms).toBeLessThan(10_000);
     expect(await served()).toEqual({ a: 'v0001', b: 'v0001' });
@@ -168,14 +204,16 @@ describe('two_tower rollout and rollback across real processes', () => {
     expect(traffic.answers.filter((a) => !/^v\d{4}$/.test(a.version))).toEqual([]);
 
     // status shows what each host serves and the versions' histories.
-    const status = JSON.parse((await run(process.execPath, ['bin/feedloom.js', 'status', '--json'], { env, timeout: 60_000 })).stdout);
+    const status = JSON.parse(
+      (await run(process.execPath, ['bin/feedloom.js', 'status', '--json'], { env, timeout: 60_000 })).stdout,
+    );
     const row = (name: string) => status.services.find((s: { name: string }) => s.name === name);
     expect(row('ann.a').serves).toMatch(/^two_tower v0001 /);
     expect(row('ann.b').serves).toMatch(/^two_tower v0001 /);
     expect(row('viewer').serves).toMatch(/two_tower holds .*v0001/);
     const versions = status.registry.models.find((m: { model: string }) => m.model === MODEL).versions;
-    expect(versions.find((v: { version: string }) => v.version === 'v0002').history.map((h: { state: string }) => h.state)).toEqual([
-      'training', 'trained', 'validated', 'published', 'serving', 'rolled_back',
-    ]);
+    expect(
+      versions.find((v: { version: string }) => v.version === 'v0002').history.map((h: { state: string }) => h.state),
+    ).toEqual(['training', 'trained', 'validated', 'published', 'serving', 'rolled_back']);
   }, 300_000);
 });

@@ -38,7 +38,12 @@ describe('ranker rollout and rollback', () => {
       raw.rollout = { probeUserCount: 10, loadTimeoutMs: 30_000 };
     }).mesh;
     events = await startTestEvents(trained.worldDir);
-    ranker = await startRanker(mesh, { snapshotsDir: snapshotsDirOf(mesh), registryDir: registry.root, port: 0, pollMs: 200 });
+    ranker = await startRanker(mesh, {
+      snapshotsDir: snapshotsDirOf(mesh),
+      registryDir: registry.root,
+      port: 0,
+      pollMs: 200,
+    });
     mesh.services.events.port = portOf(events.server.address);
     mesh.services.ranker!.port = portOf(ranker.address);
     client = connect(RankerClient, ranker.address);
@@ -67,7 +72,9 @@ describe('ranker rollout and rollback', () => {
   }, 120_000);
 
   it('a corrupt model is refused by the ranker at load, rolled back, and the old one keeps serving', async () => {
-    const bad = await registerRankerCopy(registry, trained, { damage: (dir) => writeFile(join(dir, RANKER_FILE), 'not an onnx model\n'.repeat(200)) });
+    const bad = await registerRankerCopy(registry, trained, {
+      damage: (dir) => writeFile(join(dir, RANKER_FILE), 'not an onnx model\n'.repeat(200)),
+    });
     const result = await rolloutVersion({ mesh, model: 'ranker', version: bad.version });
     expect(result.outcome).toBe('rolled_back');
     expect(result.reason).toMatch(/the ranker refused v0003 at load: .*; it kept serving v0002/);

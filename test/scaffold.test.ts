@@ -47,7 +47,9 @@ describe('new-generator scaffold', () => {
 
   it('refuses bad names, unknown kinds and existing generators', () => {
     expect(() => newGenerator(root, 'Bad-Name', 'heuristic', configPath)).toThrow(/lower_snake_case/);
-    expect(() => newGenerator(root, 'fine_name', 'magic', configPath)).toThrow(/KIND "magic" must be one of learned, graph, heuristic/);
+    expect(() => newGenerator(root, 'fine_name', 'magic', configPath)).toThrow(
+      /KIND "magic" must be one of learned, graph, heuristic/,
+    );
     expect(() => newGenerator(root, 'popular', 'heuristic', configPath)).toThrow(/already exists/);
   });
 });

@@ -85,7 +85,11 @@ describe('status page', () => {
   const feedTraffic = async () => {
     const blender = connect(BlenderClient, mesh.addresses.get('blender')!);
     try {
-      await Promise.all(users.map((userId) => callUnary(blender, 'blend', { userId, limit: 20, debug: false, requestId: '' }, { timeoutMs: 10_000 })));
+      await Promise.all(
+        users.map((userId) =>
+          callUnary(blender, 'blend', { userId, limit: 20, debug: false, requestId: '' }, { timeoutMs: 10_000 }),
+        ),
+      );
     } finally {
       blender.close();
     }
@@ -97,7 +101,11 @@ describe('status page', () => {
     const worldDir = join(workDir, 'world');
     cpSync(await testWorld(), worldDir, { recursive: true });
     ({ mesh: config } = testMeshConfig(worldDir));
-    const kinds = new Map(await Promise.all(config.generators.map(async (g) => [g.name, (await loadGeneratorModule(g.name)).kind] as const)));
+    const kinds = new Map(
+      await Promise.all(
+        config.generators.map(async (g) => [g.name, (await loadGeneratorModule(g.name)).kind] as const),
+      ),
+    );
     report = evalReportFor(config, kinds);
     mkdirSync(join(worldDir, 'eval'), { recursive: true });
     writeFileSync(join(worldDir, 'eval', 'last.json'), JSON.stringify(report));
@@ -107,7 +115,16 @@ describe('status page', () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     // Telemetry before any RPC (instruments bind to the meter provider on first use); the endpoint
     // is served once the blender's port is known, beside it, as `feedloom up --all-in-one` does.
@@ -124,7 +141,9 @@ describe('status page', () => {
     }
     const endpoint = metricsEndpointOf(config, config.services.blender.port)!;
     metricsServer = createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
-    await new Promise<void>((resolve, reject) => metricsServer.once('error', reject).listen(endpoint.port, endpoint.host, resolve));
+    await new Promise<void>((resolve, reject) =>
+      metricsServer.once('error', reject).listen(endpoint.port, endpoint.host, resolve),
+    );
 
     // Warm the mesh as a feed service would (fresh servers compile their hot paths on first use).
     users = await activeUsers(worldDir, 4);
@@ -135,7 +154,17 @@ describe('status page', () => {
     await registryWithHistory(registryDir);
     // One sampling round (sampleEveryMs far off), so the shares read from /status.json stay what the
     // page shows; generous probe timeouts, as a loaded 2-core machine must not turn into failures.
-    admin = await startAdmin({ ...config, registryDir }, { port: 0, refreshMs: 1_000, minIntervalMs: 500, samplesPerRound: 3, sampleEveryMs: 600_000, probeTimeoutMs: 5_000 });
+    admin = await startAdmin(
+      { ...config, registryDir },
+      {
+        port: 0,
+        refreshMs: 1_000,
+        minIntervalMs: 500,
+        samplesPerRound: 3,
+        sampleEveryMs: 600_000,
+        probeTimeoutMs: 5_000,
+      },
+    );
 
     browser = await launching;
     page = await browser.newPage();
@@ -184,7 +213,13 @@ describe('status page', () => {
     for (const tile of tiles.filter((t) => health.has(t.service!))) {
       const expected = health.get(tile.service!)!;
       // Generators are listed under their own heading, by generator name.
-      expect(tile, tile.service!).toEqual({ service: tile.service, health: expected, name: tile.service!.replace(/^generator\./, ''), state: expected.replace('_', ' '), visible: true });
+      expect(tile, tile.service!).toEqual({
+        service: tile.service,
+        health: expected,
+        name: tile.service!.replace(/^generator\./, ''),
+        state: expected.replace('_', ' '),
+        visible: true,
+      });
     }
     expect(health.get('events')).toBe('SERVING');
     expect(health.get('blender')).toBe('SERVING');
@@ -223,7 +258,9 @@ describe('status page', () => {
       expect(await cell.textContent()).toContain(`${(100 * g.recall['@50']).toFixed(1)}%`);
     }
     const top = status.feedShare.generators.reduce((a, b) => (b.share > a.share ? b : a));
-    expect(await page.locator(`tr[data-generator="${top.name}"]`).textContent()).toContain(`${(100 * top.share).toFixed(0)}%`);
+    expect(await page.locator(`tr[data-generator="${top.name}"]`).textContent()).toContain(
+      `${(100 * top.share).toFixed(0)}%`,
+    );
 
     // Registry versions with their states (ANN hosts and viewer columns when the config has them).
     expect(await page.locator('tr[data-version="v0002"]').textContent()).toContain('serving');
@@ -237,8 +274,12 @@ describe('status page', () => {
     // A little feed traffic first, so the latency window holds recent calls to a warm mesh.
     await feedTraffic();
     const after = Date.now();
-    await expect.poll(async () => Number(await page.locator('.stamp').getAttribute('data-generated')), { timeout: 10_000 }).toBeGreaterThan(after);
-    await expect.poll(() => page.locator('.tile[data-service="blender"] .tile-lat').textContent(), { timeout: 10_000 }).toMatch(/^mean [\d.]+ ms · p99 [\d.]+ ms$/);
+    await expect
+      .poll(async () => Number(await page.locator('.stamp').getAttribute('data-generated')), { timeout: 10_000 })
+      .toBeGreaterThan(after);
+    await expect
+      .poll(() => page.locator('.tile[data-service="blender"] .tile-lat').textContent(), { timeout: 10_000 })
+      .toMatch(/^mean [\d.]+ ms · p99 [\d.]+ ms$/);
     const shot = await page.screenshot({ fullPage: true });
     writeFileSync(join(tmpdir(), 'feedloom-status-page.png'), shot);
     // The README's picture is refreshed only on request, so test runs leave the tree clean.

@@ -19,7 +19,11 @@ describe('telemetry across the mesh', () => {
   let user: string;
 
   beforeAll(async () => {
-    telemetry = startTelemetry({ serviceName: 'feedloom.test', spanProcessors: [new SimpleSpanProcessor(spans)], prometheus: { host: '127.0.0.1', port: metricsPort } });
+    telemetry = startTelemetry({
+      serviceName: 'feedloom.test',
+      spanProcessors: [new SimpleSpanProcessor(spans)],
+      prometheus: { host: '127.0.0.1', port: metricsPort },
+    });
     const world = await testWorld();
     const { mesh: config } = testMeshConfig(world);
     generators = config.generators.map((g) => g.name);
@@ -35,14 +39,21 @@ describe('telemetry across the mesh', () => {
 
   it('records one trace per Blend that covers every generator called', async () => {
     spans.reset();
-    await callUnary(blender, 'blend', { userId: user, limit: 10, debug: false, requestId: 'trace-me' }, { timeoutMs: 5_000 });
+    await callUnary(
+      blender,
+      'blend',
+      { userId: user, limit: 10, debug: false, requestId: 'trace-me' },
+      { timeoutMs: 5_000 },
+    );
     const finished = spans.getFinishedSpans();
     const blend = finished.find((s) => s.name === 'feedloom.v1.Blender/Blend')!;
     expect(blend).toBeDefined();
     const traceId = blend.spanContext().traceId;
     const inTrace = finished.filter((s) => s.spanContext().traceId === traceId);
 
-    const calledGenerators = inTrace.filter((s) => s.name === 'client generate').map((s) => s.attributes['feedloom.generator']);
+    const calledGenerators = inTrace
+      .filter((s) => s.name === 'client generate')
+      .map((s) => s.attributes['feedloom.generator']);
     expect(calledGenerators.sort()).toEqual([...generators].sort());
     const served = inTrace.filter((s) => s.name === 'feedloom.v1.CandidateGenerator/Generate');
     expect(served).toHaveLength(generators.length);
@@ -51,14 +62,29 @@ describe('telemetry across the mesh', () => {
     for (const s of work) expect(typeof s.attributes['feedloom.candidates']).toBe('number');
 
     const stages = inTrace.filter((s) => s.name.startsWith('blend.')).map((s) => s.name);
-    expect(stages).toEqual(expect.arrayContaining(['blend.hydrate', 'blend.fan_out', 'blend.dedupe', 'blend.filter', 'blend.pre_score', 'blend.compose_page']));
+    expect(stages).toEqual(
+      expect.arrayContaining([
+        'blend.hydrate',
+        'blend.fan_out',
+        'blend.dedupe',
+        'blend.filter',
+        'blend.pre_score',
+        'blend.compose_page',
+      ]),
+    );
     // Generator calls hang under the fan-out stage.
     const fanOut = inTrace.find((s) => s.name === 'blend.fan_out')!;
-    for (const call of inTrace.filter((s) => s.name === 'client generate')) expect(call.parentSpanContext?.spanId).toBe(fanOut.spanContext().spanId);
+    for (const call of inTrace.filter((s) => s.name === 'client generate'))
+      expect(call.parentSpanContext?.spanId).toBe(fanOut.spanContext().spanId);
   });
 
   it('exposes the named metrics to Prometheus', async () => {
-    const response = await callUnary(blender, 'blend', { userId: user, limit: 10, debug: false, requestId: '' }, { timeoutMs: 5_000 });
+    const response = await callUnary(
+      blender,
+      'blend',
+      { userId: user, limit: 10, debug: false, requestId: '' },
+      { timeoutMs: 5_000 },
+    );
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     for (const name of [
       'rpc_server_duration',

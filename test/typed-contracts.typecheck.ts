@@ -28,7 +28,8 @@ export const typedRows = defineGenerator({
     const popular = rows.popularity;
     return { board, pins, topic, boardTopic, created, popular };
   },
-  generate: ({ quota }, { data }) => data.pins.slice(0, quota).map((itemId) => ({ itemId, score: 1, reason: data.board })),
+  generate: ({ quota }, { data }) =>
+    data.pins.slice(0, quota).map((itemId) => ({ itemId, score: 1, reason: data.board })),
 });
 
 export const typedSettings = defineGenerator({

@@ -32,13 +32,18 @@ function fingerprint(dir: string): Record<string, string> {
       else out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
     }
   };
-  out['world.json'] = createHash('sha256').update(readFileSync(worldPaths(dir).manifest)).digest('hex');
+  out['world.json'] = createHash('sha256')
+    .update(readFileSync(worldPaths(dir).manifest))
+    .digest('hex');
   walk(worldPaths(dir).events);
   return out;
 }
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  promisify(execFile)(process.execPath, ['bin/feedloom.js', ...args], { timeout: 180_000, env: { ...process.env, ...env } }).then(
+  promisify(execFile)(process.execPath, ['bin/feedloom.js', ...args], {
+    timeout: 180_000,
+    env: { ...process.env, ...env },
+  }).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),
     (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
   );
@@ -56,7 +61,20 @@ describe('a world someone else made', () => {
       const ack = await callUnary(
         events.client,
         'log',
-        { events: [{ userId: 'u1', itemId: 'i5', action: ActionType.ACTION_TYPE_SAVE, timeMs: 0, boardId: '', source: '', requestId: '' }], idempotencyKey: 'k1' },
+        {
+          events: [
+            {
+              userId: 'u1',
+              itemId: 'i5',
+              action: ActionType.ACTION_TYPE_SAVE,
+              timeMs: 0,
+              boardId: '',
+              source: '',
+              requestId: '',
+            },
+          ],
+          idempotencyKey: 'k1',
+        },
         { timeoutMs: 5_000 },
       );
       expect(ack.accepted).toBe(1);
@@ -87,7 +105,17 @@ describe('a world someone else made', () => {
 
     const other = join(tmp, 'other.csv');
     writeFileSync(other, '1,2,5,900000000\n');
-    const different = await cli(['import', '--input', other, '--sep', 'comma', '--columns', 'user,item,rating,timestamp', '--out', worldDir]);
+    const different = await cli([
+      'import',
+      '--input',
+      other,
+      '--sep',
+      'comma',
+      '--columns',
+      'user,item,rating,timestamp',
+      '--out',
+      worldDir,
+    ]);
     expect(different.code).not.toBe(0);
 
     expect(fingerprint(worldDir)).toEqual(before);

@@ -11,13 +11,21 @@ function unit(n: number, dim: number, seed: number): Float32Array {
   const out = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     let norm = 0;
-    for (let j = 0; j < dim; j++) norm += (out[i * dim + j] = ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5) ** 2;
+    for (let j = 0; j < dim; j++)
+      norm += (out[i * dim + j] = (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) ** 2;
     for (let j = 0; j < dim; j++) out[i * dim + j] /= Math.sqrt(norm);
   }
   return out;
 }
 
-async function recall(index: FaissIndex, exact: FaissIndex, queries: Float32Array, dim: number, k: number, options: { efSearch?: number; nprobe?: number }) {
+async function recall(
+  index: FaissIndex,
+  exact: FaissIndex,
+  queries: Float32Array,
+  dim: number,
+  k: number,
+  options: { efSearch?: number; nprobe?: number },
+) {
   let hits = 0;
   const nq = queries.length / dim;
   for (let q = 0; q < nq; q++) {
@@ -50,7 +58,9 @@ describe('patched faiss-node', () => {
     expect(distances[0]).toBeCloseTo(1, 5);
     expect(Array.from(labels.subarray(5))).toEqual([-1, -1, -1]);
     expect(index.pendingOperations()).toBe(0);
-    expect(() => index.searchAsync(new Float32Array(dim + 1), 3)).toThrow(/not a positive multiple of the dimension 32/);
+    expect(() => index.searchAsync(new Float32Array(dim + 1), 3)).toThrow(
+      /not a positive multiple of the dimension 32/,
+    );
     expect(() => index.searchAsync(new Float64Array(dim) as unknown as Float32Array, 3)).toThrow(/Float32Array/);
     index.dispose();
   });

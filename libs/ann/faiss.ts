@@ -67,7 +67,9 @@ export function faiss(): FaissModule {
   try {
     module = require('faiss-node') as FaissModule;
   } catch (err) {
-    throw new Error(`faiss-node cannot be loaded (${(err as Error).message.split('\n')[0]}); build it with scripts/build-faiss-node.sh (make setup)`);
+    throw new Error(
+      `faiss-node cannot be loaded (${(err as Error).message.split('\n')[0]}); build it with scripts/build-faiss-node.sh (make setup)`,
+    );
   }
   if (module.FEEDLOOM_PATCH !== REQUIRED_FAISS_PATCH) {
     throw new Error(
@@ -81,7 +83,11 @@ export function faiss(): FaissModule {
 
 /** A new empty index from a faiss factory string, e.g. "HNSW32,Flat" or "Flat". */
 export function createIndex(dim: number, description: string, metric: Metric = 'inner_product'): FaissIndex {
-  return faiss().Index.fromFactory(dim, description, metric === 'inner_product' ? MetricType.INNER_PRODUCT : MetricType.L2);
+  return faiss().Index.fromFactory(
+    dim,
+    description,
+    metric === 'inner_product' ? MetricType.INNER_PRODUCT : MetricType.L2,
+  );
 }
 
 /** Reads an index file off the JS thread. */

@@ -82,11 +82,24 @@ export class IndexIntegrityError extends Error {
 const tmpName = (file: string) => `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 /** Writes the index, its ids and its meta into dir, atomically (see the layout above); meta.shard/shards pick the file names. */
-export async function writeIndexFiles(dir: string, index: FaissIndex, ids: readonly string[], meta: Omit<IndexMeta, 'files' | 'format'>): Promise<IndexMeta> {
-  if (index.ntotal() !== ids.length) throw new Error(`the index holds ${index.ntotal()} rows but ${ids.length} ids were given`);
+export async function writeIndexFiles(
+  dir: string,
+  index: FaissIndex,
+  ids: readonly string[],
+  meta: Omit<IndexMeta, 'files' | 'format'>,
+): Promise<IndexMeta> {
+  if (index.ntotal() !== ids.length)
+    throw new Error(`the index holds ${index.ntotal()} rows but ${ids.length} ids were given`);
   const badId = ids.findIndex((id) => !id || /[\n\r]/.test(id));
-  if (badId >= 0) throw new Error(`item id at row ${badId} is empty or has a line break: ${JSON.stringify(ids[badId])}`);
-  if (!Number.isInteger(meta.shards) || meta.shards < 1 || !Number.isInteger(meta.shard) || meta.shard < 0 || meta.shard >= meta.shards) {
+  if (badId >= 0)
+    throw new Error(`item id at row ${badId} is empty or has a line break: ${JSON.stringify(ids[badId])}`);
+  if (
+    !Number.isInteger(meta.shards) ||
+    meta.shards < 1 ||
+    !Number.isInteger(meta.shard) ||
+    meta.shard < 0 ||
+    meta.shard >= meta.shards
+  ) {
     throw new Error(`bad shard ${meta.shard} of ${meta.shards}`);
   }
   const names = indexFileNames(meta);
@@ -135,20 +148,25 @@ export async function readIndexMeta(dir: string, ref: ShardRef = UNSHARDED): Pro
   } catch (err) {
     throw new IndexIntegrityError(dir, `${file} is not valid JSON: ${(err as Error).message}`);
   }
-  if (meta.format !== INDEX_FORMAT) throw new IndexIntegrityError(dir, `${file} has format ${meta.format}; this build reads format ${INDEX_FORMAT}`);
+  if (meta.format !== INDEX_FORMAT)
+    throw new IndexIntegrityError(dir, `${file} has format ${meta.format}; this build reads format ${INDEX_FORMAT}`);
   for (const key of ['model', 'version', 'factory', 'indexType', 'metric'] as const) {
     if (typeof meta[key] !== 'string' || !meta[key]) throw new IndexIntegrityError(dir, `${file} lacks "${key}"`);
   }
   if (!Number.isInteger(meta.dim) || meta.dim < 1 || !Number.isInteger(meta.items) || meta.items < 0) {
     throw new IndexIntegrityError(dir, `${file} has a bad dim (${meta.dim}) or item count (${meta.items})`);
   }
-  if (!meta.files?.index?.sha256 || !meta.files?.ids?.sha256) throw new IndexIntegrityError(dir, `${file} lacks the files' checksums`);
+  if (!meta.files?.index?.sha256 || !meta.files?.ids?.sha256)
+    throw new IndexIntegrityError(dir, `${file} lacks the files' checksums`);
   // Metas written before sharding describe the whole catalog in one index.
   meta.shard ??= 0;
   meta.shards ??= 1;
   meta.catalogItems ??= meta.items;
   if (meta.shard !== ref.shard || meta.shards !== ref.shards) {
-    throw new IndexIntegrityError(dir, `${file} describes shard ${meta.shard} of ${meta.shards}, not shard ${ref.shard} of ${ref.shards}`);
+    throw new IndexIntegrityError(
+      dir,
+      `${file} describes shard ${meta.shard} of ${meta.shards}, not shard ${ref.shard} of ${ref.shards}`,
+    );
   }
   return meta;
 }
@@ -185,9 +203,17 @@ export async function verifyIndexFiles(dir: string, meta: IndexMeta): Promise<vo
     const full = path.join(dir, file);
     const stat = await fs.stat(full).catch(() => undefined);
     if (!stat) throw new IndexIntegrityError(dir, `${file} is missing`);
-    if (stat.size !== entry.bytes) throw new IndexIntegrityError(dir, `${file} has ${stat.size} bytes, ${names.meta} records ${entry.bytes} (truncated or replaced)`);
+    if (stat.size !== entry.bytes)
+      throw new IndexIntegrityError(
+        dir,
+        `${file} has ${stat.size} bytes, ${names.meta} records ${entry.bytes} (truncated or replaced)`,
+      );
     const sha = await sha256File(full);
-    if (sha !== entry.sha256) throw new IndexIntegrityError(dir, `${file} sha256 ${sha.slice(0, 12)}… differs from the recorded ${entry.sha256.slice(0, 12)}… (corrupt or replaced)`);
+    if (sha !== entry.sha256)
+      throw new IndexIntegrityError(
+        dir,
+        `${file} sha256 ${sha.slice(0, 12)}… differs from the recorded ${entry.sha256.slice(0, 12)}… (corrupt or replaced)`,
+      );
   }
 }
 

@@ -34,7 +34,16 @@ describe('indexer', () => {
     expect(result.dir).toBe(v1.dir);
     for (const f of [INDEX_FILE, IDS_FILE, INDEX_META_FILE]) expect(existsSync(join(v1.dir, f))).toBe(true);
     const meta = (await readIndexMeta(v1.dir))!;
-    expect(meta).toMatchObject({ model: 'two_tower', version: v1.version, factory: 'Flat', indexType: 'Flat', metric: 'inner_product', dim: 16, items: rows.length, asOfMs });
+    expect(meta).toMatchObject({
+      model: 'two_tower',
+      version: v1.version,
+      factory: 'Flat',
+      indexType: 'Flat',
+      metric: 'inner_product',
+      dim: 16,
+      items: rows.length,
+      asOfMs,
+    });
     expect(meta.timings.totalMs).toBeGreaterThan(0);
     expect(meta.timings.embedMs).toBeGreaterThan(0);
     const ids = (await readFile(join(v1.dir, IDS_FILE), 'utf8')).trim().split('\n');
@@ -71,14 +80,22 @@ describe('indexer', () => {
     }
     // Every item in exactly one shard.
     expect(seen.sort()).toEqual(rows.map((r) => r.item_id).sort());
-    await expect(runIndexer({ registryDir, worldDir: world, rows, asOfMs, shards: 0 })).rejects.toThrow(/shards must be an integer ≥ 1/);
+    await expect(runIndexer({ registryDir, worldDir: world, rows, asOfMs, shards: 0 })).rejects.toThrow(
+      /shards must be an integer ≥ 1/,
+    );
   });
 
   it('indexes the version it is told to, HNSW when asked, and records it', async () => {
     const registryDir = mkdtempSync(join(tmpdir(), 'feedloom-registry-'));
     const v1 = await registerSyntheticTwoTower({ registryDir, rows, seed: 1 });
     await registerSyntheticTwoTower({ registryDir, rows, seed: 2 });
-    const result = await runIndexer({ registryDir, worldDir: world, version: v1.version, index: { type: 'hnsw' }, asOfMs });
+    const result = await runIndexer({
+      registryDir,
+      worldDir: world,
+      version: v1.version,
+      index: { type: 'hnsw' },
+      asOfMs,
+    });
     expect(result.version).toBe(v1.version);
     expect(result.meta.factory).toBe('HNSW32,Flat');
     expect(result.meta.efSearch).toBe(64);

@@ -68,7 +68,8 @@ export async function runIndexer(options: IndexerOptions): Promise<IndexerResult
   const registry = new ModelRegistry(options.registryDir);
   const info = await pickVersion(registry, model, options.version);
   const manifest = info.manifest;
-  if (!Number.isInteger(manifest.dim) || manifest.dim < 1) throw new Error(`${model}/${info.version}: the manifest has no embedding dim`);
+  if (!Number.isInteger(manifest.dim) || manifest.dim < 1)
+    throw new Error(`${model}/${info.version}: the manifest has no embedding dim`);
   // The item tower must be exactly what was registered (a truncated or replaced file is refused).
   await verifyArtifacts(info);
 
@@ -76,7 +77,8 @@ export async function runIndexer(options: IndexerOptions): Promise<IndexerResult
   let t = performance.now();
   const rows = options.rows ?? (await itemFeatureRows(options.worldDir, asOfMs));
   const featuresMs = performance.now() - t;
-  if (rows.length === 0) throw new Error(`the catalog of ${options.worldDir} has no items before ${new Date(asOfMs).toISOString()}`);
+  if (rows.length === 0)
+    throw new Error(`the catalog of ${options.worldDir} has no items before ${new Date(asOfMs).toISOString()}`);
   log(`${model}/${info.version}: embedding ${rows.length} items (features as of ${new Date(asOfMs).toISOString()})`);
 
   t = performance.now();
@@ -90,7 +92,9 @@ export async function runIndexer(options: IndexerOptions): Promise<IndexerResult
     // Flat or HNSW by what one host searches: the shard's items.
     const built = await buildIndex(part, manifest.dim, options.index);
     const label = shards === 1 ? '' : ` shard ${shard} of ${shards}`;
-    log(`${model}/${info.version}${label}: built ${built.factory} over ${shardRows.length} items in ${built.buildMs.toFixed(0)} ms`);
+    log(
+      `${model}/${info.version}${label}: built ${built.factory} over ${shardRows.length} items in ${built.buildMs.toFixed(0)} ms`,
+    );
     t = performance.now();
     try {
       const meta = await writeIndexFiles(
@@ -111,7 +115,13 @@ export async function runIndexer(options: IndexerOptions): Promise<IndexerResult
           asOfMs,
           builtAtMs: Date.now(),
           efSearch: built.indexType === 'HNSW' ? (options.efSearch ?? 64) : undefined,
-          timings: { featuresMs: round(featuresMs), embedMs: round(embedMs), buildMs: round(built.buildMs), writeMs: 0, totalMs: 0 },
+          timings: {
+            featuresMs: round(featuresMs),
+            embedMs: round(embedMs),
+            buildMs: round(built.buildMs),
+            writeMs: 0,
+            totalMs: 0,
+          },
         },
       );
       metas.push(await finishTimings(info.dir, meta, performance.now() - t, performance.now() - started));
@@ -153,11 +163,20 @@ async function worldEndMs(worldDir: string): Promise<number> {
 }
 
 /** The item tower over every row, batchSize at a time, as many batches in flight as workers. */
-async function embedItems(modelPath: string, rows: ItemFeatureRow[], manifest: TwoTowerManifest, asOfMs: number, options: IndexerOptions): Promise<Float32Array> {
+async function embedItems(
+  modelPath: string,
+  rows: ItemFeatureRow[],
+  manifest: TwoTowerManifest,
+  asOfMs: number,
+  options: IndexerOptions,
+): Promise<Float32Array> {
   const dim = manifest.dim;
   const batchSize = options.batchSize ?? 1024;
   const workers = options.workers ?? 2;
-  const pool = await OnnxSessionPool.open(modelPath, { workers, name: `${manifest.model}/${manifest.version} item tower` });
+  const pool = await OnnxSessionPool.open(modelPath, {
+    workers,
+    name: `${manifest.model}/${manifest.version} item tower`,
+  });
   const output = manifest.onnx?.itemOutput ?? ITEM_OUTPUT;
   const vectors = new Float32Array(rows.length * dim);
   try {
@@ -174,7 +193,9 @@ async function embedItems(modelPath: string, rows: ItemFeatureRow[], manifest: T
         const out = (await pool.run(feeds))[output];
         if (!out) throw new Error(`${modelPath} has no output "${output}"`);
         if (out.dims.length !== 2 || out.dims[0] !== batch.length || out.dims[1] !== dim) {
-          throw new Error(`${modelPath} returned ${output} of shape [${out.dims.join(', ')}], expected [${batch.length}, ${dim}]`);
+          throw new Error(
+            `${modelPath} returned ${output} of shape [${out.dims.join(', ')}], expected [${batch.length}, ${dim}]`,
+          );
         }
         const data = out.data as Float32Array;
         checkVectors(data, dim, start, rows);
@@ -194,7 +215,8 @@ function checkVectors(data: Float32Array, dim: number, start: number, rows: Item
     let norm = 0;
     for (let j = 0; j < dim; j++) {
       const v = data[i * dim + j];
-      if (!Number.isFinite(v)) throw new Error(`the item tower gave a non-finite value for item ${rows[start + i].item_id}`);
+      if (!Number.isFinite(v))
+        throw new Error(`the item tower gave a non-finite value for item ${rows[start + i].item_id}`);
       norm += v * v;
     }
     if (norm < 1e-12) throw new Error(`the item tower gave a zero vector for item ${rows[start + i].item_id}`);

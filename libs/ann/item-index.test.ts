@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildIndex, chooseFactory } from './build.js';
 import { createIndex } from './faiss.js';
-import { hasIndex, IDS_FILE, INDEX_FILE, INDEX_META_FILE, indexedShardCounts, indexFileNames, IndexIntegrityError, readIndexMeta, writeIndexFiles } from './index-files.js';
+import {
+  hasIndex,
+  IDS_FILE,
+  INDEX_FILE,
+  INDEX_META_FILE,
+  indexedShardCounts,
+  indexFileNames,
+  IndexIntegrityError,
+  readIndexMeta,
+  writeIndexFiles,
+} from './index-files.js';
 import { loadItemIndex } from './item-index.js';
 
 /** n unit vectors in dim dimensions, seeded. */
@@ -133,9 +143,25 @@ describe('item index files', () => {
       const part = new Float32Array(rows.length * dim);
       rows.forEach((row, i) => part.set(vectors.subarray(row * dim, (row + 1) * dim), i * dim));
       index.add(part);
-      const base = { model: 'two_tower', version: 'v0001', factory: 'Flat', indexType: 'Flat' as const, metric: 'inner_product' as const, dim, asOfMs: 0, builtAtMs: 0 };
+      const base = {
+        model: 'two_tower',
+        version: 'v0001',
+        factory: 'Flat',
+        indexType: 'Flat' as const,
+        metric: 'inner_product' as const,
+        dim,
+        asOfMs: 0,
+        builtAtMs: 0,
+      };
       const timings = { featuresMs: 0, embedMs: 0, buildMs: 0, writeMs: 0, totalMs: 0 };
-      await writeIndexFiles(dir, index, half[shard], { ...base, items: rows.length, catalogItems: n, shard, shards: 2, timings });
+      await writeIndexFiles(dir, index, half[shard], {
+        ...base,
+        items: rows.length,
+        catalogItems: n,
+        shard,
+        shards: 2,
+        timings,
+      });
       index.dispose();
     }
     expect(readdirSync(dir)).toContain('item_index.shard-1-of-2.faiss');
@@ -153,19 +179,24 @@ describe('item index files', () => {
     const whole = await loadItemIndex(dir);
     expect(whole.meta).toMatchObject({ shard: 0, shards: 1, items: n });
     whole.dispose();
-    await expect(loadItemIndex(dir, { shard: { shard: 0, shards: 3 } })).rejects.toThrow(/no item index for shard 0 of 3 .*--shards 3.*indexed for: 1 shard, 2 shards/);
+    await expect(loadItemIndex(dir, { shard: { shard: 0, shards: 3 } })).rejects.toThrow(
+      /no item index for shard 0 of 3 .*--shards 3.*indexed for: 1 shard, 2 shards/,
+    );
     // A meta copied under another shard's name is refused.
-    writeFileSync(join(dir, indexFileNames({ shard: 0, shards: 2 }).meta), readFileSync(join(dir, indexFileNames({ shard: 1, shards: 2 }).meta)));
-    await expect(loadItemIndex(dir, { shard: { shard: 0, shards: 2 } })).rejects.toThrow(/describes shard 1 of 2, not shard 0 of 2/);
+    writeFileSync(
+      join(dir, indexFileNames({ shard: 0, shards: 2 }).meta),
+      readFileSync(join(dir, indexFileNames({ shard: 1, shards: 2 }).meta)),
+    );
+    await expect(loadItemIndex(dir, { shard: { shard: 0, shards: 2 } })).rejects.toThrow(
+      /describes shard 1 of 2, not shard 0 of 2/,
+    );
   });
 
   it('leaves no temporary files behind when writing fails', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'feedloom-ann-'));
     const index = createIndex(dim, 'Flat');
     index.add(unitVectors(3, dim));
-    await expect(
-      writeIndexFiles(dir, index, ['a', 'b'], {} as never),
-    ).rejects.toThrow(/3 rows but 2 ids/);
+    await expect(writeIndexFiles(dir, index, ['a', 'b'], {} as never)).rejects.toThrow(/3 rows but 2 ids/);
     await expect(writeIndexFiles(dir, index, ['a', 'b\nc', 'd'], {} as never)).rejects.toThrow(/line break/);
     expect(existsSync(join(dir, INDEX_META_FILE))).toBe(false);
     expect(readdirSync(dir)).toEqual([]);

@@ -1,6 +1,16 @@
 import path from 'node:path';
 import { readIndex, type FaissIndex, type SearchOptions } from './faiss.js';
-import { indexFileNames, indexedShardCounts, IndexIntegrityError, readIds, readIndexMeta, UNSHARDED, verifyIndexFiles, type IndexMeta, type ShardRef } from './index-files.js';
+import {
+  indexFileNames,
+  indexedShardCounts,
+  IndexIntegrityError,
+  readIds,
+  readIndexMeta,
+  UNSHARDED,
+  verifyIndexFiles,
+  type IndexMeta,
+  type ShardRef,
+} from './index-files.js';
 
 export interface Neighbor {
   itemId: string;
@@ -44,7 +54,8 @@ export class ItemIndex {
 
   /** The k nearest items to one vector (off the JS thread), best first, without excluded ones. */
   async search(vector: Float32Array, k: number, options: ItemSearchOptions = {}): Promise<Neighbor[]> {
-    if (vector.length !== this.dim) throw new RangeError(`vector has ${vector.length} dimensions, the index ${this.dim}`);
+    if (vector.length !== this.dim)
+      throw new RangeError(`vector has ${vector.length} dimensions, the index ${this.dim}`);
     const exclude = options.exclude;
     let excludedHere = 0;
     if (exclude) for (const id of exclude) if (this.rowOf.has(id)) excludedHere++;
@@ -96,7 +107,10 @@ export class ItemIndex {
  * from the meta (unless verify is false), a faiss file that does not read, or row counts and
  * dimensions that disagree.
  */
-export async function loadItemIndex(dir: string, options: { verify?: boolean; shard?: ShardRef } = {}): Promise<ItemIndex> {
+export async function loadItemIndex(
+  dir: string,
+  options: { verify?: boolean; shard?: ShardRef } = {},
+): Promise<ItemIndex> {
   const ref = options.shard ?? UNSHARDED;
   const meta = await readIndexMeta(dir, ref);
   if (!meta) {

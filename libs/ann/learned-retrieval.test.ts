@@ -5,7 +5,14 @@ import { ViewerModelService, type EmbedUserRequest } from '../../generated/feedl
 import { failedPrecondition } from '../bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../bootstrap/server.js';
 import { parseMeshConfig } from '../config/mesh.js';
-import { endpointsFromMesh, endpointsFromSettings, LearnedRetrieval, mergeShardAnswers, reportedVersion, type SyncedHost } from './learned-retrieval.js';
+import {
+  endpointsFromMesh,
+  endpointsFromSettings,
+  LearnedRetrieval,
+  mergeShardAnswers,
+  reportedVersion,
+  type SyncedHost,
+} from './learned-retrieval.js';
 import { shardOf } from './shards.js';
 
 /**
@@ -22,11 +29,31 @@ async function fakeHost(name: string, version: string, refuse = 0, shard = 0, sh
     port: 0,
     services: [
       bindService(AnnSearchService, {
-        getVersions: () => ({ host: name, models: [{ model: 'two_tower', servingVersion: version, loadedVersions: [version], items: 3, dim: 2, indexType: 'Flat', shard, shardCount }] }),
+        getVersions: () => ({
+          host: name,
+          models: [
+            {
+              model: 'two_tower',
+              servingVersion: version,
+              loadedVersions: [version],
+              items: 3,
+              dim: 2,
+              indexType: 'Flat',
+              shard,
+              shardCount,
+            },
+          ],
+        }),
         search: (req) => {
           searches.push(req);
-          if (refused++ < refuse) throw failedPrecondition(`host ${name} does not hold two_tower version "${req.version}"`);
-          return { neighbors: [{ itemId: `${name}-item`, score: 0.9 - shard / 10 }], model: req.model, version: req.version, host: name };
+          if (refused++ < refuse)
+            throw failedPrecondition(`host ${name} does not hold two_tower version "${req.version}"`);
+          return {
+            neighbors: [{ itemId: `${name}-item`, score: 0.9 - shard / 10 }],
+            model: req.model,
+            version: req.version,
+            host: name,
+          };
         },
         getItemVectors: (req) => {
           vectorReads.push(req.itemIds);
@@ -51,7 +78,9 @@ async function fakeViewer(versions: string[]) {
           if (!versions.includes(req.version)) throw failedPrecondition(`the viewer does not hold ${req.version}`);
           return { embedding: [0, 1], model: req.model, version: req.version };
         },
-        listVersions: () => ({ versions: versions.map((version) => ({ model: 'two_tower', version, dim: 2, loadedAtMs: 1 })) }),
+        listVersions: () => ({
+          versions: versions.map((version) => ({ model: 'two_tower', version, dim: 2, loadedAtMs: 1 })),
+        }),
       }),
     ],
   });
@@ -77,7 +106,13 @@ describe('LearnedRetrieval', () => {
   const user = UserContext.fromPartial({ userId: 'u1' });
   const retrieval = (unsynced = false) =>
     new LearnedRetrieval(
-      { viewer: viewer.server.address, annHosts: [{ name: 'a', address: a.server.address, shard: 0 }, { name: 'b', address: b.server.address, shard: 0 }] },
+      {
+        viewer: viewer.server.address,
+        annHosts: [
+          { name: 'a', address: a.server.address, shard: 0 },
+          { name: 'b', address: b.server.address, shard: 0 },
+        ],
+      },
       { model: 'two_tower', unsynced },
     );
 
@@ -85,7 +120,13 @@ describe('LearnedRetrieval', () => {
     return r.withSyncedHost(async (synced, call) => {
       const embedded = await r.embedUser(user, synced, call);
       const found = await r.search(synced, embedded.embedding, 5, call);
-      return { user: embedded.version, index: found.version, host: found.host, modelVersion: reportedVersion(embedded.version, found.version), candidates: [] };
+      return {
+        user: embedded.version,
+        index: found.version,
+        host: found.host,
+        modelVersion: reportedVersion(embedded.version, found.version),
+        candidates: [],
+      };
     });
   }
 
@@ -102,7 +143,7 @@ describe('LearnedRetrieval', () => {
     r.close();
   });
 
-  it('unsynced: embeds with the viewer\'s newest version whatever the host serves', async () => {
+  it("unsynced: embeds with the viewer's newest version whatever the host serves", async () => {
     const r = retrieval(true);
     const x = await twoTower(r);
     expect(x.user).toBe('v0003');
@@ -147,7 +188,8 @@ describe('LearnedRetrieval over shards', () => {
   });
 
   const endpoint = (name: string, shard: number) => ({ name, address: hosts[name].server.address, shard });
-  const sharded = (annHosts = [endpoint('s0a', 0), endpoint('s1a', 1)]) => new LearnedRetrieval({ viewer: viewer.server.address, annHosts }, { model: 'two_tower' });
+  const sharded = (annHosts = [endpoint('s0a', 0), endpoint('s1a', 1)]) =>
+    new LearnedRetrieval({ viewer: viewer.server.address, annHosts }, { model: 'two_tower' });
 
   const twoTower = (r: LearnedRetrieval, seen: SyncedHost[] = []) =>
     r.withSyncedHost(async (synced, call) => {
@@ -155,10 +197,13 @@ describe('LearnedRetrieval over shards', () => {
       const { embedding, version: userVersion } = await r.embedUser(user, synced, call);
       const { neighbors, version, host } = await r.search(synced, embedding, 5, call);
       const modelVersion = reportedVersion(userVersion, version);
-      return { modelVersion, candidates: neighbors.map((n) => ({ itemId: n.itemId, score: n.score, reason: `${modelVersion} ann.${host}` })) };
+      return {
+        modelVersion,
+        candidates: neighbors.map((n) => ({ itemId: n.itemId, score: n.score, reason: `${modelVersion} ann.${host}` })),
+      };
     });
 
-  it('searches every shard with an embedding of that shard\'s own version, embedding once per version, and merges by score', async () => {
+  it("searches every shard with an embedding of that shard's own version, embedding once per version, and merges by score", async () => {
     const r = sharded();
     const before = viewer.embeds.length;
     const answer = await twoTower(r);
@@ -167,11 +212,16 @@ describe('LearnedRetrieval over shards', () => {
       ['s1a-item', 'v0001 ann.s1a'],
     ]);
     expect(answer.modelVersion).toBe('shard0:v0002,shard1:v0001');
-    expect(viewer.embeds.slice(before).map((e) => e.version).sort()).toEqual(['v0001', 'v0002']);
+    expect(
+      viewer.embeds
+        .slice(before)
+        .map((e) => e.version)
+        .sort(),
+    ).toEqual(['v0001', 'v0002']);
     r.close();
   });
 
-  it('reads each seed\'s vector from its own shard\'s host', async () => {
+  it("reads each seed's vector from its own shard's host", async () => {
     const r = sharded([endpoint('s0a', 0), endpoint('s1a', 1)]);
     // Both hosts serve different versions: ask for vectors in a version only one of them holds.
     const ids = Array.from({ length: 12 }, (_, i) => `i${i}`);
@@ -217,32 +267,51 @@ describe('LearnedRetrieval over shards', () => {
     // With only the misplaced host for shard 1, shard 1 is missing, and the reason is named.
     const only = sharded([endpoint('s0a', 0), endpoint('s1x', 1)]);
     expect((await twoTower(only)).modelVersion).toMatch(/partial: shard 1 of 2 unavailable: FAILED_PRECONDITION/);
-    await expect(only.servedVersion(endpoint('s1x', 1))).rejects.toThrow(/holds shard 0 of 2 .* config has it as shard 1 of 2/);
+    await expect(only.servedVersion(endpoint('s1x', 1))).rejects.toThrow(
+      /holds shard 0 of 2 .* config has it as shard 1 of 2/,
+    );
     r.close();
     only.close();
   });
 
   it('with the shard count given (the mesh config), refuses a host whose index has another; without it, can probe one shard alone', async () => {
-    const strict = new LearnedRetrieval({ viewer: viewer.server.address, annHosts: [endpoint('t0', 0)], shardCount: 1 }, { model: 'two_tower' });
+    const strict = new LearnedRetrieval(
+      { viewer: viewer.server.address, annHosts: [endpoint('t0', 0)], shardCount: 1 },
+      { model: 'two_tower' },
+    );
     await expect(twoTower(strict)).rejects.toThrow(/holds shard 0 of 2 .* config has it as shard 0 of 1/);
     strict.close();
-    const alone = new LearnedRetrieval({ viewer: viewer.server.address, annHosts: [endpoint('t0', 0)] }, { model: 'two_tower' });
+    const alone = new LearnedRetrieval(
+      { viewer: viewer.server.address, annHosts: [endpoint('t0', 0)] },
+      { model: 'two_tower' },
+    );
     const answer = await twoTower(alone);
     expect(answer.candidates.map((c) => c.itemId)).toEqual(['t0-item']);
     expect(answer.modelVersion).toBe('v0001');
     alone.close();
-    expect(() => new LearnedRetrieval({ annHosts: [endpoint('t0', 2)], shardCount: 2 }, { model: 'two_tower' })).toThrow(/shard 2, but the index has 2 shard/);
+    expect(
+      () => new LearnedRetrieval({ annHosts: [endpoint('t0', 2)], shardCount: 2 }, { model: 'two_tower' }),
+    ).toThrow(/shard 2, but the index has 2 shard/);
   });
 
   it('moves on to another replica when one hangs past the call timeout', async () => {
     const hung = await startServer({
       name: 'fake-ann-hung',
       port: 0,
-      services: [bindService(AnnSearchService, { getVersions: () => new Promise(() => {}), search: () => new Promise(() => {}), getItemVectors: () => new Promise(() => {}) })],
+      services: [
+        bindService(AnnSearchService, {
+          getVersions: () => new Promise(() => {}),
+          search: () => new Promise(() => {}),
+          getItemVectors: () => new Promise(() => {}),
+        }),
+      ],
     });
     servers.push(hung);
     const r = new LearnedRetrieval(
-      { viewer: viewer.server.address, annHosts: [endpoint('s0a', 0), { name: 'hung', address: hung.address, shard: 1 }, endpoint('s1a', 1)] },
+      {
+        viewer: viewer.server.address,
+        annHosts: [endpoint('s0a', 0), { name: 'hung', address: hung.address, shard: 1 }, endpoint('s1a', 1)],
+      },
       { model: 'two_tower', callTimeoutMs: 300 },
     );
     for (let i = 0; i < 2; i++) expect((await twoTower(r)).modelVersion).toBe('shard0:v0002,shard1:v0001');
@@ -252,8 +321,26 @@ describe('LearnedRetrieval over shards', () => {
   it('merges shard answers by score, and names only the versions when all shards agree', () => {
     const merged = mergeShardAnswers(
       [
-        { shard: 1, answer: { modelVersion: 'v0003', candidates: [{ itemId: 'b', score: 0.8, reason: '' }, { itemId: 'd', score: 0.1, reason: '' }] } },
-        { shard: 0, answer: { modelVersion: 'v0003', candidates: [{ itemId: 'a', score: 0.9, reason: '' }, { itemId: 'c', score: 0.5, reason: '' }] } },
+        {
+          shard: 1,
+          answer: {
+            modelVersion: 'v0003',
+            candidates: [
+              { itemId: 'b', score: 0.8, reason: '' },
+              { itemId: 'd', score: 0.1, reason: '' },
+            ],
+          },
+        },
+        {
+          shard: 0,
+          answer: {
+            modelVersion: 'v0003',
+            candidates: [
+              { itemId: 'a', score: 0.9, reason: '' },
+              { itemId: 'c', score: 0.5, reason: '' },
+            ],
+          },
+        },
       ],
       [],
       2,
@@ -267,7 +354,12 @@ describe('learned endpoints', () => {
   const mesh = parseMeshConfig({
     world: { dir: '/w' },
     services: { events: { port: 1 }, blender: { port: 2 }, viewer: { port: 3 } },
-    ann: { hosts: [{ name: 'a', port: 4 }, { name: 'ann-1', port: 5, address: 'dns:///ann-1.ann:5', shard: 1 }] },
+    ann: {
+      hosts: [
+        { name: 'a', port: 4 },
+        { name: 'ann-1', port: 5, address: 'dns:///ann-1.ann:5', shard: 1 },
+      ],
+    },
     generators: [{ name: 'popular', port: 6 }],
   });
 
@@ -283,14 +375,18 @@ describe('learned endpoints', () => {
   });
 
   it('can be given in the generator settings instead', () => {
-    expect(endpointsFromSettings({ viewerAddress: 'v:1', annHosts: ['h:1', { name: 'x', address: 'h:2', shard: 1 }] })).toEqual({
+    expect(
+      endpointsFromSettings({ viewerAddress: 'v:1', annHosts: ['h:1', { name: 'x', address: 'h:2', shard: 1 }] }),
+    ).toEqual({
       viewer: 'v:1',
       annHosts: [
         { name: 'host0', address: 'h:1', shard: 0 },
         { name: 'x', address: 'h:2', shard: 1 },
       ],
     });
-    expect(() => endpointsFromSettings({ annHosts: [{ name: 'x', address: 'h:2', shard: -1 }] })).toThrow(/annHosts\[0\]\.shard/);
+    expect(() => endpointsFromSettings({ annHosts: [{ name: 'x', address: 'h:2', shard: -1 }] })).toThrow(
+      /annHosts\[0\]\.shard/,
+    );
   });
 
   it('report one version when in sync, both when not', () => {

@@ -7,7 +7,14 @@ import type { Candidate, UserContext } from '../../generated/feedloom/v1/common.
 import { ViewerModelClient } from '../../generated/feedloom/v1/viewer.js';
 import { callUnary, connect } from '../bootstrap/client.js';
 import { RpcError, unavailable } from '../bootstrap/errors.js';
-import { addressOf, annShardCount, issueLines, loadMeshConfig, DEFAULT_CONFIG_PATH, type MeshConfig } from '../config/mesh.js';
+import {
+  addressOf,
+  annShardCount,
+  issueLines,
+  loadMeshConfig,
+  DEFAULT_CONFIG_PATH,
+  type MeshConfig,
+} from '../config/mesh.js';
 import { byVersion } from './model-versions.js';
 import { shardOf } from './shards.js';
 
@@ -62,7 +69,18 @@ export const learnedRetrievalSettings = z.object({
   viewerAddress: z.string().min(1).optional(),
   /** ANN hosts: "host:port", or { name, address, shard } for a sharded index. */
   annHosts: z
-    .array(z.union([z.string().min(1), z.object({ name: z.string().min(1).optional(), address: z.string().min(1), shard: z.number().int().min(0).default(0) }).strict()]))
+    .array(
+      z.union([
+        z.string().min(1),
+        z
+          .object({
+            name: z.string().min(1).optional(),
+            address: z.string().min(1),
+            shard: z.number().int().min(0).default(0),
+          })
+          .strict(),
+      ]),
+    )
     .optional(),
   /** A mesh config file to take the viewer and the ANN hosts from. */
   meshConfig: z.string().min(1).optional(),
@@ -87,7 +105,11 @@ export function endpointsFromSettings(raw: LearnedRetrievalSettings, mesh?: Mesh
   if (settings.annHosts?.length) {
     return {
       viewer: settings.viewerAddress,
-      annHosts: settings.annHosts.map((h, i) => (typeof h === 'string' ? { name: `host${i}`, address: h, shard: 0 } : { name: h.name ?? `host${i}`, address: h.address, shard: h.shard })),
+      annHosts: settings.annHosts.map((h, i) =>
+        typeof h === 'string'
+          ? { name: `host${i}`, address: h, shard: 0 }
+          : { name: h.name ?? `host${i}`, address: h.address, shard: h.shard },
+      ),
     };
   }
   if (mesh && settings.meshConfig === undefined) return endpointsFromMesh(mesh);
@@ -146,7 +168,12 @@ type ShardState = { synced: SyncedHost } | { error: unknown };
 export const MAX_ANN_K = 2000;
 
 // DEADLINE_EXCEEDED here is one call's own timeout (a hung host): the caller's deadline aborts the request instead.
-const RETRYABLE = new Set<number>([status.FAILED_PRECONDITION, status.UNAVAILABLE, status.NOT_FOUND, status.DEADLINE_EXCEEDED]);
+const RETRYABLE = new Set<number>([
+  status.FAILED_PRECONDITION,
+  status.UNAVAILABLE,
+  status.NOT_FOUND,
+  status.DEADLINE_EXCEEDED,
+]);
 
 export class LearnedRetrieval {
   private readonly hosts: HostClient[];
@@ -167,9 +194,12 @@ export class LearnedRetrieval {
     this.unsynced = options.unsynced ?? false;
     this.timeoutMs = options.callTimeoutMs ?? 1000;
     this.hosts = endpoints.annHosts.map((h) => ({ ...h, client: connect(AnnSearchClient, h.address) }));
-    const shardCount = this.hosts.length ? (endpoints.shardCount ?? Math.max(...this.hosts.map((h) => h.shard)) + 1) : 0;
+    const shardCount = this.hosts.length
+      ? (endpoints.shardCount ?? Math.max(...this.hosts.map((h) => h.shard)) + 1)
+      : 0;
     const beyond = this.hosts.find((h) => h.shard >= shardCount);
-    if (beyond) throw new Error(`ANN host ${beyond.name} has shard ${beyond.shard}, but the index has ${shardCount} shard(s)`);
+    if (beyond)
+      throw new Error(`ANN host ${beyond.name} has shard ${beyond.shard}, but the index has ${shardCount} shard(s)`);
     this.replicas = Array.from({ length: shardCount }, (_, s) => this.hosts.filter((h) => h.shard === s));
     this.next = this.replicas.map(() => Math.floor(Math.random() * 1_000_000));
     this.viewerClient = endpoints.viewer ? connect(ViewerModelClient, endpoints.viewer) : undefined;
@@ -186,7 +216,10 @@ export class LearnedRetrieval {
    * Unsharded, the answer is `work`'s own. A shard whose replicas are all down (or keep losing the
    * version) is left out of the answer, which says so; when no shard answers, the last error is thrown.
    */
-  async withSyncedHost<T extends ShardAnswer>(work: (synced: SyncedHost, call: CallScope) => Promise<T>, options: CallScope = {}): Promise<T> {
+  async withSyncedHost<T extends ShardAnswer>(
+    work: (synced: SyncedHost, call: CallScope) => Promise<T>,
+    options: CallScope = {},
+  ): Promise<T> {
     if (this.hosts.length === 0) throw unavailable('no ANN hosts are configured (mesh config ann.hosts)');
     // One listener on the caller's signal per request; the request's own calls listen on a child.
     const child = new AbortController();
@@ -204,7 +237,12 @@ export class LearnedRetrieval {
     // Step 1 on the shard's next replica; a retryable failure moves on while the shard has tries left.
     const pick = async (shard: number, lastError?: unknown): Promise<ShardState> => {
       const replicas = rotations[shard];
-      if (replicas.length === 0) return { error: unavailable(`no ANN host is configured for shard ${shard} of ${this.shardCount} (mesh config ann.hosts)`) };
+      if (replicas.length === 0)
+        return {
+          error: unavailable(
+            `no ANN host is configured for shard ${shard} of ${this.shardCount} (mesh config ann.hosts)`,
+          ),
+        };
       while (attempts[shard] < Math.max(2, replicas.length)) {
         const host = replicas[attempts[shard]++ % replicas.length];
         try {
@@ -240,7 +278,10 @@ export class LearnedRetrieval {
       if (answered.length === 0) throw missing[missing.length - 1].error;
       if (this.shardCount === 1) return answered[0].answer;
       for (const m of missing) {
-        trace.getActiveSpan()?.addEvent('ann shard left out', { 'feedloom.ann.shard': m.shard, 'feedloom.ann.error': (m.error as Error).message });
+        trace.getActiveSpan()?.addEvent('ann shard left out', {
+          'feedloom.ann.shard': m.shard,
+          'feedloom.ann.error': (m.error as Error).message,
+        });
       }
       return { ...answered[0].answer, ...mergeShardAnswers(answered, missing, this.shardCount) };
     } catch (err) {
@@ -257,7 +298,8 @@ export class LearnedRetrieval {
     const client = this.client(host);
     const res = await callUnary(client, 'getVersions', {}, this.call(options));
     const served = res.models.find((m) => m.model === this.model);
-    if (!served?.servingVersion) throw new RpcError(status.UNAVAILABLE, `ANN host ${host.name} serves no version of ${this.model}`);
+    if (!served?.servingVersion)
+      throw new RpcError(status.UNAVAILABLE, `ANN host ${host.name} serves no version of ${this.model}`);
     // Hosts that predate sharding report 0 of 0: the whole index.
     const shardCount = served.shardCount || 1;
     const countKnown = this.endpoints.shardCount !== undefined;
@@ -275,14 +317,21 @@ export class LearnedRetrieval {
    * when unsynced, with the viewer's newest version. Returns the version actually used. Computed
    * once per version in a request, however many shards serve that version.
    */
-  async embedUser(user: UserContext, synced: SyncedHost, options: CallScope = {}): Promise<{ embedding: number[]; version: string }> {
+  async embedUser(
+    user: UserContext,
+    synced: SyncedHost,
+    options: CallScope = {},
+  ): Promise<{ embedding: number[]; version: string }> {
     const viewer = this.viewerClient;
     if (!viewer) throw unavailable('no viewer is configured (mesh config services.viewer)');
     return this.once(options, `embed:${user.userId}:${this.unsynced ? '(newest)' : synced.version}`, async () => {
       let version = synced.version;
       if (this.unsynced) {
         const listed = await callUnary(viewer, 'listVersions', { model: this.model }, this.call(options));
-        const newest = listed.versions.map((v) => v.version).sort(byVersion).pop();
+        const newest = listed.versions
+          .map((v) => v.version)
+          .sort(byVersion)
+          .pop();
         if (newest) version = newest;
       }
       const res = await callUnary(viewer, 'embedUser', { user, model: this.model, version }, this.call(options));
@@ -308,7 +357,8 @@ export class LearnedRetrieval {
       [...groups].map(async ([shard, ids]) => {
         const own = shard === synced.host.shard;
         const holder = own ? synced : request.chosen.get(shard);
-        if (!holder || !(holder.version === synced.version || holder.loadedVersions.includes(synced.version))) return new Map<string, number[]>();
+        if (!holder || !(holder.version === synced.version || holder.loadedVersions.includes(synced.version)))
+          return new Map<string, number[]>();
         const key = `vectors:${synced.version}:${shard}:${ids.join(',')}`;
         try {
           return await this.once(options, key, () => this.itemVectorsOn(holder.host, synced.version, ids, options));
@@ -332,7 +382,15 @@ export class LearnedRetrieval {
     const res = await callUnary(
       this.client(synced.host),
       'search',
-      { model: this.model, version: synced.version, vector, k, excludeItems: [...(options.exclude ?? [])], efSearch: options.efSearch ?? 0, nprobe: 0 },
+      {
+        model: this.model,
+        version: synced.version,
+        vector,
+        k,
+        excludeItems: [...(options.exclude ?? [])],
+        efSearch: options.efSearch ?? 0,
+        nprobe: 0,
+      },
       this.call(options),
     );
     return { neighbors: res.neighbors, version: res.version, host: res.host };
@@ -343,8 +401,18 @@ export class LearnedRetrieval {
     this.viewerClient?.close();
   }
 
-  private async itemVectorsOn(host: AnnHostEndpoint, version: string, itemIds: string[], options: CallScope): Promise<Map<string, number[]>> {
-    const res = await callUnary(this.client(host), 'getItemVectors', { model: this.model, version, itemIds }, this.call(options));
+  private async itemVectorsOn(
+    host: AnnHostEndpoint,
+    version: string,
+    itemIds: string[],
+    options: CallScope,
+  ): Promise<Map<string, number[]>> {
+    const res = await callUnary(
+      this.client(host),
+      'getItemVectors',
+      { model: this.model, version, itemIds },
+      this.call(options),
+    );
     return new Map(res.vectors.map((v) => [v.itemId, v.vector]));
   }
 
@@ -386,13 +454,20 @@ export class LearnedRetrieval {
  * shards' common version, or `shard0:v0001,shard1:v0002` when they differ (mid-rollout) — with
  * `(partial: …)` naming the shards that did not answer.
  */
-export function mergeShardAnswers(answered: { shard: number; answer: ShardAnswer }[], missing: { shard: number; error: unknown }[], shardCount: number): ShardAnswer {
+export function mergeShardAnswers(
+  answered: { shard: number; answer: ShardAnswer }[],
+  missing: { shard: number; error: unknown }[],
+  shardCount: number,
+): ShardAnswer {
   const candidates = answered
     .flatMap((a) => a.answer.candidates)
     .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
   const sorted = [...answered].sort((a, b) => a.shard - b.shard);
   const versions = new Set(sorted.map((a) => a.answer.modelVersion ?? ''));
-  let modelVersion = versions.size === 1 ? [...versions][0] : sorted.map((a) => `shard${a.shard}:${a.answer.modelVersion ?? ''}`).join(',');
+  let modelVersion =
+    versions.size === 1
+      ? [...versions][0]
+      : sorted.map((a) => `shard${a.shard}:${a.answer.modelVersion ?? ''}`).join(',');
   if (missing.length) {
     const which = missing.map((m) => m.shard).sort((a, b) => a - b);
     const why = [...new Set(missing.map((m) => status[(m.error as ServiceError).code] ?? 'error'))].join('/');
@@ -403,13 +478,19 @@ export function mergeShardAnswers(answered: { shard: number; answer: ShardAnswer
 
 /** What a learned generator reports as its model version: one version when in sync, both when not. */
 export function reportedVersion(userVersion: string | undefined, indexVersion: string): string {
-  return userVersion === undefined || userVersion === indexVersion ? indexVersion : `user:${userVersion}/index:${indexVersion}`;
+  return userVersion === undefined || userVersion === indexVersion
+    ? indexVersion
+    : `user:${userVersion}/index:${indexVersion}`;
 }
 
 const shared = new Map<string, LearnedRetrieval>();
 
 /** One LearnedRetrieval per (endpoints, options) in the process, built from generator settings. */
-export function retrievalFor(settings: LearnedRetrievalSettings, mesh?: MeshConfig, defaults: { model?: string } = {}): LearnedRetrieval {
+export function retrievalFor(
+  settings: LearnedRetrievalSettings,
+  mesh?: MeshConfig,
+  defaults: { model?: string } = {},
+): LearnedRetrieval {
   const endpoints = endpointsFromSettings(settings, mesh);
   const options: RetrievalOptions = {
     model: settings.model ?? defaults.model ?? 'two_tower',

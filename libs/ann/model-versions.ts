@@ -18,7 +18,10 @@ export interface VersionProblem {
  * The servable versions of a model, oldest first. A version that cannot be read is reported in
  * `problems` and skipped, so one broken folder never hides the others.
  */
-export async function servableVersions(registry: ModelRegistry, model: string): Promise<{ versions: TwoTowerVersion[]; problems: VersionProblem[] }> {
+export async function servableVersions(
+  registry: ModelRegistry,
+  model: string,
+): Promise<{ versions: TwoTowerVersion[]; problems: VersionProblem[] }> {
   const entries = await fs.readdir(path.join(registry.root, model), { withFileTypes: true }).catch(() => []);
   const names = entries
     .filter((e) => e.isDirectory() && versionNumber(e.name) !== undefined)

@@ -8,7 +8,10 @@ describe('shardOf', () => {
   });
 
   it('spreads sequential and look-alike ids evenly over 2, 3 and 8 shards', () => {
-    for (const ids of [Array.from({ length: 10_000 }, (_, i) => `i${i}`), Array.from({ length: 10_000 }, (_, i) => `tt${i * 2}`)]) {
+    for (const ids of [
+      Array.from({ length: 10_000 }, (_, i) => `i${i}`),
+      Array.from({ length: 10_000 }, (_, i) => `tt${i * 2}`),
+    ]) {
       for (const shards of [2, 3, 8]) {
         const sizes = partitionByShard(ids, shards).map((g) => g.length);
         const even = ids.length / shards;

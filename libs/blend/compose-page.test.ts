@@ -27,8 +27,9 @@ describe('composePage', () => {
     // One creator's 40 items, then 60 by others: a 60-item page takes the creator's first 6 only.
     const catalog: ItemCatalog = new Map();
     const ordered: BlendCandidate[] = [];
-    for (let i = 0; i < 40; i++) ordered.push(cand(`a${i}`)), catalog.set(`a${i}`, { creatorId: 'a', topic: null });
-    for (let i = 0; i < 60; i++) ordered.push(cand(`o${i}`)), catalog.set(`o${i}`, { creatorId: `c${i}`, topic: null });
+    for (let i = 0; i < 40; i++) (ordered.push(cand(`a${i}`)), catalog.set(`a${i}`, { creatorId: 'a', topic: null }));
+    for (let i = 0; i < 60; i++)
+      (ordered.push(cand(`o${i}`)), catalog.set(`o${i}`, { creatorId: `c${i}`, topic: null }));
     const { page, dropped } = composePage(ordered, 60, { maxPerCreator: 3, maxSourceShare: 1 }, catalog);
     expect(page.slice(0, 6).map((c) => c.itemId)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
     expect(page.filter((c) => c.itemId.startsWith('a'))).toHaveLength(6);
@@ -36,13 +37,24 @@ describe('composePage', () => {
   });
 
   it('limits the share of items proposed by one generator alone', () => {
-    const ordered = [cand('x1', ['x']), cand('x2', ['x']), cand('x3', ['x']), cand('y1', ['y']), cand('both', ['x', 'y'])];
+    const ordered = [
+      cand('x1', ['x']),
+      cand('x2', ['x']),
+      cand('x3', ['x']),
+      cand('y1', ['y']),
+      cand('both', ['x', 'y']),
+    ];
     const { page } = composePage(ordered, 4, { maxPerCreator: 10, maxSourceShare: 0.5 }, undefined);
     expect(page.map((c) => c.itemId)).toEqual(['x1', 'x2', 'y1', 'both']);
   });
 
   it('marks items past the page size as below the cutoff', () => {
-    const { page, dropped } = composePage([cand('1'), cand('2'), cand('3')], 2, { maxPerCreator: 10, maxSourceShare: 1 }, undefined);
+    const { page, dropped } = composePage(
+      [cand('1'), cand('2'), cand('3')],
+      2,
+      { maxPerCreator: 10, maxSourceShare: 1 },
+      undefined,
+    );
     expect(page).toHaveLength(2);
     expect(dropped).toEqual([expect.objectContaining({ itemId: '3', droppedBy: 'page:below_cutoff' })]);
   });

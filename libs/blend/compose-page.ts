@@ -23,7 +23,12 @@ export function creatorCap(maxPerCreator: number, limit: number): number {
  * Stage 7: the final page, in order, under diversity caps. An item over a cap waits; if the page
  * cannot be filled otherwise, waiting items fill it in order (caps are preferences, not holes).
  */
-export function composePage(ordered: BlendCandidate[], limit: number, rules: PageRules, catalog: ItemCatalog | undefined): { page: BlendCandidate[]; dropped: BlendCandidate[] } {
+export function composePage(
+  ordered: BlendCandidate[],
+  limit: number,
+  rules: PageRules,
+  catalog: ItemCatalog | undefined,
+): { page: BlendCandidate[]; dropped: BlendCandidate[] } {
   const page: BlendCandidate[] = [];
   const waiting: BlendCandidate[] = [];
   const waitedFor = new Map<string, string>();
@@ -52,7 +57,9 @@ export function composePage(ordered: BlendCandidate[], limit: number, rules: Pag
     // Thousands of items miss a 50-item page; only a debug response reads why, so only then is it built.
     get dropped() {
       const onPage = new Set(page.map((c) => c.itemId));
-      return ordered.filter((c) => !onPage.has(c.itemId)).map((c) => ({ ...c, droppedBy: waitedFor.get(c.itemId) ?? 'page:below_cutoff' }));
+      return ordered
+        .filter((c) => !onPage.has(c.itemId))
+        .map((c) => ({ ...c, droppedBy: waitedFor.get(c.itemId) ?? 'page:below_cutoff' }));
     },
   };
 }

@@ -4,7 +4,15 @@ import { dedupe } from './dedupe.js';
 import type { SourceAnswer } from './types.js';
 
 const answer = (generator: string, ids: string[]): SourceAnswer => ({
-  status: { generator, state: SourceState.SOURCE_STATE_OK, candidates: ids.length, latencyMs: 1, error: '', snapshotVersion: '', modelVersion: '' },
+  status: {
+    generator,
+    state: SourceState.SOURCE_STATE_OK,
+    candidates: ids.length,
+    latencyMs: 1,
+    error: '',
+    snapshotVersion: '',
+    modelVersion: '',
+  },
   candidates: ids.map((itemId, i) => ({ itemId, score: 10 - i, reason: `${generator} reason` })),
 });
 
@@ -16,7 +24,10 @@ describe('dedupe', () => {
       { generator: 'a', rank: 0, score: 10, reason: 'a reason' },
       { generator: 'b', rank: 2, score: 8, reason: 'b reason' },
     ]);
-    expect(merged[1].proposals.map((p) => [p.generator, p.rank])).toEqual([['a', 1], ['b', 0]]);
+    expect(merged[1].proposals.map((p) => [p.generator, p.rank])).toEqual([
+      ['a', 1],
+      ['b', 0],
+    ]);
   });
 
   it('is empty when every source failed', () => {

@@ -3,7 +3,11 @@ import { ActionType, UserContext } from '../../generated/feedloom/v1/common.js';
 import { filterCandidates, filterInput } from './filter.js';
 import type { BlendCandidate, ItemCatalog } from './types.js';
 
-const cand = (itemId: string): BlendCandidate => ({ itemId, preScore: 0, proposals: [{ generator: 'g', rank: 0, score: 1, reason: '' }] });
+const cand = (itemId: string): BlendCandidate => ({
+  itemId,
+  preScore: 0,
+  proposals: [{ generator: 'g', rank: 0, score: 1, reason: '' }],
+});
 
 const user = UserContext.fromPartial({
   userId: 'u1',

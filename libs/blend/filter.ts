@@ -45,7 +45,11 @@ export function filterInput(user: UserContext, catalog: ItemCatalog | undefined)
 }
 
 /** Stage 4: keeps the candidates no filter drops; the rest are marked with the filter that dropped them. */
-export function filterCandidates(candidates: BlendCandidate[], input: FilterInput, filters = FILTERS): { kept: BlendCandidate[]; dropped: BlendCandidate[] } {
+export function filterCandidates(
+  candidates: BlendCandidate[],
+  input: FilterInput,
+  filters = FILTERS,
+): { kept: BlendCandidate[]; dropped: BlendCandidate[] } {
   const kept: BlendCandidate[] = [];
   const droppedAt: number[] = [];
   const droppedBy: CandidateFilter[] = [];
@@ -59,7 +63,7 @@ export function filterCandidates(candidates: BlendCandidate[], input: FilterInpu
         break;
       }
     }
-    if (filter) droppedAt.push(i), droppedBy.push(filter);
+    if (filter) (droppedAt.push(i), droppedBy.push(filter));
     else kept.push(c);
   }
   return {

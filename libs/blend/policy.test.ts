@@ -16,7 +16,15 @@ const mesh = (blender: Record<string, number>) =>
   });
 
 const answer = (generator: string, ids: string[]): SourceAnswer => ({
-  status: { generator, state: SourceState.SOURCE_STATE_OK, candidates: ids.length, latencyMs: 1, error: '', snapshotVersion: '', modelVersion: '' },
+  status: {
+    generator,
+    state: SourceState.SOURCE_STATE_OK,
+    candidates: ids.length,
+    latencyMs: 1,
+    error: '',
+    snapshotVersion: '',
+    modelVersion: '',
+  },
   candidates: ids.map((itemId) => ({ itemId, score: 1, reason: '' })),
 });
 

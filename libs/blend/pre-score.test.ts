@@ -10,14 +10,31 @@ const cand = (itemId: string, proposals: [string, number][]): BlendCandidate => 
 
 describe('preScore (weighted reciprocal-rank fusion)', () => {
   it('ranks items several generators agree on above a single top pick', () => {
-    const out = preScore([cand('solo', [['a', 0]]), cand('agreed', [['a', 3], ['b', 2]])], new Map(), 60);
+    const out = preScore(
+      [
+        cand('solo', [['a', 0]]),
+        cand('agreed', [
+          ['a', 3],
+          ['b', 2],
+        ]),
+      ],
+      new Map(),
+      60,
+    );
     expect(out.map((c) => c.itemId)).toEqual(['agreed', 'solo']);
     expect(out[1].preScore).toBeCloseTo(1 / 61);
     expect(out[0].preScore).toBeCloseTo(1 / 64 + 1 / 63);
   });
 
   it('applies generator weights', () => {
-    const out = preScore([cand('from_a', [['a', 0]]), cand('from_b', [['b', 0]])], new Map([['a', 0.5], ['b', 2]]), 60);
+    const out = preScore(
+      [cand('from_a', [['a', 0]]), cand('from_b', [['b', 0]])],
+      new Map([
+        ['a', 0.5],
+        ['b', 2],
+      ]),
+      60,
+    );
     expect(out.map((c) => c.itemId)).toEqual(['from_b', 'from_a']);
     expect(out[0].preScore).toBeCloseTo(2 / 61);
   });

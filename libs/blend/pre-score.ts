@@ -5,7 +5,11 @@ import type { BlendCandidate } from './types.js';
  * of weight / (k + rank + 1). Rank-based, so generators with incomparable score scales blend fairly,
  * and items several generators agree on rise. Best first; ties by item id for repeatability.
  */
-export function preScore(candidates: BlendCandidate[], weights: ReadonlyMap<string, number>, k: number): BlendCandidate[] {
+export function preScore(
+  candidates: BlendCandidate[],
+  weights: ReadonlyMap<string, number>,
+  k: number,
+): BlendCandidate[] {
   return candidates
     .map((c) => {
       let preScore = 0;

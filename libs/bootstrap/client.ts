@@ -1,4 +1,11 @@
-import { Metadata, credentials, type CallOptions, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
+import {
+  Metadata,
+  credentials,
+  type CallOptions,
+  type ChannelOptions,
+  type Client,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import { performance } from 'node:perf_hooks';
@@ -7,13 +14,21 @@ import { RpcError } from './errors.js';
 import { inProcessInterceptor } from './in-process.js';
 import { status } from '@grpc/grpc-js';
 
-type ClientConstructor<C> = new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: ChannelOptions) => C;
+type ClientConstructor<C> = new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+  options?: ChannelOptions,
+) => C;
 
 /**
  * A channel to another service, with keepalive and message limits. The address may be host:port
  * or a DNS target like dns:///generator-popular:50201; DNS targets balance round-robin over replicas.
  */
-export function connect<C extends Client>(Ctor: ClientConstructor<C>, address: string, options: { inProcess?: boolean } = {}): C {
+export function connect<C extends Client>(
+  Ctor: ClientConstructor<C>,
+  address: string,
+  options: { inProcess?: boolean } = {},
+): C {
   // inProcess false: always over the network, as an outside caller (benchmarks measuring the served path).
   const local = options.inProcess === false ? undefined : inProcessInterceptor(address);
   const client = new Ctor(address, credentials.createInsecure(), {
@@ -35,12 +50,18 @@ export function connect<C extends Client>(Ctor: ClientConstructor<C>, address: s
 }
 
 type UnaryCallback<Res> = (error: ServiceError | null, response: Res) => void;
-type LastOverload<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: UnaryCallback<Res>) => unknown;
+type LastOverload<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: UnaryCallback<Res>,
+) => unknown;
 
 /** The names of a client's unary methods. */
 export type UnaryMethodName<C> = {
   [K in keyof C]: C[K] extends LastOverload<any, any> ? K : never;
-}[keyof C] & string;
+}[keyof C] &
+  string;
 type RequestOf<C, K extends keyof C> = C[K] extends LastOverload<infer Req, any> ? Req : never;
 type ResponseOf<C, K extends keyof C> = C[K] extends LastOverload<any, infer Res> ? Res : never;
 
@@ -55,7 +76,11 @@ export interface UnaryCallOptions {
 }
 
 const clientDuration = () =>
-  meter().createHistogram('rpc.client.duration', { unit: 'ms', description: 'Duration of outbound RPCs', advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS } });
+  meter().createHistogram('rpc.client.duration', {
+    unit: 'ms',
+    description: 'Duration of outbound RPCs',
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+  });
 let durationHistogram: ReturnType<typeof clientDuration> | undefined;
 
 /** One unary call as a promise: deadline set, trace context and request id propagated. */

@@ -1,6 +1,15 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { commandHelp, commandList, defineCommand, intFlag, parseCommand, REPO_ROOT, runCommand, WORLD } from './command.js';
+import {
+  commandHelp,
+  commandList,
+  defineCommand,
+  intFlag,
+  parseCommand,
+  REPO_ROOT,
+  runCommand,
+  WORLD,
+} from './command.js';
 
 const seen: unknown[] = [];
 const probe = defineCommand({
@@ -32,7 +41,13 @@ describe('a command table entry', () => {
     vi.stubEnv('FEEDLOOM_CONFIG', undefined);
     const { values, positionals } = parseCommand(probe, ['x', '--host', 'a', '--host', 'b']);
     expect(positionals).toEqual(['x']);
-    expect(values).toEqual({ n: '3', loud: false, host: ['a', 'b'], config: join(REPO_ROOT, 'config/mesh.json'), help: false });
+    expect(values).toEqual({
+      n: '3',
+      loud: false,
+      host: ['a', 'b'],
+      config: join(REPO_ROOT, 'config/mesh.json'),
+      help: false,
+    });
     vi.stubEnv('FEEDLOOM_CONFIG', '/tmp/other.json');
     expect(parseCommand(bare, []).values.config).toBe('/tmp/other.json');
     expect(parseCommand(bare, ['--config', 'mine.json']).values.config).toBe('mine.json');
@@ -58,7 +73,9 @@ describe('a command table entry', () => {
 
   it('help: usage, what it does, every option with its default', () => {
     const help = commandHelp(probe);
-    expect(help).toMatch(/^usage: feedloom probe THING \[--world DIR\] \[--n N\]\n\na command for this test\n\nMore about it\.\n\noptions:\n/);
+    expect(help).toMatch(
+      /^usage: feedloom probe THING \[--world DIR\] \[--n N\]\n\na command for this test\n\nMore about it\.\n\noptions:\n/,
+    );
     expect(help).toMatch(/ {2}--world DIR +the world \(default: the config's world\.dir\)\n/);
     expect(help).toMatch(/ {2}--n N +how many \(default 3\)\n/);
     expect(help).toMatch(/ {2}--config FILE +mesh config \(default config\/mesh\.json, or \$FEEDLOOM_CONFIG\)\n/);

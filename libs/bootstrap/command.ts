@@ -37,7 +37,9 @@ type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean'
       : string | undefined;
 
 /** What a command's run gets: each option by name (a boolean is false unless given). */
-export type Values<O extends OptionSpecs> = { [K in keyof O]: ValueOf<O[K]> } & { [K in keyof typeof SHARED_OPTIONS]: ValueOf<(typeof SHARED_OPTIONS)[K]> };
+export type Values<O extends OptionSpecs> = { [K in keyof O]: ValueOf<O[K]> } & {
+  [K in keyof typeof SHARED_OPTIONS]: ValueOf<(typeof SHARED_OPTIONS)[K]>;
+};
 
 export interface Command<O extends OptionSpecs = OptionSpecs> {
   name: string;
@@ -72,14 +74,44 @@ export const SHARED_OPTIONS = {
 } as const satisfies OptionSpecs;
 
 /** The options many commands take, each spelled and explained once. */
-export const WORLD = { type: 'string', arg: 'DIR', help: "the world (default: the config's world.dir)" } as const satisfies OptionSpec;
-export const PRESET = { type: 'string', arg: 'P', help: 'the world of a preset, data/P (tiny, small, default, large)' } as const satisfies OptionSpec;
-export const REGISTRY = { type: 'string', arg: 'DIR', help: "model registry root (default: the config's registryDir, or <world>/models)" } as const satisfies OptionSpec;
-export const MODEL = { type: 'string', arg: 'NAME', default: 'two_tower', help: 'registry model' } as const satisfies OptionSpec;
+export const WORLD = {
+  type: 'string',
+  arg: 'DIR',
+  help: "the world (default: the config's world.dir)",
+} as const satisfies OptionSpec;
+export const PRESET = {
+  type: 'string',
+  arg: 'P',
+  help: 'the world of a preset, data/P (tiny, small, default, large)',
+} as const satisfies OptionSpec;
+export const REGISTRY = {
+  type: 'string',
+  arg: 'DIR',
+  help: "model registry root (default: the config's registryDir, or <world>/models)",
+} as const satisfies OptionSpec;
+export const MODEL = {
+  type: 'string',
+  arg: 'NAME',
+  default: 'two_tower',
+  help: 'registry model',
+} as const satisfies OptionSpec;
 export const JSON_OUTPUT = { type: 'boolean', help: 'print the result as JSON' } as const satisfies OptionSpec;
-export const KEEP_WORK = { type: 'string', arg: 'DIR', help: 'keep the datasets and reports in DIR' } as const satisfies OptionSpec;
-export const SEED = { type: 'string', arg: 'N', default: '7', help: 'random seed; same data + seed = the same model' } as const satisfies OptionSpec;
-export const EPOCHS = { type: 'string', arg: 'N', help: "training epochs (default: the trainer's)" } as const satisfies OptionSpec;
+export const KEEP_WORK = {
+  type: 'string',
+  arg: 'DIR',
+  help: 'keep the datasets and reports in DIR',
+} as const satisfies OptionSpec;
+export const SEED = {
+  type: 'string',
+  arg: 'N',
+  default: '7',
+  help: 'random seed; same data + seed = the same model',
+} as const satisfies OptionSpec;
+export const EPOCHS = {
+  type: 'string',
+  arg: 'N',
+  help: "training epochs (default: the trainer's)",
+} as const satisfies OptionSpec;
 
 /**
  * A whole-number option's value: undefined when not given, else an integer from min (to max), or
@@ -89,17 +121,30 @@ export function intFlag(name: string, text: string | undefined, min: number, max
   if (text === undefined) return undefined;
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || (max !== undefined && n > max)) {
-    throw new Error(`--${name} must be an integer ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`} (got "${text}")`);
+    throw new Error(
+      `--${name} must be an integer ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`} (got "${text}")`,
+    );
   }
   return n;
 }
 
 /** Parses argv (what follows the command's name) by the command's options. */
-export function parseCommand(command: Command, argv: string[]): { values: Record<string, unknown>; positionals: string[] } {
+export function parseCommand(
+  command: Command,
+  argv: string[],
+): { values: Record<string, unknown>; positionals: string[] } {
   const options = Object.fromEntries(
     Object.entries(allOptions(command)).map(([name, o]) => {
       const value = o.defaultFrom?.() ?? o.default ?? (o.type === 'boolean' ? false : undefined);
-      return [name, { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}), ...(value === undefined ? {} : { default: value }) }];
+      return [
+        name,
+        {
+          type: o.type,
+          ...(o.multiple ? { multiple: true } : {}),
+          ...(o.short ? { short: o.short } : {}),
+          ...(value === undefined ? {} : { default: value }),
+        },
+      ];
     }),
   );
   return parseArgs({ args: argv, options, allowPositionals: command.positionals !== undefined, strict: true });
@@ -145,7 +190,8 @@ export function commandList(commands: readonly Command[]): string {
     .map((c) => {
       const head = `  ${c.name} ${c.usage}`.trimEnd();
       const [first, ...rest] = c.summary.split('\n');
-      const lines = head.length + 1 < column ? [`${head.padEnd(column)}${first}`] : [head, `${' '.repeat(column)}${first}`];
+      const lines =
+        head.length + 1 < column ? [`${head.padEnd(column)}${first}`] : [head, `${' '.repeat(column)}${first}`];
       return [...lines, ...rest.map((line) => `${' '.repeat(column)}${line}`)].join('\n');
     })
     .join('\n');

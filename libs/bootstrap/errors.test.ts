@@ -4,7 +4,10 @@ import { codeOf, messageOf, unavailable } from './errors.js';
 
 describe('what a thrown error says', () => {
   it('a grpc-js ServiceError: its code, and its details without the code in front', () => {
-    const err = Object.assign(new Error('14 UNAVAILABLE: no connection'), { code: status.UNAVAILABLE, details: 'no connection' });
+    const err = Object.assign(new Error('14 UNAVAILABLE: no connection'), {
+      code: status.UNAVAILABLE,
+      details: 'no connection',
+    });
     expect(codeOf(err)).toBe(status.UNAVAILABLE);
     expect(messageOf(err)).toBe('no connection');
   });

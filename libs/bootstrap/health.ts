@@ -36,7 +36,12 @@ export class HealthState {
         check: (call: { request: HealthCheckRequest }, callback: (err: unknown, res?: HealthCheckResponse) => void) => {
           const status = this.statuses.get(call.request.service);
           if (status === undefined) {
-            callback(new RpcError(grpcStatus.NOT_FOUND, `service "${call.request.service}" is not registered for health checks`));
+            callback(
+              new RpcError(
+                grpcStatus.NOT_FOUND,
+                `service "${call.request.service}" is not registered for health checks`,
+              ),
+            );
           } else {
             callback(null, { status });
           }

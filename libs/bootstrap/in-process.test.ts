@@ -1,7 +1,13 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UserContext } from '../../generated/feedloom/v1/common.js';
-import { CandidateGeneratorClient, CandidateGeneratorService, DescribeResponse, type GenerateRequest, type GenerateResponse } from '../../generated/feedloom/v1/generator.js';
+import {
+  CandidateGeneratorClient,
+  CandidateGeneratorService,
+  DescribeResponse,
+  type GenerateRequest,
+  type GenerateResponse,
+} from '../../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from './client.js';
 import { invalidArgument } from './errors.js';
 import { loopbackPort, localCallCount } from './in-process.js';
@@ -30,10 +36,20 @@ describe('in-process calls between servers of one process', () => {
     clients.push(c);
     return c;
   };
-  const request = (over: Partial<GenerateRequest> = {}): GenerateRequest => ({ user: UserContext.fromPartial({ userId: 'u1' }), quota: 5, requestId: 'r', ...over });
+  const request = (over: Partial<GenerateRequest> = {}): GenerateRequest => ({
+    user: UserContext.fromPartial({ userId: 'u1' }),
+    quota: 5,
+    requestId: 'r',
+    ...over,
+  });
 
   beforeAll(async () => {
-    server = await startServer({ name: 'test.inproc', port: 0, services: [bindService(CandidateGeneratorService, { generate, describe: describe_ })], maxMessageBytes: 64 * 1024 });
+    server = await startServer({
+      name: 'test.inproc',
+      port: 0,
+      services: [bindService(CandidateGeneratorService, { generate, describe: describe_ })],
+      maxMessageBytes: 64 * 1024,
+    });
   });
   afterEach(() => void delete process.env.FEEDLOOM_IN_PROCESS_CALLS);
   afterAll(async () => {
@@ -71,7 +87,9 @@ describe('in-process calls between servers of one process', () => {
 
   it('ends a call at its deadline and aborts the handler', async () => {
     const started = Date.now();
-    const err = await callUnary(client(), 'generate', request({ requestId: 'slow' }), { timeoutMs: 150 }).catch((e) => e);
+    const err = await callUnary(client(), 'generate', request({ requestId: 'slow' }), { timeoutMs: 150 }).catch(
+      (e) => e,
+    );
     expect(err.code).toBe(status.DEADLINE_EXCEEDED);
     expect(Date.now() - started).toBeLessThan(1_000);
     await new Promise((r) => setTimeout(r, 20));
@@ -80,7 +98,10 @@ describe('in-process calls between servers of one process', () => {
 
   it('passes a caller’s cancel to the handler', async () => {
     const abort = new AbortController();
-    const pending = callUnary(client(), 'generate', request({ requestId: 'slow' }), { timeoutMs: 5_000, signal: abort.signal }).catch((e) => e);
+    const pending = callUnary(client(), 'generate', request({ requestId: 'slow' }), {
+      timeoutMs: 5_000,
+      signal: abort.signal,
+    }).catch((e) => e);
     await new Promise((r) => setTimeout(r, 50));
     abort.abort();
     expect((await pending).code).toBe(status.CANCELLED);
@@ -88,13 +109,19 @@ describe('in-process calls between servers of one process', () => {
   });
 
   it('refuses a request over the server’s size limit', async () => {
-    const big = request({ user: { ...request().user!, seenItems: Array.from({ length: 10_000 }, (_, i) => `item-${i}`) } });
+    const big = request({
+      user: { ...request().user!, seenItems: Array.from({ length: 10_000 }, (_, i) => `item-${i}`) },
+    });
     const err = await callUnary(client(), 'generate', big, { timeoutMs: 2_000 }).catch((e) => e);
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
   });
 
   it('goes over the network once the server stops, which then answers UNAVAILABLE', async () => {
-    const other = await startServer({ name: 'test.inproc.stopped', port: 0, services: [bindService(CandidateGeneratorService, { generate, describe: describe_ })] });
+    const other = await startServer({
+      name: 'test.inproc.stopped',
+      port: 0,
+      services: [bindService(CandidateGeneratorService, { generate, describe: describe_ })],
+    });
     const c = connect(CandidateGeneratorClient, other.address);
     clients.push(c);
     expect((await callUnary(c, 'generate', request(), { timeoutMs: 2_000 })).candidates).toHaveLength(1);

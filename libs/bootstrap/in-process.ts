@@ -5,14 +5,24 @@
 // request id), status codes and server metrics are what they are over the network. Java and C++
 // gRPC ship the same idea as InProcessChannel. FEEDLOOM_IN_PROCESS_CALLS=0 turns it off.
 import { EventEmitter } from 'node:events';
-import { Metadata, status, type Interceptor, type InterceptorOptions, type InterceptingCall, type StatusObject } from '@grpc/grpc-js';
+import {
+  Metadata,
+  status,
+  type Interceptor,
+  type InterceptorOptions,
+  type InterceptingCall,
+  type StatusObject,
+} from '@grpc/grpc-js';
 
 /** One unary method of a server in this process, as the server itself would run it. */
 export interface LocalMethod {
   requestDeserialize(bytes: Buffer): unknown;
   responseSerialize(response: never): Buffer;
   /** The server's call handler (grpc-js handleUnary shape). */
-  handle(call: LocalServerCall, callback: (err: { code: status; details: string } | null, response?: unknown) => void): void;
+  handle(
+    call: LocalServerCall,
+    callback: (err: { code: status; details: string } | null, response?: unknown) => void,
+  ): void;
 }
 
 interface LocalServer {
@@ -69,7 +79,11 @@ export function inProcessInterceptor(address: string): Interceptor | undefined {
   };
 }
 
-type Listener = { onReceiveMetadata(m: Metadata): void; onReceiveMessage(m: unknown): void; onReceiveStatus(s: StatusObject): void };
+type Listener = {
+  onReceiveMetadata(m: Metadata): void;
+  onReceiveMessage(m: unknown): void;
+  onReceiveStatus(s: StatusObject): void;
+};
 
 /** One in-process call, driven by grpc-js's client exactly as it drives a network call. */
 class LocalCall {
@@ -119,16 +133,25 @@ class LocalCall {
     const deadline = deadlineMs(this.options.deadline);
     if (deadline <= Date.now()) return this.finish({ code: status.DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
     if (Number.isFinite(deadline)) {
-      this.timer = setTimeout(() => this.cancelWithStatus(status.DEADLINE_EXCEEDED, 'Deadline exceeded'), deadline - Date.now());
+      this.timer = setTimeout(
+        () => this.cancelWithStatus(status.DEADLINE_EXCEEDED, 'Deadline exceeded'),
+        deadline - Date.now(),
+      );
     }
     let bytes: Buffer;
     try {
       bytes = this.options.method_definition.requestSerialize(this.request);
     } catch (err) {
-      return this.finish({ code: status.INTERNAL, details: `Request message serialization failure: ${(err as Error).message}` });
+      return this.finish({
+        code: status.INTERNAL,
+        details: `Request message serialization failure: ${(err as Error).message}`,
+      });
     }
     if (bytes.length > this.server.maxMessageBytes) {
-      return this.finish({ code: status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${bytes.length} vs. ${this.server.maxMessageBytes})` });
+      return this.finish({
+        code: status.RESOURCE_EXHAUSTED,
+        details: `Received message larger than max (${bytes.length} vs. ${this.server.maxMessageBytes})`,
+      });
     }
     Object.assign(this.serverCall, {
       request: this.method.requestDeserialize(bytes),
@@ -143,11 +166,17 @@ class LocalCall {
       try {
         const out = this.method.responseSerialize(response as never);
         if (out.length > this.server.maxMessageBytes) {
-          return this.finish({ code: status.RESOURCE_EXHAUSTED, details: `Sent message larger than max (${out.length} vs. ${this.server.maxMessageBytes})` });
+          return this.finish({
+            code: status.RESOURCE_EXHAUSTED,
+            details: `Sent message larger than max (${out.length} vs. ${this.server.maxMessageBytes})`,
+          });
         }
         message = this.options.method_definition.responseDeserialize(out);
       } catch (e) {
-        return this.finish({ code: status.INTERNAL, details: `Response message parsing error: ${(e as Error).message}` });
+        return this.finish({
+          code: status.INTERNAL,
+          details: `Response message parsing error: ${(e as Error).message}`,
+        });
       }
       this.listener?.onReceiveMetadata?.(new Metadata());
       this.listener?.onReceiveMessage?.(message);

@@ -30,11 +30,20 @@ export interface CallContext {
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res> | Res;
 
-type MethodShape = { path: string; requestStream: boolean; responseStream: boolean; requestDeserialize: (b: Buffer) => unknown; responseSerialize: (v: never) => Buffer };
+type MethodShape = {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestDeserialize: (b: Buffer) => unknown;
+  responseSerialize: (v: never) => Buffer;
+};
 
 /** Typed unary handlers for a ts-proto service definition, keyed like the definition. */
 export type Handlers<D> = {
-  [K in keyof D]: D[K] extends { requestDeserialize: (b: Buffer) => infer Req; responseSerialize: (v: infer Res) => Buffer }
+  [K in keyof D]: D[K] extends {
+    requestDeserialize: (b: Buffer) => infer Req;
+    responseSerialize: (v: infer Res) => Buffer;
+  }
     ? UnaryHandler<Req, Res>
     : never;
 };
@@ -45,7 +54,10 @@ export interface ServiceBinding {
 }
 
 /** Pairs a ts-proto service definition with its handlers, checked by the compiler. */
-export function bindService<D extends Record<string, MethodShape>>(definition: D, handlers: Handlers<D>): ServiceBinding {
+export function bindService<D extends Record<string, MethodShape>>(
+  definition: D,
+  handlers: Handlers<D>,
+): ServiceBinding {
   return { definition, handlers: handlers as unknown as ServiceBinding['handlers'] };
 }
 
@@ -73,8 +85,7 @@ export interface RunningServer {
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-const serviceNameOf = (definition: Record<string, MethodShape>) =>
-  Object.values(definition)[0].path.split('/')[1];
+const serviceNameOf = (definition: Record<string, MethodShape>) => Object.values(definition)[0].path.split('/')[1];
 
 /** Starts a gRPC server with reflection, health, tracing, metrics, deadlines and clean errors. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -97,7 +108,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     for (const [method, shape] of Object.entries(binding.definition)) {
       const handler = binding.handlers[method];
       if (!handler) throw new Error(`${options.name}: no handler for ${shape.path}`);
-      if (shape.requestStream || shape.responseStream) throw new Error(`${options.name}: ${shape.path} streams; only unary is wrapped`);
+      if (shape.requestStream || shape.responseStream)
+        throw new Error(`${options.name}: ${shape.path} streams; only unary is wrapped`);
       const handle = wrapUnary(options.name, shape.path, handler);
       implementation[method] = handle;
       localMethods.set(shape.path, {
@@ -110,14 +122,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     health.set(serviceName, ServingStatus.SERVING);
   }
   const healthBinding = health.binding();
-  server.addService(healthBinding.definition as unknown as ServiceDefinition, healthBinding.implementation as unknown as UntypedServiceImplementation);
+  server.addService(
+    healthBinding.definition as unknown as ServiceDefinition,
+    healthBinding.implementation as unknown as UntypedServiceImplementation,
+  );
   health.set('', ServingStatus.SERVING);
   addReflection(server, [...serviceNames, 'grpc.health.v1.Health']);
 
   const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(new Error(`${options.name}: cannot listen on ${host}:${options.port}: ${err.message}`)) : resolve(bound),
+    server.bindAsync(
+      `${host.includes(':') ? `[${host}]` : host}:${options.port}`,
+      ServerCredentials.createInsecure(),
+      (err, bound) =>
+        err
+          ? reject(new Error(`${options.name}: cannot listen on ${host}:${options.port}: ${err.message}`))
+          : resolve(bound),
     ),
   );
 
@@ -177,7 +197,11 @@ function tolerantDecoding(definition: Record<string, MethodShape>): Record<strin
 }
 
 const rpcDuration = () =>
-  meter().createHistogram('rpc.server.duration', { unit: 'ms', description: 'Duration of inbound RPCs', advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS } });
+  meter().createHistogram('rpc.server.duration', {
+    unit: 'ms',
+    description: 'Duration of inbound RPCs',
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+  });
 let durationHistogram: ReturnType<typeof rpcDuration> | undefined;
 
 function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never, unknown>) {
@@ -192,13 +216,24 @@ function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never
     const onCancel = () => controller.abort(new RpcError(status.CANCELLED, 'the caller cancelled the call'));
     call.on('cancelled', onCancel);
     const timer = Number.isFinite(deadline)
-      ? setTimeout(() => controller.abort(new RpcError(status.DEADLINE_EXCEEDED, `${path} ran past its deadline`)), Math.max(0, deadline - Date.now()))
+      ? setTimeout(
+          () => controller.abort(new RpcError(status.DEADLINE_EXCEEDED, `${path} ran past its deadline`)),
+          Math.max(0, deadline - Date.now()),
+        )
       : undefined;
     const requestId = String(call.metadata.get('x-request-id')[0] ?? randomUUID());
     const parent = extractTraceContext(call.metadata);
     const span = tracer().startSpan(
       path.slice(1),
-      { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'feedloom.server': serverName } },
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'rpc.system': 'grpc',
+          'rpc.service': service,
+          'rpc.method': method,
+          'feedloom.server': serverName,
+        },
+      },
       parent,
     );
     const ctx: CallContext = { requestId, deadline, signal: controller.signal, metadata: call.metadata };
@@ -209,14 +244,23 @@ function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never
       if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
       span.end();
       durationHistogram ??= rpcDuration();
-      durationHistogram.record(performance.now() - started, { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'rpc.grpc.status_code': code, 'feedloom.server': serverName });
+      durationHistogram.record(performance.now() - started, {
+        'rpc.system': 'grpc',
+        'rpc.service': service,
+        'rpc.method': method,
+        'rpc.grpc.status_code': code,
+        'feedloom.server': serverName,
+      });
       if (code === status.OK) callback(null, response);
       else callback({ code, details: publicMessage(serverName, path, requestId, err) });
     };
     const run = async () => {
       const undecodable = (call.request as Partial<Undecodable> | null)?.[UNDECODABLE];
       if (undecodable !== undefined) {
-        finish(status.INVALID_ARGUMENT, invalidArgument('request', `is not a valid ${path} request message (${undecodable})`));
+        finish(
+          status.INVALID_ARGUMENT,
+          invalidArgument('request', `is not a valid ${path} request message (${undecodable})`),
+        );
         return;
       }
       try {

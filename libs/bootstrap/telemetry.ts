@@ -28,8 +28,12 @@ export interface Telemetry {
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   const otlp = Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   const readers: IMetricReader[] = [...(options.metricReaders ?? [])];
-  if (options.prometheus) readers.push(new PrometheusExporter({ host: options.prometheus.host, port: options.prometheus.port }));
-  if (otlp) readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(), exportIntervalMillis: 15_000 }));
+  if (options.prometheus)
+    readers.push(new PrometheusExporter({ host: options.prometheus.host, port: options.prometheus.port }));
+  if (otlp)
+    readers.push(
+      new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(), exportIntervalMillis: 15_000 }),
+    );
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     instrumentations: [],
@@ -45,7 +49,9 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
 }
 
 /** Histogram buckets for latencies in ms: fine enough at the low end for sub-millisecond calls. */
-export const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 40, 60, 80, 120, 200, 300, 500, 1000, 2000, 4096];
+export const LATENCY_BUCKETS_MS = [
+  0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 40, 60, 80, 120, 200, 300, 500, 1000, 2000, 4096,
+];
 
 export const tracer = () => trace.getTracer('feedloom');
 export const meter = () => metrics.getMeter('feedloom');

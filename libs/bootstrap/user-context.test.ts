@@ -2,11 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../generated/feedloom/v1/common.js';
 import { keepValidEntries, MAX_ENGAGED_FILTER_BYTES, validateUserContext } from './user-context.js';
 
-const action = (itemId: string, timeMs = 1_000) => ({ itemId, type: ActionType.ACTION_TYPE_CLICK, timeMs, boardId: '' });
+const action = (itemId: string, timeMs = 1_000) => ({
+  itemId,
+  type: ActionType.ACTION_TYPE_CLICK,
+  timeMs,
+  boardId: '',
+});
 
 describe('keepValidEntries', () => {
   it('keeps a valid context as it is', () => {
-    const user = UserContext.fromPartial({ userId: 'u1', recentActions: [action('a'), action('b')], seenItems: ['c'], requestTimeMs: 5 });
+    const user = UserContext.fromPartial({
+      userId: 'u1',
+      recentActions: [action('a'), action('b')],
+      seenItems: ['c'],
+      requestTimeMs: 5,
+    });
     expect(keepValidEntries('user', user)).toEqual({ user, dropped: [] });
   });
 
@@ -35,7 +45,12 @@ describe('keepValidEntries', () => {
   });
 
   it('validation names a bad engaged filter field', () => {
-    const user = UserContext.fromPartial({ userId: 'u1', engagedFilter: { bits: Buffer.alloc(8), hashCount: 0, items: 1 } });
-    expect(() => validateUserContext('user', user)).toThrow(/^user\.engaged_filter\.hash_count: must be an integer from 1 to 16 \(got 0\)/);
+    const user = UserContext.fromPartial({
+      userId: 'u1',
+      engagedFilter: { bits: Buffer.alloc(8), hashCount: 0, items: 1 },
+    });
+    expect(() => validateUserContext('user', user)).toThrow(
+      /^user\.engaged_filter\.hash_count: must be an integer from 1 to 16 \(got 0\)/,
+    );
   });
 });

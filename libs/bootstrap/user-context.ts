@@ -22,7 +22,10 @@ function validateAction(field: string, a: Action): void {
 function validateItemFilter(field: string, filter: ItemFilter | undefined): void {
   if (!filter) return;
   if (filter.bits.length > MAX_ENGAGED_FILTER_BYTES) {
-    throw invalidArgument(`${field}.bits`, `must be at most ${MAX_ENGAGED_FILTER_BYTES} bytes (got ${filter.bits.length})`);
+    throw invalidArgument(
+      `${field}.bits`,
+      `must be at most ${MAX_ENGAGED_FILTER_BYTES} bytes (got ${filter.bits.length})`,
+    );
   }
   if (filter.bits.length > 0) requireIntInRange(`${field}.hash_count`, filter.hashCount, 1, MAX_FILTER_HASHES);
 }
@@ -63,20 +66,35 @@ export function keepValidEntries(field: string, user: UserContext): { user: User
   const dropped: string[] = [];
   const keep = <T>(items: T[], name: string, check: (item: T, at: string) => void): T[] => {
     const kept = items.filter((item, i) => {
-      const why = i < MAX_LIST ? problem(() => check(item, `${field}.${name}[${i}]`)) : `${field}.${name}[${i}]: over the list limit of ${MAX_LIST}`;
+      const why =
+        i < MAX_LIST
+          ? problem(() => check(item, `${field}.${name}[${i}]`))
+          : `${field}.${name}[${i}]: over the list limit of ${MAX_LIST}`;
       if (why) dropped.push(why);
       return !why;
     });
     return kept.length === items.length ? items : kept;
   };
-  const clean: UserContext = { ...user, recentActions: keep(user.recentActions, 'recent_actions', (a, at) => validateAction(at, a)) };
+  const clean: UserContext = {
+    ...user,
+    recentActions: keep(user.recentActions, 'recent_actions', (a, at) => validateAction(at, a)),
+  };
   for (const list of ID_LISTS) clean[list] = keep(user[list], snakeCase(list), (id, at) => requireId(at, id));
   const scalar = (check: () => unknown, reset: () => void) => {
     const why = problem(check);
-    if (why) dropped.push(why), reset();
+    if (why) (dropped.push(why), reset());
   };
-  scalar(() => optionalId(`${field}.locale`, user.locale), () => (clean.locale = ''));
-  scalar(() => requireTimeMs(`${field}.request_time_ms`, user.requestTimeMs), () => (clean.requestTimeMs = 0));
-  scalar(() => validateItemFilter(`${field}.engaged_filter`, user.engagedFilter), () => (clean.engagedFilter = undefined));
+  scalar(
+    () => optionalId(`${field}.locale`, user.locale),
+    () => (clean.locale = ''),
+  );
+  scalar(
+    () => requireTimeMs(`${field}.request_time_ms`, user.requestTimeMs),
+    () => (clean.requestTimeMs = 0),
+  );
+  scalar(
+    () => validateItemFilter(`${field}.engaged_filter`, user.engagedFilter),
+    () => (clean.engagedFilter = undefined),
+  );
   return { user: clean, dropped };
 }

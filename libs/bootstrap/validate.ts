@@ -8,7 +8,8 @@ const BAD_ID_CHARS = /[\u0000-\u001f\u007f\ufffd]/;
 
 export function requireId(field: string, value: string): string {
   if (!value) throw invalidArgument(field, 'is required and must not be empty');
-  if (value.length > MAX_ID_LENGTH) throw invalidArgument(field, `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`);
+  if (value.length > MAX_ID_LENGTH)
+    throw invalidArgument(field, `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`);
   if (BAD_ID_CHARS.test(value)) throw invalidArgument(field, 'must be valid UTF-8 text without control characters');
   return value;
 }
@@ -31,7 +32,11 @@ export function intOrDefault(field: string, value: number, fallback: number, max
 }
 
 /** A proto enum value that is known and not the UNSPECIFIED zero. */
-export function requireEnum<E extends Record<string, string | number>>(field: string, value: number, values: E): number {
+export function requireEnum<E extends Record<string, string | number>>(
+  field: string,
+  value: number,
+  values: E,
+): number {
   const known = Object.values(values).filter((v): v is number => typeof v === 'number' && v > 0);
   if (!known.includes(value)) {
     const names = Object.keys(values).filter((k) => typeof values[k] === 'number' && (values[k] as number) > 0);

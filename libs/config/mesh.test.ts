@@ -20,7 +20,9 @@ describe('mesh config', () => {
   it('names the bad field and the rule', () => {
     const bad = valid();
     (bad.generators[0] as Record<string, unknown>).deadlineMs = -5;
-    expect(() => parseMeshConfig(bad, 'mesh.json')).toThrow(/generators\[0\]\.deadlineMs: Number must be greater than or equal to 1/);
+    expect(() => parseMeshConfig(bad, 'mesh.json')).toThrow(
+      /generators\[0\]\.deadlineMs: Number must be greater than or equal to 1/,
+    );
   });
 
   it('rejects unknown fields, a kind (it lives in the generator module), duplicate names and clashing ports', () => {
@@ -39,7 +41,9 @@ describe('mesh config', () => {
   it('reports duplicates and port clashes once the shape is right', () => {
     const bad = valid();
     bad.generators.push({ name: 'popular', port: 2 });
-    expect(() => parseMeshConfig(bad)).toThrow(/generators\[1\]\.name: duplicate generator "popular"[\s\S]*generators\[1\]\.port: port 2 is already used by services\.blender/);
+    expect(() => parseMeshConfig(bad)).toThrow(
+      /generators\[1\]\.name: duplicate generator "popular"[\s\S]*generators\[1\]\.port: port 2 is already used by services\.blender/,
+    );
   });
 
   it('resolves the world dir against the config file and explains unreadable files', () => {

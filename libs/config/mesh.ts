@@ -66,13 +66,24 @@ const retrain = z
     /** The newest days, not trained on, on which new and serving versions are compared. */
     heldoutDays: z.number().int().min(1).max(30).default(1),
     /** Models a cycle trains: two_tower and/or the ranker (services.ranker.model). */
-    models: z.array(z.enum(['two_tower', 'ranker'])).min(1).default(['two_tower', 'ranker']),
+    models: z
+      .array(z.enum(['two_tower', 'ranker']))
+      .min(1)
+      .default(['two_tower', 'ranker']),
     twoTower: z
-      .object({ epochs: z.number().int().min(1).max(100).default(5), seed: z.number().int().default(7), trainerArgs: z.array(z.string()).default([]) })
+      .object({
+        epochs: z.number().int().min(1).max(100).default(5),
+        seed: z.number().int().default(7),
+        trainerArgs: z.array(z.string()).default([]),
+      })
       .strict()
       .default({}),
     ranker: z
-      .object({ epochs: z.number().int().min(1).max(100).default(4), seed: z.number().int().default(7), trainerArgs: z.array(z.string()).default([]) })
+      .object({
+        epochs: z.number().int().min(1).max(100).default(4),
+        seed: z.number().int().default(7),
+        trainerArgs: z.array(z.string()).default([]),
+      })
       .strict()
       .default({}),
     gates: z
@@ -144,7 +155,10 @@ export const MeshConfigSchema = z
             topN: z.number().int().min(1).max(2_000).default(200),
             deadlineMs: z.number().int().min(1).max(10_000).default(40),
             /** Utility = Σ weight × head probability. */
-            weights: z.object({ click: z.number().default(1), save: z.number().default(2), hide: z.number().default(-4) }).strict().default({}),
+            weights: z
+              .object({ click: z.number().default(1), save: z.number().default(2), hide: z.number().default(-4) })
+              .strict()
+              .default({}),
             model: z.string().min(1).default('ranker'),
           })
           .strict()
@@ -152,7 +166,10 @@ export const MeshConfigSchema = z
         /** The status page (HTTP); absent: the blender's port + 2000. */
         admin: service.optional(),
         /** The user-tower server; absent when no learned model is served. */
-        viewer: service.extend({ keepVersions: z.number().int().min(1).max(20).default(3) }).strict().optional(),
+        viewer: service
+          .extend({ keepVersions: z.number().int().min(1).max(20).default(3) })
+          .strict()
+          .optional(),
       })
       .strict(),
     /**
@@ -162,7 +179,18 @@ export const MeshConfigSchema = z
      */
     ann: z
       .object({
-        hosts: z.array(z.object({ name: hostName, port, address: z.string().min(1).optional(), shard: z.number().int().min(0).max(1023).default(0) }).strict()).min(1),
+        hosts: z
+          .array(
+            z
+              .object({
+                name: hostName,
+                port,
+                address: z.string().min(1).optional(),
+                shard: z.number().int().min(0).max(1023).default(0),
+              })
+              .strict(),
+          )
+          .min(1),
         efSearch: z.number().int().min(1).max(4096).default(64),
         nprobe: z.number().int().min(1).max(4096).default(8),
       })
@@ -170,7 +198,12 @@ export const MeshConfigSchema = z
       .superRefine((ann, ctx) => {
         const names = new Set<string>();
         ann.hosts.forEach((h, i) => {
-          if (names.has(h.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['hosts', i, 'name'], message: `duplicate ANN host "${h.name}"` });
+          if (names.has(h.name))
+            ctx.addIssue({
+              code: z.ZodIssueCode.custom,
+              path: ['hosts', i, 'name'],
+              message: `duplicate ANN host "${h.name}"`,
+            });
           names.add(h.name);
         });
         const shards = new Set(ann.hosts.map((h) => h.shard));
@@ -237,10 +270,17 @@ export const MeshConfigSchema = z
     claim(blender.port, 'services.blender', ['services', 'blender', 'port'], blender.address);
     if (ranker) claim(ranker.port, 'services.ranker', ['services', 'ranker', 'port'], ranker.address);
     if (viewer) claim(viewer.port, 'services.viewer', ['services', 'viewer', 'port'], viewer.address);
-    mesh.ann?.hosts.forEach((h, i) => claim(h.port, `ann.hosts[${i}] (${h.name})`, ['ann', 'hosts', i, 'port'], h.address));
+    mesh.ann?.hosts.forEach((h, i) =>
+      claim(h.port, `ann.hosts[${i}] (${h.name})`, ['ann', 'hosts', i, 'port'], h.address),
+    );
     const names = new Set<string>();
     mesh.generators.forEach((g, i) => {
-      if (names.has(g.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['generators', i, 'name'], message: `duplicate generator "${g.name}"` });
+      if (names.has(g.name))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['generators', i, 'name'],
+          message: `duplicate generator "${g.name}"`,
+        });
       names.add(g.name);
       claim(g.port, `generators[${i}] (${g.name})`, ['generators', i, 'port'], g.address);
     });
@@ -288,8 +328,10 @@ export function loadMeshConfig(path = process.env.FEEDLOOM_CONFIG ?? DEFAULT_CON
   const config = parseMeshConfig(raw, path);
   const base = dirname(resolve(path));
   if (!isAbsolute(config.world.dir)) config.world.dir = resolve(base, config.world.dir);
-  if (process.env.FEEDLOOM_WORLD) config.world = { ...config.world, dir: resolve(process.env.FEEDLOOM_WORLD), existing: true };
-  if (config.world.snapshotsDir && !isAbsolute(config.world.snapshotsDir)) config.world.snapshotsDir = resolve(base, config.world.snapshotsDir);
+  if (process.env.FEEDLOOM_WORLD)
+    config.world = { ...config.world, dir: resolve(process.env.FEEDLOOM_WORLD), existing: true };
+  if (config.world.snapshotsDir && !isAbsolute(config.world.snapshotsDir))
+    config.world.snapshotsDir = resolve(base, config.world.snapshotsDir);
   if (config.registryDir && !isAbsolute(config.registryDir)) config.registryDir = resolve(base, config.registryDir);
   return config;
 }

@@ -44,7 +44,9 @@ describe('buildWorld', () => {
     const existing = await buildWorld({ preset: 'default', seed: 1, dir, existing: true, log: () => {} });
     expect(existing.simulated).toBe(false);
     expect(existing.world.preset).toBe('tiny');
-    await expect(buildWorld({ preset: 'tiny', seed: 1, dir: path.join(tmp, 'none'), existing: true, log: () => {} })).rejects.toThrow(/no world at .*feedloom import/);
+    await expect(
+      buildWorld({ preset: 'tiny', seed: 1, dir: path.join(tmp, 'none'), existing: true, log: () => {} }),
+    ).rejects.toThrow(/no world at .*feedloom import/);
   });
 
   it('rejects an unknown preset by name', async () => {

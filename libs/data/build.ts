@@ -31,16 +31,31 @@ export async function buildWorld(options: BuildWorldOptions): Promise<BuiltWorld
   let simulated = false;
   if (options.existing) {
     world = await readWorldManifest(options.dir).catch((err: Error) => {
-      throw new Error(`${err.message}; make one with 'feedloom import --input FILE … --out ${options.dir}' or 'feedloom build-world --dir ${options.dir}'`);
+      throw new Error(
+        `${err.message}; make one with 'feedloom import --input FILE … --out ${options.dir}' or 'feedloom build-world --dir ${options.dir}'`,
+      );
     });
-    log(`serving the ${world.source === 'import' ? 'imported' : 'simulated'} world '${world.name}' in ${options.dir} as it is`);
+    log(
+      `serving the ${world.source === 'import' ? 'imported' : 'simulated'} world '${world.name}' in ${options.dir} as it is`,
+    );
   } else {
     const { manifest } = await inspectWorldDir(options.dir);
-    if (!options.force && manifest?.source === 'simulator' && manifest.preset === options.preset && manifest.seed === options.seed) {
+    if (
+      !options.force &&
+      manifest?.source === 'simulator' &&
+      manifest.preset === options.preset &&
+      manifest.seed === options.seed
+    ) {
       log(`reusing the '${options.preset}' world (seed ${options.seed}) in ${options.dir}`);
       world = manifest;
     } else {
-      world = await simulateWorld({ preset: options.preset, seed: options.seed, dir: options.dir, log, force: options.force });
+      world = await simulateWorld({
+        preset: options.preset,
+        seed: options.seed,
+        dir: options.dir,
+        log,
+        force: options.force,
+      });
       simulated = true;
     }
   }

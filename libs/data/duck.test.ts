@@ -35,7 +35,10 @@ describe('queryRows', () => {
       ],
       5000,
     );
-    const [r] = await queryRows(duck.conn, 'SELECT count(*) AS n, sum(a) AS sa, sum(b) AS sb, count(c) AS nc, max(c) AS mc FROM appended');
+    const [r] = await queryRows(
+      duck.conn,
+      'SELECT count(*) AS n, sum(a) AS sa, sum(b) AS sb, count(c) AS nc, max(c) AS mc FROM appended',
+    );
     expect(r).toEqual({ n: 5000, sa: (4999 * 5000) / 2, sb: (4999 * 5000) / 4, nc: 2500, mc: 'v999' });
   });
 
@@ -61,22 +64,65 @@ describe('eventsView', () => {
     const dir = path.join(tmp, 'mixed');
     const paths = worldPaths(dir);
     fs.mkdirSync(path.dirname(paths.eventDay('2026-01-01')), { recursive: true });
-    await duck.conn.run(`COPY (SELECT 'u1' AS user_id, 'i' || range AS item_id, 'click' AS action, (1767225600000 + range * 1000)::BIGINT AS time_ms,
+    await duck.conn
+      .run(`COPY (SELECT 'u1' AS user_id, 'i' || range AS item_id, 'click' AS action, (1767225600000 + range * 1000)::BIGINT AS time_ms,
         NULL::VARCHAR AS board_id, 's1' AS session_id, range::INTEGER AS position, 'popular' AS source FROM range(3))
       TO ${sqlString(paths.eventDay('2026-01-01'))} (FORMAT PARQUET)`);
     fs.mkdirSync(path.join(paths.live, 'day=2026-01-02'), { recursive: true });
     const live = [
-      { user_id: 'u2', item_id: 'i9', action: 'save', time_ms: 1767312000000, board_id: 'b1', source: 'two_tower', request_id: 'r1', seq: 1 },
-      { user_id: 'u2', item_id: 'i8', action: 'click', time_ms: 1767312005000, board_id: '', source: '', request_id: '', seq: 2 },
+      {
+        user_id: 'u2',
+        item_id: 'i9',
+        action: 'save',
+        time_ms: 1767312000000,
+        board_id: 'b1',
+        source: 'two_tower',
+        request_id: 'r1',
+        seq: 1,
+      },
+      {
+        user_id: 'u2',
+        item_id: 'i8',
+        action: 'click',
+        time_ms: 1767312005000,
+        board_id: '',
+        source: '',
+        request_id: '',
+        seq: 2,
+      },
     ];
-    fs.writeFileSync(path.join(paths.live, 'day=2026-01-02', 'events-0.jsonl'), live.map((e) => JSON.stringify(e)).join('\n') + '\n{"user_id": "u3", "item');
+    fs.writeFileSync(
+      path.join(paths.live, 'day=2026-01-02', 'events-0.jsonl'),
+      live.map((e) => JSON.stringify(e)).join('\n') + '\n{"user_id": "u3", "item',
+    );
 
     await eventsView(duck.conn, dir);
-    const all = await queryRows(duck.conn, 'SELECT user_id, item_id, action, time_ms, board_id, session_id, position, source FROM events ORDER BY time_ms');
+    const all = await queryRows(
+      duck.conn,
+      'SELECT user_id, item_id, action, time_ms, board_id, session_id, position, source FROM events ORDER BY time_ms',
+    );
     expect(all).toHaveLength(5);
-    expect(all[3]).toEqual({ user_id: 'u2', item_id: 'i9', action: 'save', time_ms: 1767312000000, board_id: 'b1', session_id: 'r1', position: null, source: 'two_tower' });
+    expect(all[3]).toEqual({
+      user_id: 'u2',
+      item_id: 'i9',
+      action: 'save',
+      time_ms: 1767312000000,
+      board_id: 'b1',
+      session_id: 'r1',
+      position: null,
+      source: 'two_tower',
+    });
     // The Events service writes '' for "no board / no source"; the view says NULL like the Parquet log.
-    expect(all[4]).toEqual({ user_id: 'u2', item_id: 'i8', action: 'click', time_ms: 1767312005000, board_id: null, session_id: null, position: null, source: null });
+    expect(all[4]).toEqual({
+      user_id: 'u2',
+      item_id: 'i8',
+      action: 'click',
+      time_ms: 1767312005000,
+      board_id: null,
+      session_id: null,
+      position: null,
+      source: null,
+    });
 
     await eventsView(duck.conn, dir, { beforeMs: 1767225601000 });
     expect(await queryRows(duck.conn, 'SELECT item_id FROM events')).toEqual([{ item_id: 'i0' }]);

@@ -92,7 +92,10 @@ export async function appendColumns(
 }
 
 function sliceOf(values: ArrayLike<DuckDBValue>, offset: number, n: number): ArrayLike<DuckDBValue> {
-  const v = values as unknown as { subarray?: (a: number, b: number) => ArrayLike<DuckDBValue>; slice?: (a: number, b: number) => ArrayLike<DuckDBValue> };
+  const v = values as unknown as {
+    subarray?: (a: number, b: number) => ArrayLike<DuckDBValue>;
+    slice?: (a: number, b: number) => ArrayLike<DuckDBValue>;
+  };
   if (typeof v.subarray === 'function') return v.subarray(offset, offset + n);
   if (typeof v.slice === 'function') return v.slice(offset, offset + n);
   return Array.from({ length: n }, (_, i) => values[offset + i]);
@@ -108,7 +111,12 @@ function hasFiles(dir: string, pattern: RegExp, depth: number): boolean {
   if (!fs.existsSync(dir)) return false;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     if (entry.isFile() && pattern.test(entry.name)) return true;
-    if (entry.isDirectory() && depth > 0 && entry.name.startsWith('day=') && hasFiles(path.join(dir, entry.name), pattern, depth - 1)) {
+    if (
+      entry.isDirectory() &&
+      depth > 0 &&
+      entry.name.startsWith('day=') &&
+      hasFiles(path.join(dir, entry.name), pattern, depth - 1)
+    ) {
       return true;
     }
   }
@@ -127,7 +135,11 @@ export interface EventsViewOptions {
  * board add). Absent tables become empty views with the same columns, so the same SQL runs on
  * imported worlds. The views re-list files on every query, so new live files are picked up.
  */
-export async function eventsView(conn: DuckDBConnection, worldDir: string, options: EventsViewOptions = {}): Promise<void> {
+export async function eventsView(
+  conn: DuckDBConnection,
+  worldDir: string,
+  options: EventsViewOptions = {},
+): Promise<void> {
   const paths = worldPaths(worldDir);
   const before = options.beforeMs;
   const cols = Object.keys(TABLE_COLUMNS.events).join(', ');
@@ -157,11 +169,17 @@ export async function eventsView(conn: DuckDBConnection, worldDir: string, optio
   for (const table of CATALOG_TABLES) await catalogView(conn, worldDir, table, before);
 }
 
-async function catalogView(conn: DuckDBConnection, worldDir: string, table: CatalogTable, beforeMs?: number): Promise<void> {
+async function catalogView(
+  conn: DuckDBConnection,
+  worldDir: string,
+  table: CatalogTable,
+  beforeMs?: number,
+): Promise<void> {
   const file = worldPaths(worldDir).table(table);
   const cols = Object.keys(TABLE_COLUMNS[table]).join(', ');
   let sql = fs.existsSync(file) ? `SELECT ${cols} FROM read_parquet(${sqlString(file)})` : emptyTableSql(table);
   const timeColumn = CATALOG_TIME_COLUMN[table];
-  if (beforeMs !== undefined && timeColumn) sql = `SELECT * FROM (${sql}) WHERE ${timeColumn} < ${Math.floor(beforeMs)}`;
+  if (beforeMs !== undefined && timeColumn)
+    sql = `SELECT * FROM (${sql}) WHERE ${timeColumn} < ${Math.floor(beforeMs)}`;
   await conn.run(`CREATE OR REPLACE VIEW ${table} AS ${sql}`);
 }

@@ -13,21 +13,22 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'feedloom-import-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 // MovieLens u.data format: user \t item \t rating \t unix seconds, no header. Lines 5, 8, 9, 11, 12 are bad.
-const U_DATA = [
-  '196\t242\t3\t881250949',
-  '186\t302\t3\t891717742',
-  '22\t377\t1\t878887116',
-  '196\t377\t5\t881251000',
-  'this line has no tabs',
-  '166\t346\t1\t886397596',
-  '298\t474\t4\t884182806',
-  '',
-  '115\t265\t2\tx881171488',
-  '253\t465\t5\t891628467',
-  '305\t451\tthree\t886324817',
-  '6\t86\t3',
-  '196\t51\t4\t881251100',
-].join('\n') + '\n';
+const U_DATA =
+  [
+    '196\t242\t3\t881250949',
+    '186\t302\t3\t891717742',
+    '22\t377\t1\t878887116',
+    '196\t377\t5\t881251000',
+    'this line has no tabs',
+    '166\t346\t1\t886397596',
+    '298\t474\t4\t884182806',
+    '',
+    '115\t265\t2\tx881171488',
+    '253\t465\t5\t891628467',
+    '305\t451\tthree\t886324817',
+    '6\t86\t3',
+    '196\t51\t4\t881251100',
+  ].join('\n') + '\n';
 
 async function query<T>(worldDir: string, sql: string): Promise<T[]> {
   const duck = await openDuck();
@@ -44,7 +45,12 @@ describe('importInteractions', () => {
     const input = path.join(tmp, 'u.data');
     fs.writeFileSync(input, U_DATA);
     const dir = path.join(tmp, 'ml');
-    const result = await importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] });
+    const result = await importInteractions({
+      input,
+      dir,
+      sep: 'tab',
+      columns: ['user', 'item', 'rating', 'timestamp'],
+    });
 
     expect(result.imported).toBe(8);
     expect(result.timestampUnit).toBe('s');
@@ -66,10 +72,13 @@ describe('importInteractions', () => {
     expect(result.world.startMs + result.world.days * 86_400_000).toBeGreaterThan(891717742_000);
 
     // Every interaction is an impression plus its action; rating >= 4 is a save.
-    const events = await query<{ user_id: string; item_id: string; action: string; time_ms: number; session_id: string }>(
-      dir,
-      `SELECT * FROM events WHERE user_id = 'u196' ORDER BY time_ms, action <> 'impression'`,
-    );
+    const events = await query<{
+      user_id: string;
+      item_id: string;
+      action: string;
+      time_ms: number;
+      session_id: string;
+    }>(dir, `SELECT * FROM events WHERE user_id = 'u196' ORDER BY time_ms, action <> 'impression'`);
     expect(events.map((e) => [e.item_id, e.action, e.time_ms])).toEqual([
       ['i242', 'impression', 881250949_000],
       ['i242', 'click', 881250949_000],
@@ -92,7 +101,11 @@ describe('importInteractions', () => {
 
     // The batch jobs run on it unchanged.
     const jobs = await runBatchJobs({ worldDir: dir });
-    expect(Object.fromEntries(jobs.map((j) => [j.name, j.rows]))).toMatchObject({ popularity: 7, creator_items: 0, item_meta: 7 });
+    expect(Object.fromEntries(jobs.map((j) => [j.name, j.rows]))).toMatchObject({
+      popularity: 7,
+      creator_items: 0,
+      item_meta: 7,
+    });
     // u196 engaged i242, i377 and i51 within minutes; i377 also has a second user, which dilutes it.
     const neighbors = await readSnapshot(path.join(dir, 'snapshots'), cooccurrence);
     expect(neighbors.rows.find((r) => r.item_id === 'i242')?.neighbors).toEqual([
@@ -121,7 +134,9 @@ describe('importInteractions', () => {
       header: true,
       columns: ['user', 'item', 'timestamp', 'action', 'rating'],
     });
-    expect(result.rejected).toEqual([{ line: 4, reason: "unknown action 'like' (expected impression|click|save|hide)" }]);
+    expect(result.rejected).toEqual([
+      { line: 4, reason: "unknown action 'like' (expected impression|click|save|hide)" },
+    ]);
     expect(result.timestampUnit).toBe('ms');
     const rows = await query<{ user_id: string; item_id: string; action: string; time_ms: number }>(
       dir,
@@ -138,16 +153,18 @@ describe('importInteractions', () => {
     const input = path.join(tmp, 'junk.tsv');
     fs.writeFileSync(input, 'a\tb\nc\n');
     const dir = path.join(tmp, 'junk');
-    await expect(importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item', 'stars', 'timestamp'] })).rejects.toThrow(
-      /unknown import column\(s\) stars/,
+    await expect(
+      importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item', 'stars', 'timestamp'] }),
+    ).rejects.toThrow(/unknown import column\(s\) stars/);
+    await expect(importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item'] })).rejects.toThrow(
+      /must include 'timestamp'/,
     );
-    await expect(importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item'] })).rejects.toThrow(/must include 'timestamp'/);
-    await expect(importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item', 'timestamp'] })).rejects.toThrow(
-      /no usable rows .*line 1: expected 3 fields/,
-    );
-    await expect(importInteractions({ input: path.join(tmp, 'missing'), dir, sep: 'tab', columns: ['user', 'item', 'timestamp'] })).rejects.toThrow(
-      /cannot be read/,
-    );
+    await expect(
+      importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item', 'timestamp'] }),
+    ).rejects.toThrow(/no usable rows .*line 1: expected 3 fields/);
+    await expect(
+      importInteractions({ input: path.join(tmp, 'missing'), dir, sep: 'tab', columns: ['user', 'item', 'timestamp'] }),
+    ).rejects.toThrow(/cannot be read/);
   });
 
   it('replaces an earlier import of the same file by moving it aside, and refuses anything else', async () => {
@@ -155,16 +172,31 @@ describe('importInteractions', () => {
     fs.writeFileSync(input, U_DATA);
     const dir = path.join(tmp, 'again');
     await importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] });
-    const second = await importInteractions({ input, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] });
+    const second = await importInteractions({
+      input,
+      dir,
+      sep: 'tab',
+      columns: ['user', 'item', 'rating', 'timestamp'],
+    });
     expect(second.movedTo).toMatch(/again\.replaced-\d{8}T\d{6}Z(-\d+)?$/);
     expect((await readWorldManifest(second.movedTo!)).counts.events).toBe(16);
 
     const other = path.join(tmp, 'other.data');
     fs.writeFileSync(other, U_DATA);
-    await expect(importInteractions({ input: other, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] })).rejects.toThrow(
-      new RegExp(`${dir} already holds the imported world 'again.data' \\(16 events\\); refusing .*feedloom import --force`),
+    await expect(
+      importInteractions({ input: other, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'] }),
+    ).rejects.toThrow(
+      new RegExp(
+        `${dir} already holds the imported world 'again.data' \\(16 events\\); refusing .*feedloom import --force`,
+      ),
     );
-    const forced = await importInteractions({ input: other, dir, sep: 'tab', columns: ['user', 'item', 'rating', 'timestamp'], force: true });
+    const forced = await importInteractions({
+      input: other,
+      dir,
+      sep: 'tab',
+      columns: ['user', 'item', 'rating', 'timestamp'],
+      force: true,
+    });
     expect(forced.movedTo).toBeDefined();
     expect((await readWorldManifest(dir)).name).toBe('other.data');
   });

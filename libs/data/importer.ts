@@ -53,7 +53,13 @@ export async function importInteractions(options: ImportOptions): Promise<Import
   if (sep === '') throw new Error('sep must not be empty');
   const columns = checkColumns(options.columns);
   const at = (name: ImportColumn) => columns.indexOf(name);
-  const [userAt, itemAt, ratingAt, tsAt, actionAt] = [at('user'), at('item'), at('rating'), at('timestamp'), at('action')];
+  const [userAt, itemAt, ratingAt, tsAt, actionAt] = [
+    at('user'),
+    at('item'),
+    at('rating'),
+    at('timestamp'),
+    at('action'),
+  ];
   const minRatingForSave = options.minRatingForSave ?? 4;
 
   await fs.access(options.input).catch(() => {
@@ -62,7 +68,9 @@ export async function importInteractions(options: ImportOptions): Promise<Import
   const duck = await openDuck();
   try {
     const { conn } = duck;
-    await conn.run('CREATE TABLE raw (line INTEGER, user_key VARCHAR, item_key VARCHAR, action VARCHAR, ts DOUBLE, ts_is_ms BOOLEAN)');
+    await conn.run(
+      'CREATE TABLE raw (line INTEGER, user_key VARCHAR, item_key VARCHAR, action VARCHAR, ts DOUBLE, ts_is_ms BOOLEAN)',
+    );
     const rejected: { line: number; reason: string }[] = [];
     let batch = newBatch();
     let maxNumericTs = -Infinity;
@@ -79,7 +87,10 @@ export async function importInteractions(options: ImportOptions): Promise<Import
       }
       const fields = splitLine(line, sep);
       if (fields.length !== columns.length) {
-        rejected.push({ line: lineNo, reason: `expected ${columns.length} fields separated by ${describeSep(sep)}, found ${fields.length}` });
+        rejected.push({
+          line: lineNo,
+          reason: `expected ${columns.length} fields separated by ${describeSep(sep)}, found ${fields.length}`,
+        });
         continue;
       }
       const user = fields[userAt].trim();
@@ -97,7 +108,11 @@ export async function importInteractions(options: ImportOptions): Promise<Import
         rejected.push({ line: lineNo, reason: time });
         continue;
       }
-      const action = actionOf(actionAt >= 0 ? fields[actionAt].trim() : '', ratingAt >= 0 ? fields[ratingAt].trim() : undefined, minRatingForSave);
+      const action = actionOf(
+        actionAt >= 0 ? fields[actionAt].trim() : '',
+        ratingAt >= 0 ? fields[ratingAt].trim() : undefined,
+        minRatingForSave,
+      );
       if (action.error) {
         rejected.push({ line: lineNo, reason: action.error });
         continue;
@@ -118,7 +133,10 @@ export async function importInteractions(options: ImportOptions): Promise<Import
 
     const [{ n: imported }] = await queryRows<{ n: number }>(conn, 'SELECT count(*) AS n FROM raw');
     if (imported === 0) {
-      const sample = rejected.slice(0, 5).map((r) => `line ${r.line}: ${r.reason}`).join('; ');
+      const sample = rejected
+        .slice(0, 5)
+        .map((r) => `line ${r.line}: ${r.reason}`)
+        .join('; ');
       throw new Error(`no usable rows in ${options.input} (${lineNo} lines${sample ? `; ${sample}` : ''})`);
     }
     const timestampUnit = options.timestampUnit ?? (maxNumericTs < 1e11 ? 's' : 'ms');
@@ -141,9 +159,11 @@ export async function importInteractions(options: ImportOptions): Promise<Import
 function checkColumns(columns: string[]): ImportColumn[] {
   const names = columns.map((c) => c.trim().toLowerCase());
   const unknown = names.filter((c) => !COLUMN_NAMES.includes(c as ImportColumn));
-  if (unknown.length > 0) throw new Error(`unknown import column(s) ${unknown.join(', ')} (expected names among ${COLUMN_NAMES.join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(`unknown import column(s) ${unknown.join(', ')} (expected names among ${COLUMN_NAMES.join(', ')})`);
   for (const required of ['user', 'item', 'timestamp']) {
-    if (!names.includes(required)) throw new Error(`import columns must include '${required}' (got ${names.join(',')})`);
+    if (!names.includes(required))
+      throw new Error(`import columns must include '${required}' (got ${names.join(',')})`);
   }
   for (const once of ['user', 'item', 'timestamp', 'rating', 'action']) {
     if (names.filter((c) => c === once).length > 1) throw new Error(`import column '${once}' is given more than once`);
@@ -197,10 +217,15 @@ function parseTimestamp(text: string): { value: number; isMs: boolean } | string
   return `timestamp '${clip(text)}' is neither a number nor an ISO-8601 date`;
 }
 
-function actionOf(actionText: string, ratingText: string | undefined, minRatingForSave: number): { action?: string; error?: string } {
+function actionOf(
+  actionText: string,
+  ratingText: string | undefined,
+  minRatingForSave: number,
+): { action?: string; error?: string } {
   if (actionText !== '') {
     const action = actionText.toLowerCase();
-    if (!(ACTIONS as readonly string[]).includes(action)) return { error: `unknown action '${clip(actionText)}' (expected ${ACTIONS.join('|')})` };
+    if (!(ACTIONS as readonly string[]).includes(action))
+      return { error: `unknown action '${clip(actionText)}' (expected ${ACTIONS.join('|')})` };
     return { action };
   }
   if (ratingText !== undefined) {
@@ -215,7 +240,14 @@ function actionOf(actionText: string, ratingText: string | undefined, minRatingF
 const clip = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
 
 function newBatch() {
-  return { line: [] as number[], user: [] as string[], item: [] as string[], action: [] as string[], ts: [] as number[], isMs: [] as boolean[] };
+  return {
+    line: [] as number[],
+    user: [] as string[],
+    item: [] as string[],
+    action: [] as string[],
+    ts: [] as number[],
+    isMs: [] as boolean[],
+  };
 }
 
 async function flush(conn: DuckDBConnection, b: ReturnType<typeof newBatch>): Promise<void> {
@@ -283,7 +315,8 @@ async function writeWorld(conn: DuckDBConnection, options: ImportOptions, msPerU
      FROM interactions GROUP BY item_id ORDER BY item_id`,
     paths.table('items'),
   );
-  for (const table of ['creators', 'boards', 'board_items', 'follows'] as const) await copy(emptyTableSql(table), paths.table(table));
+  for (const table of ['creators', 'boards', 'board_items', 'follows'] as const)
+    await copy(emptyTableSql(table), paths.table(table));
 
   const [stats] = await queryRows<{ users: number; items: number; events: number; first: number; last: number }>(
     conn,

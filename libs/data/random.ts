@@ -48,7 +48,10 @@ function splitmix32(state: number): () => number {
 
 export function createRng(seed: number | string): Rng {
   const init = splitmix32(typeof seed === 'number' ? seed : hashSeed(seed));
-  let a = init(), b = init(), c = init(), d = init();
+  let a = init(),
+    b = init(),
+    c = init(),
+    d = init();
   if ((a | b | c | d) === 0) a = 1; // xoshiro must not start from the all-zero state
   let spareNormal: number | undefined;
 

@@ -12,7 +12,9 @@ export interface SnapshotConsumer<Data, Snapshots extends readonly SnapshotContr
 }
 
 /** A snapshot consumer, its rows typed from the contracts it lists. */
-export function defineSnapshotConsumer<const Snapshots extends readonly SnapshotContract[], Data>(consumer: SnapshotConsumer<Data, Snapshots>): SnapshotConsumer<Data, Snapshots> {
+export function defineSnapshotConsumer<const Snapshots extends readonly SnapshotContract[], Data>(
+  consumer: SnapshotConsumer<Data, Snapshots>,
+): SnapshotConsumer<Data, Snapshots> {
   return consumer;
 }
 
@@ -90,7 +92,10 @@ export class SnapshotSource<Data> {
       this.onChange(true);
     } catch (err) {
       this.lastError = (err as Error).message;
-      if (this.loaded) console.error(`[${this.consumer.name}] keeping snapshot ${JSON.stringify(this.loaded.versions)}: ${this.lastError}`);
+      if (this.loaded)
+        console.error(
+          `[${this.consumer.name}] keeping snapshot ${JSON.stringify(this.loaded.versions)}: ${this.lastError}`,
+        );
       this.onChange(Boolean(this.loaded), this.lastError);
     }
   }

@@ -46,7 +46,13 @@ describe('publish and read', () => {
       const snap = await readSnapshot<{ item_id: string; score: number }>(root, 'squares');
       expect(snap.version).toBe(published.version);
       expect(snap.rows).toEqual([0, 1, 2, 3, 4].map((i) => ({ item_id: `i${i}`, score: i * i })));
-      expect(snap.manifest).toMatchObject({ name: 'squares', version: published.version, asOfMs: 1234, rows: 5, job: 'test' });
+      expect(snap.manifest).toMatchObject({
+        name: 'squares',
+        version: published.version,
+        asOfMs: 1234,
+        rows: 5,
+        job: 'test',
+      });
       expect(Number.isNaN(Date.parse(snap.manifest.builtAt))).toBe(false);
     } finally {
       duck.close();
@@ -70,10 +76,14 @@ describe('publish and read', () => {
       }),
     ).rejects.toThrow('job crashed');
     await expect(
-      publishSnapshot(root, 'fragile', async (tmpDir) => fs.promises.writeFile(path.join(tmpDir, 'rows.json'), '[{"half": ')),
+      publishSnapshot(root, 'fragile', async (tmpDir) =>
+        fs.promises.writeFile(path.join(tmpDir, 'rows.json'), '[{"half": '),
+      ),
     ).rejects.toThrow(/not valid JSON/);
     await expect(
-      publishSnapshot(root, 'fragile', async (tmpDir) => fs.promises.writeFile(path.join(tmpDir, 'rows.json'), '{"a": 1}')),
+      publishSnapshot(root, 'fragile', async (tmpDir) =>
+        fs.promises.writeFile(path.join(tmpDir, 'rows.json'), '{"a": 1}'),
+      ),
     ).rejects.toThrow(/JSON array/);
     expect(await currentSnapshotVersion(root, 'fragile')).toBe(before.version);
     expect(fs.readdirSync(path.join(root, 'fragile')).sort()).toEqual(['CURRENT', before.version]);
@@ -104,12 +114,16 @@ describe('publish and read', () => {
   });
 
   it('reports a missing or corrupt snapshot naming the file', async () => {
-    await expect(readSnapshot(root, 'absent')).rejects.toThrow(new RegExp(`no snapshot 'absent'.*${path.join('absent', 'CURRENT')}`));
+    await expect(readSnapshot(root, 'absent')).rejects.toThrow(
+      new RegExp(`no snapshot 'absent'.*${path.join('absent', 'CURRENT')}`),
+    );
     const { version } = await publishRows(root, 'broken', [{ a: 1 }]);
     const rowsFile = path.join(root, 'broken', version, 'rows.json');
     fs.writeFileSync(rowsFile, '[{"a": 1}, {"a"');
     await expect(readSnapshot(root, 'broken')).rejects.toThrow(`snapshot file ${rowsFile} is not valid JSON`);
-    await expect(readSnapshot(root, 'broken', 'v20000101T000000000Z')).rejects.toThrow(/cannot read snapshot file .*manifest\.json/);
+    await expect(readSnapshot(root, 'broken', 'v20000101T000000000Z')).rejects.toThrow(
+      /cannot read snapshot file .*manifest\.json/,
+    );
   });
 
   it('prunes old versions but keeps the newest and the one CURRENT names', async () => {

@@ -38,7 +38,9 @@ export interface SnapshotContract<Name extends string = string, Row = unknown> {
 export type RowOf<C> = C extends SnapshotContract<string, infer Row> ? Row : never;
 
 /** The rows of each of a list of snapshot contracts, by snapshot name. */
-export type RowsOf<Contracts extends readonly SnapshotContract[]> = { [C in Contracts[number] as C['name']]: RowOf<C>[] };
+export type RowsOf<Contracts extends readonly SnapshotContract[]> = {
+  [C in Contracts[number] as C['name']]: RowOf<C>[];
+};
 
 /** A snapshot contract for a snapshot no batch job builds: `defineSnapshot<MyRow>()('my_snapshot')`. */
 export function defineSnapshot<Row>() {
@@ -91,9 +93,21 @@ export async function currentSnapshotVersion(root: string, name: string): Promis
 }
 
 /** Reads a snapshot: by contract (rows typed from it), or by name. */
-export async function readSnapshot<C extends SnapshotContract>(root: string, contract: C, version?: string): Promise<Snapshot<RowOf<C>>>;
-export async function readSnapshot<Row = Record<string, unknown>>(root: string, name: string, version?: string): Promise<Snapshot<Row>>;
-export async function readSnapshot(root: string, snapshot: string | SnapshotContract, version?: string): Promise<Snapshot<unknown>> {
+export async function readSnapshot<C extends SnapshotContract>(
+  root: string,
+  contract: C,
+  version?: string,
+): Promise<Snapshot<RowOf<C>>>;
+export async function readSnapshot<Row = Record<string, unknown>>(
+  root: string,
+  name: string,
+  version?: string,
+): Promise<Snapshot<Row>>;
+export async function readSnapshot(
+  root: string,
+  snapshot: string | SnapshotContract,
+  version?: string,
+): Promise<Snapshot<unknown>> {
   const name = typeof snapshot === 'string' ? snapshot : snapshot.name;
   const chosen = version ?? (await currentSnapshotVersion(root, name));
   if (chosen === undefined) {
@@ -139,7 +153,8 @@ export async function publishSnapshot(
   fill: (tmpDir: string) => Promise<void | { rows: number }>,
   options: PublishOptions = {},
 ): Promise<{ version: string; dir: string; manifest: SnapshotManifest }> {
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`snapshot name '${name}' must use letters, digits, '_', '.', '-'`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(name))
+    throw new Error(`snapshot name '${name}' must use letters, digits, '_', '.', '-'`);
   const nameDir = path.join(root, name);
   await fs.mkdir(nameDir, { recursive: true });
   const tmpDir = await fs.mkdtemp(path.join(nameDir, '.tmp-'));
@@ -225,7 +240,8 @@ export async function pruneSnapshots(root: string, name: string, keep: number): 
   const entries = await fs.readdir(nameDir).catch(() => [] as string[]);
   for (const entry of entries.filter((e) => e.startsWith('.tmp-'))) {
     const stat = await fs.stat(path.join(nameDir, entry)).catch(() => undefined);
-    if (stat && Date.now() - stat.mtimeMs > 3_600_000) await fs.rm(path.join(nameDir, entry), { recursive: true, force: true });
+    if (stat && Date.now() - stat.mtimeMs > 3_600_000)
+      await fs.rm(path.join(nameDir, entry), { recursive: true, force: true });
   }
   return doomed;
 }

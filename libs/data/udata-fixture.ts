@@ -86,7 +86,10 @@ export function generateUData(options: UDataOptions): UDataRow[] {
       taste[side] += 0.8;
       let total = 0;
       for (let i = 0; i < items; i++) {
-        const w = taken[i] || releasedS[i] > t ? 0 : popularity[i] * (taste[genreA[i]] + taste[genreB[i]]) * Math.exp(0.3 * quality[i]);
+        const w =
+          taken[i] || releasedS[i] > t
+            ? 0
+            : popularity[i] * (taste[genreA[i]] + taste[genreB[i]]) * Math.exp(0.3 * quality[i]);
         total += w;
         weights[i] = total;
       }
@@ -95,7 +98,12 @@ export function generateUData(options: UDataOptions): UDataRow[] {
       taken[item] = 1;
       const affinity = (taste[genreA[item]] + taste[genreB[item]]) / 3;
       const score = 3.2 + 0.8 * quality[item] + 0.9 * (affinity - 0.5) + 0.8 * rng.normal();
-      rows.push({ user: u + 1, item: item + 1, rating: Math.min(5, Math.max(1, Math.round(score))), timeS: Math.floor(t) });
+      rows.push({
+        user: u + 1,
+        item: item + 1,
+        rating: Math.min(5, Math.max(1, Math.round(score))),
+        timeS: Math.floor(t),
+      });
     }
   }
   return rows;

@@ -63,7 +63,10 @@ export async function claimWorldDir(dir: string, options: ClaimOptions): Promise
   const contents = await inspectWorldDir(dir);
   await fs.mkdir(contents.dir, { recursive: true });
   if (contents.entries.length === 0) return {};
-  const replaceable = contents.manifest !== undefined && contents.liveEventFiles === 0 && (options.replaceable?.(contents.manifest) ?? false);
+  const replaceable =
+    contents.manifest !== undefined &&
+    contents.liveEventFiles === 0 &&
+    (options.replaceable?.(contents.manifest) ?? false);
   if (!replaceable && !options.force) {
     throw new Error(
       `${contents.dir} already holds ${describeWorldDir(contents)}; refusing to replace it. ` +
@@ -77,7 +80,10 @@ export async function claimWorldDir(dir: string, options: ClaimOptions): Promise
 async function moveWorldAside(contents: WorldDirContents): Promise<string | undefined> {
   const moving = contents.entries.filter((e) => WORLD_ENTRIES.includes(e));
   if (moving.length === 0) return undefined;
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const target = await freshDir(`${contents.dir}.replaced-${stamp}`);
   // The manifest first: from then on no reader takes what is left for a whole world.
   for (const entry of [...moving.filter((e) => e === 'world.json'), ...moving.filter((e) => e !== 'world.json')]) {

@@ -2,7 +2,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DAY_MS, DEFAULT_START_MS, dayKey, readWorldManifest, topicId, worldPaths, writeWorldManifest, type WorldManifest } from './world.js';
+import {
+  DAY_MS,
+  DEFAULT_START_MS,
+  dayKey,
+  readWorldManifest,
+  topicId,
+  worldPaths,
+  writeWorldManifest,
+  type WorldManifest,
+} from './world.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'feedloom-world-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -45,12 +45,15 @@ export function buildInteractions(pairs: Iterable<readonly [string, string]>): I
   const itemUsers = new Int32Array(userItems.length);
   const fill = itemStart.slice(0, items.length);
   // Users are visited in ascending order, so each item's user list comes out ascending.
-  for (let u = 0; u < users.length; u++) for (let p = userStart[u]; p < userStart[u + 1]; p++) itemUsers[fill[userItems[p]]++] = u;
+  for (let u = 0; u < users.length; u++)
+    for (let p = userStart[u]; p < userStart[u + 1]; p++) itemUsers[fill[userItems[p]]++] = u;
   return { users, items, userIndex, itemIndex, userStart, userItems, itemStart, itemUsers };
 }
 
-export const itemsOf = (m: Interactions, u: number): Int32Array => m.userItems.subarray(m.userStart[u], m.userStart[u + 1]);
-export const usersOf = (m: Interactions, i: number): Int32Array => m.itemUsers.subarray(m.itemStart[i], m.itemStart[i + 1]);
+export const itemsOf = (m: Interactions, u: number): Int32Array =>
+  m.userItems.subarray(m.userStart[u], m.userStart[u + 1]);
+export const usersOf = (m: Interactions, i: number): Int32Array =>
+  m.itemUsers.subarray(m.itemStart[i], m.itemStart[i + 1]);
 export const itemCount = (m: Interactions, i: number): number => m.itemStart[i + 1] - m.itemStart[i];
 
 /** The matrix's indices of the known ones among item ids (unknown ids are skipped). */

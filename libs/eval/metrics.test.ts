@@ -19,7 +19,16 @@ describe('eval metrics', () => {
   });
 
   it('coverage is the share of the catalog shown to anyone', () => {
-    expect(catalogCoverage([['a', 'b', 'x'], ['b', 'c']], 10, 2)).toBeCloseTo(3 / 10);
+    expect(
+      catalogCoverage(
+        [
+          ['a', 'b', 'x'],
+          ['b', 'c'],
+        ],
+        10,
+        2,
+      ),
+    ).toBeCloseTo(3 / 10);
   });
 
   it('overlap is the share of a list others also propose', () => {

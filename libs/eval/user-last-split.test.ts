@@ -5,7 +5,8 @@ describe('user-last split', () => {
   it('parses user-last:F and refuses anything else, saying what is expected', () => {
     expect(parseSplit('user-last:0.2')).toEqual({ fraction: 0.2 });
     expect(splitName(parseSplit('user-last:.25'))).toBe('user-last:0.25');
-    for (const bad of ['user-last:0', 'user-last:1', 'user-last:1.5', 'last:0.2', 'user-last:abc', '']) expect(() => parseSplit(bad)).toThrow(/user-last:F/);
+    for (const bad of ['user-last:0', 'user-last:1', 'user-last:1.5', 'last:0.2', 'user-last:abc', ''])
+      expect(() => parseSplit(bad)).toThrow(/user-last:F/);
   });
 
   it('holds out the last share, at least one, and always keeps one for training', () => {

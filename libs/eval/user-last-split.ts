@@ -9,7 +9,8 @@ export interface UserLastSplit {
 export function parseSplit(text: string): UserLastSplit {
   const match = /^user-last:(\d*\.?\d+)$/.exec(text.trim());
   const fraction = match ? Number(match[1]) : NaN;
-  if (!(fraction > 0 && fraction < 1)) throw new Error(`--split must be user-last:F with F between 0 and 1 exclusive, e.g. user-last:0.2 (got '${text}')`);
+  if (!(fraction > 0 && fraction < 1))
+    throw new Error(`--split must be user-last:F with F between 0 and 1 exclusive, e.g. user-last:0.2 (got '${text}')`);
   return { fraction };
 }
 

@@ -30,7 +30,12 @@ const encoding: TwoTowerEncoding = {
 const idx = (list: string[], v: string) => BigInt(list.indexOf(v));
 const { items, creators, topics, locales, boards } = encoding.vocab;
 
-const action = (itemId: string, type: ActionType, hoursAgo: number) => ({ itemId, type, timeMs: T0 - hoursAgo * HOUR, boardId: '' });
+const action = (itemId: string, type: ActionType, hoursAgo: number) => ({
+  itemId,
+  type,
+  timeMs: T0 - hoursAgo * HOUR,
+  boardId: '',
+});
 
 describe('vocab and buckets', () => {
   it('reserves 0 for padding and 1 for unknown, deduplicates and drops empty values', () => {
@@ -38,7 +43,9 @@ describe('vocab and buckets', () => {
   });
   it('buckets: 0 = missing, then 1 + number of edges ≤ value', () => {
     const edges = [1, 7, 30];
-    expect([NaN, 0, 0.5, 1, 6.9, 7, 29, 30, 1000].map((v) => bucketIndex(v, edges))).toEqual([0, 1, 1, 2, 2, 3, 3, 4, 4]);
+    expect([NaN, 0, 0.5, 1, 6.9, 7, 29, 30, 1000].map((v) => bucketIndex(v, edges))).toEqual([
+      0, 1, 1, 2, 2, 3, 3, 4, 4,
+    ]);
     expect(bucketIndex(5, [])).toBe(1);
   });
   it('quantile edges are ascending and distinct', () => {
@@ -92,7 +99,9 @@ describe('encodeUserBatch', () => {
     expect([...batch.hour]).toEqual([15n, 23n, 0n]);
     const dims = userInputDims(encoding, 3);
     for (const [name, shape] of Object.entries(dims)) {
-      expect((batch as unknown as Record<string, ArrayLike<unknown>>)[name].length).toBe(shape.reduce((a, b) => a * b, 1));
+      expect((batch as unknown as Record<string, ArrayLike<unknown>>)[name].length).toBe(
+        shape.reduce((a, b) => a * b, 1),
+      );
     }
   });
 
@@ -117,7 +126,18 @@ describe('encodeItemBatch', () => {
 
   it('maps ids to vocabulary indices and age/popularity to buckets as of asOfMs', () => {
     const batch = encodeItemBatch(
-      [row({}), row({ item_id: 'i_new', topic: null, creator_id: 'c_new', board_id: null, created_ms: T0 - HOUR, popularity: 0 }), row({ created_ms: null, popularity: 50 })],
+      [
+        row({}),
+        row({
+          item_id: 'i_new',
+          topic: null,
+          creator_id: 'c_new',
+          board_id: null,
+          created_ms: T0 - HOUR,
+          popularity: 0,
+        }),
+        row({ created_ms: null, popularity: 50 }),
+      ],
       encoding,
       T0,
     );

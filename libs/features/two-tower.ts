@@ -116,7 +116,13 @@ function lookups(manifest: TwoTowerEncoding): Lookups {
   if (!cached) {
     const toMap = (list: string[]) => new Map(list.map((v, i) => [v, i] as const).filter(([, i]) => i > OOV));
     const v = manifest.vocab;
-    cached = { items: toMap(v.items), creators: toMap(v.creators), topics: toMap(v.topics), boards: toMap(v.boards), locales: toMap(v.locales) };
+    cached = {
+      items: toMap(v.items),
+      creators: toMap(v.creators),
+      topics: toMap(v.topics),
+      boards: toMap(v.boards),
+      locales: toMap(v.locales),
+    };
     lookupCache.set(manifest.vocab, cached);
   }
   return cached;
@@ -148,7 +154,12 @@ export function encodeUserBatch(users: readonly UserContext[], manifest: TwoTowe
     slotOf.clear();
     let used = 0;
     for (const action of user.recentActions) {
-      const base = action.type === ActionType.ACTION_TYPE_SAVE ? w.saveWeight : action.type === ActionType.ACTION_TYPE_CLICK ? w.clickWeight : 0;
+      const base =
+        action.type === ActionType.ACTION_TYPE_SAVE
+          ? w.saveWeight
+          : action.type === ActionType.ACTION_TYPE_CLICK
+            ? w.clickWeight
+            : 0;
       if (base === 0) continue;
       const ageHours = Math.max(0, now - Number(action.timeMs)) / 3_600_000;
       const weight = base * 0.5 ** (ageHours / w.halfLifeHours);
@@ -173,7 +184,11 @@ export function encodeUserBatch(users: readonly UserContext[], manifest: TwoTowe
  * Encodes catalog items for the item tower, with age and popularity as of asOfMs. A null topic,
  * creator or board encodes as padding (0, "none"); an id the vocabulary lacks as OOV (1).
  */
-export function encodeItemBatch(items: readonly ItemFeatureRow[], manifest: TwoTowerEncoding, asOfMs: number): ItemBatch {
+export function encodeItemBatch(
+  items: readonly ItemFeatureRow[],
+  manifest: TwoTowerEncoding,
+  asOfMs: number,
+): ItemBatch {
   const B = items.length;
   const maps = lookups(manifest);
   const out: ItemBatch = {
@@ -198,7 +213,10 @@ export function encodeItemBatch(items: readonly ItemFeatureRow[], manifest: TwoT
 }
 
 /** The ONNX tensor shapes of a user batch of size B (the arrays above are these, row-major). */
-export function userInputDims(manifest: TwoTowerEncoding, batch: number): Record<(typeof USER_INPUTS)[number], number[]> {
+export function userInputDims(
+  manifest: TwoTowerEncoding,
+  batch: number,
+): Record<(typeof USER_INPUTS)[number], number[]> {
   const { histLen, followLen, topicLen } = manifest.inputs;
   return {
     hist_items: [batch, histLen],

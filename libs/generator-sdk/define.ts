@@ -34,7 +34,11 @@ type NoSettings = z.ZodObject<{}>;
  * A candidate generator as its module declares it: a name mapped to one function, plus the
  * snapshots it reads and the settings it takes (`settings` may be left out when it takes none).
  */
-export interface GeneratorDefinition<Data, Snapshots extends readonly SnapshotContract[], Settings extends SettingsSchema> {
+export interface GeneratorDefinition<
+  Data,
+  Snapshots extends readonly SnapshotContract[],
+  Settings extends SettingsSchema,
+> {
   name: string;
   kind: GeneratorKindName;
   /** One line: what it proposes and why. */
@@ -50,15 +54,21 @@ export interface GeneratorDefinition<Data, Snapshots extends readonly SnapshotCo
    * path. `mesh` is the config it is served from (where other services are), when it is served in one.
    */
   prepare?(rows: RowsOf<Snapshots>, settings: z.output<Settings>, mesh?: MeshConfig): Data;
-  generate(input: GenerateInput, ctx: GeneratorContext<Data, z.output<Settings>>): GenerateResult | Promise<GenerateResult>;
+  generate(
+    input: GenerateInput,
+    ctx: GeneratorContext<Data, z.output<Settings>>,
+  ): GenerateResult | Promise<GenerateResult>;
 }
 
 /**
  * A defined generator. The SDK serves it over the CandidateGenerator interface with validation,
  * deadlines, health, metrics, tracing and snapshot reloads.
  */
-export interface GeneratorModule<Data = unknown, Snapshots extends readonly SnapshotContract[] = readonly SnapshotContract[], Settings extends SettingsSchema = SettingsSchema>
-  extends GeneratorDefinition<Data, Snapshots, Settings> {
+export interface GeneratorModule<
+  Data = unknown,
+  Snapshots extends readonly SnapshotContract[] = readonly SnapshotContract[],
+  Settings extends SettingsSchema = SettingsSchema,
+> extends GeneratorDefinition<Data, Snapshots, Settings> {
   /** Its settings schema, strict, with the SDK's own (faultDelayMs) added. */
   settings: Settings;
 }
@@ -73,21 +83,30 @@ const SDK_SETTINGS = {
  * Declares a generator. `rows` in prepare is typed from the snapshot contracts it lists, and
  * `settings` in prepare and generate from its settings schema.
  */
-export function defineGenerator<const Snapshots extends readonly SnapshotContract[], Data = RowsOf<Snapshots>, Settings extends SettingsSchema = NoSettings>(
-  definition: GeneratorDefinition<Data, Snapshots, Settings>,
-): GeneratorModule<Data, Snapshots, Settings> {
+export function defineGenerator<
+  const Snapshots extends readonly SnapshotContract[],
+  Data = RowsOf<Snapshots>,
+  Settings extends SettingsSchema = NoSettings,
+>(definition: GeneratorDefinition<Data, Snapshots, Settings>): GeneratorModule<Data, Snapshots, Settings> {
   const declared: SettingsSchema = definition.settings ?? z.object({});
   return { ...definition, settings: declared.extend(SDK_SETTINGS).strict() as unknown as Settings };
 }
 
 /** Why raw settings do not fit a module's schema, one line per problem, each path under `at`. */
-export function settingsIssues(module: Pick<GeneratorModule, 'settings'>, raw: unknown, at: (string | number)[] = ['settings']): string[] {
+export function settingsIssues(
+  module: Pick<GeneratorModule, 'settings'>,
+  raw: unknown,
+  at: (string | number)[] = ['settings'],
+): string[] {
   const result = module.settings.safeParse(raw ?? {});
   return result.success ? [] : issueLines(result.error, at);
 }
 
 /** A module's settings from raw config values, defaults filled in; throws naming every bad field. */
-export function parseGeneratorSettings<Settings extends SettingsSchema>(module: Pick<GeneratorModule<unknown, readonly SnapshotContract[], Settings>, 'name' | 'settings'>, raw: unknown): z.output<Settings> {
+export function parseGeneratorSettings<Settings extends SettingsSchema>(
+  module: Pick<GeneratorModule<unknown, readonly SnapshotContract[], Settings>, 'name' | 'settings'>,
+  raw: unknown,
+): z.output<Settings> {
   const issues = settingsIssues(module, raw);
   if (issues.length) throw new Error(`invalid settings for generator ${module.name}:\n  ${issues.join('\n  ')}`);
   return module.settings.parse(raw ?? {});

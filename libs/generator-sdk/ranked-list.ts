@@ -4,7 +4,12 @@ import { selectTop } from '../top-k/top-k.js';
 import type { ItemExclusion } from './seeds.js';
 
 /** The first `quota` rows of a ranked list that the user has not engaged with yet. */
-export function takeUnseen(rows: readonly ScoredItem[], exclude: ItemExclusion, quota: number, reason: string): Candidate[] {
+export function takeUnseen(
+  rows: readonly ScoredItem[],
+  exclude: ItemExclusion,
+  quota: number,
+  reason: string,
+): Candidate[] {
   const out: Candidate[] = [];
   for (const row of rows) {
     if (out.length >= quota) break;
@@ -27,7 +32,8 @@ export class ScoreBoard {
   top(quota: number, exclude: ItemExclusion = new Set<string>()): Candidate[] {
     const eligible: [string, { score: number; reason: string }][] = [];
     for (const entry of this.scores) if (!exclude.has(entry[0])) eligible.push(entry);
-    const worse = (a: (typeof eligible)[number], b: (typeof eligible)[number]) => a[1].score < b[1].score || (a[1].score === b[1].score && a[0] > b[0]);
+    const worse = (a: (typeof eligible)[number], b: (typeof eligible)[number]) =>
+      a[1].score < b[1].score || (a[1].score === b[1].score && a[0] > b[0]);
     return selectTop(eligible, quota, worse).map(([itemId, { score, reason }]) => ({ itemId, score, reason }));
   }
 }

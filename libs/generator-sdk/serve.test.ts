@@ -20,7 +20,8 @@ const echo = defineGenerator({
   requestCost: 'O(quota)',
   snapshots: [ranked],
   prepare: (rows) => rows.ranked,
-  generate: ({ quota }, { data }) => data.slice(0, quota).map((r) => ({ itemId: r.item_id, score: r.score, reason: '' })),
+  generate: ({ quota }, { data }) =>
+    data.slice(0, quota).map((r) => ({ itemId: r.item_id, score: r.score, reason: '' })),
 });
 
 const user = UserContext.fromPartial({ userId: 'u1' });
@@ -40,7 +41,10 @@ describe('generator SDK serving', () => {
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(err.details).toMatch(/snapshot "ranked" is missing/);
 
-    await publishRows(root, 'ranked', [{ item_id: 'a', score: 2 }, { item_id: 'b', score: 1 }]);
+    await publishRows(root, 'ranked', [
+      { item_id: 'a', score: 2 },
+      { item_id: 'b', score: 1 },
+    ]);
     await served.server.source.refresh();
     expect(served.server.health.get('')).toBe(Serving.SERVING);
     expect((await served.generate(user, 3)).candidates.map((c) => c.itemId)).toEqual(['a', 'b']);
@@ -73,7 +77,11 @@ describe('generator SDK serving', () => {
     const published = await publishRows(root, 'ranked', [{ item_id: 'a', score: 1 }]);
     served = await startGeneratorForTest(echo, root);
     const about = await served.describe();
-    expect(about).toMatchObject({ name: 'echo', description: 'returns the snapshot rows in order', requestCost: 'O(quota)' });
+    expect(about).toMatchObject({
+      name: 'echo',
+      description: 'returns the snapshot rows in order',
+      requestCost: 'O(quota)',
+    });
     expect(about.snapshots).toEqual([{ name: 'ranked', version: published.version, rows: 1 }]);
   });
 });

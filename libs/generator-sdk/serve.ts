@@ -39,8 +39,13 @@ export function kindName(kind: GeneratorKind): GeneratorKindName | undefined {
 const SERVICE_NAME = 'feedloom.v1.CandidateGenerator';
 
 const instruments = () => ({
-  duration: meter().createHistogram('feedloom.generator.duration', { unit: 'ms', description: 'Time a generator spends on one Generate call' }),
-  candidates: meter().createCounter('feedloom.generator.candidates', { description: 'Candidates returned by a generator' }),
+  duration: meter().createHistogram('feedloom.generator.duration', {
+    unit: 'ms',
+    description: 'Time a generator spends on one Generate call',
+  }),
+  candidates: meter().createCounter('feedloom.generator.candidates', {
+    description: 'Candidates returned by a generator',
+  }),
 });
 let metrics: ReturnType<typeof instruments> | undefined;
 
@@ -65,11 +70,13 @@ export function normalizeCandidates(candidates: Candidate[], quota: number): Can
 export function faultDelayMsOf(settings: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): number {
   const value = settings.faultDelayMs ?? env.FEEDLOOM_FAULT_DELAY_MS;
   const ms = Number(value ?? 0);
-  if (!Number.isFinite(ms) || ms < 0) throw new Error(`settings.faultDelayMs: must be a number of ms >= 0 (got ${String(value)})`);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new Error(`settings.faultDelayMs: must be a number of ms >= 0 (got ${String(value)})`);
   return ms;
 }
 
-const candidatesOf = (result: GenerateResult) => (Array.isArray(result) ? { candidates: result, modelVersion: '' } : { modelVersion: '', ...result });
+const candidatesOf = (result: GenerateResult) =>
+  Array.isArray(result) ? { candidates: result, modelVersion: '' } : { modelVersion: '', ...result };
 
 /** A generator as a CandidateGenerator service binding plus its snapshot source. */
 export function generatorBinding<Data>(module: GeneratorModule<Data>, options: GeneratorServeOptions) {
@@ -77,7 +84,11 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
   const settings = parseGeneratorSettings(module, options.settings);
   const { prepare } = module;
   const source = new SnapshotSource<Data>(
-    { name: module.name, snapshots: module.snapshots, prepare: prepare && ((rows) => prepare(rows, settings, options.mesh)) },
+    {
+      name: module.name,
+      snapshots: module.snapshots,
+      prepare: prepare && ((rows) => prepare(rows, settings, options.mesh)),
+    },
     options.snapshotsDir,
     (ready) => onHealth(ready),
   );
@@ -87,17 +98,24 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
     async generate(request, ctx): Promise<GenerateResponse> {
       validateGenerateRequest(request);
       const loaded = source.current;
-      if (!loaded) throw unavailable(`generator ${module.name} has no data to serve: ${source.error ?? 'snapshots not loaded yet'}`);
+      if (!loaded)
+        throw unavailable(
+          `generator ${module.name} has no data to serve: ${source.error ?? 'snapshots not loaded yet'}`,
+        );
       // A call that waited in the queue past its deadline gets no work: under overload, doing it
       // anyway only delays the calls behind it, which then miss their deadlines too.
-      if (Date.now() >= ctx.deadline) throw deadlineExceeded(`generator ${module.name}: the call's deadline passed before it was served`);
+      if (Date.now() >= ctx.deadline)
+        throw deadlineExceeded(`generator ${module.name}: the call's deadline passed before it was served`);
       const started = performance.now();
       // The deadline's abort ends the wait; the server wrapper then answers DEADLINE_EXCEEDED.
       if (faultDelayMs > 0) await sleep(faultDelayMs, undefined, { signal: ctx.signal });
       const span = tracer().startSpan(`generate ${module.name}`, { attributes: { 'feedloom.generator': module.name } });
       try {
         const result = candidatesOf(
-          await module.generate({ user: request.user!, quota: request.quota, requestId: ctx.requestId }, { data: loaded.data, settings, signal: ctx.signal }),
+          await module.generate(
+            { user: request.user!, quota: request.quota, requestId: ctx.requestId },
+            { data: loaded.data, settings, signal: ctx.signal },
+          ),
         );
         const candidates = normalizeCandidates(result.candidates, request.quota);
         span.setAttribute('feedloom.candidates', candidates.length);
@@ -122,7 +140,11 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
         kind: KIND[module.kind],
         description: module.description,
         requestCost: module.requestCost,
-        snapshots: module.snapshots.map(({ name }) => ({ name, version: loaded?.versions[name] ?? '', rows: loaded?.rows[name] ?? 0 })),
+        snapshots: module.snapshots.map(({ name }) => ({
+          name,
+          version: loaded?.versions[name] ?? '',
+          rows: loaded?.rows[name] ?? 0,
+        })),
       };
     },
   });
@@ -146,7 +168,9 @@ function warmUp<Data>(module: GeneratorModule<Data>, data: Data, settings: Recor
     // One signal per call, as real calls have: 20 calls listening on one signal trip Node's leak warning.
     const signal = new AbortController().signal;
     try {
-      void Promise.resolve(module.generate({ user, quota: 50, requestId: 'warm-up' }, { data, settings, signal })).catch(() => {});
+      void Promise.resolve(
+        module.generate({ user, quota: 50, requestId: 'warm-up' }, { data, settings, signal }),
+      ).catch(() => {});
     } catch {
       // a generator that cannot answer an empty user still gets served; its errors show on real calls
     }
@@ -159,7 +183,12 @@ export async function serveGenerator<Data>(
   options: GeneratorServeOptions & { port: number; host?: string },
 ): Promise<RunningServer & { source: SnapshotSource<Data> }> {
   const generator = generatorBinding(module, options);
-  const server = await startServer({ name: `generator.${module.name}`, host: options.host, port: options.port, services: [generator.binding] });
+  const server = await startServer({
+    name: `generator.${module.name}`,
+    host: options.host,
+    port: options.port,
+    services: [generator.binding],
+  });
   const setHealth = (serving: boolean) => {
     const status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
     server.health.set('', status);

@@ -31,7 +31,8 @@ export function bipartiteFromRows(rows: Iterable<AdjacencyRow>): BipartiteGraph 
     const l = left.intern(row.left);
     const hasWeights = row.weights !== undefined;
     if (weighted === undefined) weighted = hasWeights;
-    else if (weighted !== hasWeights) throw new Error(`adjacency row "${row.left}": either every row has weights or none does`);
+    else if (weighted !== hasWeights)
+      throw new Error(`adjacency row "${row.left}": either every row has weights or none does`);
     if (row.weights && row.weights.length !== row.right.length) {
       throw new Error(`adjacency row "${row.left}": ${row.right.length} neighbours but ${row.weights.length} weights`);
     }

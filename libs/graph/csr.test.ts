@@ -71,7 +71,12 @@ describe('bipartiteFromRows', () => {
   it('keeps weights, and refuses rows that disagree about having them', () => {
     const g = bipartiteFromRows([{ left: 'u1', right: ['c1', 'c2'], weights: [1, 0.5] }]);
     expect(Array.from(g.rightToLeft.weights!)).toEqual([1, 0.5]);
-    expect(() => bipartiteFromRows([{ left: 'u1', right: ['c1'], weights: [1] }, { left: 'u2', right: ['c1'] }])).toThrow(/every row has weights or none/);
+    expect(() =>
+      bipartiteFromRows([
+        { left: 'u1', right: ['c1'], weights: [1] },
+        { left: 'u2', right: ['c1'] },
+      ]),
+    ).toThrow(/every row has weights or none/);
     expect(() => bipartiteFromRows([{ left: 'u1', right: ['c1'], weights: [] }])).toThrow(/1 neighbours but 0 weights/);
   });
 });

@@ -25,12 +25,14 @@ export interface EdgeList {
 export function buildCsr(nodeCount: number, edges: EdgeList): Csr {
   const m = edges.src.length;
   if (edges.dst.length !== m) throw new Error(`edge list: ${m} sources but ${edges.dst.length} targets`);
-  if (edges.weight && edges.weight.length !== m) throw new Error(`edge list: ${m} edges but ${edges.weight.length} weights`);
+  if (edges.weight && edges.weight.length !== m)
+    throw new Error(`edge list: ${m} edges but ${edges.weight.length} weights`);
   const offsets = new Int32Array(nodeCount + 1);
   for (let e = 0; e < m; e++) {
     const s = edges.src[e];
     const d = edges.dst[e];
-    if (!(s >= 0 && s < nodeCount) || !(d >= 0)) throw new RangeError(`edge ${e} (${s} → ${d}) is outside 0..${nodeCount - 1}`);
+    if (!(s >= 0 && s < nodeCount) || !(d >= 0))
+      throw new RangeError(`edge ${e} (${s} → ${d}) is outside 0..${nodeCount - 1}`);
     offsets[s + 1]++;
   }
   for (let v = 0; v < nodeCount; v++) offsets[v + 1] += offsets[v];

@@ -44,7 +44,10 @@ describe('PixieWalker', () => {
   });
 
   it('is repeatable under a fixed seed', () => {
-    const queries = [{ node: pin('x1'), weight: 1 }, { node: pin('y1'), weight: 2 }];
+    const queries = [
+      { node: pin('x1'), weight: 1 },
+      { node: pin('y1'), weight: 2 },
+    ];
     const a = clusters.run(queries, options({ rng: createRng(42) }), 100);
     const b = clusters.run(queries, options({ rng: createRng(42) }), 100);
     expect(a).toEqual(b);
@@ -60,13 +63,33 @@ describe('PixieWalker', () => {
       ]),
     );
     const node = (id: string) => g.graph.right.get(id)!;
-    const [hub, leaf] = g.stepBudgets([{ node: node('hub'), weight: 1 }, { node: node('leaf'), weight: 1 }], 10_000);
+    const [hub, leaf] = g.stepBudgets(
+      [
+        { node: node('hub'), weight: 1 },
+        { node: node('leaf'), weight: 1 },
+      ],
+      10_000,
+    );
     expect(hub + leaf).toBe(10_000);
     expect(hub).toBeGreaterThan(leaf);
     expect(hub / leaf).toBeLessThan(4); // degree 4 vs 1: s = 4·(4 − ln 4) vs 1·4, fewer than 4× the steps
-    const [heavy, light] = g.stepBudgets([{ node: node('p'), weight: 3 }, { node: node('q'), weight: 1 }], 8_000);
+    const [heavy, light] = g.stepBudgets(
+      [
+        { node: node('p'), weight: 3 },
+        { node: node('q'), weight: 1 },
+      ],
+      8_000,
+    );
     expect([heavy, light]).toEqual([6_000, 2_000]);
-    expect(g.stepBudgets([{ node: node('p'), weight: 1 }, { node: node('q'), weight: 0 }], 100)).toEqual([100, 0]);
+    expect(
+      g.stepBudgets(
+        [
+          { node: node('p'), weight: 1 },
+          { node: node('q'), weight: 0 },
+        ],
+        100,
+      ),
+    ).toEqual([100, 0]);
     expect(g.run([{ node: node('p'), weight: 1 }], options({ totalSteps: 500 }), 10).totalSteps).toBe(500);
   });
 

@@ -78,7 +78,12 @@ export class PixieWalker {
    * several query pins over pins reached very often from one. Returns the best `limit` pins that
    * `skip` does not rule out.
    */
-  run(queries: readonly PixieQuery[], options: PixieOptions, limit: number, skip?: (pin: number) => boolean): PixieResult {
+  run(
+    queries: readonly PixieQuery[],
+    options: PixieOptions,
+    limit: number,
+    skip?: (pin: number) => boolean,
+  ): PixieResult {
     const budgets = this.stepBudgets(queries, options.totalSteps);
     const stats: PixieQueryStats[] = [];
     let totalSteps = 0;

@@ -15,7 +15,8 @@ function exactPpr(g: Csr, seeds: Map<number, number>, alpha: number): Float64Arr
     for (let u = 0; u < n; u++) {
       let d = 0;
       for (let e = g.offsets[u]; e < g.offsets[u + 1]; e++) d += g.weights![e];
-      for (let e = g.offsets[u]; e < g.offsets[u + 1]; e++) next[g.targets[e]] += ((1 - alpha) * p[u] * g.weights![e]) / d;
+      for (let e = g.offsets[u]; e < g.offsets[u + 1]; e++)
+        next[g.targets[e]] += ((1 - alpha) * p[u] * g.weights![e]) / d;
     }
     p = next;
   }
@@ -53,9 +54,19 @@ describe('PushPpr', () => {
 
   it('matches power-iteration PPR within its error bound', () => {
     const ppr = new PushPpr(g);
-    const seeds = [{ node: c('c1'), weight: 1 }, { node: b.left.get('u3')!, weight: 1 }];
+    const seeds = [
+      { node: c('c1'), weight: 1 },
+      { node: b.left.get('u3')!, weight: 1 },
+    ];
     const { estimate, pushes } = ppr.run(seeds, { alpha: 0.2, epsilon: 1e-7, maxPushes: 1_000_000 });
-    const exact = exactPpr(g, new Map([[c('c1'), 0.5], [b.left.get('u3')!, 0.5]]), 0.2);
+    const exact = exactPpr(
+      g,
+      new Map([
+        [c('c1'), 0.5],
+        [b.left.get('u3')!, 0.5],
+      ]),
+      0.2,
+    );
     expect(pushes).toBeGreaterThan(0);
     for (let v = 0; v < exact.length; v++) expect(estimate.get(v)).toBeCloseTo(exact[v], 5);
     let mass = 0;
@@ -64,7 +75,7 @@ describe('PushPpr', () => {
     expect(mass).toBeGreaterThan(0.999);
   });
 
-  it('stays in the seeds\' component and ranks nearer creators higher', () => {
+  it("stays in the seeds' component and ranks nearer creators higher", () => {
     const ppr = new PushPpr(g);
     const { estimate } = ppr.run([{ node: c('c1'), weight: 1 }], { alpha: 0.3, epsilon: 1e-6, maxPushes: 100_000 });
     expect(estimate.get(c('d1'))).toBe(0);

@@ -43,14 +43,17 @@ describe('kthLargest', () => {
 
   it('agrees with a full sort on random data, and topTouched keeps ties at the cut in node order', () => {
     let seed = 1;
-    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const xs = Float64Array.from({ length: 1000 }, () => Math.floor(rand() * 50));
     const sorted = [...xs].sort((a, b) => b - a);
     for (const k of [1, 10, 100, 999, 1000]) expect(kthLargest(xs.slice(), k)).toBe(sorted[k - 1]);
     const c = new SparseCounts(1000);
     xs.forEach((x, v) => x > 0 && c.add(v, x));
     const top = topTouched(c, 30);
-    const expected = [...xs.keys()].filter((v) => xs[v] > 0).sort((a, b) => xs[b] - xs[a] || a - b).slice(0, 30);
+    const expected = [...xs.keys()]
+      .filter((v) => xs[v] > 0)
+      .sort((a, b) => xs[b] - xs[a] || a - b)
+      .slice(0, 30);
     expect(top.map((t) => t.node)).toEqual(expected);
   });
 });

@@ -69,7 +69,9 @@ export function encodeOnnxModel(graph: OnnxGraph): Uint8Array {
     for (const d of init.dims) w.tag(1, WireType.Varint).int64(d);
     w.tag(2, WireType.Varint).int32(ELEM.float32);
     w.tag(8, WireType.LengthDelimited).string(init.name);
-    w.tag(9, WireType.LengthDelimited).bytes(new Uint8Array(init.values.buffer, init.values.byteOffset, init.values.byteLength));
+    w.tag(9, WireType.LengthDelimited).bytes(
+      new Uint8Array(init.values.buffer, init.values.byteOffset, init.values.byteLength),
+    );
     w.join();
   }
   const valueInfo = (field: number, v: OnnxValue) => {
@@ -111,7 +113,13 @@ export function seededWeights(n: number, seed: number): Float32Array {
 }
 
 /** y = L2-normalize(x · W): input x float32 [batch, inDim], output y float32 [batch, outDim]. */
-export function linearL2Model(options: { inDim: number; outDim: number; seed?: number; input?: string; output?: string }): Uint8Array {
+export function linearL2Model(options: {
+  inDim: number;
+  outDim: number;
+  seed?: number;
+  input?: string;
+  output?: string;
+}): Uint8Array {
   const { inDim, outDim, seed = 1, input = 'x', output = 'y' } = options;
   return encodeOnnxModel({
     inputs: [{ name: input, type: 'float32', dims: ['batch', inDim] }],
@@ -125,7 +133,13 @@ export function linearL2Model(options: { inDim: number; outDim: number; seed?: n
 }
 
 /** y = L2-normalize(E[ids]): input ids int64 [batch], output y float32 [batch, dim] (an embedding table). */
-export function embeddingModel(options: { rows: number; dim: number; seed?: number; input?: string; output?: string }): Uint8Array {
+export function embeddingModel(options: {
+  rows: number;
+  dim: number;
+  seed?: number;
+  input?: string;
+  output?: string;
+}): Uint8Array {
   const { rows, dim, seed = 1, input = 'ids', output = 'y' } = options;
   return encodeOnnxModel({
     inputs: [{ name: input, type: 'int64', dims: ['batch'] }],

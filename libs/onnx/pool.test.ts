@@ -79,7 +79,9 @@ describe('OnnxSessionPool', () => {
   });
 
   it('rejects a run with a missing input, naming the inputs the model takes', async () => {
-    await expect(pool.run({ z: tensor(new Float32Array(8), [1, 8]) })).rejects.toThrow(/missing input\(s\) x; the model takes x/);
+    await expect(pool.run({ z: tensor(new Float32Array(8), [1, 8]) })).rejects.toThrow(
+      /missing input\(s\) x; the model takes x/,
+    );
   });
 
   it('rejects a run the model refuses (wrong shape) and keeps serving', async () => {
@@ -104,7 +106,9 @@ describe('OnnxSessionPool', () => {
       let ticks = 0;
       const timer = setInterval(() => ticks++, 1);
       let ticksWhenDone = -1;
-      const run = slow.run({ x: tensor(new Float32Array(256 * 384).fill(0.01), [256, 384]) }).then(() => (ticksWhenDone = ticks));
+      const run = slow
+        .run({ x: tensor(new Float32Array(256 * 384).fill(0.01), [256, 384]) })
+        .then(() => (ticksWhenDone = ticks));
       await run;
       clearInterval(timer);
       // Timers fired while the session ran in its worker: the event loop was not blocked.
@@ -136,7 +140,9 @@ describe('OnnxSessionPool.open with a bad model file', () => {
   const good = linearL2Model({ inDim: 8, outDim: 4 });
 
   it('names a missing file', async () => {
-    await expect(OnnxSessionPool.open(join(dir, 'nope.onnx'))).rejects.toThrow(/cannot load ONNX model .*nope\.onnx: the file does not exist/);
+    await expect(OnnxSessionPool.open(join(dir, 'nope.onnx'))).rejects.toThrow(
+      /cannot load ONNX model .*nope\.onnx: the file does not exist/,
+    );
   });
 
   it('names an empty file', async () => {

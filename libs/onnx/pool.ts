@@ -92,15 +92,22 @@ export class OnnxSessionPool {
     try {
       size = (await stat(modelPath)).size;
     } catch (err) {
-      throw new OnnxLoadError(modelPath, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (err as Error).message);
+      throw new OnnxLoadError(
+        modelPath,
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (err as Error).message,
+      );
     }
     if (size === 0) throw new OnnxLoadError(modelPath, 'the file is empty (0 bytes)');
 
-    const started = await Promise.allSettled(Array.from({ length: resolved.workers }, () => spawnSession(modelPath, resolved.intraOpThreads)));
+    const started = await Promise.allSettled(
+      Array.from({ length: resolved.workers }, () => spawnSession(modelPath, resolved.intraOpThreads)),
+    );
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
       await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.worker.terminate() : undefined)));
-      throw failed.reason instanceof OnnxLoadError ? failed.reason : new OnnxLoadError(modelPath, String((failed.reason as Error)?.message ?? failed.reason));
+      throw failed.reason instanceof OnnxLoadError
+        ? failed.reason
+        : new OnnxLoadError(modelPath, String((failed.reason as Error)?.message ?? failed.reason));
     }
     const ready = started.map((s) => (s as PromiseFulfilledResult<Spawned>).value);
     const pool = new OnnxSessionPool(modelPath, ready[0].inputNames, ready[0].outputNames, resolved);
@@ -113,10 +120,18 @@ export class OnnxSessionPool {
     if (this.closed) return Promise.reject(new OnnxRunError(`onnx pool for ${this.options.name} is closed`));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason ?? new Error('aborted'));
     const missing = this.inputNames.filter((n) => !(n in feeds));
-    if (missing.length) return Promise.reject(new OnnxRunError(`${this.options.name}: missing input(s) ${missing.join(', ')}; the model takes ${this.inputNames.join(', ')}`));
-    if (!this.slots.some((s) => s.alive) && this.replacing === 0) return Promise.reject(new OnnxRunError(`${this.options.name}: no live onnx worker`));
+    if (missing.length)
+      return Promise.reject(
+        new OnnxRunError(
+          `${this.options.name}: missing input(s) ${missing.join(', ')}; the model takes ${this.inputNames.join(', ')}`,
+        ),
+      );
+    if (!this.slots.some((s) => s.alive) && this.replacing === 0)
+      return Promise.reject(new OnnxRunError(`${this.options.name}: no live onnx worker`));
     if (this.queue.length >= this.options.maxQueue && !this.slots.some((s) => s.alive && !s.job)) {
-      return Promise.reject(new OnnxRunError(`${this.options.name}: ${this.queue.length} runs already waiting for a worker`, true));
+      return Promise.reject(
+        new OnnxRunError(`${this.options.name}: ${this.queue.length} runs already waiting for a worker`, true),
+      );
     }
     return new Promise<Outputs>((resolve, reject) => {
       const job: Job = { feeds, resolve, reject, signal: options.signal };
@@ -135,18 +150,27 @@ export class OnnxSessionPool {
   }
 
   get stats(): { workers: number; busy: number; queued: number; runs: number } {
-    return { workers: this.slots.filter((s) => s.alive).length, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length, runs: this.runs };
+    return {
+      workers: this.slots.filter((s) => s.alive).length,
+      busy: this.slots.filter((s) => s.job).length,
+      queued: this.queue.length,
+      runs: this.runs,
+    };
   }
 
   /** Rejects queued runs, lets nothing new in, and terminates the workers. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const job of this.queue.splice(0)) settle(job, () => job.reject(new OnnxRunError(`onnx pool for ${this.options.name} closed`)));
+    for (const job of this.queue.splice(0))
+      settle(job, () => job.reject(new OnnxRunError(`onnx pool for ${this.options.name} closed`)));
     await Promise.all(
       this.slots.map(async (slot) => {
         slot.alive = false;
-        if (slot.job) settle(slot.job, () => slot.job!.reject(new OnnxRunError(`onnx pool for ${this.options.name} closed during a run`)));
+        if (slot.job)
+          settle(slot.job, () =>
+            slot.job!.reject(new OnnxRunError(`onnx pool for ${this.options.name} closed during a run`)),
+          );
         await slot.worker.terminate();
       }),
     );
@@ -196,7 +220,8 @@ export class OnnxSessionPool {
       this.replacing--;
     }
     if (!this.slots.some((s) => s.alive) && this.replacing === 0) {
-      for (const job of this.queue.splice(0)) settle(job, () => job.reject(new OnnxRunError(`${this.options.name}: no live onnx worker`)));
+      for (const job of this.queue.splice(0))
+        settle(job, () => job.reject(new OnnxRunError(`${this.options.name}: no live onnx worker`)));
     }
   }
 
@@ -211,7 +236,11 @@ export class OnnxSessionPool {
         slot.worker.postMessage({ type: 'run', id: this.nextId++, feeds: tensors }, transfer);
       } catch (err) {
         slot.job = undefined;
-        settle(job, () => job.reject(new OnnxRunError(`${this.options.name}: cannot send the feeds to a worker: ${(err as Error).message}`)));
+        settle(job, () =>
+          job.reject(
+            new OnnxRunError(`${this.options.name}: cannot send the feeds to a worker: ${(err as Error).message}`),
+          ),
+        );
       }
     }
   }

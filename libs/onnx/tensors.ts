@@ -30,7 +30,8 @@ export function tensorTypeOf(data: TensorArray): TensorType {
 /** A tensor from a typed array and its dims, checking that they agree. */
 export function tensor(data: TensorArray, dims: readonly number[], type: TensorType = tensorTypeOf(data)): TensorData {
   const size = dims.reduce((a, b) => a * b, 1);
-  if (size !== data.length) throw new RangeError(`tensor dims [${dims.join(', ')}] hold ${size} values, the data has ${data.length}`);
+  if (size !== data.length)
+    throw new RangeError(`tensor dims [${dims.join(', ')}] hold ${size} values, the data has ${data.length}`);
   return { type, data, dims: [...dims] };
 }
 
@@ -38,7 +39,10 @@ export function tensor(data: TensorArray, dims: readonly number[], type: TensorT
  * Makes every tensor own a whole ArrayBuffer of its own (copying views of larger or shared buffers)
  * and returns those buffers, ready to be moved to another thread with postMessage's transfer list.
  */
-export function ownBuffers(tensors: Record<string, TensorData>): { tensors: Record<string, TensorData>; transfer: ArrayBuffer[] } {
+export function ownBuffers(tensors: Record<string, TensorData>): {
+  tensors: Record<string, TensorData>;
+  transfer: ArrayBuffer[];
+} {
   const seen = new Set<ArrayBufferLike>();
   const out: Record<string, TensorData> = {};
   for (const [name, t] of Object.entries(tensors)) {

@@ -10,7 +10,10 @@ import type { RankerItem } from './encoding.js';
 export type RankerCatalog = ReadonlyMap<string, RankerItem>;
 
 /** Joins item_meta rows with popularity rows (items missing from the popularity rows get 0). */
-export function rankerCatalog(itemMeta: readonly ItemMetaRow[], popularity: readonly ScoredItem[]): Map<string, RankerItem> {
+export function rankerCatalog(
+  itemMeta: readonly ItemMetaRow[],
+  popularity: readonly ScoredItem[],
+): Map<string, RankerItem> {
   const pop = new Map<string, number>();
   for (const r of popularity) pop.set(r.item_id, Number(r.score) || 0);
   const out = new Map<string, RankerItem>();

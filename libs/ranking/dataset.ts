@@ -100,7 +100,15 @@ export interface RankerDatasetManifest {
   encoding: RankerEncoding;
   /** How examples were made, and the order a model must beat on the held-out sessions. */
   labels: { kind: RankerLabels; baseline: RankerBaseline; negativesPerPositive?: number };
-  counts: { actions: number; trainSessions: number; trainExamples: number; valSessions: number; valExamples: number; positives: Record<string, number>; sampledNegatives?: number };
+  counts: {
+    actions: number;
+    trainSessions: number;
+    trainExamples: number;
+    valSessions: number;
+    valExamples: number;
+    positives: Record<string, number>;
+    sampledNegatives?: number;
+  };
   arrays: Record<string, NpyEntry>;
   buildMs: number;
 }
@@ -169,21 +177,42 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
     const conn = duck.conn;
     await eventsView(conn, options.worldDir, { beforeMs: endMs });
     // Materialized once: the per-day popularity queries re-point the `events` view at slices of it.
-    await conn.run(`CREATE TABLE ranker_ev AS SELECT user_id, item_id, action, time_ms, session_id, position, source FROM events WHERE user_id IS NOT NULL AND item_id IS NOT NULL`);
-    const itemMeta = await queryRows<ItemMetaRow>(conn, `SELECT * FROM (${itemMetaJob.sql({ asOfMs: endMs, dayMs: DAY_MS })}) ORDER BY item_id`);
-    const userLocale = new Map((await queryRows<{ user_id: string; locale: string | null }>(conn, 'SELECT user_id, locale FROM users')).map((u) => [u.user_id, u.locale ?? '']));
+    await conn.run(
+      `CREATE TABLE ranker_ev AS SELECT user_id, item_id, action, time_ms, session_id, position, source FROM events WHERE user_id IS NOT NULL AND item_id IS NOT NULL`,
+    );
+    const itemMeta = await queryRows<ItemMetaRow>(
+      conn,
+      `SELECT * FROM (${itemMetaJob.sql({ asOfMs: endMs, dayMs: DAY_MS })}) ORDER BY item_id`,
+    );
+    const userLocale = new Map(
+      (await queryRows<{ user_id: string; locale: string | null }>(conn, 'SELECT user_id, locale FROM users')).map(
+        (u) => [u.user_id, u.locale ?? ''],
+      ),
+    );
     const actions = await readActions(conn);
     const logged = await readImpressions(conn);
-    if (logged.users.length === 0) throw new Error(`no impressions with a session in ${options.worldDir}: the ranker learns from impressions`);
-    log(`ranker dataset: ${logged.users.length} impressions, ${actions.users.length} clicks/saves/hides before ${new Date(endMs).toISOString()}`);
-    const valStartMs = options.holdoutDays === undefined ? heldoutStart(logged, endMs) : dayOf(endMs - 1) - (options.holdoutDays - 1) * DAY_MS;
-    if (valStartMs <= world.startMs) throw new Error(`the held-out window starts at ${new Date(valStartMs).toISOString()}, not after the world's first day: nothing to train on`);
+    if (logged.users.length === 0)
+      throw new Error(`no impressions with a session in ${options.worldDir}: the ranker learns from impressions`);
+    log(
+      `ranker dataset: ${logged.users.length} impressions, ${actions.users.length} clicks/saves/hides before ${new Date(endMs).toISOString()}`,
+    );
+    const valStartMs =
+      options.holdoutDays === undefined
+        ? heldoutStart(logged, endMs)
+        : dayOf(endMs - 1) - (options.holdoutDays - 1) * DAY_MS;
+    if (valStartMs <= world.startMs)
+      throw new Error(
+        `the held-out window starts at ${new Date(valStartMs).toISOString()}, not after the world's first day: nothing to train on`,
+      );
 
     const days = [...new Set(logged.sessionMs.map(dayOf))].sort((a, b) => a - b);
     const popularityByDay = await popularityAsOfDays(conn, days);
     const imps = labelKind === 'sampled_negatives' ? withSampledNegatives(logged, itemMeta, seed) : logged;
     const sampledNegatives = imps.users.length - logged.users.length;
-    if (sampledNegatives) log(`ranker dataset: no impression log (imported interactions): ${sampledNegatives} sampled negatives, ${NEGATIVES_PER_POSITIVE} per interaction`);
+    if (sampledNegatives)
+      log(
+        `ranker dataset: no impression log (imported interactions): ${sampledNegatives} sampled negatives, ${NEGATIVES_PER_POSITIVE} per interaction`,
+      );
     const base = rankerCatalog(itemMeta, []);
     const lookupFor = (day: number) => {
       const pop = popularityByDay.get(day)!;
@@ -210,8 +239,12 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       if (p && p > 0) trainPops.push(p);
     }
     for (let i = 0; i < actions.users.length; i++) if (actions.times[i] < valStartMs) bump(actions.items[i]);
-    const frequent = [...itemCount].filter(([, n]) => n >= minItemCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
-    const sortedSet = (values: Iterable<string | null | undefined>) => [...new Set([...values].filter((v): v is string => !!v))].sort();
+    const frequent = [...itemCount]
+      .filter(([, n]) => n >= minItemCount)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .map(([id]) => id);
+    const sortedSet = (values: Iterable<string | null | undefined>) =>
+      [...new Set([...values].filter((v): v is string => !!v))].sort();
     const encoding: RankerEncoding = {
       vocab: {
         items: ['<pad>', '<unk>', ...frequent],
@@ -222,7 +255,12 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       },
       seqLen: SEQ_LEN,
       maxSources: MAX_SOURCES,
-      buckets: { gapHours: GAP_HOUR_EDGES, ageDays: AGE_DAY_EDGES, popularity: quantileEdges(trainPops, POPULARITY_QUANTILES), rank: RANK_EDGES },
+      buckets: {
+        gapHours: GAP_HOUR_EDGES,
+        ageDays: AGE_DAY_EDGES,
+        popularity: quantileEdges(trainPops, POPULARITY_QUANTILES),
+        rank: RANK_EDGES,
+      },
     };
 
     // The action arrays (user by user, oldest first), and where each user's actions start.
@@ -266,13 +304,24 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       const isVal = t0 >= valStartMs;
       const target = isVal ? split.val : split.train;
       const lookup = lookupFor(dayOf(t0));
-      const ctx = target.addContext(Math.max(0, start), Math.max(0, histEnd), t0, localeIndex(encoding.vocab, userLocale.get(user) ?? ''));
+      const ctx = target.addContext(
+        Math.max(0, start),
+        Math.max(0, histEnd),
+        t0,
+        localeIndex(encoding.vocab, userLocale.get(user) ?? ''),
+      );
       for (let k = i; k < j; k++) {
-        target.addExample(ctx, { itemId: imps.items[k], sources: imps.sources[k] ? [{ generator: imps.sources[k]!, rank: imps.positions[k] ?? -1 }] : [] }, lookup, t0, imps.positions[k] ?? -1, [
-          imps.click[k],
-          imps.save[k],
-          imps.hide[k],
-        ]);
+        target.addExample(
+          ctx,
+          {
+            itemId: imps.items[k],
+            sources: imps.sources[k] ? [{ generator: imps.sources[k]!, rank: imps.positions[k] ?? -1 }] : [],
+          },
+          lookup,
+          t0,
+          imps.positions[k] ?? -1,
+          [imps.click[k], imps.save[k], imps.hide[k]],
+        );
       }
       if (isVal) {
         valSessions.push({
@@ -280,14 +329,20 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
           sessionId: session,
           timeMs: t0,
           histCount: start >= 0 ? histEnd - start : 0,
-          candidates: Array.from({ length: j - i }, (_, n) => [imps.items[i + n], imps.sources[i + n] ?? '', imps.positions[i + n] ?? -1]),
+          candidates: Array.from({ length: j - i }, (_, n) => [
+            imps.items[i + n],
+            imps.sources[i + n] ?? '',
+            imps.positions[i + n] ?? -1,
+          ]),
           labels: Array.from({ length: j - i }, (_, n) => [+imps.click[i + n], +imps.save[i + n], +imps.hide[i + n]]),
         });
       }
       i = j;
     }
-    if (split.train.examples === 0) throw new Error(`no impressions before ${new Date(valStartMs).toISOString()}: nothing to train on`);
-    if (split.val.examples === 0) throw new Error(`no impressions in the held-out window from ${new Date(valStartMs).toISOString()}`);
+    if (split.train.examples === 0)
+      throw new Error(`no impressions before ${new Date(valStartMs).toISOString()}: nothing to train on`);
+    if (split.val.examples === 0)
+      throw new Error(`no impressions in the held-out window from ${new Date(valStartMs).toISOString()}`);
 
     const arrays: Record<string, NpyEntry> = {};
     const write = async (name: string, data: NpyArray, shape: number[]) => {
@@ -301,8 +356,15 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
     await write('act_time_ms', actTime, [A]);
     for (const [name, s] of Object.entries(split)) await s.write(name, write);
 
-    await fs.writeFile(path.join(options.outDir, VAL_REQUESTS_FILE), JSON.stringify(valRequests(valSessions, itemMeta, popularityByDay, userLocale, actions, options.maxValSessions)));
-    const positives = { click: split.train.positives[0], save: split.train.positives[1], hide: split.train.positives[2] };
+    await fs.writeFile(
+      path.join(options.outDir, VAL_REQUESTS_FILE),
+      JSON.stringify(valRequests(valSessions, itemMeta, popularityByDay, userLocale, actions, options.maxValSessions)),
+    );
+    const positives = {
+      click: split.train.positives[0],
+      save: split.train.positives[1],
+      hide: split.train.positives[2],
+    };
     const manifest: RankerDatasetManifest = {
       world: path.resolve(options.worldDir),
       endMs,
@@ -310,7 +372,10 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       dataWindow: { startMs: world.startMs, endMs: valStartMs },
       validationWindow: { startMs: valStartMs, endMs },
       encoding,
-      labels: labelKind === 'sampled_negatives' ? { kind: labelKind, baseline: 'popularity', negativesPerPositive: NEGATIVES_PER_POSITIVE } : { kind: labelKind, baseline: 'position' },
+      labels:
+        labelKind === 'sampled_negatives'
+          ? { kind: labelKind, baseline: 'popularity', negativesPerPositive: NEGATIVES_PER_POSITIVE }
+          : { kind: labelKind, baseline: 'position' },
       counts: {
         actions: A,
         trainSessions: split.train.contexts,
@@ -342,7 +407,8 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
  */
 function heldoutStart(imps: Impressions, endMs: number): number {
   const sessionDays = new Map<string, number>();
-  for (let i = 0; i < imps.users.length; i++) sessionDays.set(`${imps.users[i]}\u0001${imps.sessions[i]}`, dayOf(imps.sessionMs[i]));
+  for (let i = 0; i < imps.users.length; i++)
+    sessionDays.set(`${imps.users[i]}\u0001${imps.sessions[i]}`, dayOf(imps.sessionMs[i]));
   const starts = [...sessionDays.values()].sort((a, b) => b - a);
   const wanted = Math.max(1, Math.ceil(MIN_HELDOUT_SHARE * starts.length));
   // The day of the wanted-th newest session: held out with every session of its day and after.
@@ -357,21 +423,48 @@ function heldoutStart(imps: Impressions, endMs: number): number {
 function withSampledNegatives(imps: Impressions, itemMeta: ItemMetaRow[], seed: number): Impressions {
   const bounds: [number, number][] = [];
   const sessions: LoggedSession[] = [];
-  for (let i = 0; i < imps.users.length; ) {
+  for (let i = 0; i < imps.users.length;) {
     let j = i;
     while (j < imps.users.length && imps.users[j] === imps.users[i] && imps.sessions[j] === imps.sessions[i]) j++;
     const rows = Array.from({ length: j - i }, (_, n) => i + n);
     bounds.push([i, j]);
-    sessions.push({ user: imps.users[i], session: imps.sessions[i], startMs: imps.sessionMs[i], items: rows.map((r) => imps.items[r]), positive: rows.map((r) => imps.click[r] || imps.save[r]) });
+    sessions.push({
+      user: imps.users[i],
+      session: imps.sessions[i],
+      startMs: imps.sessionMs[i],
+      items: rows.map((r) => imps.items[r]),
+      positive: rows.map((r) => imps.click[r] || imps.save[r]),
+    });
     i = j;
   }
-  const catalog = itemMeta.map((r) => ({ itemId: r.item_id, createdMs: r.created_ms == null ? null : Number(r.created_ms) }));
+  const catalog = itemMeta.map((r) => ({
+    itemId: r.item_id,
+    createdMs: r.created_ms == null ? null : Number(r.created_ms),
+  }));
   const negatives = sampleNegatives({ sessions, catalog, seed });
-  const out: Impressions = { users: [], sessions: [], items: [], times: [], sessionMs: [], positions: [], sources: [], click: [], save: [], hide: [] };
+  const out: Impressions = {
+    users: [],
+    sessions: [],
+    items: [],
+    times: [],
+    sessionMs: [],
+    positions: [],
+    sources: [],
+    click: [],
+    save: [],
+    hide: [],
+  };
   sessions.forEach((s, k) => {
     const [from, to] = bounds[k];
     const rows: { item: string; time: number; click: boolean; save: boolean; hide: boolean }[] = [];
-    for (let r = from; r < to; r++) rows.push({ item: imps.items[r], time: imps.times[r], click: imps.click[r] || imps.save[r], save: imps.save[r], hide: imps.hide[r] });
+    for (let r = from; r < to; r++)
+      rows.push({
+        item: imps.items[r],
+        time: imps.times[r],
+        click: imps.click[r] || imps.save[r],
+        save: imps.save[r],
+        hide: imps.hide[r],
+      });
     for (const item of negatives[k]) rows.push({ item, time: s.startMs, click: false, save: false, hide: false });
     createRng(hashSeed(seed, 'order', s.user, s.session)).shuffle(rows);
     for (const row of rows) {
@@ -417,7 +510,14 @@ class SplitBuilder {
     return this.contexts++;
   }
 
-  addExample(ctx: number, candidate: { itemId: string; sources: { generator: string; rank: number }[] }, lookup: (id: string) => RankerItem | undefined, requestMs: number, position: number, labels: boolean[]): void {
+  addExample(
+    ctx: number,
+    candidate: { itemId: string; sources: { generator: string; rank: number }[] },
+    lookup: (id: string) => RankerItem | undefined,
+    requestMs: number,
+    position: number,
+    labels: boolean[],
+  ): void {
     if (this.examples === this.capacity) this.grow();
     encodeCandidateInto(this.cols, this.examples, candidate, lookup, requestMs, this.enc);
     this.exCtx.push(ctx);
@@ -431,7 +531,8 @@ class SplitBuilder {
 
   private grow(): void {
     const next = allocateCandidates(this.capacity * 2, this.enc);
-    for (const key of Object.keys(next) as (keyof CandidateColumns)[]) (next[key] as Int32Array).set(this.cols[key] as Int32Array);
+    for (const key of Object.keys(next) as (keyof CandidateColumns)[])
+      (next[key] as Int32Array).set(this.cols[key] as Int32Array);
     this.cols = next;
     this.capacity *= 2;
   }
@@ -477,8 +578,30 @@ async function readImpressions(conn: DuckDBConnection): Promise<Impressions> {
       coalesce(l.c, false) AS c, coalesce(l.s, false) AS s, coalesce(l.h, false) AS h
     FROM imps i LEFT JOIN labels l USING (user_id, session_id, item_id)
     ORDER BY i.user_id, i.session_ms, i.session_id, i.time_ms, i.position, i.item_id`);
-  const cols = reader.getColumnsJS() as unknown as [string[], string[], string[], number[], number[], (number | null)[], (string | null)[], boolean[], boolean[], boolean[]];
-  return { users: cols[0], sessions: cols[1], items: cols[2], times: cols[3], sessionMs: cols[4], positions: cols[5], sources: cols[6], click: cols[7], save: cols[8], hide: cols[9] };
+  const cols = reader.getColumnsJS() as unknown as [
+    string[],
+    string[],
+    string[],
+    number[],
+    number[],
+    (number | null)[],
+    (string | null)[],
+    boolean[],
+    boolean[],
+    boolean[],
+  ];
+  return {
+    users: cols[0],
+    sessions: cols[1],
+    items: cols[2],
+    times: cols[3],
+    sessionMs: cols[4],
+    positions: cols[5],
+    sources: cols[6],
+    click: cols[7],
+    save: cols[8],
+    hide: cols[9],
+  };
 }
 
 /** Each day's popularity as the batch job would have computed it at that day's start (events before it only). */
@@ -514,10 +637,19 @@ function valRequests(
   }
   for (const u of users) out.users[u] ??= { locale: userLocale.get(u) ?? '', actions: [] };
   for (const s of picked) for (const [item] of s.candidates) needed.add(item);
-  for (const r of itemMeta) if (needed.has(r.item_id)) out.items[r.item_id] = [r.topic, r.creator_id, r.locale ?? null, r.created_ms == null ? null : Number(r.created_ms)];
+  for (const r of itemMeta)
+    if (needed.has(r.item_id))
+      out.items[r.item_id] = [
+        r.topic,
+        r.creator_id,
+        r.locale ?? null,
+        r.created_ms == null ? null : Number(r.created_ms),
+      ];
   for (const day of new Set(picked.map((s) => dayOf(s.timeMs)))) {
     const pop = popularityByDay.get(day)!;
-    out.popularity[String(day)] = Object.fromEntries([...needed].filter((id) => pop.has(id)).map((id) => [id, pop.get(id)!]));
+    out.popularity[String(day)] = Object.fromEntries(
+      [...needed].filter((id) => pop.has(id)).map((id) => [id, pop.get(id)!]),
+    );
   }
   return out;
 }

@@ -38,7 +38,16 @@ export const ACTION_CODE_BY_NAME: Readonly<Record<string, number>> = { click: 1,
 /** One user's inputs, shape [1, n] with n ≤ seqLen actions (user_locale: [1]); the model encodes them once per call. */
 export const SEQ_INPUTS = ['seq_item', 'seq_topic', 'seq_action', 'seq_gap_hours', 'user_locale'] as const;
 /** One row per candidate, shape [N] (or [N, MAX_SOURCES]); N is the dynamic batch. */
-export const CAND_INPUTS = ['cand_item', 'cand_topic', 'cand_creator', 'cand_locale', 'cand_age_days', 'cand_popularity', 'cand_source', 'cand_rank'] as const;
+export const CAND_INPUTS = [
+  'cand_item',
+  'cand_topic',
+  'cand_creator',
+  'cand_locale',
+  'cand_age_days',
+  'cand_popularity',
+  'cand_source',
+  'cand_rank',
+] as const;
 export const RANKER_INPUTS: readonly string[] = [...SEQ_INPUTS, ...CAND_INPUTS];
 /** Each head's probability, shape [N]. */
 export const RANKER_OUTPUTS: readonly string[] = HEADS.map((h) => `p_${h}`);
@@ -117,14 +126,21 @@ function lookups(vocab: RankerVocab): Lookups {
   let cached = lookupCache.get(vocab);
   if (!cached) {
     const toMap = (list: string[]) => new Map(list.map((v, i) => [v, i] as const).filter(([, i]) => i > OOV));
-    cached = { items: toMap(vocab.items), topics: toMap(vocab.topics), creators: toMap(vocab.creators), locales: toMap(vocab.locales), sources: toMap(vocab.sources) };
+    cached = {
+      items: toMap(vocab.items),
+      topics: toMap(vocab.topics),
+      creators: toMap(vocab.creators),
+      locales: toMap(vocab.locales),
+      sources: toMap(vocab.sources),
+    };
     lookupCache.set(vocab, cached);
   }
   return cached;
 }
 
 /** Index of a value: PAD for none (null or empty), OOV when the vocabulary lacks it. */
-const indexOf = (map: Map<string, number>, value: string | null | undefined) => (value == null || value === '' ? PAD : (map.get(value) ?? OOV));
+const indexOf = (map: Map<string, number>, value: string | null | undefined) =>
+  value == null || value === '' ? PAD : (map.get(value) ?? OOV);
 
 /** Vocabulary index of an item id (OOV when unknown). */
 export function itemIndex(vocab: RankerVocab, itemId: string): number {
@@ -143,7 +159,8 @@ export function localeIndex(vocab: RankerVocab, locale: string | null | undefine
 /** Hours from an action to the request, never negative (clocks may disagree by a little). */
 export const gapHours = (requestMs: number, actionMs: number) => Math.max(0, requestMs - actionMs) / HOUR_MS;
 /** Days since the item was created, or -1 when unknown. */
-export const ageDays = (requestMs: number, createdMs: number | null) => (createdMs == null ? -1 : Math.max(0, requestMs - createdMs) / DAY_MS);
+export const ageDays = (requestMs: number, createdMs: number | null) =>
+  createdMs == null ? -1 : Math.max(0, requestMs - createdMs) / DAY_MS;
 
 /**
  * The user's inputs: the newest seqLen clicks, saves and hides of recent_actions (newest first).
@@ -207,7 +224,14 @@ export function allocateCandidates(n: number, enc: RankerEncoding): CandidateCol
  * request, and up to maxSources proposals, best rank first (padding: source 0, rank -1; all padding
  * when the vocabulary holds no generator).
  */
-export function encodeCandidateInto(out: CandidateColumns, row: number, candidate: RankCandidateInput, lookup: ItemLookup, requestMs: number, enc: RankerEncoding): void {
+export function encodeCandidateInto(
+  out: CandidateColumns,
+  row: number,
+  candidate: RankCandidateInput,
+  lookup: ItemLookup,
+  requestMs: number,
+  enc: RankerEncoding,
+): void {
   const maps = lookups(enc.vocab);
   const info = lookup(candidate.itemId);
   out.cand_item[row] = itemIndex(enc.vocab, candidate.itemId);
@@ -219,7 +243,8 @@ export function encodeCandidateInto(out: CandidateColumns, row: number, candidat
   const K = enc.maxSources;
   // A model whose log named no generators (an imported log) never learnt a source embedding: it reads none.
   if (enc.vocab.sources.length <= OOV + 1) return;
-  const sources = candidate.sources.length <= 1 ? candidate.sources : [...candidate.sources].sort((a, b) => a.rank - b.rank);
+  const sources =
+    candidate.sources.length <= 1 ? candidate.sources : [...candidate.sources].sort((a, b) => a.rank - b.rank);
   for (let k = 0; k < K; k++) {
     const s = sources[k];
     if (!s) break;
@@ -229,7 +254,13 @@ export function encodeCandidateInto(out: CandidateColumns, row: number, candidat
 }
 
 /** The ONNX feeds for scoring all of one user's candidates in one call. */
-export function encodeRankInputs(user: RankUserInput, candidates: readonly RankCandidateInput[], lookup: ItemLookup, requestMs: number, enc: RankerEncoding): Feeds {
+export function encodeRankInputs(
+  user: RankUserInput,
+  candidates: readonly RankCandidateInput[],
+  lookup: ItemLookup,
+  requestMs: number,
+  enc: RankerEncoding,
+): Feeds {
   const N = candidates.length;
   const cols = allocateCandidates(N, enc);
   for (let i = 0; i < N; i++) encodeCandidateInto(cols, i, candidates[i], lookup, requestMs, enc);
@@ -257,4 +288,5 @@ export interface UtilityWeights {
   hide: number;
 }
 
-export const utilityOf = (w: UtilityWeights, p: { click: number; save: number; hide: number }) => w.click * p.click + w.save * p.save + w.hide * p.hide;
+export const utilityOf = (w: UtilityWeights, p: { click: number; save: number; hide: number }) =>
+  w.click * p.click + w.save * p.save + w.hide * p.hide;

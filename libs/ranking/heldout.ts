@@ -9,7 +9,14 @@ import type { Action } from '../../generated/feedloom/v1/common.js';
 import type { OnnxSessionPool } from '../onnx/pool.js';
 import type { Feeds } from '../onnx/tensors.js';
 import { VAL_REQUESTS_FILE, type ValRequests } from './dataset.js';
-import { encodeRankInputs, HEADS, SEQ_LEN, type RankerEncoding, type RankerItem, type RankSourceInput } from './encoding.js';
+import {
+  encodeRankInputs,
+  HEADS,
+  SEQ_LEN,
+  type RankerEncoding,
+  type RankerItem,
+  type RankSourceInput,
+} from './encoding.js';
 import { auc, hitAtK } from './metrics.js';
 
 const ACTION_TYPE_OF_CODE = [0, 2, 3, 4]; // code (1 click, 2 save, 3 hide) → ActionType
@@ -58,8 +65,11 @@ export interface HeldoutSourceOptions {
 /** The held-out sessions as (user, candidates, lookup, time) tuples ready for encodeRankInputs. */
 export function heldoutRequests(val: ValRequests, options: HeldoutSourceOptions = {}) {
   const items = new Map(Object.entries(val.items));
-  const popularity = new Map(Object.entries(val.popularity).map(([day, pop]) => [Number(day), new Map(Object.entries(pop))]));
-  if (options.sources && options.sources.length !== val.sessions.length) throw new Error(`heldoutRequests: ${options.sources.length} source lists for ${val.sessions.length} sessions`);
+  const popularity = new Map(
+    Object.entries(val.popularity).map(([day, pop]) => [Number(day), new Map(Object.entries(pop))]),
+  );
+  if (options.sources && options.sources.length !== val.sessions.length)
+    throw new Error(`heldoutRequests: ${options.sources.length} source lists for ${val.sessions.length} sessions`);
   return val.sessions.map((s, si) => {
     const u = val.users[s.user] ?? { locale: '', actions: [] };
     const recentActions: Action[] = [];
@@ -70,7 +80,9 @@ export function heldoutRequests(val: ValRequests, options: HeldoutSourceOptions 
     const pop = popularity.get(Math.floor(s.timeMs / DAY_MS) * DAY_MS) ?? new Map<string, number>();
     const lookup = (id: string): RankerItem | undefined => {
       const row = items.get(id);
-      return row ? { topic: row[0], creatorId: row[1], locale: row[2], createdMs: row[3], popularity: pop.get(id) ?? 0 } : undefined;
+      return row
+        ? { topic: row[0], creatorId: row[1], locale: row[2], createdMs: row[3], popularity: pop.get(id) ?? 0 }
+        : undefined;
     };
     return {
       session: s,
@@ -92,7 +104,12 @@ export function heldoutRequests(val: ValRequests, options: HeldoutSourceOptions 
 }
 
 /** Scores every held-out session with the model (concurrency: requests in flight at once). */
-export async function scoreHeldout(pool: OnnxSessionPool, encoding: RankerEncoding, val: ValRequests, options: HeldoutSourceOptions & { concurrency?: number } = {}): Promise<ScoredSession[]> {
+export async function scoreHeldout(
+  pool: OnnxSessionPool,
+  encoding: RankerEncoding,
+  val: ValRequests,
+  options: HeldoutSourceOptions & { concurrency?: number } = {},
+): Promise<ScoredSession[]> {
   const requests = heldoutRequests(val, options);
   const concurrency = options.concurrency ?? 4;
   const out: ScoredSession[] = new Array(requests.length);
@@ -115,7 +132,9 @@ export async function scoreHeldout(pool: OnnxSessionPool, encoding: RankerEncodi
 /** Baseline scores on the same sessions: "position" (the incumbent's page order) or "popularity". */
 export function baselineSessions(val: ValRequests, baseline: 'position' | 'popularity'): ScoredSession[] {
   return heldoutRequests(val).map((r) => {
-    const s = Float32Array.from(r.session.candidates, ([itemId, , rank]) => (baseline === 'position' ? -rank : (r.lookup(itemId)?.popularity ?? 0)));
+    const s = Float32Array.from(r.session.candidates, ([itemId, , rank]) =>
+      baseline === 'position' ? -rank : (r.lookup(itemId)?.popularity ?? 0),
+    );
     return { scores: [s, s, s], labels: r.labels };
   });
 }
@@ -131,8 +150,16 @@ export function heldoutMetrics(sessions: ScoredSession[]): HeldoutMetrics {
     }
     return out;
   };
-  const m = HEADS.map((_, h) => auc(concat((s) => s.scores[h]), concat((s) => s.labels[h])));
-  const hit = hitAtK(sessions.map((s) => ({ scores: s.scores[1], labels: s.labels[1] })), 3);
+  const m = HEADS.map((_, h) =>
+    auc(
+      concat((s) => s.scores[h]),
+      concat((s) => s.labels[h]),
+    ),
+  );
+  const hit = hitAtK(
+    sessions.map((s) => ({ scores: s.scores[1], labels: s.labels[1] })),
+    3,
+  );
   const present = (key: string, x: number) => (Number.isNaN(x) ? {} : { [key]: x });
   return {
     ...present('auc_click', m[0]),

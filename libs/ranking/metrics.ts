@@ -6,7 +6,7 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): numbe
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   let pos = 0;
   let rankSum = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j < n && scores[order[j]] === scores[order[i]]) j++;
     const avgRank = (i + 1 + j) / 2; // 1-based ranks i+1..j share their average
@@ -27,7 +27,10 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): numbe
  * HIT@k over requests: the share of requests with at least one positive whose top k by score holds
  * one. Ties keep the request's own order (page order).
  */
-export function hitAtK(requests: readonly { scores: ArrayLike<number>; labels: ArrayLike<number> }[], k: number): { hit: number; requests: number } {
+export function hitAtK(
+  requests: readonly { scores: ArrayLike<number>; labels: ArrayLike<number> }[],
+  k: number,
+): { hit: number; requests: number } {
   let hits = 0;
   let total = 0;
   for (const r of requests) {

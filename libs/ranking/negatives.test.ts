@@ -5,7 +5,10 @@ const DAY = 86_400_000;
 const T0 = Date.UTC(1997, 8, 20);
 
 // 40 items; i0..i9 are heavily interacted with on day 0, the rest never.
-const catalog = Array.from({ length: 40 }, (_, i) => ({ itemId: `i${i}`, createdMs: i < 38 ? T0 - DAY : T0 + 5 * DAY }));
+const catalog = Array.from({ length: 40 }, (_, i) => ({
+  itemId: `i${i}`,
+  createdMs: i < 38 ? T0 - DAY : T0 + 5 * DAY,
+}));
 const crowd: LoggedSession[] = Array.from({ length: 50 }, (_, u) => ({
   user: `c${u}`,
   session: `c${u}-s1`,
@@ -35,13 +38,31 @@ describe('sampleNegatives', () => {
     // Crowd sessions on day 0 have no earlier counts: sampled uniformly over the items that existed.
     expect(out.slice(0, crowd.length).every((n) => n.length === NEGATIVES_PER_POSITIVE)).toBe(true);
     // After day 0, 90% of the mass is on i0..i9: most negatives come from them.
-    const later = sampleNegatives({ sessions: [...crowd, ...Array.from({ length: 30 }, (_, k) => ({ user: `v${k}`, session: 's', startMs: T0 + DAY, items: ['i30'], positive: [true] }))], catalog, seed: 3 }).slice(crowd.length).flat();
+    const later = sampleNegatives({
+      sessions: [
+        ...crowd,
+        ...Array.from({ length: 30 }, (_, k) => ({
+          user: `v${k}`,
+          session: 's',
+          startMs: T0 + DAY,
+          items: ['i30'],
+          positive: [true],
+        })),
+      ],
+      catalog,
+      seed: 3,
+    })
+      .slice(crowd.length)
+      .flat();
     const popular = later.filter((i) => Number(i.slice(1)) < 10).length;
     expect(popular / later.length).toBeGreaterThan(0.75);
   });
 
   it('is deterministic for a seed, and a session without positives gets none', () => {
-    const sessions: LoggedSession[] = [...crowd, { user: 'u9', session: 's', startMs: T0 + DAY, items: ['i4'], positive: [false] }];
+    const sessions: LoggedSession[] = [
+      ...crowd,
+      { user: 'u9', session: 's', startMs: T0 + DAY, items: ['i4'], positive: [false] },
+    ];
     const a = sampleNegatives({ sessions, catalog, seed: 11 });
     expect(sampleNegatives({ sessions, catalog, seed: 11 })).toEqual(a);
     expect(sampleNegatives({ sessions, catalog, seed: 12 })).not.toEqual(a);

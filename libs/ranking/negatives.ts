@@ -60,7 +60,10 @@ export function sampleNegatives(input: NegativeSamplingInput): string[][] {
   for (const day of [...byDay.keys()].sort((a, b) => a - b)) {
     const sessionIdx = byDay.get(day)!;
     const sampler = daySampler(input.catalog, counts, day);
-    for (const i of sessionIdx) input.sessions[i].items.forEach((item, n) => input.sessions[i].positive[n] && counts.set(item, (counts.get(item) ?? 0) + 1));
+    for (const i of sessionIdx)
+      input.sessions[i].items.forEach(
+        (item, n) => input.sessions[i].positive[n] && counts.set(item, (counts.get(item) ?? 0) + 1),
+      );
     if (!sampler) continue;
     for (const i of sessionIdx) {
       const s = input.sessions[i];
@@ -81,8 +84,14 @@ export function sampleNegatives(input: NegativeSamplingInput): string[][] {
 }
 
 /** Items that existed at the day's start, with cumulative sampling weights; undefined when none did. */
-function daySampler(catalog: NegativeSamplingInput['catalog'], popularity: ReadonlyMap<string, number>, dayMs: number): { items: string[]; cumulative: Float64Array } | undefined {
-  const items = catalog.filter((c) => c.createdMs == null || c.createdMs < dayMs || popularity.has(c.itemId)).map((c) => c.itemId);
+function daySampler(
+  catalog: NegativeSamplingInput['catalog'],
+  popularity: ReadonlyMap<string, number>,
+  dayMs: number,
+): { items: string[]; cumulative: Float64Array } | undefined {
+  const items = catalog
+    .filter((c) => c.createdMs == null || c.createdMs < dayMs || popularity.has(c.itemId))
+    .map((c) => c.itemId);
   if (items.length === 0) return undefined;
   let total = 0;
   for (const id of items) total += Math.max(0, popularity.get(id) ?? 0);

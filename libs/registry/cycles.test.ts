@@ -22,7 +22,18 @@ const report = (ms: number): CycleReport => ({
   world: '/w',
   window: { trainStartMs: 0, heldoutStartMs: 1, endMs: 2, windowDays: 28, heldoutDays: 1 },
   gates: { k: 100 },
-  models: [{ model: 'two_tower', version: 'v0001', outcome: 'published', reasons: [], notes: [], checks: [], metrics: { candidate: { 'recall@100': 0.4 } }, timings: {} }],
+  models: [
+    {
+      model: 'two_tower',
+      version: 'v0001',
+      outcome: 'published',
+      reasons: [],
+      notes: [],
+      checks: [],
+      metrics: { candidate: { 'recall@100': 0.4 } },
+      timings: {},
+    },
+  ],
   host: 'h',
   pid: 1,
 });
@@ -39,7 +50,11 @@ describe('cycle reports', () => {
     expect(await lastCycleReport(root)).toEqual(newer);
     // No temp files are left beside them; a stray non-report file is ignored.
     await fs.writeFile(path.join(root, 'cycles', 'notes.txt'), 'x');
-    expect((await fs.readdir(path.join(root, 'cycles'))).sort()).toEqual(['20260101T120000000Z.json', '20260102T060000000Z.json', 'notes.txt']);
+    expect((await fs.readdir(path.join(root, 'cycles'))).sort()).toEqual([
+      '20260101T120000000Z.json',
+      '20260102T060000000Z.json',
+      'notes.txt',
+    ]);
     expect((await listCycleReports(root)).length).toBe(2);
   });
 });
@@ -60,7 +75,10 @@ describe('acquireProcessLock', () => {
   it('breaks a lock whose process on this host is gone', async () => {
     const lock = path.join(root, 'retrain.lock');
     const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-    await fs.writeFile(lock, JSON.stringify({ pid: Number(gone), host: hostname(), sinceMs: Date.now() - 1000, what: 'a retraining cycle' }));
+    await fs.writeFile(
+      lock,
+      JSON.stringify({ pid: Number(gone), host: hostname(), sinceMs: Date.now() - 1000, what: 'a retraining cycle' }),
+    );
     const release = await acquireProcessLock(lock, 'a retraining cycle');
     expect(JSON.parse(await fs.readFile(lock, 'utf8')).pid).toBe(process.pid);
     await release();

@@ -73,7 +73,10 @@ export async function writeCycleReport(root: string, report: CycleReport): Promi
 /** The newest `limit` cycle reports, newest first; unreadable files are skipped. */
 export async function listCycleReports(root: string, limit = 20): Promise<CycleReport[]> {
   const dir = path.join(path.resolve(root), CYCLES_DIR);
-  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => CYCLE_FILE.test(n)).sort().reverse();
+  const names = (await fs.readdir(dir).catch(() => [] as string[]))
+    .filter((n) => CYCLE_FILE.test(n))
+    .sort()
+    .reverse();
   const out: CycleReport[] = [];
   for (const name of names) {
     if (out.length >= limit) break;

@@ -80,7 +80,11 @@ export async function sha256File(file: string): Promise<string> {
  * Runs fn while holding an exclusive lock file (O_EXCL create). A lock older than staleMs is taken
  * to be left by a crashed process and broken.
  */
-export async function withLockFile<T>(lockFile: string, fn: () => Promise<T>, options: { timeoutMs?: number; staleMs?: number } = {}): Promise<T> {
+export async function withLockFile<T>(
+  lockFile: string,
+  fn: () => Promise<T>,
+  options: { timeoutMs?: number; staleMs?: number } = {},
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const staleMs = options.staleMs ?? 30_000;
   const started = Date.now();
@@ -97,7 +101,8 @@ export async function withLockFile<T>(lockFile: string, fn: () => Promise<T>, op
         await fs.rm(lockFile, { force: true });
         continue;
       }
-      if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for the lock ${lockFile}`);
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for the lock ${lockFile}`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(50, 5 + attempt * 5)));
     }
   }
@@ -121,7 +126,9 @@ export class LockHeldError extends Error {
     readonly lockFile: string,
     readonly holder: ProcessLockHolder,
   ) {
-    super(`${holder.what} is already running (pid ${holder.pid} on ${holder.host}, since ${new Date(holder.sinceMs).toISOString()}; lock ${lockFile})`);
+    super(
+      `${holder.what} is already running (pid ${holder.pid} on ${holder.host}, since ${new Date(holder.sinceMs).toISOString()}; lock ${lockFile})`,
+    );
     this.name = 'LockHeldError';
   }
 }
@@ -158,7 +165,8 @@ export async function acquireProcessLock(lockFile: string, what: string): Promis
       if (!current) {
         // Unreadable: a holder may be writing it right now; only an old one was left by a crash.
         const stat = await fs.stat(lockFile).catch(() => undefined);
-        if (stat && Date.now() - stat.mtimeMs < 5_000) throw new LockHeldError(lockFile, { pid: 0, host: '?', sinceMs: stat.mtimeMs, what });
+        if (stat && Date.now() - stat.mtimeMs < 5_000)
+          throw new LockHeldError(lockFile, { pid: 0, host: '?', sinceMs: stat.mtimeMs, what });
       }
       // Left by a process that is gone, or a crashed writer's unreadable file: break it.
       await fs.rm(lockFile, { force: true });

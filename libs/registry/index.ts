@@ -14,6 +14,23 @@ export {
   type StateFile,
   type VersionInfo,
 } from './registry.js';
-export { MODEL_STATES, TRANSITIONS, PROTECTED_STATES, IllegalTransitionError, assertTransition, isModelState, type ModelState } from './states.js';
+export {
+  MODEL_STATES,
+  TRANSITIONS,
+  PROTECTED_STATES,
+  IllegalTransitionError,
+  assertTransition,
+  isModelState,
+  type ModelState,
+} from './states.js';
 export { acquireProcessLock, LockHeldError, type ProcessLockHolder } from './fs-atomic.js';
-export { CYCLES_DIR, cycleId, writeCycleReport, listCycleReports, lastCycleReport, type CycleReport, type CycleModelResult, type GateCheck } from './cycles.js';
+export {
+  CYCLES_DIR,
+  cycleId,
+  writeCycleReport,
+  listCycleReports,
+  lastCycleReport,
+  type CycleReport,
+  type CycleModelResult,
+  type GateCheck,
+} from './cycles.js';

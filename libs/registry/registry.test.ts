@@ -43,7 +43,11 @@ describe('ModelRegistry.create', () => {
   });
 
   it('registers nothing and leaves no temp folder when fill throws or writes nothing', async () => {
-    await expect(registry.create('two_tower', async () => { throw new Error('trainer crashed'); })).rejects.toThrow('trainer crashed');
+    await expect(
+      registry.create('two_tower', async () => {
+        throw new Error('trainer crashed');
+      }),
+    ).rejects.toThrow('trainer crashed');
     await expect(registry.create('two_tower', async () => ({ dim: 8 }))).rejects.toThrow(/no artifacts/);
     await expect(
       registry.create('two_tower', async (dir) => {
@@ -91,7 +95,14 @@ describe('state machine', () => {
     }
     const info = await registry.get('two_tower', version);
     expect(info.state).toBe('retired');
-    expect(info.history.map((h) => h.state)).toEqual(['training', 'trained', 'validated', 'published', 'serving', 'retired']);
+    expect(info.history.map((h) => h.state)).toEqual([
+      'training',
+      'trained',
+      'validated',
+      'published',
+      'serving',
+      'retired',
+    ]);
     expect(info.history.at(-1)!.note).toBe('to retired');
     expect(info.history.every((h, i) => i === 0 || h.atMs >= info.history[i - 1].atMs)).toBe(true);
   });
@@ -141,7 +152,9 @@ describe('state machine', () => {
 describe('prune', () => {
   it('keeps the newest N and never deletes a published or serving version', async () => {
     for (let i = 0; i < 6; i++) await registry.create('two_tower', twoFiles(String(i)));
-    const walk = async (v: string, states: ModelState[]) => { for (const s of states) await registry.setState('two_tower', v, s); };
+    const walk = async (v: string, states: ModelState[]) => {
+      for (const s of states) await registry.setState('two_tower', v, s);
+    };
     await walk('v0001', ['trained', 'validated', 'published', 'serving']);
     await walk('v0002', ['trained', 'validated', 'published']);
     await walk('v0003', ['trained', 'rejected']);

@@ -4,7 +4,15 @@
 // At scale the same layout lives in object storage.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { listFiles, replaceFileAtomic, sha256File, syncDir, syncTree, withLockFile, writeFileSynced } from './fs-atomic.js';
+import {
+  listFiles,
+  replaceFileAtomic,
+  sha256File,
+  syncDir,
+  syncTree,
+  withLockFile,
+  writeFileSynced,
+} from './fs-atomic.js';
 import { assertTransition, isModelState, PROTECTED_STATES, type ModelState } from './states.js';
 
 export interface ArtifactEntry {
@@ -81,7 +89,8 @@ export class ModelRegistry {
   /** The folder of a version (whether or not it exists). */
   dir(model: string, version: string): string {
     checkName('model', model);
-    if (versionNumber(version) === undefined) throw new Error(`version "${version}" is not a registry version (expected v0001, v0002, …)`);
+    if (versionNumber(version) === undefined)
+      throw new Error(`version "${version}" is not a registry version (expected v0001, v0002, …)`);
     return path.join(this.root, model, version);
   }
 
@@ -89,7 +98,9 @@ export class ModelRegistry {
   async models(): Promise<string[]> {
     const entries = await fs.readdir(this.root, { withFileTypes: true }).catch(() => []);
     const out: string[] = [];
-    for (const e of entries) if (e.isDirectory() && NAME_PATTERN.test(e.name) && (await this.versionNames(e.name)).length > 0) out.push(e.name);
+    for (const e of entries)
+      if (e.isDirectory() && NAME_PATTERN.test(e.name) && (await this.versionNames(e.name)).length > 0)
+        out.push(e.name);
     return out.sort();
   }
 
@@ -109,9 +120,13 @@ export class ModelRegistry {
       manifest = JSON.parse(await fs.readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as M;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new Error(`no version ${where} in the registry at ${this.root} (${path.join(dir, MANIFEST_FILE)} does not exist)`);
+        throw new Error(
+          `no version ${where} in the registry at ${this.root} (${path.join(dir, MANIFEST_FILE)} does not exist)`,
+        );
       }
-      throw new Error(`registry version ${where}: cannot read ${path.join(dir, MANIFEST_FILE)}: ${(err as Error).message}`);
+      throw new Error(
+        `registry version ${where}: cannot read ${path.join(dir, MANIFEST_FILE)}: ${(err as Error).message}`,
+      );
     }
     const stateFile = await readStateFile(path.join(dir, STATE_FILE), where);
     const problems = await sizeProblems(dir, manifest.artifacts ?? {});
@@ -120,7 +135,10 @@ export class ModelRegistry {
   }
 
   /** The newest version, or the newest in one of the given states; undefined when there is none. */
-  async latest<M extends BaseManifest = BaseManifest>(model: string, states?: readonly ModelState[]): Promise<VersionInfo<M> | undefined> {
+  async latest<M extends BaseManifest = BaseManifest>(
+    model: string,
+    states?: readonly ModelState[],
+  ): Promise<VersionInfo<M> | undefined> {
     const names = await this.versionNames(model);
     for (let i = names.length - 1; i >= 0; i--) {
       if (states) {
@@ -152,7 +170,8 @@ export class ModelRegistry {
     try {
       await fs.chmod(tmpDir, 0o755);
       const filled = await fill(tmpDir);
-      if (filled === null || typeof filled !== 'object') throw new Error(`registry create ${model}: fill must return the manifest object`);
+      if (filled === null || typeof filled !== 'object')
+        throw new Error(`registry create ${model}: fill must return the manifest object`);
       const artifacts: Record<string, ArtifactEntry> = {};
       for (const rel of await listFiles(tmpDir)) {
         if (RESERVED_FILES.has(rel)) continue;
@@ -161,8 +180,12 @@ export class ModelRegistry {
         if (size === 0) throw new Error(`registry create ${model}: artifact ${rel} is empty`);
         artifacts[rel] = { sha256: await sha256File(file), bytes: size };
       }
-      if (Object.keys(artifacts).length === 0) throw new Error(`registry create ${model}: fill wrote no artifacts into ${tmpDir}`);
-      const state: StateFile = { state: 'training', history: [{ state: 'training', atMs: startedAtMs, note: options.note ?? 'created' }] };
+      if (Object.keys(artifacts).length === 0)
+        throw new Error(`registry create ${model}: fill wrote no artifacts into ${tmpDir}`);
+      const state: StateFile = {
+        state: 'training',
+        history: [{ state: 'training', atMs: startedAtMs, note: options.note ?? 'created' }],
+      };
       await writeFileSynced(path.join(tmpDir, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
       await syncTree(tmpDir);
 
@@ -183,7 +206,14 @@ export class ModelRegistry {
           throw err;
         }
         await syncDir(modelDir);
-        return { model, version, dir: path.join(modelDir, version), manifest, state: state.state, history: state.history };
+        return {
+          model,
+          version,
+          dir: path.join(modelDir, version),
+          manifest,
+          state: state.state,
+          history: state.history,
+        };
       }
       throw new Error(`registry create ${model}: could not find a free version number in ${modelDir}`);
     } catch (err) {
@@ -219,7 +249,9 @@ export class ModelRegistry {
     const deleted: string[] = [];
     for (const version of candidates) {
       const dir = this.dir(model, version);
-      const { state } = await readStateFile(path.join(dir, STATE_FILE), `${model}/${version}`).catch(() => ({ state: undefined }));
+      const { state } = await readStateFile(path.join(dir, STATE_FILE), `${model}/${version}`).catch(() => ({
+        state: undefined,
+      }));
       if (state === undefined || PROTECTED_STATES.includes(state)) continue;
       // Rename aside first, so a reader never sees a half-deleted version.
       const doomed = path.join(modelDir, `.deleting-${version}-${process.pid}-${Date.now()}`);
@@ -230,7 +262,8 @@ export class ModelRegistry {
     for (const entry of await fs.readdir(modelDir).catch(() => [] as string[])) {
       if (!entry.startsWith('.tmp-') && !entry.startsWith('.deleting-')) continue;
       const stat = await fs.stat(path.join(modelDir, entry)).catch(() => undefined);
-      if (stat && Date.now() - stat.mtimeMs > STALE_TMP_MS) await fs.rm(path.join(modelDir, entry), { recursive: true, force: true });
+      if (stat && Date.now() - stat.mtimeMs > STALE_TMP_MS)
+        await fs.rm(path.join(modelDir, entry), { recursive: true, force: true });
     }
     return deleted;
   }
@@ -257,7 +290,9 @@ export class ModelRegistry {
  * what was recorded at create(); throws ArtifactIntegrityError listing every mismatch, e.g. a
  * truncated or replaced ONNX file. Reads every artifact: call it when loading a version, not per request.
  */
-export async function verifyArtifacts(info: Pick<VersionInfo, 'model' | 'version' | 'dir' | 'manifest'>): Promise<void> {
+export async function verifyArtifacts(
+  info: Pick<VersionInfo, 'model' | 'version' | 'dir' | 'manifest'>,
+): Promise<void> {
   const where = `${info.model}/${info.version}`;
   const artifacts = info.manifest.artifacts ?? {};
   const problems = await sizeProblems(info.dir, artifacts);
@@ -265,7 +300,8 @@ export async function verifyArtifacts(info: Pick<VersionInfo, 'model' | 'version
   for (const [rel, entry] of Object.entries(artifacts)) {
     if (problems.some((p) => p.startsWith(`${rel}:`))) continue;
     const actual = await sha256File(path.join(info.dir, rel));
-    if (actual !== entry.sha256) problems.push(`${rel}: sha256 ${actual.slice(0, 12)}… differs from the recorded ${entry.sha256.slice(0, 12)}…`);
+    if (actual !== entry.sha256)
+      problems.push(`${rel}: sha256 ${actual.slice(0, 12)}… differs from the recorded ${entry.sha256.slice(0, 12)}…`);
   }
   if (problems.length) throw new ArtifactIntegrityError(where, problems);
 }
@@ -277,7 +313,8 @@ async function sizeProblems(dir: string, artifacts: Record<string, ArtifactEntry
     const stat = await fs.stat(path.join(dir, rel)).catch(() => undefined);
     if (!stat || !stat.isFile()) problems.push(`${rel}: missing`);
     else if (stat.size === 0) problems.push(`${rel}: empty`);
-    else if (stat.size !== entry.bytes) problems.push(`${rel}: ${stat.size} bytes, the manifest records ${entry.bytes}`);
+    else if (stat.size !== entry.bytes)
+      problems.push(`${rel}: ${stat.size} bytes, the manifest records ${entry.bytes}`);
   }
   return problems;
 }
@@ -289,10 +326,12 @@ async function readStateFile(file: string, where: string): Promise<StateFile> {
   } catch (err) {
     throw new Error(`registry version ${where}: cannot read ${file}: ${(err as Error).message}`);
   }
-  if (!isModelState(parsed.state) || !Array.isArray(parsed.history)) throw new Error(`registry version ${where}: ${file} does not hold { state, history }`);
+  if (!isModelState(parsed.state) || !Array.isArray(parsed.history))
+    throw new Error(`registry version ${where}: ${file} does not hold { state, history }`);
   return parsed;
 }
 
 function checkName(what: string, name: string): void {
-  if (!NAME_PATTERN.test(name)) throw new Error(`${what} name "${name}" must use letters, digits, '_', '.', '-' and start with a letter or digit`);
+  if (!NAME_PATTERN.test(name))
+    throw new Error(`${what} name "${name}" must use letters, digits, '_', '.', '-' and start with a letter or digit`);
 }

@@ -1,6 +1,15 @@
 // The lifecycle of a model version and the transitions the registry allows between its states.
 
-export const MODEL_STATES = ['training', 'trained', 'validated', 'rejected', 'published', 'serving', 'retired', 'rolled_back'] as const;
+export const MODEL_STATES = [
+  'training',
+  'trained',
+  'validated',
+  'rejected',
+  'published',
+  'serving',
+  'retired',
+  'rolled_back',
+] as const;
 export type ModelState = (typeof MODEL_STATES)[number];
 
 /**

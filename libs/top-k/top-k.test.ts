@@ -5,9 +5,11 @@ describe('selectTop', () => {
   it('agrees with a full sort, best first', () => {
     // Scattered scores with many ties.
     const items = Array.from({ length: 500 }, (_, id) => ({ id, score: (id * 7919) % 50 }));
-    const worse = (a: (typeof items)[number], b: (typeof items)[number]) => a.score < b.score || (a.score === b.score && a.id > b.id);
+    const worse = (a: (typeof items)[number], b: (typeof items)[number]) =>
+      a.score < b.score || (a.score === b.score && a.id > b.id);
     const sorted = [...items].sort((a, b) => b.score - a.score || a.id - b.id);
-    for (const k of [0, 1, 7, 100, 500, 900]) expect(selectTop(items, k, worse)).toEqual(sorted.slice(0, Math.max(0, k)));
+    for (const k of [0, 1, 7, 100, 500, 900])
+      expect(selectTop(items, k, worse)).toEqual(sorted.slice(0, Math.max(0, k)));
   });
 });
 

@@ -65,7 +65,14 @@ export async function heldOutSet(worldDir: string, cutMs: number, endMs: number,
       }
     }
     const users = sampleUsers([...targets.keys()], maxUsers);
-    return { cutMs, endMs, users, contexts: users.map((u) => replay.context(u, cutMs)), targets: users.map((u) => [...targets.get(u)!]), items };
+    return {
+      cutMs,
+      endMs,
+      users,
+      contexts: users.map((u) => replay.context(u, cutMs)),
+      targets: users.map((u) => [...targets.get(u)!]),
+      items,
+    };
   } finally {
     duck.close();
   }
@@ -93,14 +100,24 @@ export interface RetrievalMetrics {
  * Brute-force retrieval over the set's catalog with a registered version's towers, leaving out the
  * items already in each user's context (as the blender does).
  */
-export async function evaluateTwoTower(info: Pick<VersionInfo<TwoTowerManifest>, 'dir' | 'manifest'>, set: HeldOutSet, ks: number[] = [100, 500]): Promise<RetrievalMetrics> {
+export async function evaluateTwoTower(
+  info: Pick<VersionInfo<TwoTowerManifest>, 'dir' | 'manifest'>,
+  set: HeldOutSet,
+  ks: number[] = [100, 500],
+): Promise<RetrievalMetrics> {
   const m = info.manifest;
   const userSession = await ort.InferenceSession.create(path.join(info.dir, USER_TOWER_FILE));
   const itemSession = await ort.InferenceSession.create(path.join(info.dir, ITEM_TOWER_FILE));
   try {
     const dims = (shapes: Record<string, number[]>, arrays: object) =>
       Object.fromEntries(Object.entries(arrays).map(([k, data]) => [k, { data, dims: shapes[k] }]));
-    const itemEmb = (await runTower(itemSession, dims(itemInputDims(set.items.length), encodeItemBatch(set.items, m, set.cutMs)), m.onnx?.itemOutput ?? ITEM_OUTPUT)).data;
+    const itemEmb = (
+      await runTower(
+        itemSession,
+        dims(itemInputDims(set.items.length), encodeItemBatch(set.items, m, set.cutMs)),
+        m.onnx?.itemOutput ?? ITEM_OUTPUT,
+      )
+    ).data;
     const D = m.dim;
     const nItems = set.items.length;
     const rowOf = new Map(set.items.map((r, i) => [r.item_id, i]));
@@ -114,7 +131,13 @@ export async function evaluateTwoTower(info: Pick<VersionInfo<TwoTowerManifest>,
     const BATCH = 256;
     for (let start = 0; start < set.users.length; start += BATCH) {
       const contexts = set.contexts.slice(start, start + BATCH);
-      const userEmb = (await runTower(userSession, dims(userInputDims(m, contexts.length), encodeUserBatch(contexts, m)), m.onnx?.userOutput ?? USER_OUTPUT)).data;
+      const userEmb = (
+        await runTower(
+          userSession,
+          dims(userInputDims(m, contexts.length), encodeUserBatch(contexts, m)),
+          m.onnx?.userOutput ?? USER_OUTPUT,
+        )
+      ).data;
       const scores = new Float32Array(nItems);
       contexts.forEach((context, b) => {
         const u = userEmb.subarray(b * D, (b + 1) * D);

@@ -39,10 +39,22 @@ describe('trainers on an id-only log', () => {
     const m = info.manifest.metrics;
     expect(m['val_recall@100']).toBeGreaterThan(m['random_recall@100']);
 
-    const set = await heldOutSet(worldDir, info.manifest.validationWindow!.startMs, info.manifest.validationWindow!.endMs);
+    const set = await heldOutSet(
+      worldDir,
+      info.manifest.validationWindow!.startMs,
+      info.manifest.validationWindow!.endMs,
+    );
     expect(set.users.length).toBeGreaterThan(20);
     const measured = await evaluateTwoTower(info, set);
-    const values = [...Object.values(measured.recall), measured.coverage100, measured.meanUserNorm, ...measured.userNormRange, ...measured.itemNormRange, measured.itemMeanPairwiseCosine, measured.userMeanPairwiseCosine];
+    const values = [
+      ...Object.values(measured.recall),
+      measured.coverage100,
+      measured.meanUserNorm,
+      ...measured.userNormRange,
+      ...measured.itemNormRange,
+      measured.itemMeanPairwiseCosine,
+      measured.userMeanPairwiseCosine,
+    ];
     expect(values.every(Number.isFinite)).toBe(true);
     // The serving path agrees with the trainer's own held-out recall.
     expect(measured.recall[100]).toBeCloseTo(m['val_recall@100'], 2);

@@ -18,7 +18,11 @@ export const MF_SNAPSHOT = 'mf_factors';
 /** Rows of the mf_factors snapshot: one meta row, then one row per user and per item. */
 export type MfSnapshotRow =
   | { kind: 'meta'; model: string; version: string; dim: number; users: number; items: number; asOfMs: number }
-  | { kind: 'user' | 'item'; id: string; /** base64 of the float32 (little-endian) factor vector; item rows end in the bias, user rows in 1. */ f: string };
+  | {
+      kind: 'user' | 'item';
+      id: string;
+      /** base64 of the float32 (little-endian) factor vector; item rows end in the bias, user rows in 1. */ f: string;
+    };
 
 /** The mf_factors snapshot's contract: what the mf generator reads. */
 export const mfFactors = defineSnapshot<MfSnapshotRow>()(MF_SNAPSHOT);
@@ -117,8 +121,16 @@ export async function buildMfDataset(worldDir: string, outDir: string, asOfMs: n
       await writeNpy(path.join(outDir, 'val_target_offsets.npy'), offsets);
       await writeNpy(path.join(outDir, 'val_target_rows.npy'), BigInt64Array.from(rows));
     }
-    const [{ first }] = await queryRows<{ first: number | null }>(duck.conn, `SELECT min(time_ms) AS first FROM events`);
-    const meta = { asOfMs, trainEndMs, firstEventMs: first, counts: { interactions: trainUser.length, users: userIds.length, items: itemIds.length } };
+    const [{ first }] = await queryRows<{ first: number | null }>(
+      duck.conn,
+      `SELECT min(time_ms) AS first FROM events`,
+    );
+    const meta = {
+      asOfMs,
+      trainEndMs,
+      firstEventMs: first,
+      counts: { interactions: trainUser.length, users: userIds.length, items: itemIds.length },
+    };
     await fs.writeFile(path.join(outDir, 'mf.json'), JSON.stringify(meta, null, 2));
     await fs.writeFile(path.join(outDir, 'users.json'), JSON.stringify(userIds));
     await fs.writeFile(path.join(outDir, 'items.json'), JSON.stringify(itemIds));
@@ -142,9 +154,14 @@ export async function trainMf(options: TrainMfOptions): Promise<TrainMfResult> {
   try {
     const dataDir = path.join(workDir, 'dataset');
     const dataset = await buildMfDataset(options.worldDir, dataDir, asOfMs, holdoutMs);
-    if (dataset.counts.interactions === 0) throw new Error(`no clicks or saves before ${new Date(dataset.trainEndMs).toISOString()} in ${options.worldDir}: nothing to train mf on`);
+    if (dataset.counts.interactions === 0)
+      throw new Error(
+        `no clicks or saves before ${new Date(dataset.trainEndMs).toISOString()} in ${options.worldDir}: nothing to train mf on`,
+      );
     const datasetMs = performance.now() - started;
-    log(`mf dataset: ${dataset.counts.interactions} interactions, ${dataset.counts.users} users, ${dataset.counts.items} items`);
+    log(
+      `mf dataset: ${dataset.counts.interactions} interactions, ${dataset.counts.users} users, ${dataset.counts.items} items`,
+    );
     const reportFile = path.join(workDir, 'report.json');
     let trainMs = 0;
     const train = async (outDir: string): Promise<MfReport> => {
@@ -152,7 +169,10 @@ export async function trainMf(options: TrainMfOptions): Promise<TrainMfResult> {
       const args = ['--data', dataDir, '--out', outDir, '--report', reportFile, '--seed', String(options.seed ?? 7)];
       if (options.epochs !== undefined) args.push('--epochs', String(options.epochs));
       if (options.dim !== undefined) args.push('--dim', String(options.dim));
-      await runPython(trainerScript('mf_bpr.py'), [...args, ...(options.trainerArgs ?? [])], { python: options.python, log });
+      await runPython(trainerScript('mf_bpr.py'), [...args, ...(options.trainerArgs ?? [])], {
+        python: options.python,
+        log,
+      });
       trainMs = performance.now() - t0;
       await fs.copyFile(path.join(dataDir, 'users.json'), path.join(outDir, 'users.json'));
       await fs.copyFile(path.join(dataDir, 'items.json'), path.join(outDir, 'items.json'));
@@ -170,12 +190,20 @@ export async function trainMf(options: TrainMfOptions): Promise<TrainMfResult> {
         return {
           kind: 'mf_bpr',
           dim: report.dim,
-          dataWindow: { startMs: Math.min(world.startMs, dataset.firstEventMs ?? world.startMs), endMs: dataset.trainEndMs },
+          dataWindow: {
+            startMs: Math.min(world.startMs, dataset.firstEventMs ?? world.startMs),
+            endMs: dataset.trainEndMs,
+          },
           metrics: report.metrics,
           training: { ...report.training, world: world.name, asOfMs },
         };
       });
-      info = (await registry.setState(MF_MODEL, created.version, 'trained', `${dataset.counts.interactions} interactions, train AUC ${report.metrics.train_auc?.toFixed(3)}`)) as VersionInfo<MfManifest>;
+      info = (await registry.setState(
+        MF_MODEL,
+        created.version,
+        'trained',
+        `${dataset.counts.interactions} interactions, train AUC ${report.metrics.train_auc?.toFixed(3)}`,
+      )) as VersionInfo<MfManifest>;
       factorsDir = info.dir;
       version = info.version;
     } else {
@@ -197,25 +225,39 @@ export async function trainMf(options: TrainMfOptions): Promise<TrainMfResult> {
         { asOfMs, job: 'mf_bpr', keep: 3 },
       );
       snapshotVersion = published.version;
-      log(`mf: published snapshot ${MF_SNAPSHOT} ${published.version} (${dataset.counts.users} users, ${dataset.counts.items} items)`);
+      log(
+        `mf: published snapshot ${MF_SNAPSHOT} ${published.version} (${dataset.counts.users} users, ${dataset.counts.items} items)`,
+      );
     }
-    return { info, snapshotVersion, metrics: report.metrics, counts: dataset.counts, timings: { datasetMs, trainMs, totalMs: performance.now() - started } };
+    return {
+      info,
+      snapshotVersion,
+      metrics: report.metrics,
+      counts: dataset.counts,
+      timings: { datasetMs, trainMs, totalMs: performance.now() - started },
+    };
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
   }
 }
 
 /** The snapshot rows for the factors in dir (user_factors.npy, item_factors.npy, users.json, items.json). */
-export async function factorRows(dir: string, meta: { model: string; version: string; asOfMs: number }): Promise<MfSnapshotRow[]> {
+export async function factorRows(
+  dir: string,
+  meta: { model: string; version: string; asOfMs: number },
+): Promise<MfSnapshotRow[]> {
   const users = JSON.parse(await fs.readFile(path.join(dir, 'users.json'), 'utf8')) as string[];
   const items = JSON.parse(await fs.readFile(path.join(dir, 'items.json'), 'utf8')) as string[];
   const uf = await readNpy(path.join(dir, 'user_factors.npy'));
   const itf = await readNpy(path.join(dir, 'item_factors.npy'));
   const dim = uf.shape[1];
   if (uf.shape[0] !== users.length || itf.shape[0] !== items.length || itf.shape[1] !== dim) {
-    throw new Error(`mf factors in ${dir} do not match their id lists (users ${uf.shape} vs ${users.length}, items ${itf.shape} vs ${items.length})`);
+    throw new Error(
+      `mf factors in ${dir} do not match their id lists (users ${uf.shape} vs ${users.length}, items ${itf.shape} vs ${items.length})`,
+    );
   }
-  const encode = (data: Float32Array, row: number) => Buffer.from(data.buffer, data.byteOffset + row * dim * 4, dim * 4).toString('base64');
+  const encode = (data: Float32Array, row: number) =>
+    Buffer.from(data.buffer, data.byteOffset + row * dim * 4, dim * 4).toString('base64');
   const rows: MfSnapshotRow[] = [{ kind: 'meta', ...meta, dim, users: users.length, items: items.length }];
   users.forEach((id, r) => rows.push({ kind: 'user', id, f: encode(uf.data as Float32Array, r) }));
   items.forEach((id, r) => rows.push({ kind: 'item', id, f: encode(itf.data as Float32Array, r) }));

@@ -19,7 +19,8 @@ function descrOf(data: NpyArray): string {
 /** The bytes of a .npy file holding data with the given shape (C order). */
 export function encodeNpy(data: NpyArray, shape: readonly number[]): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new Error(`npy: shape [${shape.join(', ')}] holds ${count} values, the array has ${data.length}`);
+  if (count !== data.length)
+    throw new Error(`npy: shape [${shape.join(', ')}] holds ${count} values, the array has ${data.length}`);
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descrOf(data)}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
@@ -45,7 +46,8 @@ export interface NpyFile {
 
 /** Parses .npy bytes (format 1.x/2.x, little-endian, C order). */
 export function decodeNpy(bytes: Uint8Array, source = '(bytes)'): NpyFile {
-  if (bytes[0] !== 0x93 || Buffer.from(bytes.subarray(1, 6)).toString('latin1') !== 'NUMPY') throw new Error(`npy: ${source} is not a .npy file`);
+  if (bytes[0] !== 0x93 || Buffer.from(bytes.subarray(1, 6)).toString('latin1') !== 'NUMPY')
+    throw new Error(`npy: ${source} is not a .npy file`);
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
@@ -54,9 +56,14 @@ export function decodeNpy(bytes: Uint8Array, source = '(bytes)'): NpyFile {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || fortran === undefined || shapeText === undefined) throw new Error(`npy: ${source} has an unreadable header: ${header.trim()}`);
+  if (!descr || fortran === undefined || shapeText === undefined)
+    throw new Error(`npy: ${source} has an unreadable header: ${header.trim()}`);
   if (fortran === 'True') throw new Error(`npy: ${source} is in Fortran order`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
   // A copy (Buffer#slice would be a view into a shared pool), aligned for the typed array.
@@ -71,7 +78,8 @@ export function decodeNpy(bytes: Uint8Array, source = '(bytes)'): NpyFile {
   const ctor = make[descr];
   if (!ctor) throw new Error(`npy: ${source} has dtype ${descr}; supported: ${Object.keys(make).join(', ')}`);
   const elementBytes = Number(descr.slice(2));
-  if (body.byteLength < count * elementBytes) throw new Error(`npy: ${source} is truncated (${body.byteLength} bytes of data for ${count} values of ${descr})`);
+  if (body.byteLength < count * elementBytes)
+    throw new Error(`npy: ${source} is truncated (${body.byteLength} bytes of data for ${count} values of ${descr})`);
   return { data: ctor(body.buffer), shape, descr };
 }
 

@@ -21,7 +21,12 @@ export interface RunPythonOptions {
 /** Runs script with args; resolves on exit 0, rejects with the end of its stderr otherwise. */
 export function runPython(script: string, args: string[], options: RunPythonOptions = {}): Promise<void> {
   const python = options.python ?? DEFAULT_PYTHON;
-  if (!existsSync(python)) return Promise.reject(new Error(`${python} not found: install Debian's python3 with python3-torch, python3-onnx and python3-numpy (make setup)`));
+  if (!existsSync(python))
+    return Promise.reject(
+      new Error(
+        `${python} not found: install Debian's python3 with python3-torch, python3-onnx and python3-numpy (make setup)`,
+      ),
+    );
   if (!existsSync(script)) return Promise.reject(new Error(`trainer script ${script} not found`));
   return new Promise((resolve, reject) => {
     const child = spawn(python, ['-W', 'ignore::UserWarning', script, ...args], {
@@ -49,7 +54,10 @@ export function runPython(script: string, args: string[], options: RunPythonOpti
     child.on('close', (code, signal) => {
       if (partial.trim()) tail.push(partial);
       if (code === 0) resolve();
-      else reject(new Error(`${script} failed (${signal ? `signal ${signal}` : `exit code ${code}`}):\n${tail.join('\n')}`));
+      else
+        reject(
+          new Error(`${script} failed (${signal ? `signal ${signal}` : `exit code ${code}`}):\n${tail.join('\n')}`),
+        );
     });
   });
 }

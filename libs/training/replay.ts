@@ -13,7 +13,10 @@ import { CONTEXT_MAX_ACTIONS } from '../features/two-tower.js';
 export const KEPT_ACTIONS = 1000;
 const MAX_ENGAGED_TOPICS = 3;
 const MIN_TOPIC_ENGAGEMENT = 2;
-const TOPIC_WEIGHT: Partial<Record<ActionType, number>> = { [ActionType.ACTION_TYPE_CLICK]: 1, [ActionType.ACTION_TYPE_SAVE]: 2 };
+const TOPIC_WEIGHT: Partial<Record<ActionType, number>> = {
+  [ActionType.ACTION_TYPE_CLICK]: 1,
+  [ActionType.ACTION_TYPE_SAVE]: 2,
+};
 
 export interface ReplayEvent {
   userId: string;
@@ -55,7 +58,10 @@ export class UserReplay {
   /** Loads profiles, creator follows and item topics from the catalog views of eventsView. */
   static async load(conn: DuckDBConnection, maxActions = CONTEXT_MAX_ACTIONS): Promise<UserReplay> {
     const profiles = new Map<string, Profile>();
-    const users = await queryRows<{ user_id: string; locale: string | null; topics: string[] | null }>(conn, 'SELECT user_id, locale, topics FROM users');
+    const users = await queryRows<{ user_id: string; locale: string | null; topics: string[] | null }>(
+      conn,
+      'SELECT user_id, locale, topics FROM users',
+    );
     for (const u of users) profiles.set(u.user_id, { locale: u.locale ?? '', topics: u.topics ?? [], follows: [] });
     const follows = await queryRows<{ user_id: string; target_id: string; time_ms: number }>(
       conn,
@@ -66,13 +72,21 @@ export class UserReplay {
       if (!p) profiles.set(f.user_id, (p = { locale: '', topics: [], follows: [] }));
       p.follows.push({ creatorId: f.target_id, timeMs: Number(f.time_ms) });
     }
-    const topics = await queryRows<{ item_id: string; topic: string }>(conn, 'SELECT item_id, topic FROM items WHERE topic IS NOT NULL');
+    const topics = await queryRows<{ item_id: string; topic: string }>(
+      conn,
+      'SELECT item_id, topic FROM items WHERE topic IS NOT NULL',
+    );
     return new UserReplay(profiles, new Map(topics.map((r) => [r.item_id, r.topic])), maxActions);
   }
 
   /** Adds one event (clicks, saves and hides; others are ignored). Events must come in time order. */
   apply(event: ReplayEvent): void {
-    if (event.type !== ActionType.ACTION_TYPE_CLICK && event.type !== ActionType.ACTION_TYPE_SAVE && event.type !== ActionType.ACTION_TYPE_HIDE) return;
+    if (
+      event.type !== ActionType.ACTION_TYPE_CLICK &&
+      event.type !== ActionType.ACTION_TYPE_SAVE &&
+      event.type !== ActionType.ACTION_TYPE_HIDE
+    )
+      return;
     let h = this.histories.get(event.userId);
     if (!h) this.histories.set(event.userId, (h = { actions: [], keptFrom: 0, topicScore: new Map() }));
     h.actions.push({ itemId: event.itemId, type: event.type, timeMs: event.timeMs, boardId: event.boardId });
@@ -88,7 +102,9 @@ export class UserReplay {
     const profile = this.profiles.get(userId);
     const h = this.histories.get(userId);
     const recentActions: Action[] = [];
-    if (h) for (let i = h.actions.length - 1; i >= h.keptFrom && recentActions.length < this.maxActions; i--) recentActions.push(h.actions[i]);
+    if (h)
+      for (let i = h.actions.length - 1; i >= h.keptFrom && recentActions.length < this.maxActions; i--)
+        recentActions.push(h.actions[i]);
     const declared = profile?.topics ?? [];
     return {
       userId,
@@ -148,5 +164,11 @@ export async function loadEngagementEvents(conn: DuckDBConnection, beforeMs: num
 }
 
 export function eventAt(columns: EventColumns, i: number): ReplayEvent {
-  return { userId: columns.users[i], itemId: columns.items[i], type: columns.types[i], timeMs: columns.times[i], boardId: columns.boards[i] };
+  return {
+    userId: columns.users[i],
+    itemId: columns.items[i],
+    type: columns.types[i],
+    timeMs: columns.times[i],
+    boardId: columns.boards[i],
+  };
 }

@@ -82,7 +82,10 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
         if (options.epochs !== undefined) args.push('--epochs', String(options.epochs));
         if (options.dim !== undefined) args.push('--dim', String(options.dim));
         if (options.batch !== undefined) args.push('--batch', String(options.batch));
-        await runPython(trainerScript('two_tower.py'), [...args, ...(options.trainerArgs ?? [])], { python: options.python, log });
+        await runPython(trainerScript('two_tower.py'), [...args, ...(options.trainerArgs ?? [])], {
+          python: options.python,
+          log,
+        });
         trainMs = performance.now() - t0;
         const report = JSON.parse(await fs.readFile(reportFile, 'utf8')) as TrainerReport;
         const t1 = performance.now();
@@ -104,18 +107,41 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
           inputs: m.encoding.inputs,
           buckets: m.encoding.buckets,
           weighting: m.encoding.weighting,
-          onnx: { opset: 17, userInputs: [...USER_INPUTS], itemInputs: [...ITEM_INPUTS], userOutput: USER_OUTPUT, itemOutput: ITEM_OUTPUT },
+          onnx: {
+            opset: 17,
+            userInputs: [...USER_INPUTS],
+            itemInputs: [...ITEM_INPUTS],
+            userOutput: USER_OUTPUT,
+            itemOutput: ITEM_OUTPUT,
+          },
           metrics: report.metrics,
-          training: { ...report.training, world: m.world, asOfMs: m.asOfMs, dataset: m.counts, datasetMs: Math.round(datasetMs), onnxCheck: check },
+          training: {
+            ...report.training,
+            world: m.world,
+            asOfMs: m.asOfMs,
+            dataset: m.counts,
+            datasetMs: Math.round(datasetMs),
+            onnxCheck: check,
+          },
         };
         return manifest;
       },
-      { note: `trained on ${dataset.manifest.counts.train} engagements before ${new Date(dataset.manifest.trainEndMs).toISOString()}, seed ${seed}` },
+      {
+        note: `trained on ${dataset.manifest.counts.train} engagements before ${new Date(dataset.manifest.trainEndMs).toISOString()}, seed ${seed}`,
+      },
     );
     const r = created.manifest.metrics;
-    const note = `onnx verified (max |onnx − torch| ${Math.max(check.maxAbsDiffUser, check.maxAbsDiffItem).toExponential(1)})` +
-      (r['val_recall@100'] !== undefined ? `; val recall@100 ${r['val_recall@100'].toFixed(3)}, @500 ${r['val_recall@500'].toFixed(3)}` : '');
-    const info = (await registry.setState(created.model, created.version, 'trained', note)) as VersionInfo<TwoTowerManifest>;
+    const note =
+      `onnx verified (max |onnx − torch| ${Math.max(check.maxAbsDiffUser, check.maxAbsDiffItem).toExponential(1)})` +
+      (r['val_recall@100'] !== undefined
+        ? `; val recall@100 ${r['val_recall@100'].toFixed(3)}, @500 ${r['val_recall@500'].toFixed(3)}`
+        : '');
+    const info = (await registry.setState(
+      created.model,
+      created.version,
+      'trained',
+      note,
+    )) as VersionInfo<TwoTowerManifest>;
     return { info, check, timings: { datasetMs, trainMs, verifyMs, totalMs: performance.now() - started } };
   } finally {
     if (!options.workDir) await fs.rm(workDir, { recursive: true, force: true });

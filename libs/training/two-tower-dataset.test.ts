@@ -8,7 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEvents } from '../../test/fixtures/events.js';
 import { testWorld } from '../../test/fixtures/world.js';
 import { DAY_MS, readWorldManifest } from '../data/world.js';
-import { encodeItemBatch, encodeUserBatch, ITEM_INPUTS, OOV, USER_INPUTS, type UserBatch } from '../features/two-tower.js';
+import {
+  encodeItemBatch,
+  encodeUserBatch,
+  ITEM_INPUTS,
+  OOV,
+  USER_INPUTS,
+  type UserBatch,
+} from '../features/two-tower.js';
 import { itemFeatureRows } from './item-features.js';
 import { readNpy } from './npy.js';
 import { buildTwoTowerDataset, type TwoTowerDataset } from './two-tower-dataset.js';
@@ -35,7 +42,14 @@ async function userRow(prefix: string, r: number): Promise<Record<string, unknow
 }
 
 const encodedRow = (batch: UserBatch, r: number, encoding = dataset.manifest.encoding) => {
-  const widths: Record<string, number> = { hist_items: encoding.inputs.histLen, hist_weights: encoding.inputs.histLen, follow_creators: encoding.inputs.followLen, topics: encoding.inputs.topicLen, locale: 1, hour: 1 };
+  const widths: Record<string, number> = {
+    hist_items: encoding.inputs.histLen,
+    hist_weights: encoding.inputs.histLen,
+    follow_creators: encoding.inputs.followLen,
+    topics: encoding.inputs.topicLen,
+    locale: 1,
+    hour: 1,
+  };
   return Object.fromEntries(USER_INPUTS.map((k) => [k, [...batch[k].subarray(r * widths[k], (r + 1) * widths[k])]]));
 };
 
@@ -84,7 +98,9 @@ describe('two-tower dataset', () => {
       const users = JSON.parse(await fs.readFile(path.join(dir, 'val_users.json'), 'utf8')) as string[];
       const sample = users.slice(0, 25);
       // The service's clock runs on from the cut-off; the dataset encodes as of the cut-off itself.
-      const contexts = await Promise.all(sample.map(async (u) => ({ ...(await events.context(u)), requestTimeMs: m.trainEndMs })));
+      const contexts = await Promise.all(
+        sample.map(async (u) => ({ ...(await events.context(u)), requestTimeMs: m.trainEndMs })),
+      );
       const served = encodeUserBatch(contexts, m.encoding);
       let withHistory = 0;
       for (let r = 0; r < sample.length; r++) {
@@ -104,27 +120,34 @@ describe('two-tower dataset', () => {
     const weights = (await read('train_hist_weights')).data as Float32Array;
     const L = m.encoding.inputs.histLen;
     // A late example with a long history, and an early one.
-    const late = [...times.keys()].reverse().find((r) => weights[r * L + L - 1] > 0 && times[r] !== times[r - 1] && times[r] !== times[r + 1])!;
-    const early = [...times.keys()].find((r) => r > 50 && weights[r * L] > 0 && times[r] !== times[r - 1] && times[r] !== times[r + 1])!;
+    const late = [...times.keys()]
+      .reverse()
+      .find((r) => weights[r * L + L - 1] > 0 && times[r] !== times[r - 1] && times[r] !== times[r + 1])!;
+    const early = [...times.keys()].find(
+      (r) => r > 50 && weights[r * L] > 0 && times[r] !== times[r - 1] && times[r] !== times[r + 1],
+    )!;
     const users = await exampleUsers([late, early]);
     for (const [r, userId] of [late, early].map((r, i) => [r, users[i]] as const)) {
       const events = await startTestEvents(world, { asOfMs: times[r] });
       try {
         const context = { ...(await events.context(userId)), requestTimeMs: times[r] };
-        expect(await userRow('train_', r), `example ${r}`).toEqual(encodedRow(encodeUserBatch([context], m.encoding), 0));
+        expect(await userRow('train_', r), `example ${r}`).toEqual(
+          encodedRow(encodeUserBatch([context], m.encoding), 0),
+        );
       } finally {
         await events.stop();
       }
     }
   });
 
-  it('the catalog table is the indexer\'s itemFeatureRows at the cut-off, encoded with encodeItemBatch', async () => {
+  it("the catalog table is the indexer's itemFeatureRows at the cut-off, encoded with encodeItemBatch", async () => {
     const m = dataset.manifest;
     const rows = await itemFeatureRows(world, m.trainEndMs);
     const ids = JSON.parse(await fs.readFile(path.join(dir, 'items.json'), 'utf8')) as string[];
     expect(ids).toEqual(rows.map((r) => r.item_id));
     const encoded = encodeItemBatch(rows, m.encoding, m.trainEndMs);
-    for (const k of ITEM_INPUTS) expect([...((await read(`items_${k}`)).data as BigInt64Array)]).toEqual([...encoded[k]]);
+    for (const k of ITEM_INPUTS)
+      expect([...((await read(`items_${k}`)).data as BigInt64Array)]).toEqual([...encoded[k]]);
     const freq = (await read('items_freq')).data as Float32Array;
     expect(freq.reduce((a, b) => a + b, 0)).toBe(m.counts.train);
     // Some items have never been engaged: their popularity bucket is the "zero" bucket 1.
@@ -142,7 +165,10 @@ describe('two-tower dataset', () => {
       const out: string[] = [];
       for (const r of rowsWanted) {
         // Example times are unique here (checked by the caller), so the engagement is found by its time.
-        const rows = await queryRows<{ user_id: string }>(duck.conn, `SELECT user_id FROM events WHERE action IN ('click','save') AND time_ms = ${times[r]}`);
+        const rows = await queryRows<{ user_id: string }>(
+          duck.conn,
+          `SELECT user_id FROM events WHERE action IN ('click','save') AND time_ms = ${times[r]}`,
+        );
         expect(rows.length).toBe(1);
         out.push(rows[0].user_id);
       }

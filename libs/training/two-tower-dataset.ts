@@ -91,8 +91,15 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
   const asOfMs = Math.floor(options.asOfMs ?? world.startMs + world.days * DAY_MS);
   const holdoutMs = options.holdoutMs ?? DAY_MS;
   const trainEndMs = asOfMs - holdoutMs;
-  if (trainEndMs <= world.startMs) throw new Error(`the data window ends at ${new Date(trainEndMs).toISOString()}, before the world starts (${new Date(world.startMs).toISOString()}): nothing to train on`);
-  const inputs = { histLen: options.histLen ?? 50, followLen: options.followLen ?? 20, topicLen: options.topicLen ?? 8 };
+  if (trainEndMs <= world.startMs)
+    throw new Error(
+      `the data window ends at ${new Date(trainEndMs).toISOString()}, before the world starts (${new Date(world.startMs).toISOString()}): nothing to train on`,
+    );
+  const inputs = {
+    histLen: options.histLen ?? 50,
+    followLen: options.followLen ?? 20,
+    topicLen: options.topicLen ?? 8,
+  };
   const weighting = options.weighting ?? DEFAULT_WEIGHTING;
   await fs.mkdir(options.outDir, { recursive: true });
 
@@ -101,12 +108,19 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
     const conn = duck.conn;
     await eventsView(conn, options.worldDir, { beforeMs: asOfMs });
     const catalog = await itemFeatureRowsFrom(conn, trainEndMs);
-    if (catalog.length === 0) throw new Error(`the world in ${options.worldDir} has no items created before ${new Date(trainEndMs).toISOString()}`);
+    if (catalog.length === 0)
+      throw new Error(
+        `the world in ${options.worldDir} has no items created before ${new Date(trainEndMs).toISOString()}`,
+      );
     const rowOf = new Map(catalog.map((r, i) => [r.item_id, i]));
     const replay = await UserReplay.load(conn);
     const events = await loadEngagementEvents(conn, asOfMs);
     let split = events.length;
-    for (let i = 0; i < events.length; i++) if (events.times[i] >= trainEndMs) { split = i; break; }
+    for (let i = 0; i < events.length; i++)
+      if (events.times[i] >= trainEndMs) {
+        split = i;
+        break;
+      }
 
     // Pass 1: which events become examples (the first click/save of a user-item pair with a catalog row).
     const isExample = new Uint8Array(split);
@@ -129,7 +143,10 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
       itemCount.set(item, (itemCount.get(item) ?? 0) + 1);
       exampleDays.add(Math.floor(events.times[i] / DAY_MS) * DAY_MS);
     }
-    if (n === 0) throw new Error(`no clicks or saves before ${new Date(trainEndMs).toISOString()} in ${options.worldDir}: nothing to train on`);
+    if (n === 0)
+      throw new Error(
+        `no clicks or saves before ${new Date(trainEndMs).toISOString()} in ${options.worldDir}: nothing to train on`,
+      );
     const ms = () => Math.round(performance.now() - started);
     log(`dataset: ${n} training examples from ${split} events, catalog ${catalog.length} items (${ms()} ms)`);
 
@@ -145,7 +162,10 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
       arrays[name] = { file, dtype: dtypeOf(data), shape };
     };
     const train = userBatchBuffers(n, inputs);
-    const trainItems = Object.fromEntries(ITEM_INPUTS.map((k) => [k, new BigInt64Array(n)])) as Record<(typeof ITEM_INPUTS)[number], BigInt64Array>;
+    const trainItems = Object.fromEntries(ITEM_INPUTS.map((k) => [k, new BigInt64Array(n)])) as Record<
+      (typeof ITEM_INPUTS)[number],
+      BigInt64Array
+    >;
     const trainRow = new BigInt64Array(n);
     const trainTime = new Float64Array(n);
     let pendingUsers: UserContext[] = [];
@@ -173,7 +193,10 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
         trainTime[e] = event.timeMs;
         e++;
         pendingUsers.push(replay.context(event.userId, event.timeMs));
-        pendingItems.push({ row: { ...catalog[row], popularity: dailyPopularity.get(`${event.itemId}|${day}`) ?? 0 }, at: event.timeMs });
+        pendingItems.push({
+          row: { ...catalog[row], popularity: dailyPopularity.get(`${event.itemId}|${day}`) ?? 0 },
+          at: event.timeMs,
+        });
         if (pendingUsers.length === CHUNK) flush();
       }
       replay.apply(event);
@@ -211,9 +234,16 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
       const val = encodeUserBatch(contexts, encoding);
       for (const k of USER_INPUTS) await write(`val_${k}`, val[k], shapeOf(k, valUsers.length, inputs));
       const targetRows = valUsers.map((u) => [...targets.get(u)!].sort((a, b) => a - b));
-      const excludeRows = contexts.map((c) => [...new Set(c.recentActions.map((a) => rowOf.get(a.itemId)).filter((r): r is number => r !== undefined))].sort((a, b) => a - b));
+      const excludeRows = contexts.map((c) =>
+        [...new Set(c.recentActions.map((a) => rowOf.get(a.itemId)).filter((r): r is number => r !== undefined))].sort(
+          (a, b) => a - b,
+        ),
+      );
       valTargets = targetRows.reduce((s, t) => s + t.length, 0);
-      for (const [name, lists] of [['val_target', targetRows], ['val_exclude', excludeRows]] as const) {
+      for (const [name, lists] of [
+        ['val_target', targetRows],
+        ['val_exclude', excludeRows],
+      ] as const) {
         const { offsets, values } = csr(lists);
         await write(`${name}_offsets`, offsets, [offsets.length]);
         await write(`${name}_rows`, values, [values.length]);
@@ -229,12 +259,20 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
       dataWindow: { startMs: Math.min(world.startMs, firstEvent), endMs: trainEndMs },
       validationWindow: holdoutMs > 0 && valUsers.length > 0 ? { startMs: trainEndMs, endMs: asOfMs } : null,
       encoding,
-      counts: { train: n, items: catalog.length, valUsers: holdoutMs > 0 ? valUsers.length : 0, valTargets, users: engaged.size },
+      counts: {
+        train: n,
+        items: catalog.length,
+        valUsers: holdoutMs > 0 ? valUsers.length : 0,
+        valTargets,
+        users: engaged.size,
+      },
       arrays,
       buildMs: Math.round(performance.now() - started),
     };
     await fs.writeFile(path.join(options.outDir, DATASET_FILE), JSON.stringify(manifest, null, 2) + '\n');
-    log(`dataset: written to ${options.outDir} in ${manifest.buildMs} ms (${manifest.counts.valUsers} validation users, ${valTargets} targets)`);
+    log(
+      `dataset: written to ${options.outDir} in ${manifest.buildMs} ms (${manifest.counts.valUsers} validation users, ${valTargets} targets)`,
+    );
     return { dir: options.outDir, manifest };
   } finally {
     duck.close();
@@ -251,28 +289,60 @@ async function buildEncoding(
 ): Promise<TwoTowerEncoding> {
   const minItemCount = options.minItemCount ?? 2;
   const minBoardItems = options.minBoardItems ?? 2;
-  const items = [...itemCount].filter(([, c]) => c >= minItemCount).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
-  const followed = await queryRows<{ id: string }>(conn, `SELECT DISTINCT target_id AS id FROM follows WHERE target_type = 'creator'`);
-  const creators = [...new Set([...catalog.map((r) => r.creator_id), ...followed.map((r) => r.id)].filter((v): v is string => !!v))].sort();
+  const items = [...itemCount]
+    .filter(([, c]) => c >= minItemCount)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([id]) => id);
+  const followed = await queryRows<{ id: string }>(
+    conn,
+    `SELECT DISTINCT target_id AS id FROM follows WHERE target_type = 'creator'`,
+  );
+  const creators = [
+    ...new Set([...catalog.map((r) => r.creator_id), ...followed.map((r) => r.id)].filter((v): v is string => !!v)),
+  ].sort();
   const userTopics = await queryRows<{ topic: string }>(conn, 'SELECT DISTINCT unnest(topics) AS topic FROM users');
-  const topics = [...new Set([...catalog.map((r) => r.topic), ...userTopics.map((r) => r.topic)].filter((v): v is string => !!v))].sort();
+  const topics = [
+    ...new Set([...catalog.map((r) => r.topic), ...userTopics.map((r) => r.topic)].filter((v): v is string => !!v)),
+  ].sort();
   const boardItems = new Map<string, number>();
   for (const r of catalog) if (r.board_id) boardItems.set(r.board_id, (boardItems.get(r.board_id) ?? 0) + 1);
-  const boards = [...boardItems].filter(([, c]) => c >= minBoardItems).map(([b]) => b).sort();
-  const userLocales = await queryRows<{ locale: string }>(conn, 'SELECT DISTINCT locale FROM users WHERE locale IS NOT NULL ORDER BY locale');
-  const locales = [...LOCALES, ...userLocales.map((r) => r.locale).filter((l) => !(LOCALES as readonly string[]).includes(l))];
+  const boards = [...boardItems]
+    .filter(([, c]) => c >= minBoardItems)
+    .map(([b]) => b)
+    .sort();
+  const userLocales = await queryRows<{ locale: string }>(
+    conn,
+    'SELECT DISTINCT locale FROM users WHERE locale IS NOT NULL ORDER BY locale',
+  );
+  const locales = [
+    ...LOCALES,
+    ...userLocales.map((r) => r.locale).filter((l) => !(LOCALES as readonly string[]).includes(l)),
+  ];
   const positive = catalog.map((r) => r.popularity).filter((p) => p > 0);
   return {
-    vocab: { items: buildVocab(items), creators: buildVocab(creators), topics: buildVocab(topics), boards: buildVocab(boards), locales: buildVocab(locales) },
+    vocab: {
+      items: buildVocab(items),
+      creators: buildVocab(creators),
+      topics: buildVocab(topics),
+      boards: buildVocab(boards),
+      locales: buildVocab(locales),
+    },
     inputs,
     // The first popularity edge splits "never engaged" from "engaged at all".
-    buckets: { ageDays: AGE_DAY_EDGES, popularity: [1e-6, ...quantileEdges(positive, POPULARITY_QUANTILES).filter((e) => e > 1e-6)] },
+    buckets: {
+      ageDays: AGE_DAY_EDGES,
+      popularity: [1e-6, ...quantileEdges(positive, POPULARITY_QUANTILES).filter((e) => e > 1e-6)],
+    },
     weighting,
   };
 }
 
 /** Each item's popularity (the itemFeatureRows definition) at the start of each given UTC day. */
-async function popularityByDay(conn: Parameters<typeof queryRows>[0], days: number[], beforeMs: number): Promise<Map<string, number>> {
+async function popularityByDay(
+  conn: Parameters<typeof queryRows>[0],
+  days: number[],
+  beforeMs: number,
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if (days.length === 0) return out;
   const rows = await queryRows<{ item_id: string; day: number; popularity: number }>(
@@ -298,8 +368,21 @@ function userBatchBuffers(n: number, inputs: TwoTowerEncoding['inputs']): UserBa
   };
 }
 
-function copyUserBatch(into: UserBatch, from: UserBatch, offset: number, count: number, inputs: TwoTowerEncoding['inputs']): void {
-  const width: Record<keyof UserBatch, number> = { hist_items: inputs.histLen, hist_weights: inputs.histLen, follow_creators: inputs.followLen, topics: inputs.topicLen, locale: 1, hour: 1 };
+function copyUserBatch(
+  into: UserBatch,
+  from: UserBatch,
+  offset: number,
+  count: number,
+  inputs: TwoTowerEncoding['inputs'],
+): void {
+  const width: Record<keyof UserBatch, number> = {
+    hist_items: inputs.histLen,
+    hist_weights: inputs.histLen,
+    follow_creators: inputs.followLen,
+    topics: inputs.topicLen,
+    locale: 1,
+    hour: 1,
+  };
   for (const k of USER_INPUTS) {
     const w = width[k];
     (into[k] as BigInt64Array).set((from[k] as BigInt64Array).subarray(0, count * w), offset * w);
@@ -350,5 +433,8 @@ export function sampleUsers(users: string[], max: number): string[] {
     for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
     return h >>> 0;
   };
-  return sorted.sort((a, b) => hash(a) - hash(b) || (a < b ? -1 : 1)).slice(0, max).sort();
+  return sorted
+    .sort((a, b) => hash(a) - hash(b) || (a < b ? -1 : 1))
+    .slice(0, max)
+    .sort();
 }

@@ -10,7 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEvents } from '../../test/fixtures/events.js';
 import { testWorld } from '../../test/fixtures/world.js';
 import { eventsView, openDuck, queryRows } from '../data/duck.js';
-import { encodeItemBatch, encodeUserBatch, itemInputDims, ITEM_OUTPUT, ITEM_TOWER_FILE, USER_OUTPUT, USER_TOWER_FILE, userInputDims, type TwoTowerManifest } from '../features/two-tower.js';
+import {
+  encodeItemBatch,
+  encodeUserBatch,
+  itemInputDims,
+  ITEM_OUTPUT,
+  ITEM_TOWER_FILE,
+  USER_OUTPUT,
+  USER_TOWER_FILE,
+  userInputDims,
+  type TwoTowerManifest,
+} from '../features/two-tower.js';
 import { ModelRegistry, verifyArtifacts, type VersionInfo } from '../registry/registry.js';
 import { evaluateTwoTower, heldOutSet } from './evaluate.js';
 import { itemFeatureRows } from './item-features.js';
@@ -33,9 +43,15 @@ afterAll(async () => {
   await fs.rm(registryRoot, { recursive: true, force: true });
 });
 
-function feeds(arrays: Record<string, BigInt64Array | Float32Array>, dims: Record<string, number[]>): Record<string, ort.Tensor> {
+function feeds(
+  arrays: Record<string, BigInt64Array | Float32Array>,
+  dims: Record<string, number[]>,
+): Record<string, ort.Tensor> {
   return Object.fromEntries(
-    Object.entries(arrays).map(([k, v]) => [k, v instanceof BigInt64Array ? new ort.Tensor('int64', v, dims[k]) : new ort.Tensor('float32', v, dims[k])]),
+    Object.entries(arrays).map(([k, v]) => [
+      k,
+      v instanceof BigInt64Array ? new ort.Tensor('int64', v, dims[k]) : new ort.Tensor('float32', v, dims[k]),
+    ]),
   );
 }
 
@@ -58,7 +74,14 @@ describe('two-tower training, end to end on the tiny world', () => {
     expect(m.vocab.items.length).toBeGreaterThan(100);
     expect(Object.keys(m.artifacts).sort()).toEqual([ITEM_TOWER_FILE, USER_TOWER_FILE]);
     await verifyArtifacts(info);
-    for (const key of ['val_recall@100', 'val_recall@500', 'mean_user_norm', 'mean_item_norm', 'item_mean_pairwise_cosine', 'coverage@100']) {
+    for (const key of [
+      'val_recall@100',
+      'val_recall@500',
+      'mean_user_norm',
+      'mean_item_norm',
+      'item_mean_pairwise_cosine',
+      'coverage@100',
+    ]) {
       expect(Number.isFinite(m.metrics[key]), key).toBe(true);
     }
     expect(m.metrics.mean_item_norm).toBeCloseTo(1, 3);
@@ -94,7 +117,8 @@ describe('two-tower training, end to end on the tiny world', () => {
              AND NOT EXISTS (SELECT 1 FROM events p WHERE p.user_id = e.user_id AND p.item_id = e.item_id AND p.time_ms < ${cut} AND p.action IN ('click','save'))`,
         );
         targets = new Map();
-        for (const r of later) (targets.get(r.user_id) ?? targets.set(r.user_id, new Set()).get(r.user_id)!).add(r.item_id);
+        for (const r of later)
+          (targets.get(r.user_id) ?? targets.set(r.user_id, new Set()).get(r.user_id)!).add(r.item_id);
       } finally {
         duck.close();
       }
@@ -135,7 +159,7 @@ describe('two-tower training, end to end on the tiny world', () => {
     }
   });
 
-  it('evaluateTwoTower re-measures the version through onnxruntime and agrees with the trainer\'s metrics', async () => {
+  it("evaluateTwoTower re-measures the version through onnxruntime and agrees with the trainer's metrics", async () => {
     const m = info.manifest;
     const set = await heldOutSet(world, m.validationWindow!.startMs, m.validationWindow!.endMs);
     expect(set.users.length).toBe(m.metrics.val_users);
@@ -152,7 +176,8 @@ describe('two-tower training, end to end on the tiny world', () => {
   it('is repeatable: the same data and seed give bit-identical ONNX files, as a new version', async () => {
     const again = await trainTwoTower({ worldDir: world, registryRoot, ...TRAIN });
     expect(again.info.version).toBe('v0002');
-    for (const file of [USER_TOWER_FILE, ITEM_TOWER_FILE]) expect(again.info.manifest.artifacts[file].sha256).toBe(info.manifest.artifacts[file].sha256);
+    for (const file of [USER_TOWER_FILE, ITEM_TOWER_FILE])
+      expect(again.info.manifest.artifacts[file].sha256).toBe(info.manifest.artifacts[file].sha256);
     expect(again.info.manifest.metrics['val_recall@100']).toBe(info.manifest.metrics['val_recall@100']);
     expect((await new ModelRegistry(registryRoot).latest('two_tower', ['trained']))!.version).toBe('v0002');
   }, 180_000);

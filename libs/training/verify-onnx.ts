@@ -33,10 +33,17 @@ export interface TowerRun {
 }
 
 /** Runs one tower session on named flat arrays with the given shapes. */
-export async function runTower(session: ort.InferenceSession, inputs: Record<string, { data: NpyArray; dims: number[] }>, output: string): Promise<TowerRun> {
+export async function runTower(
+  session: ort.InferenceSession,
+  inputs: Record<string, { data: NpyArray; dims: number[] }>,
+  output: string,
+): Promise<TowerRun> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, { data, dims }] of Object.entries(inputs)) {
-    feeds[name] = data instanceof BigInt64Array ? new ort.Tensor('int64', data, dims) : new ort.Tensor('float32', data as Float32Array, dims);
+    feeds[name] =
+      data instanceof BigInt64Array
+        ? new ort.Tensor('int64', data, dims)
+        : new ort.Tensor('float32', data as Float32Array, dims);
   }
   const result = await session.run(feeds);
   const tensor = result[output];
@@ -46,7 +53,13 @@ export async function runTower(session: ort.InferenceSession, inputs: Record<str
 }
 
 /** Rows [0, n) of dataset arrays `${prefix}${name}` as tower inputs. */
-async function datasetRows(datasetDir: string, manifest: DatasetManifest, prefix: string, names: readonly string[], n: number) {
+async function datasetRows(
+  datasetDir: string,
+  manifest: DatasetManifest,
+  prefix: string,
+  names: readonly string[],
+  n: number,
+) {
   const out: Record<string, { data: NpyArray; dims: number[] }> = {};
   for (const name of names) {
     const entry = manifest.arrays[`${prefix}${name}`];
@@ -59,7 +72,8 @@ async function datasetRows(datasetDir: string, manifest: DatasetManifest, prefix
 }
 
 function checkEmbeddings(run: TowerRun, n: number, what: string): { dim: number; maxNormError: number } {
-  if (run.dims.length !== 2 || run.dims[0] !== n) throw new Error(`${what}: output shape [${run.dims.join(', ')}], expected [${n}, D]`);
+  if (run.dims.length !== 2 || run.dims[0] !== n)
+    throw new Error(`${what}: output shape [${run.dims.join(', ')}], expected [${n}, D]`);
   const dim = run.dims[1];
   let maxNormError = 0;
   for (let i = 0; i < n; i++) {
@@ -71,7 +85,8 @@ function checkEmbeddings(run: TowerRun, n: number, what: string): { dim: number;
     }
     maxNormError = Math.max(maxNormError, Math.abs(Math.sqrt(s) - 1));
   }
-  if (maxNormError > NORM_TOLERANCE) throw new Error(`${what}: embeddings are not unit-norm (max | ‖e‖ − 1 | = ${maxNormError.toExponential(2)})`);
+  if (maxNormError > NORM_TOLERANCE)
+    throw new Error(`${what}: embeddings are not unit-norm (max | ‖e‖ − 1 | = ${maxNormError.toExponential(2)})`);
   return { dim, maxNormError };
 }
 
@@ -97,10 +112,22 @@ export async function verifyTwoTowerOnnx(
   const itemSession = await ort.InferenceSession.create(path.join(modelDir, ITEM_TOWER_FILE));
   try {
     const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-    if (!same(userSession.inputNames, USER_INPUTS)) throw new Error(`${USER_TOWER_FILE} inputs are [${userSession.inputNames.join(', ')}], expected [${USER_INPUTS.join(', ')}]`);
-    if (!same(itemSession.inputNames, ITEM_INPUTS)) throw new Error(`${ITEM_TOWER_FILE} inputs are [${itemSession.inputNames.join(', ')}], expected [${ITEM_INPUTS.join(', ')}]`);
-    if (!same(userSession.outputNames, [USER_OUTPUT])) throw new Error(`${USER_TOWER_FILE} outputs are [${userSession.outputNames.join(', ')}], expected [${USER_OUTPUT}]`);
-    if (!same(itemSession.outputNames, [ITEM_OUTPUT])) throw new Error(`${ITEM_TOWER_FILE} outputs are [${itemSession.outputNames.join(', ')}], expected [${ITEM_OUTPUT}]`);
+    if (!same(userSession.inputNames, USER_INPUTS))
+      throw new Error(
+        `${USER_TOWER_FILE} inputs are [${userSession.inputNames.join(', ')}], expected [${USER_INPUTS.join(', ')}]`,
+      );
+    if (!same(itemSession.inputNames, ITEM_INPUTS))
+      throw new Error(
+        `${ITEM_TOWER_FILE} inputs are [${itemSession.inputNames.join(', ')}], expected [${ITEM_INPUTS.join(', ')}]`,
+      );
+    if (!same(userSession.outputNames, [USER_OUTPUT]))
+      throw new Error(
+        `${USER_TOWER_FILE} outputs are [${userSession.outputNames.join(', ')}], expected [${USER_OUTPUT}]`,
+      );
+    if (!same(itemSession.outputNames, [ITEM_OUTPUT]))
+      throw new Error(
+        `${ITEM_TOWER_FILE} outputs are [${itemSession.outputNames.join(', ')}], expected [${ITEM_OUTPUT}]`,
+      );
 
     const userInputs = await datasetRows(datasetDir, manifest, `${check.usersFrom}_`, USER_INPUTS, check.users);
     const users = await runTower(userSession, userInputs, USER_OUTPUT);
@@ -108,24 +135,46 @@ export async function verifyTwoTowerOnnx(
     const itemInputs = await datasetRows(datasetDir, manifest, 'items_', ITEM_INPUTS, check.items);
     const items = await runTower(itemSession, itemInputs, ITEM_OUTPUT);
     const v = checkEmbeddings(items, check.items, ITEM_TOWER_FILE);
-    if (u.dim !== check.dim || v.dim !== check.dim) throw new Error(`embedding dimensions ${u.dim} (user) and ${v.dim} (item), the trainer reports ${check.dim}`);
+    if (u.dim !== check.dim || v.dim !== check.dim)
+      throw new Error(`embedding dimensions ${u.dim} (user) and ${v.dim} (item), the trainer reports ${check.dim}`);
 
     // Dynamic batch: one row alone gives the same answer as inside the batch.
     const single = await runTower(
       userSession,
-      Object.fromEntries(Object.entries(userInputs).map(([k, { data, dims }]) => [k, { data: data.slice(0, dims.slice(1).reduce((a, b) => a * b, 1)) as NpyArray, dims: [1, ...dims.slice(1)] }])),
+      Object.fromEntries(
+        Object.entries(userInputs).map(([k, { data, dims }]) => [
+          k,
+          {
+            data: data.slice(
+              0,
+              dims.slice(1).reduce((a, b) => a * b, 1),
+            ) as NpyArray,
+            dims: [1, ...dims.slice(1)],
+          },
+        ]),
+      ),
       USER_OUTPUT,
     );
     const singleDiff = maxAbsDiff(single.data, users.data.subarray(0, check.dim));
-    if (singleDiff > PARITY_TOLERANCE) throw new Error(`${USER_TOWER_FILE}: a batch of one differs from the same row in a batch by ${singleDiff}`);
+    if (singleDiff > PARITY_TOLERANCE)
+      throw new Error(`${USER_TOWER_FILE}: a batch of one differs from the same row in a batch by ${singleDiff}`);
 
     const torchUsers = (await readNpy(path.join(check.checkDir, 'check_user_embedding.npy'))).data as Float32Array;
     const torchItems = (await readNpy(path.join(check.checkDir, 'check_item_embedding.npy'))).data as Float32Array;
     const maxAbsDiffUser = maxAbsDiff(users.data, torchUsers);
     const maxAbsDiffItem = maxAbsDiff(items.data, torchItems);
-    if (maxAbsDiffUser > PARITY_TOLERANCE) throw new Error(`${USER_TOWER_FILE}: onnxruntime and PyTorch disagree by up to ${maxAbsDiffUser}`);
-    if (maxAbsDiffItem > PARITY_TOLERANCE) throw new Error(`${ITEM_TOWER_FILE}: onnxruntime and PyTorch disagree by up to ${maxAbsDiffItem}`);
-    return { dim: u.dim, users: check.users, items: check.items, maxAbsDiffUser, maxAbsDiffItem, maxNormError: Math.max(u.maxNormError, v.maxNormError) };
+    if (maxAbsDiffUser > PARITY_TOLERANCE)
+      throw new Error(`${USER_TOWER_FILE}: onnxruntime and PyTorch disagree by up to ${maxAbsDiffUser}`);
+    if (maxAbsDiffItem > PARITY_TOLERANCE)
+      throw new Error(`${ITEM_TOWER_FILE}: onnxruntime and PyTorch disagree by up to ${maxAbsDiffItem}`);
+    return {
+      dim: u.dim,
+      users: check.users,
+      items: check.items,
+      maxAbsDiffUser,
+      maxAbsDiffItem,
+      maxNormError: Math.max(u.maxNormError, v.maxNormError),
+    };
   } finally {
     await userSession.release();
     await itemSession.release();

@@ -61,8 +61,16 @@ export class AnnHost {
   constructor(private readonly options: AnnHostOptions) {
     this.name = options.name;
     this.shard = { shard: options.shard ?? 0, shards: options.shardCount ?? 1 };
-    if (!Number.isInteger(this.shard.shards) || this.shard.shards < 1 || !Number.isInteger(this.shard.shard) || this.shard.shard < 0 || this.shard.shard >= this.shard.shards) {
-      throw new Error(`ANN host ${options.name}: shard ${this.shard.shard} of ${this.shard.shards} is not a shard (0..shards-1)`);
+    if (
+      !Number.isInteger(this.shard.shards) ||
+      this.shard.shards < 1 ||
+      !Number.isInteger(this.shard.shard) ||
+      this.shard.shard < 0 ||
+      this.shard.shard >= this.shard.shards
+    ) {
+      throw new Error(
+        `ANN host ${options.name}: shard ${this.shard.shard} of ${this.shard.shards} is not a shard (0..shards-1)`,
+      );
     }
     this.registry = new ModelRegistry(options.registryDir);
     this.log = options.log ?? ((line) => console.error(`[ann.${options.name}] ${line}`));
@@ -74,7 +82,9 @@ export class AnnHost {
    * with no indexed version is left out (logged); a pinned version that cannot load is an error.
    */
   async start(): Promise<void> {
-    const models = this.options.models ?? [...new Set([...(await registryModels(this.registry)), ...Object.keys(this.options.pin ?? {})])];
+    const models = this.options.models ?? [
+      ...new Set([...(await registryModels(this.registry)), ...Object.keys(this.options.pin ?? {})]),
+    ];
     for (const model of models) {
       const pinned = this.options.pin?.[model];
       if (pinned) {
@@ -90,7 +100,9 @@ export class AnnHost {
       for (const v of versions) if (await readIndexMeta(v.dir, this.shard).catch(() => undefined)) indexed.push(v);
       const choice = [...indexed].reverse().find((v) => v.state === 'serving') ?? indexed[indexed.length - 1];
       if (!choice) {
-        this.log(`no version of ${model} in ${this.registry.root} is indexed for ${this.shardLabel()}; serving nothing for it until LoadVersion/ServeVersion`);
+        this.log(
+          `no version of ${model} in ${this.registry.root} is indexed for ${this.shardLabel()}; serving nothing for it until LoadVersion/ServeVersion`,
+        );
         continue;
       }
       try {
@@ -121,7 +133,9 @@ export class AnnHost {
     try {
       const index = await loading;
       slot.loaded.set(version, index);
-      this.log(`loaded ${model}/${version} (${this.shardLabel()}): ${index.meta.factory}, ${index.size} items, dim ${index.dim}`);
+      this.log(
+        `loaded ${model}/${version} (${this.shardLabel()}): ${index.meta.factory}, ${index.size} items, dim ${index.dim}`,
+      );
       this.onChange();
       return index;
     } finally {
@@ -133,7 +147,9 @@ export class AnnHost {
   serve(model: string, version: string): ServedModelState {
     const slot = this.slots.get(model);
     if (!slot?.loaded.has(version)) {
-      throw failedPrecondition(`host ${this.name} has not loaded ${model} ${version}; LoadVersion it first (loaded: ${this.heldList(model)})`);
+      throw failedPrecondition(
+        `host ${this.name} has not loaded ${model} ${version}; LoadVersion it first (loaded: ${this.heldList(model)})`,
+      );
     }
     const previous = slot.serving;
     slot.serving = version;
@@ -146,8 +162,12 @@ export class AnnHost {
   unload(model: string, version: string): ServedModelState | undefined {
     const slot = this.slots.get(model);
     const index = slot?.loaded.get(version);
-    if (!slot || !index) throw failedPrecondition(`host ${this.name} does not hold ${model} ${version} (loaded: ${this.heldList(model)})`);
-    if (slot.serving === version) throw failedPrecondition(`host ${this.name} serves ${model} ${version}; ServeVersion another version before unloading it`);
+    if (!slot || !index)
+      throw failedPrecondition(`host ${this.name} does not hold ${model} ${version} (loaded: ${this.heldList(model)})`);
+    if (slot.serving === version)
+      throw failedPrecondition(
+        `host ${this.name} serves ${model} ${version}; ServeVersion another version before unloading it`,
+      );
     slot.loaded.delete(version);
     index.dispose();
     this.log(`unloaded ${model}/${version}`);
@@ -159,7 +179,9 @@ export class AnnHost {
   index(model: string, version: string): ItemIndex {
     const slot = this.slots.get(model);
     if (!slot || (slot.loaded.size === 0 && !slot.serving)) {
-      throw notFound(`host ${this.name} holds no index of model "${model}" (it holds: ${[...this.slots.keys()].filter((m) => this.slots.get(m)!.loaded.size).join(', ') || 'nothing'})`);
+      throw notFound(
+        `host ${this.name} holds no index of model "${model}" (it holds: ${[...this.slots.keys()].filter((m) => this.slots.get(m)!.loaded.size).join(', ') || 'nothing'})`,
+      );
     }
     const index = slot.loaded.get(version);
     if (!index) {
@@ -171,7 +193,13 @@ export class AnnHost {
     return index;
   }
 
-  search(model: string, version: string, vector: Float32Array, k: number, options: { exclude?: ReadonlySet<string>; efSearch?: number; nprobe?: number }): Promise<Neighbor[]> {
+  search(
+    model: string,
+    version: string,
+    vector: Float32Array,
+    k: number,
+    options: { exclude?: ReadonlySet<string>; efSearch?: number; nprobe?: number },
+  ): Promise<Neighbor[]> {
     return this.index(model, version).search(vector, k, options);
   }
 
@@ -223,14 +251,17 @@ export class AnnHost {
       const index = await loadItemIndex(dir, { shard: this.shard });
       if (index.meta.model !== model || index.meta.version !== version) {
         index.dispose();
-        throw new IndexIntegrityError(dir, `the index was built for ${index.meta.model}/${index.meta.version}, not ${model}/${version}`);
+        throw new IndexIntegrityError(
+          dir,
+          `the index was built for ${index.meta.model}/${index.meta.version}, not ${model}/${version}`,
+        );
       }
       index.setDefaults({ efSearch: this.options.efSearch, nprobe: this.options.nprobe });
       return index;
     } catch (err) {
       if (err instanceof IndexIntegrityError) {
         throw new RpcError(
-          (err.message.includes('no item index') ? status.FAILED_PRECONDITION : status.DATA_LOSS),
+          err.message.includes('no item index') ? status.FAILED_PRECONDITION : status.DATA_LOSS,
           `host ${this.name} refuses ${model} ${version}: ${err.message}${this.slots.get(model)?.serving ? `; still serving ${this.slots.get(model)!.serving}` : ''}`,
         );
       }

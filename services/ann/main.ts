@@ -7,7 +7,9 @@ import { startTelemetry } from '../../libs/bootstrap/telemetry.js';
 import { loadMeshConfig } from '../../libs/config/mesh.js';
 import { annHostOptionsFromMesh, startAnnHost } from './service.js';
 
-const { values } = parseArgs({ options: { config: { type: 'string' }, host: { type: 'string' }, serve: { type: 'string', multiple: true } } });
+const { values } = parseArgs({
+  options: { config: { type: 'string' }, host: { type: 'string' }, serve: { type: 'string', multiple: true } },
+});
 try {
   if (!values.host) throw new Error('usage: main.ts [--config FILE] --host NAME [--serve MODEL=VERSION]…');
   const pin: Record<string, string> = {};
@@ -19,7 +21,10 @@ try {
   const mesh = loadMeshConfig(values.config);
   const telemetry = startTelemetry({ serviceName: `feedloom.ann.${values.host}` });
   const server = await startAnnHost(annHostOptionsFromMesh(mesh, values.host, { pin }));
-  stopOnSignals(() => [server], () => telemetry.shutdown());
+  stopOnSignals(
+    () => [server],
+    () => telemetry.shutdown(),
+  );
   console.log(JSON.stringify({ event: 'listening', service: `ann.${values.host}`, address: server.address }));
 } catch (err) {
   console.error(`cannot start ANN host ${values.host ?? ''}: ${(err as Error).message}`);

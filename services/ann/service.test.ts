@@ -16,7 +16,11 @@ import { runIndexer } from '../../libs/ann/indexer.js';
 import { startAnnHost } from './service.js';
 
 const call = { timeoutMs: 10_000 };
-const codeOf = (p: Promise<unknown>) => p.then(() => 'OK', (e: ServiceError) => `${status[e.code]}: ${e.details}`);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'OK',
+    (e: ServiceError) => `${status[e.code]}: ${e.details}`,
+  );
 
 describe('ANN host', () => {
   let world: string;
@@ -50,40 +54,79 @@ describe('ANN host', () => {
   });
 
   const vectorOf = async (version: string, itemId: string) =>
-    (await callUnary(search, 'getItemVectors', { model: 'two_tower', version, itemIds: [itemId] }, call)).vectors[0].vector;
+    (await callUnary(search, 'getItemVectors', { model: 'two_tower', version, itemIds: [itemId] }, call)).vectors[0]
+      .vector;
 
   it('starts serving the newest version that has an index, and says so', async () => {
     const got = await callUnary(search, 'getVersions', {}, call);
     expect(got.host).toBe('a');
     expect(got.models).toEqual([
-      { model: 'two_tower', servingVersion: 'v0002', loadedVersions: ['v0002'], items: rows.length, dim: 16, indexType: 'Flat', shard: 0, shardCount: 1 },
+      {
+        model: 'two_tower',
+        servingVersion: 'v0002',
+        loadedVersions: ['v0002'],
+        items: rows.length,
+        dim: 16,
+        indexType: 'Flat',
+        shard: 0,
+        shardCount: 1,
+      },
     ]);
   });
 
   it('answers a search in exactly the version asked, with the host and version in the answer', async () => {
     const vector = await vectorOf('v0002', rows[3].item_id);
-    const res = await callUnary(search, 'search', { model: 'two_tower', version: 'v0002', vector, k: 20, excludeItems: [], efSearch: 0, nprobe: 0 }, call);
+    const res = await callUnary(
+      search,
+      'search',
+      { model: 'two_tower', version: 'v0002', vector, k: 20, excludeItems: [], efSearch: 0, nprobe: 0 },
+      call,
+    );
     expect(res).toMatchObject({ model: 'two_tower', version: 'v0002', host: 'a' });
     expect(res.neighbors).toHaveLength(20);
     expect(res.neighbors[0].itemId).toBe(rows[3].item_id);
-    const excluded = await callUnary(search, 'search', { model: 'two_tower', version: 'v0002', vector, k: 20, excludeItems: [rows[3].item_id], efSearch: 0, nprobe: 0 }, call);
+    const excluded = await callUnary(
+      search,
+      'search',
+      { model: 'two_tower', version: 'v0002', vector, k: 20, excludeItems: [rows[3].item_id], efSearch: 0, nprobe: 0 },
+      call,
+    );
     expect(excluded.neighbors.map((n) => n.itemId)).not.toContain(rows[3].item_id);
     expect(excluded.neighbors).toHaveLength(20);
   });
 
   it('refuses a version it does not hold, naming the versions it holds', async () => {
     const vector = await vectorOf('v0002', rows[0].item_id);
-    const msg = await codeOf(callUnary(search, 'search', { model: 'two_tower', version: 'v0001', vector, k: 5, excludeItems: [], efSearch: 0, nprobe: 0 }, call));
-    expect(msg).toMatch(/^FAILED_PRECONDITION: host a does not hold two_tower version "v0001"; it holds v0002 and serves v0002/);
+    const msg = await codeOf(
+      callUnary(
+        search,
+        'search',
+        { model: 'two_tower', version: 'v0001', vector, k: 5, excludeItems: [], efSearch: 0, nprobe: 0 },
+        call,
+      ),
+    );
+    expect(msg).toMatch(
+      /^FAILED_PRECONDITION: host a does not hold two_tower version "v0001"; it holds v0002 and serves v0002/,
+    );
   });
 
   it('refuses a vector of the wrong dimension, and other bad input, as INVALID_ARGUMENT', async () => {
     const base = { model: 'two_tower', version: 'v0002', k: 5, excludeItems: [], efSearch: 0, nprobe: 0 };
-    expect(await codeOf(callUnary(search, 'search', { ...base, vector: [1, 0, 0] }, call))).toBe('INVALID_ARGUMENT: vector: must have 16 values for two_tower v0002 (got 3)');
-    expect(await codeOf(callUnary(search, 'search', { ...base, vector: new Array(16).fill(0.25), k: 0 }, call))).toMatch(/^INVALID_ARGUMENT: k: must be an integer from 1 to 2000/);
-    expect(await codeOf(callUnary(search, 'search', { ...base, vector: new Array(16).fill(0.25), version: '' }, call))).toMatch(/^INVALID_ARGUMENT: version: is required/);
-    expect(await codeOf(callUnary(search, 'search', { ...base, vector: [NaN, ...new Array(15).fill(0)] }, call))).toMatch(/^INVALID_ARGUMENT: vector\[0\]: must be a finite number/);
-    expect(await codeOf(callUnary(search, 'search', { ...base, model: 'nope', vector: new Array(16).fill(0.25) }, call))).toMatch(/^NOT_FOUND: host a holds no index of model "nope"/);
+    expect(await codeOf(callUnary(search, 'search', { ...base, vector: [1, 0, 0] }, call))).toBe(
+      'INVALID_ARGUMENT: vector: must have 16 values for two_tower v0002 (got 3)',
+    );
+    expect(
+      await codeOf(callUnary(search, 'search', { ...base, vector: new Array(16).fill(0.25), k: 0 }, call)),
+    ).toMatch(/^INVALID_ARGUMENT: k: must be an integer from 1 to 2000/);
+    expect(
+      await codeOf(callUnary(search, 'search', { ...base, vector: new Array(16).fill(0.25), version: '' }, call)),
+    ).toMatch(/^INVALID_ARGUMENT: version: is required/);
+    expect(
+      await codeOf(callUnary(search, 'search', { ...base, vector: [NaN, ...new Array(15).fill(0)] }, call)),
+    ).toMatch(/^INVALID_ARGUMENT: vector\[0\]: must be a finite number/);
+    expect(
+      await codeOf(callUnary(search, 'search', { ...base, model: 'nope', vector: new Array(16).fill(0.25) }, call)),
+    ).toMatch(/^NOT_FOUND: host a holds no index of model "nope"/);
   });
 
   it('loads a version beside the served one, swaps, keeps the old one searchable, unloads', async () => {
@@ -91,31 +134,48 @@ describe('ANN host', () => {
     expect(loaded).toEqual({ host: 'a', servingVersion: 'v0002', loadedVersions: ['v0001', 'v0002'] });
     // Both versions answer in their own embedding space.
     const v1 = await vectorOf('v0001', rows[7].item_id);
-    const res1 = await callUnary(search, 'search', { model: 'two_tower', version: 'v0001', vector: v1, k: 3, excludeItems: [], efSearch: 0, nprobe: 0 }, call);
+    const res1 = await callUnary(
+      search,
+      'search',
+      { model: 'two_tower', version: 'v0001', vector: v1, k: 3, excludeItems: [], efSearch: 0, nprobe: 0 },
+      call,
+    );
     expect(res1.neighbors[0].itemId).toBe(rows[7].item_id);
 
     const served = await callUnary(admin, 'serveVersion', { model: 'two_tower', version: 'v0001' }, call);
     expect(served.servingVersion).toBe('v0001');
     expect((await callUnary(search, 'getVersions', {}, call)).models[0].servingVersion).toBe('v0001');
 
-    expect(await codeOf(callUnary(admin, 'unloadVersion', { model: 'two_tower', version: 'v0001' }, call))).toMatch(/^FAILED_PRECONDITION: host a serves two_tower v0001; ServeVersion another version before unloading it/);
-    expect(await codeOf(callUnary(admin, 'serveVersion', { model: 'two_tower', version: 'v0003' }, call))).toMatch(/^FAILED_PRECONDITION: host a has not loaded two_tower v0003; LoadVersion it first \(loaded: v0001, v0002\)/);
+    expect(await codeOf(callUnary(admin, 'unloadVersion', { model: 'two_tower', version: 'v0001' }, call))).toMatch(
+      /^FAILED_PRECONDITION: host a serves two_tower v0001; ServeVersion another version before unloading it/,
+    );
+    expect(await codeOf(callUnary(admin, 'serveVersion', { model: 'two_tower', version: 'v0003' }, call))).toMatch(
+      /^FAILED_PRECONDITION: host a has not loaded two_tower v0003; LoadVersion it first \(loaded: v0001, v0002\)/,
+    );
     // Rollback: back to v0002, then drop v0001.
     await callUnary(admin, 'serveVersion', { model: 'two_tower', version: 'v0002' }, call);
-    expect(await callUnary(admin, 'unloadVersion', { model: 'two_tower', version: 'v0001' }, call)).toEqual({ host: 'a', servingVersion: 'v0002', loadedVersions: ['v0002'] });
+    expect(await callUnary(admin, 'unloadVersion', { model: 'two_tower', version: 'v0001' }, call)).toEqual({
+      host: 'a',
+      servingVersion: 'v0002',
+      loadedVersions: ['v0002'],
+    });
   });
 
   it('refuses to load a version without an index, or with a corrupt one, and keeps serving', async () => {
     expect(await codeOf(callUnary(admin, 'loadVersion', { model: 'two_tower', version: 'v0003' }, call))).toMatch(
       /^FAILED_PRECONDITION: host a refuses two_tower v0003: .*there is no item index.*; still serving v0002/,
     );
-    expect(await codeOf(callUnary(admin, 'loadVersion', { model: 'two_tower', version: 'v0042' }, call))).toMatch(/^NOT_FOUND: cannot load two_tower v0042/);
+    expect(await codeOf(callUnary(admin, 'loadVersion', { model: 'two_tower', version: 'v0042' }, call))).toMatch(
+      /^NOT_FOUND: cannot load two_tower v0042/,
+    );
     // Corrupt v0001's index file (truncate it) and try to load it.
     const file = join(registryDir, 'two_tower', 'v0001', INDEX_FILE);
     const good = readFileSync(file);
     writeFileSync(file, good.subarray(0, good.length - 100));
     try {
-      expect(await codeOf(callUnary(admin, 'loadVersion', { model: 'two_tower', version: 'v0001' }, call))).toMatch(/^DATA_LOSS: host a refuses two_tower v0001: .*truncated or replaced.*still serving v0002/);
+      expect(await codeOf(callUnary(admin, 'loadVersion', { model: 'two_tower', version: 'v0001' }, call))).toMatch(
+        /^DATA_LOSS: host a refuses two_tower v0001: .*truncated or replaced.*still serving v0002/,
+      );
     } finally {
       writeFileSync(file, good);
     }
@@ -131,7 +191,12 @@ describe('ANN host', () => {
     const failures: string[] = [];
     const lane = async () => {
       while (!stop) {
-        const res = await callUnary(search, 'search', { model: 'two_tower', version: 'v0002', vector: v2, k: 10, excludeItems: [], efSearch: 0, nprobe: 0 }, call).catch((e: ServiceError) => {
+        const res = await callUnary(
+          search,
+          'search',
+          { model: 'two_tower', version: 'v0002', vector: v2, k: 10, excludeItems: [], efSearch: 0, nprobe: 0 },
+          call,
+        ).catch((e: ServiceError) => {
           failures.push(e.details);
           return undefined;
         });
@@ -161,7 +226,12 @@ describe('ANN host', () => {
   });
 
   it('is NOT_SERVING on the health service while it serves no model', async () => {
-    const empty = await startAnnHost({ name: 'c', registryDir: mkdtempSync(join(tmpdir(), 'feedloom-registry-')), port: 0, log: () => {} });
+    const empty = await startAnnHost({
+      name: 'c',
+      registryDir: mkdtempSync(join(tmpdir(), 'feedloom-registry-')),
+      port: 0,
+      log: () => {},
+    });
     try {
       expect(empty.health.get('feedloom.v1.AnnSearch')).toBe(ServingStatus.NOT_SERVING);
       expect(host.health.get('feedloom.v1.AnnSearch')).toBe(ServingStatus.SERVING);

@@ -44,7 +44,11 @@ export function validateSearchRequest(request: SearchRequest): SearchRequest {
 export function annBindings(host: AnnHost) {
   const versionsResponse = (model: string): AnnVersionResponse => {
     const state = host.describe(model);
-    return { host: host.name, servingVersion: state?.servingVersion ?? '', loadedVersions: state?.loadedVersions ?? [] };
+    return {
+      host: host.name,
+      servingVersion: state?.servingVersion ?? '',
+      loadedVersions: state?.loadedVersions ?? [],
+    };
   };
   const versionRequest = (request: AnnVersionRequest) => {
     requireId('model', request.model);
@@ -57,7 +61,10 @@ export function annBindings(host: AnnHost) {
         validateSearchRequest(request);
         const index = host.index(request.model, request.version);
         if (request.vector.length !== index.dim) {
-          throw invalidArgument('vector', `must have ${index.dim} values for ${request.model} ${request.version} (got ${request.vector.length})`);
+          throw invalidArgument(
+            'vector',
+            `must have ${index.dim} values for ${request.model} ${request.version} (got ${request.vector.length})`,
+          );
         }
         const started = performance.now();
         const neighbors = await index.search(Float32Array.from(request.vector), request.k, {
@@ -70,7 +77,11 @@ export function annBindings(host: AnnHost) {
           description: 'Time of one faiss search on an ANN host (off the JS thread)',
           advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
         });
-        searchDuration.record(performance.now() - started, { host: host.name, model: request.model, version: request.version });
+        searchDuration.record(performance.now() - started, {
+          host: host.name,
+          model: request.model,
+          version: request.version,
+        });
         return { neighbors, model: request.model, version: request.version, host: host.name };
       },
       async getVersions(): Promise<GetVersionsResponse> {
@@ -82,7 +93,12 @@ export function annBindings(host: AnnHost) {
         requireMaxItems('item_ids', request.itemIds, MAX_ITEM_IDS);
         request.itemIds.forEach((id, i) => requireId(`item_ids[${i}]`, id));
         const index = host.index(request.model, request.version);
-        return { vectors: index.vectorsOf(request.itemIds).map(({ itemId, vector }) => ({ itemId, vector: Array.from(vector) })), version: request.version };
+        return {
+          vectors: index
+            .vectorsOf(request.itemIds)
+            .map(({ itemId, vector }) => ({ itemId, vector: Array.from(vector) })),
+          version: request.version,
+        };
       },
     }),
     bindService(AnnAdminService, {
@@ -117,8 +133,14 @@ export interface AnnServerOptions extends AnnHostOptions {
 export async function startAnnHost(options: AnnServerOptions): Promise<RunningServer & { ann: AnnHost }> {
   const ann = new AnnHost(options);
   await ann.start();
-  const server = await startServer({ name: `ann.${options.name}`, host: options.host, port: options.port, services: annBindings(ann) });
-  const health = () => server.health.set(SEARCH_SERVICE, ann.serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+  const server = await startServer({
+    name: `ann.${options.name}`,
+    host: options.host,
+    port: options.port,
+    services: annBindings(ann),
+  });
+  const health = () =>
+    server.health.set(SEARCH_SERVICE, ann.serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
   ann.onChange = health;
   health();
   const stop = server.stop;
@@ -132,9 +154,16 @@ export async function startAnnHost(options: AnnServerOptions): Promise<RunningSe
 }
 
 /** The ANN host `name` of the mesh config. */
-export function annHostOptionsFromMesh(mesh: MeshConfig, name: string, overrides: Partial<AnnServerOptions> = {}): AnnServerOptions {
+export function annHostOptionsFromMesh(
+  mesh: MeshConfig,
+  name: string,
+  overrides: Partial<AnnServerOptions> = {},
+): AnnServerOptions {
   const entry = mesh.ann?.hosts.find((h) => h.name === name);
-  if (!mesh.ann || !entry) throw new Error(`the mesh config has no ANN host "${name}" (ann.hosts: ${mesh.ann?.hosts.map((h) => h.name).join(', ') || 'none'})`);
+  if (!mesh.ann || !entry)
+    throw new Error(
+      `the mesh config has no ANN host "${name}" (ann.hosts: ${mesh.ann?.hosts.map((h) => h.name).join(', ') || 'none'})`,
+    );
   return {
     name,
     registryDir: registryDirOf(mesh),

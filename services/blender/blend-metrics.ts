@@ -5,15 +5,25 @@ import type { BlendCandidate, SourceAnswer } from '../../libs/blend/types.js';
 // The blender's metrics, made on first use (after the telemetry has started).
 
 const instruments = () => ({
-  stage: meter().createHistogram('feedloom.blender.stage.duration', { unit: 'ms', description: 'Time of each blender stage' }),
+  stage: meter().createHistogram('feedloom.blender.stage.duration', {
+    unit: 'ms',
+    description: 'Time of each blender stage',
+  }),
   kept: meter().createHistogram('feedloom.blender.candidates', { description: 'Candidates after each blender stage' }),
-  returned: meter().createCounter('feedloom.blender.candidates.returned', { description: 'Candidates returned by each generator to the blender' }),
+  returned: meter().createCounter('feedloom.blender.candidates.returned', {
+    description: 'Candidates returned by each generator to the blender',
+  }),
   unique: meter().createCounter('feedloom.blender.candidates.kept', { description: 'Candidates kept after dedupe' }),
-  failures: meter().createCounter('feedloom.blender.source.failures', { description: 'Generator calls that timed out, failed or were unavailable' }),
-  pageItems: meter().createCounter('feedloom.blender.page.items', { description: 'Final page items per proposing generator (sole: it was the only source)' }),
+  failures: meter().createCounter('feedloom.blender.source.failures', {
+    description: 'Generator calls that timed out, failed or were unavailable',
+  }),
+  pageItems: meter().createCounter('feedloom.blender.page.items', {
+    description: 'Final page items per proposing generator (sole: it was the only source)',
+  }),
   overhead: meter().createHistogram('feedloom.blender.overhead', {
     unit: 'ms',
-    description: "The blender's own time per Blend: every stage minus the waits on the events service, the slowest generator and the ranker",
+    description:
+      "The blender's own time per Blend: every stage minus the waits on the events service, the slowest generator and the ranker",
     advice: { explicitBucketBoundaries: OVERHEAD_BUCKETS_MS },
   }),
 });
@@ -30,7 +40,10 @@ export const OVERHEAD_BUCKETS_MS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 3.
 export function ownTimeMs(timings: StageTiming[], answers: SourceAnswer[], rankerWaitMs: number): number {
   const stage = (name: string) => timings.find((t) => t.stage === name)?.ms ?? 0;
   const total = timings.reduce((sum, t) => sum + t.ms, 0);
-  const generatorsWait = Math.max(0, ...answers.filter((a) => a.status.state !== SourceState.SOURCE_STATE_DISABLED).map((a) => a.status.latencyMs));
+  const generatorsWait = Math.max(
+    0,
+    ...answers.filter((a) => a.status.state !== SourceState.SOURCE_STATE_DISABLED).map((a) => a.status.latencyMs),
+  );
   return Math.max(0, total - stage('hydrate') - Math.min(stage('fan_out'), generatorsWait) - rankerWaitMs);
 }
 

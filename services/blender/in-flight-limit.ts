@@ -3,7 +3,9 @@ import { unavailable } from '../../libs/bootstrap/errors.js';
 
 let shed: ReturnType<typeof createShedCounter> | undefined;
 const createShedCounter = () =>
-  meter().createCounter('feedloom.blender.shed', { description: 'Blend requests refused because the blender had maxInFlight Blends in flight' });
+  meter().createCounter('feedloom.blender.shed', {
+    description: 'Blend requests refused because the blender had maxInFlight Blends in flight',
+  });
 
 /**
  * Load shedding: at most `limit` Blends at once. One over the limit is refused at once with
@@ -24,7 +26,9 @@ export class InFlightLimit {
     if (this.inFlight >= this.limit) {
       shed ??= createShedCounter();
       shed.add(1);
-      throw unavailable(`blender overloaded: ${this.inFlight} Blends in flight, its limit (services.blender.maxInFlight); retry with backoff, or on another replica`);
+      throw unavailable(
+        `blender overloaded: ${this.inFlight} Blends in flight, its limit (services.blender.maxInFlight); retry with backoff, or on another replica`,
+      );
     }
     this.inFlight++;
     try {

@@ -43,37 +43,72 @@ class BlendStages {
   ) {}
 
   hydrate(userId: string) {
-    return this.clock.run('hydrate', 1, () => hydrate(this.deps.events, userId, { timeoutMs: this.deps.hydrateDeadlineMs, ...this.call }), (h) => (h.fetched ? 1 : 0));
+    return this.clock.run(
+      'hydrate',
+      1,
+      () => hydrate(this.deps.events, userId, { timeoutMs: this.deps.hydrateDeadlineMs, ...this.call }),
+      (h) => (h.fetched ? 1 : 0),
+    );
   }
 
   async fanOut(user: UserContext): Promise<SourceAnswer[]> {
-    this.answers = await this.clock.run('fan_out', this.deps.generators.length, () => fanOut(this.deps.generators, user, { budgetMs: this.deps.fanoutDeadlineMs, ...this.call }), (a) => a.reduce((n, x) => n + x.candidates.length, 0));
+    this.answers = await this.clock.run(
+      'fan_out',
+      this.deps.generators.length,
+      () => fanOut(this.deps.generators, user, { budgetMs: this.deps.fanoutDeadlineMs, ...this.call }),
+      (a) => a.reduce((n, x) => n + x.candidates.length, 0),
+    );
     return this.answers;
   }
 
   /** Then counts what each source returned, and fails the Blend (UNAVAILABLE) when none answered OK. */
   async dedupe(answers: SourceAnswer[], hydrateWarning: string | undefined): Promise<BlendCandidate[]> {
-    const merged = await this.clock.run('dedupe', 0, () => this.deps.policy.dedupe(answers), (m) => m.length);
+    const merged = await this.clock.run(
+      'dedupe',
+      0,
+      () => this.deps.policy.dedupe(answers),
+      (m) => m.length,
+    );
     countSources(answers, merged.length);
     requireASourceOk(answers, hydrateWarning);
     return merged;
   }
 
   filter(merged: BlendCandidate[], user: UserContext, catalog: ItemCatalog | undefined) {
-    return this.clock.run('filter', merged.length, () => this.deps.policy.filter(merged, user, catalog), (r) => r.kept.length);
+    return this.clock.run(
+      'filter',
+      merged.length,
+      () => this.deps.policy.filter(merged, user, catalog),
+      (r) => r.kept.length,
+    );
   }
 
   preScore(kept: BlendCandidate[]) {
-    return this.clock.run('pre_score', kept.length, () => this.deps.policy.preScore(kept), (r) => r.length);
+    return this.clock.run(
+      'pre_score',
+      kept.length,
+      () => this.deps.policy.preScore(kept),
+      (r) => r.length,
+    );
   }
 
   rank(preScored: BlendCandidate[], user: UserContext): Promise<Ranked> {
-    return this.clock.run('rank', preScored.length, () => rank(preScored, user, this.deps.ranker, this.call), (r) => r.utilities.size);
+    return this.clock.run(
+      'rank',
+      preScored.length,
+      () => rank(preScored, user, this.deps.ranker, this.call),
+      (r) => r.utilities.size,
+    );
   }
 
   /** Then counts each generator's share of the page, and the blender's own time in the Blend. */
   async composePage(ranked: Ranked, limit: number, catalog: ItemCatalog | undefined) {
-    const composed = await this.clock.run('compose_page', ranked.ordered.length, () => this.deps.policy.composePage(ranked.ordered, limit, catalog), (r) => r.page.length);
+    const composed = await this.clock.run(
+      'compose_page',
+      ranked.ordered.length,
+      () => this.deps.policy.composePage(ranked.ordered, limit, catalog),
+      (r) => r.page.length,
+    );
     countPage(composed.page);
     countOverhead(ownTimeMs(this.clock.timings, this.answers, ranked.waitMs));
     return composed;
@@ -89,7 +124,12 @@ const journeyOf = (c: BlendCandidate, position: number): CandidateJourney => ({
 });
 
 /** One feed request: hydrate → fan out → dedupe → filter → pre-score → rank → compose the page. */
-export async function runBlend(request: BlendRequest, limit: number, deps: BlendDeps, call: BlendCall): Promise<BlendResponse> {
+export async function runBlend(
+  request: BlendRequest,
+  limit: number,
+  deps: BlendDeps,
+  call: BlendCall,
+): Promise<BlendResponse> {
   const stages = new BlendStages(deps, call);
   const { user, warning } = await stages.hydrate(request.userId);
   const answers = await stages.fanOut(user);
@@ -104,7 +144,11 @@ export async function runBlend(request: BlendRequest, limit: number, deps: Blend
 
   const response: BlendResponse = {
     // The score that ordered the item: the ranker's utility, or the pre-score for unranked items.
-    items: page.map((c) => ({ itemId: c.itemId, score: ranked.utilities.get(c.itemId) ?? c.preScore, sources: c.proposals })),
+    items: page.map((c) => ({
+      itemId: c.itemId,
+      score: ranked.utilities.get(c.itemId) ?? c.preScore,
+      sources: c.proposals,
+    })),
     sources: answers.map((a) => a.status),
     ranking: ranked.ranking,
     debug: undefined,
@@ -114,7 +158,11 @@ export async function runBlend(request: BlendRequest, limit: number, deps: Blend
     response.debug = {
       user,
       stages: stages.clock.timings,
-      journeys: [...page.map((c, i) => journeyOf(c, i)), ...composed.dropped.map((c) => journeyOf(c, -1)), ...filtered.dropped.map((c) => journeyOf(c, -1))],
+      journeys: [
+        ...page.map((c, i) => journeyOf(c, i)),
+        ...composed.dropped.map((c) => journeyOf(c, -1)),
+        ...filtered.dropped.map((c) => journeyOf(c, -1)),
+      ],
     };
   }
   return response;

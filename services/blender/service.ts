@@ -45,7 +45,9 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
       requireId('user_id', request.userId);
       const limit = intOrDefault('limit', request.limit, cfg.defaultLimit, MAX_LIMIT);
       optionalId('request_id', request.requestId);
-      return admission.run(() => runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal }));
+      return admission.run(() =>
+        runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal }),
+      );
     },
   });
   return {
@@ -59,9 +61,17 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
   };
 }
 
-export async function startBlender(mesh: MeshConfig, options: { snapshotsDir: string; port?: number }): Promise<RunningServer> {
+export async function startBlender(
+  mesh: MeshConfig,
+  options: { snapshotsDir: string; port?: number },
+): Promise<RunningServer> {
   const blender = await createBlender(mesh, options);
-  const server = await startServer({ name: 'blender', host: mesh.host, port: options.port ?? mesh.services.blender.port, services: [blender.binding] });
+  const server = await startServer({
+    name: 'blender',
+    host: mesh.host,
+    port: options.port ?? mesh.services.blender.port,
+    services: [blender.binding],
+  });
   const stop = server.stop;
   return Object.assign(server, {
     stop: async (graceMs?: number) => {

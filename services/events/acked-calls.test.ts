@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { AckedCalls } from './acked-calls.js';
 import type { NewEvent } from './live-log.js';
 
-const event = (itemId: string, logKey?: string): NewEvent => ({ userId: 'u1', itemId, action: 'click', timeMs: 1, boardId: '', source: '', requestId: '', logKey });
+const event = (itemId: string, logKey?: string): NewEvent => ({
+  userId: 'u1',
+  itemId,
+  action: 'click',
+  timeMs: 1,
+  boardId: '',
+  source: '',
+  requestId: '',
+  logKey,
+});
 
 describe('AckedCalls', () => {
   it('writes a key once and answers later calls with the first answer', async () => {
@@ -16,8 +25,13 @@ describe('AckedCalls', () => {
 
   it('lets a failed write be retried', async () => {
     const calls = new AckedCalls();
-    await expect(calls.answer('k', [event('a')], async () => Promise.reject(new Error('disk full')))).rejects.toThrow('disk full');
-    expect(await calls.answer('k', [event('a')], async () => ({ accepted: 1, lastSequence: 9 }))).toMatchObject({ lastSequence: 9, duplicate: false });
+    await expect(calls.answer('k', [event('a')], async () => Promise.reject(new Error('disk full')))).rejects.toThrow(
+      'disk full',
+    );
+    expect(await calls.answer('k', [event('a')], async () => ({ accepted: 1, lastSequence: 9 }))).toMatchObject({
+      lastSequence: 9,
+      duplicate: false,
+    });
   });
 
   it('rebuilds from log lines: the count and the last sequence of each keyed call', async () => {
@@ -35,8 +49,11 @@ describe('AckedCalls', () => {
 
   it('forgets the oldest keys beyond its capacity', async () => {
     const calls = new AckedCalls(2);
-    for (const key of ['k1', 'k2', 'k3']) await calls.answer(key, [event(key)], async () => ({ accepted: 1, lastSequence: 1 }));
+    for (const key of ['k1', 'k2', 'k3'])
+      await calls.answer(key, [event(key)], async () => ({ accepted: 1, lastSequence: 1 }));
     expect(calls.size).toBe(2);
-    expect((await calls.answer('k1', [event('k1')], async () => ({ accepted: 1, lastSequence: 2 }))).duplicate).toBe(false);
+    expect((await calls.answer('k1', [event('k1')], async () => ({ accepted: 1, lastSequence: 2 }))).duplicate).toBe(
+      false,
+    );
   });
 });

@@ -33,7 +33,12 @@ export class AckedCalls {
     const calls = new AckedCalls(capacity);
     const byKey = new Map<string, (NewEvent & { seq: number })[]>();
     for (const e of events) if (e.logKey) (byKey.get(e.logKey) ?? byKey.set(e.logKey, []).get(e.logKey)!).push(e);
-    for (const [key, lines] of byKey) calls.remember(key, { accepted: lines.length, lastSequence: lines[lines.length - 1].seq, fingerprint: fingerprintOf(lines) });
+    for (const [key, lines] of byKey)
+      calls.remember(key, {
+        accepted: lines.length,
+        lastSequence: lines[lines.length - 1].seq,
+        fingerprint: fingerprintOf(lines),
+      });
     return calls;
   }
 
@@ -45,12 +50,18 @@ export class AckedCalls {
    * The answer to a Log call: the remembered one for a key already acknowledged (or being written),
    * else write() once. A key reused for different events is FAILED_PRECONDITION.
    */
-  async answer(key: string, events: NewEvent[], write: () => Promise<{ accepted: number; lastSequence: number }>): Promise<LogResponse> {
+  async answer(
+    key: string,
+    events: NewEvent[],
+    write: () => Promise<{ accepted: number; lastSequence: number }>,
+  ): Promise<LogResponse> {
     const fingerprint = fingerprintOf(events);
     const known = this.acked.get(key) ?? this.inFlight.get(key);
     if (known) {
       if (known.fingerprint !== fingerprint) {
-        throw failedPrecondition(`idempotency_key "${key}" was already used for other events; use a new key for a new call`);
+        throw failedPrecondition(
+          `idempotency_key "${key}" was already used for other events; use a new key for a new call`,
+        );
       }
       if ('answer' in known) return known.answer;
       return { accepted: known.accepted, lastSequence: known.lastSequence, duplicate: true };

@@ -16,7 +16,11 @@ describe('ActionRing', () => {
     for (const t of [1, 2, 3, 4, 5]) ring.add(t * 10, CLICK, t);
     ring.add(60, ActionType.ACTION_TYPE_SAVE, 6, 7);
     expect(ring.size).toBe(3);
-    expect(entries(ring)).toEqual([[60, ActionType.ACTION_TYPE_SAVE, 6, 7], [50, CLICK, 5, NO_BOARD], [40, CLICK, 4, NO_BOARD]]);
+    expect(entries(ring)).toEqual([
+      [60, ActionType.ACTION_TYPE_SAVE, 6, 7],
+      [50, CLICK, 5, NO_BOARD],
+      [40, CLICK, 4, NO_BOARD],
+    ]);
     expect(times(ring, 2)).toEqual([6, 5]);
   });
 
@@ -25,7 +29,12 @@ describe('ActionRing', () => {
     for (const t of [10, 30, 20]) ring.add(t, CLICK, t);
     expect(times(ring)).toEqual([30, 20, 10]);
     for (const t of [40, 50, 25]) ring.add(t, CLICK, t);
-    expect(entries(ring).map((e) => [e[0], e[2]])).toEqual([[50, 50], [40, 40], [30, 30], [25, 25]]);
+    expect(entries(ring).map((e) => [e[0], e[2]])).toEqual([
+      [50, 50],
+      [40, 40],
+      [30, 30],
+      [25, 25],
+    ]);
     ring.add(5, CLICK, 5);
     expect(times(ring)).toEqual([50, 40, 30, 25]);
   });

@@ -21,7 +21,8 @@ export class ActionRing {
   private count = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`ring capacity must be a positive integer (got ${capacity})`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new Error(`ring capacity must be a positive integer (got ${capacity})`);
   }
 
   get size(): number {
@@ -66,7 +67,8 @@ export class ActionRing {
 
   private swap(i: number, j: number): void {
     const [a, b] = [this.slot(i), this.slot(j)];
-    for (const column of [this.times, this.items, this.types, this.boards]) [column[a], column[b]] = [column[b], column[a]];
+    for (const column of [this.times, this.items, this.types, this.boards])
+      [column[a], column[b]] = [column[b], column[a]];
   }
 
   private grow(): void {

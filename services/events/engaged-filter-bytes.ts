@@ -36,12 +36,25 @@ for (const userId of store.userIds()) {
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  return { mean: Math.round(mean), p50: s[Math.floor(s.length / 2)], p95: s[Math.floor(s.length * 0.95)], max: s[s.length - 1] };
+  return {
+    mean: Math.round(mean),
+    p50: s[Math.floor(s.length / 2)],
+    p95: s[Math.floor(s.length * 0.95)],
+    max: s[s.length - 1],
+  };
 };
 const f = stats(filterBytes);
 const l = stats(listBytes);
-console.log(`world ${worldDir}: ${items.length} users with engagement; engaged items per user ${JSON.stringify(stats(items))}`);
-console.log(`items beyond the ${DEFAULT_MAX_ACTIONS} recent actions: ${beyondRecent} of ${items.reduce((a, b) => a + b, 0)}`);
-console.log(`bytes added per context, Bloom filter: ${JSON.stringify(f)}; per Blend (x${generators}): mean ${f.mean * generators}, p95 ${f.p95 * generators}, max ${f.max * generators}`);
-console.log(`bytes added per context, exact id list: ${JSON.stringify(l)}; per Blend (x${generators}): mean ${l.mean * generators}, p95 ${l.p95 * generators}, max ${l.max * generators}`);
+console.log(
+  `world ${worldDir}: ${items.length} users with engagement; engaged items per user ${JSON.stringify(stats(items))}`,
+);
+console.log(
+  `items beyond the ${DEFAULT_MAX_ACTIONS} recent actions: ${beyondRecent} of ${items.reduce((a, b) => a + b, 0)}`,
+);
+console.log(
+  `bytes added per context, Bloom filter: ${JSON.stringify(f)}; per Blend (x${generators}): mean ${f.mean * generators}, p95 ${f.p95 * generators}, max ${f.max * generators}`,
+);
+console.log(
+  `bytes added per context, exact id list: ${JSON.stringify(l)}; per Blend (x${generators}): mean ${l.mean * generators}, p95 ${l.p95 * generators}, max ${l.max * generators}`,
+);
 console.log(`heap after loading the history: ${Math.round((heapAfter - heapBefore) / 1e6)} MB`);

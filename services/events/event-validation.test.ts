@@ -31,12 +31,31 @@ function rejection(events: Event[]): RpcError {
 describe('validateLogRequest', () => {
   it('accepts good events, stamping time 0 with the world clock', () => {
     const out = validateLogRequest(
-      { events: [event(), event({ action: ActionType.ACTION_TYPE_SAVE, boardId: 'b7', timeMs: NOW - 5, source: 'popular', requestId: 'r1' })] },
+      {
+        events: [
+          event(),
+          event({
+            action: ActionType.ACTION_TYPE_SAVE,
+            boardId: 'b7',
+            timeMs: NOW - 5,
+            source: 'popular',
+            requestId: 'r1',
+          }),
+        ],
+      },
       NOW,
     );
     expect(out).toEqual([
       { userId: 'u1', itemId: 'i1', action: 'click', timeMs: NOW, boardId: '', source: '', requestId: '' },
-      { userId: 'u1', itemId: 'i1', action: 'save', timeMs: NOW - 5, boardId: 'b7', source: 'popular', requestId: 'r1' },
+      {
+        userId: 'u1',
+        itemId: 'i1',
+        action: 'save',
+        timeMs: NOW - 5,
+        boardId: 'b7',
+        source: 'popular',
+        requestId: 'r1',
+      },
     ]);
   });
 
@@ -45,19 +64,35 @@ describe('validateLogRequest', () => {
     expect(rejection([...good, event({ action: ActionType.ACTION_TYPE_UNSPECIFIED })]).message).toBe(
       'events[3].action: must be one of ACTION_TYPE_IMPRESSION, ACTION_TYPE_CLICK, ACTION_TYPE_SAVE, ACTION_TYPE_HIDE (got 0)',
     );
-    expect(rejection([event({ action: 7 as ActionType })]).message).toMatch(/^events\[0\]\.action: must be one of .*\(got 7\)$/);
-    expect(rejection([event(), event({ userId: '' })]).message).toBe('events[1].user_id: is required and must not be empty');
-    expect(rejection([event({ itemId: 'x'.repeat(300) })]).message).toMatch(/^events\[0\]\.item_id: must be at most 256 characters/);
-    expect(rejection([event({ timeMs: -5 })]).message).toMatch(/^events\[0\]\.time_ms: must be milliseconds since the Unix epoch/);
-    expect(rejection([event({ timeMs: NOW + MAX_FUTURE_SKEW_MS + 1 })]).message).toMatch(/^events\[0\]\.time_ms: must not be more than a day ahead/);
-    expect(rejection([event({ boardId: 'b1' })]).message).toBe('events[0].board_id: only a save has a board (this event is ACTION_TYPE_CLICK)');
-    expect(rejection([event({ action: ActionType.ACTION_TYPE_SAVE, boardId: 'b\u0001' })]).message).toMatch(/^events\[0\]\.board_id: must be valid UTF-8/);
+    expect(rejection([event({ action: 7 as ActionType })]).message).toMatch(
+      /^events\[0\]\.action: must be one of .*\(got 7\)$/,
+    );
+    expect(rejection([event(), event({ userId: '' })]).message).toBe(
+      'events[1].user_id: is required and must not be empty',
+    );
+    expect(rejection([event({ itemId: 'x'.repeat(300) })]).message).toMatch(
+      /^events\[0\]\.item_id: must be at most 256 characters/,
+    );
+    expect(rejection([event({ timeMs: -5 })]).message).toMatch(
+      /^events\[0\]\.time_ms: must be milliseconds since the Unix epoch/,
+    );
+    expect(rejection([event({ timeMs: NOW + MAX_FUTURE_SKEW_MS + 1 })]).message).toMatch(
+      /^events\[0\]\.time_ms: must not be more than a day ahead/,
+    );
+    expect(rejection([event({ boardId: 'b1' })]).message).toBe(
+      'events[0].board_id: only a save has a board (this event is ACTION_TYPE_CLICK)',
+    );
+    expect(rejection([event({ action: ActionType.ACTION_TYPE_SAVE, boardId: 'b\u0001' })]).message).toMatch(
+      /^events\[0\]\.board_id: must be valid UTF-8/,
+    );
     expect(rejection([event({ source: 'bad\nsource' })]).message).toMatch(/^events\[0\]\.source:/);
   });
 
   it('takes 1 to 1000 events', () => {
     expect(rejection([]).message).toBe('events: must hold at least 1 item(s)');
-    expect(rejection(Array.from({ length: 1001 }, () => event())).message).toBe('events: must hold at most 1000 items (got 1001)');
+    expect(rejection(Array.from({ length: 1001 }, () => event())).message).toBe(
+      'events: must hold at most 1000 items (got 1001)',
+    );
     expect(validateLogRequest({ events: Array.from({ length: 1000 }, () => event()) }, NOW)).toHaveLength(1000);
   });
 });

@@ -20,7 +20,10 @@ export function validateLogRequest(request: Pick<LogRequest, 'events'>, nowMs: n
     const action = requireEnum(field('action'), event.action, ActionType) as ActionType;
     const timeMs = requireTimeMs(field('time_ms'), event.timeMs);
     if (timeMs > nowMs + MAX_FUTURE_SKEW_MS) {
-      throw invalidArgument(field('time_ms'), `must not be more than a day ahead of the world clock (now ${nowMs}, got ${timeMs}); send 0 to mean now`);
+      throw invalidArgument(
+        field('time_ms'),
+        `must not be more than a day ahead of the world clock (now ${nowMs}, got ${timeMs}); send 0 to mean now`,
+      );
     }
     const boardId = optionalId(field('board_id'), event.boardId);
     if (boardId && action !== ActionType.ACTION_TYPE_SAVE) {

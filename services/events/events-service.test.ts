@@ -12,7 +12,15 @@ import { DAY_MS, type WorldManifest } from '../../libs/data/world.js';
 import { startEvents } from './events-service.js';
 
 const T = { timeoutMs: 5_000 };
-const click = (userId: string, itemId: string): Event => ({ userId, itemId, action: ActionType.ACTION_TYPE_CLICK, timeMs: 0, boardId: '', source: '', requestId: '' });
+const click = (userId: string, itemId: string): Event => ({
+  userId,
+  itemId,
+  action: ActionType.ACTION_TYPE_CLICK,
+  timeMs: 0,
+  boardId: '',
+  source: '',
+  requestId: '',
+});
 
 let world: string;
 let manifest: WorldManifest;
@@ -24,7 +32,10 @@ afterAll(async () => {
   await rm(world, { recursive: true, force: true });
 });
 
-async function withEvents(options: { asOfMs?: number }, use: (client: EventsClient, server: RunningServer) => Promise<void>) {
+async function withEvents(
+  options: { asOfMs?: number },
+  use: (client: EventsClient, server: RunningServer) => Promise<void>,
+) {
   const server = await startEvents({ worldDir: world, port: 0, report: () => {}, ...options });
   const client = connect(EventsClient, server.address);
   try {
@@ -55,7 +66,11 @@ describe('startEvents', () => {
       await callUnary(client, 'log', { idempotencyKey: '', events: [click('u0', 'later-item')] }, T);
     });
     await withEvents({ asOfMs }, async (client) => {
-      const contexts = await Promise.all(Array.from({ length: 20 }, (_, i) => callUnary(client, 'getUserContext', { userId: `u${i}`, maxActions: 1000 }, T)));
+      const contexts = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          callUnary(client, 'getUserContext', { userId: `u${i}`, maxActions: 1000 }, T),
+        ),
+      );
       const actions = contexts.flatMap((c) => c.recentActions);
       expect(actions.length).toBeGreaterThan(0);
       expect(actions.every((a) => a.timeMs < asOfMs)).toBe(true);
@@ -63,23 +78,31 @@ describe('startEvents', () => {
       expect(actions.map((a) => a.itemId)).not.toContain('later-item');
       expect(contexts[0].requestTimeMs - asOfMs).toBeGreaterThanOrEqual(0);
       expect(contexts[0].requestTimeMs - asOfMs).toBeLessThan(60_000);
-      await expect(callUnary(client, 'log', { idempotencyKey: '', events: [click('u1', 'i1')] }, T)).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
+      await expect(
+        callUnary(client, 'log', { idempotencyKey: '', events: [click('u1', 'i1')] }, T),
+      ).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
     });
   });
 
   it('acknowledges a retried keyed Log once, also after a restart, and refuses a key reused for other events', async () => {
     const events = [click('u7', 'retry-a'), click('u7', 'retry-b')];
     const count = async (client: EventsClient) =>
-      (await callUnary(client, 'getUserContext', { userId: 'u7', maxActions: 1000 }, T)).recentActions.filter((a) => a.itemId.startsWith('retry-')).length;
+      (await callUnary(client, 'getUserContext', { userId: 'u7', maxActions: 1000 }, T)).recentActions.filter((a) =>
+        a.itemId.startsWith('retry-'),
+      ).length;
     let first!: { accepted: number; lastSequence: number };
     await withEvents({}, async (client) => {
       first = await callUnary(client, 'log', { events, idempotencyKey: 'call-1' }, T);
       expect(first).toMatchObject({ accepted: 2, duplicate: false });
       // Two retries at once, while nothing else is written: both get the first answer.
-      const retries = await Promise.all([1, 2].map(() => callUnary(client, 'log', { events, idempotencyKey: 'call-1' }, T)));
+      const retries = await Promise.all(
+        [1, 2].map(() => callUnary(client, 'log', { events, idempotencyKey: 'call-1' }, T)),
+      );
       for (const r of retries) expect(r).toEqual({ accepted: 2, lastSequence: first.lastSequence, duplicate: true });
       expect(await count(client)).toBe(2);
-      await expect(callUnary(client, 'log', { events: [click('u7', 'other')], idempotencyKey: 'call-1' }, T)).rejects.toMatchObject({
+      await expect(
+        callUnary(client, 'log', { events: [click('u7', 'other')], idempotencyKey: 'call-1' }, T),
+      ).rejects.toMatchObject({
         code: status.FAILED_PRECONDITION,
         details: expect.stringContaining('idempotency_key "call-1" was already used'),
       });
@@ -90,7 +113,10 @@ describe('startEvents', () => {
     });
     // A new process knows the key from the log itself.
     await withEvents({}, async (client) => {
-      expect(await callUnary(client, 'log', { events, idempotencyKey: 'call-1' }, T)).toEqual({ ...first, duplicate: true });
+      expect(await callUnary(client, 'log', { events, idempotencyKey: 'call-1' }, T)).toEqual({
+        ...first,
+        duplicate: true,
+      });
       expect(await count(client)).toBe(2);
       // Without a key, the same events are new events.
       expect((await callUnary(client, 'log', { idempotencyKey: '', events }, T)).duplicate).toBe(false);

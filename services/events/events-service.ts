@@ -57,7 +57,10 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
       bindService(EventsService, {
         log: async (request): Promise<LogResponse> => {
           const events = validateLogRequest(request, now());
-          if (asOfMs !== undefined) throw failedPrecondition(`this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`);
+          if (asOfMs !== undefined)
+            throw failedPrecondition(
+              `this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`,
+            );
           const key = optionalId('idempotency_key', request.idempotencyKey);
           const write = async () => {
             const logged = await log.append(key ? events.map((e) => ({ ...e, logKey: key })) : events);

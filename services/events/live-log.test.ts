@@ -36,7 +36,14 @@ describe('LiveLog', () => {
     expect((await readdir(live)).sort()).toEqual(['day=2026-01-05', 'day=2026-01-06']);
     const [file] = await readdir(join(live, 'day=2026-01-05'));
     expect(JSON.parse(await readFile(join(live, 'day=2026-01-05', file), 'utf8'))).toEqual({
-      user_id: 'u1', item_id: 'i1', action: 'click', time_ms: DAY1 + 1000, board_id: '', source: 'popular', request_id: 'r1', seq: 1,
+      user_id: 'u1',
+      item_id: 'i1',
+      action: 'click',
+      time_ms: DAY1 + 1000,
+      board_id: '',
+      source: 'popular',
+      request_id: 'r1',
+      seq: 1,
     });
 
     const second = await LiveLog.open(world);
@@ -72,10 +79,19 @@ describe('LiveLog', () => {
     // A crash mid-write leaves a line without its newline.
     const torn = '{"user_id":"u1","item_id":"i3","action":"cli';
     await appendFile(join(dayDir, file), torn);
-    await writeFile(join(dayDir, '0-older.jsonl'), 'not json\n' + JSON.stringify({ user_id: 'u9', item_id: 'i9', action: 'save', time_ms: DAY1, board_id: 'b1', seq: 7 }) + '\n');
+    await writeFile(
+      join(dayDir, '0-older.jsonl'),
+      'not json\n' +
+        JSON.stringify({ user_id: 'u9', item_id: 'i9', action: 'save', time_ms: DAY1, board_id: 'b1', seq: 7 }) +
+        '\n',
+    );
 
     const { log: reopened, replay } = await LiveLog.open(world);
-    expect(replay.events.map((e) => [e.userId, e.itemId, e.seq])).toEqual([['u1', 'i1', 1], ['u1', 'i2', 2], ['u9', 'i9', 7]]);
+    expect(replay.events.map((e) => [e.userId, e.itemId, e.seq])).toEqual([
+      ['u1', 'i1', 1],
+      ['u1', 'i2', 2],
+      ['u9', 'i9', 7],
+    ]);
     expect(replay.problems).toEqual([
       { file: join(dayDir, '0-older.jsonl'), line: 1, kind: 'corrupt', detail: 'not valid JSON' },
       { file: join(dayDir, file), line: 3, kind: 'torn', detail: `unfinished last line of ${torn.length} bytes` },

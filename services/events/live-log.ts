@@ -204,11 +204,27 @@ export function parseLine(text: string): LoggedEvent | string {
   if (typeof raw !== 'object' || raw === null) return 'not a JSON object';
   const str = (key: string) => (typeof raw[key] === 'string' ? (raw[key] as string) : undefined);
   const int = (key: string) => (Number.isSafeInteger(raw[key]) ? (raw[key] as number) : undefined);
-  const [userId, itemId, action, timeMs, seq] = [str('user_id'), str('item_id'), raw.action, int('time_ms'), int('seq')];
+  const [userId, itemId, action, timeMs, seq] = [
+    str('user_id'),
+    str('item_id'),
+    raw.action,
+    int('time_ms'),
+    int('seq'),
+  ];
   if (!userId || !itemId) return 'user_id or item_id missing';
   if (!isActionName(action)) return `unknown action ${JSON.stringify(action)}`;
   if (timeMs === undefined || seq === undefined || seq < 1) return 'time_ms or seq missing';
-  return { userId, itemId, action, timeMs, boardId: str('board_id') ?? '', source: str('source') ?? '', requestId: str('request_id') ?? '', ...(str('log_key') ? { logKey: str('log_key') } : {}), seq };
+  return {
+    userId,
+    itemId,
+    action,
+    timeMs,
+    boardId: str('board_id') ?? '',
+    source: str('source') ?? '',
+    requestId: str('request_id') ?? '',
+    ...(str('log_key') ? { logKey: str('log_key') } : {}),
+    seq,
+  };
 }
 
 /** Reads every live log file; unreadable lines are skipped and reported, never fatal. */
@@ -229,7 +245,13 @@ export async function replayLiveLog(dir: string): Promise<Replay> {
         else events.push(parsed);
       });
       // The writer ends every acknowledged line with a newline; a tail without one never completed.
-      if (tail !== '') problems.push({ file, line: lineNo + 1, kind: 'torn', detail: `unfinished last line of ${Buffer.byteLength(tail)} bytes` });
+      if (tail !== '')
+        problems.push({
+          file,
+          line: lineNo + 1,
+          kind: 'torn',
+          detail: `unfinished last line of ${Buffer.byteLength(tail)} bytes`,
+        });
     }
   }
   events.sort((a, b) => a.seq - b.seq);

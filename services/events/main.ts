@@ -9,7 +9,12 @@ const USAGE = 'usage: node --import tsx services/events/main.ts [--config config
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { config: { type: 'string' }, port: { type: 'string' }, world: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      config: { type: 'string' },
+      port: { type: 'string' },
+      world: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
   if (values.help) {
     console.error(USAGE);
@@ -20,7 +25,8 @@ async function main(): Promise<void> {
     throw new Error(`--port: must be an integer from 0 to 65535 (got ${values.port})`);
   }
   // The config is needed only for what the flags leave open.
-  const config = values.config || port === undefined || values.world === undefined ? loadMeshConfig(values.config) : undefined;
+  const config =
+    values.config || port === undefined || values.world === undefined ? loadMeshConfig(values.config) : undefined;
   const server = await startEvents({
     worldDir: values.world ?? config!.world.dir,
     host: config ? (config.listenHost ?? config.host) : undefined,

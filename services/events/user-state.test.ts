@@ -4,7 +4,13 @@ import { ItemFilterReader } from '../../libs/generator-sdk/item-filter.js';
 import { MAX_ENGAGED_FILTER_BYTES, validateUserContext } from '../../libs/bootstrap/user-context.js';
 import { MAX_ENGAGED_ITEMS, MAX_RECENT_ACTIONS, MAX_SEEN_ITEMS, UserStore, type UserEvent } from './user-state.js';
 
-const ev = (itemId: string, action: UserEvent['action'], timeMs: number, boardId = ''): UserEvent => ({ userId: 'u1', itemId, action, timeMs, boardId });
+const ev = (itemId: string, action: UserEvent['action'], timeMs: number, boardId = ''): UserEvent => ({
+  userId: 'u1',
+  itemId,
+  action,
+  timeMs,
+  boardId,
+});
 
 describe('UserStore', () => {
   it('answers an unknown user with an empty context carrying the id and the clock', () => {
@@ -54,14 +60,28 @@ describe('UserStore', () => {
 
   it('lists an item shown again once, at its latest showing', () => {
     const store = new UserStore();
-    for (const [item, t] of [['a', 1], ['b', 2], ['a', 3], ['c', 4], ['b', 1]] as const) store.apply(ev(item, 'impression', t));
+    for (const [item, t] of [
+      ['a', 1],
+      ['b', 2],
+      ['a', 3],
+      ['c', 4],
+      ['b', 1],
+    ] as const)
+      store.apply(ev(item, 'impression', t));
     expect(store.context('u1', 10, 0).seenItems).toEqual(['c', 'a', 'b']);
   });
 
   it('adds the most engaged topics after the declared ones', () => {
     const store = new UserStore();
-    for (const [item, topic] of Object.entries({ i1: 't01', i2: 't02', i3: 't03', i4: 't04' })) store.setItemTopic(store.ids.intern(item), topic);
-    Object.assign(store.profile('u1'), { locale: 'de-DE', topics: ['t01'], followedCreators: ['c1'], followedBoards: ['b9'], ownBoards: ['b1'] });
+    for (const [item, topic] of Object.entries({ i1: 't01', i2: 't02', i3: 't03', i4: 't04' }))
+      store.setItemTopic(store.ids.intern(item), topic);
+    Object.assign(store.profile('u1'), {
+      locale: 'de-DE',
+      topics: ['t01'],
+      followedCreators: ['c1'],
+      followedBoards: ['b9'],
+      ownBoards: ['b1'],
+    });
     store.apply(ev('i1', 'save', 1));
     store.apply(ev('i2', 'save', 2));
     store.apply(ev('i3', 'click', 3));
@@ -70,7 +90,12 @@ describe('UserStore', () => {
     store.apply(ev('i4', 'click', 6)); // once: too little to count
     const ctx = store.context('u1', 100, 0);
     expect(ctx.topics).toEqual(['t01', 't03', 't02']);
-    expect([ctx.locale, ctx.followedCreators, ctx.followedBoards, ctx.ownBoards]).toEqual(['de-DE', ['c1'], ['b9'], ['b1']]);
+    expect([ctx.locale, ctx.followedCreators, ctx.followedBoards, ctx.ownBoards]).toEqual([
+      'de-DE',
+      ['c1'],
+      ['b9'],
+      ['b1'],
+    ]);
   });
 
   it('keeps every engaged item of the history in the engaged filter, not only the recent actions, bounded', () => {

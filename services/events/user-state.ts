@@ -16,7 +16,10 @@ const SEEN_RING_CAPACITY = 256;
 // Extra topics taken from what the user engaged with lately, after the declared ones.
 const MAX_ENGAGED_TOPICS = 3;
 const MIN_TOPIC_ENGAGEMENT = 2;
-const TOPIC_WEIGHT: Partial<Record<ActionType, number>> = { [ActionType.ACTION_TYPE_CLICK]: 1, [ActionType.ACTION_TYPE_SAVE]: 2 };
+const TOPIC_WEIGHT: Partial<Record<ActionType, number>> = {
+  [ActionType.ACTION_TYPE_CLICK]: 1,
+  [ActionType.ACTION_TYPE_SAVE]: 2,
+};
 
 /** One event as the state needs it. */
 export interface UserEvent {
@@ -48,7 +51,13 @@ interface UserRecord {
   engagedFilter?: ItemFilter;
 }
 
-const emptyProfile = (): UserProfile => ({ locale: '', topics: [], followedCreators: [], followedBoards: [], ownBoards: [] });
+const emptyProfile = (): UserProfile => ({
+  locale: '',
+  topics: [],
+  followedCreators: [],
+  followedBoards: [],
+  ownBoards: [],
+});
 
 export class UserStore {
   /** Every id the state mentions, as numbers. */
@@ -72,7 +81,13 @@ export class UserStore {
 
   apply(event: UserEvent): void {
     const board = event.boardId ? this.ids.intern(event.boardId) : NO_BOARD;
-    this.applyNumbered(this.ids.intern(event.userId), this.ids.intern(event.itemId), actionTypeOf(event.action), event.timeMs, board);
+    this.applyNumbered(
+      this.ids.intern(event.userId),
+      this.ids.intern(event.itemId),
+      actionTypeOf(event.action),
+      event.timeMs,
+      board,
+    );
   }
 
   /** apply() for ids already numbered by this store's table: the bulk-loading path. */
@@ -95,7 +110,12 @@ export class UserStore {
     const topicScore = new Map<string, number>();
     user?.actions?.forEachNewest(MAX_RECENT_ACTIONS, (item, type, timeMs, board) => {
       if (recentActions.length < maxActions) {
-        recentActions.push({ itemId: this.ids.name(item), type, timeMs, boardId: board === NO_BOARD ? '' : this.ids.name(board) });
+        recentActions.push({
+          itemId: this.ids.name(item),
+          type,
+          timeMs,
+          boardId: board === NO_BOARD ? '' : this.ids.name(board),
+        });
       }
       const topic = this.itemTopics.get(item);
       if (topic && TOPIC_WEIGHT[type]) topicScore.set(topic, (topicScore.get(topic) ?? 0) + TOPIC_WEIGHT[type]);

@@ -47,8 +47,11 @@ export async function loadWorldHistory(worldDir: string, options: HistoryOptions
 /** The closed Parquet partitions (an empty table when there are none). */
 function historySql(worldDir: string): string {
   const dir = worldPaths(worldDir).events;
-  const hasParquet = existsSync(dir) && readdirSync(dir).some((d) => d.startsWith('day=') && readdirSync(join(dir, d)).some((f) => f.endsWith('.parquet')));
-  if (!hasParquet) return `SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS item_id, NULL::VARCHAR AS action, NULL::BIGINT AS time_ms, NULL::VARCHAR AS board_id WHERE false`;
+  const hasParquet =
+    existsSync(dir) &&
+    readdirSync(dir).some((d) => d.startsWith('day=') && readdirSync(join(dir, d)).some((f) => f.endsWith('.parquet')));
+  if (!hasParquet)
+    return `SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS item_id, NULL::VARCHAR AS action, NULL::BIGINT AS time_ms, NULL::VARCHAR AS board_id WHERE false`;
   const files = sqlString(join(dir, 'day=*', '*.parquet'));
   return `SELECT user_id, item_id, action, time_ms, board_id FROM read_parquet(${files}, hive_partitioning = false, union_by_name = true)`;
 }
@@ -63,27 +66,42 @@ async function numberIds(conn: DuckDBConnection, store: UserStore): Promise<void
   await forEachRow(conn, 'SELECT id, idx FROM ids ORDER BY idx', ([id, idx]) => {
     if (store.ids.intern(id as string) !== idx) throw new Error('id numbering out of step with DuckDB');
   });
-  await forEachRow(conn, 'SELECT ids.idx, items.topic FROM items JOIN ids ON ids.id = items.item_id WHERE items.topic IS NOT NULL', ([idx, topic]) => {
-    store.setItemTopic(idx as number, topic as string);
-  });
+  await forEachRow(
+    conn,
+    'SELECT ids.idx, items.topic FROM items JOIN ids ON ids.id = items.item_id WHERE items.topic IS NOT NULL',
+    ([idx, topic]) => {
+      store.setItemTopic(idx as number, topic as string);
+    },
+  );
 }
 
 async function loadProfiles(conn: DuckDBConnection, store: UserStore): Promise<void> {
-  const users = await queryRows<{ user_id: string; locale: string | null; topics: string[] | null }>(conn, 'SELECT user_id, locale, topics FROM users');
+  const users = await queryRows<{ user_id: string; locale: string | null; topics: string[] | null }>(
+    conn,
+    'SELECT user_id, locale, topics FROM users',
+  );
   for (const u of users) {
     const profile = store.profile(u.user_id);
     profile.locale = u.locale ?? '';
     profile.topics = u.topics ?? [];
   }
   // Newest follows first.
-  await forEachRow(conn, 'SELECT user_id, target_type, target_id FROM follows ORDER BY time_ms DESC, target_id', ([user, type, target]) => {
-    const profile = store.profile(user as string);
-    if (type === 'creator') profile.followedCreators.push(target as string);
-    else if (type === 'board') profile.followedBoards.push(target as string);
-  });
-  await forEachRow(conn, 'SELECT owner_user_id, board_id FROM boards WHERE owner_user_id IS NOT NULL ORDER BY board_id', ([user, board]) => {
-    store.profile(user as string).ownBoards.push(board as string);
-  });
+  await forEachRow(
+    conn,
+    'SELECT user_id, target_type, target_id FROM follows ORDER BY time_ms DESC, target_id',
+    ([user, type, target]) => {
+      const profile = store.profile(user as string);
+      if (type === 'creator') profile.followedCreators.push(target as string);
+      else if (type === 'board') profile.followedBoards.push(target as string);
+    },
+  );
+  await forEachRow(
+    conn,
+    'SELECT owner_user_id, board_id FROM boards WHERE owner_user_id IS NOT NULL ORDER BY board_id',
+    ([user, board]) => {
+      store.profile(user as string).ownBoards.push(board as string);
+    },
+  );
 }
 
 /** Every history event into the bounded state, oldest first, so each ring keeps the newest. */
@@ -99,9 +117,12 @@ async function loadHistoryEvents(conn: DuckDBConnection, store: UserStore): Prom
   let count = 0;
   for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
     // Typed vectors: no per-value conversion.
-    const [user, item, type, time, board] = [0, 1, 2, 3, 4].map((c) => chunk.getColumnVector(c)) as { getItem(i: number): number }[];
+    const [user, item, type, time, board] = [0, 1, 2, 3, 4].map((c) => chunk.getColumnVector(c)) as {
+      getItem(i: number): number;
+    }[];
     const rows = chunk.rowCount; // a native call: read it once
-    for (let r = 0; r < rows; r++) store.applyNumbered(user.getItem(r), item.getItem(r), type.getItem(r), time.getItem(r), board.getItem(r));
+    for (let r = 0; r < rows; r++)
+      store.applyNumbered(user.getItem(r), item.getItem(r), type.getItem(r), time.getItem(r), board.getItem(r));
     count += rows;
   }
   return count;

@@ -17,7 +17,8 @@ export async function loadGeneratorModule(name: string): Promise<GeneratorModule
   if (missing) throw new Error(missing);
   const file = moduleFile(name);
   const module = (await import(/* @vite-ignore */ pathToFileURL(file).href)).default as GeneratorModule<unknown>;
-  if (module?.name !== name) throw new Error(`services/generators/${name}/generator.ts declares name "${module?.name}", expected "${name}"`);
+  if (module?.name !== name)
+    throw new Error(`services/generators/${name}/generator.ts declares name "${module?.name}", expected "${name}"`);
   return module;
 }
 

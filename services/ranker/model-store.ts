@@ -5,7 +5,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OnnxSessionPool } from '../../libs/onnx/pool.js';
-import { ModelRegistry, STATE_FILE, verifyArtifacts, versionNumber, type ModelState, type VersionInfo } from '../../libs/registry/index.js';
+import {
+  ModelRegistry,
+  STATE_FILE,
+  verifyArtifacts,
+  versionNumber,
+  type ModelState,
+  type VersionInfo,
+} from '../../libs/registry/index.js';
 import type { RankerManifest } from '../../libs/ranking/encoding.js';
 import { checkManifest, checkProbe, checkServingProbe, checkSignature } from './model-checks.js';
 
@@ -125,7 +132,9 @@ export class RankerModelStore {
       } catch (err) {
         const reason = (err as Error).message;
         this.refusedVersions.set(version, { version, reason, atMs: Date.now() });
-        this.log(`refused ${this.model} ${version}: ${reason}${this.loaded ? `; ${this.loaded.version} keeps serving` : ''}`);
+        this.log(
+          `refused ${this.model} ${version}: ${reason}${this.loaded ? `; ${this.loaded.version} keeps serving` : ''}`,
+        );
       }
     }
     // Nothing servable loads: keep what is loaded (even if its state changed) rather than serve nothing.
@@ -134,7 +143,9 @@ export class RankerModelStore {
   /** Version names in a servable state, newest first. Reads only each version's state.json. */
   private async servableVersions(): Promise<string[]> {
     const dir = join(this.registry.root, this.model);
-    const names = (await readdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))))
+    const names = (
+      await readdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)))
+    )
       .filter((n) => versionNumber(n) !== undefined)
       .sort((a, b) => versionNumber(b)! - versionNumber(a)!);
     const out: string[] = [];

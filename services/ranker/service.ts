@@ -1,7 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
-import { RankerService, type CandidateScore, type RankCandidate, type RankerStatus, type RankResponse } from '../../generated/feedloom/v1/ranker.js';
+import {
+  RankerService,
+  type CandidateScore,
+  type RankCandidate,
+  type RankerStatus,
+  type RankResponse,
+} from '../../generated/feedloom/v1/ranker.js';
 import { RpcError, unavailable } from '../../libs/bootstrap/errors.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
@@ -28,7 +34,10 @@ export interface RankerOptions {
 }
 
 const instruments = () => ({
-  duration: meter().createHistogram('feedloom.ranker.duration', { unit: 'ms', description: 'Time to score one Rank request (encode + model)' }),
+  duration: meter().createHistogram('feedloom.ranker.duration', {
+    unit: 'ms',
+    description: 'Time to score one Rank request (encode + model)',
+  }),
   candidates: meter().createHistogram('feedloom.ranker.candidates', { description: 'Candidates per Rank request' }),
 });
 let metrics: ReturnType<typeof instruments> | undefined;
@@ -42,7 +51,12 @@ export async function createRanker(mesh: MeshConfig, options: RankerOptions) {
   let onHealth: (serving: boolean) => void = () => {};
   const ready = () => Boolean(store.current && catalog.current);
   const catalog = new SnapshotSource(rankerCatalogSnapshot, options.snapshotsDir, () => onHealth(ready()));
-  const store = new RankerModelStore(new ModelRegistry(options.registryDir), cfg.model, { workers: options.workers }, () => onHealth(ready()));
+  const store = new RankerModelStore(
+    new ModelRegistry(options.registryDir),
+    cfg.model,
+    { workers: options.workers },
+    () => onHealth(ready()),
+  );
 
   const binding = bindService(RankerService, {
     async rank(request, ctx): Promise<RankResponse> {
@@ -50,8 +64,13 @@ export async function createRanker(mesh: MeshConfig, options: RankerOptions) {
       const items = catalog.current?.data;
       if (!items) throw unavailable(`the ranker has no item features: ${catalog.error ?? 'snapshots not loaded yet'}`);
       const started = performance.now();
-      const answer = await store.use((model) => score(model, request.user!, request.candidates, items, weights, ctx.signal));
-      if (!answer) throw unavailable(`no ${cfg.model} model is loaded from ${options.registryDir}${store.refused.length ? ` (refused: ${store.refused.map((r) => `${r.version}: ${r.reason}`).join('; ')})` : ' (no version is published yet)'}`);
+      const answer = await store.use((model) =>
+        score(model, request.user!, request.candidates, items, weights, ctx.signal),
+      );
+      if (!answer)
+        throw unavailable(
+          `no ${cfg.model} model is loaded from ${options.registryDir}${store.refused.length ? ` (refused: ${store.refused.map((r) => `${r.version}: ${r.reason}`).join('; ')})` : ' (no version is published yet)'}`,
+        );
       metrics ??= instruments();
       metrics.duration.record(performance.now() - started, { model_version: answer.modelVersion });
       metrics.candidates.record(request.candidates.length);
@@ -102,7 +121,8 @@ async function score(
     outputs = await model.pool.run(feedsFor(model.pool, feeds), { signal });
   } catch (err) {
     if (signal.aborted) throw signal.reason;
-    if (err instanceof OnnxRunError && err.overloaded) throw new RpcError(status.RESOURCE_EXHAUSTED, `the ranker is overloaded: ${err.message}`);
+    if (err instanceof OnnxRunError && err.overloaded)
+      throw new RpcError(status.RESOURCE_EXHAUSTED, `the ranker is overloaded: ${err.message}`);
     throw new RpcError(status.INTERNAL, `ranking model ${model.version} failed: ${(err as Error).message}`);
   }
   const click = outputs.p_click.data as Float32Array;
@@ -116,9 +136,17 @@ async function score(
 }
 
 /** Serves the Ranker on its own gRPC server: NOT_SERVING until a model and the item snapshots are loaded. */
-export async function startRanker(mesh: MeshConfig, options: RankerOptions & { port?: number; host?: string }): Promise<RunningServer & { store: RankerModelStore }> {
+export async function startRanker(
+  mesh: MeshConfig,
+  options: RankerOptions & { port?: number; host?: string },
+): Promise<RunningServer & { store: RankerModelStore }> {
   const ranker = await createRanker(mesh, options);
-  const server = await startServer({ name: 'ranker', host: options.host ?? mesh.listenHost ?? mesh.host, port: options.port ?? mesh.services.ranker!.port, services: [ranker.binding] });
+  const server = await startServer({
+    name: 'ranker',
+    host: options.host ?? mesh.listenHost ?? mesh.host,
+    port: options.port ?? mesh.services.ranker!.port,
+    services: [ranker.binding],
+  });
   ranker.onHealth = (serving) => {
     const s = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
     server.health.set('', s);

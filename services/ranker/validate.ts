@@ -15,7 +15,11 @@ export function validateRankRequest(request: RankRequest): RankRequest {
   request.candidates.forEach((c, i) => {
     requireId(`candidates[${i}].item_id`, c.itemId);
     const first = firstAt.get(c.itemId);
-    if (first !== undefined) throw invalidArgument(`candidates[${i}].item_id`, `repeats "${c.itemId}" (already candidates[${first}]); item ids must be distinct`);
+    if (first !== undefined)
+      throw invalidArgument(
+        `candidates[${i}].item_id`,
+        `repeats "${c.itemId}" (already candidates[${first}]); item ids must be distinct`,
+      );
     firstAt.set(c.itemId, i);
     requireMaxItems(`candidates[${i}].sources`, c.sources, MAX_SOURCES_PER_CANDIDATE);
     c.sources.forEach((s, j) => {

@@ -16,7 +16,11 @@ import { testWorld } from '../../test/fixtures/world.js';
 import { startViewer } from './service.js';
 
 const call = { timeoutMs: 10_000 };
-const codeOf = (p: Promise<unknown>) => p.then(() => 'OK', (e: ServiceError) => `${status[e.code]}: ${e.details}`);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'OK',
+    (e: ServiceError) => `${status[e.code]}: ${e.details}`,
+  );
 
 describe('viewer', () => {
   let rows: ItemFeatureRow[];
@@ -29,7 +33,11 @@ describe('viewer', () => {
       userId,
       requestTimeMs: t,
       locale: 'en-US',
-      recentActions: items.map((itemId, i) => ({ itemId, type: ActionType.ACTION_TYPE_SAVE, timeMs: t - (i + 1) * 60_000 })),
+      recentActions: items.map((itemId, i) => ({
+        itemId,
+        type: ActionType.ACTION_TYPE_SAVE,
+        timeMs: t - (i + 1) * 60_000,
+      })),
     });
 
   beforeAll(async () => {
@@ -69,10 +77,18 @@ describe('viewer', () => {
   });
 
   it('refuses a version it does not hold, naming the versions it has', async () => {
-    expect(await codeOf(embed('v0007'))).toBe('FAILED_PRECONDITION: the viewer does not hold two_tower version "v0007"; it holds v0001');
-    expect(await codeOf(callUnary(client, 'embedUser', { user: userWith([]), model: 'other', version: 'v0001' }, call))).toMatch(/^NOT_FOUND: the viewer holds no version of model "other"/);
-    expect(await codeOf(callUnary(client, 'embedUser', { user: userWith([]), model: 'two_tower', version: '' }, call))).toMatch(/^INVALID_ARGUMENT: version: is required/);
-    expect(await codeOf(callUnary(client, 'embedUser', { user: undefined, model: 'two_tower', version: 'v0001' }, call))).toMatch(/^INVALID_ARGUMENT: user: is required/);
+    expect(await codeOf(embed('v0007'))).toBe(
+      'FAILED_PRECONDITION: the viewer does not hold two_tower version "v0007"; it holds v0001',
+    );
+    expect(
+      await codeOf(callUnary(client, 'embedUser', { user: userWith([]), model: 'other', version: 'v0001' }, call)),
+    ).toMatch(/^NOT_FOUND: the viewer holds no version of model "other"/);
+    expect(
+      await codeOf(callUnary(client, 'embedUser', { user: userWith([]), model: 'two_tower', version: '' }, call)),
+    ).toMatch(/^INVALID_ARGUMENT: version: is required/);
+    expect(
+      await codeOf(callUnary(client, 'embedUser', { user: undefined, model: 'two_tower', version: 'v0001' }, call)),
+    ).toMatch(/^INVALID_ARGUMENT: user: is required/);
   });
 
   it('loads new registry versions, keeps the newest keepVersions, skips a corrupt one', async () => {
@@ -85,28 +101,43 @@ describe('viewer', () => {
     const listed = await callUnary(client, 'listVersions', { model: '' }, call);
     expect(listed.versions.map((v) => v.version)).toEqual(['v0001', 'v0002']);
     expect(listed.versions.every((v) => v.dim === 16 && v.loadedAtMs > 0)).toBe(true);
-    expect(await codeOf(embed('v0003'))).toMatch(/^FAILED_PRECONDITION: .*it holds v0001, v0002 \(v0003 failed to load: .*user_tower\.onnx/);
+    expect(await codeOf(embed('v0003'))).toMatch(
+      /^FAILED_PRECONDITION: .*it holds v0001, v0002 \(v0003 failed to load: .*user_tower\.onnx/,
+    );
 
     await registerSyntheticTwoTower({ registryDir, rows, seed: 5 }); // v0005
     await viewer.viewer.refresh();
-    expect((await callUnary(client, 'listVersions', { model: 'two_tower' }, call)).versions.map((v) => v.version)).toEqual(['v0002', 'v0005']);
+    expect(
+      (await callUnary(client, 'listVersions', { model: 'two_tower' }, call)).versions.map((v) => v.version),
+    ).toEqual(['v0002', 'v0005']);
     const v5 = await embed('v0005');
     const v2 = await embed('v0002');
     expect(v5.embedding).not.toEqual(v2.embedding); // independent models, independent spaces
-    expect(await codeOf(embed('v0001'))).toMatch(/^FAILED_PRECONDITION: the viewer does not hold two_tower version "v0001"; it holds v0002, v0005/);
+    expect(await codeOf(embed('v0001'))).toMatch(
+      /^FAILED_PRECONDITION: the viewer does not hold two_tower version "v0001"; it holds v0002, v0005/,
+    );
   });
 
   it('keeps a version the registry marks serving, however many newer versions appear', async () => {
     const registry = new ModelRegistry(registryDir);
-    for (const state of ['validated', 'published', 'serving'] as const) await registry.setState('two_tower', 'v0002', state, 'test');
+    for (const state of ['validated', 'published', 'serving'] as const)
+      await registry.setState('two_tower', 'v0002', state, 'test');
     await registerSyntheticTwoTower({ registryDir, rows, seed: 6 }); // v0006
     await registerSyntheticTwoTower({ registryDir, rows, seed: 7 }); // v0007
     await viewer.viewer.refresh();
-    expect((await callUnary(client, 'listVersions', { model: 'two_tower' }, call)).versions.map((v) => v.version)).toEqual(['v0002', 'v0006', 'v0007']);
+    expect(
+      (await callUnary(client, 'listVersions', { model: 'two_tower' }, call)).versions.map((v) => v.version),
+    ).toEqual(['v0002', 'v0006', 'v0007']);
   });
 
   it('is NOT_SERVING until it holds a version', async () => {
-    const empty = await startViewer({ registryDir: mkdtempSync(join(tmpdir(), 'feedloom-registry-')), keepVersions: 2, pollMs: 3_600_000, port: 0, log: () => {} });
+    const empty = await startViewer({
+      registryDir: mkdtempSync(join(tmpdir(), 'feedloom-registry-')),
+      keepVersions: 2,
+      pollMs: 3_600_000,
+      port: 0,
+      log: () => {},
+    });
     try {
       expect(empty.health.get('feedloom.v1.ViewerModel')).toBe(ServingStatus.NOT_SERVING);
       expect(viewer.health.get('feedloom.v1.ViewerModel')).toBe(ServingStatus.SERVING);

@@ -38,7 +38,12 @@ export interface ViewerServerOptions extends ViewerOptions {
 /** Starts the viewer: loads the user towers the registry has, serves ViewerModel, keeps polling. */
 export async function startViewer(options: ViewerServerOptions): Promise<RunningServer & { viewer: Viewer }> {
   const viewer = new Viewer(options);
-  const server = await startServer({ name: 'viewer', host: options.host, port: options.port, services: [viewerBinding(viewer)] });
+  const server = await startServer({
+    name: 'viewer',
+    host: options.host,
+    port: options.port,
+    services: [viewerBinding(viewer)],
+  });
   const health = () => server.health.set(SERVICE, viewer.ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
   viewer.onChange = health;
   health();
@@ -58,7 +63,10 @@ export async function startViewer(options: ViewerServerOptions): Promise<Running
   });
 }
 
-export function viewerOptionsFromMesh(mesh: MeshConfig, overrides: Partial<ViewerServerOptions> = {}): ViewerServerOptions {
+export function viewerOptionsFromMesh(
+  mesh: MeshConfig,
+  overrides: Partial<ViewerServerOptions> = {},
+): ViewerServerOptions {
   const viewer = mesh.services.viewer;
   if (!viewer) throw new Error('the mesh config has no services.viewer');
   return {

@@ -1,6 +1,12 @@
 import path from 'node:path';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
-import { encodeUserBatch, USER_OUTPUT, USER_TOWER_FILE, userInputDims, type TwoTowerManifest } from '../../libs/features/two-tower.js';
+import {
+  encodeUserBatch,
+  USER_OUTPUT,
+  USER_TOWER_FILE,
+  userInputDims,
+  type TwoTowerManifest,
+} from '../../libs/features/two-tower.js';
 import { OnnxSessionPool } from '../../libs/onnx/pool.js';
 import { tensor, type Feeds } from '../../libs/onnx/tensors.js';
 
@@ -24,13 +30,22 @@ export class UserTower {
     private readonly maxBatch: number,
   ) {}
 
-  static async load(dir: string, manifest: TwoTowerManifest, options: { workers?: number; maxBatch?: number } = {}): Promise<UserTower> {
+  static async load(
+    dir: string,
+    manifest: TwoTowerManifest,
+    options: { workers?: number; maxBatch?: number } = {},
+  ): Promise<UserTower> {
     const workers = options.workers ?? 2;
-    const pool = await OnnxSessionPool.open(path.join(dir, USER_TOWER_FILE), { workers, name: `${manifest.model}/${manifest.version} user tower` });
+    const pool = await OnnxSessionPool.open(path.join(dir, USER_TOWER_FILE), {
+      workers,
+      name: `${manifest.model}/${manifest.version} user tower`,
+    });
     const output = manifest.onnx?.userOutput ?? USER_OUTPUT;
     if (!pool.outputNames.includes(output)) {
       await pool.close();
-      throw new Error(`${path.join(dir, USER_TOWER_FILE)} has no output "${output}" (it has ${pool.outputNames.join(', ')})`);
+      throw new Error(
+        `${path.join(dir, USER_TOWER_FILE)} has no output "${output}" (it has ${pool.outputNames.join(', ')})`,
+      );
     }
     return new UserTower(manifest, pool, workers, options.maxBatch ?? 64);
   }
@@ -94,7 +109,9 @@ export class UserTower {
       for (const name of Object.keys(dims) as (keyof typeof dims)[]) feeds[name] = tensor(encoded[name], dims[name]);
       const out = (await this.pool.run(feeds))[this.manifest.onnx?.userOutput ?? USER_OUTPUT];
       if (!out || out.dims[0] !== batch.length || out.dims[1] !== this.dim) {
-        throw new Error(`${this.model} ${this.version} user tower returned shape [${out?.dims.join(', ')}], expected [${batch.length}, ${this.dim}]`);
+        throw new Error(
+          `${this.model} ${this.version} user tower returned shape [${out?.dims.join(', ')}], expected [${batch.length}, ${this.dim}]`,
+        );
       }
       const data = out.data as Float32Array;
       batch.forEach((b, i) => b.resolve(data.slice(i * this.dim, (i + 1) * this.dim)));

@@ -57,7 +57,11 @@ export class Viewer {
     return this.refreshing;
   }
 
-  async embed(user: UserContext, model: string, version: string): Promise<{ embedding: Float32Array; tower: UserTower }> {
+  async embed(
+    user: UserContext,
+    model: string,
+    version: string,
+  ): Promise<{ embedding: Float32Array; tower: UserTower }> {
     const tower = this.tower(model, version);
     return { embedding: await tower.embed(user), tower };
   }
@@ -66,7 +70,9 @@ export class Viewer {
   tower(model: string, version: string): UserTower {
     const versions = this.towers.get(model);
     if (!versions || versions.size === 0) {
-      throw notFound(`the viewer holds no version of model "${model}" (it holds: ${[...this.towers.keys()].filter((m) => this.towers.get(m)!.size).join(', ') || 'nothing yet'})`);
+      throw notFound(
+        `the viewer holds no version of model "${model}" (it holds: ${[...this.towers.keys()].filter((m) => this.towers.get(m)!.size).join(', ') || 'nothing yet'})`,
+      );
     }
     const tower = versions.get(version);
     if (!tower) {
@@ -114,7 +120,9 @@ export class Viewer {
   private async syncModel(model: string): Promise<void> {
     const { versions, problems } = await servableVersions(this.registry, model);
     for (const p of problems) this.noteFailure(model, p.version, p.error);
-    const withTower = versions.filter((v) => v.manifest.artifacts?.[USER_TOWER_FILE] && !this.failed.has(`${model}/${v.version}`));
+    const withTower = versions.filter(
+      (v) => v.manifest.artifacts?.[USER_TOWER_FILE] && !this.failed.has(`${model}/${v.version}`),
+    );
     // The newest keepVersions, plus any version the registry says is serving (a rollback target
     // must stay loaded even when newer, not yet rolled-out versions have appeared).
     const newest = new Set(withTower.slice(-this.options.keepVersions).map((v) => v.version));
@@ -127,7 +135,10 @@ export class Viewer {
       if (held.has(info.version)) continue;
       try {
         await verifyArtifacts(info);
-        held.set(info.version, await UserTower.load(info.dir, info.manifest, { workers: this.options.workersPerVersion }));
+        held.set(
+          info.version,
+          await UserTower.load(info.dir, info.manifest, { workers: this.options.workersPerVersion }),
+        );
         this.log(`loaded ${model}/${info.version} (dim ${info.manifest.dim})`);
         changed = true;
       } catch (err) {
@@ -139,7 +150,9 @@ export class Viewer {
       if (keep.has(version)) continue;
       held.delete(version);
       tower.retire();
-      this.log(`unloaded ${model}/${version} (keeping the newest ${this.options.keepVersions} and any serving version)`);
+      this.log(
+        `unloaded ${model}/${version} (keeping the newest ${this.options.keepVersions} and any serving version)`,
+      );
       changed = true;
     }
     if (changed) this.onChange();

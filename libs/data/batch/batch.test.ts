@@ -80,7 +80,12 @@ describe('runBatchJobs on a tiny world', () => {
     }
     expect(checked).toBeGreaterThan(100);
 
-    const creatorOf = new Map((await query<{ item_id: string; creator_id: string }>('SELECT item_id, creator_id FROM items')).map((r) => [r.item_id, r.creator_id]));
+    const creatorOf = new Map(
+      (await query<{ item_id: string; creator_id: string }>('SELECT item_id, creator_id FROM items')).map((r) => [
+        r.item_id,
+        r.creator_id,
+      ]),
+    );
     const creators = (await readSnapshot(snapshots, creatorItems)).rows;
     for (const row of creators) {
       expect(row.items.length).toBeGreaterThan(0);
@@ -113,7 +118,10 @@ describe('runBatchJobs on a tiny world', () => {
     const events = await query<{ action: string; time_ms: number }>(
       `SELECT action, time_ms FROM events WHERE item_id = '${top.item_id}' AND action IN ('click', 'save') AND time_ms < ${asOfMs}`,
     );
-    const expected = events.reduce((s, e) => s + (e.action === 'save' ? 3 : 1) * Math.pow(0.5, (asOfMs - e.time_ms) / (3 * DAY_MS)), 0);
+    const expected = events.reduce(
+      (s, e) => s + (e.action === 'save' ? 3 : 1) * Math.pow(0.5, (asOfMs - e.time_ms) / (3 * DAY_MS)),
+      0,
+    );
     expect(top.score).toBeCloseTo(expected, 9);
 
     const meta = await readSnapshot(snapshotsDir, itemMeta);
@@ -136,8 +144,26 @@ describe('runBatchJobs on a tiny world', () => {
     const [a, b] = cold.map((r) => r.item_id);
     const t = endMs - 2 * 3_600_000;
     const lines = ['u1', 'u2', 'u3'].flatMap((user, n) => [
-      { user_id: user, item_id: a, action: 'save', time_ms: t + n * 60_000, board_id: null, source: 'fresh', request_id: `r${n}`, seq: 2 * n },
-      { user_id: user, item_id: b, action: 'click', time_ms: t + n * 60_000 + 5_000, board_id: null, source: 'fresh', request_id: `r${n}`, seq: 2 * n + 1 },
+      {
+        user_id: user,
+        item_id: a,
+        action: 'save',
+        time_ms: t + n * 60_000,
+        board_id: null,
+        source: 'fresh',
+        request_id: `r${n}`,
+        seq: 2 * n,
+      },
+      {
+        user_id: user,
+        item_id: b,
+        action: 'click',
+        time_ms: t + n * 60_000 + 5_000,
+        board_id: null,
+        source: 'fresh',
+        request_id: `r${n}`,
+        seq: 2 * n + 1,
+      },
     ]);
     const liveDir = path.join(worldPaths(copy).live, `day=${new Date(t).toISOString().slice(0, 10)}`);
     fs.mkdirSync(liveDir, { recursive: true });
@@ -154,7 +180,9 @@ describe('runBatchJobs on a tiny world', () => {
   });
 
   it('names unknown jobs', async () => {
-    await expect(runBatchJobs({ worldDir, only: ['popularity', 'nope'] })).rejects.toThrow(/unknown batch job\(s\): nope/);
+    await expect(runBatchJobs({ worldDir, only: ['popularity', 'nope'] })).rejects.toThrow(
+      /unknown batch job\(s\): nope/,
+    );
   });
 
   it('documents every job in the README', () => {

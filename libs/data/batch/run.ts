@@ -45,7 +45,9 @@ export async function runBatchJobs(options: RunBatchJobsOptions): Promise<BatchJ
         snapshotsDir,
         job.name,
         async (tmpDir) => {
-          await duck.conn.run(`COPY job_result TO ${sqlString(path.join(tmpDir, 'rows.json'))} (FORMAT JSON, ARRAY true)`);
+          await duck.conn.run(
+            `COPY job_result TO ${sqlString(path.join(tmpDir, 'rows.json'))} (FORMAT JSON, ARRAY true)`,
+          );
           return { rows: n };
         },
         { asOfMs, job: job.name, keep: options.keep ?? 3 },
@@ -65,6 +67,7 @@ function selectJobs(only?: string[]) {
   if (!only) return BATCH_JOBS;
   const known = new Set(BATCH_JOBS.map((j) => j.name));
   const unknown = only.filter((name) => !known.has(name));
-  if (unknown.length > 0) throw new Error(`unknown batch job(s): ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(`unknown batch job(s): ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
   return BATCH_JOBS.filter((j) => only.includes(j.name));
 }

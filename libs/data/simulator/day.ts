@@ -71,7 +71,8 @@ function driftInterests(state: SimState, rng: Rng): void {
     const off = u * DIM;
     for (let k = 0; k < DIM; k++) {
       const pull = passing >= 0 ? MODEL.passingInterestStrength * state.topicVec[passing * DIM + k] : 0;
-      state.userDrift[off + k] = MODEL.driftPersistence * state.userDrift[off + k] + pull + MODEL.driftNoise * rng.normal();
+      state.userDrift[off + k] =
+        MODEL.driftPersistence * state.userDrift[off + k] + pull + MODEL.driftNoise * rng.normal();
     }
   }
 }
@@ -82,7 +83,8 @@ function startTrends(state: SimState, rng: Rng, day: number, existing: number): 
   const count = Math.max(1, Math.round(existing * 0.002));
   const recentFrom = firstCreatedAfter(state, existing, state.startMs + (day - 3) * DAY_MS);
   for (let j = 0; j < count; j++) {
-    const item = rng.next() < 0.5 && recentFrom < existing ? recentFrom + rng.int(existing - recentFrom) : rng.int(existing);
+    const item =
+      rng.next() < 0.5 && recentFrom < existing ? recentFrom + rng.int(existing - recentFrom) : rng.int(existing);
     state.trends.push({ item, startDay: day, days: 2 + rng.int(3), boost: 1 + rng.next() });
   }
 }
@@ -102,7 +104,8 @@ function firstCreatedAfter(state: SimState, count: number, t: number): number {
 export function trendBoosts(trends: readonly Trend[], day: number, itemCount: number): Float32Array {
   const boost = new Float32Array(itemCount);
   for (const t of trends) {
-    if (t.startDay <= day && day < t.startDay + t.days && t.item < itemCount) boost[t.item] = Math.max(boost[t.item], t.boost);
+    if (t.startDay <= day && day < t.startDay + t.days && t.item < itemCount)
+      boost[t.item] = Math.max(boost[t.item], t.boost);
   }
   return boost;
 }
@@ -156,7 +159,8 @@ class SessionRunner {
     this.shown.length = 0;
     for (let pos = 0; pos < slots; pos++) {
       let pick = this.pools.pick(rng, u, t0);
-      for (let tries = 0; tries < 3 && (pick.item < 0 || this.shown.includes(pick.item)); tries++) pick = this.pools.pick(rng, u, t0);
+      for (let tries = 0; tries < 3 && (pick.item < 0 || this.shown.includes(pick.item)); tries++)
+        pick = this.pools.pick(rng, u, t0);
       if (pick.item < 0 || this.shown.includes(pick.item)) break;
       const item = pick.item;
       this.shown.push(item);

@@ -15,7 +15,16 @@ export class EventBuffer {
   position = new Int32Array(1024);
   source = new Uint8Array(1024);
 
-  push(user: number, item: number, action: number, timeMs: number, board: number, session: number, position: number, source: number): void {
+  push(
+    user: number,
+    item: number,
+    action: number,
+    timeMs: number,
+    board: number,
+    session: number,
+    position: number,
+    source: number,
+  ): void {
     if (this.length === this.user.length) this.grow();
     const n = this.length++;
     this.user[n] = user;

@@ -23,7 +23,10 @@ export class IncumbentPools {
   readonly topicTop: Int32Array[] = [];
   readonly topicTopCum: Float64Array[] = [];
 
-  constructor(private readonly state: SimState, dayStartMs: number) {
+  constructor(
+    private readonly state: SimState,
+    dayStartMs: number,
+  ) {
     this.existing = state.itemCount;
     this.freshFrom = firstAtOrAfter(state.itemCreatedMs, state.itemCount, dayStartMs - 2 * DAY_MS);
     const all = new Int32Array(this.existing);
@@ -50,7 +53,8 @@ export class IncumbentPools {
     if (source === POPULAR) item = this.pickWeighted(rng, this.popular, this.popularCum);
     else if (source === FOLLOWED_CREATOR) item = this.pickFollowedCreator(rng, u, sessionMs);
     else if (source === FOLLOWED_BOARD) item = this.pickFollowedBoard(rng, u, sessionMs);
-    else if (source === FRESH && this.freshFrom < this.existing) item = this.freshFrom + rng.int(this.existing - this.freshFrom);
+    else if (source === FRESH && this.freshFrom < this.existing)
+      item = this.freshFrom + rng.int(this.existing - this.freshFrom);
     else if (source === RANDOM && this.existing > 0) item = rng.int(this.existing);
     if (item < 0) {
       source = TOPIC; // the fallback for every source that has nothing for this user

@@ -18,7 +18,11 @@ function loadTruth(worldDir: string): Promise<Truth> {
   try {
     mtimeMs = fs.statSync(metaFile).mtimeMs;
   } catch {
-    return Promise.reject(new Error(`world ${path.resolve(worldDir)} has no simulator truth (${metaFile} is missing): the oracle needs a simulated world`));
+    return Promise.reject(
+      new Error(
+        `world ${path.resolve(worldDir)} has no simulator truth (${metaFile} is missing): the oracle needs a simulated world`,
+      ),
+    );
   }
   const key = path.resolve(worldDir);
   const hit = cache.get(key);
@@ -29,7 +33,12 @@ function loadTruth(worldDir: string): Promise<Truth> {
   return truth;
 }
 
-export async function oracleTopK(worldDir: string, userIds: readonly string[], dayIndex: number, k: number): Promise<Map<string, string[]>> {
+export async function oracleTopK(
+  worldDir: string,
+  userIds: readonly string[],
+  dayIndex: number,
+  k: number,
+): Promise<Map<string, string[]>> {
   const truth = await loadTruth(worldDir);
   const { meta } = truth;
   if (!Number.isInteger(dayIndex) || dayIndex < 0 || dayIndex >= meta.days) {
@@ -59,16 +68,23 @@ export async function oracleTopK(worldDir: string, userIds: readonly string[], d
   const drift = truth.userDrift.subarray(dayIndex * meta.users * DIM, (dayIndex + 1) * meta.users * DIM);
   for (const id of userIds) {
     const u = /^u(\d+)$/.exec(id) ? Number(id.slice(1)) : -1;
-    if (u < 0 || u >= meta.users) throw new Error(`oracle: unknown user '${id}' (this world has u0..u${meta.users - 1})`);
+    if (u < 0 || u >= meta.users)
+      throw new Error(`oracle: unknown user '${id}' (this world has u0..u${meta.users - 1})`);
     currentInterest(truth.userVec, drift, u * DIM, interest);
     const locale = truth.userLocale[u];
     for (let i = 0; i < existing; i++) {
       let dot = 0;
       for (let k = 0, off = i * DIM; k < DIM; k++) dot += interest[k] * itemVec[off + k];
       const localeTerm = itemLocale[i] === locale ? localeMatch : 0;
-      score[i] = engagementFromLogits(clickTerm[i] + clickAffinity * dot + localeTerm, saveTerm[i] + saveAffinity * dot);
+      score[i] = engagementFromLogits(
+        clickTerm[i] + clickAffinity * dot + localeTerm,
+        saveTerm[i] + saveAffinity * dot,
+      );
     }
-    result.set(id, topK(score, k, { candidates }).map((i) => `i${i}`));
+    result.set(
+      id,
+      topK(score, k, { candidates }).map((i) => `i${i}`),
+    );
   }
   return result;
 }

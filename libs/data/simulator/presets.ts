@@ -23,7 +23,8 @@ export function isPresetName(name: string): name is PresetName {
 }
 
 export function presetByName(name: string): Preset {
-  if (!isPresetName(name)) throw new Error(`unknown world preset '${name}' (expected one of: ${Object.keys(PRESETS).join(', ')})`);
+  if (!isPresetName(name))
+    throw new Error(`unknown world preset '${name}' (expected one of: ${Object.keys(PRESETS).join(', ')})`);
   return PRESETS[name];
 }
 

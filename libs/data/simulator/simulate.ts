@@ -58,11 +58,18 @@ export async function simulateWorld(options: SimulateOptions): Promise<WorldMani
   });
 }
 
-export async function continueWorld(dir: string, extraDays: number, options: { log?: (line: string) => void } = {}): Promise<WorldManifest> {
-  if (!Number.isInteger(extraDays) || extraDays < 1) throw new Error(`extraDays must be a positive integer, got ${extraDays}`);
+export async function continueWorld(
+  dir: string,
+  extraDays: number,
+  options: { log?: (line: string) => void } = {},
+): Promise<WorldManifest> {
+  if (!Number.isInteger(extraDays) || extraDays < 1)
+    throw new Error(`extraDays must be a positive integer, got ${extraDays}`);
   const manifest = await readWorldManifest(dir);
   if (manifest.source !== 'simulator' || manifest.preset === undefined || manifest.seed === undefined) {
-    throw new Error(`world ${dir} was not made by the simulator (source '${manifest.source}'), so it cannot be continued`);
+    throw new Error(
+      `world ${dir} was not made by the simulator (source '${manifest.source}'), so it cannot be continued`,
+    );
   }
   const truth = await readTruthMeta(dir);
   if (truth.simulatorVersion !== SIMULATOR_VERSION) {
@@ -116,7 +123,9 @@ async function run(plan: RunPlan): Promise<WorldManifest> {
       if (day < plan.firstNewDay) continue;
       await writeDayEvents(duck.conn, paths.eventDay(dayKey(plan.startMs + day * DAY_MS)), day, events);
       if (Date.now() - lastLog > 5000 || day === plan.days - 1) {
-        plan.log(`  day ${day + 1}/${plan.days}: ${events.length} events (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        plan.log(
+          `  day ${day + 1}/${plan.days}: ${events.length} events (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+        );
         lastLog = Date.now();
       }
     }

@@ -32,7 +32,8 @@ function fingerprint(dir: string): Record<string, string> {
     for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (entry.name !== 'world.json') out[path.relative(dir, p)] = createHash('sha1').update(fs.readFileSync(p)).digest('hex');
+      else if (entry.name !== 'world.json')
+        out[path.relative(dir, p)] = createHash('sha1').update(fs.readFileSync(p)).digest('hex');
     }
   };
   walk(dir);
@@ -42,7 +43,14 @@ function fingerprint(dir: string): Record<string, string> {
 describe('simulateWorld', () => {
   it('writes the world layout with the documented counts and flags', async () => {
     const m = await readWorldManifest(worldA);
-    expect(m).toMatchObject({ source: 'simulator', preset: 'tiny', seed: 5, startMs: DEFAULT_START_MS, days: 8, hasTruth: true });
+    expect(m).toMatchObject({
+      source: 'simulator',
+      preset: 'tiny',
+      seed: 5,
+      startMs: DEFAULT_START_MS,
+      days: 8,
+      hasTruth: true,
+    });
     expect(m.features).toEqual({ creators: true, boards: true, topics: true, locales: true });
     expect(m.counts.users).toBeGreaterThan(180);
     expect(m.counts.items).toBeGreaterThan(900);
@@ -52,7 +60,14 @@ describe('simulateWorld', () => {
               (SELECT count(DISTINCT topic) FROM items) AS topics, (SELECT count(*) FROM follows) AS follows,
               (SELECT count(*) FROM board_items) AS board_items`,
     );
-    expect(c).toMatchObject({ users: m.counts.users, items: m.counts.items, creators: m.counts.creators, boards: m.counts.boards, events: m.counts.events, topics: 8 });
+    expect(c).toMatchObject({
+      users: m.counts.users,
+      items: m.counts.items,
+      creators: m.counts.creators,
+      boards: m.counts.boards,
+      events: m.counts.events,
+      topics: 8,
+    });
     expect(c.follows).toBeGreaterThan(m.counts.users);
     expect(c.board_items).toBeGreaterThan(m.counts.boards);
     const days = fs.readdirSync(path.join(worldA, 'events')).sort();
@@ -74,7 +89,9 @@ describe('simulateWorld', () => {
 
     const other = path.join(tmp, 'other');
     await simulateWorld({ preset: 'tiny', seed: 6, dir: other, log: quiet, days: 1 });
-    expect(fingerprint(other)['events/day=2026-01-01/part-0.parquet']).not.toBe(a['events/day=2026-01-01/part-0.parquet']);
+    expect(fingerprint(other)['events/day=2026-01-01/part-0.parquet']).not.toBe(
+      a['events/day=2026-01-01/part-0.parquet'],
+    );
 
     const continued = path.join(tmp, 'continued');
     await simulateWorld({ preset: 'tiny', seed: 5, dir: continued, log: quiet, days: 5 });
@@ -135,7 +152,9 @@ describe('simulateWorld', () => {
     expect(r.saves).toBeGreaterThan(50);
     expect(r.own).toBe(r.saves);
     expect(r.listed).toBe(r.saves);
-    const [other] = await rows<{ n: number }>(`SELECT count(*) AS n FROM events WHERE action <> 'save' AND board_id IS NOT NULL`);
+    const [other] = await rows<{ n: number }>(
+      `SELECT count(*) AS n FROM events WHERE action <> 'save' AND board_id IS NOT NULL`,
+    );
     expect(other.n).toBe(0);
   });
 
@@ -204,7 +223,10 @@ describe('ground truth and the oracle', () => {
     }
     // Only items that existed when the day began.
     const created = new Map(
-      (await rows<{ item_id: string; created_ms: number }>('SELECT item_id, created_ms FROM items')).map((r) => [r.item_id, r.created_ms]),
+      (await rows<{ item_id: string; created_ms: number }>('SELECT item_id, created_ms FROM items')).map((r) => [
+        r.item_id,
+        r.created_ms,
+      ]),
     );
     for (const items of oracle.values()) for (const item of items) expect(created.get(item)!).toBeLessThan(dayStart);
 

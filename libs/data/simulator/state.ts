@@ -159,7 +159,10 @@ export class SimState {
       this.addUser(rng, signupMs, accounts.get(i) ?? -1);
     }
 
-    const itemTimes = Array.from({ length: g.initialItems }, () => this.startMs - 1 - Math.floor(rng.next() * 90 * DAY_MS));
+    const itemTimes = Array.from(
+      { length: g.initialItems },
+      () => this.startMs - 1 - Math.floor(rng.next() * 90 * DAY_MS),
+    );
     itemTimes.sort((a, b) => a - b);
     for (const t of itemTimes) {
       const item = this.addItem(rng, t);
@@ -342,13 +345,18 @@ export class SimState {
       const topic = this.pickUserTopic(rng, u);
       const pool = this.topicCreators[topic];
       const c =
-        rng.next() < 0.8 && pool.length > 0 ? pool[rng.cumulativeIndex(this.topicCreatorCum[topic])] : rng.cumulativeIndex(this.creatorCum);
+        rng.next() < 0.8 && pool.length > 0
+          ? pool[rng.cumulativeIndex(this.topicCreatorCum[topic])]
+          : rng.cumulativeIndex(this.creatorCum);
       this.followCreator(u, c, timeOf());
     }
     const boardFollows = rng.poisson(2);
     for (let j = 0; j < boardFollows; j++) {
       const topic = this.pickUserTopic(rng, u);
-      const pool = rng.next() < 0.5 && this.topicCuratedBoards[topic].length > 0 ? this.topicCuratedBoards[topic] : this.topicBoards[topic];
+      const pool =
+        rng.next() < 0.5 && this.topicCuratedBoards[topic].length > 0
+          ? this.topicCuratedBoards[topic]
+          : this.topicBoards[topic];
       if (pool.length === 0) continue;
       const b = pool[rng.int(pool.length)];
       if (this.boardOwner[b] === u || this.userFollowedBoards[u].includes(b)) continue;

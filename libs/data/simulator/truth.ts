@@ -120,7 +120,8 @@ export async function readTruth(dir: string): Promise<Truth> {
   const load = async <T>(key: keyof typeof FILES, make: (b: ArrayBuffer) => T, expected: number): Promise<T> => {
     const file = path.join(root, FILES[key]);
     const buf = await fs.readFile(file);
-    if (buf.byteLength !== expected) throw new Error(`truth file ${file} has ${buf.byteLength} bytes, expected ${expected}`);
+    if (buf.byteLength !== expected)
+      throw new Error(`truth file ${file} has ${buf.byteLength} bytes, expected ${expected}`);
     // Copy into a fresh, aligned buffer: Node's pooled Buffers may start at odd offsets.
     const copy = new ArrayBuffer(buf.byteLength);
     new Uint8Array(copy).set(buf);

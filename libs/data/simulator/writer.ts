@@ -15,7 +15,13 @@ const SOURCE_SQL = `[${SOURCES.map((s) => sqlString(s)).join(', ')}]`;
 const topicSql = (col: string) => `'t' || lpad(${col}::VARCHAR, 2, '0')`;
 
 /** Stages columns in DuckDB and writes `SELECT <select> FROM staging` to a Parquet file. */
-async function writeParquet(conn: DuckDBConnection, file: string, columns: AppendColumn[], rowCount: number, select: string): Promise<void> {
+async function writeParquet(
+  conn: DuckDBConnection,
+  file: string,
+  columns: AppendColumn[],
+  rowCount: number,
+  select: string,
+): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   await appendColumns(conn, 'staging', columns, rowCount);
   const tmp = `${file}.tmp-${process.pid}`;
@@ -27,7 +33,12 @@ async function writeParquet(conn: DuckDBConnection, file: string, columns: Appen
 const seq = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
 
 /** One day of events, ordered by time (ties keep the order they happened in). */
-export async function writeDayEvents(conn: DuckDBConnection, file: string, day: number, ev: EventBuffer): Promise<void> {
+export async function writeDayEvents(
+  conn: DuckDBConnection,
+  file: string,
+  day: number,
+  ev: EventBuffer,
+): Promise<void> {
   const n = ev.length;
   await writeParquet(
     conn,

@@ -8,7 +8,8 @@ import { ItemKnn } from './item-knn.js';
 import { popularityScores } from './popularity.js';
 import { pickEaseLambda } from './tune-ease.js';
 
-const pairs = (rows: Record<string, string[]>) => Object.entries(rows).flatMap(([u, items]) => items.map((i) => [u, i] as const));
+const pairs = (rows: Record<string, string[]>) =>
+  Object.entries(rows).flatMap(([u, items]) => items.map((i) => [u, i] as const));
 
 /** Solves a·x = b by Gaussian elimination with partial pivoting (the reference the tests compare with). */
 function solve(a: number[][], b: number[]): number[] {
@@ -31,9 +32,13 @@ describe('spdInverse', () => {
     const rng = createRng(3);
     const n = 7;
     const r = Array.from({ length: n }, () => Array.from({ length: n }, () => rng.normal()));
-    const a = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => r.reduce((s, row) => s + row[i] * row[j], 0) + (i === j ? 0.5 : 0)));
+    const a = Array.from({ length: n }, (_, i) =>
+      Array.from({ length: n }, (_, j) => r.reduce((s, row) => s + row[i] * row[j], 0) + (i === j ? 0.5 : 0)),
+    );
     const inv = spdInverse(Float64Array.from(a.flat()), n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(a[i].reduce((s, x, k) => s + x * inv[k * n + j], 0)).toBeCloseTo(i === j ? 1 : 0, 10);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++)
+        expect(a[i].reduce((s, x, k) => s + x * inv[k * n + j], 0)).toBeCloseTo(i === j ? 1 : 0, 10);
   });
 
   it('refuses a matrix that is not positive definite', () => {
@@ -57,14 +62,21 @@ describe('EASE', () => {
     for (let u = 0; u < 30; u++) rows[`u${u}`] = ['a', 'b', 'c', 'd', 'e'].filter(() => rng.next() < 0.4).concat('f');
     const m = buildInteractions(pairs(rows));
     const n = m.items.length;
-    const x = m.users.map((_, u) => Array.from({ length: n }, (_, i) => (rows[m.users[u]].includes(m.items[i]) ? 1 : 0)));
+    const x = m.users.map((_, u) =>
+      Array.from({ length: n }, (_, i) => (rows[m.users[u]].includes(m.items[i]) ? 1 : 0)),
+    );
     const lambda = 2.5;
     const ease = Ease.fit(m, lambda);
     // Column j of B: argmin ||X_j − X_{−j}·β||² + λ||β||², i.e. (X_{−j}ᵀX_{−j} + λI)·β = X_{−j}ᵀX_j.
     for (let j = 0; j < n; j++) {
       const others = [...Array(n).keys()].filter((i) => i !== j);
-      const gram = others.map((i) => others.map((k) => x.reduce((s, row) => s + row[i] * row[k], 0) + (i === k ? lambda : 0)));
-      const beta = solve(gram, others.map((i) => x.reduce((s, row) => s + row[i] * row[j], 0)));
+      const gram = others.map((i) =>
+        others.map((k) => x.reduce((s, row) => s + row[i] * row[k], 0) + (i === k ? lambda : 0)),
+      );
+      const beta = solve(
+        gram,
+        others.map((i) => x.reduce((s, row) => s + row[i] * row[j], 0)),
+      );
       // B[i][j] is the score item i's presence adds to item j.
       others.forEach((i, p) => expect(ease.scores([i])[j]).toBeCloseTo(beta[p], 10));
     }
@@ -80,7 +92,8 @@ describe('EASE', () => {
     const rng = createRng(5);
     const train = new Map<string, string[]>();
     // Two taste groups: items of the user's own group only.
-    for (let u = 0; u < 40; u++) train.set(`u${u}`, rng.shuffle(Array.from({ length: 10 }, (_, i) => `g${u % 2}-${i}`)).slice(0, 7));
+    for (let u = 0; u < 40; u++)
+      train.set(`u${u}`, rng.shuffle(Array.from({ length: 10 }, (_, i) => `g${u % 2}-${i}`)).slice(0, 7));
     const choice = pickEaseLambda(train, 0.2, 5, [1, 1000]);
     expect(choice.validationUsers).toBe(40);
     expect(Object.keys(choice.recallByLambda)).toEqual(['1', '1000']);
@@ -98,7 +111,10 @@ describe('item-kNN (cosine)', () => {
     expect(score(['a'], 'b')).toBeCloseTo(1, 12);
     expect(score(['a'], 'c')).toBeCloseTo(0.5, 12);
     expect(score(['a', 'b'], 'c')).toBeCloseTo(1, 12);
-    expect(unseenTop(knn.scores(indicesOf(m, ['c'])), 5, indicesOf(m, ['c'])).map((i) => m.items[i])).toEqual(['a', 'b']);
+    expect(unseenTop(knn.scores(indicesOf(m, ['c'])), 5, indicesOf(m, ['c'])).map((i) => m.items[i])).toEqual([
+      'a',
+      'b',
+    ]);
   });
 });
 

@@ -20,7 +20,12 @@ export interface EaseLambdaChoice {
  * λ with the best mean recall@k on those held-back items (the smaller λ on a tie).
  * `trainByUser` lists each user's training items oldest first.
  */
-export function pickEaseLambda(trainByUser: ReadonlyMap<string, readonly string[]>, fraction: number, k: number, lambdas = EASE_LAMBDAS): EaseLambdaChoice {
+export function pickEaseLambda(
+  trainByUser: ReadonlyMap<string, readonly string[]>,
+  fraction: number,
+  k: number,
+  lambdas = EASE_LAMBDAS,
+): EaseLambdaChoice {
   const fitPairs: [string, string][] = [];
   const validation = new Map<string, { fit: readonly string[]; heldOut: Set<string> }>();
   for (const [user, items] of trainByUser) {
@@ -36,7 +41,11 @@ export function pickEaseLambda(trainByUser: ReadonlyMap<string, readonly string[
     const recall = mean(
       [...validation.values()].map(({ fit, heldOut }) => {
         const own = indicesOf(m, fit);
-        return recallCappedAtK(unseenTop(ease.scores(own), k, own).map((i) => m.items[i]), heldOut, k);
+        return recallCappedAtK(
+          unseenTop(ease.scores(own), k, own).map((i) => m.items[i]),
+          heldOut,
+          k,
+        );
       }),
     );
     recallByLambda[String(lambda)] = recall;

@@ -3,7 +3,11 @@ import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { performance } from 'node:perf_hooks';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
-import { CandidateGeneratorClient, CandidateGeneratorService, type GenerateRequest } from '../../../generated/feedloom/v1/generator.js';
+import {
+  CandidateGeneratorClient,
+  CandidateGeneratorService,
+  type GenerateRequest,
+} from '../../../generated/feedloom/v1/generator.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { codeOf, messageOf } from '../../../libs/bootstrap/errors.js';
 import type { SourceAnswer } from '../../../libs/blend/types.js';
@@ -38,7 +42,10 @@ export function encodeGenerateRequest(request: GenerateRequest): Buffer {
 
 /** The CandidateGenerator client the blender fans out with: the generated one, with encodeGenerateRequest. */
 export const FanOutGeneratorClient = makeGenericClientConstructor(
-  { ...CandidateGeneratorService, generate: { ...CandidateGeneratorService.generate, requestSerialize: encodeGenerateRequest } },
+  {
+    ...CandidateGeneratorService,
+    generate: { ...CandidateGeneratorService.generate, requestSerialize: encodeGenerateRequest },
+  },
   'feedloom.v1.CandidateGenerator',
 ) as unknown as typeof CandidateGeneratorClient;
 
@@ -69,7 +76,12 @@ export function fanOut(
           g.client,
           'generate',
           { user, quota: g.quota, requestId: options.requestId },
-          { timeoutMs: Math.min(g.deadlineMs, options.budgetMs), requestId: options.requestId, signal: options.signal, attributes: { 'feedloom.generator': g.name } },
+          {
+            timeoutMs: Math.min(g.deadlineMs, options.budgetMs),
+            requestId: options.requestId,
+            signal: options.signal,
+            attributes: { 'feedloom.generator': g.name },
+          },
         );
         return {
           status: {
@@ -84,7 +96,10 @@ export function fanOut(
         };
       } catch (err) {
         const message = messageOf(err);
-        return { status: { ...base, state: stateOf(err), latencyMs: performance.now() - started, error: message }, candidates: [] };
+        return {
+          status: { ...base, state: stateOf(err), latencyMs: performance.now() - started, error: message },
+          candidates: [],
+        };
       }
     }),
   );

@@ -21,7 +21,11 @@ const MAX_NAMED_REASONS = 3;
  * service fails or is late, the feed degrades to unpersonalized rather than failing. Only entries
  * that validate are passed on: one malformed entry would otherwise fail every generator.
  */
-export async function hydrate(events: EventsClient, userId: string, options: { timeoutMs: number; requestId: string; signal?: AbortSignal }): Promise<Hydrated> {
+export async function hydrate(
+  events: EventsClient,
+  userId: string,
+  options: { timeoutMs: number; requestId: string; signal?: AbortSignal },
+): Promise<Hydrated> {
   let answer: UserContext;
   try {
     answer = await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, options);
@@ -37,5 +41,9 @@ export async function hydrate(events: EventsClient, userId: string, options: { t
   if (dropped.length === 0) return { user, fetched: true };
   const named = dropped.slice(0, MAX_NAMED_REASONS).join('; ');
   const more = dropped.length > MAX_NAMED_REASONS ? `; and ${dropped.length - MAX_NAMED_REASONS} more` : '';
-  return { user, fetched: true, warning: `user context: dropped ${dropped.length} malformed entr${dropped.length === 1 ? 'y' : 'ies'} (${named}${more}); served the rest` };
+  return {
+    user,
+    fetched: true,
+    warning: `user context: dropped ${dropped.length} malformed entr${dropped.length === 1 ? 'y' : 'ies'} (${named}${more}); served the rest`,
+  };
 }

@@ -44,7 +44,12 @@ function reasonOf(err: unknown, deadlineMs: number): string {
  * not configured, fails or is late, the pre-score order stands and the reason is reported; the
  * request never fails for it.
  */
-export async function rank(ordered: BlendCandidate[], user: UserContext, ranker: RankerEndpoint | undefined, call: { requestId: string; signal?: AbortSignal }): Promise<Ranked> {
+export async function rank(
+  ordered: BlendCandidate[],
+  user: UserContext,
+  ranker: RankerEndpoint | undefined,
+  call: { requestId: string; signal?: AbortSignal },
+): Promise<Ranked> {
   if (!ranker) return fallback(ordered, 'no ranker configured');
   if (ordered.length === 0) return fallback(ordered, 'no candidates to rank');
   const top = ordered.slice(0, ranker.topN);
@@ -54,7 +59,14 @@ export async function rank(ordered: BlendCandidate[], user: UserContext, ranker:
     response = await callUnary(
       ranker.client,
       'rank',
-      { user, candidates: top.map((c) => ({ itemId: c.itemId, sources: c.proposals.map((p) => ({ generator: p.generator, rank: p.rank })) })), requestId: call.requestId },
+      {
+        user,
+        candidates: top.map((c) => ({
+          itemId: c.itemId,
+          sources: c.proposals.map((p) => ({ generator: p.generator, rank: p.rank })),
+        })),
+        requestId: call.requestId,
+      },
       { timeoutMs: ranker.deadlineMs, requestId: call.requestId, signal: call.signal },
     );
   } catch (err) {
@@ -62,10 +74,25 @@ export async function rank(ordered: BlendCandidate[], user: UserContext, ranker:
   }
   const waitMs = performance.now() - started;
   const scores = response.scores;
-  if (scores.length !== top.length || scores.some((s, i) => s.itemId !== top[i].itemId || !Number.isFinite(s.utility))) {
-    return fallback(ordered, `ranker answer did not match the request (${scores.length} scores for ${top.length} candidates)`, waitMs);
+  if (
+    scores.length !== top.length ||
+    scores.some((s, i) => s.itemId !== top[i].itemId || !Number.isFinite(s.utility))
+  ) {
+    return fallback(
+      ordered,
+      `ranker answer did not match the request (${scores.length} scores for ${top.length} candidates)`,
+      waitMs,
+    );
   }
   const utilities = new Map(scores.map((s) => [s.itemId, s.utility]));
-  const ranked = [...top].sort((a, b) => utilities.get(b.itemId)! - utilities.get(a.itemId)! || b.preScore - a.preScore || (a.itemId < b.itemId ? -1 : 1));
-  return { ordered: [...ranked, ...ordered.slice(top.length)], ranking: { ranked: true, modelVersion: response.modelVersion, fallbackReason: '' }, utilities, waitMs };
+  const ranked = [...top].sort(
+    (a, b) =>
+      utilities.get(b.itemId)! - utilities.get(a.itemId)! || b.preScore - a.preScore || (a.itemId < b.itemId ? -1 : 1),
+  );
+  return {
+    ordered: [...ranked, ...ordered.slice(top.length)],
+    ranking: { ranked: true, modelVersion: response.modelVersion, fallbackReason: '' },
+    utilities,
+    waitMs,
+  };
 }

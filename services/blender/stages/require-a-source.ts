@@ -10,7 +10,10 @@ import type { SourceAnswer } from '../../../libs/blend/types.js';
 export function requireASourceOk(answers: SourceAnswer[], hydrateWarning: string | undefined): void {
   if (answers.some((a) => a.status.state === SourceState.SOURCE_STATE_OK)) return;
   const asked = answers.filter((a) => a.status.state !== SourceState.SOURCE_STATE_DISABLED);
-  const reasons = asked.map((a) => `${a.status.generator}: ${sourceStateToJSON(a.status.state).replace('SOURCE_STATE_', '')} (${a.status.error || 'no reason given'})`);
+  const reasons = asked.map(
+    (a) =>
+      `${a.status.generator}: ${sourceStateToJSON(a.status.state).replace('SOURCE_STATE_', '')} (${a.status.error || 'no reason given'})`,
+  );
   const why = asked.length === 0 ? 'no generator is enabled' : `no candidate source answered OK: ${reasons.join('; ')}`;
   throw unavailable(hydrateWarning ? `${why}; ${hydrateWarning}` : why);
 }

@@ -23,7 +23,10 @@ describe(`generator ${generator.name}`, () => {
   });
 
   it('answers a user it has never seen without an error', async () => {
-    const response = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const response = await fixture.served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }),
+      20,
+    );
     expect(response.candidates.length).toBeLessThanOrEqual(20);
   });
 });

@@ -12,7 +12,7 @@ import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 export default defineGenerator({
   name: 'template_example',
   kind: 'heuristic',
-  description: 'Popular items, boosted when their topic is one of the user\'s topics.',
+  description: "Popular items, boosted when their topic is one of the user's topics.",
   requestCost: 'O(top × 1): one pass over the top of a precomputed ranked list',
   snapshots: [popularity, itemMeta],
   // `generators[i].settings` in config/mesh.json, checked at start-up: a wrong type or an unknown key stops it.
@@ -29,7 +29,11 @@ export default defineGenerator({
     const board = new ScoreBoard();
     for (const row of data.popular) {
       const onTopic = topics.has(data.topicOf.get(row.item_id) ?? '');
-      board.add(row.item_id, row.score * (onTopic ? settings.topicBoost : 1), onTopic ? 'popular in your topics' : 'popular now');
+      board.add(
+        row.item_id,
+        row.score * (onTopic ? settings.topicBoost : 1),
+        onTopic ? 'popular in your topics' : 'popular now',
+      );
     }
     return board.top(quota, engagedItems(user));
   },

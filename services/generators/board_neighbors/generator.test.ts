@@ -2,10 +2,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionType, UserContext } from '../../../generated/feedloom/v1/common.js';
 import { boardGraph, type BoardGraphRow } from '../../../libs/data/batch/jobs/board_graph.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
-import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
+import {
+  expectUnseenBestFirst,
+  generateOnEmptySnapshots,
+  useServedGenerator,
+} from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
-
 
 describe('generator board_neighbors', () => {
   const fixture = useServedGenerator(generator, { users: 8 });
@@ -15,7 +18,8 @@ describe('generator board_neighbors', () => {
     boards = (await readSnapshot(snapshotsOf(fixture.world), boardGraph)).rows;
   });
 
-  const savesOf = (user: UserContext) => new Set(user.recentActions.filter((a) => a.type === ActionType.ACTION_TYPE_SAVE).map((a) => a.itemId));
+  const savesOf = (user: UserContext) =>
+    new Set(user.recentActions.filter((a) => a.type === ActionType.ACTION_TYPE_SAVE).map((a) => a.itemId));
 
   it('describes itself', async () => {
     const about = await fixture.served.describe();
@@ -29,7 +33,8 @@ describe('generator board_neighbors', () => {
       const saves = savesOf(user);
       const own = new Set(user.ownBoards);
       const allowed = new Set<string>();
-      for (const b of boards) if (!own.has(b.board_id) && b.items.some((i) => saves.has(i))) for (const i of b.items) allowed.add(i);
+      for (const b of boards)
+        if (!own.has(b.board_id) && b.items.some((i) => saves.has(i))) for (const i of b.items) allowed.add(i);
       // It must answer when some other board holds a save and more besides.
       const shouldAnswer = saves.size > 0 && allowed.size > saves.size;
       if (shouldAnswer) answered++;
@@ -59,7 +64,8 @@ describe('generator board_neighbors', () => {
     });
     const score = new Map((await fixture.served.generate(user, 1_000)).candidates.map((c) => [c.itemId, c.score]));
     // Items reached through exactly one of the boards that hold the save.
-    const onlyOn = (board: BoardGraphRow) => board.items.filter((i) => i !== item && bs.every((b) => b === board || !b.items.includes(i)));
+    const onlyOn = (board: BoardGraphRow) =>
+      board.items.filter((i) => i !== item && bs.every((b) => b === board || !b.items.includes(i)));
     const smallScores = onlyOn(small).map((i) => score.get(i)!);
     const bigScores = onlyOn(big).map((i) => score.get(i)!);
     expect(smallScores.length).toBeGreaterThan(0);
@@ -68,7 +74,10 @@ describe('generator board_neighbors', () => {
   });
 
   it('answers nothing, without an error, for a user with no saves', async () => {
-    const nobody = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const nobody = await fixture.served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }),
+      20,
+    );
     expect(nobody.candidates).toEqual([]);
     const clicker = UserContext.fromPartial({
       userId: 'clicker',

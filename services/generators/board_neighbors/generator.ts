@@ -23,7 +23,8 @@ function prepareIndex(rows: BoardGraphRow[]): BoardIndex {
   const graph = bipartiteFromRows(rows.map((r) => ({ left: r.board_id, right: r.items })));
   const boardWeight = new Float64Array(graph.left.size);
   for (const r of rows) {
-    boardWeight[graph.left.get(r.board_id)!] = (1 + Math.log1p(Math.max(0, r.followers))) / Math.sqrt(Math.max(1, r.items.length));
+    boardWeight[graph.left.get(r.board_id)!] =
+      (1 + Math.log1p(Math.max(0, r.followers))) / Math.sqrt(Math.max(1, r.items.length));
   }
   const { offsets, targets } = graph.rightToLeft;
   const boardsByWeight = targets.slice();
@@ -88,6 +89,10 @@ export default defineGenerator({
     }
     const top = topTouched(scores, quota, (node) => exclude.has(graph.right.name(node)));
     scores.reset();
-    return top.map(({ node, value }) => ({ itemId: graph.right.name(node), score: value, reason: 'on boards that hold your saves' }));
+    return top.map(({ node, value }) => ({
+      itemId: graph.right.name(node),
+      score: value,
+      reason: 'on boards that hold your saves',
+    }));
   },
 });

@@ -18,7 +18,14 @@ describe('generator cold_start', () => {
 
   beforeAll(async () => {
     const { world, endMs } = fixture;
-    item = new Map((await worldRows<{ item_id: string; topic: string; creator_id: string }>(world, 'SELECT item_id, topic, creator_id FROM items')).map((r) => [r.item_id, r]));
+    item = new Map(
+      (
+        await worldRows<{ item_id: string; topic: string; creator_id: string }>(
+          world,
+          'SELECT item_id, topic, creator_id FROM items',
+        )
+      ).map((r) => [r.item_id, r]),
+    );
     const engagement = await worldRows<{ topic: string; item_id: string; w: number }>(
       world,
       `SELECT i.topic, e.item_id, sum(CASE e.action WHEN 'save' THEN 3 ELSE 1 END * pow(0.5, (${endMs} - e.time_ms) / ${7 * DAY_MS})) AS w
@@ -34,7 +41,8 @@ describe('generator cold_start', () => {
     topicsByEngagement = [...totals].sort((a, b) => b[1] - a[1]).map(([t]) => t);
   });
 
-  const newcomer = (topics: string[]) => UserContext.fromPartial({ userId: 'nobody_new', topics, requestTimeMs: fixture.endMs });
+  const newcomer = (topics: string[]) =>
+    UserContext.fromPartial({ userId: 'nobody_new', topics, requestTimeMs: fixture.endMs });
 
   it('answers a user with no history with items spread evenly over their onboarding topics', async () => {
     const topics = ['t01', 't04', 't06'];

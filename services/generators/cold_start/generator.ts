@@ -14,7 +14,8 @@ interface ColdStartData {
 export default defineGenerator({
   name: 'cold_start',
   kind: 'heuristic',
-  description: "Diverse top items over the user's onboarding topics (or the biggest topics), round-robin across topics: for users with thin or no history.",
+  description:
+    "Diverse top items over the user's onboarding topics (or the biggest topics), round-robin across topics: for users with thin or no history.",
   requestCost: 'O(quota + topics): a round-robin over precomputed per-topic lists',
   snapshots: [coldStart],
   settings: z.object({
@@ -42,7 +43,11 @@ export default defineGenerator({
         const item = items[depth];
         if (!item || exclude.has(item.item_id) || taken.has(item.item_id)) continue;
         taken.add(item.item_id);
-        out.push({ itemId: item.item_id, score: 1 / (1 + depth), reason: fallback ? `top in ${topic}` : `top in your topic ${topic}` });
+        out.push({
+          itemId: item.item_id,
+          score: 1 / (1 + depth),
+          reason: fallback ? `top in ${topic}` : `top in your topic ${topic}`,
+        });
         if (out.length >= quota) break;
       }
     }

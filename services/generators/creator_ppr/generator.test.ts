@@ -3,10 +3,13 @@ import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { creatorItems } from '../../../libs/data/batch/jobs/creator_items.js';
 import { followGraph, type FollowGraphRow } from '../../../libs/data/batch/jobs/follow_graph.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
-import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
+import {
+  expectUnseenBestFirst,
+  generateOnEmptySnapshots,
+  useServedGenerator,
+} from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
-
 
 describe('generator creator_ppr', () => {
   const fixture = useServedGenerator(generator, { users: 12 });
@@ -17,7 +20,9 @@ describe('generator creator_ppr', () => {
 
   beforeAll(async () => {
     graph = (await readSnapshot(snapshotsOf(fixture.world), followGraph)).rows;
-    for (const row of graph) for (const c of row.creators) audience.set(c.creator_id, (audience.get(c.creator_id) ?? new Set()).add(row.user_id));
+    for (const row of graph)
+      for (const c of row.creators)
+        audience.set(c.creator_id, (audience.get(c.creator_id) ?? new Set()).add(row.user_id));
     for (const row of (await readSnapshot(snapshotsOf(fixture.world), creatorItems)).rows) {
       for (const item of row.items) creatorOf.set(item.item_id, row.creator_id);
     }
@@ -65,7 +70,11 @@ describe('generator creator_ppr', () => {
   it("walks from followed creators alone: a user the graph has never seen still gets that creator's neighbourhood", async () => {
     // The creator with the largest audience, followed by a brand-new user.
     const [creator] = [...audience].sort((a, b) => b[1].size - a[1].size || (a[0] < b[0] ? -1 : 1))[0];
-    const user = UserContext.fromPartial({ userId: 'new_follower', requestTimeMs: Date.UTC(2026, 0, 9), followedCreators: [creator] });
+    const user = UserContext.fromPartial({
+      userId: 'new_follower',
+      requestTimeMs: Date.UTC(2026, 0, 9),
+      followedCreators: [creator],
+    });
     const { candidates } = await fixture.served.generate(user, 200);
     const creators = [...new Set(candidates.map((c) => creatorOf.get(c.itemId)!))];
     expect(creators[0]).toBe(creator);
@@ -76,11 +85,16 @@ describe('generator creator_ppr', () => {
 
   it('is deterministic: the same request, the same answer', async () => {
     const user = await fixture.events.context(fixture.users[0]);
-    expect((await fixture.served.generate(user, 50)).candidates).toEqual((await fixture.served.generate(user, 50)).candidates);
+    expect((await fixture.served.generate(user, 50)).candidates).toEqual(
+      (await fixture.served.generate(user, 50)).candidates,
+    );
   });
 
   it('answers nothing, without an error, for a user with no follows and no history', async () => {
-    const response = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const response = await fixture.served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }),
+      20,
+    );
     expect(response.candidates).toEqual([]);
   });
 

@@ -23,7 +23,11 @@ interface PreparedGraph {
 
 function prepare(rows: RowsOf<typeof SNAPSHOTS>): PreparedGraph {
   const graph = bipartiteFromRows(
-    rows.follow_graph.map((r) => ({ left: r.user_id, right: r.creators.map((c) => c.creator_id), weights: r.creators.map((c) => c.weight) })),
+    rows.follow_graph.map((r) => ({
+      left: r.user_id,
+      right: r.creators.map((c) => c.creator_id),
+      weights: r.creators.map((c) => c.weight),
+    })),
   );
   return {
     graph,
@@ -35,8 +39,10 @@ function prepare(rows: RowsOf<typeof SNAPSHOTS>): PreparedGraph {
 export default defineGenerator({
   name: 'creator_ppr',
   kind: 'graph',
-  description: "Best recent items of the creators closest to the user's followed creators by personalized PageRank on the follow graph.",
-  requestCost: 'forward-push PPR: ≤ maxPushes (20,000) pushes, each over one node\'s edges (ε = 1e-5 usually stops it sooner); + O(topCreators (30) × 100 items)',
+  description:
+    "Best recent items of the creators closest to the user's followed creators by personalized PageRank on the follow graph.",
+  requestCost:
+    "forward-push PPR: ≤ maxPushes (20,000) pushes, each over one node's edges (ε = 1e-5 usually stops it sooner); + O(topCreators (30) × 100 items)",
   snapshots: SNAPSHOTS,
   settings: z.object({
     /** Teleport probability of the personalized PageRank. */
@@ -62,7 +68,11 @@ export default defineGenerator({
       if (c !== undefined) seeds.push({ node: users + c, weight: 1 });
     }
     if (seeds.length === 0) return [];
-    const { estimate } = ppr.run(seeds, { alpha: settings.alpha, epsilon: settings.epsilon, maxPushes: settings.maxPushes });
+    const { estimate } = ppr.run(seeds, {
+      alpha: settings.alpha,
+      epsilon: settings.epsilon,
+      maxPushes: settings.maxPushes,
+    });
     // PPR favours well-connected creators; dividing by strength^β tempers that (β = 0: raw PPR).
     const beta = settings.degreeNormalization;
     const creators: { id: string; score: number }[] = [];
@@ -75,7 +85,8 @@ export default defineGenerator({
     for (const { id, score } of creators.slice(0, settings.topCreators)) {
       const items = creatorItems.get(id) ?? [];
       const best = items[0]?.score || 1;
-      for (const item of items) board.add(item.item_id, score * (item.score / best), `by ${id}, close to creators you follow`);
+      for (const item of items)
+        board.add(item.item_id, score * (item.score / best), `by ${id}, close to creators you follow`);
     }
     return board.top(quota, engagedItems(user));
   },

@@ -29,7 +29,7 @@ describe(`generator ${generator.name}`, () => {
     await backend?.stop();
   });
 
-  it('proposes fresh candidates from the engaged items, in the answering host\'s version', async () => {
+  it("proposes fresh candidates from the engaged items, in the answering host's version", async () => {
     for (const userId of users) {
       const user = await events.context(userId);
       const res = await served.generate(user, 50);
@@ -46,15 +46,31 @@ describe(`generator ${generator.name}`, () => {
 
   it('a single saved item brings back its nearest neighbours in the item space', async () => {
     const seed = backend.rows[11].item_id;
-    const user = UserContext.fromPartial({ userId: 'one_save', requestTimeMs: t, recentActions: [{ itemId: seed, type: ActionType.ACTION_TYPE_SAVE, timeMs: t - 60_000 }] });
+    const user = UserContext.fromPartial({
+      userId: 'one_save',
+      requestTimeMs: t,
+      recentActions: [{ itemId: seed, type: ActionType.ACTION_TYPE_SAVE, timeMs: t - 60_000 }],
+    });
     const res = await served.generate(user, 10);
     const host = /ann\.(\w+)\)$/.exec(res.candidates[0].reason)![1];
     // Exactly the seed's neighbours in that version, from the same host, minus the seed itself.
     const client = connect(AnnSearchClient, backend.hosts.find((h) => h.ann.name === host)!.address);
     try {
       const version = servedBy[host];
-      const [{ vector }] = (await callUnary(client, 'getItemVectors', { model: 'two_tower', version, itemIds: [seed] }, { timeoutMs: 5_000 })).vectors;
-      const direct = await callUnary(client, 'search', { model: 'two_tower', version, vector, k: 11, excludeItems: [seed], efSearch: 0, nprobe: 0 }, { timeoutMs: 5_000 });
+      const [{ vector }] = (
+        await callUnary(
+          client,
+          'getItemVectors',
+          { model: 'two_tower', version, itemIds: [seed] },
+          { timeoutMs: 5_000 },
+        )
+      ).vectors;
+      const direct = await callUnary(
+        client,
+        'search',
+        { model: 'two_tower', version, vector, k: 11, excludeItems: [seed], efSearch: 0, nprobe: 0 },
+        { timeoutMs: 5_000 },
+      );
       expect(res.candidates.map((c) => c.itemId)).toEqual(direct.neighbors.slice(0, 10).map((n) => n.itemId));
     } finally {
       client.close();

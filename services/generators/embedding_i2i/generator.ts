@@ -10,7 +10,8 @@ import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds
 export default defineGenerator({
   name: 'embedding_i2i',
   kind: 'learned',
-  description: 'Nearest items (two-tower item embeddings) to each recently engaged item, weighted by the engagement and merged.',
+  description:
+    'Nearest items (two-tower item embeddings) to each recently engaged item, weighted by the engagement and merged.',
   requestCost: 'O(seeds) RPCs: GetVersions + GetItemVectors + one ANN search per seed (≤ maxSeeds, default 8)',
   snapshots: [],
   settings: learnedRetrievalSettings.extend({
@@ -25,15 +26,28 @@ export default defineGenerator({
     const { retrieval } = data;
     return retrieval.withSyncedHost(
       async (synced, call) => {
-        const vectors = await retrieval.itemVectors(synced, seeds.map((s) => s.itemId), call);
+        const vectors = await retrieval.itemVectors(
+          synced,
+          seeds.map((s) => s.itemId),
+          call,
+        );
         const known = seeds.filter((s) => vectors.has(s.itemId));
         const perSeed = Math.min(MAX_ANN_K, Math.max(10, Math.ceil((quota * 2) / Math.max(1, known.length))));
         const answers = await Promise.all(
-          known.map((seed) => retrieval.search(synced, vectors.get(seed.itemId)!, perSeed, { exclude, ...call }).then((r) => ({ seed, ...r }))),
+          known.map((seed) =>
+            retrieval
+              .search(synced, vectors.get(seed.itemId)!, perSeed, { exclude, ...call })
+              .then((r) => ({ seed, ...r })),
+          ),
         );
         const board = new ScoreBoard();
         for (const { seed, neighbors, host } of answers) {
-          for (const n of neighbors) board.add(n.itemId, seed.weight * Math.max(0, n.score), `like ${seed.itemId} (${synced.version}, ann.${host})`);
+          for (const n of neighbors)
+            board.add(
+              n.itemId,
+              seed.weight * Math.max(0, n.score),
+              `like ${seed.itemId} (${synced.version}, ann.${host})`,
+            );
         }
         return { modelVersion: synced.version, candidates: board.top(quota, exclude) };
       },

@@ -34,12 +34,25 @@ describe('generator explore', () => {
     const global = (sum(rows, (r) => r.engagements) + 1) / (sum(rows, (r) => r.impressions) + 10);
     const byCreator = new Map<string, ItemStats[]>();
     for (const r of rows) byCreator.set(r.creator_id, [...(byCreator.get(r.creator_id) ?? []), r]);
-    const creatorRate = new Map([...byCreator].map(([c, xs]) => [c, (sum(xs, (r) => r.engagements) + 200 * global) / (sum(xs, (r) => r.impressions) + 200)]));
-    stats = new Map(rows.map((r) => [r.item_id, { ...r, quality: (r.engagements + 20 * creatorRate.get(r.creator_id)!) / (r.impressions + 20) / global }]));
+    const creatorRate = new Map(
+      [...byCreator].map(([c, xs]) => [
+        c,
+        (sum(xs, (r) => r.engagements) + 200 * global) / (sum(xs, (r) => r.impressions) + 200),
+      ]),
+    );
+    stats = new Map(
+      rows.map((r) => [
+        r.item_id,
+        { ...r, quality: (r.engagements + 20 * creatorRate.get(r.creator_id)!) / (r.impressions + 20) / global },
+      ]),
+    );
   });
 
   it('proposes only items shown fewer than 10 times whose smoothed engagement rate is at least average', async () => {
-    const { candidates } = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }), 1000);
+    const { candidates } = await fixture.served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }),
+      1000,
+    );
     expect(candidates.length).toBeGreaterThan(20);
     for (const c of candidates) {
       expect(stats.get(c.itemId)!.impressions).toBeLessThan(10);
@@ -50,7 +63,9 @@ describe('generator explore', () => {
     const proposed = new Set(candidates.map((c) => c.itemId));
     expect(all.some((s) => s.impressions < 10 && s.quality < 1)).toBe(true);
     expect(all.some((s) => s.impressions >= 10 && s.quality >= 1.2)).toBe(true);
-    expect(all.filter((s) => s.impressions < 10 && s.quality >= 1 + 1e-9).every((s) => proposed.has(s.item_id))).toBe(true);
+    expect(all.filter((s) => s.impressions < 10 && s.quality >= 1 + 1e-9).every((s) => proposed.has(s.item_id))).toBe(
+      true,
+    );
   });
 
   it("puts the user's topics first and leaves out what they engaged with", async () => {
@@ -61,11 +76,19 @@ describe('generator explore', () => {
   });
 
   it('honours its exposure bound and quality floor settings', async () => {
-    const strict = await startGeneratorForTest(generator, snapshotsOf(fixture.world), { maxImpressions: 4, minQuality: 1.1 });
+    const strict = await startGeneratorForTest(generator, snapshotsOf(fixture.world), {
+      maxImpressions: 4,
+      minQuality: 1.1,
+    });
     try {
-      const { candidates } = await strict.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }), 1000);
+      const { candidates } = await strict.generate(
+        UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }),
+        1000,
+      );
       expect(candidates.length).toBeGreaterThan(0);
-      expect(candidates.every((c) => stats.get(c.itemId)!.impressions < 4 && stats.get(c.itemId)!.quality >= 1.1 - 1e-9)).toBe(true);
+      expect(
+        candidates.every((c) => stats.get(c.itemId)!.impressions < 4 && stats.get(c.itemId)!.quality >= 1.1 - 1e-9),
+      ).toBe(true);
     } finally {
       await strict.stop();
     }

@@ -13,8 +13,10 @@ interface ExploreData {
 export default defineGenerator({
   name: 'explore',
   kind: 'heuristic',
-  description: "Under-exposed items (fewer than maxImpressions impressions) above a quality floor (smoothed engagement rate), the user's topics first: gives new and rarely shown good items a chance.",
-  requestCost: "O((user topics + 1) × (quota + recent actions)): walks down precomputed per-topic lists and the global one, each stopping at quota (the global walk skips the user's topics, so at worst it reads the whole list, ≤ 2,000 per topic)",
+  description:
+    "Under-exposed items (fewer than maxImpressions impressions) above a quality floor (smoothed engagement rate), the user's topics first: gives new and rarely shown good items a chance.",
+  requestCost:
+    "O((user topics + 1) × (quota + recent actions)): walks down precomputed per-topic lists and the global one, each stopping at quota (the global walk skips the user's topics, so at worst it reads the whole list, ≤ 2,000 per topic)",
   snapshots: [exposure],
   settings: z.object({
     /** Items with fewer impressions than this count as under-exposed (the snapshot holds < 30: a larger bound acts as 30). */
@@ -42,7 +44,12 @@ export default defineGenerator({
     const { topicBoost } = settings;
     const exclude = engagedItems(user);
     const board = new ScoreBoard();
-    const walk = (list: ExposureRow[], factor: number, reason: string, skip: (row: ExposureRow) => boolean = () => false) => {
+    const walk = (
+      list: ExposureRow[],
+      factor: number,
+      reason: string,
+      skip: (row: ExposureRow) => boolean = () => false,
+    ) => {
       let taken = 0;
       for (const row of list) {
         if (taken >= quota) break;

@@ -36,7 +36,10 @@ describe('generator followed_boards', () => {
       )
     ).map((r) => r.user_id);
     followedBoards = (
-      await worldRows<{ board_id: string }>(fixture.world, `SELECT DISTINCT target_id AS board_id FROM follows WHERE target_type = 'board' ORDER BY board_id`)
+      await worldRows<{ board_id: string }>(
+        fixture.world,
+        `SELECT DISTINCT target_id AS board_id FROM follows WHERE target_type = 'board' ORDER BY board_id`,
+      )
     ).map((r) => r.board_id);
   });
 
@@ -48,7 +51,8 @@ describe('generator followed_boards', () => {
       const { candidates } = await fixture.served.generate(user, 50);
       expectUnseenBestFirst(user, candidates, 50);
       const engaged = engagedItems(user);
-      const newest = (item: string) => Math.max(...user.followedBoards.map((b) => added.get(b)?.get(item) ?? -Infinity));
+      const newest = (item: string) =>
+        Math.max(...user.followedBoards.map((b) => added.get(b)?.get(item) ?? -Infinity));
       for (const c of candidates) expect(user.followedBoards.some((b) => added.get(b)?.has(c.itemId))).toBe(true);
       // The first candidate is the newest addition to any followed board the user has not engaged with.
       const all = user.followedBoards.flatMap((b) => [...(added.get(b)?.keys() ?? [])]).filter((i) => !engaged.has(i));
@@ -59,7 +63,12 @@ describe('generator followed_boards', () => {
   it('changes with the boards followed', async () => {
     const [a, b] = followedBoards.filter((id) => (added.get(id)?.size ?? 0) >= 5);
     const answer = async (board: string) =>
-      (await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', followedBoards: [board], requestTimeMs: fixture.endMs }), 100)).candidates.map((c) => c.itemId);
+      (
+        await fixture.served.generate(
+          UserContext.fromPartial({ userId: 'nobody_new', followedBoards: [board], requestTimeMs: fixture.endMs }),
+          100,
+        )
+      ).candidates.map((c) => c.itemId);
     const [onA, onB] = [await answer(a), await answer(b)];
     expect(onA.every((id) => added.get(a)!.has(id))).toBe(true);
     expect(onB.every((id) => added.get(b)!.has(id))).toBe(true);
@@ -67,7 +76,14 @@ describe('generator followed_boards', () => {
   });
 
   it('answers nothing for a user who follows no boards, or a world without boards', async () => {
-    expect((await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }), 20)).candidates).toEqual([]);
+    expect(
+      (
+        await fixture.served.generate(
+          UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }),
+          20,
+        )
+      ).candidates,
+    ).toEqual([]);
 
     const imported = await serveOnImportedWorld(generator);
     try {

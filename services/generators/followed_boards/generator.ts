@@ -15,7 +15,8 @@ interface FollowedBoardsData {
 export default defineGenerator({
   name: 'followed_boards',
   kind: 'heuristic',
-  description: 'Items recently added to the boards the user follows, newest additions first (score halves every halfLifeDays, default 7).',
+  description:
+    'Items recently added to the boards the user follows, newest additions first (score halves every halfLifeDays, default 7).',
   requestCost: 'O(followed boards × 100), plus sorting that many: recency-scored walk over precomputed per-board lists',
   snapshots: [followedBoardItems],
   settings: z.object({
@@ -39,7 +40,8 @@ export default defineGenerator({
       for (const item of data.byBoard.get(boardId) ?? []) {
         if (item.added_ms > now || exclude.has(item.item_id)) continue;
         const score = 0.5 ** ((now - item.added_ms) / halfLifeMs);
-        if (score > (newest.get(item.item_id)?.score ?? -1)) newest.set(item.item_id, { score, reason: `added to followed board ${boardId}` });
+        if (score > (newest.get(item.item_id)?.score ?? -1))
+          newest.set(item.item_id, { score, reason: `added to followed board ${boardId}` });
       }
     }
     const board = new ScoreBoard();

@@ -13,20 +13,27 @@ describe('generator followed_creators', () => {
   let prolific: string[];
 
   beforeAll(async () => {
-    const items = await worldRows<{ item_id: string; creator_id: string }>(fixture.world, 'SELECT item_id, creator_id FROM items WHERE creator_id IS NOT NULL');
+    const items = await worldRows<{ item_id: string; creator_id: string }>(
+      fixture.world,
+      'SELECT item_id, creator_id FROM items WHERE creator_id IS NOT NULL',
+    );
     creatorOf = new Map(items.map((r) => [r.item_id, r.creator_id]));
     const counts = new Map<string, number>();
     for (const c of creatorOf.values()) counts.set(c, (counts.get(c) ?? 0) + 1);
-    prolific = [...counts].filter(([, n]) => n >= 5).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([c]) => c);
+    prolific = [...counts]
+      .filter(([, n]) => n >= 5)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .map(([c]) => c);
   });
 
-  it("proposes only items by the creators a real user follows", async () => {
+  it('proposes only items by the creators a real user follows', async () => {
     let answered = 0;
     for (const { user, candidates } of await fixture.answers(60)) {
       const followed = new Set(user.followedCreators);
       if (followed.size === 0) continue;
       expectUnseenBestFirst(user, candidates, 60, { allowEmpty: true });
-      for (const c of candidates) expect(followed.has(creatorOf.get(c.itemId)!), `${c.itemId} by a followed creator`).toBe(true);
+      for (const c of candidates)
+        expect(followed.has(creatorOf.get(c.itemId)!), `${c.itemId} by a followed creator`).toBe(true);
       answered += candidates.length > 0 ? 1 : 0;
     }
     expect(answered).toBeGreaterThan(0);
@@ -44,6 +51,8 @@ describe('generator followed_creators', () => {
   });
 
   it('answers a user who follows nobody with nothing, and no error', async () => {
-    expect((await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new' }), 20)).candidates).toEqual([]);
+    expect((await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new' }), 20)).candidates).toEqual(
+      [],
+    );
   });
 });

@@ -3,17 +3,22 @@ import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { curatorSaves, type CuratorSavesRow } from '../../../libs/data/batch/jobs/curator_saves.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { worldRows } from '../../../test/fixtures/events.js';
-import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
+import {
+  expectUnseenBestFirst,
+  generateOnEmptySnapshots,
+  useServedGenerator,
+} from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
-
 
 describe('generator followed_curators', () => {
   const fixture = useServedGenerator(generator, { users: 20 });
   let saves: Map<string, CuratorSavesRow['items']>;
 
   beforeAll(async () => {
-    saves = new Map((await readSnapshot(snapshotsOf(fixture.world), curatorSaves)).rows.map((r) => [r.creator_id, r.items]));
+    saves = new Map(
+      (await readSnapshot(snapshotsOf(fixture.world), curatorSaves)).rows.map((r) => [r.creator_id, r.items]),
+    );
   });
 
   it('describes itself', async () => {
@@ -47,8 +52,12 @@ describe('generator followed_curators', () => {
         // From a single curator's list, a newer save never ranks below an older one.
         const rank = new Map(candidates.map((c, k) => [c.itemId, k]));
         for (const c of followed) {
-          const alsoElsewhere = (itemId: string) => followed.some((o) => o !== c && saves.get(o)!.some((i) => i.item_id === itemId));
-          const solo = saves.get(c)!.filter((i) => rank.has(i.item_id) && !alsoElsewhere(i.item_id)).map((i) => rank.get(i.item_id)!);
+          const alsoElsewhere = (itemId: string) =>
+            followed.some((o) => o !== c && saves.get(o)!.some((i) => i.item_id === itemId));
+          const solo = saves
+            .get(c)!
+            .filter((i) => rank.has(i.item_id) && !alsoElsewhere(i.item_id))
+            .map((i) => rank.get(i.item_id)!);
           expect(solo).toEqual([...solo].sort((a, b) => a - b));
         }
       } else {
@@ -59,9 +68,16 @@ describe('generator followed_curators', () => {
   });
 
   it('answers nothing for a user who follows no curator, and for an unknown user', async () => {
-    const notCurators = UserContext.fromPartial({ userId: 'probe', requestTimeMs: Date.UTC(2026, 0, 9), followedCreators: ['c_without_account'] });
+    const notCurators = UserContext.fromPartial({
+      userId: 'probe',
+      requestTimeMs: Date.UTC(2026, 0, 9),
+      followedCreators: ['c_without_account'],
+    });
     expect((await fixture.served.generate(notCurators, 20)).candidates).toEqual([]);
-    const nobody = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const nobody = await fixture.served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }),
+      20,
+    );
     expect(nobody.candidates).toEqual([]);
   });
 

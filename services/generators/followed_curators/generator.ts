@@ -16,7 +16,10 @@ export default defineGenerator({
   }),
   prepare: (rows) => new Map(rows.curator_saves.map((r) => [r.creator_id, r.items])),
   generate({ user, quota }, { data, settings }) {
-    const curators = [...new Set(user.followedCreators)].map((creator) => ({ creator, saves: data.get(creator) ?? [] }));
+    const curators = [...new Set(user.followedCreators)].map((creator) => ({
+      creator,
+      saves: data.get(creator) ?? [],
+    }));
     // The request's clock; without one, the newest of these saves (lists are newest first).
     const now = user.requestTimeMs || Math.max(0, ...curators.map((c) => c.saves[0]?.time_ms ?? 0));
     const halfLifeMs = settings.halfLifeDays * 86_400_000;

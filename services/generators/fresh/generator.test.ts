@@ -18,7 +18,10 @@ describe('generator fresh', () => {
   let quality: Map<string, number>;
 
   beforeAll(async () => {
-    const items = await worldRows<{ item_id: string; topic: string; created_ms: number }>(fixture.world, 'SELECT item_id, topic, created_ms FROM items');
+    const items = await worldRows<{ item_id: string; topic: string; created_ms: number }>(
+      fixture.world,
+      'SELECT item_id, topic, created_ms FROM items',
+    );
     catalog = new Map(items.map((r) => [r.item_id, r]));
     const snapshot = await readSnapshot(snapshotsOf(fixture.world), freshItems);
     quality = new Map(snapshot.rows.map((r) => [r.item_id, r.quality]));
@@ -44,7 +47,9 @@ describe('generator fresh', () => {
   it('leaves out new items below the quality bar', async () => {
     const user = UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs });
     const { candidates } = await fixture.served.generate(user, 1000);
-    const inWindow = [...catalog].filter(([, r]) => r.created_ms >= fixture.endMs - 2 * DAY_MS && r.created_ms < fixture.endMs).map(([id]) => id);
+    const inWindow = [...catalog]
+      .filter(([, r]) => r.created_ms >= fixture.endMs - 2 * DAY_MS && r.created_ms < fixture.endMs)
+      .map(([id]) => id);
     const below = inWindow.filter((id) => (quality.get(id) ?? 0) < DEFAULT_MIN_QUALITY);
     const above = inWindow.filter((id) => (quality.get(id) ?? 0) >= DEFAULT_MIN_QUALITY);
     expect(below.length).toBeGreaterThan(0);
@@ -55,7 +60,10 @@ describe('generator fresh', () => {
 
   it("measures the window back from the request's clock, and honours windowDays", async () => {
     const earlier = fixture.endMs - 3 * DAY_MS;
-    const { candidates } = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: earlier }), 1000);
+    const { candidates } = await fixture.served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: earlier }),
+      1000,
+    );
     expect(candidates.length).toBeGreaterThan(0);
     for (const c of candidates) {
       expect(catalog.get(c.itemId)!.created_ms).toBeGreaterThanOrEqual(earlier - 2 * DAY_MS);
@@ -64,7 +72,10 @@ describe('generator fresh', () => {
 
     const narrow = await startGeneratorForTest(generator, snapshotsOf(fixture.world), { windowDays: 0.5 });
     try {
-      const { candidates: recent } = await narrow.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }), 1000);
+      const { candidates: recent } = await narrow.generate(
+        UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }),
+        1000,
+      );
       expect(recent.length).toBeGreaterThan(0);
       expect(recent.every((c) => catalog.get(c.itemId)!.created_ms >= fixture.endMs - DAY_MS / 2)).toBe(true);
     } finally {

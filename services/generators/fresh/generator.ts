@@ -24,8 +24,10 @@ interface FreshData {
 export default defineGenerator({
   name: 'fresh',
   kind: 'heuristic',
-  description: "Items created within windowDays (default 2) before the request time, above a quality bar (smoothed engagement rate ≥ minQuality, default 0.8 × the catalog average), in the user's topics.",
-  requestCost: "O(fresh items in the user's topics): a filtered walk over per-topic lists of items from the last 7 days (≤ 1,000 per topic)",
+  description:
+    "Items created within windowDays (default 2) before the request time, above a quality bar (smoothed engagement rate ≥ minQuality, default 0.8 × the catalog average), in the user's topics.",
+  requestCost:
+    "O(fresh items in the user's topics): a filtered walk over per-topic lists of items from the last 7 days (≤ 1,000 per topic)",
   snapshots: [freshItems],
   settings: z.object({
     /** How new an item must be, in days before the request time (the snapshot holds FRESH_MAX_DAYS: a longer window acts as that). */
@@ -35,7 +37,9 @@ export default defineGenerator({
   }),
   prepare(rows, settings): FreshData {
     const { minQuality } = settings;
-    const all = rows.fresh_items.filter((r) => r.quality >= minQuality).sort((a, b) => b.quality - a.quality || (a.item_id < b.item_id ? -1 : 1));
+    const all = rows.fresh_items
+      .filter((r) => r.quality >= minQuality)
+      .sort((a, b) => b.quality - a.quality || (a.item_id < b.item_id ? -1 : 1));
     const byTopic = new Map<string, FreshItemRow[]>();
     for (const row of all) {
       if (row.topic === null) continue;
@@ -50,7 +54,9 @@ export default defineGenerator({
     const from = now - settings.windowDays * DAY_MS;
     const exclude = engagedItems(user);
     const topics = user.topics.length > 0 ? [...new Set(user.topics)] : undefined;
-    const lists: [string, FreshItemRow[]][] = topics ? topics.map((t) => [`new in ${t}`, data.byTopic.get(t) ?? []]) : [['new', data.all]];
+    const lists: [string, FreshItemRow[]][] = topics
+      ? topics.map((t) => [`new in ${t}`, data.byTopic.get(t) ?? []])
+      : [['new', data.all]];
     const board = new ScoreBoard();
     for (const [reason, list] of lists) {
       let taken = 0;

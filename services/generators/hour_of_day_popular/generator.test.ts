@@ -26,10 +26,18 @@ describe('generator hour_of_day_popular', () => {
   });
 
   const at = async (hour: number, quota = 20) =>
-    (await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs + hour * HOUR_MS + 25 * 60_000 }), quota)).candidates.map((c) => c.itemId);
+    (
+      await fixture.served.generate(
+        UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs + hour * HOUR_MS + 25 * 60_000 }),
+        quota,
+      )
+    ).candidates.map((c) => c.itemId);
   /** Engagement of items within ±2 h of an hour of day. */
   const around = (items: string[], hour: number) =>
-    items.reduce((s, id) => s + [-2, -1, 0, 1, 2].reduce((t, d) => t + (byHour.get(id)?.[(hour + d + 24) % 24] ?? 0), 0), 0);
+    items.reduce(
+      (s, id) => s + [-2, -1, 0, 1, 2].reduce((t, d) => t + (byHour.get(id)?.[(hour + d + 24) % 24] ?? 0), 0),
+      0,
+    );
 
   it('answers differ by hour, and each hour gets what is engaged with around it', async () => {
     const [morning, evening] = [await at(6), await at(19)];
@@ -56,7 +64,9 @@ describe('generator hour_of_day_popular', () => {
   it('leaves out what real users engaged with, best first, within the quota', async () => {
     for (const { user, candidates } of await fixture.answers(30)) {
       expectUnseenBestFirst(user, candidates, 30);
-      expect(candidates[0].reason).toBe(`popular around ${String(utcHour(user.requestTimeMs)).padStart(2, '0')}:00 UTC`);
+      expect(candidates[0].reason).toBe(
+        `popular around ${String(utcHour(user.requestTimeMs)).padStart(2, '0')}:00 UTC`,
+      );
     }
   });
 });

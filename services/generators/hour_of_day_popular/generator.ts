@@ -24,7 +24,8 @@ export default defineGenerator({
   prepare(rows): HourData {
     const list = rows.hour_popular;
     const total = new Map<string, number>();
-    for (const row of list) for (const item of row.items) total.set(item.item_id, (total.get(item.item_id) ?? 0) + item.score);
+    for (const row of list)
+      for (const item of row.items) total.set(item.item_id, (total.get(item.item_id) ?? 0) + item.score);
     const allDay = [...total]
       .map(([item_id, score]) => ({ item_id, score }))
       .sort((a, b) => b.score - a.score || (a.item_id < b.item_id ? -1 : 1))

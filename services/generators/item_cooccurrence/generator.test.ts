@@ -9,7 +9,6 @@ import { expectUnseenBestFirst, useServedGenerator } from '../../../test/fixture
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
-
 describe('generator item_cooccurrence', () => {
   const fixture = useServedGenerator(generator, { users: 5 });
   let neighbors: Map<string, CooccurrenceRow['neighbors']>;
@@ -21,7 +20,10 @@ describe('generator item_cooccurrence', () => {
 
   it('from one clicked item, proposes exactly its neighbours in the order of their strength', async () => {
     const [seed, list] = [...neighbors].find(([, n]) => n.length >= 10)!;
-    const user = UserContext.fromPartial({ userId: 'nobody_new', recentActions: [{ itemId: seed, type: ActionType.ACTION_TYPE_CLICK, timeMs: fixture.endMs - 60_000 }] });
+    const user = UserContext.fromPartial({
+      userId: 'nobody_new',
+      recentActions: [{ itemId: seed, type: ActionType.ACTION_TYPE_CLICK, timeMs: fixture.endMs - 60_000 }],
+    });
     const { candidates } = await fixture.served.generate(user, 10);
     const expected = list.filter((n) => n.item_id !== seed).sort((a, b) => b.score - a.score);
     expect(candidates.map((c) => c.itemId)).toEqual(expected.slice(0, 10).map((n) => n.item_id));
@@ -31,12 +33,16 @@ describe('generator item_cooccurrence', () => {
   it("proposes only neighbours of a real user's seeds, unseen, best first", async () => {
     for (const { user, candidates } of await fixture.answers(50)) {
       expectUnseenBestFirst(user, candidates, 50);
-      const near = new Set(engagementSeeds(user, 20).flatMap((s) => (neighbors.get(s.itemId) ?? []).map((n) => n.item_id)));
+      const near = new Set(
+        engagementSeeds(user, 20).flatMap((s) => (neighbors.get(s.itemId) ?? []).map((n) => n.item_id)),
+      );
       for (const c of candidates) expect(near.has(c.itemId), `${c.itemId} co-engaged with a seed`).toBe(true);
     }
   });
 
   it('answers a user without history with nothing, and no error', async () => {
-    expect((await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new' }), 20)).candidates).toEqual([]);
+    expect((await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new' }), 20)).candidates).toEqual(
+      [],
+    );
   });
 });

@@ -18,7 +18,8 @@ export default defineGenerator({
   generate({ user, quota }, { data, settings }) {
     const board = new ScoreBoard();
     for (const seed of engagementSeeds(user, settings.maxSeeds)) {
-      for (const n of data.get(seed.itemId) ?? []) board.add(n.item_id, seed.weight * n.score, `co-engaged with ${seed.itemId}`);
+      for (const n of data.get(seed.itemId) ?? [])
+        board.add(n.item_id, seed.weight * n.score, `co-engaged with ${seed.itemId}`);
     }
     return board.top(quota, engagedItems(user));
   },

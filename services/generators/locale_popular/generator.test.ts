@@ -14,7 +14,11 @@ describe('generator locale_popular', () => {
   let audience: Map<string, Map<string, number>>;
 
   beforeAll(async () => {
-    localeOf = new Map((await worldRows<{ item_id: string; locale: string }>(fixture.world, 'SELECT item_id, locale FROM items')).map((r) => [r.item_id, r.locale]));
+    localeOf = new Map(
+      (await worldRows<{ item_id: string; locale: string }>(fixture.world, 'SELECT item_id, locale FROM items')).map(
+        (r) => [r.item_id, r.locale],
+      ),
+    );
     const rows = await worldRows<{ locale: string; item_id: string; n: number }>(
       fixture.world,
       `SELECT u.locale, e.item_id, count(*) AS n FROM events e JOIN users u USING (user_id)
@@ -28,7 +32,12 @@ describe('generator locale_popular', () => {
   });
 
   const ask = async (locale: string, quota = 400) =>
-    (await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', locale, requestTimeMs: fixture.endMs }), quota)).candidates;
+    (
+      await fixture.served.generate(
+        UserContext.fromPartial({ userId: 'nobody_new', locale, requestTimeMs: fixture.endMs }),
+        quota,
+      )
+    ).candidates;
 
   it("puts items of the user's locale first, then others its users like", async () => {
     for (const locale of ['en-US', 'de-DE', 'pt-BR', 'fr-FR']) {
@@ -40,8 +49,13 @@ describe('generator locale_popular', () => {
       // Everything proposed is something the locale's users engaged with.
       expect(candidates.every((c) => audience.get(locale)!.has(c.itemId))).toBe(true);
       // Ranked by what the locale's users engaged with: the top one is in the top quarter of raw counts.
-      const counts = [...audience.get(locale)!].filter(([id]) => localeOf.get(id) === locale).map(([, n]) => n).sort((a, b) => a - b);
-      expect(audience.get(locale)!.get(candidates[0].itemId)!).toBeGreaterThanOrEqual(counts[Math.floor(counts.length * 0.75)]);
+      const counts = [...audience.get(locale)!]
+        .filter(([id]) => localeOf.get(id) === locale)
+        .map(([, n]) => n)
+        .sort((a, b) => a - b);
+      expect(audience.get(locale)!.get(candidates[0].itemId)!).toBeGreaterThanOrEqual(
+        counts[Math.floor(counts.length * 0.75)],
+      );
     }
   });
 
@@ -67,7 +81,9 @@ describe('generator locale_popular', () => {
     expect(await ask('')).toEqual([]);
     const imported = await serveOnImportedWorld(generator);
     try {
-      expect((await imported.generate(UserContext.fromPartial({ userId: '1', locale: 'en-US' }), 20)).candidates).toEqual([]);
+      expect(
+        (await imported.generate(UserContext.fromPartial({ userId: '1', locale: 'en-US' }), 20)).candidates,
+      ).toEqual([]);
     } finally {
       await imported.stop();
     }

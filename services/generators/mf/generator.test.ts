@@ -26,7 +26,13 @@ describe(`generator ${generator.name}`, () => {
     work = await fs.mkdtemp(path.join(tmpdir(), 'feedloom-mf-'));
     // The shared test world is read-only: factors go to this test's own registry and snapshots.
     // One day is held out so the trainer reports recall on it.
-    trained = await trainMf({ worldDir: world, registryRoot: path.join(work, 'models'), snapshotsDir: path.join(work, 'snapshots'), holdoutMs: DAY_MS, epochs: 15 });
+    trained = await trainMf({
+      worldDir: world,
+      registryRoot: path.join(work, 'models'),
+      snapshotsDir: path.join(work, 'snapshots'),
+      holdoutMs: DAY_MS,
+      epochs: 15,
+    });
     served = await startGeneratorForTest(generator, path.join(work, 'snapshots'));
     events = await startTestEvents(world);
     users = await activeUsers(world, 5);
@@ -41,7 +47,12 @@ describe(`generator ${generator.name}`, () => {
     const info = (await new ModelRegistry(path.join(work, 'models')).latest('mf'))!;
     expect(info.version).toBe('v0001');
     expect(info.state).toBe('trained');
-    expect(Object.keys(info.manifest.artifacts).sort()).toEqual(['item_factors.npy', 'items.json', 'user_factors.npy', 'users.json']);
+    expect(Object.keys(info.manifest.artifacts).sort()).toEqual([
+      'item_factors.npy',
+      'items.json',
+      'user_factors.npy',
+      'users.json',
+    ]);
     await verifyArtifacts(info);
     expect(trained.metrics.train_auc).toBeGreaterThan(0.8);
     expect(trained.metrics['val_recall@100']).toBeGreaterThan((2 * 100) / trained.counts.items);
@@ -61,7 +72,9 @@ describe(`generator ${generator.name}`, () => {
       const buf = Buffer.from(b64, 'base64');
       return Array.from({ length: buf.length / 4 }, (_, k) => buf.readFloatLE(k * 4));
     };
-    const items = rows.filter((r) => r.kind === 'item').map((r) => ({ id: (r as { id: string }).id, f: vector((r as { f: string }).f) }));
+    const items = rows
+      .filter((r) => r.kind === 'item')
+      .map((r) => ({ id: (r as { id: string }).id, f: vector((r as { f: string }).f) }));
     for (const userId of users) {
       const user = await events.context(userId);
       const response = await served.generate(user, 30);
@@ -83,7 +96,10 @@ describe(`generator ${generator.name}`, () => {
   });
 
   it('gives a user it has no factors for nothing, without an error', async () => {
-    const response = await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const response = await served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }),
+      20,
+    );
     expect(response.candidates).toEqual([]);
   });
 });

@@ -26,10 +26,12 @@ export function prepareMf(rows: MfSnapshotRow[]): MfData {
   for (const row of rows) {
     if (row.kind === 'meta') continue;
     const f = decodeFactor(row.f);
-    if (f.length !== dim) throw new Error(`snapshot ${MF_SNAPSHOT}: ${row.kind} ${row.id} has ${f.length} factors, expected ${dim}`);
+    if (f.length !== dim)
+      throw new Error(`snapshot ${MF_SNAPSHOT}: ${row.kind} ${row.id} has ${f.length} factors, expected ${dim}`);
     if (row.kind === 'user') userFactors.set(row.id, f);
     else {
-      if (itemIds.length === meta.items) throw new Error(`snapshot ${MF_SNAPSHOT} has more item rows than its meta row says (${meta.items})`);
+      if (itemIds.length === meta.items)
+        throw new Error(`snapshot ${MF_SNAPSHOT} has more item rows than its meta row says (${meta.items})`);
       itemFactors.set(f, itemIds.length * dim);
       itemIds.push(row.id);
     }
@@ -49,7 +51,8 @@ export async function scoreMf(data: MfData, userId: string, exclude: ItemExclusi
   const out = [];
   for (let r = 0; r < labels.length && out.length < quota; r++) {
     const id = data.itemIds[labels[r]];
-    if (labels[r] >= 0 && !exclude.has(id)) out.push({ itemId: id, score: distances[r], reason: 'matrix factorization (BPR)' });
+    if (labels[r] >= 0 && !exclude.has(id))
+      out.push({ itemId: id, score: distances[r], reason: 'matrix factorization (BPR)' });
   }
   return out;
 }
@@ -57,8 +60,9 @@ export async function scoreMf(data: MfData, userId: string, exclude: ItemExclusi
 export default defineGenerator({
   name: 'mf',
   kind: 'learned',
-  description: 'BPR matrix factorization over clicks and saves: items whose learned factors best match the user\'s.',
-  requestCost: 'O(items × dim) exact inner-product search in faiss (Flat, SIMD, off the JS thread): 50k items × 33 ≈ 0.3 ms',
+  description: "BPR matrix factorization over clicks and saves: items whose learned factors best match the user's.",
+  requestCost:
+    'O(items × dim) exact inner-product search in faiss (Flat, SIMD, off the JS thread): 50k items × 33 ≈ 0.3 ms',
   snapshots: [mfFactors],
   prepare: (rows) => prepareMf(rows.mf_factors),
   generate: async ({ user, quota }, { data }) => ({

@@ -27,7 +27,7 @@ describe(`generator ${generator.name}`, () => {
     await backend?.stop();
   });
 
-  it('proposes fresh candidates for active users, in the answering host\'s version', async () => {
+  it("proposes fresh candidates for active users, in the answering host's version", async () => {
     for (const userId of users) {
       const user = await events.context(userId);
       const res = await served.generate(user, 50);
@@ -49,7 +49,11 @@ describe(`generator ${generator.name}`, () => {
     const user = UserContext.fromPartial({
       userId: 'two_interests',
       requestTimeMs: t,
-      recentActions: history.map((itemId, i) => ({ itemId, type: ActionType.ACTION_TYPE_SAVE, timeMs: t - (i + 1) * 60_000 })),
+      recentActions: history.map((itemId, i) => ({
+        itemId,
+        type: ActionType.ACTION_TYPE_SAVE,
+        timeMs: t - (i + 1) * 60_000,
+      })),
     });
     const res = await served.generate(user, 10);
     const topicOf = new Map(backend.rows.map((r) => [r.item_id, r.topic]));

@@ -11,8 +11,10 @@ import { seedOf, sphericalKMeans } from './kmeans.js';
 export default defineGenerator({
   name: 'multi_interest',
   kind: 'learned',
-  description: "Clusters the user's recent item embeddings into a few interests and searches the ANN index once per interest, merged by interest weight.",
-  requestCost: 'O(clusters) RPCs: GetVersions + GetItemVectors + one ANN search per cluster (≤ maxClusters, default 3); k-means over ≤ 30 vectors',
+  description:
+    "Clusters the user's recent item embeddings into a few interests and searches the ANN index once per interest, merged by interest weight.",
+  requestCost:
+    'O(clusters) RPCs: GetVersions + GetItemVectors + one ANN search per cluster (≤ maxClusters, default 3); k-means over ≤ 30 vectors',
   snapshots: [],
   settings: learnedRetrievalSettings.extend({
     /** Recently engaged items clustered, at most. */
@@ -28,7 +30,11 @@ export default defineGenerator({
     const { retrieval } = data;
     return retrieval.withSyncedHost(
       async (synced, call) => {
-        const vectors = await retrieval.itemVectors(synced, seeds.map((s) => s.itemId), call);
+        const vectors = await retrieval.itemVectors(
+          synced,
+          seeds.map((s) => s.itemId),
+          call,
+        );
         const known = seeds.filter((s) => vectors.has(s.itemId));
         if (known.length === 0) return { modelVersion: synced.version, candidates: [] };
         // About one interest per three items, at most maxClusters.
@@ -51,7 +57,13 @@ export default defineGenerator({
         // merged list interleaves interests instead of letting the largest one take the top.
         const board = new ScoreBoard();
         for (const { c, share, neighbors, host } of answers) {
-          neighbors.forEach((n, rank) => board.add(n.itemId, share / (rank + 10), `interest ${c + 1} of ${answers.length} (${synced.version}, ann.${host})`));
+          neighbors.forEach((n, rank) =>
+            board.add(
+              n.itemId,
+              share / (rank + 10),
+              `interest ${c + 1} of ${answers.length} (${synced.version}, ann.${host})`,
+            ),
+          );
         }
         return { modelVersion: synced.version, candidates: board.top(quota, exclude) };
       },

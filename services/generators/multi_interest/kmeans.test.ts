@@ -21,13 +21,25 @@ describe('sphericalKMeans', () => {
 
   it('never makes more clusters than points, and drops empty ones', () => {
     expect(sphericalKMeans([[1, 0]], [1], 3).centroids).toEqual([[1, 0]]);
-    expect(sphericalKMeans([[1, 0], [1, 0], [1, 0]], [1, 2, 3], 3).centroids).toHaveLength(1);
+    expect(
+      sphericalKMeans(
+        [
+          [1, 0],
+          [1, 0],
+          [1, 0],
+        ],
+        [1, 2, 3],
+        3,
+      ).centroids,
+    ).toHaveLength(1);
     expect(sphericalKMeans([], [], 3).centroids).toEqual([]);
   });
 
   it('is repeatable for the same seed', () => {
     const points = Array.from({ length: 12 }, (_, i) => [Math.sin(i), Math.cos(i * 1.7), Math.sin(i * 0.3)]);
     const w = points.map(() => 1);
-    expect(sphericalKMeans(points, w, 3, { seed: seedOf('u42') })).toEqual(sphericalKMeans(points, w, 3, { seed: seedOf('u42') }));
+    expect(sphericalKMeans(points, w, 3, { seed: seedOf('u42') })).toEqual(
+      sphericalKMeans(points, w, 3, { seed: seedOf('u42') }),
+    );
   });
 });

@@ -12,7 +12,12 @@ export interface Clusters {
   weights: number[];
 }
 
-export function sphericalKMeans(points: readonly (readonly number[])[], weights: readonly number[], k: number, options: { seed?: number; iterations?: number } = {}): Clusters {
+export function sphericalKMeans(
+  points: readonly (readonly number[])[],
+  weights: readonly number[],
+  k: number,
+  options: { seed?: number; iterations?: number } = {},
+): Clusters {
   const n = points.length;
   if (n === 0) return { centroids: [], assignment: [], weights: [] };
   const kk = Math.max(1, Math.min(k, n));

@@ -3,10 +3,13 @@ import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { boardGraph, type BoardGraphRow } from '../../../libs/data/batch/jobs/board_graph.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
-import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
+import {
+  expectUnseenBestFirst,
+  generateOnEmptySnapshots,
+  useServedGenerator,
+} from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
-
 
 describe('generator pixie', () => {
   const fixture = useServedGenerator(generator, { users: 8 });
@@ -87,7 +90,10 @@ describe('generator pixie', () => {
   });
 
   it('answers nothing, without an error, for a user with no history', async () => {
-    const response = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const response = await fixture.served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }),
+      20,
+    );
     expect(response.candidates).toEqual([]);
   });
 

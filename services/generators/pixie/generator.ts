@@ -12,8 +12,10 @@ import { PixieWalker, type PixieQuery } from '../../../libs/graph/pixie.js';
 export default defineGenerator({
   name: 'pixie',
   kind: 'graph',
-  description: "Pixie random walks with restarts on the item–board graph from the user's recent items, multi-hit boosted, early-stopped.",
-  requestCost: 'O(steps) walk steps (default 20,000 in all, fewer when it stops early) + O(visited + quota log quota) to rank',
+  description:
+    "Pixie random walks with restarts on the item–board graph from the user's recent items, multi-hit boosted, early-stopped.",
+  requestCost:
+    'O(steps) walk steps (default 20,000 in all, fewer when it stops early) + O(visited + quota log quota) to rank',
   snapshots: [boardGraph],
   settings: z.object({
     /** Recent items the walks start from, at most. */
@@ -28,7 +30,8 @@ export default defineGenerator({
     earlyStopVisits: z.number().int().min(1).default(4),
   }),
   // Boards on the left, items (pins) on the right, as typed-array CSR both ways.
-  prepare: (rows) => new PixieWalker(bipartiteFromRows(rows.board_graph.map((r) => ({ left: r.board_id, right: r.items })))),
+  prepare: (rows) =>
+    new PixieWalker(bipartiteFromRows(rows.board_graph.map((r) => ({ left: r.board_id, right: r.items })))),
   generate({ user, quota }, { data: walker, settings }) {
     const items = walker.graph.right;
     const queries: PixieQuery[] = [];
@@ -52,6 +55,10 @@ export default defineGenerator({
       quota,
       (node) => engaged.has(items.name(node)),
     );
-    return result.top.map(({ node, value }) => ({ itemId: items.name(node), score: value, reason: 'pixie walk from your recent items' }));
+    return result.top.map(({ node, value }) => ({
+      itemId: items.name(node),
+      score: value,
+      reason: 'pixie walk from your recent items',
+    }));
   },
 });

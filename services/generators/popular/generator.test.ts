@@ -26,7 +26,11 @@ describe('generator popular', () => {
     const seen = [ranked[0], ranked[3], ranked[7]];
     const user = UserContext.fromPartial({
       userId: 'nobody_new',
-      recentActions: seen.map((itemId, i) => ({ itemId, type: ActionType.ACTION_TYPE_CLICK, timeMs: fixture.endMs - 60_000 * (i + 1) })),
+      recentActions: seen.map((itemId, i) => ({
+        itemId,
+        type: ActionType.ACTION_TYPE_CLICK,
+        timeMs: fixture.endMs - 60_000 * (i + 1),
+      })),
     });
     const { candidates } = await fixture.served.generate(user, 20);
     expect(candidates.map((c) => c.itemId)).toEqual(ranked.filter((id) => !seen.includes(id)).slice(0, 20));

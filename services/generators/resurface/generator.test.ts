@@ -52,24 +52,47 @@ describe('generator resurface', () => {
 
   it('follows the boards: different boards, different neighbourhoods; an engaged item drops out', async () => {
     const topicsSeen = new Set<string>();
-    const [a, b] = [...boards].filter(([, x]) => x.items.size >= 5 && !topicsSeen.has(x.topic) && topicsSeen.add(x.topic)).map(([id]) => id);
+    const [a, b] = [...boards]
+      .filter(([, x]) => x.items.size >= 5 && !topicsSeen.has(x.topic) && topicsSeen.add(x.topic))
+      .map(([id]) => id);
     const ask = async (board: string, extra: Partial<UserContext> = {}) =>
-      (await fixture.served.generate(UserContext.fromPartial({ userId: boards.get(board)!.owner, ownBoards: [board], requestTimeMs: fixture.endMs, ...extra }), 30)).candidates;
+      (
+        await fixture.served.generate(
+          UserContext.fromPartial({
+            userId: boards.get(board)!.owner,
+            ownBoards: [board],
+            requestTimeMs: fixture.endMs,
+            ...extra,
+          }),
+          30,
+        )
+      ).candidates;
     const [onA, onB] = [await ask(a), await ask(b)];
     expect(onA.length).toBeGreaterThan(0);
     expect(onA.map((c) => c.itemId)).not.toEqual(onB.map((c) => c.itemId));
     // Once the user clicks the top candidate, it is no longer proposed.
     const top = onA[0].itemId;
-    const after = await ask(a, { recentActions: [{ itemId: top, type: ActionType.ACTION_TYPE_CLICK, timeMs: fixture.endMs - 60_000, boardId: '' }] });
+    const after = await ask(a, {
+      recentActions: [{ itemId: top, type: ActionType.ACTION_TYPE_CLICK, timeMs: fixture.endMs - 60_000, boardId: '' }],
+    });
     expect(after.map((c) => c.itemId)).not.toContain(top);
     expect(after.length).toBeGreaterThan(0);
   });
 
   it('answers nothing for a user without boards, or a world without boards', async () => {
-    expect((await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }), 20)).candidates).toEqual([]);
+    expect(
+      (
+        await fixture.served.generate(
+          UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: fixture.endMs }),
+          20,
+        )
+      ).candidates,
+    ).toEqual([]);
     const imported = await serveOnImportedWorld(generator);
     try {
-      expect((await imported.generate(UserContext.fromPartial({ userId: '1', ownBoards: ['b1'] }), 20)).candidates).toEqual([]);
+      expect(
+        (await imported.generate(UserContext.fromPartial({ userId: '1', ownBoards: ['b1'] }), 20)).candidates,
+      ).toEqual([]);
     } finally {
       await imported.stop();
     }

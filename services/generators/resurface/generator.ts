@@ -16,8 +16,10 @@ const TOPIC_ITEMS = 50;
 export default defineGenerator({
   name: 'resurface',
   kind: 'heuristic',
-  description: "Items from the neighbourhood of the user's own boards (on similar boards, or common on boards of the same topic) that they have not saved or engaged with lately.",
-  requestCost: "O(own boards × (20 similar boards × itemsPerBoard (30) + 50) + items on the user's own boards), plus sorting: a weighted sum over precomputed board neighbourhoods",
+  description:
+    "Items from the neighbourhood of the user's own boards (on similar boards, or common on boards of the same topic) that they have not saved or engaged with lately.",
+  requestCost:
+    "O(own boards × (20 similar boards × itemsPerBoard (30) + 50) + items on the user's own boards), plus sorting: a weighted sum over precomputed board neighbourhoods",
   snapshots: [resurfaceBoards],
   settings: z.object({
     /** The newest items taken from each similar board. */
@@ -37,12 +39,17 @@ export default defineGenerator({
     const topicItems = new Map<string, { item_id: string; share: number }[]>();
     for (const [topic, items] of counts) {
       const top = [...items].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOPIC_ITEMS);
-      topicItems.set(topic, top.map(([item_id, n]) => ({ item_id, share: n / top[0][1] })));
+      topicItems.set(
+        topic,
+        top.map(([item_id, n]) => ({ item_id, share: n / top[0][1] })),
+      );
     }
     return { boards: new Map(list.map((r) => [r.board_id, r])), topicItems };
   },
   generate({ user, quota }, { data, settings }) {
-    const own = [...new Set(user.ownBoards)].map((id) => data.boards.get(id)).filter((b): b is ResurfaceBoardRow => b !== undefined);
+    const own = [...new Set(user.ownBoards)]
+      .map((id) => data.boards.get(id))
+      .filter((b): b is ResurfaceBoardRow => b !== undefined);
     if (own.length === 0) return [];
     const { itemsPerBoard: perBoard, topicWeight } = settings;
     // Already on one of their boards, or engaged with lately: nothing to resurface.
@@ -52,7 +59,8 @@ export default defineGenerator({
     // Boards they are saving to now weigh more.
     const recentSaves = new Map<string, number>();
     for (const a of user.recentActions) {
-      if (a.type === ActionType.ACTION_TYPE_SAVE && a.boardId) recentSaves.set(a.boardId, (recentSaves.get(a.boardId) ?? 0) + 1);
+      if (a.type === ActionType.ACTION_TYPE_SAVE && a.boardId)
+        recentSaves.set(a.boardId, (recentSaves.get(a.boardId) ?? 0) + 1);
     }
     const scores = new ScoreBoard();
     for (const board of own) {
@@ -64,7 +72,11 @@ export default defineGenerator({
         }
       }
       for (const { item_id, share } of data.topicItems.get(board.topic ?? '') ?? []) {
-        scores.add(item_id, weight * topicWeight * share, `common on ${board.topic} boards, like your board ${board.board_id}`);
+        scores.add(
+          item_id,
+          weight * topicWeight * share,
+          `common on ${board.topic} boards, like your board ${board.board_id}`,
+        );
       }
     }
     return scores.top(quota, exclude);

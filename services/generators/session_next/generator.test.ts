@@ -5,10 +5,13 @@ import { sessionTransitions, type SessionTransitionRow } from '../../../libs/dat
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 import { worldRows } from '../../../test/fixtures/events.js';
-import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
+import {
+  expectUnseenBestFirst,
+  generateOnEmptySnapshots,
+  useServedGenerator,
+} from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator, { lastEngaged } from './generator.js';
-
 
 describe('generator session_next', () => {
   const fixture = useServedGenerator(generator, { users: 8 });
@@ -27,7 +30,10 @@ describe('generator session_next', () => {
 
   it('has transitions that really happened: b engaged right after a in one session', async () => {
     // Check the snapshot's strongest transitions against the raw event log.
-    const strongest = [...transitions].map(([a, next]) => ({ a, b: next[0].item_id, score: next[0].score })).sort((x, y) => y.score - x.score).slice(0, 10);
+    const strongest = [...transitions]
+      .map(([a, next]) => ({ a, b: next[0].item_id, score: next[0].score }))
+      .sort((x, y) => y.score - x.score)
+      .slice(0, 10);
     const pairs = strongest.map(({ a, b }) => `(${sqlString(a)}, ${sqlString(b)})`).join(', ');
     const counts = await worldRows<{ a: string; b: string; n: number }>(
       fixture.world,
@@ -78,7 +84,10 @@ describe('generator session_next', () => {
   });
 
   it('answers nothing, without an error, for a user with no history', async () => {
-    const response = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const response = await fixture.served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }),
+      20,
+    );
     expect(response.candidates).toEqual([]);
   });
 

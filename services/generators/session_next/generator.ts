@@ -12,7 +12,12 @@ export function lastEngaged(user: UserContext, n: number): string[] {
   // recentActions are newest first.
   for (const a of user.recentActions) {
     if (out.length >= n) break;
-    if ((a.type === ActionType.ACTION_TYPE_CLICK || a.type === ActionType.ACTION_TYPE_SAVE) && !hidden.has(a.itemId) && !out.includes(a.itemId)) out.push(a.itemId);
+    if (
+      (a.type === ActionType.ACTION_TYPE_CLICK || a.type === ActionType.ACTION_TYPE_SAVE) &&
+      !hidden.has(a.itemId) &&
+      !out.includes(a.itemId)
+    )
+      out.push(a.itemId);
   }
   return out;
 }
@@ -20,7 +25,8 @@ export function lastEngaged(user: UserContext, n: number): string[] {
 export default defineGenerator({
   name: 'session_next',
   kind: 'graph',
-  description: "What people engaged with next in their sessions after the user's last few items (item → next-item transitions).",
+  description:
+    "What people engaged with next in their sessions after the user's last few items (item → next-item transitions).",
   requestCost: 'O(lastItems × 50 transitions), lastItems default 10',
   snapshots: [sessionTransitions],
   settings: z.object({

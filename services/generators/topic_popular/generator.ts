@@ -36,7 +36,8 @@ export default defineGenerator({
   name: 'topic_popular',
   kind: 'heuristic',
   description: "Popular items per topic, over the user's declared and engaged topics, interleaved by topic weight.",
-  requestCost: 'O(recent actions + user topics × min(quota, 300)), plus sorting that many: per-topic precomputed lists merged by weight / (1 + rank)',
+  requestCost:
+    'O(recent actions + user topics × min(quota, 300)), plus sorting that many: per-topic precomputed lists merged by weight / (1 + rank)',
   snapshots: [topicPopular, itemMeta],
   settings: z.object({
     /** Weight of the topics of the user's recent clicks and saves, against 1 for each listed topic. */

@@ -6,7 +6,8 @@ import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 export default defineGenerator({
   name: 'trending',
   kind: 'heuristic',
-  description: 'Items engaged with far more in the last 24 h than their baseline predicts (velocity over baseline, smoothed against tiny counts).',
+  description:
+    'Items engaged with far more in the last 24 h than their baseline predicts (velocity over baseline, smoothed against tiny counts).',
   requestCost: 'O(quota + recent actions): a walk down a precomputed ranked list of at most 2,000 items',
   snapshots: [trending],
   prepare: (rows) => rows.trending,
@@ -16,7 +17,11 @@ export default defineGenerator({
     for (const row of data) {
       if (out.length >= quota) break;
       if (exclude.has(row.item_id)) continue;
-      out.push({ itemId: row.item_id, score: row.score, reason: `trending: ${Math.round(row.recent)} engagement in 24 h vs ${row.expected.toFixed(1)} expected` });
+      out.push({
+        itemId: row.item_id,
+        score: row.score,
+        reason: `trending: ${Math.round(row.recent)} engagement in 24 h vs ${row.expected.toFixed(1)} expected`,
+      });
     }
     return out;
   },

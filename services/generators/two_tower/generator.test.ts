@@ -59,7 +59,7 @@ describe(`generator ${generator.name}`, () => {
     expect(seenHosts).toEqual(new Set(['a', 'b']));
   });
 
-  it('proposes items near the user\'s history (topics of engaged items come back more than by chance)', async () => {
+  it("proposes items near the user's history (topics of engaged items come back more than by chance)", async () => {
     const topicOf = new Map(backend.rows.map((r) => [r.item_id, r.topic]));
     const topics = new Set(backend.rows.map((r) => r.topic));
     let onTopic = 0;
@@ -76,7 +76,7 @@ describe(`generator ${generator.name}`, () => {
     expect(onTopic / total).toBeGreaterThan(base / users.length);
   });
 
-  it('with --unsynced, embeds with the viewer\'s newest version and says so when it differs from the index', async () => {
+  it("with --unsynced, embeds with the viewer's newest version and says so when it differs from the index", async () => {
     const versions = new Set<string>();
     for (const userId of users) {
       const res = await unsynced.generate(await events.context(userId), 20);
@@ -88,12 +88,19 @@ describe(`generator ${generator.name}`, () => {
   });
 
   it('answers a user it has never seen', async () => {
-    const res = await served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const res = await served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }),
+      20,
+    );
     expect(res.candidates.length).toBeLessThanOrEqual(20);
   });
 
   it('fails with UNAVAILABLE, saying why, when no ANN host serves the model', async () => {
-    const lonely = await startGeneratorForTest(generator, snapshotsOf(await testWorld()), { annHosts: ['127.0.0.1:1'], viewerAddress: '127.0.0.1:1', callTimeoutMs: 300 });
+    const lonely = await startGeneratorForTest(generator, snapshotsOf(await testWorld()), {
+      annHosts: ['127.0.0.1:1'],
+      viewerAddress: '127.0.0.1:1',
+      callTimeoutMs: 300,
+    });
     try {
       const err = (await lonely.generate(await events.context(users[0]), 5).catch((e: unknown) => e)) as ServiceError;
       expect(err.code).toBe(status.UNAVAILABLE);

@@ -4,10 +4,13 @@ import { userNeighbors, type UserNeighborsRow } from '../../../libs/data/batch/j
 import { userRecentItems, type UserRecentItemsRow } from '../../../libs/data/batch/jobs/user_recent_items.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
-import { expectUnseenBestFirst, generateOnEmptySnapshots, useServedGenerator } from '../../../test/fixtures/generator.js';
+import {
+  expectUnseenBestFirst,
+  generateOnEmptySnapshots,
+  useServedGenerator,
+} from '../../../test/fixtures/generator.js';
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
-
 
 describe('generator user_cf', () => {
   const fixture = useServedGenerator(generator, { users: 8 });
@@ -15,8 +18,12 @@ describe('generator user_cf', () => {
   let recent: Map<string, UserRecentItemsRow['items']>;
 
   beforeAll(async () => {
-    neighbors = new Map((await readSnapshot(snapshotsOf(fixture.world), userNeighbors)).rows.map((r) => [r.user_id, r.neighbors]));
-    recent = new Map((await readSnapshot(snapshotsOf(fixture.world), userRecentItems)).rows.map((r) => [r.user_id, r.items]));
+    neighbors = new Map(
+      (await readSnapshot(snapshotsOf(fixture.world), userNeighbors)).rows.map((r) => [r.user_id, r.neighbors]),
+    );
+    recent = new Map(
+      (await readSnapshot(snapshotsOf(fixture.world), userRecentItems)).rows.map((r) => [r.user_id, r.items]),
+    );
   });
 
   it('describes itself', async () => {
@@ -50,13 +57,19 @@ describe('generator user_cf', () => {
       expect(candidates.filter((c) => !allowed.has(c.itemId))).toEqual([]);
       // Each candidate's score is Σ over neighbours of similarity × that neighbour's item score.
       const expected = (itemId: string) =>
-        mine.reduce((sum, n) => sum + n.score * ((recent.get(n.user_id) ?? []).find((i) => i.item_id === itemId)?.score ?? 0), 0);
+        mine.reduce(
+          (sum, n) => sum + n.score * ((recent.get(n.user_id) ?? []).find((i) => i.item_id === itemId)?.score ?? 0),
+          0,
+        );
       for (const c of candidates.slice(0, 5)) expect(c.score).toBeCloseTo(expected(c.itemId), 4);
     }
   });
 
   it('answers nothing, without an error, for a user it has no neighbours for', async () => {
-    const response = await fixture.served.generate(UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }), 20);
+    const response = await fixture.served.generate(
+      UserContext.fromPartial({ userId: 'nobody_new', requestTimeMs: Date.UTC(2026, 0, 20) }),
+      20,
+    );
     expect(response.candidates).toEqual([]);
   });
 

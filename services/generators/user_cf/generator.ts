@@ -8,7 +8,7 @@ import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 export default defineGenerator({
   name: 'user_cf',
   kind: 'graph',
-  description: 'User-based CF: recent clicks and saves of the users whose engagement most resembles this user\'s.',
+  description: "User-based CF: recent clicks and saves of the users whose engagement most resembles this user's.",
   requestCost: 'O(neighbours × 50 items), neighbours ≤ 30 precomputed per user',
   snapshots: [userNeighbors, userRecentItems],
   settings: z.object({
@@ -23,7 +23,8 @@ export default defineGenerator({
     const board = new ScoreBoard();
     const neighbors = (data.neighbors.get(user.userId) ?? []).slice(0, settings.maxNeighbors);
     for (const n of neighbors) {
-      for (const item of data.recent.get(n.user_id) ?? []) board.add(item.item_id, n.score * item.score, `engaged by similar user ${n.user_id}`);
+      for (const item of data.recent.get(n.user_id) ?? [])
+        board.add(item.item_id, n.score * item.score, `engaged by similar user ${n.user_id}`);
     }
     return board.top(quota, engagedItems(user));
   },

@@ -24,12 +24,16 @@ export function baselineLists(
   o: { k: number; fraction: number; log: (line: string) => void },
 ): BaselineLists[] {
   const m = buildInteractions([...train].flatMap(([user, items]) => items.map((item) => [user, item] as const)));
-  o.log(`baselines on ${m.users.length} users × ${m.items.length} items (${m.userItems.length} training interactions) …`);
+  o.log(
+    `baselines on ${m.users.length} users × ${m.items.length} items (${m.userItems.length} training interactions) …`,
+  );
   const listsOf = (scores: (own: Int32Array) => Float64Array) =>
-    new Map(users.map((u) => {
-      const own = indicesOf(m, train.get(u) ?? []);
-      return [u, unseenTop(scores(own), o.k, own).map((i) => m.items[i])];
-    }));
+    new Map(
+      users.map((u) => {
+        const own = indicesOf(m, train.get(u) ?? []);
+        return [u, unseenTop(scores(own), o.k, own).map((i) => m.items[i])];
+      }),
+    );
   const timed = (name: string, run: () => Omit<BaselineLists, 'name' | 'seconds'>): BaselineLists => {
     const started = performance.now();
     const result = run();
@@ -44,7 +48,10 @@ export function baselineLists(
     }),
     timed('item-kNN (cosine)', () => {
       const knn = new ItemKnn(m);
-      return { lists: listsOf((own) => knn.scores(own)), note: 'sum of cosine similarities to the user’s items, all neighbours' };
+      return {
+        lists: listsOf((own) => knn.scores(own)),
+        note: 'sum of cosine similarities to the user’s items, all neighbours',
+      };
     }),
     timed('EASE', () => easeLists(m, train, listsOf, o)),
   ];
@@ -62,7 +69,11 @@ function easeLists(
     // λ on the last share of each user's training items, then the model on all of them.
     const ease = pickEaseLambda(train, o.fraction, o.k);
     const model = Ease.fit(m, ease.lambda);
-    return { lists: listsOf((own) => model.scores(own)), note: `λ = ${ease.lambda}, picked on a validation slice of ${ease.validationUsers} users`, ease };
+    return {
+      lists: listsOf((own) => model.scores(own)),
+      note: `λ = ${ease.lambda}, picked on a validation slice of ${ease.validationUsers} users`,
+      ease,
+    };
   } catch (err) {
     if (err instanceof EaseRefused) return { note: err.message };
     throw err;

@@ -31,14 +31,23 @@ export function meshForWorld(mesh: MeshConfig, dir: string): MeshConfig {
   out.world = { preset: mesh.world.preset, seed: mesh.world.seed, dir, existing: true };
   delete out.registryDir;
   out.generators = out.generators.map((g) => ({ ...g, deadlineMs: EVAL_DEADLINE_MS }));
-  out.services.blender = { ...out.services.blender, fanoutDeadlineMs: EVAL_DEADLINE_MS, hydrateDeadlineMs: EVAL_DEADLINE_MS };
+  out.services.blender = {
+    ...out.services.blender,
+    fanoutDeadlineMs: EVAL_DEADLINE_MS,
+    hydrateDeadlineMs: EVAL_DEADLINE_MS,
+  };
   if (out.services.ranker) out.services.ranker = { ...out.services.ranker, deadlineMs: EVAL_DEADLINE_MS };
   return out;
 }
 
 export async function meshLists(
   mesh: MeshConfig,
-  o: { users: readonly string[]; train: ReadonlyMap<string, readonly string[]>; ks: number[]; log: (line: string) => void },
+  o: {
+    users: readonly string[];
+    train: ReadonlyMap<string, readonly string[]>;
+    ks: number[];
+    log: (line: string) => void;
+  },
 ): Promise<MeshLists> {
   const maxK = Math.max(...o.ks);
   const log = (line: string) => o.log(`  ${line}`);
@@ -46,8 +55,11 @@ export async function meshLists(
   await trainTwoTowerOnAll(mesh, log);
   await prepareWorld(mesh, { log });
   // A ranker that failed validation on the training part is not served: pages keep pre-score order.
-  const ranker = mesh.services.ranker && (await new ModelRegistry(registryDirOf(mesh)).latest(mesh.services.ranker.model, ['published', 'serving']));
-  if (mesh.services.ranker && !ranker) o.log('no ranker passed validation on the training part: Blend pages are in pre-score order');
+  const ranker =
+    mesh.services.ranker &&
+    (await new ModelRegistry(registryDirOf(mesh)).latest(mesh.services.ranker.model, ['published', 'serving']));
+  if (mesh.services.ranker && !ranker)
+    o.log('no ranker passed validation on the training part: Blend pages are in pre-score order');
   const running = await startServers(mesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
   const blender = connect(BlenderClient, running.addresses.get('blender')!);
@@ -60,23 +72,44 @@ export async function meshLists(
       errors: 0,
     })),
   );
-  const blends = [...new Set(o.ks.map((k) => Math.min(k, MAX_LIMIT)))].map((limit) => ({ limit, lists: new Map<string, string[]>(), errors: 0, unranked: 0 }));
-  const blend = (userId: string, limit: number) => callUnary(blender, 'blend', { userId, limit, debug: false, requestId: '' }, { timeoutMs: CALL_TIMEOUT_MS });
+  const blends = [...new Set(o.ks.map((k) => Math.min(k, MAX_LIMIT)))].map((limit) => ({
+    limit,
+    lists: new Map<string, string[]>(),
+    errors: 0,
+    unranked: 0,
+  }));
+  const blend = (userId: string, limit: number) =>
+    callUnary(blender, 'blend', { userId, limit, debug: false, requestId: '' }, { timeoutMs: CALL_TIMEOUT_MS });
   try {
     await untilWarm(() => blend(o.users[0], maxK), !!ranker, o.log);
     for (const [n, userId] of o.users.entries()) {
-      const user = await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: CALL_TIMEOUT_MS });
+      const user = await callUnary(
+        events,
+        'getUserContext',
+        { userId, maxActions: 100 },
+        { timeoutMs: CALL_TIMEOUT_MS },
+      );
       // Room for the user's own items, which are left out before the list is cut at K.
       const quota = Math.min(MAX_QUOTA, maxK + (o.train.get(userId)?.length ?? 0));
       await Promise.all(
         generators.map(async (g) => {
           let candidates: Candidate[] = [];
           try {
-            candidates = (await callUnary(g.client, 'generate', { user, quota, requestId: `eval-${n}` }, { timeoutMs: CALL_TIMEOUT_MS })).candidates;
+            candidates = (
+              await callUnary(
+                g.client,
+                'generate',
+                { user, quota, requestId: `eval-${n}` },
+                { timeoutMs: CALL_TIMEOUT_MS },
+              )
+            ).candidates;
           } catch {
             g.errors++;
           }
-          g.lists.set(userId, candidates.map((c) => c.itemId));
+          g.lists.set(
+            userId,
+            candidates.map((c) => c.itemId),
+          );
         }),
       );
       for (const b of blends) {
@@ -109,19 +142,26 @@ export async function meshLists(
 async function trainTwoTowerOnAll(mesh: MeshConfig, log: (line: string) => void): Promise<void> {
   if (!mesh.ann || !mesh.services.viewer) return;
   const registryRoot = registryDirOf(mesh);
-  if (await new ModelRegistry(registryRoot).latest('two_tower', ['trained', 'validated', 'published', 'serving'])) return;
+  if (await new ModelRegistry(registryRoot).latest('two_tower', ['trained', 'validated', 'published', 'serving']))
+    return;
   log('training the two-tower model on every training interaction …');
   await trainTwoTower({ worldDir: mesh.world.dir, registryRoot, holdoutMs: 0, log });
 }
 
 /** Probes Blend until every source answers OK (and the ranker ranks, when configured), for at most a minute. */
-async function untilWarm(blend: () => Promise<BlendResponse>, ranker: boolean, log: (line: string) => void): Promise<void> {
+async function untilWarm(
+  blend: () => Promise<BlendResponse>,
+  ranker: boolean,
+  log: (line: string) => void,
+): Promise<void> {
   const until = Date.now() + 60_000;
   let notReady: string[] = [];
   do {
     try {
       const page = await blend();
-      notReady = page.sources.filter((s) => s.state !== SourceState.SOURCE_STATE_OK).map((s) => `${s.generator}: ${s.error || SourceState[s.state]}`);
+      notReady = page.sources
+        .filter((s) => s.state !== SourceState.SOURCE_STATE_OK)
+        .map((s) => `${s.generator}: ${s.error || SourceState[s.state]}`);
       if (ranker && !page.ranking?.ranked) notReady.push(`ranker: ${page.ranking?.fallbackReason || 'not ranked'}`);
     } catch (err) {
       notReady = [`blender: ${(err as Error).message}`];

@@ -27,7 +27,10 @@ export class ReplayedBlend {
    * One user's page (item ids). `without` leaves a generator out; `weights` replaces the policy's
    * (tuning); `quotas` cuts each generator's answer to its served quota (the limit when absent).
    */
-  page(userId: string, o: { without?: string; weights?: ReadonlyMap<string, number>; quotas?: ReadonlyMap<string, number> } = {}): string[] {
+  page(
+    userId: string,
+    o: { without?: string; weights?: ReadonlyMap<string, number>; quotas?: ReadonlyMap<string, number> } = {},
+  ): string[] {
     const policy = o.weights ? this.policy.withWeights(o.weights) : this.policy;
     return policy.unrankedPage(this.eligible(userId, o), this.limit, this.catalog).map((c) => c.itemId);
   }
@@ -38,7 +41,11 @@ export class ReplayedBlend {
     if (cached) return cached;
     const { user, answers } = this.recorded.get(userId)!;
     let asked = o.without ? answers.filter((a) => a.status.generator !== o.without) : answers;
-    if (o.quotas) asked = asked.map((a) => ({ ...a, candidates: a.candidates.slice(0, o.quotas!.get(a.status.generator) ?? this.limit) }));
+    if (o.quotas)
+      asked = asked.map((a) => ({
+        ...a,
+        candidates: a.candidates.slice(0, o.quotas!.get(a.status.generator) ?? this.limit),
+      }));
     const result = this.policy.eligible(asked, user, this.catalog);
     if (whole) this.eligibleAll.set(userId, result);
     return result;

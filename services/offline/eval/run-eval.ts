@@ -52,7 +52,10 @@ export interface EvalReport {
  * recall against what each user clicked or saved that day. Every generator is served for real
  * (all-in-one mesh, gRPC); the blend runs the blender's own stages over their answers.
  */
-export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUsers: number; tuneWeights?: boolean; log?: (line: string) => void }): Promise<EvalReport> {
+export async function runEval(
+  mesh: MeshConfig,
+  options: { ks: number[]; maxUsers: number; tuneWeights?: boolean; log?: (line: string) => void },
+): Promise<EvalReport> {
   const log = options.log ?? (() => {});
   const worldDir = mesh.world.dir;
   const manifest = await readWorldManifest(worldDir);
@@ -74,7 +77,11 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   const running = await startServers(evalMesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
   const clients = await Promise.all(
-    evalMesh.generators.map(async (g) => ({ name: g.name, kind: (await loadGeneratorModule(g.name)).kind, client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!) })),
+    evalMesh.generators.map(async (g) => ({
+      name: g.name,
+      kind: (await loadGeneratorModule(g.name)).kind,
+      client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!),
+    })),
   );
 
   const lists = new Map<string, Map<string, string[]>>(clients.map((c) => [c.name, new Map()]));
@@ -94,13 +101,29 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
         const started = performance.now();
         let candidates: Candidate[] = [];
         try {
-          candidates = (await callUnary(g.client, 'generate', { user, quota: maxK, requestId: `eval-${i}` }, { timeoutMs: 10_000 })).candidates;
+          candidates = (
+            await callUnary(g.client, 'generate', { user, quota: maxK, requestId: `eval-${i}` }, { timeoutMs: 10_000 })
+          ).candidates;
           latencies.get(g.name)!.push(performance.now() - started);
         } catch {
           errors.set(g.name, errors.get(g.name)! + 1);
         }
-        lists.get(g.name)!.set(userId, candidates.map((c) => c.itemId));
-        answers.push({ status: { generator: g.name, state: SourceState.SOURCE_STATE_OK, candidates: candidates.length, latencyMs: 0, error: '', snapshotVersion: '', modelVersion: '' }, candidates });
+        lists.get(g.name)!.set(
+          userId,
+          candidates.map((c) => c.itemId),
+        );
+        answers.push({
+          status: {
+            generator: g.name,
+            state: SourceState.SOURCE_STATE_OK,
+            candidates: candidates.length,
+            latencyMs: 0,
+            error: '',
+            snapshotVersion: '',
+            modelVersion: '',
+          },
+          candidates,
+        });
       }
       answersByUser.set(userId, { user, answers });
       if ((i + 1) % 100 === 0) log(`  ${i + 1}/${users.length} users`);
@@ -114,8 +137,10 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
   const policy = policyFromConfig(evalMesh);
   const blend = new ReplayedBlend(policy, catalog, answersByUser, maxK);
   const servedQuota = new Map(mesh.generators.map((g) => [g.name, g.quota]));
-  const meanRecall = (listOf: (u: string) => string[], k: number) => mean(scored.map((u) => recallAtK(listOf(u), relevant.get(u)!, k)));
-  const recallRow = (listOf: (u: string) => string[]) => Object.fromEntries(options.ks.map((k) => [`@${k}`, meanRecall(listOf, k)]));
+  const meanRecall = (listOf: (u: string) => string[], k: number) =>
+    mean(scored.map((u) => recallAtK(listOf(u), relevant.get(u)!, k)));
+  const recallRow = (listOf: (u: string) => string[]) =>
+    Object.fromEntries(options.ks.map((k) => [`@${k}`, meanRecall(listOf, k)]));
 
   // Users whose every engagement that day was a re-engagement have nothing new to find.
   const scored = users.filter((u) => relevant.get(u)!.size > 0);
@@ -129,7 +154,17 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
       recall: recallRow((u) => mine.get(u)!),
       coverage: catalogCoverage(mine.values(), catalog.size, maxK),
       // Only over users it answered: an empty list overlaps nothing and says nothing.
-      overlap: mean(users.filter((u) => mine.get(u)!.length > 0).map((u) => overlapWithOthers(mine.get(u)!, others.map((o) => o.get(u)!), 100))),
+      overlap: mean(
+        users
+          .filter((u) => mine.get(u)!.length > 0)
+          .map((u) =>
+            overlapWithOthers(
+              mine.get(u)!,
+              others.map((o) => o.get(u)!),
+              100,
+            ),
+          ),
+      ),
       marginal: blendRecall - meanRecall((u) => blend.page(u, { without: g.name }), maxK),
       p50Ms: percentile(latencies.get(g.name)!, 50),
       p99Ms: percentile(latencies.get(g.name)!, 99),
@@ -154,7 +189,10 @@ export async function runEval(mesh: MeshConfig, options: { ks: number[]; maxUser
     ks: options.ks,
     generators: rows,
     blend: blendRow('blend (all)', new Map(users.map((u) => [u, blend.page(u)]))),
-    servedBlend: blendRow('blend (served quotas)', new Map(users.map((u) => [u, blend.page(u, { quotas: servedQuota })]))),
+    servedBlend: blendRow(
+      'blend (served quotas)',
+      new Map(users.map((u) => [u, blend.page(u, { quotas: servedQuota })])),
+    ),
   };
   if (options.tuneWeights) {
     log('tuning blender weights (coordinate ascent on half the users) …');

@@ -72,20 +72,40 @@ export async function runSplitEval(
   // A fixed pseudo-random sample, the same on every run.
   const key = (u: string) => createHash('sha1').update(u).digest('hex');
   const users = [...split.heldOut.keys()].sort((a, b) => (key(a) < key(b) ? -1 : 1)).slice(0, options.maxUsers);
-  log(`${users.length} test users (of ${split.heldOut.size} with held-out interactions), ${split.catalogItems} catalog items`);
+  log(
+    `${users.length} test users (of ${split.heldOut.size} with held-out interactions), ${split.catalogItems} catalog items`,
+  );
 
   const own = new Map(users.map((u) => [u, new Set(split.train.get(u) ?? [])]));
   /** The list without the user's training items, cut at k. */
-  const cut = (u: string, list: readonly string[], k: number) => list.filter((item) => !own.get(u)!.has(item)).slice(0, k);
-  const row = (name: string, kind: SplitEvalRow['kind'], lists: ReadonlyMap<string, readonly string[]>, rowKs = ks, extra: Partial<SplitEvalRow> = {}): SplitEvalRow => ({
+  const cut = (u: string, list: readonly string[], k: number) =>
+    list.filter((item) => !own.get(u)!.has(item)).slice(0, k);
+  const row = (
+    name: string,
+    kind: SplitEvalRow['kind'],
+    lists: ReadonlyMap<string, readonly string[]>,
+    rowKs = ks,
+    extra: Partial<SplitEvalRow> = {},
+  ): SplitEvalRow => ({
     name,
     kind,
-    recall: Object.fromEntries(rowKs.map((k) => [`@${k}`, mean(users.map((u) => recallCappedAtK(cut(u, lists.get(u) ?? [], k), split.heldOut.get(u)!, k)))])),
-    coverage: catalogCoverage(users.map((u) => cut(u, lists.get(u) ?? [], Math.max(...rowKs))), split.catalogItems, Math.max(...rowKs)),
+    recall: Object.fromEntries(
+      rowKs.map((k) => [
+        `@${k}`,
+        mean(users.map((u) => recallCappedAtK(cut(u, lists.get(u) ?? [], k), split.heldOut.get(u)!, k))),
+      ]),
+    ),
+    coverage: catalogCoverage(
+      users.map((u) => cut(u, lists.get(u) ?? [], Math.max(...rowKs))),
+      split.catalogItems,
+      Math.max(...rowKs),
+    ),
     ...extra,
   });
 
-  const baselines = await clock('baselines', () => baselineLists(split.train, users, { k: maxK, fraction: options.split.fraction, log }));
+  const baselines = await clock('baselines', () =>
+    baselineLists(split.train, users, { k: maxK, fraction: options.split.fraction, log }),
+  );
   const report: SplitEvalReport = {
     world: worldDir,
     split: splitName(options.split),
@@ -98,17 +118,33 @@ export async function runSplitEval(
     trainWorld: split.dir,
     generators: [],
     blends: [],
-    baselines: baselines.map((b) => (b.lists ? row(b.name, 'baseline', b.lists, ks, { note: b.note }) : { name: b.name, kind: 'baseline', recall: {}, coverage: 0, note: b.note })),
+    baselines: baselines.map((b) =>
+      b.lists
+        ? row(b.name, 'baseline', b.lists, ks, { note: b.note })
+        : { name: b.name, kind: 'baseline', recall: {}, coverage: 0, note: b.note },
+    ),
     easeLambda: baselines.find((b) => b.ease)?.ease,
     seconds,
   };
 
   try {
-    const served = await clock('mesh', () => meshLists(meshForWorld(mesh, split.dir), { users, train: split.train, ks, log }));
-    report.generators = served.generators.map((g) => row(g.name, 'generator', g.lists, ks, g.errors ? { errors: g.errors } : {}));
+    const served = await clock('mesh', () =>
+      meshLists(meshForWorld(mesh, split.dir), { users, train: split.train, ks, log }),
+    );
+    report.generators = served.generators.map((g) =>
+      row(g.name, 'generator', g.lists, ks, g.errors ? { errors: g.errors } : {}),
+    );
     report.blends = served.blends.map((b) => {
-      const notes = [b.unranked ? `${b.unranked} page(s) not ranked` : '', b.errors ? `${b.errors} failed` : ''].filter(Boolean);
-      return row(`Blend (page of ${b.limit})`, 'blend', b.lists, ks.filter((k) => k <= b.limit), { ...(notes.length ? { note: notes.join(', ') } : {}), ...(b.errors ? { errors: b.errors } : {}) });
+      const notes = [b.unranked ? `${b.unranked} page(s) not ranked` : '', b.errors ? `${b.errors} failed` : ''].filter(
+        Boolean,
+      );
+      return row(
+        `Blend (page of ${b.limit})`,
+        'blend',
+        b.lists,
+        ks.filter((k) => k <= b.limit),
+        { ...(notes.length ? { note: notes.join(', ') } : {}), ...(b.errors ? { errors: b.errors } : {}) },
+      );
     });
     report.blend = report.blends[report.blends.length - 1];
   } catch (err) {

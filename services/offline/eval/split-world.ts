@@ -7,7 +7,15 @@ import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { appendColumns, eventsView, openDuck, queryRows, sqlString } from '../../../libs/data/duck.js';
-import { CATALOG_TABLES, DAY_MS, TABLE_COLUMNS, readWorldManifest, worldPaths, writeFileAtomic, writeWorldManifest } from '../../../libs/data/world.js';
+import {
+  CATALOG_TABLES,
+  DAY_MS,
+  TABLE_COLUMNS,
+  readWorldManifest,
+  worldPaths,
+  writeFileAtomic,
+  writeWorldManifest,
+} from '../../../libs/data/world.js';
 import { splitName, splitUserItems, type UserLastSplit } from '../../../libs/eval/user-last-split.js';
 
 /** What counts as an interaction: a positive engagement (an imported rating is a click or a save). */
@@ -26,9 +34,14 @@ export interface SplitWorld {
   reused: boolean;
 }
 
-export const splitDirOf = (worldDir: string, split: UserLastSplit) => join(worldDir, 'eval', splitName(split).replace(':', '-'));
+export const splitDirOf = (worldDir: string, split: UserLastSplit) =>
+  join(worldDir, 'eval', splitName(split).replace(':', '-'));
 
-export async function buildSplitWorld(worldDir: string, split: UserLastSplit, log: (line: string) => void): Promise<SplitWorld> {
+export async function buildSplitWorld(
+  worldDir: string,
+  split: UserLastSplit,
+  log: (line: string) => void,
+): Promise<SplitWorld> {
   const source = await readWorldManifest(worldDir);
   const splitDir = splitDirOf(worldDir, split);
   const dir = join(splitDir, 'world');
@@ -60,14 +73,22 @@ export async function buildSplitWorld(worldDir: string, split: UserLastSplit, lo
       cut.item.push(row.items[parts.train.length]);
     }
 
-    const [stats] = await queryRows<{ n: number; last: number | null }>(conn, 'SELECT count(*) AS n, max(time_ms) AS last FROM events');
-    const fingerprint = JSON.stringify({ split: splitName(split), source: { name: source.name, createdAt: source.createdAt, events: stats.n, last: stats.last } });
+    const [stats] = await queryRows<{ n: number; last: number | null }>(
+      conn,
+      'SELECT count(*) AS n, max(time_ms) AS last FROM events',
+    );
+    const fingerprint = JSON.stringify({
+      split: splitName(split),
+      source: { name: source.name, createdAt: source.createdAt, events: stats.n, last: stats.last },
+    });
     if (existsSync(marker) && readFileSync(marker, 'utf8') === fingerprint) {
       log(`reusing the training part of ${splitName(split)} in ${dir}`);
       return { dir, train, heldOut, catalogItems, reused: true };
     }
 
-    log(`writing the training part of ${splitName(split)} (${heldOut.size} users hold out their last ${100 * split.fraction}%) to ${dir} …`);
+    log(
+      `writing the training part of ${splitName(split)} (${heldOut.size} users hold out their last ${100 * split.fraction}%) to ${dir} …`,
+    );
     // Everything under splitDir was written by the eval: an outdated build goes whole.
     if (existsSync(splitDir)) {
       const old = `${splitDir}.old-${process.pid}`;
@@ -87,7 +108,9 @@ export async function buildSplitWorld(worldDir: string, split: UserLastSplit, lo
       ],
       cut.user.length,
     );
-    const cols = Object.keys(TABLE_COLUMNS.events).map((c) => `e.${c}`).join(', ');
+    const cols = Object.keys(TABLE_COLUMNS.events)
+      .map((c) => `e.${c}`)
+      .join(', ');
     await conn.run(`
       CREATE TABLE kept AS
       SELECT ${cols}, strftime(DATE '1970-01-01' + CAST(e.time_ms // ${DAY_MS} AS INTEGER), '%Y-%m-%d') AS day
@@ -96,9 +119,13 @@ export async function buildSplitWorld(worldDir: string, split: UserLastSplit, lo
     await conn.run(`
       COPY (SELECT * FROM kept ORDER BY time_ms)
       TO ${sqlString(paths.events)} (FORMAT PARQUET, PARTITION_BY (day), FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)`);
-    for (const table of CATALOG_TABLES) await conn.run(`COPY (SELECT * FROM ${table}) TO ${sqlString(paths.table(table))} (FORMAT PARQUET)`);
+    for (const table of CATALOG_TABLES)
+      await conn.run(`COPY (SELECT * FROM ${table}) TO ${sqlString(paths.table(table))} (FORMAT PARQUET)`);
 
-    const [kept] = await queryRows<{ n: number; first: number; last: number }>(conn, 'SELECT count(*) AS n, min(time_ms) AS first, max(time_ms) AS last FROM kept');
+    const [kept] = await queryRows<{ n: number; first: number; last: number }>(
+      conn,
+      'SELECT count(*) AS n, min(time_ms) AS first, max(time_ms) AS last FROM kept',
+    );
     const firstDay = Math.floor(kept.first / DAY_MS);
     await writeWorldManifest(dir, {
       name: `${source.name} (training part of ${splitName(split)})`,

@@ -3,7 +3,11 @@ import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
 import { DAY_MS } from '../../../libs/data/world.js';
 
 /** Who engaged with what on the test day: the relevant items recall is measured against. */
-export async function testDayEngagements(worldDir: string, dayStartMs: number, maxUsers: number): Promise<Map<string, Set<string>>> {
+export async function testDayEngagements(
+  worldDir: string,
+  dayStartMs: number,
+  maxUsers: number,
+): Promise<Map<string, Set<string>>> {
   const duck = await openDuck();
   try {
     await eventsView(duck.conn, worldDir);

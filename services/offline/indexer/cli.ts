@@ -17,10 +17,23 @@ with --shards N one index per shard (item_index.shard-S-of-N.*), items assigned 
     model: MODEL,
     world: { ...WORLD, help: "the world whose catalog is indexed (default: the config's world.dir)" },
     registry: REGISTRY,
-    'as-of': { type: 'string', arg: 'MS', help: "item features as of this time, ms since the epoch (default: the config's world.asOfMs, or the end of the world's data)" },
-    type: { type: 'string', arg: 'auto|hnsw|flat', default: 'auto', help: 'index type (default auto: exact Flat up to --flat-max items, HNSW32 above)' },
+    'as-of': {
+      type: 'string',
+      arg: 'MS',
+      help: "item features as of this time, ms since the epoch (default: the config's world.asOfMs, or the end of the world's data)",
+    },
+    type: {
+      type: 'string',
+      arg: 'auto|hnsw|flat',
+      default: 'auto',
+      help: 'index type (default auto: exact Flat up to --flat-max items, HNSW32 above)',
+    },
     'flat-max': { type: 'string', arg: 'N', help: 'largest catalog (per shard) auto indexes exactly (default 50000)' },
-    shards: { type: 'string', arg: 'N', help: "one index per shard (default: the shard count of the config's ann.hosts, 1 without ANN hosts)" },
+    shards: {
+      type: 'string',
+      arg: 'N',
+      help: "one index per shard (default: the shard count of the config's ann.hosts, 1 without ANN hosts)",
+    },
     batch: { type: 'string', arg: 'N', help: 'items per item-tower run (default 1024)' },
     workers: { type: 'string', arg: 'N', help: 'onnx worker threads (default 2)' },
     json: { ...JSON_OUTPUT, help: 'print the index meta as JSON' },
@@ -43,7 +56,8 @@ async function runIndex(values: {
   json: boolean;
 }): Promise<number> {
   const type = values.type as IndexChoice;
-  if (!['auto', 'hnsw', 'flat'].includes(type)) throw new Error(`--type must be auto, hnsw or flat (got "${values.type}")`);
+  if (!['auto', 'hnsw', 'flat'].includes(type))
+    throw new Error(`--type must be auto, hnsw or flat (got "${values.type}")`);
   // Flags first, then the mesh config (which is only read when a flag leaves something open).
   const needConfig = !values.world || !values.registry || values['as-of'] === undefined || values.shards === undefined;
   const mesh = needConfig ? loadMeshConfig(values.config) : undefined;

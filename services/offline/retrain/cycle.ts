@@ -76,7 +76,10 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
   const { mesh } = options;
   const worldDir = path.resolve(options.worldDir ?? mesh.world.dir);
   const registryDir = path.resolve(options.registryDir ?? registryDirOf(mesh));
-  const release = await acquireProcessLock(path.join(registryDir, CYCLE_LOCK_FILE), `a retraining cycle on ${registryDir}`);
+  const release = await acquireProcessLock(
+    path.join(registryDir, CYCLE_LOCK_FILE),
+    `a retraining cycle on ${registryDir}`,
+  );
   try {
     return await cycleUnderLock(options, worldDir, registryDir);
   } finally {
@@ -90,14 +93,22 @@ async function cycleUnderLock(options: CycleOptions, worldDir: string, registryD
   const log = options.log ?? (() => {});
   const startedAtMs = Date.now();
   const id = cycleId(startedAtMs);
-  const work = options.workDir ? path.resolve(options.workDir) : await fs.mkdtemp(path.join(tmpdir(), 'feedloom-retrain-'));
+  const work = options.workDir
+    ? path.resolve(options.workDir)
+    : await fs.mkdtemp(path.join(tmpdir(), 'feedloom-retrain-'));
   const report: CycleReport = {
     id,
     startedAtMs,
     finishedAtMs: 0,
     durationMs: 0,
     world: worldDir,
-    window: { trainStartMs: 0, heldoutStartMs: 0, endMs: 0, windowDays: settings.windowDays, heldoutDays: settings.heldoutDays },
+    window: {
+      trainStartMs: 0,
+      heldoutStartMs: 0,
+      endMs: 0,
+      windowDays: settings.windowDays,
+      heldoutDays: settings.heldoutDays,
+    },
     gates: { ...settings.gates },
     models: [],
     host: hostname(),
@@ -107,18 +118,39 @@ async function cycleUnderLock(options: CycleOptions, worldDir: string, registryD
     const window = cycleWindow(await readWorldManifest(worldDir), settings.windowDays, settings.heldoutDays);
     report.window = window;
     const trainWorld = await windowWorld(worldDir, window, path.join(work, 'window-world'));
-    log(`cycle ${id}: training on ${day(window.trainStartMs)}..${day(window.heldoutStartMs - DAY_MS)}, validating on ${day(window.heldoutStartMs)}..${day(window.endMs - DAY_MS)}`);
-    const ctx: ModelContext = { options, registry: new ModelRegistry(registryDir), worldDir, trainWorld, window, work, id, log };
+    log(
+      `cycle ${id}: training on ${day(window.trainStartMs)}..${day(window.heldoutStartMs - DAY_MS)}, validating on ${day(window.heldoutStartMs)}..${day(window.endMs - DAY_MS)}`,
+    );
+    const ctx: ModelContext = {
+      options,
+      registry: new ModelRegistry(registryDir),
+      worldDir,
+      trainWorld,
+      window,
+      work,
+      id,
+      log,
+    };
     for (const model of options.models ?? settings.models) {
       const name = model === 'two_tower' ? TWO_TOWER_MODEL : (mesh.services.ranker?.model ?? RANKER_MODEL);
       const upToDate = options.force ? undefined : await alreadyTrained(ctx.registry, name, window.endMs);
       const result = upToDate
-        ? { model: name, outcome: 'skipped' as const, reasons: [], notes: [upToDate], checks: [], metrics: {}, timings: {} }
+        ? {
+            model: name,
+            outcome: 'skipped' as const,
+            reasons: [],
+            notes: [upToDate],
+            checks: [],
+            metrics: {},
+            timings: {},
+          }
         : model === 'two_tower'
           ? await retrainTwoTower(ctx)
           : await retrainRanker(ctx);
       report.models.push(result);
-      log(`cycle ${id}: ${result.model} ${result.version ?? '-'} ${result.outcome}${result.reasons.length ? `: ${result.reasons.join('; ')}` : ''}${result.error ? `: ${result.error}` : ''}`);
+      log(
+        `cycle ${id}: ${result.model} ${result.version ?? '-'} ${result.outcome}${result.reasons.length ? `: ${result.reasons.join('; ')}` : ''}${result.error ? `: ${result.error}` : ''}`,
+      );
     }
     // Rollouts after all training: the trainers' CPU load stays out of the canary's guards.
     if (options.rollout) {
@@ -164,7 +196,10 @@ async function alreadyTrained(registry: ModelRegistry, model: string, endMs: num
 }
 
 /** The version a new one must beat: the one serving, else the newest published. */
-export async function incumbentOf<M extends VersionInfo['manifest']>(registry: ModelRegistry, model: string): Promise<VersionInfo<M> | undefined> {
+export async function incumbentOf<M extends VersionInfo['manifest']>(
+  registry: ModelRegistry,
+  model: string,
+): Promise<VersionInfo<M> | undefined> {
   return (await registry.latest<M>(model, ['serving'])) ?? (await registry.latest<M>(model, ['published']));
 }
 
@@ -172,7 +207,15 @@ async function retrainTwoTower(ctx: ModelContext): Promise<CycleModelResult> {
   const { registry, window, options } = ctx;
   const settings = options.mesh.retrain;
   const model = TWO_TOWER_MODEL;
-  const result: CycleModelResult = { model, outcome: 'failed', reasons: [], notes: [], checks: [], metrics: {}, timings: {} };
+  const result: CycleModelResult = {
+    model,
+    outcome: 'failed',
+    reasons: [],
+    notes: [],
+    checks: [],
+    metrics: {},
+    timings: {},
+  };
   const incumbent = await incumbentOf<TwoTowerManifest>(registry, model).catch(() => undefined);
   result.incumbent = incumbent?.version;
   let trained: VersionInfo<TwoTowerManifest>;
@@ -190,37 +233,60 @@ async function retrainTwoTower(ctx: ModelContext): Promise<CycleModelResult> {
     });
     trained = run.info;
     result.version = trained.version;
-    result.timings = { datasetMs: Math.round(run.timings.datasetMs), trainMs: Math.round(run.timings.trainMs), verifyMs: Math.round(run.timings.verifyMs) };
+    result.timings = {
+      datasetMs: Math.round(run.timings.datasetMs),
+      trainMs: Math.round(run.timings.trainMs),
+      verifyMs: Math.round(run.timings.verifyMs),
+    };
   } catch (err) {
     // Nothing was registered (a failed run leaves no version), so nothing changes in serving.
     result.error = `training failed: ${(err as Error).message}`;
     return result;
   }
-  return judge(ctx, result, trained, async () => {
-    const t0 = performance.now();
-    const set = await heldOutSet(ctx.worldDir, window.heldoutStartMs, window.endMs);
-    const ks = [...new Set([settings.gates.k, 100, 500])].sort((a, b) => a - b);
-    const candidate = await evaluateTwoTower(trained, set, ks);
-    let served: RetrievalMetrics | undefined;
-    if (incumbent) {
-      try {
-        await verifyArtifacts(incumbent);
-        served = await evaluateTwoTower(incumbent, set, ks);
-      } catch (err) {
-        result.notes.push(`the serving version ${incumbent.version} could not be measured (${(err as Error).message}): compared with the floors only`);
+  return judge(
+    ctx,
+    result,
+    trained,
+    async () => {
+      const t0 = performance.now();
+      const set = await heldOutSet(ctx.worldDir, window.heldoutStartMs, window.endMs);
+      const ks = [...new Set([settings.gates.k, 100, 500])].sort((a, b) => a - b);
+      const candidate = await evaluateTwoTower(trained, set, ks);
+      let served: RetrievalMetrics | undefined;
+      if (incumbent) {
+        try {
+          await verifyArtifacts(incumbent);
+          served = await evaluateTwoTower(incumbent, set, ks);
+        } catch (err) {
+          result.notes.push(
+            `the serving version ${incumbent.version} could not be measured (${(err as Error).message}): compared with the floors only`,
+          );
+        }
       }
-    }
-    result.metrics = { candidate: retrievalRecord(candidate), ...(served ? { incumbent: retrievalRecord(served) } : {}) };
-    result.timings.validateMs = Math.round(performance.now() - t0);
-    return twoTowerGates(candidate, served, settings.gates);
-  }, incumbent);
+      result.metrics = {
+        candidate: retrievalRecord(candidate),
+        ...(served ? { incumbent: retrievalRecord(served) } : {}),
+      };
+      result.timings.validateMs = Math.round(performance.now() - t0);
+      return twoTowerGates(candidate, served, settings.gates);
+    },
+    incumbent,
+  );
 }
 
 async function retrainRanker(ctx: ModelContext): Promise<CycleModelResult> {
   const { registry, window, options } = ctx;
   const settings = options.mesh.retrain;
   const model = options.mesh.services.ranker?.model ?? RANKER_MODEL;
-  const result: CycleModelResult = { model, outcome: 'failed', reasons: [], notes: [], checks: [], metrics: {}, timings: {} };
+  const result: CycleModelResult = {
+    model,
+    outcome: 'failed',
+    reasons: [],
+    notes: [],
+    checks: [],
+    metrics: {},
+    timings: {},
+  };
   const incumbent = await incumbentOf<RankerManifest>(registry, model).catch(() => undefined);
   result.incumbent = incumbent?.version;
   const workDir = path.join(ctx.work, 'ranker');
@@ -245,26 +311,37 @@ async function retrainRanker(ctx: ModelContext): Promise<CycleModelResult> {
     result.error = `training failed: ${(err as Error).message}`;
     return result;
   }
-  return judge(ctx, result, run.info, async () => {
-    const t0 = performance.now();
-    let served: HeldoutMetrics | undefined;
-    if (incumbent) {
-      try {
-        served = await scoreRanker(incumbent, path.join(workDir, 'dataset'));
-      } catch (err) {
-        result.notes.push(`the serving version ${incumbent.version} could not be measured (${(err as Error).message}): compared with the floors only`);
+  return judge(
+    ctx,
+    result,
+    run.info,
+    async () => {
+      const t0 = performance.now();
+      let served: HeldoutMetrics | undefined;
+      if (incumbent) {
+        try {
+          served = await scoreRanker(incumbent, path.join(workDir, 'dataset'));
+        } catch (err) {
+          result.notes.push(
+            `the serving version ${incumbent.version} could not be measured (${(err as Error).message}): compared with the floors only`,
+          );
+        }
       }
-    }
-    result.metrics = { candidate: rankerRecord(run.heldout), ...(served ? { incumbent: rankerRecord(served) } : {}) };
-    result.timings.validateMs = Math.round(performance.now() - t0);
-    return rankerGates(run.heldout, served, settings.gates, { validated: run.validated, note: run.validationNote });
-  }, incumbent);
+      result.metrics = { candidate: rankerRecord(run.heldout), ...(served ? { incumbent: rankerRecord(served) } : {}) };
+      result.timings.validateMs = Math.round(performance.now() - t0);
+      return rankerGates(run.heldout, served, settings.gates, { validated: run.validated, note: run.validationNote });
+    },
+    incumbent,
+  );
 }
 
 /** A registered ranker version's held-out metrics on a dataset's held-out sessions, through its own encoding. */
 async function scoreRanker(info: VersionInfo<RankerManifest>, datasetDir: string): Promise<HeldoutMetrics> {
   await verifyArtifacts(info);
-  const pool = await OnnxSessionPool.open(path.join(info.dir, RANKER_FILE), { workers: 2, name: `ranker ${info.version}` });
+  const pool = await OnnxSessionPool.open(path.join(info.dir, RANKER_FILE), {
+    workers: 2,
+    name: `ranker ${info.version}`,
+  });
   try {
     return heldoutMetrics(await scoreHeldout(pool, info.manifest.encoding, await readValRequests(datasetDir)));
   } finally {
@@ -273,12 +350,20 @@ async function scoreRanker(info: VersionInfo<RankerManifest>, datasetDir: string
 }
 
 /** Runs the gates on a trained version and moves it to validated → published, or rejected with the reasons. */
-async function judge(ctx: ModelContext, result: CycleModelResult, trained: VersionInfo, measure: () => Promise<GateVerdict>, incumbent: VersionInfo | undefined): Promise<CycleModelResult> {
+async function judge(
+  ctx: ModelContext,
+  result: CycleModelResult,
+  trained: VersionInfo,
+  measure: () => Promise<GateVerdict>,
+  incumbent: VersionInfo | undefined,
+): Promise<CycleModelResult> {
   const { registry, id } = ctx;
   const { model, version } = trained;
   const seen = incumbent?.manifest.dataWindow as { endMs?: number } | undefined;
   if (seen?.endMs !== undefined && seen.endMs > ctx.window.heldoutStartMs) {
-    result.notes.push(`the serving version ${incumbent!.version} was trained on data up to ${new Date(seen.endMs).toISOString()}, inside the held-out days, so its metrics are optimistic`);
+    result.notes.push(
+      `the serving version ${incumbent!.version} was trained on data up to ${new Date(seen.endMs).toISOString()}, inside the held-out days, so its metrics are optimistic`,
+    );
   }
   let verdict: GateVerdict;
   try {
@@ -294,7 +379,12 @@ async function judge(ctx: ModelContext, result: CycleModelResult, trained: Versi
   if (verdict.passed) {
     const summary = verdict.checks.map((c) => c.detail).join('; ');
     await registry.setState(model, version, 'validated', `cycle ${id}: ${summary}`);
-    await registry.setState(model, version, 'published', `cycle ${id}: passed every gate${result.incumbent ? ` against ${result.incumbent}` : ''}`);
+    await registry.setState(
+      model,
+      version,
+      'published',
+      `cycle ${id}: passed every gate${result.incumbent ? ` against ${result.incumbent}` : ''}`,
+    );
     result.outcome = 'published';
   } else {
     result.reasons = verdict.reasons;

@@ -4,7 +4,11 @@ import type { HeldoutMetrics } from '../../../libs/ranking/heldout.js';
 import type { RetrievalMetrics } from '../../../libs/training/evaluate.js';
 import { rankerGates, twoTowerGates } from './gates.js';
 
-const gates = parseMeshConfig({ world: { dir: 'x' }, services: { events: { port: 1 }, blender: { port: 2 } }, generators: [{ name: 'popular', port: 3 }] }).retrain.gates;
+const gates = parseMeshConfig({
+  world: { dir: 'x' },
+  services: { events: { port: 1 }, blender: { port: 2 } },
+  generators: [{ name: 'popular', port: 3 }],
+}).retrain.gates;
 
 const retrieval = (over: Partial<RetrievalMetrics> = {}): RetrievalMetrics => ({
   recall: { 100: 0.4, 500: 0.8 },
@@ -20,19 +24,42 @@ const retrieval = (over: Partial<RetrievalMetrics> = {}): RetrievalMetrics => ({
   ...over,
 });
 
-const ranking = (click: number, save: number): HeldoutMetrics => ({ auc_click: click, auc_save: save, auc_hide: 0.6, hit3_save: 0.3, requests: 50, impressions: 900, requestsWithSave: 20 });
+const ranking = (click: number, save: number): HeldoutMetrics => ({
+  auc_click: click,
+  auc_save: save,
+  auc_hide: 0.6,
+  hit3_save: 0.3,
+  requests: 50,
+  impressions: 900,
+  requestsWithSave: 20,
+});
 
-const failed = (v: { checks: { gate: string; passed: boolean }[] }) => v.checks.filter((c) => !c.passed).map((c) => c.gate);
+const failed = (v: { checks: { gate: string; passed: boolean }[] }) =>
+  v.checks.filter((c) => !c.passed).map((c) => c.gate);
 
 describe('config defaults', () => {
   it('has gates for recall, regression, norms, collapse and ranker AUC', () => {
-    expect(gates).toEqual({ k: 100, minRecallAtK: 0.05, maxRecallDropRelative: 0.05, minEmbeddingNorm: 0.5, maxEmbeddingNorm: 2, maxMeanCosine: 0.9, minRankerAuc: 0.55, maxAucDropAbsolute: 0.01 });
+    expect(gates).toEqual({
+      k: 100,
+      minRecallAtK: 0.05,
+      maxRecallDropRelative: 0.05,
+      minEmbeddingNorm: 0.5,
+      maxEmbeddingNorm: 2,
+      maxMeanCosine: 0.9,
+      minRankerAuc: 0.55,
+      maxAucDropAbsolute: 0.01,
+    });
   });
 
   it('names the field of a bad gate value', () => {
-    expect(() => parseMeshConfig({ world: { dir: 'x' }, services: { events: { port: 1 }, blender: { port: 2 } }, generators: [{ name: 'popular', port: 3 }], retrain: { gates: { maxMeanCosine: 3 } } })).toThrow(
-      /retrain\.gates\.maxMeanCosine/,
-    );
+    expect(() =>
+      parseMeshConfig({
+        world: { dir: 'x' },
+        services: { events: { port: 1 }, blender: { port: 2 } },
+        generators: [{ name: 'popular', port: 3 }],
+        retrain: { gates: { maxMeanCosine: 3 } },
+      }),
+    ).toThrow(/retrain\.gates\.maxMeanCosine/);
   });
 });
 
@@ -53,12 +80,18 @@ describe('twoTowerGates', () => {
   });
 
   it('rejects recall under the floor', () => {
-    expect(failed(twoTowerGates(retrieval({ recall: { 100: 0.01, 500: 0.1 } }), undefined, gates))).toEqual(['min_recall']);
+    expect(failed(twoTowerGates(retrieval({ recall: { 100: 0.01, 500: 0.1 } }), undefined, gates))).toEqual([
+      'min_recall',
+    ]);
   });
 
   it('rejects collapsed item or user embeddings', () => {
-    expect(failed(twoTowerGates(retrieval({ itemMeanPairwiseCosine: 0.97 }), undefined, gates))).toEqual(['item_collapse']);
-    expect(failed(twoTowerGates(retrieval({ userMeanPairwiseCosine: 0.999 }), undefined, gates))).toEqual(['user_collapse']);
+    expect(failed(twoTowerGates(retrieval({ itemMeanPairwiseCosine: 0.97 }), undefined, gates))).toEqual([
+      'item_collapse',
+    ]);
+    expect(failed(twoTowerGates(retrieval({ userMeanPairwiseCosine: 0.999 }), undefined, gates))).toEqual([
+      'user_collapse',
+    ]);
   });
 
   it('rejects NaN anywhere, and norms outside the bounds', () => {
@@ -75,7 +108,9 @@ describe('twoTowerGates', () => {
 
 describe('rankerGates', () => {
   it('passes a ranker above the floor that does not regress', () => {
-    expect(rankerGates(ranking(0.7, 0.75), ranking(0.705, 0.74), gates, { validated: true, note: 'ok' }).passed).toBe(true);
+    expect(rankerGates(ranking(0.7, 0.75), ranking(0.705, 0.74), gates, { validated: true, note: 'ok' }).passed).toBe(
+      true,
+    );
   });
 
   it('rejects an absolute AUC drop beyond the bound', () => {
@@ -87,7 +122,10 @@ describe('rankerGates', () => {
   it('rejects AUC under the floor, NaN AUC, and a failed trainer check', () => {
     expect(failed(rankerGates(ranking(0.52, 0.7), undefined, gates))).toEqual(['min_auc_click']);
     expect(failed(rankerGates(ranking(NaN, 0.7), undefined, gates))).toEqual(['finite', 'min_auc_click']);
-    const v = rankerGates(ranking(0.7, 0.7), undefined, gates, { validated: false, note: 'ONNX auc_click differs from PyTorch' });
+    const v = rankerGates(ranking(0.7, 0.7), undefined, gates, {
+      validated: false,
+      note: 'ONNX auc_click differs from PyTorch',
+    });
     expect(v.reasons).toEqual(['trainer_checks: ONNX auc_click differs from PyTorch']);
   });
 
@@ -98,6 +136,8 @@ describe('rankerGates', () => {
     expect(v.checks.map((c) => c.gate)).toEqual(['finite', 'measurable', 'min_auc_click', 'auc_click_regression']);
     expect(v.checks[1].detail).toMatch(/auc_save absent/);
     expect(failed(rankerGates({ ...noSaves, auc_click: 0.5 }, undefined, gates))).toEqual(['min_auc_click']);
-    expect(failed(rankerGates({ requests: 50, impressions: 900, requestsWithSave: 0 }, undefined, gates))).toEqual(['measurable']);
+    expect(failed(rankerGates({ requests: 50, impressions: 900, requestsWithSave: 0 }, undefined, gates))).toEqual([
+      'measurable',
+    ]);
   });
 });

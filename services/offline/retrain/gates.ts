@@ -39,21 +39,57 @@ function below(gate: string, what: string, value: number, bound: number): GateCh
  * Gates for a two-tower version: finite outputs, sane norms, no collapse, recall@k above the floor
  * and, when something serves, no larger relative recall drop than allowed.
  */
-export function twoTowerGates(candidate: RetrievalMetrics, incumbent: RetrievalMetrics | undefined, gates: GateSettings): GateVerdict {
+export function twoTowerGates(
+  candidate: RetrievalMetrics,
+  incumbent: RetrievalMetrics | undefined,
+  gates: GateSettings,
+): GateVerdict {
   const k = gates.k;
   const recall = candidate.recall[k];
-  if (recall === undefined) throw new Error(`the candidate's metrics have no recall@${k} (measured: ${Object.keys(candidate.recall).join(', ')})`);
-  const numbers = [recall, candidate.meanUserNorm, candidate.meanItemNorm, ...candidate.userNormRange, ...candidate.itemNormRange, candidate.itemMeanPairwiseCosine, candidate.userMeanPairwiseCosine];
+  if (recall === undefined)
+    throw new Error(
+      `the candidate's metrics have no recall@${k} (measured: ${Object.keys(candidate.recall).join(', ')})`,
+    );
+  const numbers = [
+    recall,
+    candidate.meanUserNorm,
+    candidate.meanItemNorm,
+    ...candidate.userNormRange,
+    ...candidate.itemNormRange,
+    candidate.itemMeanPairwiseCosine,
+    candidate.userMeanPairwiseCosine,
+  ];
   const nonFinite = numbers.filter((x) => !Number.isFinite(x)).length;
   const checks: GateCheck[] = [
-    { gate: 'finite', passed: nonFinite === 0, value: nonFinite, bound: 0, detail: nonFinite === 0 ? 'every embedding and metric is finite' : `${nonFinite} of the measured values are NaN or infinite` },
+    {
+      gate: 'finite',
+      passed: nonFinite === 0,
+      value: nonFinite,
+      bound: 0,
+      detail:
+        nonFinite === 0
+          ? 'every embedding and metric is finite'
+          : `${nonFinite} of the measured values are NaN or infinite`,
+    },
   ];
-  for (const [who, [lo, hi]] of [['user', candidate.userNormRange], ['item', candidate.itemNormRange]] as const) {
+  for (const [who, [lo, hi]] of [
+    ['user', candidate.userNormRange],
+    ['item', candidate.itemNormRange],
+  ] as const) {
     const passed = lo >= gates.minEmbeddingNorm && hi <= gates.maxEmbeddingNorm;
-    checks.push({ gate: `${who}_norm`, passed, value: Number.isNaN(lo) || lo < gates.minEmbeddingNorm ? lo : hi, detail: `${who} embedding norms [${f4(lo)}, ${f4(hi)}] ${passed ? 'within' : 'outside'} [${f4(gates.minEmbeddingNorm)}, ${f4(gates.maxEmbeddingNorm)}]` });
+    checks.push({
+      gate: `${who}_norm`,
+      passed,
+      value: Number.isNaN(lo) || lo < gates.minEmbeddingNorm ? lo : hi,
+      detail: `${who} embedding norms [${f4(lo)}, ${f4(hi)}] ${passed ? 'within' : 'outside'} [${f4(gates.minEmbeddingNorm)}, ${f4(gates.maxEmbeddingNorm)}]`,
+    });
   }
-  checks.push(below('item_collapse', 'item mean pairwise cosine', candidate.itemMeanPairwiseCosine, gates.maxMeanCosine));
-  checks.push(below('user_collapse', 'user mean pairwise cosine', candidate.userMeanPairwiseCosine, gates.maxMeanCosine));
+  checks.push(
+    below('item_collapse', 'item mean pairwise cosine', candidate.itemMeanPairwiseCosine, gates.maxMeanCosine),
+  );
+  checks.push(
+    below('user_collapse', 'user mean pairwise cosine', candidate.userMeanPairwiseCosine, gates.maxMeanCosine),
+  );
   checks.push(atLeast('min_recall', `recall@${k}`, recall, gates.minRecallAtK));
   const served = incumbent?.recall[k];
   if (served !== undefined && Number.isFinite(served)) {
@@ -77,16 +113,40 @@ export interface RankerTrainerCheck {
  * the held-out data cannot measure (absent: no such action held out) is not gated, but at least one
  * of click and save must be measured.
  */
-export function rankerGates(candidate: HeldoutMetrics, incumbent: HeldoutMetrics | undefined, gates: GateSettings, trainer?: RankerTrainerCheck): GateVerdict {
+export function rankerGates(
+  candidate: HeldoutMetrics,
+  incumbent: HeldoutMetrics | undefined,
+  gates: GateSettings,
+  trainer?: RankerTrainerCheck,
+): GateVerdict {
   const heads = (['auc_click', 'auc_save'] as const).filter((h) => candidate[h] !== undefined);
   const absent = (['auc_click', 'auc_save'] as const).filter((h) => candidate[h] === undefined);
   const value = (m: HeldoutMetrics, h: (typeof heads)[number]) => m[h] as number;
   const nonFinite = heads.filter((h) => !Number.isFinite(value(candidate, h)));
   const checks: GateCheck[] = [
-    { gate: 'finite', passed: nonFinite.length === 0, value: nonFinite.length, bound: 0, detail: nonFinite.length === 0 ? `${heads.map((h) => h.slice(4)).join(' and ') || 'no'} AUC finite` : `${nonFinite.join(', ')} not finite (NaN scores)` },
+    {
+      gate: 'finite',
+      passed: nonFinite.length === 0,
+      value: nonFinite.length,
+      bound: 0,
+      detail:
+        nonFinite.length === 0
+          ? `${heads.map((h) => h.slice(4)).join(' and ') || 'no'} AUC finite`
+          : `${nonFinite.join(', ')} not finite (NaN scores)`,
+    },
   ];
-  if (heads.length === 0) checks.push({ gate: 'measurable', passed: false, detail: 'neither click nor save AUC can be measured: the held-out sessions lack positives or negatives' });
-  else if (absent.length) checks.push({ gate: 'measurable', passed: true, detail: `${absent.join(', ')} absent (the held-out sessions have no such action): gated on ${heads.join(', ')}` });
+  if (heads.length === 0)
+    checks.push({
+      gate: 'measurable',
+      passed: false,
+      detail: 'neither click nor save AUC can be measured: the held-out sessions lack positives or negatives',
+    });
+  else if (absent.length)
+    checks.push({
+      gate: 'measurable',
+      passed: true,
+      detail: `${absent.join(', ')} absent (the held-out sessions have no such action): gated on ${heads.join(', ')}`,
+    });
   for (const h of heads) checks.push(atLeast(`min_${h}`, `held-out ${h}`, value(candidate, h), gates.minRankerAuc));
   if (incumbent) {
     for (const h of heads) {

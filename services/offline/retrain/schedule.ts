@@ -16,7 +16,11 @@ export function parseInterval(text: string): number {
  * Calls cycle() every intervalMs until signal aborts (the running cycle is finished first). A
  * cycle that throws is logged and the schedule goes on.
  */
-export async function runEvery(intervalMs: number, cycle: () => Promise<void>, options: { signal: AbortSignal; log: (line: string) => void }): Promise<void> {
+export async function runEvery(
+  intervalMs: number,
+  cycle: () => Promise<void>,
+  options: { signal: AbortSignal; log: (line: string) => void },
+): Promise<void> {
   const { signal, log } = options;
   while (!signal.aborted) {
     const started = Date.now();

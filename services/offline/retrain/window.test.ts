@@ -11,13 +11,29 @@ const START = Date.UTC(2026, 0, 1);
 
 describe('cycleWindow', () => {
   it('ends at the end of the newest day and holds out the newest heldoutDays', () => {
-    expect(cycleWindow({ startMs: START, days: 14 }, 28, 1)).toEqual({ trainStartMs: START, heldoutStartMs: START + 13 * DAY_MS, endMs: START + 14 * DAY_MS, windowDays: 14, heldoutDays: 1 });
-    expect(cycleWindow({ startMs: START, days: 14 }, 5, 2)).toEqual({ trainStartMs: START + 9 * DAY_MS, heldoutStartMs: START + 12 * DAY_MS, endMs: START + 14 * DAY_MS, windowDays: 5, heldoutDays: 2 });
+    expect(cycleWindow({ startMs: START, days: 14 }, 28, 1)).toEqual({
+      trainStartMs: START,
+      heldoutStartMs: START + 13 * DAY_MS,
+      endMs: START + 14 * DAY_MS,
+      windowDays: 14,
+      heldoutDays: 1,
+    });
+    expect(cycleWindow({ startMs: START, days: 14 }, 5, 2)).toEqual({
+      trainStartMs: START + 9 * DAY_MS,
+      heldoutStartMs: START + 12 * DAY_MS,
+      endMs: START + 14 * DAY_MS,
+      windowDays: 5,
+      heldoutDays: 2,
+    });
   });
 
   it('refuses a world too short to train on, and a window no longer than the held-out days', () => {
-    expect(() => cycleWindow({ startMs: START, days: 1 }, 28, 1)).toThrow(/1 day\(s\) of events: a cycle needs at least 2/);
-    expect(() => cycleWindow({ startMs: START, days: 10 }, 2, 2)).toThrow(/windowDays \(2\) must exceed retrain\.heldoutDays \(2\)/);
+    expect(() => cycleWindow({ startMs: START, days: 1 }, 28, 1)).toThrow(
+      /1 day\(s\) of events: a cycle needs at least 2/,
+    );
+    expect(() => cycleWindow({ startMs: START, days: 10 }, 2, 2)).toThrow(
+      /windowDays \(2\) must exceed retrain\.heldoutDays \(2\)/,
+    );
   });
 });
 
@@ -34,7 +50,9 @@ describe('windowWorld', () => {
   });
 
   it('is the world itself when the window covers the whole log', async () => {
-    expect(await windowWorld(world, cycleWindow(await readWorldManifest(world), 28, 1), path.join(tmp, 'view-all'))).toBe(world);
+    expect(
+      await windowWorld(world, cycleWindow(await readWorldManifest(world), 28, 1), path.join(tmp, 'view-all')),
+    ).toBe(world);
   });
 
   it('otherwise is a view with the catalog and only the window days of the event log', async () => {
@@ -46,7 +64,12 @@ describe('windowWorld', () => {
     try {
       const count = async (dir: string) => {
         await eventsView(duck.conn, dir);
-        return (await queryRows<{ n: bigint; first: bigint; items: bigint }>(duck.conn, 'SELECT count(*) AS n, min(time_ms) AS first, (SELECT count(*) FROM items) AS items FROM events'))[0];
+        return (
+          await queryRows<{ n: bigint; first: bigint; items: bigint }>(
+            duck.conn,
+            'SELECT count(*) AS n, min(time_ms) AS first, (SELECT count(*) FROM items) AS items FROM events',
+          )
+        )[0];
       };
       const all = await count(world);
       const windowed = await count(view);

@@ -17,11 +17,18 @@ export interface CycleWindow {
 }
 
 /** The window over a world whose closed days are [startMs, startMs + days × DAY). */
-export function cycleWindow(world: Pick<WorldManifest, 'startMs' | 'days'>, windowDays: number, heldoutDays: number): CycleWindow {
+export function cycleWindow(
+  world: Pick<WorldManifest, 'startMs' | 'days'>,
+  windowDays: number,
+  heldoutDays: number,
+): CycleWindow {
   if (world.days < heldoutDays + 1) {
-    throw new Error(`the world has ${world.days} day(s) of events: a cycle needs at least ${heldoutDays + 1} (${heldoutDays} held out, one to train on)`);
+    throw new Error(
+      `the world has ${world.days} day(s) of events: a cycle needs at least ${heldoutDays + 1} (${heldoutDays} held out, one to train on)`,
+    );
   }
-  if (windowDays < heldoutDays + 1) throw new Error(`retrain.windowDays (${windowDays}) must exceed retrain.heldoutDays (${heldoutDays})`);
+  if (windowDays < heldoutDays + 1)
+    throw new Error(`retrain.windowDays (${windowDays}) must exceed retrain.heldoutDays (${heldoutDays})`);
   const endMs = world.startMs + world.days * DAY_MS;
   return {
     trainStartMs: Math.max(world.startMs, endMs - windowDays * DAY_MS),
@@ -51,7 +58,13 @@ export async function windowWorld(worldDir: string, window: CycleWindow, viewDir
     await linkFiles(path.dirname(from.eventDay(day)), path.dirname(to.eventDay(day)));
     await linkFiles(path.join(from.live, `day=${day}`), path.join(to.live, `day=${day}`));
   }
-  const manifest: WorldManifest = { ...world, name: `${world.name} (days ${days[0]}..${days[days.length - 1]})`, startMs: window.trainStartMs, days: days.length, hasTruth: false };
+  const manifest: WorldManifest = {
+    ...world,
+    name: `${world.name} (days ${days[0]}..${days[days.length - 1]})`,
+    startMs: window.trainStartMs,
+    days: days.length,
+    hasTruth: false,
+  };
   await fs.writeFile(to.manifest, JSON.stringify(manifest, null, 2) + '\n');
   return viewDir;
 }

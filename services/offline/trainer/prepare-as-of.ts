@@ -34,11 +34,19 @@ async function prepareLearnedModels(
   // out the last day is not reused).
   if (!version || version.manifest.dataWindow.endMs !== o.asOfMs) {
     o.log('training the two-tower model on every day before the test day …');
-    version = (await trainTwoTower({ worldDir: o.worldDir, registryRoot: o.registryDir, asOfMs: o.asOfMs, holdoutMs: 0 })).info;
+    version = (
+      await trainTwoTower({ worldDir: o.worldDir, registryRoot: o.registryDir, asOfMs: o.asOfMs, holdoutMs: 0 })
+    ).info;
   }
   if (!(await hasIndex(version.dir, annShardCount(mesh)))) {
     o.log(`indexing two_tower ${version.version} …`);
-    await runIndexer({ registryDir: o.registryDir, worldDir: o.worldDir, version: version.version, asOfMs: o.asOfMs, shards: annShardCount(mesh) });
+    await runIndexer({
+      registryDir: o.registryDir,
+      worldDir: o.worldDir,
+      version: version.version,
+      asOfMs: o.asOfMs,
+      shards: annShardCount(mesh),
+    });
   }
 }
 
@@ -47,7 +55,12 @@ async function prepareLearnedModels(
  * the days before, under <world>/eval/asof-<ms>/. Reused across evals of the same world and day
  * while the set of batch jobs is the same.
  */
-export async function prepareAsOf(mesh: MeshConfig, worldDir: string, asOfMs: number, log: (line: string) => void): Promise<{ snapshotsDir: string; registryDir: string }> {
+export async function prepareAsOf(
+  mesh: MeshConfig,
+  worldDir: string,
+  asOfMs: number,
+  log: (line: string) => void,
+): Promise<{ snapshotsDir: string; registryDir: string }> {
   const snapshotsDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'snapshots');
   const jobs = BATCH_JOBS.map((j) => j.name).join(',');
   const marker = join(snapshotsDir, '.complete');

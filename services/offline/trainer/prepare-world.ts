@@ -28,10 +28,20 @@ export interface PrepareOptions {
 export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {}): Promise<void> {
   const log = options.log ?? ((line: string) => console.log(line));
   const worldDir = mesh.world.dir;
-  await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: worldDir, existing: mesh.world.existing, force: options.force, log });
+  await buildWorld({
+    preset: mesh.world.preset,
+    seed: mesh.world.seed,
+    dir: worldDir,
+    existing: mesh.world.existing,
+    force: options.force,
+    log,
+  });
   const registryRoot = registryDirOf(mesh);
 
-  if (mesh.generators.some((g) => g.name === 'mf') && !(await currentSnapshotVersion(snapshotsDirOf(mesh), MF_SNAPSHOT))) {
+  if (
+    mesh.generators.some((g) => g.name === 'mf') &&
+    !(await currentSnapshotVersion(snapshotsDirOf(mesh), MF_SNAPSHOT))
+  ) {
     log('training mf (BPR) …');
     await trainMf({ worldDir, registryRoot, snapshotsDir: snapshotsDirOf(mesh), epochs: MF_EPOCHS, log });
   }
@@ -41,11 +51,19 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
     let version = await registry.latest(TWO_TOWER, ['trained', 'validated', 'published', 'serving']);
     if (!version) {
       log('training the two-tower model …');
-      version = (await trainTwoTower({ worldDir, registryRoot, log, ...(options.epochs ? { epochs: options.epochs } : {}) })).info;
+      version = (
+        await trainTwoTower({ worldDir, registryRoot, log, ...(options.epochs ? { epochs: options.epochs } : {}) })
+      ).info;
     }
     if (!(await hasIndex(version.dir, annShardCount(mesh)))) {
       log(`indexing ${TWO_TOWER} ${version.version} …`);
-      await runIndexer({ registryDir: registryRoot, worldDir, version: version.version, shards: annShardCount(mesh), log });
+      await runIndexer({
+        registryDir: registryRoot,
+        worldDir,
+        version: version.version,
+        shards: annShardCount(mesh),
+        log,
+      });
     }
   }
 
@@ -53,8 +71,16 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
   if (ranker && !(await new ModelRegistry(registryRoot).latest(ranker.model, ['published', 'serving']))) {
     // A first ranker on a time budget, so a first `make up` stays minutes, not an hour; retrain for a better one.
     log(`training the ranker (one epoch, at most ${RANKER_BUDGET_S} s) …`);
-    const result = await trainRanker({ worldDir, registryDir: registryRoot, model: ranker.model, epochs: 1, trainerArgs: ['--max-train-seconds', String(RANKER_BUDGET_S)], log });
-    if (result.info.state !== 'published') log(`the ranker did not pass validation (${result.info.state}); the blender will keep pre-score order`);
+    const result = await trainRanker({
+      worldDir,
+      registryDir: registryRoot,
+      model: ranker.model,
+      epochs: 1,
+      trainerArgs: ['--max-train-seconds', String(RANKER_BUDGET_S)],
+      log,
+    });
+    if (result.info.state !== 'published')
+      log(`the ranker did not pass validation (${result.info.state}); the blender will keep pre-score order`);
   }
 }
 

@@ -27,7 +27,12 @@ import { loadGeneratorModule } from '../../generators/registry.js';
 
 const DAY_MS = 86_400_000;
 /** Action code in val_requests.json (1 click, 2 save, 3 hide) → ActionType. */
-const ACTION_TYPE_OF_CODE = [ActionType.ACTION_TYPE_UNSPECIFIED, ActionType.ACTION_TYPE_CLICK, ActionType.ACTION_TYPE_SAVE, ActionType.ACTION_TYPE_HIDE];
+const ACTION_TYPE_OF_CODE = [
+  ActionType.ACTION_TYPE_UNSPECIFIED,
+  ActionType.ACTION_TYPE_CLICK,
+  ActionType.ACTION_TYPE_SAVE,
+  ActionType.ACTION_TYPE_HIDE,
+];
 
 /** Per held-out session, per shown item (in page order): the mesh generators that proposed it and the rank each gave it. */
 export type SessionProposals = Proposal[][];
@@ -48,8 +53,14 @@ export interface PreScoreReplay {
 /** Each shown item's proposals (generator, rank) among the generators' answers, merged by the blender's dedupe stage. */
 export function proposalsOfShown(itemIds: readonly string[], answers: SourceAnswer[]): SessionProposals {
   const shown = new Set(itemIds);
-  const proposedById = new Map(dedupe(answers).filter((c) => shown.has(c.itemId)).map((c) => [c.itemId, c.proposals]));
-  return itemIds.map((id) => (proposedById.get(id) ?? []).map((p) => ({ generator: p.generator, rank: p.rank, score: p.score, reason: '' })));
+  const proposedById = new Map(
+    dedupe(answers)
+      .filter((c) => shown.has(c.itemId))
+      .map((c) => [c.itemId, c.proposals]),
+  );
+  return itemIds.map((id) =>
+    (proposedById.get(id) ?? []).map((p) => ({ generator: p.generator, rank: p.rank, score: p.score, reason: '' })),
+  );
 }
 
 /**
@@ -57,9 +68,16 @@ export function proposalsOfShown(itemIds: readonly string[], answers: SourceAnsw
  * proposals of weight / (k + rank + 1), best first, ties by item id. Items no generator proposed
  * score 0 and come last (by item id).
  */
-export function preScorePlaces(itemIds: readonly string[], proposals: SessionProposals, weights: ReadonlyMap<string, number>, rrfK: number): number[] {
+export function preScorePlaces(
+  itemIds: readonly string[],
+  proposals: SessionProposals,
+  weights: ReadonlyMap<string, number>,
+  rrfK: number,
+): number[] {
   const byId = new Map<string, BlendCandidate>();
-  itemIds.forEach((itemId, i) => byId.has(itemId) || byId.set(itemId, { itemId, proposals: proposals[i], preScore: 0 }));
+  itemIds.forEach(
+    (itemId, i) => byId.has(itemId) || byId.set(itemId, { itemId, proposals: proposals[i], preScore: 0 }),
+  );
   const ordered = preScore([...byId.values()], weights, rrfK);
   const placeOf = new Map(ordered.map((c, i) => [c.itemId, i]));
   return itemIds.map((id) => placeOf.get(id)!);
@@ -69,38 +87,70 @@ export function preScorePlaces(itemIds: readonly string[], proposals: SessionPro
  * Pre-score order as scores on the held-out sessions, for heldoutMetrics: minus the place, like the
  * position baseline's minus the slot, so the first item of every session scores alike.
  */
-export function preScoreSessions(val: ValRequests, replay: Pick<PreScoreReplay, 'proposals' | 'weights' | 'rrfK'>): ScoredSession[] {
+export function preScoreSessions(
+  val: ValRequests,
+  replay: Pick<PreScoreReplay, 'proposals' | 'weights' | 'rrfK'>,
+): ScoredSession[] {
   const weights = new Map(Object.entries(replay.weights));
   return val.sessions.map((s, i) => {
-    const place = preScorePlaces(s.candidates.map(([id]) => id), replay.proposals[i], weights, replay.rrfK);
+    const place = preScorePlaces(
+      s.candidates.map(([id]) => id),
+      replay.proposals[i],
+      weights,
+      replay.rrfK,
+    );
     const scores = Float32Array.from(place, (p) => 0 - p); // 0 - 0 is +0
     return { scores: [scores, scores, scores], labels: HEADS.map((_, h) => Uint8Array.from(s.labels, (l) => l[h])) };
   });
 }
 
-const okStatus = (generator: string, candidates: number) => ({ generator, state: SourceState.SOURCE_STATE_OK, candidates, latencyMs: 0, error: '', snapshotVersion: '', modelVersion: '' });
+const okStatus = (generator: string, candidates: number) => ({
+  generator,
+  state: SourceState.SOURCE_STATE_OK,
+  candidates,
+  latencyMs: 0,
+  error: '',
+  snapshotVersion: '',
+  modelVersion: '',
+});
 
 /** The user's context at a held-out session's start: as of the day start, plus that day's earlier actions. */
-export function sessionContext(dayStart: UserContext, val: ValRequests, s: ValSession, dayStartMs: number): UserContext {
+export function sessionContext(
+  dayStart: UserContext,
+  val: ValRequests,
+  s: ValSession,
+  dayStartMs: number,
+): UserContext {
   const actions = val.users[s.user]?.actions ?? [];
   const earlierToday: Action[] = [];
   for (let i = s.histCount - 1; i >= 0 && actions[i][2] >= dayStartMs; i--) {
     const [itemId, code, timeMs] = actions[i];
     earlierToday.push({ itemId, type: ACTION_TYPE_OF_CODE[code], timeMs, boardId: '' });
   }
-  return { ...dayStart, recentActions: [...earlierToday, ...dayStart.recentActions].slice(0, SEQ_LEN), requestTimeMs: s.timeMs };
+  return {
+    ...dayStart,
+    recentActions: [...earlierToday, ...dayStart.recentActions].slice(0, SEQ_LEN),
+    requestTimeMs: s.timeMs,
+  };
 }
 
 /** What the generators serve from: each snapshot's current version, each model version's state and whether it has an index. */
 function asOfInputs(snapshotsDir: string, registryDir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  const dirs = (dir: string) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort() : []);
+  const dirs = (dir: string) =>
+    existsSync(dir)
+      ? readdirSync(dir, { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => e.name)
+          .sort()
+      : [];
   const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim() : '');
   for (const name of dirs(snapshotsDir)) out[`snapshot/${name}`] = read(join(snapshotsDir, name, 'CURRENT'));
   for (const model of dirs(registryDir)) {
     for (const version of dirs(join(registryDir, model)).filter((v) => /^v\d+$/.test(v))) {
       const state = read(join(registryDir, model, version, 'state.json'));
-      out[`model/${model}/${version}`] = `${state ? (JSON.parse(state) as { state?: string }).state : ''}${readdirSync(join(registryDir, model, version)).some((f) => f.endsWith('.faiss')) ? '+index' : ''}`;
+      out[`model/${model}/${version}`] =
+        `${state ? (JSON.parse(state) as { state?: string }).state : ''}${readdirSync(join(registryDir, model, version)).some((f) => f.endsWith('.faiss')) ? '+index' : ''}`;
     }
   }
   return out;
@@ -110,12 +160,17 @@ function asOfInputs(snapshotsDir: string, registryDir: string): Record<string, s
  * Serves the mesh's generators as of the held-out day's start and asks each, for every held-out
  * session, what it would propose; keeps the (generator, rank) of the session's shown items.
  */
-export async function replayProposals(mesh: MeshConfig, val: ValRequests, options: { concurrency?: number; log?: (line: string) => void } = {}): Promise<PreScoreReplay> {
+export async function replayProposals(
+  mesh: MeshConfig,
+  val: ValRequests,
+  options: { concurrency?: number; log?: (line: string) => void } = {},
+): Promise<PreScoreReplay> {
   const log = options.log ?? (() => {});
   const worldDir = mesh.world.dir;
   if (val.sessions.length === 0) throw new Error('replayProposals: no held-out sessions');
   const asOfMs = Math.floor(Math.min(...val.sessions.map((s) => s.timeMs)) / DAY_MS) * DAY_MS;
-  if (val.sessions.some((s) => s.timeMs >= asOfMs + DAY_MS)) throw new Error('replayProposals: the held-out sessions span more than one day');
+  if (val.sessions.some((s) => s.timeMs >= asOfMs + DAY_MS))
+    throw new Error('replayProposals: the held-out sessions span more than one day');
 
   // The same as-of folders as `feedloom eval`: built once per world and day, then reused.
   const { snapshotsDir, registryDir } = await prepareAsOf(mesh, worldDir, asOfMs, log);
@@ -126,7 +181,13 @@ export async function replayProposals(mesh: MeshConfig, val: ValRequests, option
   const { weights, rrfK } = policyFromConfig(mesh);
   const key = createHash('sha1')
     .update(readFileSync(join(worldDir, 'world.json')))
-    .update(JSON.stringify({ inputs: asOfInputs(snapshotsDir, registryDir), generators: mesh.generators.filter((g) => g.enabled).map((g) => [g.name, g.quota]), sessions: val.sessions.map((s) => [s.sessionId, s.timeMs]) }))
+    .update(
+      JSON.stringify({
+        inputs: asOfInputs(snapshotsDir, registryDir),
+        generators: mesh.generators.filter((g) => g.enabled).map((g) => [g.name, g.quota]),
+        sessions: val.sessions.map((s) => [s.sessionId, s.timeMs]),
+      }),
+    )
     .digest('hex')
     .slice(0, 16);
   const cachePath = join(worldDir, 'eval', `asof-${asOfMs}`, `prescore-replay-${key}.json`);
@@ -148,10 +209,16 @@ export async function replayProposals(mesh: MeshConfig, val: ValRequests, option
     }),
   );
   const enabled = replayMesh.generators.filter((g) => g.enabled);
-  log(`replaying ${enabled.length} generators for ${val.sessions.length} held-out sessions as of ${new Date(asOfMs).toISOString()} …`);
+  log(
+    `replaying ${enabled.length} generators for ${val.sessions.length} held-out sessions as of ${new Date(asOfMs).toISOString()} …`,
+  );
   const running = await startServers(replayMesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
-  const clients = enabled.map((g) => ({ name: g.name, quota: g.quota, client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!) }));
+  const clients = enabled.map((g) => ({
+    name: g.name,
+    quota: g.quota,
+    client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!),
+  }));
   const proposals: SessionProposals[] = new Array(val.sessions.length);
   const dayStartContexts = new Map<string, Promise<UserContext>>();
   let proposed = 0;
@@ -163,16 +230,28 @@ export async function replayProposals(mesh: MeshConfig, val: ValRequests, option
       while (next < val.sessions.length) {
         const i = next++;
         const s = val.sessions[i];
-        if (!dayStartContexts.has(s.user)) dayStartContexts.set(s.user, callUnary(events, 'getUserContext', { userId: s.user, maxActions: SEQ_LEN }, { timeoutMs: 30_000 }));
+        if (!dayStartContexts.has(s.user))
+          dayStartContexts.set(
+            s.user,
+            callUnary(events, 'getUserContext', { userId: s.user, maxActions: SEQ_LEN }, { timeoutMs: 30_000 }),
+          );
         const user = sessionContext(await dayStartContexts.get(s.user)!, val, s, asOfMs);
         // As the blender's fan-out asks: every generator at once, each for its configured quota.
         const answers: SourceAnswer[] = await Promise.all(
           clients.map(async (g) => {
-            const res = await callUnary(g.client, 'generate', { user, quota: g.quota, requestId: `prescore-replay-${i}` }, { timeoutMs: 30_000 });
+            const res = await callUnary(
+              g.client,
+              'generate',
+              { user, quota: g.quota, requestId: `prescore-replay-${i}` },
+              { timeoutMs: 30_000 },
+            );
             return { status: okStatus(g.name, res.candidates.length), candidates: res.candidates };
           }),
         );
-        proposals[i] = proposalsOfShown(s.candidates.map(([id]) => id), answers);
+        proposals[i] = proposalsOfShown(
+          s.candidates.map(([id]) => id),
+          answers,
+        );
         proposed += proposals[i].filter((p) => p.length > 0).length;
         impressions += s.candidates.length;
         if (++done % 200 === 0) log(`  ${done}/${val.sessions.length} sessions`);
@@ -184,7 +263,15 @@ export async function replayProposals(mesh: MeshConfig, val: ValRequests, option
     for (const c of clients) c.client.close();
     await running.stop();
   }
-  const replay: PreScoreReplay = { generators: clients.map((c) => c.name), weights: Object.fromEntries(weights), rrfK, asOfMs, proposals, proposed, impressions };
+  const replay: PreScoreReplay = {
+    generators: clients.map((c) => c.name),
+    weights: Object.fromEntries(weights),
+    rrfK,
+    asOfMs,
+    proposals,
+    proposed,
+    impressions,
+  };
   // Written aside, then renamed: an interrupted run leaves no half file to reuse.
   writeFileSync(`${cachePath}.tmp-${process.pid}`, JSON.stringify(replay));
   renameSync(`${cachePath}.tmp-${process.pid}`, cachePath);

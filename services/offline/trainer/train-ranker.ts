@@ -9,8 +9,22 @@ import { join, resolve } from 'node:path';
 import { OnnxSessionPool } from '../../../libs/onnx/pool.js';
 import { ModelRegistry, type VersionInfo } from '../../../libs/registry/index.js';
 import { buildRankerDataset, type RankerBaseline, type RankerDataset } from '../../../libs/ranking/dataset.js';
-import { HEADS, RANKER_FILE, RANKER_KIND, RANKER_MODEL, type RankerEncoding, type RankerManifest } from '../../../libs/ranking/encoding.js';
-import { baselineSessions, heldoutMetrics, readValRequests, scoreHeldout, type HeldoutMetrics, type HeldoutSourceOptions } from '../../../libs/ranking/heldout.js';
+import {
+  HEADS,
+  RANKER_FILE,
+  RANKER_KIND,
+  RANKER_MODEL,
+  type RankerEncoding,
+  type RankerManifest,
+} from '../../../libs/ranking/encoding.js';
+import {
+  baselineSessions,
+  heldoutMetrics,
+  readValRequests,
+  scoreHeldout,
+  type HeldoutMetrics,
+  type HeldoutSourceOptions,
+} from '../../../libs/ranking/heldout.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { preScoreSessions, replayProposals } from './prescore-replay.js';
 import { runPython, trainerScript } from '../../../libs/training/python.js';
@@ -73,7 +87,15 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
   const model = options.model ?? RANKER_MODEL;
   const work = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'feedloom-ranker-'));
   try {
-    const dataset = options.dataset ?? (await buildRankerDataset({ worldDir: options.worldDir, outDir: join(work, 'dataset'), endMs: options.endMs, holdoutDays: options.holdoutDays, log }));
+    const dataset =
+      options.dataset ??
+      (await buildRankerDataset({
+        worldDir: options.worldDir,
+        outDir: join(work, 'dataset'),
+        endMs: options.endMs,
+        holdoutDays: options.holdoutDays,
+        log,
+      }));
     const datasetMs = performance.now() - started;
     const registry = new ModelRegistry(options.registryDir);
     const reportPath = join(work, `report-${Date.now()}.json`);
@@ -93,33 +115,77 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
     );
     const trainMs = performance.now() - trainStarted;
     const val = await readValRequests(dataset.dir);
-    const baselines = { position: heldoutMetrics(baselineSessions(val, 'position')), popularity: heldoutMetrics(baselineSessions(val, 'popularity')) };
+    const baselines = {
+      position: heldoutMetrics(baselineSessions(val, 'position')),
+      popularity: heldoutMetrics(baselineSessions(val, 'popularity')),
+    };
     // The order to beat: the incumbent's pages on a logged impression log, popularity on an imported one.
     const baseline = dataset.manifest.labels?.baseline ?? 'position';
     const { validated, note } = validation(heldout!, baseline, baselines[baseline], report!);
-    let info = (await registry.setState(model, created.version, 'trained', `trained in ${(trainMs / 1000).toFixed(1)} s`)) as VersionInfo<RankerManifest>;
-    if (!options.leaveTrained) info = (await registry.setState(model, created.version, validated ? 'validated' : 'rejected', note)) as VersionInfo<RankerManifest>;
-    if (!options.leaveTrained && validated && options.publish !== false) info = (await registry.setState(model, created.version, 'published', 'published by train-ranker')) as VersionInfo<RankerManifest>;
+    let info = (await registry.setState(
+      model,
+      created.version,
+      'trained',
+      `trained in ${(trainMs / 1000).toFixed(1)} s`,
+    )) as VersionInfo<RankerManifest>;
+    if (!options.leaveTrained)
+      info = (await registry.setState(
+        model,
+        created.version,
+        validated ? 'validated' : 'rejected',
+        note,
+      )) as VersionInfo<RankerManifest>;
+    if (!options.leaveTrained && validated && options.publish !== false)
+      info = (await registry.setState(
+        model,
+        created.version,
+        'published',
+        'published by train-ranker',
+      )) as VersionInfo<RankerManifest>;
     log(`${model} ${info.version}: ${info.state} (${note})`);
-    return { info, heldout: heldout!, baselines, validated, validationNote: note, timings: { datasetMs, trainMs, totalMs: performance.now() - started } };
+    return {
+      info,
+      heldout: heldout!,
+      baselines,
+      validated,
+      validationNote: note,
+      timings: { datasetMs, trainMs, totalMs: performance.now() - started },
+    };
   } finally {
     if (!options.workDir) await rm(work, { recursive: true, force: true });
   }
 }
 
-function trainerArgs(datasetDir: string, outDir: string, reportPath: string, options: { variant?: RankerVariant; epochs?: number; seed?: number; trainerArgs?: string[] }): string[] {
+function trainerArgs(
+  datasetDir: string,
+  outDir: string,
+  reportPath: string,
+  options: { variant?: RankerVariant; epochs?: number; seed?: number; trainerArgs?: string[] },
+): string[] {
   return [
-    '--data', datasetDir,
-    '--out', outDir,
-    '--report', reportPath,
-    '--variant', options.variant ?? 'sequence',
-    '--epochs', String(options.epochs ?? 4),
-    '--seed', String(options.seed ?? 7),
+    '--data',
+    datasetDir,
+    '--out',
+    outDir,
+    '--report',
+    reportPath,
+    '--variant',
+    options.variant ?? 'sequence',
+    '--epochs',
+    String(options.epochs ?? 4),
+    '--seed',
+    String(options.seed ?? 7),
     ...(options.trainerArgs ?? []),
   ];
 }
 
-function manifestFields(dataset: RankerDataset, report: TrainerReport): Pick<RankerManifest, 'kind' | 'variant' | 'encoding' | 'onnx' | 'heads' | 'dataWindow' | 'validationWindow' | 'metrics' | 'training'> {
+function manifestFields(
+  dataset: RankerDataset,
+  report: TrainerReport,
+): Pick<
+  RankerManifest,
+  'kind' | 'variant' | 'encoding' | 'onnx' | 'heads' | 'dataWindow' | 'validationWindow' | 'metrics' | 'training'
+> {
   return {
     kind: RANKER_KIND,
     variant: report.variant,
@@ -148,8 +214,12 @@ async function checkAndScore(
     await checkServingProbe(pool, encoding);
     const val = await readValRequests(datasetDir);
     const metrics = heldoutMetrics(await scoreHeldout(pool, encoding, val));
-    const hiddenSlot = options.alsoHiddenSlot ? heldoutMetrics(await scoreHeldout(pool, encoding, val, { hideSlot: true })) : undefined;
-    const withSources = options.alsoSources ? heldoutMetrics(await scoreHeldout(pool, encoding, val, { sources: options.alsoSources })) : undefined;
+    const hiddenSlot = options.alsoHiddenSlot
+      ? heldoutMetrics(await scoreHeldout(pool, encoding, val, { hideSlot: true }))
+      : undefined;
+    const withSources = options.alsoSources
+      ? heldoutMetrics(await scoreHeldout(pool, encoding, val, { sources: options.alsoSources }))
+      : undefined;
     return { ...metrics, ...(hiddenSlot && { hiddenSlot }), ...(withSources && { withSources }) };
   } finally {
     await pool.close();
@@ -160,7 +230,12 @@ async function checkAndScore(
  * Validated when the served model beats the baseline order on click and save AUC — each head the
  * held-out data can measure, at least one of them — and ONNX agrees with PyTorch.
  */
-function validation(heldout: HeldoutMetrics, baselineName: RankerBaseline, baseline: HeldoutMetrics, report: TrainerReport): { validated: boolean; note: string } {
+function validation(
+  heldout: HeldoutMetrics,
+  baselineName: RankerBaseline,
+  baseline: HeldoutMetrics,
+  report: TrainerReport,
+): { validated: boolean; note: string } {
   const problems: string[] = [];
   const beaten: string[] = [];
   for (const head of ['click', 'save'] as const) {
@@ -168,19 +243,29 @@ function validation(heldout: HeldoutMetrics, baselineName: RankerBaseline, basel
     const model = heldout[key];
     if (model === undefined) continue; // no such action held out: nothing to compare
     const base = baseline[key];
-    if (!(model > (base ?? 0.5))) problems.push(`held-out ${key} ${fmt(model)} does not beat ${baselineName} order ${fmt(base)}`);
+    if (!(model > (base ?? 0.5)))
+      problems.push(`held-out ${key} ${fmt(model)} does not beat ${baselineName} order ${fmt(base)}`);
     else beaten.push(`${key} ${fmt(model)} (${baselineName} ${fmt(base)})`);
     const torch = report.metrics[key];
-    if (torch === undefined || Math.abs(torch - model) > 0.005) problems.push(`ONNX ${key} ${fmt(model)} differs from PyTorch ${fmt(torch)}`);
+    if (torch === undefined || Math.abs(torch - model) > 0.005)
+      problems.push(`ONNX ${key} ${fmt(model)} differs from PyTorch ${fmt(torch)}`);
   }
-  if (beaten.length === 0 && problems.length === 0) problems.push('neither click nor save AUC can be measured on the held-out sessions');
-  return problems.length ? { validated: false, note: problems.join('; ') } : { validated: true, note: `held-out ${beaten.join(', ')}, hit3_save ${fmt(heldout.hit3_save)}` };
+  if (beaten.length === 0 && problems.length === 0)
+    problems.push('neither click nor save AUC can be measured on the held-out sessions');
+  return problems.length
+    ? { validated: false, note: problems.join('; ') }
+    : { validated: true, note: `held-out ${beaten.join(', ')}, hit3_save ${fmt(heldout.hit3_save)}` };
 }
 
 /** A metric for people: 4 decimals, "—" when absent. */
 const fmt = (x: number | undefined) => (x === undefined ? '—' : Number.isFinite(x) ? x.toFixed(4) : String(x));
 /** Present metrics only, each under prefix + name. */
-const prefixed = (prefix: string, m: HeldoutMetrics) => Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number').map(([k, v]) => [`${prefix}${k}`, v]));
+const prefixed = (prefix: string, m: HeldoutMetrics) =>
+  Object.fromEntries(
+    Object.entries(m)
+      .filter((e): e is [string, number] => typeof e[1] === 'number')
+      .map(([k, v]) => [`${prefix}${k}`, v]),
+  );
 
 // ---- eval-ranker ----------------------------------------------------------------------------------
 
@@ -238,9 +323,18 @@ export async function evalRanker(options: EvalRankerOptions): Promise<EvalRanker
     const val = await readValRequests(dataset.dir);
     const replay = options.mesh ? await replayProposals(options.mesh, val, { log }) : undefined;
     const rows: EvalRankerRow[] = [
-      ...(replay ? [{ name: 'blender pre-score order (mesh generators replayed)', metrics: heldoutMetrics(preScoreSessions(val, replay)) }] : []),
+      ...(replay
+        ? [
+            {
+              name: 'blender pre-score order (mesh generators replayed)',
+              metrics: heldoutMetrics(preScoreSessions(val, replay)),
+            },
+          ]
+        : []),
       // An imported log has no page order: every candidate would tie.
-      ...((dataset.manifest.labels?.baseline ?? 'position') === 'position' ? [{ name: 'incumbent page order (position)', metrics: heldoutMetrics(baselineSessions(val, 'position')) }] : []),
+      ...((dataset.manifest.labels?.baseline ?? 'position') === 'position'
+        ? [{ name: 'incumbent page order (position)', metrics: heldoutMetrics(baselineSessions(val, 'position')) }]
+        : []),
       { name: 'popularity as of the day start', metrics: heldoutMetrics(baselineSessions(val, 'popularity')) },
     ];
     // The same models scored with the blender's proposals as sources (as served), then with the slot hidden: listed after.
@@ -250,11 +344,17 @@ export async function evalRanker(options: EvalRankerOptions): Promise<EvalRanker
       const out = join(work, variant);
       const reportPath = join(work, `${variant}-report.json`);
       log(`training ${variant} …`);
-      await runPython(trainerScript('ranker.py'), trainerArgs(dataset.dir, out, reportPath, { ...options, variant }), { log });
+      await runPython(trainerScript('ranker.py'), trainerArgs(dataset.dir, out, reportPath, { ...options, variant }), {
+        log,
+      });
       const report = JSON.parse(await readFile(reportPath, 'utf8')) as TrainerReport;
-      const { hiddenSlot, withSources, ...metrics } = await checkAndScore(out, dataset.manifest.encoding, dataset.dir, { alsoHiddenSlot: true, alsoSources: replay?.proposals });
+      const { hiddenSlot, withSources, ...metrics } = await checkAndScore(out, dataset.manifest.encoding, dataset.dir, {
+        alsoHiddenSlot: true,
+        alsoSources: replay?.proposals,
+      });
       rows.push({ name: VARIANT_LABEL[variant], metrics, trainSeconds: Number(report.training.train_seconds) });
-      if (withSources) served.push({ name: `${VARIANT_LABEL[variant]}, blender's proposals as sources`, metrics: withSources });
+      if (withSources)
+        served.push({ name: `${VARIANT_LABEL[variant]}, blender's proposals as sources`, metrics: withSources });
       hidden.push({ name: `${VARIANT_LABEL[variant]}, slot hidden`, metrics: hiddenSlot! });
     }
     return {
@@ -262,7 +362,11 @@ export async function evalRanker(options: EvalRankerOptions): Promise<EvalRanker
       heldoutDay: new Date(dataset.manifest.validationWindow.startMs).toISOString().slice(0, 10),
       trainRequests: dataset.manifest.counts.trainSessions,
       trainImpressions: dataset.manifest.counts.trainExamples,
-      preScore: replay && { generators: replay.generators.length, proposed: replay.proposed, impressions: replay.impressions },
+      preScore: replay && {
+        generators: replay.generators.length,
+        proposed: replay.proposed,
+        impressions: replay.impressions,
+      },
       rows: [...rows, ...served, ...hidden],
     };
   } finally {
@@ -272,15 +376,27 @@ export async function evalRanker(options: EvalRankerOptions): Promise<EvalRanker
 
 export function formatRankerEval(r: EvalRankerReport): string {
   const head = ['ranking', 'AUC click', 'AUC save', 'AUC hide', 'HIT@3 save', 'train s'];
-  const rows = r.rows.map((row) => [row.name, fmt(row.metrics.auc_click), fmt(row.metrics.auc_save), fmt(row.metrics.auc_hide), fmt(row.metrics.hit3_save), row.trainSeconds === undefined ? '' : row.trainSeconds.toFixed(0)]);
+  const rows = r.rows.map((row) => [
+    row.name,
+    fmt(row.metrics.auc_click),
+    fmt(row.metrics.auc_save),
+    fmt(row.metrics.auc_hide),
+    fmt(row.metrics.hit3_save),
+    row.trainSeconds === undefined ? '' : row.trainSeconds.toFixed(0),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   const m = r.rows[0]?.metrics;
   const p = r.preScore;
   return [
     `ranker eval on ${r.world}: trained on ${r.trainRequests} requests / ${r.trainImpressions} impressions before ${r.heldoutDay};`,
     `held out ${r.heldoutDay}: ${m?.requests} requests (sessions, ranked at their start) / ${m?.impressions} impressions, ${m?.requestsWithSave} with a save`,
-    ...(p ? [`pre-score replay: ${p.generators} generators; ${p.proposed} of ${p.impressions} shown items (${((100 * p.proposed) / p.impressions).toFixed(1)}%) proposed by at least one`] : []),
+    ...(p
+      ? [
+          `pre-score replay: ${p.generators} generators; ${p.proposed} of ${p.impressions} shown items (${((100 * p.proposed) / p.impressions).toFixed(1)}%) proposed by at least one`,
+        ]
+      : []),
     line(head),
     `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
     ...rows.map(line),

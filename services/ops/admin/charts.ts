@@ -35,13 +35,16 @@ export function bar(o: BarOptions): string {
   const scale = (v: number) => Math.max(0, Math.min(width, (v / (o.max || 1)) * width));
   const outer = scale(o.value);
   const inner = o.inner === undefined ? 0 : scale(o.inner);
-  const clipped = o.value > o.max ? `<path d="M${width - 5} 2 l4 ${(height - 4) / 2} l-4 ${(height - 4) / 2}" fill="#fff"/>` : '';
+  const clipped =
+    o.value > o.max ? `<path d="M${width - 5} 2 l4 ${(height - 4) / 2} l-4 ${(height - 4) / 2}" fill="#fff"/>` : '';
   return (
     `<svg class="bar" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(o.title)}">` +
     `<title>${escapeHtml(o.title)}</title>` +
     `<rect x="0" y="0" width="${width}" height="${height}" rx="2" fill="#eef1f5"/>` +
     `<rect x="0" y="0" width="${outer.toFixed(1)}" height="${height}" rx="2" fill="${o.color ?? '#8fb8e8'}"/>` +
-    (inner > 0 ? `<rect x="0" y="0" width="${inner.toFixed(1)}" height="${height}" rx="2" fill="${o.innerColor ?? '#2f6db5'}"/>` : '') +
+    (inner > 0
+      ? `<rect x="0" y="0" width="${inner.toFixed(1)}" height="${height}" rx="2" fill="${o.innerColor ?? '#2f6db5'}"/>`
+      : '') +
     clipped +
     `</svg>`
   );
@@ -85,7 +88,13 @@ export interface TimelineSegment {
 }
 
 /** One version's states over time, as coloured segments on a shared time axis [startMs, endMs]. */
-export function timeline(segments: TimelineSegment[], startMs: number, endMs: number, width = 320, height = 14): string {
+export function timeline(
+  segments: TimelineSegment[],
+  startMs: number,
+  endMs: number,
+  width = 320,
+  height = 14,
+): string {
   const span = Math.max(1, endMs - startMs);
   const x = (ms: number) => ((Math.min(endMs, Math.max(startMs, ms)) - startMs) / span) * width;
   const rects = segments

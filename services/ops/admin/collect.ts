@@ -63,13 +63,17 @@ export class StatusCollector {
       perRound: this.options.samplesPerRound,
       everyMs: this.options.sampleEveryMs,
       keepPages: this.options.samplePages,
-      timeoutMs: Math.max(5_000, this.mesh.services.blender.fanoutDeadlineMs + this.mesh.services.blender.hydrateDeadlineMs + 1_000),
+      timeoutMs: Math.max(
+        5_000,
+        this.mesh.services.blender.fanoutDeadlineMs + this.mesh.services.blender.hydrateDeadlineMs + 1_000,
+      ),
     });
   }
 
   /** The current snapshot: a recent one if there is one, else a new collection (shared by concurrent callers). */
   snapshot(): Promise<StatusSnapshot> {
-    if (this.last && Date.now() - this.last.generatedAtMs < this.options.minIntervalMs) return Promise.resolve(this.last);
+    if (this.last && Date.now() - this.last.generatedAtMs < this.options.minIntervalMs)
+      return Promise.resolve(this.last);
     this.pending ??= this.collect().finally(() => (this.pending = undefined));
     return this.pending;
   }
@@ -106,7 +110,8 @@ export class StatusCollector {
     };
     const services: ServiceStatus[] = targets.map((t, i) => {
       const h = healths[i];
-      const latency = latencyOf(t, ctx) ?? (h.health === 'UNREACHABLE' ? undefined : healthCheckLatency(h.ms, t.address));
+      const latency =
+        latencyOf(t, ctx) ?? (h.health === 'UNREACHABLE' ? undefined : healthCheckLatency(h.ms, t.address));
       return {
         name: t.name,
         role: t.role,
@@ -118,7 +123,7 @@ export class StatusCollector {
         checkMs: h.ms,
         latency,
         metricsUrl: t.metricsUrl,
-        metricsUp: t.metricsUrl ? this.scrapes.up.get(t.metricsUrl) ?? false : undefined,
+        metricsUp: t.metricsUrl ? (this.scrapes.up.get(t.metricsUrl) ?? false) : undefined,
       };
     });
 
@@ -128,10 +133,17 @@ export class StatusCollector {
 
     const notes: string[] = [];
     const down = metricsUrls.filter((u) => !this.scrapes.up.get(u));
-    if (metricsUrls.length === 0) notes.push('telemetry.metricsPortOffset is 0: no metrics endpoints, so latency is the health-check round trip.');
-    else if (down.length === metricsUrls.length) notes.push(`No metrics endpoint answered (${down.length} tried, e.g. ${down[0]}: ${this.scrapes.errors.get(down[0])}); latency is the health-check round trip.`);
+    if (metricsUrls.length === 0)
+      notes.push('telemetry.metricsPortOffset is 0: no metrics endpoints, so latency is the health-check round trip.');
+    else if (down.length === metricsUrls.length)
+      notes.push(
+        `No metrics endpoint answered (${down.length} tried, e.g. ${down[0]}: ${this.scrapes.errors.get(down[0])}); latency is the health-check round trip.`,
+      );
     else if (down.length) {
-      const allInOne = down.length === metricsUrls.length - 1 && blender.metricsUrl !== undefined && this.scrapes.up.get(blender.metricsUrl);
+      const allInOne =
+        down.length === metricsUrls.length - 1 &&
+        blender.metricsUrl !== undefined &&
+        this.scrapes.up.get(blender.metricsUrl);
       notes.push(
         allInOne
           ? `Only the metrics endpoint beside the blender answered (${blender.metricsUrl}), as in all-in-one mode, where one process serves one endpoint; ` +
@@ -142,7 +154,9 @@ export class StatusCollector {
       );
     }
     if (feedShare.source === 'sampled-blends') {
-      notes.push(`The blender exports no page-items counter (${PAGE_ITEMS_METRIC}), so the feed share comes from Blend calls this page samples.`);
+      notes.push(
+        `The blender exports no page-items counter (${PAGE_ITEMS_METRIC}), so the feed share comes from Blend calls this page samples.`,
+      );
     }
 
     const snapshot: StatusSnapshot = {

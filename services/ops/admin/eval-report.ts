@@ -8,7 +8,11 @@ export const lastEvalPath = (worldDir: string) => join(worldDir, 'eval', 'last.j
 
 const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
 const recallOf = (x: unknown): Record<string, number> =>
-  Object.fromEntries(Object.entries(typeof x === 'object' && x ? (x as Record<string, unknown>) : {}).filter(([, v]) => typeof v === 'number') as [string, number][]);
+  Object.fromEntries(
+    Object.entries(typeof x === 'object' && x ? (x as Record<string, unknown>) : {}).filter(
+      ([, v]) => typeof v === 'number',
+    ) as [string, number][],
+  );
 
 function rowOf(raw: Record<string, unknown>): EvalRowView {
   return {
@@ -32,11 +36,18 @@ export async function readLastEval(worldDir: string): Promise<EvalView> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    return { available: false, path, reason: missing ? 'no evaluation of this world yet: run `npx feedloom eval`' : `cannot read it: ${(err as Error).message}` };
+    return {
+      available: false,
+      path,
+      reason: missing
+        ? 'no evaluation of this world yet: run `npx feedloom eval`'
+        : `cannot read it: ${(err as Error).message}`,
+    };
   }
   try {
     const raw = JSON.parse(text) as Record<string, unknown>;
-    if (!Array.isArray(raw.generators) || !Array.isArray(raw.ks) || !raw.ks.some((k) => typeof k === 'number')) throw new Error('it has no "generators" or "ks" list');
+    if (!Array.isArray(raw.generators) || !Array.isArray(raw.ks) || !raw.ks.some((k) => typeof k === 'number'))
+      throw new Error('it has no "generators" or "ks" list');
     const blend = raw.blend as Record<string, unknown> | undefined;
     const oracle = raw.oracle as Record<string, unknown> | undefined;
     return {

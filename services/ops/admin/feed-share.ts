@@ -46,7 +46,12 @@ export function shareFromMetrics(scrapes: ScrapeHistory, url: string, generators
     pages,
     items,
     generators: generators.map((name) =>
-      shareRow(name, minus(now.proposed(name), before?.proposed(name) ?? 0), minus(now.sole(name), before?.sole(name) ?? 0), items),
+      shareRow(
+        name,
+        minus(now.proposed(name), before?.proposed(name) ?? 0),
+        minus(now.sole(name), before?.sole(name) ?? 0),
+        items,
+      ),
     ),
   };
 }
@@ -139,13 +144,24 @@ export class FeedSampler {
     }
     const client = this.blenders.get(addressOf(mesh, mesh.services.blender));
     const limit = mesh.services.blender.defaultLimit;
-    const round = Array.from({ length: Math.min(this.options.perRound, users.length) }, () => users[this.next++ % users.length]);
+    const round = Array.from(
+      { length: Math.min(this.options.perRound, users.length) },
+      () => users[this.next++ % users.length],
+    );
     await Promise.all(
       round.map(async (userId) => {
         this.calls++;
         try {
-          const page = await callUnary(client, 'blend', { userId, limit, debug: false, requestId: `admin-sample-${this.calls}` }, { timeoutMs: this.options.timeoutMs });
-          this.pages.push({ atMs: Date.now(), items: page.items.map((item) => [...new Set(item.sources.map((s) => s.generator))]) });
+          const page = await callUnary(
+            client,
+            'blend',
+            { userId, limit, debug: false, requestId: `admin-sample-${this.calls}` },
+            { timeoutMs: this.options.timeoutMs },
+          );
+          this.pages.push({
+            atMs: Date.now(),
+            items: page.items.map((item) => [...new Set(item.sources.map((s) => s.generator))]),
+          });
           if (this.pages.length > this.options.keepPages) this.pages.shift();
         } catch (err) {
           this.failures++;
@@ -166,11 +182,15 @@ export class FeedSampler {
       }
     }
     const oldest = this.pages[0]?.atMs;
-    const failed = this.failures ? ` ${this.failures} of ${this.calls} sampled calls failed (last: ${this.lastError}).` : '';
+    const failed = this.failures
+      ? ` ${this.failures} of ${this.calls} sampled calls failed (last: ${this.lastError}).`
+      : '';
     return {
       source: this.pages.length ? 'sampled-blends' : 'none',
       from: `Blend(debug=false) calls made by the status page to ${blenderAddress}, page items attributed to their sources`,
-      window: oldest ? `last ${this.pages.length} sampled pages, ${Math.max(1, Math.round((Date.now() - oldest) / 1000))} s` : 'no pages yet',
+      window: oldest
+        ? `last ${this.pages.length} sampled pages, ${Math.max(1, Math.round((Date.now() - oldest) / 1000))} s`
+        : 'no pages yet',
       pages: this.pages.length,
       items,
       generators: generators.map((name) => shareRow(name, proposed.get(name) ?? 0, sole.get(name) ?? 0, items)),

@@ -4,7 +4,11 @@ import { credentials, status as grpcStatus, type Client, type ClientOptions, typ
 import { performance } from 'node:perf_hooks';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { messageOf } from '../../../libs/bootstrap/errors.js';
-import { HealthCheckResponse_ServingStatus, HealthClient, healthCheckResponse_ServingStatusToJSON } from '../../../generated/grpc/health/v1/health.js';
+import {
+  HealthCheckResponse_ServingStatus,
+  HealthClient,
+  healthCheckResponse_ServingStatusToJSON,
+} from '../../../generated/grpc/health/v1/health.js';
 import type { Health } from './status.js';
 
 export interface HealthResult {
@@ -22,7 +26,13 @@ const CHANNEL_OPTIONS = {
 /** Clients of one type, one per address, closed together. */
 export class ClientPool<C extends Client> {
   private readonly clients = new Map<string, C>();
-  constructor(private readonly Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: Partial<ClientOptions>) => C) {}
+  constructor(
+    private readonly Ctor: new (
+      address: string,
+      creds: ReturnType<typeof credentials.createInsecure>,
+      options?: Partial<ClientOptions>,
+    ) => C,
+  ) {}
 
   has(address: string): boolean {
     return this.clients.has(address);
@@ -69,15 +79,28 @@ export function describeCallError(err: Partial<ServiceError>, timeoutMs: number)
  * Checks the whole server (service ""), as a load balancer would. On a new channel a first,
  * untimed check opens the connection, so the round trip reported is a call's, not a handshake's.
  */
-export async function checkHealth(pool: ClientPool<HealthClient>, address: string, timeoutMs: number): Promise<HealthResult> {
-  if (!pool.has(address)) await callUnary(pool.get(address), 'check', { service: '' }, { timeoutMs }).catch(() => undefined);
+export async function checkHealth(
+  pool: ClientPool<HealthClient>,
+  address: string,
+  timeoutMs: number,
+): Promise<HealthResult> {
+  if (!pool.has(address))
+    await callUnary(pool.get(address), 'check', { service: '' }, { timeoutMs }).catch(() => undefined);
   const started = performance.now();
   return callUnary(pool.get(address), 'check', { service: '' }, { timeoutMs }).then(
     (response): HealthResult => {
       const ms = performance.now() - started;
       const name = healthCheckResponse_ServingStatusToJSON(response.status);
-      return { health: KNOWN[name] ?? 'UNKNOWN', ms, detail: response.status === HealthCheckResponse_ServingStatus.SERVING ? undefined : `health says ${name}` };
+      return {
+        health: KNOWN[name] ?? 'UNKNOWN',
+        ms,
+        detail: response.status === HealthCheckResponse_ServingStatus.SERVING ? undefined : `health says ${name}`,
+      };
     },
-    (err: ServiceError): HealthResult => ({ health: 'UNREACHABLE', detail: describeCallError(err, timeoutMs), ms: performance.now() - started }),
+    (err: ServiceError): HealthResult => ({
+      health: 'UNREACHABLE',
+      detail: describeCallError(err, timeoutMs),
+      ms: performance.now() - started,
+    }),
   );
 }

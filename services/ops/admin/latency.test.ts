@@ -35,20 +35,81 @@ describe('latencyOf', () => {
     events.server.close();
   });
 
-  const target = (name: string, role: Target['role'], grpcService: string, metricsUrl?: string): Target => ({ name, role, grpcService, address: 'x:1', port: 1, metricsUrl });
+  const target = (name: string, role: Target['role'], grpcService: string, metricsUrl?: string): Target => ({
+    name,
+    role,
+    grpcService,
+    address: 'x:1',
+    port: 1,
+    metricsUrl,
+  });
   const down = 'http://127.0.0.1:1/metrics';
 
-  it('prefers the service\'s own endpoint, then the blender\'s view of a generator, then a shared endpoint; windows over two scrapes', async () => {
+  it("prefers the service's own endpoint, then the blender's view of a generator, then a shared endpoint; windows over two scrapes", async () => {
     const blenderText = (blends: number, popularOk: number, popularLate: number) =>
       [
-        series('rpc_server_duration', 'rpc_service="feedloom.v1.Blender",rpc_method="Blend",rpc_grpc_status_code="0"', [['10', 0], ['100', blends], ['+Inf', blends]], 50 * blends),
-        series('rpc_server_duration', 'rpc_service="feedloom.v1.Ranker",rpc_method="Rank",rpc_grpc_status_code="0"', [['10', 4], ['100', 4], ['+Inf', 4]], 8),
-        series('rpc_server_duration', 'rpc_service="feedloom.v1.AnnSearch",rpc_method="Search",rpc_grpc_status_code="0",feedloom_server="ann.b"', [['10', 1], ['+Inf', 1]], 3),
-        series('rpc_client_duration', 'rpc_method="generate",feedloom_generator="popular",rpc_grpc_status_code="0"', [['10', popularOk], ['100', popularOk], ['+Inf', popularOk]], 2 * popularOk),
-        series('rpc_client_duration', 'rpc_method="generate",feedloom_generator="popular",rpc_grpc_status_code="4"', [['10', 0], ['100', popularLate], ['+Inf', popularLate]], 60 * popularLate),
+        series(
+          'rpc_server_duration',
+          'rpc_service="feedloom.v1.Blender",rpc_method="Blend",rpc_grpc_status_code="0"',
+          [
+            ['10', 0],
+            ['100', blends],
+            ['+Inf', blends],
+          ],
+          50 * blends,
+        ),
+        series(
+          'rpc_server_duration',
+          'rpc_service="feedloom.v1.Ranker",rpc_method="Rank",rpc_grpc_status_code="0"',
+          [
+            ['10', 4],
+            ['100', 4],
+            ['+Inf', 4],
+          ],
+          8,
+        ),
+        series(
+          'rpc_server_duration',
+          'rpc_service="feedloom.v1.AnnSearch",rpc_method="Search",rpc_grpc_status_code="0",feedloom_server="ann.b"',
+          [
+            ['10', 1],
+            ['+Inf', 1],
+          ],
+          3,
+        ),
+        series(
+          'rpc_client_duration',
+          'rpc_method="generate",feedloom_generator="popular",rpc_grpc_status_code="0"',
+          [
+            ['10', popularOk],
+            ['100', popularOk],
+            ['+Inf', popularOk],
+          ],
+          2 * popularOk,
+        ),
+        series(
+          'rpc_client_duration',
+          'rpc_method="generate",feedloom_generator="popular",rpc_grpc_status_code="4"',
+          [
+            ['10', 0],
+            ['100', popularLate],
+            ['+Inf', popularLate],
+          ],
+          60 * popularLate,
+        ),
       ].join('\n');
     blender.set(blenderText(2, 10, 0));
-    events.set(series('rpc_server_duration', 'rpc_service="feedloom.v1.Events",rpc_method="GetUserContext",rpc_grpc_status_code="0"', [['10', 3], ['+Inf', 3]], 6));
+    events.set(
+      series(
+        'rpc_server_duration',
+        'rpc_service="feedloom.v1.Events",rpc_method="GetUserContext",rpc_grpc_status_code="0"',
+        [
+          ['10', 3],
+          ['+Inf', 3],
+        ],
+        6,
+      ),
+    );
 
     const scrapes = new ScrapeHistory(60_000);
     const targets = {
@@ -68,7 +129,13 @@ describe('latencyOf', () => {
 
     await scrapes.scrapeAll([blender.url, events.url, down], 1_000, 1_000);
     expect(scrapes.up.get(down)).toBe(false);
-    expect(latencyOf(targets.blender, ctx())).toMatchObject({ source: 'server', calls: 2, meanMs: 50, window: 'since start', errorShare: 0 });
+    expect(latencyOf(targets.blender, ctx())).toMatchObject({
+      source: 'server',
+      calls: 2,
+      meanMs: 50,
+      window: 'since start',
+      errorShare: 0,
+    });
     expect(latencyOf(targets.events, ctx())).toMatchObject({ source: 'server', calls: 3, meanMs: 2 });
     expect(latencyOf(targets.popular, ctx())).toMatchObject({ source: 'blender-client', calls: 10, meanMs: 2 });
     // The ranker runs once in the mesh: its server histogram on the blender's (shared) endpoint is its own.
@@ -82,7 +149,13 @@ describe('latencyOf', () => {
     blender.set(blenderText(6, 15, 5));
     await scrapes.scrapeAll([blender.url, events.url, down], 1_000, 31_000);
     expect(latencyOf(targets.blender, ctx())).toMatchObject({ calls: 4, meanMs: 50, window: 'last 30 s' });
-    expect(latencyOf(targets.popular, ctx())).toMatchObject({ calls: 10, meanMs: (2 * 5 + 60 * 5) / 10, errorShare: 0.5, lateShare: 0.5, window: 'last 30 s' });
+    expect(latencyOf(targets.popular, ctx())).toMatchObject({
+      calls: 10,
+      meanMs: (2 * 5 + 60 * 5) / 10,
+      errorShare: 0.5,
+      lateShare: 0.5,
+      window: 'last 30 s',
+    });
     // No new calls in the window: the figures since start, said so.
     expect(latencyOf(targets.events, ctx())).toMatchObject({ calls: 3, window: 'since start' });
   });

@@ -33,7 +33,9 @@ export function latencyFrom(
   const countOf = (subset: (l: Labels) => boolean, windowed: boolean) => {
     const now = histogramOf(span.latest, family, (l) => match(l) && subset(l));
     if (!now) return 0;
-    return windowed ? histogramDelta(now, span.base ? histogramOf(span.base, family, (l) => match(l) && subset(l)) : undefined).count : now.count;
+    return windowed
+      ? histogramDelta(now, span.base ? histogramOf(span.base, family, (l) => match(l) && subset(l)) : undefined).count
+      : now.count;
   };
   let h: Histogram = total;
   let window = 'since start';
@@ -82,12 +84,24 @@ export function latencyOf(target: Target, ctx: LatencyContext): LatencyStats | u
   // Servers that label their histogram with their name (feedloom_server, as on their spans) can be
   // told apart on any endpoint, also where one process serves many (all-in-one).
   for (const url of ctx.metricsUrls) {
-    const named = latencyFrom(ctx.scrapes, url, 'rpc_server_duration', { feedloom_server: target.name }, url === target.metricsUrl ? 'server' : 'server-shared');
+    const named = latencyFrom(
+      ctx.scrapes,
+      url,
+      'rpc_server_duration',
+      { feedloom_server: target.name },
+      url === target.metricsUrl ? 'server' : 'server-shared',
+    );
     if (named) return named;
   }
   if (target.role === 'generator' && ctx.blenderMetricsUrl) {
     const name = target.name.slice('generator.'.length);
-    const seen = latencyFrom(ctx.scrapes, ctx.blenderMetricsUrl, 'rpc_client_duration', { rpc_method: 'generate', feedloom_generator: name }, 'blender-client');
+    const seen = latencyFrom(
+      ctx.scrapes,
+      ctx.blenderMetricsUrl,
+      'rpc_client_duration',
+      { rpc_method: 'generate', feedloom_generator: name },
+      'blender-client',
+    );
     if (seen) return seen;
   }
   if (ctx.uniqueGrpcServices.has(target.grpcService)) {
@@ -98,12 +112,26 @@ export function latencyOf(target: Target, ctx: LatencyContext): LatencyStats | u
     }
   }
   if (target.role === 'events' && ctx.blenderMetricsUrl) {
-    return latencyFrom(ctx.scrapes, ctx.blenderMetricsUrl, 'rpc_client_duration', { rpc_method: 'getUserContext' }, 'blender-client');
+    return latencyFrom(
+      ctx.scrapes,
+      ctx.blenderMetricsUrl,
+      'rpc_client_duration',
+      { rpc_method: 'getUserContext' },
+      'blender-client',
+    );
   }
   return undefined;
 }
 
 /** The last resort: the admin's own health Check, one call. */
 export function healthCheckLatency(ms: number, address: string): LatencyStats {
-  return { source: 'health-check', from: `grpc.health.v1.Health/Check to ${address}`, window: 'one call, now', calls: 1, meanMs: ms, p50Ms: ms, p99Ms: ms };
+  return {
+    source: 'health-check',
+    from: `grpc.health.v1.Health/Check to ${address}`,
+    window: 'one call, now',
+    calls: 1,
+    meanMs: ms,
+    p50Ms: ms,
+    p99Ms: ms,
+  };
 }

@@ -11,7 +11,13 @@ const USAGE = 'usage: services/ops/admin/main.ts [--config FILE] [--port N] [--h
 
 try {
   const { values } = parseArgs({
-    options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'refresh-s': { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      config: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'refresh-s': { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
   if (values.help) {
     console.log(USAGE);

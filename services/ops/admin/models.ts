@@ -11,7 +11,15 @@ import type { ModelsView, RegistryVersionView } from './status.js';
 
 /** What the status page needs of libs/registry (loaded at run time: see loadRegistry). */
 interface RegistryLike {
-  get(model: string, version: string): Promise<{ version: string; state: string; manifest: { createdAtMs?: number }; history: { state: string; atMs: number; note: string }[] }>;
+  get(
+    model: string,
+    version: string,
+  ): Promise<{
+    version: string;
+    state: string;
+    manifest: { createdAtMs?: number };
+    history: { state: string; atMs: number; note: string }[];
+  }>;
 }
 type RegistryModule = { ModelRegistry: new (root: string) => RegistryLike };
 
@@ -37,10 +45,18 @@ async function registryView(root: string): Promise<ModelsView['registry']> {
   try {
     registry = new (await loadRegistry()).ModelRegistry(root);
   } catch (err) {
-    return { dir: root, available: false, reason: `the registry library cannot be loaded: ${(err as Error).message}`, models: [] };
+    return {
+      dir: root,
+      available: false,
+      reason: `the registry library cannot be loaded: ${(err as Error).message}`,
+      models: [],
+    };
   }
   const out: ModelsView['registry']['models'] = [];
-  for (const m of models.filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+  for (const m of models
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()) {
     const names = (await readdir(join(root, m), { withFileTypes: true }).catch(() => []))
       .filter((e) => e.isDirectory() && VERSION_DIR.test(e.name))
       .map((e) => e.name)
@@ -73,9 +89,20 @@ export class ModelProbe {
         const address = addressOf(mesh, h);
         try {
           const answer = await callUnary(this.ann.get(address), 'getVersions', {}, { timeoutMs });
-          return { name: h.name, address, reachable: true, models: answer.models.map((m) => ({ ...m, loadedVersions: [...m.loadedVersions] })) };
+          return {
+            name: h.name,
+            address,
+            reachable: true,
+            models: answer.models.map((m) => ({ ...m, loadedVersions: [...m.loadedVersions] })),
+          };
         } catch (err) {
-          return { name: h.name, address, reachable: false, error: describeCallError(err as Error, timeoutMs), models: [] };
+          return {
+            name: h.name,
+            address,
+            reachable: false,
+            error: describeCallError(err as Error, timeoutMs),
+            models: [],
+          };
         }
       }),
     );

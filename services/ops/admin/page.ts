@@ -1,7 +1,25 @@
 // The status page as HTML: rendered here from a StatusSnapshot. The page reloads its body from
 // /fragment every refresh (no flicker, scroll kept); without JavaScript a meta refresh does it.
-import { bar, escapeHtml as e, niceMax, scale, STATE_COLORS, timeAxis, timeline, type TimelineSegment } from './charts.js';
-import type { EvalView, FeedShare, GeneratorShare, Health, LatencyStats, ModelsView, ServiceStatus, StatusSnapshot } from './status.js';
+import {
+  bar,
+  escapeHtml as e,
+  niceMax,
+  scale,
+  STATE_COLORS,
+  timeAxis,
+  timeline,
+  type TimelineSegment,
+} from './charts.js';
+import type {
+  EvalView,
+  FeedShare,
+  GeneratorShare,
+  Health,
+  LatencyStats,
+  ModelsView,
+  ServiceStatus,
+  StatusSnapshot,
+} from './status.js';
 
 const HEALTH_COLORS: Record<Health, string> = {
   SERVING: '#2e9e5b',
@@ -21,7 +39,14 @@ const SOURCE_LABELS: Record<LatencyStats['source'], string> = {
 /** Width of the bars in the generator table, px. */
 const BAR = 120;
 const pct = (x: number, digits = 1) => `${(100 * x).toFixed(digits)}%`;
-export const formatMs = (ms: number) => (!Number.isFinite(ms) ? '–' : ms < 1 ? `${ms.toFixed(2)} ms` : ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`);
+export const formatMs = (ms: number) =>
+  !Number.isFinite(ms)
+    ? '–'
+    : ms < 1
+      ? `${ms.toFixed(2)} ms`
+      : ms < 10
+        ? `${ms.toFixed(1)} ms`
+        : `${Math.round(ms)} ms`;
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 const shortName = (name: string) => name.replace(/^generator\./, '');
 
@@ -81,7 +106,9 @@ function generatorTable(snapshot: StatusSnapshot): string {
 
   const latMax = niceMax(Math.max(...gens.map((g) => (g.latency ? g.latency.p99Ms : 0)).filter(Number.isFinite), 1));
   const shareMax = niceMax(Math.max(...snapshot.feedShare.generators.map((g) => g.share), 0.01));
-  const recallMax = niceMax(Math.max(...(ev ? [...ev.generators.map((r) => r.recall[kHigh] ?? 0), ev.blend?.recall[kHigh] ?? 0] : [0]), 0.01));
+  const recallMax = niceMax(
+    Math.max(...(ev ? [...ev.generators.map((r) => r.recall[kHigh] ?? 0), ev.blend?.recall[kHigh] ?? 0] : [0]), 0.01),
+  );
 
   const order = [...gens].sort(
     (a, b) =>
@@ -127,7 +154,10 @@ function generatorTable(snapshot: StatusSnapshot): string {
     `<th>${ev ? `recall${e(kLow)} / recall${e(kHigh)}` : 'recall'}${ev ? ` <span class="muted">(dark: ${e(kLow)})</span>` : ''}<br>${ev ? scale(100 * recallMax, '%', BAR) : ''}</th>` +
     `<th>coverage</th><th>marginal</th></tr></thead><tbody>` +
     rows.join('') +
-    (ev ? ref('blend (all generators, pre-score order)', ev.blend?.recall) + ref('oracle (true preferences, no exposure)', ev.oracle?.recall) : '') +
+    (ev
+      ? ref('blend (all generators, pre-score order)', ev.blend?.recall) +
+        ref('oracle (true preferences, no exposure)', ev.oracle?.recall)
+      : '') +
     `</tbody></table>` +
     latencyFoot(gens) +
     `<p class="foot">Share of the feed: ${fs.pages} pages, ${fs.items} items (${e(fs.window)}); an item proposed by several generators counts for each, so shares add up to more than 100%.` +
@@ -148,7 +178,8 @@ function latencyFoot(gens: ServiceStatus[]): string {
 }
 
 function evalFoot(ev: EvalView): string {
-  if (!ev.available) return `<p class="foot">Recall: <span class="warn">${e(ev.reason)}</span> <span class="muted">(${e(ev.path)})</span></p>`;
+  if (!ev.available)
+    return `<p class="foot">Recall: <span class="warn">${e(ev.reason)}</span> <span class="muted">(${e(ev.path)})</span></p>`;
   return `<p class="foot">Recall: eval of ${e(ev.world)}, test day ${e(ev.testDay)}, ${ev.users} users${ev.finishedAt ? `, finished ${e(ev.finishedAt.replace('T', ' ').slice(0, 16))} UTC` : ''} <span class="muted">(${e(ev.path)})</span>.</p>`;
 }
 
@@ -167,15 +198,30 @@ function modelsSection(models: ModelsView, nowMs: number): string {
     ...hosts.filter((h) => !h.reachable).map((h) => `ANN host ${h.name} (${h.address}): ${h.error}`),
     ...(viewer && !viewer.reachable ? [`viewer (${viewer.address}): ${viewer.error}`] : []),
   ];
-  const modelNames = [...new Set([...reg.models.map((m) => m.model), ...hosts.flatMap((h) => h.models.map((m) => m.model)), ...(viewer?.versions.map((v) => v.model) ?? [])])].sort();
+  const modelNames = [
+    ...new Set([
+      ...reg.models.map((m) => m.model),
+      ...hosts.flatMap((h) => h.models.map((m) => m.model)),
+      ...(viewer?.versions.map((v) => v.model) ?? []),
+    ]),
+  ].sort();
   const blocks = modelNames.map((model) => {
     const fromRegistry = reg.models.find((m) => m.model === model)?.versions ?? [];
     const seen = new Set(fromRegistry.map((v) => v.version));
     // Versions hosts or the viewer hold that the registry (or its shown window) does not list.
-    const extra = [...hosts.flatMap((h) => h.models.filter((m) => m.model === model).flatMap((m) => m.loadedVersions)), ...(viewer?.versions.filter((v) => v.model === model).map((v) => v.version) ?? [])]
+    const extra = [
+      ...hosts.flatMap((h) => h.models.filter((m) => m.model === model).flatMap((m) => m.loadedVersions)),
+      ...(viewer?.versions.filter((v) => v.model === model).map((v) => v.version) ?? []),
+    ]
       .filter((v) => !seen.has(v) && seen.add(v))
-      .map((version) => ({ version, state: 'not in registry', history: [] as { state: string; atMs: number; note: string }[] }));
-    const versions = [...fromRegistry, ...extra].sort((a, b) => (a.version < b.version ? 1 : a.version > b.version ? -1 : 0));
+      .map((version) => ({
+        version,
+        state: 'not in registry',
+        history: [] as { state: string; atMs: number; note: string }[],
+      }));
+    const versions = [...fromRegistry, ...extra].sort((a, b) =>
+      a.version < b.version ? 1 : a.version > b.version ? -1 : 0,
+    );
     const starts = versions.flatMap((v) => v.history.map((h) => h.atMs));
     const startMs = starts.length ? Math.min(...starts) : nowMs - 3_600_000;
     const hostCols = hosts.map((h) => `<th>ANN ${e(h.name)}</th>`).join('');
@@ -184,14 +230,23 @@ function modelsSection(models: ModelsView, nowMs: number): string {
         .map((h) => {
           const m = h.models.find((x) => x.model === model);
           if (!h.reachable) return '<td class="muted">?</td>';
-          if (m?.servingVersion === v.version) return `<td class="serving" title="serves ${e(v.version)}: ${m.items} items, d=${m.dim}, ${e(m.indexType)}">● serving</td>`;
+          if (m?.servingVersion === v.version)
+            return `<td class="serving" title="serves ${e(v.version)}: ${m.items} items, d=${m.dim}, ${e(m.indexType)}">● serving</td>`;
           if (m?.loadedVersions.includes(v.version)) return '<td title="loaded, not serving">○ loaded</td>';
           return '<td class="muted">–</td>';
         })
         .join('');
-      const viewerCell = viewer ? (viewer.reachable ? (viewer.versions.some((x) => x.model === model && x.version === v.version) ? '<td>✓ holds</td>' : '<td class="muted">–</td>') : '<td class="muted">?</td>') : '';
+      const viewerCell = viewer
+        ? viewer.reachable
+          ? viewer.versions.some((x) => x.model === model && x.version === v.version)
+            ? '<td>✓ holds</td>'
+            : '<td class="muted">–</td>'
+          : '<td class="muted">?</td>'
+        : '';
       const chip = `<span class="chip" style="background:${STATE_COLORS[v.state] ?? '#ccd'};color:${['retired', 'training'].includes(v.state) ? '#333' : '#fff'}">${e(v.state)}</span>`;
-      const history = v.history.length ? timeline(segmentsOf(v.history, nowMs), startMs, nowMs) : '<span class="muted">no history</span>';
+      const history = v.history.length
+        ? timeline(segmentsOf(v.history, nowMs), startMs, nowMs)
+        : '<span class="muted">no history</span>';
       const steps = v.history.map((h) => h.state).join(' → ');
       return `<tr data-version="${e(v.version)}"><td>${e(v.version)}</td><td>${chip}</td>${viewerCell}${cells}<td title="${e(steps)}">${history}</td></tr>`;
     });
@@ -218,7 +273,9 @@ function sourcesSection(snapshot: StatusSnapshot): string {
     const key = s.latency ? SOURCE_LABELS[s.latency.source] : 'no figures (unreachable)';
     byLatencySource.set(key, [...(byLatencySource.get(key) ?? []), s.name]);
   }
-  const latencyLines = [...byLatencySource].map(([source, names]) => `<li><b>${e(source)}</b>: ${names.map(e).join(', ')}</li>`).join('');
+  const latencyLines = [...byLatencySource]
+    .map(([source, names]) => `<li><b>${e(source)}</b>: ${names.map(e).join(', ')}</li>`)
+    .join('');
   const fs: FeedShare = snapshot.feedShare;
   return (
     `<section class="sources"><h2>Where the numbers come from</h2><ul>` +
@@ -244,13 +301,18 @@ export function renderBody(snapshot: StatusSnapshot): string {
   const total = snapshot.services.length;
   const summary = [...counts]
     .filter(([h]) => h !== 'SERVING')
-    .map(([h, n]) => `<span class="pill" style="background:${HEALTH_COLORS[h]}">${n} ${e(h.replace('_', ' ').toLowerCase())}</span>`)
+    .map(
+      ([h, n]) =>
+        `<span class="pill" style="background:${HEALTH_COLORS[h]}">${n} ${e(h.replace('_', ' ').toLowerCase())}</span>`,
+    )
     .join('');
   const blender = snapshot.services.find((s) => s.role === 'blender');
   return (
     `<header><h1>feedloom <span>status</span></h1>` +
     `<div class="summary"><span class="pill" style="background:${serving === total ? HEALTH_COLORS.SERVING : '#5b6775'}" data-summary="serving">${serving}/${total} serving</span>${summary}` +
-    (blender?.latency ? `<span class="kv">Blend mean <b>${formatMs(blender.latency.meanMs)}</b> p99 <b>${formatMs(blender.latency.p99Ms)}</b> <span class="muted">(${e(blender.latency.window)})</span></span>` : '') +
+    (blender?.latency
+      ? `<span class="kv">Blend mean <b>${formatMs(blender.latency.meanMs)}</b> p99 <b>${formatMs(blender.latency.p99Ms)}</b> <span class="muted">(${e(blender.latency.window)})</span></span>`
+      : '') +
     `<span class="kv">world <b>${e(snapshot.world.preset)}</b> <span class="muted">${e(snapshot.world.dir)}</span></span></div>` +
     `<div class="stamp" data-generated="${snapshot.generatedAtMs}">updated ${clock(snapshot.generatedAtMs)} UTC (collected in ${snapshot.tookMs} ms) · refreshes every ${Math.round(snapshot.refreshMs / 1000)} s <span id="stale"></span></div></header>` +
     servicesSection(snapshot.services) +

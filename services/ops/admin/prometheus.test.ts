@@ -30,13 +30,27 @@ describe('Prometheus text', () => {
 
   it('parses samples with labels, escapes and timestamps, and skips comments', () => {
     expect(scrape.get('rpc_server_duration_count')).toHaveLength(3);
-    expect(sumOf(scrape, 'feedloom_blender_page_items_total', (l) => l.generator === 'a "quoted", name' && l.sole === 'true')).toBe(3);
+    expect(
+      sumOf(
+        scrape,
+        'feedloom_blender_page_items_total',
+        (l) => l.generator === 'a "quoted", name' && l.sole === 'true',
+      ),
+    ).toBe(3);
     expect(sumOf(scrape, 'no_such_metric')).toBeUndefined();
   });
 
   it('adds up the series a filter picks (here both status codes) into one histogram', () => {
     const h = histogramOf(scrape, 'rpc_server_duration', blender)!;
-    expect(h).toEqual({ buckets: [{ le: 5, count: 2 }, { le: 10, count: 6 }, { le: Infinity, count: 10 }], count: 10, sum: 320 });
+    expect(h).toEqual({
+      buckets: [
+        { le: 5, count: 2 },
+        { le: 10, count: 6 },
+        { le: Infinity, count: 10 },
+      ],
+      count: 10,
+      sum: 320,
+    });
     expect(histogramOf(scrape, 'rpc_server_duration', (l) => l.rpc_service === 'nope')).toBeUndefined();
   });
 
@@ -50,8 +64,20 @@ describe('Prometheus text', () => {
 
   it('takes the difference of two scrapes, and treats a reset counter as a restart', () => {
     const before = histogramOf(scrape, 'rpc_server_duration', blender)!;
-    const after = { buckets: before.buckets.map((b) => ({ le: b.le, count: b.count + 3 })), count: before.count + 3, sum: before.sum + 6 };
-    expect(histogramDelta(after, before)).toEqual({ buckets: [{ le: 5, count: 3 }, { le: 10, count: 3 }, { le: Infinity, count: 3 }], count: 3, sum: 6 });
+    const after = {
+      buckets: before.buckets.map((b) => ({ le: b.le, count: b.count + 3 })),
+      count: before.count + 3,
+      sum: before.sum + 6,
+    };
+    expect(histogramDelta(after, before)).toEqual({
+      buckets: [
+        { le: 5, count: 3 },
+        { le: 10, count: 3 },
+        { le: Infinity, count: 3 },
+      ],
+      count: 3,
+      sum: 6,
+    });
     const restarted = { buckets: [{ le: 5, count: 1 }], count: 1, sum: 1 };
     expect(histogramDelta(restarted, before)).toBe(restarted);
   });

@@ -73,7 +73,11 @@ function parseLabels(text: string): Labels {
  * The histogram `family` (e.g. rpc_server_duration) summed over every series whose labels pass
  * `filter` (other labels, such as status code or method, are added up). Undefined when no series matches.
  */
-export function histogramOf(scrape: Scrape, family: string, filter: (labels: Labels) => boolean): Histogram | undefined {
+export function histogramOf(
+  scrape: Scrape,
+  family: string,
+  filter: (labels: Labels) => boolean,
+): Histogram | undefined {
   const byBound = new Map<number, number>();
   let matched = false;
   for (const s of scrape.get(`${family}_bucket`) ?? []) {
@@ -83,7 +87,8 @@ export function histogramOf(scrape: Scrape, family: string, filter: (labels: Lab
     byBound.set(le, (byBound.get(le) ?? 0) + s.value);
   }
   if (!matched) return undefined;
-  const total = (suffix: string) => (scrape.get(`${family}_${suffix}`) ?? []).filter((s) => filter(s.labels)).reduce((n, s) => n + s.value, 0);
+  const total = (suffix: string) =>
+    (scrape.get(`${family}_${suffix}`) ?? []).filter((s) => filter(s.labels)).reduce((n, s) => n + s.value, 0);
   const buckets = [...byBound].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
   const count = total('count') || (buckets.at(-1)?.count ?? 0);
   return { buckets, count, sum: total('sum') };
@@ -123,7 +128,11 @@ export function histogramQuantile(h: Histogram, q: number): number {
 }
 
 /** Sum of a counter's (or gauge's) samples whose labels pass `filter`; undefined when none match. */
-export function sumOf(scrape: Scrape, name: string, filter: (labels: Labels) => boolean = () => true): number | undefined {
+export function sumOf(
+  scrape: Scrape,
+  name: string,
+  filter: (labels: Labels) => boolean = () => true,
+): number | undefined {
   const samples = (scrape.get(name) ?? []).filter((s) => filter(s.labels));
   return samples.length ? samples.reduce((n, s) => n + s.value, 0) : undefined;
 }

@@ -30,7 +30,12 @@ export class ScrapeHistory {
           this.errors.delete(url);
         } catch (err) {
           this.up.set(url, false);
-          this.errors.set(url, (err as Error).cause ? String(((err as Error).cause as Error).message ?? (err as Error).cause) : (err as Error).message);
+          this.errors.set(
+            url,
+            (err as Error).cause
+              ? String(((err as Error).cause as Error).message ?? (err as Error).cause)
+              : (err as Error).message,
+          );
         }
       }),
     );
@@ -52,6 +57,8 @@ export class ScrapeHistory {
     if (!latest) return undefined;
     const base = this.baseline(url);
     const latestAt = this.kept.get(url)!.at(-1)!.atMs;
-    return base ? { latest, base: base.scrape, window: `last ${Math.max(1, Math.round((latestAt - base.atMs) / 1000))} s` } : { latest, window: 'since start' };
+    return base
+      ? { latest, base: base.scrape, window: `last ${Math.max(1, Math.round((latestAt - base.atMs) / 1000))} s` }
+      : { latest, window: 'since start' };
   }
 }

@@ -30,16 +30,24 @@ export function adminPortOf(mesh: MeshConfig, env: NodeJS.ProcessEnv = process.e
   if (configured !== undefined) return configured;
   if (env.FEEDLOOM_ADMIN_PORT) {
     const port = Number(env.FEEDLOOM_ADMIN_PORT);
-    if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`FEEDLOOM_ADMIN_PORT must be a port number from 0 to 65535 (got "${env.FEEDLOOM_ADMIN_PORT}")`);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535)
+      throw new Error(`FEEDLOOM_ADMIN_PORT must be a port number from 0 to 65535 (got "${env.FEEDLOOM_ADMIN_PORT}")`);
     return port;
   }
   const derived = mesh.services.blender.port + 2_000;
-  if (derived > 65_535) throw new Error(`cannot derive the admin port from the blender's (${mesh.services.blender.port} + 2000 > 65535); set FEEDLOOM_ADMIN_PORT or --port`);
+  if (derived > 65_535)
+    throw new Error(
+      `cannot derive the admin port from the blender's (${mesh.services.blender.port} + 2000 > 65535); set FEEDLOOM_ADMIN_PORT or --port`,
+    );
   return derived;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': `${type}; charset=utf-8`,
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 

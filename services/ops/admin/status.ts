@@ -101,15 +101,32 @@ export interface RegistryVersionView {
 }
 
 export interface ModelsView {
-  registry: { dir: string; available: boolean; reason?: string; models: { model: string; versions: RegistryVersionView[] }[] };
+  registry: {
+    dir: string;
+    available: boolean;
+    reason?: string;
+    models: { model: string; versions: RegistryVersionView[] }[];
+  };
   annHosts: {
     name: string;
     address: string;
     reachable: boolean;
     error?: string;
-    models: { model: string; servingVersion: string; loadedVersions: string[]; items: number; dim: number; indexType: string }[];
+    models: {
+      model: string;
+      servingVersion: string;
+      loadedVersions: string[];
+      items: number;
+      dim: number;
+      indexType: string;
+    }[];
   }[];
-  viewer?: { address: string; reachable: boolean; error?: string; versions: { model: string; version: string; dim: number; loadedAtMs: number }[] };
+  viewer?: {
+    address: string;
+    reachable: boolean;
+    error?: string;
+    versions: { model: string; version: string; dim: number; loadedAtMs: number }[];
+  };
 }
 
 export interface StatusSnapshot {

@@ -34,7 +34,13 @@ export function metricsUrlOf(mesh: MeshConfig, svc: { port: number; address?: st
 }
 
 export function targetsOf(mesh: MeshConfig): Target[] {
-  const target = (name: string, role: ServiceRole, grpcService: string, svc: { port: number; address?: string }, extra: Partial<Target> = {}): Target => ({
+  const target = (
+    name: string,
+    role: ServiceRole,
+    grpcService: string,
+    svc: { port: number; address?: string },
+    extra: Partial<Target> = {},
+  ): Target => ({
     name,
     role,
     grpcService,
@@ -50,6 +56,8 @@ export function targetsOf(mesh: MeshConfig): Target[] {
     ...(ranker ? [target('ranker', 'ranker', 'feedloom.v1.Ranker', ranker)] : []),
     ...(viewer ? [target('viewer', 'viewer', 'feedloom.v1.ViewerModel', viewer)] : []),
     ...(mesh.ann?.hosts ?? []).map((h) => target(`ann.${h.name}`, 'ann', 'feedloom.v1.AnnSearch', h)),
-    ...mesh.generators.map((g) => target(`generator.${g.name}`, 'generator', 'feedloom.v1.CandidateGenerator', g, { enabled: g.enabled })),
+    ...mesh.generators.map((g) =>
+      target(`generator.${g.name}`, 'generator', 'feedloom.v1.CandidateGenerator', g, { enabled: g.enabled }),
+    ),
   ];
 }

@@ -18,21 +18,40 @@ export const annCommand = defineCommand({
   rollout VERSION    host by host: load VERSION, then serve it; stops at the first host that fails`,
   options: {
     model: MODEL,
-    host: { type: 'string', arg: 'NAME', multiple: true, help: 'only this host (repeatable; default: every host in ann.hosts, in order)' },
-    'timeout-ms': { type: 'string', arg: 'N', default: '120000', help: 'per call (default 120000: loading a large index takes a while)' },
+    host: {
+      type: 'string',
+      arg: 'NAME',
+      multiple: true,
+      help: 'only this host (repeatable; default: every host in ann.hosts, in order)',
+    },
+    'timeout-ms': {
+      type: 'string',
+      arg: 'N',
+      default: '120000',
+      help: 'per call (default 120000: loading a large index takes a while)',
+    },
   },
   positionals: 'COMMAND [VERSION]',
   run: ({ values, positionals }) => runAnn(values, positionals),
 });
 
-async function runAnn(values: { config: string; model: string; host?: string[]; 'timeout-ms': string }, positionals: string[]): Promise<number> {
+async function runAnn(
+  values: { config: string; model: string; host?: string[]; 'timeout-ms': string },
+  positionals: string[],
+): Promise<number> {
   const [command, version] = positionals;
   if (!command || command === 'help') {
     console.log(commandHelp(annCommand));
     return command ? 0 : 2;
   }
   const all = endpointsFromMesh(loadMeshConfig(values.config)).annHosts;
-  const hosts = values.host?.length ? values.host.map((name) => all.find((h) => h.name === name) ?? fail(`no ANN host "${name}" in the mesh config (hosts: ${all.map((h) => h.name).join(', ')})`)) : all;
+  const hosts = values.host?.length
+    ? values.host.map(
+        (name) =>
+          all.find((h) => h.name === name) ??
+          fail(`no ANN host "${name}" in the mesh config (hosts: ${all.map((h) => h.name).join(', ')})`),
+      )
+    : all;
   if (hosts.length === 0) fail('the mesh config lists no ANN hosts (ann.hosts)');
   const timeoutMs = Number(values['timeout-ms']);
   const model = values.model;
@@ -42,7 +61,9 @@ async function runAnn(values: { config: string; model: string; host?: string[]; 
       try {
         const res = await callUnary(client, 'getVersions', {}, { timeoutMs });
         const m = res.models.find((x) => x.model === model);
-        console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} ${m ? `serves ${m.servingVersion || '-'}  holds ${m.loadedVersions.join(', ')}  ${m.items} items, dim ${m.dim}, ${m.indexType}${m.shardCount > 1 ? `, shard ${m.shard} of ${m.shardCount}` : ''}` : `nothing for ${model}`}`);
+        console.log(
+          `${h.name.padEnd(10)} ${h.address.padEnd(22)} ${m ? `serves ${m.servingVersion || '-'}  holds ${m.loadedVersions.join(', ')}  ${m.items} items, dim ${m.dim}, ${m.indexType}${m.shardCount > 1 ? `, shard ${m.shard} of ${m.shardCount}` : ''}` : `nothing for ${model}`}`,
+        );
       } catch (err) {
         console.log(`${h.name.padEnd(10)} ${h.address.padEnd(22)} unreachable: ${messageOf(err).split('. ')[0]}`);
       } finally {
@@ -51,13 +72,15 @@ async function runAnn(values: { config: string; model: string; host?: string[]; 
     }
     return 0;
   }
-  if (!['load', 'serve', 'unload', 'rollout'].includes(command)) fail(`unknown command "${command}"\n\n${commandHelp(annCommand)}`);
+  if (!['load', 'serve', 'unload', 'rollout'].includes(command))
+    fail(`unknown command "${command}"\n\n${commandHelp(annCommand)}`);
   if (!version) fail(`usage: feedloom ann ${command} VERSION`);
   if (positionals.length > 2) fail(`unexpected argument "${positionals[2]}" (usage: feedloom ann ${command} VERSION)`);
   for (const h of hosts) {
     const client = connect(AnnAdminClient, h.address);
     try {
-      const steps = command === 'rollout' ? (['loadVersion', 'serveVersion'] as const) : ([`${command}Version`] as const);
+      const steps =
+        command === 'rollout' ? (['loadVersion', 'serveVersion'] as const) : ([`${command}Version`] as const);
       let res;
       for (const step of steps) res = await callUnary(client, step as 'loadVersion', { model, version }, { timeoutMs });
       console.log(`${h.name}: serves ${res!.servingVersion || '-'}, holds ${res!.loadedVersions.join(', ')}`);

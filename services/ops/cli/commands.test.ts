@@ -9,7 +9,27 @@ describe('the feedloom command table', () => {
     const names = COMMANDS.map((c) => c.name);
     expect(new Set(names).size).toBe(names.length);
     expect(names).toEqual(
-      expect.arrayContaining(['up', 'demo', 'feed', 'eval', 'build-world', 'batch', 'import', 'write-udata', 'train', 'train-ranker', 'eval-ranker', 'retrain', 'index', 'ann', 'rollout', 'rollback', 'status', 'k8s', 'new-generator']),
+      expect.arrayContaining([
+        'up',
+        'demo',
+        'feed',
+        'eval',
+        'build-world',
+        'batch',
+        'import',
+        'write-udata',
+        'train',
+        'train-ranker',
+        'eval-ranker',
+        'retrain',
+        'index',
+        'ann',
+        'rollout',
+        'rollback',
+        'status',
+        'k8s',
+        'new-generator',
+      ]),
     );
     for (const c of COMMANDS) expect(usage()).toContain(`\n  ${c.name} ${c.usage}`.trimEnd());
   });
@@ -18,7 +38,10 @@ describe('the feedloom command table', () => {
     for (const c of COMMANDS) {
       const flags = [...c.usage.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]);
       const known = new Set([...Object.keys(c.options), ...Object.keys(SHARED_OPTIONS)]);
-      expect(flags.filter((f) => !known.has(f) && f !== 'help'), c.name).toEqual([]);
+      expect(
+        flags.filter((f) => !known.has(f) && f !== 'help'),
+        c.name,
+      ).toEqual([]);
     }
   });
 

@@ -31,22 +31,41 @@ export interface EvalCommand {
 
 const PRESETS = ['tiny', 'small', 'default', 'large'] as const;
 
-
 export const evalCommand = defineCommand({
   name: 'eval',
-  usage: '[--preset small|--world DIR] [--split user-last:0.2|last-day] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]',
+  usage:
+    '[--preset small|--world DIR] [--split user-last:0.2|last-day] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]',
   summary: `recall, coverage, overlap, marginal value per generator
 (an imported world: --split user-last:0.2 and --k 20,100 by default, with
 popularity, item-kNN and EASE beside the generators and the served Blend)`,
   options: {
-    preset: { type: 'string', arg: PRESETS.join('|'), help: "evaluate the preset's simulated world (data/<preset>, built when missing)" },
+    preset: {
+      type: 'string',
+      arg: PRESETS.join('|'),
+      help: "evaluate the preset's simulated world (data/<preset>, built when missing)",
+    },
     world: { ...WORLD, help: 'evaluate the existing (e.g. imported) world in DIR' },
-    split: { type: 'string', arg: 'user-last:F|last-day', help: "what is held out (default: user-last:0.2 on imported worlds, last-day on simulated ones)" },
+    split: {
+      type: 'string',
+      arg: 'user-last:F|last-day',
+      help: 'what is held out (default: user-last:0.2 on imported worlds, last-day on simulated ones)',
+    },
     json: { ...JSON_OUTPUT, help: 'print the report as JSON (progress goes to stderr)' },
-    k: { type: 'string', arg: 'LIST', help: 'recall cut-offs (default: 20,100 with a per-user split, 100,500 with the last day)' },
+    k: {
+      type: 'string',
+      arg: 'LIST',
+      help: 'recall cut-offs (default: 20,100 with a per-user split, 100,500 with the last day)',
+    },
     users: { type: 'string', arg: 'N', default: '400', help: 'evaluate at most N users' },
-    doc: { type: 'string', arg: 'FILE', help: 'also write the table, with what each generator is for, to FILE (last-day split)' },
-    'tune-weights': { type: 'boolean', help: 'learn blender weights on half the users, check them on the other half (last-day split)' },
+    doc: {
+      type: 'string',
+      arg: 'FILE',
+      help: 'also write the table, with what each generator is for, to FILE (last-day split)',
+    },
+    'tune-weights': {
+      type: 'boolean',
+      help: 'learn blender weights on half the users, check them on the other half (last-day split)',
+    },
   },
   run: ({ values }) =>
     runEvalCommand({
@@ -65,10 +84,16 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
 export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   const mesh = loadMeshConfig(cmd.configPath);
   if (cmd.preset) {
-    if (!PRESETS.includes(cmd.preset as (typeof PRESETS)[number])) throw new Error(`--preset must be one of ${PRESETS.join(', ')}`);
-    mesh.world = { ...mesh.world, preset: cmd.preset as (typeof PRESETS)[number], dir: resolve(REPO_ROOT, 'data', cmd.preset) };
+    if (!PRESETS.includes(cmd.preset as (typeof PRESETS)[number]))
+      throw new Error(`--preset must be one of ${PRESETS.join(', ')}`);
+    mesh.world = {
+      ...mesh.world,
+      preset: cmd.preset as (typeof PRESETS)[number],
+      dir: resolve(REPO_ROOT, 'data', cmd.preset),
+    };
   }
-  if (cmd.ks?.some((k) => !Number.isInteger(k) || k < 1 || k > 10_000)) throw new Error('--k must be a comma-separated list of integers from 1 to 10000');
+  if (cmd.ks?.some((k) => !Number.isInteger(k) || k < 1 || k > 10_000))
+    throw new Error('--k must be a comma-separated list of integers from 1 to 10000');
   if (cmd.split !== undefined && cmd.split !== 'last-day') parseSplit(cmd.split); // a bad --split fails before any work
   // With --json, stdout carries only the JSON.
   const log = cmd.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
@@ -77,18 +102,37 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   else await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir, log });
   const split = await splitOf(cmd.split, mesh.world.dir);
   if (split) {
-    if (cmd.docPath || cmd.tuneWeights) throw new Error('--doc and --tune-weights go with the last-day split only (--split last-day)');
+    if (cmd.docPath || cmd.tuneWeights)
+      throw new Error('--doc and --tune-weights go with the last-day split only (--split last-day)');
     const report = await runSplitEval(mesh, { split, ks: cmd.ks ?? [20, 100], maxUsers: cmd.maxUsers, log });
     console.log(cmd.json ? JSON.stringify(report, null, 2) : formatSplitReport(report));
-    writeFileSync(lastEvalPath(mesh.world.dir), JSON.stringify({ ...report, finishedAt: new Date().toISOString() }, null, 2));
+    writeFileSync(
+      lastEvalPath(mesh.world.dir),
+      JSON.stringify({ ...report, finishedAt: new Date().toISOString() }, null, 2),
+    );
     return report.meshError ? 1 : 0;
   }
-  const report = await runEval(mesh, { ks: cmd.ks ?? [100, 500], maxUsers: cmd.maxUsers, tuneWeights: cmd.tuneWeights, log });
+  const report = await runEval(mesh, {
+    ks: cmd.ks ?? [100, 500],
+    maxUsers: cmd.maxUsers,
+    tuneWeights: cmd.tuneWeights,
+    log,
+  });
   console.log(cmd.json ? JSON.stringify(report, null, 2) : formatReport(report));
   // The status page shows the last eval of the world it serves.
-  writeFileSync(lastEvalPath(mesh.world.dir), JSON.stringify({ ...report, finishedAt: new Date().toISOString() }, null, 2));
+  writeFileSync(
+    lastEvalPath(mesh.world.dir),
+    JSON.stringify({ ...report, finishedAt: new Date().toISOString() }, null, 2),
+  );
   if (cmd.docPath) {
-    writeFileSync(cmd.docPath, await generatorsDoc(report, mesh, `npx feedloom eval${cmd.preset ? ` --preset ${cmd.preset}` : ''} --doc ${cmd.docPath}`));
+    writeFileSync(
+      cmd.docPath,
+      await generatorsDoc(
+        report,
+        mesh,
+        `npx feedloom eval${cmd.preset ? ` --preset ${cmd.preset}` : ''} --doc ${cmd.docPath}`,
+      ),
+    );
     console.error(`wrote ${cmd.docPath}`);
   }
   return 0;
@@ -127,11 +171,11 @@ async function generatorsDoc(report: EvalReport, mesh: MeshConfig, command: stri
     'found in the first K candidates. Coverage: share of the catalog proposed to anyone. Overlap: share',
     "of a generator's top 100 that some other generator also proposes. Marginal: blended recall lost when",
     'the generator is removed from the blend. Latency: one Generate call over gRPC, on a loaded machine.',
-    'The oracle ranks items by the simulator\'s true expected engagement; it ignores exposure (users only',
+    "The oracle ranks items by the simulator's true expected engagement; it ignores exposure (users only",
     'engage with what they are shown), so popularity-driven generators can beat it on logged data; the',
-    '÷oracle columns give each recall as a multiple of the oracle\'s at the same K.',
+    "÷oracle columns give each recall as a multiple of the oracle's at the same K.",
     'Learned models are trained on every day before the test day (their settings were chosen on a',
-    'held-out day). The blend row runs the blender\'s own stages (dedupe, filter, pre-score, compose',
+    "held-out day). The blend row runs the blender's own stages (dedupe, filter, pre-score, compose",
     'page with its caps) over every generator\'s answer, on a page of the largest K; "served quotas" cuts',
     'each answer to the quota the mesh config asks for when serving, as the blender sees it.',
     '',
@@ -150,15 +194,52 @@ export function formatReport(r: EvalReport): string {
   // Recall as a multiple of the oracle's at the same K (above 1: see the note on exposure).
   const oracle = r.oracle;
   const ratioCols = oracle ? ks.map((k) => `÷oracle${k}`) : [];
-  const ratios = (recall: Record<string, number>) => (oracle ? ks.map((k) => (oracle.recall[k] > 0 ? `${(recall[k] / oracle.recall[k]).toFixed(2)}×` : '')) : []);
-  const head = ['generator', 'kind', ...ks.map((k) => `recall${k}`), ...ratioCols, 'coverage', 'overlap', 'marginal', 'p50 ms', 'p99 ms'];
+  const ratios = (recall: Record<string, number>) =>
+    oracle ? ks.map((k) => (oracle.recall[k] > 0 ? `${(recall[k] / oracle.recall[k]).toFixed(2)}×` : '')) : [];
+  const head = [
+    'generator',
+    'kind',
+    ...ks.map((k) => `recall${k}`),
+    ...ratioCols,
+    'coverage',
+    'overlap',
+    'marginal',
+    'p50 ms',
+    'p99 ms',
+  ];
   const rows = [...r.generators]
     .sort((a, b) => (b.recall[ks[ks.length - 1]] ?? 0) - (a.recall[ks[ks.length - 1]] ?? 0))
-    .map((g) => [g.name, g.kind, ...ks.map((k) => pct(g.recall[k])), ...ratios(g.recall), pct(g.coverage), pct(g.overlap), pct(g.marginal), g.p50Ms.toFixed(2), g.p99Ms.toFixed(2)].concat(g.errors ? [`${g.errors} errors`] : []));
-  for (const b of [r.blend, r.servedBlend]) if (b) rows.push([b.name, '', ...ks.map((k) => pct(b.recall[k])), ...ratios(b.recall), pct(b.coverage), '', '', '', '']);
-  if (oracle) rows.push(['oracle (true prefs, no exposure)', '', ...ks.map((k) => pct(oracle.recall[k])), ...ratios(oracle.recall), '', '', '', '', '']);
+    .map((g) =>
+      [
+        g.name,
+        g.kind,
+        ...ks.map((k) => pct(g.recall[k])),
+        ...ratios(g.recall),
+        pct(g.coverage),
+        pct(g.overlap),
+        pct(g.marginal),
+        g.p50Ms.toFixed(2),
+        g.p99Ms.toFixed(2),
+      ].concat(g.errors ? [`${g.errors} errors`] : []),
+    );
+  for (const b of [r.blend, r.servedBlend])
+    if (b)
+      rows.push([b.name, '', ...ks.map((k) => pct(b.recall[k])), ...ratios(b.recall), pct(b.coverage), '', '', '', '']);
+  if (oracle)
+    rows.push([
+      'oracle (true prefs, no exposure)',
+      '',
+      ...ks.map((k) => pct(oracle.recall[k])),
+      ...ratios(oracle.recall),
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
   return [
     `eval on ${r.world}: test day ${r.testDay}, ${r.users} users (recall of their clicks and saves that day)`,
     line(head),
@@ -185,11 +266,13 @@ export function formatSplitReport(r: SplitEvalReport): string {
     row.recall[ks[0]] === undefined ? '' : pct(row.coverage),
     [row.note, row.errors ? `${row.errors} errors` : ''].filter(Boolean).join('; '),
   ];
-  const byRecall = (rows: SplitEvalReport['generators']) => [...rows].sort((a, b) => (b.recall[ks[ks.length - 1]] ?? -1) - (a.recall[ks[ks.length - 1]] ?? -1));
+  const byRecall = (rows: SplitEvalReport['generators']) =>
+    [...rows].sort((a, b) => (b.recall[ks[ks.length - 1]] ?? -1) - (a.recall[ks[ks.length - 1]] ?? -1));
   const rows = [...byRecall(r.generators), ...r.blends, ...r.baselines].map(cells);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const last = head.length - 1;
-  const line = (c: string[]) => `| ${c.map((x, i) => (i < 2 || i === last ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join(' | ')} |`;
+  const line = (c: string[]) =>
+    `| ${c.map((x, i) => (i < 2 || i === last ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join(' | ')} |`;
   return [
     `eval on ${r.world}: split ${r.split} (each user's last ${+(100 * r.fraction).toFixed(1)}% of interactions, by time, held out), ${r.users} users, ${r.catalogItems} catalog items`,
     `${r.metric}; every list is the full catalog minus the user's training items; coverage: share of the catalog in some user's list at the row's largest K`,
@@ -197,10 +280,17 @@ export function formatSplitReport(r: SplitEvalReport): string {
     `|${widths.map((w, i) => (i < 2 || i === last ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
     ...rows.map(line),
     ...(r.easeLambda
-      ? ['', `EASE λ on the validation slice (recall${ks[ks.length - 1]}): ${Object.entries(r.easeLambda.recallByLambda).map(([l, x]) => `${l} → ${pct(x)}`).join(', ')}`]
+      ? [
+          '',
+          `EASE λ on the validation slice (recall${ks[ks.length - 1]}): ${Object.entries(r.easeLambda.recallByLambda)
+            .map(([l, x]) => `${l} → ${pct(x)}`)
+            .join(', ')}`,
+        ]
       : []),
     ...(r.meshError ? ['', `the mesh rows are missing: ${r.meshError}`] : []),
     '',
-    `training world: ${r.trainWorld}; seconds: ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `training world: ${r.trainWorld}; seconds: ${Object.entries(r.seconds)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
   ].join('\n');
 }

@@ -1,12 +1,26 @@
-import { BlenderClient, SourceState, sourceStateToJSON, type BlendResponse } from '../../../generated/feedloom/v1/blender.js';
+import {
+  BlenderClient,
+  SourceState,
+  sourceStateToJSON,
+  type BlendResponse,
+} from '../../../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
 import { defineCommand } from '../../../libs/bootstrap/command.js';
 import { addressOf, loadMeshConfig } from '../../../libs/config/mesh.js';
 
-export async function fetchFeed(address: string, userId: string, options: { limit?: number; debug?: boolean; timeoutMs?: number } = {}): Promise<BlendResponse> {
+export async function fetchFeed(
+  address: string,
+  userId: string,
+  options: { limit?: number; debug?: boolean; timeoutMs?: number } = {},
+): Promise<BlendResponse> {
   const client = connect(BlenderClient, address);
   try {
-    return await callUnary(client, 'blend', { userId, limit: options.limit ?? 20, debug: options.debug ?? false, requestId: '' }, { timeoutMs: options.timeoutMs ?? 2_000 });
+    return await callUnary(
+      client,
+      'blend',
+      { userId, limit: options.limit ?? 20, debug: options.debug ?? false, requestId: '' },
+      { timeoutMs: options.timeoutMs ?? 2_000 },
+    );
   } finally {
     client.close();
   }
@@ -16,14 +30,21 @@ const pad = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` 
 
 /** A feed as a terminal table: position, item, score, and who proposed it at what rank. */
 export function formatFeed(userId: string, feed: BlendResponse): string {
-  const lines = [`feed for ${userId}  (${feed.ranking?.ranked ? `ranked by ${feed.ranking.modelVersion}` : `pre-score order: ${feed.ranking?.fallbackReason}`})`];
+  const lines = [
+    `feed for ${userId}  (${feed.ranking?.ranked ? `ranked by ${feed.ranking.modelVersion}` : `pre-score order: ${feed.ranking?.fallbackReason}`})`,
+  ];
   lines.push(`  ${pad('#', 4)}${pad('item', 10)}${pad('score', 9)}sources (generator@rank)`);
   feed.items.forEach((item, i) => {
     const sources = item.sources.map((s) => `${s.generator}@${s.rank}`).join(' ');
     lines.push(`  ${pad(String(i + 1), 4)}${pad(item.itemId, 10)}${pad(item.score.toFixed(4), 9)}${sources}`);
   });
   const troubled = feed.sources.filter((s) => s.state !== SourceState.SOURCE_STATE_OK);
-  lines.push(`  sources: ${feed.sources.length - troubled.length}/${feed.sources.length} ok` + (troubled.length ? `; ${troubled.map((s) => `${s.generator} ${sourceStateToJSON(s.state)}: ${s.error}`).join('; ')}` : ''));
+  lines.push(
+    `  sources: ${feed.sources.length - troubled.length}/${feed.sources.length} ok` +
+      (troubled.length
+        ? `; ${troubled.map((s) => `${s.generator} ${sourceStateToJSON(s.state)}: ${s.error}`).join('; ')}`
+        : ''),
+  );
   return lines.join('\n');
 }
 
@@ -31,7 +52,8 @@ export function formatDebug(feed: BlendResponse): string {
   const d = feed.debug;
   if (!d) return '';
   const lines = ['stages:'];
-  for (const s of d.stages) lines.push(`  ${pad(s.stage, 14)} ${s.ms.toFixed(2).padStart(8)} ms  ${s.itemsIn} → ${s.itemsOut}`);
+  for (const s of d.stages)
+    lines.push(`  ${pad(s.stage, 14)} ${s.ms.toFixed(2).padStart(8)} ms  ${s.itemsIn} → ${s.itemsOut}`);
   lines.push('dropped candidates by reason:');
   const reasons = new Map<string, number>();
   for (const j of d.journeys) if (j.droppedBy) reasons.set(j.droppedBy, (reasons.get(j.droppedBy) ?? 0) + 1);
@@ -44,13 +66,17 @@ export const feedCommand = defineCommand({
   usage: 'USER_ID [--debug] [--limit N]',
   summary: 'ask a running blender for a feed',
   options: {
-    debug: { type: 'boolean', help: "every candidate's journey: who proposed it, which filter dropped it, stage timings" },
+    debug: {
+      type: 'boolean',
+      help: "every candidate's journey: who proposed it, which filter dropped it, stage timings",
+    },
     limit: { type: 'string', arg: 'N', default: '20', help: 'items on the page' },
     address: { type: 'string', arg: 'HOST:PORT', help: "the blender (default: the config's)" },
   },
   positionals: 'USER_ID',
   async run({ values, positionals }) {
-    if (positionals.length !== 1) throw new Error('usage: feedloom feed USER_ID [--debug] [--limit N] [--address HOST:PORT]');
+    if (positionals.length !== 1)
+      throw new Error('usage: feedloom feed USER_ID [--debug] [--limit N] [--address HOST:PORT]');
     const mesh = loadMeshConfig(values.config);
     const address = values.address ?? addressOf(mesh, mesh.services.blender);
     const feed = await fetchFeed(address, positionals[0], { limit: Number(values.limit), debug: values.debug });

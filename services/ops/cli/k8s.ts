@@ -14,7 +14,15 @@ export function writeK8sManifests(configPath: string, outDir: string, options: K
     writeFileSync(join(outDir, file), stringify(o));
     return file;
   });
-  writeFileSync(join(outDir, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', namespace: options.namespace, resources: files }));
+  writeFileSync(
+    join(outDir, 'kustomization.yaml'),
+    stringify({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      namespace: options.namespace,
+      resources: files,
+    }),
+  );
   return files;
 }
 
@@ -27,7 +35,12 @@ export const k8sCommand = defineCommand({
     namespace: { type: 'string', arg: 'N', default: 'feedloom', help: 'Kubernetes namespace' },
     image: { type: 'string', arg: 'IMG', default: 'feedloom:latest', help: 'container image of every component' },
     replicas: { type: 'string', arg: 'N', default: '2', help: 'replicas of each stateless service' },
-    'world-claim': { type: 'string', arg: 'NAME', default: 'feedloom-world', help: 'the PersistentVolumeClaim that holds the world' },
+    'world-claim': {
+      type: 'string',
+      arg: 'NAME',
+      default: 'feedloom-world',
+      help: 'the PersistentVolumeClaim that holds the world',
+    },
   },
   async run({ values }) {
     const files = writeK8sManifests(values.config, values.out, {
@@ -36,7 +49,9 @@ export const k8sCommand = defineCommand({
       replicas: Number(values.replicas),
       worldClaim: values['world-claim'],
     });
-    console.log(`wrote ${files.length} manifests and kustomization.yaml to ${values.out}; deploy with: kubectl apply -k ${values.out}`);
+    console.log(
+      `wrote ${files.length} manifests and kustomization.yaml to ${values.out}; deploy with: kubectl apply -k ${values.out}`,
+    );
     return 0;
   },
 });

@@ -11,14 +11,22 @@ const TEMPLATE_NAME = 'template_example';
  * the one place a generator's kind lives) and registers it in the mesh config on the next free
  * port. The copy serves and passes its test as it is.
  */
-export function newGenerator(root: string, name: string, kind: string, configPath = join(root, 'config/mesh.json')): { dir: string; port: number } {
-  if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`NAME "${name}" must be lower_snake_case (a-z, 0-9, _), starting with a letter`);
-  if (!GeneratorKinds.includes(kind as GeneratorKindName)) throw new Error(`KIND "${kind}" must be one of ${GeneratorKinds.join(', ')}`);
+export function newGenerator(
+  root: string,
+  name: string,
+  kind: string,
+  configPath = join(root, 'config/mesh.json'),
+): { dir: string; port: number } {
+  if (!/^[a-z][a-z0-9_]*$/.test(name))
+    throw new Error(`NAME "${name}" must be lower_snake_case (a-z, 0-9, _), starting with a letter`);
+  if (!GeneratorKinds.includes(kind as GeneratorKindName))
+    throw new Error(`KIND "${kind}" must be one of ${GeneratorKinds.join(', ')}`);
   const dir = join(root, 'services/generators', name);
   if (existsSync(dir)) throw new Error(`services/generators/${name} already exists`);
   const raw = JSON.parse(readFileSync(configPath, 'utf8'));
   const mesh = parseMeshConfig(raw, configPath);
-  if (mesh.generators.some((g) => g.name === name)) throw new Error(`${configPath} already lists a generator "${name}"`);
+  if (mesh.generators.some((g) => g.name === name))
+    throw new Error(`${configPath} already lists a generator "${name}"`);
 
   const tmp = `${dir}.tmp`;
   cpSync(join(root, 'services/generators/_template'), tmp, { recursive: true });
@@ -43,7 +51,9 @@ export const newGeneratorCommand = defineCommand({
   name: 'new-generator',
   usage: 'NAME --kind heuristic|graph|learned',
   summary: 'scaffold a generator from the template and register it',
-  options: { kind: { type: 'string', arg: GeneratorKinds.join('|'), default: 'heuristic', help: 'the kind of generator' } },
+  options: {
+    kind: { type: 'string', arg: GeneratorKinds.join('|'), default: 'heuristic', help: 'the kind of generator' },
+  },
   positionals: 'NAME',
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new Error('usage: feedloom new-generator NAME --kind heuristic|graph|learned');

@@ -25,9 +25,17 @@ exit status: 0 every model published or up to date, 1 a model was rejected or fa
     registry: REGISTRY,
     models: { type: 'string', arg: 'LIST', help: 'two_tower,ranker (default: retrain.models)' },
     rollout: { type: 'boolean', help: 'roll each published version out (viewer, index, canary, guards, hosts)' },
-    every: { type: 'string', arg: 'INTERVAL', help: 'run a cycle every INTERVAL (e.g. 6h, 30m) until stopped (SIGINT/SIGTERM)' },
+    every: {
+      type: 'string',
+      arg: 'INTERVAL',
+      help: 'run a cycle every INTERVAL (e.g. 6h, 30m) until stopped (SIGINT/SIGTERM)',
+    },
     force: { type: 'boolean', help: 'train even when the newest version already saw every day of the log' },
-    'two-tower-args': { type: 'string', arg: 'ARGS', help: 'extra two_tower.py flags, e.g. --two-tower-args="--lr 1000" (a broken run)' },
+    'two-tower-args': {
+      type: 'string',
+      arg: 'ARGS',
+      help: 'extra two_tower.py flags, e.g. --two-tower-args="--lr 1000" (a broken run)',
+    },
     'ranker-args': { type: 'string', arg: 'ARGS', help: 'extra ranker.py flags' },
     'keep-work': KEEP_WORK,
     json: { ...JSON_OUTPUT, help: 'print the cycle report as JSON' },
@@ -56,7 +64,11 @@ async function runRetrain(values: {
   const options: CycleOptions = {
     mesh,
     worldDir: values.world ? resolve(values.world) : undefined,
-    registryDir: values.registry ? resolve(values.registry) : values.world ? resolve(values.world, 'models') : undefined,
+    registryDir: values.registry
+      ? resolve(values.registry)
+      : values.world
+        ? resolve(values.world, 'models')
+        : undefined,
     models: models as RetrainModel[] | undefined,
     twoTowerTrainerArgs: splitArgs(values['two-tower-args']),
     rankerTrainerArgs: splitArgs(values['ranker-args']),
@@ -104,14 +116,19 @@ export function formatCycle(r: CycleReport): string {
   const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
   const lines = [
     `cycle ${r.id} on ${r.world}: ${(r.durationMs / 1000).toFixed(1)} s`,
-    r.window.endMs ? `  trained on ${day(r.window.trainStartMs)}..${day(r.window.heldoutStartMs - 1)}, validated on ${day(r.window.heldoutStartMs)}..${day(r.window.endMs - 1)}` : '',
+    r.window.endMs
+      ? `  trained on ${day(r.window.trainStartMs)}..${day(r.window.heldoutStartMs - 1)}, validated on ${day(r.window.heldoutStartMs)}..${day(r.window.endMs - 1)}`
+      : '',
   ];
   if (r.error) lines.push(`  failed: ${r.error}`);
   const k = Number(r.gates.k ?? 100);
   for (const m of r.models) {
     const against = m.outcome === 'skipped' ? '' : m.incumbent ? ` (vs serving ${m.incumbent})` : ' (nothing serving)';
     lines.push(`  ${m.model} ${m.version ?? '(no new version)'}: ${m.outcome.toUpperCase()}${against}`);
-    const keys = m.model === 'two_tower' ? [`recall@${k}`, 'recall@500', 'item_mean_pairwise_cosine', 'user_mean_pairwise_cosine'] : ['auc_click', 'auc_save', 'hit3_save'];
+    const keys =
+      m.model === 'two_tower'
+        ? [`recall@${k}`, 'recall@500', 'item_mean_pairwise_cosine', 'user_mean_pairwise_cosine']
+        : ['auc_click', 'auc_save', 'hit3_save'];
     for (const key of keys) {
       const c = m.metrics.candidate?.[key];
       if (c === undefined) continue;

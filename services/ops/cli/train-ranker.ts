@@ -1,11 +1,35 @@
 // `feedloom train-ranker` and `feedloom eval-ranker` (services/offline/trainer/train-ranker.ts).
 import { join, resolve } from 'node:path';
-import { defineCommand, EPOCHS, intFlag, JSON_OUTPUT, KEEP_WORK, PRESET, REGISTRY, REPO_ROOT, SEED, WORLD } from '../../../libs/bootstrap/command.js';
+import {
+  defineCommand,
+  EPOCHS,
+  intFlag,
+  JSON_OUTPUT,
+  KEEP_WORK,
+  PRESET,
+  REGISTRY,
+  REPO_ROOT,
+  SEED,
+  WORLD,
+} from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig, registryDirOf } from '../../../libs/config/mesh.js';
-import { evalRanker, formatRankerEval, RANKER_VARIANTS, trainRanker, type RankerVariant } from '../../offline/trainer/train-ranker.js';
+import {
+  evalRanker,
+  formatRankerEval,
+  RANKER_VARIANTS,
+  trainRanker,
+  type RankerVariant,
+} from '../../offline/trainer/train-ranker.js';
 
 /** The options both commands take. */
-const RANKER_OPTIONS = { world: WORLD, preset: PRESET, epochs: EPOCHS, seed: SEED, json: JSON_OUTPUT, 'keep-work': KEEP_WORK } as const;
+const RANKER_OPTIONS = {
+  world: WORLD,
+  preset: PRESET,
+  epochs: EPOCHS,
+  seed: SEED,
+  json: JSON_OUTPUT,
+  'keep-work': KEEP_WORK,
+} as const;
 
 export const trainRankerCommand = defineCommand({
   name: 'train-ranker',
@@ -18,7 +42,8 @@ export const trainRankerCommand = defineCommand({
     'no-publish': { type: 'boolean', help: 'register the version but do not publish it' },
   },
   async run({ values }) {
-    if (!RANKER_VARIANTS.includes(values.variant as RankerVariant)) throw new Error(`--variant must be one of ${RANKER_VARIANTS.join(', ')}`);
+    if (!RANKER_VARIANTS.includes(values.variant as RankerVariant))
+      throw new Error(`--variant must be one of ${RANKER_VARIANTS.join(', ')}`);
     const { worldDir, registryDir } = worldOf(values);
     const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     const result = await trainRanker({
@@ -32,10 +57,29 @@ export const trainRankerCommand = defineCommand({
       log,
     });
     const { info, heldout } = result;
-    if (values.json) console.log(JSON.stringify({ model: info.model, version: info.version, state: info.state, heldout, baselines: result.baselines, note: result.validationNote, timings: result.timings }, null, 2));
+    if (values.json)
+      console.log(
+        JSON.stringify(
+          {
+            model: info.model,
+            version: info.version,
+            state: info.state,
+            heldout,
+            baselines: result.baselines,
+            note: result.validationNote,
+            timings: result.timings,
+          },
+          null,
+          2,
+        ),
+      );
     else {
-      console.log(`\n${info.model} ${info.version} registered in ${dirOf(info.dir)} (state ${info.state}): ${result.validationNote}`);
-      console.log(`dataset ${(result.timings.datasetMs / 1000).toFixed(1)} s, training ${(result.timings.trainMs / 1000).toFixed(1)} s`);
+      console.log(
+        `\n${info.model} ${info.version} registered in ${dirOf(info.dir)} (state ${info.state}): ${result.validationNote}`,
+      );
+      console.log(
+        `dataset ${(result.timings.datasetMs / 1000).toFixed(1)} s, training ${(result.timings.trainMs / 1000).toFixed(1)} s`,
+      );
     }
     return result.validated ? 0 : 1;
   },
@@ -44,10 +88,16 @@ export const trainRankerCommand = defineCommand({
 export const evalRankerCommand = defineCommand({
   name: 'eval-ranker',
   usage: '[--preset small] [--json]',
-  summary: "ranker AUC per head and HIT@3 vs the blender's pre-score order, position order and the no-sequence ablation",
+  summary:
+    "ranker AUC per head and HIT@3 vs the blender's pre-score order, position order and the no-sequence ablation",
   options: {
     ...RANKER_OPTIONS,
-    variants: { type: 'string', arg: 'LIST', default: 'sequence,no_sequence', help: `the variants to train and compare (of ${RANKER_VARIANTS.join(', ')})` },
+    variants: {
+      type: 'string',
+      arg: 'LIST',
+      default: 'sequence,no_sequence',
+      help: `the variants to train and compare (of ${RANKER_VARIANTS.join(', ')})`,
+    },
     'no-prescore': { type: 'boolean', help: "leave out the blender's pre-score order (no mesh is served)" },
   },
   async run({ values }) {
@@ -59,13 +109,24 @@ export const evalRankerCommand = defineCommand({
     // The blender's generators and weights, over the evaluated world.
     const mesh = loadMeshConfig(values.config);
     mesh.world = { ...mesh.world, dir: worldDir };
-    const report = await evalRanker({ worldDir, variants, epochs: intFlag('epochs', values.epochs, 1), seed: Number(values.seed), workDir: values['keep-work'], mesh: values['no-prescore'] ? undefined : mesh, log });
+    const report = await evalRanker({
+      worldDir,
+      variants,
+      epochs: intFlag('epochs', values.epochs, 1),
+      seed: Number(values.seed),
+      workDir: values['keep-work'],
+      mesh: values['no-prescore'] ? undefined : mesh,
+      log,
+    });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatRankerEval(report));
     return 0;
   },
 });
 
-function worldOf(values: { world?: string; preset?: string; config: string }): { worldDir: string; registryDir?: string } {
+function worldOf(values: { world?: string; preset?: string; config: string }): {
+  worldDir: string;
+  registryDir?: string;
+} {
   if (values.world) return { worldDir: resolve(values.world) };
   if (values.preset) return { worldDir: join(REPO_ROOT, 'data', values.preset) };
   const mesh = loadMeshConfig(values.config);

@@ -2,7 +2,17 @@
 // check the result, and register it as a new model version (state `trained`).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { commandHelp, defineCommand, EPOCHS, intFlag, JSON_OUTPUT, KEEP_WORK, REGISTRY, SEED, WORLD } from '../../../libs/bootstrap/command.js';
+import {
+  commandHelp,
+  defineCommand,
+  EPOCHS,
+  intFlag,
+  JSON_OUTPUT,
+  KEEP_WORK,
+  REGISTRY,
+  SEED,
+  WORLD,
+} from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig, registryDirOf, snapshotsDirOf } from '../../../libs/config/mesh.js';
 import { DAY_MS } from '../../../libs/data/world.js';
 import { trainMf } from '../../../libs/training/mf.js';
@@ -21,13 +31,21 @@ export const trainCommand = defineCommand({
     seed: SEED,
     epochs: { ...EPOCHS, help: 'training epochs (default: two-tower 5, mf 30)' },
     dim: { type: 'string', arg: 'N', help: 'embedding / factor dimension (default 32)' },
-    'as-of': { type: 'string', arg: 'MS', help: "only events before this time, ms since the epoch (default: the end of the world's data)" },
+    'as-of': {
+      type: 'string',
+      arg: 'MS',
+      help: "only events before this time, ms since the epoch (default: the end of the world's data)",
+    },
     'holdout-days': {
       type: 'string',
       arg: 'N',
       help: 'days at the end of the window held out for the offline metrics (default: two-tower 1, mf 0 — mf serves what it learned from every day)',
     },
-    snapshots: { type: 'string', arg: 'DIR', help: "mf only: where to publish mf_factors (default: the config's snapshots dir)" },
+    snapshots: {
+      type: 'string',
+      arg: 'DIR',
+      help: "mf only: where to publish mf_factors (default: the config's snapshots dir)",
+    },
     'no-publish': { type: 'boolean', help: 'mf only: register the factors but do not publish the snapshot' },
     'keep-work': { ...KEEP_WORK, help: 'two-tower only: keep the dataset and trainer report in DIR' },
     json: JSON_OUTPUT,
@@ -60,7 +78,9 @@ async function runTrain(
     return model === undefined ? 2 : 0;
   }
   if ((model !== 'two-tower' && model !== 'two_tower' && model !== 'mf') || extra.length) {
-    console.error(`feedloom train: unknown model "${[model, ...extra].join(' ')}" (expected two-tower or mf)\n\n${commandHelp(trainCommand)}`);
+    console.error(
+      `feedloom train: unknown model "${[model, ...extra].join(' ')}" (expected two-tower or mf)\n\n${commandHelp(trainCommand)}`,
+    );
     return 2;
   }
   const seed = intFlag('seed', values.seed, 0)!;
@@ -68,7 +88,8 @@ async function runTrain(
   const dim = intFlag('dim', values.dim, 2);
   const asOfMs = intFlag('as-of', values['as-of'], 1);
   const holdoutDays = values['holdout-days'] === undefined ? undefined : Number(values['holdout-days']);
-  if (holdoutDays !== undefined && !(holdoutDays >= 0 && holdoutDays <= 365)) throw new Error(`--holdout-days must be a number from 0 to 365 (got "${values['holdout-days']}")`);
+  if (holdoutDays !== undefined && !(holdoutDays >= 0 && holdoutDays <= 365))
+    throw new Error(`--holdout-days must be a number from 0 to 365 (got "${values['holdout-days']}")`);
 
   // The world and where results go: flags first, then the mesh config.
   const mesh = values.world && !existsSync(values.config) ? undefined : safeConfig(values.config, !values.world);
@@ -77,7 +98,9 @@ async function runTrain(
   const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
 
   if (model === 'mf') {
-    const snapshotsDir = values['no-publish'] ? null : resolve(values.snapshots ?? (values.world || !mesh ? join(worldDir, 'snapshots') : snapshotsDirOf(mesh)));
+    const snapshotsDir = values['no-publish']
+      ? null
+      : resolve(values.snapshots ?? (values.world || !mesh ? join(worldDir, 'snapshots') : snapshotsDirOf(mesh)));
     const result = await trainMf({
       worldDir,
       registryRoot,
@@ -89,12 +112,30 @@ async function runTrain(
       dim,
       log,
     });
-    if (values.json) console.log(JSON.stringify({ model: 'mf', version: result.info?.version, state: result.info?.state, snapshot: result.snapshotVersion, metrics: result.metrics, counts: result.counts, timings: result.timings }, null, 2));
+    if (values.json)
+      console.log(
+        JSON.stringify(
+          {
+            model: 'mf',
+            version: result.info?.version,
+            state: result.info?.state,
+            snapshot: result.snapshotVersion,
+            metrics: result.metrics,
+            counts: result.counts,
+            timings: result.timings,
+          },
+          null,
+          2,
+        ),
+      );
     else {
       console.log(`\nmf ${result.info?.version} registered in ${registryRoot} (state ${result.info?.state})`);
-      if (result.snapshotVersion) console.log(`published snapshot mf_factors ${result.snapshotVersion} in ${snapshotsDir}`);
+      if (result.snapshotVersion)
+        console.log(`published snapshot mf_factors ${result.snapshotVersion} in ${snapshotsDir}`);
       console.log(formatMetrics(result.metrics));
-      console.log(`${result.counts.interactions} interactions, ${result.counts.users} users, ${result.counts.items} items; ${(result.timings.totalMs / 1000).toFixed(1)} s`);
+      console.log(
+        `${result.counts.interactions} interactions, ${result.counts.users} users, ${result.counts.items} items; ${(result.timings.totalMs / 1000).toFixed(1)} s`,
+      );
     }
     return 0;
   }
@@ -112,14 +153,36 @@ async function runTrain(
   });
   const { info, check, timings } = result;
   if (values.json) {
-    console.log(JSON.stringify({ model: info.model, version: info.version, state: info.state, dir: info.dir, dim: info.manifest.dim, dataWindow: info.manifest.dataWindow, metrics: info.manifest.metrics, check, timings }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          model: info.model,
+          version: info.version,
+          state: info.state,
+          dir: info.dir,
+          dim: info.manifest.dim,
+          dataWindow: info.manifest.dataWindow,
+          metrics: info.manifest.metrics,
+          check,
+          timings,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     const w = info.manifest.dataWindow;
     console.log(`\n${info.model} ${info.version} registered in ${registryRoot} (state ${info.state})`);
-    console.log(`data ${new Date(w.startMs).toISOString()} → ${new Date(w.endMs).toISOString()}, dim ${info.manifest.dim}, vocab ${info.manifest.vocab.items.length} items`);
+    console.log(
+      `data ${new Date(w.startMs).toISOString()} → ${new Date(w.endMs).toISOString()}, dim ${info.manifest.dim}, vocab ${info.manifest.vocab.items.length} items`,
+    );
     console.log(formatMetrics(info.manifest.metrics));
-    console.log(`onnxruntime check: max |onnx − torch| ${Math.max(check.maxAbsDiffUser, check.maxAbsDiffItem).toExponential(1)}, max |‖e‖ − 1| ${check.maxNormError.toExponential(1)}`);
-    console.log(`dataset ${(timings.datasetMs / 1000).toFixed(1)} s, training ${(timings.trainMs / 1000).toFixed(1)} s, check ${(timings.verifyMs / 1000).toFixed(1)} s, total ${(timings.totalMs / 1000).toFixed(1)} s`);
+    console.log(
+      `onnxruntime check: max |onnx − torch| ${Math.max(check.maxAbsDiffUser, check.maxAbsDiffItem).toExponential(1)}, max |‖e‖ − 1| ${check.maxNormError.toExponential(1)}`,
+    );
+    console.log(
+      `dataset ${(timings.datasetMs / 1000).toFixed(1)} s, training ${(timings.trainMs / 1000).toFixed(1)} s, check ${(timings.verifyMs / 1000).toFixed(1)} s, total ${(timings.totalMs / 1000).toFixed(1)} s`,
+    );
   }
   return 0;
 }
@@ -136,5 +199,7 @@ function safeConfig(path: string, required: boolean) {
 function formatMetrics(metrics: Record<string, number>): string {
   const keys = Object.keys(metrics).sort();
   const width = Math.max(...keys.map((k) => k.length));
-  return keys.map((k) => `  ${k.padEnd(width)}  ${Number.isInteger(metrics[k]) ? metrics[k] : metrics[k]?.toFixed(4)}`).join('\n');
+  return keys
+    .map((k) => `  ${k.padEnd(width)}  ${Number.isInteger(metrics[k]) ? metrics[k] : metrics[k]?.toFixed(4)}`)
+    .join('\n');
 }

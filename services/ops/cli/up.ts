@@ -18,20 +18,28 @@ export interface UpOptions {
   force?: boolean;
 }
 
-export async function startMesh(configPath: string, options: UpOptions): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
+export async function startMesh(
+  configPath: string,
+  options: UpOptions,
+): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
   const mesh = loadMeshConfig(configPath);
   // Before the world is prepared (minutes on a first run): a bad generator setting fails at once.
   await checkGeneratorSettings(mesh, configPath);
   const started = Date.now();
   await prepareWorld(mesh, { force: options.force });
   const world = await readWorldManifest(mesh.world.dir);
-  const what = world.source === 'import' ? `imported world '${world.name}'` : `world ${world.preset} (seed ${world.seed})`;
+  const what =
+    world.source === 'import' ? `imported world '${world.name}'` : `world ${world.preset} (seed ${world.seed})`;
   console.log(`${what} ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
   // All-in-one: one process, so one metrics endpoint (beside the blender's port); otherwise one per service.
-  const telemetry = options.allInOne ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) }) : undefined;
+  const telemetry = options.allInOne
+    ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) })
+    : undefined;
   const running = options.allInOne ? await startAllInOne(mesh) : await startProcesses(mesh, configPath);
   if (telemetry?.metricsUrl) console.log(`metrics at ${telemetry.metricsUrl}`);
-  console.log(`mesh up (${options.allInOne ? 'all-in-one' : 'one process per service'}), ${running.addresses.size} services:`);
+  console.log(
+    `mesh up (${options.allInOne ? 'all-in-one' : 'one process per service'}), ${running.addresses.size} services:`,
+  );
   for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
   console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);
   return { mesh, running };
@@ -67,7 +75,10 @@ export async function runDemo(configPath: string, options: UpOptions): Promise<v
   try {
     const users = [...(await activeUsers(mesh.world.dir, 2)), 'new_user_without_history'];
     // Fresh processes compile their hot paths on first use; warm the mesh before showing feeds.
-    for (let i = 0; i < 5; i++) await Promise.all(users.map((u) => fetchFeed(addressOf(mesh, mesh.services.blender), u, { limit: 10 }).catch(() => undefined)));
+    for (let i = 0; i < 5; i++)
+      await Promise.all(
+        users.map((u) => fetchFeed(addressOf(mesh, mesh.services.blender), u, { limit: 10 }).catch(() => undefined)),
+      );
     for (const user of users) {
       console.log('');
       console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));
@@ -77,15 +88,26 @@ export async function runDemo(configPath: string, options: UpOptions): Promise<v
   }
   console.log('');
   // ks left to the eval: its defaults fit the world (pages of 20 and 100 on an imported one).
-  await runEvalCommand({ configPath, json: false, maxUsers: 300, ...(mesh.world.existing ? { worldDir: mesh.world.dir } : {}) });
+  await runEvalCommand({
+    configPath,
+    json: false,
+    maxUsers: 300,
+    ...(mesh.world.existing ? { worldDir: mesh.world.dir } : {}),
+  });
 }
 
 /** The options of up and demo. */
 const UP_OPTIONS = {
   'all-in-one': { type: 'boolean', help: 'every server in this process, each on its own port, still talking gRPC' },
-  world: { ...WORLD, help: 'serve the existing (e.g. imported) world in DIR as it is (this command and every process it starts)' },
+  world: {
+    ...WORLD,
+    help: 'serve the existing (e.g. imported) world in DIR as it is (this command and every process it starts)',
+  },
   force: { type: 'boolean', help: 'replace a world that is not the configured one (moved aside)' },
-  unsynced: { type: 'boolean', help: "(for demos only) learned generators embed users with the viewer's newest version, not the answering host's" },
+  unsynced: {
+    type: 'boolean',
+    help: "(for demos only) learned generators embed users with the viewer's newest version, not the answering host's",
+  },
 } as const;
 
 type UpValues = { config: string; 'all-in-one': boolean; world?: string; force: boolean; unsynced: boolean };

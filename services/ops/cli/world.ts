@@ -13,10 +13,19 @@ export const buildWorldCommand = defineCommand({
   usage: '[--preset P] [--seed N] [--dir DIR] [--continue DAYS] [--force]',
   summary: 'simulate a world and build its snapshots (--continue: DAYS more days of an existing one)',
   options: {
-    preset: { type: 'string', arg: 'P', default: 'default', help: 'the simulation preset (tiny, small, default, large)' },
+    preset: {
+      type: 'string',
+      arg: 'P',
+      default: 'default',
+      help: 'the simulation preset (tiny, small, default, large)',
+    },
     seed: { type: 'string', arg: 'N', default: '7', help: 'random seed' },
     dir: { type: 'string', arg: 'DIR', help: 'where the world goes (default: data/<preset>)' },
-    continue: { type: 'string', arg: 'DAYS', help: 'simulate DAYS more days of the existing world in DIR and rebuild its snapshots' },
+    continue: {
+      type: 'string',
+      arg: 'DAYS',
+      help: 'simulate DAYS more days of the existing world in DIR and rebuild its snapshots',
+    },
     force: { type: 'boolean', help: 'replace a world in DIR that is not this simulation (moved aside)' },
   },
   async run({ values }) {
@@ -40,7 +49,10 @@ export const batchCommand = defineCommand({
   options: { world: WORLD },
   async run({ values }) {
     const worldDir = values.world ?? loadMeshConfig(values.config).world.dir;
-    for (const job of await runBatchJobs({ worldDir })) console.log(`${job.name.padEnd(24)} ${String(job.rows).padStart(9)} rows  ${job.version}  ${job.ms.toFixed(0)} ms`);
+    for (const job of await runBatchJobs({ worldDir }))
+      console.log(
+        `${job.name.padEnd(24)} ${String(job.rows).padStart(9)} rows  ${job.version}  ${job.ms.toFixed(0)} ms`,
+      );
     return 0;
   },
 });
@@ -51,14 +63,24 @@ export const importCommand = defineCommand({
   summary: 'turn an interaction file into a world; serve it with up --world DIR',
   options: {
     input: { type: 'string', arg: 'FILE', help: 'the interaction file' },
-    columns: { type: 'string', arg: 'LIST', help: 'its columns, in order, named user, item, timestamp (required), rating, action or skip' },
-    sep: { type: 'string', arg: 'SEP', default: 'tab', help: 'column separator: tab, comma, semicolon, pipe, or the separator itself' },
+    columns: {
+      type: 'string',
+      arg: 'LIST',
+      help: 'its columns, in order, named user, item, timestamp (required), rating, action or skip',
+    },
+    sep: {
+      type: 'string',
+      arg: 'SEP',
+      default: 'tab',
+      help: 'column separator: tab, comma, semicolon, pipe, or the separator itself',
+    },
     header: { type: 'boolean', help: 'skip the first line' },
     out: { type: 'string', arg: 'DIR', help: 'where the world goes' },
     force: { type: 'boolean', help: 'replace a world in DIR (moved aside)' },
   },
   async run({ values }) {
-    if (!values.input || !values.columns || !values.out) throw new Error('usage: feedloom import --input FILE --columns user,item,rating,timestamp [--sep tab] --out DIR');
+    if (!values.input || !values.columns || !values.out)
+      throw new Error('usage: feedloom import --input FILE --columns user,item,rating,timestamp [--sep tab] --out DIR');
     const result = await importInteractions({
       input: values.input,
       dir: resolve(values.out),
@@ -86,7 +108,12 @@ export const writeUDataCommand = defineCommand({
   summary: 'write a MovieLens u.data-layout ratings file (1997-98) to try import on',
   options: {
     out: { type: 'string', arg: 'FILE', help: 'the file to write' },
-    size: { type: 'string', arg: 'full|small', default: 'full', help: 'full: ~943 users × ~1.6k items × 100k ratings; small: 200 × 400 × 12k' },
+    size: {
+      type: 'string',
+      arg: 'full|small',
+      default: 'full',
+      help: 'full: ~943 users × ~1.6k items × 100k ratings; small: 200 × 400 × 12k',
+    },
     seed: { type: 'string', arg: 'N', help: 'random seed (default 1997)' },
   },
   async run({ values }) {

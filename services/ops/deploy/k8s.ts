@@ -15,7 +15,10 @@ export interface K8sOptions {
   worldClaim: string;
 }
 
-export type K8sObject = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
+export type K8sObject = Record<string, unknown> & {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+};
 
 const CONFIG_PATH = '/etc/feedloom/mesh.json';
 const WORLD_PATH = '/data/world';
@@ -39,8 +42,23 @@ interface Workload {
 
 function workloads(mesh: MeshConfig, o: K8sOptions): Workload[] {
   const list: Workload[] = [
-    { component: 'events', service: 'events', port: mesh.services.events.port, kind: 'StatefulSet', replicas: 1, componentArg: 'events', writesWorld: true },
-    { component: 'blender', service: 'blender', port: mesh.services.blender.port, kind: 'Deployment', replicas: o.replicas, componentArg: 'blender' },
+    {
+      component: 'events',
+      service: 'events',
+      port: mesh.services.events.port,
+      kind: 'StatefulSet',
+      replicas: 1,
+      componentArg: 'events',
+      writesWorld: true,
+    },
+    {
+      component: 'blender',
+      service: 'blender',
+      port: mesh.services.blender.port,
+      kind: 'Deployment',
+      replicas: o.replicas,
+      componentArg: 'blender',
+    },
     ...mesh.generators.map((g) => ({
       component: `generator.${g.name}`,
       service: k8sName(`generator-${g.name}`),
@@ -50,9 +68,33 @@ function workloads(mesh: MeshConfig, o: K8sOptions): Workload[] {
       componentArg: g.name,
     })),
   ];
-  if (mesh.services.ranker) list.push({ component: 'ranker', service: 'ranker', port: mesh.services.ranker.port, kind: 'Deployment', replicas: o.replicas, componentArg: 'ranker' });
-  if (mesh.services.viewer) list.push({ component: 'viewer', service: 'viewer', port: mesh.services.viewer.port, kind: 'Deployment', replicas: o.replicas, componentArg: 'viewer' });
-  if (mesh.ann) list.push({ component: 'ann', service: 'ann', port: mesh.ann.hosts[0].port, kind: 'StatefulSet', replicas: mesh.ann.hosts.length, componentArg: 'ann.$(POD_NAME)' });
+  if (mesh.services.ranker)
+    list.push({
+      component: 'ranker',
+      service: 'ranker',
+      port: mesh.services.ranker.port,
+      kind: 'Deployment',
+      replicas: o.replicas,
+      componentArg: 'ranker',
+    });
+  if (mesh.services.viewer)
+    list.push({
+      component: 'viewer',
+      service: 'viewer',
+      port: mesh.services.viewer.port,
+      kind: 'Deployment',
+      replicas: o.replicas,
+      componentArg: 'viewer',
+    });
+  if (mesh.ann)
+    list.push({
+      component: 'ann',
+      service: 'ann',
+      port: mesh.ann.hosts[0].port,
+      kind: 'StatefulSet',
+      replicas: mesh.ann.hosts.length,
+      componentArg: 'ann.$(POD_NAME)',
+    });
   return list;
 }
 
@@ -73,21 +115,33 @@ export function clusterMeshConfig(mesh: MeshConfig, o: K8sOptions): Record<strin
     // Pod ann-i is ann.hosts[i] and keeps its shard: it loads only that shard of each index, and
     // pods of the same shard are its replicas. Clients reach each pod by name, to pick per shard.
     const port = mesh.ann!.hosts[0].port;
-    raw.ann.hosts = mesh.ann!.hosts.map((h, i) => ({ ...h, name: `ann-${i}`, port, address: clusterAddress('ann', ns, port, `ann-${i}`) }));
+    raw.ann.hosts = mesh.ann!.hosts.map((h, i) => ({
+      ...h,
+      name: `ann-${i}`,
+      port,
+      address: clusterAddress('ann', ns, port, `ann-${i}`),
+    }));
   }
   return raw;
 }
 
 function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObject[] {
   const name = k8sName(w.component);
-  const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'feedloom', 'feedloom/component': w.component };
+  const labels = {
+    'app.kubernetes.io/name': name,
+    'app.kubernetes.io/part-of': 'feedloom',
+    'feedloom/component': w.component,
+  };
   const metricsPort = mesh.telemetry.metricsPortOffset > 0 ? w.port + mesh.telemetry.metricsPortOffset : undefined;
   const container = {
     name,
     image: o.image,
     command: ['node', '--import', 'tsx', 'services/ops/mesh/serve.ts', '--config', CONFIG_PATH, w.componentArg],
     env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-    ports: [{ name: 'grpc', containerPort: w.port }, ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort }] : [])],
+    ports: [
+      { name: 'grpc', containerPort: w.port },
+      ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort }] : []),
+    ],
     // Kubernetes' native gRPC probes speak grpc.health.v1, which every feedloom server serves.
     readinessProbe: { grpc: { port: w.port }, periodSeconds: 5 },
     livenessProbe: { grpc: { port: w.port }, initialDelaySeconds: 30, periodSeconds: 10 },
@@ -106,7 +160,10 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
     ],
   };
   const template = {
-    metadata: { labels, annotations: metricsPort ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(metricsPort) } : {} },
+    metadata: {
+      labels,
+      annotations: metricsPort ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(metricsPort) } : {},
+    },
     spec: podSpec,
   };
   const workload: K8sObject = {
@@ -125,7 +182,11 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
     kind: 'Service',
     metadata: { name: w.service, namespace: o.namespace, labels },
     // Headless: DNS returns every ready pod, and the clients' round_robin spreads calls over them.
-    spec: { clusterIP: 'None', selector: { 'app.kubernetes.io/name': name }, ports: [{ name: 'grpc', port: w.port, targetPort: w.port }] },
+    spec: {
+      clusterIP: 'None',
+      selector: { 'app.kubernetes.io/name': name },
+      ports: [{ name: 'grpc', port: w.port, targetPort: w.port }],
+    },
   };
   return [workload, service];
 }

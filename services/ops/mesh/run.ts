@@ -8,14 +8,21 @@ import { startInProcess, type ComponentOptions, type RunningMesh } from '../../s
 import { meshComponents } from './components.js';
 
 /** All-in-one: every server and the status page in this process, each on its own port, still talking gRPC. */
-export function startAllInOne(mesh: MeshConfig, options: ComponentOptions = {}): Promise<RunningMesh & { servers: RunningServer[] }> {
+export function startAllInOne(
+  mesh: MeshConfig,
+  options: ComponentOptions = {},
+): Promise<RunningMesh & { servers: RunningServer[] }> {
   return startInProcess(mesh, meshComponents(mesh, options), options);
 }
 
 const serveScript = fileURLToPath(new URL('./serve.ts', import.meta.url));
 
 /** Starts one component as its own process; resolves with its address once it listens. */
-export function spawnComponent(configPath: string, name: string, options: { env?: NodeJS.ProcessEnv } = {}): Promise<{ child: ChildProcess; address: string }> {
+export function spawnComponent(
+  configPath: string,
+  name: string,
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<{ child: ChildProcess; address: string }> {
   // FEEDLOOM_NODE_ARGS: extra node flags for every component, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.FEEDLOOM_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', serveScript, '--config', configPath, name], {
@@ -43,7 +50,10 @@ export function spawnComponent(configPath: string, name: string, options: { env?
 }
 
 /** One process per component, as it would run on Kubernetes. Ports come from the config. */
-export async function startProcesses(mesh: MeshConfig, configPath: string): Promise<RunningMesh & { children: Map<string, ChildProcess> }> {
+export async function startProcesses(
+  mesh: MeshConfig,
+  configPath: string,
+): Promise<RunningMesh & { children: Map<string, ChildProcess> }> {
   // Each process checks the config again as it starts (serve.ts); checked here, nothing is spawned.
   await checkGeneratorSettings(mesh, configPath);
   const children = new Map<string, ChildProcess>();

@@ -17,10 +17,23 @@ try {
   const mesh = loadMeshConfig(configPath);
   await checkGeneratorSettings(mesh, configPath);
   const component = findComponent(mesh, positionals[0]);
-  const telemetry = startTelemetry({ serviceName: `feedloom.${component.name}`, prometheus: metricsEndpointOf(mesh, component.port) });
+  const telemetry = startTelemetry({
+    serviceName: `feedloom.${component.name}`,
+    prometheus: metricsEndpointOf(mesh, component.port),
+  });
   const server = await component.start();
-  stopOnSignals(() => [server], () => telemetry.shutdown());
-  console.log(JSON.stringify({ event: 'listening', service: component.name, address: server.address, metrics: telemetry.metricsUrl }));
+  stopOnSignals(
+    () => [server],
+    () => telemetry.shutdown(),
+  );
+  console.log(
+    JSON.stringify({
+      event: 'listening',
+      service: component.name,
+      address: server.address,
+      metrics: telemetry.metricsUrl,
+    }),
+  );
 } catch (err) {
   console.error(`cannot start ${positionals[0]}: ${(err as Error).message}`);
   process.exit(1);

@@ -8,7 +8,13 @@ import { ADMIN_TIMEOUT_MS, type MeshClients } from './mesh-clients.js';
  * Loads `version` on `host` next to what it serves, first unloading every version that is neither
  * served, `version`, nor one of `keep` (a host holds a few versions at most).
  */
-export async function loadOnHost(clients: MeshClients, host: AnnHostEndpoint, model: string, version: string, keep: (string | undefined)[] = []): Promise<void> {
+export async function loadOnHost(
+  clients: MeshClients,
+  host: AnnHostEndpoint,
+  model: string,
+  version: string,
+  keep: (string | undefined)[] = [],
+): Promise<void> {
   const { serving, loaded } = await clients.hostVersions(host, model);
   const admin = clients.annAdmin(host);
   for (const v of loaded) {
@@ -19,26 +25,42 @@ export async function loadOnHost(clients: MeshClients, host: AnnHostEndpoint, mo
 }
 
 /** Makes `version` (loaded) the one `host` serves, and checks the host reports it and is healthy. */
-export async function serveOnHost(clients: MeshClients, host: AnnHostEndpoint, model: string, version: string): Promise<void> {
+export async function serveOnHost(
+  clients: MeshClients,
+  host: AnnHostEndpoint,
+  model: string,
+  version: string,
+): Promise<void> {
   await callUnary(clients.annAdmin(host), 'serveVersion', { model, version }, { timeoutMs: ADMIN_TIMEOUT_MS });
   const { serving } = await clients.hostVersions(host, model);
-  if (serving !== version) throw new Error(`host ${host.name} reports ${serving || 'nothing'} after ServeVersion ${version}`);
+  if (serving !== version)
+    throw new Error(`host ${host.name} reports ${serving || 'nothing'} after ServeVersion ${version}`);
   const health = await clients.health(host.address, 'feedloom.v1.AnnSearch');
   if (!health.serving) throw new Error(`host ${host.name} is not healthy after serving ${version}: ${health.detail}`);
 }
 
 /** Drops `version` from `host` if it holds it and does not serve it; errors are ignored (best effort cleanup). */
-export async function unloadQuietly(clients: MeshClients, host: AnnHostEndpoint, model: string, version: string): Promise<void> {
+export async function unloadQuietly(
+  clients: MeshClients,
+  host: AnnHostEndpoint,
+  model: string,
+  version: string,
+): Promise<void> {
   try {
     const { serving, loaded } = await clients.hostVersions(host, model);
-    if (serving !== version && loaded.includes(version)) await callUnary(clients.annAdmin(host), 'unloadVersion', { model, version }, { timeoutMs: ADMIN_TIMEOUT_MS });
+    if (serving !== version && loaded.includes(version))
+      await callUnary(clients.annAdmin(host), 'unloadVersion', { model, version }, { timeoutMs: ADMIN_TIMEOUT_MS });
   } catch {
     // Cleanup only: a version left loaded costs memory, not correctness.
   }
 }
 
 /** What every host serves for model (host name → version, '' for nothing); unreachable hosts throw. */
-export async function servedByHosts(clients: MeshClients, hosts: AnnHostEndpoint[], model: string): Promise<Map<string, string>> {
+export async function servedByHosts(
+  clients: MeshClients,
+  hosts: AnnHostEndpoint[],
+  model: string,
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const h of hosts) {
     try {

@@ -4,8 +4,19 @@ import { parseMeshConfig } from '../../../libs/config/mesh.js';
 import { judge, type ProbeStats } from './guards.js';
 import { holdOut } from './probe-users.js';
 
-const guards = parseMeshConfig({ world: { dir: '/w' }, services: { events: { port: 1 }, blender: { port: 2 } }, generators: [{ name: 'popular', port: 3 }] }).rollout.guards;
-const stats = (version: string, recall: number, meanCandidates = 100, errors = 0): ProbeStats => ({ version, requests: 50, errors, errorSamples: errors ? ['u1: boom'] : [], meanCandidates, recall });
+const guards = parseMeshConfig({
+  world: { dir: '/w' },
+  services: { events: { port: 1 }, blender: { port: 2 } },
+  generators: [{ name: 'popular', port: 3 }],
+}).rollout.guards;
+const stats = (version: string, recall: number, meanCandidates = 100, errors = 0): ProbeStats => ({
+  version,
+  requests: 50,
+  errors,
+  errorSamples: errors ? ['u1: boom'] : [],
+  meanCandidates,
+  recall,
+});
 const healthy = { serving: true, detail: 'SERVING' };
 
 describe('judge', () => {
@@ -26,7 +37,9 @@ describe('judge', () => {
 
   it('on a first rollout checks only absolute guards', () => {
     expect(judge(healthy, stats('v1', 0.01), undefined, guards).passed).toBe(true);
-    expect(judge(healthy, stats('v1', 0.01), undefined, { ...guards, minRecall: 0.05 }).failures).toEqual(['recall probe 1.0% is below the floor 5.0%']);
+    expect(judge(healthy, stats('v1', 0.01), undefined, { ...guards, minRecall: 0.05 }).failures).toEqual([
+      'recall probe 1.0% is below the floor 5.0%',
+    ]);
     expect(judge(healthy, stats('v1', 0, 0), undefined, guards).failures).toEqual(['candidate count: no candidates']);
   });
 });
@@ -34,11 +47,26 @@ describe('judge', () => {
 describe('holdOut', () => {
   const action = (itemId: string, type: ActionType) => ({ itemId, type, timeMs: 0, boardId: '' });
   const user = (actions: ReturnType<typeof action>[]): UserContext => ({
-    userId: 'u1', recentActions: actions, followedCreators: [], followedBoards: [], topics: [], locale: 'en-US', requestTimeMs: 0, ownBoards: [], blockedCreators: [], seenItems: ['i1', 'i9'],
+    userId: 'u1',
+    recentActions: actions,
+    followedCreators: [],
+    followedBoards: [],
+    topics: [],
+    locale: 'en-US',
+    requestTimeMs: 0,
+    ownBoards: [],
+    blockedCreators: [],
+    seenItems: ['i1', 'i9'],
   });
 
   it('takes the newest engaged items out of the actions and seen items', () => {
-    const ctx = user([action('i1', ActionType.ACTION_TYPE_CLICK), action('i2', ActionType.ACTION_TYPE_HIDE), action('i3', ActionType.ACTION_TYPE_SAVE), ...['i4', 'i5', 'i6'].map((i) => action(i, ActionType.ACTION_TYPE_CLICK)), action('i1', ActionType.ACTION_TYPE_SAVE)]);
+    const ctx = user([
+      action('i1', ActionType.ACTION_TYPE_CLICK),
+      action('i2', ActionType.ACTION_TYPE_HIDE),
+      action('i3', ActionType.ACTION_TYPE_SAVE),
+      ...['i4', 'i5', 'i6'].map((i) => action(i, ActionType.ACTION_TYPE_CLICK)),
+      action('i1', ActionType.ACTION_TYPE_SAVE),
+    ]);
     const probe = holdOut(ctx, 2)!;
     expect(probe.heldOut).toEqual(['i1', 'i3']);
     expect(probe.context.recentActions.map((a) => a.itemId)).toEqual(['i2', 'i4', 'i5', 'i6']);
@@ -46,6 +74,8 @@ describe('holdOut', () => {
   });
 
   it('skips a user whose remaining history would be too short to embed', () => {
-    expect(holdOut(user(['i1', 'i2', 'i3', 'i4'].map((i) => action(i, ActionType.ACTION_TYPE_CLICK))), 2)).toBeUndefined();
+    expect(
+      holdOut(user(['i1', 'i2', 'i3', 'i4'].map((i) => action(i, ActionType.ACTION_TYPE_CLICK))), 2),
+    ).toBeUndefined();
   });
 });

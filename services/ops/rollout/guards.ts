@@ -42,16 +42,27 @@ export async function probeCanary(options: {
   users: ProbeUser[];
   k: number;
 }): Promise<{ candidate: ProbeStats; previous?: ProbeStats }> {
-  const retrieval = new LearnedRetrieval({ viewer: options.clients.viewerAddress, annHosts: [options.canary] }, { model: options.model, callTimeoutMs: 5_000 });
+  const retrieval = new LearnedRetrieval(
+    { viewer: options.clients.viewerAddress, annHosts: [options.canary] },
+    { model: options.model, callTimeoutMs: 5_000 },
+  );
   try {
     const candidate = await probe(options.version, options.users, async (user) => {
       // Exactly what two_tower does on a request, pinned to the canary.
       const answer = await retrieval.withSyncedHost(async (synced, call) => {
-        if (synced.version !== options.version) throw new Error(`the canary ${options.canary.name} serves ${synced.version}, not ${options.version}`);
+        if (synced.version !== options.version)
+          throw new Error(`the canary ${options.canary.name} serves ${synced.version}, not ${options.version}`);
         const { embedding, version } = await retrieval.embedUser(user.context, synced, call);
-        if (version !== synced.version) throw new Error(`user embedding ${version} differs from index ${synced.version}`);
-        const { neighbors } = await retrieval.search(synced, embedding, options.k, { exclude: engagedItems(user.context), ...call });
-        return { modelVersion: version, candidates: neighbors.map((n) => ({ itemId: n.itemId, score: n.score, reason: '' })) };
+        if (version !== synced.version)
+          throw new Error(`user embedding ${version} differs from index ${synced.version}`);
+        const { neighbors } = await retrieval.search(synced, embedding, options.k, {
+          exclude: engagedItems(user.context),
+          ...call,
+        });
+        return {
+          modelVersion: version,
+          candidates: neighbors.map((n) => ({ itemId: n.itemId, score: n.score, reason: '' })),
+        };
       });
       return answer.candidates.map((c) => c.itemId);
     });
@@ -61,7 +72,9 @@ export async function probeCanary(options: {
     const old = { ...synced, version: previous };
     const baseline = await probe(previous, options.users, async (user) => {
       const { embedding } = await retrieval.embedUser(user.context, old);
-      return (await retrieval.search(old, embedding, options.k, { exclude: engagedItems(user.context) })).neighbors.map((n) => n.itemId);
+      return (await retrieval.search(old, embedding, options.k, { exclude: engagedItems(user.context) })).neighbors.map(
+        (n) => n.itemId,
+      );
     });
     return { candidate, previous: baseline };
   } finally {
@@ -69,7 +82,11 @@ export async function probeCanary(options: {
   }
 }
 
-async function probe(version: string, users: ProbeUser[], ask: (user: ProbeUser) => Promise<string[]>): Promise<ProbeStats> {
+async function probe(
+  version: string,
+  users: ProbeUser[],
+  ask: (user: ProbeUser) => Promise<string[]>,
+): Promise<ProbeStats> {
   let errors = 0;
   let candidates = 0;
   let answered = 0;
@@ -89,25 +106,48 @@ async function probe(version: string, users: ProbeUser[], ask: (user: ProbeUser)
       if (errorSamples.length < 3) errorSamples.push(`${user.context.userId}: ${messageOf(err)}`);
     }
   }
-  return { version, requests: users.length, errors, errorSamples, meanCandidates: answered ? candidates / answered : 0, recall: heldOut ? hits / heldOut : 0 };
+  return {
+    version,
+    requests: users.length,
+    errors,
+    errorSamples,
+    meanCandidates: answered ? candidates / answered : 0,
+    recall: heldOut ? hits / heldOut : 0,
+  };
 }
 
 /** The verdict: every guard that fails adds a line saying what was measured and what was required. */
-export function judge(health: { serving: boolean; detail: string }, candidate: ProbeStats, previous: ProbeStats | undefined, guards: GuardThresholds): GuardReport {
+export function judge(
+  health: { serving: boolean; detail: string },
+  candidate: ProbeStats,
+  previous: ProbeStats | undefined,
+  guards: GuardThresholds,
+): GuardReport {
   const failures: string[] = [];
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   if (!health.serving) failures.push(`health: ${health.detail}`);
   const errorRate = candidate.requests ? candidate.errors / candidate.requests : 1;
   if (errorRate > guards.maxErrorRate) {
-    failures.push(`error rate ${pct(errorRate)} (${candidate.errors}/${candidate.requests}) is above ${pct(guards.maxErrorRate)}${candidate.errorSamples.length ? `: ${candidate.errorSamples.join('; ')}` : ''}`);
+    failures.push(
+      `error rate ${pct(errorRate)} (${candidate.errors}/${candidate.requests}) is above ${pct(guards.maxErrorRate)}${candidate.errorSamples.length ? `: ${candidate.errorSamples.join('; ')}` : ''}`,
+    );
   }
   if (candidate.meanCandidates <= 0) failures.push('candidate count: no candidates');
-  else if (previous && previous.meanCandidates > 0 && candidate.meanCandidates < guards.minCandidateRatio * previous.meanCandidates) {
-    failures.push(`candidate count ${candidate.meanCandidates.toFixed(1)} per request is below ${guards.minCandidateRatio} × ${previous.meanCandidates.toFixed(1)} of ${previous.version}`);
+  else if (
+    previous &&
+    previous.meanCandidates > 0 &&
+    candidate.meanCandidates < guards.minCandidateRatio * previous.meanCandidates
+  ) {
+    failures.push(
+      `candidate count ${candidate.meanCandidates.toFixed(1)} per request is below ${guards.minCandidateRatio} × ${previous.meanCandidates.toFixed(1)} of ${previous.version}`,
+    );
   }
-  if (candidate.recall < guards.minRecall) failures.push(`recall probe ${pct(candidate.recall)} is below the floor ${pct(guards.minRecall)}`);
+  if (candidate.recall < guards.minRecall)
+    failures.push(`recall probe ${pct(candidate.recall)} is below the floor ${pct(guards.minRecall)}`);
   if (previous && candidate.recall < (1 - guards.maxRecallDrop) * previous.recall) {
-    failures.push(`recall probe ${pct(candidate.recall)} is below ${pct(1 - guards.maxRecallDrop)} of ${previous.version}'s ${pct(previous.recall)} (largest drop allowed: ${pct(guards.maxRecallDrop)})`);
+    failures.push(
+      `recall probe ${pct(candidate.recall)} is below ${pct(1 - guards.maxRecallDrop)} of ${previous.version}'s ${pct(previous.recall)} (largest drop allowed: ${pct(guards.maxRecallDrop)})`,
+    );
   }
   return { passed: failures.length === 0, failures, health: health.detail, candidate, previous };
 }

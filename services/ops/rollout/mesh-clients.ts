@@ -28,7 +28,10 @@ export class MeshClients {
     const canary = this.mesh.rollout.canary;
     if (canary === undefined) return hosts;
     const found = hosts.find((h) => h.name === canary);
-    if (!found) throw new Error(`rollout.canary: no ANN host "${canary}" in ann.hosts (hosts: ${hosts.map((h) => h.name).join(', ') || 'none'})`);
+    if (!found)
+      throw new Error(
+        `rollout.canary: no ANN host "${canary}" in ann.hosts (hosts: ${hosts.map((h) => h.name).join(', ') || 'none'})`,
+      );
     return [found, ...hosts.filter((h) => h !== found)];
   }
 
@@ -80,9 +83,17 @@ export class MeshClients {
   /** The grpc.health.v1 status of service at address: SERVING, NOT_SERVING, … or the call's error. */
   async health(address: string, service = ''): Promise<{ serving: boolean; detail: string }> {
     try {
-      const res = await callUnary(this.get(HealthClient, address), 'check', { service }, { timeoutMs: QUERY_TIMEOUT_MS });
+      const res = await callUnary(
+        this.get(HealthClient, address),
+        'check',
+        { service },
+        { timeoutMs: QUERY_TIMEOUT_MS },
+      );
       const serving = res.status === HealthCheckResponse_ServingStatus.SERVING;
-      return { serving, detail: serving ? 'SERVING' : HealthCheckResponse_ServingStatus[res.status] ?? String(res.status) };
+      return {
+        serving,
+        detail: serving ? 'SERVING' : (HealthCheckResponse_ServingStatus[res.status] ?? String(res.status)),
+      };
     } catch (err) {
       const message = messageOf(err);
       const short = /connect \w+ [^\s.]+(?:\.\d+)*(?::\d+)?|deadline exceeded/i.exec(message)?.[0];
@@ -107,9 +118,13 @@ export class MeshClients {
   }
 }
 
-
 /** Polls check() every intervalMs until it returns a value (not undefined) or timeoutMs passes. */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined>,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   for (;;) {
@@ -119,7 +134,10 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
     } catch (err) {
       lastError = messageOf(err);
     }
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`);
+    if (Date.now() >= deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`,
+      );
     await sleep(intervalMs);
   }
 }

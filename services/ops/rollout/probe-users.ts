@@ -24,11 +24,19 @@ export async function probeUsers(clients: MeshClients, worldDir: string): Promis
   const out: ProbeUser[] = [];
   for (const userId of ids) {
     if (out.length >= probeUserCount) break;
-    const context = await callUnary(clients.events(), 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: 10_000 });
+    const context = await callUnary(
+      clients.events(),
+      'getUserContext',
+      { userId, maxActions: 100 },
+      { timeoutMs: 10_000 },
+    );
     const probe = holdOut(context, probeHoldout);
     if (probe) out.push(probe);
   }
-  if (out.length === 0) throw new Error(`no probe user has more than ${probeHoldout + MIN_HISTORY} clicks or saves (rollout.probeUsers / the event log of ${worldDir})`);
+  if (out.length === 0)
+    throw new Error(
+      `no probe user has more than ${probeHoldout + MIN_HISTORY} clicks or saves (rollout.probeUsers / the event log of ${worldDir})`,
+    );
   return out;
 }
 
@@ -42,7 +50,10 @@ export function holdOut(context: UserContext, n: number): ProbeUser | undefined 
   const gone = new Set(heldOut);
   const recentActions = context.recentActions.filter((a) => !gone.has(a.itemId));
   if (heldOut.length < n || recentActions.filter((a) => ENGAGED.has(a.type)).length < MIN_HISTORY) return undefined;
-  return { context: { ...context, recentActions, seenItems: context.seenItems.filter((id) => !gone.has(id)) }, heldOut };
+  return {
+    context: { ...context, recentActions, seenItems: context.seenItems.filter((id) => !gone.has(id)) },
+    heldOut,
+  };
 }
 
 async function mostEngagedUsers(worldDir: string, n: number): Promise<string[]> {

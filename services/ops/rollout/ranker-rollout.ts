@@ -13,7 +13,11 @@ import { probeUsers, type ProbeUser } from './probe-users.js';
 import { moveTo, newestIn, versionStates } from './registry-states.js';
 import { startRollout, type RolloutOptions, type RolloutResult } from './rollout-run.js';
 
-export async function rolloutRanker(options: RolloutOptions, registry: ModelRegistry, info: VersionInfo): Promise<RolloutResult> {
+export async function rolloutRanker(
+  options: RolloutOptions,
+  registry: ModelRegistry,
+  info: VersionInfo,
+): Promise<RolloutResult> {
   const { mesh, model } = options;
   const version = info.version;
   const log = options.log ?? (() => {});
@@ -23,10 +27,19 @@ export async function rolloutRanker(options: RolloutOptions, registry: ModelRegi
   const guards = { ...mesh.rollout.guards, ...options.guards };
   try {
     const before = await rankerStatus(clients);
-    result.previous = before.modelVersion && before.modelVersion !== version ? before.modelVersion : await newestIn(registry, model, ['serving'], { except: version });
-    const newer = (await versionStates(registry, model)).find((v) => ['published', 'serving'].includes(v.state) && versionNumber(v.version)! > versionNumber(version)!);
-    if (newer) throw new Error(`${model}/${newer.version} is ${newer.state} and newer, so the ranker would serve it instead of ${version}: roll back ${newer.version} first`);
-    if (info.state === 'retired' || info.state === 'rolled_back') await moveTo(registry, model, version, 'serving', `rollout again (was ${info.state})`);
+    result.previous =
+      before.modelVersion && before.modelVersion !== version
+        ? before.modelVersion
+        : await newestIn(registry, model, ['serving'], { except: version });
+    const newer = (await versionStates(registry, model)).find(
+      (v) => ['published', 'serving'].includes(v.state) && versionNumber(v.version)! > versionNumber(version)!,
+    );
+    if (newer)
+      throw new Error(
+        `${model}/${newer.version} is ${newer.state} and newer, so the ranker would serve it instead of ${version}: roll back ${newer.version} first`,
+      );
+    if (info.state === 'retired' || info.state === 'rolled_back')
+      await moveTo(registry, model, version, 'serving', `rollout again (was ${info.state})`);
 
     const fail = async (reason: string, guard?: GuardReport): Promise<RolloutResult> => {
       Object.assign(result, { outcome: 'rolled_back', reason, guard });
@@ -47,7 +60,10 @@ export async function rolloutRanker(options: RolloutOptions, registry: ModelRegi
       const refused = s.refused.find((r) => r.version === version);
       return refused ? { ok: false as const, reason: refused.reason, serving: s.modelVersion } : undefined;
     });
-    if (!loaded.ok) return await fail(`the ranker refused ${version} at load: ${loaded.reason}; it kept serving ${loaded.serving || 'nothing'}`);
+    if (!loaded.ok)
+      return await fail(
+        `the ranker refused ${version} at load: ${loaded.reason}; it kept serving ${loaded.serving || 'nothing'}`,
+      );
     stage('ranker', `the ranker serves ${version}`);
 
     let report: GuardReport;
@@ -57,7 +73,10 @@ export async function rolloutRanker(options: RolloutOptions, registry: ModelRegi
       const failures: string[] = [];
       if (!health.serving) failures.push(`health: ${health.detail}`);
       const errorRate = probe.requests ? probe.errors / probe.requests : 1;
-      if (errorRate > guards.maxErrorRate) failures.push(`error rate ${(errorRate * 100).toFixed(1)}% (${probe.errors}/${probe.requests}): ${probe.errorSamples.join('; ')}`);
+      if (errorRate > guards.maxErrorRate)
+        failures.push(
+          `error rate ${(errorRate * 100).toFixed(1)}% (${probe.errors}/${probe.requests}): ${probe.errorSamples.join('; ')}`,
+        );
       if (probe.meanCandidates <= 0) failures.push('no scored candidates');
       report = { passed: failures.length === 0, failures, health: health.detail, candidate: probe };
     } catch (err) {
@@ -69,7 +88,8 @@ export async function rolloutRanker(options: RolloutOptions, registry: ModelRegi
 
     await moveTo(registry, model, version, 'serving', 'the ranker serves it; guards passed');
     for (const other of await versionStates(registry, model)) {
-      if (other.version !== version && other.state === 'serving') await moveTo(registry, model, other.version, 'retired', `replaced by ${version}`);
+      if (other.version !== version && other.state === 'serving')
+        await moveTo(registry, model, other.version, 'retired', `replaced by ${version}`);
     }
     stage('done', `the ranker serves ${version}`);
     return result;
@@ -85,13 +105,20 @@ export function rankerStatus(clients: MeshClients): Promise<RankerStatus> {
 /** Real Rank calls for the probe users: each must answer with the version, a finite score per candidate. */
 async function probeRanker(clients: MeshClients, version: string, users: ProbeUser[]): Promise<ProbeStats> {
   // Candidates: every probe user's held-out and recent items (a realistic, overlapping pool).
-  const pool = [...new Set(users.flatMap((u) => [...u.heldOut, ...u.context.recentActions.map((a) => a.itemId)]))].slice(0, 200);
+  const pool = [
+    ...new Set(users.flatMap((u) => [...u.heldOut, ...u.context.recentActions.map((a) => a.itemId)])),
+  ].slice(0, 200);
   let errors = 0;
   let scored = 0;
   const errorSamples: string[] = [];
   for (const user of users) {
     try {
-      const res = await callUnary(clients.ranker(), 'rank', { user: user.context, candidates: pool.map((itemId) => ({ itemId, sources: [] })), requestId: '' }, { timeoutMs: 10_000 });
+      const res = await callUnary(
+        clients.ranker(),
+        'rank',
+        { user: user.context, candidates: pool.map((itemId) => ({ itemId, sources: [] })), requestId: '' },
+        { timeoutMs: 10_000 },
+      );
       if (res.modelVersion !== version) throw new Error(`answered by ${res.modelVersion}, not ${version}`);
       const bad = res.scores.find((s) => ![s.pClick, s.pSave, s.pHide, s.utility].every(Number.isFinite));
       if (bad) throw new Error(`a non-finite score for ${bad.itemId}`);
@@ -102,5 +129,12 @@ async function probeRanker(clients: MeshClients, version: string, users: ProbeUs
     }
   }
   const answered = users.length - errors;
-  return { version, requests: users.length, errors, errorSamples, meanCandidates: answered ? scored / answered : 0, recall: 0 };
+  return {
+    version,
+    requests: users.length,
+    errors,
+    errorSamples,
+    meanCandidates: answered ? scored / answered : 0,
+    recall: 0,
+  };
 }

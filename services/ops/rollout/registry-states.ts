@@ -3,7 +3,14 @@
 // unreadable version instead of failing on it.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ArtifactIntegrityError, STATE_FILE, versionNumber, type ModelRegistry, type ModelState, type StateFile } from '../../../libs/registry/index.js';
+import {
+  ArtifactIntegrityError,
+  STATE_FILE,
+  versionNumber,
+  type ModelRegistry,
+  type ModelState,
+  type StateFile,
+} from '../../../libs/registry/index.js';
 
 /** The state recorded for a version (reads only its state.json). */
 export async function stateOf(registry: ModelRegistry, model: string, version: string): Promise<ModelState> {
@@ -12,7 +19,13 @@ export async function stateOf(registry: ModelRegistry, model: string, version: s
 }
 
 /** Moves a version to `state` unless it is there already; an illegal transition throws. */
-export async function moveTo(registry: ModelRegistry, model: string, version: string, state: ModelState, note: string): Promise<void> {
+export async function moveTo(
+  registry: ModelRegistry,
+  model: string,
+  version: string,
+  state: ModelState,
+  note: string,
+): Promise<void> {
   if ((await stateOf(registry, model, version)) === state) return;
   try {
     await registry.setState(model, version, state, note);
@@ -23,9 +36,14 @@ export async function moveTo(registry: ModelRegistry, model: string, version: st
 }
 
 /** Every version of model with its state, oldest first; versions whose state cannot be read are left out. */
-export async function versionStates(registry: ModelRegistry, model: string): Promise<{ version: string; state: ModelState }[]> {
+export async function versionStates(
+  registry: ModelRegistry,
+  model: string,
+): Promise<{ version: string; state: ModelState }[]> {
   registry.dir(model, 'v0001'); // checks the model name
-  const names = (await readdir(path.join(registry.root, model)).catch(() => [] as string[])).filter((n) => versionNumber(n) !== undefined).sort((a, b) => versionNumber(a)! - versionNumber(b)!);
+  const names = (await readdir(path.join(registry.root, model)).catch(() => [] as string[]))
+    .filter((n) => versionNumber(n) !== undefined)
+    .sort((a, b) => versionNumber(a)! - versionNumber(b)!);
   const out: { version: string; state: ModelState }[] = [];
   for (const version of names) {
     const state = await stateOf(registry, model, version).catch(() => undefined);
@@ -35,10 +53,20 @@ export async function versionStates(registry: ModelRegistry, model: string): Pro
 }
 
 /** The newest version of model in one of `states`, other than `except` (and older than `olderThan`, if given). */
-export async function newestIn(registry: ModelRegistry, model: string, states: readonly ModelState[], options: { except?: string; olderThan?: string } = {}): Promise<string | undefined> {
+export async function newestIn(
+  registry: ModelRegistry,
+  model: string,
+  states: readonly ModelState[],
+  options: { except?: string; olderThan?: string } = {},
+): Promise<string | undefined> {
   const limit = options.olderThan ? versionNumber(options.olderThan) : undefined;
   const all = await versionStates(registry, model);
   return [...all]
     .reverse()
-    .find((v) => states.includes(v.state) && v.version !== options.except && (limit === undefined || versionNumber(v.version)! < limit))?.version;
+    .find(
+      (v) =>
+        states.includes(v.state) &&
+        v.version !== options.except &&
+        (limit === undefined || versionNumber(v.version)! < limit),
+    )?.version;
 }

@@ -37,8 +37,12 @@ const TARGET_STATES: readonly ModelState[] = ['serving', 'retired', 'rolled_back
 export async function rollbackModel(options: RollbackOptions): Promise<RollbackResult> {
   const registryDir = options.registryDir ?? registryDirOf(options.mesh);
   const registry = new ModelRegistry(registryDir);
-  return withLockFile(path.join(registryDir, options.model, '.rollout.lock'), () => rollback(options, registry), { timeoutMs: 1_000, staleMs: 3_600_000 }).catch((err: Error) => {
-    if (/waiting for the lock/.test(err.message)) throw new Error(`another rollout or rollback of ${options.model} is running (${err.message})`);
+  return withLockFile(path.join(registryDir, options.model, '.rollout.lock'), () => rollback(options, registry), {
+    timeoutMs: 1_000,
+    staleMs: 3_600_000,
+  }).catch((err: Error) => {
+    if (/waiting for the lock/.test(err.message))
+      throw new Error(`another rollout or rollback of ${options.model} is running (${err.message})`);
     throw err;
   });
 }
@@ -57,11 +61,18 @@ async function rollback(options: RollbackOptions, registry: ModelRegistry): Prom
     const to =
       options.to ??
       (await newestIn(registry, model, ['retired', 'serving'], { except: from, olderThan: from || undefined })) ??
-      fail(`no earlier ${model} version to roll back to from ${from || 'nothing'} (none is retired or serving); name one with --to`);
-    if (to === from && (!served || [...served.values()].every((v) => v === to))) throw new Error(`${model} already serves ${to}`);
-    const state = await stateOf(registry, model, to).catch(() => fail(`no version ${model}/${to} in the registry at ${registry.root}`));
-    if (!TARGET_STATES.includes(state)) fail(`${model}/${to} is ${state}: it never passed validation, so it cannot be rolled back to`);
-    if (!ranker && !(await isIndexed(registry.dir(model, to), Math.max(...hosts.map((h) => h.shard)) + 1))) fail(`${model}/${to} has no index; run \`feedloom index --version ${to}\` first`);
+      fail(
+        `no earlier ${model} version to roll back to from ${from || 'nothing'} (none is retired or serving); name one with --to`,
+      );
+    if (to === from && (!served || [...served.values()].every((v) => v === to)))
+      throw new Error(`${model} already serves ${to}`);
+    const state = await stateOf(registry, model, to).catch(() =>
+      fail(`no version ${model}/${to} in the registry at ${registry.root}`),
+    );
+    if (!TARGET_STATES.includes(state))
+      fail(`${model}/${to} is ${state}: it never passed validation, so it cannot be rolled back to`);
+    if (!ranker && !(await isIndexed(registry.dir(model, to), Math.max(...hosts.map((h) => h.shard)) + 1)))
+      fail(`${model}/${to} has no index; run \`feedloom index --version ${to}\` first`);
     log(`rolling ${model} back from ${from || 'nothing'} to ${to}`);
 
     await moveTo(registry, model, to, 'serving', `rollback from ${from || 'nothing'}: ${reason}`);
@@ -85,7 +96,12 @@ async function rollback(options: RollbackOptions, registry: ModelRegistry): Prom
         return undefined;
       });
     } else {
-      await waitFor(`the viewer to load ${model}/${to}`, mesh.rollout.loadTimeoutMs, async () => ((await clients.viewerVersions(model)).includes(to) ? true : undefined), 100);
+      await waitFor(
+        `the viewer to load ${model}/${to}`,
+        mesh.rollout.loadTimeoutMs,
+        async () => ((await clients.viewerVersions(model)).includes(to) ? true : undefined),
+        100,
+      );
       // All hosts at once: a rollback is an emergency, and each host switches in one step.
       await Promise.all(
         hosts.map(async (host) => {

@@ -13,7 +13,13 @@ import { readIndexMeta } from '../../../libs/ann/index-files.js';
 import type { AnnHostEndpoint } from '../../../libs/ann/learned-retrieval.js';
 import { registryDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { ITEM_TOWER_FILE } from '../../../libs/features/two-tower.js';
-import { ArtifactIntegrityError, ModelRegistry, verifyArtifacts, type ModelState, type VersionInfo } from '../../../libs/registry/index.js';
+import {
+  ArtifactIntegrityError,
+  ModelRegistry,
+  verifyArtifacts,
+  type ModelState,
+  type VersionInfo,
+} from '../../../libs/registry/index.js';
 import { withLockFile } from '../../../libs/registry/fs-atomic.js';
 import { runIndexer } from '../../../libs/ann/indexer.js';
 import { loadOnHost, mostServed, servedByHosts, serveOnHost, unloadQuietly } from './ann-steps.js';
@@ -46,14 +52,28 @@ export async function rolloutVersion(options: RolloutOptions): Promise<RolloutRe
     const reason = `refused before any step: ${err.message}`;
     await moveTo(registry, options.model, options.version, 'rolled_back', `rollout stopped: ${reason}`);
     options.log?.(`[rollback] ${reason}`);
-    return { model: options.model, version: options.version, outcome: 'rolled_back', reason, stages: [{ stage: 'rollback', atMs: 0, detail: reason }] };
+    return {
+      model: options.model,
+      version: options.version,
+      outcome: 'rolled_back',
+      reason,
+      stages: [{ stage: 'rollback', atMs: 0, detail: reason }],
+    };
   }
   // One rollout or rollback of a model at a time.
-  return withLockFile(path.join(registryDir, options.model, '.rollout.lock'), () => (isRankerModel(options.mesh, options.model) ? rolloutRanker(options, registry, info) : rolloutTwoTower(options, registry, info)), {
-    timeoutMs: 1_000,
-    staleMs: 3_600_000,
-  }).catch((err: Error) => {
-    if (/waiting for the lock/.test(err.message)) throw new Error(`another rollout or rollback of ${options.model} is running (${err.message})`);
+  return withLockFile(
+    path.join(registryDir, options.model, '.rollout.lock'),
+    () =>
+      isRankerModel(options.mesh, options.model)
+        ? rolloutRanker(options, registry, info)
+        : rolloutTwoTower(options, registry, info),
+    {
+      timeoutMs: 1_000,
+      staleMs: 3_600_000,
+    },
+  ).catch((err: Error) => {
+    if (/waiting for the lock/.test(err.message))
+      throw new Error(`another rollout or rollback of ${options.model} is running (${err.message})`);
     throw err;
   });
 }
@@ -62,12 +82,17 @@ export function isRankerModel(mesh: MeshConfig, model: string): boolean {
   return mesh.services.ranker?.model === model;
 }
 
-async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry, info: VersionInfo): Promise<RolloutResult> {
+async function rolloutTwoTower(
+  options: RolloutOptions,
+  registry: ModelRegistry,
+  info: VersionInfo,
+): Promise<RolloutResult> {
   const { mesh, model } = options;
   const version = info.version;
   const log = options.log ?? (() => {});
   const { result, stage } = startRollout(model, version, log);
-  if (!info.manifest.artifacts[ITEM_TOWER_FILE]) throw new Error(`${model}/${version} has no ${ITEM_TOWER_FILE}: it is not a retrieval model (nothing to index)`);
+  if (!info.manifest.artifacts[ITEM_TOWER_FILE])
+    throw new Error(`${model}/${version} has no ${ITEM_TOWER_FILE}: it is not a retrieval model (nothing to index)`);
   const clients = new MeshClients(mesh);
   const guards = { ...mesh.rollout.guards, ...options.guards };
   const timeoutMs = mesh.rollout.loadTimeoutMs;
@@ -78,7 +103,9 @@ async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry,
     const served = await servedByHosts(clients, hosts, model);
     const previous = mostServed(served, version) ?? (await newestIn(registry, model, ['serving'], { except: version }));
     result.previous = previous;
-    log(`rolling out ${model}/${version} (hosts serve: ${[...served].map(([h, v]) => `${h}=${v || '-'}`).join(', ')}); canary ${canary.name}`);
+    log(
+      `rolling out ${model}/${version} (hosts serve: ${[...served].map(([h, v]) => `${h}=${v || '-'}`).join(', ')}); canary ${canary.name}`,
+    );
     if (info.state === 'retired' || info.state === 'rolled_back') {
       // The viewer keeps versions in state serving loaded; an older version needs it to come back.
       await moveTo(registry, model, version, 'serving', `rollout again (was ${info.state})`);
@@ -91,13 +118,21 @@ async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry,
       result.guard = guard;
       await putBack(clients, switched, hosts, model, version, previous);
       await moveTo(registry, model, version, 'rolled_back', `rollout stopped: ${reason}`);
-      stage('rollback', `${reason}; ${previous ? `every host serves ${previous} again` : 'no previous version to go back to'}`);
+      stage(
+        'rollback',
+        `${reason}; ${previous ? `every host serves ${previous} again` : 'no previous version to go back to'}`,
+      );
       return result;
     };
 
     // 1. The viewer loads the user tower by itself (it polls the registry); we wait until it has it.
     try {
-      await waitFor(`the viewer to load ${model}/${version}`, timeoutMs, async () => ((await clients.viewerVersions(model)).includes(version) ? true : undefined), 250);
+      await waitFor(
+        `the viewer to load ${model}/${version}`,
+        timeoutMs,
+        async () => ((await clients.viewerVersions(model)).includes(version) ? true : undefined),
+        250,
+      );
     } catch (err) {
       return await fail((err as Error).message);
     }
@@ -110,8 +145,17 @@ async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry,
     } else {
       if (options.indexDelayMs) await sleep(options.indexDelayMs);
       try {
-        const built = await runIndexer({ registryDir: registry.root, worldDir: options.worldDir ?? mesh.world.dir, model, version, shards });
-        stage('index', `built ${built.meta.factory} over ${built.shards.reduce((n, m) => n + m.items, 0)} items${shards > 1 ? ` in ${shards} shards` : ''}`);
+        const built = await runIndexer({
+          registryDir: registry.root,
+          worldDir: options.worldDir ?? mesh.world.dir,
+          model,
+          version,
+          shards,
+        });
+        stage(
+          'index',
+          `built ${built.meta.factory} over ${built.shards.reduce((n, m) => n + m.items, 0)} items${shards > 1 ? ` in ${shards} shards` : ''}`,
+        );
       } catch (err) {
         // e.g. an item tower that gives NaN or zero vectors: it must not become an index.
         return await fail(`the indexer refused ${version}: ${(err as Error).message}`);
@@ -126,7 +170,13 @@ async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry,
     } catch (err) {
       return await fail(`canary ${canary.name} could not serve ${version}: ${messageOf(err)}`);
     }
-    await moveTo(registry, model, version, 'serving', `canary ${canary.name} serves it${previous ? ` (others serve ${previous})` : ''}`);
+    await moveTo(
+      registry,
+      model,
+      version,
+      'serving',
+      `canary ${canary.name} serves it${previous ? ` (others serve ${previous})` : ''}`,
+    );
     stage('canary', `${canary.name} serves ${version}`);
 
     // 4. Guards on the canary.
@@ -136,12 +186,21 @@ async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry,
       const health = await clients.health(canary.address, 'feedloom.v1.AnnSearch');
       const viewerHealth = await clients.health(clients.viewerAddress);
       const probed = await probeCanary({ clients, canary, model, version, previous, users, k: mesh.rollout.probeK });
-      report = judge(health.serving && !viewerHealth.serving ? { serving: false, detail: `viewer ${viewerHealth.detail}` } : health, probed.candidate, probed.previous, guards);
+      report = judge(
+        health.serving && !viewerHealth.serving ? { serving: false, detail: `viewer ${viewerHealth.detail}` } : health,
+        probed.candidate,
+        probed.previous,
+        guards,
+      );
     } catch (err) {
       return await fail(`the canary guards could not run: ${(err as Error).message}`);
     }
-    const measured = [report.candidate, report.previous].filter((p) => p !== undefined).map((p) => describeProbe(p!)).join(' | ');
-    if (!report.passed) return await fail(`canary guard failed on ${canary.name}: ${report.failures.join('; ')} (${measured})`, report);
+    const measured = [report.candidate, report.previous]
+      .filter((p) => p !== undefined)
+      .map((p) => describeProbe(p!))
+      .join(' | ');
+    if (!report.passed)
+      return await fail(`canary guard failed on ${canary.name}: ${report.failures.join('; ')} (${measured})`, report);
     result.guard = report;
     stage('guards', `passed on ${canary.name}: ${measured}`);
 
@@ -159,7 +218,8 @@ async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry,
 
     // Every other version that was serving is now retired (still loaded on the hosts, for a quick rollback).
     for (const other of await versionStates(registry, model)) {
-      if (other.version !== version && other.state === 'serving') await moveTo(registry, model, other.version, 'retired', `replaced by ${version} on every ANN host`);
+      if (other.version !== version && other.state === 'serving')
+        await moveTo(registry, model, other.version, 'retired', `replaced by ${version} on every ANN host`);
     }
     stage('done', `every ANN host serves ${version}${previous ? `; ${previous} stays loaded for a rollback` : ''}`);
     return result;
@@ -169,7 +229,14 @@ async function rolloutTwoTower(options: RolloutOptions, registry: ModelRegistry,
 }
 
 /** Puts the switched hosts back on `previous` and unloads `version` from every host that holds it. */
-async function putBack(clients: MeshClients, switched: AnnHostEndpoint[], hosts: AnnHostEndpoint[], model: string, version: string, previous: string | undefined): Promise<void> {
+async function putBack(
+  clients: MeshClients,
+  switched: AnnHostEndpoint[],
+  hosts: AnnHostEndpoint[],
+  model: string,
+  version: string,
+  previous: string | undefined,
+): Promise<void> {
   if (previous) {
     for (const host of switched) {
       await loadOnHost(clients, host, model, previous, [version]);
@@ -189,11 +256,14 @@ async function pickVersion(registry: ModelRegistry, model: string, version?: str
   if (version) {
     const info = await registry.get(model, version);
     if (!ROLLABLE.includes(info.state)) {
-      throw new Error(`${model}/${version} is ${info.state}: only a published version can be rolled out (or a retired / rolled_back one again)`);
+      throw new Error(
+        `${model}/${version} is ${info.state}: only a published version can be rolled out (or a retired / rolled_back one again)`,
+      );
     }
     return info;
   }
   const newest = await registry.latest(model, ['published']);
-  if (!newest) throw new Error(`no published version of ${model} in the registry at ${registry.root}; name one with --version`);
+  if (!newest)
+    throw new Error(`no published version of ${model} in the registry at ${registry.root}; name one with --version`);
   return newest;
 }

@@ -40,18 +40,28 @@ const MAX_VERSIONS = 6;
 export async function collectStatus(mesh: MeshConfig, registryDir = registryDirOf(mesh)): Promise<MeshStatus> {
   const clients = new MeshClients(mesh);
   try {
-    const one = async (name: string, address: string, serves: () => Promise<string>, service = ''): Promise<ServiceStatus> => {
+    const one = async (
+      name: string,
+      address: string,
+      serves: () => Promise<string>,
+      service = '',
+    ): Promise<ServiceStatus> => {
       const health = (await clients.health(address, service)).detail;
       const what = health.startsWith('unreachable') ? '' : await serves().catch((err) => `? (${messageOf(err)})`);
       return { name, address, health, serves: what };
     };
     const none = async () => '';
-    const jobs: Promise<ServiceStatus>[] = [one('events', addressOf(mesh, mesh.services.events), none), one('blender', addressOf(mesh, mesh.services.blender), none)];
+    const jobs: Promise<ServiceStatus>[] = [
+      one('events', addressOf(mesh, mesh.services.events), none),
+      one('blender', addressOf(mesh, mesh.services.blender), none),
+    ];
     if (mesh.services.ranker) {
       jobs.push(
         one('ranker', clients.rankerAddress, async () => {
           const s = await rankerStatus(clients);
-          const refused = s.refused.length ? `; refused ${s.refused.map((r) => `${r.version} (${r.reason.slice(0, 80)})`).join(', ')}` : '';
+          const refused = s.refused.length
+            ? `; refused ${s.refused.map((r) => `${r.version} (${r.reason.slice(0, 80)})`).join(', ')}`
+            : '';
           return `${s.model} ${s.modelVersion || '-'}${refused}`;
         }),
       );
@@ -70,7 +80,11 @@ export async function collectStatus(mesh: MeshConfig, registryDir = registryDirO
       jobs.push(
         one(`ann.${host.name}${host.shard ? ` (shard ${host.shard})` : ''}`, host.address, async () => {
           const res = await callUnary(clients.annSearch(host), 'getVersions', {}, { timeoutMs: 5_000 });
-          return res.models.map((m) => `${m.model} ${m.servingVersion || '-'} (holds ${m.loadedVersions.join(', ')})`).join('; ') || 'serves nothing';
+          return (
+            res.models
+              .map((m) => `${m.model} ${m.servingVersion || '-'} (holds ${m.loadedVersions.join(', ')})`)
+              .join('; ') || 'serves nothing'
+          );
         }),
       );
     }
@@ -88,7 +102,11 @@ export async function collectStatus(mesh: MeshConfig, registryDir = registryDirO
         }),
       );
     }
-    return { services: await Promise.all(jobs), registry: await registryStatus(registryDir), lastCycle: await lastCycle(registryDir) };
+    return {
+      services: await Promise.all(jobs),
+      registry: await registryStatus(registryDir),
+      lastCycle: await lastCycle(registryDir),
+    };
   } finally {
     clients.close();
   }
@@ -133,14 +151,18 @@ async function lastCycle(registryDir: string): Promise<MeshStatus['lastCycle']> 
 export function formatStatus(status: MeshStatus): string {
   const lines: string[] = ['services'];
   const width = Math.max(...status.services.map((s) => s.name.length));
-  for (const s of status.services) lines.push(`  ${s.name.padEnd(width)}  ${s.address.padEnd(21)}  ${s.health.padEnd(11)}  ${s.serves}`);
+  for (const s of status.services)
+    lines.push(`  ${s.name.padEnd(width)}  ${s.address.padEnd(21)}  ${s.health.padEnd(11)}  ${s.serves}`);
   lines.push('', `model registry ${status.registry.dir}`);
   if (status.registry.models.length === 0) lines.push('  (no model versions)');
   for (const m of status.registry.models) {
     lines.push(`  ${m.model}`);
     for (const v of m.versions) {
       lines.push(`    ${v.version}  ${v.state}${v.error ? `  (unreadable: ${v.error})` : ''}`);
-      for (const h of v.history) lines.push(`      ${new Date(h.atMs).toISOString().replace('T', ' ').slice(0, 19)}  ${h.state.padEnd(11)}  ${h.note}`);
+      for (const h of v.history)
+        lines.push(
+          `      ${new Date(h.atMs).toISOString().replace('T', ' ').slice(0, 19)}  ${h.state.padEnd(11)}  ${h.note}`,
+        );
     }
   }
   lines.push('');
@@ -154,7 +176,11 @@ export function formatStatus(status: MeshStatus): string {
 
 /** Leaf values of a JSON report as dotted keys (arrays of scalars joined), for a compact listing. */
 function flatten(value: unknown, prefix = ''): [string, string][] {
-  if (value === null || typeof value !== 'object') return [[prefix || 'report', typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(4) : String(value)]];
-  if (Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object')) return [[prefix, value.join(', ')]];
+  if (value === null || typeof value !== 'object')
+    return [
+      [prefix || 'report', typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(4) : String(value)],
+    ];
+  if (Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object'))
+    return [[prefix, value.join(', ')]];
   return Object.entries(value).flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
 }

@@ -21,7 +21,8 @@ export interface ColdStartRow {
  */
 export const coldStart = defineBatchJob<ColdStartRow>()({
   name: 'cold_start',
-  description: "per topic: top items by decayed engagement (half-life 7 days), diversified by creator (each further item of a creator halved), top 200; topic weight",
+  description:
+    'per topic: top items by decayed engagement (half-life 7 days), diversified by creator (each further item of a creator halved), top 200; topic weight',
   sql: (p) => `
     WITH engagement AS (
       SELECT item_id, sum(${ENGAGEMENT_WEIGHT_SQL} * ${decaySql('time_ms', p, 7)}) AS engagement

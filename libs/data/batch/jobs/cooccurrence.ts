@@ -16,7 +16,8 @@ export interface CooccurrenceRow {
  */
 export const cooccurrence = defineBatchJob<CooccurrenceRow>()({
   name: 'cooccurrence',
-  description: 'item-CF: items clicked/saved by the same user within 1 h (so also in one session), cosine-normalized, top 50 neighbours per item',
+  description:
+    'item-CF: items clicked/saved by the same user within 1 h (so also in one session), cosine-normalized, top 50 neighbours per item',
   sql: () => `
     WITH engaged AS (
       SELECT DISTINCT user_id, item_id, time_ms FROM events WHERE action IN ('click', 'save')

@@ -13,7 +13,8 @@ export interface CreatorItemsRow {
  */
 export const creatorItems = defineBatchJob<CreatorItemsRow>()({
   name: 'creator_items',
-  description: "each creator's items by recency-weighted engagement (creation counts as one click, half-life 3 days), top 100 per creator",
+  description:
+    "each creator's items by recency-weighted engagement (creation counts as one click, half-life 3 days), top 100 per creator",
   sql: (p) => `
     WITH engagement AS (
       SELECT item_id, SUM(${ENGAGEMENT_WEIGHT_SQL} * ${decaySql('time_ms', p, 3)}) AS score

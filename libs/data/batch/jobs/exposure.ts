@@ -22,7 +22,8 @@ export interface ExposureRow {
  */
 export const exposure = defineBatchJob<ExposureRow>()({
   name: 'exposure',
-  description: 'under-exposed items (< 30 impressions) with their smoothed engagement rate vs the catalog average (creator prior), top 2,000 per topic',
+  description:
+    'under-exposed items (< 30 impressions) with their smoothed engagement rate vs the catalog average (creator prior), top 2,000 per topic',
   sql: (p) => `
     WITH ${itemQualityCtes(p)}
     SELECT item_id, topic, impressions, quality

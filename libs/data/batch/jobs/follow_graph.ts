@@ -15,7 +15,8 @@ export interface FollowGraphRow {
  */
 export const followGraph = defineBatchJob<FollowGraphRow>()({
   name: 'follow_graph',
-  description: 'user–creator graph: follows (1) + repeated engagement with a creator (0.1/item, ≤ 0.5) + creator accounts (1)',
+  description:
+    'user–creator graph: follows (1) + repeated engagement with a creator (0.1/item, ≤ 0.5) + creator accounts (1)',
   sql: () => `
     WITH follow_edges AS (
       SELECT DISTINCT user_id, target_id AS creator_id, 1.0 AS w FROM follows

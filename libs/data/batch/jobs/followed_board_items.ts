@@ -17,7 +17,8 @@ export interface FollowedBoardItemsRow {
  */
 export const followedBoardItems = defineBatchJob<FollowedBoardItemsRow>()({
   name: 'followed_board_items',
-  description: 'for every followed board, the 100 items most recently added to it (catalog board contents + saves in the log)',
+  description:
+    'for every followed board, the 100 items most recently added to it (catalog board contents + saves in the log)',
   sql: () => `
     WITH followed AS (
       SELECT DISTINCT target_id AS board_id FROM follows WHERE target_type = 'board' AND target_id IS NOT NULL

@@ -23,7 +23,8 @@ export interface FreshItemRow {
  */
 export const freshItems = defineBatchJob<FreshItemRow>()({
   name: 'fresh_items',
-  description: 'items created in the last 7 days with their smoothed engagement rate vs the catalog average (creator prior), top 1,000 per topic',
+  description:
+    'items created in the last 7 days with their smoothed engagement rate vs the catalog average (creator prior), top 1,000 per topic',
   sql: (p) => `
     WITH ${itemQualityCtes(p)}
     SELECT item_id, topic, created_ms, impressions, quality

@@ -20,7 +20,8 @@ export interface HourPopularRow {
  */
 export const hourPopular = defineBatchJob<HourPopularRow>()({
   name: 'hour_popular',
-  description: 'per UTC hour of day: decayed engagement (half-life 7 days) in that hour blended with ±1 h (0.5) and ±2 h (0.25), top 300 per hour',
+  description:
+    'per UTC hour of day: decayed engagement (half-life 7 days) in that hour blended with ±1 h (0.5) and ±2 h (0.25), top 300 per hour',
   sql: (p) => `
     WITH per_hour AS (
       SELECT CAST((time_ms % ${p.dayMs}) // 3600000 AS INTEGER) AS hour, item_id,

@@ -20,4 +20,24 @@ import { userRecentItems } from './user_recent_items.js';
 import { followGraph } from './follow_graph.js';
 import { curatorSaves } from './curator_saves.js';
 
-export const BATCH_JOBS: readonly BatchJob[] = [popularity, cooccurrence, creatorItems, itemMeta, trending, freshItems, exposure, topicPopular, followedBoardItems, localePopular, hourPopular, resurfaceBoards, coldStart, boardGraph, sessionTransitions, userNeighbors, userRecentItems, followGraph, curatorSaves];
+export const BATCH_JOBS: readonly BatchJob[] = [
+  popularity,
+  cooccurrence,
+  creatorItems,
+  itemMeta,
+  trending,
+  freshItems,
+  exposure,
+  topicPopular,
+  followedBoardItems,
+  localePopular,
+  hourPopular,
+  resurfaceBoards,
+  coldStart,
+  boardGraph,
+  sessionTransitions,
+  userNeighbors,
+  userRecentItems,
+  followGraph,
+  curatorSaves,
+];

@@ -18,7 +18,8 @@ export interface LocalePopularRow {
  */
 export const localePopular = defineBatchJob<LocalePopularRow>()({
   name: 'locale_popular',
-  description: "per user locale: items its users engaged with most (decayed, half-life 3 days), the locale's own items first (300), then others (200)",
+  description:
+    "per user locale: items its users engaged with most (decayed, half-life 3 days), the locale's own items first (300), then others (200)",
   sql: (p) => `
     WITH audience AS (
       SELECT u.locale, e.item_id, sum(${ENGAGEMENT_WEIGHT_SQL} * ${decaySql('e.time_ms', p, 3)}) AS engagement

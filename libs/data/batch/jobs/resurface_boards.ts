@@ -25,7 +25,8 @@ export interface ResurfaceBoardRow {
  */
 export const resurfaceBoards = defineBatchJob<ResurfaceBoardRow>()({
   name: 'resurface_boards',
-  description: "per board: its newest items (≤ 1,000) and its 20 most similar boards of other owners (shared items, cosine), for resurface",
+  description:
+    'per board: its newest items (≤ 1,000) and its 20 most similar boards of other owners (shared items, cosine), for resurface',
   sql: () => `
     WITH added AS (
       SELECT board_id, item_id, min(added_ms) AS added_ms FROM (

@@ -19,7 +19,8 @@ export interface SessionTransitionRow {
  */
 export const sessionTransitions = defineBatchJob<SessionTransitionRow>()({
   name: 'session_transitions',
-  description: 'next-item transitions among engaged items within a session (or 30 min), smoothed P(b next | a), top 50 per item',
+  description:
+    'next-item transitions among engaged items within a session (or 30 min), smoothed P(b next | a), top 50 per item',
   sql: (p) => `
     WITH engaged AS (
       SELECT user_id, session_id, item_id, min(time_ms) AS t

@@ -12,7 +12,8 @@ export interface TopicPopularRow {
  */
 export const topicPopular = defineBatchJob<TopicPopularRow>()({
   name: 'topic_popular',
-  description: "each topic's items by time-decayed engagement (save 3, click 1, half-life 3 days), top 300 per topic; none without topics",
+  description:
+    "each topic's items by time-decayed engagement (save 3, click 1, half-life 3 days), top 300 per topic; none without topics",
   sql: (p) => `
     WITH engagement AS (
       SELECT item_id, sum(${ENGAGEMENT_WEIGHT_SQL} * ${decaySql('time_ms', p, 3)}) AS score

@@ -32,7 +32,8 @@ export interface TrendingRow {
  */
 export const trending = defineBatchJob<TrendingRow>()({
   name: 'trending',
-  description: 'velocity over baseline: last-24 h weighted engagement vs the previous 7 days (shrunk to the topic rate), smoothed z-score, top 2,000',
+  description:
+    'velocity over baseline: last-24 h weighted engagement vs the previous 7 days (shrunk to the topic rate), smoothed z-score, top 2,000',
   sql: (p) => {
     const recentFrom = p.asOfMs - TRENDING_RECENT_DAYS * p.dayMs;
     const baselineFrom = recentFrom - TRENDING_BASELINE_DAYS * p.dayMs;
