@@ -5,7 +5,7 @@ STAMP := .cache
 NPX := npx --no-install
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: setup test typecheck format format-check up up-all-in-one demo eval bench new-generator clean
+.PHONY: setup test typecheck format format-check up up-processes demo eval bench new-generator clean
 
 setup: $(STAMP)/system node_modules/.package-lock.json generated/descriptor.pb $(STAMP)/faiss-node
 
@@ -46,8 +46,9 @@ WORLD_ARG = $(if $(WORLD),--world $(WORLD))
 up: setup
 	./bin/feedloom.js up $(WORLD_ARG) $(ARGS)
 
-up-all-in-one: setup
-	./bin/feedloom.js up --all-in-one $(WORLD_ARG) $(ARGS)
+# One process per service, as on Kubernetes (`make up` runs all-in-one: better on one machine).
+up-processes: setup
+	./bin/feedloom.js up --processes $(WORLD_ARG) $(ARGS)
 
 demo: setup
 	./bin/feedloom.js demo $(WORLD_ARG) $(ARGS)

@@ -98,7 +98,14 @@ export async function runDemo(configPath: string, options: UpOptions): Promise<v
 
 /** The options of up and demo. */
 const UP_OPTIONS = {
-  'all-in-one': { type: 'boolean', help: 'every server in this process, each on its own port, still talking gRPC' },
+  'all-in-one': {
+    type: 'boolean',
+    help: 'every server in this process, each on its own port, still talking gRPC (the default)',
+  },
+  processes: {
+    type: 'boolean',
+    help: 'one process per service, as on Kubernetes (on one 2-core machine the all-in-one default serves better)',
+  },
   world: {
     ...WORLD,
     help: 'serve the existing (e.g. imported) world in DIR as it is (this command and every process it starts)',
@@ -110,11 +117,18 @@ const UP_OPTIONS = {
   },
 } as const;
 
-type UpValues = { config: string; 'all-in-one': boolean; world?: string; force: boolean; unsynced: boolean };
+type UpValues = {
+  config: string;
+  'all-in-one': boolean;
+  processes: boolean;
+  world?: string;
+  force: boolean;
+  unsynced: boolean;
+};
 
 export const upCommand = defineCommand({
   name: 'up',
-  usage: '[--all-in-one] [--config FILE] [--world DIR] [--force]',
+  usage: '[--processes] [--config FILE] [--world DIR] [--force]',
   summary: `prepare the world and serve the whole mesh: the configured simulated
 world, or with --world the existing (e.g. imported) world in DIR as it is;
 --force replaces a world that is not the configured one (moved aside)`,
@@ -140,6 +154,9 @@ async function upOrDemo(run: typeof runUp, values: UpValues): Promise<number> {
   }
   // --world DIR: this command and every process it starts serve the existing world in DIR.
   if (values.world) process.env.FEEDLOOM_WORLD = resolve(values.world);
-  await run(values.config, { allInOne: values['all-in-one'], force: values.force });
+  if (values.processes && values['all-in-one']) throw new Error('--processes and --all-in-one: choose one');
+  // One machine: all-in-one. Per process, 29 Node processes share the cores and the first Blends
+  // miss their deadlines (docs/BENCHMARKS.md).
+  await run(values.config, { allInOne: !values.processes, force: values.force });
   return 0;
 }
