@@ -19,7 +19,7 @@ import { startAllInOne } from '../services/ops/mesh/run.js';
 import { worldRows } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 
-// Learned generators need trained models; every other one serves from the batch snapshots.
+// These need trained models; every other one (ease too, learned in a batch job) serves from the batch snapshots.
 const LEARNED = ['two_tower', 'embedding_i2i', 'multi_interest', 'mf'];
 const HEAVY_USERS = 5;
 const LIMIT = 100;

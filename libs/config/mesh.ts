@@ -220,6 +220,11 @@ export const MeshConfigSchema = z
       })
       .optional(),
     generators: z.array(generator).min(1, 'must list at least one generator'),
+    /**
+     * Settings of the batch jobs that take some, by job name, e.g. `{ "ease_neighbors": { "lambda": 250 } }`.
+     * Each job's schema is its own (libs/data/batch/jobs/); they are checked when the jobs run.
+     */
+    batch: z.record(name, z.record(z.unknown())).default({}),
     /** Retraining cycles and their validation gates (services/offline/retrain, docs/RETRAINING.md). */
     retrain,
     /** Staged rollout of model versions: canary, guards, probe (services/ops/rollout, docs/ROLLOUT.md). */

@@ -16,6 +16,8 @@ export interface BuildWorldOptions {
   existing?: boolean;
   /** Replace whatever world dir holds with a new simulation (the old one is moved aside). */
   force?: boolean;
+  /** Settings of the batch jobs (the mesh config's `batch`). */
+  batchSettings?: Record<string, Record<string, unknown>>;
 }
 
 export interface BuiltWorld {
@@ -59,6 +61,6 @@ export async function buildWorld(options: BuildWorldOptions): Promise<BuiltWorld
       simulated = true;
     }
   }
-  const snapshots = await runBatchJobs({ worldDir: options.dir, log });
+  const snapshots = await runBatchJobs({ worldDir: options.dir, settings: options.batchSettings, log });
   return { world, simulated, snapshots };
 }

@@ -3,7 +3,7 @@
 // No item × item matrix is built: the sum regroups by co-interacting user v,
 //   score(j) = 1/√c_j · Σ_{v ∋ j} w_v,  w_v = Σ_{i ∈ items(u) ∩ items(v)} 1/√c_i,
 // which costs at most one pass over the matrix per user, whatever the catalog size.
-import { itemCount, itemsOf, usersOf, type Interactions } from '../interactions.js';
+import { itemCount, itemsOf, usersOf, type Interactions } from '../../cf/interactions.js';
 
 export class ItemKnn {
   private readonly invSqrtCount: Float64Array;

@@ -1,10 +1,10 @@
 // EASE's λ, picked on a validation slice carved from the training part the same way the test part
 // was carved from the whole: the last share of each user's training interactions.
-import { buildInteractions, indicesOf } from '../interactions.js';
+import { buildInteractions, indicesOf } from '../../cf/interactions.js';
 import { mean, recallCappedAtK } from '../metrics.js';
 import { unseenTop } from './unseen-top.js';
 import { splitUserItems } from '../user-last-split.js';
-import { Ease } from './ease.js';
+import { Ease } from '../../cf/ease.js';
 
 export const EASE_LAMBDAS = [10, 50, 100, 250, 500, 1000];
 

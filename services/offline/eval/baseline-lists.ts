@@ -1,11 +1,11 @@
 // The classical baselines' lists for the test users, computed in-process on the training part:
 // what a practitioner would try first, beside which the mesh has to earn its keep.
 import { performance } from 'node:perf_hooks';
-import { Ease, EaseRefused, easeRefusal } from '../../../libs/eval/baselines/ease.js';
+import { Ease, EaseRefused, easeRefusal } from '../../../libs/cf/ease.js';
 import { ItemKnn } from '../../../libs/eval/baselines/item-knn.js';
 import { popularityScores } from '../../../libs/eval/baselines/popularity.js';
 import { pickEaseLambda, type EaseLambdaChoice } from '../../../libs/eval/baselines/tune-ease.js';
-import { buildInteractions, indicesOf, type Interactions } from '../../../libs/eval/interactions.js';
+import { buildInteractions, indicesOf, type Interactions } from '../../../libs/cf/interactions.js';
 import { unseenTop } from '../../../libs/eval/baselines/unseen-top.js';
 
 export interface BaselineLists {

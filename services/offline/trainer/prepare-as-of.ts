@@ -53,7 +53,7 @@ async function prepareLearnedModels(
 /**
  * The world as it stood at asOfMs, for evaluation: snapshots and learned models built only from
  * the days before, under <world>/eval/asof-<ms>/. Reused across evals of the same world and day
- * while the set of batch jobs is the same.
+ * while the set of batch jobs and their settings are the same.
  */
 export async function prepareAsOf(
   mesh: MeshConfig,
@@ -62,11 +62,11 @@ export async function prepareAsOf(
   log: (line: string) => void,
 ): Promise<{ snapshotsDir: string; registryDir: string }> {
   const snapshotsDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'snapshots');
-  const jobs = BATCH_JOBS.map((j) => j.name).join(',');
+  const jobs = BATCH_JOBS.map((j) => j.name).join(',') + JSON.stringify(mesh.batch);
   const marker = join(snapshotsDir, '.complete');
   if (!existsSync(marker) || readFileSync(marker, 'utf8') !== jobs) {
     log(`building snapshots as of ${new Date(asOfMs).toISOString()} …`);
-    await runBatchJobs({ worldDir, snapshotsDir, asOfMs });
+    await runBatchJobs({ worldDir, snapshotsDir, asOfMs, settings: mesh.batch });
     writeFileSync(marker, jobs);
   }
   const registryDir = join(worldDir, 'eval', `asof-${asOfMs}`, 'models');

@@ -34,6 +34,7 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
     dir: worldDir,
     existing: mesh.world.existing,
     force: options.force,
+    batchSettings: mesh.batch,
     log,
   });
   const registryRoot = registryDirOf(mesh);

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { defineCommand, REPO_ROOT, WORLD } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig } from '../../../libs/config/mesh.js';
 import { buildWorld } from '../../../libs/data/build.js';
-import { runBatchJobs } from '../../../libs/data/batch/run.js';
+import { runBatchJobs, type BatchJobResult } from '../../../libs/data/batch/run.js';
 import { importInteractions } from '../../../libs/data/importer.js';
 import { continueWorld } from '../../../libs/data/simulator/simulate.js';
 import { UDATA_FULL, UDATA_SMALL, writeUData } from '../../../libs/data/udata-fixture.js';
@@ -32,11 +32,17 @@ export const buildWorldCommand = defineCommand({
     const dir = resolve(values.dir ?? join(REPO_ROOT, 'data', values.preset));
     if (values.continue !== undefined) {
       const world = await continueWorld(dir, Number(values.continue));
-      await runBatchJobs({ worldDir: dir });
+      printNotes(await runBatchJobs({ worldDir: dir, settings: loadMeshConfig(values.config).batch }));
       console.log(`world at ${dir} now has ${world.days} days; snapshots rebuilt`);
       return 0;
     }
-    await buildWorld({ preset: values.preset as 'tiny', seed: Number(values.seed), dir, force: values.force });
+    await buildWorld({
+      preset: values.preset as 'tiny',
+      seed: Number(values.seed),
+      dir,
+      force: values.force,
+      batchSettings: loadMeshConfig(values.config).batch,
+    });
     console.log(`world ready at ${dir}`);
     return 0;
   },
@@ -48,11 +54,13 @@ export const batchCommand = defineCommand({
   summary: 'rebuild the snapshots from the event log',
   options: { world: WORLD },
   async run({ values }) {
-    const worldDir = values.world ?? loadMeshConfig(values.config).world.dir;
-    for (const job of await runBatchJobs({ worldDir }))
+    const mesh = loadMeshConfig(values.config);
+    const results = await runBatchJobs({ worldDir: values.world ?? mesh.world.dir, settings: mesh.batch });
+    for (const job of results)
       console.log(
         `${job.name.padEnd(24)} ${String(job.rows).padStart(9)} rows  ${job.version}  ${job.ms.toFixed(0)} ms`,
       );
+    printNotes(results);
     return 0;
   },
 });
@@ -96,7 +104,7 @@ export const importCommand = defineCommand({
       for (const r of result.rejected.slice(0, 50)) console.log(`  line ${r.line}: ${r.reason}`);
       if (result.rejected.length > 50) console.log(`  … and ${result.rejected.length - 50} more`);
     }
-    await runBatchJobs({ worldDir: resolve(values.out) });
+    printNotes(await runBatchJobs({ worldDir: resolve(values.out), settings: loadMeshConfig(values.config).batch }));
     console.log('snapshots built');
     return 0;
   },
@@ -126,3 +134,8 @@ export const writeUDataCommand = defineCommand({
     return 0;
   },
 });
+
+/** What the batch jobs said about their run (e.g. why a snapshot is empty), one line each. */
+function printNotes(results: BatchJobResult[]): void {
+  for (const job of results) for (const note of job.notes ?? []) console.log(`${job.name}: ${note}`);
+}

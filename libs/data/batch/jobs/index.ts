@@ -19,6 +19,7 @@ import { userNeighbors } from './user_neighbors.js';
 import { userRecentItems } from './user_recent_items.js';
 import { followGraph } from './follow_graph.js';
 import { curatorSaves } from './curator_saves.js';
+import { easeNeighbors } from './ease_neighbors.js';
 
 export const BATCH_JOBS: readonly BatchJob[] = [
   popularity,
@@ -40,4 +41,5 @@ export const BATCH_JOBS: readonly BatchJob[] = [
   userRecentItems,
   followGraph,
   curatorSaves,
+  easeNeighbors,
 ];

@@ -1,9 +1,11 @@
 // EASE (Steck 2019): a dense item × item linear model with a zero diagonal, in closed form:
 //   P = (XᵀX + λI)⁻¹,  B = I − P·diag(1/diag(P)),  i.e. B_ij = −P_ij / P_jj off the diagonal.
 // A user's scores are their binary row times B. Dense means n² doubles and n³/2 multiply-adds, so
-// the catalog is bounded.
-import { itemsOf, type Interactions } from '../interactions.js';
-import { spdInverse } from '../spd-inverse.js';
+// the catalog is bounded. Used by the eval's baseline and by the ease_neighbors batch job (which
+// serves each row's strongest weights to the ease generator).
+import { topK } from '../top-k/top-k.js';
+import { itemsOf, type Interactions } from './interactions.js';
+import { spdInverse } from './spd-inverse.js';
 
 /** Above this many items the dense model is refused (n² doubles: 3.2 GB at 20k). */
 export const EASE_MAX_ITEMS = 20_000;
@@ -46,6 +48,15 @@ export class Ease {
       for (let j = 0; j < n; j++) p[ri + j] = i === j ? 0 : -p[ri + j] / diag[j];
     }
     return new Ease(n, lambda, p);
+  }
+
+  /**
+   * Row i of B pruned to its k largest positive weights, best first (ties by index): what item i's
+   * presence adds to each other item's score.
+   */
+  neighbors(i: number, k: number): { item: number; weight: number }[] {
+    const row = this.b.subarray(i * this.items, (i + 1) * this.items);
+    return topK(row, k, { skip: (w) => !(w > 0) }).map((item) => ({ item, weight: row[item] }));
   }
 
   /** Scores of every item for a user who interacted with the given items (matrix indices): Σ_i B[i][·]. */

@@ -1,0 +1,31 @@
+// EASE as a generator: the closed-form item–item model the eval measured as its strongest baseline
+// on an id-only log, served from the weights the ease_neighbors batch job fits. A user's score for
+// an item is EASE's own x_u·B, over the user's engaged items in the context (each counts 1, as in
+// the binary matrix it was fitted on) and each seed's pruned row of B. Kind `learned`: B is a model
+// fitted to the data (a ridge regression per item, with λ), like mf's factors, not a graph walk or
+// a count; it is served as a neighbour lookup all the same.
+import { z } from 'zod';
+import { easeNeighbors } from '../../../libs/data/batch/jobs/ease_neighbors.js';
+import { defineGenerator } from '../../../libs/generator-sdk/define.js';
+import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
+import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
+
+export default defineGenerator({
+  name: 'ease',
+  kind: 'learned',
+  description:
+    "EASE (closed-form item–item linear model on clicks and saves): items with the largest summed weights from the user's engaged items.",
+  requestCost: 'O(seeds × 100 neighbours), seeds ≤ maxSeeds (default 100); empty above 5,000 engaged items (no model)',
+  snapshots: [easeNeighbors],
+  settings: z.object({
+    /** The user's clicked or saved items (the context's, newest and saves first) whose rows of B are summed, at most. */
+    maxSeeds: z.number().int().min(1).default(100),
+  }),
+  prepare: (rows) => new Map(rows.ease_neighbors.map((r) => [r.item_id, r.neighbors])),
+  generate({ user, quota }, { data, settings }) {
+    const board = new ScoreBoard();
+    for (const { itemId } of engagementSeeds(user, settings.maxSeeds))
+      for (const n of data.get(itemId) ?? []) board.add(n.item_id, n.score, `EASE: goes with ${itemId}`);
+    return board.top(quota, engagedItems(user));
+  },
+});
