@@ -15,7 +15,13 @@ import { RANKER_FILE, RANKER_MODEL, type RankerManifest } from '../../../libs/ra
 import { heldoutMetrics, readValRequests, scoreHeldout, type HeldoutMetrics } from '../../../libs/ranking/heldout.js';
 import { cycleId, writeCycleReport, type CycleModelResult, type CycleReport } from '../../../libs/registry/cycles.js';
 import { acquireProcessLock } from '../../../libs/registry/fs-atomic.js';
-import { ModelRegistry, verifyArtifacts, type ModelState, type VersionInfo } from '../../../libs/registry/index.js';
+import {
+  ModelRegistry,
+  verifyArtifacts,
+  type BaseManifest,
+  type ModelState,
+  type VersionInfo,
+} from '../../../libs/registry/index.js';
 import { evaluateTwoTower, heldOutSet, type RetrievalMetrics } from '../../../libs/training/evaluate.js';
 import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
 import { trainRanker } from '../trainer/train-ranker.js';
@@ -203,10 +209,12 @@ export async function incumbentOf<M extends VersionInfo['manifest']>(
   return (await registry.latest<M>(model, ['serving'])) ?? (await registry.latest<M>(model, ['published']));
 }
 
-async function retrainTwoTower(ctx: ModelContext): Promise<CycleModelResult> {
-  const { registry, window, options } = ctx;
-  const settings = options.mesh.retrain;
-  const model = TWO_TOWER_MODEL;
+/** A model's result, failed until a step says otherwise, with the version it must beat. */
+async function startModelResult<M extends BaseManifest>(
+  registry: ModelRegistry,
+  model: string,
+): Promise<{ result: CycleModelResult; incumbent: VersionInfo<M> | undefined }> {
+  const incumbent = await incumbentOf<M>(registry, model).catch(() => undefined);
   const result: CycleModelResult = {
     model,
     outcome: 'failed',
@@ -215,9 +223,16 @@ async function retrainTwoTower(ctx: ModelContext): Promise<CycleModelResult> {
     checks: [],
     metrics: {},
     timings: {},
+    incumbent: incumbent?.version,
   };
-  const incumbent = await incumbentOf<TwoTowerManifest>(registry, model).catch(() => undefined);
-  result.incumbent = incumbent?.version;
+  return { result, incumbent };
+}
+
+async function retrainTwoTower(ctx: ModelContext): Promise<CycleModelResult> {
+  const { registry, window, options } = ctx;
+  const settings = options.mesh.retrain;
+  const model = TWO_TOWER_MODEL;
+  const { result, incumbent } = await startModelResult<TwoTowerManifest>(registry, model);
   let trained: VersionInfo<TwoTowerManifest>;
   try {
     const run = await trainTwoTower({
@@ -278,17 +293,7 @@ async function retrainRanker(ctx: ModelContext): Promise<CycleModelResult> {
   const { registry, window, options } = ctx;
   const settings = options.mesh.retrain;
   const model = options.mesh.services.ranker?.model ?? RANKER_MODEL;
-  const result: CycleModelResult = {
-    model,
-    outcome: 'failed',
-    reasons: [],
-    notes: [],
-    checks: [],
-    metrics: {},
-    timings: {},
-  };
-  const incumbent = await incumbentOf<RankerManifest>(registry, model).catch(() => undefined);
-  result.incumbent = incumbent?.version;
+  const { result, incumbent } = await startModelResult<RankerManifest>(registry, model);
   const workDir = path.join(ctx.work, 'ranker');
   let run: Awaited<ReturnType<typeof trainRanker>>;
   try {
