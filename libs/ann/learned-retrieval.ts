@@ -339,6 +339,20 @@ export class LearnedRetrieval {
     });
   }
 
+  /** The seeds the synced host's index knows, each with its vector in that version (the others left out). */
+  async seedVectors<S extends { itemId: string }>(
+    synced: SyncedHost,
+    seeds: readonly S[],
+    options: CallScope = {},
+  ): Promise<{ seed: S; vector: number[] }[]> {
+    const vectors = await this.itemVectors(
+      synced,
+      seeds.map((s) => s.itemId),
+      options,
+    );
+    return seeds.filter((s) => vectors.has(s.itemId)).map((seed) => ({ seed, vector: vectors.get(seed.itemId)! }));
+  }
+
   /**
    * Step 2 for item-seeded retrieval: item vectors of the host's version. Unsharded, from that same
    * host; sharded, each item from the host chosen for its shard, when that host holds the version

@@ -26,18 +26,11 @@ export default defineGenerator({
     const { retrieval } = data;
     return retrieval.withSyncedHost(
       async (synced, call) => {
-        const vectors = await retrieval.itemVectors(
-          synced,
-          seeds.map((s) => s.itemId),
-          call,
-        );
-        const known = seeds.filter((s) => vectors.has(s.itemId));
+        const known = await retrieval.seedVectors(synced, seeds, call);
         const perSeed = Math.min(MAX_ANN_K, Math.max(10, Math.ceil((quota * 2) / Math.max(1, known.length))));
         const answers = await Promise.all(
-          known.map((seed) =>
-            retrieval
-              .search(synced, vectors.get(seed.itemId)!, perSeed, { exclude, ...call })
-              .then((r) => ({ seed, ...r })),
+          known.map(({ seed, vector }) =>
+            retrieval.search(synced, vector, perSeed, { exclude, ...call }).then((r) => ({ seed, ...r })),
           ),
         );
         const board = new ScoreBoard();

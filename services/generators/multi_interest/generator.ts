@@ -30,18 +30,13 @@ export default defineGenerator({
     const { retrieval } = data;
     return retrieval.withSyncedHost(
       async (synced, call) => {
-        const vectors = await retrieval.itemVectors(
-          synced,
-          seeds.map((s) => s.itemId),
-          call,
-        );
-        const known = seeds.filter((s) => vectors.has(s.itemId));
+        const known = await retrieval.seedVectors(synced, seeds, call);
         if (known.length === 0) return { modelVersion: synced.version, candidates: [] };
         // About one interest per three items, at most maxClusters.
         const k = Math.min(settings.maxClusters, Math.ceil(known.length / 3));
         const clusters = sphericalKMeans(
-          known.map((s) => vectors.get(s.itemId)!),
-          known.map((s) => s.weight),
+          known.map((k) => k.vector),
+          known.map((k) => k.seed.weight),
           k,
           { seed: seedOf(user.userId) },
         );
