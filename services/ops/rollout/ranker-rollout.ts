@@ -18,10 +18,7 @@ export async function rolloutRanker(
   registry: ModelRegistry,
   info: VersionInfo,
 ): Promise<RolloutResult> {
-  const { mesh, model } = options;
-  const version = info.version;
-  const log = options.log ?? (() => {});
-  const { result, stage } = startRollout(model, version, log);
+  const { mesh, model, version, log, result, stage } = startRollout(options, info);
   const clients = new MeshClients(mesh);
   const timeoutMs = mesh.rollout.loadTimeoutMs;
   const guards = { ...mesh.rollout.guards, ...options.guards };

@@ -1,6 +1,7 @@
 // One rollout's options, its result and the record of its stages: what the two-tower rollout
 // (rollout.ts) and the ranker's (ranker-rollout.ts) share.
 import type { MeshConfig } from '../../../libs/config/mesh.js';
+import type { VersionInfo } from '../../../libs/registry/index.js';
 import type { GuardReport, GuardThresholds } from './guards.js';
 
 export interface RolloutOptions {
@@ -40,12 +41,15 @@ export interface RolloutResult {
 }
 
 /** A rollout's result, filled as it goes, and stage(): records a stage with its time since the start and logs it. */
-export function startRollout(model: string, version: string, log: (line: string) => void) {
+export function startRollout(options: RolloutOptions, info: VersionInfo) {
+  const { mesh, model } = options;
+  const version = info.version;
+  const log = options.log ?? (() => {});
   const started = Date.now();
   const result: RolloutResult = { model, version, outcome: 'serving', stages: [] };
   const stage = (name: RolloutStage, detail: string) => {
     result.stages.push({ stage: name, atMs: Date.now() - started, detail });
     log(`[${name}] ${detail}`);
   };
-  return { result, stage };
+  return { mesh, model, version, log, result, stage };
 }

@@ -87,10 +87,7 @@ async function rolloutTwoTower(
   registry: ModelRegistry,
   info: VersionInfo,
 ): Promise<RolloutResult> {
-  const { mesh, model } = options;
-  const version = info.version;
-  const log = options.log ?? (() => {});
-  const { result, stage } = startRollout(model, version, log);
+  const { mesh, model, version, log, result, stage } = startRollout(options, info);
   if (!info.manifest.artifacts[ITEM_TOWER_FILE])
     throw new Error(`${model}/${version} has no ${ITEM_TOWER_FILE}: it is not a retrieval model (nothing to index)`);
   const clients = new MeshClients(mesh);
