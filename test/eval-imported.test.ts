@@ -12,7 +12,7 @@ import { importInteractions } from '../libs/data/importer.js';
 import { UDATA_SMALL, writeUData } from '../libs/data/udata-fixture.js';
 import { readWorldManifest } from '../libs/data/world.js';
 import type { SplitEvalReport } from '../services/offline/eval/run-split-eval.js';
-import { buildSplitWorld } from '../services/offline/eval/split-world.js';
+import { buildSplitWorld } from '../libs/eval/split-world.js';
 import { worldRows } from './fixtures/events.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'eval-imported-'));

@@ -14,10 +14,16 @@
 // Labels depend on what the log holds (the world manifest's source). A simulated log has an
 // impression log: every shown item is an example, labelled by what the user then did. An imported
 // interaction file has no impressions of its own (each interaction was written as an impression plus
-// its action), so there every session's interacted items are the positives — click label: any
-// interaction, save label: a save (rating ≥ 4) — and sampled negatives (libs/ranking/negatives.ts:
-// items the user had not interacted with, drawn by how popular they were before that day) fill the
-// session; the baseline to beat is then popularity order, since there is no page order to compare with.
+// its action). There, given the blender's replayed requests (services/offline/trainer/candidate-replay.ts:
+// for each user, with their last 20% of interactions held out, the candidates the mesh would have
+// sent the ranker), each request is a session whose candidates the user went on to interact with are
+// the positives — click label: any interaction, save label: a save (rating ≥ 4) — and the other
+// candidates the negatives; a share of the users is held out, and the baseline to beat is the
+// blender's pre-score order of the same candidates. Without them (no mesh), every session's
+// interacted items are the positives and sampled negatives (libs/ranking/negatives.ts: items the
+// user had not interacted with, drawn by how popular they were before that day) fill the session,
+// against popularity order; such a model separates interactions from the catalog, not the
+// candidates the blender sends (docs/RANKER.md, "Ranker on imported logs").
 // Time split: sessions that start on the last `holdoutDays` days are the held-out set (default: the
 // fewest last days holding 5% of the sessions, at least one); vocabularies and bucket edges come
 // from the training sessions only.
@@ -46,8 +52,10 @@ import {
   SEQ_LEN,
   topicIndex,
   type CandidateColumns,
+  type RankCandidateInput,
   type RankerEncoding,
   type RankerItem,
+  type RankSourceInput,
 } from './encoding.js';
 import { NEGATIVES_PER_POSITIVE, sampleNegatives, type LoggedSession } from './negatives.js';
 
@@ -64,10 +72,38 @@ const MIN_HELDOUT_SHARE = 0.05;
 
 /**
  * Where the examples come from: `logged_impressions` (every shown item, baseline: the incumbent's
- * page order) or `sampled_negatives` (interactions plus sampled negatives, baseline: popularity order).
+ * page order), `replayed_candidates` (the blender's candidates replayed per user, labelled by what
+ * the user did next; baseline: pre-score order) or `sampled_negatives` (interactions plus sampled
+ * negatives, baseline: popularity order).
  */
-export type RankerLabels = 'logged_impressions' | 'sampled_negatives';
-export type RankerBaseline = 'position' | 'popularity';
+export type RankerLabels = 'logged_impressions' | 'sampled_negatives' | 'replayed_candidates';
+/** position: the incumbent's page order; popularity; prescore: the blender's pre-score order of replayed candidates. */
+export type RankerBaseline = 'position' | 'popularity' | 'prescore';
+
+/**
+ * What the blender would have sent the ranker for one user, best pre-score first; the user's
+ * actions from historyEndMs on label its candidates.
+ */
+export interface ReplayedRequest {
+  user: string;
+  /** The request's time: the sequence's gaps, the candidates' age. */
+  timeMs: number;
+  /** The user's history is their actions before this; what they did from then on is what happened next. */
+  historyEndMs: number;
+  candidates: RankCandidateInput[];
+}
+
+/** The blender's requests replayed on a log without an impression log (services/offline/trainer/candidate-replay.ts). */
+export interface CandidateReplay {
+  requests: ReplayedRequest[];
+  /** The items as the replayed mesh's ranker would have read them (its item_meta and popularity snapshots). */
+  items: ReadonlyMap<string, RankerItem>;
+  /** Each user's share of interactions held out to label the request. */
+  heldOutFraction: number;
+}
+
+/** Share of the users whose replayed requests are held out for validation. */
+const REPLAY_VAL_SHARE = 0.1;
 
 export interface RankerDatasetOptions {
   worldDir: string;
@@ -82,6 +118,12 @@ export interface RankerDatasetOptions {
   maxValSessions?: number;
   /** Seed of the negative sampling (logs without an impression log); default 7. */
   seed?: number;
+  /**
+   * On a log without an impression log: the examples are the candidates the blender would have
+   * sent the ranker (replayed for each user with their last interactions held out), labelled by
+   * whether the user went on to interact with them, instead of interactions plus sampled negatives.
+   */
+  replayed?: CandidateReplay;
   log?: (line: string) => void;
 }
 
@@ -99,7 +141,14 @@ export interface RankerDatasetManifest {
   validationWindow: { startMs: number; endMs: number };
   encoding: RankerEncoding;
   /** How examples were made, and the order a model must beat on the held-out sessions. */
-  labels: { kind: RankerLabels; baseline: RankerBaseline; negativesPerPositive?: number };
+  labels: {
+    kind: RankerLabels;
+    baseline: RankerBaseline;
+    negativesPerPositive?: number;
+    /** replayed_candidates: each user's share of interactions held out to label their request; share of users validated on. */
+    heldOutFraction?: number;
+    valUserShare?: number;
+  };
   counts: {
     actions: number;
     trainSessions: number;
@@ -108,6 +157,9 @@ export interface RankerDatasetManifest {
     valExamples: number;
     positives: Record<string, number>;
     sampledNegatives?: number;
+    /** replayed_candidates: requests replayed, and those left out because no candidate was interacted with. */
+    replayedRequests?: number;
+    requestsWithoutPositive?: number;
   };
   arrays: Record<string, NpyEntry>;
   buildMs: number;
@@ -120,8 +172,10 @@ export interface ValSession {
   timeMs: number;
   /** How many of the user's actions (in val_requests.users[user].actions, oldest first) came before the session. */
   histCount: number;
-  /** [item id, generator, rank] per impression, in page order. */
+  /** [item id, generator, rank] per impression, in page order (replayed candidates: [item id, '', pre-score place]). */
   candidates: [string, string, number][];
+  /** Replayed candidates: every [generator, rank] that proposed each candidate (the ranker's sources at serving). */
+  sources?: [string, number][][];
   /** [clicked, saved, hid] per impression, 0 or 1. */
   labels: [number, number, number][];
 }
@@ -147,7 +201,8 @@ interface Impressions {
   times: number[];
   sessionMs: number[];
   positions: (number | null)[];
-  sources: (string | null)[];
+  /** The proposals each impression carries as the ranker's sources (logged: its generator at its slot). */
+  sources: RankSourceInput[][];
   click: boolean[];
   save: boolean[];
   hide: boolean[];
@@ -167,7 +222,9 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
   const log = options.log ?? (() => {});
   const world = await readWorldManifest(options.worldDir);
   const endMs = Math.floor(options.endMs ?? world.startMs + world.days * DAY_MS);
-  const labelKind: RankerLabels = world.source === 'import' ? 'sampled_negatives' : 'logged_impressions';
+  const labelKind: RankerLabels =
+    world.source !== 'import' ? 'logged_impressions' : options.replayed ? 'replayed_candidates' : 'sampled_negatives';
+  const replayed = labelKind === 'replayed_candidates';
   const seed = options.seed ?? 7;
   const minItemCount = options.minItemCount ?? 2;
   await fs.mkdir(options.outDir, { recursive: true });
@@ -200,19 +257,37 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       options.holdoutDays === undefined
         ? heldoutStart(logged, endMs)
         : dayOf(endMs - 1) - (options.holdoutDays - 1) * DAY_MS;
-    if (valStartMs <= world.startMs)
+    if (!replayed && valStartMs <= world.startMs)
       throw new Error(
         `the held-out window starts at ${new Date(valStartMs).toISOString()}, not after the world's first day: nothing to train on`,
       );
 
-    const days = [...new Set(logged.sessionMs.map(dayOf))].sort((a, b) => a - b);
-    const popularityByDay = await popularityAsOfDays(conn, days);
-    const imps = labelKind === 'sampled_negatives' ? withSampledNegatives(logged, itemMeta, seed) : logged;
-    const sampledNegatives = imps.users.length - logged.users.length;
+    let imps = logged;
+    let withoutPositive = 0;
+    // Replayed requests are held out by user (a share of them, by a seeded hash), not by time; their
+    // history ends where their held-out interactions begin.
+    const historyEnd = new Map(options.replayed?.requests.map((r) => [r.user, r.historyEndMs]));
+    const valUsers = new Set(
+      [...historyEnd.keys()].filter((u) => createRng(hashSeed(seed, 'val-user', u)).next() < REPLAY_VAL_SHARE),
+    );
+    const isHeldOut = (user: string, timeMs: number) => (replayed ? valUsers.has(user) : timeMs >= valStartMs);
+    if (labelKind === 'sampled_negatives') imps = withSampledNegatives(logged, itemMeta, seed);
+    else if (replayed) {
+      ({ imps, withoutPositive } = replayedImpressions(options.replayed!.requests, actions));
+      log(
+        `ranker dataset: no impression log (imported interactions): ${options.replayed!.requests.length} replayed requests of the blender's candidates, ${withoutPositive} with no candidate the user went on to interact with (left out)`,
+      );
+    }
+    const sampledNegatives = labelKind === 'sampled_negatives' ? imps.users.length - logged.users.length : 0;
     if (sampledNegatives)
       log(
         `ranker dataset: no impression log (imported interactions): ${sampledNegatives} sampled negatives, ${NEGATIVES_PER_POSITIVE} per interaction`,
       );
+    const days = [...new Set(imps.sessionMs.map(dayOf))].sort((a, b) => a - b);
+    // Replayed requests read the popularity the replayed mesh served (its world lacks the held-out interactions).
+    const popularityByDay = replayed
+      ? new Map(days.map((day) => [day, replayedPopularity(options.replayed!.items)]))
+      : await popularityAsOfDays(conn, days);
     const base = rankerCatalog(itemMeta, []);
     const lookupFor = (day: number) => {
       const pop = popularityByDay.get(day)!;
@@ -232,13 +307,15 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
     const sourceNames = new Set<string>();
     const trainPops: number[] = [];
     for (let i = 0; i < imps.users.length; i++) {
-      if (imps.sessionMs[i] >= valStartMs) continue;
+      if (isHeldOut(imps.users[i], imps.sessionMs[i])) continue;
       bump(imps.items[i]);
-      if (imps.sources[i]) sourceNames.add(imps.sources[i]!);
+      for (const p of imps.sources[i]) sourceNames.add(p.generator);
       const p = popularityByDay.get(dayOf(imps.sessionMs[i]))!.get(imps.items[i]);
       if (p && p > 0) trainPops.push(p);
     }
-    for (let i = 0; i < actions.users.length; i++) if (actions.times[i] < valStartMs) bump(actions.items[i]);
+    for (let i = 0; i < actions.users.length; i++)
+      if (actions.times[i] < (replayed ? (historyEnd.get(actions.users[i]) ?? Infinity) : valStartMs))
+        bump(actions.items[i]);
     const frequent = [...itemCount]
       .filter(([, n]) => n >= minItemCount)
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
@@ -254,7 +331,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
         sources: ['<pad>', '<unk>', ...[...sourceNames].sort()],
       },
       seqLen: SEQ_LEN,
-      maxSources: MAX_SOURCES,
+      maxSources: replayed ? Math.max(MAX_SOURCES, sourceNames.size) : MAX_SOURCES,
       buckets: {
         gapHours: GAP_HOUR_EDGES,
         ageDays: AGE_DAY_EDGES,
@@ -290,7 +367,8 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       const t0 = imps.sessionMs[i];
       let j = i;
       while (j < imps.users.length && imps.users[j] === user && imps.sessions[j] === session) j++;
-      // Actions of this user strictly before the session's first impression.
+      // Actions of this user strictly before the session's first impression (a replayed request: before its history's end).
+      const historyEndMs = replayed ? (historyEnd.get(user) ?? t0) : t0;
       const start = userStart.get(user) ?? -1;
       if (user !== currentUser) {
         currentUser = user;
@@ -298,10 +376,10 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       }
       let histEnd = start;
       if (start >= 0) {
-        while (actPtr < A && actions.users[actPtr] === user && actions.times[actPtr] < t0) actPtr++;
+        while (actPtr < A && actions.users[actPtr] === user && actions.times[actPtr] < historyEndMs) actPtr++;
         histEnd = actPtr;
       }
-      const isVal = t0 >= valStartMs;
+      const isVal = isHeldOut(user, t0);
       const target = isVal ? split.val : split.train;
       const lookup = lookupFor(dayOf(t0));
       const ctx = target.addContext(
@@ -315,7 +393,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
           ctx,
           {
             itemId: imps.items[k],
-            sources: imps.sources[k] ? [{ generator: imps.sources[k]!, rank: imps.positions[k] ?? -1 }] : [],
+            sources: imps.sources[k],
           },
           lookup,
           t0,
@@ -329,20 +407,33 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
           sessionId: session,
           timeMs: t0,
           histCount: start >= 0 ? histEnd - start : 0,
-          candidates: Array.from({ length: j - i }, (_, n) => [
-            imps.items[i + n],
-            imps.sources[i + n] ?? '',
-            imps.positions[i + n] ?? -1,
-          ]),
+          candidates: Array.from({ length: j - i }, (_, n) =>
+            replayed
+              ? [imps.items[i + n], '', imps.positions[i + n] ?? -1]
+              : [imps.items[i + n], imps.sources[i + n][0]?.generator ?? '', imps.positions[i + n] ?? -1],
+          ),
+          ...(replayed && {
+            sources: Array.from({ length: j - i }, (_, n) =>
+              imps.sources[i + n].map((p): [string, number] => [p.generator, p.rank]),
+            ),
+          }),
           labels: Array.from({ length: j - i }, (_, n) => [+imps.click[i + n], +imps.save[i + n], +imps.hide[i + n]]),
         });
       }
       i = j;
     }
     if (split.train.examples === 0)
-      throw new Error(`no impressions before ${new Date(valStartMs).toISOString()}: nothing to train on`);
+      throw new Error(
+        replayed
+          ? 'no replayed request of a training user has a candidate the user went on to interact with: nothing to train on'
+          : `no impressions before ${new Date(valStartMs).toISOString()}: nothing to train on`,
+      );
     if (split.val.examples === 0)
-      throw new Error(`no impressions in the held-out window from ${new Date(valStartMs).toISOString()}`);
+      throw new Error(
+        replayed
+          ? 'no replayed request of a held-out user has a candidate the user went on to interact with'
+          : `no impressions in the held-out window from ${new Date(valStartMs).toISOString()}`,
+      );
 
     const arrays: Record<string, NpyEntry> = {};
     const write = async (name: string, data: NpyArray, shape: number[]) => {
@@ -368,14 +459,22 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
     const manifest: RankerDatasetManifest = {
       world: path.resolve(options.worldDir),
       endMs,
-      trainEndMs: valStartMs,
-      dataWindow: { startMs: world.startMs, endMs: valStartMs },
-      validationWindow: { startMs: valStartMs, endMs },
+      // Replayed requests: trained and validated on different users over the whole log.
+      trainEndMs: replayed ? endMs : valStartMs,
+      dataWindow: { startMs: world.startMs, endMs: replayed ? endMs : valStartMs },
+      validationWindow: { startMs: replayed ? world.startMs : valStartMs, endMs },
       encoding,
       labels:
         labelKind === 'sampled_negatives'
           ? { kind: labelKind, baseline: 'popularity', negativesPerPositive: NEGATIVES_PER_POSITIVE }
-          : { kind: labelKind, baseline: 'position' },
+          : replayed
+            ? {
+                kind: labelKind,
+                baseline: 'prescore',
+                heldOutFraction: options.replayed!.heldOutFraction,
+                valUserShare: REPLAY_VAL_SHARE,
+              }
+            : { kind: labelKind, baseline: 'position' },
       counts: {
         actions: A,
         trainSessions: split.train.contexts,
@@ -384,6 +483,8 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
         valExamples: split.val.examples,
         positives,
         ...(sampledNegatives ? { sampledNegatives } : {}),
+        ...(replayed ? { replayedRequests: split.train.contexts + split.val.contexts + withoutPositive } : {}),
+        ...(replayed ? { requestsWithoutPositive: withoutPositive } : {}),
       },
       arrays,
       buildMs: Math.round(performance.now() - started),
@@ -474,13 +575,78 @@ function withSampledNegatives(imps: Impressions, itemMeta: ItemMetaRow[], seed: 
       out.times.push(row.time);
       out.sessionMs.push(s.startMs);
       out.positions.push(null);
-      out.sources.push(null);
+      out.sources.push([]);
       out.click.push(row.click);
       out.save.push(row.save);
       out.hide.push(row.hide);
     }
   });
   return out;
+}
+
+/** Item → popularity, as the replayed mesh served it. */
+function replayedPopularity(items: ReadonlyMap<string, RankerItem>): Map<string, number> {
+  return new Map([...items].map(([id, info]) => [id, info.popularity]));
+}
+
+/**
+ * The replayed requests as impressions, one session per request, user by user: each candidate in
+ * pre-score order (its place as the position, its proposals as the sources), labelled by what the
+ * user did with it from the request's history end on: click for any interaction, save for a save.
+ * A request none of whose candidates the user went on to interact with teaches no order and is left out.
+ */
+function replayedImpressions(
+  requests: readonly ReplayedRequest[],
+  actions: Actions,
+): { imps: Impressions; withoutPositive: number } {
+  const historyEnd = new Map(requests.map((r) => [r.user, r.historyEndMs]));
+  // Per user: item → the actions taken on it from the history's end on.
+  const next = new Map<string, Map<string, Set<string>>>();
+  for (let i = 0; i < actions.users.length; i++) {
+    const user = actions.users[i];
+    if (actions.times[i] < (historyEnd.get(user) ?? Infinity)) continue;
+    const items = next.get(user) ?? next.set(user, new Map()).get(user)!;
+    (items.get(actions.items[i]) ?? items.set(actions.items[i], new Set()).get(actions.items[i])!).add(
+      actions.actions[i],
+    );
+  }
+  const imps: Impressions = {
+    users: [],
+    sessions: [],
+    items: [],
+    times: [],
+    sessionMs: [],
+    positions: [],
+    sources: [],
+    click: [],
+    save: [],
+    hide: [],
+  };
+  let withoutPositive = 0;
+  for (const request of [...requests].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0))) {
+    const did = next.get(request.user);
+    const labels = request.candidates.map((c) => {
+      const acts = did?.get(c.itemId);
+      return [!!acts && (acts.has('click') || acts.has('save')), !!acts?.has('save'), !!acts?.has('hide')];
+    });
+    if (!labels.some((l) => l[0] || l[1])) {
+      withoutPositive++;
+      continue;
+    }
+    request.candidates.forEach((c, place) => {
+      imps.users.push(request.user);
+      imps.sessions.push(`replay-${request.timeMs}`);
+      imps.items.push(c.itemId);
+      imps.times.push(request.timeMs);
+      imps.sessionMs.push(request.timeMs);
+      imps.positions.push(place);
+      imps.sources.push([...c.sources]);
+      imps.click.push(labels[place][0]);
+      imps.save.push(labels[place][1]);
+      imps.hide.push(labels[place][2]);
+    });
+  }
+  return { imps, withoutPositive };
 }
 
 /** Grows the context and example columns of one split. */
@@ -597,7 +763,8 @@ async function readImpressions(conn: DuckDBConnection): Promise<Impressions> {
     times: cols[3],
     sessionMs: cols[4],
     positions: cols[5],
-    sources: cols[6],
+    // A logged impression's source: the generator that showed it, at its slot.
+    sources: cols[6].map((generator, i) => (generator ? [{ generator, rank: cols[5][i] ?? -1 }] : [])),
     click: cols[7],
     save: cols[8],
     hide: cols[9],

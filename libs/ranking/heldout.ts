@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Action } from '../../generated/feedloom/v1/common.js';
 import type { OnnxSessionPool } from '../onnx/pool.js';
 import type { Feeds } from '../onnx/tensors.js';
-import { VAL_REQUESTS_FILE, type ValRequests } from './dataset.js';
+import { VAL_REQUESTS_FILE, type RankerBaseline, type ValRequests } from './dataset.js';
 import {
   encodeRankInputs,
   HEADS,
@@ -17,7 +17,10 @@ import {
   type RankerItem,
   type RankSourceInput,
 } from './encoding.js';
-import { auc, hitAtK } from './metrics.js';
+import { auc, hitAtK, recallAtK } from './metrics.js';
+
+/** The page size of recall20_click. */
+const RECALL_K = 20;
 
 const ACTION_TYPE_OF_CODE = [0, 2, 3, 4]; // code (1 click, 2 save, 3 hide) → ActionType
 const DAY_MS = 86_400_000;
@@ -34,6 +37,12 @@ export interface HeldoutMetrics {
   auc_hide?: number;
   /** Share of held-out requests with a save whose top 3 by the save head holds a saved item. */
   hit3_save?: number;
+  /**
+   * Recall@20 by the click head (any interaction), per request with one, averaged: the eval's
+   * recall@K within the request's candidates. Only where requests are longer than a page of 20
+   * (replayed candidates); absent on logged pages.
+   */
+  recall20_click?: number;
   requests: number;
   impressions: number;
   requestsWithSave: number;
@@ -93,9 +102,11 @@ export function heldoutRequests(val: ValRequests, options: HeldoutSourceOptions 
           ? options.sources[si][ci].map((p) => ({ generator: p.generator, rank: p.rank }))
           : options.hideSlot
             ? [{ generator: HIDDEN_SOURCE, rank: 0 }]
-            : generator
-              ? [{ generator, rank }]
-              : [],
+            : s.sources
+              ? s.sources[ci].map(([g, r]) => ({ generator: g, rank: r }))
+              : generator
+                ? [{ generator, rank }]
+                : [],
       })),
       lookup,
       labels: HEADS.map((_, h) => Uint8Array.from(s.labels, (l) => l[h])),
@@ -129,11 +140,14 @@ export async function scoreHeldout(
   return out;
 }
 
-/** Baseline scores on the same sessions: "position" (the incumbent's page order) or "popularity". */
-export function baselineSessions(val: ValRequests, baseline: 'position' | 'popularity'): ScoredSession[] {
+/**
+ * Baseline scores on the same sessions: "position" (the incumbent's page order), "prescore" (the
+ * blender's pre-score order of replayed candidates: their place, stored as the rank) or "popularity".
+ */
+export function baselineSessions(val: ValRequests, baseline: RankerBaseline): ScoredSession[] {
   return heldoutRequests(val).map((r) => {
     const s = Float32Array.from(r.session.candidates, ([itemId, , rank]) =>
-      baseline === 'position' ? -rank : (r.lookup(itemId)?.popularity ?? 0),
+      baseline === 'popularity' ? (r.lookup(itemId)?.popularity ?? 0) : -rank,
     );
     return { scores: [s, s, s], labels: r.labels };
   });
@@ -160,12 +174,21 @@ export function heldoutMetrics(sessions: ScoredSession[]): HeldoutMetrics {
     sessions.map((s) => ({ scores: s.scores[1], labels: s.labels[1] })),
     3,
   );
+  const longest = sessions.reduce((n, s) => Math.max(n, s.labels[0].length), 0);
+  const recall =
+    longest > RECALL_K
+      ? recallAtK(
+          sessions.map((s) => ({ scores: s.scores[0], labels: s.labels[0] })),
+          RECALL_K,
+        ).recall
+      : NaN;
   const present = (key: string, x: number) => (Number.isNaN(x) ? {} : { [key]: x });
   return {
     ...present('auc_click', m[0]),
     ...present('auc_save', m[1]),
     ...present('auc_hide', m[2]),
     ...present('hit3_save', hit.hit),
+    ...present('recall20_click', recall),
     requests: sessions.length,
     impressions: sessions.reduce((n, s) => n + s.labels[0].length, 0),
     requestsWithSave: hit.requests,

@@ -22,4 +22,4 @@ export {
   type HeldoutSourceOptions,
   type ScoredSession,
 } from './heldout.js';
-export { auc, hitAtK } from './metrics.js';
+export { auc, hitAtK, recallAtK } from './metrics.js';

@@ -44,3 +44,26 @@ export function hitAtK(
   }
   return { hit: total ? hits / total : NaN, requests: total };
 }
+
+/**
+ * Recall@k over requests: per request with at least one positive, the positives in its top k by
+ * score over min(k, positives) (the eval's recall@K within the request's candidates), averaged.
+ * Ties keep the request's own order.
+ */
+export function recallAtK(
+  requests: readonly { scores: ArrayLike<number>; labels: ArrayLike<number> }[],
+  k: number,
+): { recall: number; requests: number } {
+  let sum = 0;
+  let total = 0;
+  for (const r of requests) {
+    const n = r.labels.length;
+    let positives = 0;
+    for (let i = 0; i < n; i++) if (r.labels[i] > 0) positives++;
+    if (positives === 0) continue;
+    total++;
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => r.scores[b] - r.scores[a] || a - b);
+    sum += order.slice(0, k).filter((i) => r.labels[i] > 0).length / Math.min(k, positives);
+  }
+  return { recall: total ? sum / total : NaN, requests: total };
+}

@@ -2,13 +2,22 @@
 // mf, two-tower and its index, a first ranker), served all-in-one on ephemeral ports, and every
 // generator and the Blender are called over gRPC for each test user.
 import type { Candidate } from '../../../generated/feedloom/v1/common.js';
-import { BlenderClient, SourceState, type BlendResponse } from '../../../generated/feedloom/v1/blender.js';
+import {
+  BlenderClient,
+  SourceState,
+  type BlendResponse,
+  type CandidateJourney,
+} from '../../../generated/feedloom/v1/blender.js';
 import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generator.js';
 import { EventsClient } from '../../../generated/feedloom/v1/events.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
-import { registryDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
+import { registryDirOf, snapshotsDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
+import { itemCatalogOf } from '../../../libs/blend/catalog.js';
+import { policyFromConfig, type BlendPolicy } from '../../../libs/blend/policy.js';
+import type { ItemCatalog } from '../../../libs/blend/types.js';
+import { itemMeta } from '../../../libs/data/batch/jobs/item_meta.js';
+import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { ModelRegistry } from '../../../libs/registry/index.js';
-import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
 import { MAX_QUOTA } from '../../../libs/generator-sdk/validate.js';
 import { MAX_LIMIT } from '../../blender/service.js';
 import { prepareWorld } from '../trainer/prepare-world.js';
@@ -21,8 +30,18 @@ const CALL_TIMEOUT_MS = 60_000;
 
 export interface MeshLists {
   generators: { name: string; kind: string; lists: Map<string, string[]>; errors: number }[];
-  /** One per page size: the Blend as served (ranker on as configured), debug off. */
-  blends: { limit: number; lists: Map<string, string[]>; errors: number; unranked: number }[];
+  /**
+   * One per page size: the Blend as served (ranker on as configured), and `preScore`: the same
+   * candidates in the blender's pre-score order, as the page would be with the ranker off (only when
+   * a ranker is configured).
+   */
+  blends: {
+    limit: number;
+    lists: Map<string, string[]>;
+    preScore?: Map<string, string[]>;
+    errors: number;
+    unranked: number;
+  }[];
 }
 
 /** The mesh config, pointed at the training world with its own snapshots and registry. */
@@ -52,14 +71,16 @@ export async function meshLists(
   const maxK = Math.max(...o.ks);
   const log = (line: string) => o.log(`  ${line}`);
   o.log(`preparing the training world for the mesh …`);
-  await trainTwoTowerOnAll(mesh, log);
-  await prepareWorld(mesh, { log });
+  // The two-tower model under evaluation trains on every training interaction (as the last-day eval does).
+  await prepareWorld(mesh, { log, twoTowerOnAll: true });
   // A ranker that failed validation on the training part is not served: pages keep pre-score order.
   const ranker =
     mesh.services.ranker &&
     (await new ModelRegistry(registryDirOf(mesh)).latest(mesh.services.ranker.model, ['published', 'serving']));
   if (mesh.services.ranker && !ranker)
     o.log('no ranker passed validation on the training part: Blend pages are in pre-score order');
+  const policy = policyFromConfig(mesh);
+  const catalog = mesh.services.ranker ? await itemCatalog(mesh) : undefined;
   const running = await startServers(mesh, { ephemeralPorts: true });
   const events = connect(EventsClient, running.addresses.get('events')!);
   const blender = connect(BlenderClient, running.addresses.get('blender')!);
@@ -75,11 +96,12 @@ export async function meshLists(
   const blends = [...new Set(o.ks.map((k) => Math.min(k, MAX_LIMIT)))].map((limit) => ({
     limit,
     lists: new Map<string, string[]>(),
+    ...(mesh.services.ranker ? { preScore: new Map<string, string[]>() } : {}),
     errors: 0,
     unranked: 0,
   }));
-  const blend = (userId: string, limit: number) =>
-    callUnary(blender, 'blend', { userId, limit, debug: false, requestId: '' }, { timeoutMs: CALL_TIMEOUT_MS });
+  const blend = (userId: string, limit: number, debug = false) =>
+    callUnary(blender, 'blend', { userId, limit, debug, requestId: '' }, { timeoutMs: CALL_TIMEOUT_MS });
   try {
     await untilWarm(() => blend(o.users[0], maxK), !!ranker, o.log);
     for (const [n, userId] of o.users.entries()) {
@@ -115,12 +137,14 @@ export async function meshLists(
       for (const b of blends) {
         let page: BlendResponse | undefined;
         try {
-          page = await blend(userId, b.limit);
+          // With a ranker, the debug trace holds every candidate the page was chosen from.
+          page = await blend(userId, b.limit, !!b.preScore);
         } catch {
           b.errors++;
         }
         if (page && mesh.services.ranker && !page.ranking?.ranked) b.unranked++;
         b.lists.set(userId, page?.items.map((i) => i.itemId) ?? []);
+        b.preScore?.set(userId, page?.debug ? preScorePage(page.debug.journeys, b.limit, policy, catalog) : []);
       }
       if ((n + 1) % 50 === 0) o.log(`  ${n + 1}/${o.users.length} users`);
     }
@@ -134,18 +158,25 @@ export async function meshLists(
 }
 
 /**
- * The two-tower model on every training interaction. The trainer's default holds out the world's
- * last day, which in a per-user split holds only the few users whose history ends there; its
- * settings were chosen elsewhere, so the model under evaluation uses everything (as the last-day
- * eval does). prepareWorld then finds it and only indexes it.
+ * The page the blender would have composed from the same candidates without the ranker: the
+ * candidates the filter kept (on the page or passed over by it), in pre-score order, under the
+ * page rules.
  */
-async function trainTwoTowerOnAll(mesh: MeshConfig, log: (line: string) => void): Promise<void> {
-  if (!mesh.ann || !mesh.services.viewer) return;
-  const registryRoot = registryDirOf(mesh);
-  if (await new ModelRegistry(registryRoot).latest('two_tower', ['trained', 'validated', 'published', 'serving']))
-    return;
-  log('training the two-tower model on every training interaction …');
-  await trainTwoTower({ worldDir: mesh.world.dir, registryRoot, holdoutMs: 0, log });
+export function preScorePage(
+  journeys: readonly CandidateJourney[],
+  limit: number,
+  policy: BlendPolicy,
+  catalog: ItemCatalog | undefined,
+): string[] {
+  const kept = journeys
+    .filter((j) => j.droppedBy === '' || j.droppedBy.startsWith('page:'))
+    .map((j) => ({ itemId: j.itemId, proposals: j.sources, preScore: 0 }));
+  return policy.composePage(policy.preScore(kept), limit, catalog).page.map((c) => c.itemId);
+}
+
+/** The blender's item catalog (creators for the page rules), from the world's item_meta snapshot. */
+async function itemCatalog(mesh: MeshConfig): Promise<ItemCatalog> {
+  return itemCatalogOf((await readSnapshot(snapshotsDirOf(mesh), itemMeta)).rows);
 }
 
 /** Probes Blend until every source answers OK (and the ranker ranks, when configured), for at most a minute. */

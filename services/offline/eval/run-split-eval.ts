@@ -11,7 +11,7 @@ import { catalogCoverage, mean, recallCappedAtK } from '../../../libs/eval/metri
 import { splitName, type UserLastSplit } from '../../../libs/eval/user-last-split.js';
 import { baselineLists } from './baseline-lists.js';
 import { meshForWorld, meshLists } from './mesh-lists.js';
-import { buildSplitWorld } from './split-world.js';
+import { buildSplitWorld } from '../../../libs/eval/split-world.js';
 
 export const SPLIT_METRIC = 'recall@K = hits in the first K / min(K, held-out items), averaged over users';
 
@@ -42,6 +42,11 @@ export interface SplitEvalReport {
   /** The served Blend at its largest page, for the status page. */
   blend?: SplitEvalRow;
   blends: SplitEvalRow[];
+  /**
+   * With a ranker configured: each Blend page composed from the same candidates in the blender's
+   * pre-score order (the ranker off), to tell what the ranker adds.
+   */
+  preScoreBlends?: SplitEvalRow[];
   baselines: SplitEvalRow[];
   /** EASE's λ and the validation recall@K (largest K) of every λ tried. */
   easeLambda?: EaseLambdaChoice;
@@ -147,6 +152,17 @@ export async function runSplitEval(
       );
     });
     report.blend = report.blends[report.blends.length - 1];
+    const unranked = served.blends.filter((b) => b.preScore);
+    if (unranked.length)
+      report.preScoreBlends = unranked.map((b) =>
+        row(
+          `Blend (page of ${b.limit}), pre-score order`,
+          'blend',
+          b.preScore!,
+          ks.filter((k) => k <= b.limit),
+          { note: 'the same candidates without the ranker' },
+        ),
+      );
   } catch (err) {
     report.meshError = (err as Error).message;
     log(`the mesh could not be evaluated on the training world: ${report.meshError}`);

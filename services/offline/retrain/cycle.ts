@@ -308,6 +308,8 @@ async function retrainRanker(ctx: ModelContext): Promise<CycleModelResult> {
       trainerArgs: options.rankerTrainerArgs ?? settings.ranker.trainerArgs,
       workDir,
       leaveTrained: true,
+      // On an imported log: the blender's candidates replayed on the window's world.
+      mesh: { ...options.mesh, world: { ...options.mesh.world, dir: ctx.trainWorld, existing: true } },
       log: ctx.log,
     });
     result.version = run.info.version;

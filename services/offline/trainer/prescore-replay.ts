@@ -11,19 +11,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ActionType, type Action, type UserContext } from '../../../generated/feedloom/v1/common.js';
-import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generator.js';
-import { EventsClient } from '../../../generated/feedloom/v1/events.js';
-import { SourceState, type Proposal } from '../../../generated/feedloom/v1/blender.js';
-import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import type { Proposal } from '../../../generated/feedloom/v1/blender.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { HEADS, SEQ_LEN, type ScoredSession, type ValRequests, type ValSession } from '../../../libs/ranking/index.js';
 import { dedupe } from '../../../libs/blend/dedupe.js';
 import { policyFromConfig } from '../../../libs/blend/policy.js';
 import { preScore } from '../../../libs/blend/pre-score.js';
 import type { BlendCandidate, SourceAnswer } from '../../../libs/blend/types.js';
-import { startServers } from '../../servers.js';
 import { prepareAsOf } from './prepare-as-of.js';
-import { loadGeneratorModule } from '../../generators/registry.js';
+import { serveGenerators } from './serve-generators.js';
 
 const DAY_MS = 86_400_000;
 /** Action code in val_requests.json (1 click, 2 save, 3 hide) → ActionType. */
@@ -103,16 +99,6 @@ export function preScoreSessions(
     return { scores: [scores, scores, scores], labels: HEADS.map((_, h) => Uint8Array.from(s.labels, (l) => l[h])) };
   });
 }
-
-const okStatus = (generator: string, candidates: number) => ({
-  generator,
-  state: SourceState.SOURCE_STATE_OK,
-  candidates,
-  latencyMs: 0,
-  error: '',
-  snapshotVersion: '',
-  modelVersion: '',
-});
 
 /** The user's context at a held-out session's start: as of the day start, plus that day's earlier actions. */
 export function sessionContext(
@@ -197,57 +183,26 @@ export async function replayProposals(
     return { ...cached, weights: Object.fromEntries(weights), rrfK };
   }
 
-  const replayMesh: MeshConfig = structuredClone(mesh);
-  replayMesh.world = { ...replayMesh.world, dir: worldDir, snapshotsDir, asOfMs };
-  replayMesh.registryDir = registryDir;
-  // No deadlines: the replay is about what the generators propose, not how fast (as in `feedloom eval`);
-  // the learned ones, which call other services, get as long for each call.
-  replayMesh.generators = await Promise.all(
-    replayMesh.generators.map(async (g) => {
-      const callsOut = 'callTimeoutMs' in (await loadGeneratorModule(g.name)).settings.shape;
-      return { ...g, deadlineMs: 30_000, settings: callsOut ? { ...g.settings, callTimeoutMs: 30_000 } : g.settings };
-    }),
-  );
-  const enabled = replayMesh.generators.filter((g) => g.enabled);
+  const enabled = mesh.generators.filter((g) => g.enabled);
   log(
     `replaying ${enabled.length} generators for ${val.sessions.length} held-out sessions as of ${new Date(asOfMs).toISOString()} …`,
   );
-  const running = await startServers(replayMesh, { ephemeralPorts: true });
-  const events = connect(EventsClient, running.addresses.get('events')!);
-  const clients = enabled.map((g) => ({
-    name: g.name,
-    quota: g.quota,
-    client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!),
-  }));
   const proposals: SessionProposals[] = new Array(val.sessions.length);
-  const dayStartContexts = new Map<string, Promise<UserContext>>();
   let proposed = 0;
   let impressions = 0;
-  try {
+  const asOfMesh: MeshConfig = { ...mesh, world: { ...mesh.world, dir: worldDir, snapshotsDir, asOfMs }, registryDir };
+  const generators = await serveGenerators(asOfMesh, async (asOf) => {
+    const dayStartContexts = new Map<string, Promise<UserContext>>();
     let next = 0;
     let done = 0;
     const worker = async () => {
       while (next < val.sessions.length) {
         const i = next++;
         const s = val.sessions[i];
-        if (!dayStartContexts.has(s.user))
-          dayStartContexts.set(
-            s.user,
-            callUnary(events, 'getUserContext', { userId: s.user, maxActions: SEQ_LEN }, { timeoutMs: 30_000 }),
-          );
+        if (!dayStartContexts.has(s.user)) dayStartContexts.set(s.user, asOf.context(s.user));
         const user = sessionContext(await dayStartContexts.get(s.user)!, val, s, asOfMs);
         // As the blender's fan-out asks: every generator at once, each for its configured quota.
-        const answers: SourceAnswer[] = await Promise.all(
-          clients.map(async (g) => {
-            const res = await callUnary(
-              g.client,
-              'generate',
-              { user, quota: g.quota, requestId: `prescore-replay-${i}` },
-              { timeoutMs: 30_000 },
-            );
-            return { status: okStatus(g.name, res.candidates.length), candidates: res.candidates };
-          }),
-        );
+        const answers = await asOf.generate(user, `prescore-replay-${i}`);
         proposals[i] = proposalsOfShown(
           s.candidates.map(([id]) => id),
           answers,
@@ -258,13 +213,10 @@ export async function replayProposals(
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
-  } finally {
-    events.close();
-    for (const c of clients) c.client.close();
-    await running.stop();
-  }
+    return asOf.generators;
+  });
   const replay: PreScoreReplay = {
-    generators: clients.map((c) => c.name),
+    generators,
     weights: Object.fromEntries(weights),
     rrfK,
     asOfMs,

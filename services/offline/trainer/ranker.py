@@ -58,9 +58,11 @@ def parse_args(argv):
     p.add_argument("--head-weights", default="1,2,1", help="loss weight of the click, save and hide heads")
     p.add_argument("--item-dropout", type=float, default=0.1, help="chance a candidate's item id is trained as unknown")
     p.add_argument("--source-dropout", type=float, default=0.2, help="chance a proposal's generator is trained as unknown")
+    p.add_argument("--min-steps", type=int, default=0, help="train for more epochs than --epochs if that many optimizer steps need them (a dataset of few requests)")
     p.add_argument("--max-train-seconds", type=float, default=0, help="stop early after this long (0 = no limit)")
     p.add_argument("--skip-eval", action="store_true", help="no held-out metrics (for latency benchmarks of briefly trained models)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
+    p.add_argument("--source-pairs", action="store_true", help="embed each (generator, rank bucket) pair and sum over every proposal (replayed candidates: which generator ranked the item where)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -96,12 +98,16 @@ def evaluate(split, scores, prefix=""):
     return m, sessions
 
 
-def baselines(split, with_position=True):
-    """The incumbent's page order (position; only on a logged impression log) and popularity order, scored like a model."""
+# The order the examples came in, where there is one: the incumbent's pages, or the blender's pre-score order of replayed candidates.
+ORDER_BASELINE = {"logged_impressions": "position", "replayed_candidates": "prescore"}
+
+
+def baselines(split, order=None):
+    """The examples' own order (named `order`: position or prescore; none on sampled negatives) and popularity order, scored like a model."""
     pos = -split.position.astype(np.float64)
     pop = split.cand[CAND_INPUTS.index("cand_popularity")].astype(np.float64)
     m = {}
-    for name, s in ((("position", pos),) if with_position else ()) + (("popularity", pop),):
+    for name, s in (((order, pos),) if order else ()) + (("popularity", pop),):
         scores = np.repeat(s[:, None], 3, axis=1)
         m.update(evaluate(split, scores, prefix=f"{name}_")[0])
     return m
@@ -154,18 +160,19 @@ def main(argv):
     card = data.cardinalities()
     log(args, f"{args.variant} ({data.labels_kind()}): {train.contexts} train requests / {train.examples} impressions, {val.contexts} held-out requests / {val.examples}; vocab {card}")
 
-    model = Ranker(card, data.enc["buckets"], variant=args.variant, d=args.d, heads=args.heads, layers=args.layers, ff=args.ff, hidden=args.hidden, dropout=args.dropout, seq_len=data.seq_len)
+    model = Ranker(card, data.enc["buckets"], variant=args.variant, d=args.d, heads=args.heads, layers=args.layers, ff=args.ff, hidden=args.hidden, dropout=args.dropout, seq_len=data.seq_len, source_pairs=args.source_pairs)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     head_weights = torch.tensor([float(x) for x in args.head_weights.split(",")], dtype=torch.float32)
     if head_weights.shape[0] != 3:
         raise SystemExit("--head-weights needs three numbers: click,save,hide")
     steps_per_epoch = math.ceil(train.contexts / args.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(1, steps_per_epoch * args.epochs), pct_start=0.1)
+    epochs = max(args.epochs, math.ceil(args.min_steps / max(1, steps_per_epoch)))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(1, steps_per_epoch * epochs), pct_start=0.1)
 
     epoch_loss, epoch_val = [], []
     steps, stopped_early = 0, False
     item_col, src_col = CAND_INPUTS.index("cand_item"), CAND_INPUTS.index("cand_source")
-    for epoch in range(args.epochs):
+    for epoch in range(epochs):
         model.train()
         total, count = 0.0, 0
         for seq, cand, where, labels, _ in train.batches(args.batch, rng.permutation(train.contexts)):
@@ -187,7 +194,7 @@ def main(argv):
         epoch_loss.append(total / max(1, count))
         m = {} if args.skip_eval else present_metrics(evaluate(val, predict(model, val))[0])[0]
         epoch_val.append(m)
-        log(args, f"epoch {epoch + 1}/{args.epochs}: loss {epoch_loss[-1]:.4f}  held-out " + "  ".join(f"{k} {v:.4f}" for k, v in m.items()) + f"  ({time.time() - started:.0f} s)")
+        log(args, f"epoch {epoch + 1}/{epochs}: loss {epoch_loss[-1]:.4f}  held-out " + "  ".join(f"{k} {v:.4f}" for k, v in m.items()) + f"  ({time.time() - started:.0f} s)")
         if stopped_early:
             break
     train_seconds = time.time() - started
@@ -197,7 +204,7 @@ def main(argv):
         scores = predict(model, val)
         heldout, save_sessions = evaluate(val, scores)
         metrics.update(heldout)
-        metrics.update(baselines(val, with_position=data.labels_kind() == "logged_impressions"))
+        metrics.update(baselines(val, order=ORDER_BASELINE.get(data.labels_kind())))
         metrics.update({"val_requests": val.contexts, "val_impressions": val.examples, "val_requests_with_save": save_sessions})
         if not np.isfinite(scores).all():
             raise SystemExit("training diverged: non-finite scores")
@@ -221,6 +228,7 @@ def main(argv):
             "seed": args.seed,
             "epochs": len(epoch_loss),
             "epochs_asked": args.epochs,
+            "min_steps": args.min_steps,
             "stopped_early": stopped_early,
             "steps": steps,
             "batch_requests": args.batch,

@@ -40,8 +40,9 @@ class RankerData:
         return self._arrays[name]
 
     def labels_kind(self):
-        """"logged_impressions" (every shown item is an example) or "sampled_negatives" (an imported log:
-        interactions plus sampled negatives; no page order exists)."""
+        """"logged_impressions" (every shown item is an example), "replayed_candidates" (an imported log:
+        the blender's replayed candidates, labelled by what the user did next; position is the pre-score
+        place) or "sampled_negatives" (an imported log: interactions plus sampled negatives; no order exists)."""
         return self.meta.get("labels", {}).get("kind", "logged_impressions")
 
     def cardinalities(self):

@@ -11,6 +11,11 @@ Variants (same candidate tower, same heads, same loss):
   early_fusion  TransAct-style early fusion: the candidate is added to every action token and the
                 encoder runs once PER CANDIDATE (N sequence passes); measured for comparison.
 
+A candidate's sources (the generators that proposed it, with their ranks) are the mean of
+(generator + rank-bucket) embeddings, or with source_pairs (the blender's replayed candidates on an
+imported log, every proposal kept) the sum of one embedding per (generator, rank bucket) pair: a
+mean of sums cannot tell which generator gave which rank, and that is what the pre-score order uses.
+
 Numbers (time gaps, item age, popularity, ranks) come in raw; the model buckets them itself with
 fixed edges (buffers), so the bucketing is part of the ONNX graph and cannot drift from serving.
 """
@@ -92,8 +97,9 @@ class CrossAttention(nn.Module):
 
 
 class Ranker(nn.Module):
-    def __init__(self, card, buckets, variant="sequence", d=32, heads=2, layers=2, ff=64, hidden=128, dropout=0.1, seq_len=100):
+    def __init__(self, card, buckets, variant="sequence", d=32, heads=2, layers=2, ff=64, hidden=128, dropout=0.1, seq_len=100, source_pairs=False):
         super().__init__()
+        self.source_pairs = source_pairs
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}")
         self.variant = variant
@@ -108,6 +114,8 @@ class Ranker(nn.Module):
         self.locale = nn.Embedding(card["locales"], 8, padding_idx=0)
         self.source = nn.Embedding(card["sources"], 16, padding_idx=0)
         self.rank_emb = nn.Embedding(self.rank.buckets, 16)
+        if source_pairs:
+            self.pair_emb = nn.Embedding(card["sources"] * self.rank.buckets, 16)
         self.age_emb = nn.Embedding(self.age.buckets, 8)
         self.pop_emb = nn.Embedding(self.pop.buckets, 8)
         cand_width = d + d + 16 + 8 + 8 + 8 + 16 + 1
@@ -147,8 +155,11 @@ class Ranker(nn.Module):
     def candidates(self, cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank, user_locale_per_cand):
         """[N] inputs -> [N, d] candidate embeddings, and [N, 1 + 8] locale features."""
         src_mask = (cand_source > 0).float().unsqueeze(-1)
-        src = (self.source(cand_source.long()) + self.rank_emb(self.rank(cand_rank))) * src_mask
-        src = src.sum(1) / (src_mask.sum(1) + 1e-6)
+        if self.source_pairs:
+            src = (self.pair_emb(cand_source.long() * self.rank.buckets + self.rank(cand_rank)) * src_mask).sum(1)
+        else:
+            src = (self.source(cand_source.long()) + self.rank_emb(self.rank(cand_rank))) * src_mask
+            src = src.sum(1) / (src_mask.sum(1) + 1e-6)
         match = ((cand_locale == user_locale_per_cand) & (cand_locale > 1)).float().unsqueeze(-1)
         c = torch.cat(
             [

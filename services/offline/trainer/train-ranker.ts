@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { OnnxSessionPool } from '../../../libs/onnx/pool.js';
+import { readWorldManifest } from '../../../libs/data/world.js';
 import { ModelRegistry, type VersionInfo } from '../../../libs/registry/index.js';
 import { buildRankerDataset, type RankerBaseline, type RankerDataset } from '../../../libs/ranking/dataset.js';
 import {
@@ -27,6 +28,7 @@ import {
 } from '../../../libs/ranking/heldout.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { preScoreSessions, replayProposals } from './prescore-replay.js';
+import { replayCandidates } from './candidate-replay.js';
 import { runPython, trainerScript } from '../../../libs/training/python.js';
 import { checkEncoding, checkProbe, checkServingProbe, checkSignature } from '../../ranker/model-checks.js';
 
@@ -54,6 +56,12 @@ export interface TrainRankerOptions {
   workDir?: string;
   /** A dataset already built for this world and window. */
   dataset?: RankerDataset;
+  /**
+   * The mesh (its world.dir is worldDir): on a log without an impression log, the examples are the
+   * candidates its blender would have sent the ranker, replayed at past times (candidate-replay.ts);
+   * without it, interactions plus sampled negatives.
+   */
+  mesh?: MeshConfig;
   log?: (line: string) => void;
 }
 
@@ -61,7 +69,8 @@ export interface TrainRankerResult {
   info: VersionInfo<RankerManifest>;
   /** Held-out metrics of the registered ONNX model, scored through the serving encoder. */
   heldout: HeldoutMetrics;
-  baselines: { position: HeldoutMetrics; popularity: HeldoutMetrics };
+  /** prescore: on replayed candidates only (their pre-score order). */
+  baselines: { position: HeldoutMetrics; popularity: HeldoutMetrics; prescore?: HeldoutMetrics };
   validated: boolean;
   validationNote: string;
   timings: { datasetMs: number; trainMs: number; totalMs: number };
@@ -87,15 +96,7 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
   const model = options.model ?? RANKER_MODEL;
   const work = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'feedloom-ranker-'));
   try {
-    const dataset =
-      options.dataset ??
-      (await buildRankerDataset({
-        worldDir: options.worldDir,
-        outDir: join(work, 'dataset'),
-        endMs: options.endMs,
-        holdoutDays: options.holdoutDays,
-        log,
-      }));
+    const dataset = options.dataset ?? (await buildDataset(options, join(work, 'dataset'), log));
     const datasetMs = performance.now() - started;
     const registry = new ModelRegistry(options.registryDir);
     const reportPath = join(work, `report-${Date.now()}.json`);
@@ -105,7 +106,7 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
     const created = await registry.create<RankerManifest>(
       model,
       async (dir) => {
-        await runPython(trainerScript('ranker.py'), trainerArgs(dataset.dir, dir, reportPath, options), { log });
+        await runPython(trainerScript('ranker.py'), trainerArgs(dataset, dir, reportPath, options), { log });
         report = JSON.parse(await readFile(reportPath, 'utf8')) as TrainerReport;
         const manifest = manifestFields(dataset, report);
         heldout = await checkAndScore(dir, manifest.encoding, dataset.dir);
@@ -115,13 +116,15 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
     );
     const trainMs = performance.now() - trainStarted;
     const val = await readValRequests(dataset.dir);
+    // The order to beat: the incumbent's pages on a logged impression log; on an imported one, the
+    // blender's pre-score order of the replayed candidates, or popularity against sampled negatives.
+    const baseline = dataset.manifest.labels?.baseline ?? 'position';
     const baselines = {
       position: heldoutMetrics(baselineSessions(val, 'position')),
       popularity: heldoutMetrics(baselineSessions(val, 'popularity')),
+      ...(baseline === 'prescore' && { prescore: heldoutMetrics(baselineSessions(val, 'prescore')) }),
     };
-    // The order to beat: the incumbent's pages on a logged impression log, popularity on an imported one.
-    const baseline = dataset.manifest.labels?.baseline ?? 'position';
-    const { validated, note } = validation(heldout!, baseline, baselines[baseline], report!);
+    const { validated, note } = validation(heldout!, baseline, baselines[baseline]!, report!);
     let info = (await registry.setState(
       model,
       created.version,
@@ -156,15 +159,48 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
   }
 }
 
+/**
+ * The ranker's training data for the world: its logged impressions, or on an imported log (no
+ * impression log) with a mesh, the blender's candidates replayed for each user (candidate-replay.ts).
+ */
+async function buildDataset(
+  options: Pick<TrainRankerOptions, 'worldDir' | 'endMs' | 'holdoutDays' | 'mesh'>,
+  outDir: string,
+  log: (line: string) => void,
+): Promise<RankerDataset> {
+  const imported = (await readWorldManifest(options.worldDir)).source === 'import';
+  const replayed =
+    imported && options.mesh ? await replayCandidates(options.mesh, options.worldDir, { log }) : undefined;
+  return buildRankerDataset({
+    worldDir: options.worldDir,
+    outDir,
+    endMs: options.endMs,
+    holdoutDays: options.holdoutDays,
+    ...(replayed && { replayed }),
+    log,
+  });
+}
+
+/**
+ * Trainer settings for replayed candidates: one request per user of ~200 candidates, so a few
+ * requests per step and at least 600 steps (on a small log, many epochs); each (generator, rank)
+ * pair its own embedding, summed over every proposal (the model must read which generator ranked
+ * the item where, as pre-score does); item ids dropped more often (one request per user: ids
+ * memorize fast).
+ */
+const REPLAYED_TRAINER_ARGS = ['--batch', '8', '--min-steps', '600', '--source-pairs', '--item-dropout', '0.5'];
+const REPLAYED_EPOCHS = 5;
+
 function trainerArgs(
-  datasetDir: string,
+  dataset: RankerDataset,
   outDir: string,
   reportPath: string,
   options: { variant?: RankerVariant; epochs?: number; seed?: number; trainerArgs?: string[] },
 ): string[] {
+  const replayed = dataset.manifest.labels?.kind === 'replayed_candidates';
   return [
     '--data',
-    datasetDir,
+    dataset.dir,
     '--out',
     outDir,
     '--report',
@@ -172,9 +208,10 @@ function trainerArgs(
     '--variant',
     options.variant ?? 'sequence',
     '--epochs',
-    String(options.epochs ?? 4),
+    String(options.epochs ?? (replayed ? REPLAYED_EPOCHS : 4)),
     '--seed',
     String(options.seed ?? 7),
+    ...(replayed ? REPLAYED_TRAINER_ARGS : []),
     ...(options.trainerArgs ?? []),
   ];
 }
@@ -254,7 +291,14 @@ function validation(
     problems.push('neither click nor save AUC can be measured on the held-out sessions');
   return problems.length
     ? { validated: false, note: problems.join('; ') }
-    : { validated: true, note: `held-out ${beaten.join(', ')}, hit3_save ${fmt(heldout.hit3_save)}` };
+    : {
+        validated: true,
+        note:
+          `held-out ${beaten.join(', ')}, hit3_save ${fmt(heldout.hit3_save)}` +
+          (heldout.recall20_click === undefined
+            ? ''
+            : `, recall20_click ${fmt(heldout.recall20_click)} (${baselineName} ${fmt(baseline.recall20_click)})`),
+      };
 }
 
 /** A metric for people: 4 decimals, "—" when absent. */
@@ -344,7 +388,7 @@ export async function evalRanker(options: EvalRankerOptions): Promise<EvalRanker
       const out = join(work, variant);
       const reportPath = join(work, `${variant}-report.json`);
       log(`training ${variant} …`);
-      await runPython(trainerScript('ranker.py'), trainerArgs(dataset.dir, out, reportPath, { ...options, variant }), {
+      await runPython(trainerScript('ranker.py'), trainerArgs(dataset, out, reportPath, { ...options, variant }), {
         log,
       });
       const report = JSON.parse(await readFile(reportPath, 'utf8')) as TrainerReport;

@@ -268,7 +268,7 @@ export function formatSplitReport(r: SplitEvalReport): string {
   ];
   const byRecall = (rows: SplitEvalReport['generators']) =>
     [...rows].sort((a, b) => (b.recall[ks[ks.length - 1]] ?? -1) - (a.recall[ks[ks.length - 1]] ?? -1));
-  const rows = [...byRecall(r.generators), ...r.blends, ...r.baselines].map(cells);
+  const rows = [...byRecall(r.generators), ...r.blends, ...(r.preScoreBlends ?? []), ...r.baselines].map(cells);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const last = head.length - 1;
   const line = (c: string[]) =>

@@ -46,8 +46,12 @@ export const trainRankerCommand = defineCommand({
       throw new Error(`--variant must be one of ${RANKER_VARIANTS.join(', ')}`);
     const { worldDir, registryDir } = worldOf(values);
     const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+    // On an imported log the ranker learns from the candidates this mesh's blender would send it.
+    const mesh = loadMeshConfig(values.config);
+    mesh.world = { ...mesh.world, dir: worldDir, existing: true };
     const result = await trainRanker({
       worldDir,
+      mesh,
       registryDir: resolve(values.registry ?? registryDir ?? join(worldDir, 'models')),
       variant: values.variant as RankerVariant,
       epochs: intFlag('epochs', values.epochs, 1),

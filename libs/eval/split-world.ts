@@ -2,11 +2,12 @@
 // held-out last share. One global as-of time cannot say "the last 20% of every user", so the eval
 // writes this derived world (source 'import') under <world>/eval/<split>/world and prepares and
 // serves it like any other. It is the eval's own data: rebuilt when the source world or the split
-// changes, reused otherwise (with the snapshots and models prepared in it).
+// changes, reused otherwise (with the snapshots and models prepared in it). The ranker's training
+// on an imported log replays the blender on the same world (services/offline/trainer/candidate-replay.ts).
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { appendColumns, eventsView, openDuck, queryRows, sqlString } from '../../../libs/data/duck.js';
+import { appendColumns, eventsView, openDuck, queryRows, sqlString } from '../data/duck.js';
 import {
   CATALOG_TABLES,
   DAY_MS,
@@ -15,8 +16,8 @@ import {
   worldPaths,
   writeFileAtomic,
   writeWorldManifest,
-} from '../../../libs/data/world.js';
-import { splitName, splitUserItems, type UserLastSplit } from '../../../libs/eval/user-last-split.js';
+} from '../data/world.js';
+import { splitName, splitUserItems, type UserLastSplit } from './user-last-split.js';
 
 /** What counts as an interaction: a positive engagement (an imported rating is a click or a save). */
 const INTERACTION = `action IN ('click', 'save')`;
@@ -28,6 +29,8 @@ export interface SplitWorld {
   train: Map<string, string[]>;
   /** Each evaluable user's held-out items (every user here also has training items). */
   heldOut: Map<string, Set<string>>;
+  /** Each evaluable user's first held-out interaction's time: their history in the training world ends there. */
+  cutMs: Map<string, number>;
   /** Items in the source world's catalog: the denominator of coverage. */
   catalogItems: number;
   /** True when an earlier build of the same split of the same source was reused. */
@@ -61,6 +64,7 @@ export async function buildSplitWorld(
     const [{ items: catalogItems }] = await queryRows<{ items: number }>(conn, 'SELECT count(*) AS items FROM items');
     const train = new Map<string, string[]>();
     const heldOut = new Map<string, Set<string>>();
+    const cutMs = new Map<string, number>();
     const cut = { user: [] as string[], time: [] as number[], item: [] as string[] };
     for (const row of rows) {
       const parts = splitUserItems(row.items, split.fraction);
@@ -70,6 +74,7 @@ export async function buildSplitWorld(
       // The user's history ends just before their first held-out interaction.
       cut.user.push(row.user_id);
       cut.time.push(row.times[parts.train.length]);
+      cutMs.set(row.user_id, Number(row.times[parts.train.length]));
       cut.item.push(row.items[parts.train.length]);
     }
 
@@ -83,7 +88,7 @@ export async function buildSplitWorld(
     });
     if (existsSync(marker) && readFileSync(marker, 'utf8') === fingerprint) {
       log(`reusing the training part of ${splitName(split)} in ${dir}`);
-      return { dir, train, heldOut, catalogItems, reused: true };
+      return { dir, train, heldOut, cutMs, catalogItems, reused: true };
     }
 
     log(
@@ -139,7 +144,7 @@ export async function buildSplitWorld(
     });
     // Written last: a build cut short is rebuilt.
     await writeFileAtomic(marker, fingerprint);
-    return { dir, train, heldOut, catalogItems, reused: false };
+    return { dir, train, heldOut, cutMs, catalogItems, reused: false };
   } finally {
     duck.close();
   }
