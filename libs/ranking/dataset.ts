@@ -208,6 +208,21 @@ interface Impressions {
   hide: boolean[];
 }
 
+function emptyImpressions(): Impressions {
+  return {
+    users: [],
+    sessions: [],
+    items: [],
+    times: [],
+    sessionMs: [],
+    positions: [],
+    sources: [],
+    click: [],
+    save: [],
+    hide: [],
+  };
+}
+
 interface Actions {
   users: string[];
   items: string[];
@@ -543,18 +558,7 @@ function withSampledNegatives(imps: Impressions, itemMeta: ItemMetaRow[], seed: 
     createdMs: r.created_ms == null ? null : Number(r.created_ms),
   }));
   const negatives = sampleNegatives({ sessions, catalog, seed });
-  const out: Impressions = {
-    users: [],
-    sessions: [],
-    items: [],
-    times: [],
-    sessionMs: [],
-    positions: [],
-    sources: [],
-    click: [],
-    save: [],
-    hide: [],
-  };
+  const out = emptyImpressions();
   sessions.forEach((s, k) => {
     const [from, to] = bounds[k];
     const rows: { item: string; time: number; click: boolean; save: boolean; hide: boolean }[] = [];
@@ -610,18 +614,7 @@ function replayedImpressions(
       actions.actions[i],
     );
   }
-  const imps: Impressions = {
-    users: [],
-    sessions: [],
-    items: [],
-    times: [],
-    sessionMs: [],
-    positions: [],
-    sources: [],
-    click: [],
-    save: [],
-    hide: [],
-  };
+  const imps = emptyImpressions();
   let withoutPositive = 0;
   for (const request of [...requests].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0))) {
     const did = next.get(request.user);
