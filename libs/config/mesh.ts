@@ -71,8 +71,9 @@ const retrain = z
       .min(1)
       .default(['two_tower', 'ranker']),
     twoTower: z
+      // No epochs = the trainer chooses them (two_tower.py --epochs 0; docs/RELEVANCE.md).
       .object({
-        epochs: z.number().int().min(1).max(100).default(5),
+        epochs: z.number().int().min(1).max(100).optional(),
         seed: z.number().int().default(7),
         trainerArgs: z.array(z.string()).default([]),
       })

@@ -2,25 +2,33 @@
 """Trains the two-tower retrieval model on a dataset built by libs/training/two-tower-dataset.ts.
 
     /usr/bin/python3 services/offline/trainer/two_tower.py --data DATASET_DIR --out ARTIFACT_DIR --report REPORT.json
-        [--seed 7] [--epochs 5] [--dim 32] [--batch 0 (auto)] [--lr 0.003] [--temperature 0.1]
+        [--seed 7] [--epochs 0 (choose)] [--dim 32] [--batch 0 (auto)] [--lr 0.01] [--temperature 0.1]
 
-User tower: weighted mean of the recent engaged items' embeddings (weights = action weight x recency,
-from the dataset), mean of followed creators' and topics' embeddings, locale and hour-of-day
-embeddings -> MLP -> L2-normalized embedding. Item tower: id, topic, creator, board, age-bucket and
-popularity-bucket embeddings -> MLP -> L2-normalized embedding.
+User tower: mean of the recent engaged items' embeddings (the item tower's id table), mean of followed
+creators' and topics' embeddings, locale embedding, log(1 + history length) -> MLP -> L2-normalized
+embedding. The dataset's history weights (action weight x recency back from the request time) are
+divided by the user's largest, so a user idle for a month is not a user without history; with the
+default --recency-power 0 the pooling is a plain mean. The hour of day is an input but left out by
+default (--ignore hour). Item tower: id, topic, creator, board, age-bucket and popularity-bucket
+embeddings -> MLP -> L2-normalized embedding.
 
 Loss: sampled softmax over in-batch negatives (plus optional uniform catalog negatives), logits
 divided by a temperature, with the logQ correction (the log of each candidate's expected count in a
-batch, from the training frequency of the item) subtracted, and repeated items masked out.
+batch, from the training frequency of the item) subtracted, and repeated items masked out. Positives
+are encoded as the catalog has them at the end of the window (what the indexer serves), 40% of each
+example's history items are dropped at random, and the number of epochs is chosen on the newest 5%
+of the examples (docs/RELEVANCE.md has the measurements behind every default).
 
 Writes ARTIFACT_DIR/user_tower.onnx and ARTIFACT_DIR/item_tower.onnx (opset 17, dynamic batch;
-inputs named as the dataset's arrays, outputs user_embedding / item_embedding [B, D]) and the
-report: offline metrics on the held-out day, training details, and check embeddings of a few users
-and items (check_*.npy next to the report) that the caller compares with onnxruntime's output.
+inputs named as the dataset's arrays, every one of them kept, outputs user_embedding /
+item_embedding [B, D]) and the report: offline metrics on the held-out day, training details, and
+check embeddings of a few users and items (check_*.npy next to the report) that the caller compares
+with onnxruntime's output.
 
 Seeded and repeatable: same dataset + same seed + same thread count = the same model, bit for bit.
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -40,6 +48,10 @@ ITEM_INPUTS = ["item", "topic", "creator", "board", "age_bucket", "pop_bucket"]
 OPSET = 17
 HOURS = 24
 CHECK_ROWS = 64
+# Choosing epochs: at most this many held-out newest examples, at least this many (else FALLBACK_EPOCHS).
+MAX_SELECT_EXAMPLES = 20000
+MIN_SELECT_EXAMPLES = 50
+FALLBACK_EPOCHS = 5
 
 
 def parse_args(argv):
@@ -48,17 +60,42 @@ def parse_args(argv):
     p.add_argument("--out", required=True, help="where user_tower.onnx and item_tower.onnx go")
     p.add_argument("--report", required=True, help="JSON report: metrics, training details")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--epochs", type=int, default=5, help="more overfits the item ids (small world: 5 → recall@100 0.39, 15 → 0.34)")
+    p.add_argument("--epochs", type=int, default=0,
+                   help="training epochs; 0 = choose them: hold out the newest --select-share of the examples, train while their "
+                        "next-item recall@100 improves (at most --max-epochs, stopping --patience epochs after the best) and keep the "
+                        "best epoch's model (small world: 3-5 epochs; MovieLens 100k: about 25)")
+    p.add_argument("--max-epochs", type=int, default=40)
+    p.add_argument("--patience", type=int, default=8, help="choosing epochs: stop this many epochs after the best (MovieLens plateaus for ~5 epochs before it climbs)")
+    p.add_argument("--select-share", type=float, default=0.05, help="choosing epochs: share of the newest training examples held out")
     p.add_argument("--dim", type=int, default=32, help="output embedding dimension")
     p.add_argument("--emb", type=int, default=32, help="id embedding width inside the towers")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--batch", type=int, default=0, help="batch size; 0 = 512, smaller for small datasets (at least 20 steps an epoch)")
-    p.add_argument("--lr", type=float, default=0.003)
+    p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--temperature", type=float, default=0.1)
-    p.add_argument("--share-item-embedding", action="store_true", help="the user tower's history items use the item tower's id table")
+    p.add_argument("--share-item-embedding", action=argparse.BooleanOptionalAction, default=True,
+                   help="the user tower's history items use the item tower's id table")
+    p.add_argument("--pooling", choices=["absolute", "relative"], default="relative",
+                   help="history weights as the dataset gives them (absolute: recency measured back from the request time, so a user "
+                        "idle for weeks has weights near 0) or divided by the user's largest (relative: recency measured back from "
+                        "the user's newest engagement)")
+    p.add_argument("--recency-power", type=float, default=0.0, help="relative pooling: weight ** power (0 = plain mean of the history items, 1 = the dataset's weights)")
+    p.add_argument("--history-dropout", type=float, default=0.4, help="share of the history items dropped at random from each training example")
+    p.add_argument("--ignore", default="hour",
+                   help="comma-separated inputs the towers leave out (still ONNX inputs, multiplied by 0); '' = none. "
+                        "Default hour: trained on the hour of each engagement, served with the hour of the request, it "
+                        "identifies users in training and misleads at serving")
+    p.add_argument("--positive-features", choices=["event", "catalog"], default="catalog",
+                   help="encode each positive with its age and popularity at the engagement (event) or as the catalog has them at "
+                        "the end of the training window (catalog), which is what the indexer embeds and serves")
+    p.add_argument("--negatives", choices=["in-batch", "catalog"], default="in-batch",
+                   help="softmax over in-batch negatives (sampled, logQ-corrected) or over the whole catalog (exact, costs a catalog "
+                        "pass of the item tower per step)")
     p.add_argument("--uniform-negatives", type=int, default=0, help="extra negatives per batch drawn uniformly from the catalog")
-    p.add_argument("--no-logq", action="store_true", help="switch the logQ correction off (for comparison)")
+    p.add_argument("--logq-weight", type=float, default=1.0, help="scale of the logQ correction (1 = full)")
+    p.add_argument("--no-logq", action="store_true", help="switch the logQ correction off (= --logq-weight 0)")
+    p.add_argument("--track-val", action="store_true", help="diagnostic: the held-out metric after every epoch (in the report)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine: more threads spin)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -107,8 +144,11 @@ def masked_mean(emb, ids):
 
 
 class UserTower(nn.Module):
-    def __init__(self, card, emb, hidden, dim, item_table=None):
+    def __init__(self, card, emb, hidden, dim, item_table=None, pooling="absolute", recency_power=1.0, ignore=()):
         super().__init__()
+        self.keep = {n: 0.0 if n in ignore else 1.0 for n in USER_INPUTS}
+        self.pooling = pooling
+        self.recency_power = recency_power
         self.hist = item_table if item_table is not None else nn.Embedding(card["items"], emb, padding_idx=0)
         self.follow = nn.Embedding(card["creators"], 16, padding_idx=0)
         self.topic = nn.Embedding(card["topics"], 16, padding_idx=0)
@@ -117,17 +157,33 @@ class UserTower(nn.Module):
         width = self.hist.embedding_dim + 16 + 16 + 8 + 8 + 1
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, dim))
 
+    def history_weights(self, hist_items, hist_weights):
+        if self.pooling == "absolute":
+            return hist_weights
+        # Relative to the user's largest weight: the same history weighs the same whether the user
+        # acted an hour or a month before the request. All-zero weights (underflow) = plain mean.
+        present = (hist_items > 0).to(hist_weights.dtype)
+        if self.recency_power == 0:
+            # A plain mean; hist_weights * 0 keeps it an input of the exported graph (the interface).
+            return present + hist_weights * 0.0
+        top = hist_weights.max(dim=1, keepdim=True).values
+        rel = hist_weights / torch.where(top > 0, top, torch.ones_like(top))
+        rel = torch.where(top > 0, rel, present)
+        if self.recency_power != 1.0:
+            rel = rel.clamp_min(0) ** self.recency_power
+        return rel * present
+
     def forward(self, hist_items, hist_weights, follow_creators, topics, locale, hour):
-        w = hist_weights.unsqueeze(-1)
+        w = self.history_weights(hist_items, hist_weights).unsqueeze(-1)
         total = w.sum(1)
         pooled = (self.hist(hist_items) * w).sum(1) / (total + 1e-6)
         x = torch.cat(
             [
                 pooled,
-                masked_mean(self.follow(follow_creators), follow_creators),
-                masked_mean(self.topic(topics), topics),
-                self.locale(locale),
-                self.hour(hour),
+                masked_mean(self.follow(follow_creators), follow_creators) * self.keep["follow_creators"],
+                masked_mean(self.topic(topics), topics) * self.keep["topics"],
+                self.locale(locale) * self.keep["locale"],
+                self.hour(hour) * self.keep["hour"],
                 torch.log1p(total),
             ],
             dim=1,
@@ -136,8 +192,9 @@ class UserTower(nn.Module):
 
 
 class ItemTower(nn.Module):
-    def __init__(self, card, emb, hidden, dim):
+    def __init__(self, card, emb, hidden, dim, ignore=()):
         super().__init__()
+        self.keep = {n: 0.0 if n in ignore else 1.0 for n in ITEM_INPUTS}
         self.item = nn.Embedding(card["items"], emb, padding_idx=0)
         self.topic = nn.Embedding(card["topics"], 16, padding_idx=0)
         self.creator = nn.Embedding(card["creators"], 16, padding_idx=0)
@@ -149,7 +206,14 @@ class ItemTower(nn.Module):
 
     def forward(self, item, topic, creator, board, age_bucket, pop_bucket):
         x = torch.cat(
-            [self.item(item), self.topic(topic), self.creator(creator), self.board(board), self.age(age_bucket), self.pop(pop_bucket)],
+            [
+                self.item(item) * self.keep["item"],
+                self.topic(topic) * self.keep["topic"],
+                self.creator(creator) * self.keep["creator"],
+                self.board(board) * self.keep["board"],
+                self.age(age_bucket) * self.keep["age_bucket"],
+                self.pop(pop_bucket) * self.keep["pop_bucket"],
+            ],
             dim=1,
         )
         return F.normalize(self.mlp(x), dim=1, eps=1e-6)
@@ -166,12 +230,12 @@ def tensors(ds, prefix, names, rows=None):
     return out
 
 
-def embed_all(tower, ds, prefix, names, count, batch=4096):
+def embed_all(tower, ds, prefix, names, count, batch=4096, rows=None):
     outs = []
     with torch.no_grad():
         for start in range(0, count, batch):
-            rows = np.arange(start, min(count, start + batch))
-            outs.append(tower(*tensors(ds, prefix, names, rows)))
+            part = np.arange(start, min(count, start + batch)) if rows is None else rows[start : start + batch]
+            outs.append(tower(*tensors(ds, prefix, names, part)))
     return torch.cat(outs) if outs else torch.zeros((0, 1))
 
 
@@ -207,6 +271,7 @@ def evaluate(user_tower, item_tower, ds, ks, gen):
     freq = torch.from_numpy(ds["items_freq"]).float()
     kmax = min(max(ks), n_items)
     recall = {k: [] for k in ks}
+    capped = {k: [] for k in ks}
     pop_recall = {k: [] for k in ks}
     covered = set()
     for start in range(0, n_users, 1024):
@@ -224,10 +289,14 @@ def evaluate(user_tower, item_tower, ds, ks, gen):
             row, prow = top[i - start], pop_top[i - start]
             covered.update(row[: min(100, kmax)].tolist())
             for k in ks:
-                recall[k].append(len(targets.intersection(row[:k].tolist())) / len(targets))
+                hits = len(targets.intersection(row[:k].tolist()))
+                recall[k].append(hits / len(targets))
+                # The split eval's recall@K: hits / min(K, held-out items).
+                capped[k].append(hits / min(k, len(targets)))
                 pop_recall[k].append(len(targets.intersection(prow[:k].tolist())) / len(targets))
     for k in ks:
         metrics[f"val_recall@{k}"] = float(np.mean(recall[k]))
+        metrics[f"val_recall_capped@{k}"] = float(np.mean(capped[k]))
         metrics[f"popular_recall@{k}"] = float(np.mean(pop_recall[k]))
         metrics[f"random_recall@{k}"] = min(1.0, k / n_items)
     metrics["val_users"] = n_users
@@ -265,38 +334,100 @@ def main(argv):
     n_items = ds.meta["counts"]["items"]
     log(args, f"{n} examples, {n_items} catalog items, vocab {card}")
 
-    item_tower = ItemTower(card, args.emb, args.hidden, args.dim)
-    user_tower = UserTower(card, args.emb, args.hidden, args.dim, item_table=item_tower.item if args.share_item_embedding else None)
+    ignore = {name.strip() for name in args.ignore.split(",") if name.strip()}
+    unknown = ignore - set(USER_INPUTS) - set(ITEM_INPUTS)
+    if unknown or "hist_items" in ignore or "hist_weights" in ignore:
+        raise SystemExit(f"--ignore: cannot leave out {sorted(unknown) or 'the history'} (inputs: {USER_INPUTS + ITEM_INPUTS})")
+    item_tower = ItemTower(card, args.emb, args.hidden, args.dim, ignore=ignore)
+    user_tower = UserTower(
+        card, args.emb, args.hidden, args.dim,
+        item_table=item_tower.item if args.share_item_embedding else None,
+        pooling=args.pooling, recency_power=args.recency_power, ignore=ignore,
+    )
     params = list({id(p): p for p in list(user_tower.parameters()) + list(item_tower.parameters())}.values())
     opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
 
     user_x = tensors(ds, "train_", USER_INPUTS)
-    item_x = tensors(ds, "train_pos_", ITEM_INPUTS)
     pos_row = torch.from_numpy(ds["train_pos_row"].astype(np.int64))
     catalog_x = tensors(ds, "items_", ITEM_INPUTS)
+    item_x = tensors(ds, "train_pos_", ITEM_INPUTS) if args.positive_features == "event" else [x[pos_row] for x in catalog_x]
     freq = torch.from_numpy(ds["items_freq"].astype(np.float64))
     p_item = (freq / max(1.0, float(freq.sum()))).clamp_min(1.0 / max(1, n))
     batch = min(args.batch, n) if args.batch > 0 else min(512, max(64, n // 20), n)
     uniform = args.uniform_negatives
+    logq_weight = 0.0 if args.no_logq else args.logq_weight
+    full = args.negatives == "catalog"
 
     def log_q(rows):
         # Expected number of times the item is among a batch's candidates.
-        return torch.log(batch * p_item[rows] + uniform / n_items).float()
+        return logq_weight * torch.log(batch * p_item[rows] + uniform / n_items).float()
+
+    # Choosing the number of epochs: the newest examples (the dataset is in time order) are held out
+    # and each epoch is scored by how often their engaged item is in the top 100 of the catalog.
+    n_fit = n
+    select = None
+    if args.epochs <= 0:
+        n_sel = min(MAX_SELECT_EXAMPLES, int(round(n * args.select_share)))
+        if n_sel >= MIN_SELECT_EXAMPLES and n - n_sel >= batch:
+            n_fit = n - n_sel
+            rows = np.arange(n_fit, n)
+            row_of_vocab = np.full(card["items"], -1, dtype=np.int64)
+            ids = ds["items_item"].astype(np.int64)
+            known = ids > 1
+            row_of_vocab[ids[known]] = np.arange(n_items)[known]
+            select = {"rows": rows, "pos": torch.from_numpy(ds["train_pos_row"][rows].astype(np.int64)), "hist": torch.from_numpy(row_of_vocab[ds["train_hist_items"][rows]])}
+    max_epochs = args.max_epochs if select else (args.epochs if args.epochs > 0 else FALLBACK_EPOCHS)
+
+    def select_recall():
+        """Share of the held-out newest examples whose item is in the top 100 (their history left out)."""
+        items = embed_all(item_tower, ds, "items_", ITEM_INPUTS, n_items)
+        users = embed_all(user_tower, ds, "train_", USER_INPUTS, len(select["rows"]), rows=select["rows"])
+        k = min(100, n_items)
+        hits = 0
+        chunk = max(1, (1 << 24) // max(1, n_items))
+        for start in range(0, users.shape[0], chunk):
+            scores = users[start : start + chunk] @ items.T
+            hist = select["hist"][start : start + chunk]
+            r = torch.arange(hist.shape[0]).unsqueeze(1).expand_as(hist)
+            ok = hist >= 0
+            scores[r[ok], hist[ok]] = -math.inf
+            top = torch.topk(scores, k, dim=1).indices
+            hits += int((top == select["pos"][start : start + chunk].unsqueeze(1)).any(1).sum())
+        return hits / users.shape[0]
 
     epoch_loss = []
+    select_trace = []
+    val_trace = []
+    best = None
     steps = 0
-    for epoch in range(args.epochs):
+    for epoch in range(max_epochs):
         user_tower.train()
         item_tower.train()
-        order = torch.from_numpy(rng.permutation(n))
+        order = torch.from_numpy(rng.permutation(n_fit))
         total, count = 0.0, 0
-        for start in range(0, n - batch + 1 if n >= batch else 1, batch):
+        for start in range(0, n_fit - batch + 1 if n_fit >= batch else 1, batch):
             idx = order[start : start + batch]
-            u = user_tower(*[x[idx] for x in user_x])
+            ux = [x[idx] for x in user_x]
+            if args.history_dropout > 0:
+                drop = torch.rand(ux[0].shape, generator=gen) < args.history_dropout
+                ux[0] = ux[0].masked_fill(drop, 0)
+                ux[1] = ux[1].masked_fill(drop, 0.0)
+            u = user_tower(*ux)
             rows = pos_row[idx]
+            if full:
+                # Exact softmax over every catalog item (as of the end of training, as served).
+                logits = u @ item_tower(*catalog_x).T / args.temperature
+                loss = F.cross_entropy(logits, rows)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss) * len(idx)
+                count += len(idx)
+                steps += 1
+                continue
             v = item_tower(*[x[idx] for x in item_x])
             logits = u @ v.T / args.temperature
-            if not args.no_logq:
+            if logq_weight:
                 logits = logits - log_q(rows).unsqueeze(0)
             same = rows.unsqueeze(1) == rows.unsqueeze(0)
             same.fill_diagonal_(False)
@@ -305,7 +436,7 @@ def main(argv):
                 neg = torch.randint(0, n_items, (uniform,), generator=gen)
                 vn = item_tower(*[x[neg] for x in catalog_x])
                 ln = u @ vn.T / args.temperature
-                if not args.no_logq:
+                if logq_weight:
                     ln = ln - log_q(neg).unsqueeze(0)
                 ln = ln.masked_fill(rows.unsqueeze(1) == neg.unsqueeze(0), -1e9)
                 logits = torch.cat([logits, ln], dim=1)
@@ -317,13 +448,34 @@ def main(argv):
             count += len(idx)
             steps += 1
         epoch_loss.append(total / max(1, count))
-        log(args, f"epoch {epoch + 1}/{args.epochs}: loss {epoch_loss[-1]:.4f}")
+        note = ""
+        if select or args.track_val:
+            user_tower.eval()
+            item_tower.eval()
+        if select:
+            select_trace.append(select_recall())
+            note += f", newest-examples recall@100 {select_trace[-1]:.4f}"
+        if args.track_val and ds.has("val_hist_items"):
+            # Its own generator: tracking must not change the training run.
+            m, _, _ = evaluate(user_tower, item_tower, ds, [100], torch.Generator().manual_seed(args.seed))
+            val_trace.append(m["val_recall@100"])
+            note += f", val recall@100 {val_trace[-1]:.4f}"
+        log(args, f"epoch {epoch + 1}/{max_epochs}: loss {epoch_loss[-1]:.4f}{note}")
+        if select:
+            if best is None or select_trace[-1] > best[1]:
+                best = (epoch + 1, select_trace[-1], copy.deepcopy(user_tower.state_dict()), copy.deepcopy(item_tower.state_dict()))
+            elif epoch + 1 - best[0] >= args.patience:
+                break
+    if select:
+        user_tower.load_state_dict(best[2])
+        item_tower.load_state_dict(best[3])
+        log(args, f"kept epoch {best[0]} (newest-examples recall@100 {best[1]:.4f})")
     train_seconds = time.time() - started
 
     user_tower.eval()
     item_tower.eval()
     metrics, items_emb, users_emb = evaluate(user_tower, item_tower, ds, [100, 500], gen)
-    metrics["train_loss"] = epoch_loss[-1] if epoch_loss else float("nan")
+    metrics["train_loss"] = epoch_loss[best[0] - 1] if select else (epoch_loss[-1] if epoch_loss else float("nan"))
     if any(not math.isfinite(v) for v in [metrics["mean_item_norm"], metrics["train_loss"]]):
         raise SystemExit("training diverged: non-finite loss or embeddings")
 
@@ -345,19 +497,31 @@ def main(argv):
         "metrics": metrics,
         "training": {
             "seed": args.seed,
-            "epochs": args.epochs,
+            "epochs": len(epoch_loss),
+            "epochs_chosen": bool(select),
             "steps": steps,
             "batch": batch,
             "lr": args.lr,
             "temperature": args.temperature,
             "uniform_negatives": uniform,
             "logq": not args.no_logq,
+            "logq_weight": logq_weight,
+            "negatives": args.negatives,
+            "pooling": args.pooling,
+            "recency_power": args.recency_power,
+            "ignore": sorted(ignore),
+            "history_dropout": args.history_dropout,
+            "positive_features": args.positive_features,
             "emb": args.emb,
             "share_item_embedding": args.share_item_embedding,
             "hidden": args.hidden,
             "threads": args.threads,
             "examples": n,
+            "fit_examples": n_fit,
             "epoch_loss": epoch_loss,
+            "selected_epoch": best[0] if select else None,
+            "select_trace": select_trace,
+            "val_trace": val_trace,
             "train_seconds": round(train_seconds, 2),
             "total_seconds": round(time.time() - started, 2),
             "torch": torch.__version__,
