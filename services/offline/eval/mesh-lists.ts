@@ -65,6 +65,8 @@ export async function meshLists(
     users: readonly string[];
     train: ReadonlyMap<string, readonly string[]>;
     ks: number[];
+    /** Seed of the models trained on the world (default: each trainer's, 7). */
+    seed?: number;
     log: (line: string) => void;
   },
 ): Promise<MeshLists> {
@@ -72,7 +74,7 @@ export async function meshLists(
   const log = (line: string) => o.log(`  ${line}`);
   o.log(`preparing the training world for the mesh …`);
   // The two-tower model under evaluation trains on every training interaction (as the last-day eval does).
-  await prepareWorld(mesh, { log, twoTowerOnAll: true });
+  await prepareWorld(mesh, { log, twoTowerOnAll: true, seed: o.seed });
   // A ranker that failed validation on the training part is not served: pages keep pre-score order.
   const ranker =
     mesh.services.ranker &&

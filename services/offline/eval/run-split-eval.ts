@@ -57,7 +57,14 @@ export interface SplitEvalReport {
 
 export async function runSplitEval(
   mesh: MeshConfig,
-  options: { split: UserLastSplit; ks: number[]; maxUsers: number; log?: (line: string) => void },
+  options: {
+    split: UserLastSplit;
+    ks: number[];
+    maxUsers: number;
+    /** Seed of the models trained on the training world (default 7). */
+    seed?: number;
+    log?: (line: string) => void;
+  },
 ): Promise<SplitEvalReport> {
   const log = options.log ?? (() => {});
   const worldDir = mesh.world.dir;
@@ -134,7 +141,7 @@ export async function runSplitEval(
 
   try {
     const served = await clock('mesh', () =>
-      meshLists(meshForWorld(mesh, split.dir), { users, train: split.train, ks, log }),
+      meshLists(meshForWorld(mesh, split.dir), { users, train: split.train, ks, seed: options.seed, log }),
     );
     report.generators = served.generators.map((g) =>
       row(g.name, 'generator', g.lists, ks, g.errors ? { errors: g.errors } : {}),

@@ -16,6 +16,8 @@ export interface PrepareOptions {
   log?: (line: string) => void;
   /** Two-tower epochs (default: the trainer's). */
   epochs?: number;
+  /** Seed of the models trained here (default: each trainer's, 7). */
+  seed?: number;
   /** Replace a world in the directory that is not the configured simulation (moved aside). */
   force?: boolean;
   /**
@@ -50,7 +52,14 @@ export async function prepareGenerators(mesh: MeshConfig, options: PrepareOption
     !(await currentSnapshotVersion(snapshotsDirOf(mesh), MF_SNAPSHOT))
   ) {
     log('training mf (BPR) …');
-    await trainMf({ worldDir, registryRoot, snapshotsDir: snapshotsDirOf(mesh), epochs: MF_EPOCHS, log });
+    await trainMf({
+      worldDir,
+      registryRoot,
+      snapshotsDir: snapshotsDirOf(mesh),
+      epochs: MF_EPOCHS,
+      seed: options.seed,
+      log,
+    });
   }
 
   if (mesh.ann && mesh.services.viewer) {
@@ -62,6 +71,7 @@ export async function prepareGenerators(mesh: MeshConfig, options: PrepareOption
         await trainTwoTower({
           worldDir,
           registryRoot,
+          seed: options.seed,
           log,
           ...(options.epochs ? { epochs: options.epochs } : {}),
           ...(options.twoTowerOnAll ? { holdoutMs: 0 } : {}),

@@ -26,6 +26,7 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
       registryDir: registryRoot,
       model: ranker.model,
       ...(imported ? {} : { epochs: 1 }),
+      seed: options.seed,
       trainerArgs: ['--max-train-seconds', String(RANKER_BUDGET_S)],
       mesh,
       log,

@@ -27,6 +27,8 @@ export interface EvalCommand {
   /** Also write the table, with what each generator is for, to this markdown file. */
   docPath?: string;
   tuneWeights?: boolean;
+  /** Seed of the trainers the per-user split eval runs (two-tower, mf, ranker); default 7. */
+  seed?: number;
 }
 
 const PRESETS = ['tiny', 'small', 'default', 'large'] as const;
@@ -34,7 +36,7 @@ const PRESETS = ['tiny', 'small', 'default', 'large'] as const;
 export const evalCommand = defineCommand({
   name: 'eval',
   usage:
-    '[--preset small|--world DIR] [--split user-last:0.2|last-day] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights]',
+    '[--preset small|--world DIR] [--split user-last:0.2|last-day] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights] [--seed N]',
   summary: `recall, coverage, overlap, marginal value per generator
 (an imported world: --split user-last:0.2 and --k 20,100 by default, with
 popularity, item-kNN and EASE beside the generators and the served Blend)`,
@@ -66,6 +68,11 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
       type: 'boolean',
       help: 'learn blender weights on half the users, check them on the other half (last-day split)',
     },
+    seed: {
+      type: 'string',
+      arg: 'N',
+      help: 'seed of the models the eval trains: two-tower, mf, ranker (per-user split; default 7)',
+    },
   },
   run: ({ values }) =>
     runEvalCommand({
@@ -78,6 +85,7 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
       maxUsers: Number(values.users),
       docPath: values.doc,
       tuneWeights: values['tune-weights'],
+      seed: values.seed === undefined ? undefined : Number(values.seed),
     }),
 });
 
@@ -94,6 +102,7 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   }
   if (cmd.ks?.some((k) => !Number.isInteger(k) || k < 1 || k > 10_000))
     throw new Error('--k must be a comma-separated list of integers from 1 to 10000');
+  if (cmd.seed !== undefined && !Number.isInteger(cmd.seed)) throw new Error('--seed must be an integer');
   if (cmd.split !== undefined && cmd.split !== 'last-day') parseSplit(cmd.split); // a bad --split fails before any work
   // With --json, stdout carries only the JSON.
   const log = cmd.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
@@ -104,7 +113,13 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   if (split) {
     if (cmd.docPath || cmd.tuneWeights)
       throw new Error('--doc and --tune-weights go with the last-day split only (--split last-day)');
-    const report = await runSplitEval(mesh, { split, ks: cmd.ks ?? [20, 100], maxUsers: cmd.maxUsers, log });
+    const report = await runSplitEval(mesh, {
+      split,
+      ks: cmd.ks ?? [20, 100],
+      maxUsers: cmd.maxUsers,
+      seed: cmd.seed,
+      log,
+    });
     console.log(cmd.json ? JSON.stringify(report, null, 2) : formatSplitReport(report));
     writeFileSync(
       lastEvalPath(mesh.world.dir),
@@ -112,6 +127,7 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
     );
     return report.meshError ? 1 : 0;
   }
+  if (cmd.seed !== undefined) throw new Error('--seed goes with a per-user split (--split user-last:F)');
   const report = await runEval(mesh, {
     ks: cmd.ks ?? [100, 500],
     maxUsers: cmd.maxUsers,
