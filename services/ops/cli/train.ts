@@ -29,7 +29,10 @@ export const trainCommand = defineCommand({
     world: { ...WORLD, help: "the world to train on (default: the mesh config's world.dir)" },
     registry: REGISTRY,
     seed: SEED,
-    epochs: { ...EPOCHS, help: 'training epochs (default: two-tower 5, mf 30)' },
+    epochs: {
+      ...EPOCHS,
+      help: 'training epochs (default: two-tower chosen on the newest training examples, at most 40; mf 30)',
+    },
     dim: { type: 'string', arg: 'N', help: 'embedding / factor dimension (default 32)' },
     'as-of': {
       type: 'string',
