@@ -362,6 +362,24 @@ def main(argv):
         # Expected number of times the item is among a batch's candidates.
         return logq_weight * torch.log(batch * p_item[rows] + uniform / n_items).float()
 
+    def in_batch_loss(u, rows, v):
+        """Sampled softmax: the batch's other positives (and uniform catalog draws) as negatives."""
+        logits = u @ v.T / args.temperature
+        if logq_weight:
+            logits = logits - log_q(rows).unsqueeze(0)
+        same = rows.unsqueeze(1) == rows.unsqueeze(0)
+        same.fill_diagonal_(False)
+        logits = logits.masked_fill(same, -1e9)
+        if uniform > 0:
+            neg = torch.randint(0, n_items, (uniform,), generator=gen)
+            vn = item_tower(*[x[neg] for x in catalog_x])
+            ln = u @ vn.T / args.temperature
+            if logq_weight:
+                ln = ln - log_q(neg).unsqueeze(0)
+            ln = ln.masked_fill(rows.unsqueeze(1) == neg.unsqueeze(0), -1e9)
+            logits = torch.cat([logits, ln], dim=1)
+        return F.cross_entropy(logits, torch.arange(len(rows)))
+
     # Choosing the number of epochs: the newest examples (the dataset is in time order) are held out
     # and each epoch is scored by how often their engaged item is in the top 100 of the catalog.
     n_fit = n
@@ -416,31 +434,9 @@ def main(argv):
             rows = pos_row[idx]
             if full:
                 # Exact softmax over every catalog item (as of the end of training, as served).
-                logits = u @ item_tower(*catalog_x).T / args.temperature
-                loss = F.cross_entropy(logits, rows)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss) * len(idx)
-                count += len(idx)
-                steps += 1
-                continue
-            v = item_tower(*[x[idx] for x in item_x])
-            logits = u @ v.T / args.temperature
-            if logq_weight:
-                logits = logits - log_q(rows).unsqueeze(0)
-            same = rows.unsqueeze(1) == rows.unsqueeze(0)
-            same.fill_diagonal_(False)
-            logits = logits.masked_fill(same, -1e9)
-            if uniform > 0:
-                neg = torch.randint(0, n_items, (uniform,), generator=gen)
-                vn = item_tower(*[x[neg] for x in catalog_x])
-                ln = u @ vn.T / args.temperature
-                if logq_weight:
-                    ln = ln - log_q(neg).unsqueeze(0)
-                ln = ln.masked_fill(rows.unsqueeze(1) == neg.unsqueeze(0), -1e9)
-                logits = torch.cat([logits, ln], dim=1)
-            loss = F.cross_entropy(logits, torch.arange(len(idx)))
+                loss = F.cross_entropy(u @ item_tower(*catalog_x).T / args.temperature, rows)
+            else:
+                loss = in_batch_loss(u, rows, item_tower(*[x[idx] for x in item_x]))
             opt.zero_grad()
             loss.backward()
             opt.step()
