@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importInteractions } from '../libs/data/importer.js';
 import { UDATA_SMALL, writeUData } from '../libs/data/udata-fixture.js';
 import { readWorldManifest } from '../libs/data/world.js';
+import type { TwoTowerManifest } from '../libs/features/two-tower.js';
+import { ModelRegistry } from '../libs/registry/index.js';
 import type { SplitEvalReport } from '../services/offline/eval/run-split-eval.js';
 import { buildSplitWorld } from '../libs/eval/split-world.js';
 import { worldRows } from './fixtures/events.js';
@@ -69,7 +71,7 @@ describe('eval on an imported world', () => {
     const before = worldFiles(worldDir);
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['bin/feedloom.js', 'eval', '--world', worldDir, '--json'],
+      ['bin/feedloom.js', 'eval', '--world', worldDir, '--json', '--seed', '3'],
       { timeout: 900_000, maxBuffer: 64 << 20 },
     );
     const report = JSON.parse(stdout) as SplitEvalReport;
@@ -106,6 +108,9 @@ describe('eval on an imported world', () => {
     expect(base.EASE['@100']).toBeGreaterThanOrEqual(base.popularity['@100']);
     expect(base['item-kNN (cosine)']['@100']).toBeGreaterThan(base.popularity['@100']);
     expect(report.baselines.find((b) => b.name === 'EASE')!.note).toMatch(/λ = \d+/);
+    // --seed reaches the trainers the eval runs.
+    const twoTower = await new ModelRegistry(join(report.trainWorld, 'models')).latest<TwoTowerManifest>('two_tower');
+    expect(twoTower?.manifest.training?.seed).toBe(3);
     // The world itself is as it was: the eval writes only under eval/.
     expect(worldFiles(worldDir)).toEqual(before);
   }, 900_000);
