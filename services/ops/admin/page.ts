@@ -116,6 +116,9 @@ function generatorTable(snapshot: StatusSnapshot): string {
       (evalRows.get(shortName(b.name))?.recall[kHigh] ?? 0) - (evalRows.get(shortName(a.name))?.recall[kHigh] ?? 0),
   );
 
+  // true@K ÷oracle: expected engagement if shown over the oracle's, at most 1 (simulated worlds only).
+  const trueCell = (ratio: Record<string, number> | undefined) =>
+    ratio?.[kHigh] === undefined ? '' : `${ratio[kHigh].toFixed(3)}×`;
   const rows = order.map((s) => {
     const name = shortName(s.name);
     const sh: GeneratorShare | undefined = share.get(name);
@@ -136,14 +139,11 @@ function generatorTable(snapshot: StatusSnapshot): string {
       `<td><span class="dot" style="background:${HEALTH_COLORS[s.health]}" title="${s.health}"></span>${e(name)}${s.enabled === false ? ' <span class="chip">disabled</span>' : ''}</td>` +
       `<td class="kind">${e(s.kind ?? '')}</td>` +
       `<td>${latCell}</td><td>${shareCell}</td><td data-recall="${r ? (r.recall[kHigh] ?? 0).toFixed(4) : ''}">${recallCell}</td>` +
-      `<td class="num">${trueCell(r?.trueVsOracle)}</td>` +
+      `<td class="num" data-true>${trueCell(r?.trueVsOracle)}</td>` +
       `<td class="num">${r ? pct(r.coverage) : ''}</td><td class="num">${r ? pct(r.marginal) : ''}</td>` +
       `</tr>`
     );
   });
-  // true@K ÷oracle: expected engagement if shown over the oracle's, at most 1 (simulated worlds only).
-  const trueCell = (ratio: Record<string, number> | undefined) =>
-    ratio?.[kHigh] === undefined ? '' : `${ratio[kHigh].toFixed(3)}×`;
   const ref = (label: string, recall: Record<string, number> | undefined, ratio?: Record<string, number>) =>
     recall
       ? `<tr class="ref"><td colspan="4">${e(label)}</td><td>${bar({ width: BAR, value: recall[kHigh] ?? 0, inner: recall[kLow] ?? 0, max: recallMax, color: '#c9d3dd', innerColor: '#6b7785', title: `${label}: recall${kLow} ${pct(recall[kLow] ?? 0)}, recall${kHigh} ${pct(recall[kHigh] ?? 0)}` })}<span class="num">${pct(recall[kLow] ?? 0)} / ${pct(recall[kHigh] ?? 0)}</span></td><td class="num">${trueCell(ratio)}</td><td class="num">${label.startsWith('blend') && ev?.blend ? pct(ev.blend.coverage) : ''}</td><td></td></tr>`
@@ -300,7 +300,7 @@ function sourcesSection(snapshot: StatusSnapshot): string {
     `else the round trip of the health check. Means are exact (sum / count); p99 is interpolated inside histogram buckets, so it is only as fine as the buckets. ` +
     `Figures cover a recent window (about a minute, two scrapes apart) when there were calls in it, else the time since the process started; hover a figure for its series, window and p50.<ul>${latencyLines}</ul></li>` +
     `<li><b>Share of the feed</b>: ${e(fs.from)} (${e(fs.window)}).</li>` +
-    `<li><b>Recall</b>: ${e(snapshot.eval.path)}, written by <code>npx feedloom eval</code>.</li>` +
+    `<li><b>Recall</b> and <b>true@K ÷oracle</b>: ${e(snapshot.eval.path)}, written by <code>npx feedloom eval</code> (true@K ÷oracle on simulated worlds only: it needs the simulator's own model).</li>` +
     `<li><b>Models</b>: AnnSearch/GetVersions on each ANN host, ViewerModel/ListVersions on the viewer, state.json of each version in the registry.</li>` +
     `</ul>` +
     (snapshot.notes.length ? `<ul class="notes">${snapshot.notes.map((n) => `<li>${e(n)}</li>`).join('')}</ul>` : '') +
