@@ -230,7 +230,7 @@ export function formatReport(r: EvalReport): string {
     if (b) rows.push([b.name, '', ...ks.map((k) => pct(b.recall[k])), ...ratios(b), pct(b.coverage), '', '', '', '']);
   if (oracle)
     rows.push([
-      'oracle (top true P(engage|shown))',
+      'oracle (highest true P(engage if shown))',
       '',
       ...ks.map((k) => pct(oracle.recall[k])),
       ...(honest ? ks.map(() => '1.000×') : []),
