@@ -38,6 +38,7 @@ function evalReportFor(mesh: MeshConfig, kinds: Map<string, string>): EvalReport
     p50Ms: 1 + i / 10,
     p99Ms: 5 + i,
     errors: 0,
+    trueVsOracle: { '@10': 0.1 + 0.01 * i, '@50': 0.2 + 0.01 * i },
   });
   return {
     world: 'tiny-11',
@@ -46,7 +47,7 @@ function evalReportFor(mesh: MeshConfig, kinds: Map<string, string>): EvalReport
     ks: [10, 50],
     generators: mesh.generators.map((g, i) => row(g.name, kinds.get(g.name)!, i)),
     blend: { ...row('blend', '', mesh.generators.length), name: 'blend (all generators)' },
-    oracle: { recall: { '@10': 0.2, '@50': 0.6 } },
+    oracle: { recall: { '@10': 0.2, '@50': 0.6 }, trueAtK: { '@10': 1.5, '@50': 4.25 } },
     finishedAt: new Date().toISOString(),
   };
 }
@@ -256,7 +257,12 @@ describe('status page', () => {
       const cell = page.locator(`tr[data-generator="${g.name}"] td[data-recall]`);
       expect(await cell.getAttribute('data-recall'), g.name).toBe(g.recall['@50'].toFixed(4));
       expect(await cell.textContent()).toContain(`${(100 * g.recall['@50']).toFixed(1)}%`);
+      // true@50 ÷oracle: the honest oracle's ratio, beside recall.
+      const ratio = page.locator(`tr[data-generator="${g.name}"] td[data-true]`);
+      expect(await ratio.textContent(), g.name).toBe(`${g.trueVsOracle!['@50'].toFixed(3)}×`);
     }
+    expect(status.eval.available && status.eval.oracle?.trueAtK).toEqual({ '@10': 1.5, '@50': 4.25 });
+    expect(await page.locator('p.foot', { hasText: 'true@50 ÷oracle' }).textContent()).toContain('4.25 per user');
     const top = status.feedShare.generators.reduce((a, b) => (b.share > a.share ? b : a));
     expect(await page.locator(`tr[data-generator="${top.name}"]`).textContent()).toContain(
       `${(100 * top.share).toFixed(0)}%`,

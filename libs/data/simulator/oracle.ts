@@ -1,37 +1,6 @@
-// The oracle: for a user and a day, the items with the highest true expected engagement among
-// those that existed when the day began. It is the upper bound evaluation reports next to every
-// generator. It uses the user's interest of that day (long-term plus drift), not any one session.
-import fs from 'node:fs';
-import path from 'node:path';
-import { DAY_MS, worldPaths } from '../world.js';
-import { trendBoosts } from './day.js';
-import { DIM, MODEL, currentInterest, engagementFromLogits, itemClickTerm, itemSaveTerm } from './model.js';
-import { topK } from '../../top-k/top-k.js';
-import { readTruth, type Truth } from './truth.js';
-
-const cache = new Map<string, { mtimeMs: number; truth: Promise<Truth> }>();
-
-/** Loads a world's truth once per process (reloaded if the world was re-simulated or continued). */
-function loadTruth(worldDir: string): Promise<Truth> {
-  const metaFile = path.join(worldPaths(worldDir).truth, 'meta.json');
-  let mtimeMs: number;
-  try {
-    mtimeMs = fs.statSync(metaFile).mtimeMs;
-  } catch {
-    return Promise.reject(
-      new Error(
-        `world ${path.resolve(worldDir)} has no simulator truth (${metaFile} is missing): the oracle needs a simulated world`,
-      ),
-    );
-  }
-  const key = path.resolve(worldDir);
-  const hit = cache.get(key);
-  if (hit && hit.mtimeMs === mtimeMs) return hit.truth;
-  const truth = readTruth(worldDir);
-  cache.set(key, { mtimeMs, truth });
-  truth.catch(() => cache.delete(key));
-  return truth;
-}
+// The oracle: for a user and a day, the items with the highest true P(engage | shown) among those
+// that existed when the day began. No list of K items earns more expected engagement if shown.
+import { forEachUserTruth } from './true-engagement.js';
 
 export async function oracleTopK(
   worldDir: string,
@@ -39,52 +8,7 @@ export async function oracleTopK(
   dayIndex: number,
   k: number,
 ): Promise<Map<string, string[]>> {
-  const truth = await loadTruth(worldDir);
-  const { meta } = truth;
-  if (!Number.isInteger(dayIndex) || dayIndex < 0 || dayIndex >= meta.days) {
-    throw new Error(`oracle day ${dayIndex} is outside the world's days 0..${meta.days - 1}`);
-  }
-  const dayStart = meta.startMs + dayIndex * DAY_MS;
-  let existing = 0;
-  while (existing < meta.items && truth.itemCreatedMs[existing] < dayStart) existing++;
-  const boost = trendBoosts(meta.trends, dayIndex, existing);
-  const candidates = Int32Array.from({ length: existing }, (_, i) => i);
-
-  // The user-independent parts of the logits, once per call; per user only the dot product and
-  // locale term are added (the same sums clickLogit and saveLogit make).
-  const clickTerm = new Float64Array(existing);
-  const saveTerm = new Float64Array(existing);
-  for (let i = 0; i < existing; i++) {
-    clickTerm[i] = itemClickTerm(truth.itemLogQuality[i], boost[i]);
-    saveTerm[i] = itemSaveTerm(truth.itemLogQuality[i]);
-  }
-  // Locals, not property loads, inside the hot loop below.
-  const { itemVec, itemLocale } = truth;
-  const { clickAffinity, saveAffinity, localeMatch } = MODEL;
-
   const result = new Map<string, string[]>();
-  const interest = new Float32Array(DIM);
-  const score = new Float64Array(existing);
-  const drift = truth.userDrift.subarray(dayIndex * meta.users * DIM, (dayIndex + 1) * meta.users * DIM);
-  for (const id of userIds) {
-    const u = /^u(\d+)$/.exec(id) ? Number(id.slice(1)) : -1;
-    if (u < 0 || u >= meta.users)
-      throw new Error(`oracle: unknown user '${id}' (this world has u0..u${meta.users - 1})`);
-    currentInterest(truth.userVec, drift, u * DIM, interest);
-    const locale = truth.userLocale[u];
-    for (let i = 0; i < existing; i++) {
-      let dot = 0;
-      for (let k = 0, off = i * DIM; k < DIM; k++) dot += interest[k] * itemVec[off + k];
-      const localeTerm = itemLocale[i] === locale ? localeMatch : 0;
-      score[i] = engagementFromLogits(
-        clickTerm[i] + clickAffinity * dot + localeTerm,
-        saveTerm[i] + saveAffinity * dot,
-      );
-    }
-    result.set(
-      id,
-      topK(score, k, { candidates }).map((i) => `i${i}`),
-    );
-  }
+  await forEachUserTruth(worldDir, userIds, dayIndex, (id, truth) => result.set(id, truth.best(k)));
   return result;
 }

@@ -6,7 +6,6 @@ import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
-import { oracleTopK } from '../../../libs/data/simulator/index.js';
 import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
 import { catalogCoverage, mean, overlapWithOthers, percentile, recallAtK } from '../../../libs/eval/metrics.js';
 import { policyFromConfig } from '../../../libs/blend/policy.js';
@@ -19,6 +18,7 @@ import { prepareAsOf } from '../trainer/prepare-as-of.js';
 import { ReplayedBlend, type RecordedAnswers } from './replayed-blend.js';
 import { testDayEngagements } from './test-set.js';
 import { tuneWeights, type WeightTuning } from './tune-weights.js';
+import { trueVsOracle } from './true-vs-oracle.js';
 
 export interface EvalRow {
   name: string;
@@ -31,6 +31,11 @@ export interface EvalRow {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /**
+   * On a simulated world, "true@K ÷oracle": the list's expected clicks plus saves if shown (the
+   * simulator's own P(engage | shown), summed over its first K) over the oracle's; at most 1.
+   */
+  trueVsOracle?: Record<string, number>;
 }
 
 export interface EvalReport {
@@ -42,7 +47,13 @@ export interface EvalReport {
   blend: EvalRow;
   /** The blend as served: each source cut to its configured quota (the eval asks every source for max K). */
   servedBlend?: EvalRow;
-  oracle?: { recall: Record<string, number> };
+  /**
+   * On a simulated world: the K items with the highest true P(engage | shown) among those the user
+   * does not know. trueAtK is its mean expected clicks plus saves per user if shown (what every
+   * row's trueVsOracle divides by); recall is its recall of the logged engagements, which depend on
+   * what the simulated feed showed, so other rows can beat it there.
+   */
+  oracle?: { recall: Record<string, number>; trueAtK?: Record<string, number> };
   /** With tuneWeights: blender weights learned on half the users, checked on the other half. */
   tuning?: WeightTuning;
 }
@@ -182,17 +193,16 @@ export async function runEval(
     p99Ms: 0,
     errors: 0,
   });
+  const blendPages = new Map(users.map((u) => [u, blend.page(u)]));
+  const servedPages = new Map(users.map((u) => [u, blend.page(u, { quotas: servedQuota })]));
   const report: EvalReport = {
     world: worldDir,
     testDay: new Date(asOfMs).toISOString().slice(0, 10),
     users: scored.length,
     ks: options.ks,
     generators: rows,
-    blend: blendRow('blend (all)', new Map(users.map((u) => [u, blend.page(u)]))),
-    servedBlend: blendRow(
-      'blend (served quotas)',
-      new Map(users.map((u) => [u, blend.page(u, { quotas: servedQuota })])),
-    ),
+    blend: blendRow('blend (all)', blendPages),
+    servedBlend: blendRow('blend (served quotas)', servedPages),
   };
   if (options.tuneWeights) {
     log('tuning blender weights (coordinate ascent on half the users) …');
@@ -204,10 +214,21 @@ export async function runEval(
     );
   }
   if (manifest.hasTruth) {
-    // Ask for more than maxK: the oracle, too, must skip what the user already knows.
-    const oracle = await oracleTopK(worldDir, scored, testDay, maxK + 300);
-    const fresh = (u: string) => (oracle.get(u) ?? []).filter((item) => !knownByUser.get(u)!.has(item)).slice(0, maxK);
-    report.oracle = { recall: recallRow(fresh) };
+    const listed = [
+      ...rows.map((r) => [r, lists.get(r.name)!] as const),
+      [report.blend, blendPages] as const,
+      [report.servedBlend!, servedPages] as const,
+    ];
+    const truth = await trueVsOracle({
+      worldDir,
+      dayIndex: testDay,
+      users: scored,
+      ks: options.ks,
+      known: knownByUser,
+      lists: new Map(listed.map(([row, byUser]) => [row.name, (u: string) => byUser.get(u)!])),
+    });
+    for (const [row] of listed) row.trueVsOracle = truth.ratios.get(row.name);
+    report.oracle = { recall: recallRow((u) => truth.oracleLists.get(u)!), trueAtK: truth.oracleTrueAtK };
   }
   return report;
 }

@@ -7,24 +7,30 @@ import type { EvalRowView, EvalView } from './status.js';
 export const lastEvalPath = (worldDir: string) => join(worldDir, 'eval', 'last.json');
 
 const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
-const recallOf = (x: unknown): Record<string, number> =>
+/** A `@K` → number record (recall, true@K ÷oracle, …); anything else in it is dropped. */
+const byK = (x: unknown): Record<string, number> =>
   Object.fromEntries(
     Object.entries(typeof x === 'object' && x ? (x as Record<string, unknown>) : {}).filter(
       ([, v]) => typeof v === 'number',
     ) as [string, number][],
   );
 
+/** true@K ÷oracle, when the report has it (simulated worlds, reports from after the honest oracle). */
+const trueOf = (raw: Record<string, unknown>) =>
+  raw.trueVsOracle === undefined ? {} : { trueVsOracle: byK(raw.trueVsOracle) };
+
 function rowOf(raw: Record<string, unknown>): EvalRowView {
   return {
     name: String(raw.name ?? '?'),
     kind: String(raw.kind ?? ''),
-    recall: recallOf(raw.recall),
+    recall: byK(raw.recall),
     coverage: num(raw.coverage),
     overlap: num(raw.overlap),
     marginal: num(raw.marginal),
     p50Ms: num(raw.p50Ms),
     p99Ms: num(raw.p99Ms),
     errors: num(raw.errors),
+    ...trueOf(raw),
   };
 }
 
@@ -59,8 +65,10 @@ export async function readLastEval(worldDir: string): Promise<EvalView> {
       users: num(raw.users),
       ks: (raw.ks as unknown[]).filter((k): k is number => typeof k === 'number').sort((a, b) => a - b),
       generators: (raw.generators as Record<string, unknown>[]).map(rowOf),
-      blend: blend ? { recall: recallOf(blend.recall), coverage: num(blend.coverage) } : undefined,
-      oracle: oracle ? { recall: recallOf(oracle.recall) } : undefined,
+      blend: blend ? { recall: byK(blend.recall), coverage: num(blend.coverage), ...trueOf(blend) } : undefined,
+      oracle: oracle
+        ? { recall: byK(oracle.recall), ...(oracle.trueAtK === undefined ? {} : { trueAtK: byK(oracle.trueAtK) }) }
+        : undefined,
     };
   } catch (err) {
     return { available: false, path, reason: `not a report \`feedloom eval\` wrote: ${(err as Error).message}` };

@@ -116,6 +116,9 @@ function generatorTable(snapshot: StatusSnapshot): string {
       (evalRows.get(shortName(b.name))?.recall[kHigh] ?? 0) - (evalRows.get(shortName(a.name))?.recall[kHigh] ?? 0),
   );
 
+  // true@K ÷oracle: expected engagement if shown over the oracle's, at most 1 (simulated worlds only).
+  const trueCell = (ratio: Record<string, number> | undefined) =>
+    ratio?.[kHigh] === undefined ? '' : `${ratio[kHigh].toFixed(3)}×`;
   const rows = order.map((s) => {
     const name = shortName(s.name);
     const sh: GeneratorShare | undefined = share.get(name);
@@ -136,13 +139,14 @@ function generatorTable(snapshot: StatusSnapshot): string {
       `<td><span class="dot" style="background:${HEALTH_COLORS[s.health]}" title="${s.health}"></span>${e(name)}${s.enabled === false ? ' <span class="chip">disabled</span>' : ''}</td>` +
       `<td class="kind">${e(s.kind ?? '')}</td>` +
       `<td>${latCell}</td><td>${shareCell}</td><td data-recall="${r ? (r.recall[kHigh] ?? 0).toFixed(4) : ''}">${recallCell}</td>` +
+      `<td class="num" data-true>${trueCell(r?.trueVsOracle)}</td>` +
       `<td class="num">${r ? pct(r.coverage) : ''}</td><td class="num">${r ? pct(r.marginal) : ''}</td>` +
       `</tr>`
     );
   });
-  const ref = (label: string, recall: Record<string, number> | undefined) =>
+  const ref = (label: string, recall: Record<string, number> | undefined, ratio?: Record<string, number>) =>
     recall
-      ? `<tr class="ref"><td colspan="4">${e(label)}</td><td>${bar({ width: BAR, value: recall[kHigh] ?? 0, inner: recall[kLow] ?? 0, max: recallMax, color: '#c9d3dd', innerColor: '#6b7785', title: `${label}: recall${kLow} ${pct(recall[kLow] ?? 0)}, recall${kHigh} ${pct(recall[kHigh] ?? 0)}` })}<span class="num">${pct(recall[kLow] ?? 0)} / ${pct(recall[kHigh] ?? 0)}</span></td><td class="num">${label.startsWith('blend') && ev?.blend ? pct(ev.blend.coverage) : ''}</td><td></td></tr>`
+      ? `<tr class="ref"><td colspan="4">${e(label)}</td><td>${bar({ width: BAR, value: recall[kHigh] ?? 0, inner: recall[kLow] ?? 0, max: recallMax, color: '#c9d3dd', innerColor: '#6b7785', title: `${label}: recall${kLow} ${pct(recall[kLow] ?? 0)}, recall${kHigh} ${pct(recall[kHigh] ?? 0)}` })}<span class="num">${pct(recall[kLow] ?? 0)} / ${pct(recall[kHigh] ?? 0)}</span></td><td class="num">${trueCell(ratio)}</td><td class="num">${label.startsWith('blend') && ev?.blend ? pct(ev.blend.coverage) : ''}</td><td></td></tr>`
       : '';
   const fs = snapshot.feedShare;
   return (
@@ -152,11 +156,15 @@ function generatorTable(snapshot: StatusSnapshot): string {
     `<th>latency mean / p99 <span class="muted">(dark: mean)</span><br>${gens.some((g) => g.latency) ? scale(latMax, ' ms', BAR) : ''}</th>` +
     `<th>share of page items <span class="muted">(dark: only source)</span><br>${snapshot.feedShare.items > 0 ? scale(100 * shareMax, '%', BAR) : ''}</th>` +
     `<th>${ev ? `recall${e(kLow)} / recall${e(kHigh)}` : 'recall'}${ev ? ` <span class="muted">(dark: ${e(kLow)})</span>` : ''}<br>${ev ? scale(100 * recallMax, '%', BAR) : ''}</th>` +
-    `<th>coverage</th><th>marginal</th></tr></thead><tbody>` +
+    `<th>true${e(kHigh)} ÷oracle <span class="muted">(≤ 1)</span></th><th>coverage</th><th>marginal</th></tr></thead><tbody>` +
     rows.join('') +
     (ev
-      ? ref('blend (all generators, pre-score order)', ev.blend?.recall) +
-        ref('oracle (true preferences, no exposure)', ev.oracle?.recall)
+      ? ref('blend (all generators, pre-score order)', ev.blend?.recall, ev.blend?.trueVsOracle) +
+        ref(
+          'oracle (top true P(engage | shown); its recall for reference)',
+          ev.oracle?.recall,
+          ev.oracle?.trueAtK && Object.fromEntries(Object.keys(ev.oracle.trueAtK).map((k) => [k, 1])),
+        )
       : '') +
     `</tbody></table>` +
     latencyFoot(gens) +
@@ -180,7 +188,14 @@ function latencyFoot(gens: ServiceStatus[]): string {
 function evalFoot(ev: EvalView): string {
   if (!ev.available)
     return `<p class="foot">Recall: <span class="warn">${e(ev.reason)}</span> <span class="muted">(${e(ev.path)})</span></p>`;
-  return `<p class="foot">Recall: eval of ${e(ev.world)}, test day ${e(ev.testDay)}, ${ev.users} users${ev.finishedAt ? `, finished ${e(ev.finishedAt.replace('T', ' ').slice(0, 16))} UTC` : ''} <span class="muted">(${e(ev.path)})</span>.</p>`;
+  return `<p class="foot">Recall: eval of ${e(ev.world)}, test day ${e(ev.testDay)}, ${ev.users} users${ev.finishedAt ? `, finished ${e(ev.finishedAt.replace('T', ' ').slice(0, 16))} UTC` : ''} <span class="muted">(${e(ev.path)})</span>.${trueFoot(ev)}</p>`;
+}
+
+function trueFoot(ev: Extract<EvalView, { available: true }>): string {
+  const k = `@${ev.ks[ev.ks.length - 1]}`;
+  const best = ev.oracle?.trueAtK?.[k];
+  if (best === undefined) return '';
+  return ` true${e(k)} ÷oracle: expected clicks plus saves if the first ${e(k.slice(1))} were shown, by the simulator's own P(engage | shown), over the oracle's (${best.toFixed(2)} per user); no list can exceed 1. Recall counts the logged engagements, which depend on what the simulated feed showed.`;
 }
 
 function segmentsOf(history: { state: string; atMs: number; note: string }[], nowMs: number): TimelineSegment[] {
@@ -285,7 +300,7 @@ function sourcesSection(snapshot: StatusSnapshot): string {
     `else the round trip of the health check. Means are exact (sum / count); p99 is interpolated inside histogram buckets, so it is only as fine as the buckets. ` +
     `Figures cover a recent window (about a minute, two scrapes apart) when there were calls in it, else the time since the process started; hover a figure for its series, window and p50.<ul>${latencyLines}</ul></li>` +
     `<li><b>Share of the feed</b>: ${e(fs.from)} (${e(fs.window)}).</li>` +
-    `<li><b>Recall</b>: ${e(snapshot.eval.path)}, written by <code>npx feedloom eval</code>.</li>` +
+    `<li><b>Recall</b> and <b>true@K ÷oracle</b>: ${e(snapshot.eval.path)}, written by <code>npx feedloom eval</code> (true@K ÷oracle on simulated worlds only: it needs the simulator's own model).</li>` +
     `<li><b>Models</b>: AnnSearch/GetVersions on each ANN host, ViewerModel/ListVersions on the viewer, state.json of each version in the registry.</li>` +
     `</ul>` +
     (snapshot.notes.length ? `<ul class="notes">${snapshot.notes.map((n) => `<li>${e(n)}</li>`).join('')}</ul>` : '') +

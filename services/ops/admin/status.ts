@@ -1,5 +1,5 @@
 // The shape of /status.json: everything the status page shows, with where each number came from.
-import type { EvalRow } from '../../offline/eval/run-eval.js';
+import type { EvalReport, EvalRow } from '../../offline/eval/run-eval.js';
 
 /** grpc.health.v1 statuses, plus UNREACHABLE when the Check call itself failed. */
 export type Health = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN' | 'SERVICE_UNKNOWN' | 'UNREACHABLE';
@@ -86,8 +86,8 @@ export type EvalView =
       users: number;
       ks: number[];
       generators: EvalRowView[];
-      blend?: { recall: Record<string, number>; coverage: number };
-      oracle?: { recall: Record<string, number> };
+      blend?: Pick<EvalRow, 'recall' | 'coverage' | 'trueVsOracle'>;
+      oracle?: EvalReport['oracle'];
     }
   | { available: false; path: string; reason: string };
 

@@ -187,9 +187,12 @@ async function generatorsDoc(report: EvalReport, mesh: MeshConfig, command: stri
     'found in the first K candidates. Coverage: share of the catalog proposed to anyone. Overlap: share',
     "of a generator's top 100 that some other generator also proposes. Marginal: blended recall lost when",
     'the generator is removed from the blend. Latency: one Generate call over gRPC, on a loaded machine.',
-    "The oracle ranks items by the simulator's true expected engagement; it ignores exposure (users only",
-    'engage with what they are shown), so popularity-driven generators can beat it on logged data; the',
-    "÷oracle columns give each recall as a multiple of the oracle's at the same K.",
+    "true@K ÷oracle: each list's expected clicks plus saves if its first K items were shown, by the",
+    "simulator's own model (P(engage | shown) at the top slot, the user's interest that day, items the",
+    "user knew counted as nothing), over the oracle's: the K items with the highest such chance. No",
+    'list of K items can beat the oracle there, so the ratio is at most 1.00×. The recall columns stay',
+    'a measure of the logged engagements, which depend on what the simulated feed showed: there',
+    "popularity-driven lists can beat the oracle's recall, which is printed for reference only.",
     'Learned models are trained on every day before the test day (their settings were chosen on a',
     "held-out day). The blend row runs the blender's own stages (dedupe, filter, pre-score, compose",
     'page with its caps) over every generator\'s answer, on a page of the largest K; "served quotas" cuts',
@@ -207,11 +210,12 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 export function formatReport(r: EvalReport): string {
   const ks = r.ks.map((k) => `@${k}`);
-  // Recall as a multiple of the oracle's at the same K (above 1: see the note on exposure).
+  // The honest oracle: expected engagement if shown, as a share of the best any list could earn.
   const oracle = r.oracle;
-  const ratioCols = oracle ? ks.map((k) => `÷oracle${k}`) : [];
-  const ratios = (recall: Record<string, number>) =>
-    oracle ? ks.map((k) => (oracle.recall[k] > 0 ? `${(recall[k] / oracle.recall[k]).toFixed(2)}×` : '')) : [];
+  const honest = oracle?.trueAtK !== undefined;
+  const ratioCols = honest ? ks.map((k) => `true${k} ÷oracle`) : [];
+  const ratios = (row: { trueVsOracle?: Record<string, number> }) =>
+    honest ? ks.map((k) => (row.trueVsOracle?.[k] === undefined ? '' : `${row.trueVsOracle[k].toFixed(3)}×`)) : [];
   const head = [
     'generator',
     'kind',
@@ -230,7 +234,7 @@ export function formatReport(r: EvalReport): string {
         g.name,
         g.kind,
         ...ks.map((k) => pct(g.recall[k])),
-        ...ratios(g.recall),
+        ...ratios(g),
         pct(g.coverage),
         pct(g.overlap),
         pct(g.marginal),
@@ -239,14 +243,13 @@ export function formatReport(r: EvalReport): string {
       ].concat(g.errors ? [`${g.errors} errors`] : []),
     );
   for (const b of [r.blend, r.servedBlend])
-    if (b)
-      rows.push([b.name, '', ...ks.map((k) => pct(b.recall[k])), ...ratios(b.recall), pct(b.coverage), '', '', '', '']);
+    if (b) rows.push([b.name, '', ...ks.map((k) => pct(b.recall[k])), ...ratios(b), pct(b.coverage), '', '', '', '']);
   if (oracle)
     rows.push([
-      'oracle (true prefs, no exposure)',
+      'oracle (highest true P(engage if shown))',
       '',
       ...ks.map((k) => pct(oracle.recall[k])),
-      ...ratios(oracle.recall),
+      ...(honest ? ks.map(() => '1.000×') : []),
       '',
       '',
       '',
@@ -261,6 +264,13 @@ export function formatReport(r: EvalReport): string {
     line(head),
     `|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
     ...rows.map(line),
+    ...(oracle?.trueAtK
+      ? [
+          '',
+          `true@K: expected clicks plus saves per user if the first K were shown (the simulator's P(engage | shown)); the oracle's: ${ks.map((k) => `${k} ${oracle.trueAtK![k].toFixed(2)}`).join(', ')}.`,
+          "The oracle's recall is of the logged engagements, which depend on exposure: other rows can beat it there.",
+        ]
+      : []),
     ...(r.tuning
       ? [
           '',
