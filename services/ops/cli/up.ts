@@ -8,6 +8,7 @@ import type { RunningMesh } from '../../servers.js';
 import { startAllInOne, startProcesses } from '../mesh/run.js';
 import { fetchFeed, formatFeed } from './feed.js';
 import { runEvalCommand } from './eval.js';
+import { waitForFullBlends } from './ready.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
 import { readWorldManifest } from '../../../libs/data/world.js';
 
@@ -16,6 +17,13 @@ export interface UpOptions {
   allInOne: boolean;
   /** Replace a world in the configured directory that is not the configured simulation. */
   force?: boolean;
+  /** How long the probe Blends may take to find every source OK before `up` gives up waiting (default 120 s). */
+  readyTimeoutMs?: number;
+}
+
+/** The probe viewers: the two most active users (personal sources) and one without history (cold start). */
+async function probeUsers(worldDir: string): Promise<string[]> {
+  return [...(await activeUsers(worldDir, 2)), 'new_user_without_history'];
 }
 
 export async function startMesh(
@@ -42,6 +50,13 @@ export async function startMesh(
   );
   for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
   console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);
+  // Ready means warm: every enabled source answers a probe Blend in time, or we say which do not.
+  const probe = await waitForFullBlends(addressOf(mesh, mesh.services.blender), await probeUsers(mesh.world.dir), {
+    timeoutMs: options.readyTimeoutMs,
+  });
+  const after = `${probe.rounds} probe round${probe.rounds > 1 ? 's' : ''}, ${(probe.elapsedMs / 1000).toFixed(1)} s`;
+  if (probe.ready) console.log(`ready: every enabled source answered the probe Blends in time (${after})`);
+  else console.log(`NOT ready after ${after}; still failing:\n  ${probe.failing.join('\n  ')}`);
   return { mesh, running };
 }
 
@@ -73,12 +88,8 @@ async function activeUsers(worldDir: string, n: number): Promise<string[]> {
 export async function runDemo(configPath: string, options: UpOptions): Promise<void> {
   const { mesh, running } = await startMesh(configPath, options);
   try {
-    const users = [...(await activeUsers(mesh.world.dir, 2)), 'new_user_without_history'];
-    // Fresh processes compile their hot paths on first use; warm the mesh before showing feeds.
-    for (let i = 0; i < 5; i++)
-      await Promise.all(
-        users.map((u) => fetchFeed(addressOf(mesh, mesh.services.blender), u, { limit: 10 }).catch(() => undefined)),
-      );
+    // startMesh has warmed the mesh: these are the first feeds shown, after the probes.
+    const users = await probeUsers(mesh.world.dir);
     for (const user of users) {
       console.log('');
       console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));
