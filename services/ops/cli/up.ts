@@ -29,7 +29,7 @@ async function probeUsers(worldDir: string): Promise<string[]> {
 export async function startMesh(
   configPath: string,
   options: UpOptions,
-): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
+): Promise<{ mesh: MeshConfig; running: RunningMesh; users: string[] }> {
   const mesh = loadMeshConfig(configPath);
   // Before the world is prepared (minutes on a first run): a bad generator setting fails at once.
   await checkGeneratorSettings(mesh, configPath);
@@ -39,6 +39,8 @@ export async function startMesh(
   const what =
     world.source === 'import' ? `imported world '${world.name}'` : `world ${world.preset} (seed ${world.seed})`;
   console.log(`${what} ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
+  // Chosen before the servers start: a query of the event log between "ready" and a first feed would compete with it.
+  const users = await probeUsers(mesh.world.dir);
   // All-in-one: one process, so one metrics endpoint (beside the blender's port); otherwise one per service.
   const telemetry = options.allInOne
     ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) })
@@ -51,13 +53,15 @@ export async function startMesh(
   for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
   console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);
   // Ready means warm: every enabled source answers a probe Blend in time, or we say which do not.
-  const probe = await waitForFullBlends(addressOf(mesh, mesh.services.blender), await probeUsers(mesh.world.dir), {
+  const probe = await waitForFullBlends(addressOf(mesh, mesh.services.blender), users, {
     timeoutMs: options.readyTimeoutMs,
+    onWait: (failing, ms) =>
+      console.log(`warming up (${(ms / 1000).toFixed(0)} s): not yet in time: ${failing.join('; ')}`),
   });
   const after = `${probe.rounds} probe round${probe.rounds > 1 ? 's' : ''}, ${(probe.elapsedMs / 1000).toFixed(1)} s`;
   if (probe.ready) console.log(`ready: every enabled source answered the probe Blends in time (${after})`);
   else console.log(`NOT ready after ${after}; still failing:\n  ${probe.failing.join('\n  ')}`);
-  return { mesh, running };
+  return { mesh, running, users };
 }
 
 export async function runUp(configPath: string, options: UpOptions): Promise<void> {
@@ -86,10 +90,9 @@ async function activeUsers(worldDir: string, n: number): Promise<string[]> {
 }
 
 export async function runDemo(configPath: string, options: UpOptions): Promise<void> {
-  const { mesh, running } = await startMesh(configPath, options);
+  const { mesh, running, users } = await startMesh(configPath, options);
   try {
-    // startMesh has warmed the mesh: these are the first feeds shown, after the probes.
-    const users = await probeUsers(mesh.world.dir);
+    // startMesh has warmed the mesh with probe Blends for these users: these are the first feeds shown.
     for (const user of users) {
       console.log('');
       console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));
