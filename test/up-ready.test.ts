@@ -26,7 +26,7 @@ async function start(edit: (raw: any) => void = () => {}) {
 }
 
 describe("up's readiness: probe Blends with every source OK", () => {
-  it('is ready once a probe round has every source OK, and the next Blend has them all OK too', async () => {
+  it('is ready once probe rounds in a row have every source OK, and the next Blend has them all OK too', async () => {
     const { blender, users } = await start();
     const probe = await waitForFullBlends(blender, users, { timeoutMs: 60_000 });
     expect(probe).toMatchObject({ ready: true, failing: [] });
