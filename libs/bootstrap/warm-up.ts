@@ -6,8 +6,11 @@
 export interface WarmGate {
   /** Tell the gate whether the server has what it needs to serve (its data, its model). */
   update(ready: boolean): void;
-  /** Resolves once the warm-up has run (whatever its outcome). */
-  readonly warmed: Promise<void>;
+  /**
+   * Resolves once no warm-up is running: when it has run (whatever its outcome), or at once while
+   * the server is not ready (it warms up when it becomes ready, later).
+   */
+  warming(): Promise<void>;
 }
 
 /**
@@ -25,7 +28,7 @@ export function warmGate(
   const warmed = new Promise<void>((resolve) => (done = resolve));
   const report = () => setServing(ready && state === 'warm');
   return {
-    warmed,
+    warming: () => (state === 'warming' ? warmed : Promise.resolve()),
     update(now: boolean) {
       ready = now;
       if (ready && state === 'cold') {

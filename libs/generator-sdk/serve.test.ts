@@ -47,7 +47,7 @@ describe('generator SDK serving', () => {
       { item_id: 'b', score: 1 },
     ]);
     await served.server.source.refresh();
-    await served.server.warmed;
+    await served.server.warming();
     expect(served.server.health.get('')).toBe(Serving.SERVING);
     expect((await served.generate(user, 3)).candidates.map((c) => c.itemId)).toEqual(['a', 'b']);
   });
@@ -106,7 +106,7 @@ describe('generator SDK serving', () => {
       expect(asked.map((u) => u.recentActions.map((a) => a.itemId))).toContainEqual(['a', 'b']);
       expect(asked.some((u) => u.recentActions.length === 0)).toBe(true);
       release();
-      await served.server.warmed;
+      await served.server.warming();
       expect(await check()).toBe(Serving.SERVING);
     } finally {
       release();

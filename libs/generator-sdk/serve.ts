@@ -199,12 +199,12 @@ async function warmUp<Data>(
 
 /**
  * Serves one generator module on its own gRPC server. NOT_SERVING until its snapshots load and a
- * few calls of its generate on synthetic viewers have run (`warmed` resolves then).
+ * few calls of its generate on synthetic viewers have run (`warming()` resolves then).
  */
 export async function serveGenerator<Data>(
   module: GeneratorModule<Data>,
   options: GeneratorServeOptions & { port: number; host?: string },
-): Promise<RunningServer & { source: SnapshotSource<Data>; warmed: Promise<void> }> {
+): Promise<RunningServer & { source: SnapshotSource<Data>; warming(): Promise<void> }> {
   const generator = generatorBinding(module, options);
   const server = await startServer({
     name: `generator.${module.name}`,
@@ -226,7 +226,7 @@ export async function serveGenerator<Data>(
   const stop = server.stop;
   return Object.assign(server, {
     source: generator.source,
-    warmed: gate.warmed,
+    warming: gate.warming,
     stop: (graceMs?: number) => {
       generator.source.stop();
       return stop(graceMs);

@@ -172,7 +172,7 @@ export async function startRanker(
   const stop = server.stop;
   return Object.assign(server, {
     store: ranker.store,
-    warmed: gate.warmed,
+    warming: gate.warming,
     stop: async (graceMs?: number) => {
       await stop(graceMs);
       await ranker.close();
