@@ -4,7 +4,7 @@
 // all-in-one mode, plus the generator's work, and for learned generators their viewer and ANN
 // calls): the CPU column adds up to what one Blend's fan-out costs, and is less disturbed by other
 // load on the machine than the latencies are. FEEDLOOM_IN_PROCESS_CALLS=0 measures loopback gRPC.
-//   node --import tsx bench/generator-latency.ts [--calls 200] [--runs 3] [--doc]
+//   node --import tsx bench/generator-latency.ts [--calls 200] [--runs 3] [--only a,b] [--doc]
 import { parseArgs } from 'node:util';
 import type { UserContext } from '../generated/feedloom/v1/common.js';
 import { EventsClient } from '../generated/feedloom/v1/events.js';
@@ -20,8 +20,11 @@ const { values } = parseArgs({
     calls: { type: 'string', default: '200' },
     runs: { type: 'string', default: '3' },
     doc: { type: 'boolean', default: false },
+    // Comma-separated generator names: measure only these (e.g. the ones a change touches).
+    only: { type: 'string' },
   },
 });
+const only = values.only ? new Set(values.only.split(',')) : undefined;
 const calls = Number(values.calls);
 const runs = Number(values.runs);
 const mesh = loadMeshConfig(values.config);
@@ -42,7 +45,7 @@ interface Row {
 }
 const rows = new Map<string, Row[]>();
 try {
-  for (const g of mesh.generators.filter((x) => x.enabled)) {
+  for (const g of mesh.generators.filter((x) => x.enabled && (!only || only.has(x.name)))) {
     const client = connect(CandidateGeneratorClient, addressOf(mesh, g));
     for (let i = 0; i < 20; i++)
       await callUnary(

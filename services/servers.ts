@@ -123,6 +123,9 @@ export async function startInProcess(
       addresses.set(component.name, server.address);
       if (options.ephemeralPorts) pointConfigAt(mesh, component.name, server.port);
     }
+    // The generators and the ranker warm up side by side; the mesh is up once those that can have
+    // (one still without its data or model warms up when they arrive).
+    await Promise.all(servers.map((s) => s.warming?.()));
   } catch (err) {
     await Promise.all(servers.map((s) => s.stop(100)));
     throw err;

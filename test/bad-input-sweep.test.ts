@@ -387,6 +387,32 @@ describe('bad-input sweep over every service', () => {
         status.INVALID_ARGUMENT,
         /^item_ids: must hold at most/,
       );
+      const batch = (r: object) =>
+        callUnary(
+          search,
+          'searchBatch',
+          { model: 'two_tower', version, queries: [{ vector, k: 10 }], excludeItems: [], efSearch: 0, nprobe: 0, ...r },
+          T,
+        );
+      await expectRefused(batch({ queries: [] }), status.INVALID_ARGUMENT, /^queries: /);
+      await expectRefused(
+        batch({
+          queries: [
+            { vector, k: 10 },
+            { vector: vector.slice(1), k: 10 },
+          ],
+        }),
+        status.INVALID_ARGUMENT,
+        /^queries\[1\]\.vector: must have/,
+      );
+      await expectRefused(batch({ queries: [{ vector, k: -1 }] }), status.INVALID_ARGUMENT, /^queries\[0\]\.k: /);
+      await expectRefused(
+        batch({ queries: Array.from({ length: 65 }, () => ({ vector, k: 10 })) }),
+        status.INVALID_ARGUMENT,
+        /^queries: must hold at most/,
+      );
+      await expectRefused(batch({ excludeItems: [''] }), status.INVALID_ARGUMENT, /^exclude_items\[0\]: /);
+      await expectRefused(batch({ version: 'v9999' }), status.FAILED_PRECONDITION, /v9999/);
       const rawSearch = raw(host);
       await expectRawRefused(
         rawSearch,

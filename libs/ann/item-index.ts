@@ -17,6 +17,12 @@ export interface Neighbor {
   score: number;
 }
 
+/** One query of a multi-query search: a vector and how many neighbours it wants. */
+export interface SearchQuery {
+  vector: Float32Array;
+  k: number;
+}
+
 export interface ItemSearchOptions extends SearchOptions {
   /** Items to leave out of the answer. */
   exclude?: ReadonlySet<string>;
@@ -54,28 +60,45 @@ export class ItemIndex {
 
   /** The k nearest items to one vector (off the JS thread), best first, without excluded ones. */
   async search(vector: Float32Array, k: number, options: ItemSearchOptions = {}): Promise<Neighbor[]> {
-    if (vector.length !== this.dim)
-      throw new RangeError(`vector has ${vector.length} dimensions, the index ${this.dim}`);
+    return (await this.searchMany([{ vector, k }], options))[0];
+  }
+
+  /**
+   * The nearest items to each query, in one native search of all of them (off the JS thread): one
+   * trip to the thread pool instead of one per query. Each answer is best first, without excluded
+   * ones, at most its own k.
+   */
+  async searchMany(queries: readonly SearchQuery[], options: ItemSearchOptions = {}): Promise<Neighbor[][]> {
+    for (const [q, { vector }] of queries.entries())
+      if (vector.length !== this.dim)
+        throw new RangeError(`query ${q}: vector has ${vector.length} dimensions, the index ${this.dim}`);
     const exclude = options.exclude;
     let excludedHere = 0;
     if (exclude) for (const id of exclude) if (this.rowOf.has(id)) excludedHere++;
-    const fetch = Math.min(this.size, k + excludedHere);
-    if (fetch <= 0) return [];
+    const fetch = Math.min(this.size, Math.max(0, ...queries.map((q) => q.k)) + excludedHere);
+    if (fetch <= 0) return queries.map(() => []);
+    let flat = queries[0].vector;
+    if (queries.length > 1) {
+      flat = new Float32Array(queries.length * this.dim);
+      queries.forEach((q, i) => flat.set(q.vector, i * this.dim));
+    }
     // HNSW needs efSearch ≥ the number of results asked for.
     const efSearch = options.efSearch || this.native.searchParams().efSearch;
-    const { distances, labels } = await this.native.searchAsync(vector, fetch, {
+    const { distances, labels } = await this.native.searchAsync(flat, fetch, {
       efSearch: efSearch ? Math.max(efSearch, fetch) : 0,
       nprobe: options.nprobe ?? 0,
     });
-    const out: Neighbor[] = [];
-    for (let i = 0; i < labels.length && out.length < k; i++) {
-      const row = labels[i];
-      if (row < 0) continue;
-      const itemId = this.ids[row];
-      if (exclude?.has(itemId)) continue;
-      out.push({ itemId, score: distances[i] });
-    }
-    return out;
+    return queries.map(({ k }, q) => {
+      const out: Neighbor[] = [];
+      for (let i = q * fetch; i < (q + 1) * fetch && out.length < k; i++) {
+        const row = labels[i];
+        if (row < 0) continue;
+        const itemId = this.ids[row];
+        if (exclude?.has(itemId)) continue;
+        out.push({ itemId, score: distances[i] });
+      }
+      return out;
+    });
   }
 
   /** The stored vectors of the given items; unknown items are left out. */

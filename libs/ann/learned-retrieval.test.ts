@@ -55,6 +55,17 @@ async function fakeHost(name: string, version: string, refuse = 0, shard = 0, sh
             host: name,
           };
         },
+        searchBatch: (req) => {
+          searches.push(...req.queries.map((q) => ({ ...req, vector: q.vector, k: q.k })));
+          if (refused++ < refuse)
+            throw failedPrecondition(`host ${name} does not hold two_tower version "${req.version}"`);
+          return {
+            results: req.queries.map(() => ({ neighbors: [{ itemId: `${name}-item`, score: 0.9 - shard / 10 }] })),
+            model: req.model,
+            version: req.version,
+            host: name,
+          };
+        },
         getItemVectors: (req) => {
           vectorReads.push(req.itemIds);
           const mine = req.itemIds.filter((id) => shardOf(id, shardCount) === shard);
@@ -302,6 +313,7 @@ describe('LearnedRetrieval over shards', () => {
         bindService(AnnSearchService, {
           getVersions: () => new Promise(() => {}),
           search: () => new Promise(() => {}),
+          searchBatch: () => new Promise(() => {}),
           getItemVectors: () => new Promise(() => {}),
         }),
       ],

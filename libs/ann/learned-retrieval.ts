@@ -152,6 +152,14 @@ export interface CallScope {
   request?: RequestShared;
 }
 
+/** How a search is made: the items left out, its efSearch, and the request's cancellation and id. */
+export interface SearchCallOptions {
+  exclude?: Iterable<string>;
+  efSearch?: number;
+  signal?: AbortSignal;
+  requestId?: string;
+}
+
 /** What the work on one shard returns: a learned generator's answer. */
 export interface ShardAnswer {
   modelVersion?: string;
@@ -223,7 +231,7 @@ export class LearnedRetrieval {
     if (this.hosts.length === 0) throw unavailable('no ANN hosts are configured (mesh config ann.hosts)');
     // One listener on the caller's signal per request; the request's own calls listen on a child.
     const child = new AbortController();
-    // multi_interest runs one search per interest cluster on this signal, on every shard.
+    // A request may make several calls on this signal (vectors, searches), on every shard.
     setMaxListeners(64 * Math.max(1, this.shardCount), child.signal);
     const forward = () => child.abort(options.signal?.reason);
     if (options.signal?.aborted) forward();
@@ -391,23 +399,50 @@ export class LearnedRetrieval {
     synced: SyncedHost,
     vector: number[],
     k: number,
-    options: { exclude?: Iterable<string>; efSearch?: number; signal?: AbortSignal; requestId?: string } = {},
+    options: SearchCallOptions = {},
   ): Promise<{ neighbors: Neighbor[]; version: string; host: string }> {
     const res = await callUnary(
       this.client(synced.host),
       'search',
-      {
-        model: this.model,
-        version: synced.version,
-        vector,
-        k,
-        excludeItems: [...(options.exclude ?? [])],
-        efSearch: options.efSearch ?? 0,
-        nprobe: 0,
-      },
+      { ...this.searchScope(synced, options), vector, k },
       this.call(options),
     );
     return { neighbors: res.neighbors, version: res.version, host: res.host };
+  }
+
+  /**
+   * Step 3 for several queries of one request (a user's seeds, interests): one SearchBatch on the
+   * same host and version, one native search of them all; the answers in the order of the queries.
+   */
+  async searchMany(
+    synced: SyncedHost,
+    queries: { vector: number[]; k: number }[],
+    options: SearchCallOptions = {},
+  ): Promise<{ results: Neighbor[][]; version: string; host: string }> {
+    if (queries.length === 0) return { results: [], version: synced.version, host: synced.host.name };
+    const res = await callUnary(
+      this.client(synced.host),
+      'searchBatch',
+      { ...this.searchScope(synced, options), queries },
+      this.call(options),
+    );
+    if (res.results.length !== queries.length)
+      throw new RpcError(
+        status.INTERNAL,
+        `ANN host ${synced.host.name} answered ${res.results.length} of ${queries.length} queries`,
+      );
+    return { results: res.results.map((r) => r.neighbors), version: res.version, host: res.host };
+  }
+
+  /** What a search request names besides its queries: the synced version and the search parameters. */
+  private searchScope(synced: SyncedHost, options: SearchCallOptions) {
+    return {
+      model: this.model,
+      version: synced.version,
+      excludeItems: [...(options.exclude ?? [])],
+      efSearch: options.efSearch ?? 0,
+      nprobe: 0,
+    };
   }
 
   close(): void {

@@ -79,6 +79,8 @@ export interface RunningServer {
   health: HealthState;
   /** Marks every service on this server serving or not. */
   setServing(serving: boolean): void;
+  /** For a server that warms up before its first SERVING (libs/bootstrap/warm-up.ts): see WarmGate.warming. */
+  warming?(): Promise<void>;
   /** Stops accepting calls, lets in-flight ones finish for up to graceMs, then closes. */
   stop(graceMs?: number): Promise<void>;
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserContext } from '../../generated/feedloom/v1/common.js';
-import { HealthCheckResponse_ServingStatus as Serving } from '../../generated/grpc/health/v1/health.js';
+import { HealthCheckResponse_ServingStatus as Serving, HealthClient } from '../../generated/grpc/health/v1/health.js';
+import { callUnary, connect } from '../bootstrap/client.js';
 import type { ScoredItem } from '../data/batch/job.js';
 import { defineSnapshot, publishRows, readSnapshot } from '../data/snapshots.js';
 import { defineGenerator } from './define.js';
@@ -46,6 +47,7 @@ describe('generator SDK serving', () => {
       { item_id: 'b', score: 1 },
     ]);
     await served.server.source.refresh();
+    await served.server.warming();
     expect(served.server.health.get('')).toBe(Serving.SERVING);
     expect((await served.generate(user, 3)).candidates.map((c) => c.itemId)).toEqual(['a', 'b']);
   });
@@ -70,6 +72,46 @@ describe('generator SDK serving', () => {
     expect(still.candidates.map((c) => c.itemId)).toEqual(['new']);
     expect(served.server.health.get('')).toBe(Serving.SERVING);
     expect(served.server.source.error).toMatch(/rows\.json/);
+  });
+
+  it('stays NOT_SERVING until its warm-up calls on synthetic viewers from its snapshot have run, then serves', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'sdk-'));
+    await publishRows(root, 'ranked', [
+      { item_id: 'a', score: 2 },
+      { item_id: 'b', score: 1 },
+    ]);
+    // Warm-up calls wait here until the test lets them go.
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    let called: () => void = () => {};
+    const firstCall = new Promise<void>((r) => (called = r));
+    const asked: UserContext[] = [];
+    const held = defineGenerator({
+      ...echo,
+      name: 'held',
+      generate: async ({ user, quota }, { data }) => {
+        asked.push(user);
+        called();
+        await released;
+        return data.slice(0, quota).map((r) => ({ itemId: r.item_id, score: r.score, reason: '' }));
+      },
+    });
+    served = await startGeneratorForTest(held, root);
+    const health = connect(HealthClient, served.server.address);
+    const check = async () => (await callUnary(health, 'check', { service: '' }, { timeoutMs: 5_000 })).status;
+    try {
+      await firstCall;
+      expect(await check()).toBe(Serving.NOT_SERVING);
+      // The cold-start viewer and one whose recent clicks are items of the snapshot.
+      expect(asked.map((u) => u.recentActions.map((a) => a.itemId))).toContainEqual(['a', 'b']);
+      expect(asked.some((u) => u.recentActions.length === 0)).toBe(true);
+      release();
+      await served.server.warming();
+      expect(await check()).toBe(Serving.SERVING);
+    } finally {
+      release();
+      health.close();
+    }
   });
 
   it('describes the snapshot versions it serves', async () => {

@@ -11,8 +11,10 @@ import { deadlineExceeded, unavailable } from '../bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServiceBinding } from '../bootstrap/server.js';
 import { ServingStatus } from '../bootstrap/health.js';
 import { meter, tracer } from '../bootstrap/telemetry.js';
+import { warmGate } from '../bootstrap/warm-up.js';
 import type { MeshConfig } from '../config/mesh.js';
 import { SnapshotSource } from '../data/snapshot-source.js';
+import { warmUpUsers } from './warm-up-users.js';
 import { parseGeneratorSettings, type GenerateResult, type GeneratorKindName, type GeneratorModule } from './define.js';
 import { validateGenerateRequest } from './validate.js';
 
@@ -83,11 +85,16 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
   let onHealth: (serving: boolean) => void = () => {};
   const settings = parseGeneratorSettings(module, options.settings);
   const { prepare } = module;
+  // Synthetic viewers from the newest snapshot's ids, for the warm-up before the first SERVING.
+  let warmUpUsersNow: UserContext[] = [];
   const source = new SnapshotSource<Data>(
     {
       name: module.name,
       snapshots: module.snapshots,
-      prepare: prepare && ((rows) => prepare(rows, settings, options.mesh)),
+      prepare: (rows) => {
+        warmUpUsersNow = warmUpUsers(rows);
+        return prepare ? prepare(rows, settings, options.mesh) : (rows as Data);
+      },
     },
     options.snapshotsDir,
     (ready) => onHealth(ready),
@@ -153,6 +160,10 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
     binding,
     source,
     settings,
+    /** The synthetic viewers to warm up with (from the snapshots loaded last). */
+    get warmUpUsers() {
+      return warmUpUsersNow;
+    },
     /** Called with the data's readiness whenever it changes. */
     set onHealth(fn: (serving: boolean) => void) {
       onHealth = fn;
@@ -160,28 +171,40 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
   };
 }
 
-const WARM_UP_CALLS = 20;
+const WARM_UP_ROUNDS = 5;
+/** A warm-up call that takes longer than this is left behind: the generator serves anyway. */
+const WARM_UP_CALL_MS = 5_000;
 
-function warmUp<Data>(module: GeneratorModule<Data>, data: Data, settings: Record<string, unknown>): void {
-  const user = UserContext.fromPartial({ userId: '__warm_up__', requestTimeMs: Date.now() });
-  for (let i = 0; i < WARM_UP_CALLS; i++) {
-    // One signal per call, as real calls have: 20 calls listening on one signal trip Node's leak warning.
-    const signal = new AbortController().signal;
-    try {
-      void Promise.resolve(
-        module.generate({ user, quota: 50, requestId: 'warm-up' }, { data, settings, signal }),
-      ).catch(() => {});
-    } catch {
-      // a generator that cannot answer an empty user still gets served; its errors show on real calls
-    }
+/** A few calls of the module's generate for each synthetic viewer, awaited; their errors do not matter. */
+async function warmUp<Data>(
+  module: GeneratorModule<Data>,
+  data: Data,
+  settings: Record<string, unknown>,
+  users: UserContext[],
+): Promise<void> {
+  for (let round = 0; round < WARM_UP_ROUNDS; round++) {
+    await Promise.all(
+      users.map(async (user) => {
+        // One signal per call, as real calls have.
+        const signal = AbortSignal.timeout(WARM_UP_CALL_MS);
+        const call = Promise.resolve()
+          .then(() => module.generate({ user, quota: 50, requestId: 'warm-up' }, { data, settings, signal }))
+          .catch(() => {});
+        const late = sleep(WARM_UP_CALL_MS, undefined, { ref: false });
+        await Promise.race([call, late]);
+      }),
+    );
   }
 }
 
-/** Serves one generator module on its own gRPC server. NOT_SERVING until its snapshots load. */
+/**
+ * Serves one generator module on its own gRPC server. NOT_SERVING until its snapshots load and a
+ * few calls of its generate on synthetic viewers have run (`warming()` resolves then).
+ */
 export async function serveGenerator<Data>(
   module: GeneratorModule<Data>,
   options: GeneratorServeOptions & { port: number; host?: string },
-): Promise<RunningServer & { source: SnapshotSource<Data> }> {
+): Promise<RunningServer & { source: SnapshotSource<Data>; warming(): Promise<void> }> {
   const generator = generatorBinding(module, options);
   const server = await startServer({
     name: `generator.${module.name}`,
@@ -194,20 +217,16 @@ export async function serveGenerator<Data>(
     server.health.set('', status);
     server.health.set(SERVICE_NAME, status);
   };
-  let warmed = false;
-  generator.onHealth = (serving) => {
-    // Warm the hot path once before the first SERVING, so the first real request is not the slow one.
-    if (serving && !warmed) {
-      warmed = true;
-      warmUp(module, generator.source.current!.data, generator.settings);
-    }
-    setHealth(serving);
-  };
+  const gate = warmGate(`generator.${module.name}`, setHealth, () =>
+    warmUp(module, generator.source.current!.data, generator.settings, generator.warmUpUsers),
+  );
+  generator.onHealth = (ready) => gate.update(ready);
   setHealth(false);
   await generator.source.start(options.pollMs ?? 5_000);
   const stop = server.stop;
   return Object.assign(server, {
     source: generator.source,
+    warming: gate.warming,
     stop: (graceMs?: number) => {
       generator.source.stop();
       return stop(graceMs);

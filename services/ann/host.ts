@@ -132,6 +132,7 @@ export class AnnHost {
     slot.loading.set(version, loading);
     try {
       const index = await loading;
+      await warmUp(index);
       slot.loaded.set(version, index);
       this.log(
         `loaded ${model}/${version} (${this.shardLabel()}): ${index.meta.factory}, ${index.size} items, dim ${index.dim}`,
@@ -286,4 +287,10 @@ export class AnnHost {
     const held = [...(this.slots.get(model)?.loaded.keys() ?? [])].sort(byVersion);
     return held.length ? held.join(', ') : 'no versions';
   }
+}
+
+/** Ready means warm: one search before a version is held, so no caller pays the first one. */
+async function warmUp(index: ItemIndex): Promise<void> {
+  const probe = new Float32Array(index.dim).fill(1 / Math.sqrt(Math.max(1, index.dim)));
+  await index.search(probe, Math.min(10, index.size));
 }

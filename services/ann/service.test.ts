@@ -129,6 +129,42 @@ describe('ANN host', () => {
     ).toMatch(/^NOT_FOUND: host a holds no index of model "nope"/);
   });
 
+  it('answers a batch of queries in one call, each as its own Search would, in order', async () => {
+    const scope = { model: 'two_tower', version: 'v0002', excludeItems: [rows[5].item_id], efSearch: 0, nprobe: 0 };
+    const queries = [
+      { vector: await vectorOf('v0002', rows[3].item_id), k: 7 },
+      { vector: await vectorOf('v0002', rows[5].item_id), k: 12 },
+      { vector: await vectorOf('v0002', rows[9].item_id), k: 3 },
+    ];
+    const batch = await callUnary(search, 'searchBatch', { ...scope, queries }, call);
+    expect(batch).toMatchObject({ model: 'two_tower', version: 'v0002', host: 'a' });
+    const one = await Promise.all(queries.map((q) => callUnary(search, 'search', { ...scope, ...q }, call)));
+    expect(batch.results.map((r) => r.neighbors)).toEqual(one.map((r) => r.neighbors));
+    expect(batch.results.map((r) => r.neighbors.length)).toEqual([7, 12, 3]);
+    expect(batch.results[1].neighbors.map((n) => n.itemId)).not.toContain(rows[5].item_id);
+  });
+
+  it('checks a batch query by query, and its version like Search', async () => {
+    const scope = { model: 'two_tower', version: 'v0002', excludeItems: [], efSearch: 0, nprobe: 0 };
+    const good = { vector: new Array(16).fill(0.25), k: 5 };
+    const batch = (request: { queries: (typeof good)[]; version?: string }) =>
+      codeOf(callUnary(search, 'searchBatch', { ...scope, ...request }, call));
+    expect(await batch({ queries: [] })).toMatch(/^INVALID_ARGUMENT: queries: /);
+    expect(await batch({ queries: [good, { vector: [1, 0, 0], k: 5 }] })).toBe(
+      'INVALID_ARGUMENT: queries[1].vector: must have 16 values for two_tower v0002 (got 3)',
+    );
+    expect(await batch({ queries: [good, { ...good, k: 0 }] })).toMatch(
+      /^INVALID_ARGUMENT: queries\[1\]\.k: must be an integer from 1 to 2000/,
+    );
+    expect(await batch({ queries: [{ ...good, vector: [NaN, ...good.vector.slice(1)] }] })).toMatch(
+      /^INVALID_ARGUMENT: queries\[0\]\.vector\[0\]: must be a finite number/,
+    );
+    expect(await batch({ queries: new Array(65).fill(good) })).toMatch(/^INVALID_ARGUMENT: queries: /);
+    expect(await batch({ version: 'v0001', queries: [good] })).toMatch(
+      /^FAILED_PRECONDITION: host a does not hold two_tower version "v0001"/,
+    );
+  });
+
   it('loads a version beside the served one, swaps, keeps the old one searchable, unloads', async () => {
     const loaded = await callUnary(admin, 'loadVersion', { model: 'two_tower', version: 'v0001' }, call);
     expect(loaded).toEqual({ host: 'a', servingVersion: 'v0002', loadedVersions: ['v0001', 'v0002'] });

@@ -5,6 +5,8 @@ import {
   type AnnVersionResponse,
   type GetItemVectorsResponse,
   type GetVersionsResponse,
+  type SearchBatchRequest,
+  type SearchBatchResponse,
   type SearchRequest,
   type SearchResponse,
 } from '../../generated/feedloom/v1/ann.js';
@@ -17,31 +19,91 @@ import { bindService, startServer, type RunningServer } from '../../libs/bootstr
 import { intOrDefault, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
 import { annShardCount, registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { MAX_ANN_K } from '../../libs/ann/learned-retrieval.js';
+import type { ItemIndex, Neighbor, SearchQuery } from '../../libs/ann/item-index.js';
 import { AnnHost, type AnnHostOptions } from './host.js';
 
 export const MAX_K = MAX_ANN_K;
 const MAX_EXCLUDE = 10_000;
 const MAX_ITEM_IDS = 1000;
 const MAX_EF = 4096;
+/** Most queries in one SearchBatch (a request's seeds or interests: 8 and 3 by default). */
+export const MAX_QUERIES = 64;
 const SEARCH_SERVICE = 'feedloom.v1.AnnSearch';
+
+/** Checks one query's vector and k; `at` names it in the message ("" for Search's own fields). */
+function validateQuery(at: string, vector: number[], k: number): void {
+  requireIntInRange(`${at}k`, k, 1, MAX_K);
+  requireMaxItems(`${at}vector`, vector, 65_536, 1);
+  const bad = vector.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw invalidArgument(`${at}vector[${bad}]`, `must be a finite number (got ${vector[bad]})`);
+}
+
+/** Checks what Search and SearchBatch share after the index named: the items left out, the search parameters. */
+function validateSearchScope(request: SearchRequest | SearchBatchRequest): void {
+  requireMaxItems('exclude_items', request.excludeItems, MAX_EXCLUDE);
+  request.excludeItems.forEach((id, i) => requireId(`exclude_items[${i}]`, id));
+  intOrDefault('ef_search', request.efSearch, 0, MAX_EF);
+  intOrDefault('nprobe', request.nprobe, 0, MAX_EF);
+}
 
 /** Checks a Search request; the vector's dimension is checked against the index it names. */
 export function validateSearchRequest(request: SearchRequest): SearchRequest {
   requireId('model', request.model);
   requireId('version', request.version);
-  requireIntInRange('k', request.k, 1, MAX_K);
-  requireMaxItems('vector', request.vector, 65_536, 1);
-  const bad = request.vector.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw invalidArgument(`vector[${bad}]`, `must be a finite number (got ${request.vector[bad]})`);
-  requireMaxItems('exclude_items', request.excludeItems, MAX_EXCLUDE);
-  request.excludeItems.forEach((id, i) => requireId(`exclude_items[${i}]`, id));
-  intOrDefault('ef_search', request.efSearch, 0, MAX_EF);
-  intOrDefault('nprobe', request.nprobe, 0, MAX_EF);
+  validateQuery('', request.vector, request.k);
+  validateSearchScope(request);
   return request;
+}
+
+/** Checks a SearchBatch request; each vector's dimension is checked against the index it names. */
+export function validateSearchBatchRequest(request: SearchBatchRequest): SearchBatchRequest {
+  requireId('model', request.model);
+  requireId('version', request.version);
+  requireMaxItems('queries', request.queries, MAX_QUERIES, 1);
+  request.queries.forEach((q, i) => validateQuery(`queries[${i}].`, q.vector, q.k));
+  validateSearchScope(request);
+  return request;
+}
+
+/** Each vector as a Float32Array of the index's dimension, or INVALID_ARGUMENT naming the first that is not. */
+function queryVectors(index: ItemIndex, request: SearchRequest | SearchBatchRequest, vectors: number[][]) {
+  return vectors.map((vector, i) => {
+    if (vector.length !== index.dim) {
+      throw invalidArgument(
+        'queries' in request ? `queries[${i}].vector` : 'vector',
+        `must have ${index.dim} values for ${request.model} ${request.version} (got ${vector.length})`,
+      );
+    }
+    return Float32Array.from(vector);
+  });
 }
 
 /** AnnSearch + AnnAdmin bindings over one host's state. */
 export function annBindings(host: AnnHost) {
+  // One native search of all the queries, timed for the feedloom.ann.search.duration metric.
+  const timedSearch = async (
+    index: ItemIndex,
+    request: SearchRequest | SearchBatchRequest,
+    queries: SearchQuery[],
+  ): Promise<Neighbor[][]> => {
+    const started = performance.now();
+    const answers = await index.searchMany(queries, {
+      exclude: request.excludeItems.length ? new Set(request.excludeItems) : undefined,
+      efSearch: request.efSearch || undefined,
+      nprobe: request.nprobe || undefined,
+    });
+    searchDuration ??= meter().createHistogram('feedloom.ann.search.duration', {
+      unit: 'ms',
+      description: 'Time of one faiss search (of one or more queries) on an ANN host (off the JS thread)',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+    });
+    searchDuration.record(performance.now() - started, {
+      host: host.name,
+      model: request.model,
+      version: request.version,
+    });
+    return answers;
+  };
   const versionsResponse = (model: string): AnnVersionResponse => {
     const state = host.describe(model);
     return {
@@ -60,29 +122,29 @@ export function annBindings(host: AnnHost) {
       async search(request): Promise<SearchResponse> {
         validateSearchRequest(request);
         const index = host.index(request.model, request.version);
-        if (request.vector.length !== index.dim) {
-          throw invalidArgument(
-            'vector',
-            `must have ${index.dim} values for ${request.model} ${request.version} (got ${request.vector.length})`,
-          );
-        }
-        const started = performance.now();
-        const neighbors = await index.search(Float32Array.from(request.vector), request.k, {
-          exclude: request.excludeItems.length ? new Set(request.excludeItems) : undefined,
-          efSearch: request.efSearch || undefined,
-          nprobe: request.nprobe || undefined,
-        });
-        searchDuration ??= meter().createHistogram('feedloom.ann.search.duration', {
-          unit: 'ms',
-          description: 'Time of one faiss search on an ANN host (off the JS thread)',
-          advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
-        });
-        searchDuration.record(performance.now() - started, {
-          host: host.name,
+        const [vector] = queryVectors(index, request, [request.vector]);
+        const [neighbors] = await timedSearch(index, request, [{ vector, k: request.k }]);
+        return { neighbors, model: request.model, version: request.version, host: host.name };
+      },
+      async searchBatch(request): Promise<SearchBatchResponse> {
+        validateSearchBatchRequest(request);
+        const index = host.index(request.model, request.version);
+        const vectors = queryVectors(
+          index,
+          request,
+          request.queries.map((q) => q.vector),
+        );
+        const answers = await timedSearch(
+          index,
+          request,
+          vectors.map((vector, i) => ({ vector, k: request.queries[i].k })),
+        );
+        return {
+          results: answers.map((neighbors) => ({ neighbors })),
           model: request.model,
           version: request.version,
-        });
-        return { neighbors, model: request.model, version: request.version, host: host.name };
+          host: host.name,
+        };
       },
       async getVersions(): Promise<GetVersionsResponse> {
         return { host: host.name, models: host.describeAll().map((m) => ({ ...m })) };

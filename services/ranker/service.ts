@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
-import type { UserContext } from '../../generated/feedloom/v1/common.js';
+import { UserContext } from '../../generated/feedloom/v1/common.js';
 import {
   RankerService,
   type CandidateScore,
@@ -12,6 +12,7 @@ import { RpcError, unavailable } from '../../libs/bootstrap/errors.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { meter } from '../../libs/bootstrap/telemetry.js';
+import { warmGate } from '../../libs/bootstrap/warm-up.js';
 import type { MeshConfig } from '../../libs/config/mesh.js';
 import { SnapshotSource } from '../../libs/data/snapshot-source.js';
 import { OnnxRunError } from '../../libs/onnx/pool.js';
@@ -23,6 +24,8 @@ import { RankerModelStore, type LoadedRanker } from './model-store.js';
 import { validateRankRequest } from './validate.js';
 
 const SERVICE_NAME = 'feedloom.v1.Ranker';
+/** Candidates in the synthetic Rank run before the first SERVING (about a Blend's rank stage). */
+const WARM_UP_CANDIDATES = 200;
 
 export interface RankerOptions {
   snapshotsDir: string;
@@ -95,6 +98,15 @@ export async function createRanker(mesh: MeshConfig, options: RankerOptions) {
     binding,
     store,
     catalog,
+    /** Ranks a synthetic list of catalog items for a viewer with no history: the hot path, once. */
+    async warmUp(): Promise<void> {
+      const items = catalog.current?.data;
+      if (!items) return;
+      const user = UserContext.fromPartial({ userId: '__warm_up__', requestTimeMs: Date.now() });
+      const candidates = [...items.keys()].slice(0, WARM_UP_CANDIDATES).map((itemId) => ({ itemId, sources: [] }));
+      const signal = AbortSignal.timeout(10_000);
+      for (let i = 0; i < 3; i++) await store.use((model) => score(model, user, candidates, items, weights, signal));
+    },
     set onHealth(fn: (serving: boolean) => void) {
       onHealth = fn;
       fn(ready());
@@ -147,14 +159,20 @@ export async function startRanker(
     port: options.port ?? mesh.services.ranker!.port,
     services: [ranker.binding],
   });
-  ranker.onHealth = (serving) => {
-    const s = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-    server.health.set('', s);
-    server.health.set(SERVICE_NAME, s);
-  };
+  const gate = warmGate(
+    'ranker',
+    (serving) => {
+      const s = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+      server.health.set('', s);
+      server.health.set(SERVICE_NAME, s);
+    },
+    () => ranker.warmUp(),
+  );
+  ranker.onHealth = (ready) => gate.update(ready);
   const stop = server.stop;
   return Object.assign(server, {
     store: ranker.store,
+    warming: gate.warming,
     stop: async (graceMs?: number) => {
       await stop(graceMs);
       await ranker.close();

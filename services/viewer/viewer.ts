@@ -1,4 +1,4 @@
-import type { UserContext } from '../../generated/feedloom/v1/common.js';
+import { UserContext } from '../../generated/feedloom/v1/common.js';
 import { failedPrecondition, notFound } from '../../libs/bootstrap/errors.js';
 import { byVersion, registryModels, servableVersions } from '../../libs/ann/model-versions.js';
 import { USER_TOWER_FILE } from '../../libs/features/two-tower.js';
@@ -135,10 +135,12 @@ export class Viewer {
       if (held.has(info.version)) continue;
       try {
         await verifyArtifacts(info);
-        held.set(
-          info.version,
-          await UserTower.load(info.dir, info.manifest, { workers: this.options.workersPerVersion }),
-        );
+        const tower = await UserTower.load(info.dir, info.manifest, { workers: this.options.workersPerVersion });
+        // Ready means warm: one embedding before the version is offered, so no caller pays the first run.
+        await tower
+          .embed(UserContext.fromPartial({ userId: '__warm_up__', requestTimeMs: Date.now() }))
+          .catch((err) => this.log(`warm-up of ${model}/${info.version} failed: ${(err as Error).message}`));
+        held.set(info.version, tower);
         this.log(`loaded ${model}/${info.version} (dim ${info.manifest.dim})`);
         changed = true;
       } catch (err) {

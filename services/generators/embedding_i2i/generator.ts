@@ -1,6 +1,7 @@
 // Item-to-item retrieval in the two-tower item space: the user's recently engaged items are the
 // seeds; their vectors come from the ANN host's own index version (GetItemVectors), and each seed's
-// nearest items are searched in that same version on that same host, then merged.
+// nearest items are searched in that same version on that same host (all seeds in one batched
+// search), then merged.
 import { z } from 'zod';
 import { learnedRetrievalSettings, MAX_ANN_K, retrievalFor } from '../../../libs/ann/learned-retrieval.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
@@ -12,7 +13,8 @@ export default defineGenerator({
   kind: 'learned',
   description:
     'Nearest items (two-tower item embeddings) to each recently engaged item, weighted by the engagement and merged.',
-  requestCost: 'O(seeds) RPCs: GetVersions + GetItemVectors + one ANN search per seed (≤ maxSeeds, default 8)',
+  requestCost:
+    'O(1) RPCs: GetVersions + GetItemVectors + one batched ANN search of one query per seed (≤ maxSeeds, default 8)',
   snapshots: [],
   settings: learnedRetrievalSettings.extend({
     /** Recently engaged items searched from, at most. */
@@ -28,14 +30,15 @@ export default defineGenerator({
       async (synced, call) => {
         const known = await retrieval.seedVectors(synced, seeds, call);
         const perSeed = Math.min(MAX_ANN_K, Math.max(10, Math.ceil((quota * 2) / Math.max(1, known.length))));
-        const answers = await Promise.all(
-          known.map(({ seed, vector }) =>
-            retrieval.search(synced, vector, perSeed, { exclude, ...call }).then((r) => ({ seed, ...r })),
-          ),
+        // Every seed's search in one SearchBatch: one call and one native search per request.
+        const { results, host } = await retrieval.searchMany(
+          synced,
+          known.map(({ vector }) => ({ vector, k: perSeed })),
+          { exclude, ...call },
         );
         const board = new ScoreBoard();
-        for (const { seed, neighbors, host } of answers) {
-          for (const n of neighbors)
+        for (const [i, { seed }] of known.entries()) {
+          for (const n of results[i])
             board.add(
               n.itemId,
               seed.weight * Math.max(0, n.score),

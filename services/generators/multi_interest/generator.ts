@@ -1,6 +1,6 @@
 // Multi-interest retrieval: the user's recent engaged items' vectors (from the ANN host's own index
-// version) are clustered with a small k-means; each cluster's centroid is one ANN search on that
-// same host and version, and the answers are merged so that every interest gets its share.
+// version) are clustered with a small k-means; each cluster's centroid is one query of one batched
+// ANN search on that same host and version, and the answers are merged so that every interest gets its share.
 import { z } from 'zod';
 import { learnedRetrievalSettings, MAX_ANN_K, retrievalFor } from '../../../libs/ann/learned-retrieval.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
@@ -12,9 +12,9 @@ export default defineGenerator({
   name: 'multi_interest',
   kind: 'learned',
   description:
-    "Clusters the user's recent item embeddings into a few interests and searches the ANN index once per interest, merged by interest weight.",
+    "Clusters the user's recent item embeddings into a few interests and searches the ANN index for each interest, merged by interest weight.",
   requestCost:
-    'O(clusters) RPCs: GetVersions + GetItemVectors + one ANN search per cluster (≤ maxClusters, default 3); k-means over ≤ 30 vectors',
+    'O(1) RPCs: GetVersions + GetItemVectors + one batched ANN search of one query per cluster (≤ maxClusters, default 3); k-means over ≤ 30 vectors',
   snapshots: [],
   settings: learnedRetrievalSettings.extend({
     /** Recently engaged items clustered, at most. */
@@ -41,25 +41,28 @@ export default defineGenerator({
           { seed: seedOf(user.userId) },
         );
         const total = clusters.weights.reduce((a, b) => a + b, 0);
-        const answers = await Promise.all(
-          clusters.centroids.map((centroid, c) => {
-            const share = clusters.weights[c] / total;
-            const kc = Math.min(MAX_ANN_K, Math.max(10, Math.ceil(quota * share * 1.5)));
-            return retrieval.search(synced, centroid, kc, { exclude, ...call }).then((r) => ({ c, share, ...r }));
-          }),
+        const shares = clusters.weights.map((w) => w / total);
+        // Every interest's search in one SearchBatch: one call and one native search per request.
+        const { results, host } = await retrieval.searchMany(
+          synced,
+          clusters.centroids.map((vector, c) => ({
+            vector,
+            k: Math.min(MAX_ANN_K, Math.max(10, Math.ceil(quota * shares[c] * 1.5))),
+          })),
+          { exclude, ...call },
         );
         // Weighted reciprocal rank: each interest contributes in proportion to its weight, so the
         // merged list interleaves interests instead of letting the largest one take the top.
         const board = new ScoreBoard();
-        for (const { c, share, neighbors, host } of answers) {
+        results.forEach((neighbors, c) =>
           neighbors.forEach((n, rank) =>
             board.add(
               n.itemId,
-              share / (rank + 10),
-              `interest ${c + 1} of ${answers.length} (${synced.version}, ann.${host})`,
+              shares[c] / (rank + 10),
+              `interest ${c + 1} of ${results.length} (${synced.version}, ann.${host})`,
             ),
-          );
-        }
+          ),
+        );
         return { modelVersion: synced.version, candidates: board.top(quota, exclude) };
       },
       { signal, requestId },

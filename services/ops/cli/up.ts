@@ -8,6 +8,7 @@ import type { RunningMesh } from '../../servers.js';
 import { startAllInOne, startProcesses } from '../mesh/run.js';
 import { fetchFeed, formatFeed } from './feed.js';
 import { runEvalCommand } from './eval.js';
+import { waitForFullBlends } from './ready.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
 import { readWorldManifest } from '../../../libs/data/world.js';
 
@@ -16,12 +17,19 @@ export interface UpOptions {
   allInOne: boolean;
   /** Replace a world in the configured directory that is not the configured simulation. */
   force?: boolean;
+  /** How long the probe Blends may take to find every source OK before `up` gives up waiting (default 120 s). */
+  readyTimeoutMs?: number;
+}
+
+/** The probe viewers: the two most active users (personal sources) and one without history (cold start). */
+async function probeUsers(worldDir: string): Promise<string[]> {
+  return [...(await activeUsers(worldDir, 2)), 'new_user_without_history'];
 }
 
 export async function startMesh(
   configPath: string,
   options: UpOptions,
-): Promise<{ mesh: MeshConfig; running: RunningMesh }> {
+): Promise<{ mesh: MeshConfig; running: RunningMesh; users: string[] }> {
   const mesh = loadMeshConfig(configPath);
   // Before the world is prepared (minutes on a first run): a bad generator setting fails at once.
   await checkGeneratorSettings(mesh, configPath);
@@ -31,6 +39,8 @@ export async function startMesh(
   const what =
     world.source === 'import' ? `imported world '${world.name}'` : `world ${world.preset} (seed ${world.seed})`;
   console.log(`${what} ready at ${mesh.world.dir} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
+  // Chosen before the servers start: a query of the event log between "ready" and a first feed would compete with it.
+  const users = await probeUsers(mesh.world.dir);
   // All-in-one: one process, so one metrics endpoint (beside the blender's port); otherwise one per service.
   const telemetry = options.allInOne
     ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) })
@@ -42,7 +52,16 @@ export async function startMesh(
   );
   for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
   console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);
-  return { mesh, running };
+  // Ready means warm: every enabled source answers a probe Blend in time, or we say which do not.
+  const probe = await waitForFullBlends(addressOf(mesh, mesh.services.blender), users, {
+    timeoutMs: options.readyTimeoutMs,
+    onWait: (failing, ms) =>
+      console.log(`warming up (${(ms / 1000).toFixed(0)} s): not yet in time: ${failing.join('; ')}`),
+  });
+  const after = `${probe.rounds} probe round${probe.rounds > 1 ? 's' : ''}, ${(probe.elapsedMs / 1000).toFixed(1)} s`;
+  if (probe.ready) console.log(`ready: every enabled source answered the probe Blends in time (${after})`);
+  else console.log(`NOT ready after ${after}; still failing:\n  ${probe.failing.join('\n  ')}`);
+  return { mesh, running, users };
 }
 
 export async function runUp(configPath: string, options: UpOptions): Promise<void> {
@@ -71,14 +90,9 @@ async function activeUsers(worldDir: string, n: number): Promise<string[]> {
 }
 
 export async function runDemo(configPath: string, options: UpOptions): Promise<void> {
-  const { mesh, running } = await startMesh(configPath, options);
+  const { mesh, running, users } = await startMesh(configPath, options);
   try {
-    const users = [...(await activeUsers(mesh.world.dir, 2)), 'new_user_without_history'];
-    // Fresh processes compile their hot paths on first use; warm the mesh before showing feeds.
-    for (let i = 0; i < 5; i++)
-      await Promise.all(
-        users.map((u) => fetchFeed(addressOf(mesh, mesh.services.blender), u, { limit: 10 }).catch(() => undefined)),
-      );
+    // startMesh has warmed the mesh with probe Blends for these users: these are the first feeds shown.
     for (const user of users) {
       console.log('');
       console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));

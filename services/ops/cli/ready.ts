@@ -1,0 +1,72 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SourceState, sourceStateToJSON, type BlendResponse } from '../../../generated/feedloom/v1/blender.js';
+import { fetchFeed } from './feed.js';
+
+export interface ReadyOptions {
+  /** Give up after this long (default 120 s). */
+  timeoutMs?: number;
+  /** Pause between probe rounds (default 250 ms). */
+  pauseMs?: number;
+  /** Rounds in a row with every source OK that make it ready (default 2: one could be luck on a loaded machine). */
+  inARow?: number;
+  /** Told every 10 s of waiting which sources failed the last round. */
+  onWait?: (failing: string[], elapsedMs: number) => void;
+}
+
+export interface Readiness {
+  ready: boolean;
+  /** Probe rounds sent. */
+  rounds: number;
+  /** Sources that were not OK in the last round, with their state and error ("" when ready). */
+  failing: string[];
+  elapsedMs: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+const NOTE_EVERY_MS = 10_000;
+
+/** Sources of one Blend that were not OK, as "name (STATE: error)"; a failed Blend is one "blend (…)" entry. */
+function notOk(answer: BlendResponse | Error): string[] {
+  if (answer instanceof Error) return [`blend (${answer.message})`];
+  return answer.sources
+    .filter((s) => s.state !== SourceState.SOURCE_STATE_OK)
+    .map(
+      (s) =>
+        `${s.generator} (${sourceStateToJSON(s.state).replace('SOURCE_STATE_', '')}${s.error ? `: ${s.error}` : ''})`,
+    );
+}
+
+/**
+ * Ready means every enabled source answers in time: probe Blends for `users` (a round: one Blend
+ * per user, one after the other) until `inARow` rounds in a row have every source of every Blend OK
+ * within its deadline, or until the timeout, when the answer names the sources still failing.
+ */
+export async function waitForFullBlends(
+  blenderAddress: string,
+  users: string[],
+  options: ReadyOptions = {},
+): Promise<Readiness> {
+  const started = Date.now();
+  const until = started + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  let rounds = 0;
+  let nextNote = NOTE_EVERY_MS;
+  let okInARow = 0;
+  for (;;) {
+    rounds++;
+    // One Blend at a time, as a first visitor's: probes at once would compete for the cores themselves.
+    const failing = new Set<string>();
+    for (const user of users) {
+      const answer = await fetchFeed(blenderAddress, user, { limit: 10, timeoutMs: 10_000 }).catch((err: Error) => err);
+      for (const source of notOk(answer)) failing.add(source);
+    }
+    const elapsedMs = Date.now() - started;
+    okInARow = failing.size === 0 ? okInARow + 1 : 0;
+    if (okInARow >= (options.inARow ?? 2)) return { ready: true, rounds, failing: [], elapsedMs };
+    if (Date.now() >= until) return { ready: okInARow > 0, rounds, failing: [...failing], elapsedMs };
+    if (elapsedMs >= nextNote) {
+      options.onWait?.([...failing], elapsedMs);
+      nextNote += NOTE_EVERY_MS;
+    }
+    await sleep(options.pauseMs ?? 250);
+  }
+}
