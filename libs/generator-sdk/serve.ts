@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserContext, type Candidate } from '../../generated/feedloom/v1/common.js';
 import {
   CandidateGeneratorService,
   GeneratorKind,
@@ -13,8 +12,10 @@ import { ServingStatus } from '../bootstrap/health.js';
 import { meter, tracer } from '../bootstrap/telemetry.js';
 import type { MeshConfig } from '../config/mesh.js';
 import { SnapshotSource } from '../data/snapshot-source.js';
-import { parseGeneratorSettings, type GenerateResult, type GeneratorKindName, type GeneratorModule } from './define.js';
+import { answerGenerate, warmUp } from './answer.js';
+import { parseGeneratorSettings, type GenerateInput, type GeneratorKindName, type GeneratorModule } from './define.js';
 import { validateGenerateRequest } from './validate.js';
+import type { GeneratorWorkerPool } from './worker-pool.js';
 
 export interface GeneratorServeOptions {
   /** Where the batch jobs publish snapshots (usually <world>/snapshots). */
@@ -24,6 +25,8 @@ export interface GeneratorServeOptions {
   pollMs?: number;
   /** The mesh config it is served from, handed to the module's prepare. */
   mesh?: MeshConfig;
+  /** Answer from this pool's worker threads when it serves the generator (all-in-one mode). */
+  pool?: GeneratorWorkerPool;
 }
 
 const KIND: Record<GeneratorKindName, GeneratorKind> = {
@@ -49,19 +52,6 @@ const instruments = () => ({
 });
 let metrics: ReturnType<typeof instruments> | undefined;
 
-/** Keeps the first proposal of each item, drops empty ids and non-finite scores, caps at the quota. */
-export function normalizeCandidates(candidates: Candidate[], quota: number): Candidate[] {
-  const seen = new Set<string>();
-  const out: Candidate[] = [];
-  for (const c of candidates) {
-    if (out.length >= quota) break;
-    if (!c.itemId || seen.has(c.itemId) || !Number.isFinite(c.score)) continue;
-    seen.add(c.itemId);
-    out.push({ itemId: c.itemId, score: c.score, reason: c.reason ?? '' });
-  }
-  return out;
-}
-
 /**
  * Fault injection, for load and fault tests only: `settings.faultDelayMs` in a generator's mesh
  * config entry (or FEEDLOOM_FAULT_DELAY_MS in its process's environment) makes every Generate
@@ -75,33 +65,94 @@ export function faultDelayMsOf(settings: Record<string, unknown>, env: NodeJS.Pr
   return ms;
 }
 
-const candidatesOf = (result: GenerateResult) =>
-  Array.isArray(result) ? { candidates: result, modelVersion: '' } : { modelVersion: '', ...result };
+/** Where a generator's data lives and its calls are answered: this thread, or the worker pool. */
+interface GeneratorData {
+  /** The snapshot versions and row counts it answers from; undefined until they load. */
+  readonly current: { versions: Record<string, string>; rows: Record<string, number> } | undefined;
+  readonly error: string | undefined;
+  start(pollMs: number): Promise<void>;
+  stop(): void;
+  answer(input: GenerateInput, signal: AbortSignal, deadline: number): Promise<GenerateResponse>;
+}
 
-/** A generator as a CandidateGenerator service binding plus its snapshot source. */
-export function generatorBinding<Data>(module: GeneratorModule<Data>, options: GeneratorServeOptions) {
-  let onHealth: (serving: boolean) => void = () => {};
-  const settings = parseGeneratorSettings(module, options.settings);
+/** The data loaded and the calls answered on this thread; warmed once before the first SERVING. */
+function localData<Data>(
+  module: GeneratorModule<Data>,
+  settings: Record<string, unknown>,
+  options: GeneratorServeOptions,
+  onHealth: (serving: boolean) => void,
+): GeneratorData & { source: SnapshotSource<Data> } {
   const { prepare } = module;
-  const source = new SnapshotSource<Data>(
+  let warmed = false;
+  const source: SnapshotSource<Data> = new SnapshotSource<Data>(
     {
       name: module.name,
       snapshots: module.snapshots,
       prepare: prepare && ((rows) => prepare(rows, settings, options.mesh)),
     },
     options.snapshotsDir,
-    (ready) => onHealth(ready),
+    (ready) => {
+      if (ready && !warmed) {
+        warmed = true;
+        warmUp(module, source.current!.data, settings);
+      }
+      onHealth(ready);
+    },
   );
+  return {
+    source,
+    get current() {
+      return source.current;
+    },
+    get error() {
+      return source.error;
+    },
+    start: (pollMs) => source.start(pollMs),
+    stop: () => source.stop(),
+    answer: (input, signal) => answerGenerate(module, source.current!, settings, input, signal),
+  };
+}
+
+/** The data loaded and the calls answered by the pool's worker threads. */
+function pooledData(pool: GeneratorWorkerPool, name: string, onHealth: (serving: boolean) => void): GeneratorData {
+  let unsubscribe = () => {};
+  return {
+    get current() {
+      const s = pool.status(name);
+      return s?.ready ? s : undefined;
+    },
+    get error() {
+      return pool.status(name)?.error;
+    },
+    start: () =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          const s = pool.status(name);
+          onHealth(Boolean(s?.ready));
+          if (s) resolve();
+        };
+        unsubscribe = pool.onStatus(name, check);
+        check();
+      }),
+    stop: () => unsubscribe(),
+    answer: (input, signal, deadline) => pool.generate(name, { ...input, deadline }, signal),
+  };
+}
+
+/** A generator as a CandidateGenerator service binding plus where its data lives. */
+export function generatorBinding<Data>(module: GeneratorModule<Data>, options: GeneratorServeOptions) {
+  let onHealth: (serving: boolean) => void = () => {};
+  const settings = parseGeneratorSettings(module, options.settings);
+  const health = (serving: boolean) => onHealth(serving);
+  const local = options.pool?.serves(module.name) ? undefined : localData(module, settings, options, health);
+  const data: GeneratorData = local ?? pooledData(options.pool!, module.name, health);
   const faultDelayMs = faultDelayMsOf(settings);
 
   const binding: ServiceBinding = bindService(CandidateGeneratorService, {
     async generate(request, ctx): Promise<GenerateResponse> {
       validateGenerateRequest(request);
-      const loaded = source.current;
-      if (!loaded)
-        throw unavailable(
-          `generator ${module.name} has no data to serve: ${source.error ?? 'snapshots not loaded yet'}`,
-        );
+      if (!data.current)
+        throw unavailable(`generator ${module.name} has no data to serve: ${data.error ?? 'snapshots not loaded yet'}`);
       // A call that waited in the queue past its deadline gets no work: under overload, doing it
       // anyway only delays the calls behind it, which then miss their deadlines too.
       if (Date.now() >= ctx.deadline)
@@ -111,30 +162,20 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
       if (faultDelayMs > 0) await sleep(faultDelayMs, undefined, { signal: ctx.signal });
       const span = tracer().startSpan(`generate ${module.name}`, { attributes: { 'feedloom.generator': module.name } });
       try {
-        const result = candidatesOf(
-          await module.generate(
-            { user: request.user!, quota: request.quota, requestId: ctx.requestId },
-            { data: loaded.data, settings, signal: ctx.signal },
-          ),
-        );
-        const candidates = normalizeCandidates(result.candidates, request.quota);
-        span.setAttribute('feedloom.candidates', candidates.length);
-        if (result.modelVersion) span.setAttribute('feedloom.model_version', result.modelVersion);
+        const input = { user: request.user!, quota: request.quota, requestId: ctx.requestId };
+        const response = await data.answer(input, ctx.signal, ctx.deadline);
+        span.setAttribute('feedloom.candidates', response.candidates.length);
+        if (response.modelVersion) span.setAttribute('feedloom.model_version', response.modelVersion);
         metrics ??= instruments();
         metrics.duration.record(performance.now() - started, { generator: module.name });
-        metrics.candidates.add(candidates.length, { generator: module.name });
-        return {
-          generator: module.name,
-          candidates,
-          snapshotVersion: Object.values(loaded.versions).join(','),
-          modelVersion: result.modelVersion,
-        };
+        metrics.candidates.add(response.candidates.length, { generator: module.name });
+        return response;
       } finally {
         span.end();
       }
     },
     async describe(): Promise<DescribeResponse> {
-      const loaded = source.current;
+      const loaded = data.current;
       return {
         name: module.name,
         kind: KIND[module.kind],
@@ -151,7 +192,9 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
 
   return {
     binding,
-    source,
+    data,
+    /** The snapshot source, when the data is loaded on this thread. */
+    source: local?.source,
     settings,
     /** Called with the data's readiness whenever it changes. */
     set onHealth(fn: (serving: boolean) => void) {
@@ -160,28 +203,11 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
   };
 }
 
-const WARM_UP_CALLS = 20;
-
-function warmUp<Data>(module: GeneratorModule<Data>, data: Data, settings: Record<string, unknown>): void {
-  const user = UserContext.fromPartial({ userId: '__warm_up__', requestTimeMs: Date.now() });
-  for (let i = 0; i < WARM_UP_CALLS; i++) {
-    // One signal per call, as real calls have: 20 calls listening on one signal trip Node's leak warning.
-    const signal = new AbortController().signal;
-    try {
-      void Promise.resolve(
-        module.generate({ user, quota: 50, requestId: 'warm-up' }, { data, settings, signal }),
-      ).catch(() => {});
-    } catch {
-      // a generator that cannot answer an empty user still gets served; its errors show on real calls
-    }
-  }
-}
-
 /** Serves one generator module on its own gRPC server. NOT_SERVING until its snapshots load. */
 export async function serveGenerator<Data>(
   module: GeneratorModule<Data>,
   options: GeneratorServeOptions & { port: number; host?: string },
-): Promise<RunningServer & { source: SnapshotSource<Data> }> {
+): Promise<RunningServer & { source: SnapshotSource<Data> | undefined; pool: GeneratorWorkerPool | undefined }> {
   const generator = generatorBinding(module, options);
   const server = await startServer({
     name: `generator.${module.name}`,
@@ -194,22 +220,15 @@ export async function serveGenerator<Data>(
     server.health.set('', status);
     server.health.set(SERVICE_NAME, status);
   };
-  let warmed = false;
-  generator.onHealth = (serving) => {
-    // Warm the hot path once before the first SERVING, so the first real request is not the slow one.
-    if (serving && !warmed) {
-      warmed = true;
-      warmUp(module, generator.source.current!.data, generator.settings);
-    }
-    setHealth(serving);
-  };
+  generator.onHealth = setHealth;
   setHealth(false);
-  await generator.source.start(options.pollMs ?? 5_000);
+  await generator.data.start(options.pollMs ?? 5_000);
   const stop = server.stop;
   return Object.assign(server, {
     source: generator.source,
+    pool: options.pool,
     stop: (graceMs?: number) => {
-      generator.source.stop();
+      generator.data.stop();
       return stop(graceMs);
     },
   });
