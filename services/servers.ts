@@ -8,6 +8,7 @@ import { serveGenerator } from '../libs/generator-sdk/serve.js';
 import { annHostOptionsFromMesh, startAnnHost } from './ann/service.js';
 import { startBlender } from './blender/service.js';
 import { startEvents } from './events/events-service.js';
+import { generatorPoolFor } from './generators/pool.js';
 import { checkGeneratorSettings, loadGeneratorModule } from './generators/registry.js';
 import { startRanker } from './ranker/service.js';
 import { startViewer, viewerOptionsFromMesh } from './viewer/service.js';
@@ -36,6 +37,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
   const host = mesh.listenHost ?? mesh.host;
   const port = portOf(options);
   const snapshotsDir = snapshotsDirOf(mesh);
+  const poolFor = generatorPoolFor(mesh);
   return [
     {
       name: 'events',
@@ -66,15 +68,23 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
     ...mesh.generators.map((g) => ({
       name: `generator.${g.name}`,
       port: g.port,
-      start: async () =>
-        serveGenerator(await loadGeneratorModule(g.name), {
+      start: async () => {
+        const lease = await poolFor(g.name);
+        const server = await serveGenerator(await loadGeneratorModule(g.name), {
           snapshotsDir,
           settings: g.settings,
           pollMs: mesh.snapshotPollMs,
           host,
           port: port(g.port),
           mesh,
-        }),
+          pool: lease.pool,
+        }).catch(async (err) => {
+          await lease.release();
+          throw err;
+        });
+        const stop = server.stop;
+        return Object.assign(server, { stop: (graceMs?: number) => stop(graceMs).finally(lease.release) });
+      },
     })),
     // The transformer ranker, before the blender that calls it.
     ...(mesh.services.ranker

@@ -141,6 +141,12 @@ export const MeshConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * All-in-one mode: worker threads that answer the generators' Generate calls beside the main
+     * thread (0: every generator on the main thread). Generators that call other mesh services
+     * (two_tower, embedding_i2i, multi_interest) stay on the main thread.
+     */
+    generatorThreads: z.number().int().min(0).max(32).default(0),
     /** How often generators look for newer snapshots. */
     snapshotPollMs: z.number().int().min(100).max(3_600_000).default(5_000),
     /** Model registry root (one folder per model version); defaults to <world.dir>/models. */

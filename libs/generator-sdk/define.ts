@@ -45,6 +45,11 @@ export interface GeneratorDefinition<
   description: string;
   /** Its request-time cost, e.g. "O(quota): a slice of a precomputed list". */
   requestCost: string;
+  /**
+   * It answers by calling other services of the mesh (the viewer, ANN hosts): it is served on the
+   * main thread of an all-in-one process, where those calls stay in-process, never on a worker.
+   */
+  callsMeshServices?: boolean;
   /** The snapshots it reads: the batch jobs that build them (libs/data/batch/jobs), or other snapshot contracts. */
   snapshots: Snapshots;
   /** Its settings (`generators[i].settings` in the mesh config), as a zod object. */

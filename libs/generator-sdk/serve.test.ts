@@ -9,7 +9,7 @@ import { callUnary, connect } from '../bootstrap/client.js';
 import type { ScoredItem } from '../data/batch/job.js';
 import { defineSnapshot, publishRows, readSnapshot } from '../data/snapshots.js';
 import { defineGenerator } from './define.js';
-import { normalizeCandidates } from './serve.js';
+import { normalizeCandidates } from './answer.js';
 import { startGeneratorForTest } from './testing.js';
 
 const ranked = defineSnapshot<ScoredItem>()('ranked');
@@ -46,7 +46,7 @@ describe('generator SDK serving', () => {
       { item_id: 'a', score: 2 },
       { item_id: 'b', score: 1 },
     ]);
-    await served.server.source.refresh();
+    await served.server.source!.refresh();
     await served.server.warming();
     expect(served.server.health.get('')).toBe(Serving.SERVING);
     expect((await served.generate(user, 3)).candidates.map((c) => c.itemId)).toEqual(['a', 'b']);
@@ -59,7 +59,7 @@ describe('generator SDK serving', () => {
     expect((await served.generate(user, 3)).snapshotVersion).toBe(first.version);
 
     const second = await publishRows(root, 'ranked', [{ item_id: 'new', score: 1 }]);
-    await served.server.source.refresh();
+    await served.server.source!.refresh();
     const after = await served.generate(user, 3);
     expect(after.candidates.map((c) => c.itemId)).toEqual(['new']);
     expect(after.snapshotVersion).toBe(second.version);
@@ -67,11 +67,11 @@ describe('generator SDK serving', () => {
     const third = await publishRows(root, 'ranked', [{ item_id: 'never', score: 1 }]);
     writeFileSync(join(root, 'ranked', third.version, 'rows.json'), '[{"item_id": "trunc');
     await expect(readSnapshot(root, 'ranked')).rejects.toThrow();
-    await served.server.source.refresh();
+    await served.server.source!.refresh();
     const still = await served.generate(user, 3);
     expect(still.candidates.map((c) => c.itemId)).toEqual(['new']);
     expect(served.server.health.get('')).toBe(Serving.SERVING);
-    expect(served.server.source.error).toMatch(/rows\.json/);
+    expect(served.server.source!.error).toMatch(/rows\.json/);
   });
 
   it('stays NOT_SERVING until its warm-up calls on synthetic viewers from its snapshot have run, then serves', async () => {

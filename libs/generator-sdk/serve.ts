@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserContext, type Candidate } from '../../generated/feedloom/v1/common.js';
 import {
   CandidateGeneratorService,
   GeneratorKind,
@@ -11,12 +10,15 @@ import { deadlineExceeded, unavailable } from '../bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServiceBinding } from '../bootstrap/server.js';
 import { ServingStatus } from '../bootstrap/health.js';
 import { meter, tracer } from '../bootstrap/telemetry.js';
-import { warmGate } from '../bootstrap/warm-up.js';
 import type { MeshConfig } from '../config/mesh.js';
 import { SnapshotSource } from '../data/snapshot-source.js';
+import type { UserContext } from '../../generated/feedloom/v1/common.js';
+import { warmGate } from '../bootstrap/warm-up.js';
+import { answerGenerate, warmUp } from './answer.js';
 import { warmUpUsers } from './warm-up-users.js';
-import { parseGeneratorSettings, type GenerateResult, type GeneratorKindName, type GeneratorModule } from './define.js';
+import { parseGeneratorSettings, type GenerateInput, type GeneratorKindName, type GeneratorModule } from './define.js';
 import { validateGenerateRequest } from './validate.js';
+import type { GeneratorWorkerPool } from './worker-pool.js';
 
 export interface GeneratorServeOptions {
   /** Where the batch jobs publish snapshots (usually <world>/snapshots). */
@@ -26,6 +28,8 @@ export interface GeneratorServeOptions {
   pollMs?: number;
   /** The mesh config it is served from, handed to the module's prepare. */
   mesh?: MeshConfig;
+  /** Answer from this pool's worker threads when it serves the generator (all-in-one mode). */
+  pool?: GeneratorWorkerPool;
 }
 
 const KIND: Record<GeneratorKindName, GeneratorKind> = {
@@ -51,19 +55,6 @@ const instruments = () => ({
 });
 let metrics: ReturnType<typeof instruments> | undefined;
 
-/** Keeps the first proposal of each item, drops empty ids and non-finite scores, caps at the quota. */
-export function normalizeCandidates(candidates: Candidate[], quota: number): Candidate[] {
-  const seen = new Set<string>();
-  const out: Candidate[] = [];
-  for (const c of candidates) {
-    if (out.length >= quota) break;
-    if (!c.itemId || seen.has(c.itemId) || !Number.isFinite(c.score)) continue;
-    seen.add(c.itemId);
-    out.push({ itemId: c.itemId, score: c.score, reason: c.reason ?? '' });
-  }
-  return out;
-}
-
 /**
  * Fault injection, for load and fault tests only: `settings.faultDelayMs` in a generator's mesh
  * config entry (or FEEDLOOM_FAULT_DELAY_MS in its process's environment) makes every Generate
@@ -77,38 +68,96 @@ export function faultDelayMsOf(settings: Record<string, unknown>, env: NodeJS.Pr
   return ms;
 }
 
-const candidatesOf = (result: GenerateResult) =>
-  Array.isArray(result) ? { candidates: result, modelVersion: '' } : { modelVersion: '', ...result };
+/** Where a generator's data lives and its calls are answered: this thread, or the worker pool. */
+interface GeneratorData {
+  /** The snapshot versions and row counts it answers from; undefined until they load. */
+  readonly current: { versions: Record<string, string>; rows: Record<string, number> } | undefined;
+  readonly error: string | undefined;
+  start(pollMs: number): Promise<void>;
+  stop(): void;
+  answer(input: GenerateInput, signal: AbortSignal, deadline: number): Promise<GenerateResponse>;
+  /** Runs the hot path on synthetic viewers (a pool's workers warm up before they report ready). */
+  warmUp(): Promise<void>;
+}
 
-/** A generator as a CandidateGenerator service binding plus its snapshot source. */
-export function generatorBinding<Data>(module: GeneratorModule<Data>, options: GeneratorServeOptions) {
-  let onHealth: (serving: boolean) => void = () => {};
-  const settings = parseGeneratorSettings(module, options.settings);
+/** The data loaded and the calls answered on this thread. */
+function localData<Data>(
+  module: GeneratorModule<Data>,
+  settings: Record<string, unknown>,
+  options: GeneratorServeOptions,
+  onHealth: (serving: boolean) => void,
+): GeneratorData & { source: SnapshotSource<Data> } {
   const { prepare } = module;
   // Synthetic viewers from the newest snapshot's ids, for the warm-up before the first SERVING.
-  let warmUpUsersNow: UserContext[] = [];
-  const source = new SnapshotSource<Data>(
+  let users: UserContext[] = [];
+  const source: SnapshotSource<Data> = new SnapshotSource<Data>(
     {
       name: module.name,
       snapshots: module.snapshots,
       prepare: (rows) => {
-        warmUpUsersNow = warmUpUsers(rows);
+        users = warmUpUsers(rows);
         return prepare ? prepare(rows, settings, options.mesh) : (rows as Data);
       },
     },
     options.snapshotsDir,
-    (ready) => onHealth(ready),
+    onHealth,
   );
+  return {
+    source,
+    get current() {
+      return source.current;
+    },
+    get error() {
+      return source.error;
+    },
+    start: (pollMs) => source.start(pollMs),
+    stop: () => source.stop(),
+    answer: (input, signal) => answerGenerate(module, source.current!, settings, input, signal),
+    warmUp: () => warmUp(module, source.current!.data, settings, users),
+  };
+}
+
+/** The data loaded and the calls answered by the pool's worker threads. */
+function pooledData(pool: GeneratorWorkerPool, name: string, onHealth: (serving: boolean) => void): GeneratorData {
+  let unsubscribe = () => {};
+  return {
+    get current() {
+      const s = pool.status(name);
+      return s?.ready ? s : undefined;
+    },
+    get error() {
+      return pool.status(name)?.error;
+    },
+    start: () =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          const s = pool.status(name);
+          onHealth(Boolean(s?.ready));
+          if (s) resolve();
+        };
+        unsubscribe = pool.onStatus(name, check);
+        check();
+      }),
+    stop: () => unsubscribe(),
+    answer: (input, signal, deadline) => pool.generate(name, { ...input, deadline }, signal),
+    warmUp: async () => {},
+  };
+}
+
+/** A generator as a CandidateGenerator service binding plus where its data lives. */
+export function generatorBinding<Data>(module: GeneratorModule<Data>, options: GeneratorServeOptions) {
+  let onHealth: (serving: boolean) => void = () => {};
+  const settings = parseGeneratorSettings(module, options.settings);
+  const health = (serving: boolean) => onHealth(serving);
+  const local = options.pool?.serves(module.name) ? undefined : localData(module, settings, options, health);
+  const data: GeneratorData = local ?? pooledData(options.pool!, module.name, health);
   const faultDelayMs = faultDelayMsOf(settings);
 
   const binding: ServiceBinding = bindService(CandidateGeneratorService, {
     async generate(request, ctx): Promise<GenerateResponse> {
       validateGenerateRequest(request);
-      const loaded = source.current;
-      if (!loaded)
-        throw unavailable(
-          `generator ${module.name} has no data to serve: ${source.error ?? 'snapshots not loaded yet'}`,
-        );
+      if (!data.current)
+        throw unavailable(`generator ${module.name} has no data to serve: ${data.error ?? 'snapshots not loaded yet'}`);
       // A call that waited in the queue past its deadline gets no work: under overload, doing it
       // anyway only delays the calls behind it, which then miss their deadlines too.
       if (Date.now() >= ctx.deadline)
@@ -118,30 +167,20 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
       if (faultDelayMs > 0) await sleep(faultDelayMs, undefined, { signal: ctx.signal });
       const span = tracer().startSpan(`generate ${module.name}`, { attributes: { 'feedloom.generator': module.name } });
       try {
-        const result = candidatesOf(
-          await module.generate(
-            { user: request.user!, quota: request.quota, requestId: ctx.requestId },
-            { data: loaded.data, settings, signal: ctx.signal },
-          ),
-        );
-        const candidates = normalizeCandidates(result.candidates, request.quota);
-        span.setAttribute('feedloom.candidates', candidates.length);
-        if (result.modelVersion) span.setAttribute('feedloom.model_version', result.modelVersion);
+        const input = { user: request.user!, quota: request.quota, requestId: ctx.requestId };
+        const response = await data.answer(input, ctx.signal, ctx.deadline);
+        span.setAttribute('feedloom.candidates', response.candidates.length);
+        if (response.modelVersion) span.setAttribute('feedloom.model_version', response.modelVersion);
         metrics ??= instruments();
         metrics.duration.record(performance.now() - started, { generator: module.name });
-        metrics.candidates.add(candidates.length, { generator: module.name });
-        return {
-          generator: module.name,
-          candidates,
-          snapshotVersion: Object.values(loaded.versions).join(','),
-          modelVersion: result.modelVersion,
-        };
+        metrics.candidates.add(response.candidates.length, { generator: module.name });
+        return response;
       } finally {
         span.end();
       }
     },
     async describe(): Promise<DescribeResponse> {
-      const loaded = source.current;
+      const loaded = data.current;
       return {
         name: module.name,
         kind: KIND[module.kind],
@@ -158,43 +197,15 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
 
   return {
     binding,
-    source,
+    data,
+    /** The snapshot source, when the data is loaded on this thread. */
+    source: local?.source,
     settings,
-    /** The synthetic viewers to warm up with (from the snapshots loaded last). */
-    get warmUpUsers() {
-      return warmUpUsersNow;
-    },
     /** Called with the data's readiness whenever it changes. */
     set onHealth(fn: (serving: boolean) => void) {
       onHealth = fn;
     },
   };
-}
-
-const WARM_UP_ROUNDS = 5;
-/** A warm-up call that takes longer than this is left behind: the generator serves anyway. */
-const WARM_UP_CALL_MS = 5_000;
-
-/** A few calls of the module's generate for each synthetic viewer, awaited; their errors do not matter. */
-async function warmUp<Data>(
-  module: GeneratorModule<Data>,
-  data: Data,
-  settings: Record<string, unknown>,
-  users: UserContext[],
-): Promise<void> {
-  for (let round = 0; round < WARM_UP_ROUNDS; round++) {
-    await Promise.all(
-      users.map(async (user) => {
-        // One signal per call, as real calls have.
-        const signal = AbortSignal.timeout(WARM_UP_CALL_MS);
-        const call = Promise.resolve()
-          .then(() => module.generate({ user, quota: 50, requestId: 'warm-up' }, { data, settings, signal }))
-          .catch(() => {});
-        const late = sleep(WARM_UP_CALL_MS, undefined, { ref: false });
-        await Promise.race([call, late]);
-      }),
-    );
-  }
 }
 
 /**
@@ -204,7 +215,13 @@ async function warmUp<Data>(
 export async function serveGenerator<Data>(
   module: GeneratorModule<Data>,
   options: GeneratorServeOptions & { port: number; host?: string },
-): Promise<RunningServer & { source: SnapshotSource<Data>; warming(): Promise<void> }> {
+): Promise<
+  RunningServer & {
+    source: SnapshotSource<Data> | undefined;
+    pool: GeneratorWorkerPool | undefined;
+    warming(): Promise<void>;
+  }
+> {
   const generator = generatorBinding(module, options);
   const server = await startServer({
     name: `generator.${module.name}`,
@@ -217,18 +234,17 @@ export async function serveGenerator<Data>(
     server.health.set('', status);
     server.health.set(SERVICE_NAME, status);
   };
-  const gate = warmGate(`generator.${module.name}`, setHealth, () =>
-    warmUp(module, generator.source.current!.data, generator.settings, generator.warmUpUsers),
-  );
+  const gate = warmGate(`generator.${module.name}`, setHealth, () => generator.data.warmUp());
   generator.onHealth = (ready) => gate.update(ready);
   setHealth(false);
-  await generator.source.start(options.pollMs ?? 5_000);
+  await generator.data.start(options.pollMs ?? 5_000);
   const stop = server.stop;
   return Object.assign(server, {
     source: generator.source,
+    pool: options.pool,
     warming: gate.warming,
     stop: (graceMs?: number) => {
-      generator.source.stop();
+      generator.data.stop();
       return stop(graceMs);
     },
   });

@@ -3,7 +3,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, type MeshConfig } from '../../libs/config/mesh.js';
 import { settingsIssues, type GeneratorModule } from '../../libs/generator-sdk/define.js';
 
-const moduleFile = (name: string) => fileURLToPath(new URL(`./${name}/generator.ts`, import.meta.url));
+/** Where a generator's module lives: services/generators/<name>/generator.ts. */
+export const moduleFile = (name: string) => fileURLToPath(new URL(`./${name}/generator.ts`, import.meta.url));
 
 /** Why a config entry's generator has no module, or undefined when it has one. */
 function missingModule(name: string): string | undefined {

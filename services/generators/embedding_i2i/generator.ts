@@ -11,6 +11,7 @@ import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds
 export default defineGenerator({
   name: 'embedding_i2i',
   kind: 'learned',
+  callsMeshServices: true,
   description:
     'Nearest items (two-tower item embeddings) to each recently engaged item, weighted by the engagement and merged.',
   requestCost:

@@ -11,6 +11,7 @@ import { seedOf, sphericalKMeans } from './kmeans.js';
 export default defineGenerator({
   name: 'multi_interest',
   kind: 'learned',
+  callsMeshServices: true,
   description:
     "Clusters the user's recent item embeddings into a few interests and searches the ANN index for each interest, merged by interest weight.",
   requestCost:

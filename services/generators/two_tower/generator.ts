@@ -14,6 +14,7 @@ import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 export default defineGenerator({
   name: 'two_tower',
   kind: 'learned',
+  callsMeshServices: true,
   description:
     'Nearest items to the user tower embedding in the item-tower ANN index, user and index on the same model version.',
   requestCost: 'O(1) RPCs: GetVersions + EmbedUser (one onnx run) + one ANN search of k = quota',

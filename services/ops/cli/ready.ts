@@ -25,15 +25,15 @@ export interface Readiness {
 const DEFAULT_TIMEOUT_MS = 120_000;
 const NOTE_EVERY_MS = 10_000;
 
-/** Sources of one Blend that were not OK, as "name (STATE: error)"; a failed Blend is one "blend (…)" entry. */
-function notOk(answer: BlendResponse | Error): string[] {
-  if (answer instanceof Error) return [`blend (${answer.message})`];
+/** Sources of one Blend that were not OK, name → "name (STATE: error)"; a failed Blend is one "blend (…)" entry. */
+function notOk(answer: BlendResponse | Error): [string, string][] {
+  if (answer instanceof Error) return [['blend', `blend (${answer.message})`]];
   return answer.sources
     .filter((s) => s.state !== SourceState.SOURCE_STATE_OK)
-    .map(
-      (s) =>
-        `${s.generator} (${sourceStateToJSON(s.state).replace('SOURCE_STATE_', '')}${s.error ? `: ${s.error}` : ''})`,
-    );
+    .map((s) => [
+      s.generator,
+      `${s.generator} (${sourceStateToJSON(s.state).replace('SOURCE_STATE_', '')}${s.error ? `: ${s.error}` : ''})`,
+    ]);
 }
 
 /**
@@ -54,17 +54,19 @@ export async function waitForFullBlends(
   for (;;) {
     rounds++;
     // One Blend at a time, as a first visitor's: probes at once would compete for the cores themselves.
-    const failing = new Set<string>();
+    // One entry per source (its last failure): the same timeout is worded differently call to call.
+    const failingBySource = new Map<string, string>();
     for (const user of users) {
       const answer = await fetchFeed(blenderAddress, user, { limit: 10, timeoutMs: 10_000 }).catch((err: Error) => err);
-      for (const source of notOk(answer)) failing.add(source);
+      for (const [source, why] of notOk(answer)) failingBySource.set(source, why);
     }
     const elapsedMs = Date.now() - started;
-    okInARow = failing.size === 0 ? okInARow + 1 : 0;
+    const failing = [...failingBySource.values()];
+    okInARow = failing.length === 0 ? okInARow + 1 : 0;
     if (okInARow >= (options.inARow ?? 2)) return { ready: true, rounds, failing: [], elapsedMs };
-    if (Date.now() >= until) return { ready: okInARow > 0, rounds, failing: [...failing], elapsedMs };
+    if (Date.now() >= until) return { ready: okInARow > 0, rounds, failing, elapsedMs };
     if (elapsedMs >= nextNote) {
-      options.onWait?.([...failing], elapsedMs);
+      options.onWait?.(failing, elapsedMs);
       nextNote += NOTE_EVERY_MS;
     }
     await sleep(options.pauseMs ?? 250);
