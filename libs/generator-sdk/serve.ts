@@ -1,11 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CandidateGeneratorService,
-  GeneratorKind,
-  type DescribeResponse,
-  type GenerateResponse,
-} from '../../generated/feedloom/v1/generator.js';
+import { GeneratorKind, type DescribeResponse, type GenerateResponse } from '../../generated/feedloom/v1/generator.js';
 import { deadlineExceeded, unavailable } from '../bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServiceBinding } from '../bootstrap/server.js';
 import { ServingStatus } from '../bootstrap/health.js';
@@ -15,6 +10,7 @@ import { SnapshotSource } from '../data/snapshot-source.js';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
 import { warmGate } from '../bootstrap/warm-up.js';
 import { answerGenerate, warmUp } from './answer.js';
+import { answerFacts, GeneratorServiceDefinition, type EncodedGenerateResponse } from './encoded-answer.js';
 import { warmUpUsers } from './warm-up-users.js';
 import { parseGeneratorSettings, type GenerateInput, type GeneratorKindName, type GeneratorModule } from './define.js';
 import { validateGenerateRequest } from './validate.js';
@@ -75,7 +71,11 @@ interface GeneratorData {
   readonly error: string | undefined;
   start(pollMs: number): Promise<void>;
   stop(): void;
-  answer(input: GenerateInput, signal: AbortSignal, deadline: number): Promise<GenerateResponse>;
+  answer(
+    input: GenerateInput,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<GenerateResponse | EncodedGenerateResponse>;
   /** Runs the hot path on synthetic viewers (a pool's workers warm up before they report ready). */
   warmUp(): Promise<void>;
 }
@@ -153,8 +153,8 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
   const data: GeneratorData = local ?? pooledData(options.pool!, module.name, health);
   const faultDelayMs = faultDelayMsOf(settings);
 
-  const binding: ServiceBinding = bindService(CandidateGeneratorService, {
-    async generate(request, ctx): Promise<GenerateResponse> {
+  const binding: ServiceBinding = bindService(GeneratorServiceDefinition, {
+    async generate(request, ctx): Promise<GenerateResponse | EncodedGenerateResponse> {
       validateGenerateRequest(request);
       if (!data.current)
         throw unavailable(`generator ${module.name} has no data to serve: ${data.error ?? 'snapshots not loaded yet'}`);
@@ -169,11 +169,12 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
       try {
         const input = { user: request.user!, quota: request.quota, requestId: ctx.requestId };
         const response = await data.answer(input, ctx.signal, ctx.deadline);
-        span.setAttribute('feedloom.candidates', response.candidates.length);
-        if (response.modelVersion) span.setAttribute('feedloom.model_version', response.modelVersion);
+        const facts = answerFacts(response);
+        span.setAttribute('feedloom.candidates', facts.candidates);
+        if (facts.modelVersion) span.setAttribute('feedloom.model_version', facts.modelVersion);
         metrics ??= instruments();
         metrics.duration.record(performance.now() - started, { generator: module.name });
-        metrics.candidates.add(response.candidates.length, { generator: module.name });
+        metrics.candidates.add(facts.candidates, { generator: module.name });
         return response;
       } finally {
         span.end();

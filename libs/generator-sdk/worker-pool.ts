@@ -5,14 +5,14 @@
 // that dies fails only the calls it had (the Blend degrades) and is replaced.
 import { Worker } from 'node:worker_threads';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
-import type { GenerateResponse } from '../../generated/feedloom/v1/generator.js';
+import { EncodedGenerateResponse } from './encoded-answer.js';
 import { RpcError, unavailable } from '../bootstrap/errors.js';
 import type { DataStatus, FromWorker, PooledGenerator, ToWorker, WorkerData } from './worker-protocol.js';
 
 const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
 interface Pending {
-  resolve(response: GenerateResponse): void;
+  resolve(response: EncodedGenerateResponse): void;
   reject(err: Error): void;
 }
 
@@ -84,14 +84,14 @@ export class GeneratorWorkerPool {
   }
 
   /** Answers one call on the least busy worker that has the generator's data. */
-  generate(name: string, call: GenerateCall, signal: AbortSignal): Promise<GenerateResponse> {
+  generate(name: string, call: GenerateCall, signal: AbortSignal): Promise<EncodedGenerateResponse> {
     let best: PoolWorker | undefined;
     for (const w of this.workers)
       if (w.status.get(name)?.ready && (!best || w.pending.size < best.pending.size)) best = w;
     if (!best) return Promise.reject(unavailable(`generator ${name}: no worker thread has its data loaded`));
     const worker = best;
     const id = this.nextId++;
-    return new Promise<GenerateResponse>((resolve, reject) => {
+    return new Promise<EncodedGenerateResponse>((resolve, reject) => {
       const onAbort = () => {
         worker.pending.delete(id);
         reject(signal.reason instanceof Error ? signal.reason : new Error('call aborted'));
@@ -134,7 +134,8 @@ export class GeneratorWorkerPool {
     const pending = w.pending.get(message.id);
     if (!pending) return; // its caller gave up
     w.pending.delete(message.id);
-    if (message.type === 'answer') pending.resolve(message.response);
+    if (message.type === 'answer')
+      pending.resolve(new EncodedGenerateResponse(message.bytes, message.candidateCount, message.modelVersion));
     else pending.reject(new RpcError(message.code, message.message));
   }
 

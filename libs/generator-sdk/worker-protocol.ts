@@ -1,6 +1,5 @@
 // The messages between the generator pool (main thread) and its worker threads.
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
-import type { GenerateResponse } from '../../generated/feedloom/v1/generator.js';
 import type { MeshConfig } from '../config/mesh.js';
 
 /** One generator a worker serves: its module file and what serveGenerator would be given. */
@@ -39,5 +38,6 @@ export type ToWorker = {
 
 export type FromWorker =
   | { type: 'status'; name: string; status: DataStatus }
-  | { type: 'answer'; id: number; response: GenerateResponse }
+  /** The answer encoded to protobuf in the worker; its buffer is transferred, not copied. */
+  | { type: 'answer'; id: number; bytes: Uint8Array; candidateCount: number; modelVersion: string }
   | { type: 'failed'; id: number; code: number; message: string };

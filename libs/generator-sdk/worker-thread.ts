@@ -7,6 +7,7 @@ import { SnapshotSource } from '../data/snapshot-source.js';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
 import { warmGate } from '../bootstrap/warm-up.js';
 import { answerGenerate, warmUp } from './answer.js';
+import { encodeGenerateResponse } from './encoded-answer.js';
 import { warmUpUsers } from './warm-up-users.js';
 import { parseGeneratorSettings, type GeneratorModule } from './define.js';
 import type { FromWorker, ToWorker, WorkerData } from './worker-protocol.js';
@@ -76,11 +77,16 @@ async function answer(call: ToWorker): Promise<void> {
   const timer = setTimeout(() => abort.abort(), left);
   try {
     const input = { user: call.user, quota: call.quota, requestId: call.requestId };
-    post({
+    const response = await answerGenerate(g.module, loaded, g.settings, input, abort.signal);
+    const bytes = encodeGenerateResponse(response);
+    const message: FromWorker = {
       type: 'answer',
       id: call.id,
-      response: await answerGenerate(g.module, loaded, g.settings, input, abort.signal),
-    });
+      bytes,
+      candidateCount: response.candidates.length,
+      modelVersion: response.modelVersion,
+    };
+    port.postMessage(message, [bytes.buffer as ArrayBuffer]);
   } catch (err) {
     post({ type: 'failed', id: call.id, code: codeOf(err), message: messageOf(err) });
   } finally {
