@@ -1,5 +1,6 @@
 // Generators answered by worker threads in the all-in-one process (mesh.generatorThreads): the same
 // answers as on the main thread, snapshot reloads under load, and a worker that dies.
+import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlenderClient, SourceState, type BlendResponse } from '../generated/feedloom/v1/blender.js';
 import { UserContext } from '../generated/feedloom/v1/common.js';
@@ -64,6 +65,21 @@ describe('generators on worker threads', () => {
       { user: UserContext.fromPartial({ userId }), quota: 50, requestId: 'w' },
       { timeoutMs: 5_000 },
     );
+
+  it('refuses a bad request from the worker thread with the field and rule, as the main thread does', async () => {
+    const [a, b] = [pooled.generator('popular'), onMain.generator('popular')];
+    const bad = { user: UserContext.fromPartial({ userId: users[0] }), quota: 0, requestId: 'w' };
+    const errors = await Promise.all(
+      [a, b].map((client) => callUnary(client, 'generate', bad, { timeoutMs: 5_000 }).catch((e) => e)),
+    );
+    for (const err of errors) {
+      expect(err.code).toBe(status.INVALID_ARGUMENT);
+      expect(err.details).toMatch(/quota/);
+    }
+    expect(errors[0].details).toBe(errors[1].details);
+    a.close();
+    b.close();
+  });
 
   it('answers every generator exactly as the main thread does', async () => {
     await blendUntil(() => blend(pooled, 0), allOk);

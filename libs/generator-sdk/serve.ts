@@ -10,10 +10,15 @@ import { SnapshotSource } from '../data/snapshot-source.js';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
 import { warmGate } from '../bootstrap/warm-up.js';
 import { answerGenerate, warmUp } from './answer.js';
-import { answerFacts, GeneratorServiceDefinition, type EncodedGenerateResponse } from './encoded-answer.js';
+import {
+  answerFacts,
+  GeneratorServiceDefinition,
+  ownBuffer,
+  type EncodedGenerateResponse,
+  type ReceivedGenerateRequest,
+} from './encoded-messages.js';
 import { warmUpUsers } from './warm-up-users.js';
-import { parseGeneratorSettings, type GenerateInput, type GeneratorKindName, type GeneratorModule } from './define.js';
-import { validateGenerateRequest } from './validate.js';
+import { parseGeneratorSettings, type GeneratorKindName, type GeneratorModule } from './define.js';
 import type { GeneratorWorkerPool } from './worker-pool.js';
 
 export interface GeneratorServeOptions {
@@ -71,8 +76,10 @@ interface GeneratorData {
   readonly error: string | undefined;
   start(pollMs: number): Promise<void>;
   stop(): void;
+  /** Decodes, validates and answers a request (INVALID_ARGUMENT for a bad one). */
   answer(
-    input: GenerateInput,
+    request: ReceivedGenerateRequest,
+    requestId: string,
     signal: AbortSignal,
     deadline: number,
   ): Promise<GenerateResponse | EncodedGenerateResponse>;
@@ -112,7 +119,10 @@ function localData<Data>(
     },
     start: (pollMs) => source.start(pollMs),
     stop: () => source.stop(),
-    answer: (input, signal) => answerGenerate(module, source.current!, settings, input, signal),
+    answer: (request, requestId, signal) => {
+      const { user, quota } = request.decoded();
+      return answerGenerate(module, source.current!, settings, { user: user!, quota, requestId }, signal);
+    },
     warmUp: () => warmUp(module, source.current!.data, settings, users),
   };
 }
@@ -139,7 +149,8 @@ function pooledData(pool: GeneratorWorkerPool, name: string, onHealth: (serving:
         check();
       }),
     stop: () => unsubscribe(),
-    answer: (input, signal, deadline) => pool.generate(name, { ...input, deadline }, signal),
+    answer: (request, requestId, signal, deadline) =>
+      pool.generate(name, { request: ownBuffer(request.bytes), requestId, deadline }, signal),
     warmUp: async () => {},
   };
 }
@@ -155,7 +166,8 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
 
   const binding: ServiceBinding = bindService(GeneratorServiceDefinition, {
     async generate(request, ctx): Promise<GenerateResponse | EncodedGenerateResponse> {
-      validateGenerateRequest(request);
+      // A pooled generator's request is decoded and validated in its worker thread, not here.
+      if (local) request.decoded();
       if (!data.current)
         throw unavailable(`generator ${module.name} has no data to serve: ${data.error ?? 'snapshots not loaded yet'}`);
       // A call that waited in the queue past its deadline gets no work: under overload, doing it
@@ -167,8 +179,7 @@ export function generatorBinding<Data>(module: GeneratorModule<Data>, options: G
       if (faultDelayMs > 0) await sleep(faultDelayMs, undefined, { signal: ctx.signal });
       const span = tracer().startSpan(`generate ${module.name}`, { attributes: { 'feedloom.generator': module.name } });
       try {
-        const input = { user: request.user!, quota: request.quota, requestId: ctx.requestId };
-        const response = await data.answer(input, ctx.signal, ctx.deadline);
+        const response = await data.answer(request, ctx.requestId, ctx.signal, ctx.deadline);
         const facts = answerFacts(response);
         span.setAttribute('feedloom.candidates', facts.candidates);
         if (facts.modelVersion) span.setAttribute('feedloom.model_version', facts.modelVersion);

@@ -4,8 +4,7 @@
 // change. Each worker loads the generators it serves and reloads their snapshots itself; a worker
 // that dies fails only the calls it had (the Blend degrades) and is replaced.
 import { Worker } from 'node:worker_threads';
-import type { UserContext } from '../../generated/feedloom/v1/common.js';
-import { EncodedGenerateResponse } from './encoded-answer.js';
+import { EncodedGenerateResponse } from './encoded-messages.js';
 import { RpcError, unavailable } from '../bootstrap/errors.js';
 import type { DataStatus, FromWorker, PooledGenerator, ToWorker, WorkerData } from './worker-protocol.js';
 
@@ -23,8 +22,8 @@ interface PoolWorker {
 }
 
 export interface GenerateCall {
-  user: UserContext;
-  quota: number;
+  /** The GenerateRequest's bytes, in a buffer of their own (transferred to the worker). */
+  request: Uint8Array;
   requestId: string;
   deadline: number;
 }
@@ -103,7 +102,7 @@ export class GeneratorWorkerPool {
         reject: (e) => (done(), reject(e)),
       });
       const message: ToWorker = { type: 'generate', id, name, ...call };
-      worker.worker.postMessage(message);
+      worker.worker.postMessage(message, [call.request.buffer as ArrayBuffer]);
     });
   }
 

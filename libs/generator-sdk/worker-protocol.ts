@@ -1,5 +1,4 @@
 // The messages between the generator pool (main thread) and its worker threads.
-import type { UserContext } from '../../generated/feedloom/v1/common.js';
 import type { MeshConfig } from '../config/mesh.js';
 
 /** One generator a worker serves: its module file and what serveGenerator would be given. */
@@ -29,8 +28,8 @@ export type ToWorker = {
   type: 'generate';
   id: number;
   name: string;
-  user: UserContext;
-  quota: number;
+  /** The GenerateRequest as it arrived (protobuf); the worker decodes and validates it. */
+  request: Uint8Array;
   requestId: string;
   /** ms since the epoch; the worker skips calls already past it and aborts the rest at it. */
   deadline: number;

@@ -7,7 +7,8 @@ import { SnapshotSource } from '../data/snapshot-source.js';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
 import { warmGate } from '../bootstrap/warm-up.js';
 import { answerGenerate, warmUp } from './answer.js';
-import { encodeGenerateResponse } from './encoded-answer.js';
+import { decodeGenerateRequest, ownBuffer } from './encoded-messages.js';
+import { GenerateResponse } from '../../generated/feedloom/v1/generator.js';
 import { warmUpUsers } from './warm-up-users.js';
 import { parseGeneratorSettings, type GeneratorModule } from './define.js';
 import type { FromWorker, ToWorker, WorkerData } from './worker-protocol.js';
@@ -76,9 +77,10 @@ async function answer(call: ToWorker): Promise<void> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), left);
   try {
-    const input = { user: call.user, quota: call.quota, requestId: call.requestId };
+    const request = decodeGenerateRequest(call.request);
+    const input = { user: request.user!, quota: request.quota, requestId: call.requestId };
     const response = await answerGenerate(g.module, loaded, g.settings, input, abort.signal);
-    const bytes = encodeGenerateResponse(response);
+    const bytes = ownBuffer(GenerateResponse.encode(response).finish());
     const message: FromWorker = {
       type: 'answer',
       id: call.id,
