@@ -1,7 +1,7 @@
 // Blend cost per request with nothing queued: one request at a time (closed loop, concurrency 1 by
 // default) against an all-in-one mesh, so each request's latency is its own work plus the
 // generators', not time waiting behind others. For profiling (run under `node --cpu-prof`):
-//   node --import tsx bench/blend-closed-loop.ts [--seconds 20] [--runs 1] [--concurrency 1] [--profile out.cpuprofile] [--doc]
+//   node --import tsx bench/blend-closed-loop.ts [--seconds 20] [--runs 1] [--concurrency 1] [--generator-threads 0] [--profile out.cpuprofile] [--doc]
 // cpuMsPerBlend is the whole process's CPU time (every thread) per Blend: on a shared machine it
 // says more than the latency does. --profile writes a CPU profile of the measured window only (not start-up or warm-up).
 import { writeFileSync } from 'node:fs';
@@ -35,6 +35,8 @@ const { values } = parseArgs({
     // Every deadline (generators, fan-out, hydrate, ranker) set to this many ms, e.g. 2000: to
     // measure the work of a Blend in which every source answers, whatever the machine's load.
     deadlines: { type: 'string' },
+    // Generators on this many worker threads (mesh.generatorThreads), e.g. 0 against 1.
+    'generator-threads': { type: 'string' },
     doc: { type: 'boolean', default: false },
     section: { type: 'string' },
   },
@@ -47,6 +49,7 @@ if (values.deadlines) {
   mesh.services.blender.hydrateDeadlineMs = ms;
   if (mesh.services.ranker) mesh.services.ranker.deadlineMs = ms;
 }
+if (values['generator-threads'] !== undefined) mesh.generatorThreads = Number(values['generator-threads']);
 const users = await preparedWorldUsers(mesh, 2000);
 const metricsPort = await freePort();
 const telemetry = startTelemetry({
