@@ -1,10 +1,15 @@
 // Overload protection, measured (issue 15, item 6): an open loop at 0.7× and at 2× the mesh's
 // capacity, with shedding on and off (mesh config `admission.enabled`) side by side in one run.
 //   node --import tsx bench/blend-shedding.ts [--generator-threads 0] [--seconds 20] [--runs 3] [--deadline-ms 500] [--capacity N] [--doc]
+// The mesh runs all-in-one in a child process, as `feedloom up` would; this process is the feed
+// service calling it, so the client's own work does not share the mesh's saturated thread.
 // Capacity: Blends/s of a closed loop at concurrency 4 with shedding off, measured first in the same
 // run (or given with --capacity). Each run starts the mesh once per mode (the order alternates
 // between runs), warms it up, then offers 0.7× capacity, then 2×, each for --seconds. Every Blend
 // carries the caller's deadline (--deadline-ms): served means answered OK within it.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { BlenderClient, SourceState, type BlendResponse } from '../generated/feedloom/v1/blender.js';
@@ -24,6 +29,8 @@ const { values } = parseArgs({
     capacity: { type: 'string' },
     doc: { type: 'boolean', default: false },
     section: { type: 'string' },
+    // Internal: serve the mesh in this process with shedding on or off (the child of a run).
+    serve: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -33,8 +40,15 @@ const LOADS = [0.7, 2];
 
 const base = loadMeshConfig(values.config);
 if (values['generator-threads'] !== undefined) base.generatorThreads = Number(values['generator-threads']);
-const users = await preparedWorldUsers(base, 2000);
 const withShedding = (enabled: boolean): MeshConfig => ({ ...base, admission: { ...base.admission, enabled } });
+
+if (values.serve) {
+  const running = await startAllInOne(withShedding(values.serve === 'on'));
+  console.log('{"event":"ready"}');
+  process.once('SIGTERM', () => void running.stop().then(() => process.exit(0)));
+  await new Promise(() => {});
+}
+const users = await preparedWorldUsers(base, 2000);
 
 type Outcome = 'served' | 'refused' | 'late' | 'failed';
 interface Sample {
@@ -84,27 +98,42 @@ async function openLoop(blender: BlenderClient, rate: number, durationS: number)
 /** Blends/s of `concurrency` callers, each sending its next Blend when the last returns. */
 async function closedLoop(blender: BlenderClient, concurrency: number, durationS: number) {
   const until = performance.now() + durationS * 1000;
-  const cpu0 = process.cpuUsage();
   let served = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < until) if ((await blend(blender, 5_000)).outcome === 'served') served++;
     }),
   );
-  const cpu = process.cpuUsage(cpu0);
-  return { perSecond: served / durationS, cpuMsPerBlend: (cpu.user + cpu.system) / 1000 / Math.max(1, served) };
+  return served / durationS;
 }
 
+/** The mesh in a child process, with shedding on or off, for the length of `work`. */
 async function withMesh<T>(shedding: boolean, work: (blender: BlenderClient) => Promise<T>): Promise<T> {
-  const mesh = withShedding(shedding);
-  const running = await startAllInOne(mesh);
-  // Over the network, as a feed server would call it.
-  const blender = connect(BlenderClient, addressOf(mesh, mesh.services.blender), { inProcess: false });
+  const args = [
+    '--import',
+    'tsx',
+    fileURLToPath(import.meta.url),
+    '--config',
+    values.config!,
+    '--serve',
+    shedding ? 'on' : 'off',
+  ];
+  if (values['generator-threads'] !== undefined) args.push('--generator-threads', values['generator-threads']);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the mesh exited with code ${code} before it was ready`)));
+    createInterface({ input: child.stdout! }).on('line', (line) =>
+      line.includes('"ready"') ? resolve() : console.log(`[mesh] ${line}`),
+    );
+  });
+  const blender = connect(BlenderClient, addressOf(base, base.services.blender), { inProcess: false });
   try {
     return await work(blender);
   } finally {
     blender.close();
-    await running.stop();
+    child.kill('SIGTERM');
+    await exited;
   }
 }
 
@@ -149,13 +178,10 @@ function summarize(samples: Sample[], rate: number, capacity: number): Window {
 }
 
 let capacity = Number(values.capacity ?? Number.NaN);
-let capacityCpu = Number.NaN;
 if (!(capacity > 0)) {
-  await withMesh(false, async (blender) => {
+  capacity = await withMesh(false, async (blender) => {
     await closedLoop(blender, 4, 5); // warm-up
-    const measured = await closedLoop(blender, 4, Number(values['capacity-seconds']));
-    capacity = measured.perSecond;
-    capacityCpu = measured.cpuMsPerBlend;
+    return closedLoop(blender, 4, Number(values['capacity-seconds']));
   });
 }
 console.log(`capacity: ${capacity.toFixed(1)} Blends/s (closed loop, 4 callers, shedding off)`);
@@ -197,9 +223,9 @@ const rows = LOADS.flatMap((load) =>
   }),
 );
 const threads = base.generatorThreads;
-const command = `${transportEnv}node --import tsx bench/blend-shedding.ts${values['generator-threads'] !== undefined ? ` --generator-threads ${threads}` : ''} --seconds ${seconds} --runs ${runs} --deadline-ms ${deadlineMs}${values.capacity ? ` --capacity ${values.capacity}` : ''} --doc${values.section ? ` --section ${values.section}` : ''}`;
+const command = `${transportEnv}node --import tsx bench/blend-shedding.ts${values.config !== 'config/mesh.json' ? ` --config ${values.config}` : ''}${values['generator-threads'] !== undefined ? ` --generator-threads ${threads}` : ''} --seconds ${seconds} --runs ${runs} --deadline-ms ${deadlineMs}${values.capacity ? ` --capacity ${values.capacity}` : ''} --doc${values.section ? ` --section ${values.section}` : ''}`;
 const body = [
-  `All-in-one (${base.generators.filter((g) => g.enabled).length} generators, ${base.services.ranker ? 'ranker on' : 'no ranker'}, world \`${base.world.preset}\`, generatorThreads ${threads}), the load client in the same process calling over the network. Capacity ${capacity.toFixed(1)} Blends/s${Number.isFinite(capacityCpu) ? ` (${capacityCpu.toFixed(1)} ms of CPU per Blend)` : ''}: a closed loop of 4 callers with shedding off, measured first in this run. Then, per run and per mode (the mesh restarted with \`admission.enabled\` on or off, the order alternating), open loop at 0.7× and 2× that rate for ${seconds} s each; every Blend with a ${deadlineMs} ms deadline. Medians of ${runs} runs; admission settings: Blend ${base.admission.blend.concurrency} at once, queue ≤ ${base.admission.blend.maxQueueMs} ms; Generate ${base.admission.generate.concurrency} at once, queue ≤ ${base.admission.generate.maxQueueMs} ms.`,
+  `All-in-one (${base.generators.filter((g) => g.enabled).length} generators, ${base.services.ranker ? 'ranker on' : 'no ranker'}, world \`${base.world.preset}\`, generatorThreads ${threads}), in a child process; the load client in the benchmark's process, calling over loopback gRPC. Capacity ${capacity.toFixed(1)} Blends/s: a closed loop of 4 callers with shedding off, measured first in this run. Then, per run and per mode (the mesh restarted with \`admission.enabled\` on or off, the order alternating), open loop at 0.7× and 2× that rate for ${seconds} s each; every Blend with a ${deadlineMs} ms deadline. Medians of ${runs} runs; admission settings: Blend ${base.admission.blend.concurrency} at once, queue ≤ ${base.admission.blend.maxQueueMs} ms; Generate ${base.admission.generate.concurrency} at once, queue ≤ ${base.admission.generate.maxQueueMs} ms.`,
   '',
   table(
     [

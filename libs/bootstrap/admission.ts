@@ -6,7 +6,8 @@
 // Admitted calls run at most `concurrency` at a time; the others wait in a first-come queue, so a
 // call's wait is predictable: a slot frees every serviceMs / concurrency on average (serviceMs: the
 // recent time of one call once started). A call arriving now is predicted to finish after
-//   event-loop delay (time before its handler even ran) + its wait in the queue + serviceMs,
+//   2 × event-loop delay (before its handler ran, and before its answer is written)
+//   + its wait in the queue + serviceMs,
 // and, when it must wait, is refused if that passes its caller's deadline, or if its wait would pass
 // maxQueueMs (the server's own bound, for callers with long or no deadlines).
 import { status } from '@grpc/grpc-js';
@@ -81,7 +82,9 @@ export class AdmissionController {
     const slotFree = this.running < this.settings.concurrency;
     const known = Number.isFinite(this.serviceMs);
     const wait = this.predictedWaitMs();
-    const finish = loopDelayMs() + wait + (known ? this.serviceMs : 0);
+    // The main thread's loop delay twice: once before the handler ran (the bytes waited in the
+    // socket), once before the answer is written; neither shows on the handler's clock.
+    const finish = 2 * loopDelayMs() + wait + (known ? this.serviceMs : 0);
     const remaining = deadline - Date.now();
     // A call that finds a slot free always runs: its own deadline governs it, and serviceMs is only
     // a mean. One that must wait is refused when the wait would be too long or make it late. Until
