@@ -27,6 +27,10 @@ run bench/blend-load.ts --mode all-in-one --rps "${BENCH_SUSTAINED_RPS:-15}" --s
 run bench/blend-closed-loop.ts --seconds 20 --runs "$RUNS" --deadlines 2000 --doc
 FEEDLOOM_IN_PROCESS_CALLS=0 run bench/blend-closed-loop.ts --seconds 20 --runs "$RUNS" --deadlines 2000 --doc --section blend-cost-all-sources-loopback
 run bench/blend-load.ts --mode processes --rps 50 --seconds "$SECONDS_PER_RUN" --runs "$RUNS"
+# Overload: 0.7× and 2× the measured capacity, shedding on and off side by side, generators on the
+# main thread and on one worker thread.
+run bench/blend-shedding.ts --generator-threads 0 --seconds 20 --runs "$RUNS" --doc
+run bench/blend-shedding.ts --generator-threads 1 --seconds 20 --runs "$RUNS" --doc
 
 # Each generator alone, one call at a time: latency and CPU per call.
 run bench/generator-latency.ts --calls 100 --runs "$RUNS" --doc

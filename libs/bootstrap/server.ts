@@ -16,6 +16,7 @@ import { addReflection } from './reflection.js';
 import { registerLocalServer, type LocalMethod } from './in-process.js';
 import { RpcError, codeOf, invalidArgument } from './errors.js';
 import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
+import type { AdmissionController } from './admission.js';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -70,6 +71,11 @@ export interface ServerOptions {
   services: ServiceBinding[];
   /** Largest request or response accepted, in bytes. */
   maxMessageBytes?: number;
+  /**
+   * Admission control for the methods where the queue forms, keyed like the service definition
+   * (e.g. `blend`): such a call is admitted or refused at arrival, before its handler runs.
+   */
+  admission?: Record<string, AdmissionController>;
 }
 
 export interface RunningServer {
@@ -112,7 +118,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (!handler) throw new Error(`${options.name}: no handler for ${shape.path}`);
       if (shape.requestStream || shape.responseStream)
         throw new Error(`${options.name}: ${shape.path} streams; only unary is wrapped`);
-      const handle = wrapUnary(options.name, shape.path, handler);
+      const handle = wrapUnary(options.name, shape.path, handler, options.admission?.[method]);
       implementation[method] = handle;
       localMethods.set(shape.path, {
         requestDeserialize: decoding[method].requestDeserialize,
@@ -155,6 +161,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     stop(graceMs = 5_000) {
       stopped ??= new Promise<void>((resolve) => {
         withdrawLocal();
+        for (const controller of Object.values(options.admission ?? {})) controller.close();
         health.setAll(ServingStatus.NOT_SERVING);
         health.closeWatchers();
         const force = setTimeout(() => {
@@ -206,12 +213,34 @@ const rpcDuration = () =>
   });
 let durationHistogram: ReturnType<typeof rpcDuration> | undefined;
 
-function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never, unknown>) {
+function wrapUnary(
+  serverName: string,
+  path: string,
+  handler: UnaryHandler<never, unknown>,
+  admission: AdmissionController | undefined,
+) {
   const [, service, method] = path.split('/');
+  const record = (started: number, code: status) => {
+    durationHistogram ??= rpcDuration();
+    durationHistogram.record(performance.now() - started, {
+      'rpc.system': 'grpc',
+      'rpc.service': service,
+      'rpc.method': method,
+      'rpc.grpc.status_code': code,
+      'feedloom.server': serverName,
+    });
+  };
   return (call: ServerUnaryCall<any, unknown>, callback: sendUnaryData<unknown>) => {
     const started = performance.now();
     const rawDeadline = call.getDeadline();
     const deadline = rawDeadline instanceof Date ? rawDeadline.getTime() : Number(rawDeadline);
+    // Refused at arrival: answered before anything else is done for the call.
+    const admitted = admission?.admit(deadline);
+    if (admitted instanceof RpcError) {
+      record(started, admitted.code);
+      callback({ code: admitted.code, details: admitted.message });
+      return;
+    }
     const controller = new AbortController();
     // A handler may pass its signal to many downstream calls at once (the blender's fan-out).
     setMaxListeners(256, controller.signal);
@@ -245,14 +274,8 @@ function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never
       span.setAttribute('rpc.grpc.status_code', code);
       if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
       span.end();
-      durationHistogram ??= rpcDuration();
-      durationHistogram.record(performance.now() - started, {
-        'rpc.system': 'grpc',
-        'rpc.service': service,
-        'rpc.method': method,
-        'rpc.grpc.status_code': code,
-        'feedloom.server': serverName,
-      });
+      admitted?.done(code === status.OK);
+      record(started, code);
       if (code === status.OK) callback(null, response);
       else callback({ code, details: publicMessage(serverName, path, requestId, err) });
     };
@@ -266,6 +289,8 @@ function wrapUnary(serverName: string, path: string, handler: UnaryHandler<never
         return;
       }
       try {
+        // Admitted calls wait here for a slot, first come first served.
+        if (admitted) await admitted.started(controller.signal);
         const response = await otelContext.with(trace.setSpan(parent, span), () => handler(call.request as never, ctx));
         if (controller.signal.aborted) finish(codeOf(controller.signal.reason), controller.signal.reason);
         else finish(status.OK, undefined, response);

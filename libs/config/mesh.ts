@@ -50,13 +50,37 @@ const blender = service
     maxPerCreator: z.number().int().min(1).max(500).default(3),
     /** At most this share of a page from any single generator's exclusive proposals. */
     maxSourceShare: z.number().min(0.05).max(1).default(0.6),
-    /**
-     * Blends one blender works on at once; beyond it a request is refused at once (UNAVAILABLE, to
-     * be retried on another replica) instead of queueing until every Blend is late.
-     */
-    maxInFlight: z.number().int().min(1).max(10_000).default(8),
   })
   .strict();
+
+/** One admission-controlled method: how many of its calls run at once, and how long others may queue. */
+const admissionOf = (defaults: { concurrency: number; maxQueueMs: number }) =>
+  z
+    .object({
+      /** Calls worked on at once; more wait in a first-come queue in front of them. */
+      concurrency: z.number().int().min(1).max(10_000).default(defaults.concurrency),
+      /** Longest predicted wait in that queue before a call is refused, whatever its caller's deadline. */
+      maxQueueMs: z.number().int().min(0).max(60_000).default(defaults.maxQueueMs),
+    })
+    .strict()
+    .default({});
+
+/**
+ * Load shedding where the queue forms (libs/bootstrap/admission.ts): a Blend, or a generator's
+ * Generate, that cannot finish within its caller's deadline behind the calls ahead of it is refused
+ * at arrival with UNAVAILABLE, before any work, to be retried on another replica.
+ */
+const admission = z
+  .object({
+    /** Off: every call is admitted and runs beside the others (for benchmarks: shedding off). */
+    enabled: z.boolean().default(true),
+    /** The blender's Blend. */
+    blend: admissionOf({ concurrency: 2, maxQueueMs: 100 }),
+    /** Every generator's Generate (each generator server its own queue). */
+    generate: admissionOf({ concurrency: 4, maxQueueMs: 50 }),
+  })
+  .strict()
+  .default({});
 
 /** `feedloom retrain`: the data window and the gates a new version must pass before it is published. */
 const retrain = z
@@ -147,6 +171,7 @@ export const MeshConfigSchema = z
      * (two_tower, embedding_i2i, multi_interest) stay on the main thread.
      */
     generatorThreads: z.number().int().min(0).max(32).default(0),
+    admission,
     /** How often generators look for newer snapshots. */
     snapshotPollMs: z.number().int().min(100).max(3_600_000).default(5_000),
     /** Model registry root (one folder per model version); defaults to <world.dir>/models. */
@@ -370,4 +395,9 @@ export function snapshotsDirOf(mesh: MeshConfig): string {
 /** Where a service is reached: its explicit address, or the mesh host and its port. */
 export function addressOf(mesh: MeshConfig, svc: { port: number; address?: string }): string {
   return svc.address ?? `${mesh.host}:${svc.port}`;
+}
+
+/** The settings of one admission-controlled method, with the switch that turns shedding on or off. */
+export function admissionSettingsOf(mesh: MeshConfig, method: 'blend' | 'generate') {
+  return { enabled: mesh.admission.enabled, ...mesh.admission[method] };
 }

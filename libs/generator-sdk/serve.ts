@@ -5,7 +5,8 @@ import { deadlineExceeded, unavailable } from '../bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServiceBinding } from '../bootstrap/server.js';
 import { ServingStatus } from '../bootstrap/health.js';
 import { meter, tracer } from '../bootstrap/telemetry.js';
-import type { MeshConfig } from '../config/mesh.js';
+import { admissionSettingsOf, type MeshConfig } from '../config/mesh.js';
+import { AdmissionController } from '../bootstrap/admission.js';
 import { SnapshotSource } from '../data/snapshot-source.js';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
 import { warmGate } from '../bootstrap/warm-up.js';
@@ -235,18 +236,30 @@ export async function serveGenerator<Data>(
   }
 > {
   const generator = generatorBinding(module, options);
+  const name = `generator.${module.name}`;
+  // Generate, refused at once when it cannot answer within its deadline behind the calls ahead of
+  // it (admission.generate of the mesh config; none without a mesh config).
+  const admission = options.mesh && {
+    generate: new AdmissionController(
+      name,
+      'Generate',
+      admissionSettingsOf(options.mesh, 'generate'),
+      'admission.generate',
+    ),
+  };
   const server = await startServer({
-    name: `generator.${module.name}`,
+    name,
     host: options.host,
     port: options.port,
     services: [generator.binding],
+    admission,
   });
   const setHealth = (serving: boolean) => {
     const status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
     server.health.set('', status);
     server.health.set(SERVICE_NAME, status);
   };
-  const gate = warmGate(`generator.${module.name}`, setHealth, () => generator.data.warmUp());
+  const gate = warmGate(name, setHealth, () => generator.data.warmUp());
   generator.onHealth = (ready) => gate.update(ready);
   setHealth(false);
   await generator.data.start(options.pollMs ?? 5_000);

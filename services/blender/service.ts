@@ -4,13 +4,13 @@ import { RankerClient } from '../../generated/feedloom/v1/ranker.js';
 import { connect } from '../../libs/bootstrap/client.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
-import { addressOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { AdmissionController } from '../../libs/bootstrap/admission.js';
+import { addressOf, admissionSettingsOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { SnapshotSource } from '../../libs/data/snapshot-source.js';
 import { itemCatalogSnapshot } from '../../libs/blend/catalog.js';
 import { policyFromConfig } from '../../libs/blend/policy.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
-import { InFlightLimit } from './in-flight-limit.js';
 
 export const MAX_LIMIT = 500;
 
@@ -39,19 +39,22 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
       deadlineMs: mesh.services.ranker.deadlineMs,
     },
   };
-  const admission = new InFlightLimit(cfg.maxInFlight);
   const binding = bindService(BlenderService, {
     async blend(request, ctx) {
       requireId('user_id', request.userId);
       const limit = intOrDefault('limit', request.limit, cfg.defaultLimit, MAX_LIMIT);
       optionalId('request_id', request.requestId);
-      return admission.run(() =>
-        runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal }),
-      );
+      return runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal });
     },
   });
+  // Blends are where the queue forms: each is tens of ms of the thread, so the server admits them
+  // (or refuses them at once) before the handler runs.
+  const admission = {
+    blend: new AdmissionController('blender', 'Blend', admissionSettingsOf(mesh, 'blend'), 'admission.blend'),
+  };
   return {
     binding,
+    admission,
     close() {
       catalog.stop();
       events.close();
@@ -71,6 +74,7 @@ export async function startBlender(
     host: mesh.host,
     port: options.port ?? mesh.services.blender.port,
     services: [blender.binding],
+    admission: blender.admission,
   });
   const stop = server.stop;
   return Object.assign(server, {

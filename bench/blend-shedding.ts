@@ -1,0 +1,257 @@
+// Overload protection, measured (issue 15, item 6): an open loop at 0.7× and at 2× the mesh's
+// capacity, with shedding on and off (mesh config `admission.enabled`) side by side in one run.
+//   node --import tsx bench/blend-shedding.ts [--generator-threads 0] [--seconds 20] [--runs 3] [--deadline-ms 500] [--capacity N] [--doc]
+// The mesh runs all-in-one in a child process, as `feedloom up` would; this process is the feed
+// service calling it, so the client's own work does not share the mesh's saturated thread.
+// Capacity: Blends/s of a closed loop at concurrency 4 with shedding off, measured first in the same
+// run (or given with --capacity). Each run starts the mesh once per mode (the order alternates
+// between runs), warms it up, then offers 0.7× capacity, then 2×, each for --seconds. Every Blend
+// carries the caller's deadline (--deadline-ms): served means answered OK within it.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { status } from '@grpc/grpc-js';
+import { BlenderClient, SourceState, type BlendResponse } from '../generated/feedloom/v1/blender.js';
+import { callUnary, connect } from '../libs/bootstrap/client.js';
+import { addressOf, loadMeshConfig, type MeshConfig } from '../libs/config/mesh.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
+import { median, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    config: { type: 'string', default: 'config/mesh.json' },
+    'generator-threads': { type: 'string' },
+    seconds: { type: 'string', default: '20' },
+    runs: { type: 'string', default: '3' },
+    'deadline-ms': { type: 'string', default: '500' },
+    'capacity-seconds': { type: 'string', default: '15' },
+    capacity: { type: 'string' },
+    doc: { type: 'boolean', default: false },
+    section: { type: 'string' },
+    // Internal: serve the mesh in this process with shedding on or off (the child of a run).
+    serve: { type: 'string' },
+  },
+});
+const seconds = Number(values.seconds);
+const runs = Number(values.runs);
+const deadlineMs = Number(values['deadline-ms']);
+const LOADS = [0.7, 2];
+
+const base = loadMeshConfig(values.config);
+if (values['generator-threads'] !== undefined) base.generatorThreads = Number(values['generator-threads']);
+const withShedding = (enabled: boolean): MeshConfig => ({ ...base, admission: { ...base.admission, enabled } });
+
+if (values.serve) {
+  const running = await startAllInOne(withShedding(values.serve === 'on'));
+  console.log('{"event":"ready"}');
+  process.once('SIGTERM', () => void running.stop().then(() => process.exit(0)));
+  await new Promise(() => {});
+}
+const users = await preparedWorldUsers(base, 2000);
+
+type Outcome = 'served' | 'refused' | 'late' | 'failed';
+interface Sample {
+  ms: number;
+  outcome: Outcome;
+  degraded: boolean;
+}
+
+let next = 0;
+async function blend(blender: BlenderClient, timeoutMs: number): Promise<Sample> {
+  const sent = performance.now();
+  try {
+    const r: BlendResponse = await callUnary(
+      blender,
+      'blend',
+      { userId: users[next++ % users.length], limit: 50, debug: false, requestId: '' },
+      { timeoutMs },
+    );
+    const degraded = r.sources.some(
+      (s) => s.state !== SourceState.SOURCE_STATE_OK && s.state !== SourceState.SOURCE_STATE_DISABLED,
+    );
+    return { ms: performance.now() - sent, outcome: 'served', degraded };
+  } catch (err) {
+    const { code, details } = err as { code?: status; details?: string };
+    const outcome: Outcome =
+      code === status.UNAVAILABLE && /overloaded/.test(details ?? '')
+        ? 'refused'
+        : code === status.DEADLINE_EXCEEDED
+          ? 'late'
+          : 'failed';
+    return { ms: performance.now() - sent, outcome, degraded: true };
+  }
+}
+
+/** Requests leave on a fixed schedule whether or not earlier ones returned. */
+async function openLoop(blender: BlenderClient, rate: number, durationS: number): Promise<Sample[]> {
+  const samples: Promise<Sample>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < durationS * rate; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    samples.push(blend(blender, deadlineMs));
+  }
+  return Promise.all(samples);
+}
+
+/** Blends/s of `concurrency` callers, each sending its next Blend when the last returns. */
+async function closedLoop(blender: BlenderClient, concurrency: number, durationS: number) {
+  const until = performance.now() + durationS * 1000;
+  let served = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) if ((await blend(blender, 5_000)).outcome === 'served') served++;
+    }),
+  );
+  return served / durationS;
+}
+
+/** The mesh in a child process, with shedding on or off, for the length of `work`. */
+async function withMesh<T>(shedding: boolean, work: (blender: BlenderClient) => Promise<T>): Promise<T> {
+  const args = [
+    '--import',
+    'tsx',
+    fileURLToPath(import.meta.url),
+    '--config',
+    values.config!,
+    '--serve',
+    shedding ? 'on' : 'off',
+  ];
+  if (values['generator-threads'] !== undefined) args.push('--generator-threads', values['generator-threads']);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the mesh exited with code ${code} before it was ready`)));
+    createInterface({ input: child.stdout! }).on('line', (line) =>
+      line.includes('"ready"') ? resolve() : console.log(`[mesh] ${line}`),
+    );
+  });
+  const blender = connect(BlenderClient, addressOf(base, base.services.blender), { inProcess: false });
+  try {
+    return await work(blender);
+  } finally {
+    blender.close();
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+interface Window {
+  offeredPerS: number;
+  servedPerS: number;
+  ofCapacity: number;
+  refusedShare: number;
+  refusedP50: number;
+  refusedP99: number;
+  lateShare: number;
+  failedShare: number;
+  p50: number;
+  p99: number;
+  degradedShare: number;
+}
+
+function summarize(samples: Sample[], rate: number, capacity: number): Window {
+  const of = (o: Outcome) => samples.filter((s) => s.outcome === o);
+  const served = of('served');
+  const refused = of('refused').map((s) => s.ms);
+  const servedPerS = served.length / seconds;
+  return {
+    offeredPerS: rate,
+    servedPerS,
+    ofCapacity: servedPerS / capacity,
+    refusedShare: refused.length / samples.length,
+    refusedP50: percentile(refused, 50),
+    refusedP99: percentile(refused, 99),
+    lateShare: of('late').length / samples.length,
+    failedShare: of('failed').length / samples.length,
+    p50: percentile(
+      served.map((s) => s.ms),
+      50,
+    ),
+    p99: percentile(
+      served.map((s) => s.ms),
+      99,
+    ),
+    degradedShare: served.filter((s) => s.degraded).length / Math.max(1, served.length),
+  };
+}
+
+let capacity = Number(values.capacity ?? Number.NaN);
+if (!(capacity > 0)) {
+  capacity = await withMesh(false, async (blender) => {
+    await closedLoop(blender, 4, 5); // warm-up
+    return closedLoop(blender, 4, Number(values['capacity-seconds']));
+  });
+}
+console.log(`capacity: ${capacity.toFixed(1)} Blends/s (closed loop, 4 callers, shedding off)`);
+
+const results = new Map<string, Window[]>();
+const key = (shedding: boolean, load: number) => `${shedding ? 'on' : 'off'}|${load}`;
+for (let run = 0; run < runs; run++) {
+  for (const shedding of run % 2 === 0 ? [true, false] : [false, true]) {
+    await withMesh(shedding, async (blender) => {
+      await openLoop(blender, capacity * 0.5, 5); // warm-up, not counted
+      for (const load of LOADS) {
+        const w = summarize(await openLoop(blender, capacity * load, seconds), capacity * load, capacity);
+        console.log(`run ${run + 1}/${runs}, shedding ${shedding ? 'on' : 'off'}, ${load}× capacity:`, w);
+        results.set(key(shedding, load), [...(results.get(key(shedding, load)) ?? []), w]);
+      }
+    });
+  }
+}
+
+const m = (ws: Window[], k: keyof Window) => median(ws.map((w) => w[k]));
+const pct = (x: number) => (Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+const ms = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(1));
+const rows = LOADS.flatMap((load) =>
+  [true, false].map((shedding) => {
+    const ws = results.get(key(shedding, load)) ?? [];
+    return [
+      `${load}×`,
+      shedding ? 'on' : 'off',
+      ms(m(ws, 'offeredPerS')),
+      ms(m(ws, 'servedPerS')),
+      pct(m(ws, 'ofCapacity')),
+      pct(m(ws, 'refusedShare')),
+      `${ms(m(ws, 'refusedP50'))} / ${ms(m(ws, 'refusedP99'))}`,
+      pct(m(ws, 'lateShare') + m(ws, 'failedShare')),
+      ms(m(ws, 'p50')),
+      ms(m(ws, 'p99')),
+      pct(m(ws, 'degradedShare')),
+    ];
+  }),
+);
+const threads = base.generatorThreads;
+const command = `${transportEnv}node --import tsx bench/blend-shedding.ts${values.config !== 'config/mesh.json' ? ` --config ${values.config}` : ''}${values['generator-threads'] !== undefined ? ` --generator-threads ${threads}` : ''} --seconds ${seconds} --runs ${runs} --deadline-ms ${deadlineMs}${values.capacity ? ` --capacity ${values.capacity}` : ''} --doc${values.section ? ` --section ${values.section}` : ''}`;
+const body = [
+  `All-in-one (${base.generators.filter((g) => g.enabled).length} generators, ${base.services.ranker ? 'ranker on' : 'no ranker'}, world \`${base.world.preset}\`, generatorThreads ${threads}), in a child process; the load client in the benchmark's process, calling over loopback gRPC. Capacity ${capacity.toFixed(1)} Blends/s: a closed loop of 4 callers with shedding off, measured first in this run. Then, per run and per mode (the mesh restarted with \`admission.enabled\` on or off, the order alternating), open loop at 0.7× and 2× that rate for ${seconds} s each; every Blend with a ${deadlineMs} ms deadline. Medians of ${runs} runs; admission settings: Blend ${base.admission.blend.concurrency} at once, queue ≤ ${base.admission.blend.maxQueueMs} ms; Generate ${base.admission.generate.concurrency} at once, queue ≤ ${base.admission.generate.maxQueueMs} ms.`,
+  '',
+  table(
+    [
+      'load',
+      'shedding',
+      'offered/s',
+      'served in time/s',
+      'served / capacity',
+      'refused',
+      'refusal p50 / p99 ms',
+      'late or failed',
+      'served p50 ms',
+      'served p99 ms',
+      'served degraded',
+    ],
+    rows,
+  ),
+  '',
+  'Served: answered OK within the deadline. Refused: UNAVAILABLE "overloaded" from the admission controller. Late or failed: DEADLINE_EXCEEDED at the caller, or any other error. Degraded: a served Blend with any enabled source not OK (late, refused or failed generators are dropped, the page is still served).',
+].join('\n');
+if (values.doc)
+  writeSection(
+    values.section ?? `blend-shedding-threads-${threads}`,
+    `Overload: shedding on and off at 0.7× and 2× capacity (all-in-one, generatorThreads ${threads}${transportNote})`,
+    command,
+    body,
+  );
+console.log(body);
+process.exit(0);
