@@ -43,3 +43,34 @@ export async function readScheduleStatus(worldDir: string): Promise<ScheduleStat
   const [state, leader] = await Promise.all([readScheduleState(worldDir), readLease(leaseFileOf(worldDir))]);
   return { ...state, ...(leader && leader.expiresMs > Date.now() ? { leader } : {}) };
 }
+
+export type ScheduleStatus = Awaited<ReturnType<typeof readScheduleStatus>>;
+
+/** One line per job, as `feedloom status` prints them. */
+export function formatSchedule(status: ScheduleStatus, nowMs = Date.now()): string {
+  const names = Object.keys(status.jobs);
+  if (names.length === 0) return 'schedule: no scheduler has run on this world';
+  const at = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString().replace('.000Z', 'Z'));
+  const lines = [
+    `schedule (leader: ${status.leader ? `${status.leader.holder}, lease until ${at(status.leader.expiresMs)}` : 'none'}):`,
+  ];
+  for (const name of names) {
+    const j = status.jobs[name];
+    const last = j.running
+      ? `running since ${at(j.running.sinceMs)}`
+      : `last ${at(j.lastStartMs)} ${j.lastResult ?? 'never run'}${j.lastDetail ? `: ${j.lastDetail}` : ''}`;
+    const next = j.nextRunMs === undefined ? '-' : j.nextRunMs <= nowMs ? 'due now' : at(j.nextRunMs);
+    lines.push(`  ${name.padEnd(11)} every ${formatEvery(j.everyMs)}, next ${next}; ${last}`);
+  }
+  return lines.join('\n');
+}
+
+export function formatEvery(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const)
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms / 1000}s`;
+}
