@@ -11,7 +11,6 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnnSearchClient } from '../generated/feedloom/v1/ann.js';
 import { ActionType } from '../generated/feedloom/v1/common.js';
 import { EventsClient } from '../generated/feedloom/v1/events.js';
 import { runIndexer } from '../libs/ann/indexer.js';
@@ -25,6 +24,7 @@ import { worldRows } from './fixtures/events.js';
 import { trainedRegistry } from './fixtures/learned.js';
 import {
   MODEL,
+  annServing,
   feedTraffic,
   startLearnedMeshProcesses,
   walkTo,
@@ -49,7 +49,7 @@ describe('the scheduler: batch jobs, compaction and retraining on a schedule, on
   let mesh: LearnedMeshProcesses;
   let schedulerConfig: string;
   const schedulers: ChildProcess[] = [];
-  let search: Record<string, AnnSearchClient>;
+  let ann: ReturnType<typeof annServing>;
 
   beforeAll(async () => {
     // A copy: the scheduler writes into the world (snapshots, Parquet days, its state).
@@ -59,9 +59,7 @@ describe('the scheduler: batch jobs, compaction and retraining on a schedule, on
     await runIndexer({ registryDir, worldDir: world, version: 'v0001' });
     await walkTo(registryDir, 'v0001', 'serving');
     mesh = await startLearnedMeshProcesses(world, registryDir);
-    search = Object.fromEntries(
-      mesh.mesh.ann!.hosts.map((h) => [h.name, connect(AnnSearchClient, `127.0.0.1:${h.port}`)]),
-    );
+    ann = annServing(mesh);
     const raw = JSON.parse(readFileSync(mesh.configPath, 'utf8'));
     raw.schedule = {
       batch: { every: '2s' },
@@ -84,20 +82,10 @@ describe('the scheduler: batch jobs, compaction and retraining on a schedule, on
 
   afterAll(async () => {
     for (const child of schedulers) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    for (const c of Object.values(search ?? {})) c.close();
+    ann?.close();
     await mesh?.stop();
   });
 
-  const served = async () =>
-    Object.fromEntries(
-      await Promise.all(
-        Object.entries(search).map(async ([name, c]) => [
-          name,
-          (await callUnary(c, 'getVersions', {}, { timeoutMs: 5_000 })).models.find((m) => m.model === MODEL)
-            ?.servingVersion ?? '',
-        ]),
-      ),
-    );
   const job = async (name: string): Promise<JobState | undefined> => (await readScheduleStatus(world)).jobs[name];
   const startScheduler = async () => {
     const started = await spawnComponent(schedulerConfig, 'scheduler');
@@ -189,7 +177,7 @@ describe('the scheduler: batch jobs, compaction and retraining on a schedule, on
     );
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    expect(await served()).toEqual({ a: 'v0001', b: 'v0001' });
+    expect(await ann.served()).toEqual({ a: 'v0001', b: 'v0001' });
     expect((await registry.get(MODEL, 'v0001')).state).toBe('serving');
     expect(['training', 'trained']).toContain((await registry.get(MODEL, 'v0002')).state);
 
@@ -210,7 +198,7 @@ describe('the scheduler: batch jobs, compaction and retraining on a schedule, on
     const v = /two_tower (v\d{4}) published \(rollout: serving/.exec(retrain.lastDetail ?? '')?.[1];
     expect(v, retrain.lastDetail).toBeDefined();
     expect(v).not.toBe('v0002');
-    expect(await served()).toEqual({ a: v, b: v });
+    expect(await ann.served()).toEqual({ a: v, b: v });
     expect((await registry.get(MODEL, 'v0001')).state).toBe('retired');
     expect(traffic.failures).toEqual([]);
     expect(traffic.answers.length).toBeGreaterThan(0);
