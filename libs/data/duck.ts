@@ -186,3 +186,10 @@ async function catalogView(
     sql = `SELECT * FROM (${sql}) WHERE ${timeColumn} < ${Math.floor(beforeMs)}`;
   await conn.run(`CREATE OR REPLACE VIEW ${table} AS ${sql}`);
 }
+
+/** The newest event time in a world's whole log (Parquet days and live), or 0 when it is empty. */
+export async function newestEventMs(conn: DuckDBConnection, worldDir: string): Promise<number> {
+  await eventsView(conn, worldDir);
+  const [{ newest }] = await queryRows<{ newest: number | null }>(conn, 'SELECT max(time_ms) AS newest FROM events');
+  return newest ?? 0;
+}

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { syncDir } from '../registry/fs-atomic.js';
-import { eventsView, openDuck, queryRows, sqlString, type Duck } from './duck.js';
+import { newestEventMs, openDuck, queryRows, sqlString, type Duck } from './duck.js';
 import { compactedParquet, compactingName, compactionIdOf, dayOfFile } from './live-files.js';
 import { DAY_MS, readWorldManifest, worldPaths, writeWorldManifest } from './world.js';
 
@@ -49,7 +49,7 @@ export async function compactLiveLog(worldDir: string, options: CompactionOption
       if (id) groups.set(`${dayOfFile(file)}/${id}`, [...(groups.get(`${dayOfFile(file)}/${id}`) ?? []), file]);
     }
     // 2. New groups: the idle files of each closed day, renamed so the writer starts a new file.
-    const newest = await newestEventMs(duck, worldDir);
+    const newest = await newestEventMs(duck.conn, worldDir);
     const now = Date.now();
     const byDay = new Map<string, string[]>();
     for (const file of await liveFiles(paths.live)) {
@@ -149,16 +149,6 @@ async function extendWorld(worldDir: string, days: CompactedDay[]): Promise<void
   const days_ = Math.max(manifest.days, Math.floor((lastDay - manifest.startMs) / DAY_MS) + 1);
   const events = manifest.counts.events + days.reduce((sum, d) => sum + d.rows, 0);
   await writeWorldManifest(worldDir, { ...manifest, days: days_, counts: { ...manifest.counts, events } });
-}
-
-/** The newest event time in the whole log (Parquet days and live), or 0 when it is empty. */
-export async function newestEventMs(duck: Duck, worldDir: string): Promise<number> {
-  await eventsView(duck.conn, worldDir);
-  const [{ newest }] = await queryRows<{ newest: number | null }>(
-    duck.conn,
-    'SELECT max(time_ms) AS newest FROM events',
-  );
-  return newest ?? 0;
 }
 
 async function parquetRows(duck: Duck, file: string): Promise<number> {

@@ -6,10 +6,8 @@ import fs from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parseInterval } from '../../../libs/config/interval.js';
 import { snapshotsDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
-import { runBatchJobs } from '../../../libs/data/batch/run.js';
-import { openDuck } from '../../../libs/data/duck.js';
-import { compactLiveLog, newestEventMs } from '../../../libs/data/live-compaction.js';
-import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
+import { eventLogEndMs, runBatchJobs } from '../../../libs/data/batch/run.js';
+import { compactLiveLog } from '../../../libs/data/live-compaction.js';
 import { LockHeldError } from '../../../libs/registry/fs-atomic.js';
 import { runCycle } from '../../offline/retrain/cycle.js';
 import { rolloutPublished } from '../rollout/retrain-hand-off.js';
@@ -42,7 +40,7 @@ export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
       name: 'batch',
       everyMs: parseInterval(schedule.batch.every),
       async run(log) {
-        const asOfMs = await logNowMs(worldDir);
+        const asOfMs = await eventLogEndMs(worldDir);
         const results = await runBatchJobs({
           worldDir,
           snapshotsDir: snapshotsDirOf(mesh),
@@ -95,15 +93,4 @@ export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
       },
     });
   return jobs;
-}
-
-/** The world's "now" as the log knows it: just after its newest event, and at least its last day's end. */
-async function logNowMs(worldDir: string): Promise<number> {
-  const manifest = await readWorldManifest(worldDir);
-  const duck = await openDuck();
-  try {
-    return Math.max(manifest.startMs + manifest.days * DAY_MS, (await newestEventMs(duck, worldDir)) + 1);
-  } finally {
-    duck.close();
-  }
 }
