@@ -19,7 +19,13 @@ import { readSnapshot } from '../libs/data/snapshots.js';
 import { DAY_MS, dayKey, readWorldManifest, worldPaths } from '../libs/data/world.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { spawnComponent } from '../services/ops/mesh/run.js';
-import { readScheduleStatus, type JobState } from '../services/ops/scheduler/state.js';
+import { startAdmin } from '../services/ops/admin/server.js';
+import {
+  formatSchedule,
+  readScheduleStatus,
+  type JobState,
+  type ScheduleStatus,
+} from '../services/ops/scheduler/state.js';
 import { worldRows } from './fixtures/events.js';
 import { trainedRegistry } from './fixtures/learned.js';
 import {
@@ -190,6 +196,21 @@ describe('the scheduler: batch jobs, compaction and retraining on a schedule, on
         return state?.lastResult === 'ok' ? state : undefined;
       },
       600_000,
+    );
+    // The status page and `feedloom status` show each job's last and next run and its result.
+    const admin = await startAdmin(mesh.mesh, { port: 0, sampleEveryMs: 600_000, probeTimeoutMs: 5_000 });
+    try {
+      const html = await (await fetch(admin.url)).text();
+      for (const name of ['compaction', 'batch', 'retrain']) expect(html).toContain(`<tr data-job="${name}">`);
+      const page = (await (await fetch(new URL('/status.json', admin.url))).json()) as { schedule: ScheduleStatus };
+      // The last finished run of each stays in the state while a new one runs.
+      expect(page.schedule.jobs.retrain).toMatchObject({ everyMs: 15_000, lastResult: 'ok' });
+      expect(page.schedule.jobs.compaction).toMatchObject({ everyMs: 2_000, lastResult: 'ok' });
+    } finally {
+      await admin.stop();
+    }
+    expect(formatSchedule(await readScheduleStatus(world))).toMatch(
+      /\n {2}retrain +every 15s, next [^;]+; (running since|last \S+ ok: cycle)/,
     );
     await new Promise((r) => setTimeout(r, 1_000));
     await traffic.stop();
