@@ -78,6 +78,11 @@ export function startScheduler(options: SchedulerOptions): RunningScheduler {
     }
     running = undefined;
     if (stopped && state.jobs[job.name].lastResult === 'interrupted') return; // stop() recorded it
+    if (!leading) {
+      // The state is the new leader's now; it sees this run as interrupted and runs the job again.
+      log(`scheduler: ${job.name} ${result} after the lease was lost; not recorded`);
+      return;
+    }
     const endMs = Date.now();
     state.jobs[job.name] = {
       everyMs: job.everyMs,
