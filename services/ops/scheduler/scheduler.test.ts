@@ -83,4 +83,31 @@ describe('scheduler', () => {
     await s.stop();
     expect((await readScheduleStatus(world)).leader).toBeUndefined();
   }, 60_000);
+
+  it('a job stopped mid-run is recorded interrupted and run again at once by the next scheduler', async () => {
+    let release = () => {};
+    const slow: ScheduledJob = {
+      name: 'slow',
+      everyMs: 3_600_000,
+      run: () => new Promise<string>((resolve) => (release = () => resolve('finished'))),
+    };
+    await mkdir(join(world, 'schedule'), { recursive: true });
+    await writeFile(stateFileOf(world), JSON.stringify({ jobs: { slow: { everyMs: 3_600_000, nextRunMs: 0 } } }));
+    const first = startScheduler({ worldDir: world, jobs: [slow], leaseTtlMs: 1_500 });
+    await until(async () => (await readScheduleStatus(world)).jobs.slow?.running !== undefined);
+    await first.stop();
+    expect((await readScheduleStatus(world)).jobs.slow).toMatchObject({ lastResult: 'interrupted' });
+    release();
+    const second = startScheduler({
+      worldDir: world,
+      jobs: [{ ...slow, run: async () => 'finished again' }],
+      leaseTtlMs: 1_500,
+    });
+    try {
+      await until(async () => (await readScheduleStatus(world)).jobs.slow?.lastResult === 'ok');
+      expect((await readScheduleStatus(world)).jobs.slow.lastDetail).toBe('finished again');
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
 });

@@ -130,8 +130,11 @@ export function startScheduler(options: SchedulerOptions): RunningScheduler {
       wake();
       if (running) {
         // Not waited for (a cycle may take many minutes): the next leader runs it again.
+        const was = state.jobs[running];
         state.jobs[running] = {
-          ...state.jobs[running],
+          ...was,
+          lastStartMs: was.running?.sinceMs ?? was.lastStartMs,
+          lastEndMs: Date.now(),
           lastResult: 'interrupted',
           lastDetail: 'the scheduler stopped',
           nextRunMs: Date.now(),
@@ -165,7 +168,18 @@ function adopt(state: ScheduleState, jobs: ScheduledJob[], holder: string): Sche
         lastDetail: `its leader ${was.running.holder} stopped mid-run; running it again`,
         nextRunMs: now,
       };
-    else out.jobs[job.name] = { ...was, everyMs: job.everyMs, nextRunMs: was.nextRunMs ?? now + job.everyMs };
+    else
+      // From the last run and the interval now configured (it may have changed since).
+      out.jobs[job.name] = {
+        ...was,
+        everyMs: job.everyMs,
+        nextRunMs:
+          was.lastResult === 'interrupted'
+            ? now
+            : was.lastStartMs !== undefined
+              ? was.lastStartMs + job.everyMs
+              : (was.nextRunMs ?? now + job.everyMs),
+      };
   }
   return out;
 }
