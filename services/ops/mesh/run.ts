@@ -40,7 +40,7 @@ export async function startAllInOne(
 }
 
 /** SIGTERM to each child still running; resolves once all have exited. */
-function stopChildren(children: ChildProcess[]): Promise<void> {
+export function stopChildren(children: ChildProcess[]): Promise<void> {
   return Promise.all(
     children.map(
       (child) =>
