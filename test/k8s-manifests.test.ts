@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadMeshConfig, parseMeshConfig } from '../libs/config/mesh.js';
 import { writeK8sManifests } from '../services/ops/cli/k8s.js';
-import { k8sName } from '../services/ops/deploy/k8s.js';
+import { k8sManifests, k8sName } from '../services/ops/deploy/k8s.js';
 
 const options = { namespace: 'feed', image: 'registry.local/feedloom:1', replicas: 3, worldClaim: 'world' };
 
@@ -50,7 +50,24 @@ describe('Kubernetes manifests from the mesh config', () => {
     }
   });
 
-  it('runs the event log as a StatefulSet that alone may write the world', () => {
+  it('runs the scheduler as one Deployment of one replica that writes the world, with no Service', () => {
+    const scheduler = find('Deployment', 'scheduler');
+    expect(scheduler.spec.replicas).toBe(1);
+    expect(scheduler.spec.strategy).toEqual({ type: 'Recreate' });
+    const container = scheduler.spec.template.spec.containers[0];
+    expect(container.command.slice(-1)).toEqual(['scheduler']);
+    expect(container.volumeMounts.find((m: { name: string }) => m.name === 'world').readOnly).toBe(false);
+    expect(container.readinessProbe).toBeUndefined();
+    expect(find('Service', 'scheduler')).toBeUndefined();
+    // Every schedule switched off: no scheduler.
+    const off = parseMeshConfig({
+      ...JSON.parse(readFileSync('config/mesh.json', 'utf8')),
+      schedule: { batch: { enabled: false }, compaction: { enabled: false }, retrain: { enabled: false } },
+    });
+    expect(k8sManifests(off, options).some((o) => o.metadata.name === 'scheduler')).toBe(false);
+  });
+
+  it('runs the event log as a StatefulSet; only it and the scheduler write the world', () => {
     const events = find('StatefulSet', 'events');
     expect(events.spec.replicas).toBe(1);
     expect(

@@ -4,8 +4,6 @@
 // flow. No request may fail, and no answer may mix a user embedding of one version with the index
 // of another.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnnSearchClient } from '../generated/feedloom/v1/ann.js';
-import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { runIndexer } from '../libs/ann/indexer.js';
 import { runCycle } from '../services/offline/retrain/cycle.js';
@@ -14,6 +12,7 @@ import { testWorld } from './fixtures/world.js';
 import { trainedRegistry } from './fixtures/learned.js';
 import {
   MODEL,
+  annServing,
   feedTraffic,
   startLearnedMeshProcesses,
   walkTo,
@@ -24,7 +23,7 @@ describe('feedloom retrain --rollout on a mesh of real processes', () => {
   let world: string;
   let registryDir: string;
   let mesh: LearnedMeshProcesses;
-  let search: Record<string, AnnSearchClient>;
+  let ann: ReturnType<typeof annServing>;
 
   beforeAll(async () => {
     world = await testWorld();
@@ -32,32 +31,16 @@ describe('feedloom retrain --rollout on a mesh of real processes', () => {
     await runIndexer({ registryDir, worldDir: world, version: 'v0001' });
     await walkTo(registryDir, 'v0001', 'serving');
     mesh = await startLearnedMeshProcesses(world, registryDir);
-    search = Object.fromEntries(
-      mesh.mesh.ann!.hosts.map((h) => [h.name, connect(AnnSearchClient, `127.0.0.1:${h.port}`)]),
-    );
+    ann = annServing(mesh);
   }, 600_000);
 
   afterAll(async () => {
-    for (const c of Object.values(search ?? {})) c.close();
+    ann?.close();
     await mesh?.stop();
   });
 
-  const served = async () =>
-    Object.fromEntries(
-      await Promise.all(
-        Object.entries(search).map(
-          async ([name, c]) =>
-            [
-              name,
-              (await callUnary(c, 'getVersions', {}, { timeoutMs: 5_000 })).models.find((m) => m.model === MODEL)
-                ?.servingVersion ?? '',
-            ] as const,
-        ),
-      ),
-    );
-
   it('publishes a new version and every host ends up on it with zero failed requests and zero mismatches', async () => {
-    expect(await served()).toEqual({ a: 'v0001', b: 'v0001' });
+    expect(await ann.served()).toEqual({ a: 'v0001', b: 'v0001' });
     const traffic = await feedTraffic(mesh, world);
     const logs: string[] = [];
     // v0001 saw the same days (the test world does not grow): --force trains anyway.
@@ -83,7 +66,7 @@ describe('feedloom retrain --rollout on a mesh of real processes', () => {
     const [tt] = report.models;
     expect([tt.version, tt.incumbent, tt.outcome], tt.reasons.join('; ')).toEqual(['v0002', 'v0001', 'published']);
     expect(tt.rollout, tt.rollout?.detail).toMatchObject({ ok: true });
-    expect(await served()).toEqual({ a: 'v0002', b: 'v0002' });
+    expect(await ann.served()).toEqual({ a: 'v0002', b: 'v0002' });
     expect(traffic.failures).toEqual([]);
     expect(traffic.answers.length).toBeGreaterThan(0);
     // One version per answer: the user embedding's and the answering index's agree.

@@ -25,6 +25,21 @@ describe('mesh config', () => {
     );
   });
 
+  it('fills the schedule with its defaults and names a bad interval or a typo in it by its path', () => {
+    expect(parseMeshConfig(valid()).schedule).toEqual({
+      batch: { enabled: true, every: '15m' },
+      compaction: { enabled: true, every: '1d', closedAfter: '1h', idleFor: '10m' },
+      retrain: { enabled: true, every: '6h', rollout: true, force: false },
+      leaseTtl: '1m',
+    });
+    expect(() => parseMeshConfig({ ...valid(), schedule: { batch: { every: '15' } } })).toThrow(
+      /schedule\.batch\.every: the interval must be a number with a unit s, m, h or d/,
+    );
+    expect(() => parseMeshConfig({ ...valid(), schedule: { retrain: { evry: '6h' } } })).toThrow(
+      /schedule\.retrain: Unrecognized key\(s\) in object: 'evry'/,
+    );
+  });
+
   it('rejects unknown fields, a kind (it lives in the generator module), duplicate names and clashing ports', () => {
     const bad = valid() as Record<string, any>;
     bad.generators.push({ name: 'popular', kind: 'magic', port: 2, typo: 1 });

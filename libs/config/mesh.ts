@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseInterval } from './interval.js';
 
 /** The mesh config: the single list of services, ports and generator settings both run modes read. */
 
@@ -134,6 +135,59 @@ const retrain = z
   .strict()
   .default({});
 
+/** An interval as written in the config ("15m", "6h", "1d"), checked at start-up. */
+const interval = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .superRefine((text, ctx) => {
+      try {
+        parseInterval(text, 'the interval');
+      } catch (err) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      }
+    });
+
+/**
+ * The scheduler component (services/ops/scheduler): what it runs and how often, each job switchable
+ * off. One scheduler leads at a time, holding a lease in <world>/schedule/ that it renews.
+ */
+const schedule = z
+  .object({
+    /** The batch jobs over the Parquet days and the live log: new snapshot versions for the generators. */
+    batch: z
+      .object({ enabled: z.boolean().default(true), every: interval('15m') })
+      .strict()
+      .default({}),
+    /** Closed days of the live log into the daily Parquet files (libs/data/live-compaction.ts). */
+    compaction: z
+      .object({
+        enabled: z.boolean().default(true),
+        every: interval('1d'),
+        /** A day is closed once the log's newest event is this far past its end (world time). */
+        closedAfter: interval('1h'),
+        /** A live file is left alone until nothing was written to it for this long (wall time). */
+        idleFor: interval('10m'),
+      })
+      .strict()
+      .default({}),
+    /** Retraining cycles (the `retrain` section), each published version rolled out when `rollout`. */
+    retrain: z
+      .object({
+        enabled: z.boolean().default(true),
+        every: interval('6h'),
+        rollout: z.boolean().default(true),
+        /** Train even when the newest version already saw every day of the log. */
+        force: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
+    /** How long the leader's lease lasts without renewal; a crashed leader is replaced after it. */
+    leaseTtl: interval('1m'),
+  })
+  .strict()
+  .default({});
+
 export const MeshConfigSchema = z
   .object({
     world: z
@@ -259,6 +313,8 @@ export const MeshConfigSchema = z
     batch: z.record(name, z.record(z.unknown())).default({}),
     /** Retraining cycles and their validation gates (services/offline/retrain, docs/RETRAINING.md). */
     retrain,
+    /** What the scheduler component runs, and how often (services/ops/scheduler). */
+    schedule,
     /** Staged rollout of model versions: canary, guards, probe (services/ops/rollout, docs/ROLLOUT.md). */
     rollout: z
       .object({
@@ -382,6 +438,12 @@ export function metricsEndpointOf(mesh: MeshConfig, port: number): { host: strin
 /** How many shards the ANN index is split into (1 when there are no ANN hosts). */
 export function annShardCount(mesh: MeshConfig): number {
   return mesh.ann ? Math.max(...mesh.ann.hosts.map((h) => h.shard)) + 1 : 1;
+}
+
+/** True when the schedule has any job switched on: then the mesh has a scheduler component. */
+export function scheduleEnabled(mesh: MeshConfig): boolean {
+  const { batch, compaction, retrain } = mesh.schedule;
+  return batch.enabled || compaction.enabled || retrain.enabled;
 }
 
 export function registryDirOf(mesh: MeshConfig): string {

@@ -13,6 +13,7 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
+import { notShadowedSql } from './live-files.js';
 import { CATALOG_TABLES, CATALOG_TIME_COLUMN, TABLE_COLUMNS, worldPaths, type CatalogTable } from './world.js';
 
 export interface Duck {
@@ -153,13 +154,15 @@ export async function eventsView(
     const glob = sqlString(path.join(paths.live, 'day=*', '*.jsonl'));
     // Live events carry no session or slot: the Blend request id stands in for the session. Empty
     // strings mean "none" there and become NULL here. ignore_errors skips a line the Events
-    // service is still writing; the next run reads it whole.
+    // service is still writing; the next run reads it whole. Live files already compacted into a
+    // Parquet day are skipped (live-files.ts), so no event counts twice.
     parts.push(`SELECT user_id, item_id, action, time_ms, NULLIF(board_id, '') AS board_id,
         NULLIF(request_id, '') AS session_id, NULL::INTEGER AS position, NULLIF(source, '') AS source
-      FROM read_json(${glob}, format = 'newline_delimited', ignore_errors = true,
+      FROM read_json(${glob}, format = 'newline_delimited', ignore_errors = true, filename = true,
         columns = {user_id: 'VARCHAR', item_id: 'VARCHAR', action: 'VARCHAR', time_ms: 'BIGINT',
                    board_id: 'VARCHAR', source: 'VARCHAR', request_id: 'VARCHAR', seq: 'BIGINT'})
-      WHERE user_id IS NOT NULL AND item_id IS NOT NULL AND time_ms IS NOT NULL`);
+      WHERE user_id IS NOT NULL AND item_id IS NOT NULL AND time_ms IS NOT NULL
+        AND ${notShadowedSql(paths.events)}`);
   }
   if (parts.length === 0) parts.push(emptyTableSql('events'));
   const eventsSql = parts.map((p) => `(${p})`).join(' UNION ALL ');
@@ -182,4 +185,11 @@ async function catalogView(
   if (beforeMs !== undefined && timeColumn)
     sql = `SELECT * FROM (${sql}) WHERE ${timeColumn} < ${Math.floor(beforeMs)}`;
   await conn.run(`CREATE OR REPLACE VIEW ${table} AS ${sql}`);
+}
+
+/** The newest event time in a world's whole log (Parquet days and live), or 0 when it is empty. */
+export async function newestEventMs(conn: DuckDBConnection, worldDir: string): Promise<number> {
+  await eventsView(conn, worldDir);
+  const [{ newest }] = await queryRows<{ newest: number | null }>(conn, 'SELECT max(time_ms) AS newest FROM events');
+  return newest ?? 0;
 }

@@ -35,8 +35,8 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
   const report = options.report ?? ((line: string) => console.error(`[events] ${line}`));
   const started = performance.now();
   const { asOfMs } = options;
-  const { store, worldEndMs, historyEvents } = await loadWorldHistory(options.worldDir, { asOfMs });
-  const { log, replay } = await LiveLog.open(options.worldDir);
+  const { store, worldEndMs, historyEvents, compactedSeq } = await loadWorldHistory(options.worldDir, { asOfMs });
+  const { log, replay } = await LiveLog.open(options.worldDir, compactedSeq);
   const acked = AckedCalls.fromLog(replay.events);
   const liveEvents = asOfMs === undefined ? replay.events : replay.events.filter((e) => e.timeMs < asOfMs);
   for (const event of liveEvents) store.apply(event);

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { compactedParquet, compactingName } from '../../libs/data/live-files.js';
 import { DAY_MS, worldPaths } from '../../libs/data/world.js';
 import { LiveLog, type NewEvent } from './live-log.js';
 
@@ -104,5 +105,29 @@ describe('LiveLog', () => {
     const { log } = await LiveLog.open(world);
     await log.close();
     await expect(log.append([event('u1', 'i1')])).rejects.toThrow(/shutting down/);
+  });
+
+  it('writes to a new file once compaction renamed the day file away, and replay skips what a Parquet file shadows', async () => {
+    const { log } = await LiveLog.open(world);
+    await log.append([event('u1', 'i1')]);
+    const dir = join(worldPaths(world).live, 'day=2026-01-05');
+    const [first] = await readdir(dir);
+    const renamed = compactingName(join(dir, first), 'abc');
+    await rename(join(dir, first), renamed);
+    await log.append([event('u2', 'i2')]);
+    await log.close();
+    // The second event went to a new file under the old name, not into the renamed one.
+    expect((await readdir(dir)).sort()).toEqual([first, basename(renamed)].sort());
+    expect((await readFile(renamed, 'utf8')).split('\n').filter(Boolean)).toHaveLength(1);
+
+    expect((await LiveLog.open(world)).replay.events.map((e) => e.userId)).toEqual(['u1', 'u2']);
+    // Once the Parquet file of that compaction exists, the renamed file's events are read from it.
+    await mkdir(join(worldPaths(world).events, 'day=2026-01-05'), { recursive: true });
+    await writeFile(compactedParquet(worldPaths(world).events, '2026-01-05', 'abc'), '');
+    const again = await LiveLog.open(world, 7);
+    expect(again.replay.events.map((e) => e.userId)).toEqual(['u2']);
+    // Sequence numbers continue after the compacted ones.
+    expect(again.log.lastSequence).toBe(7);
+    await again.log.close();
   });
 });

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { unavailable } from '../../libs/bootstrap/errors.js';
+import { isShadowed } from '../../libs/data/live-files.js';
 import { dayKey, worldPaths } from '../../libs/data/world.js';
 import { isActionName, type ActionName } from './action-names.js';
 
@@ -51,6 +52,8 @@ const MAX_OPEN_FILES = 8;
 interface DayFile {
   handle: FileHandle;
   size: number;
+  path: string;
+  ino: number;
 }
 
 interface WaitingAppend {
@@ -73,11 +76,14 @@ export class LiveLog {
     private nextSeq: number,
   ) {}
 
-  /** Replays what earlier processes wrote, then opens the log for appending after it. */
-  static async open(worldDir: string): Promise<{ log: LiveLog; replay: Replay }> {
+  /**
+   * Replays what earlier processes wrote, then opens the log for appending after it (and after
+   * compactedSeq, the last sequence number of the events compacted into Parquet days).
+   */
+  static async open(worldDir: string, compactedSeq = 0): Promise<{ log: LiveLog; replay: Replay }> {
     const dir = worldPaths(worldDir).live;
     const replay = await replayLiveLog(dir);
-    const lastSeq = replay.events.reduce((max, e) => Math.max(max, e.seq), 0);
+    const lastSeq = replay.events.reduce((max, e) => Math.max(max, e.seq), compactedSeq);
     const fileName = `${Date.now()}-${process.pid}-${randomBytes(3).toString('hex')}.jsonl`;
     return { log: new LiveLog(dir, fileName, lastSeq + 1), replay };
   }
@@ -161,15 +167,23 @@ export class LiveLog {
   private async dayFile(day: string): Promise<DayFile> {
     const open_ = this.files.get(day);
     if (open_) {
-      // Map order doubles as least-recently-used order.
       this.files.delete(day);
-      this.files.set(day, open_);
-      return open_;
+      // Compaction renames a closed day's file away (then deletes it): write to a new file by the
+      // name, never through the old handle into a file that is going away.
+      const now = await stat(open_.path).catch(() => undefined);
+      if (now?.ino === open_.ino) {
+        // Map order doubles as least-recently-used order.
+        this.files.set(day, open_);
+        return open_;
+      }
+      await open_.handle.close().catch(() => undefined);
     }
     const dayDir = join(this.dir, `day=${day}`);
     await makeDirDurably(dayDir);
-    const handle = await open(join(dayDir, this.fileName), 'a');
-    const file = { handle, size: (await handle.stat()).size };
+    const path = join(dayDir, this.fileName);
+    const handle = await open(path, 'a');
+    const st = await handle.stat();
+    const file = { handle, size: st.size, path, ino: st.ino };
     // The new file's directory entry must be on disk too before anything in it is acknowledged.
     await syncDir(dayDir);
     this.files.set(day, file);
@@ -235,6 +249,8 @@ export async function replayLiveLog(dir: string): Promise<Replay> {
   for (const dayDir of (await listDir(dir)).filter((n) => n.startsWith('day=')).sort()) {
     for (const name of (await listDir(join(dir, dayDir))).filter((n) => n.endsWith('.jsonl')).sort()) {
       const file = join(dir, dayDir, name);
+      // Already in a compacted Parquet day (read with the history): skipped, not counted twice.
+      if (isShadowed(file, dirname(dir))) continue;
       files++;
       let lineNo = 0;
       const tail = await forEachLine(file, (text) => {

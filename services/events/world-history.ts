@@ -18,6 +18,8 @@ export interface WorldHistory {
   /** Where the world's data ends: startMs + days. */
   worldEndMs: number;
   historyEvents: number;
+  /** The last live-log sequence number among the events compacted into Parquet days (0: none). */
+  compactedSeq: number;
 }
 
 export interface HistoryOptions {
@@ -38,7 +40,7 @@ export async function loadWorldHistory(worldDir: string, options: HistoryOptions
     await numberIds(duck.conn, store);
     await loadProfiles(duck.conn, store);
     const historyEvents = await loadHistoryEvents(duck.conn, store);
-    return { store, worldEndMs, historyEvents };
+    return { store, worldEndMs, historyEvents, compactedSeq: await lastCompactedSeq(duck.conn, worldDir) };
   } finally {
     duck.close();
   }
@@ -54,6 +56,15 @@ function historySql(worldDir: string): string {
     return `SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS item_id, NULL::VARCHAR AS action, NULL::BIGINT AS time_ms, NULL::VARCHAR AS board_id WHERE false`;
   const files = sqlString(join(dir, 'day=*', '*.parquet'));
   return `SELECT user_id, item_id, action, time_ms, board_id FROM read_parquet(${files}, hive_partitioning = false, union_by_name = true)`;
+}
+
+/** The newest seq in the Parquet files compacted from the live log (live-compaction.ts). */
+async function lastCompactedSeq(conn: DuckDBConnection, worldDir: string): Promise<number> {
+  const glob = sqlString(join(worldPaths(worldDir).events, 'day=*', 'live-*.parquet'));
+  const [{ n }] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM glob(${glob})`);
+  if (n === 0) return 0;
+  const [{ seq }] = await queryRows<{ seq: number | null }>(conn, `SELECT max(seq) AS seq FROM read_parquet(${glob})`);
+  return seq ?? 0;
 }
 
 /** Numbers every id in DuckDB (table ids) and in the store's table alike. */

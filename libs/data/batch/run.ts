@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { issueLines } from '../../config/mesh.js';
-import { eventsView, openDuck, queryRows, sqlString } from '../duck.js';
+import { eventsView, newestEventMs, openDuck, queryRows, sqlString } from '../duck.js';
 import { publishSnapshot } from '../snapshots.js';
 import { DAY_MS, readWorldManifest, worldPaths } from '../world.js';
 import { isComputedJob, type BatchJob, type BatchParams, type ComputedBatchJob, type SqlBatchJob } from './job.js';
@@ -13,7 +13,7 @@ export interface RunBatchJobsOptions {
   worldDir: string;
   /** Default: <worldDir>/snapshots. */
   snapshotsDir?: string;
-  /** Only events before this time are used. Default: the end of the world's last day. */
+  /** Only events before this time are used. Default: eventLogEndMs (all of the log, the live events too). */
   asOfMs?: number;
   /** Job names to run; default all. */
   only?: string[];
@@ -34,8 +34,7 @@ export interface BatchJobResult {
 }
 
 export async function runBatchJobs(options: RunBatchJobsOptions): Promise<BatchJobResult[]> {
-  const manifest = await readWorldManifest(options.worldDir);
-  const asOfMs = options.asOfMs ?? manifest.startMs + manifest.days * DAY_MS;
+  const asOfMs = options.asOfMs ?? (await eventLogEndMs(options.worldDir));
   const snapshotsDir = options.snapshotsDir ?? worldPaths(options.worldDir).snapshots;
   const jobs = selectJobs(options.only);
   const settings = jobSettings(jobs, options.settings ?? {});
@@ -76,6 +75,20 @@ export async function runBatchJobs(options: RunBatchJobsOptions): Promise<BatchJ
     duck.close();
   }
   return results;
+}
+
+/**
+ * Where a world's event log ends: the end of its last day, or just after its newest event when the
+ * live log goes further (the Events service's clock runs on from the world's end).
+ */
+export async function eventLogEndMs(worldDir: string): Promise<number> {
+  const manifest = await readWorldManifest(worldDir);
+  const duck = await openDuck();
+  try {
+    return Math.max(manifest.startMs + manifest.days * DAY_MS, (await newestEventMs(duck.conn, worldDir)) + 1);
+  } finally {
+    duck.close();
+  }
 }
 
 /** A job's rows, ready to be written into a snapshot's folder. */

@@ -48,6 +48,8 @@ export interface CycleOptions {
   rollout?: (handOff: HandOff) => Promise<HandOffResult>;
   /** Train even when the newest version of a model already saw every day of the window. */
   force?: boolean;
+  /** Who runs the cycle, named in its lock file (e.g. "scheduler"), so a stuck lock says whose it is. */
+  runBy?: string;
   /** Keep the datasets here (default: a temp folder, removed). */
   workDir?: string;
   log?: (line: string) => void;
@@ -84,7 +86,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
   const registryDir = path.resolve(options.registryDir ?? registryDirOf(mesh));
   const release = await acquireProcessLock(
     path.join(registryDir, CYCLE_LOCK_FILE),
-    `a retraining cycle on ${registryDir}`,
+    `a retraining cycle on ${registryDir}${options.runBy ? ` (${options.runBy})` : ''}`,
   );
   try {
     return await cycleUnderLock(options, worldDir, registryDir);

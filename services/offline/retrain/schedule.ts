@@ -1,16 +1,7 @@
 // The schedule mode of `feedloom retrain --every 6h`: a cycle, then the next one an interval after
 // the previous one started (at once when a cycle ran longer than the interval), until stopped.
 
-const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "90s", "30m", "6h", "1d", "1.5h" → ms. */
-export function parseInterval(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([smhd])$/.exec(text.trim());
-  if (!m) throw new Error(`--every must be a number with a unit s, m, h or d, e.g. 6h or 30m (got "${text}")`);
-  const ms = Number(m[1]) * UNIT_MS[m[2]];
-  if (!(ms >= 1_000)) throw new Error(`--every must be at least 1s (got "${text}")`);
-  return ms;
-}
+export { parseInterval } from '../../../libs/config/interval.js';
 
 /**
  * Calls cycle() every intervalMs until signal aborts (the running cycle is finished first). A

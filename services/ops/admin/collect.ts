@@ -7,6 +7,7 @@ import { addressOf } from '../../../libs/config/mesh.js';
 import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generator.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { kindName } from '../../../libs/generator-sdk/serve.js';
+import { readScheduleStatus } from '../scheduler/state.js';
 import { readLastEval } from './eval-report.js';
 import { FeedSampler, PAGE_ITEMS_METRIC, shareFromMetrics } from './feed-share.js';
 import { ClientPool, checkHealth } from './health-probe.js';
@@ -91,13 +92,14 @@ export class StatusCollector {
     // awaited so the first view has a share; later rounds finish in the background.
     const metricShare = blender.metricsUrl ? this.scrapes.latest(blender.metricsUrl)?.has(PAGE_ITEMS_METRIC) : false;
     const sampling = metricShare ? Promise.resolve() : this.sampler.maybeSample(mesh);
-    const [healths, , , , evalView, models] = await Promise.all([
+    const [healths, , , , evalView, models, schedule] = await Promise.all([
       Promise.all(targets.map((t) => checkHealth(this.health, t.address, timeout))),
       Promise.all(targets.map((t) => this.learnKind(t, timeout))),
       this.sampler.sampledPages === 0 ? sampling : Promise.resolve(),
       this.scrapes.scrapeAll(metricsUrls, timeout),
       readLastEval(mesh.world.dir),
       this.models.collect(mesh, timeout),
+      readScheduleStatus(mesh.world.dir),
     ]);
 
     const grpcServiceCount = new Map<string, number>();
@@ -168,6 +170,7 @@ export class StatusCollector {
       feedShare,
       eval: evalView,
       models,
+      schedule,
       notes,
     };
     this.last = snapshot;

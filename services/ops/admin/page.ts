@@ -1,5 +1,6 @@
 // The status page as HTML: rendered here from a StatusSnapshot. The page reloads its body from
 // /fragment every refresh (no flicker, scroll kept); without JavaScript a meta refresh does it.
+import { formatEvery } from '../scheduler/state.js';
 import {
   bar,
   escapeHtml as e,
@@ -282,6 +283,27 @@ function modelsSection(models: ModelsView, nowMs: number): string {
   );
 }
 
+function scheduleSection(schedule: StatusSnapshot['schedule'], nowMs: number): string {
+  const names = Object.keys(schedule.jobs);
+  const head = `<section><h2>Schedule <span class="sub">the scheduler's jobs: last run and result, next run${schedule.leader ? ` · leader ${e(schedule.leader.holder)}` : ' · no leader'}</span></h2>`;
+  if (names.length === 0) return `${head}<p class="muted">No scheduler has run on this world (the config's schedule, or no scheduler component).</p></section>`;
+  const at = (ms?: number) => (ms === undefined ? '-' : `${clock(ms)} UTC`);
+  const rows = names.map((name) => {
+    const j = schedule.jobs[name];
+    const result = j.running ? 'running' : (j.lastResult ?? 'not run yet');
+    const next = j.nextRunMs === undefined ? '-' : j.nextRunMs <= nowMs ? 'due now' : at(j.nextRunMs);
+    return (
+      `<tr data-job="${e(name)}"><td>${e(name)}</td><td>${e(formatEvery(j.everyMs))}</td>` +
+      `<td>${at(j.running?.sinceMs ?? j.lastStartMs)}</td><td class="result-${e(result)}">${e(result)}</td>` +
+      `<td>${next}</td><td class="muted">${e(j.lastDetail ?? '')}</td></tr>`
+    );
+  });
+  return (
+    `${head}<table class="schedule"><thead><tr><th>job</th><th>every</th><th>last run</th><th>result</th><th>next run</th><th>detail</th></tr></thead>` +
+    `<tbody>${rows.join('')}</tbody></table></section>`
+  );
+}
+
 function sourcesSection(snapshot: StatusSnapshot): string {
   const byLatencySource = new Map<string, string[]>();
   for (const s of snapshot.services) {
@@ -333,6 +355,7 @@ export function renderBody(snapshot: StatusSnapshot): string {
     servicesSection(snapshot.services) +
     generatorTable(snapshot) +
     modelsSection(snapshot.models, snapshot.generatedAtMs) +
+    scheduleSection(snapshot.schedule, snapshot.generatedAtMs) +
     sourcesSection(snapshot)
   );
 }

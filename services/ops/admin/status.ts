@@ -1,5 +1,6 @@
 // The shape of /status.json: everything the status page shows, with where each number came from.
 import type { EvalReport, EvalRow } from '../../offline/eval/run-eval.js';
+import type { ScheduleStatus } from '../scheduler/state.js';
 
 /** grpc.health.v1 statuses, plus UNREACHABLE when the Check call itself failed. */
 export type Health = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN' | 'SERVICE_UNKNOWN' | 'UNREACHABLE';
@@ -140,6 +141,8 @@ export interface StatusSnapshot {
   feedShare: FeedShare;
   eval: EvalView;
   models: ModelsView;
+  /** The scheduler's jobs: last and next run, result (<world>/schedule/state.json), and who leads. */
+  schedule: ScheduleStatus;
   /** Things the page could not find, in words (e.g. a metrics endpoint that is down). */
   notes: string[];
 }

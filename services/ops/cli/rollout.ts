@@ -1,4 +1,5 @@
 // `feedloom rollout`, `feedloom rollback`, `feedloom status` (services/ops/rollout).
+import { formatSchedule, readScheduleStatus } from '../scheduler/state.js';
 import { defineCommand, intFlag, JSON_OUTPUT, MODEL } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig } from '../../../libs/config/mesh.js';
 import { rollbackModel } from '../rollout/rollback.js';
@@ -73,11 +74,18 @@ export const rollbackCommand = defineCommand({
 export const statusCommand = defineCommand({
   name: 'status',
   usage: '[--json]',
-  summary: 'versions served per service and host, state history, last cycle',
+  summary: 'versions served per service and host, state history, last cycle, the scheduled jobs',
   options: { json: JSON_OUTPUT },
   async run({ values }) {
-    const status = await collectStatus(loadMeshConfig(values.config));
-    console.log(values.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+    const mesh = loadMeshConfig(values.config);
+    const [status, schedule] = await Promise.all([collectStatus(mesh), readScheduleStatus(mesh.world.dir)]);
+    console.log(
+      values.json
+        ? JSON.stringify({ ...status, schedule }, null, 2)
+        : `${formatStatus(status)}
+
+${formatSchedule(schedule)}`,
+    );
     return 0;
   },
 });

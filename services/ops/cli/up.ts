@@ -45,7 +45,7 @@ export async function startMesh(
   const telemetry = options.allInOne
     ? startTelemetry({ serviceName: 'feedloom.mesh', prometheus: metricsEndpointOf(mesh, mesh.services.blender.port) })
     : undefined;
-  const running = options.allInOne ? await startAllInOne(mesh) : await startProcesses(mesh, configPath);
+  const running = options.allInOne ? await startAllInOne(mesh, { configPath }) : await startProcesses(mesh, configPath);
   if (telemetry?.metricsUrl) console.log(`metrics at ${telemetry.metricsUrl}`);
   console.log(
     `mesh up (${options.allInOne ? 'all-in-one' : 'one process per service'}), ${running.addresses.size} services:`,

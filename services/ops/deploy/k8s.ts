@@ -1,10 +1,12 @@
-import type { MeshConfig } from '../../../libs/config/mesh.js';
+import { scheduleEnabled, type MeshConfig } from '../../../libs/config/mesh.js';
 
 /**
  * Kubernetes manifests for the mesh, generated from the same config both local run modes read:
  * a Deployment + headless Service per stateless component (so grpc-js resolves every pod through
  * DNS and balances round-robin), StatefulSets for the ANN shards and the events service, and the
- * mesh config itself as a ConfigMap with in-cluster DNS addresses.
+ * mesh config itself as a ConfigMap with in-cluster DNS addresses. The scheduler (batch jobs,
+ * compaction, retraining) is one more Deployment of one replica, the same component `up` runs:
+ * see the README's "Kubernetes" section for why not CronJobs.
  */
 export interface K8sOptions {
   namespace: string;
@@ -38,6 +40,8 @@ interface Workload {
   /** The component argument; ANN pods name themselves from their pod name. */
   componentArg: string;
   writesWorld?: boolean;
+  /** No gRPC port (the scheduler): no Service and no probes. */
+  serves?: false;
 }
 
 function workloads(mesh: MeshConfig, o: K8sOptions): Workload[] {
@@ -95,6 +99,18 @@ function workloads(mesh: MeshConfig, o: K8sOptions): Workload[] {
       replicas: mesh.ann.hosts.length,
       componentArg: 'ann.$(POD_NAME)',
     });
+  if (scheduleEnabled(mesh))
+    // One replica: one leader at a time is the lease's job, but a second pod would only wait.
+    list.push({
+      component: 'scheduler',
+      service: 'scheduler',
+      port: 0,
+      kind: 'Deployment',
+      replicas: 1,
+      componentArg: 'scheduler',
+      writesWorld: true,
+      serves: false,
+    });
   return list;
 }
 
@@ -132,19 +148,24 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
     'app.kubernetes.io/part-of': 'feedloom',
     'feedloom/component': w.component,
   };
-  const metricsPort = mesh.telemetry.metricsPortOffset > 0 ? w.port + mesh.telemetry.metricsPortOffset : undefined;
+  const metricsPort =
+    mesh.telemetry.metricsPortOffset > 0 && w.serves !== false ? w.port + mesh.telemetry.metricsPortOffset : undefined;
   const container = {
     name,
     image: o.image,
     command: ['node', '--import', 'tsx', 'services/ops/mesh/serve.ts', '--config', CONFIG_PATH, w.componentArg],
     env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-    ports: [
-      { name: 'grpc', containerPort: w.port },
-      ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort }] : []),
-    ],
-    // Kubernetes' native gRPC probes speak grpc.health.v1, which every feedloom server serves.
-    readinessProbe: { grpc: { port: w.port }, periodSeconds: 5 },
-    livenessProbe: { grpc: { port: w.port }, initialDelaySeconds: 30, periodSeconds: 10 },
+    ...(w.serves === false
+      ? {}
+      : {
+          ports: [
+            { name: 'grpc', containerPort: w.port },
+            ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort }] : []),
+          ],
+          // Kubernetes' native gRPC probes speak grpc.health.v1, which every feedloom server serves.
+          readinessProbe: { grpc: { port: w.port }, periodSeconds: 5 },
+          livenessProbe: { grpc: { port: w.port }, initialDelaySeconds: 30, periodSeconds: 10 },
+        }),
     resources: { requests: { cpu: '250m', memory: '256Mi' } },
     volumeMounts: [
       { name: 'mesh-config', mountPath: '/etc/feedloom', readOnly: true },
@@ -174,6 +195,9 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
       replicas: w.replicas,
       selector: { matchLabels: { 'app.kubernetes.io/name': name } },
       ...(w.kind === 'StatefulSet' ? { serviceName: w.service, podManagementPolicy: 'Parallel' } : {}),
+      // A writer of the world: the old pod is gone before the new one starts (the lease would make
+      // the new one wait for the old one's anyway).
+      ...(w.kind === 'Deployment' && w.writesWorld ? { strategy: { type: 'Recreate' } } : {}),
       template,
     },
   };
@@ -188,7 +212,7 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
       ports: [{ name: 'grpc', port: w.port, targetPort: w.port }],
     },
   };
-  return [workload, service];
+  return w.serves === false ? [workload] : [workload, service];
 }
 
 export function k8sManifests(mesh: MeshConfig, o: K8sOptions): K8sObject[] {

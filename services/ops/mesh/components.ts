@@ -1,11 +1,17 @@
-import type { MeshConfig } from '../../../libs/config/mesh.js';
+import { scheduleEnabled, type MeshConfig } from '../../../libs/config/mesh.js';
 import { portOf, serverComponents, type Component, type ComponentOptions } from '../../servers.js';
 import { adminComponent } from '../admin/component.js';
+import { schedulerComponent } from '../scheduler/component.js';
 
-/** Every component the config lists, in start-up order: the servers, then the status page. */
+/** Every component the config lists, in start-up order: the servers, the status page, the scheduler. */
 export function meshComponents(mesh: MeshConfig, options: ComponentOptions = {}): Component[] {
-  // The status page (HTTP), last: it reads every other component's address from the config.
-  return [...serverComponents(mesh, options), adminComponent(mesh, portOf(options))];
+  // The status page (HTTP): it reads every other component's address from the config. The
+  // scheduler last: its rollouts call the servers.
+  return [
+    ...serverComponents(mesh, options),
+    adminComponent(mesh, portOf(options)),
+    ...(scheduleEnabled(mesh) ? [schedulerComponent(mesh)] : []),
+  ];
 }
 
 export function findComponent(mesh: MeshConfig, name: string): Component {

@@ -7,12 +7,50 @@ import { checkGeneratorSettings } from '../../generators/registry.js';
 import { startInProcess, type ComponentOptions, type RunningMesh } from '../../servers.js';
 import { meshComponents } from './components.js';
 
-/** All-in-one: every server and the status page in this process, each on its own port, still talking gRPC. */
-export function startAllInOne(
+/**
+ * All-in-one: every server and the status page in this process, each on its own port, still talking
+ * gRPC. The scheduler too, unless the config is a file (configPath, as `up` has it): then it runs as
+ * its own process, since its jobs (DuckDB, EASE, dataset building, indexing) would stall the
+ * servers' event loop for seconds to minutes.
+ */
+export async function startAllInOne(
   mesh: MeshConfig,
-  options: ComponentOptions = {},
+  options: ComponentOptions & { configPath?: string } = {},
 ): Promise<RunningMesh & { servers: RunningServer[] }> {
-  return startInProcess(mesh, meshComponents(mesh, options), options);
+  const all = meshComponents(mesh, options);
+  const own = options.configPath ? all.filter((c) => c.name === 'scheduler') : [];
+  const running = await startInProcess(
+    mesh,
+    all.filter((c) => !own.includes(c)),
+    options,
+  );
+  if (own.length === 0) return running;
+  const scheduler = await spawnComponent(options.configPath!, 'scheduler').catch(async (err) => {
+    await running.stop();
+    throw err;
+  });
+  running.addresses.set('scheduler', scheduler.address);
+  return {
+    ...running,
+    stop: async () => {
+      await stopChildren([scheduler.child]);
+      await running.stop();
+    },
+  };
+}
+
+/** SIGTERM to each child still running; resolves once all have exited. */
+export function stopChildren(children: ChildProcess[]): Promise<void> {
+  return Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    ),
+  ).then(() => undefined);
 }
 
 const serveScript = fileURLToPath(new URL('./serve.ts', import.meta.url));
@@ -58,18 +96,7 @@ export async function startProcesses(
   await checkGeneratorSettings(mesh, configPath);
   const children = new Map<string, ChildProcess>();
   const addresses = new Map<string, string>();
-  const stop = async () => {
-    await Promise.all(
-      [...children.values()].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
-  };
+  const stop = () => stopChildren([...children.values()]);
   try {
     const components = meshComponents(mesh);
     const events = components[0];

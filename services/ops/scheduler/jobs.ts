@@ -1,0 +1,96 @@
+// The scheduler's jobs, from the mesh config's `schedule` section. Each may be re-run from scratch
+// after a crash: the batch jobs publish new snapshot versions atomically, compaction finishes or
+// redoes what a run left half done, and a cycle that died leaves its version `trained` (never
+// serving), which the next cycle ignores.
+import fs from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { parseInterval } from '../../../libs/config/interval.js';
+import { snapshotsDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
+import { eventLogEndMs, runBatchJobs } from '../../../libs/data/batch/run.js';
+import { compactLiveLog } from '../../../libs/data/live-compaction.js';
+import { LockHeldError } from '../../../libs/registry/fs-atomic.js';
+import { runCycle } from '../../offline/retrain/cycle.js';
+import { rolloutPublished } from '../rollout/retrain-hand-off.js';
+import type { ScheduledJob } from './scheduler.js';
+
+const SCHEDULER = 'scheduler';
+
+/** The enabled jobs of the config, in the order they run when due together. */
+export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
+  const { schedule } = mesh;
+  const worldDir = mesh.world.dir;
+  const jobs: ScheduledJob[] = [];
+  if (schedule.compaction.enabled)
+    jobs.push({
+      name: 'compaction',
+      everyMs: parseInterval(schedule.compaction.every),
+      async run(log) {
+        const result = await compactLiveLog(worldDir, {
+          closedAfterMs: parseInterval(schedule.compaction.closedAfter),
+          idleForMs: parseInterval(schedule.compaction.idleFor),
+          log,
+        });
+        const rows = result.days.reduce((sum, d) => sum + d.rows, 0);
+        const days = result.days.map((d) => d.day).join(', ');
+        return `${result.days.length} day(s) compacted${days ? ` (${days}: ${rows} events)` : ''}${result.skipped.length ? `; left: ${result.skipped.join('; ')}` : ''}`;
+      },
+    });
+  if (schedule.batch.enabled)
+    jobs.push({
+      name: 'batch',
+      everyMs: parseInterval(schedule.batch.every),
+      async run(log) {
+        const asOfMs = await eventLogEndMs(worldDir);
+        const results = await runBatchJobs({
+          worldDir,
+          snapshotsDir: snapshotsDirOf(mesh),
+          asOfMs,
+          settings: mesh.batch,
+          log,
+        });
+        return `${results.length} snapshots published, events up to ${new Date(asOfMs).toISOString()}`;
+      },
+    });
+  if (schedule.retrain.enabled)
+    jobs.push({
+      name: 'retrain',
+      everyMs: parseInterval(schedule.retrain.every),
+      async run(log) {
+        const cycle = () =>
+          runCycle({
+            mesh,
+            rollout: schedule.retrain.rollout ? rolloutPublished : undefined,
+            force: schedule.retrain.force,
+            runBy: SCHEDULER,
+            log,
+          });
+        let result: Awaited<ReturnType<typeof runCycle>>;
+        try {
+          result = await cycle();
+        } catch (err) {
+          // Only the lease holder runs the scheduler's cycles, so a scheduler's lock from another
+          // host (a pod that died) is a former leader's. A lock of this host is broken by the cycle
+          // itself when its process is gone; an operator's `feedloom retrain` is waited for.
+          if (!(
+            err instanceof LockHeldError &&
+            err.holder.what.endsWith(`(${SCHEDULER})`) &&
+            err.holder.host !== hostname()
+          ))
+            throw err;
+          log(`breaking the lock of a former leader's cycle: ${err.message}`);
+          await fs.rm(err.lockFile, { force: true });
+          result = await cycle();
+        }
+        const { report } = result;
+        const models = report.models.map(
+          (m) => `${m.model} ${m.version ?? '-'} ${m.outcome}${m.rollout ? ` (rollout: ${m.rollout.detail})` : ''}`,
+        );
+        const summary = `cycle ${report.id}: ${models.join('; ') || 'no model'}`;
+        const failed =
+          report.error || report.models.some((m) => m.outcome === 'failed' || (m.rollout && !m.rollout.ok));
+        if (failed) throw new Error(`${summary}${report.error ? `: ${report.error}` : ''}`);
+        return summary;
+      },
+    });
+  return jobs;
+}
