@@ -1,0 +1,100 @@
+// EASE's dense fit at the size of a simulated world (issue 14): one fit (λ 500) of the eval's
+// training matrix (the world's user-last:0.2 split) per OpenBLAS thread count, the eval's whole EASE
+// baseline (λ picked among six on a validation slice, then the final fit), the ease_neighbors batch
+// job, and with --before one fit by the in-JavaScript solve the LAPACK one replaced (same matrix,
+// largest weight difference reported).
+//   node --import tsx bench/ease-fit.ts --world DIR [--threads 1,2] [--before] [--no-eval] [--no-job] [--doc]
+// The split is built under DIR/eval/ (or reused) like `feedloom eval` does.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Ease } from '../libs/cf/ease.js';
+import { buildInteractions } from '../libs/cf/interactions.js';
+import { runBatchJobs } from '../libs/data/batch/run.js';
+import { pickEaseLambda } from '../libs/eval/baselines/tune-ease.js';
+import { buildSplitWorld } from '../libs/eval/split-world.js';
+import { easeWeightsInJs } from '../test/fixtures/ease-in-js.js';
+import { table, writeSection } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    world: { type: 'string' },
+    threads: { type: 'string', default: '1,2' },
+    before: { type: 'boolean', default: false },
+    'no-eval': { type: 'boolean', default: false },
+    'no-job': { type: 'boolean', default: false },
+    doc: { type: 'boolean', default: false },
+  },
+});
+if (!values.world) throw new Error('--world DIR is required');
+const worldDir = resolve(values.world);
+const rows: (string | number)[][] = [];
+const seconds = async <T>(run: () => Promise<T> | T): Promise<[T, number]> => {
+  const started = performance.now();
+  const result = await run();
+  return [result, (performance.now() - started) / 1000];
+};
+const record = (what: string, s: number, note = '') => {
+  rows.push([what, s.toFixed(1), note]);
+  console.log(`${what}: ${s.toFixed(1)} s ${note}`);
+};
+
+let shape = '';
+if (!values['no-eval']) {
+  const fraction = 0.2;
+  const split = await buildSplitWorld(worldDir, { fraction }, console.log);
+  const m = buildInteractions([...split.train].flatMap(([user, items]) => items.map((item) => [user, item] as const)));
+  shape = `${m.users.length.toLocaleString('en-US')} users × ${m.items.length.toLocaleString('en-US')} items, ${m.userItems.length.toLocaleString('en-US')} interactions`;
+  console.log(`eval training matrix: ${shape}`);
+  let fitted: Ease | undefined;
+  for (const threads of values.threads!.split(',').map(Number)) {
+    const [ease, s] = await seconds(() => Ease.fit(m, 500, { threads }));
+    record(`one fit, λ 500, LAPACK, ${threads} thread(s)`, s);
+    fitted = ease;
+  }
+  const [choice, tuned] = await seconds(() => pickEaseLambda(split.train, fraction, 100));
+  const [, final] = await seconds(() => Ease.fit(m, choice.lambda));
+  record(
+    'the eval’s EASE baseline: λ among 6 + the final fit',
+    tuned + final,
+    `λ ${choice.lambda} (tuning ${tuned.toFixed(1)} s, final fit ${final.toFixed(1)} s)`,
+  );
+  if (values.before) {
+    const [b, s] = await seconds(() => easeWeightsInJs(m, 500));
+    const n = m.items.length;
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const row = fitted!.scores([i]);
+      for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(row[j] - b[i * n + j]));
+    }
+    record('one fit, λ 500, in JavaScript (before)', s, `largest |ΔB| against LAPACK ${worst.toExponential(1)}`);
+  }
+}
+if (!values['no-job']) {
+  const snapshotsDir = mkdtempSync(join(tmpdir(), 'feedloom-bench-ease-'));
+  try {
+    const [[result]] = await seconds(() => runBatchJobs({ worldDir, snapshotsDir, only: ['ease_neighbors'] }));
+    record(
+      'ease_neighbors batch job (maxItems 5,000)',
+      result.ms / 1000,
+      `${result.rows} rows; ${result.notes?.join(' ') ?? ''}`,
+    );
+  } finally {
+    rmSync(snapshotsDir, { recursive: true, force: true });
+  }
+}
+
+if (values.doc) {
+  const name = basename(worldDir);
+  writeSection(
+    `ease-fit-${name}`,
+    `EASE's dense fit on \`${name}\``,
+    `node --import tsx bench/ease-fit.ts ${process.argv.slice(2).join(' ')}`,
+    [
+      shape ? `The eval's training matrix (user-last:0.2): ${shape}. Run under \`nice -n 10\`, beside other jobs.` : '',
+      '',
+      table(['what', 's', 'note'], rows),
+    ].join('\n'),
+  );
+}
