@@ -2,8 +2,9 @@
 // training matrix (the world's user-last:0.2 split) per OpenBLAS thread count, the eval's whole EASE
 // baseline (λ picked among six on a validation slice, then the final fit), the ease_neighbors batch
 // job, and with --before one fit by the in-JavaScript solve the LAPACK one replaced (same matrix,
-// largest weight difference reported).
-//   node --import tsx bench/ease-fit.ts --world DIR [--threads 1,2] [--before] [--no-eval] [--no-job] [--doc]
+// largest weight difference reported). CPU seconds beside wall seconds: on a shared machine the
+// wall clock is mostly the other jobs'.
+//   node --import tsx bench/ease-fit.ts --world DIR [--threads 1,2] [--before] [--no-baseline] [--no-eval] [--no-job] [--doc]
 // The split is built under DIR/eval/ (or reused) like `feedloom eval` does.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     before: { type: 'boolean', default: false },
     'no-eval': { type: 'boolean', default: false },
+    'no-baseline': { type: 'boolean', default: false },
     'no-job': { type: 'boolean', default: false },
     doc: { type: 'boolean', default: false },
   },
@@ -35,10 +37,12 @@ const seconds = async <T>(run: () => Promise<T> | T): Promise<[T, number]> => {
   const result = await run();
   return [result, (performance.now() - started) / 1000];
 };
-const record = (what: string, s: number, note = '') => {
-  rows.push([what, s.toFixed(1), note]);
-  console.log(`${what}: ${s.toFixed(1)} s ${note}`);
+const record = (what: string, s: number, cpu: string, note = '') => {
+  rows.push([what, s.toFixed(1), cpu, note]);
+  console.log(`${what}: ${s.toFixed(1)} s, CPU ${cpu} s ${note}`);
 };
+/** The CPU seconds the python solve reports in its timing line. */
+const cpuOf = (line: string) => /CPU ([\d.]+) s/.exec(line)?.[1] ?? '?';
 
 let shape = '';
 if (!values['no-eval']) {
@@ -49,26 +53,37 @@ if (!values['no-eval']) {
   console.log(`eval training matrix: ${shape}`);
   let fitted: Ease | undefined;
   for (const threads of values.threads!.split(',').map(Number)) {
-    const [ease, s] = await seconds(() => Ease.fit(m, 500, { threads }));
-    record(`one fit, λ 500, LAPACK, ${threads} thread(s)`, s);
+    let line = '';
+    const [ease, s] = await seconds(() => Ease.fit(m, 500, { threads, log: (l) => (line = l) }));
+    record(`one fit, λ 500, LAPACK, ${threads} thread(s)`, s, cpuOf(line), line);
     fitted = ease;
   }
-  const [choice, tuned] = await seconds(() => pickEaseLambda(split.train, fraction, 100));
-  const [, final] = await seconds(() => Ease.fit(m, choice.lambda));
-  record(
-    'the eval’s EASE baseline: λ among 6 + the final fit',
-    tuned + final,
-    `λ ${choice.lambda} (tuning ${tuned.toFixed(1)} s, final fit ${final.toFixed(1)} s)`,
-  );
+  if (!values['no-baseline']) {
+    const [choice, tuned] = await seconds(() => pickEaseLambda(split.train, fraction, 100));
+    const [, final] = await seconds(() => Ease.fit(m, choice.lambda));
+    record(
+      'the eval’s EASE baseline: λ among 6 + the final fit',
+      tuned + final,
+      '',
+      `λ ${choice.lambda} (tuning ${tuned.toFixed(1)} s, final fit ${final.toFixed(1)} s)`,
+    );
+  }
   if (values.before) {
+    const cpu = process.cpuUsage();
     const [b, s] = await seconds(() => easeWeightsInJs(m, 500));
+    const { user, system } = process.cpuUsage(cpu);
     const n = m.items.length;
     let worst = 0;
     for (let i = 0; i < n; i++) {
       const row = fitted!.scores([i]);
       for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(row[j] - b[i * n + j]));
     }
-    record('one fit, λ 500, in JavaScript (before)', s, `largest |ΔB| against LAPACK ${worst.toExponential(1)}`);
+    record(
+      'one fit, λ 500, in JavaScript (before)',
+      s,
+      ((user + system) / 1e6).toFixed(1),
+      `largest |ΔB| against LAPACK ${worst.toExponential(1)}`,
+    );
   }
 }
 if (!values['no-job']) {
@@ -78,6 +93,7 @@ if (!values['no-job']) {
     record(
       'ease_neighbors batch job (maxItems 5,000)',
       result.ms / 1000,
+      '',
       `${result.rows} rows; ${result.notes?.join(' ') ?? ''}`,
     );
   } finally {
@@ -94,7 +110,7 @@ if (values.doc) {
     [
       shape ? `The eval's training matrix (user-last:0.2): ${shape}. Run under \`nice -n 10\`, beside other jobs.` : '',
       '',
-      table(['what', 's', 'note'], rows),
+      table(['what', 'wall s', 'CPU s', 'note'], rows),
     ].join('\n'),
   );
 }

@@ -35,8 +35,12 @@ export class Ease {
     private readonly b: Float64Array,
   ) {}
 
-  /** Fits B on m's users × items; `threads`: OpenBLAS's (default every core). */
-  static async fit(m: Interactions, lambda: number, o: { threads?: number } = {}): Promise<Ease> {
+  /** Fits B on m's users × items; `threads`: OpenBLAS's (default every core); `log`: the solve's timing line. */
+  static async fit(
+    m: Interactions,
+    lambda: number,
+    o: { threads?: number; log?: (line: string) => void } = {},
+  ): Promise<Ease> {
     const n = m.items.length;
     const refusal = easeRefusal(n);
     if (refusal) throw new EaseRefused(refusal);
@@ -54,7 +58,7 @@ export class Ease {
           ...['--user-start', file('user_start.npy'), '--user-items', file('user_items.npy')],
           ...['--items', String(n), '--lambda', String(lambda), '--out', file('b.f64')],
         ],
-        { threads: o.threads ?? os.availableParallelism() },
+        { threads: o.threads ?? os.availableParallelism(), log: o.log },
       );
       return new Ease(n, lambda, readFloat64(file('b.f64'), n * n));
     } finally {
