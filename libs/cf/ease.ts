@@ -4,14 +4,13 @@
 // catalog is bounded; the solve runs in LAPACK (ease_weights.py, OpenBLAS on every core): in
 // JavaScript it took minutes per λ at 5k items. Used by the eval's baseline and by the
 // ease_neighbors batch job (which serves each row's strongest weights to the ease generator).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { topK } from '../top-k/top-k.js';
-import { writeNpy } from '../training/npy.js';
-import { runPython } from '../training/python.js';
+import { runPython } from '../python/python.js';
 import type { Interactions } from './interactions.js';
 
 const SCRIPT = fileURLToPath(new URL('./ease_weights.py', import.meta.url));
@@ -49,13 +48,20 @@ export class Ease {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'feedloom-ease-'));
     try {
       const file = (name: string) => path.join(dir, name);
-      await writeNpy(file('user_start.npy'), m.userStart);
-      await writeNpy(file('user_items.npy'), m.userItems);
+      // Raw little-endian int32 (the machine's order: x86 and arm64 are little-endian).
+      await writeFile(
+        file('user_start.i32'),
+        new Uint8Array(m.userStart.buffer, m.userStart.byteOffset, m.userStart.byteLength),
+      );
+      await writeFile(
+        file('user_items.i32'),
+        new Uint8Array(m.userItems.buffer, m.userItems.byteOffset, m.userItems.byteLength),
+      );
       // String(λ) is the shortest text that reads back as the same double.
       await runPython(
         SCRIPT,
         [
-          ...['--user-start', file('user_start.npy'), '--user-items', file('user_items.npy')],
+          ...['--user-start', file('user_start.i32'), '--user-items', file('user_items.i32')],
           ...['--items', String(n), '--lambda', String(lambda), '--out', file('b.f64')],
         ],
         { threads: o.threads ?? os.availableParallelism(), log: o.log },

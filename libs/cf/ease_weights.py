@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """EASE's weight matrix B for one λ, in LAPACK (the dense solve of libs/cf/ease.ts).
 
-    /usr/bin/python3 libs/cf/ease_weights.py --user-start U.npy --user-items I.npy --items N
+    /usr/bin/python3 libs/cf/ease_weights.py --user-start U.i32 --user-items I.i32 --items N
         --lambda L --out B.f64
 
-U and I are the binary user × item matrix in CSR (int32: user u's items are I[U[u]:U[u+1]]).
+U and I are the binary user × item matrix in CSR, raw little-endian int32 (user u's items are
+I[U[u]:U[u+1]]).
 P = (XᵀX + λI)⁻¹ through its Cholesky factor (LAPACK potrf + potri, n³ multiply-adds in all), then
 B_ij = −P_ij / P_jj off the diagonal and 0 on it. B is written row-major as raw little-endian
 float64, n² values, no header. The thread count is OpenBLAS's (OMP_NUM_THREADS).
@@ -27,8 +28,8 @@ def main(argv):
     a = p.parse_args(argv)
     started = time.perf_counter()
     n = a.items
-    user_start = np.load(a.user_start)
-    user_items = np.load(a.user_items)
+    user_start = np.fromfile(a.user_start, dtype="<i4")
+    user_items = np.fromfile(a.user_items, dtype="<i4")
 
     # Gram matrix XᵀX + λI: each user adds 1 to every pair of their items (Σ|row|² adds, X stays sparse).
     g = np.zeros((n, n))
