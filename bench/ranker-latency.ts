@@ -31,7 +31,7 @@ import {
   RANKER_KIND,
   type RankerEncoding,
 } from '../libs/ranking/encoding.js';
-import { runPython, trainerScript } from '../libs/training/python.js';
+import { runPython, trainerScript } from '../libs/python/python.js';
 import { feedsFor } from '../services/ranker/model-checks.js';
 import { spawnComponent } from '../services/ops/mesh/run.js';
 import { median, percentile, table, writeSection } from './lib.js';

@@ -1,11 +1,19 @@
 // EASE (Steck 2019): a dense item × item linear model with a zero diagonal, in closed form:
 //   P = (XᵀX + λI)⁻¹,  B = I − P·diag(1/diag(P)),  i.e. B_ij = −P_ij / P_jj off the diagonal.
-// A user's scores are their binary row times B. Dense means n² doubles and n³/2 multiply-adds, so
-// the catalog is bounded. Used by the eval's baseline and by the ease_neighbors batch job (which
-// serves each row's strongest weights to the ease generator).
+// A user's scores are their binary row times B. Dense means n² doubles and n³ multiply-adds, so the
+// catalog is bounded; the solve runs in LAPACK (ease_weights.py, OpenBLAS on every core): in
+// JavaScript it took minutes per λ at 5k items. Used by the eval's baseline and by the
+// ease_neighbors batch job (which serves each row's strongest weights to the ease generator).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { topK } from '../top-k/top-k.js';
-import { itemsOf, type Interactions } from './interactions.js';
-import { spdInverse } from './spd-inverse.js';
+import { runPython } from '../python/python.js';
+import type { Interactions } from './interactions.js';
+
+const SCRIPT = fileURLToPath(new URL('./ease_weights.py', import.meta.url));
 
 /** Above this many items the dense model is refused (n² doubles: 3.2 GB at 20k). */
 export const EASE_MAX_ITEMS = 20_000;
@@ -26,28 +34,42 @@ export class Ease {
     private readonly b: Float64Array,
   ) {}
 
-  static fit(m: Interactions, lambda: number): Ease {
+  /** Fits B on m's users × items; `threads`: OpenBLAS's (default every core); `log`: the solve's timing line. */
+  static async fit(
+    m: Interactions,
+    lambda: number,
+    o: { threads?: number; log?: (line: string) => void } = {},
+  ): Promise<Ease> {
     const n = m.items.length;
     const refusal = easeRefusal(n);
     if (refusal) throw new EaseRefused(refusal);
     if (!(lambda > 0)) throw new Error(`EASE: λ must be positive (got ${lambda})`);
-    // Gram matrix XᵀX + λI.
-    const g = new Float64Array(n * n);
-    for (let u = 0; u < m.users.length; u++) {
-      const row = itemsOf(m, u);
-      for (const i of row) {
-        const ri = i * n;
-        for (const j of row) g[ri + j] += 1;
-      }
+    if (n === 0) return new Ease(0, lambda, new Float64Array(0));
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'feedloom-ease-'));
+    try {
+      const file = (name: string) => path.join(dir, name);
+      // Raw little-endian int32 (the machine's order: x86 and arm64 are little-endian).
+      await writeFile(
+        file('user_start.i32'),
+        new Uint8Array(m.userStart.buffer, m.userStart.byteOffset, m.userStart.byteLength),
+      );
+      await writeFile(
+        file('user_items.i32'),
+        new Uint8Array(m.userItems.buffer, m.userItems.byteOffset, m.userItems.byteLength),
+      );
+      // String(λ) is the shortest text that reads back as the same double.
+      await runPython(
+        SCRIPT,
+        [
+          ...['--user-start', file('user_start.i32'), '--user-items', file('user_items.i32')],
+          ...['--items', String(n), '--lambda', String(lambda), '--out', file('b.f64')],
+        ],
+        { threads: o.threads ?? os.availableParallelism(), log: o.log },
+      );
+      return new Ease(n, lambda, readFloat64(file('b.f64'), n * n));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    for (let i = 0; i < n; i++) g[i * n + i] += lambda;
-    const p = spdInverse(g, n);
-    const diag = Float64Array.from({ length: n }, (_, j) => p[j * n + j]);
-    for (let i = 0; i < n; i++) {
-      const ri = i * n;
-      for (let j = 0; j < n; j++) p[ri + j] = i === j ? 0 : -p[ri + j] / diag[j];
-    }
-    return new Ease(n, lambda, p);
   }
 
   /**
@@ -69,4 +91,23 @@ export class Ease {
     }
     return scores;
   }
+}
+
+/** A raw little-endian float64 file of exactly `count` values, read in pieces (it can pass 2 GiB). */
+function readFloat64(file: string, count: number): Float64Array {
+  const out = new Float64Array(count);
+  const bytes = new Uint8Array(out.buffer);
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size !== bytes.byteLength) throw new Error(`EASE: ${file} has ${size} bytes, expected ${bytes.byteLength}`);
+    for (let at = 0; at < bytes.byteLength;) {
+      const read = readSync(fd, bytes, at, Math.min(2 ** 30, bytes.byteLength - at), at);
+      if (read === 0) throw new Error(`EASE: ${file} ended at byte ${at}`);
+      at += read;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
 }

@@ -31,4 +31,4 @@ export {
   type TrainMfResult,
 } from './mf.js';
 export { readNpy, writeNpy, encodeNpy, decodeNpy, type NpyArray } from './npy.js';
-export { runPython, trainerScript, DEFAULT_PYTHON } from './python.js';
+export { runPython, trainerScript, DEFAULT_PYTHON } from '../python/python.js';

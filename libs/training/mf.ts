@@ -10,7 +10,7 @@ import { defineSnapshot, publishSnapshot } from '../data/snapshots.js';
 import { DAY_MS, readWorldManifest, worldPaths } from '../data/world.js';
 import { ModelRegistry, type BaseManifest, type VersionInfo } from '../registry/registry.js';
 import { readNpy, writeNpy } from './npy.js';
-import { runPython, trainerScript } from './python.js';
+import { runPython, trainerScript } from '../python/python.js';
 
 export const MF_MODEL = 'mf';
 export const MF_SNAPSHOT = 'mf_factors';

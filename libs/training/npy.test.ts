@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeNpy, encodeNpy, readNpy, writeNpy } from './npy.js';
-import { DEFAULT_PYTHON } from './python.js';
+import { DEFAULT_PYTHON } from '../python/python.js';
 
 describe('npy', () => {
   it('round-trips every supported dtype with its shape, header aligned to 64 bytes', () => {

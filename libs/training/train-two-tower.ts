@@ -13,7 +13,7 @@ import {
   type TwoTowerManifest,
 } from '../features/two-tower.js';
 import { ModelRegistry, type VersionInfo } from '../registry/registry.js';
-import { runPython, trainerScript } from './python.js';
+import { runPython, trainerScript } from '../python/python.js';
 import { buildTwoTowerDataset, type TwoTowerDatasetOptions } from './two-tower-dataset.js';
 import { verifyTwoTowerOnnx, type OnnxCheck } from './verify-onnx.js';
 

@@ -10,13 +10,13 @@ const pairs = (rows: Record<string, string[]>) =>
   Object.entries(rows).flatMap(([u, items]) => items.map((i) => [u, i] as const));
 
 describe('EASE λ', () => {
-  it('picks λ on the last share of each user’s training items', () => {
+  it('picks λ on the last share of each user’s training items', async () => {
     const rng = createRng(5);
     const train = new Map<string, string[]>();
     // Two taste groups: items of the user's own group only.
     for (let u = 0; u < 40; u++)
       train.set(`u${u}`, rng.shuffle(Array.from({ length: 10 }, (_, i) => `g${u % 2}-${i}`)).slice(0, 7));
-    const choice = pickEaseLambda(train, 0.2, 5, [1, 1000]);
+    const choice = await pickEaseLambda(train, 0.2, 5, [1, 1000]);
     expect(choice.validationUsers).toBe(40);
     expect(Object.keys(choice.recallByLambda)).toEqual(['1', '1000']);
     for (const r of Object.values(choice.recallByLambda)) expect(r).toBeGreaterThan(0.5);

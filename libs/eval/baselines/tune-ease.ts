@@ -20,12 +20,12 @@ export interface EaseLambdaChoice {
  * λ with the best mean recall@k on those held-back items (the smaller λ on a tie).
  * `trainByUser` lists each user's training items oldest first.
  */
-export function pickEaseLambda(
+export async function pickEaseLambda(
   trainByUser: ReadonlyMap<string, readonly string[]>,
   fraction: number,
   k: number,
   lambdas = EASE_LAMBDAS,
-): EaseLambdaChoice {
+): Promise<EaseLambdaChoice> {
   const fitPairs: [string, string][] = [];
   const validation = new Map<string, { fit: readonly string[]; heldOut: Set<string> }>();
   for (const [user, items] of trainByUser) {
@@ -37,7 +37,7 @@ export function pickEaseLambda(
   const recallByLambda: Record<string, number> = {};
   let best = { lambda: lambdas[0], recall: -1 };
   for (const lambda of lambdas) {
-    const ease = Ease.fit(m, lambda);
+    const ease = await Ease.fit(m, lambda);
     const recall = mean(
       [...validation.values()].map(({ fit, heldOut }) => {
         const own = indicesOf(m, fit);

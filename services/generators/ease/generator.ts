@@ -15,7 +15,8 @@ export default defineGenerator({
   kind: 'learned',
   description:
     "EASE (closed-form item–item linear model on clicks and saves): items with the largest summed weights from the user's engaged items.",
-  requestCost: 'O(seeds × 100 neighbours), seeds ≤ maxSeeds (default 100); empty above 5,000 engaged items (no model)',
+  requestCost:
+    'O(seeds × 100 neighbours), seeds ≤ maxSeeds (default 100); only the 5,000 most engaged items have neighbours (batch.ease_neighbors.maxItems)',
   snapshots: [easeNeighbors],
   settings: z.object({
     /** The user's clicked or saved items (the context's, newest and saves first) whose rows of B are summed, at most. */

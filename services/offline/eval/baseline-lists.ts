@@ -18,11 +18,14 @@ export interface BaselineLists {
   ease?: EaseLambdaChoice;
 }
 
-export function baselineLists(
+/** A baseline's lists and note, before it is named and timed. */
+type Lists = Omit<BaselineLists, 'name' | 'seconds'>;
+
+export async function baselineLists(
   train: ReadonlyMap<string, readonly string[]>,
   users: readonly string[],
   o: { k: number; fraction: number; log: (line: string) => void },
-): BaselineLists[] {
+): Promise<BaselineLists[]> {
   const m = buildInteractions([...train].flatMap(([user, items]) => items.map((item) => [user, item] as const)));
   o.log(
     `baselines on ${m.users.length} users × ${m.items.length} items (${m.userItems.length} training interactions) …`,
@@ -34,41 +37,41 @@ export function baselineLists(
         return [u, unseenTop(scores(own), o.k, own).map((i) => m.items[i])];
       }),
     );
-  const timed = (name: string, run: () => Omit<BaselineLists, 'name' | 'seconds'>): BaselineLists => {
+  const timed = async (name: string, run: () => Lists | Promise<Lists>): Promise<BaselineLists> => {
     const started = performance.now();
-    const result = run();
+    const result = await run();
     const seconds = (performance.now() - started) / 1000;
     o.log(`  ${name}: ${seconds.toFixed(1)} s${result.note ? ` (${result.note})` : ''}`);
     return { name, seconds, ...result };
   };
   return [
-    timed('popularity', () => {
+    await timed('popularity', () => {
       const scores = popularityScores(m);
       return { lists: listsOf(() => scores), note: 'users per item in the training part' };
     }),
-    timed('item-kNN (cosine)', () => {
+    await timed('item-kNN (cosine)', () => {
       const knn = new ItemKnn(m);
       return {
         lists: listsOf((own) => knn.scores(own)),
         note: 'sum of cosine similarities to the user’s items, all neighbours',
       };
     }),
-    timed('EASE', () => easeLists(m, train, listsOf, o)),
+    await timed('EASE', () => easeLists(m, train, listsOf, o)),
   ];
 }
 
-function easeLists(
+async function easeLists(
   m: Interactions,
   train: ReadonlyMap<string, readonly string[]>,
   listsOf: (scores: (own: Int32Array) => Float64Array) => Map<string, string[]>,
   o: { k: number; fraction: number },
-): Omit<BaselineLists, 'name' | 'seconds'> {
+): Promise<Lists> {
   const refusal = easeRefusal(m.items.length);
   if (refusal) return { note: refusal };
   try {
     // λ on the last share of each user's training items, then the model on all of them.
-    const ease = pickEaseLambda(train, o.fraction, o.k);
-    const model = Ease.fit(m, ease.lambda);
+    const ease = await pickEaseLambda(train, o.fraction, o.k);
+    const model = await Ease.fit(m, ease.lambda);
     return {
       lists: listsOf((own) => model.scores(own)),
       note: `λ = ${ease.lambda}, picked on a validation slice of ${ease.validationUsers} users`,

@@ -29,7 +29,7 @@ import {
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { preScoreSessions, replayProposals } from './prescore-replay.js';
 import { replayCandidates } from './candidate-replay.js';
-import { runPython, trainerScript } from '../../../libs/training/python.js';
+import { runPython, trainerScript } from '../../../libs/python/python.js';
 import { checkEncoding, checkProbe, checkServingProbe, checkSignature } from '../../ranker/model-checks.js';
 
 export type RankerVariant = 'sequence' | 'no_sequence' | 'early_fusion';

@@ -1,5 +1,6 @@
-// Runs the Python trainers (services/offline/trainer/*.py) with Debian's Python, which has PyTorch, onnx and
-// numpy (`python3` on PATH may be another interpreter without them).
+// Runs the Python scripts (the trainers in services/offline/trainer/*.py, EASE's dense solve in libs/cf/)
+// with Debian's Python, which has PyTorch, onnx and numpy (`python3` on PATH may be another
+// interpreter without them).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,8 @@ export interface RunPythonOptions {
   /** Each line the script writes to stderr (its progress log). */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** OpenMP/BLAS threads (default 1: see the spawn below). */
+  threads?: number;
 }
 
 /** Runs script with args; resolves on exit 0, rejects with the end of its stderr otherwise. */
@@ -27,13 +30,14 @@ export function runPython(script: string, args: string[], options: RunPythonOpti
         `${python} not found: install Debian's python3 with python3-torch, python3-onnx and python3-numpy (make setup)`,
       ),
     );
-  if (!existsSync(script)) return Promise.reject(new Error(`trainer script ${script} not found`));
+  if (!existsSync(script)) return Promise.reject(new Error(`python script ${script} not found`));
+  const threads = String(options.threads ?? 1);
   return new Promise((resolve, reject) => {
     const child = spawn(python, ['-W', 'ignore::UserWarning', script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      // One thread each: on a small shared machine more threads spin against each other (and
-      // results stay bit-for-bit repeatable).
-      env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', PYTHONUNBUFFERED: '1' },
+      // One thread each by default: on a small shared machine a trainer's threads spin against each
+      // other (and results stay bit-for-bit repeatable). A dense LAPACK solve does use more.
+      env: { ...process.env, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads, PYTHONUNBUFFERED: '1' },
       signal: options.signal,
     });
     const tail: string[] = [];
