@@ -286,7 +286,8 @@ function modelsSection(models: ModelsView, nowMs: number): string {
 function scheduleSection(schedule: StatusSnapshot['schedule'], nowMs: number): string {
   const names = Object.keys(schedule.jobs);
   const head = `<section><h2>Schedule <span class="sub">the scheduler's jobs: last run and result, next run${schedule.leader ? ` · leader ${e(schedule.leader.holder)}` : ' · no leader'}</span></h2>`;
-  if (names.length === 0) return `${head}<p class="muted">No scheduler has run on this world (the config's schedule, or no scheduler component).</p></section>`;
+  if (names.length === 0)
+    return `${head}<p class="muted">No scheduler has run on this world (the config's schedule, or no scheduler component).</p></section>`;
   const at = (ms?: number) => (ms === undefined ? '-' : `${clock(ms)} UTC`);
   const rows = names.map((name) => {
     const j = schedule.jobs[name];
