@@ -51,6 +51,12 @@ const blender = service
     /** At most this share of a page from any single generator's exclusive proposals. */
     maxSourceShare: z.number().min(0.05).max(1).default(0.6),
     /**
+     * Use the world's learned pre-score weights (<world>/blend-weights.json, fitted by prepareWorld on
+     * an imported log's own training data) in place of the generators' configured ones, where the
+     * world has them.
+     */
+    learnedWeights: z.boolean().default(true),
+    /**
      * Blends one blender works on at once; beyond it a request is refused at once (UNAVAILABLE, to
      * be retried on another replica) instead of queueing until every Blend is late.
      */
