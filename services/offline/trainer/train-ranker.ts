@@ -194,8 +194,9 @@ async function buildDataset(
  * requests per step and at least 600 steps (on a small log, many epochs); each (generator, rank)
  * pair its own embedding, summed over every proposal (the model must read which generator ranked
  * the item where, as pre-score does), and beside them, per generator, whether it proposed the item
- * and its reciprocal rank (a learned rank fusion; docs/RELEVANCE.md, "The served page against
- * EASE"); item ids dropped more often (one request per user: ids memorize fast).
+ * and its reciprocal rank (a learned rank fusion), and the candidate's place in the request (the
+ * blender sends its top N in pre-score order: the model starts from that order; docs/RELEVANCE.md,
+ * "The served page against EASE"); item ids dropped more often (one request per user: ids memorize fast).
  */
 const REPLAYED_TRAINER_ARGS = [
   '--batch',
@@ -204,6 +205,7 @@ const REPLAYED_TRAINER_ARGS = [
   '600',
   '--source-pairs',
   '--source-ranks',
+  '--prescore-place',
   '--item-dropout',
   '0.5',
 ];
