@@ -13,7 +13,9 @@ Variants (same candidate tower, same heads, same loss):
 
 With source_ranks, a fixed-size view of the same proposals is added: per generator of the vocabulary,
 whether it proposed the candidate and a smooth reciprocal rank, through one linear layer (a learned
-rank fusion the model can read directly, where the pair embeddings see only rank buckets).
+rank fusion the model can read directly, where the pair embeddings see only rank buckets). With
+prescore_place, each candidate's place in its request (replayed requests, like the blender's Rank
+calls, list the candidates in pre-score order): the slot in training, the row at serving.
 
 A candidate's sources (the generators that proposed it, with their ranks) are the mean of
 (generator + rank-bucket) embeddings, or with source_pairs (the blender's replayed candidates on an
