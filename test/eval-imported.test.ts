@@ -98,8 +98,15 @@ describe('eval on an imported world', () => {
     expect(Object.keys(blend)).toEqual(['Blend (page of 20)', 'Blend (page of 100)']);
     expect(Object.keys(blend['Blend (page of 20)'].recall)).toEqual(['@20']);
     expect(blend['Blend (page of 100)'].recall['@100']).toBeGreaterThan(0);
-    // Ranked by the ranker prepared on the training part, every page.
+    // Ranked by the ranker prepared on the training part, every page; none holds an item of the user's own history.
     for (const b of report.blends) expect(b.note ?? '', b.name).not.toMatch(/not ranked|failed/);
+    for (const b of report.blends) expect(b.historyItems, b.name).toBe(0);
+    // The blend weights the served pages used were learned on the training part's own replay, and say how they did there.
+    const learned = report.learnedWeights!;
+    expect(Object.keys(learned.weights)).toEqual(expect.arrayContaining(['ease', 'mf', 'two_tower']));
+    expect(learned.users.tune).toBeGreaterThan(0);
+    expect(learned.users.holdout).toBeGreaterThan(0);
+    expect(learned.after.tune).toBeGreaterThanOrEqual(learned.before.tune);
 
     const base = Object.fromEntries(report.baselines.map((b) => [b.name, b.recall]));
     expect(Object.keys(base)).toEqual(['popularity', 'item-kNN (cosine)', 'EASE']);

@@ -55,6 +55,15 @@ describe('the ranker on an imported log, trained on replayed candidates', () => 
 
   it('ranks the candidates users went on to interact with above the others better than pre-score order', () => {
     expect(result.info.state).toBe('validated');
+    // Validated means the served ONNX graph reproduces PyTorch (its probes, and the held-out AUCs to
+    // 0.005), also for what the model derives inside the graph from the inputs the Ranker service
+    // encodes (libs/ranking/encoding.ts): per-generator ranks from cand_source and cand_rank, and each
+    // candidate's place in the request (trained as its pre-score place, served as its row).
+    expect(result.info.manifest.training).toMatchObject({
+      source_pairs: true,
+      source_ranks: true,
+      prescore_place: true,
+    });
     const { heldout, baselines } = result;
     // Over every held-out user's candidates (about 20 users × 200 candidates here); the margin on
     // this log is about 0.08 (0.75 against 0.67).

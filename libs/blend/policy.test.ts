@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SourceState } from '../../generated/feedloom/v1/blender.js';
 import { UserContext } from '../../generated/feedloom/v1/common.js';
 import { parseMeshConfig } from '../config/mesh.js';
 import { policyFromConfig } from './policy.js';
+import { LEARNED_WEIGHTS_FILE, writeLearnedWeights } from './learned-weights.js';
 import type { ItemCatalog, SourceAnswer } from './types.js';
 
 const mesh = (blender: Record<string, number>) =>
@@ -35,6 +39,33 @@ describe('policyFromConfig', () => {
     expect(policy.rrfK).toBe(10);
     expect(policy.pageRules).toEqual({ maxPerCreator: 2, maxSourceShare: 0.5 });
     expect(policyFromConfig(mesh({})).pageRules).toEqual({ maxPerCreator: 3, maxSourceShare: 0.6 });
+  });
+
+  it("takes the world's learned weights for the generators they name, unless the config turns them off", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'learned-weights-'));
+    try {
+      const inWorld = (blender: Record<string, unknown>) => {
+        const m = mesh(blender as Record<string, number>);
+        m.world.dir = dir;
+        return m;
+      };
+      expect(Object.fromEntries(policyFromConfig(inWorld({})).weights)).toEqual({ a: 2, b: 1 });
+      await writeLearnedWeights(dir, {
+        weights: { b: 0 },
+        objective: 'test',
+        before: { tune: 0, holdout: 0 },
+        after: { tune: 0, holdout: 0 },
+        users: { tune: 1, holdout: 1 },
+        learnedAt: '',
+      });
+      expect(Object.fromEntries(policyFromConfig(inWorld({})).weights)).toEqual({ a: 2, b: 0 });
+      expect(Object.fromEntries(policyFromConfig(inWorld({}), { learned: false }).weights)).toEqual({ a: 2, b: 1 });
+      expect(Object.fromEntries(policyFromConfig(inWorld({ learnedWeights: false })).weights)).toEqual({ a: 2, b: 1 });
+      writeFileSync(join(dir, LEARNED_WEIGHTS_FILE), JSON.stringify({ weights: { b: -1 } }));
+      expect(() => policyFromConfig(inWorld({}))).toThrow(/finite numbers ≥ 0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('pages the eligible candidates under its own rules and weights; other weights leave it as it was', () => {

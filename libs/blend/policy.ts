@@ -3,6 +3,7 @@ import type { MeshConfig } from '../config/mesh.js';
 import { composePage, type PageRules } from './compose-page.js';
 import { dedupe } from './dedupe.js';
 import { filterCandidates, filterInput } from './filter.js';
+import { readLearnedWeights } from './learned-weights.js';
 import { preScore } from './pre-score.js';
 import type { BlendCandidate, ItemCatalog, SourceAnswer } from './types.js';
 
@@ -53,10 +54,18 @@ export class BlendPolicy {
   }
 }
 
-/** The blend policy the mesh config sets: every generator's weight, the blender's rrfK and page rules. */
-export function policyFromConfig(mesh: MeshConfig): BlendPolicy {
+/**
+ * The blend policy the mesh config sets: every generator's weight, the blender's rrfK and page rules.
+ * The world's learned weights (learned-weights.ts), where it has them and the config allows them
+ * (services.blender.learnedWeights), replace the config's for the generators they name;
+ * `learned: false` reads the config's alone (the start of a new fit).
+ */
+export function policyFromConfig(mesh: MeshConfig, options: { learned?: boolean } = {}): BlendPolicy {
   const blender = mesh.services.blender;
-  return new BlendPolicy(new Map(mesh.generators.map((g) => [g.name, g.weight])), blender.rrfK, {
+  const learned =
+    options.learned !== false && blender.learnedWeights ? readLearnedWeights(mesh.world.dir)?.weights : undefined;
+  const weights = new Map(mesh.generators.map((g) => [g.name, learned?.[g.name] ?? g.weight]));
+  return new BlendPolicy(weights, blender.rrfK, {
     maxPerCreator: blender.maxPerCreator,
     maxSourceShare: blender.maxSourceShare,
   });

@@ -51,6 +51,12 @@ const blender = service
     maxPerCreator: z.number().int().min(1).max(500).default(3),
     /** At most this share of a page from any single generator's exclusive proposals. */
     maxSourceShare: z.number().min(0.05).max(1).default(0.6),
+    /**
+     * Use the world's learned pre-score weights (<world>/blend-weights.json, fitted by prepareWorld on
+     * an imported log's own training data) in place of the generators' configured ones, where the
+     * world has them.
+     */
+    learnedWeights: z.boolean().default(true),
   })
   .strict();
 

@@ -1,6 +1,8 @@
 // The mesh's lists on a split's training world: the world is prepared like any other (snapshots,
 // mf, two-tower and its index, a first ranker), served all-in-one on ephemeral ports, and every
 // generator and the Blender are called over gRPC for each test user.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Candidate } from '../../../generated/feedloom/v1/common.js';
 import {
   BlenderClient,
@@ -14,6 +16,7 @@ import { callUnary, connect } from '../../../libs/bootstrap/client.js';
 import { registryDirOf, snapshotsDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { itemCatalogOf } from '../../../libs/blend/catalog.js';
 import { policyFromConfig, type BlendPolicy } from '../../../libs/blend/policy.js';
+import { learnedWeightsPath, readLearnedWeights, type LearnedWeights } from '../../../libs/blend/learned-weights.js';
 import type { ItemCatalog } from '../../../libs/blend/types.js';
 import { itemMeta } from '../../../libs/data/batch/jobs/item_meta.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
@@ -27,8 +30,12 @@ import { loadGeneratorModule } from '../../generators/registry.js';
 /** Deadlines for the eval: a loaded machine must not change what is measured. */
 const EVAL_DEADLINE_MS = 10_000;
 const CALL_TIMEOUT_MS = 60_000;
+/** The ranker's training budget for the eval: its steps (--min-steps), not the machine's load, decide where it stops. */
+const EVAL_RANKER_BUDGET_S = 1_200;
 
 export interface MeshLists {
+  /** The training world's learned blend weights, when it has them (an imported log with a ranker). */
+  learnedWeights?: LearnedWeights;
   generators: { name: string; kind: string; lists: Map<string, string[]>; errors: number }[];
   /**
    * One per page size: the Blend as served (ranker on as configured), and `preScore`: the same
@@ -67,14 +74,24 @@ export async function meshLists(
     ks: number[];
     /** Seed of the models trained on the world (default: each trainer's, 7). */
     seed?: number;
+    /**
+     * Learn the world's blend weights and ranker again (their earlier versions go), keeping its
+     * snapshots and generator models: for experiments on the blend and the ranker.
+     */
+    retrainRanker?: boolean;
     log: (line: string) => void;
   },
 ): Promise<MeshLists> {
   const maxK = Math.max(...o.ks);
   const log = (line: string) => o.log(`  ${line}`);
+  if (o.retrainRanker && mesh.services.ranker) {
+    o.log(`dropping the training world's ranker and learned blend weights, to learn them again …`);
+    await rm(join(registryDirOf(mesh), mesh.services.ranker.model), { recursive: true, force: true });
+    await rm(learnedWeightsPath(mesh.world.dir), { force: true });
+  }
   o.log(`preparing the training world for the mesh …`);
   // The two-tower model under evaluation trains on every training interaction (as the last-day eval does).
-  await prepareWorld(mesh, { log, twoTowerOnAll: true, seed: o.seed });
+  await prepareWorld(mesh, { log, twoTowerOnAll: true, seed: o.seed, rankerBudgetS: EVAL_RANKER_BUDGET_S });
   // A ranker that failed validation on the training part is not served: pages keep pre-score order.
   const ranker =
     mesh.services.ranker &&
@@ -156,7 +173,11 @@ export async function meshLists(
     for (const g of generators) g.client.close();
     await running.stop();
   }
-  return { generators: generators.map(({ name, kind, lists, errors }) => ({ name, kind, lists, errors })), blends };
+  return {
+    ...(mesh.services.blender.learnedWeights && { learnedWeights: readLearnedWeights(mesh.world.dir) }),
+    generators: generators.map(({ name, kind, lists, errors }) => ({ name, kind, lists, errors })),
+    blends,
+  };
 }
 
 /**

@@ -17,7 +17,7 @@ import { startServers } from '../../servers.js';
 import { prepareAsOf } from '../trainer/prepare-as-of.js';
 import { ReplayedBlend, type RecordedAnswers } from './replayed-blend.js';
 import { testDayEngagements } from './test-set.js';
-import { tuneWeights, type WeightTuning } from './tune-weights.js';
+import { tuneWeights, type WeightTuning } from '../../../libs/blend/tune-weights.js';
 import { trueVsOracle } from './true-vs-oracle.js';
 
 export interface EvalRow {

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
+import type { LearnedWeights } from '../../../libs/blend/learned-weights.js';
 import type { EaseLambdaChoice } from '../../../libs/eval/baselines/tune-ease.js';
 import { catalogCoverage, mean, recallCappedAtK } from '../../../libs/eval/metrics.js';
 import { splitName, type UserLastSplit } from '../../../libs/eval/user-last-split.js';
@@ -24,6 +25,8 @@ export interface SplitEvalRow {
   coverage: number;
   note?: string;
   errors?: number;
+  /** Blend rows: items on the served pages that are in the user's own training history (the blender filters them: 0). */
+  historyItems?: number;
 }
 
 export interface SplitEvalReport {
@@ -48,6 +51,12 @@ export interface SplitEvalReport {
    */
   preScoreBlends?: SplitEvalRow[];
   baselines: SplitEvalRow[];
+  /**
+   * The training world's learned blend weights (the served Blend's pre-score), with their objective
+   * before and after on the replayed users they were fitted on and on the others: no test user's
+   * held-out items are read to learn them.
+   */
+  learnedWeights?: LearnedWeights;
   /** EASE's λ and the validation recall@K (largest K) of every λ tried. */
   easeLambda?: EaseLambdaChoice;
   /** Why the mesh rows are missing, when preparing or serving the training world failed. */
@@ -63,6 +72,8 @@ export async function runSplitEval(
     maxUsers: number;
     /** Seed of the models trained on the training world (default 7). */
     seed?: number;
+    /** Learn the training world's blend weights and ranker again, reusing its snapshots and generator models. */
+    retrainRanker?: boolean;
     log?: (line: string) => void;
   },
 ): Promise<SplitEvalReport> {
@@ -141,8 +152,16 @@ export async function runSplitEval(
 
   try {
     const served = await clock('mesh', () =>
-      meshLists(meshForWorld(mesh, split.dir), { users, train: split.train, ks, seed: options.seed, log }),
+      meshLists(meshForWorld(mesh, split.dir), {
+        users,
+        train: split.train,
+        ks,
+        seed: options.seed,
+        retrainRanker: options.retrainRanker,
+        log,
+      }),
     );
+    if (served.learnedWeights) report.learnedWeights = served.learnedWeights;
     report.generators = served.generators.map((g) =>
       row(g.name, 'generator', g.lists, ks, g.errors ? { errors: g.errors } : {}),
     );
@@ -155,7 +174,11 @@ export async function runSplitEval(
         'blend',
         b.lists,
         ks.filter((k) => k <= b.limit),
-        { ...(notes.length ? { note: notes.join(', ') } : {}), ...(b.errors ? { errors: b.errors } : {}) },
+        {
+          ...(notes.length ? { note: notes.join(', ') } : {}),
+          ...(b.errors ? { errors: b.errors } : {}),
+          historyItems: users.reduce((n, u) => n + (b.lists.get(u) ?? []).filter((i) => own.get(u)!.has(i)).length, 0),
+        },
       );
     });
     report.blend = report.blends[report.blends.length - 1];

@@ -7,16 +7,20 @@
 // dedupes, filters and pre-scores their answers, and the top N of the pre-score order, each with
 // every (generator, rank) that proposed it, is the request. libs/ranking/dataset.ts labels each
 // candidate by whether the user went on to interact with it (the held-out interactions).
+// The answers themselves (replayAnswers: every eligible candidate, before any weights) are also what
+// a world's blend weights are learned on (learn-blend-weights.ts).
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { snapshotsDirOf } from '../../../libs/config/mesh.js';
 import { itemCatalogOf } from '../../../libs/blend/catalog.js';
-import { policyFromConfig } from '../../../libs/blend/policy.js';
+import { policyFromConfig, type BlendPolicy } from '../../../libs/blend/policy.js';
+import type { BlendCandidate, ItemCatalog } from '../../../libs/blend/types.js';
 import { itemMeta } from '../../../libs/data/batch/jobs/item_meta.js';
 import { popularity } from '../../../libs/data/batch/jobs/popularity.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
 import { buildSplitWorld } from '../../../libs/eval/split-world.js';
 import { rankerCatalog } from '../../../libs/ranking/catalog.js';
+import type { RankerItem } from '../../../libs/ranking/encoding.js';
 import type { CandidateReplay } from '../../../libs/ranking/dataset.js';
 import { prepareGenerators } from './prepare-generators.js';
 import { serveGenerators } from './serve-generators.js';
@@ -26,12 +30,70 @@ export const REPLAY_HELDOUT_FRACTION = 0.2;
 /** The ranker's topN when the mesh configures none. */
 const DEFAULT_TOP_N = 200;
 
+/** What the blender had for each replayed user after dedupe and filter, before any weights. */
+export interface ReplayedAnswers {
+  users: {
+    user: string;
+    /** The user's history is their actions before this; their held-out interactions come after. */
+    historyEndMs: number;
+    /** Every candidate the filter kept, with every (generator, rank) that proposed it. */
+    eligible: BlendCandidate[];
+    /** The user's held-out items (what they went on to interact with). */
+    heldOut: ReadonlySet<string>;
+  }[];
+  /** The time of every request: where the replayed world's clock starts. */
+  timeMs: number;
+  /** The items as the replayed mesh's ranker would have read them. */
+  items: ReadonlyMap<string, RankerItem>;
+  /** The blender's item catalog (creators for the page rules). */
+  catalog: ItemCatalog;
+  heldOutFraction: number;
+  /** The generators asked (the mesh's enabled ones). */
+  generators: string[];
+}
+
+/** The ranker's topN in this mesh. */
+export const rankerTopN = (mesh: MeshConfig) => mesh.services.ranker?.topN ?? DEFAULT_TOP_N;
+
 /** For every user with held-out interactions: the candidates the blender would have sent the ranker. */
 export async function replayCandidates(
   mesh: MeshConfig,
   worldDir: string,
   options: { fraction?: number; concurrency?: number; log?: (line: string) => void } = {},
 ): Promise<CandidateReplay> {
+  const answers = await replayAnswers(mesh, worldDir, options);
+  return candidateRequests(answers, policyFromConfig(mesh), rankerTopN(mesh));
+}
+
+/** The ranker's requests: each user's eligible candidates in the policy's pre-score order, the top N. */
+export function candidateRequests(replay: ReplayedAnswers, policy: BlendPolicy, topN: number): CandidateReplay {
+  return {
+    requests: replay.users.map((u) => ({
+      user: u.user,
+      timeMs: replay.timeMs,
+      historyEndMs: u.historyEndMs,
+      candidates: policy
+        .preScore(u.eligible)
+        .slice(0, topN)
+        .map((c) => ({
+          itemId: c.itemId,
+          sources: c.proposals.map((p) => ({ generator: p.generator, rank: p.rank })),
+        })),
+    })),
+    items: replay.items,
+    heldOutFraction: replay.heldOutFraction,
+  };
+}
+
+/**
+ * Serves the mesh's generators on the world's own per-user split (training part) and asks them for
+ * every user with held-out interactions; keeps what the blender's dedupe and filter leave.
+ */
+export async function replayAnswers(
+  mesh: MeshConfig,
+  worldDir: string,
+  options: { fraction?: number; concurrency?: number; log?: (line: string) => void } = {},
+): Promise<ReplayedAnswers> {
   const log = options.log ?? (() => {});
   const fraction = options.fraction ?? REPLAY_HELDOUT_FRACTION;
   const split = await buildSplitWorld(worldDir, { fraction }, log);
@@ -49,33 +111,32 @@ export async function replayCandidates(
   const itemRows = (await readSnapshot(snapshots, itemMeta)).rows;
   const catalog = itemCatalogOf(itemRows);
   const items = rankerCatalog(itemRows, (await readSnapshot(snapshots, popularity)).rows);
-  const policy = policyFromConfig(mesh);
-  const topN = mesh.services.ranker?.topN ?? DEFAULT_TOP_N;
+  // Dedupe and filter do not depend on the weights.
+  const policy = policyFromConfig(mesh, { learned: false });
   const users = [...split.heldOut.keys()].sort();
   log(`candidate replay: asking the mesh for ${users.length} users (each holds out the last ${100 * fraction}%) …`);
-  const requests: CandidateReplay['requests'] = new Array(users.length);
-  await serveGenerators(replayMesh, async (served) => {
+  const out: ReplayedAnswers['users'] = new Array(users.length);
+  const generators = await serveGenerators(replayMesh, async (served) => {
     let next = 0;
     const worker = async () => {
       while (next < users.length) {
         const i = next++;
         const user = await served.context(users[i]);
         const answers = await served.generate(user, `candidate-replay-${i}`);
-        requests[i] = {
+        out[i] = {
           user: users[i],
-          timeMs,
           historyEndMs: split.cutMs.get(users[i])!,
-          candidates: policy
-            .preScore(policy.eligible(answers, user, catalog))
-            .slice(0, topN)
-            .map((c) => ({
-              itemId: c.itemId,
-              sources: c.proposals.map((p) => ({ generator: p.generator, rank: p.rank })),
-            })),
+          // Held for every user at once: the proposals' reasons (strings) are not needed here.
+          eligible: policy.eligible(answers, user, catalog).map((c) => ({
+            ...c,
+            proposals: c.proposals.map((p) => ({ ...p, reason: '' })),
+          })),
+          heldOut: split.heldOut.get(users[i])!,
         };
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
+    return served.generators;
   });
-  return { requests, items, heldOutFraction: fraction };
+  return { users: out, timeMs, items, catalog, heldOutFraction: fraction, generators };
 }

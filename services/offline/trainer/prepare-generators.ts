@@ -26,6 +26,11 @@ export interface PrepareOptions {
    * the per-user split worlds of the eval and of the ranker's candidate replay.
    */
   twoTowerOnAll?: boolean;
+  /**
+   * The first ranker's training budget in seconds (default 90, so a first `up` stays minutes). The
+   * eval raises it: its steps, not the machine's load, should decide the model it measures.
+   */
+  rankerBudgetS?: number;
 }
 
 /**

@@ -3,6 +3,11 @@ import { readWorldManifest } from '../../../libs/data/world.js';
 import { ModelRegistry } from '../../../libs/registry/index.js';
 import { prepareGenerators, type PrepareOptions } from './prepare-generators.js';
 import { trainRanker } from './train-ranker.js';
+import { policyFromConfig } from '../../../libs/blend/policy.js';
+import { writeLearnedWeights, type LearnedWeights } from '../../../libs/blend/learned-weights.js';
+import type { CandidateReplay } from '../../../libs/ranking/dataset.js';
+import { candidateRequests, rankerTopN, replayAnswers } from './candidate-replay.js';
+import { learnBlendWeights } from './learn-blend-weights.js';
 
 /**
  * Everything the configured mesh needs before it can serve, each step skipped when already done:
@@ -18,16 +23,28 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
   if (ranker && !(await new ModelRegistry(registryRoot).latest(ranker.model, ['published', 'serving']))) {
     // A first ranker on a time budget, so a first `make up` stays minutes, not an hour; retrain for a
     // better one. On an imported log it learns from the blender's replayed candidates (one request per
-    // user: the trainer's own epochs fit the budget).
+    // user: the trainer's own epochs fit the budget), and the world's blend weights are learned on
+    // the same replay first, so the ranker learns to reorder the candidates the blender will send it.
     const imported = (await readWorldManifest(worldDir)).source === 'import';
-    log(`training the ranker (${imported ? 'replayed candidates' : 'one epoch'}, at most ${RANKER_BUDGET_S} s) …`);
+    let replayed: CandidateReplay | undefined;
+    if (imported) {
+      const answers = await replayAnswers(mesh, worldDir, { log });
+      if (mesh.services.blender.learnedWeights) {
+        const learned = learnBlendWeights(answers, policyFromConfig(mesh, { learned: false }), rankerTopN(mesh), log);
+        await writeLearnedWeights(worldDir, learned);
+        log(`blend weights learned (${learned.objective}): ${describeLearned(learned)}`);
+      }
+      replayed = candidateRequests(answers, policyFromConfig(mesh), rankerTopN(mesh));
+    }
+    const budgetS = options.rankerBudgetS ?? RANKER_BUDGET_S;
+    log(`training the ranker (${imported ? 'replayed candidates' : 'one epoch'}, at most ${budgetS} s) …`);
     const result = await trainRanker({
       worldDir,
       registryDir: registryRoot,
       model: ranker.model,
-      ...(imported ? {} : { epochs: 1 }),
+      ...(imported ? { replayed } : { epochs: 1 }),
       seed: options.seed,
-      trainerArgs: ['--max-train-seconds', String(RANKER_BUDGET_S)],
+      trainerArgs: ['--max-train-seconds', String(budgetS)],
       mesh,
       log,
     });
@@ -37,3 +54,15 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
 }
 
 const RANKER_BUDGET_S = 90;
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** The learned weights in one line: the objective before → after on the fitted and the held-out users, and every weight. */
+export function describeLearned(l: LearnedWeights): string {
+  return (
+    `fitted users ${pct(l.before.tune)} → ${pct(l.after.tune)}, held-out users ${pct(l.before.holdout)} → ${pct(l.after.holdout)}; weights ` +
+    Object.entries(l.weights)
+      .map(([g, w]) => `${g} ${w}`)
+      .join(', ')
+  );
+}

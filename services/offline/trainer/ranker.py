@@ -63,6 +63,8 @@ def parse_args(argv):
     p.add_argument("--skip-eval", action="store_true", help="no held-out metrics (for latency benchmarks of briefly trained models)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
     p.add_argument("--source-pairs", action="store_true", help="embed each (generator, rank bucket) pair and sum over every proposal (replayed candidates: which generator ranked the item where)")
+    p.add_argument("--source-ranks", action="store_true", help="also read, per generator, whether it proposed the candidate and its reciprocal rank (a learned rank fusion)")
+    p.add_argument("--prescore-place", action="store_true", help="also read each candidate's place in its request (replayed candidates come in the blender's pre-score order, as at serving)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -160,7 +162,7 @@ def main(argv):
     card = data.cardinalities()
     log(args, f"{args.variant} ({data.labels_kind()}): {train.contexts} train requests / {train.examples} impressions, {val.contexts} held-out requests / {val.examples}; vocab {card}")
 
-    model = Ranker(card, data.enc["buckets"], variant=args.variant, d=args.d, heads=args.heads, layers=args.layers, ff=args.ff, hidden=args.hidden, dropout=args.dropout, seq_len=data.seq_len, source_pairs=args.source_pairs)
+    model = Ranker(card, data.enc["buckets"], variant=args.variant, d=args.d, heads=args.heads, layers=args.layers, ff=args.ff, hidden=args.hidden, dropout=args.dropout, seq_len=data.seq_len, source_pairs=args.source_pairs, source_ranks=args.source_ranks, prescore_place=args.prescore_place)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     head_weights = torch.tensor([float(x) for x in args.head_weights.split(",")], dtype=torch.float32)
     if head_weights.shape[0] != 3:
@@ -242,6 +244,9 @@ def main(argv):
             "head_weights": [float(x) for x in head_weights],
             "item_dropout": args.item_dropout,
             "source_dropout": args.source_dropout,
+            "source_pairs": args.source_pairs,
+            "source_ranks": args.source_ranks,
+            "prescore_place": args.prescore_place,
             "threads": args.threads,
             "parameters": sum(p.numel() for p in model.parameters()),
             "train_requests": train.contexts,

@@ -11,6 +11,12 @@ Variants (same candidate tower, same heads, same loss):
   early_fusion  TransAct-style early fusion: the candidate is added to every action token and the
                 encoder runs once PER CANDIDATE (N sequence passes); measured for comparison.
 
+With source_ranks, a fixed-size view of the same proposals is added: per generator of the vocabulary,
+whether it proposed the candidate and a smooth reciprocal rank, through one linear layer (a learned
+rank fusion the model can read directly, where the pair embeddings see only rank buckets). With
+prescore_place, each candidate's place in its request (replayed requests, like the blender's Rank
+calls, list the candidates in pre-score order): the slot in training, the row at serving.
+
 A candidate's sources (the generators that proposed it, with their ranks) are the mean of
 (generator + rank-bucket) embeddings, or with source_pairs (the blender's replayed candidates on an
 imported log, every proposal kept) the sum of one embedding per (generator, rank bucket) pair: a
@@ -97,9 +103,11 @@ class CrossAttention(nn.Module):
 
 
 class Ranker(nn.Module):
-    def __init__(self, card, buckets, variant="sequence", d=32, heads=2, layers=2, ff=64, hidden=128, dropout=0.1, seq_len=100, source_pairs=False):
+    def __init__(self, card, buckets, variant="sequence", d=32, heads=2, layers=2, ff=64, hidden=128, dropout=0.1, seq_len=100, source_pairs=False, source_ranks=False, prescore_place=False):
         super().__init__()
         self.source_pairs = source_pairs
+        self.source_ranks = source_ranks
+        self.prescore_place = prescore_place
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}")
         self.variant = variant
@@ -119,6 +127,17 @@ class Ranker(nn.Module):
         self.age_emb = nn.Embedding(self.age.buckets, 8)
         self.pop_emb = nn.Embedding(self.pop.buckets, 8)
         cand_width = d + d + 16 + 8 + 8 + 8 + 16 + 1
+        if source_ranks:
+            # Per generator of the vocabulary: did it propose the candidate, and how high (a smooth
+            # reciprocal rank); a linear map of them is a learned rank fusion (RRF with its own weights).
+            self.register_buffer("source_ids", torch.arange(card["sources"]))
+            self.source_rank_proj = nn.Linear(2 * card["sources"], 16)
+            cand_width += 16
+        if prescore_place:
+            # The candidate's place in the request: the blender sends its top N in pre-score order,
+            # so the model can start from that order and learn where to depart from it.
+            self.place_proj = nn.Linear(2, 16)
+            cand_width += 16
         self.cand = nn.Sequential(nn.Linear(cand_width, d), nn.LayerNorm(d))
         if variant != "no_sequence":
             self.action = nn.Embedding(4, d, padding_idx=0)
@@ -152,8 +171,9 @@ class Ranker(nn.Module):
             x = layer(x, pad)
         return self.ln(x)
 
-    def candidates(self, cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank, user_locale_per_cand):
-        """[N] inputs -> [N, d] candidate embeddings, and [N, 1 + 8] locale features."""
+    def candidates(self, cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank, user_locale_per_cand, place=None):
+        """[N] inputs -> [N, d] candidate embeddings, and [N, 1 + 8] locale features. place [N]: each
+        candidate's index in its request (used with prescore_place)."""
         src_mask = (cand_source > 0).float().unsqueeze(-1)
         if self.source_pairs:
             src = (self.pair_emb(cand_source.long() * self.rank.buckets + self.rank(cand_rank)) * src_mask).sum(1)
@@ -161,20 +181,28 @@ class Ranker(nn.Module):
             src = (self.source(cand_source.long()) + self.rank_emb(self.rank(cand_rank))) * src_mask
             src = src.sum(1) / (src_mask.sum(1) + 1e-6)
         match = ((cand_locale == user_locale_per_cand) & (cand_locale > 1)).float().unsqueeze(-1)
-        c = torch.cat(
-            [
-                self.item(cand_item.long()),
-                self.topic(cand_topic.long()),
-                self.creator(cand_creator.long()),
-                self.locale(cand_locale.long()),
-                self.age_emb(self.age(cand_age_days)),
-                self.pop_emb(self.pop(cand_popularity)),
-                src,
-                match,
-            ],
-            dim=1,
-        )
+        parts = [
+            self.item(cand_item.long()),
+            self.topic(cand_topic.long()),
+            self.creator(cand_creator.long()),
+            self.locale(cand_locale.long()),
+            self.age_emb(self.age(cand_age_days)),
+            self.pop_emb(self.pop(cand_popularity)),
+            src,
+            match,
+        ]
+        if self.source_ranks:
+            parts.append(self.source_rank_proj(self.per_source(cand_source, cand_rank)))
+        if self.prescore_place:
+            parts.append(self.place_proj(torch.stack([torch.log1p(place) / 5.0, 10.0 / (10.0 + place)], dim=1)))
+        c = torch.cat(parts, dim=1)
         return self.cand(c), torch.cat([match, self.locale(user_locale_per_cand.long())], dim=1)
+
+    def per_source(self, cand_source, cand_rank):
+        """[N, K] proposals -> [N, 2 S]: per generator, whether it proposed the candidate and 10 / (10 + rank)."""
+        hit = ((cand_source.long().unsqueeze(-1) == self.source_ids) & (cand_source > 0).unsqueeze(-1)).float()  # N K S
+        recip = (10.0 / (10.0 + torch.clamp(cand_rank, min=0.0))).unsqueeze(-1)
+        return torch.cat([hit.sum(1), (hit * recip).sum(1)], dim=1)
 
     # --- forward paths --------------------------------------------------------------------------
 
@@ -182,7 +210,7 @@ class Ranker(nn.Module):
         """Training/evaluation: seq = 5 tensors for B users, cand = 8 tensors for N candidates;
         candidate n belongs to user ctx[n] and is its slot[n]-th candidate."""
         seq_item, seq_topic, seq_action, seq_gap_hours, user_locale = seq
-        c, loc = self.candidates(*cand, user_locale[ctx])
+        c, loc = self.candidates(*cand, user_locale[ctx], place=slot.float())
         if self.variant == "no_sequence":
             return self.mlp(torch.cat([c, loc], dim=1))
         x, pad = self.tokens(seq_item, seq_topic, seq_action, seq_gap_hours)
@@ -200,7 +228,9 @@ class Ranker(nn.Module):
         """Serving: seq tensors of ONE user ([1, L], [1]) and N candidates: one sequence pass for all N."""
         seq_item, seq_topic, seq_action, seq_gap_hours, user_locale = seq
         n = cand[0].shape[0]
-        c, loc = self.candidates(*cand, user_locale.expand(n))
+        # Candidates come in request order: row i is the i-th (0, 1, …), a dynamic range in the graph.
+        place = torch.cumsum(torch.ones_like(cand[4]), 0) - 1.0
+        c, loc = self.candidates(*cand, user_locale.expand(n), place=place)
         if self.variant == "no_sequence":
             return self.mlp(torch.cat([c, loc], dim=1))
         x, pad = self.tokens(seq_item, seq_topic, seq_action, seq_gap_hours)

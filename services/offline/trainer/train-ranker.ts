@@ -9,7 +9,12 @@ import { join, resolve } from 'node:path';
 import { OnnxSessionPool } from '../../../libs/onnx/pool.js';
 import { readWorldManifest } from '../../../libs/data/world.js';
 import { ModelRegistry, type VersionInfo } from '../../../libs/registry/index.js';
-import { buildRankerDataset, type RankerBaseline, type RankerDataset } from '../../../libs/ranking/dataset.js';
+import {
+  buildRankerDataset,
+  type CandidateReplay,
+  type RankerBaseline,
+  type RankerDataset,
+} from '../../../libs/ranking/dataset.js';
 import {
   HEADS,
   RANKER_FILE,
@@ -56,6 +61,8 @@ export interface TrainRankerOptions {
   workDir?: string;
   /** A dataset already built for this world and window. */
   dataset?: RankerDataset;
+  /** The blender's candidates already replayed on this imported world (else replayed here, with the mesh). */
+  replayed?: CandidateReplay;
   /**
    * The mesh (its world.dir is worldDir): on a log without an impression log, the examples are the
    * candidates its blender would have sent the ranker, replayed at past times (candidate-replay.ts);
@@ -164,13 +171,14 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
  * impression log) with a mesh, the blender's candidates replayed for each user (candidate-replay.ts).
  */
 async function buildDataset(
-  options: Pick<TrainRankerOptions, 'worldDir' | 'endMs' | 'holdoutDays' | 'mesh'>,
+  options: Pick<TrainRankerOptions, 'worldDir' | 'endMs' | 'holdoutDays' | 'mesh' | 'replayed'>,
   outDir: string,
   log: (line: string) => void,
 ): Promise<RankerDataset> {
   const imported = (await readWorldManifest(options.worldDir)).source === 'import';
   const replayed =
-    imported && options.mesh ? await replayCandidates(options.mesh, options.worldDir, { log }) : undefined;
+    options.replayed ??
+    (imported && options.mesh ? await replayCandidates(options.mesh, options.worldDir, { log }) : undefined);
   return buildRankerDataset({
     worldDir: options.worldDir,
     outDir,
@@ -185,10 +193,22 @@ async function buildDataset(
  * Trainer settings for replayed candidates: one request per user of ~200 candidates, so a few
  * requests per step and at least 600 steps (on a small log, many epochs); each (generator, rank)
  * pair its own embedding, summed over every proposal (the model must read which generator ranked
- * the item where, as pre-score does); item ids dropped more often (one request per user: ids
- * memorize fast).
+ * the item where, as pre-score does), and beside them, per generator, whether it proposed the item
+ * and its reciprocal rank (a learned rank fusion), and the candidate's place in the request (the
+ * blender sends its top N in pre-score order: the model starts from that order; docs/RELEVANCE.md,
+ * "The served page against EASE"); item ids dropped more often (one request per user: ids memorize fast).
  */
-const REPLAYED_TRAINER_ARGS = ['--batch', '8', '--min-steps', '600', '--source-pairs', '--item-dropout', '0.5'];
+const REPLAYED_TRAINER_ARGS = [
+  '--batch',
+  '8',
+  '--min-steps',
+  '600',
+  '--source-pairs',
+  '--source-ranks',
+  '--prescore-place',
+  '--item-dropout',
+  '0.5',
+];
 const REPLAYED_EPOCHS = 5;
 
 function trainerArgs(

@@ -10,6 +10,7 @@ import { parseSplit, type UserLastSplit } from '../../../libs/eval/user-last-spl
 import { runEval, type EvalReport } from '../../offline/eval/run-eval.js';
 import { runSplitEval, type SplitEvalReport } from '../../offline/eval/run-split-eval.js';
 import { lastEvalPath } from '../admin/eval-report.js';
+import { describeLearned } from '../../offline/trainer/prepare-world.js';
 
 export interface EvalCommand {
   configPath: string;
@@ -29,6 +30,8 @@ export interface EvalCommand {
   tuneWeights?: boolean;
   /** Seed of the trainers the per-user split eval runs (two-tower, mf, ranker); default 7. */
   seed?: number;
+  /** Per-user split: learn the training world's blend weights and ranker again, reusing its generator models. */
+  retrainRanker?: boolean;
 }
 
 const PRESETS = ['tiny', 'small', 'default', 'large'] as const;
@@ -73,6 +76,10 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
       arg: 'N',
       help: 'seed of the models the eval trains: two-tower, mf, ranker (per-user split; default 7)',
     },
+    'retrain-ranker': {
+      type: 'boolean',
+      help: "learn the training world's blend weights and ranker again, reusing its snapshots and generator models (per-user split)",
+    },
   },
   run: ({ values }) =>
     runEvalCommand({
@@ -86,6 +93,7 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
       docPath: values.doc,
       tuneWeights: values['tune-weights'],
       seed: values.seed === undefined ? undefined : Number(values.seed),
+      retrainRanker: values['retrain-ranker'],
     }),
 });
 
@@ -118,6 +126,7 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
       ks: cmd.ks ?? [20, 100],
       maxUsers: cmd.maxUsers,
       seed: cmd.seed,
+      retrainRanker: cmd.retrainRanker,
       log,
     });
     console.log(cmd.json ? JSON.stringify(report, null, 2) : formatSplitReport(report));
@@ -128,6 +137,7 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
     return report.meshError ? 1 : 0;
   }
   if (cmd.seed !== undefined) throw new Error('--seed goes with a per-user split (--split user-last:F)');
+  if (cmd.retrainRanker) throw new Error('--retrain-ranker goes with a per-user split (--split user-last:F)');
   const report = await runEval(mesh, {
     ks: cmd.ks ?? [100, 500],
     maxUsers: cmd.maxUsers,
@@ -290,7 +300,13 @@ export function formatSplitReport(r: SplitEvalReport): string {
     row.kind,
     ...ks.map((k) => (row.recall[k] === undefined ? '' : pct(row.recall[k]))),
     row.recall[ks[0]] === undefined ? '' : pct(row.coverage),
-    [row.note, row.errors ? `${row.errors} errors` : ''].filter(Boolean).join('; '),
+    [
+      row.note,
+      row.errors ? `${row.errors} errors` : '',
+      row.historyItems ? `${row.historyItems} items from the users' own history` : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
   ];
   const byRecall = (rows: SplitEvalReport['generators']) =>
     [...rows].sort((a, b) => (b.recall[ks[ks.length - 1]] ?? -1) - (a.recall[ks[ks.length - 1]] ?? -1));
@@ -311,6 +327,13 @@ export function formatSplitReport(r: SplitEvalReport): string {
           `EASE λ on the validation slice (recall${ks[ks.length - 1]}): ${Object.entries(r.easeLambda.recallByLambda)
             .map(([l, x]) => `${l} → ${pct(x)}`)
             .join(', ')}`,
+        ]
+      : []),
+    ...(r.learnedWeights
+      ? [
+          '',
+          `blend weights learned on the training part (${r.learnedWeights.objective}; ${r.learnedWeights.users.tune} replayed users fitted, ${r.learnedWeights.users.holdout} held out):`,
+          `  ${describeLearned(r.learnedWeights)}`,
         ]
       : []),
     ...(r.meshError ? ['', `the mesh rows are missing: ${r.meshError}`] : []),
