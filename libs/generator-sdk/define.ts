@@ -50,6 +50,12 @@ export interface GeneratorDefinition<
    * main thread of an all-in-one process, where those calls stay in-process, never on a worker.
    */
   callsMeshServices?: boolean;
+  /**
+   * It searches a faiss index of its own (faiss-node, a native addon): served on the main thread.
+   * Loaded on a worker thread beside the main thread's ANN hosts, it crashed the process
+   * (a segmentation fault at start-up, in an eval on an imported world).
+   */
+  usesFaiss?: boolean;
   /** The snapshots it reads: the batch jobs that build them (libs/data/batch/jobs), or other snapshot contracts. */
   snapshots: Snapshots;
   /** Its settings (`generators[i].settings` in the mesh config), as a zod object. */

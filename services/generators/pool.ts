@@ -18,7 +18,8 @@ export function generatorPoolFor(mesh: MeshConfig): (name: string) => Promise<Po
   const create = async () => {
     const generators: PooledGenerator[] = [];
     for (const g of mesh.generators) {
-      if ((await loadGeneratorModule(g.name)).callsMeshServices) continue;
+      const module = await loadGeneratorModule(g.name);
+      if (module.callsMeshServices || module.usesFaiss) continue;
       generators.push({
         name: g.name,
         moduleUrl: pathToFileURL(moduleFile(g.name)).href,

@@ -60,6 +60,7 @@ export async function scoreMf(data: MfData, userId: string, exclude: ItemExclusi
 export default defineGenerator({
   name: 'mf',
   kind: 'learned',
+  usesFaiss: true,
   description: "BPR matrix factorization over clicks and saves: items whose learned factors best match the user's.",
   requestCost:
     'O(items × dim) exact inner-product search in faiss (Flat, SIMD, off the JS thread): 50k items × 33 ≈ 0.3 ms',
