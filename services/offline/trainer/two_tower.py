@@ -93,7 +93,7 @@ def parse_args(argv):
                         "--dense-window-days (PinnerFormer's dense all-action loss). Default: dense for the sequence tower, next for the pooled one")
     p.add_argument("--dense-window-days", type=float, default=7.0, help="dense loss: how far after the example its positives reach")
     p.add_argument("--dense-positives", type=int, default=4, help="dense loss: positives per example and step (its own + this - 1 drawn from the window)")
-    # 16 slots and one layer: 32 slots and two layers cost ~10x the pooled tower per epoch (docs/RELEVANCE.md).
+    # 16 slots and one layer: 32 slots and two layers cost far more per epoch on a shared core (docs/RELEVANCE.md).
     p.add_argument("--seq-len", type=int, default=16, help="sequence tower: newest history slots it attends over (at most the dataset's histLen)")
     p.add_argument("--seq-layers", type=int, default=1)
     p.add_argument("--seq-heads", type=int, default=2)
