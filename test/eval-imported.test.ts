@@ -88,11 +88,10 @@ describe('eval on an imported world', () => {
       expect(row.coverage).toBeGreaterThanOrEqual(0);
       expect(row.coverage).toBeLessThanOrEqual(1);
     }
-    expect(report.generators.map((g) => g.name)).toEqual(
-      expect.arrayContaining(['popular', 'item_cooccurrence', 'mf', 'two_tower']),
-    );
-    for (const g of ['popular', 'item_cooccurrence', 'mf', 'two_tower'])
-      expect(report.generators.find((x) => x.name === g)!.recall['@100'], g).toBeGreaterThan(0);
+    // two_tower with the configured user tower, and beside it the other one (served as its own model).
+    const listed = ['popular', 'item_cooccurrence', 'mf', 'two_tower', 'two_tower (sequence)'];
+    expect(report.generators.map((g) => g.name)).toEqual(expect.arrayContaining(listed));
+    for (const g of listed) expect(report.generators.find((x) => x.name === g)!.recall['@100'], g).toBeGreaterThan(0);
 
     const blend = Object.fromEntries(report.blends.map((b) => [b.name, b]));
     expect(Object.keys(blend)).toEqual(['Blend (page of 20)', 'Blend (page of 100)']);
@@ -118,6 +117,11 @@ describe('eval on an imported world', () => {
     // --seed reaches the trainers the eval runs.
     const twoTower = await new ModelRegistry(join(report.trainWorld, 'models')).latest<TwoTowerManifest>('two_tower');
     expect(twoTower?.manifest.training?.seed).toBe(3);
+    expect(twoTower?.manifest.userTower).toBe('pooled');
+    const sequence = await new ModelRegistry(join(report.trainWorld, 'models')).latest<TwoTowerManifest>(
+      'two_tower_sequence',
+    );
+    expect(sequence?.manifest).toMatchObject({ userTower: 'sequence', training: { seed: 3 } });
     // The world itself is as it was: the eval writes only under eval/.
     expect(worldFiles(worldDir)).toEqual(before);
   }, 900_000);

@@ -53,6 +53,18 @@ describe('mesh config', () => {
     expect(error!.message).toMatch(/generators\[1\]: Unrecognized key\(s\) in object: 'kind', 'typo'/);
   });
 
+  it('takes a user tower per kind of world, and names a typo or an unknown tower by its path', () => {
+    expect(parseMeshConfig(valid()).retrain.twoTower.userTower).toEqual({ simulator: 'pooled', import: 'pooled' });
+    const set = (userTower: unknown) => parseMeshConfig({ ...valid(), retrain: { twoTower: { userTower } } });
+    expect(set({ import: 'sequence' }).retrain.twoTower.userTower).toEqual({ simulator: 'pooled', import: 'sequence' });
+    expect(() => set({ imprt: 'sequence' })).toThrow(
+      /retrain\.twoTower\.userTower: Unrecognized key\(s\) in object: 'imprt'/,
+    );
+    expect(() => set({ simulator: 'lstm' })).toThrow(
+      /retrain\.twoTower\.userTower\.simulator: Invalid enum value\. Expected 'pooled' \| 'sequence', received 'lstm'/,
+    );
+  });
+
   it('reports duplicates and port clashes once the shape is right', () => {
     const bad = valid();
     bad.generators.push({ name: 'popular', port: 2 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseInterval } from './interval.js';
+import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
 
 /** The mesh config: the single list of services, ports and generator settings both run modes read. */
 
@@ -88,6 +89,11 @@ const admission = z
   })
   .strict()
   .default({});
+/** The user tower trained for each kind of world (a world manifest's source) when the config names none. */
+export const DEFAULT_USER_TOWER: Record<'simulator' | 'import', UserTowerKind> = {
+  simulator: 'pooled',
+  import: 'pooled',
+};
 
 /** `feedloom retrain`: the data window and the gates a new version must pass before it is published. */
 const retrain = z
@@ -107,6 +113,17 @@ const retrain = z
         epochs: z.number().int().min(1).max(100).optional(),
         seed: z.number().int().default(7),
         trainerArgs: z.array(z.string()).default([]),
+        /**
+         * The user tower trained for the served two_tower, by the kind of world (its manifest's
+         * source): whichever measured better there (docs/RELEVANCE.md, "Sequence user tower").
+         */
+        userTower: z
+          .object({
+            simulator: z.enum(USER_TOWERS).default(DEFAULT_USER_TOWER.simulator),
+            import: z.enum(USER_TOWERS).default(DEFAULT_USER_TOWER.import),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),
@@ -388,6 +405,8 @@ export const MeshConfigSchema = z
 export type MeshConfig = z.infer<typeof MeshConfigSchema>;
 export type GeneratorConfig = MeshConfig['generators'][number];
 export type BlenderConfig = MeshConfig['services']['blender'];
+/** retrain.twoTower.userTower: a user tower per kind of world. */
+export type UserTowerByWorld = MeshConfig['retrain']['twoTower']['userTower'];
 
 export class ConfigError extends Error {
   constructor(source: string, issues: string[]) {

@@ -26,6 +26,15 @@ export const ITEM_OUTPUT = 'item_embedding';
 export const USER_TOWER_FILE = 'user_tower.onnx';
 export const ITEM_TOWER_FILE = 'item_tower.onnx';
 
+/**
+ * How a version's user tower summarizes the history (two_tower.py --user-tower): `pooled` = an MLP
+ * over the plain mean of the history items; `sequence` = a small transformer over the newest ones,
+ * trained with the dense all-action loss. Both take USER_INPUTS and give USER_OUTPUT: serving, the
+ * indexer and the version sync do not tell them apart.
+ */
+export const USER_TOWERS = ['pooled', 'sequence'] as const;
+export type UserTowerKind = (typeof USER_TOWERS)[number];
+
 /** How engagements weigh in the user's history pooling. */
 export interface HistoryWeighting {
   clickWeight: number;
@@ -43,6 +52,8 @@ export interface TwoTowerManifest {
   kind: 'two_tower';
   /** Embedding dimension of both towers' outputs. */
   dim: number;
+  /** Absent on versions trained before there was a choice: pooled. */
+  userTower?: UserTowerKind;
   /** The events the model was trained on: [startMs, endMs). */
   dataWindow: { startMs: number; endMs: number };
   /** Held-out engagements the offline metrics were measured on: [startMs, endMs). */
@@ -61,6 +72,9 @@ export interface TwoTowerManifest {
   artifacts: Record<string, ArtifactEntry>;
   [key: string]: unknown;
 }
+
+/** A version's user tower (versions from before the choice are pooled). */
+export const userTowerOf = (manifest: TwoTowerManifest): UserTowerKind => manifest.userTower ?? 'pooled';
 
 /** The encoding-relevant part of a manifest (what the dataset builder has before training). */
 export type TwoTowerEncoding = Pick<TwoTowerManifest, 'vocab' | 'inputs' | 'buckets' | 'weighting'>;

@@ -4,6 +4,8 @@
 import fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_USER_TOWER, type UserTowerByWorld } from '../config/mesh.js';
+import { readWorldManifest } from '../data/world.js';
 import {
   ITEM_INPUTS,
   ITEM_OUTPUT,
@@ -11,6 +13,7 @@ import {
   USER_INPUTS,
   USER_OUTPUT,
   type TwoTowerManifest,
+  type UserTowerKind,
 } from '../features/two-tower.js';
 import { ModelRegistry, type VersionInfo } from '../registry/registry.js';
 import { runPython, trainerScript } from '../python/python.js';
@@ -30,6 +33,11 @@ export interface TrainTwoTowerOptions {
   holdoutMs?: number;
   dim?: number;
   batch?: number;
+  /**
+   * The user tower, or one per kind of world (the mesh config's retrain.twoTower.userTower);
+   * default DEFAULT_USER_TOWER for the world's kind.
+   */
+  userTower?: UserTowerKind | UserTowerByWorld;
   /** More trainer flags, e.g. ['--temperature', '0.1'] (see two_tower.py --help). */
   trainerArgs?: string[];
   /** Dataset builder settings beyond the window. */
@@ -60,6 +68,7 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
   const datasetDir = path.join(workDir, 'dataset');
   const reportFile = path.join(workDir, 'trainer-report.json');
   try {
+    const userTower = await userTowerFor(options.worldDir, options.userTower);
     const dataset = await buildTwoTowerDataset({
       ...options.dataset,
       worldDir: options.worldDir,
@@ -79,6 +88,7 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
       async (tmpDir) => {
         const t0 = performance.now();
         const args = ['--data', datasetDir, '--out', tmpDir, '--report', reportFile, '--seed', String(seed)];
+        args.push('--user-tower', userTower);
         if (options.epochs !== undefined) args.push('--epochs', String(options.epochs));
         if (options.dim !== undefined) args.push('--dim', String(options.dim));
         if (options.batch !== undefined) args.push('--batch', String(options.batch));
@@ -101,6 +111,8 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
         const manifest: Omit<TwoTowerManifest, 'model' | 'version' | 'createdAtMs' | 'artifacts'> = {
           kind: 'two_tower',
           dim: report.dim,
+          // What the trainer ran (trainer args given by the caller may have overridden the choice).
+          userTower: report.training.user_tower as UserTowerKind,
           dataWindow: m.dataWindow,
           ...(m.validationWindow ? { validationWindow: m.validationWindow } : {}),
           vocab: m.encoding.vocab,
@@ -127,7 +139,7 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
         return manifest;
       },
       {
-        note: `trained on ${dataset.manifest.counts.train} engagements before ${new Date(dataset.manifest.trainEndMs).toISOString()}, seed ${seed}`,
+        note: `${userTower} user tower, trained on ${dataset.manifest.counts.train} engagements before ${new Date(dataset.manifest.trainEndMs).toISOString()}, seed ${seed}`,
       },
     );
     const r = created.manifest.metrics;
@@ -146,4 +158,13 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
   } finally {
     if (!options.workDir) await fs.rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** The user tower to train on worldDir: the one given, or the one for the world's kind. */
+export async function userTowerFor(
+  worldDir: string,
+  choice: TrainTwoTowerOptions['userTower'],
+): Promise<UserTowerKind> {
+  if (typeof choice === 'string') return choice;
+  return (choice ?? DEFAULT_USER_TOWER)[(await readWorldManifest(worldDir)).source];
 }

@@ -91,6 +91,27 @@ describe('two-tower dataset', () => {
     expect(leaks).toBe(0);
   });
 
+  it("train_user ties a user's examples: each one's positive is in the history of the user's next example", async () => {
+    const L = dataset.manifest.encoding.inputs.histLen;
+    const hist = (await read('train_hist_items')).data as BigInt64Array;
+    const pos = (await read('train_pos_item')).data as BigInt64Array;
+    const user = (await read('train_user')).data as BigInt64Array;
+    expect(user.length).toBe(pos.length);
+    const previous = new Map<bigint, number>();
+    let pairs = 0;
+    let found = 0;
+    for (let r = 0; r < pos.length; r++) {
+      const p = previous.get(user[r]);
+      previous.set(user[r], r);
+      if (p === undefined) continue;
+      pairs++;
+      if (hist.subarray(r * L, (r + 1) * L).includes(pos[p])) found++;
+    }
+    expect(previous.size).toBeGreaterThan(10);
+    expect(pairs).toBeGreaterThan(100);
+    expect(found / pairs).toBeGreaterThan(0.99);
+  });
+
   it('validation users encode exactly as the Events service context at the cut-off, through encodeUserBatch', async () => {
     const m = dataset.manifest;
     const events = await startTestEvents(world, { asOfMs: m.trainEndMs });

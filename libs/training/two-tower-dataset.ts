@@ -2,7 +2,8 @@
 //   train_*   one example per first click/save of a (user, item) before trainEndMs: the user's
 //             features just before the engagement (replayed history, encoded with encodeUserBatch,
 //             the function the viewer serves with) and the engaged item's features at that time
-//             (encodeItemBatch, the function the indexer uses), plus the item's catalog row;
+//             (encodeItemBatch, the function the indexer uses), plus the item's catalog row, its
+//             time and the user's index (the dense loss's positives are the user's later examples);
 //   items_*   the whole catalog as of trainEndMs (itemFeatureRows, encoded), with each item's
 //             training frequency for the logQ correction;
 //   val_*     held-out engagements on the last day of the window: every user with new clicks or
@@ -168,6 +169,8 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
     >;
     const trainRow = new BigInt64Array(n);
     const trainTime = new Float64Array(n);
+    const trainUser = new BigInt64Array(n);
+    const userIndex = new Map<string, number>();
     let pendingUsers: UserContext[] = [];
     let pendingItems: { row: ItemFeatureRow; at: number }[] = [];
     let written = 0;
@@ -191,6 +194,9 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
         const day = Math.floor(event.timeMs / DAY_MS) * DAY_MS;
         trainRow[e] = BigInt(row);
         trainTime[e] = event.timeMs;
+        let u = userIndex.get(event.userId);
+        if (u === undefined) userIndex.set(event.userId, (u = userIndex.size));
+        trainUser[e] = BigInt(u);
         e++;
         pendingUsers.push(replay.context(event.userId, event.timeMs));
         pendingItems.push({
@@ -207,6 +213,7 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
     for (const k of ITEM_INPUTS) await write(`train_pos_${k}`, trainItems[k], [n]);
     await write('train_pos_row', trainRow, [n]);
     await write('train_time_ms', trainTime, [n]);
+    await write('train_user', trainUser, [n]);
 
     // The catalog as of trainEndMs, and each item's training frequency.
     const items = encodeItemBatch(catalog, encoding, trainEndMs);

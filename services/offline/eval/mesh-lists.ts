@@ -1,6 +1,7 @@
 // The mesh's lists on a split's training world: the world is prepared like any other (snapshots,
 // mf, two-tower and its index, a first ranker), served all-in-one on ephemeral ports, and every
-// generator and the Blender are called over gRPC for each test user.
+// generator and the Blender are called over gRPC for each test user. Beside two_tower, the other
+// user tower is served and listed too (other-user-tower.ts), so the eval shows both.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Candidate } from '../../../generated/feedloom/v1/common.js';
@@ -26,6 +27,7 @@ import { MAX_LIMIT } from '../../blender/service.js';
 import { prepareWorld } from '../trainer/prepare-world.js';
 import { startServers } from '../../servers.js';
 import { loadGeneratorModule } from '../../generators/registry.js';
+import { prepareOtherUserTower, serveOtherUserTower } from './other-user-tower.js';
 
 /** Deadlines for the eval: a loaded machine must not change what is measured. */
 const EVAL_DEADLINE_MS = 10_000;
@@ -92,6 +94,7 @@ export async function meshLists(
   o.log(`preparing the training world for the mesh …`);
   // The two-tower model under evaluation trains on every training interaction (as the last-day eval does).
   await prepareWorld(mesh, { log, twoTowerOnAll: true, seed: o.seed, rankerBudgetS: EVAL_RANKER_BUDGET_S });
+  const other = await prepareOtherUserTower(mesh, { seed: o.seed, log });
   // A ranker that failed validation on the training part is not served: pages keep pre-score order.
   const ranker =
     mesh.services.ranker &&
@@ -101,6 +104,7 @@ export async function meshLists(
   const policy = policyFromConfig(mesh);
   const catalog = mesh.services.ranker ? await itemCatalog(mesh) : undefined;
   const running = await startServers(mesh, { ephemeralPorts: true });
+  const otherGenerator = other && (await serveOtherUserTower(mesh, other, running));
   const events = connect(EventsClient, running.addresses.get('events')!);
   const blender = connect(BlenderClient, running.addresses.get('blender')!);
   const generators = await Promise.all(
@@ -112,6 +116,14 @@ export async function meshLists(
       errors: 0,
     })),
   );
+  if (otherGenerator)
+    generators.push({
+      name: otherGenerator.name,
+      kind: otherGenerator.kind,
+      client: connect(CandidateGeneratorClient, otherGenerator.address),
+      lists: new Map<string, string[]>(),
+      errors: 0,
+    });
   const blends = [...new Set(o.ks.map((k) => Math.min(k, MAX_LIMIT)))].map((limit) => ({
     limit,
     lists: new Map<string, string[]>(),
@@ -171,6 +183,7 @@ export async function meshLists(
     events.close();
     blender.close();
     for (const g of generators) g.client.close();
+    await otherGenerator?.stop();
     await running.stop();
   }
   return {

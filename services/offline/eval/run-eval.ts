@@ -19,6 +19,7 @@ import { ReplayedBlend, type RecordedAnswers } from './replayed-blend.js';
 import { testDayEngagements } from './test-set.js';
 import { tuneWeights, type WeightTuning } from '../../../libs/blend/tune-weights.js';
 import { trueVsOracle } from './true-vs-oracle.js';
+import { prepareOtherUserTower, serveOtherUserTower } from './other-user-tower.js';
 
 export interface EvalRow {
   name: string;
@@ -85,15 +86,26 @@ export async function runEval(
   evalMesh.world = { ...evalMesh.world, dir: worldDir, snapshotsDir, asOfMs };
   evalMesh.registryDir = registryDir;
   evalMesh.generators = evalMesh.generators.map((g) => ({ ...g, enabled: true, quota: maxK, deadlineMs: 10_000 }));
+  // The user tower the config does not serve here, listed beside two_tower but not blended.
+  const other = await prepareOtherUserTower(evalMesh, { log });
   const running = await startServers(evalMesh, { ephemeralPorts: true });
+  const otherGenerator = other && (await serveOtherUserTower(evalMesh, other, running));
   const events = connect(EventsClient, running.addresses.get('events')!);
   const clients = await Promise.all(
     evalMesh.generators.map(async (g) => ({
       name: g.name,
-      kind: (await loadGeneratorModule(g.name)).kind,
+      kind: (await loadGeneratorModule(g.name)).kind as string,
       client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!),
+      blended: true,
     })),
   );
+  if (otherGenerator)
+    clients.push({
+      name: otherGenerator.name,
+      kind: otherGenerator.kind,
+      client: connect(CandidateGeneratorClient, otherGenerator.address),
+      blended: false,
+    });
 
   const lists = new Map<string, Map<string, string[]>>(clients.map((c) => [c.name, new Map()]));
   const latencies = new Map<string, number[]>(clients.map((c) => [c.name, []]));
@@ -123,18 +135,19 @@ export async function runEval(
           userId,
           candidates.map((c) => c.itemId),
         );
-        answers.push({
-          status: {
-            generator: g.name,
-            state: SourceState.SOURCE_STATE_OK,
-            candidates: candidates.length,
-            latencyMs: 0,
-            error: '',
-            snapshotVersion: '',
-            modelVersion: '',
-          },
-          candidates,
-        });
+        if (g.blended)
+          answers.push({
+            status: {
+              generator: g.name,
+              state: SourceState.SOURCE_STATE_OK,
+              candidates: candidates.length,
+              latencyMs: 0,
+              error: '',
+              snapshotVersion: '',
+              modelVersion: '',
+            },
+            candidates,
+          });
       }
       answersByUser.set(userId, { user, answers });
       if ((i + 1) % 100 === 0) log(`  ${i + 1}/${users.length} users`);
@@ -142,6 +155,7 @@ export async function runEval(
   } finally {
     events.close();
     for (const c of clients) c.client.close();
+    await otherGenerator?.stop();
     await running.stop();
   }
 
@@ -158,7 +172,8 @@ export async function runEval(
   const blendRecall = meanRecall((u) => blend.page(u), maxK);
   const rows: EvalRow[] = clients.map((g) => {
     const mine = lists.get(g.name)!;
-    const others = clients.filter((o) => o.name !== g.name).map((o) => lists.get(o.name)!);
+    // Overlap with the blended generators (the other user tower's row is not one).
+    const others = clients.filter((o) => o.name !== g.name && o.blended).map((o) => lists.get(o.name)!);
     return {
       name: g.name,
       kind: g.kind,
@@ -176,7 +191,7 @@ export async function runEval(
             ),
           ),
       ),
-      marginal: blendRecall - meanRecall((u) => blend.page(u, { without: g.name }), maxK),
+      marginal: g.blended ? blendRecall - meanRecall((u) => blend.page(u, { without: g.name }), maxK) : 0,
       p50Ms: percentile(latencies.get(g.name)!, 50),
       p99Ms: percentile(latencies.get(g.name)!, 99),
       errors: errors.get(g.name)!,
@@ -208,7 +223,7 @@ export async function runEval(
     log('tuning blender weights (coordinate ascent on half the users) …');
     const halves = { tune: scored.filter((_, i) => i % 2 === 0), holdout: scored.filter((_, i) => i % 2 === 1) };
     report.tuning = tuneWeights(
-      clients.map((c) => c.name),
+      clients.filter((c) => c.blended).map((c) => c.name),
       Object.fromEntries(policy.weights),
       (w, half) => mean(halves[half].map((u) => recallAtK(blend.page(u, { weights: w }), relevant.get(u)!, maxK))),
     );

@@ -245,6 +245,7 @@ async function retrainTwoTower(ctx: ModelContext): Promise<CycleModelResult> {
       holdoutMs: window.heldoutDays * DAY_MS,
       epochs: settings.twoTower.epochs,
       seed: settings.twoTower.seed,
+      userTower: settings.twoTower.userTower,
       trainerArgs: options.twoTowerTrainerArgs ?? settings.twoTower.trainerArgs,
       log: ctx.log,
     });

@@ -9,10 +9,10 @@ import { BATCH_JOBS } from '../../../libs/data/batch/jobs/index.js';
 import { currentSnapshotVersion } from '../../../libs/data/snapshots.js';
 import { hasIndex } from '../../../libs/ann/index-files.js';
 import { runIndexer } from '../../../libs/ann/indexer.js';
-import type { TwoTowerManifest } from '../../../libs/features/two-tower.js';
+import { userTowerOf, type TwoTowerManifest } from '../../../libs/features/two-tower.js';
 import { ModelRegistry } from '../../../libs/registry/index.js';
 import { MF_SNAPSHOT, trainMf } from '../../../libs/training/mf.js';
-import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
+import { trainTwoTower, userTowerFor } from '../../../libs/training/train-two-tower.js';
 
 /** mf's default is 30 epochs; 10 keeps a first `make up` on the default world to minutes. */
 export const MF_EPOCHS = 10;
@@ -31,11 +31,18 @@ async function prepareLearnedModels(
   let version = await registry.latest<TwoTowerManifest>('two_tower', ['trained', 'validated', 'published', 'serving']);
   // The trainer's settings were chosen on a held-out day; the model under evaluation then trains on
   // the whole window up to the test day, as the snapshots do (an older cached version that held
-  // out the last day is not reused).
-  if (!version || version.manifest.dataWindow.endMs !== o.asOfMs) {
+  // out the last day is not reused), with the user tower configured for the kind of world.
+  const userTower = await userTowerFor(o.worldDir, mesh.retrain.twoTower.userTower);
+  if (!version || version.manifest.dataWindow.endMs !== o.asOfMs || userTowerOf(version.manifest) !== userTower) {
     o.log('training the two-tower model on every day before the test day …');
     version = (
-      await trainTwoTower({ worldDir: o.worldDir, registryRoot: o.registryDir, asOfMs: o.asOfMs, holdoutMs: 0 })
+      await trainTwoTower({
+        worldDir: o.worldDir,
+        registryRoot: o.registryDir,
+        asOfMs: o.asOfMs,
+        holdoutMs: 0,
+        userTower,
+      })
     ).info;
   }
   if (!(await hasIndex(version.dir, annShardCount(mesh)))) {

@@ -2,11 +2,12 @@
 // prepareWorld adds a first ranker; the ranker's candidate replay needs these alone.
 import { annShardCount, registryDirOf, snapshotsDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { buildWorld } from '../../../libs/data/build.js';
+import { userTowerOf, type TwoTowerManifest } from '../../../libs/features/two-tower.js';
 import { currentSnapshotVersion } from '../../../libs/data/snapshots.js';
 import { hasIndex } from '../../../libs/ann/index-files.js';
 import { ModelRegistry } from '../../../libs/registry/index.js';
 import { MF_SNAPSHOT, trainMf } from '../../../libs/training/mf.js';
-import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
+import { trainTwoTower, userTowerFor } from '../../../libs/training/train-two-tower.js';
 import { runIndexer } from '../../../libs/ann/indexer.js';
 import { MF_EPOCHS } from './prepare-as-of.js';
 
@@ -69,14 +70,19 @@ export async function prepareGenerators(mesh: MeshConfig, options: PrepareOption
 
   if (mesh.ann && mesh.services.viewer) {
     const registry = new ModelRegistry(registryRoot);
-    let version = await registry.latest(TWO_TOWER, ['trained', 'validated', 'published', 'serving']);
-    if (!version) {
-      log(`training the two-tower model${options.twoTowerOnAll ? ' on every interaction' : ''} …`);
+    let version = await registry.latest<TwoTowerManifest>(TWO_TOWER, ['trained', 'validated', 'published', 'serving']);
+    // A version with another user tower than the configured one (the config was switched) is not reused.
+    const userTower = await userTowerFor(worldDir, mesh.retrain.twoTower.userTower);
+    if (!version || userTowerOf(version.manifest) !== userTower) {
+      log(
+        `training the two-tower model (${userTower} user tower)${options.twoTowerOnAll ? ' on every interaction' : ''} …`,
+      );
       version = (
         await trainTwoTower({
           worldDir,
           registryRoot,
           seed: options.seed,
+          userTower,
           log,
           ...(options.epochs ? { epochs: options.epochs } : {}),
           ...(options.twoTowerOnAll ? { holdoutMs: 0 } : {}),

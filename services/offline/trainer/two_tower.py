@@ -4,13 +4,16 @@
     /usr/bin/python3 services/offline/trainer/two_tower.py --data DATASET_DIR --out ARTIFACT_DIR --report REPORT.json
         [--seed 7] [--epochs 0 (choose)] [--dim 32] [--batch 0 (auto)] [--lr 0.01] [--temperature 0.1]
 
-User tower: mean of the recent engaged items' embeddings (the item tower's id table), mean of followed
-creators' and topics' embeddings, locale embedding, log(1 + history length) -> MLP -> L2-normalized
-embedding. The dataset's history weights (action weight x recency back from the request time) are
-divided by the user's largest, so a user idle for a month is not a user without history; with the
-default --recency-power 0 the pooling is a plain mean. The hour of day is an input but left out by
+User tower (--user-tower pooled, the default): mean of the recent engaged items' embeddings (the
+item tower's id table), mean of followed creators' and topics' embeddings, locale embedding,
+log(1 + history length) -> MLP -> L2-normalized embedding. The dataset's history weights (action
+weight x recency back from the request time) are divided by the user's largest, so a user idle for
+a month is not a user without history; with the default --recency-power 0 the pooling is a plain
+mean. The hour of day is an input but left out by
 default (--ignore hour). Item tower: id, topic, creator, board, age-bucket and popularity-bucket
-embeddings -> MLP -> L2-normalized embedding.
+embeddings -> MLP -> L2-normalized embedding. --user-tower sequence: a small transformer over the
+newest history slots instead, trained with the dense all-action loss (sequence_tower.py); the same
+inputs and output, so serving does not tell the two apart.
 
 Loss: sampled softmax over in-batch negatives (plus optional uniform catalog negatives), logits
 divided by a temperature, with the logQ correction (the log of each candidate's expected count in a
@@ -42,11 +45,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report_json import present_metrics, write_report  # noqa: E402
+from sequence_tower import DenseTargets, SequenceUserTower  # noqa: E402
+from user_features import USER_INPUTS, SideFeatures  # noqa: E402
 
-USER_INPUTS = ["hist_items", "hist_weights", "follow_creators", "topics", "locale", "hour"]
 ITEM_INPUTS = ["item", "topic", "creator", "board", "age_bucket", "pop_bucket"]
 OPSET = 17
-HOURS = 24
 CHECK_ROWS = 64
 # Choosing epochs: at most this many held-out newest examples, at least this many (else FALLBACK_EPOCHS).
 MAX_SELECT_EXAMPLES = 20000
@@ -82,6 +85,21 @@ def parse_args(argv):
                         "the user's newest engagement)")
     p.add_argument("--recency-power", type=float, default=0.0, help="relative pooling: weight ** power (0 = plain mean of the history items, 1 = the dataset's weights)")
     p.add_argument("--history-dropout", type=float, default=0.4, help="share of the history items dropped at random from each training example")
+    p.add_argument("--user-tower", choices=["pooled", "sequence"], default="pooled",
+                   help="pooled: an MLP over the plain mean of the history items and the side inputs; sequence: a small "
+                        "transformer over the newest --seq-len history slots beside them (sequence_tower.py). Same ONNX interface")
+    p.add_argument("--loss", choices=["next", "dense"], default=None,
+                   help="next: an example's positive is its engagement; dense: that and the user's later first engagements within "
+                        "--dense-window-days (PinnerFormer's dense all-action loss). Default: dense for the sequence tower, next for the pooled one")
+    p.add_argument("--dense-window-days", type=float, default=7.0, help="dense loss: how far after the example its positives reach")
+    p.add_argument("--dense-positives", type=int, default=4, help="dense loss: positives per example and step (its own + this - 1 drawn from the window)")
+    # 16 slots and one layer: 32 slots and two layers cost far more per epoch on a shared core (docs/RELEVANCE.md).
+    p.add_argument("--seq-len", type=int, default=16, help="sequence tower: newest history slots it attends over (at most the dataset's histLen)")
+    p.add_argument("--seq-layers", type=int, default=1)
+    p.add_argument("--seq-heads", type=int, default=2)
+    p.add_argument("--seq-readout", choices=["mean", "newest"], default="mean", help="sequence tower: mean of the outputs over the real slots, or the newest slot's")
+    p.add_argument("--seq-mean", action=argparse.BooleanOptionalAction, default=True,
+                   help="sequence tower: its MLP also sees the plain mean of every history item (the pooled tower's summary)")
     p.add_argument("--ignore", default="hour",
                    help="comma-separated inputs the towers leave out (still ONNX inputs, multiplied by 0); '' = none. "
                         "Default hour: trained on the hour of each engagement, served with the hour of the request, it "
@@ -138,11 +156,6 @@ class Dataset:
         }
 
 
-def masked_mean(emb, ids):
-    mask = (ids > 0).unsqueeze(-1).to(emb.dtype)
-    return (emb * mask).sum(1) / (mask.sum(1) + 1e-6)
-
-
 class UserTower(nn.Module):
     def __init__(self, card, emb, hidden, dim, item_table=None, pooling="absolute", recency_power=1.0, ignore=()):
         super().__init__()
@@ -150,11 +163,8 @@ class UserTower(nn.Module):
         self.pooling = pooling
         self.recency_power = recency_power
         self.hist = item_table if item_table is not None else nn.Embedding(card["items"], emb, padding_idx=0)
-        self.follow = nn.Embedding(card["creators"], 16, padding_idx=0)
-        self.topic = nn.Embedding(card["topics"], 16, padding_idx=0)
-        self.locale = nn.Embedding(card["locales"], 8)
-        self.hour = nn.Embedding(HOURS, 8)
-        width = self.hist.embedding_dim + 16 + 16 + 8 + 8 + 1
+        self.side = SideFeatures(card, self.keep)
+        width = self.hist.embedding_dim + SideFeatures.WIDTH + 1
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, dim))
 
     def history_weights(self, hist_items, hist_weights):
@@ -177,17 +187,7 @@ class UserTower(nn.Module):
         w = self.history_weights(hist_items, hist_weights).unsqueeze(-1)
         total = w.sum(1)
         pooled = (self.hist(hist_items) * w).sum(1) / (total + 1e-6)
-        x = torch.cat(
-            [
-                pooled,
-                masked_mean(self.follow(follow_creators), follow_creators) * self.keep["follow_creators"],
-                masked_mean(self.topic(topics), topics) * self.keep["topics"],
-                self.locale(locale) * self.keep["locale"],
-                self.hour(hour) * self.keep["hour"],
-                torch.log1p(total),
-            ],
-            dim=1,
-        )
+        x = torch.cat([pooled, self.side(follow_creators, topics, locale, hour), torch.log1p(total)], dim=1)
         return F.normalize(self.mlp(x), dim=1, eps=1e-6)
 
 
@@ -336,14 +336,26 @@ def main(argv):
 
     ignore = {name.strip() for name in args.ignore.split(",") if name.strip()}
     unknown = ignore - set(USER_INPUTS) - set(ITEM_INPUTS)
-    if unknown or "hist_items" in ignore or "hist_weights" in ignore:
-        raise SystemExit(f"--ignore: cannot leave out {sorted(unknown) or 'the history'} (inputs: {USER_INPUTS + ITEM_INPUTS})")
+    # The sequence tower reads hist_weights as each slot's recency, which it can do without.
+    history = {"hist_items"} if args.user_tower == "sequence" else {"hist_items", "hist_weights"}
+    if unknown or ignore & history:
+        raise SystemExit(f"--ignore: cannot leave out {sorted(unknown or ignore & history)} (inputs: {USER_INPUTS + ITEM_INPUTS})")
+    loss_kind = args.loss or ("dense" if args.user_tower == "sequence" else "next")
+    if loss_kind == "dense" and (args.negatives != "in-batch" or args.dense_positives < 1):
+        raise SystemExit("--loss dense needs --negatives in-batch and --dense-positives >= 1")
     item_tower = ItemTower(card, args.emb, args.hidden, args.dim, ignore=ignore)
-    user_tower = UserTower(
-        card, args.emb, args.hidden, args.dim,
-        item_table=item_tower.item if args.share_item_embedding else None,
-        pooling=args.pooling, recency_power=args.recency_power, ignore=ignore,
-    )
+    item_table = item_tower.item if args.share_item_embedding else None
+    if args.user_tower == "sequence":
+        seq_len = min(args.seq_len, ds.meta["encoding"]["inputs"]["histLen"])
+        user_tower = SequenceUserTower(
+            card, args.emb, args.hidden, args.dim, seq_len, item_table=item_table, layers=args.seq_layers,
+            heads=args.seq_heads, readout=args.seq_readout, with_mean=args.seq_mean, ignore=ignore,
+        )
+    else:
+        user_tower = UserTower(
+            card, args.emb, args.hidden, args.dim, item_table=item_table,
+            pooling=args.pooling, recency_power=args.recency_power, ignore=ignore,
+        )
     params = list({id(p): p for p in list(user_tower.parameters()) + list(item_tower.parameters())}.values())
     opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
 
@@ -358,16 +370,20 @@ def main(argv):
     logq_weight = 0.0 if args.no_logq else args.logq_weight
     full = args.negatives == "catalog"
 
-    def log_q(rows):
+    def log_q(rows, candidates):
         # Expected number of times the item is among a batch's candidates.
-        return logq_weight * torch.log(batch * p_item[rows] + uniform / n_items).float()
+        return logq_weight * torch.log(candidates * p_item[rows] + uniform / n_items).float()
 
-    def in_batch_loss(u, rows, v):
-        """Sampled softmax: the batch's other positives (and uniform catalog draws) as negatives."""
+    def in_batch_loss(u, rows, v, owner=None):
+        """Sampled softmax: the batch's other positives (and uniform catalog draws) as negatives.
+        Row i pairs user embedding u[i] with its positive v[i]; with owner (dense loss), the other
+        positives of the same example are not its negatives."""
         logits = u @ v.T / args.temperature
         if logq_weight:
-            logits = logits - log_q(rows).unsqueeze(0)
+            logits = logits - log_q(rows, len(rows)).unsqueeze(0)
         same = rows.unsqueeze(1) == rows.unsqueeze(0)
+        if owner is not None:
+            same |= owner.unsqueeze(1) == owner.unsqueeze(0)
         same.fill_diagonal_(False)
         logits = logits.masked_fill(same, -1e9)
         if uniform > 0:
@@ -375,7 +391,7 @@ def main(argv):
             vn = item_tower(*[x[neg] for x in catalog_x])
             ln = u @ vn.T / args.temperature
             if logq_weight:
-                ln = ln - log_q(neg).unsqueeze(0)
+                ln = ln - log_q(neg, len(rows)).unsqueeze(0)
             ln = ln.masked_fill(rows.unsqueeze(1) == neg.unsqueeze(0), -1e9)
             logits = torch.cat([logits, ln], dim=1)
         return F.cross_entropy(logits, torch.arange(len(rows)))
@@ -395,6 +411,12 @@ def main(argv):
             row_of_vocab[ids[known]] = np.arange(n_items)[known]
             select = {"rows": rows, "pos": torch.from_numpy(ds["train_pos_row"][rows].astype(np.int64)), "hist": torch.from_numpy(row_of_vocab[ds["train_hist_items"][rows]])}
     max_epochs = args.max_epochs if select else (args.epochs if args.epochs > 0 else FALLBACK_EPOCHS)
+    dense = None
+    if loss_kind == "dense":
+        if not ds.has("train_user"):
+            raise SystemExit(f"--loss dense: dataset {args.data} has no train_user array (built by an older feedloom: rebuild it)")
+        dense = DenseTargets(ds["train_user"], ds["train_time_ms"], n_fit, args.dense_window_days * 86_400_000)
+        log(args, f"dense loss: {dense.mean_positives:.1f} positives per example within {args.dense_window_days:g} days")
 
     def select_recall():
         """Share of the held-out newest examples whose item is in the top 100 (their history left out)."""
@@ -432,7 +454,10 @@ def main(argv):
                 ux[1] = ux[1].masked_fill(drop, 0.0)
             u = user_tower(*ux)
             rows = pos_row[idx]
-            if full:
+            if dense is not None:
+                examples, owner = dense.sample(idx, args.dense_positives, gen)
+                loss = in_batch_loss(u[owner], pos_row[examples], item_tower(*[x[examples] for x in item_x]), owner)
+            elif full:
                 # Exact softmax over every catalog item (as of the end of training, as served).
                 loss = F.cross_entropy(u @ item_tower(*catalog_x).T / args.temperature, rows)
             else:
@@ -503,6 +528,12 @@ def main(argv):
             "logq": not args.no_logq,
             "logq_weight": logq_weight,
             "negatives": args.negatives,
+            "user_tower": args.user_tower,
+            "loss": loss_kind,
+            **({"dense_window_days": args.dense_window_days, "dense_positives": args.dense_positives,
+                "dense_mean_positives": round(dense.mean_positives, 2)} if dense else {}),
+            **({"seq_len": user_tower.seq_len, "seq_layers": args.seq_layers, "seq_heads": args.seq_heads,
+                "seq_readout": args.seq_readout, "seq_mean": args.seq_mean} if args.user_tower == "sequence" else {}),
             "pooling": args.pooling,
             "recency_power": args.recency_power,
             "ignore": sorted(ignore),

@@ -14,13 +14,14 @@ import {
   WORLD,
 } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig, registryDirOf, snapshotsDirOf } from '../../../libs/config/mesh.js';
+import { USER_TOWERS, type UserTowerKind } from '../../../libs/features/two-tower.js';
 import { DAY_MS } from '../../../libs/data/world.js';
 import { trainMf } from '../../../libs/training/mf.js';
 import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
 
 export const trainCommand = defineCommand({
   name: 'train',
-  usage: 'two-tower|mf [--world DIR] [--seed N] [--epochs N] [--as-of MS]',
+  usage: 'two-tower|mf [--world DIR] [--seed N] [--epochs N] [--as-of MS] [--user-tower pooled|sequence]',
   summary: 'train a model and register it (see train --help)',
   about: `models:
   two-tower    the learned-retrieval two-tower model (user_tower.onnx + item_tower.onnx)
@@ -34,6 +35,11 @@ export const trainCommand = defineCommand({
       help: 'training epochs (default: two-tower chosen on the newest training examples, at most 40; mf 30)',
     },
     dim: { type: 'string', arg: 'N', help: 'embedding / factor dimension (default 32)' },
+    'user-tower': {
+      type: 'string',
+      arg: 'KIND',
+      help: "two-tower only: pooled (an MLP over the mean of the history) or sequence (a small transformer over the newest actions, dense all-action loss); default: the mesh config's retrain.twoTower.userTower for the world's kind (pooled on both)",
+    },
     'as-of': {
       type: 'string',
       arg: 'MS',
@@ -67,6 +73,7 @@ async function runTrain(
     seed: string;
     epochs?: string;
     dim?: string;
+    'user-tower'?: string;
     'as-of'?: string;
     'holdout-days'?: string;
     snapshots?: string;
@@ -90,6 +97,9 @@ async function runTrain(
   const epochs = intFlag('epochs', values.epochs, 1);
   const dim = intFlag('dim', values.dim, 2);
   const asOfMs = intFlag('as-of', values['as-of'], 1);
+  const userTower = values['user-tower'];
+  if (userTower !== undefined && !(USER_TOWERS as readonly string[]).includes(userTower))
+    throw new Error(`--user-tower must be one of ${USER_TOWERS.join(', ')} (got "${userTower}")`);
   const holdoutDays = values['holdout-days'] === undefined ? undefined : Number(values['holdout-days']);
   if (holdoutDays !== undefined && !(holdoutDays >= 0 && holdoutDays <= 365))
     throw new Error(`--holdout-days must be a number from 0 to 365 (got "${values['holdout-days']}")`);
@@ -150,6 +160,7 @@ async function runTrain(
     epochs,
     dim,
     asOfMs,
+    userTower: (userTower as UserTowerKind | undefined) ?? mesh?.retrain.twoTower.userTower,
     holdoutMs: holdoutDays === undefined ? undefined : holdoutDays * DAY_MS,
     workDir: values['keep-work'] ? resolve(values['keep-work']) : undefined,
     log,
@@ -177,7 +188,7 @@ async function runTrain(
     const w = info.manifest.dataWindow;
     console.log(`\n${info.model} ${info.version} registered in ${registryRoot} (state ${info.state})`);
     console.log(
-      `data ${new Date(w.startMs).toISOString()} → ${new Date(w.endMs).toISOString()}, dim ${info.manifest.dim}, vocab ${info.manifest.vocab.items.length} items`,
+      `${info.manifest.userTower} user tower, data ${new Date(w.startMs).toISOString()} → ${new Date(w.endMs).toISOString()}, dim ${info.manifest.dim}, vocab ${info.manifest.vocab.items.length} items`,
     );
     console.log(formatMetrics(info.manifest.metrics));
     console.log(
