@@ -15,7 +15,7 @@ import { TWO_TOWER_MODEL } from '../libs/features/two-tower.js';
 import { startGeneratorForTest } from '../libs/generator-sdk/testing.js';
 import { readNpy } from '../libs/training/npy.js';
 import { trainTwoTower, type TrainTwoTowerResult } from '../libs/training/train-two-tower.js';
-import { PARITY_TOLERANCE } from '../libs/training/verify-onnx.js';
+import { maxAbsDiff, PARITY_TOLERANCE } from '../libs/training/verify-onnx.js';
 import { startAnnHost } from '../services/ann/service.js';
 import twoTower from '../services/generators/two_tower/generator.js';
 import { startViewer } from '../services/viewer/service.js';
@@ -50,12 +50,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(workDir, { recursive: true, force: true });
 });
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 describe('sequence user tower', () => {
   it('is trained with the dense loss and exported with the pooled tower’s interface', () => {

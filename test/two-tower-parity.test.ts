@@ -15,6 +15,7 @@ import { trainTwoTower } from '../libs/training/train-two-tower.js';
 import { UserTower } from '../services/viewer/user-tower.js';
 import { startTestEvents } from './fixtures/events.js';
 import { testWorld } from './fixtures/world.js';
+import { maxAbsDiff } from '../libs/training/verify-onnx.js';
 
 const DAY_MS = 86_400_000;
 let world: string;
@@ -39,12 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(workDir, { recursive: true, force: true });
 });
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 describe('two-tower train/serve parity', () => {
   it("the viewer's embedding of a held-out user is the trainer's, whatever the request time", async () => {

@@ -90,7 +90,8 @@ function checkEmbeddings(run: TowerRun, n: number, what: string): { dim: number;
   return { dim, maxNormError };
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+/** The largest elementwise difference of two vectors (Infinity when their lengths differ). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Infinity;
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
