@@ -83,7 +83,7 @@ const admission = z
     /** Off: every call is admitted and runs beside the others (for benchmarks: shedding off). */
     enabled: z.boolean().default(true),
     /** The blender's Blend. */
-    blend: admissionOf({ concurrency: 2, maxQueueMs: 100 }),
+    blend: admissionOf({ concurrency: 4, maxQueueMs: 500 }),
     /** Every generator's Generate (each generator server its own queue). */
     generate: admissionOf({ concurrency: 4, maxQueueMs: 50 }),
   })
