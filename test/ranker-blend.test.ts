@@ -3,7 +3,7 @@
 // process is killed and the blender falls back to pre-score order, saying why.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePorts } from './fixtures/learned.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -23,16 +23,6 @@ import { registerRankerCopy, trainedTinyRanker } from './fixtures/ranker.js';
 const GENERATORS = ['popular', 'item_cooccurrence', 'followed_creators', 'topic_popular', 'fresh'];
 const T = { timeoutMs: 10_000 };
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
 describe('blender + transformer ranker', () => {
   let base: Awaited<ReturnType<typeof startAllInOne>>;
   let rankerProcess: ChildProcess;
@@ -46,7 +36,7 @@ describe('blender + transformer ranker', () => {
     const trained = await trainedTinyRanker();
     const registryDir = mkdtempSync(join(tmpdir(), 'feedloom-ranker-reg-'));
     version = (await registerRankerCopy(new ModelRegistry(registryDir), trained)).version;
-    const rankerPort = await freePort();
+    const [rankerPort] = await freePorts(1);
     const { mesh, path } = testMeshConfig(trained.worldDir, (raw) => {
       raw.registryDir = registryDir;
       raw.generators = raw.generators.filter((g: { name: string }) => GENERATORS.includes(g.name));
