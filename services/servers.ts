@@ -46,6 +46,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
         startEvents({
           worldDir: mesh.world.dir,
           asOfMs: mesh.world.asOfMs,
+          seenWindowMs: mesh.services.events.seenWindowHours * 3_600_000,
           host,
           port: port(mesh.services.events.port),
         }),

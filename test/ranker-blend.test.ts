@@ -42,7 +42,10 @@ describe('blender + transformer ranker', () => {
       raw.generators = raw.generators.filter((g: { name: string }) => GENERATORS.includes(g.name));
       delete raw.services.viewer;
       delete raw.ann;
-      raw.services.ranker = { ...raw.services.ranker, port: rankerPort, topN: 100, deadlineMs: 5_000 };
+      // Every candidate ranked (the Rank maximum): with a top N, a page the caps push past it holds
+      // unranked items scored by their pre-score, and the page-against-direct-Rank check below
+      // would fail for those (it did, for one user, in CI).
+      raw.services.ranker = { ...raw.services.ranker, port: rankerPort, topN: 2_000, deadlineMs: 5_000 };
     });
     // The ranker in its own process (as deployed), the rest all-in-one without it, then a blender that uses it.
     const started = await spawnComponent(path, 'ranker');

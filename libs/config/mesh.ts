@@ -255,7 +255,16 @@ export const MeshConfigSchema = z
     registryDir: z.string().min(1).optional(),
     services: z
       .object({
-        events: service,
+        events: service
+          .extend({
+            /**
+             * An item counts as "already seen" (UserContext.seen_items, the blender's filter) for this
+             * long after it was shown; 0: every retained impression. Shown and left alone, it may come
+             * back later: a scrolled-past impression is not a verdict (docs/RELEVANCE.md, "Seen, for how long").
+             */
+            seenWindowHours: z.number().min(0).max(24 * 365).default(24),
+          })
+          .strict(),
         blender,
         /** The transformer ranker; absent means the blender keeps pre-score order. */
         ranker: service

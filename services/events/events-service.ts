@@ -23,6 +23,8 @@ export interface EventsOptions {
    * the world's present.
    */
   asOfMs?: number;
+  /** Impressions older than this (before the request time) are not in seen_items; 0 or absent: all retained. */
+  seenWindowMs?: number;
   /** Where start-up notes and skipped log lines are reported; stderr by default. */
   report?: (line: string) => void;
 }
@@ -72,7 +74,7 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
         getUserContext: async (request) => {
           const userId = requireId('user_id', request.userId);
           const maxActions = intOrDefault('max_actions', request.maxActions, DEFAULT_MAX_ACTIONS, MAX_RECENT_ACTIONS);
-          return store.context(userId, maxActions, now());
+          return store.context(userId, maxActions, now(), options.seenWindowMs);
         },
       }),
     ],

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     host: config ? (config.listenHost ?? config.host) : undefined,
     port: port ?? config!.services.events.port,
     asOfMs: config?.world.asOfMs,
+    seenWindowMs: config && config.services.events.seenWindowHours * 3_600_000,
   });
   stopOnSignals(() => [server]);
   process.stdout.write(JSON.stringify({ event: 'listening', service: 'events', address: server.address }) + '\n');

@@ -71,6 +71,18 @@ describe('UserStore', () => {
     expect(store.context('u1', 10, 0).seenItems).toEqual(['c', 'a', 'b']);
   });
 
+  it('counts an impression as seen only within the window before the request time', () => {
+    const store = new UserStore();
+    const hour = 3_600_000;
+    store.apply(ev('old', 'impression', 0));
+    store.apply(ev('edge', 'impression', 10 * hour));
+    store.apply(ev('new', 'impression', 30 * hour));
+    expect(store.context('u1', 10, 34 * hour, 24 * hour).seenItems).toEqual(['new', 'edge']);
+    expect(store.context('u1', 10, 35 * hour, 24 * hour).seenItems).toEqual(['new']);
+    // 0: every retained impression.
+    expect(store.context('u1', 10, 35 * hour, 0).seenItems).toEqual(['new', 'edge', 'old']);
+  });
+
   it('adds the most engaged topics after the declared ones', () => {
     const store = new UserStore();
     for (const [item, topic] of Object.entries({ i1: 't01', i2: 't02', i3: 't03', i4: 't04' }))

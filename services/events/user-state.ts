@@ -102,7 +102,7 @@ export class UserStore {
   }
 
   /** The context generators see; an unknown user gets an empty one. */
-  context(userId: string, maxActions: number, requestTimeMs: number): UserContext {
+  context(userId: string, maxActions: number, requestTimeMs: number, seenWindowMs = 0): UserContext {
     const index = this.ids.find(userId);
     const user = index === undefined ? undefined : this.users.get(index);
     const profile = user?.profile ?? emptyProfile();
@@ -121,8 +121,9 @@ export class UserStore {
       if (topic && TOPIC_WEIGHT[type]) topicScore.set(topic, (topicScore.get(topic) ?? 0) + TOPIC_WEIGHT[type]);
     });
     const seen = new Set<number>();
-    user?.impressions?.forEachNewest(SEEN_RING_CAPACITY, (item) => {
-      if (seen.size < MAX_SEEN_ITEMS) seen.add(item);
+    const seenSince = seenWindowMs > 0 ? requestTimeMs - seenWindowMs : -Infinity;
+    user?.impressions?.forEachNewest(SEEN_RING_CAPACITY, (item, _type, timeMs) => {
+      if (seen.size < MAX_SEEN_ITEMS && timeMs >= seenSince) seen.add(item);
     });
     return {
       userId,

@@ -48,6 +48,8 @@ export interface MeshLists {
     limit: number;
     lists: Map<string, string[]>;
     preScore?: Map<string, string[]>;
+    /** Per user, where each candidate of the Blend ended: `page`, or its `droppedBy` (`filter:…`, `page:…`). */
+    fates: Map<string, Map<string, string>>;
     errors: number;
     unranked: number;
   }[];
@@ -128,6 +130,7 @@ export async function meshLists(
     limit,
     lists: new Map<string, string[]>(),
     ...(mesh.services.ranker ? { preScore: new Map<string, string[]>() } : {}),
+    fates: new Map<string, Map<string, string>>(),
     errors: 0,
     unranked: 0,
   }));
@@ -168,14 +171,18 @@ export async function meshLists(
       for (const b of blends) {
         let page: BlendResponse | undefined;
         try {
-          // With a ranker, the debug trace holds every candidate the page was chosen from.
-          page = await blend(userId, b.limit, !!b.preScore);
+          // The debug trace holds every candidate the page was chosen from, and why each missed it.
+          page = await blend(userId, b.limit, true);
         } catch {
           b.errors++;
         }
         if (page && mesh.services.ranker && !page.ranking?.ranked) b.unranked++;
         b.lists.set(userId, page?.items.map((i) => i.itemId) ?? []);
         b.preScore?.set(userId, page?.debug ? preScorePage(page.debug.journeys, b.limit, policy, catalog) : []);
+        b.fates.set(
+          userId,
+          new Map(page?.debug?.journeys.map((j) => [j.itemId, j.position >= 0 ? 'page' : j.droppedBy])),
+        );
       }
       if ((n + 1) % 50 === 0) o.log(`  ${n + 1}/${o.users.length} users`);
     }

@@ -27,6 +27,12 @@ export interface SplitEvalRow {
   errors?: number;
   /** Blend rows: items on the served pages that are in the user's own training history (the blender filters them: 0). */
   historyItems?: number;
+  /**
+   * Blend rows: where the test users' held-out items went, as shares of all of them: `page`, a
+   * filter (`filter:already_seen`, …), a page rule (`page:creator_cap`, `page:below_cutoff`, …), or
+   * `not_proposed` (no generator's answer held it). Tells which stage loses recall.
+   */
+  heldOutFates?: Record<string, number>;
 }
 
 export interface SplitEvalReport {
@@ -178,6 +184,7 @@ export async function runSplitEval(
           ...(notes.length ? { note: notes.join(', ') } : {}),
           ...(b.errors ? { errors: b.errors } : {}),
           historyItems: users.reduce((n, u) => n + (b.lists.get(u) ?? []).filter((i) => own.get(u)!.has(i)).length, 0),
+          heldOutFates: heldOutFates(users, split.heldOut, b.fates),
         },
       );
     });
@@ -198,4 +205,21 @@ export async function runSplitEval(
     log(`the mesh could not be evaluated on the training world: ${report.meshError}`);
   }
   return report;
+}
+
+/** Shares of the users' held-out items by where the Blend left them (page, filter, page rule, never proposed). */
+export function heldOutFates(
+  users: readonly string[],
+  heldOut: ReadonlyMap<string, ReadonlySet<string>>,
+  fates: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): Record<string, number> {
+  const counts = new Map<string, number>();
+  let total = 0;
+  for (const u of users)
+    for (const item of heldOut.get(u) ?? []) {
+      const fate = fates.get(u)?.get(item) ?? 'not_proposed';
+      counts.set(fate, (counts.get(fate) ?? 0) + 1);
+      total++;
+    }
+  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).map(([fate, n]) => [fate, n / Math.max(1, total)]));
 }

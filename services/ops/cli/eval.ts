@@ -336,6 +336,14 @@ export function formatSplitReport(r: SplitEvalReport): string {
           `  ${describeLearned(r.learnedWeights)}`,
         ]
       : []),
+    ...r.blends
+      .filter((b) => b.heldOutFates)
+      .flatMap((b) => [
+        '',
+        `where the held-out items went, ${b.name}: ${Object.entries(b.heldOutFates!)
+          .map(([fate, share]) => `${fate} ${pct(share)}`)
+          .join(', ')}`,
+      ]),
     ...(r.meshError ? ['', `the mesh rows are missing: ${r.meshError}`] : []),
     '',
     `training world: ${r.trainWorld}; seconds: ${Object.entries(r.seconds)
