@@ -100,6 +100,19 @@ describe('eval on an imported world', () => {
     // Ranked by the ranker prepared on the training part, every page; none holds an item of the user's own history.
     for (const b of report.blends) expect(b.note ?? '', b.name).not.toMatch(/not ranked|failed/);
     for (const b of report.blends) expect(b.historyItems, b.name).toBe(0);
+    // Where the held-out items went: shares that add up to all of them. An imported log has no
+    // impressions (nothing is "seen") and a held-out item is never in the user's training part.
+    for (const b of report.blends) {
+      const fates = b.heldOutFates!;
+      expect(
+        Object.values(fates).reduce((s, x) => s + x, 0),
+        b.name,
+      ).toBeCloseTo(1, 6);
+      for (const fate of Object.keys(fates)) expect(fate, b.name).toMatch(/^(page|not_proposed|filter:\w+|page:\w+)$/);
+      expect(fates['filter:already_engaged'], b.name).toBeUndefined();
+      expect(fates['filter:already_seen'], b.name).toBeUndefined();
+      expect(fates.page, b.name).toBeGreaterThan(0);
+    }
     // The blend weights the served pages used were learned on the training part's own replay, and say how they did there.
     const learned = report.learnedWeights!;
     expect(Object.keys(learned.weights)).toEqual(expect.arrayContaining(['ease', 'mf', 'two_tower']));

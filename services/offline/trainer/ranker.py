@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ranker_data import RankerData  # noqa: E402
 from ranker_metrics import auc, hit_at_k  # noqa: E402
-from ranker_model import CAND_INPUTS, OUTPUTS, SEQ_INPUTS, VARIANTS, Ranker, Serving, weighted_bce  # noqa: E402
+from ranker_model import CAND_INPUTS, OUTPUTS, SEQ_INPUTS, VARIANTS, Ranker, Serving, listwise_softmax, weighted_bce  # noqa: E402
 from report_json import present_metrics, write_report  # noqa: E402
 
 OPSET = 17
@@ -65,6 +65,7 @@ def parse_args(argv):
     p.add_argument("--source-pairs", action="store_true", help="embed each (generator, rank bucket) pair and sum over every proposal (replayed candidates: which generator ranked the item where)")
     p.add_argument("--source-ranks", action="store_true", help="also read, per generator, whether it proposed the candidate and its reciprocal rank (a learned rank fusion)")
     p.add_argument("--prescore-place", action="store_true", help="also read each candidate's place in its request (replayed candidates come in the blender's pre-score order, as at serving)")
+    p.add_argument("--listwise", type=float, default=0.0, help="weight of a listwise loss beside the per-head BCE: the softmax over each request's candidates of the click and save logits, at each engaged one (the page is the top of a request: replayed candidates)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -181,7 +182,10 @@ def main(argv):
             cand[item_col] = id_dropout(cand[item_col], args.item_dropout, gen)
             cand[src_col] = id_dropout(cand[src_col], args.source_dropout, gen)
             seq = (id_dropout(seq[0], args.item_dropout / 2, gen),) + tuple(seq[1:])
-            loss, _ = weighted_bce(model(seq, cand, *where), labels, head_weights)
+            logits = model(seq, cand, *where)
+            loss, _ = weighted_bce(logits, labels, head_weights)
+            if args.listwise:
+                loss = loss + args.listwise * listwise_softmax(logits, labels, where[0])
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -26,6 +26,7 @@ Numbers (time gaps, item age, popularity, ranks) come in raw; the model buckets 
 fixed edges (buffers), so the bucketing is part of the ONNX graph and cannot drift from serving.
 """
 import math
+import warnings
 
 import torch
 import torch.nn as nn
@@ -36,6 +37,7 @@ SEQ_INPUTS = ["seq_item", "seq_topic", "seq_action", "seq_gap_hours", "user_loca
 CAND_INPUTS = ["cand_item", "cand_topic", "cand_creator", "cand_locale", "cand_age_days", "cand_popularity", "cand_source", "cand_rank"]
 OUTPUTS = ["p_click", "p_save", "p_hide"]
 NEG = -1e4
+warnings.filterwarnings("ignore", message="scatter_reduce")  # beta in this torch; used for a per-request max only
 
 
 class Bucketize(nn.Module):
@@ -263,3 +265,20 @@ def weighted_bce(logits, labels, head_weights):
     """Σ_h weight_h · BCE(head h): the multi-task weighted cross-entropy."""
     losses = F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(0)
     return (losses * head_weights).sum() / head_weights.sum(), losses.detach()
+
+
+def listwise_softmax(logits, labels, request):
+    """Mean over the engaged (click, save) examples of −log softmax of their head's logit among
+    their request's candidates: what decides the top of a request, where BCE scores each
+    candidate alone. request [E]: each example's request in the batch."""
+    n = int(request.max()) + 1 if request.numel() else 0
+    losses = []
+    for h in (0, 1):
+        z = logits[:, h]
+        top = torch.full((n,), NEG).scatter_reduce(0, request, z.detach(), reduce="amax", include_self=True)
+        shifted = z - top[request]
+        log_denominator = torch.log(torch.zeros(n).index_add(0, request, torch.exp(shifted)))
+        engaged = labels[:, h] > 0
+        if engaged.any():
+            losses.append(-(shifted - log_denominator[request])[engaged].mean())
+    return torch.stack(losses).mean() if losses else logits.sum() * 0.0
