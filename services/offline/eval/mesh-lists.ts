@@ -83,6 +83,8 @@ export async function meshLists(
      * snapshots and generator models: for experiments on the blend and the ranker.
      */
     retrainRanker?: boolean;
+    /** Leave out the other user tower's row and its training. */
+    servedTowerOnly?: boolean;
     log: (line: string) => void;
   },
 ): Promise<MeshLists> {
@@ -96,7 +98,7 @@ export async function meshLists(
   o.log(`preparing the training world for the mesh …`);
   // The two-tower model under evaluation trains on every training interaction (as the last-day eval does).
   await prepareWorld(mesh, { log, twoTowerOnAll: true, seed: o.seed, rankerBudgetS: EVAL_RANKER_BUDGET_S });
-  const other = await prepareOtherUserTower(mesh, { seed: o.seed, log });
+  const other = o.servedTowerOnly ? undefined : await prepareOtherUserTower(mesh, { seed: o.seed, log });
   // A ranker that failed validation on the training part is not served: pages keep pre-score order.
   const ranker =
     mesh.services.ranker &&

@@ -80,6 +80,8 @@ export async function runSplitEval(
     seed?: number;
     /** Learn the training world's blend weights and ranker again, reusing its snapshots and generator models. */
     retrainRanker?: boolean;
+    /** Leave out the other user tower's row and its training. */
+    servedTowerOnly?: boolean;
     log?: (line: string) => void;
   },
 ): Promise<SplitEvalReport> {
@@ -164,6 +166,7 @@ export async function runSplitEval(
         ks,
         seed: options.seed,
         retrainRanker: options.retrainRanker,
+        servedTowerOnly: options.servedTowerOnly,
         log,
       }),
     );

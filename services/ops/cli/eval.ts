@@ -32,6 +32,8 @@ export interface EvalCommand {
   seed?: number;
   /** Per-user split: learn the training world's blend weights and ranker again, reusing its generator models. */
   retrainRanker?: boolean;
+  /** Per-user split: leave out the other user tower's row (its training is the longest step on a large log). */
+  servedTowerOnly?: boolean;
 }
 
 const PRESETS = ['tiny', 'small', 'default', 'large'] as const;
@@ -80,6 +82,10 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
       type: 'boolean',
       help: "learn the training world's blend weights and ranker again, reusing its snapshots and generator models (per-user split)",
     },
+    'served-tower-only': {
+      type: 'boolean',
+      help: "leave out the other user tower's row, and its training (per-user split)",
+    },
   },
   run: ({ values }) =>
     runEvalCommand({
@@ -94,6 +100,7 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
       tuneWeights: values['tune-weights'],
       seed: values.seed === undefined ? undefined : Number(values.seed),
       retrainRanker: values['retrain-ranker'],
+      servedTowerOnly: values['served-tower-only'],
     }),
 });
 
@@ -127,6 +134,7 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
       maxUsers: cmd.maxUsers,
       seed: cmd.seed,
       retrainRanker: cmd.retrainRanker,
+      servedTowerOnly: cmd.servedTowerOnly,
       log,
     });
     console.log(cmd.json ? JSON.stringify(report, null, 2) : formatSplitReport(report));
@@ -138,6 +146,7 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   }
   if (cmd.seed !== undefined) throw new Error('--seed goes with a per-user split (--split user-last:F)');
   if (cmd.retrainRanker) throw new Error('--retrain-ranker goes with a per-user split (--split user-last:F)');
+  if (cmd.servedTowerOnly) throw new Error('--served-tower-only goes with a per-user split (--split user-last:F)');
   const report = await runEval(mesh, {
     ks: cmd.ks ?? [100, 500],
     maxUsers: cmd.maxUsers,
