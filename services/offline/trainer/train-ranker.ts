@@ -83,7 +83,7 @@ export interface TrainRankerResult {
   timings: { datasetMs: number; trainMs: number; totalMs: number };
 }
 
-interface TrainerReport {
+export interface TrainerReport {
   variant: string;
   /** Metrics the held-out data cannot give (e.g. auc_hide on a log without hides) are not keys here. */
   metrics: Record<string, number>;
@@ -285,9 +285,12 @@ async function checkAndScore(
 
 /**
  * Validated when the served model beats the baseline order on click and save AUC — each head the
- * held-out data can measure, at least one of them — and ONNX agrees with PyTorch.
+ * held-out data can measure, at least one of them — and ONNX agrees with PyTorch. On replayed
+ * candidates the model reorders the page's own candidates, so it must also put at least as many
+ * of the held-out clicks in the top 20 as the pre-score order: a higher AUC over the bulk of 200
+ * candidates can still leave the page worse (docs/RELEVANCE.md, "A ranker must not cost the page").
  */
-function validation(
+export function validation(
   heldout: HeldoutMetrics,
   baselineName: RankerBaseline,
   baseline: HeldoutMetrics,
@@ -307,6 +310,11 @@ function validation(
     if (torch === undefined || Math.abs(torch - model) > 0.005)
       problems.push(`ONNX ${key} ${fmt(model)} differs from PyTorch ${fmt(torch)}`);
   }
+  if (baselineName === 'prescore' && heldout.recall20_click !== undefined && baseline.recall20_click !== undefined)
+    if (heldout.recall20_click < baseline.recall20_click)
+      problems.push(
+        `held-out recall20_click ${fmt(heldout.recall20_click)} is below the prescore order's ${fmt(baseline.recall20_click)}`,
+      );
   if (beaten.length === 0 && problems.length === 0)
     problems.push('neither click nor save AUC can be measured on the held-out sessions');
   return problems.length
