@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseInterval } from './interval.js';
 import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
+import { DEFAULT_UTILITY_WEIGHTS } from '../ranking/encoding.js';
 
 /** The mesh config: the single list of services, ports and generator settings both run modes read. */
 
@@ -262,7 +263,11 @@ export const MeshConfigSchema = z
              * long after it was shown; 0: every retained impression. Shown and left alone, it may come
              * back later: a scrolled-past impression is not a verdict (docs/RELEVANCE.md, "Seen, for how long").
              */
-            seenWindowHours: z.number().min(0).max(24 * 365).default(24),
+            seenWindowHours: z
+              .number()
+              .min(0)
+              .max(24 * 365)
+              .default(24),
           })
           .strict(),
         blender,
@@ -274,7 +279,11 @@ export const MeshConfigSchema = z
             deadlineMs: z.number().int().min(1).max(10_000).default(40),
             /** Utility = Σ weight × head probability. */
             weights: z
-              .object({ click: z.number().default(1), save: z.number().default(2), hide: z.number().default(-4) })
+              .object({
+                click: z.number().default(DEFAULT_UTILITY_WEIGHTS.click),
+                save: z.number().default(DEFAULT_UTILITY_WEIGHTS.save),
+                hide: z.number().default(DEFAULT_UTILITY_WEIGHTS.hide),
+              })
               .strict()
               .default({}),
             model: z.string().min(1).default('ranker'),

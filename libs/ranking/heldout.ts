@@ -16,6 +16,8 @@ import {
   type RankerEncoding,
   type RankerItem,
   type RankSourceInput,
+  type UtilityWeights,
+  utilityOf,
 } from './encoding.js';
 import { auc, hitAtK, recallAtK } from './metrics.js';
 
@@ -43,6 +45,11 @@ export interface HeldoutMetrics {
    * (replayed candidates); absent on logged pages.
    */
   recall20_click?: number;
+  /**
+   * The same recall@20 with the candidates in the served order: by utility (Σ weight × head
+   * probability), as the blender pages them. Only when the utility's weights are given.
+   */
+  recall20_utility?: number;
   requests: number;
   impressions: number;
   requestsWithSave: number;
@@ -153,7 +160,7 @@ export function baselineSessions(val: ValRequests, baseline: RankerBaseline): Sc
   });
 }
 
-export function heldoutMetrics(sessions: ScoredSession[]): HeldoutMetrics {
+export function heldoutMetrics(sessions: ScoredSession[], utility?: UtilityWeights): HeldoutMetrics {
   const concat = (pick: (s: ScoredSession) => ArrayLike<number>) => {
     const total = sessions.reduce((n, s) => n + pick(s).length, 0);
     const out = new Float64Array(total);
@@ -182,6 +189,18 @@ export function heldoutMetrics(sessions: ScoredSession[]): HeldoutMetrics {
           RECALL_K,
         ).recall
       : NaN;
+  const servedRecall =
+    utility && longest > RECALL_K
+      ? recallAtK(
+          sessions.map((s) => ({
+            scores: s.scores[0].map((click, i) =>
+              utilityOf(utility, { click, save: s.scores[1][i], hide: s.scores[2][i] }),
+            ),
+            labels: s.labels[0],
+          })),
+          RECALL_K,
+        ).recall
+      : NaN;
   const present = (key: string, x: number) => (Number.isNaN(x) ? {} : { [key]: x });
   return {
     ...present('auc_click', m[0]),
@@ -189,6 +208,7 @@ export function heldoutMetrics(sessions: ScoredSession[]): HeldoutMetrics {
     ...present('auc_hide', m[2]),
     ...present('hit3_save', hit.hit),
     ...present('recall20_click', recall),
+    ...present('recall20_utility', servedRecall),
     requests: sessions.length,
     impressions: sessions.reduce((n, s) => n + s.labels[0].length, 0),
     requestsWithSave: hit.requests,

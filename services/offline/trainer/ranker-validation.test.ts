@@ -16,7 +16,19 @@ describe('ranker validation', () => {
     const prescore: HeldoutMetrics = { auc_click: 0.69, auc_save: 0.73, recall20_click: 0.328, ...counts };
     const { validated, note } = validation(model, 'prescore', prescore, report);
     expect(validated).toBe(false);
-    expect(note).toBe("held-out recall20_click 0.3050 is below the prescore order's 0.3280");
+    expect(note).toBe("held-out recall20_click 0.3050 is below the prescore order's recall20_click 0.3280");
+  });
+
+  it('judges the top 20 in the served order (by utility) when it was measured', () => {
+    const prescore: HeldoutMetrics = { auc_click: 0.69, auc_save: 0.73, recall20_click: 0.3277, ...counts };
+    // The click head alone is level with the pre-score order; the utility's order is below it.
+    const tied = { ...model, recall20_click: 0.3282, recall20_utility: 0.31 };
+    expect(validation(tied, 'prescore', prescore, report).note).toBe(
+      "held-out recall20_utility 0.3100 is below the prescore order's recall20_click 0.3277",
+    );
+    expect(validation({ ...tied, recall20_utility: 0.34 }, 'prescore', prescore, report)).toMatchObject({
+      validated: true,
+    });
   });
 
   it('passes one that beats the pre-score order on AUC and is not below it at the top', () => {

@@ -16,12 +16,14 @@ import {
   type RankerDataset,
 } from '../../../libs/ranking/dataset.js';
 import {
+  DEFAULT_UTILITY_WEIGHTS,
   HEADS,
   RANKER_FILE,
   RANKER_KIND,
   RANKER_MODEL,
   type RankerEncoding,
   type RankerManifest,
+  type UtilityWeights,
 } from '../../../libs/ranking/encoding.js';
 import {
   baselineSessions,
@@ -116,7 +118,9 @@ export async function trainRanker(options: TrainRankerOptions): Promise<TrainRan
         await runPython(trainerScript('ranker.py'), trainerArgs(dataset, dir, reportPath, options), { log });
         report = JSON.parse(await readFile(reportPath, 'utf8')) as TrainerReport;
         const manifest = manifestFields(dataset, report);
-        heldout = await checkAndScore(dir, manifest.encoding, dataset.dir);
+        heldout = await checkAndScore(dir, manifest.encoding, dataset.dir, {
+          utility: options.mesh?.services.ranker?.weights ?? DEFAULT_UTILITY_WEIGHTS,
+        });
         return { ...manifest, metrics: { ...report.metrics, ...prefixed('onnx_', heldout!) } };
       },
       { note: `${options.variant ?? 'sequence'} ranker on ${options.worldDir}` },
@@ -261,7 +265,12 @@ async function checkAndScore(
   dir: string,
   encoding: RankerEncoding,
   datasetDir: string,
-  options: { alsoHiddenSlot?: boolean; alsoSources?: HeldoutSourceOptions['sources'] } = {},
+  options: {
+    alsoHiddenSlot?: boolean;
+    alsoSources?: HeldoutSourceOptions['sources'];
+    /** The served utility's weights: adds recall20_utility, the served order's recall@20. */
+    utility?: UtilityWeights;
+  } = {},
 ): Promise<HeldoutMetrics & { hiddenSlot?: HeldoutMetrics; withSources?: HeldoutMetrics }> {
   checkEncoding(encoding);
   const pool = await OnnxSessionPool.open(join(dir, RANKER_FILE), { workers: 2, name: `ranker candidate in ${dir}` });
@@ -270,7 +279,7 @@ async function checkAndScore(
     await checkProbe(pool, dir);
     await checkServingProbe(pool, encoding);
     const val = await readValRequests(datasetDir);
-    const metrics = heldoutMetrics(await scoreHeldout(pool, encoding, val));
+    const metrics = heldoutMetrics(await scoreHeldout(pool, encoding, val), options.utility);
     const hiddenSlot = options.alsoHiddenSlot
       ? heldoutMetrics(await scoreHeldout(pool, encoding, val, { hideSlot: true }))
       : undefined;
@@ -286,9 +295,10 @@ async function checkAndScore(
 /**
  * Validated when the served model beats the baseline order on click and save AUC — each head the
  * held-out data can measure, at least one of them — and ONNX agrees with PyTorch. On replayed
- * candidates the model reorders the page's own candidates, so it must also put at least as many
- * of the held-out clicks in the top 20 as the pre-score order: a higher AUC over the bulk of 200
- * candidates can still leave the page worse (docs/RELEVANCE.md, "A ranker must not cost the page").
+ * candidates the model reorders the page's own candidates, so in the served order (by utility,
+ * when measured) it must also put at least as many of the held-out clicks in the top 20 as the
+ * pre-score order: a higher AUC over the bulk of 200 candidates can still leave the page worse
+ * (docs/RELEVANCE.md, "A ranker must not cost the page").
  */
 export function validation(
   heldout: HeldoutMetrics,
@@ -310,10 +320,14 @@ export function validation(
     if (torch === undefined || Math.abs(torch - model) > 0.005)
       problems.push(`ONNX ${key} ${fmt(model)} differs from PyTorch ${fmt(torch)}`);
   }
-  if (baselineName === 'prescore' && heldout.recall20_click !== undefined && baseline.recall20_click !== undefined)
-    if (heldout.recall20_click < baseline.recall20_click)
+  const [served, servedName] =
+    heldout.recall20_utility === undefined
+      ? [heldout.recall20_click, 'recall20_click']
+      : [heldout.recall20_utility, 'recall20_utility'];
+  if (baselineName === 'prescore' && served !== undefined && baseline.recall20_click !== undefined)
+    if (served < baseline.recall20_click)
       problems.push(
-        `held-out recall20_click ${fmt(heldout.recall20_click)} is below the prescore order's ${fmt(baseline.recall20_click)}`,
+        `held-out ${servedName} ${fmt(served)} is below the prescore order's recall20_click ${fmt(baseline.recall20_click)}`,
       );
   if (beaten.length === 0 && problems.length === 0)
     problems.push('neither click nor save AUC can be measured on the held-out sessions');
@@ -325,7 +339,8 @@ export function validation(
           `held-out ${beaten.join(', ')}, hit3_save ${fmt(heldout.hit3_save)}` +
           (heldout.recall20_click === undefined
             ? ''
-            : `, recall20_click ${fmt(heldout.recall20_click)} (${baselineName} ${fmt(baseline.recall20_click)})`),
+            : `, recall20_click ${fmt(heldout.recall20_click)} (${baselineName} ${fmt(baseline.recall20_click)})`) +
+          (heldout.recall20_utility === undefined ? '' : `, recall20_utility ${fmt(heldout.recall20_utility)}`),
       };
 }
 
