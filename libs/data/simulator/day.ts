@@ -4,19 +4,9 @@ import { createRng, hashSeed, type Rng } from '../random.js';
 import { DAY_MS } from '../world.js';
 import { ACTION_CODE, EventBuffer } from './event-buffer.js';
 import { IncumbentPools } from './incumbent.js';
-import {
-  DIM,
-  MODEL,
-  clickLogit,
-  currentInterest,
-  dotAt,
-  examineProbability,
-  hideLogit,
-  normalizeAt,
-  saveLogit,
-  sigmoid,
-} from './model.js';
+import { DIM, MODEL, currentInterest } from './model.js';
 import { growthOf } from './presets.js';
+import { reactToSlot, sessionInterest } from './reaction.js';
 import type { SimState, Trend } from './state.js';
 
 const IMPRESSION_GAP_MS = 4_000;
@@ -65,7 +55,7 @@ function sortedTimes(rng: Rng, n: number, dayStart: number): number[] {
 }
 
 /** Short-term drift: yesterday's drift fades, and some users pick up a passing interest in a topic. */
-function driftInterests(state: SimState, rng: Rng): void {
+export function driftInterests(state: SimState, rng: Rng): void {
   for (let u = 0; u < state.userCount; u++) {
     const passing = rng.next() < MODEL.passingInterestChance ? rng.cumulativeIndex(state.topicCum) : -1;
     const off = u * DIM;
@@ -78,7 +68,7 @@ function driftInterests(state: SimState, rng: Rng): void {
 }
 
 /** A few items a day start trending: half of them new (last 3 days), the rest any item. */
-function startTrends(state: SimState, rng: Rng, day: number, existing: number): void {
+export function startTrends(state: SimState, rng: Rng, day: number, existing: number): void {
   if (existing === 0) return;
   const count = Math.max(1, Math.round(existing * 0.002));
   const recentFrom = firstCreatedAfter(state, existing, state.startMs + (day - 3) * DAY_MS);
@@ -110,14 +100,14 @@ export function trendBoosts(trends: readonly Trend[], day: number, itemCount: nu
   return boost;
 }
 
-interface SessionPlan {
+export interface SessionPlan {
   startMs: number;
   /** The topic on the user's mind in this session, or -1. */
   contextTopic: number;
 }
 
 /** Half the sessions come at the user's usual hour, half at the hour of one of their topics. */
-function planSession(state: SimState, rng: Rng, u: number, dayStart: number): SessionPlan {
+export function planSession(state: SimState, rng: Rng, u: number, dayStart: number): SessionPlan {
   let hour: number;
   let contextTopic = -1;
   if (rng.next() < 0.5) hour = state.userPeakHour[u] + 2 * rng.normal();
@@ -149,12 +139,7 @@ class SessionRunner {
     const { startMs: t0, contextTopic } = plan;
     if (t0 < state.userSignupMs[u]) return;
 
-    const vec = this.sessionVec;
-    for (let d = 0; d < DIM; d++) {
-      vec[d] = interest[d] + (contextTopic >= 0 ? MODEL.sessionTopicPull * state.topicVec[contextTopic * DIM + d] : 0);
-    }
-    normalizeAt(vec, 0);
-
+    const vec = sessionInterest(state, interest, contextTopic, this.sessionVec);
     const slots = 10 + rng.int(21);
     this.shown.length = 0;
     for (let pos = 0; pos < slots; pos++) {
@@ -167,27 +152,14 @@ class SessionRunner {
 
       const tShown = t0 + pos * IMPRESSION_GAP_MS + rng.int(2000);
       out.push(u, item, ACTION_CODE.impression, tShown, -1, k, pos, pick.source);
-      if (rng.next() >= examineProbability(pos)) continue;
-
-      const dot = dotAt(vec, 0, state.itemVec, item * DIM);
-      const logQ = state.itemLogQuality[item];
-      const localeMatch = state.userLocale[u] === state.itemLocale[item];
-      if (rng.next() < sigmoid(clickLogit(dot, logQ, localeMatch, this.boost[item]))) {
-        const tClick = tShown + 2000 + rng.int(18_000);
-        out.push(u, item, ACTION_CODE.click, tClick, -1, k, pos, pick.source);
-        this.engagement[item] += 1;
-        state.rememberTopic(u, state.itemTopic[item]);
-        if (rng.next() < sigmoid(saveLogit(dot, logQ))) {
-          const board = state.boardForSave(u, item);
-          const tSave = tClick + 5000 + rng.int(55_000);
-          out.push(u, item, ACTION_CODE.save, tSave, board, k, pos, pick.source);
-          this.engagement[item] += 3;
-          state.addToBoard(board, item, tSave);
-          if (rng.next() < 0.08) state.followCreator(u, state.itemCreator[item], tSave);
-        }
-      } else if (rng.next() < sigmoid(hideLogit(dot))) {
-        out.push(u, item, ACTION_CODE.hide, tShown + 1000 + rng.int(4000), -1, k, pos, pick.source);
-      }
+      this.engagement[item] += reactToSlot(
+        state,
+        rng,
+        { user: u, item, position: pos, shownMs: tShown },
+        vec,
+        this.boost,
+        (action, timeMs, board) => out.push(u, item, action, timeMs, board, k, pos, pick.source),
+      );
     }
   }
 }
