@@ -267,7 +267,11 @@ export const MeshConfigSchema = z
              * long after it was shown; 0: every retained impression. Shown and left alone, it may come
              * back later: a scrolled-past impression is not a verdict (docs/RELEVANCE.md, "Seen, for how long").
              */
-            seenWindowHours: z.number().min(0).max(24 * 365).default(24),
+            seenWindowHours: z
+              .number()
+              .min(0)
+              .max(24 * 365)
+              .default(24),
           })
           .strict(),
         blender,
