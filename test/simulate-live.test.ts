@@ -88,14 +88,13 @@ describe('simulate --live', () => {
     expect(day.engagementRate).toBeCloseTo((day.clicks + day.saves) / day.impressions, 10);
     expect(day.engagementRate).toBeGreaterThan(0.01);
     expect(day.engagementRate).toBeLessThan(0.6);
-    // Shares by the generators that proposed the engaged items; the busiest one has a real share.
+    // Shares by the generators that proposed the engaged items (split among an item's sources).
     const generators = new Set(config.generators.map((g) => g.name));
     for (const [g, share] of Object.entries(day.engagementShare)) {
       expect(generators).toContain(g);
       expect(share).toBeGreaterThan(0);
-      expect(share).toBeLessThanOrEqual(1);
     }
-    expect(Math.max(...Object.values(day.engagementShare))).toBeGreaterThan(0.1);
+    expect(Object.values(day.engagementShare).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     // The test world serves two_tower v0001 on every feed.
     expect(Object.keys(day.twoTower)).toEqual(['v0001']);
     expect(Object.values(day.ranker).reduce((a, b) => a + b, 0)).toBe(day.feeds);

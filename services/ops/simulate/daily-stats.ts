@@ -17,8 +17,8 @@ export interface DayStats {
   /** (clicks + saves) / impressions. */
   engagementRate: number;
   /**
-   * Per generator: the share of clicks and saves on items it proposed. An item may have several
-   * sources, so the shares may sum to more than 1.
+   * Per generator: its share of the clicks and saves. An engaged item proposed by k generators
+   * gives each 1/k, so the shares sum to 1.
    */
   engagementShare: Record<string, number>;
   /** Feeds served per two_tower model version (from the Blend's source status). */
@@ -62,7 +62,8 @@ export class DayTally {
     s.feeds++;
     s.maxLagMs = Math.max(s.maxLagMs, lagMs);
     const twoTower = feed.sources.find((src) => src.generator === 'two_tower');
-    if (twoTower) count(s.twoTower, twoTower.modelVersion || 'none');
+    // No version: two_tower did not answer this Blend in time.
+    if (twoTower) count(s.twoTower, twoTower.modelVersion || 'no-answer');
     count(s.ranker, feed.ranking?.ranked ? feed.ranking.modelVersion : 'unranked');
     const sourcesOf = new Map(feed.items.map((item) => [item.itemId, item.sources.map((p) => p.generator)]));
     for (const a of actions) {
@@ -71,7 +72,8 @@ export class DayTally {
       else {
         if (a.action === 'click') s.clicks++;
         else s.saves++;
-        for (const g of sourcesOf.get(a.itemId) ?? []) count(this.engagedBy, g);
+        const sources = sourcesOf.get(a.itemId) ?? [];
+        for (const g of sources) this.engagedBy[g] = (this.engagedBy[g] ?? 0) + 1 / sources.length;
       }
     }
   }

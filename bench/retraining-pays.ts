@@ -1,0 +1,186 @@
+// Does retraining pay? The same seeded live simulation (`simulate --live`) runs twice, each on its
+// own copy of the same prepared world and its own all-in-one mesh with the scheduler: once with
+// retraining cycles (and their rollout) on, once with them off. Batch jobs and compaction run in
+// both. Per simulated day it records the engagement rate and the versions that served, and writes
+// both to docs/RETRAINING.md (command, machine, date, commit).
+//   node --import tsx bench/retraining-pays.ts [--preset tiny] [--days 6] [--speed 1440] [--users N] [--rate R] [--seed 3] [--doc]
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadMeshConfig, parseMeshConfig } from '../libs/config/mesh.js';
+import { ModelRegistry } from '../libs/registry/index.js';
+import { prepareWorld } from '../services/offline/trainer/prepare-world.js';
+import { startAllInOne } from '../services/ops/mesh/run.js';
+import { formatSchedule, readScheduleStatus } from '../services/ops/scheduler/state.js';
+import { formatDay, formatDayHeader, type DayStats } from '../services/ops/simulate/daily-stats.js';
+import { runLiveSimulation } from '../services/ops/simulate/live.js';
+import { freePort, table, writeSection } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'tiny' },
+    'world-seed': { type: 'string', default: '11' },
+    days: { type: 'string', default: '6' },
+    speed: { type: 'string', default: '1440' },
+    users: { type: 'string' },
+    rate: { type: 'string' },
+    seed: { type: 'string', default: '3' },
+    doc: { type: 'boolean', default: false },
+    /** Keep both arms' worlds (their registries, schedule state and live logs) for a look afterwards. */
+    keep: { type: 'boolean', default: false },
+  },
+});
+const days = Number(values.days);
+const speed = Number(values.speed);
+const users = values.users === undefined ? undefined : Number(values.users);
+const rate = values.rate === undefined ? undefined : Number(values.rate);
+const seed = Number(values.seed);
+const root = mkdtempSync(join(tmpdir(), 'feedloom-retraining-pays-'));
+const base = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
+
+interface Arm {
+  name: string;
+  retrain: boolean;
+  days: DayStats[];
+  schedule: string;
+  versions: string;
+}
+
+/** The shipped config on this arm's world copy, on free ports, its clock and schedule set. */
+async function armConfig(dir: string, retrain: boolean): Promise<string> {
+  const raw = structuredClone(base);
+  raw.world = { preset: values.preset, seed: Number(values['world-seed']), dir: join(dir, 'world'), existing: true };
+  raw.world.clockSpeed = speed;
+  raw.snapshotPollMs = 2_000;
+  raw.telemetry = { metricsPortOffset: 0 };
+  for (const s of ['events', 'blender', 'ranker', 'viewer'] as const) raw.services[s].port = await freePort();
+  raw.services.admin = { port: await freePort() };
+  for (const g of raw.generators) g.port = await freePort();
+  for (const h of raw.ann.hosts) h.port = await freePort();
+  // Simulated time (world.clockSpeed). Retraining is checked twice a simulated day; a cycle trains
+  // only when compaction has closed a new day. The retrain section is the shipped one.
+  raw.schedule = {
+    batch: { every: '3h' },
+    compaction: { every: '1h', closedAfter: '30m', idleFor: '2s' },
+    retrain: { enabled: retrain, every: '12h', rollout: true },
+    leaseTtl: '30s',
+  };
+  // Engagement is measured here, not latency: deadlines a loaded 2-core machine meets (as in tests),
+  // so a slow moment costs a Blend's sources, not the session.
+  raw.services.blender = { ...raw.services.blender, hydrateDeadlineMs: 3_000, fanoutDeadlineMs: 3_000 };
+  for (const g of raw.generators) g.deadlineMs = 2_000;
+  raw.admission = {
+    ...raw.admission,
+    blend: { ...raw.admission.blend, maxQueueMs: 60_000 },
+    generate: { ...raw.admission.generate, maxQueueMs: 60_000 },
+  };
+  const path = join(dir, 'mesh.json');
+  writeFileSync(path, JSON.stringify(raw, null, 2));
+  return path;
+}
+
+async function runArm(name: string, retrain: boolean, worldDir: string): Promise<Arm> {
+  const dir = join(root, retrain ? 'on' : 'off');
+  cpSync(worldDir, join(dir, 'world'), { recursive: true });
+  const configPath = await armConfig(dir, retrain);
+  const mesh = loadMeshConfig(configPath);
+  console.log(`== ${name}: ${configPath}`);
+  const running = await startAllInOne(mesh, { configPath });
+  const arm: Arm = { name, retrain, days: [], schedule: '', versions: '' };
+  try {
+    console.log(formatDayHeader());
+    arm.days = await runLiveSimulation({
+      mesh,
+      days,
+      users,
+      rate,
+      seed,
+      log: (line) => console.log(line),
+      onDay: (day) => console.log(formatDay(day)),
+    });
+  } finally {
+    arm.schedule = formatSchedule(await readScheduleStatus(mesh.world.dir));
+    await running.stop();
+  }
+  const registry = new ModelRegistry(join(mesh.world.dir, 'models'));
+  const lines: string[] = [];
+  for (const model of ['two_tower', 'ranker'])
+    for (const v of await registry.list(model)) lines.push(`${model} ${v.version}: ${v.state}`);
+  arm.versions = lines.join('; ');
+  console.log(arm.schedule);
+  console.log(arm.versions);
+  return arm;
+}
+
+const worldDir = join(root, 'world');
+const started = Date.now();
+await prepareWorld(
+  parseMeshConfig({ ...base, world: { preset: values.preset, seed: Number(values['world-seed']), dir: worldDir } }),
+  { log: (line) => console.log(line) },
+);
+const on = await runArm('retraining on', true, worldDir);
+const off = await runArm('retraining off', false, worldDir);
+const minutes = ((Date.now() - started) / 60_000).toFixed(0);
+if (values.keep) console.log(`kept: ${root}`);
+else rmSync(root, { recursive: true, force: true });
+
+const versions = (counts: Record<string, number>) => Object.keys(counts).join(', ') || '-';
+const rows = on.days.map((d, i) => {
+  const o = off.days[i];
+  return [
+    d.day,
+    d.feeds,
+    d.engagementRate.toFixed(4),
+    versions(d.twoTower),
+    versions(d.ranker),
+    o?.feeds ?? '-',
+    o ? o.engagementRate.toFixed(4) : '-',
+    o ? versions(o.twoTower) : '-',
+    o ? versions(o.ranker) : '-',
+  ];
+});
+const mean = (a: Arm) =>
+  a.days.reduce((s, d) => s + d.clicks + d.saves, 0) /
+  Math.max(
+    1,
+    a.days.reduce((s, d) => s + d.impressions, 0),
+  );
+const body = [
+  table(
+    [
+      'day',
+      'on: feeds',
+      'on: engagement',
+      'on: two_tower',
+      'on: ranker',
+      'off: feeds',
+      'off: engagement',
+      'off: two_tower',
+      'off: ranker',
+    ],
+    rows,
+  ),
+  '',
+  `Over all days: retraining on ${mean(on).toFixed(4)}, off ${mean(off).toFixed(4)} (clicks + saves per impression). ` +
+    `Settings: preset ${values.preset} (world seed ${values['world-seed']}), ${days} simulated days, ` +
+    `world.clockSpeed ${speed} (a day in ${(86_400 / speed).toFixed(0)} s), users ${users ?? 'all'}, sessions per user a day ${rate ?? 'as simulated'}, seed ${seed}; ` +
+    `${minutes} min wall for both arms.`,
+  '',
+  `Versions at the end — on: ${on.versions}; off: ${off.versions}`,
+  '',
+  '```',
+  `retraining on:\n${on.schedule}\n\nretraining off:\n${off.schedule}`,
+  '```',
+].join('\n');
+console.log(body);
+if (values.doc) {
+  const args = process.argv.slice(2).join(' ');
+  writeSection(
+    'retraining-pays',
+    'Retraining pays? The same live simulation with retraining on and off',
+    `node --import tsx bench/retraining-pays.ts ${args}`,
+    body,
+    'docs/RETRAINING.md',
+  );
+}
