@@ -3,12 +3,15 @@
 // retraining cycles (and their rollout) on, once with them off. Batch jobs and compaction run in
 // both. Per simulated day it records the engagement rate and the versions that served, and writes
 // both to docs/RETRAINING.md (command, machine, date, commit).
-//   node --import tsx bench/retraining-pays.ts [--preset tiny] [--days 6] [--speed 1440] [--users N] [--rate R] [--seed 3] [--doc]
+//   node --import tsx bench/retraining-pays.ts [--preset tiny] [--days 6] [--new-days 0] [--speed 1440]
+//     [--users N] [--rate R] [--seed 3] [--keep] [--doc]
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMeshConfig, parseMeshConfig } from '../libs/config/mesh.js';
+import { presetByName, simulateWorld } from '../libs/data/simulator/index.js';
+import { DAY_MS, dayKey, readWorldManifest, worldPaths, writeWorldManifest } from '../libs/data/world.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { prepareWorld } from '../services/offline/trainer/prepare-world.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
@@ -26,6 +29,12 @@ const { values } = parseArgs({
     users: { type: 'string' },
     rate: { type: 'string' },
     seed: { type: 'string', default: '3' },
+    /**
+     * Days of the world's growth held back for live play: the world is simulated that many days
+     * longer and its event log cut back, so the catalog holds items (and users) that arrive only
+     * during those days (hidden from every reader until their time), as a real feed's would.
+     */
+    'new-days': { type: 'string', default: '0' },
     doc: { type: 'boolean', default: false },
     /** Keep both arms' worlds (their registries, schedule state and live logs) for a look afterwards. */
     keep: { type: 'boolean', default: false },
@@ -113,10 +122,27 @@ async function runArm(name: string, retrain: boolean, worldDir: string): Promise
   return arm;
 }
 
+/** The preset's world, its last `newDays` of events cut off when given (their catalog rows stay). */
+async function worldWithNewDays(dir: string, newDays: number): Promise<void> {
+  const preset = presetByName(values.preset!);
+  await simulateWorld({ preset: values.preset!, seed: Number(values['world-seed']), dir, days: preset.days + newDays });
+  if (newDays === 0) return;
+  const manifest = await readWorldManifest(dir);
+  const keep = manifest.days - newDays;
+  for (let d = keep; d < manifest.days; d++)
+    rmSync(dirname(worldPaths(dir).eventDay(dayKey(manifest.startMs + d * DAY_MS))), { recursive: true });
+  await writeWorldManifest(dir, { ...manifest, days: keep });
+}
+
 const worldDir = join(root, 'world');
+const newDays = Number(values['new-days']);
 const started = Date.now();
+await worldWithNewDays(worldDir, newDays);
 await prepareWorld(
-  parseMeshConfig({ ...base, world: { preset: values.preset, seed: Number(values['world-seed']), dir: worldDir } }),
+  parseMeshConfig({
+    ...base,
+    world: { preset: values.preset, seed: Number(values['world-seed']), dir: worldDir, existing: true },
+  }),
   { log: (line) => console.log(line) },
 );
 const on = await runArm('retraining on', true, worldDir);
@@ -164,6 +190,7 @@ const body = [
   '',
   `Over all days: retraining on ${mean(on).toFixed(4)}, off ${mean(off).toFixed(4)} (clicks + saves per impression). ` +
     `Settings: preset ${values.preset} (world seed ${values['world-seed']}), ${days} simulated days, ` +
+    `${newDays} of them with the world's new items and users arriving, ` +
     `world.clockSpeed ${speed} (a day in ${(86_400 / speed).toFixed(0)} s), users ${users ?? 'all'}, sessions per user a day ${rate ?? 'as simulated'}, seed ${seed}; ` +
     `${minutes} min wall for both arms.`,
   '',
@@ -177,8 +204,10 @@ console.log(body);
 if (values.doc) {
   const args = process.argv.slice(2).join(' ');
   writeSection(
-    'retraining-pays',
-    'Retraining pays? The same live simulation with retraining on and off',
+    newDays > 0 ? 'retraining-pays-new-items' : 'retraining-pays',
+    newDays > 0
+      ? `Retraining on and off, with the world's new items arriving live (${newDays} days)`
+      : 'Retraining on and off, on a catalog that does not grow',
     `node --import tsx bench/retraining-pays.ts ${args}`,
     body,
     'docs/RETRAINING.md',

@@ -12,23 +12,10 @@ import type { SimState, Trend } from './state.js';
 const IMPRESSION_GAP_MS = 4_000;
 
 export function simulateDay(state: SimState, day: number, out: EventBuffer): void {
-  const rng = createRng(hashSeed(state.seed, 'day', day));
-  const g = growthOf(state.preset);
   const dayStart = state.startMs + day * DAY_MS;
   // The incumbent prepares its pools from what existed when the day began.
   const pools = new IncumbentPools(state, dayStart);
-
-  for (const t of sortedTimes(rng, g.newUsersPerDay, dayStart)) {
-    const u = state.addUser(rng, t);
-    state.addInitialFollows(rng, u, () => t + rng.int(10 * 60_000));
-  }
-  for (const t of sortedTimes(rng, g.freshItemsPerDay, dayStart)) state.addItem(rng, t);
-
-  driftInterests(state, rng);
-  state.driftHistory.push(state.userDrift.slice(0, state.userCount * DIM));
-
-  startTrends(state, rng, day, pools.existing);
-  const boost = trendBoosts(state.trends, day, state.itemCount);
+  const { rng, boost } = beginDay(state, day);
 
   const engagement = new Float32Array(state.itemCount);
   const start = out.length;
@@ -48,6 +35,30 @@ export function simulateDay(state: SimState, day: number, out: EventBuffer): voi
 
   // Overnight the incumbent folds the day's engagement into its popularity estimate.
   for (let i = 0; i < state.itemCount; i++) state.popularity[i] = 0.75 * state.popularity[i] + engagement[i];
+}
+
+/**
+ * The part of a day that does not depend on what anyone was shown: new users and items arrive,
+ * interests drift, trends start. Live play (live-world.ts) replays it to grow the same world.
+ * Returns the day's random stream (its sessions continue it) and the items' trend boosts.
+ */
+export function beginDay(state: SimState, day: number): { rng: Rng; boost: Float32Array } {
+  const rng = createRng(hashSeed(state.seed, 'day', day));
+  const g = growthOf(state.preset);
+  const dayStart = state.startMs + day * DAY_MS;
+  const existing = state.itemCount;
+
+  for (const t of sortedTimes(rng, g.newUsersPerDay, dayStart)) {
+    const u = state.addUser(rng, t);
+    state.addInitialFollows(rng, u, () => t + rng.int(10 * 60_000));
+  }
+  for (const t of sortedTimes(rng, g.freshItemsPerDay, dayStart)) state.addItem(rng, t);
+
+  driftInterests(state, rng);
+  state.driftHistory.push(state.userDrift.slice(0, state.userCount * DIM));
+
+  startTrends(state, rng, day, existing);
+  return { rng, boost: trendBoosts(state.trends, day, state.itemCount) };
 }
 
 function sortedTimes(rng: Rng, n: number, dayStart: number): number[] {

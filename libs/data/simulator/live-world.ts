@@ -1,11 +1,12 @@
-// The simulator's users living on after the world's last simulated day, for `simulate --live`. The
-// world's state is replayed in memory (as continueWorld does); each live day then brings the
-// simulator's own interest drift and trends, sessions are planned as on simulated days, and the
-// user's reaction to what a running mesh showed is drawn by reactToSlot (one engagement model).
+// The simulator's users living on a running mesh, for `simulate --live`. Each day the world grows as
+// the simulator grew it (beginDay: new users and items, interest drift, trends), so a world whose
+// catalog holds days its event log does not yet (bench/retraining-pays.ts) meets its new items live;
+// past the simulated days, the drift and trends go on without new items (the catalog ends there).
+// Sessions are planned as on simulated days, and the user's reaction to what the mesh showed is
+// drawn by reactToSlot: one engagement model.
 import { createRng, hashSeed } from '../random.js';
 import { DAY_MS, boardId, itemId, userId } from '../world.js';
-import { driftInterests, planSession, simulateDay, startTrends, trendBoosts } from './day.js';
-import { EventBuffer } from './event-buffer.js';
+import { beginDay, driftInterests, planSession, startTrends, trendBoosts } from './day.js';
 import { DIM, currentInterest } from './model.js';
 import { presetByName, type PresetName } from './presets.js';
 import { reactToSlot, sessionInterest } from './reaction.js';
@@ -39,21 +40,21 @@ const ACTION_NAME = ['impression', 'click', 'save', 'hide'] as const;
 const IMPRESSION_GAP_MS = 4_000;
 
 export class LiveWorld {
-  private day: number;
+  /** The last day whose growth, drift and trends were applied. */
+  private day = -1;
   private boost: Float32Array = new Float32Array(0);
+  private chosen: number[] | undefined;
   private readonly interest = new Float32Array(DIM);
   private readonly sessionVec = new Float32Array(DIM);
 
   private constructor(
     private readonly state: SimState,
-    /** The first day after the world's simulated days. */
-    readonly firstLiveDay: number,
+    /** Days the simulator simulated: the catalog holds their users and items. */
+    readonly simulatedDays: number,
     readonly seed: number,
-  ) {
-    this.day = firstLiveDay - 1;
-  }
+  ) {}
 
-  /** Replays the simulated world in dir (its truth says which days were simulated, not compacted live days). */
+  /** The simulated world in dir, from its truth (which days were simulated, not compacted live days). */
   static async open(worldDir: string, seed: number): Promise<LiveWorld> {
     const truth = await readTruthMeta(worldDir);
     const state = new SimState(
@@ -64,11 +65,6 @@ export class LiveWorld {
       truth.days,
     );
     state.createInitialWorld();
-    const scratch = new EventBuffer();
-    for (let day = 0; day < truth.days; day++) {
-      scratch.clear();
-      simulateDay(state, day, scratch);
-    }
     return new LiveWorld(state, truth.days, seed);
   }
 
@@ -84,28 +80,34 @@ export class LiveWorld {
     return this.state.startMs + day * DAY_MS;
   }
 
-  /** n users (all when n is undefined or larger), a seeded choice. */
-  pickUsers(n?: number): number[] {
-    const all = Array.from({ length: this.state.userCount }, (_, u) => u);
-    const chosen = createRng(hashSeed(this.seed, 'live-users')).shuffle(all);
-    return chosen.slice(0, Math.min(n ?? all.length, all.length)).sort((a, b) => a - b);
-  }
-
   /**
-   * The day's sessions of these users, in time order. Each user has the simulator's own activity
+   * The day's sessions, in time order: of every user signed up by then, or of n users (a seeded
+   * choice among those of the first day asked for). Each user has the simulator's own activity
    * (mean sessions a day), scaled so the mean over them is `rate` when given.
    */
-  sessionsOf(day: number, users: readonly number[], rate?: number): LiveSession[] {
+  sessionsOf(day: number, n?: number, rate?: number): LiveSession[] {
     this.advanceTo(day);
     const { state } = this;
+    const dayStart = this.dayStartMs(day);
+    const all = Array.from({ length: state.userCount }, (_, u) => u).filter(
+      (u) => state.userSignupMs[u] < dayStart + DAY_MS,
+    );
+    if (n !== undefined && this.chosen === undefined)
+      this.chosen = createRng(hashSeed(this.seed, 'live-users'))
+        .shuffle(all)
+        .slice(0, n)
+        .sort((a, b) => a - b);
+    const users = this.chosen ?? all;
     const rng = createRng(hashSeed(this.seed, 'live-day', day));
     const meanActivity = users.reduce((s, u) => s + state.userActivity[u], 0) / Math.max(1, users.length);
     const scale = rate === undefined || meanActivity === 0 ? 1 : rate / meanActivity;
     const sessions: LiveSession[] = [];
     for (const u of users) {
       const count = Math.min(5, rng.poisson(state.userActivity[u] * scale));
-      const plans = Array.from({ length: count }, () => planSession(state, rng, u, this.dayStartMs(day)));
-      plans.sort((a, b) => a.startMs - b.startMs);
+      const plans = Array.from({ length: count }, () => planSession(state, rng, u, dayStart))
+        // Not before the user signed up (a user new today).
+        .filter((plan) => plan.startMs >= state.userSignupMs[u])
+        .sort((a, b) => a.startMs - b.startMs);
       plans.forEach((plan, k) =>
         sessions.push({ user: u, userId: userId(u), day, index: k, ...plan, slots: 10 + rng.int(21) }),
       );
@@ -143,11 +145,15 @@ export class LiveWorld {
     return actions.sort((a, b) => a.timeMs - b.timeMs);
   }
 
-  /** Each day's drift and trends, from the first live day on, applied once and in order. */
+  /** Each day's growth, drift and trends, applied once and in order up to `day`. */
   private advanceTo(day: number): void {
-    if (day < this.firstLiveDay) throw new Error(`day ${day} is one of the world's simulated days, not a live one`);
     while (this.day < day) {
       this.day++;
+      if (this.day < this.simulatedDays) {
+        this.boost = beginDay(this.state, this.day).boost;
+        continue;
+      }
+      // Past the simulated days: drift and trends go on, no new users or items.
       const rng = createRng(hashSeed(this.seed, 'live-drift', this.day));
       driftInterests(this.state, rng);
       startTrends(this.state, rng, this.day, this.state.itemCount);

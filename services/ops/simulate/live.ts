@@ -49,7 +49,6 @@ export async function runLiveSimulation(options: LiveSimulationOptions): Promise
   const log = options.log ?? (() => {});
   const speed = mesh.world.clockSpeed;
   const world = await LiveWorld.open(mesh.world.dir, seed);
-  const users = world.pickUsers(options.users);
   // Outside callers, over the network even when the mesh runs in this process (tests).
   const addresses = options.addresses ?? {
     blender: addressOf(mesh, mesh.services.blender),
@@ -58,19 +57,17 @@ export async function runLiveSimulation(options: LiveSimulationOptions): Promise
   const blender = connect(BlenderClient, addresses.blender, { inProcess: false });
   const events = connect(EventsClient, addresses.events, { inProcess: false });
   try {
-    const clock = await meshClock(events, users[0] ?? 0, speed);
+    const clock = await meshClock(events, speed);
     const runId = `live-${seed}-${clock.now()}`;
     const firstDay = world.dayOf(clock.now());
-    if (firstDay < world.firstLiveDay)
-      throw new Error(`the world clock is within the world's simulated days (day ${firstDay}); nothing to play`);
     log(
-      `simulate --live: ${users.length} users, ${options.days} day(s) from ${dayKey(clock.now())}, ` +
+      `simulate --live: ${options.users ?? 'all'} users, ${options.days} day(s) from ${dayKey(clock.now())}, ` +
         `clock ${speed}× (a simulated day in ${formatWall(86_400_000 / speed)})`,
     );
     const all: DayStats[] = [];
     for (let day = firstDay; day < firstDay + options.days; day++) {
       const startedAt = clock.now();
-      const sessions = world.sessionsOf(day, users, options.rate).filter((s) => s.startMs >= startedAt);
+      const sessions = world.sessionsOf(day, options.users, options.rate).filter((s) => s.startMs >= startedAt);
       const tally = new DayTally(dayKey(world.dayStartMs(day)));
       const play = async (session: LiveSession) => {
         await clock.until(session.startMs);
@@ -146,11 +143,12 @@ async function logWithRetries(events: EventsClient, request: LogRequest): Promis
 }
 
 /** The world clock as the events service keeps it: read once, then advanced at the configured speed. */
-async function meshClock(events: EventsClient, user: number, speed: number) {
+async function meshClock(events: EventsClient, speed: number) {
   const context = await callUnary(
     events,
     'getUserContext',
-    { userId: `u${user}`, maxActions: 1 },
+    // Any user will do: only the context's request time is read.
+    { userId: 'u0', maxActions: 1 },
     { timeoutMs: 5_000 },
   );
   const base = Number(context.requestTimeMs);
