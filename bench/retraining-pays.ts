@@ -35,6 +35,8 @@ const { values } = parseArgs({
      * during those days (hidden from every reader until their time), as a real feed's would.
      */
     'new-days': { type: 'string', default: '0' },
+    /** The models a cycle retrains (retrain.models), comma-separated; default the shipped two_tower,ranker. */
+    models: { type: 'string' },
     doc: { type: 'boolean', default: false },
     /** Keep both arms' worlds (their registries, schedule state and live logs) for a look afterwards. */
     keep: { type: 'boolean', default: false },
@@ -44,6 +46,7 @@ const days = Number(values.days);
 const speed = Number(values.speed);
 const users = values.users === undefined ? undefined : Number(values.users);
 const rate = values.rate === undefined ? undefined : Number(values.rate);
+const models = values.models?.split(',');
 const seed = Number(values.seed);
 const root = mkdtempSync(join(tmpdir(), 'feedloom-retraining-pays-'));
 const base = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
@@ -69,6 +72,7 @@ async function armConfig(dir: string, retrain: boolean): Promise<string> {
   for (const h of raw.ann.hosts) h.port = await freePort();
   // Simulated time (world.clockSpeed). Retraining is checked twice a simulated day; a cycle trains
   // only when compaction has closed a new day. The retrain section is the shipped one.
+  if (models) raw.retrain = { ...raw.retrain, models };
   raw.schedule = {
     batch: { every: '3h' },
     compaction: { every: '1h', closedAfter: '30m', idleFor: '2s' },
@@ -191,6 +195,7 @@ const body = [
   `Over all days: retraining on ${mean(on).toFixed(4)}, off ${mean(off).toFixed(4)} (clicks + saves per impression). ` +
     `Settings: preset ${values.preset} (world seed ${values['world-seed']}), ${days} simulated days, ` +
     `${newDays} of them with the world's new items and users arriving, ` +
+    `cycles retrain ${(models ?? ['two_tower', 'ranker']).join(' and ')}, ` +
     `world.clockSpeed ${speed} (a day in ${(86_400 / speed).toFixed(0)} s), users ${users ?? 'all'}, sessions per user a day ${rate ?? 'as simulated'}, seed ${seed}; ` +
     `${minutes} min wall for both arms.`,
   '',
@@ -204,10 +209,11 @@ console.log(body);
 if (values.doc) {
   const args = process.argv.slice(2).join(' ');
   writeSection(
-    newDays > 0 ? 'retraining-pays-new-items' : 'retraining-pays',
-    newDays > 0
+    ['retraining-pays', ...(newDays > 0 ? ['new-items'] : []), ...(models ?? [])].join('-'),
+    (newDays > 0
       ? `Retraining on and off, with the world's new items arriving live (${newDays} days)`
-      : 'Retraining on and off, on a catalog that does not grow',
+      : 'Retraining on and off, on a catalog that does not grow') +
+      (models ? `; cycles retrain ${models.join(' and ')} only` : ''),
     `node --import tsx bench/retraining-pays.ts ${args}`,
     body,
     'docs/RETRAINING.md',
