@@ -7,6 +7,8 @@ import type { LiveAction } from '../../../libs/data/simulator/index.js';
 export interface DayStats {
   /** The simulated day, YYYY-MM-DD. */
   day: string;
+  /** The world time of day play started (HH:MM), when it joined the day midway; else absent. */
+  from?: string;
   feeds: number;
   /** Blends that failed (the session saw nothing). */
   failedFeeds: number;
@@ -36,9 +38,10 @@ export class DayTally {
   private readonly stats: DayStats;
   private readonly engagedBy: Record<string, number> = {};
 
-  constructor(day: string) {
+  constructor(day: string, from?: string) {
     this.stats = {
       day,
+      ...(from ? { from } : {}),
       feeds: 0,
       failedFeeds: 0,
       impressions: 0,
@@ -134,5 +137,6 @@ export function formatDay(s: DayStats): string {
   const shares = Object.entries(s.engagementShare)
     .map(([g, share]) => `${g} ${(share * 100).toFixed(1)}%`)
     .join(', ');
-  return `${cells.join('  ')}\n  engagement by source: ${shares || '-'}`;
+  const partial = s.from ? `played from ${s.from}; ` : '';
+  return `${cells.join('  ')}\n  ${partial}engagement by source: ${shares || '-'}`;
 }

@@ -66,9 +66,15 @@ export async function runLiveSimulation(options: LiveSimulationOptions): Promise
     );
     const all: DayStats[] = [];
     for (let day = firstDay; day < firstDay + options.days; day++) {
-      const startedAt = clock.now();
+      // The first day is joined at the clock's time of day (its row covers the rest of it); later
+      // days are played whole, late sessions late.
+      const startedAt = day === firstDay ? clock.now() : world.dayStartMs(day);
       const sessions = world.sessionsOf(day, options.users, options.rate).filter((s) => s.startMs >= startedAt);
-      const tally = new DayTally(dayKey(world.dayStartMs(day)));
+      const joinedMidway = startedAt - world.dayStartMs(day) > 60_000;
+      const tally = new DayTally(
+        dayKey(world.dayStartMs(day)),
+        joinedMidway ? new Date(startedAt).toISOString().slice(11, 16) : undefined,
+      );
       const play = async (session: LiveSession) => {
         await clock.until(session.startMs);
         const shownAtMs = Math.max(session.startMs, clock.now());
