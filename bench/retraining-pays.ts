@@ -5,6 +5,7 @@
 // both to docs/RETRAINING.md (command, machine, date, commit).
 //   node --import tsx bench/retraining-pays.ts [--preset tiny] [--days 6] [--new-days 0] [--speed 1440]
 //     [--users N] [--rate R] [--seed 3] [--keep] [--doc]
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +38,11 @@ const { values } = parseArgs({
     'new-days': { type: 'string', default: '0' },
     /** The models a cycle retrains (retrain.models), comma-separated; default the shipped two_tower,ranker. */
     models: { type: 'string' },
+    /**
+     * Arms to run, comma-separated: on (scheduled cycles), off (none), frozen (cycles until the first
+     * ranker serves, then none: a ranker that stops being fresh).
+     */
+    arms: { type: 'string', default: 'on,off' },
     doc: { type: 'boolean', default: false },
     /** Keep both arms' worlds (their registries, schedule state and live logs) for a look afterwards. */
     keep: { type: 'boolean', default: false },
@@ -47,13 +53,15 @@ const speed = Number(values.speed);
 const users = values.users === undefined ? undefined : Number(values.users);
 const rate = values.rate === undefined ? undefined : Number(values.rate);
 const models = values.models?.split(',');
+type Mode = 'on' | 'off' | 'frozen';
+const modes = values.arms!.split(',') as Mode[];
+for (const m of modes) if (!['on', 'off', 'frozen'].includes(m)) throw new Error(`--arms: unknown arm "${m}"`);
 const seed = Number(values.seed);
 const root = mkdtempSync(join(tmpdir(), 'feedloom-retraining-pays-'));
 const base = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
 
 interface Arm {
-  name: string;
-  retrain: boolean;
+  mode: Mode;
   days: DayStats[];
   schedule: string;
   versions: string;
@@ -93,14 +101,17 @@ async function armConfig(dir: string, retrain: boolean): Promise<string> {
   return path;
 }
 
-async function runArm(name: string, retrain: boolean, worldDir: string): Promise<Arm> {
-  const dir = join(root, retrain ? 'on' : 'off');
+async function runArm(mode: Mode, worldDir: string): Promise<Arm> {
+  const dir = join(root, mode);
   cpSync(worldDir, join(dir, 'world'), { recursive: true });
-  const configPath = await armConfig(dir, retrain);
+  const configPath = await armConfig(dir, mode === 'on');
   const mesh = loadMeshConfig(configPath);
-  console.log(`== ${name}: ${configPath}`);
+  console.log(`== retraining ${mode}: ${configPath}`);
   const running = await startAllInOne(mesh, { configPath });
-  const arm: Arm = { name, retrain, days: [], schedule: '', versions: '' };
+  const arm: Arm = { mode, days: [], schedule: '', versions: '' };
+  const registry = new ModelRegistry(join(mesh.world.dir, 'models'));
+  let playing = true;
+  const freezer = mode === 'frozen' ? cyclesUntilRanker(configPath, registry, () => playing) : undefined;
   try {
     console.log(formatDayHeader());
     arm.days = await runLiveSimulation({
@@ -113,10 +124,11 @@ async function runArm(name: string, retrain: boolean, worldDir: string): Promise
       onDay: (day) => console.log(formatDay(day)),
     });
   } finally {
+    playing = false;
+    await freezer;
     arm.schedule = formatSchedule(await readScheduleStatus(mesh.world.dir));
     await running.stop();
   }
-  const registry = new ModelRegistry(join(mesh.world.dir, 'models'));
   const lines: string[] = [];
   for (const model of ['two_tower', 'ranker'])
     for (const v of await registry.list(model)) lines.push(`${model} ${v.version}: ${v.state}`);
@@ -124,6 +136,29 @@ async function runArm(name: string, retrain: boolean, worldDir: string): Promise
   console.log(arm.schedule);
   console.log(arm.versions);
   return arm;
+}
+
+/**
+ * The frozen arm's cycles: `feedloom retrain --rollout` every 12 simulated hours (as the scheduler
+ * of the "on" arm runs them) until a ranker serves; then nothing more is retrained.
+ */
+async function cyclesUntilRanker(configPath: string, registry: ModelRegistry, playing: () => boolean): Promise<void> {
+  const everyMs = (12 * 3_600_000) / speed;
+  while (playing()) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    if (!playing()) return;
+    await new Promise((resolve) =>
+      spawn('./bin/feedloom.js', ['retrain', '--rollout', '--config', configPath], { stdio: 'ignore' }).once(
+        'exit',
+        resolve,
+      ),
+    );
+    const ranker = await registry.latest('ranker', ['serving']);
+    if (ranker) {
+      console.log(`frozen arm: ranker ${ranker.version} serves; no more retraining`);
+      return;
+    }
+  }
 }
 
 /** The preset's world, its last `newDays` of events cut off when given (their catalog rows stay). */
@@ -149,27 +184,22 @@ await prepareWorld(
   }),
   { log: (line) => console.log(line) },
 );
-const on = await runArm('retraining on', true, worldDir);
-const off = await runArm('retraining off', false, worldDir);
+const arms: Arm[] = [];
+for (const mode of modes) arms.push(await runArm(mode, worldDir));
 const minutes = ((Date.now() - started) / 60_000).toFixed(0);
 if (values.keep) console.log(`kept: ${root}`);
 else rmSync(root, { recursive: true, force: true });
 
 const versions = (counts: Record<string, number>) => Object.keys(counts).join(', ') || '-';
-const rows = on.days.map((d, i) => {
-  const o = off.days[i];
-  return [
-    d.day,
-    d.feeds,
-    d.engagementRate.toFixed(4),
-    versions(d.twoTower),
-    versions(d.ranker),
-    o?.feeds ?? '-',
-    o ? o.engagementRate.toFixed(4) : '-',
-    o ? versions(o.twoTower) : '-',
-    o ? versions(o.ranker) : '-',
-  ];
-});
+const rows = arms[0].days.map((d, i) => [
+  d.day,
+  ...arms.flatMap((a) => {
+    const day = a.days[i];
+    return day
+      ? [day.feeds, day.engagementRate.toFixed(4), versions(day.twoTower), versions(day.ranker)]
+      : ['-', '-', '-', '-'];
+  }),
+]);
 const mean = (a: Arm) =>
   a.days.reduce((s, d) => s + d.clicks + d.saves, 0) /
   Math.max(
@@ -178,41 +208,37 @@ const mean = (a: Arm) =>
   );
 const body = [
   table(
-    [
-      'day',
-      'on: feeds',
-      'on: engagement',
-      'on: two_tower',
-      'on: ranker',
-      'off: feeds',
-      'off: engagement',
-      'off: two_tower',
-      'off: ranker',
-    ],
+    ['day', ...arms.flatMap((a) => ['feeds', 'engagement', 'two_tower', 'ranker'].map((c) => `${a.mode}: ${c}`))],
     rows,
   ),
   '',
-  `Over all days: retraining on ${mean(on).toFixed(4)}, off ${mean(off).toFixed(4)} (clicks + saves per impression). ` +
+  `Over all days: ${arms.map((a) => `retraining ${a.mode} ${mean(a).toFixed(4)}`).join(', ')} (clicks + saves per impression). ` +
     `Settings: preset ${values.preset} (world seed ${values['world-seed']}), ${days} simulated days, ` +
     `${newDays} of them with the world's new items and users arriving, ` +
     `cycles retrain ${(models ?? ['two_tower', 'ranker']).join(' and ')}, ` +
     `world.clockSpeed ${speed} (a day in ${(86_400 / speed).toFixed(0)} s), users ${users ?? 'all'}, sessions per user a day ${rate ?? 'as simulated'}, seed ${seed}; ` +
-    `${minutes} min wall for both arms.`,
+    `${minutes} min wall for ${arms.length} arm(s).`,
   '',
-  `Versions at the end — on: ${on.versions}; off: ${off.versions}`,
+  `Versions at the end — ${arms.map((a) => `${a.mode}: ${a.versions}`).join('; ')}`,
   '',
   '```',
-  `retraining on:\n${on.schedule}\n\nretraining off:\n${off.schedule}`,
+  arms.map((a) => `retraining ${a.mode}:\n${a.schedule}`).join('\n\n'),
   '```',
 ].join('\n');
 console.log(body);
 if (values.doc) {
   const args = process.argv.slice(2).join(' ');
   writeSection(
-    ['retraining-pays', ...(newDays > 0 ? ['new-items'] : []), ...(models ?? [])].join('-'),
-    (newDays > 0
-      ? `Retraining on and off, with the world's new items arriving live (${newDays} days)`
-      : 'Retraining on and off, on a catalog that does not grow') +
+    [
+      'retraining-pays',
+      ...(newDays > 0 ? ['new-items'] : []),
+      ...(models ?? []),
+      ...(values.arms === 'on,off' ? [] : modes),
+    ].join('-'),
+    `Retraining ${modes.join(', ')}` +
+      (newDays > 0
+        ? `, with the world's new items arriving live (${newDays} days)`
+        : ', on a catalog that does not grow') +
       (models ? `; cycles retrain ${models.join(' and ')} only` : ''),
     `node --import tsx bench/retraining-pays.ts ${args}`,
     body,
