@@ -2,7 +2,7 @@
 // at a simulated day per 15 s: the simulator's users ask for feeds, react by the simulator's model,
 // and their impressions and actions reach the events service (GetUserContext shows them); the daily
 // table adds up; a Log batch sent again with its idempotency key is not counted twice.
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,10 +26,12 @@ describe('simulate --live', () => {
   let events: EventsClient;
   const played: { session: LiveSession; feed: BlendResponse; logged?: LogRequest }[] = [];
   let days: DayStats[];
+  let copy: string;
 
   beforeAll(async () => {
     // A copy: the live events are written into the world's live log.
-    const world = join(mkdtempSync(join(tmpdir(), 'feedloom-simulate-live-')), 'world');
+    copy = mkdtempSync(join(tmpdir(), 'feedloom-simulate-live-'));
+    const world = join(copy, 'world');
     cpSync(await testWorld(), world, { recursive: true });
     config = testMeshConfig(world, (raw) => {
       raw.world.clockSpeed = SPEED;
@@ -49,6 +51,7 @@ describe('simulate --live', () => {
   afterAll(async () => {
     events?.close();
     await mesh?.stop();
+    if (copy) rmSync(copy, { recursive: true, force: true });
   });
 
   it('requests feeds and logs what the users did, which GetUserContext then shows', async () => {
