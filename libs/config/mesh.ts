@@ -229,6 +229,11 @@ export const MeshConfigSchema = z
         snapshotsDir: z.string().min(1).optional(),
         /** Serve the world as it was at this time (ms): history after it is ignored. For evaluation and replays. */
         asOfMs: z.number().int().positive().optional(),
+        /**
+         * Simulated seconds per wall second: the events service's clock and the scheduler's
+         * intervals run this fast (1440: a simulated day in a minute, for `simulate --live`).
+         */
+        clockSpeed: z.number().positive().max(1_000_000).default(1),
       })
       .strict(),
     /** The host services are reached on when they have no explicit address. */
@@ -262,7 +267,11 @@ export const MeshConfigSchema = z
              * long after it was shown; 0: every retained impression. Shown and left alone, it may come
              * back later: a scrolled-past impression is not a verdict (docs/RELEVANCE.md, "Seen, for how long").
              */
-            seenWindowHours: z.number().min(0).max(24 * 365).default(24),
+            seenWindowHours: z
+              .number()
+              .min(0)
+              .max(24 * 365)
+              .default(24),
           })
           .strict(),
         blender,
