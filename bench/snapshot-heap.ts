@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import { loadMeshConfig, snapshotsDirOf } from '../libs/config/mesh.js';
 import { readSnapshot } from '../libs/data/snapshots.js';
-import { parseGeneratorSettings } from '../libs/generator-sdk/define.js';
+import { parseGeneratorSettings, type GeneratorModule } from '../libs/generator-sdk/define.js';
 import { loadGeneratorModule } from '../services/generators/registry.js';
 import { table } from './lib.js';
 
@@ -25,6 +25,17 @@ function heap() {
   return { used: m.heapUsed, old, offHeap: m.arrayBuffers };
 }
 
+/** Reads and prepares a generator's snapshots; only what prepare keeps outlives the call. */
+async function load(module: GeneratorModule<unknown>, settings: Record<string, unknown>) {
+  let snapshotRows = 0;
+  const rows: Record<string, unknown[]> = {};
+  for (const s of module.snapshots) {
+    rows[s.name] = (await readSnapshot(dir, s.name)).rows;
+    snapshotRows += rows[s.name].length;
+  }
+  return { data: module.prepare ? module.prepare(rows as never, settings, mesh) : rows, snapshotRows };
+}
+
 const MB = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 const kept: unknown[] = [];
 const rows: { name: string; heap: number; old: number; offHeap: number; snapshotRows: number }[] = [];
@@ -33,25 +44,21 @@ for (const g of mesh.generators.filter((g) => g.enabled)) {
   const module = await loadGeneratorModule(g.name);
   const settings = parseGeneratorSettings(module, g.settings);
   const before = heap();
-  let snapshotRows = 0;
-  const loaded: Record<string, unknown[]> = {};
+  let loaded: { data: unknown; snapshotRows: number };
   try {
-    for (const s of module.snapshots) {
-      loaded[s.name] = (await readSnapshot(dir, s.name)).rows;
-      snapshotRows += loaded[s.name].length;
-    }
+    loaded = await load(module, settings);
   } catch (err) {
     console.log(`${g.name}: skipped (${(err as Error).message})`);
     continue;
   }
-  kept.push(module.prepare ? module.prepare(loaded as never, settings, mesh) : loaded);
+  kept.push(loaded.data);
   const after = heap();
   rows.push({
     name: g.name,
     heap: after.used - before.used,
     old: after.old - before.old,
     offHeap: after.offHeap - before.offHeap,
-    snapshotRows,
+    snapshotRows: loaded.snapshotRows,
   });
 }
 const end = heap();

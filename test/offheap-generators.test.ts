@@ -75,6 +75,80 @@ const OLD: Record<string, OldForm> = {
       return board.top(quota, engagedItems(user));
     },
   },
+  followed_boards: {
+    prepare: (rows) => ({
+      byBoard: byKey(rows.followed_board_items, 'board_id', 'items'),
+      newestMs: rows.followed_board_items.reduce((max, r) => Math.max(max, r.items[0]?.added_ms ?? 0), 0),
+    }),
+    generate(user, quota, data, settings) {
+      const now = user.requestTimeMs || data.newestMs;
+      const halfLifeMs = settings.halfLifeDays * 86_400_000;
+      const exclude = engagedItems(user);
+      const newest = new Map<string, { score: number; reason: string }>();
+      for (const boardId of new Set(user.followedBoards)) {
+        for (const item of (data.byBoard.get(boardId) ?? []) as { item_id: string; added_ms: number }[]) {
+          if (item.added_ms > now || exclude.has(item.item_id)) continue;
+          const score = 0.5 ** ((now - item.added_ms) / halfLifeMs);
+          if (score > (newest.get(item.item_id)?.score ?? -1))
+            newest.set(item.item_id, { score, reason: `added to followed board ${boardId}` });
+        }
+      }
+      const board = new ScoreBoard();
+      for (const [itemId, { score, reason }] of newest) board.add(itemId, score, reason);
+      return board.top(quota);
+    },
+  },
+  followed_creators: {
+    prepare: (rows) => byKey(rows.creator_items, 'creator_id', 'items'),
+    generate(user, quota, data: Map<string, ScoredItem[]>) {
+      const exclude = engagedItems(user);
+      const lists = user.followedCreators.map((creator) => ({ creator, items: data.get(creator) ?? [] }));
+      const out: Candidate[] = [];
+      for (let depth = 0; out.length < quota && lists.some((l) => depth < l.items.length); depth++) {
+        for (const { creator, items } of lists) {
+          const item = items[depth];
+          if (!item || exclude.has(item.item_id)) continue;
+          out.push({ itemId: item.item_id, score: 1 / (1 + depth), reason: `by followed creator ${creator}` });
+          if (out.length >= quota) break;
+        }
+      }
+      return out;
+    },
+  },
+  creator_ppr: {
+    // The PPR graph is unchanged (typed arrays already); only the creators' item lists moved.
+    prepare: (rows) => byKey(rows.creator_items, 'creator_id', 'items'),
+    generate(user, quota, creatorItems: Map<string, ScoredItem[]>, settings) {
+      const { graph, ppr } = settings.typed;
+      const users = graph.left.size;
+      const seeds: { node: number; weight: number }[] = [];
+      const me = graph.left.get(user.userId);
+      if (me !== undefined) seeds.push({ node: me, weight: 1 });
+      for (const creator of new Set(user.followedCreators)) {
+        const c = graph.right.get(creator);
+        if (c !== undefined) seeds.push({ node: users + c, weight: 1 });
+      }
+      if (seeds.length === 0) return [];
+      const { estimate } = ppr.run(seeds, settings);
+      const creators: { id: string; score: number }[] = [];
+      for (const v of estimate.touched()) {
+        if (v < users || estimate.get(v) <= 0) continue;
+        creators.push({
+          id: graph.right.name(v - users),
+          score: estimate.get(v) / Math.max(1e-9, ppr.strength[v]) ** settings.degreeNormalization,
+        });
+      }
+      creators.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+      const board = new ScoreBoard();
+      for (const { id, score } of creators.slice(0, settings.topCreators)) {
+        const items = creatorItems.get(id) ?? [];
+        const best = items[0]?.score || 1;
+        for (const item of items)
+          board.add(item.item_id, score * (item.score / best), `by ${id}, close to creators you follow`);
+      }
+      return board.top(quota, engagedItems(user));
+    },
+  },
   resurface: {
     // The old prepare's topic counts are unchanged in the new form; only the board rows moved.
     prepare: (rows) => new Map((rows.resurface_boards as ResurfaceBoardRow[]).map((r) => [r.board_id, r])),
@@ -134,7 +208,8 @@ describe('generators with snapshots off the JS heap answer as their old forms di
       const typed = module.prepare!(rows as never, settings);
       const old = OLD[name];
       const oldData = old.prepare(rows);
-      const oldSettings = name === 'resurface' ? { ...settings, topicItems: typed.topicItems } : settings;
+      // What the old forms share with the new (unchanged parts) comes from the typed data.
+      const oldSettings = { ...settings, topicItems: typed.topicItems, typed };
       const signal = new AbortController().signal;
       let answered = 0;
       for (const user of users) {
