@@ -123,6 +123,8 @@ async function measure(seconds: number): Promise<Window> {
 }
 
 await measure(5); // warm-up
+// A marker for logs read beside the run (e.g. node --trace-gc: the GCs of the measured windows follow it).
+console.log('warm-up done: measuring');
 const session = values.profile ? new Session() : undefined;
 if (session) {
   session.connect();

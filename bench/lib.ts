@@ -51,10 +51,10 @@ export function table(head: string[], rows: (string | number)[][]): string {
 }
 
 /**
- * Replaces one benchmark's section of docs/BENCHMARKS.md (between its markers), leaving the rest,
- * so each benchmark can be rerun on its own.
+ * Replaces one benchmark's section of docs/BENCHMARKS.md (or of `doc`) between its markers, leaving
+ * the rest, so each benchmark can be rerun on its own.
  */
-export function writeSection(id: string, title: string, command: string, body: string): void {
+export function writeSection(id: string, title: string, command: string, body: string, doc = DOC): void {
   const start = `<!-- bench:${id} -->`;
   const end = `<!-- /bench:${id} -->`;
   const section = [
@@ -67,14 +67,14 @@ export function writeSection(id: string, title: string, command: string, body: s
     body.trim(),
     end,
   ].join('\n');
-  const doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
-  const from = doc.indexOf(start);
-  const to = doc.indexOf(end);
+  const text = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Benchmarks\n';
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
   const next =
     from >= 0 && to > from
-      ? doc.slice(0, from) + section + doc.slice(to + end.length)
-      : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(DOC, next);
+      ? text.slice(0, from) + section + text.slice(to + end.length)
+      : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(doc, next);
 }
 
 /** Cumulative bucket counts of the blender's overhead histogram (le → count), summed over label sets. */

@@ -47,6 +47,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
           worldDir: mesh.world.dir,
           asOfMs: mesh.world.asOfMs,
           seenWindowMs: mesh.services.events.seenWindowHours * 3_600_000,
+          clockSpeed: mesh.world.clockSpeed,
           host,
           port: port(mesh.services.events.port),
         }),

@@ -40,6 +40,18 @@ describe('mesh config', () => {
     );
   });
 
+  it('runs the world clock at world.clockSpeed (default 1), and names a typo or a bad speed by its path', () => {
+    expect(parseMeshConfig(valid()).world.clockSpeed).toBe(1);
+    const world = valid().world;
+    expect(parseMeshConfig({ ...valid(), world: { ...world, clockSpeed: 1440 } }).world.clockSpeed).toBe(1440);
+    expect(() => parseMeshConfig({ ...valid(), world: { ...world, clockSped: 1440 } })).toThrow(
+      /world: Unrecognized key\(s\) in object: 'clockSped'/,
+    );
+    expect(() => parseMeshConfig({ ...valid(), world: { ...world, clockSpeed: 0 } })).toThrow(
+      /world\.clockSpeed: Number must be greater than 0/,
+    );
+  });
+
   it('rejects unknown fields, a kind (it lives in the generator module), duplicate names and clashing ports', () => {
     const bad = valid() as Record<string, any>;
     bad.generators.push({ name: 'popular', kind: 'magic', port: 2, typo: 1 });

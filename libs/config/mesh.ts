@@ -230,6 +230,11 @@ export const MeshConfigSchema = z
         snapshotsDir: z.string().min(1).optional(),
         /** Serve the world as it was at this time (ms): history after it is ignored. For evaluation and replays. */
         asOfMs: z.number().int().positive().optional(),
+        /**
+         * Simulated seconds per wall second: the events service's clock and the scheduler's
+         * intervals run this fast (1440: a simulated day in a minute, for `simulate --live`).
+         */
+        clockSpeed: z.number().positive().max(1_000_000).default(1),
       })
       .strict(),
     /** The host services are reached on when they have no explicit address. */

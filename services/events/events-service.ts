@@ -25,6 +25,8 @@ export interface EventsOptions {
   asOfMs?: number;
   /** Impressions older than this (before the request time) are not in seen_items; 0 or absent: all retained. */
   seenWindowMs?: number;
+  /** Simulated ms per wall ms of the world clock (world.clockSpeed); default 1. */
+  clockSpeed?: number;
   /** Where start-up notes and skipped log lines are reported; stderr by default. */
   report?: (line: string) => void;
 }
@@ -44,7 +46,10 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
   for (const event of liveEvents) store.apply(event);
   for (const p of replay.problems) report(`skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`);
   // Continue where the live log left off, so time never runs backwards across restarts.
-  const now = worldClock(asOfMs ?? replay.events.reduce((max, e) => Math.max(max, e.timeMs), worldEndMs));
+  const now = worldClock(
+    asOfMs ?? replay.events.reduce((max, e) => Math.max(max, e.timeMs), worldEndMs),
+    options.clockSpeed,
+  );
   report(
     `loaded ${store.userCount} users, ${historyEvents} history events and ${liveEvents.length} live events ` +
       `(${replay.files} files, last seq ${log.lastSequence})${asOfMs === undefined ? '' : ` as of ${new Date(asOfMs).toISOString()}`} ` +

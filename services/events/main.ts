@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     port: port ?? config!.services.events.port,
     asOfMs: config?.world.asOfMs,
     seenWindowMs: config && config.services.events.seenWindowHours * 3_600_000,
+    clockSpeed: config?.world.clockSpeed,
   });
   stopOnSignals(() => [server]);
   process.stdout.write(JSON.stringify({ event: 'listening', service: 'events', address: server.address }) + '\n');

@@ -11,3 +11,11 @@ it('starts at the given world time and advances with the wall clock', async () =
   await sleep(30);
   expect(now() - first).toBeGreaterThanOrEqual(25);
 });
+
+it('runs `speed` times faster than the wall clock', async () => {
+  const worldEnd = Date.UTC(2026, 1, 1);
+  const now = worldClock(worldEnd, 1000);
+  await sleep(30);
+  // 30 wall ms are at least 25 simulated seconds.
+  expect(now() - worldEnd).toBeGreaterThanOrEqual(25_000);
+});

@@ -4,41 +4,18 @@ import { createRng, hashSeed, type Rng } from '../random.js';
 import { DAY_MS } from '../world.js';
 import { ACTION_CODE, EventBuffer } from './event-buffer.js';
 import { IncumbentPools } from './incumbent.js';
-import {
-  DIM,
-  MODEL,
-  clickLogit,
-  currentInterest,
-  dotAt,
-  examineProbability,
-  hideLogit,
-  normalizeAt,
-  saveLogit,
-  sigmoid,
-} from './model.js';
+import { DIM, MODEL, currentInterest } from './model.js';
 import { growthOf } from './presets.js';
+import { reactToSlot, sessionInterest } from './reaction.js';
 import type { SimState, Trend } from './state.js';
 
 const IMPRESSION_GAP_MS = 4_000;
 
 export function simulateDay(state: SimState, day: number, out: EventBuffer): void {
-  const rng = createRng(hashSeed(state.seed, 'day', day));
-  const g = growthOf(state.preset);
   const dayStart = state.startMs + day * DAY_MS;
   // The incumbent prepares its pools from what existed when the day began.
   const pools = new IncumbentPools(state, dayStart);
-
-  for (const t of sortedTimes(rng, g.newUsersPerDay, dayStart)) {
-    const u = state.addUser(rng, t);
-    state.addInitialFollows(rng, u, () => t + rng.int(10 * 60_000));
-  }
-  for (const t of sortedTimes(rng, g.freshItemsPerDay, dayStart)) state.addItem(rng, t);
-
-  driftInterests(state, rng);
-  state.driftHistory.push(state.userDrift.slice(0, state.userCount * DIM));
-
-  startTrends(state, rng, day, pools.existing);
-  const boost = trendBoosts(state.trends, day, state.itemCount);
+  const { rng, boost } = beginDay(state, day);
 
   const engagement = new Float32Array(state.itemCount);
   const start = out.length;
@@ -60,12 +37,36 @@ export function simulateDay(state: SimState, day: number, out: EventBuffer): voi
   for (let i = 0; i < state.itemCount; i++) state.popularity[i] = 0.75 * state.popularity[i] + engagement[i];
 }
 
+/**
+ * The part of a day that does not depend on what anyone was shown: new users and items arrive,
+ * interests drift, trends start. Live play (live-world.ts) replays it to grow the same world.
+ * Returns the day's random stream (its sessions continue it) and the items' trend boosts.
+ */
+export function beginDay(state: SimState, day: number): { rng: Rng; boost: Float32Array } {
+  const rng = createRng(hashSeed(state.seed, 'day', day));
+  const g = growthOf(state.preset);
+  const dayStart = state.startMs + day * DAY_MS;
+  const existing = state.itemCount;
+
+  for (const t of sortedTimes(rng, g.newUsersPerDay, dayStart)) {
+    const u = state.addUser(rng, t);
+    state.addInitialFollows(rng, u, () => t + rng.int(10 * 60_000));
+  }
+  for (const t of sortedTimes(rng, g.freshItemsPerDay, dayStart)) state.addItem(rng, t);
+
+  driftInterests(state, rng);
+  state.driftHistory.push(state.userDrift.slice(0, state.userCount * DIM));
+
+  startTrends(state, rng, day, existing);
+  return { rng, boost: trendBoosts(state.trends, day, state.itemCount) };
+}
+
 function sortedTimes(rng: Rng, n: number, dayStart: number): number[] {
   return Array.from({ length: n }, () => dayStart + rng.int(DAY_MS)).sort((a, b) => a - b);
 }
 
 /** Short-term drift: yesterday's drift fades, and some users pick up a passing interest in a topic. */
-function driftInterests(state: SimState, rng: Rng): void {
+export function driftInterests(state: SimState, rng: Rng): void {
   for (let u = 0; u < state.userCount; u++) {
     const passing = rng.next() < MODEL.passingInterestChance ? rng.cumulativeIndex(state.topicCum) : -1;
     const off = u * DIM;
@@ -78,7 +79,7 @@ function driftInterests(state: SimState, rng: Rng): void {
 }
 
 /** A few items a day start trending: half of them new (last 3 days), the rest any item. */
-function startTrends(state: SimState, rng: Rng, day: number, existing: number): void {
+export function startTrends(state: SimState, rng: Rng, day: number, existing: number): void {
   if (existing === 0) return;
   const count = Math.max(1, Math.round(existing * 0.002));
   const recentFrom = firstCreatedAfter(state, existing, state.startMs + (day - 3) * DAY_MS);
@@ -110,14 +111,14 @@ export function trendBoosts(trends: readonly Trend[], day: number, itemCount: nu
   return boost;
 }
 
-interface SessionPlan {
+export interface SessionPlan {
   startMs: number;
   /** The topic on the user's mind in this session, or -1. */
   contextTopic: number;
 }
 
 /** Half the sessions come at the user's usual hour, half at the hour of one of their topics. */
-function planSession(state: SimState, rng: Rng, u: number, dayStart: number): SessionPlan {
+export function planSession(state: SimState, rng: Rng, u: number, dayStart: number): SessionPlan {
   let hour: number;
   let contextTopic = -1;
   if (rng.next() < 0.5) hour = state.userPeakHour[u] + 2 * rng.normal();
@@ -149,12 +150,7 @@ class SessionRunner {
     const { startMs: t0, contextTopic } = plan;
     if (t0 < state.userSignupMs[u]) return;
 
-    const vec = this.sessionVec;
-    for (let d = 0; d < DIM; d++) {
-      vec[d] = interest[d] + (contextTopic >= 0 ? MODEL.sessionTopicPull * state.topicVec[contextTopic * DIM + d] : 0);
-    }
-    normalizeAt(vec, 0);
-
+    const vec = sessionInterest(state, interest, contextTopic, this.sessionVec);
     const slots = 10 + rng.int(21);
     this.shown.length = 0;
     for (let pos = 0; pos < slots; pos++) {
@@ -167,27 +163,14 @@ class SessionRunner {
 
       const tShown = t0 + pos * IMPRESSION_GAP_MS + rng.int(2000);
       out.push(u, item, ACTION_CODE.impression, tShown, -1, k, pos, pick.source);
-      if (rng.next() >= examineProbability(pos)) continue;
-
-      const dot = dotAt(vec, 0, state.itemVec, item * DIM);
-      const logQ = state.itemLogQuality[item];
-      const localeMatch = state.userLocale[u] === state.itemLocale[item];
-      if (rng.next() < sigmoid(clickLogit(dot, logQ, localeMatch, this.boost[item]))) {
-        const tClick = tShown + 2000 + rng.int(18_000);
-        out.push(u, item, ACTION_CODE.click, tClick, -1, k, pos, pick.source);
-        this.engagement[item] += 1;
-        state.rememberTopic(u, state.itemTopic[item]);
-        if (rng.next() < sigmoid(saveLogit(dot, logQ))) {
-          const board = state.boardForSave(u, item);
-          const tSave = tClick + 5000 + rng.int(55_000);
-          out.push(u, item, ACTION_CODE.save, tSave, board, k, pos, pick.source);
-          this.engagement[item] += 3;
-          state.addToBoard(board, item, tSave);
-          if (rng.next() < 0.08) state.followCreator(u, state.itemCreator[item], tSave);
-        }
-      } else if (rng.next() < sigmoid(hideLogit(dot))) {
-        out.push(u, item, ACTION_CODE.hide, tShown + 1000 + rng.int(4000), -1, k, pos, pick.source);
-      }
+      this.engagement[item] += reactToSlot(
+        state,
+        rng,
+        { user: u, item, position: pos, shownMs: tShown },
+        vec,
+        this.boost,
+        (action, timeMs, board) => out.push(u, item, action, timeMs, board, k, pos, pick.source),
+      );
     }
   }
 }

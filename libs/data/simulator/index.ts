@@ -6,3 +6,4 @@ export { PRESETS, isPresetName, presetByName, type Preset, type PresetName } fro
 export { readTruth, readTruthMeta, type Truth, type TruthMeta } from './truth.js';
 export { MODEL, DIM, expectedEngagement } from './model.js';
 export { SOURCES as INCUMBENT_SOURCES } from './incumbent.js';
+export { LiveWorld, type LiveSession, type LiveAction } from './live-world.js';

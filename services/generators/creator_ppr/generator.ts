@@ -4,8 +4,8 @@
 import { z } from 'zod';
 import { creatorItems } from '../../../libs/data/batch/jobs/creator_items.js';
 import { followGraph } from '../../../libs/data/batch/jobs/follow_graph.js';
-import type { ScoredItem } from '../../../libs/data/batch/job.js';
 import type { RowsOf } from '../../../libs/data/snapshots.js';
+import { scoredItemLists, type IdLists } from '../../../libs/columns/id-lists.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
@@ -18,7 +18,8 @@ interface PreparedGraph {
   /** Users on the left (node u), creators on the right (node users + c). */
   graph: BipartiteGraph;
   ppr: PushPpr;
-  creatorItems: Map<string, ScoredItem[]>;
+  /** Per creator, off the JS heap: its best recent items. */
+  creatorItems: IdLists;
 }
 
 function prepare(rows: RowsOf<typeof SNAPSHOTS>): PreparedGraph {
@@ -32,7 +33,11 @@ function prepare(rows: RowsOf<typeof SNAPSHOTS>): PreparedGraph {
   return {
     graph,
     ppr: new PushPpr(undirectedFromBipartite(graph)),
-    creatorItems: new Map(rows.creator_items.map((r) => [r.creator_id, r.items])),
+    creatorItems: scoredItemLists(
+      rows.creator_items,
+      (r) => r.creator_id,
+      (r) => r.items,
+    ),
   };
 }
 
@@ -83,10 +88,10 @@ export default defineGenerator({
     creators.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
     const board = new ScoreBoard();
     for (const { id, score } of creators.slice(0, settings.topCreators)) {
-      const items = creatorItems.get(id) ?? [];
-      const best = items[0]?.score || 1;
-      for (const item of items)
-        board.add(item.item_id, score * (item.score / best), `by ${id}, close to creators you follow`);
+      const items = creatorItems.list(id);
+      const best = (items.length && items.score(0)) || 1;
+      for (let k = 0; k < items.length; k++)
+        board.add(items.id(k), score * (items.score(k) / best), `by ${id}, close to creators you follow`);
     }
     return board.top(quota, engagedItems(user));
   },

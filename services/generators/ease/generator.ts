@@ -6,6 +6,7 @@
 // a count; it is served as a neighbour lookup all the same.
 import { z } from 'zod';
 import { easeNeighbors } from '../../../libs/data/batch/jobs/ease_neighbors.js';
+import { scoredItemLists } from '../../../libs/columns/id-lists.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
@@ -22,11 +23,19 @@ export default defineGenerator({
     /** The user's clicked or saved items (the context's, newest and saves first) whose rows of B are summed, at most. */
     maxSeeds: z.number().int().min(1).default(100),
   }),
-  prepare: (rows) => new Map(rows.ease_neighbors.map((r) => [r.item_id, r.neighbors])),
+  // Off the JS heap: item → row of B as shared typed arrays (libs/columns).
+  prepare: (rows) =>
+    scoredItemLists(
+      rows.ease_neighbors,
+      (r) => r.item_id,
+      (r) => r.neighbors,
+    ),
   generate({ user, quota }, { data, settings }) {
     const board = new ScoreBoard();
-    for (const { itemId } of engagementSeeds(user, settings.maxSeeds))
-      for (const n of data.get(itemId) ?? []) board.add(n.item_id, n.score, `EASE: goes with ${itemId}`);
+    for (const { itemId } of engagementSeeds(user, settings.maxSeeds)) {
+      const row = data.list(itemId);
+      for (let k = 0; k < row.length; k++) board.add(row.id(k), row.score(k), `EASE: goes with ${itemId}`);
+    }
     return board.top(quota, engagedItems(user));
   },
 });

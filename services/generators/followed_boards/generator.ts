@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { followedBoardItems, type FollowedBoardItemsRow } from '../../../libs/data/batch/jobs/followed_board_items.js';
+import { followedBoardItems } from '../../../libs/data/batch/jobs/followed_board_items.js';
+import { IdListsBuilder, type IdLists } from '../../../libs/columns/id-lists.js';
+import { SharedIdsBuilder } from '../../../libs/columns/shared-ids.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
@@ -7,7 +9,8 @@ import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 const DAY_MS = 86_400_000;
 
 interface FollowedBoardsData {
-  byBoard: Map<string, FollowedBoardItemsRow['items']>;
+  /** Per board, off the JS heap: its newest items, each scored with the time it was added (ms). */
+  byBoard: IdLists;
   /** The newest addition: the clock when a request carries none. */
   newestMs: number;
 }
@@ -25,8 +28,17 @@ export default defineGenerator({
   }),
   prepare(rows): FollowedBoardsData {
     const list = rows.followed_board_items;
+    const table = new SharedIdsBuilder();
+    const byBoard = new IdListsBuilder(table, true);
+    byBoard.setRows(
+      list,
+      (r) => r.board_id,
+      (r) => r.items,
+      (i) => i.item_id,
+      (i) => i.added_ms,
+    );
     return {
-      byBoard: new Map(list.map((r) => [r.board_id, r.items])),
+      byBoard: byBoard.finish(table.finish()),
       newestMs: list.reduce((max, r) => Math.max(max, r.items[0]?.added_ms ?? 0), 0),
     };
   },
@@ -37,11 +49,14 @@ export default defineGenerator({
     // An item on several followed boards counts from its newest addition.
     const newest = new Map<string, { score: number; reason: string }>();
     for (const boardId of new Set(user.followedBoards)) {
-      for (const item of data.byBoard.get(boardId) ?? []) {
-        if (item.added_ms > now || exclude.has(item.item_id)) continue;
-        const score = 0.5 ** ((now - item.added_ms) / halfLifeMs);
-        if (score > (newest.get(item.item_id)?.score ?? -1))
-          newest.set(item.item_id, { score, reason: `added to followed board ${boardId}` });
+      const items = data.byBoard.list(boardId);
+      for (let k = 0; k < items.length; k++) {
+        const itemId = items.id(k);
+        const addedMs = items.score(k);
+        if (addedMs > now || exclude.has(itemId)) continue;
+        const score = 0.5 ** ((now - addedMs) / halfLifeMs);
+        if (score > (newest.get(itemId)?.score ?? -1))
+          newest.set(itemId, { score, reason: `added to followed board ${boardId}` });
       }
     }
     const board = new ScoreBoard();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cooccurrence } from '../../../libs/data/batch/jobs/cooccurrence.js';
+import { scoredItemLists } from '../../../libs/columns/id-lists.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
@@ -14,12 +15,19 @@ export default defineGenerator({
     /** Recently clicked or saved items whose neighbours are proposed, at most. */
     maxSeeds: z.number().int().min(1).default(20),
   }),
-  prepare: (rows) => new Map(rows.cooccurrence.map((r) => [r.item_id, r.neighbors])),
+  // Off the JS heap: item → neighbours as shared typed arrays (libs/columns).
+  prepare: (rows) =>
+    scoredItemLists(
+      rows.cooccurrence,
+      (r) => r.item_id,
+      (r) => r.neighbors,
+    ),
   generate({ user, quota }, { data, settings }) {
     const board = new ScoreBoard();
     for (const seed of engagementSeeds(user, settings.maxSeeds)) {
-      for (const n of data.get(seed.itemId) ?? [])
-        board.add(n.item_id, seed.weight * n.score, `co-engaged with ${seed.itemId}`);
+      const neighbors = data.list(seed.itemId);
+      for (let k = 0; k < neighbors.length; k++)
+        board.add(neighbors.id(k), seed.weight * neighbors.score(k), `co-engaged with ${seed.itemId}`);
     }
     return board.top(quota, engagedItems(user));
   },

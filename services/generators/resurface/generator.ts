@@ -1,12 +1,17 @@
 import { ActionType } from '../../../generated/feedloom/v1/common.js';
 import { z } from 'zod';
-import { resurfaceBoards, type ResurfaceBoardRow } from '../../../libs/data/batch/jobs/resurface_boards.js';
+import { resurfaceBoards } from '../../../libs/data/batch/jobs/resurface_boards.js';
+import { IdListsBuilder, type IdLists } from '../../../libs/columns/id-lists.js';
+import { SharedIdsBuilder } from '../../../libs/columns/shared-ids.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 
 interface ResurfaceData {
-  boards: Map<string, ResurfaceBoardRow>;
+  /** Per board, off the JS heap (one id table): its items, newest first; similar boards; its topic (0 or 1). */
+  items: IdLists;
+  similar: IdLists;
+  topic: IdLists;
   /** Per topic: the items most boards of that topic hold, with their share of the best one's count, best first. */
   topicItems: Map<string, { item_id: string; share: number }[]>;
 }
@@ -44,17 +49,33 @@ export default defineGenerator({
         top.map(([item_id, n]) => ({ item_id, share: n / top[0][1] })),
       );
     }
-    return { boards: new Map(list.map((r) => [r.board_id, r])), topicItems };
+    const table = new SharedIdsBuilder();
+    const items = new IdListsBuilder(table, false);
+    const similar = new IdListsBuilder(table, true);
+    const topic = new IdListsBuilder(table, false);
+    for (const r of list) {
+      items.set(r.board_id, r.items);
+      similar.set(
+        r.board_id,
+        r.similar_boards.map((s) => s.board_id),
+        r.similar_boards.map((s) => s.score),
+      );
+      topic.set(r.board_id, r.topic === null ? [] : [r.topic]);
+    }
+    const ids = table.finish();
+    return { items: items.finish(ids), similar: similar.finish(ids), topic: topic.finish(ids), topicItems };
   },
   generate({ user, quota }, { data, settings }) {
-    const own = [...new Set(user.ownBoards)]
-      .map((id) => data.boards.get(id))
-      .filter((b): b is ResurfaceBoardRow => b !== undefined);
+    const own = [...new Set(user.ownBoards)].filter((id) => data.items.has(id));
     if (own.length === 0) return [];
     const { itemsPerBoard: perBoard, topicWeight } = settings;
     // Already on one of their boards, or engaged with lately: nothing to resurface.
     const engaged = engagedItems(user);
-    const onOwnBoards = new Set(own.flatMap((board) => board.items));
+    const onOwnBoards = new Set<string>();
+    for (const board of own) {
+      const items = data.items.list(board);
+      for (let i = 0; i < items.length; i++) onOwnBoards.add(items.id(i));
+    }
     const exclude = { has: (item: string) => onOwnBoards.has(item) || engaged.has(item) };
     // Boards they are saving to now weigh more.
     const recentSaves = new Map<string, number>();
@@ -64,19 +85,18 @@ export default defineGenerator({
     }
     const scores = new ScoreBoard();
     for (const board of own) {
-      const weight = 1 + Math.log1p(recentSaves.get(board.board_id) ?? 0);
-      for (const similar of board.similar_boards) {
-        const items = data.boards.get(similar.board_id)?.items ?? [];
-        for (let i = 0; i < items.length && i < perBoard; i++) {
-          scores.add(items[i], weight * similar.score, `on ${similar.board_id}, like your board ${board.board_id}`);
-        }
+      const weight = 1 + Math.log1p(recentSaves.get(board) ?? 0);
+      const similar = data.similar.list(board);
+      for (let s = 0; s < similar.length; s++) {
+        const items = data.items.at(similar.node(s));
+        const reason = `on ${similar.id(s)}, like your board ${board}`;
+        for (let i = 0; i < items.length && i < perBoard; i++)
+          scores.add(items.id(i), weight * similar.score(s), reason);
       }
-      for (const { item_id, share } of data.topicItems.get(board.topic ?? '') ?? []) {
-        scores.add(
-          item_id,
-          weight * topicWeight * share,
-          `common on ${board.topic} boards, like your board ${board.board_id}`,
-        );
+      const topic = data.topic.list(board);
+      const name = topic.length ? topic.id(0) : null;
+      for (const { item_id, share } of data.topicItems.get(name ?? '') ?? []) {
+        scores.add(item_id, weight * topicWeight * share, `common on ${name} boards, like your board ${board}`);
       }
     }
     return scores.top(quota, exclude);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ActionType, type UserContext } from '../../../generated/feedloom/v1/common.js';
 import { sessionTransitions } from '../../../libs/data/batch/jobs/session_transitions.js';
+import { scoredItemLists } from '../../../libs/columns/id-lists.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
@@ -35,7 +36,13 @@ export default defineGenerator({
     /** Weight of each older item against the one after it (the newest weighs 1). */
     positionDecay: z.number().min(0).max(1).default(0.8),
   }),
-  prepare: (rows) => new Map(rows.session_transitions.map((r) => [r.item_id, r.next])),
+  // Off the JS heap: item → next items as shared typed arrays (libs/columns).
+  prepare: (rows) =>
+    scoredItemLists(
+      rows.session_transitions,
+      (r) => r.item_id,
+      (r) => r.next,
+    ),
   generate({ user, quota }, { data, settings }) {
     const board = new ScoreBoard();
     // The newest item counts most: its transitions are what a session would do next. Each item's
@@ -43,9 +50,10 @@ export default defineGenerator({
     // does not outweigh the newest item's spread-out ones.
     const decay = settings.positionDecay;
     lastEngaged(user, settings.lastItems).forEach((itemId, position) => {
-      const next = data.get(itemId) ?? [];
-      const weight = decay ** position / (next[0]?.score || 1);
-      for (const n of next) board.add(n.item_id, weight * n.score, `often engaged next after ${itemId}`);
+      const next = data.list(itemId);
+      const weight = decay ** position / ((next.length && next.score(0)) || 1);
+      for (let k = 0; k < next.length; k++)
+        board.add(next.id(k), weight * next.score(k), `often engaged next after ${itemId}`);
     });
     return board.top(quota, engagedItems(user));
   },

@@ -58,7 +58,7 @@ export interface MeshLists {
 /** The mesh config, pointed at the training world with its own snapshots and registry. */
 export function meshForWorld(mesh: MeshConfig, dir: string): MeshConfig {
   const out: MeshConfig = structuredClone(mesh);
-  out.world = { preset: mesh.world.preset, seed: mesh.world.seed, dir, existing: true };
+  out.world = { preset: mesh.world.preset, seed: mesh.world.seed, dir, existing: true, clockSpeed: 1 };
   delete out.registryDir;
   out.generators = out.generators.map((g) => ({ ...g, deadlineMs: EVAL_DEADLINE_MS }));
   out.services.blender = {

@@ -99,7 +99,13 @@ export async function replayAnswers(
   const split = await buildSplitWorld(worldDir, { fraction }, log);
   // The mesh on the split's training world, without a ranker: the replay asks the generators only.
   const replayMesh: MeshConfig = structuredClone(mesh);
-  replayMesh.world = { preset: mesh.world.preset, seed: mesh.world.seed, dir: split.dir, existing: true };
+  replayMesh.world = {
+    preset: mesh.world.preset,
+    seed: mesh.world.seed,
+    dir: split.dir,
+    existing: true,
+    clockSpeed: 1,
+  };
   delete replayMesh.registryDir;
   delete replayMesh.services.ranker;
   await prepareGenerators(replayMesh, { log, twoTowerOnAll: true });

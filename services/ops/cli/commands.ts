@@ -9,6 +9,7 @@ import { k8sCommand } from './k8s.js';
 import { newGeneratorCommand } from './new-generator.js';
 import { retrainCommand } from './retrain.js';
 import { rollbackCommand, rolloutCommand, statusCommand } from './rollout.js';
+import { simulateCommand } from './simulate.js';
 import { evalRankerCommand, trainRankerCommand } from './train-ranker.js';
 import { trainCommand } from './train.js';
 import { demoCommand, upCommand } from './up.js';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   upCommand,
   demoCommand,
   feedCommand,
+  simulateCommand,
   evalCommand,
   buildWorldCommand,
   batchCommand,

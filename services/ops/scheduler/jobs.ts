@@ -19,11 +19,13 @@ const SCHEDULER = 'scheduler';
 export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
   const { schedule } = mesh;
   const worldDir = mesh.world.dir;
+  // Intervals are simulated time: under world.clockSpeed S a 6h cycle comes every 6h / S of wall time.
+  const every = (text: string) => Math.max(1, Math.round(parseInterval(text) / mesh.world.clockSpeed));
   const jobs: ScheduledJob[] = [];
   if (schedule.compaction.enabled)
     jobs.push({
       name: 'compaction',
-      everyMs: parseInterval(schedule.compaction.every),
+      everyMs: every(schedule.compaction.every),
       async run(log) {
         const result = await compactLiveLog(worldDir, {
           closedAfterMs: parseInterval(schedule.compaction.closedAfter),
@@ -38,7 +40,7 @@ export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
   if (schedule.batch.enabled)
     jobs.push({
       name: 'batch',
-      everyMs: parseInterval(schedule.batch.every),
+      everyMs: every(schedule.batch.every),
       async run(log) {
         const asOfMs = await eventLogEndMs(worldDir);
         const results = await runBatchJobs({
@@ -54,7 +56,7 @@ export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
   if (schedule.retrain.enabled)
     jobs.push({
       name: 'retrain',
-      everyMs: parseInterval(schedule.retrain.every),
+      everyMs: every(schedule.retrain.every),
       async run(log) {
         const cycle = () =>
           runCycle({
