@@ -15,12 +15,13 @@ import { HealthState, ServingStatus } from './health.js';
 import { addReflection } from './reflection.js';
 import { registerLocalServer, type LocalMethod } from './in-process.js';
 import { RpcError, codeOf, invalidArgument } from './errors.js';
+import { idProblem } from './validate.js';
 import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
 import type { AdmissionController } from './admission.js';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
-  /** The caller's request id (metadata "x-request-id"), or a fresh one. */
+  /** The caller's request id (metadata "x-request-id") when it is a valid id, else a fresh one. */
   requestId: string;
   /** Absolute deadline in epoch ms; Infinity when the caller set none. */
   deadline: number;
@@ -252,7 +253,7 @@ function wrapUnary(
           Math.max(0, deadline - Date.now()),
         )
       : undefined;
-    const requestId = String(call.metadata.get('x-request-id')[0] ?? randomUUID());
+    const requestId = requestIdOf(call.metadata);
     const parent = extractTraceContext(call.metadata);
     const span = tracer().startSpan(
       path.slice(1),
@@ -303,6 +304,15 @@ function wrapUnary(
     };
     void run();
   };
+}
+
+/**
+ * The caller's x-request-id when it is a valid id, else a fresh one: the header is the caller's to
+ * set, and this id is forwarded as request_id to every downstream call, which would refuse a bad one.
+ */
+function requestIdOf(metadata: Metadata): string {
+  const sent = metadata.get('x-request-id')[0];
+  return typeof sent === 'string' && idProblem(sent) === undefined ? sent : randomUUID();
 }
 
 /** Callers get a status and a message to act on, never a stack trace; unexpected errors are logged here. */
