@@ -106,7 +106,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
     {
       name: 'blender',
       port: mesh.services.blender.port,
-      start: () => startBlender(mesh, { snapshotsDir, port: port(mesh.services.blender.port) }),
+      start: () => startBlender(mesh, { snapshotsDir, host, port: port(mesh.services.blender.port) }),
     },
   ];
 }
