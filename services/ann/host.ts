@@ -2,9 +2,9 @@ import { status } from '@grpc/grpc-js';
 import { RpcError, failedPrecondition, notFound } from '../../libs/bootstrap/errors.js';
 import { IndexIntegrityError, readIndexMeta, type ShardRef } from '../../libs/ann/index-files.js';
 import { loadItemIndex, type ItemIndex, type Neighbor } from '../../libs/ann/item-index.js';
-import { byVersion, registryModels, servableVersions } from '../../libs/ann/model-versions.js';
+import { UNSERVABLE_STATES, byVersion, registryModels, servableVersions } from '../../libs/ann/model-versions.js';
 import { ITEM_TOWER_FILE } from '../../libs/features/two-tower.js';
-import { ModelRegistry } from '../../libs/registry/registry.js';
+import { ModelRegistry, type VersionInfo } from '../../libs/registry/registry.js';
 
 /**
  * What one ANN host holds: per model, several loaded index versions and the one it serves.
@@ -242,12 +242,19 @@ export class AnnHost {
   }
 
   private async readVersion(model: string, version: string): Promise<ItemIndex> {
-    let dir: string;
+    let info: VersionInfo;
     try {
-      dir = (await this.registry.get(model, version)).dir;
+      info = await this.registry.get(model, version);
     } catch (err) {
       throw notFound(`cannot load ${model} ${version} on host ${this.name}: ${(err as Error).message}`);
     }
+    // The same rule as start-up: a version being written or refused by validation is never served.
+    if (UNSERVABLE_STATES.includes(info.state)) {
+      throw failedPrecondition(
+        `host ${this.name} refuses ${model} ${version}: its registry state is "${info.state}", and ${UNSERVABLE_STATES.join(' and ')} versions are never served`,
+      );
+    }
+    const dir = info.dir;
     try {
       const index = await loadItemIndex(dir, { shard: this.shard });
       if (index.meta.model !== model || index.meta.version !== version) {

@@ -13,6 +13,7 @@ import type { ItemFeatureRow } from '../../libs/features/two-tower.js';
 import { itemFeatureRows } from '../../libs/training/item-features.js';
 import { testWorld } from '../../test/fixtures/world.js';
 import { runIndexer } from '../../libs/ann/indexer.js';
+import { ModelRegistry } from '../../libs/registry/registry.js';
 import { startAnnHost } from './service.js';
 
 const call = { timeoutMs: 10_000 };
@@ -217,6 +218,23 @@ describe('ANN host', () => {
     }
     const now = await callUnary(search, 'getVersions', {}, call);
     expect(now.models[0]).toMatchObject({ servingVersion: 'v0002', loadedVersions: ['v0002'] });
+  });
+
+  it('refuses to load a version that validation rejected or that is still training, naming its state', async () => {
+    const registry = new ModelRegistry(registryDir);
+    const rejected = await registerSyntheticTwoTower({ registryDir, rows, seed: 4 });
+    await runIndexer({ registryDir, worldDir: world, version: rejected.version });
+    await registry.setState('two_tower', rejected.version, 'rejected', 'test');
+    const training = await registerSyntheticTwoTower({ registryDir, rows, seed: 5, state: 'training' });
+    for (const [version, state] of [
+      [rejected.version, 'rejected'],
+      [training.version, 'training'],
+    ]) {
+      expect(await codeOf(callUnary(admin, 'loadVersion', { model: 'two_tower', version }, call))).toMatch(
+        new RegExp(`^FAILED_PRECONDITION: host a refuses two_tower ${version}: its registry state is "${state}"`),
+      );
+    }
+    expect(host.ann.describe('two_tower')).toMatchObject({ servingVersion: 'v0002', loadedVersions: ['v0002'] });
   });
 
   it('keeps answering every search while versions are loaded, swapped and unloaded under it', async () => {
