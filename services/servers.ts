@@ -49,6 +49,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
           seenWindowMs: mesh.services.events.seenWindowHours * 3_600_000,
           host,
           port: port(mesh.services.events.port),
+          limits: mesh.serverLimits,
         }),
     },
     // Learned retrieval: the user-tower server and the ANN hosts, before the generators that call them.

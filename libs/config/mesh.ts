@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { ServerLimitsSchema } from '../bootstrap/server-limits.js';
 import { parseInterval } from './interval.js';
 import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
 
@@ -249,6 +250,8 @@ export const MeshConfigSchema = z
      */
     generatorThreads: z.number().int().min(0).max(32).default(0),
     admission,
+    /** Deadline, stream and connection limits every gRPC server enforces (docs/SECURITY.md). */
+    serverLimits: ServerLimitsSchema.default({}),
     /** How often generators look for newer snapshots. */
     snapshotPollMs: z.number().int().min(100).max(3_600_000).default(5_000),
     /** Model registry root (one folder per model version); defaults to <world.dir>/models. */
@@ -262,7 +265,11 @@ export const MeshConfigSchema = z
              * long after it was shown; 0: every retained impression. Shown and left alone, it may come
              * back later: a scrolled-past impression is not a verdict (docs/RELEVANCE.md, "Seen, for how long").
              */
-            seenWindowHours: z.number().min(0).max(24 * 365).default(24),
+            seenWindowHours: z
+              .number()
+              .min(0)
+              .max(24 * 365)
+              .default(24),
           })
           .strict(),
         blender,

@@ -16,6 +16,7 @@ import { LATENCY_BUCKETS_MS, meter } from '../../libs/bootstrap/telemetry.js';
 
 let searchDuration: ReturnType<ReturnType<typeof meter>['createHistogram']> | undefined;
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import type { ServerLimits } from '../../libs/bootstrap/server-limits.js';
 import { intOrDefault, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
 import { annShardCount, registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { MAX_ANN_K } from '../../libs/ann/learned-retrieval.js';
@@ -186,6 +187,7 @@ export function annBindings(host: AnnHost) {
 export interface AnnServerOptions extends AnnHostOptions {
   host?: string;
   port: number;
+  limits?: ServerLimits;
 }
 
 /**
@@ -199,6 +201,7 @@ export async function startAnnHost(options: AnnServerOptions): Promise<RunningSe
     name: `ann.${options.name}`,
     host: options.host,
     port: options.port,
+    limits: options.limits,
     services: annBindings(ann),
   });
   const health = () =>
@@ -235,6 +238,7 @@ export function annHostOptionsFromMesh(
     shardCount: annShardCount(mesh),
     host: mesh.listenHost ?? mesh.host,
     port: entry.port,
+    limits: mesh.serverLimits,
     ...overrides,
   };
 }

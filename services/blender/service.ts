@@ -74,6 +74,7 @@ export async function startBlender(
     // The interface to bind (0.0.0.0 on Kubernetes); `host` is where the others are reached.
     host: options.host ?? mesh.listenHost ?? mesh.host,
     port: options.port ?? mesh.services.blender.port,
+    limits: mesh.serverLimits,
     services: [blender.binding],
     admission: blender.admission,
   });

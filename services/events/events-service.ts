@@ -1,6 +1,7 @@
 import { EventsService, type LogResponse } from '../../generated/feedloom/v1/events.js';
 import { failedPrecondition } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import type { ServerLimits } from '../../libs/bootstrap/server-limits.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { validateLogRequest } from './event-validation.js';
 import { LiveLog } from './live-log.js';
@@ -17,6 +18,7 @@ export interface EventsOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  limits?: ServerLimits;
   /**
    * Serve the world as it was at this time (evaluation, replays): history and live events from
    * later are left out, the clock starts here, and Log is refused, since the live log belongs to
@@ -55,6 +57,7 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
     name: 'events',
     host: options.host,
     port: options.port,
+    limits: options.limits,
     services: [
       bindService(EventsService, {
         log: async (request): Promise<LogResponse> => {

@@ -5,6 +5,7 @@ import {
 } from '../../generated/feedloom/v1/viewer.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import type { ServerLimits } from '../../libs/bootstrap/server-limits.js';
 import { optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { validateUserContext } from '../../libs/bootstrap/user-context.js';
@@ -31,6 +32,7 @@ export function viewerBinding(viewer: Viewer) {
 export interface ViewerServerOptions extends ViewerOptions {
   host?: string;
   port: number;
+  limits?: ServerLimits;
   /** How often the registry is polled for new versions. */
   pollMs: number;
 }
@@ -42,6 +44,7 @@ export async function startViewer(options: ViewerServerOptions): Promise<Running
     name: 'viewer',
     host: options.host,
     port: options.port,
+    limits: options.limits,
     services: [viewerBinding(viewer)],
   });
   const health = () => server.health.set(SERVICE, viewer.ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
@@ -75,6 +78,7 @@ export function viewerOptionsFromMesh(
     pollMs: mesh.snapshotPollMs,
     host: mesh.listenHost ?? mesh.host,
     port: viewer.port,
+    limits: mesh.serverLimits,
     ...overrides,
   };
 }
