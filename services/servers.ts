@@ -50,6 +50,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
           host,
           port: port(mesh.services.events.port),
           limits: mesh.serverLimits,
+          eventTimes: mesh.services.events,
         }),
     },
     // Learned retrieval: the user-tower server and the ANN hosts, before the generators that call them.

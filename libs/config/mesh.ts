@@ -8,6 +8,9 @@ import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
 /** The mesh config: the single list of services, ports and generator settings both run modes read. */
 
 const port = z.number().int().min(0).max(65535);
+
+/** Defaults of the event-time window of events Log (services.events; services/events/event-validation.ts). */
+export const EVENT_TIME_DEFAULTS = { maxEventAgeDays: 7, maxEventFutureMs: 86_400_000, maxDaysPerLog: 3 };
 const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case (a-z, 0-9, _), starting with a letter');
 
 /** Host names may use dashes (e.g. a StatefulSet pod, ann-0). */
@@ -270,6 +273,17 @@ export const MeshConfigSchema = z
               .min(0)
               .max(24 * 365)
               .default(24),
+            /** Log refuses an event older than this many days before the server's now (docs/SECURITY.md). */
+            maxEventAgeDays: z.number().int().min(1).max(3_650).default(EVENT_TIME_DEFAULTS.maxEventAgeDays),
+            /** Log refuses an event more than this many ms after the server's now (skewed client clocks). */
+            maxEventFutureMs: z
+              .number()
+              .int()
+              .min(0)
+              .max(7 * 86_400_000)
+              .default(EVENT_TIME_DEFAULTS.maxEventFutureMs),
+            /** Distinct UTC days one Log call may touch (each is a directory and its own fsyncs). */
+            maxDaysPerLog: z.number().int().min(1).max(366).default(EVENT_TIME_DEFAULTS.maxDaysPerLog),
           })
           .strict(),
         blender,

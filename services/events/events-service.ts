@@ -3,7 +3,7 @@ import { failedPrecondition } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import type { ServerLimits } from '../../libs/bootstrap/server-limits.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
-import { validateLogRequest } from './event-validation.js';
+import { validateLogRequest, type EventTimeWindow } from './event-validation.js';
 import { LiveLog } from './live-log.js';
 import { AckedCalls } from './acked-calls.js';
 import { MAX_RECENT_ACTIONS } from './user-state.js';
@@ -19,6 +19,8 @@ export interface EventsOptions {
   /** 0 picks a free port. */
   port: number;
   limits?: ServerLimits;
+  /** Where Log's event times may lie around now (services.events of the mesh config); defaults when absent. */
+  eventTimes?: EventTimeWindow;
   /**
    * Serve the world as it was at this time (evaluation, replays): history and live events from
    * later are left out, the clock starts here, and Log is refused, since the live log belongs to
@@ -61,7 +63,7 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
     services: [
       bindService(EventsService, {
         log: async (request): Promise<LogResponse> => {
-          const events = validateLogRequest(request, now());
+          const events = validateLogRequest(request, now(), options.eventTimes);
           if (asOfMs !== undefined)
             throw failedPrecondition(
               `this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`,

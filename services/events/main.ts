@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     host: config ? (config.listenHost ?? config.host) : undefined,
     port: port ?? config!.services.events.port,
     limits: config?.serverLimits,
+    eventTimes: config?.services.events,
     asOfMs: config?.world.asOfMs,
     seenWindowMs: config && config.services.events.seenWindowHours * 3_600_000,
   });
