@@ -306,7 +306,11 @@ export const MeshConfigSchema = z
         admin: service.optional(),
         /** The user-tower server; absent when no learned model is served. */
         viewer: service
-          .extend({ keepVersions: z.number().int().min(1).max(20).default(3) })
+          .extend({
+            keepVersions: z.number().int().min(1).max(20).default(3),
+            /** Embed requests one loaded version may have waiting; more are RESOURCE_EXHAUSTED. */
+            maxPendingEmbeds: z.number().int().min(1).max(100_000).default(1024),
+          })
           .strict()
           .optional(),
       })

@@ -15,11 +15,11 @@ const SERVICE = 'feedloom.v1.ViewerModel';
 
 export function viewerBinding(viewer: Viewer) {
   return bindService(ViewerModelService, {
-    async embedUser(request): Promise<EmbedUserResponse> {
+    async embedUser(request, ctx): Promise<EmbedUserResponse> {
       const user = validateUserContext('user', request.user);
       requireId('model', request.model);
       requireId('version', request.version);
-      const { embedding, tower } = await viewer.embed(user, request.model, request.version);
+      const { embedding, tower } = await viewer.embed(user, request.model, request.version, ctx.signal);
       return { embedding: Array.from(embedding), model: tower.model, version: tower.version };
     },
     async listVersions(request): Promise<ListVersionsResponse> {
@@ -75,6 +75,7 @@ export function viewerOptionsFromMesh(
   return {
     registryDir: registryDirOf(mesh),
     keepVersions: viewer.keepVersions,
+    maxPendingEmbeds: viewer.maxPendingEmbeds,
     pollMs: mesh.snapshotPollMs,
     host: mesh.listenHost ?? mesh.host,
     port: viewer.port,
