@@ -336,6 +336,10 @@ export const MeshConfigSchema = z
           .min(1),
         efSearch: z.number().int().min(1).max(4096).default(64),
         nprobe: z.number().int().min(1).max(4096).default(8),
+        /** Most results fetched and largest efSearch of one search (k + excluded items is cut to it). */
+        maxEfSearch: z.number().int().min(1).max(16_384).default(2048),
+        /** Searches one host runs at once; more are RESOURCE_EXHAUSTED at once. */
+        maxInFlightSearches: z.number().int().min(1).max(100_000).default(128),
       })
       .strict()
       .superRefine((ann, ctx) => {

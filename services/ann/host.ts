@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { RpcError, failedPrecondition, notFound } from '../../libs/bootstrap/errors.js';
+import { RpcError, failedPrecondition, notFound, resourceExhausted } from '../../libs/bootstrap/errors.js';
 import { IndexIntegrityError, readIndexMeta, type ShardRef } from '../../libs/ann/index-files.js';
 import { loadItemIndex, type ItemIndex, type Neighbor } from '../../libs/ann/item-index.js';
 import { UNSERVABLE_STATES, byVersion, registryModels, servableVersions } from '../../libs/ann/model-versions.js';
@@ -23,6 +23,10 @@ export interface AnnHostOptions {
   /** Default HNSW efSearch / IVF nprobe of loaded indexes (mesh config ann.efSearch / ann.nprobe). */
   efSearch?: number;
   nprobe?: number;
+  /** Most results fetched and largest efSearch of one search (mesh config ann.maxEfSearch; default 2048). */
+  maxEfSearch?: number;
+  /** Searches this host runs at once; more are RESOURCE_EXHAUSTED (mesh config ann.maxInFlightSearches; default 128). */
+  maxInFlightSearches?: number;
   /** Versions a model may have loaded at once (default 3); LoadVersion beyond it is refused. */
   maxVersionsPerModel?: number;
   /** The shard of each version's index this host loads, of how many (default 0 of 1: the whole index). */
@@ -55,6 +59,7 @@ export class AnnHost {
   private readonly registry: ModelRegistry;
   private readonly slots = new Map<string, ModelSlot>();
   private readonly log: (line: string) => void;
+  private inFlight = 0;
   /** Called whenever what is served changes (for health). */
   onChange: () => void = () => {};
 
@@ -202,6 +207,27 @@ export class AnnHost {
     options: { exclude?: ReadonlySet<string>; efSearch?: number; nprobe?: number },
   ): Promise<Neighbor[]> {
     return this.index(model, version).search(vector, k, options);
+  }
+
+  /** The caps of one search on this host (ann.maxEfSearch). */
+  get maxEfSearch(): number {
+    return this.options.maxEfSearch ?? 2048;
+  }
+
+  /** Runs one search (of one or more queries) within the host's in-flight limit, or refuses it at once. */
+  async limitSearch<T>(run: () => Promise<T>): Promise<T> {
+    const most = this.options.maxInFlightSearches ?? 128;
+    if (this.inFlight >= most) {
+      throw resourceExhausted(
+        `host ${this.name} has ${this.inFlight} searches in flight, the most it runs at once (ann.maxInFlightSearches); retry later`,
+      );
+    }
+    this.inFlight++;
+    try {
+      return await run();
+    } finally {
+      this.inFlight--;
+    }
   }
 
   describe(model: string): ServedModelState | undefined {

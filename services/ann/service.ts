@@ -88,11 +88,14 @@ export function annBindings(host: AnnHost) {
     queries: SearchQuery[],
   ): Promise<Neighbor[][]> => {
     const started = performance.now();
-    const answers = await index.searchMany(queries, {
-      exclude: request.excludeItems.length ? new Set(request.excludeItems) : undefined,
-      efSearch: request.efSearch || undefined,
-      nprobe: request.nprobe || undefined,
-    });
+    const answers = await host.limitSearch(() =>
+      index.searchMany(queries, {
+        exclude: request.excludeItems.length ? new Set(request.excludeItems) : undefined,
+        efSearch: request.efSearch || undefined,
+        nprobe: request.nprobe || undefined,
+        maxEfSearch: host.maxEfSearch,
+      }),
+    );
     searchDuration ??= meter().createHistogram('feedloom.ann.search.duration', {
       unit: 'ms',
       description: 'Time of one faiss search (of one or more queries) on an ANN host (off the JS thread)',
@@ -234,6 +237,8 @@ export function annHostOptionsFromMesh(
     registryDir: registryDirOf(mesh),
     efSearch: mesh.ann.efSearch,
     nprobe: mesh.ann.nprobe,
+    maxEfSearch: mesh.ann.maxEfSearch,
+    maxInFlightSearches: mesh.ann.maxInFlightSearches,
     shard: entry.shard,
     shardCount: annShardCount(mesh),
     host: mesh.listenHost ?? mesh.host,
