@@ -8,7 +8,7 @@ import {
   type GenerateResponse,
 } from '../../generated/feedloom/v1/generator.js';
 import { connect } from './client.js';
-import { ServerLimitsSchema, serverChannelOptions } from './server-limits.js';
+import { ServerLimitsSchema, serverChannelOptions } from '../config/server-limits.js';
 import { bindService, startServer, type CallContext, type RunningServer } from './server.js';
 
 const answer = { generator: 'limits-test', candidates: [], snapshotVersion: 's' } as unknown as GenerateResponse;

@@ -18,7 +18,7 @@ import { RpcError, codeOf, invalidArgument } from './errors.js';
 import { idProblem } from './validate.js';
 import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
 import type { AdmissionController } from './admission.js';
-import { DEFAULT_SERVER_LIMITS, serverChannelOptions, type ServerLimits } from './server-limits.js';
+import { DEFAULT_SERVER_LIMITS, serverChannelOptions, type ServerLimits } from '../config/server-limits.js';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ServerLimitsSchema } from '../bootstrap/server-limits.js';
+import { ServerLimitsSchema } from './server-limits.js';
 import { parseInterval } from './interval.js';
 import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
 

@@ -16,7 +16,7 @@ import { LATENCY_BUCKETS_MS, meter } from '../../libs/bootstrap/telemetry.js';
 
 let searchDuration: ReturnType<ReturnType<typeof meter>['createHistogram']> | undefined;
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
-import type { ServerLimits } from '../../libs/bootstrap/server-limits.js';
+import type { ServerLimits } from '../../libs/config/server-limits.js';
 import { intOrDefault, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
 import { annShardCount, registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { MAX_ANN_K } from '../../libs/ann/learned-retrieval.js';

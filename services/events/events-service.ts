@@ -1,7 +1,7 @@
 import { EventsService, type LogResponse } from '../../generated/feedloom/v1/events.js';
 import { failedPrecondition } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
-import type { ServerLimits } from '../../libs/bootstrap/server-limits.js';
+import type { ServerLimits } from '../../libs/config/server-limits.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { validateLogRequest, type EventTimeWindow } from './event-validation.js';
 import { LiveLog } from './live-log.js';

@@ -5,7 +5,7 @@ import {
 } from '../../generated/feedloom/v1/viewer.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
-import type { ServerLimits } from '../../libs/bootstrap/server-limits.js';
+import type { ServerLimits } from '../../libs/config/server-limits.js';
 import { optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { validateUserContext } from '../../libs/bootstrap/user-context.js';
