@@ -50,6 +50,8 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
           clockSpeed: mesh.world.clockSpeed,
           host,
           port: port(mesh.services.events.port),
+          limits: mesh.serverLimits,
+          eventTimes: mesh.services.events,
         }),
     },
     // Learned retrieval: the user-tower server and the ANN hosts, before the generators that call them.
@@ -107,7 +109,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
     {
       name: 'blender',
       port: mesh.services.blender.port,
-      start: () => startBlender(mesh, { snapshotsDir, port: port(mesh.services.blender.port) }),
+      start: () => startBlender(mesh, { snapshotsDir, host, port: port(mesh.services.blender.port) }),
     },
   ];
 }

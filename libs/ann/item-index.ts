@@ -26,6 +26,11 @@ export interface SearchQuery {
 export interface ItemSearchOptions extends SearchOptions {
   /** Items to leave out of the answer. */
   exclude?: ReadonlySet<string>;
+  /**
+   * Most results fetched and largest efSearch of one search (HNSW work grows with both): k plus
+   * the excluded items beyond it are cut, so such a search may answer fewer than k. Default: no cap.
+   */
+  maxEfSearch?: number;
 }
 
 /** A loaded item index: faiss rows plus the item id of each row. Read-only once loaded. */
@@ -75,7 +80,8 @@ export class ItemIndex {
     const exclude = options.exclude;
     let excludedHere = 0;
     if (exclude) for (const id of exclude) if (this.rowOf.has(id)) excludedHere++;
-    const fetch = Math.min(this.size, Math.max(0, ...queries.map((q) => q.k)) + excludedHere);
+    const cap = options.maxEfSearch ?? Infinity;
+    const fetch = Math.min(this.size, cap, Math.max(0, ...queries.map((q) => q.k)) + excludedHere);
     if (fetch <= 0) return queries.map(() => []);
     let flat = queries[0].vector;
     if (queries.length > 1) {
@@ -85,7 +91,7 @@ export class ItemIndex {
     // HNSW needs efSearch ≥ the number of results asked for.
     const efSearch = options.efSearch || this.native.searchParams().efSearch;
     const { distances, labels } = await this.native.searchAsync(flat, fetch, {
-      efSearch: efSearch ? Math.max(efSearch, fetch) : 0,
+      efSearch: efSearch ? Math.min(Math.max(efSearch, fetch), cap) : 0,
       nprobe: options.nprobe ?? 0,
     });
     return queries.map(({ k }, q) => {

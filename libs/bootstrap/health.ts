@@ -9,6 +9,9 @@ import { RpcError } from './errors.js';
 
 export { ServingStatus };
 
+const notRegistered = (service: string) =>
+  new RpcError(grpcStatus.NOT_FOUND, `service "${service.slice(0, 200)}" is not registered for health checks`);
+
 /** The standard grpc.health.v1.Health service: "" is the whole server, or a service's full name. */
 export class HealthState {
   private readonly statuses = new Map<string, ServingStatus>();
@@ -35,20 +38,18 @@ export class HealthState {
       implementation: {
         check: (call: { request: HealthCheckRequest }, callback: (err: unknown, res?: HealthCheckResponse) => void) => {
           const status = this.statuses.get(call.request.service);
-          if (status === undefined) {
-            callback(
-              new RpcError(
-                grpcStatus.NOT_FOUND,
-                `service "${call.request.service}" is not registered for health checks`,
-              ),
-            );
-          } else {
-            callback(null, { status });
-          }
+          if (status === undefined) callback(notRegistered(call.request.service));
+          else callback(null, { status });
         },
         watch: (call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) => {
           const service = call.request.service;
-          call.write({ status: this.statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN });
+          const status = this.statuses.get(service);
+          // Watchers are kept per name: only registered names, so a caller cannot grow the map.
+          if (status === undefined) {
+            call.emit('error', notRegistered(service));
+            return;
+          }
+          call.write({ status });
           const set = this.watchers.get(service) ?? new Set();
           set.add(call);
           this.watchers.set(service, set);

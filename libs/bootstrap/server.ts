@@ -15,14 +15,16 @@ import { HealthState, ServingStatus } from './health.js';
 import { addReflection } from './reflection.js';
 import { registerLocalServer, type LocalMethod } from './in-process.js';
 import { RpcError, codeOf, invalidArgument } from './errors.js';
+import { idProblem } from './validate.js';
 import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
 import type { AdmissionController } from './admission.js';
+import { DEFAULT_SERVER_LIMITS, serverChannelOptions, type ServerLimits } from '../config/server-limits.js';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
-  /** The caller's request id (metadata "x-request-id"), or a fresh one. */
+  /** The caller's request id (metadata "x-request-id") when it is a valid id, else a fresh one. */
   requestId: string;
-  /** Absolute deadline in epoch ms; Infinity when the caller set none. */
+  /** Absolute deadline in epoch ms: the caller's, bounded by the server's serverLimits.maxDeadlineMs. */
   deadline: number;
   /** Aborts when the caller cancels or the deadline passes: stop work then. */
   signal: AbortSignal;
@@ -76,6 +78,8 @@ export interface ServerOptions {
    * (e.g. `blend`): such a call is admitted or refused at arrival, before its handler runs.
    */
   admission?: Record<string, AdmissionController>;
+  /** Deadline, stream and connection limits (mesh config `serverLimits`); defaults when absent. */
+  limits?: ServerLimits;
 }
 
 export interface RunningServer {
@@ -98,12 +102,11 @@ const serviceNameOf = (definition: Record<string, MethodShape>) => Object.values
 /** Starts a gRPC server with reflection, health, tracing, metrics, deadlines and clean errors. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const limits = options.limits ?? DEFAULT_SERVER_LIMITS;
   const server = new Server({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
-    // Let clients keep idle connections alive with pings every 10 s or more.
-    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
-    'grpc.keepalive_permit_without_calls': 1,
+    ...serverChannelOptions(limits),
   });
   const health = new HealthState();
   const serviceNames: string[] = [];
@@ -118,7 +121,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (!handler) throw new Error(`${options.name}: no handler for ${shape.path}`);
       if (shape.requestStream || shape.responseStream)
         throw new Error(`${options.name}: ${shape.path} streams; only unary is wrapped`);
-      const handle = wrapUnary(options.name, shape.path, handler, options.admission?.[method]);
+      const handle = wrapUnary(options.name, shape.path, handler, options.admission?.[method], limits.maxDeadlineMs);
       implementation[method] = handle;
       localMethods.set(shape.path, {
         requestDeserialize: decoding[method].requestDeserialize,
@@ -218,6 +221,7 @@ function wrapUnary(
   path: string,
   handler: UnaryHandler<never, unknown>,
   admission: AdmissionController | undefined,
+  maxDeadlineMs: number,
 ) {
   const [, service, method] = path.split('/');
   const record = (started: number, code: status) => {
@@ -233,7 +237,11 @@ function wrapUnary(
   return (call: ServerUnaryCall<any, unknown>, callback: sendUnaryData<unknown>) => {
     const started = performance.now();
     const rawDeadline = call.getDeadline();
-    const deadline = rawDeadline instanceof Date ? rawDeadline.getTime() : Number(rawDeadline);
+    // No call runs longer than the server allows, whatever deadline (or none) the caller set.
+    const deadline = Math.min(
+      rawDeadline instanceof Date ? rawDeadline.getTime() : Number(rawDeadline),
+      Date.now() + maxDeadlineMs,
+    );
     // Refused at arrival: answered before anything else is done for the call.
     const admitted = admission?.admit(deadline);
     if (admitted instanceof RpcError) {
@@ -252,7 +260,7 @@ function wrapUnary(
           Math.max(0, deadline - Date.now()),
         )
       : undefined;
-    const requestId = String(call.metadata.get('x-request-id')[0] ?? randomUUID());
+    const requestId = requestIdOf(call.metadata);
     const parent = extractTraceContext(call.metadata);
     const span = tracer().startSpan(
       path.slice(1),
@@ -303,6 +311,15 @@ function wrapUnary(
     };
     void run();
   };
+}
+
+/**
+ * The caller's x-request-id when it is a valid id, else a fresh one: the header is the caller's to
+ * set, and this id is forwarded as request_id to every downstream call, which would refuse a bad one.
+ */
+function requestIdOf(metadata: Metadata): string {
+  const sent = metadata.get('x-request-id')[0];
+  return typeof sent === 'string' && idProblem(sent) === undefined ? sent : randomUUID();
 }
 
 /** Callers get a status and a message to act on, never a stack trace; unexpected errors are logged here. */

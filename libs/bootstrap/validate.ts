@@ -6,11 +6,17 @@ const MAX_ID_LENGTH = 256;
 // Protobuf decoders replace invalid UTF-8 with U+FFFD; an id carrying it was not valid text.
 const BAD_ID_CHARS = /[\u0000-\u001f\u007f\ufffd]/;
 
+/** What is wrong with an id, or undefined when it is a valid one. */
+export function idProblem(value: string): string | undefined {
+  if (!value) return 'is required and must not be empty';
+  if (value.length > MAX_ID_LENGTH) return `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`;
+  if (BAD_ID_CHARS.test(value)) return 'must be valid UTF-8 text without control characters';
+  return undefined;
+}
+
 export function requireId(field: string, value: string): string {
-  if (!value) throw invalidArgument(field, 'is required and must not be empty');
-  if (value.length > MAX_ID_LENGTH)
-    throw invalidArgument(field, `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`);
-  if (BAD_ID_CHARS.test(value)) throw invalidArgument(field, 'must be valid UTF-8 text without control characters');
+  const problem = idProblem(value);
+  if (problem) throw invalidArgument(field, problem);
   return value;
 }
 

@@ -52,6 +52,16 @@ describe('mesh config', () => {
     );
   });
 
+  it('fills the server limits with their defaults and names a bad one by its path', () => {
+    expect(parseMeshConfig(valid()).serverLimits).toMatchObject({ maxDeadlineMs: 300_000, maxConcurrentStreams: 256 });
+    expect(() => parseMeshConfig({ ...valid(), serverLimits: { maxDeadlineMs: 0 } })).toThrow(
+      /serverLimits\.maxDeadlineMs: Number must be greater than or equal to 1/,
+    );
+    expect(() => parseMeshConfig({ ...valid(), serverLimits: { maxStreams: 5 } })).toThrow(
+      /serverLimits: Unrecognized key\(s\) in object: 'maxStreams'/,
+    );
+  });
+
   it('rejects unknown fields, a kind (it lives in the generator module), duplicate names and clashing ports', () => {
     const bad = valid() as Record<string, any>;
     bad.generators.push({ name: 'popular', kind: 'magic', port: 2, typo: 1 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { ServerLimitsSchema } from './server-limits.js';
 import { parseInterval } from './interval.js';
 import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
 import { DEFAULT_UTILITY_WEIGHTS } from '../ranking/encoding.js';
@@ -8,6 +9,9 @@ import { DEFAULT_UTILITY_WEIGHTS } from '../ranking/encoding.js';
 /** The mesh config: the single list of services, ports and generator settings both run modes read. */
 
 const port = z.number().int().min(0).max(65535);
+
+/** Defaults of the event-time window of events Log (services.events; services/events/event-validation.ts). */
+export const EVENT_TIME_DEFAULTS = { maxEventAgeDays: 7, maxEventFutureMs: 86_400_000, maxDaysPerLog: 3 };
 const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case (a-z, 0-9, _), starting with a letter');
 
 /** Host names may use dashes (e.g. a StatefulSet pod, ann-0). */
@@ -255,6 +259,8 @@ export const MeshConfigSchema = z
      */
     generatorThreads: z.number().int().min(0).max(32).default(0),
     admission,
+    /** Deadline, stream and connection limits every gRPC server enforces (docs/SECURITY.md). */
+    serverLimits: ServerLimitsSchema.default({}),
     /** How often generators look for newer snapshots. */
     snapshotPollMs: z.number().int().min(100).max(3_600_000).default(5_000),
     /** Model registry root (one folder per model version); defaults to <world.dir>/models. */
@@ -273,6 +279,17 @@ export const MeshConfigSchema = z
               .min(0)
               .max(24 * 365)
               .default(24),
+            /** Log refuses an event older than this many days before the server's now (docs/SECURITY.md). */
+            maxEventAgeDays: z.number().int().min(1).max(3_650).default(EVENT_TIME_DEFAULTS.maxEventAgeDays),
+            /** Log refuses an event more than this many ms after the server's now (skewed client clocks). */
+            maxEventFutureMs: z
+              .number()
+              .int()
+              .min(0)
+              .max(7 * 86_400_000)
+              .default(EVENT_TIME_DEFAULTS.maxEventFutureMs),
+            /** Distinct UTC days one Log call may touch (each is a directory and its own fsyncs). */
+            maxDaysPerLog: z.number().int().min(1).max(366).default(EVENT_TIME_DEFAULTS.maxDaysPerLog),
           })
           .strict(),
         blender,
@@ -299,7 +316,11 @@ export const MeshConfigSchema = z
         admin: service.optional(),
         /** The user-tower server; absent when no learned model is served. */
         viewer: service
-          .extend({ keepVersions: z.number().int().min(1).max(20).default(3) })
+          .extend({
+            keepVersions: z.number().int().min(1).max(20).default(3),
+            /** Embed requests one loaded version may have waiting; more are RESOURCE_EXHAUSTED. */
+            maxPendingEmbeds: z.number().int().min(1).max(100_000).default(1024),
+          })
           .strict()
           .optional(),
       })
@@ -325,6 +346,10 @@ export const MeshConfigSchema = z
           .min(1),
         efSearch: z.number().int().min(1).max(4096).default(64),
         nprobe: z.number().int().min(1).max(4096).default(8),
+        /** Most results fetched and largest efSearch of one search (k + excluded items is cut to it). */
+        maxEfSearch: z.number().int().min(1).max(16_384).default(2048),
+        /** Searches one host runs at once; more are RESOURCE_EXHAUSTED at once. */
+        maxInFlightSearches: z.number().int().min(1).max(100_000).default(128),
       })
       .strict()
       .superRefine((ann, ctx) => {

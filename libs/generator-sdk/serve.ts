@@ -251,6 +251,7 @@ export async function serveGenerator<Data>(
     name,
     host: options.host,
     port: options.port,
+    limits: options.mesh?.serverLimits,
     services: [generator.binding],
     admission,
   });

@@ -1,10 +1,10 @@
 import { status } from '@grpc/grpc-js';
-import { RpcError, failedPrecondition, notFound } from '../../libs/bootstrap/errors.js';
+import { RpcError, failedPrecondition, notFound, resourceExhausted } from '../../libs/bootstrap/errors.js';
 import { IndexIntegrityError, readIndexMeta, type ShardRef } from '../../libs/ann/index-files.js';
 import { loadItemIndex, type ItemIndex, type Neighbor } from '../../libs/ann/item-index.js';
-import { byVersion, registryModels, servableVersions } from '../../libs/ann/model-versions.js';
+import { UNSERVABLE_STATES, byVersion, registryModels, servableVersions } from '../../libs/ann/model-versions.js';
 import { ITEM_TOWER_FILE } from '../../libs/features/two-tower.js';
-import { ModelRegistry } from '../../libs/registry/registry.js';
+import { ModelRegistry, type VersionInfo } from '../../libs/registry/registry.js';
 
 /**
  * What one ANN host holds: per model, several loaded index versions and the one it serves.
@@ -23,6 +23,10 @@ export interface AnnHostOptions {
   /** Default HNSW efSearch / IVF nprobe of loaded indexes (mesh config ann.efSearch / ann.nprobe). */
   efSearch?: number;
   nprobe?: number;
+  /** Most results fetched and largest efSearch of one search (mesh config ann.maxEfSearch; default 2048). */
+  maxEfSearch?: number;
+  /** Searches this host runs at once; more are RESOURCE_EXHAUSTED (mesh config ann.maxInFlightSearches; default 128). */
+  maxInFlightSearches?: number;
   /** Versions a model may have loaded at once (default 3); LoadVersion beyond it is refused. */
   maxVersionsPerModel?: number;
   /** The shard of each version's index this host loads, of how many (default 0 of 1: the whole index). */
@@ -55,6 +59,7 @@ export class AnnHost {
   private readonly registry: ModelRegistry;
   private readonly slots = new Map<string, ModelSlot>();
   private readonly log: (line: string) => void;
+  private inFlight = 0;
   /** Called whenever what is served changes (for health). */
   onChange: () => void = () => {};
 
@@ -204,6 +209,27 @@ export class AnnHost {
     return this.index(model, version).search(vector, k, options);
   }
 
+  /** The caps of one search on this host (ann.maxEfSearch). */
+  get maxEfSearch(): number {
+    return this.options.maxEfSearch ?? 2048;
+  }
+
+  /** Runs one search (of one or more queries) within the host's in-flight limit, or refuses it at once. */
+  async limitSearch<T>(run: () => Promise<T>): Promise<T> {
+    const most = this.options.maxInFlightSearches ?? 128;
+    if (this.inFlight >= most) {
+      throw resourceExhausted(
+        `host ${this.name} has ${this.inFlight} searches in flight, the most it runs at once (ann.maxInFlightSearches); retry later`,
+      );
+    }
+    this.inFlight++;
+    try {
+      return await run();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
   describe(model: string): ServedModelState | undefined {
     const slot = this.slots.get(model);
     if (!slot) return undefined;
@@ -242,12 +268,19 @@ export class AnnHost {
   }
 
   private async readVersion(model: string, version: string): Promise<ItemIndex> {
-    let dir: string;
+    let info: VersionInfo;
     try {
-      dir = (await this.registry.get(model, version)).dir;
+      info = await this.registry.get(model, version);
     } catch (err) {
       throw notFound(`cannot load ${model} ${version} on host ${this.name}: ${(err as Error).message}`);
     }
+    // The same rule as start-up: a version being written or refused by validation is never served.
+    if (UNSERVABLE_STATES.includes(info.state)) {
+      throw failedPrecondition(
+        `host ${this.name} refuses ${model} ${version}: its registry state is "${info.state}", and ${UNSERVABLE_STATES.join(' and ')} versions are never served`,
+      );
+    }
+    const dir = info.dir;
     try {
       const index = await loadItemIndex(dir, { shard: this.shard });
       if (index.meta.model !== model || index.meta.version !== version) {

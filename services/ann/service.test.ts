@@ -13,6 +13,7 @@ import type { ItemFeatureRow } from '../../libs/features/two-tower.js';
 import { itemFeatureRows } from '../../libs/training/item-features.js';
 import { testWorld } from '../../test/fixtures/world.js';
 import { runIndexer } from '../../libs/ann/indexer.js';
+import { ModelRegistry } from '../../libs/registry/registry.js';
 import { startAnnHost } from './service.js';
 
 const call = { timeoutMs: 10_000 };
@@ -219,6 +220,23 @@ describe('ANN host', () => {
     expect(now.models[0]).toMatchObject({ servingVersion: 'v0002', loadedVersions: ['v0002'] });
   });
 
+  it('refuses to load a version that validation rejected or that is still training, naming its state', async () => {
+    const registry = new ModelRegistry(registryDir);
+    const rejected = await registerSyntheticTwoTower({ registryDir, rows, seed: 4 });
+    await runIndexer({ registryDir, worldDir: world, version: rejected.version });
+    await registry.setState('two_tower', rejected.version, 'rejected', 'test');
+    const training = await registerSyntheticTwoTower({ registryDir, rows, seed: 5, state: 'training' });
+    for (const [version, state] of [
+      [rejected.version, 'rejected'],
+      [training.version, 'training'],
+    ]) {
+      expect(await codeOf(callUnary(admin, 'loadVersion', { model: 'two_tower', version }, call))).toMatch(
+        new RegExp(`^FAILED_PRECONDITION: host a refuses two_tower ${version}: its registry state is "${state}"`),
+      );
+    }
+    expect(host.ann.describe('two_tower')).toMatchObject({ servingVersion: 'v0002', loadedVersions: ['v0002'] });
+  });
+
   it('keeps answering every search while versions are loaded, swapped and unloaded under it', async () => {
     const v2 = await vectorOf('v0002', rows[1].item_id);
     await runIndexer({ registryDir, worldDir: world, version: 'v0001' });
@@ -259,6 +277,51 @@ describe('ANN host', () => {
     } finally {
       await pinned.stop(100);
     }
+  });
+
+  /** A second host on the same registry with other limits, searched with rows[3]'s v0002 vector. */
+  async function withLimitedHost(
+    options: { name: string; maxEfSearch?: number; maxInFlightSearches?: number },
+    use: (client: AnnSearchClient, vector: number[]) => Promise<void>,
+  ): Promise<void> {
+    const limited = await startAnnHost({ ...options, registryDir, port: 0, log: () => {} });
+    const client = connect(AnnSearchClient, limited.address);
+    try {
+      await use(client, await vectorOf('v0002', rows[3].item_id));
+    } finally {
+      client.close();
+      await limited.stop(100);
+    }
+  }
+
+  // efSearch rises to k + excluded items: a caller would choose the work of each search.
+  it('caps the results fetched and the effective efSearch at maxEfSearch', async () => {
+    await withLimitedHost({ name: 'd', maxEfSearch: 25 }, async (client, vector) => {
+      const base = { model: 'two_tower', version: 'v0002', vector, k: 20, efSearch: 0, nprobe: 0 };
+      const nearest = await callUnary(search, 'search', { ...base, excludeItems: [] }, call);
+      const excludeItems = nearest.neighbors.map((n) => n.itemId);
+      // 20 asked beyond 20 excluded: 40 to fetch, capped at 25, so 5 are left after exclusion.
+      const res = await callUnary(client, 'search', { ...base, excludeItems }, call);
+      expect(res.neighbors).toHaveLength(5);
+      expect(res.neighbors.map((n) => n.itemId)).not.toContain(excludeItems[0]);
+      // Without the exclusions the cap takes nothing away.
+      expect((await callUnary(client, 'search', { ...base, excludeItems: [] }, call)).neighbors).toHaveLength(20);
+    });
+  });
+
+  it('refuses searches beyond maxInFlightSearches with RESOURCE_EXHAUSTED', async () => {
+    await withLimitedHost({ name: 'e', maxInFlightSearches: 1 }, async (client, vector) => {
+      const request = { model: 'two_tower', version: 'v0002', vector, k: 50, excludeItems: [], efSearch: 0, nprobe: 0 };
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => codeOf(callUnary(client, 'search', request, call))),
+      );
+      const refused = answers.filter((a) => a.startsWith('RESOURCE_EXHAUSTED'));
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused[0]).toMatch(
+        /host e has 1 searches in flight, the most it runs at once \(ann\.maxInFlightSearches\)/,
+      );
+      expect(answers.filter((a) => a === 'OK').length + refused.length).toBe(50);
+    });
   });
 
   it('is NOT_SERVING on the health service while it serves no model', async () => {

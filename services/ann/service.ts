@@ -16,6 +16,7 @@ import { LATENCY_BUCKETS_MS, meter } from '../../libs/bootstrap/telemetry.js';
 
 let searchDuration: ReturnType<ReturnType<typeof meter>['createHistogram']> | undefined;
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import type { ServerLimits } from '../../libs/config/server-limits.js';
 import { intOrDefault, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
 import { annShardCount, registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { MAX_ANN_K } from '../../libs/ann/learned-retrieval.js';
@@ -87,11 +88,14 @@ export function annBindings(host: AnnHost) {
     queries: SearchQuery[],
   ): Promise<Neighbor[][]> => {
     const started = performance.now();
-    const answers = await index.searchMany(queries, {
-      exclude: request.excludeItems.length ? new Set(request.excludeItems) : undefined,
-      efSearch: request.efSearch || undefined,
-      nprobe: request.nprobe || undefined,
-    });
+    const answers = await host.limitSearch(() =>
+      index.searchMany(queries, {
+        exclude: request.excludeItems.length ? new Set(request.excludeItems) : undefined,
+        efSearch: request.efSearch || undefined,
+        nprobe: request.nprobe || undefined,
+        maxEfSearch: host.maxEfSearch,
+      }),
+    );
     searchDuration ??= meter().createHistogram('feedloom.ann.search.duration', {
       unit: 'ms',
       description: 'Time of one faiss search (of one or more queries) on an ANN host (off the JS thread)',
@@ -186,6 +190,7 @@ export function annBindings(host: AnnHost) {
 export interface AnnServerOptions extends AnnHostOptions {
   host?: string;
   port: number;
+  limits?: ServerLimits;
 }
 
 /**
@@ -199,6 +204,7 @@ export async function startAnnHost(options: AnnServerOptions): Promise<RunningSe
     name: `ann.${options.name}`,
     host: options.host,
     port: options.port,
+    limits: options.limits,
     services: annBindings(ann),
   });
   const health = () =>
@@ -231,10 +237,13 @@ export function annHostOptionsFromMesh(
     registryDir: registryDirOf(mesh),
     efSearch: mesh.ann.efSearch,
     nprobe: mesh.ann.nprobe,
+    maxEfSearch: mesh.ann.maxEfSearch,
+    maxInFlightSearches: mesh.ann.maxInFlightSearches,
     shard: entry.shard,
     shardCount: annShardCount(mesh),
     host: mesh.listenHost ?? mesh.host,
     port: entry.port,
+    limits: mesh.serverLimits,
     ...overrides,
   };
 }

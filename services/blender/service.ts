@@ -66,13 +66,15 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
 
 export async function startBlender(
   mesh: MeshConfig,
-  options: { snapshotsDir: string; port?: number },
+  options: { snapshotsDir: string; host?: string; port?: number },
 ): Promise<RunningServer> {
   const blender = await createBlender(mesh, options);
   const server = await startServer({
     name: 'blender',
-    host: mesh.host,
+    // The interface to bind (0.0.0.0 on Kubernetes); `host` is where the others are reached.
+    host: options.host ?? mesh.listenHost ?? mesh.host,
     port: options.port ?? mesh.services.blender.port,
+    limits: mesh.serverLimits,
     services: [blender.binding],
     admission: blender.admission,
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AckedCalls } from './acked-calls.js';
+import { AckedCalls, fingerprintOf } from './acked-calls.js';
 import type { NewEvent } from './live-log.js';
 
 const event = (itemId: string, logKey?: string): NewEvent => ({
@@ -55,5 +55,14 @@ describe('AckedCalls', () => {
     expect((await calls.answer('k1', [event('k1')], async () => ({ accepted: 1, lastSequence: 2 }))).duplicate).toBe(
       false,
     );
+  });
+
+  // Up to 100k keys are remembered: each must cost a few bytes, not its call's ids (~1 MB at most).
+  it('remembers a hash of the events, not the events', () => {
+    const big = Array.from({ length: 1000 }, (_, i) => ({ ...event('i'.repeat(250) + i), userId: 'u'.repeat(256) }));
+    expect(fingerprintOf(big)).toHaveLength(64);
+    expect(fingerprintOf(big)).not.toBe(fingerprintOf([...big.slice(0, 999), event('other')]));
+    // The separators still keep fields apart: "ab" + "c" is not "a" + "bc".
+    expect(fingerprintOf([{ ...event('c'), userId: 'ab' }])).not.toBe(fingerprintOf([{ ...event('bc'), userId: 'a' }]));
   });
 });

@@ -2,6 +2,7 @@
 // after a lost answer (a timeout, a dropped connection, a restart of this service) gets the first
 // answer again instead of writing its events twice. Rebuilt from the log at start-up: every
 // line of a keyed call carries its key.
+import { createHash } from 'node:crypto';
 import type { LogResponse } from '../../generated/feedloom/v1/events.js';
 import { failedPrecondition } from '../../libs/bootstrap/errors.js';
 import type { NewEvent } from './live-log.js';
@@ -15,9 +16,14 @@ interface Acked {
   fingerprint: string;
 }
 
-/** The events' identity as a client sends them; the time is left out, since 0 means "now" on each try. */
+/**
+ * The events' identity as a client sends them, as a SHA-256 (a remembered key costs 64 characters,
+ * not its call's ids); the time is left out, since 0 means "now" on each try.
+ */
 export function fingerprintOf(events: Pick<NewEvent, 'userId' | 'itemId' | 'action' | 'boardId'>[]): string {
-  return events.map((e) => `${e.userId}\u0000${e.itemId}\u0000${e.action}\u0000${e.boardId}`).join('\u0001');
+  const hash = createHash('sha256');
+  for (const e of events) hash.update(`${e.userId}\u0000${e.itemId}\u0000${e.action}\u0000${e.boardId}\u0001`);
+  return hash.digest('hex');
 }
 
 export class AckedCalls {

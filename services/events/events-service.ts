@@ -1,8 +1,9 @@
 import { EventsService, type LogResponse } from '../../generated/feedloom/v1/events.js';
 import { failedPrecondition } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import type { ServerLimits } from '../../libs/config/server-limits.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
-import { validateLogRequest } from './event-validation.js';
+import { validateLogRequest, type EventTimeWindow } from './event-validation.js';
 import { LiveLog } from './live-log.js';
 import { AckedCalls } from './acked-calls.js';
 import { MAX_RECENT_ACTIONS } from './user-state.js';
@@ -17,6 +18,9 @@ export interface EventsOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  limits?: ServerLimits;
+  /** Where Log's event times may lie around now (services.events of the mesh config); defaults when absent. */
+  eventTimes?: EventTimeWindow;
   /**
    * Serve the world as it was at this time (evaluation, replays): history and live events from
    * later are left out, the clock starts here, and Log is refused, since the live log belongs to
@@ -60,10 +64,11 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
     name: 'events',
     host: options.host,
     port: options.port,
+    limits: options.limits,
     services: [
       bindService(EventsService, {
         log: async (request): Promise<LogResponse> => {
-          const events = validateLogRequest(request, now());
+          const events = validateLogRequest(request, now(), options.eventTimes);
           if (asOfMs !== undefined)
             throw failedPrecondition(
               `this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`,

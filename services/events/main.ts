@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     worldDir: values.world ?? config!.world.dir,
     host: config ? (config.listenHost ?? config.host) : undefined,
     port: port ?? config!.services.events.port,
+    limits: config?.serverLimits,
+    eventTimes: config?.services.events,
     asOfMs: config?.world.asOfMs,
     seenWindowMs: config && config.services.events.seenWindowHours * 3_600_000,
     clockSpeed: config?.world.clockSpeed,

@@ -157,6 +157,7 @@ export async function startRanker(
     name: 'ranker',
     host: options.host ?? mesh.listenHost ?? mesh.host,
     port: options.port ?? mesh.services.ranker!.port,
+    limits: mesh.serverLimits,
     services: [ranker.binding],
   });
   const gate = warmGate(

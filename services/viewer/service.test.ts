@@ -146,3 +146,62 @@ describe('viewer', () => {
     }
   });
 });
+
+// The pending queue is memory a client controls: capped, and a request whose caller is gone is
+// dropped from it, never run.
+describe('viewer under a flood', () => {
+  let viewer: Awaited<ReturnType<typeof startViewer>>;
+  let client: ViewerModelClient;
+  let user: UserContext;
+
+  beforeAll(async () => {
+    const world = await testWorld();
+    const wm = await readWorldManifest(world);
+    const rows = await itemFeatureRows(world, wm.startMs + wm.days * DAY_MS);
+    const registryDir = mkdtempSync(join(tmpdir(), 'feedloom-registry-'));
+    await registerSyntheticTwoTower({ registryDir, rows, seed: 1 });
+    viewer = await startViewer({
+      registryDir,
+      keepVersions: 1,
+      pollMs: 3_600_000,
+      port: 0,
+      workersPerVersion: 1,
+      maxPendingEmbeds: 4,
+      log: () => {},
+    });
+    client = connect(ViewerModelClient, viewer.address);
+    user = UserContext.fromPartial({ userId: 'u1', requestTimeMs: Date.UTC(2026, 0, 20), locale: 'en-US' });
+  });
+  afterAll(async () => {
+    client?.close();
+    await viewer?.stop(100);
+  });
+
+  it('refuses requests beyond maxPendingEmbeds with RESOURCE_EXHAUSTED and answers the rest', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, () =>
+        codeOf(callUnary(client, 'embedUser', { user, model: 'two_tower', version: 'v0001' }, call)),
+      ),
+    );
+    const refused = answers.filter((a) => a.startsWith('RESOURCE_EXHAUSTED'));
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]).toMatch(/the two_tower v0001 user tower has 4 requests waiting, the most it queues/);
+    expect(answers.filter((a) => a === 'OK').length + refused.length).toBe(300);
+  });
+
+  it('drops a queued request whose caller cancelled, without running it', async () => {
+    const tower = viewer.viewer.tower('two_tower', 'v0001');
+    const before = tower.embedded;
+    const gone = new AbortController();
+    gone.abort(new Error('the caller cancelled'));
+    await expect(tower.embed(user, gone.signal)).rejects.toThrow(/the caller cancelled/);
+    // One cancelled while it waits behind a running batch.
+    const busy = Array.from({ length: 3 }, () => tower.embed(user));
+    const leaving = new AbortController();
+    const queued = tower.embed(user, leaving.signal);
+    leaving.abort(new Error('deadline passed'));
+    await expect(queued).rejects.toThrow(/deadline passed/);
+    await Promise.all(busy);
+    expect(tower.embedded - before).toBe(3);
+  });
+});

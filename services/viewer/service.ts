@@ -5,6 +5,7 @@ import {
 } from '../../generated/feedloom/v1/viewer.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import type { ServerLimits } from '../../libs/config/server-limits.js';
 import { optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
 import { validateUserContext } from '../../libs/bootstrap/user-context.js';
@@ -14,11 +15,11 @@ const SERVICE = 'feedloom.v1.ViewerModel';
 
 export function viewerBinding(viewer: Viewer) {
   return bindService(ViewerModelService, {
-    async embedUser(request): Promise<EmbedUserResponse> {
+    async embedUser(request, ctx): Promise<EmbedUserResponse> {
       const user = validateUserContext('user', request.user);
       requireId('model', request.model);
       requireId('version', request.version);
-      const { embedding, tower } = await viewer.embed(user, request.model, request.version);
+      const { embedding, tower } = await viewer.embed(user, request.model, request.version, ctx.signal);
       return { embedding: Array.from(embedding), model: tower.model, version: tower.version };
     },
     async listVersions(request): Promise<ListVersionsResponse> {
@@ -31,6 +32,7 @@ export function viewerBinding(viewer: Viewer) {
 export interface ViewerServerOptions extends ViewerOptions {
   host?: string;
   port: number;
+  limits?: ServerLimits;
   /** How often the registry is polled for new versions. */
   pollMs: number;
 }
@@ -42,6 +44,7 @@ export async function startViewer(options: ViewerServerOptions): Promise<Running
     name: 'viewer',
     host: options.host,
     port: options.port,
+    limits: options.limits,
     services: [viewerBinding(viewer)],
   });
   const health = () => server.health.set(SERVICE, viewer.ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
@@ -72,9 +75,11 @@ export function viewerOptionsFromMesh(
   return {
     registryDir: registryDirOf(mesh),
     keepVersions: viewer.keepVersions,
+    maxPendingEmbeds: viewer.maxPendingEmbeds,
     pollMs: mesh.snapshotPollMs,
     host: mesh.listenHost ?? mesh.host,
     port: viewer.port,
+    limits: mesh.serverLimits,
     ...overrides,
   };
 }

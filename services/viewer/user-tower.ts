@@ -9,6 +9,7 @@ import {
 } from '../../libs/features/two-tower.js';
 import { OnnxSessionPool } from '../../libs/onnx/pool.js';
 import { tensor, type Feeds } from '../../libs/onnx/tensors.js';
+import { resourceExhausted } from '../../libs/bootstrap/errors.js';
 
 /**
  * One loaded user tower: an onnx worker pool plus adaptive batching. Requests that arrive while
@@ -16,7 +17,14 @@ import { tensor, type Feeds } from '../../libs/onnx/tensors.js';
  * lone request is never held back.
  */
 export class UserTower {
-  private pending: { user: UserContext; resolve(v: Float32Array): void; reject(e: Error): void }[] = [];
+  private pending: {
+    user: UserContext;
+    signal?: AbortSignal;
+    resolve(v: Float32Array): void;
+    reject(e: Error): void;
+  }[] = [];
+  /** Users embedded so far (requests run; refused or dropped ones are not). */
+  embedded = 0;
   private running = 0;
   private inUse = 0;
   private retired = false;
@@ -28,12 +36,13 @@ export class UserTower {
     private readonly pool: OnnxSessionPool,
     private readonly workers: number,
     private readonly maxBatch: number,
+    private readonly maxPending: number,
   ) {}
 
   static async load(
     dir: string,
     manifest: TwoTowerManifest,
-    options: { workers?: number; maxBatch?: number } = {},
+    options: { workers?: number; maxBatch?: number; maxPending?: number } = {},
   ): Promise<UserTower> {
     const workers = options.workers ?? 2;
     const pool = await OnnxSessionPool.open(path.join(dir, USER_TOWER_FILE), {
@@ -47,7 +56,7 @@ export class UserTower {
         `${path.join(dir, USER_TOWER_FILE)} has no output "${output}" (it has ${pool.outputNames.join(', ')})`,
       );
     }
-    return new UserTower(manifest, pool, workers, options.maxBatch ?? 64);
+    return new UserTower(manifest, pool, workers, options.maxBatch ?? 64, options.maxPending ?? 1024);
   }
 
   get model(): string {
@@ -62,14 +71,36 @@ export class UserTower {
     return this.manifest.dim;
   }
 
-  /** The user's embedding (L2-normalized by the model), from this exact version. */
-  embed(user: UserContext): Promise<Float32Array> {
+  /**
+   * The user's embedding (L2-normalized by the model), from this exact version. Refused with
+   * RESOURCE_EXHAUSTED when maxPending requests wait already; dropped, not run, once `signal`
+   * aborts (the caller cancelled or its deadline passed).
+   */
+  embed(user: UserContext, signal?: AbortSignal): Promise<Float32Array> {
     if (this.retired) return Promise.reject(new Error(`${this.model} ${this.version} was unloaded`));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.pending.length >= this.maxPending) {
+      return Promise.reject(
+        resourceExhausted(
+          `the ${this.model} ${this.version} user tower has ${this.pending.length} requests waiting, the most it queues (services.viewer.maxPendingEmbeds); retry later`,
+        ),
+      );
+    }
     this.inUse++;
+    let onAbort = () => {};
     return new Promise<Float32Array>((resolve, reject) => {
-      this.pending.push({ user, resolve, reject });
+      const entry = { user, signal, resolve, reject };
+      onAbort = () => {
+        const at = this.pending.indexOf(entry);
+        if (at < 0) return; // already running: its answer is simply not used
+        this.pending.splice(at, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.push(entry);
       this.flush();
     }).finally(() => {
+      signal?.removeEventListener('abort', onAbort);
       this.inUse--;
       if (this.retired && this.inUse === 0) void this.close();
     });
@@ -107,6 +138,7 @@ export class UserTower {
       const dims = userInputDims(this.manifest, batch.length);
       const feeds: Feeds = {};
       for (const name of Object.keys(dims) as (keyof typeof dims)[]) feeds[name] = tensor(encoded[name], dims[name]);
+      this.embedded += batch.length;
       const out = (await this.pool.run(feeds))[this.manifest.onnx?.userOutput ?? USER_OUTPUT];
       if (!out || out.dims[0] !== batch.length || out.dims[1] !== this.dim) {
         throw new Error(

@@ -19,6 +19,8 @@ export interface ViewerOptions {
   models?: string[];
   /** Worker threads per loaded version (default 2). */
   workersPerVersion?: number;
+  /** Requests one version may have waiting (mesh config services.viewer.maxPendingEmbeds; default 1024). */
+  maxPendingEmbeds?: number;
   log?: (line: string) => void;
 }
 
@@ -61,9 +63,10 @@ export class Viewer {
     user: UserContext,
     model: string,
     version: string,
+    signal?: AbortSignal,
   ): Promise<{ embedding: Float32Array; tower: UserTower }> {
     const tower = this.tower(model, version);
-    return { embedding: await tower.embed(user), tower };
+    return { embedding: await tower.embed(user, signal), tower };
   }
 
   /** The tower of exactly (model, version), or FAILED_PRECONDITION naming the versions held. */
@@ -135,7 +138,10 @@ export class Viewer {
       if (held.has(info.version)) continue;
       try {
         await verifyArtifacts(info);
-        const tower = await UserTower.load(info.dir, info.manifest, { workers: this.options.workersPerVersion });
+        const tower = await UserTower.load(info.dir, info.manifest, {
+          workers: this.options.workersPerVersion,
+          maxPending: this.options.maxPendingEmbeds,
+        });
         // Ready means warm: one embedding before the version is offered, so no caller pays the first run.
         await tower
           .embed(UserContext.fromPartial({ userId: '__warm_up__', requestTimeMs: Date.now() }))
