@@ -9,6 +9,7 @@ import { startAllInOne, startProcesses } from '../mesh/run.js';
 import { fetchFeed, formatFeed } from './feed.js';
 import { runEvalCommand } from './eval.js';
 import { waitForFullBlends } from './ready.js';
+import { schedulePlan } from '../scheduler/jobs.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
 import { readWorldManifest } from '../../../libs/data/world.js';
 
@@ -52,6 +53,7 @@ export async function startMesh(
   );
   for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
   console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);
+  console.log(schedulePlan(mesh));
   // Ready means warm: every enabled source answers a probe Blend in time, or we say which do not.
   const probe = await waitForFullBlends(addressOf(mesh, mesh.services.blender), users, {
     timeoutMs: options.readyTimeoutMs,

@@ -12,6 +12,7 @@ import { LockHeldError } from '../../../libs/registry/fs-atomic.js';
 import { runCycle } from '../../offline/retrain/cycle.js';
 import { rolloutPublished } from '../rollout/retrain-hand-off.js';
 import type { ScheduledJob } from './scheduler.js';
+import { formatEvery } from './state.js';
 
 const SCHEDULER = 'scheduler';
 
@@ -95,4 +96,21 @@ export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
       },
     });
   return jobs;
+}
+
+/** The plan `up` prints: each enabled job and how often, in world time (and wall time when the clock runs faster). */
+export function schedulePlan(mesh: MeshConfig): string {
+  const jobs = scheduledJobs(mesh);
+  if (jobs.length === 0) return 'scheduler: off (every job of the schedule section is disabled)';
+  const speed = mesh.world.clockSpeed;
+  const each = jobs.map(
+    (j) =>
+      `${j.name} every ${mesh.schedule[j.name as 'compaction' | 'batch' | 'retrain'].every}` +
+      (speed === 1 ? '' : ` (${formatEvery(j.everyMs)} of wall time at clock speed ${speed})`),
+  );
+  const retrain = mesh.schedule.retrain;
+  const after = retrain.enabled
+    ? `; a retrained version that passes its gates is ${retrain.rollout ? 'rolled out' : 'published'}`
+    : '';
+  return `scheduler: ${each.join(', ')}${after}`;
 }
