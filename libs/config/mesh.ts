@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { ServerLimitsSchema } from './server-limits.js';
 import { parseInterval } from './interval.js';
 import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
-import { DEFAULT_UTILITY_WEIGHTS } from '../ranking/encoding.js';
+
+/** The served utility's weights (Σ weight × head probability) unless services.ranker.weights names others. */
+export const DEFAULT_UTILITY_WEIGHTS = { click: 1, save: 2, hide: -4 } as const;
 
 /** The mesh config: the single list of services, ports and generator settings both run modes read. */
 

@@ -288,8 +288,5 @@ export interface UtilityWeights {
   hide: number;
 }
 
-/** The served utility's weights unless the config names others (services.ranker.weights). */
-export const DEFAULT_UTILITY_WEIGHTS: UtilityWeights = { click: 1, save: 2, hide: -4 };
-
 export const utilityOf = (w: UtilityWeights, p: { click: number; save: number; hide: number }) =>
   w.click * p.click + w.save * p.save + w.hide * p.hide;

@@ -16,7 +16,6 @@ import {
   type RankerDataset,
 } from '../../../libs/ranking/dataset.js';
 import {
-  DEFAULT_UTILITY_WEIGHTS,
   HEADS,
   RANKER_FILE,
   RANKER_KIND,
@@ -33,7 +32,7 @@ import {
   type HeldoutMetrics,
   type HeldoutSourceOptions,
 } from '../../../libs/ranking/heldout.js';
-import type { MeshConfig } from '../../../libs/config/mesh.js';
+import { DEFAULT_UTILITY_WEIGHTS, type MeshConfig } from '../../../libs/config/mesh.js';
 import { preScoreSessions, replayProposals } from './prescore-replay.js';
 import { replayCandidates } from './candidate-replay.js';
 import { runPython, trainerScript } from '../../../libs/python/python.js';
