@@ -97,8 +97,15 @@ describe('eval on an imported world', () => {
     expect(Object.keys(blend)).toEqual(['Blend (page of 20)', 'Blend (page of 100)']);
     expect(Object.keys(blend['Blend (page of 20)'].recall)).toEqual(['@20']);
     expect(blend['Blend (page of 100)'].recall['@100']).toBeGreaterThan(0);
-    // Ranked by the ranker prepared on the training part, every page; none holds an item of the user's own history.
-    for (const b of report.blends) expect(b.note ?? '', b.name).not.toMatch(/not ranked|failed/);
+    // Ranked by the ranker prepared on the training part, every page, unless its gate rejected it
+    // (it must not cost the page: recall@20 against the pre-score order); then no page is ranked.
+    // No page failed either way; none holds an item of the user's own history.
+    const ranker = await new ModelRegistry(join(report.trainWorld, 'models')).latest('ranker');
+    expect(['published', 'serving', 'rejected']).toContain(ranker?.state);
+    if (ranker?.state === 'rejected') {
+      expect(ranker.history.at(-1)!.note).toMatch(/below the prescore order's recall20_click/);
+      for (const b of report.blends) expect(b.note ?? '', b.name).toBe(`${report.users} page(s) not ranked`);
+    } else for (const b of report.blends) expect(b.note ?? '', b.name).not.toMatch(/not ranked|failed/);
     for (const b of report.blends) expect(b.historyItems, b.name).toBe(0);
     // Where the held-out items went: shares that add up to all of them. An imported log has no
     // impressions (nothing is "seen") and a held-out item is never in the user's training part.
