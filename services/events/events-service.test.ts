@@ -123,4 +123,20 @@ describe('startEvents', () => {
       expect(await count(client)).toBe(4);
     });
   });
+
+  // Last in this file: it logs an event ahead of the clock into the shared world.
+  it('resumes its clock after a restart from its own receive time, not an event time a client chose', async () => {
+    let before = 0;
+    await withEvents({}, async (client) => {
+      before = (await callUnary(client, 'getUserContext', { userId: 'u3', maxActions: 0 }, T)).requestTimeMs;
+      // 20 hours ahead: inside the default future window (maxEventFutureMs, 1 day).
+      const ahead = { ...click('u3', 'from-the-future'), timeMs: before + 20 * 3_600_000 };
+      expect((await callUnary(client, 'log', { idempotencyKey: '', events: [ahead] }, T)).accepted).toBe(1);
+    });
+    await withEvents({}, async (client) => {
+      const after = (await callUnary(client, 'getUserContext', { userId: 'u3', maxActions: 0 }, T)).requestTimeMs;
+      expect(after).toBeGreaterThanOrEqual(before);
+      expect(after - before).toBeLessThan(3_600_000);
+    });
+  });
 });

@@ -49,9 +49,11 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
   const liveEvents = asOfMs === undefined ? replay.events : replay.events.filter((e) => e.timeMs < asOfMs);
   for (const event of liveEvents) store.apply(event);
   for (const p of replay.problems) report(`skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`);
-  // Continue where the live log left off, so time never runs backwards across restarts.
+  // Continue where the live log left off, so time never runs backwards across restarts: from the
+  // service's own clock when it took the newest call, not the event times clients chose (one up to
+  // maxEventFutureMs ahead would otherwise move every restart's clock that far).
   const now = worldClock(
-    asOfMs ?? replay.events.reduce((max, e) => Math.max(max, e.timeMs), worldEndMs),
+    asOfMs ?? replay.events.reduce((max, e) => Math.max(max, e.receivedMs ?? e.timeMs), worldEndMs),
     options.clockSpeed,
   );
   report(
@@ -68,14 +70,15 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
     services: [
       bindService(EventsService, {
         log: async (request): Promise<LogResponse> => {
-          const events = validateLogRequest(request, now(), options.eventTimes);
+          const receivedMs = now();
+          const events = validateLogRequest(request, receivedMs, options.eventTimes);
           if (asOfMs !== undefined)
             throw failedPrecondition(
               `this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`,
             );
           const key = optionalId('idempotency_key', request.idempotencyKey);
           const write = async () => {
-            const logged = await log.append(key ? events.map((e) => ({ ...e, logKey: key })) : events);
+            const logged = await log.append(events.map((e) => ({ ...e, receivedMs, ...(key && { logKey: key }) })));
             for (const event of logged) store.apply(event);
             return { accepted: logged.length, lastSequence: logged[logged.length - 1].seq };
           };

@@ -24,6 +24,8 @@ export interface NewEvent {
   requestId: string;
   /** The idempotency key of the Log call that wrote it, when the call had one. */
   logKey?: string;
+  /** The service's clock when it took the Log call (lines written before it existed lack it). */
+  receivedMs?: number;
 }
 
 export interface LoggedEvent extends NewEvent {
@@ -202,6 +204,7 @@ function formatLine(e: LoggedEvent): string {
       source: e.source,
       request_id: e.requestId,
       ...(e.logKey ? { log_key: e.logKey } : {}),
+      ...(e.receivedMs !== undefined ? { received_ms: e.receivedMs } : {}),
       seq: e.seq,
     }) + '\n'
   );
@@ -237,6 +240,7 @@ export function parseLine(text: string): LoggedEvent | string {
     source: str('source') ?? '',
     requestId: str('request_id') ?? '',
     ...(str('log_key') ? { logKey: str('log_key') } : {}),
+    ...(int('received_ms') !== undefined ? { receivedMs: int('received_ms') } : {}),
     seq,
   };
 }
