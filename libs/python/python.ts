@@ -21,6 +21,25 @@ export interface RunPythonOptions {
   threads?: number;
 }
 
+/**
+ * Starts the script so that it ends with the process that started it: Linux's parent-death signal
+ * (prctl PR_SET_PDEATHSIG) is set before the script runs, so a scheduler or eval killed mid-training
+ * (SIGKILL included) leaves no trainer behind writing into a version directory. Where prctl is not
+ * there (not Linux), the script runs as it would alone.
+ */
+const RUN_WITH_PARENT = [
+  'import ctypes, os, runpy, signal, sys',
+  'script = sys.argv[1]',
+  'try:',
+  '    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)',
+  '    if os.getppid() != int(os.environ["FEEDLOOM_PARENT_PID"]): sys.exit(143)',
+  'except (AttributeError, OSError):',
+  '    pass',
+  'sys.argv = sys.argv[1:]',
+  'sys.path.insert(0, os.path.dirname(os.path.abspath(script)))',
+  'runpy.run_path(script, run_name="__main__")',
+].join('\n');
+
 /** Runs script with args; resolves on exit 0, rejects with the end of its stderr otherwise. */
 export function runPython(script: string, args: string[], options: RunPythonOptions = {}): Promise<void> {
   const python = options.python ?? DEFAULT_PYTHON;
@@ -33,11 +52,17 @@ export function runPython(script: string, args: string[], options: RunPythonOpti
   if (!existsSync(script)) return Promise.reject(new Error(`python script ${script} not found`));
   const threads = String(options.threads ?? 1);
   return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-W', 'ignore::UserWarning', script, ...args], {
+    const child = spawn(python, ['-W', 'ignore::UserWarning', '-c', RUN_WITH_PARENT, script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       // One thread each by default: on a small shared machine a trainer's threads spin against each
       // other (and results stay bit-for-bit repeatable). A dense LAPACK solve does use more.
-      env: { ...process.env, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads, PYTHONUNBUFFERED: '1' },
+      env: {
+        ...process.env,
+        OMP_NUM_THREADS: threads,
+        MKL_NUM_THREADS: threads,
+        PYTHONUNBUFFERED: '1',
+        FEEDLOOM_PARENT_PID: String(process.pid),
+      },
       signal: options.signal,
     });
     const tail: string[] = [];
