@@ -34,8 +34,42 @@ export interface UDataRow {
   timeS: number;
 }
 
+/** The model the rows were drawn from: what an oracle knows and no recommender sees. */
+export interface UDataLatent {
+  genres: number;
+  /** Per item (index = item id - 1): its genres, quality, popularity weight and release time. */
+  genreA: Int32Array;
+  genreB: Int32Array;
+  quality: Float64Array;
+  popularity: Float64Array;
+  releasedS: Float64Array;
+  /** Per user (index = user id - 1): the taste they drift from, the one they drift to, a side taste. */
+  users: { first: number; second: number; side: number }[];
+}
+
+/** A user's taste over the genres, `drift` (0..1) of the way through their ratings. */
+export function udataTaste(user: UDataLatent['users'][number], drift: number, genres: number): Float64Array {
+  const taste = new Float64Array(genres).fill(0.05);
+  taste[user.first] += 3 * (1 - drift);
+  taste[user.second] += 3 * drift;
+  taste[user.side] += 0.8;
+  return taste;
+}
+
+/** How much a user of this taste wants item i, before what they rated and what is not yet released. */
+export const udataItemWeight = (
+  latent: Pick<UDataLatent, 'genreA' | 'genreB' | 'quality' | 'popularity'>,
+  taste: Float64Array,
+  i: number,
+) => latent.popularity[i] * (taste[latent.genreA[i]] + taste[latent.genreB[i]]) * Math.exp(0.3 * latent.quality[i]);
+
 /** The rows, sorted by user then time as u.data is not (it is shuffled; see writeUData). */
 export function generateUData(options: UDataOptions): UDataRow[] {
+  return generateUDataWithLatent(options).rows;
+}
+
+/** The rows and the model they were drawn from. */
+export function generateUDataWithLatent(options: UDataOptions): { rows: UDataRow[]; latent: UDataLatent } {
   const rng = createRng(options.seed);
   const fromS = options.fromS ?? ML100K_FROM_S;
   const toS = options.toS ?? ML100K_TO_S;
@@ -64,13 +98,16 @@ export function generateUData(options: UDataOptions): UDataRow[] {
   const budget = Math.max(0, options.rows - users * MIN_PER_USER);
   const counts = raw.map((r) => Math.min(items - 1, MIN_PER_USER + Math.round((budget * r) / rawSum)));
 
+  const latentItems = { genreA, genreB, quality, popularity };
   const rows: UDataRow[] = [];
+  const latentUsers: UDataLatent['users'] = [];
   const weights = new Float64Array(items);
   for (let u = 0; u < users; u++) {
     // Two tastes: the user drifts from the first to the second over their ratings.
-    const first = rng.int(genres);
-    const second = rng.next() < 0.5 ? first : rng.int(genres);
-    const side = rng.int(genres);
+    const user = { first: rng.int(genres), second: 0, side: 0 };
+    user.second = rng.next() < 0.5 ? user.first : rng.int(genres);
+    user.side = rng.int(genres);
+    latentUsers.push(user);
     const n = counts[u];
     // Most users rate within days of joining; some keep coming back for months.
     const startS = fromS + rng.next() * span * 0.85;
@@ -79,17 +116,10 @@ export function generateUData(options: UDataOptions): UDataRow[] {
     const times = Array.from({ length: n }, () => startS + rng.next() * activeS).sort((a, b) => a - b);
     for (let k = 0; k < n; k++) {
       const t = times[k];
-      const drift = n > 1 ? k / (n - 1) : 0;
-      const taste = new Float64Array(genres).fill(0.05);
-      taste[first] += 3 * (1 - drift);
-      taste[second] += 3 * drift;
-      taste[side] += 0.8;
+      const taste = udataTaste(user, n > 1 ? k / (n - 1) : 0, genres);
       let total = 0;
       for (let i = 0; i < items; i++) {
-        const w =
-          taken[i] || releasedS[i] > t
-            ? 0
-            : popularity[i] * (taste[genreA[i]] + taste[genreB[i]]) * Math.exp(0.3 * quality[i]);
+        const w = taken[i] || releasedS[i] > t ? 0 : udataItemWeight(latentItems, taste, i);
         total += w;
         weights[i] = total;
       }
@@ -106,7 +136,7 @@ export function generateUData(options: UDataOptions): UDataRow[] {
       });
     }
   }
-  return rows;
+  return { rows, latent: { genres, genreA, genreB, quality, popularity, releasedS, users: latentUsers } };
 }
 
 /** Writes the rows tab-separated in a deterministic shuffled order, as u.data is; returns the row count. */
