@@ -5,6 +5,7 @@ import {
   encodeRankInputs,
   OOV,
   PAD,
+  UNKNOWN_AFTER_LAST,
   utilityOf,
   type RankerEncoding,
   type RankerItem,
@@ -94,6 +95,35 @@ describe('ranker encoding', () => {
     expect(feeds.cand_source.dims).toEqual([3, 2]);
     expect([...feeds.cand_source.data]).toEqual([OOV, 2, PAD, PAD, 2, PAD]); // unknown generator at rank 0, then popular at 4
     expect([...feeds.cand_rank.data]).toEqual([0, 4, -1, -1, 1, -1]);
+  });
+
+  it("places each candidate's creation against the user's newest click, save or hide (not an impression)", () => {
+    const feeds = encodeRankInputs(
+      {
+        locale: '',
+        recentActions: [
+          { itemId: 'iX', type: ActionType.ACTION_TYPE_IMPRESSION, timeMs: now, boardId: '' },
+          { itemId: 'i3', type: ActionType.ACTION_TYPE_CLICK, timeMs: now - 5 * 86_400_000, boardId: '' },
+        ],
+      },
+      [
+        { itemId: 'i1', sources: [] }, // created 2 days before the request: 3 days after the click
+        { itemId: 'i9', sources: [] }, // created at the request: 5 days after
+        { itemId: 'i2', sources: [] }, // creation unknown
+      ],
+      lookup,
+      now,
+      enc,
+    );
+    expect([...feeds.cand_after_last_days.data]).toEqual([3, 5, UNKNOWN_AFTER_LAST]);
+    const noHistory = encodeRankInputs(
+      { locale: '', recentActions: [] },
+      [{ itemId: 'i1', sources: [] }],
+      lookup,
+      now,
+      enc,
+    );
+    expect([...noHistory.cand_after_last_days.data]).toEqual([UNKNOWN_AFTER_LAST]);
   });
 
   it('computes the utility from the weights', () => {

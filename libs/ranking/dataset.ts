@@ -65,6 +65,8 @@ export const VAL_REQUESTS_FILE = 'val_requests.json';
 /** Bucket edges the model applies to the raw numbers (gap and age: log-ish scales; popularity: training quantiles). */
 export const GAP_HOUR_EDGES = [0.05, 0.25, 1, 3, 6, 12, 24, 48, 96, 168, 336];
 export const AGE_DAY_EDGES = [0.5, 1, 2, 4, 7, 14, 30, 60, 120, 240];
+/** Signed: items that existed at the user's last action (< 0) and items new since (> 0). */
+export const AFTER_LAST_DAY_EDGES = [-180, -90, -30, -14, -7, -3, -1, 0, 1, 3, 7, 14, 30, 90, 180];
 export const RANK_EDGES = [1, 2, 3, 5, 8, 12, 20, 30, 50, 100];
 const POPULARITY_QUANTILES = [0.2, 0.4, 0.6, 0.75, 0.85, 0.92, 0.96, 0.99];
 /** Without holdoutDays, the held-out days are the fewest last days holding this share of the sessions. */
@@ -350,6 +352,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       buckets: {
         gapHours: GAP_HOUR_EDGES,
         ageDays: AGE_DAY_EDGES,
+        afterLastDays: AFTER_LAST_DAY_EDGES,
         popularity: quantileEdges(trainPops, POPULARITY_QUANTILES),
         rank: RANK_EDGES,
       },
@@ -403,6 +406,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
         t0,
         localeIndex(encoding.vocab, userLocale.get(user) ?? ''),
       );
+      const time = { requestMs: t0, lastActionMs: start >= 0 && histEnd > start ? actTime[histEnd - 1] : null };
       for (let k = i; k < j; k++) {
         target.addExample(
           ctx,
@@ -411,7 +415,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
             sources: imps.sources[k],
           },
           lookup,
-          t0,
+          time,
           imps.positions[k] ?? -1,
           [imps.click[k], imps.save[k], imps.hide[k]],
         );
@@ -673,12 +677,12 @@ class SplitBuilder {
     ctx: number,
     candidate: { itemId: string; sources: { generator: string; rank: number }[] },
     lookup: (id: string) => RankerItem | undefined,
-    requestMs: number,
+    time: { requestMs: number; lastActionMs: number | null },
     position: number,
     labels: boolean[],
   ): void {
     if (this.examples === this.capacity) this.grow();
-    encodeCandidateInto(this.cols, this.examples, candidate, lookup, requestMs, this.enc);
+    encodeCandidateInto(this.cols, this.examples, candidate, lookup, time, this.enc);
     this.exCtx.push(ctx);
     this.exPosition.push(position);
     labels.forEach((l, h) => {

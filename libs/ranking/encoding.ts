@@ -47,7 +47,10 @@ export const CAND_INPUTS = [
   'cand_popularity',
   'cand_source',
   'cand_rank',
+  'cand_after_last_days',
 ] as const;
+/** Candidate inputs a model may lack: models trained before they existed still load and are fed the rest. */
+export const OPTIONAL_CAND_INPUTS: readonly string[] = ['cand_after_last_days'];
 export const RANKER_INPUTS: readonly string[] = [...SEQ_INPUTS, ...CAND_INPUTS];
 /** Each head's probability, shape [N]. */
 export const RANKER_OUTPUTS: readonly string[] = HEADS.map((h) => `p_${h}`);
@@ -68,7 +71,7 @@ export interface RankerEncoding {
   seqLen: number;
   maxSources: number;
   /** Bucket edges the model applies inside the graph (recorded for reference; the encoding sends raw values). */
-  buckets: { gapHours: number[]; ageDays: number[]; popularity: number[]; rank: number[] };
+  buckets: { gapHours: number[]; ageDays: number[]; popularity: number[]; rank: number[]; afterLastDays?: number[] };
 }
 
 export interface RankerManifest extends BaseManifest {
@@ -162,6 +165,26 @@ export const gapHours = (requestMs: number, actionMs: number) => Math.max(0, req
 export const ageDays = (requestMs: number, createdMs: number | null) =>
   createdMs == null ? -1 : Math.max(0, requestMs - createdMs) / DAY_MS;
 
+/** cand_after_last_days when the item's creation or the user's last action is unknown (beyond every edge). */
+export const UNKNOWN_AFTER_LAST = 1e6;
+const AFTER_LAST_LIMIT_DAYS = 3650;
+/**
+ * Days from the user's newest click, save or hide to the item's creation: negative for items that
+ * existed then, positive for items new since. It says what the user could have met on their last
+ * visit, which item age alone cannot for a user who has been away (docs/RELEVANCE.md, "New since
+ * the last visit").
+ */
+export const afterLastDays = (lastActionMs: number | null, createdMs: number | null) =>
+  lastActionMs == null || createdMs == null
+    ? UNKNOWN_AFTER_LAST
+    : Math.min(AFTER_LAST_LIMIT_DAYS, Math.max(-AFTER_LAST_LIMIT_DAYS, (createdMs - lastActionMs) / DAY_MS));
+
+/** The time of the user's newest click, save or hide (recent_actions is newest first), or null. */
+export function lastActionMs(user: RankUserInput): number | null {
+  for (const a of user.recentActions) if (ACTION_CODE[a.type] && a.itemId) return Number(a.timeMs);
+  return null;
+}
+
 /**
  * The user's inputs: the newest seqLen clicks, saves and hides of recent_actions (newest first).
  * The length is the number of such actions (at least 1, a padding slot for an empty history): the
@@ -203,6 +226,7 @@ export interface CandidateColumns {
   cand_popularity: Float32Array;
   cand_source: Int32Array;
   cand_rank: Float32Array;
+  cand_after_last_days: Float32Array;
 }
 
 export function allocateCandidates(n: number, enc: RankerEncoding): CandidateColumns {
@@ -216,22 +240,24 @@ export function allocateCandidates(n: number, enc: RankerEncoding): CandidateCol
     cand_popularity: new Float32Array(n),
     cand_source: new Int32Array(n * K),
     cand_rank: new Float32Array(n * K).fill(-1),
+    cand_after_last_days: new Float32Array(n),
   };
 }
 
 /**
  * Writes one candidate into row `row`: ids through the vocabularies, age and popularity as of the
- * request, and up to maxSources proposals, best rank first (padding: source 0, rank -1; all padding
- * when the vocabulary holds no generator).
+ * request, its creation against the user's last action, and up to maxSources proposals, best rank
+ * first (padding: source 0, rank -1; all padding when the vocabulary holds no generator).
  */
 export function encodeCandidateInto(
   out: CandidateColumns,
   row: number,
   candidate: RankCandidateInput,
   lookup: ItemLookup,
-  requestMs: number,
+  time: { requestMs: number; lastActionMs: number | null },
   enc: RankerEncoding,
 ): void {
+  const { requestMs } = time;
   const maps = lookups(enc.vocab);
   const info = lookup(candidate.itemId);
   out.cand_item[row] = itemIndex(enc.vocab, candidate.itemId);
@@ -240,6 +266,7 @@ export function encodeCandidateInto(
   out.cand_locale[row] = info ? indexOf(maps.locales, info.locale) : PAD;
   out.cand_age_days[row] = ageDays(requestMs, info?.createdMs ?? null);
   out.cand_popularity[row] = info ? Math.max(0, info.popularity) : 0;
+  out.cand_after_last_days[row] = afterLastDays(time.lastActionMs, info?.createdMs ?? null);
   const K = enc.maxSources;
   // A model whose log named no generators (an imported log) never learnt a source embedding: it reads none.
   if (enc.vocab.sources.length <= OOV + 1) return;
@@ -263,7 +290,8 @@ export function encodeRankInputs(
 ): Feeds {
   const N = candidates.length;
   const cols = allocateCandidates(N, enc);
-  for (let i = 0; i < N; i++) encodeCandidateInto(cols, i, candidates[i], lookup, requestMs, enc);
+  const time = { requestMs, lastActionMs: lastActionMs(user) };
+  for (let i = 0; i < N; i++) encodeCandidateInto(cols, i, candidates[i], lookup, time, enc);
   return { ...encodeSequence(user, lookup, requestMs, enc), ...candidateFeeds(cols, N, enc) };
 }
 
@@ -278,6 +306,7 @@ export function candidateFeeds(cols: CandidateColumns, n: number, enc: RankerEnc
     cand_popularity: { type: 'float32', data: cols.cand_popularity, dims: [n] },
     cand_source: { type: 'int32', data: cols.cand_source, dims: [n, K] },
     cand_rank: { type: 'float32', data: cols.cand_rank, dims: [n, K] },
+    cand_after_last_days: { type: 'float32', data: cols.cand_after_last_days, dims: [n] },
   };
 }
 

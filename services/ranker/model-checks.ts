@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ActionType } from '../../generated/feedloom/v1/common.js';
 import {
   CAND_INPUTS,
+  OPTIONAL_CAND_INPUTS,
   encodeRankInputs,
   PROBE_FILE,
   RANKER_INPUTS,
@@ -44,14 +45,14 @@ export function checkEncoding(enc: RankerEncoding | undefined): void {
     throw new ModelCheckError('manifest encoding.seqLen / maxSources must be positive integers');
 }
 
-/** The graph's inputs are ones the encoding produces (all candidate inputs among them) and its outputs include the heads. */
+/** The graph's inputs are ones the encoding produces (every required candidate input among them) and its outputs include the heads. */
 export function checkSignature(pool: Pick<OnnxSessionPool, 'inputNames' | 'outputNames'>): void {
   const unknown = pool.inputNames.filter((n) => !RANKER_INPUTS.includes(n));
   if (unknown.length)
     throw new ModelCheckError(
       `the model takes input(s) the ranker encoding does not produce: ${unknown.join(', ')} (expected a subset of ${RANKER_INPUTS.join(', ')})`,
     );
-  const missingCand = CAND_INPUTS.filter((n) => !pool.inputNames.includes(n));
+  const missingCand = CAND_INPUTS.filter((n) => !pool.inputNames.includes(n) && !OPTIONAL_CAND_INPUTS.includes(n));
   if (missingCand.length) throw new ModelCheckError(`the model lacks candidate input(s) ${missingCand.join(', ')}`);
   const missingOut = RANKER_OUTPUTS.filter((n) => !pool.outputNames.includes(n));
   if (missingOut.length)

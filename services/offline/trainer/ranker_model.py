@@ -22,7 +22,8 @@ A candidate's sources (the generators that proposed it, with their ranks) are th
 imported log, every proposal kept) the sum of one embedding per (generator, rank bucket) pair: a
 mean of sums cannot tell which generator gave which rank, and that is what the pre-score order uses.
 
-Numbers (time gaps, item age, popularity, ranks) come in raw; the model buckets them itself with
+Numbers (time gaps, item age, the item's creation against the user's last action, popularity,
+ranks) come in raw; the model buckets them itself with
 fixed edges (buffers), so the bucketing is part of the ONNX graph and cannot drift from serving.
 """
 import math
@@ -34,23 +35,26 @@ import torch.nn.functional as F
 
 VARIANTS = ("sequence", "no_sequence", "early_fusion")
 SEQ_INPUTS = ["seq_item", "seq_topic", "seq_action", "seq_gap_hours", "user_locale"]
-CAND_INPUTS = ["cand_item", "cand_topic", "cand_creator", "cand_locale", "cand_age_days", "cand_popularity", "cand_source", "cand_rank"]
+CAND_INPUTS = ["cand_item", "cand_topic", "cand_creator", "cand_locale", "cand_age_days", "cand_popularity", "cand_source", "cand_rank", "cand_after_last_days"]
 OUTPUTS = ["p_click", "p_save", "p_hide"]
 NEG = -1e4
 warnings.filterwarnings("ignore", message="scatter_reduce")  # beta in this torch; used for a per-request max only
 
 
 class Bucketize(nn.Module):
-    """Missing (< 0) -> 0; otherwise 1 + the number of edges <= x (so len(edges) + 2 buckets)."""
+    """1 + the number of edges <= x (so len(edges) + 2 buckets); missing -> 0. Missing is x < 0, or
+    with signed (values on both sides of 0) the encoding's unknown sentinel, |x| >= 1e5."""
 
-    def __init__(self, edges):
+    def __init__(self, edges, signed=False):
         super().__init__()
         self.register_buffer("edges", torch.tensor(list(edges) or [0.0], dtype=torch.float32))
         self.buckets = len(self.edges) + 2
+        self.signed = signed
 
     def forward(self, x):
         idx = (x.unsqueeze(-1) >= self.edges).long().sum(-1) + 1
-        return torch.where(x < 0, torch.zeros_like(idx), idx)
+        missing = x.abs() >= 1e5 if self.signed else x < 0
+        return torch.where(missing, torch.zeros_like(idx), idx)
 
 
 class SelfAttention(nn.Module):
@@ -118,6 +122,8 @@ class Ranker(nn.Module):
         self.age = Bucketize(buckets["ageDays"])
         self.pop = Bucketize(buckets["popularity"])
         self.rank = Bucketize(buckets["rank"])
+        # Datasets written before the input existed have no edges for it: one bucket, read as nothing.
+        self.after_last = Bucketize(buckets.get("afterLastDays") or [], signed=True)
         self.item = nn.Embedding(card["items"], d, padding_idx=0)
         self.topic = nn.Embedding(card["topics"], d, padding_idx=0)
         self.creator = nn.Embedding(card["creators"], 16, padding_idx=0)
@@ -128,7 +134,8 @@ class Ranker(nn.Module):
             self.pair_emb = nn.Embedding(card["sources"] * self.rank.buckets, 16)
         self.age_emb = nn.Embedding(self.age.buckets, 8)
         self.pop_emb = nn.Embedding(self.pop.buckets, 8)
-        cand_width = d + d + 16 + 8 + 8 + 8 + 16 + 1
+        self.after_last_emb = nn.Embedding(self.after_last.buckets, 8)
+        cand_width = d + d + 16 + 8 + 8 + 8 + 8 + 16 + 1
         if source_ranks:
             # Per generator of the vocabulary: did it propose the candidate, and how high (a smooth
             # reciprocal rank); a linear map of them is a learned rank fusion (RRF with its own weights).
@@ -173,7 +180,7 @@ class Ranker(nn.Module):
             x = layer(x, pad)
         return self.ln(x)
 
-    def candidates(self, cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank, user_locale_per_cand, place=None):
+    def candidates(self, cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank, cand_after_last_days, user_locale_per_cand, place=None):
         """[N] inputs -> [N, d] candidate embeddings, and [N, 1 + 8] locale features. place [N]: each
         candidate's index in its request (used with prescore_place)."""
         src_mask = (cand_source > 0).float().unsqueeze(-1)
@@ -190,6 +197,7 @@ class Ranker(nn.Module):
             self.locale(cand_locale.long()),
             self.age_emb(self.age(cand_age_days)),
             self.pop_emb(self.pop(cand_popularity)),
+            self.after_last_emb(self.after_last(cand_after_last_days)),
             src,
             match,
         ]
@@ -209,7 +217,7 @@ class Ranker(nn.Module):
     # --- forward paths --------------------------------------------------------------------------
 
     def forward(self, seq, cand, ctx, slot):
-        """Training/evaluation: seq = 5 tensors for B users, cand = 8 tensors for N candidates;
+        """Training/evaluation: seq = 5 tensors for B users, cand = 9 tensors for N candidates;
         candidate n belongs to user ctx[n] and is its slot[n]-th candidate."""
         seq_item, seq_topic, seq_action, seq_gap_hours, user_locale = seq
         c, loc = self.candidates(*cand, user_locale[ctx], place=slot.float())
@@ -252,9 +260,9 @@ class Serving(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, seq_item, seq_topic, seq_action, seq_gap_hours, user_locale, cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank):
+    def forward(self, seq_item, seq_topic, seq_action, seq_gap_hours, user_locale, cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank, cand_after_last_days):
         seq = (seq_item, seq_topic, seq_action, seq_gap_hours, user_locale)
-        cand = (cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank)
+        cand = (cand_item, cand_topic, cand_creator, cand_locale, cand_age_days, cand_popularity, cand_source, cand_rank, cand_after_last_days)
         # (The no_sequence variant reads none of the seq_* inputs; they drop out of its graph, and the
         # service feeds a model only the inputs it declares.)
         p = torch.sigmoid(self.model.one_user(seq, cand))
