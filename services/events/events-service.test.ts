@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -10,6 +11,7 @@ import type { RunningServer } from '../../libs/bootstrap/server.js';
 import { simulateWorld } from '../../libs/data/simulator/index.js';
 import { DAY_MS, type WorldManifest } from '../../libs/data/world.js';
 import { startEvents } from './events-service.js';
+import { writerLockOf } from './world-writer.js';
 
 const T = { timeoutMs: 5_000 };
 const click = (userId: string, itemId: string): Event => ({
@@ -121,6 +123,32 @@ describe('startEvents', () => {
       // Without a key, the same events are new events.
       expect((await callUnary(client, 'log', { idempotencyKey: '', events }, T)).duplicate).toBe(false);
       expect(await count(client)).toBe(4);
+    });
+  });
+
+  it('lets one events service write a world: a second one serves reads and refuses Log naming the writer', async () => {
+    await withEvents({}, async (writer) => {
+      expect((await callUnary(writer, 'log', { idempotencyKey: '', events: [click('u5', 'w1')] }, T)).accepted).toBe(1);
+      await withEvents({}, async (reader) => {
+        await expect(
+          callUnary(reader, 'log', { idempotencyKey: '', events: [click('u5', 'w2')] }, T),
+        ).rejects.toMatchObject({
+          code: status.FAILED_PRECONDITION,
+          details: expect.stringContaining(`an events service (pid ${process.pid} on host ${hostname()}`),
+        });
+        const ctx = await callUnary(reader, 'getUserContext', { userId: 'u5', maxActions: 10 }, T);
+        expect(ctx.recentActions.map((a) => a.itemId)).toContain('w1');
+      });
+      // The reader stopping leaves the writer's lock alone.
+      expect((await callUnary(writer, 'log', { idempotencyKey: '', events: [click('u5', 'w3')] }, T)).accepted).toBe(1);
+    });
+    // A lock left by a process that is gone from this host is broken.
+    await writeFile(
+      writerLockOf(world),
+      JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), sinceMs: 0, what: 'an events service' }),
+    );
+    await withEvents({}, async (client) => {
+      expect((await callUnary(client, 'log', { idempotencyKey: '', events: [click('u5', 'w4')] }, T)).accepted).toBe(1);
     });
   });
 

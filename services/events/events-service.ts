@@ -9,6 +9,7 @@ import { AckedCalls } from './acked-calls.js';
 import { MAX_RECENT_ACTIONS } from './user-state.js';
 import { loadWorldHistory } from './world-history.js';
 import { worldClock } from './world-clock.js';
+import { takeWorldWriter, type WorldWriter } from './world-writer.js';
 
 export const DEFAULT_MAX_ACTIONS = 100;
 
@@ -43,6 +44,24 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
   const report = options.report ?? ((line: string) => console.error(`[events] ${line}`));
   const started = performance.now();
   const { asOfMs } = options;
+  // A world served as of an earlier time takes no events, so it needs no writer lock.
+  const writer: WorldWriter =
+    asOfMs === undefined ? await takeWorldWriter(options.worldDir, report) : { release: async () => {} };
+  try {
+    return await serveEvents(options, report, writer, started);
+  } catch (err) {
+    await writer.release();
+    throw err;
+  }
+}
+
+async function serveEvents(
+  options: EventsOptions,
+  report: (line: string) => void,
+  writer: WorldWriter,
+  started: number,
+): Promise<RunningServer> {
+  const { asOfMs } = options;
   const { store, worldEndMs, historyEvents, compactedSeq } = await loadWorldHistory(options.worldDir, { asOfMs });
   const { log, replay } = await LiveLog.open(options.worldDir, compactedSeq);
   const acked = AckedCalls.fromLog(replay.events);
@@ -76,6 +95,7 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
             throw failedPrecondition(
               `this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`,
             );
+          if (writer.refusal) throw writer.refusal;
           const key = optionalId('idempotency_key', request.idempotencyKey);
           const write = async () => {
             const logged = await log.append(events.map((e) => ({ ...e, receivedMs, ...(key && { logKey: key }) })));
@@ -97,6 +117,7 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
     async stop(graceMs?: number) {
       await server.stop(graceMs);
       await log.close();
+      await writer.release();
     },
   };
 }
