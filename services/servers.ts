@@ -52,6 +52,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
           port: port(mesh.services.events.port),
           limits: mesh.serverLimits,
           eventTimes: mesh.services.events,
+          maxIds: mesh.services.events.maxIds,
         }),
     },
     // Learned retrieval: the user-tower server and the ANN hosts, before the generators that call them.

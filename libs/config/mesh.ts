@@ -14,6 +14,8 @@ const port = z.number().int().min(0).max(65535);
 
 /** Defaults of the event-time window of events Log (services.events; services/events/event-validation.ts). */
 export const EVENT_TIME_DEFAULTS = { maxEventAgeDays: 7, maxEventFutureMs: 86_400_000, maxDaysPerLog: 3 };
+/** Ids the events service holds in memory at most, by default (services.events.maxIds). */
+export const EVENTS_DEFAULT_MAX_IDS = 5_000_000;
 const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case (a-z, 0-9, _), starting with a letter');
 
 /** Host names may use dashes (e.g. a StatefulSet pod, ann-0). */
@@ -292,6 +294,12 @@ export const MeshConfigSchema = z
               .default(EVENT_TIME_DEFAULTS.maxEventFutureMs),
             /** Distinct UTC days one Log call may touch (each is a directory and its own fsyncs). */
             maxDaysPerLog: z.number().int().min(1).max(366).default(EVENT_TIME_DEFAULTS.maxDaysPerLog),
+            /**
+             * User, item and board ids the service holds in memory (each stays for the process's life):
+             * Log calls that would add more are refused (RESOURCE_EXHAUSTED), so a client inventing
+             * ids cannot grow it without bound. About 100 bytes each.
+             */
+            maxIds: z.number().int().min(1).max(1_000_000_000).default(EVENTS_DEFAULT_MAX_IDS),
           })
           .strict(),
         blender,

@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 async function withEvents(
-  options: { asOfMs?: number },
+  options: { asOfMs?: number; maxIds?: number },
   use: (client: EventsClient, server: RunningServer) => Promise<void>,
 ) {
   const server = await startEvents({ worldDir: world, port: 0, report: () => {}, ...options });
@@ -149,6 +149,24 @@ describe('startEvents', () => {
     );
     await withEvents({}, async (client) => {
       expect((await callUnary(client, 'log', { idempotencyKey: '', events: [click('u5', 'w4')] }, T)).accepted).toBe(1);
+    });
+  });
+
+  it('refuses new ids past services.events.maxIds, and still takes events on known ids', async () => {
+    await withEvents({ maxIds: 1 }, async (client) => {
+      const known = (await callUnary(client, 'getUserContext', { userId: 'u1', maxActions: 1 }, T)).recentActions[0];
+      expect(known).toBeDefined();
+      expect(
+        (await callUnary(client, 'log', { idempotencyKey: '', events: [click('u1', known.itemId)] }, T)).accepted,
+      ).toBe(1);
+      await expect(
+        callUnary(client, 'log', { idempotencyKey: '', events: [click('u1', 'never-seen-item')] }, T),
+      ).rejects.toMatchObject({
+        code: status.RESOURCE_EXHAUSTED,
+        details: expect.stringContaining('services.events.maxIds'),
+      });
+      const after = await callUnary(client, 'getUserContext', { userId: 'u1', maxActions: 1000 }, T);
+      expect(after.recentActions.map((a) => a.itemId)).not.toContain('never-seen-item');
     });
   });
 

@@ -1,10 +1,12 @@
 import { EventsService, type LogResponse } from '../../generated/feedloom/v1/events.js';
-import { failedPrecondition } from '../../libs/bootstrap/errors.js';
+import { failedPrecondition, resourceExhausted } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import type { ServerLimits } from '../../libs/config/server-limits.js';
+import { EVENTS_DEFAULT_MAX_IDS } from '../../libs/config/mesh.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { validateLogRequest, type EventTimeWindow } from './event-validation.js';
-import { LiveLog } from './live-log.js';
+import { LiveLog, type NewEvent } from './live-log.js';
+import type { IdTable } from './id-table.js';
 import { AckedCalls } from './acked-calls.js';
 import { MAX_RECENT_ACTIONS } from './user-state.js';
 import { loadWorldHistory } from './world-history.js';
@@ -30,6 +32,8 @@ export interface EventsOptions {
   asOfMs?: number;
   /** Impressions older than this (before the request time) are not in seen_items; 0 or absent: all retained. */
   seenWindowMs?: number;
+  /** Ids (users, items, boards) held in memory at most; Log calls adding more are refused (services.events.maxIds). */
+  maxIds?: number;
   /** Simulated ms per wall ms of the world clock (world.clockSpeed); default 1. */
   clockSpeed?: number;
   /** Where start-up notes and skipped log lines are reported; stderr by default. */
@@ -96,6 +100,7 @@ async function serveEvents(
               `this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`,
             );
           if (writer.refusal) throw writer.refusal;
+          refuseNewIdsPastCap(store.ids, events, options.maxIds ?? EVENTS_DEFAULT_MAX_IDS);
           const key = optionalId('idempotency_key', request.idempotencyKey);
           const write = async () => {
             const logged = await log.append(events.map((e) => ({ ...e, receivedMs, ...(key && { logKey: key }) })));
@@ -120,4 +125,16 @@ async function serveEvents(
       await writer.release();
     },
   };
+}
+
+/** Refuses a Log call whose new ids would take the id table past its cap; known ids always pass. */
+function refuseNewIdsPastCap(ids: IdTable, events: NewEvent[], maxIds: number): void {
+  const fresh = new Set<string>();
+  for (const e of events)
+    for (const id of [e.userId, e.itemId, e.boardId]) if (id && ids.find(id) === undefined) fresh.add(id);
+  if (fresh.size > 0 && ids.size + fresh.size > maxIds)
+    throw resourceExhausted(
+      `events: this service holds ${ids.size} ids and takes at most ${maxIds} (services.events.maxIds); ` +
+        `the call's ${fresh.size} new user, item or board id(s) are refused, events on known ids are still taken`,
+    );
 }

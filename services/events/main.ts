@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     port: port ?? config!.services.events.port,
     limits: config?.serverLimits,
     eventTimes: config?.services.events,
+    maxIds: config?.services.events.maxIds,
     asOfMs: config?.world.asOfMs,
     seenWindowMs: config && config.services.events.seenWindowHours * 3_600_000,
     clockSpeed: config?.world.clockSpeed,
