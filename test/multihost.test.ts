@@ -100,9 +100,13 @@ describe.skipIf(!!skipReason)('the mesh across hosts (network namespaces, dnsmas
     const counts = Object.keys(metrics)
       .map((k) => `${k} ${delta(r, k) === null ? 'unreachable' : `+${delta(r, k)}`}`)
       .join(', ');
+    const notOk = Object.entries(r.sourcesNotOk)
+      .map(([source, n]) => `${source} ×${n}`)
+      .join(', ');
     console.log(
-      `[multihost] ${phase}: ${r.answered} Blends answered, ${r.failed} failed, ${r.degraded} with a source not OK;` +
-        ` calls per replica: ${counts}${r.errors.length ? `; errors: ${r.errors.join(' | ')}` : ''}`,
+      `[multihost] ${phase}: ${r.answered} Blends answered, ${r.failed} failed, ${r.degraded} with a source not OK` +
+        `${notOk ? ` (${notOk})` : ''}, slowest ${r.slowestMs} ms; calls per replica: ${counts}` +
+        `${r.errors.length ? `; errors: ${r.errors.join(' | ')}` : ''}`,
     );
   };
 
@@ -203,17 +207,28 @@ describe.skipIf(!!skipReason)('the mesh across hosts (network namespaces, dnsmas
     expect(up.failed).toBe(0);
   });
 
-  /** Traffic phases until every one of `replicas` answers calls again (bounded by time, not tries). */
+  /** Traffic phases until every one of `replicas` answers calls again (bounded by time, not tries), summed. */
   async function untilTraffic(replicas: string[], withinMs = 90_000): Promise<ProbeResult> {
     const until = Date.now() + withinMs;
-    let failed = 0;
-    let last: ProbeResult;
-    do {
-      last = await probe('traffic', 3_000);
-      failed += last.failed;
-    } while (replicas.some((r) => !(delta(last, r)! > 0)) && Date.now() < until);
-    for (const r of replicas) expect(delta(last, r), `${r} gets calls again`).toBeGreaterThan(0);
-    // The failures of every phase it took, not only the last one's.
-    return { ...last, failed };
+    const phases: ProbeResult[] = [];
+    do phases.push(await probe('traffic', 3_000));
+    while (replicas.some((r) => !(delta(phases.at(-1)!, r)! > 0)) && Date.now() < until);
+    for (const r of replicas) expect(delta(phases.at(-1)!, r), `${r} gets calls again`).toBeGreaterThan(0);
+    return phases.reduce((sum, p) => ({
+      ...sum,
+      answered: sum.answered + p.answered,
+      failed: sum.failed + p.failed,
+      degraded: sum.degraded + p.degraded,
+      errors: [...sum.errors, ...p.errors],
+      minItems: Math.min(sum.minItems, p.minItems),
+      slowestMs: Math.max(sum.slowestMs, p.slowestMs),
+      sourcesNotOk: Object.fromEntries(
+        [...new Set([...Object.keys(sum.sourcesNotOk), ...Object.keys(p.sourcesNotOk)])].map((k) => [
+          k,
+          (sum.sourcesNotOk[k] ?? 0) + (p.sourcesNotOk[k] ?? 0),
+        ]),
+      ),
+      after: p.after,
+    }));
   }
 });

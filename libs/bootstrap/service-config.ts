@@ -1,6 +1,6 @@
 // The gRPC service config of a client channel: round robin over every address its target resolves
-// to and, for a DNS target (a name behind which replicas stand), one retry of a read refused with
-// UNAVAILABLE, which round robin sends to the next replica. A replica killed mid-call (ECONNRESET)
+// to and, for a target that can name several replicas (dns:, ipv4:, ipv6:), one retry of a read
+// refused with UNAVAILABLE, which round robin sends to the next replica. A replica killed mid-call (ECONNRESET)
 // or shedding load (its message says to retry on another replica) then costs one retry, not the call.
 
 /** Methods that only read, so that a second attempt cannot do anything twice. */
@@ -16,7 +16,8 @@ const RETRYABLE_READS = [
 /** The service config for a channel to `address` (host:port, or a target such as dns:///name:port). */
 export function serviceConfigFor(address: string) {
   const roundRobin = { loadBalancingConfig: [{ round_robin: {} }] };
-  if (!address.startsWith('dns:')) return roundRobin;
+  // host:port is one server: a retry would only ask the same one again.
+  if (!/^(dns|ipv4|ipv6):/.test(address)) return roundRobin;
   return {
     ...roundRobin,
     methodConfig: [
