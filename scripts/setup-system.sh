@@ -2,7 +2,8 @@
 # Installs the Debian packages feedloom needs, only those missing (apt-get update only when needed).
 set -euo pipefail
 # chromium: the status page's browser test (driven by playwright-core).
-packages=(libfaiss-dev libopenblas-dev patchelf protobuf-compiler python3-torch python3-onnx python3-numpy cmake ninja-build g++ chromium)
+# dnsmasq, iproute2: the multi-host test (network namespaces as hosts, a real DNS server).
+packages=(libfaiss-dev libopenblas-dev patchelf protobuf-compiler python3-torch python3-onnx python3-numpy cmake ninja-build g++ chromium dnsmasq iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { LATENCY_BUCKETS_MS, injectTraceContext, meter, tracer } from './telemetry.js';
 import { RpcError } from './errors.js';
 import { inProcessInterceptor } from './in-process.js';
+import { serviceConfigFor } from './service-config.js';
 import { status } from '@grpc/grpc-js';
 
 type ClientConstructor<C> = new (
@@ -22,7 +23,8 @@ type ClientConstructor<C> = new (
 
 /**
  * A channel to another service, with keepalive and message limits. The address may be host:port
- * or a DNS target like dns:///generator-popular:50201; DNS targets balance round-robin over replicas.
+ * or a DNS target like dns:///generator-popular:50201; DNS targets balance round-robin over replicas
+ * and retry a read refused with UNAVAILABLE once, on the next replica (service-config.ts).
  */
 export function connect<C extends Client>(
   Ctor: ClientConstructor<C>,
@@ -42,7 +44,7 @@ export function connect<C extends Client>(
     'grpc.max_reconnect_backoff_ms': 5_000,
     'grpc.max_receive_message_length': DEFAULT_MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': DEFAULT_MAX_MESSAGE_BYTES,
-    'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    'grpc.service_config': JSON.stringify(serviceConfigFor(address)),
   });
   // Connect now, not on the first call: a first call with a tight deadline would spend it on the handshake.
   client.getChannel().getConnectivityState(true);
