@@ -49,6 +49,9 @@ else
   echo "== retrain-cycle skipped: this build has no \`feedloom retrain\`"
 fi
 
+# Hostile clients (issue 16): every attack of the security audit for 60 s while Blends flow at 10/s.
+run bench/hostile-soak.ts --seconds 60 --rate 10 --doc
+
 # Soak: the fault test (kill -9, a slow generator, a ranker restart) with a longer load after the faults.
 if [ "$SOAK" -gt 0 ]; then
   echo "== soak: test/blend-under-faults.test.ts with FEEDLOOM_SOAK_SECONDS=$SOAK"
