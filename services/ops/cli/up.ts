@@ -56,6 +56,7 @@ export async function startMesh(
   console.log(schedulePlan(mesh));
   // Ready means warm: every enabled source answers a probe Blend in time, or we say which do not.
   const probe = await waitForFullBlends(addressOf(mesh, mesh.services.blender), users, {
+    channel: { tls: mesh.security.tls },
     timeoutMs: options.readyTimeoutMs,
     onWait: (failing, ms) =>
       console.log(`warming up (${(ms / 1000).toFixed(0)} s): not yet in time: ${failing.join('; ')}`),
@@ -97,7 +98,15 @@ export async function runDemo(configPath: string, options: UpOptions): Promise<v
     // startMesh has warmed the mesh with probe Blends for these users: these are the first feeds shown.
     for (const user of users) {
       console.log('');
-      console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));
+      console.log(
+        formatFeed(
+          user,
+          await fetchFeed(addressOf(mesh, mesh.services.blender), user, {
+            limit: 10,
+            channel: { tls: mesh.security.tls },
+          }),
+        ),
+      );
     }
   } finally {
     await running.stop();
