@@ -1,6 +1,6 @@
 // Bearer tokens for operations: read from files named in the mesh config, compared in constant time.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { status, type Metadata } from '@grpc/grpc-js';
 import { RpcError } from './errors.js';
@@ -41,11 +41,16 @@ export function readTokenFile(path: string, what: string): string {
 /** Reads the token at path, first writing a random one there (mode 0600) when no file exists yet. */
 export function ensureTokenFile(path: string, what: string): string {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // Written whole under a private name, then linked into place: of two processes starting at once,
+  // one link wins, and neither ever reads a half-written file.
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(draft, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   try {
-    // 'wx': of two processes starting at once, one writes and both read the same token.
-    writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+    linkSync(draft, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    unlinkSync(draft);
   }
   return readTokenFile(path, what);
 }

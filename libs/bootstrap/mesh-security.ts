@@ -5,9 +5,17 @@ import { meshTokensOf } from './credentials.js';
 import type { ChannelSecurity } from './client.js';
 import type { ServerSecurity } from './server.js';
 
-/** What every server of the mesh accepts (the admin, mesh and feed tokens) and its TLS. */
+/**
+ * What every server of the mesh accepts (the admin, mesh and feed tokens) and its TLS. The token
+ * files are read when a server starts, not when its options are built.
+ */
 export function serverSecurityOf(mesh: MeshConfig): ServerSecurity {
-  return { tokens: meshTokensOf(mesh.security, mesh.world.dir).accepted, tls: mesh.security.tls };
+  return {
+    get tokens() {
+      return meshTokensOf(mesh.security, mesh.world.dir).accepted;
+    },
+    tls: mesh.security.tls,
+  };
 }
 
 /** What the mesh's own calls present: the mesh token and TLS. */
