@@ -203,7 +203,10 @@ describe('with no token files configured (the local default)', () => {
     const scratch = mkdtempSync(join(tmpdir(), 'feedloom-auth-default-'));
     const world = join(scratch, 'world');
     cpSync(shared, world, { recursive: true, filter: (src) => src !== join(shared, 'run') });
-    const { mesh } = testMeshConfig(world, smallMesh);
+    const { mesh } = testMeshConfig(world, (raw) => {
+      smallMesh(raw);
+      delete raw.security.adminTokenFile;
+    });
     const running = await startAllInOne(mesh, { ephemeralPorts: true });
     const clients: { close(): void }[] = [];
     try {
