@@ -48,7 +48,15 @@ async function expectRefused(call: Promise<unknown>, code: status, message: RegE
 }
 
 /** One unary call with the request given as bytes, exactly as they go on the wire. */
-function rawCall(client: Client, path: string, bytes: Uint8Array, metadata = new Metadata()): Promise<Outcome> {
+/** The admin token, on every raw call: GetUserContext and AnnAdmin are operations. */
+let operatorToken = '';
+const withToken = () => {
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${operatorToken}`);
+  return metadata;
+};
+
+function rawCall(client: Client, path: string, bytes: Uint8Array, metadata = withToken()): Promise<Outcome> {
   return new Promise((resolve) =>
     client.makeUnaryRequest(
       path,
@@ -67,9 +75,8 @@ async function expectRawRefused(
   bytes: Uint8Array,
   code: status,
   message: RegExp,
-  metadata?: Metadata,
 ): Promise<void> {
-  const got = await rawCall(client, path, bytes, metadata);
+  const got = await rawCall(client, path, bytes);
   expect({ path, code: status[got.code], details: got.details }).toMatchObject({
     path,
     code: status[code],
@@ -119,8 +126,6 @@ describe('bad-input sweep over every service', () => {
   const track = <C extends { close(): void }>(c: C): C => (clients.push(c), c);
   const addressOf = (name: string) => mesh.addresses.get(name)!;
   const raw = (name: string) => track(new Client(addressOf(name), credentials.createInsecure()));
-  /** The admin token: GetUserContext and AnnAdmin are operations. */
-  let operatorToken: string;
   const adminAddressOf = (name: string) => mesh.servers.find((s) => s.name === name)!.adminAddress!;
 
   beforeAll(async () => {
@@ -358,8 +363,6 @@ describe('bad-input sweep over every service', () => {
       const search = track(connect(AnnSearchClient, addressOf(host)));
       const admin = track(connect(AnnAdminClient, adminAddressOf(host), { token: operatorToken }));
       const rawAdmin = track(new Client(adminAddressOf(host), credentials.createInsecure()));
-      const withToken = new Metadata();
-      withToken.set('authorization', `Bearer ${operatorToken}`);
       const vector = Array.from({ length: dim }, (_, i) => (i === 0 ? 1 : 0));
       const query = (r: object) =>
         callUnary(
@@ -461,7 +464,6 @@ describe('bad-input sweep over every service', () => {
         w().tag(1, LEN).bytes(NOT_UTF8).tag(2, LEN).string(version).finish(),
         status.INVALID_ARGUMENT,
         /^model: must be valid UTF-8/,
-        withToken,
       );
       await expectRawRefused(
         rawAdmin,
@@ -469,7 +471,6 @@ describe('bad-input sweep over every service', () => {
         TRUNCATED,
         status.INVALID_ARGUMENT,
         /^request: is not a valid/,
-        withToken,
       );
       // Still answering a good query with the version it serves.
       expect((await query({})).neighbors.length).toBe(10);

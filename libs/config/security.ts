@@ -62,7 +62,8 @@ export function adminTokenFileOf(security: SecurityConfig, worldDir: string): st
   return security.adminTokenFile ?? join(worldDir, 'run', 'admin-token');
 }
 
-/** Where a component's operations listen: adminPorts[component], else port + adminPortOffset (0 stays 0). */
+/** Where a component's operations listen: 0 (any free port) beside port 0, else adminPorts[component] or port + adminPortOffset. */
 export function operationsPortOf(security: SecurityConfig, component: string, port: number): number {
-  return security.adminPorts[component] ?? (port === 0 ? 0 : port + security.adminPortOffset);
+  if (port === 0) return 0;
+  return security.adminPorts[component] ?? port + security.adminPortOffset;
 }
