@@ -195,6 +195,11 @@ describe('Kubernetes security: the tokens Secret and a NetworkPolicy per compone
     const admin = grpc + mesh.security.adminPortOffset;
     expect(blender.spec.ingress.find((r: any) => r.ports[0].port === grpc).from).toEqual([mesh_, client('feed')]);
     expect(blender.spec.ingress.find((r: any) => r.ports[0].port === admin).from).toEqual([mesh_, client('operator')]);
+    const events = policies.find((p) => p.metadata.name === 'events');
+    expect(events.spec.ingress.find((r: any) => r.ports[0].port === mesh.services.events.port).from).toEqual([
+      mesh_,
+      client('feed'),
+    ]);
     const generator = policies.find((p) => p.metadata.name === k8sName(`generator.${mesh.generators[0].name}`));
     expect(generator.spec.ingress.find((r: any) => r.ports[0].port === mesh.generators[0].port).from).toEqual([mesh_]);
   });

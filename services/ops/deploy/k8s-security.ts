@@ -91,11 +91,12 @@ const fromMesh = { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'f
 
 /**
  * Only the mesh reaches a component's ports; besides it, pods labelled feedloom/client=feed reach
- * the blender's feed port, =operator the admin ports, =metrics the metrics port.
+ * the feed's ports (the blender's Blend, the events service's Log), =operator the admin ports,
+ * =metrics the metrics port.
  */
 export function networkPolicy(
   o: { name: string; namespace: string; grpcPort: number; adminPort?: number; metricsPort?: number },
-  isBlender: boolean,
+  feedReaches: boolean,
 ): Obj {
   // Operators send debug Blends to the admin port; the feed port is the feed's.
   const rule = (port: number, extra: object[]) => ({ from: [fromMesh, ...extra], ports: [{ protocol: 'TCP', port }] });
@@ -107,7 +108,7 @@ export function networkPolicy(
       podSelector: { matchLabels: { 'app.kubernetes.io/name': o.name } },
       policyTypes: ['Ingress'],
       ingress: [
-        rule(o.grpcPort, isBlender ? [fromLabel('feed')] : []),
+        rule(o.grpcPort, feedReaches ? [fromLabel('feed')] : []),
         ...(o.adminPort !== undefined ? [rule(o.adminPort, [fromLabel('operator')])] : []),
         ...(o.metricsPort !== undefined ? [rule(o.metricsPort, [fromLabel('metrics')])] : []),
       ],

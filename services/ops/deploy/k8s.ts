@@ -237,7 +237,8 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
   if (w.serves === false) return [workload];
   const policy = networkPolicy(
     { name, namespace: o.namespace, grpcPort: w.port, adminPort, metricsPort },
-    w.component === 'blender',
+    // The feed service asks the blender for pages and logs what its users did.
+    w.component === 'blender' || w.component === 'events',
   );
   return [workload, service, policy];
 }
