@@ -12,6 +12,7 @@ import { parseGeneratorSettings } from '../libs/generator-sdk/define.js';
 import { startEvents } from '../services/events/events-service.js';
 import { loadGeneratorModule } from '../services/generators/registry.js';
 import { median, preparedWorldUsers, table } from './lib.js';
+import { meshChannelOf, serverSecurityOf } from '../libs/bootstrap/mesh-security.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,8 +24,8 @@ const { values } = parseArgs({
 });
 const mesh = loadMeshConfig(values.config);
 const userIds = await preparedWorldUsers(mesh, Number(values.users));
-const events = await startEvents({ worldDir: mesh.world.dir, port: 0 });
-const client = connect(EventsClient, events.address);
+const events = await startEvents({ worldDir: mesh.world.dir, port: 0, security: serverSecurityOf(mesh) });
+const client = connect(EventsClient, events.address, meshChannelOf(mesh));
 const users: UserContext[] = [];
 for (const userId of userIds)
   users.push(await callUnary(client, 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: 10_000 }));

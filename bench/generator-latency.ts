@@ -11,6 +11,7 @@ import { EventsClient } from '../generated/feedloom/v1/events.js';
 import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig } from '../libs/config/mesh.js';
+import { meshChannelOf } from '../libs/bootstrap/mesh-security.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { median, percentile, preparedWorldUsers, table, writeSection } from './lib.js';
 
@@ -31,7 +32,7 @@ const mesh = loadMeshConfig(values.config);
 const userIds = await preparedWorldUsers(mesh, calls);
 
 const running = await startAllInOne(mesh);
-const events = connect(EventsClient, addressOf(mesh, mesh.services.events));
+const events = connect(EventsClient, addressOf(mesh, mesh.services.events), meshChannelOf(mesh));
 const users: UserContext[] = [];
 for (const userId of userIds)
   users.push(await callUnary(events, 'getUserContext', { userId, maxActions: 100 }, { timeoutMs: 10_000 }));

@@ -4,6 +4,8 @@
 // the status page and the one-process-per-component mode.
 import type { RunningServer } from '../libs/bootstrap/server.js';
 import { registryDirOf, snapshotsDirOf, type MeshConfig } from '../libs/config/mesh.js';
+import { operationsPortOf } from '../libs/config/security.js';
+import { serverSecurityOf } from '../libs/bootstrap/mesh-security.js';
 import { serveGenerator } from '../libs/generator-sdk/serve.js';
 import { annHostOptionsFromMesh, startAnnHost } from './ann/service.js';
 import { startBlender } from './blender/service.js';
@@ -36,6 +38,9 @@ export interface ComponentOptions {
 export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {}): Component[] {
   const host = mesh.listenHost ?? mesh.host;
   const port = portOf(options);
+  // A component's admin listener: its configured one, or any free port with ephemeral ports.
+  const adminPort = (component: string, configured: number) =>
+    options.ephemeralPorts ? 0 : operationsPortOf(mesh.security, component, configured);
   const snapshotsDir = snapshotsDirOf(mesh);
   const poolFor = generatorPoolFor(mesh);
   return [
@@ -50,7 +55,9 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
           clockSpeed: mesh.world.clockSpeed,
           host,
           port: port(mesh.services.events.port),
+          adminPort: adminPort('events', mesh.services.events.port),
           limits: mesh.serverLimits,
+          security: serverSecurityOf(mesh),
           eventTimes: mesh.services.events,
           maxIds: mesh.services.events.maxIds,
         }),
@@ -68,7 +75,14 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
     ...(mesh.ann?.hosts ?? []).map((h) => ({
       name: `ann.${h.name}`,
       port: h.port,
-      start: () => startAnnHost(annHostOptionsFromMesh(mesh, h.name, { host, port: port(h.port) })),
+      start: () =>
+        startAnnHost(
+          annHostOptionsFromMesh(mesh, h.name, {
+            host,
+            port: port(h.port),
+            adminPort: adminPort(`ann.${h.name}`, h.port),
+          }),
+        ),
     })),
     ...mesh.generators.map((g) => ({
       name: `generator.${g.name}`,
@@ -110,7 +124,13 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
     {
       name: 'blender',
       port: mesh.services.blender.port,
-      start: () => startBlender(mesh, { snapshotsDir, host, port: port(mesh.services.blender.port) }),
+      start: () =>
+        startBlender(mesh, {
+          snapshotsDir,
+          host,
+          port: port(mesh.services.blender.port),
+          adminPort: adminPort('blender', mesh.services.blender.port),
+        }),
     },
   ];
 }
@@ -136,7 +156,7 @@ export async function startInProcess(
       const server = await component.start();
       servers.push(server);
       addresses.set(component.name, server.address);
-      if (options.ephemeralPorts) pointConfigAt(mesh, component.name, server.port);
+      if (options.ephemeralPorts) pointConfigAt(mesh, component.name, server.port, server.adminPort);
     }
     // The generators and the ranker warm up side by side; the mesh is up once those that can have
     // (one still without its data or model warms up when they arrive).
@@ -161,7 +181,8 @@ export function startServers(
 }
 
 /** With ephemeral ports, records where a component really listens, for the components after it. */
-function pointConfigAt(mesh: MeshConfig, component: string, port: number): void {
+function pointConfigAt(mesh: MeshConfig, component: string, port: number, adminPort?: number): void {
+  if (adminPort !== undefined) mesh.security.adminPorts[component] = adminPort;
   const services = mesh.services as Record<string, { port: number } | undefined>;
   const [kind, name] = component.split('.', 2);
   if (kind === 'generator') {

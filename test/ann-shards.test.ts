@@ -24,6 +24,7 @@ import { runIndexer } from '../libs/ann/indexer.js';
 import { startViewer } from '../services/viewer/service.js';
 import { activeUsers, startTestEvents } from './fixtures/events.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';
+import { testAdminToken, testServerSecurity } from './fixtures/mesh.js';
 
 type Generator = Awaited<ReturnType<typeof startGeneratorForTest>>;
 type Host = Awaited<ReturnType<typeof startAnnHost>>;
@@ -73,9 +74,16 @@ describe('ANN shards: 2 shards × 2 replicas against one unsharded index (real f
     }
     viewer = await startViewer({ registryDir, keepVersions: 3, pollMs: 3_600_000, port: 0, log: quiet });
     const start = (name: string, version: string, shard = 0, shardCount = 1) =>
-      startAnnHost({ name, registryDir, port: 0, log: quiet, pin: { two_tower: version }, shard, shardCount }).then(
-        (h) => (hosts[name] = h),
-      );
+      startAnnHost({
+        name,
+        registryDir,
+        port: 0,
+        log: quiet,
+        pin: { two_tower: version },
+        shard,
+        shardCount,
+        security: testServerSecurity(),
+      }).then((h) => (hosts[name] = h));
     await Promise.all([
       start('w1', 'v0001'),
       start('w2', 'v0002'),
@@ -145,10 +153,18 @@ describe('ANN shards: 2 shards × 2 replicas against one unsharded index (real f
   });
 
   it('refuses to load a version that has no index for its shard count, saying how to build one', async () => {
-    const lone = await startAnnHost({ name: 'odd', registryDir, port: 0, log: quiet, shard: 2, shardCount: 3 });
+    const lone = await startAnnHost({
+      name: 'odd',
+      registryDir,
+      port: 0,
+      log: quiet,
+      shard: 2,
+      shardCount: 3,
+      security: testServerSecurity(),
+    });
     try {
       expect(lone.ann.serving).toBe(false);
-      const admin = connect(AnnAdminClient, lone.address);
+      const admin = connect(AnnAdminClient, lone.adminAddress!, { token: testAdminToken() });
       const err = await callUnary(admin, 'loadVersion', { model: 'two_tower', version: 'v0001' }, T).catch(
         (e: Error) => e,
       );
@@ -218,7 +234,7 @@ describe('ANN shards: 2 shards × 2 replicas against one unsharded index (real f
       }
     })();
     const rollOut = async (name: string, version: string) => {
-      const admin = connect(AnnAdminClient, hosts[name].address);
+      const admin = connect(AnnAdminClient, hosts[name].adminAddress!, { token: testAdminToken() });
       try {
         await callUnary(admin, 'loadVersion', { model: 'two_tower', version }, T);
         await callUnary(admin, 'serveVersion', { model: 'two_tower', version }, T);

@@ -23,6 +23,7 @@ import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../libs/bootstrap/server.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
+import { operatorChannelOf } from '../libs/bootstrap/mesh-security.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { registerRankerCopy, trainedTinyRanker } from './fixtures/ranker.js';
 
@@ -47,14 +48,22 @@ async function expectRefused(call: Promise<unknown>, code: status, message: RegE
 }
 
 /** One unary call with the request given as bytes, exactly as they go on the wire. */
-function rawCall(client: Client, path: string, bytes: Uint8Array): Promise<Outcome> {
+/** The admin token, on every raw call: GetUserContext and AnnAdmin are operations. */
+let operatorToken = '';
+const withToken = () => {
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${operatorToken}`);
+  return metadata;
+};
+
+function rawCall(client: Client, path: string, bytes: Uint8Array, metadata = withToken()): Promise<Outcome> {
   return new Promise((resolve) =>
     client.makeUnaryRequest(
       path,
       (b: Buffer) => b,
       (b: Buffer) => b,
       Buffer.from(bytes),
-      new Metadata(),
+      metadata,
       { deadline: Date.now() + T.timeoutMs },
       (err) => resolve(err ? { code: err.code, details: err.details } : { code: status.OK, details: '' }),
     ),
@@ -117,6 +126,7 @@ describe('bad-input sweep over every service', () => {
   const track = <C extends { close(): void }>(c: C): C => (clients.push(c), c);
   const addressOf = (name: string) => mesh.addresses.get(name)!;
   const raw = (name: string) => track(new Client(addressOf(name), credentials.createInsecure()));
+  const adminAddressOf = (name: string) => mesh.servers.find((s) => s.name === name)!.adminAddress!;
 
   beforeAll(async () => {
     // The tiny world's own first ranker may not pass validation, so the ranker serves a validated copy
@@ -134,6 +144,7 @@ describe('bad-input sweep over every service', () => {
     generatorNames = config.generators.map((g) => g.name);
     annHosts = (config.ann?.hosts ?? []).map((h) => `ann.${h.name}`);
     mesh = await startAllInOne(config, { ephemeralPorts: true });
+    operatorToken = operatorChannelOf(config).token!;
     const versions = await callUnary(track(connect(AnnSearchClient, addressOf(annHosts[0]))), 'getVersions', {}, T);
     const twoTower = versions.models.find((m) => m.model === 'two_tower')!;
     dim = twoTower.dim;
@@ -170,7 +181,7 @@ describe('bad-input sweep over every service', () => {
   });
 
   it('Events.Log and Events.GetUserContext', async () => {
-    const events = track(connect(EventsClient, addressOf('events')));
+    const events = track(connect(EventsClient, addressOf('events'), { token: operatorToken }));
     const event = {
       userId: 'u1',
       itemId: 'i1',
@@ -350,7 +361,8 @@ describe('bad-input sweep over every service', () => {
   it('AnnSearch and AnnAdmin, on every ANN host', async () => {
     for (const host of annHosts) {
       const search = track(connect(AnnSearchClient, addressOf(host)));
-      const admin = track(connect(AnnAdminClient, addressOf(host)));
+      const admin = track(connect(AnnAdminClient, adminAddressOf(host), { token: operatorToken }));
+      const rawAdmin = track(new Client(adminAddressOf(host), credentials.createInsecure()));
       const vector = Array.from({ length: dim }, (_, i) => (i === 0 ? 1 : 0));
       const query = (r: object) =>
         callUnary(
@@ -447,14 +459,14 @@ describe('bad-input sweep over every service', () => {
         new RegExp(`serves two_tower ${version}`),
       );
       await expectRawRefused(
-        rawSearch,
+        rawAdmin,
         '/feedloom.v1.AnnAdmin/LoadVersion',
         w().tag(1, LEN).bytes(NOT_UTF8).tag(2, LEN).string(version).finish(),
         status.INVALID_ARGUMENT,
         /^model: must be valid UTF-8/,
       );
       await expectRawRefused(
-        rawSearch,
+        rawAdmin,
         '/feedloom.v1.AnnAdmin/ServeVersion',
         TRUNCATED,
         status.INVALID_ARGUMENT,

@@ -8,7 +8,7 @@ import { EventsClient } from '../generated/feedloom/v1/events.js';
 import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
-import { testMeshConfig } from './fixtures/mesh.js';
+import { testAdminToken, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 
 const T = { timeoutMs: 5_000 };
@@ -33,7 +33,7 @@ describe('bad input is refused with the field and the rule', () => {
     const { mesh: config } = testMeshConfig(await testWorld());
     mesh = await startAllInOne(config, { ephemeralPorts: true });
     blender = connect(BlenderClient, mesh.addresses.get('blender')!);
-    events = connect(EventsClient, mesh.addresses.get('events')!);
+    events = connect(EventsClient, mesh.addresses.get('events')!, { token: testAdminToken() });
     generators = config.generators.map((g) =>
       connect(CandidateGeneratorClient, mesh.addresses.get(`generator.${g.name}`)!),
     );

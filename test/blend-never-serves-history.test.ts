@@ -17,7 +17,7 @@ import { UDATA_SMALL, writeUData } from '../libs/data/udata-fixture.js';
 import { startBlender } from '../services/blender/service.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { worldRows } from './fixtures/events.js';
-import { testMeshConfig } from './fixtures/mesh.js';
+import { testAdminToken, testMeshConfig } from './fixtures/mesh.js';
 
 // These need trained models; every other one (ease too, learned in a batch job) serves from the batch snapshots.
 const LEARNED = ['two_tower', 'embedding_i2i', 'multi_interest', 'mf'];
@@ -93,7 +93,7 @@ describe('a Blend over a long history', () => {
 
     // The same Blends with the engaged filter stripped from the context (as before it existed)
     // do serve history items: the test above is not passing for want of a long history.
-    const real = connect(EventsClient, mesh.addresses.get('events')!);
+    const real = connect(EventsClient, mesh.addresses.get('events')!, { token: testAdminToken() });
     const stripping = await startServer({
       name: 'events-without-engaged-filter',
       port: 0,

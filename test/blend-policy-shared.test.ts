@@ -14,7 +14,7 @@ import { readSnapshot } from '../libs/data/snapshots.js';
 import { ReplayedBlend, type RecordedAnswers } from '../services/offline/eval/replayed-blend.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
-import { blendUntil, smallMesh, testMeshConfig } from './fixtures/mesh.js';
+import { blendUntil, smallMesh, testAdminToken, testMeshConfig } from './fixtures/mesh.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';
 
 const LIMIT = 20;
@@ -58,7 +58,7 @@ describe('one blend policy for the blender and the eval', () => {
       raw.services.blender = { ...raw.services.blender, ...rules };
     });
     const running = await startAllInOne(mesh, { ephemeralPorts: true });
-    const blender = connect(BlenderClient, running.addresses.get('blender')!);
+    const blender = connect(BlenderClient, running.addresses.get('blender')!, { token: testAdminToken() });
     const blend = (userId: string) =>
       callUnary(blender, 'blend', { userId, limit: LIMIT, debug: true, requestId: '' }, { timeoutMs: 20_000 });
     const pages = new Map<string, string[]>();

@@ -11,7 +11,7 @@ import { bindService, startServer, type RunningServer } from '../libs/bootstrap/
 import type { MeshConfig } from '../libs/config/mesh.js';
 import { startBlender } from '../services/blender/service.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
-import { testMeshConfig } from './fixtures/mesh.js';
+import { testAdminToken, testMeshConfig } from './fixtures/mesh.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';
 
 const GENERATORS = ['popular', 'item_cooccurrence', 'followed_creators'];
@@ -42,7 +42,8 @@ describe('a Blend that cannot be served well', () => {
   let mesh: Awaited<ReturnType<typeof startAllInOne>>;
   const closers: (() => unknown)[] = [];
   const blendOn = (address: string, debug = false): Promise<BlendResponse> => {
-    const client = connect(BlenderClient, address);
+    // A debug Blend is an operation: the admin token.
+    const client = connect(BlenderClient, address, debug ? { token: testAdminToken() } : {});
     closers.push(() => client.close());
     return callUnary(client, 'blend', { userId: USER, limit: 10, debug, requestId: '' }, { timeoutMs: 10_000 });
   };
@@ -60,7 +61,7 @@ describe('a Blend that cannot be served well', () => {
   });
 
   it('drops a malformed hydrated entry with a warning and still serves the feed', async () => {
-    const real = connect(EventsClient, mesh.addresses.get('events')!);
+    const real = connect(EventsClient, mesh.addresses.get('events')!, { token: testAdminToken() });
     const before = await callUnary(real, 'getUserContext', { userId: USER, maxActions: 100 }, { timeoutMs: 3_000 });
     expect(before.recentActions.length).toBeGreaterThan(1);
     const proxy = await corruptingEvents(real);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -38,7 +38,9 @@ async function startProcess(worldDir: string): Promise<EventsProcess> {
   const ready = JSON.parse(firstLine);
   expect(firstLine).toBe(JSON.stringify({ event: 'listening', service: 'events', address: ready.address }));
   expect(ready.address).toMatch(/^127\.0\.0\.1:\d+$/);
-  return { child, address: ready.address, client: connect(EventsClient, ready.address), stderr };
+  // No config: the world's own admin token (<world>/run/admin-token), which GetUserContext needs.
+  const token = (await readFile(join(worldDir, 'run', 'admin-token'), 'utf8')).trim();
+  return { child, address: ready.address, client: connect(EventsClient, ready.address, { token }), stderr };
 }
 
 const exited = (child: ChildProcessWithoutNullStreams) =>

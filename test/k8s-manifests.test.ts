@@ -1,5 +1,5 @@
 // Manifests generated from the mesh config: structure, and consistency with the config.
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -113,5 +113,94 @@ describe('Kubernetes manifests from the mesh config', () => {
     expect(config.ann!.hosts.map((h) => h.address)).toEqual(
       [0, 1, 2].map((i) => `dns:///ann-${i}.ann.feed.svc.cluster.local:50301`),
     );
+  });
+});
+
+describe('Kubernetes security: the tokens Secret and a NetworkPolicy per component', () => {
+  const out = mkdtempSync(join(tmpdir(), 'k8s-sec-'));
+  const files = writeK8sManifests('config/mesh.json', out, options);
+  const objects = files.map((f) => parse(readFileSync(join(out, f), 'utf8')));
+  const mesh = loadMeshConfig('config/mesh.json');
+  const config = parseMeshConfig(
+    JSON.parse(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'feedloom-mesh').data['mesh.json']),
+  );
+
+  it('emits the tokens as a Secret (file mode 0600) that every pod mounts where the cluster config names them', () => {
+    const secret = objects.find((o) => o.kind === 'Secret');
+    expect(secret.metadata.name).toBe('feedloom-tokens');
+    expect(Object.keys(secret.stringData).sort()).toEqual(['admin-token', 'mesh-token']);
+    for (const token of Object.values(secret.stringData) as string[]) expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(
+      statSync(
+        join(
+          out,
+          files.find((f) => f.startsWith('secret-'))!,
+        ),
+      ).mode & 0o777,
+    ).toBe(0o600);
+    expect(config.security.adminTokenFile).toBe('/var/run/feedloom/tokens/admin-token');
+    expect(config.security.meshTokenFile).toBe('/var/run/feedloom/tokens/mesh-token');
+    for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'StatefulSet')) {
+      const pod = o.spec.template.spec;
+      expect(pod.volumes).toContainEqual({
+        name: 'tokens',
+        secret: { secretName: 'feedloom-tokens', defaultMode: 0o400 },
+      });
+      expect(pod.containers[0].volumeMounts).toContainEqual({
+        name: 'tokens',
+        mountPath: '/var/run/feedloom/tokens',
+        readOnly: true,
+      });
+    }
+  });
+
+  it('takes the tokens from the files the config names', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'k8s-tokens-'));
+    writeFileSync(join(dir, 'admin'), 'a'.repeat(40));
+    writeFileSync(join(dir, 'mesh'), 'm'.repeat(40));
+    const raw = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
+    const named = parseMeshConfig({
+      ...raw,
+      world: { ...raw.world, dir: '/tmp/w' },
+      security: { adminTokenFile: join(dir, 'admin'), meshTokenFile: join(dir, 'mesh') },
+    });
+    const secret = k8sManifests(named, options).find((o) => o.kind === 'Secret') as any;
+    expect(secret.stringData).toEqual({ 'admin-token': 'a'.repeat(40), 'mesh-token': 'm'.repeat(40) });
+  });
+
+  it('admits only the mesh to each component, the feed to the blender, operators to the admin ports', () => {
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+    const workloads = objects.filter(
+      (o) => (o.kind === 'Deployment' || o.kind === 'StatefulSet') && o.metadata.name !== 'scheduler',
+    );
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual(workloads.map((w) => w.metadata.name).sort());
+    const mesh_ = { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'feedloom' } } };
+    const client = (value: string) => ({
+      namespaceSelector: {},
+      podSelector: { matchLabels: { 'feedloom/client': value } },
+    });
+    for (const p of policies) {
+      expect(p.spec.podSelector.matchLabels['app.kubernetes.io/name']).toBe(p.metadata.name);
+      expect(p.spec.policyTypes).toEqual(['Ingress']);
+      // Every rule admits the mesh; a pod's other ports are closed.
+      for (const rule of p.spec.ingress) expect(rule.from[0]).toEqual(mesh_);
+      const workload = workloads.find((w) => w.metadata.name === p.metadata.name);
+      const ports = workload.spec.template.spec.containers[0].ports.map(
+        (x: { containerPort: number }) => x.containerPort,
+      );
+      expect(p.spec.ingress.map((r: any) => r.ports[0].port).sort()).toEqual([...ports].sort());
+    }
+    const blender = policies.find((p) => p.metadata.name === 'blender');
+    const grpc = mesh.services.blender.port;
+    const admin = grpc + mesh.security.adminPortOffset;
+    expect(blender.spec.ingress.find((r: any) => r.ports[0].port === grpc).from).toEqual([mesh_, client('feed')]);
+    expect(blender.spec.ingress.find((r: any) => r.ports[0].port === admin).from).toEqual([mesh_, client('operator')]);
+    const events = policies.find((p) => p.metadata.name === 'events');
+    expect(events.spec.ingress.find((r: any) => r.ports[0].port === mesh.services.events.port).from).toEqual([
+      mesh_,
+      client('feed'),
+    ]);
+    const generator = policies.find((p) => p.metadata.name === k8sName(`generator.${mesh.generators[0].name}`));
+    expect(generator.spec.ingress.find((r: any) => r.ports[0].port === mesh.generators[0].port).from).toEqual([mesh_]);
   });
 });

@@ -12,7 +12,7 @@ import { runCli } from '../services/ops/cli/commands.js';
 import { runIndexer } from '../libs/ann/indexer.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers, startTestEvents } from './fixtures/events.js';
-import { testMeshConfig } from './fixtures/mesh.js';
+import { testAdminToken, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 import { freePorts, trainedRegistry } from './fixtures/learned.js';
 
@@ -76,7 +76,7 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     // The learned generators read the viewer and ANN addresses from the mesh config.
     process.env.FEEDLOOM_CONFIG = configPath;
     mesh = await startAllInOne(config.mesh);
-    blender = connect(BlenderClient, mesh.addresses.get('blender')!);
+    blender = connect(BlenderClient, mesh.addresses.get('blender')!, { token: testAdminToken() });
     users = await activeUsers(world, 4);
   }, 300_000);
   afterAll(async () => {
@@ -115,9 +115,12 @@ describe('learned retrieval through the mesh (trained model, indexer, viewer, 2 
     const viewer = await buf(['--list-services', `http://${mesh.addresses.get('viewer')}`]);
     expect(viewer.stdout).toContain('feedloom.v1.ViewerModel');
     const ann = await buf(['--list-services', `http://${mesh.addresses.get('ann.a')}`]);
-    expect(ann.stdout.split('\n')).toEqual(
-      expect.arrayContaining(['feedloom.v1.AnnSearch', 'feedloom.v1.AnnAdmin', 'grpc.health.v1.Health']),
-    );
+    expect(ann.stdout.split('\n')).toEqual(expect.arrayContaining(['feedloom.v1.AnnSearch', 'grpc.health.v1.Health']));
+    // AnnAdmin only on the host's admin port (an operation).
+    expect(ann.stdout).not.toContain('feedloom.v1.AnnAdmin');
+    const annAdmin = mesh.servers.find((s) => s.name === 'ann.a')!.adminAddress;
+    const admin = await buf(['--list-services', `http://${annAdmin}`]);
+    expect(admin.stdout.split('\n')).toEqual(expect.arrayContaining(['feedloom.v1.AnnAdmin', 'grpc.health.v1.Health']));
     const { stdout } = await buf([
       '-d',
       '{}',

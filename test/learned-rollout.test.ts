@@ -19,6 +19,7 @@ import { startViewer } from '../services/viewer/service.js';
 import { startTestEvents } from './fixtures/events.js';
 import { snapshotsOf, testWorld } from './fixtures/world.js';
 import { trainedRegistry } from './fixtures/learned.js';
+import { testAdminToken, testServerSecurity } from './fixtures/mesh.js';
 
 type Generator = Awaited<ReturnType<typeof startGeneratorForTest>>;
 interface Answer {
@@ -48,9 +49,20 @@ describe('two_tower during a rollout (real trained versions, viewer, two ANN hos
     for (const version of ['v0001', 'v0002']) await runIndexer({ registryDir, worldDir: world, version });
     viewer = await startViewer({ registryDir, keepVersions: 3, pollMs: 3_600_000, port: 0, log: quiet });
     hosts = await Promise.all(
-      ['a', 'b'].map((name) => startAnnHost({ name, registryDir, port: 0, pin: { two_tower: 'v0001' }, log: quiet })),
+      ['a', 'b'].map((name) =>
+        startAnnHost({
+          name,
+          registryDir,
+          port: 0,
+          pin: { two_tower: 'v0001' },
+          log: quiet,
+          security: testServerSecurity(),
+        }),
+      ),
     );
-    admin = Object.fromEntries(hosts.map((h) => [h.ann.name, connect(AnnAdminClient, h.address)]));
+    admin = Object.fromEntries(
+      hosts.map((h) => [h.ann.name, connect(AnnAdminClient, h.adminAddress!, { token: testAdminToken() })]),
+    );
     const settings = {
       viewerAddress: viewer.address,
       annHosts: hosts.map((h) => ({ name: h.ann.name, address: h.address })),

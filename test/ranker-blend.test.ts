@@ -17,7 +17,7 @@ import { ModelRegistry } from '../libs/registry/index.js';
 import { startBlender } from '../services/blender/service.js';
 import { spawnComponent, startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
-import { testMeshConfig } from './fixtures/mesh.js';
+import { testAdminToken, testMeshConfig } from './fixtures/mesh.js';
 import { registerRankerCopy, trainedTinyRanker } from './fixtures/ranker.js';
 
 const GENERATORS = ['popular', 'item_cooccurrence', 'followed_creators', 'topic_popular', 'fresh'];
@@ -58,7 +58,7 @@ describe('blender + transformer ranker', () => {
       services: { ...withoutRanker.services, ranker: mesh.services.ranker },
     };
     blenderServer = await startBlender(withRanker, { snapshotsDir: snapshotsDirOf(withRanker), port: 0 });
-    blender = connect(BlenderClient, blenderServer.address);
+    blender = connect(BlenderClient, blenderServer.address, { token: testAdminToken() });
     ranker = connect(RankerClient, started.address);
     users = await activeUsers(trained.worldDir, 5);
   }, 300_000);

@@ -24,7 +24,7 @@ import {
   type PreScoreReplay,
 } from '../services/offline/trainer/prescore-replay.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
-import { testMeshConfig } from './fixtures/mesh.js';
+import { testAdminToken, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 
 const answer = (generator: string, itemIds: string[]): SourceAnswer => ({
@@ -211,7 +211,7 @@ describe('pre-score replay on the tiny world', () => {
       asOfMs: replay.asOfMs,
     };
     const running = await startAllInOne(check, { ephemeralPorts: true });
-    const events = connect(EventsClient, running.addresses.get('events')!);
+    const events = connect(EventsClient, running.addresses.get('events')!, { token: testAdminToken() });
     let matched = 0;
     try {
       for (const s of val.sessions.slice(0, 4)) {

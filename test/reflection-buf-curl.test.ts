@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
-import { testMeshConfig } from './fixtures/mesh.js';
+import { testAdminToken, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 
 const run = promisify(execFile);
@@ -28,6 +28,7 @@ describe('server reflection with a real reflection client (buf curl)', () => {
   afterAll(async () => mesh?.stop());
 
   const url = (component: string, path = '') => `http://${mesh.addresses.get(component)}${path}`;
+  const blenderAdmin = () => mesh.servers.find((s) => s.name === 'blender')!.adminAddress!;
 
   it("lists each server's services", async () => {
     const generator = await buf(['--list-services', url('generator.popular')]);
@@ -51,11 +52,31 @@ describe('server reflection with a real reflection client (buf curl)', () => {
     expect(response.candidates[0].itemId).toMatch(/^i\d+$/);
   });
 
-  it("calls Blend with debug and reads each candidate's journey", async () => {
+  it('calls Blend (the feed path) without a credential', async () => {
     const { stdout } = await buf([
       '-d',
-      JSON.stringify({ user_id: user, limit: 10, debug: true }),
+      JSON.stringify({ user_id: user, limit: 10 }),
       url('blender', '/feedloom.v1.Blender/Blend'),
+    ]);
+    expect(JSON.parse(stdout).items).toHaveLength(10);
+  });
+
+  it('refuses a debug Blend without the admin token: unauthenticated', async () => {
+    const result = await buf([
+      '-d',
+      JSON.stringify({ user_id: user, limit: 10, debug: true }),
+      `http://${blenderAdmin()}/feedloom.v1.Blender/Blend`,
+    ]).catch((err) => err);
+    expect(result.stderr).toMatch(/unauthenticated/);
+  });
+
+  it("calls Blend with debug on the admin port, with the admin token, and reads each candidate's journey", async () => {
+    const { stdout } = await buf([
+      '-H',
+      `authorization: Bearer ${testAdminToken()}`,
+      '-d',
+      JSON.stringify({ user_id: user, limit: 10, debug: true }),
+      `http://${blenderAdmin()}/feedloom.v1.Blender/Blend`,
     ]);
     const response = JSON.parse(stdout);
     expect(response.items.length).toBe(10);

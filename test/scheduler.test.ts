@@ -20,6 +20,7 @@ import { DAY_MS, dayKey, readWorldManifest, worldPaths } from '../libs/data/worl
 import { ModelRegistry } from '../libs/registry/index.js';
 import { spawnComponent } from '../services/ops/mesh/run.js';
 import { startAdmin } from '../services/ops/admin/server.js';
+import { operatorChannelOf } from '../libs/bootstrap/mesh-security.js';
 import {
   formatSchedule,
   readScheduleStatus,
@@ -202,10 +203,14 @@ describe('the scheduler: batch jobs, compaction and retraining on a schedule, on
     );
     // The status page and `feedloom status` show each job's last and next run and its result.
     const admin = await startAdmin(mesh.mesh, { port: 0, sampleEveryMs: 600_000, probeTimeoutMs: 5_000 });
+    // The status page is an operation: the admin token.
+    const headers = { authorization: `Bearer ${operatorChannelOf(mesh.mesh).token}` };
     try {
-      const html = await (await fetch(admin.url)).text();
+      const html = await (await fetch(admin.url, { headers })).text();
       for (const name of ['compaction', 'batch', 'retrain']) expect(html).toContain(`<tr data-job="${name}">`);
-      const page = (await (await fetch(new URL('/status.json', admin.url))).json()) as { schedule: ScheduleStatus };
+      const page = (await (await fetch(new URL('/status.json', admin.url), { headers })).json()) as {
+        schedule: ScheduleStatus;
+      };
       // The last finished run of each stays in the state while a new one runs.
       expect(page.schedule.jobs.retrain).toMatchObject({ everyMs: 15_000, lastResult: 'ok' });
       expect(page.schedule.jobs.compaction).toMatchObject({ everyMs: 2_000, lastResult: 'ok' });

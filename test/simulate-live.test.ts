@@ -15,7 +15,7 @@ import { runCli } from '../services/ops/cli/commands.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { DAY_TABLE_HEADER, formatDay, formatDayHeader, type DayStats } from '../services/ops/simulate/daily-stats.js';
 import { runLiveSimulation } from '../services/ops/simulate/live.js';
-import { testMeshConfig } from './fixtures/mesh.js';
+import { testAdminToken, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 
 const SPEED = 86_400 / 15;
@@ -37,7 +37,7 @@ describe('simulate --live', () => {
       raw.world.clockSpeed = SPEED;
     }).mesh;
     mesh = await startAllInOne(config, { ephemeralPorts: true });
-    events = connect(EventsClient, mesh.addresses.get('events')!, { inProcess: false });
+    events = connect(EventsClient, mesh.addresses.get('events')!, { inProcess: false, token: testAdminToken() });
     days = await runLiveSimulation({
       mesh: config,
       addresses: { blender: mesh.addresses.get('blender')!, events: mesh.addresses.get('events')! },

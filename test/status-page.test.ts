@@ -18,6 +18,7 @@ import type { StatusSnapshot } from '../services/ops/admin/status.js';
 import { startAdmin, type RunningAdmin } from '../services/ops/admin/server.js';
 import type { EvalReport } from '../services/offline/eval/run-eval.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
+import { operatorChannelOf } from '../libs/bootstrap/mesh-security.js';
 import { loadGeneratorModule } from '../services/generators/registry.js';
 import { activeUsers } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
@@ -72,6 +73,7 @@ async function registryWithHistory(dir: string): Promise<void> {
 describe('status page', () => {
   let workDir: string;
   let config: MeshConfig;
+  const adminHeaders = () => ({ authorization: `Bearer ${operatorChannelOf(config).token}` });
   let mesh: Awaited<ReturnType<typeof startAllInOne>>;
   let telemetry: Telemetry;
   let metricsServer: Server;
@@ -116,6 +118,8 @@ describe('status page', () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 900 },
+      // The status page is an operation: the admin token on every request.
+      extraHTTPHeaders: adminHeaders(),
       args: [
         '--headless',
         '--no-sandbox',
@@ -234,7 +238,9 @@ describe('status page', () => {
   });
 
   it("shows each generator's latency, share of the feed and recall, and the model versions", async () => {
-    const status = (await (await fetch(`${admin.url}status.json`)).json()) as StatusSnapshot;
+    const status = (await (
+      await fetch(`${admin.url}status.json`, { headers: adminHeaders() })
+    ).json()) as StatusSnapshot;
     // Share of the feed: from the blender's page-items counter once it has served pages (else sampled
     // Blend pages), every page item attributed to at least one generator.
     expect(['blender-metric', 'sampled-blends']).toContain(status.feedShare.source);

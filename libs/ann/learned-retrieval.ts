@@ -6,6 +6,7 @@ import { AnnSearchClient, type Neighbor } from '../../generated/feedloom/v1/ann.
 import type { Candidate, UserContext } from '../../generated/feedloom/v1/common.js';
 import { ViewerModelClient } from '../../generated/feedloom/v1/viewer.js';
 import { callUnary, connect } from '../bootstrap/client.js';
+import type { TlsConfig } from '../bootstrap/tls.js';
 import { RpcError, unavailable } from '../bootstrap/errors.js';
 import {
   addressOf,
@@ -49,6 +50,8 @@ export interface LearnedEndpoints {
    * is only checked to hold its own shard.
    */
   shardCount?: number;
+  /** TLS of the channels (the mesh config's security.tls); absent: plaintext. */
+  tls?: TlsConfig;
 }
 
 /** Where the viewer and the ANN hosts of a mesh config are reached. */
@@ -57,6 +60,7 @@ export function endpointsFromMesh(mesh: MeshConfig): LearnedEndpoints {
     viewer: mesh.services.viewer ? addressOf(mesh, mesh.services.viewer) : undefined,
     annHosts: (mesh.ann?.hosts ?? []).map((h) => ({ name: h.name, address: addressOf(mesh, h), shard: h.shard })),
     ...(mesh.ann ? { shardCount: annShardCount(mesh) } : {}),
+    ...(mesh.security.tls ? { tls: mesh.security.tls } : {}),
   };
 }
 
@@ -201,7 +205,10 @@ export class LearnedRetrieval {
     this.model = options.model;
     this.unsynced = options.unsynced ?? false;
     this.timeoutMs = options.callTimeoutMs ?? 1000;
-    this.hosts = endpoints.annHosts.map((h) => ({ ...h, client: connect(AnnSearchClient, h.address) }));
+    this.hosts = endpoints.annHosts.map((h) => ({
+      ...h,
+      client: connect(AnnSearchClient, h.address, { tls: endpoints.tls }),
+    }));
     const shardCount = this.hosts.length
       ? (endpoints.shardCount ?? Math.max(...this.hosts.map((h) => h.shard)) + 1)
       : 0;
@@ -210,7 +217,9 @@ export class LearnedRetrieval {
       throw new Error(`ANN host ${beyond.name} has shard ${beyond.shard}, but the index has ${shardCount} shard(s)`);
     this.replicas = Array.from({ length: shardCount }, (_, s) => this.hosts.filter((h) => h.shard === s));
     this.next = this.replicas.map(() => Math.floor(Math.random() * 1_000_000));
-    this.viewerClient = endpoints.viewer ? connect(ViewerModelClient, endpoints.viewer) : undefined;
+    this.viewerClient = endpoints.viewer
+      ? connect(ViewerModelClient, endpoints.viewer, { tls: endpoints.tls })
+      : undefined;
   }
 
   /** Shards of the item index (1 when unsharded). */

@@ -1,7 +1,9 @@
 import {
+  InterceptingCall,
   Metadata,
   credentials,
   type CallOptions,
+  type Interceptor,
   type ChannelOptions,
   type Client,
   type ServiceError,
@@ -13,6 +15,7 @@ import { LATENCY_BUCKETS_MS, injectTraceContext, meter, tracer } from './telemet
 import { RpcError } from './errors.js';
 import { inProcessInterceptor } from './in-process.js';
 import { serviceConfigFor } from './service-config.js';
+import { channelCredentialsOf, type TlsConfig } from './tls.js';
 import { status } from '@grpc/grpc-js';
 
 type ClientConstructor<C> = new (
@@ -20,6 +23,28 @@ type ClientConstructor<C> = new (
   creds: ReturnType<typeof credentials.createInsecure>,
   options?: ChannelOptions,
 ) => C;
+
+/** What a channel presents: a bearer token on every call, and TLS (security.tls); neither by default. */
+export interface ChannelSecurity {
+  token?: string;
+  tls?: TlsConfig;
+}
+
+export interface ConnectOptions extends ChannelSecurity {
+  /** false: always over the network, as an outside caller (benchmarks measuring the served path). */
+  inProcess?: boolean;
+}
+
+/** Sets "authorization: Bearer <token>" on every call of a channel. */
+const bearer =
+  (token: string): Interceptor =>
+  (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
 
 /**
  * A channel to another service, with keepalive and message limits. The address may be host:port
@@ -29,13 +54,14 @@ type ClientConstructor<C> = new (
 export function connect<C extends Client>(
   Ctor: ClientConstructor<C>,
   address: string,
-  options: { inProcess?: boolean } = {},
+  options: ConnectOptions = {},
 ): C {
-  // inProcess false: always over the network, as an outside caller (benchmarks measuring the served path).
   const local = options.inProcess === false ? undefined : inProcessInterceptor(address);
-  const client = new Ctor(address, credentials.createInsecure(), {
+  // The token first: the in-process path (local) sees the same metadata a network call would.
+  const interceptors = [...(options.token ? [bearer(options.token)] : []), ...(local ? [local] : [])];
+  const client = new Ctor(address, channelCredentialsOf(options.tls), {
     // A server of this very process (all-in-one mode) is called in-process; see in-process.ts.
-    ...(local ? { interceptors: [local] } : {}),
+    ...(interceptors.length ? { interceptors } : {}),
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,

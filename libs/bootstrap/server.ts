@@ -1,6 +1,5 @@
 import {
   Server,
-  ServerCredentials,
   status,
   type Metadata,
   type sendUnaryData,
@@ -18,6 +17,8 @@ import { RpcError, codeOf, invalidArgument } from './errors.js';
 import { idProblem } from './validate.js';
 import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
 import type { AdmissionController } from './admission.js';
+import { bearerOf, operationRefusal, type TokenSet } from './credentials.js';
+import { serverCredentialsOf, type TlsConfig } from './tls.js';
 import { DEFAULT_SERVER_LIMITS, serverChannelOptions, type ServerLimits } from '../config/server-limits.js';
 
 /** What a handler knows about its call besides the request. */
@@ -51,17 +52,41 @@ export type Handlers<D> = {
     : never;
 };
 
+/**
+ * Which calls of a service are operations, answered only with the admin or the mesh token: all of
+ * them, or per method a test of the request (a Blend is one when it asks for debug).
+ */
+export type Operations<D> =
+  | 'all'
+  | {
+      [K in keyof D]?: D[K] extends { requestDeserialize: (b: Buffer) => infer Req }
+        ? (request: Req) => boolean
+        : never;
+    };
+
 export interface ServiceBinding {
   definition: Record<string, MethodShape>;
   handlers: Record<string, UnaryHandler<never, unknown>>;
+  operations?: 'all' | Record<string, (request: any) => boolean>;
 }
 
-/** Pairs a ts-proto service definition with its handlers, checked by the compiler. */
+/** Pairs a ts-proto service definition with its handlers (and its operations), checked by the compiler. */
 export function bindService<D extends Record<string, MethodShape>>(
   definition: D,
   handlers: Handlers<D>,
+  operations?: Operations<D>,
 ): ServiceBinding {
-  return { definition, handlers: handlers as unknown as ServiceBinding['handlers'] };
+  return {
+    definition,
+    handlers: handlers as unknown as ServiceBinding['handlers'],
+    operations: operations as ServiceBinding['operations'],
+  };
+}
+
+/** The credentials a server accepts and its TLS (mesh config `security`). */
+export interface ServerSecurity {
+  tokens: TokenSet;
+  tls?: TlsConfig;
 }
 
 export interface ServerOptions {
@@ -80,12 +105,19 @@ export interface ServerOptions {
   admission?: Record<string, AdmissionController>;
   /** Deadline, stream and connection limits (mesh config `serverLimits`); defaults when absent. */
   limits?: ServerLimits;
+  /** Tokens and TLS; absent: plaintext, and every operation is refused (no token is known). */
+  security?: ServerSecurity;
+  /** The operations' own listener (with reflection and health): the services that listen there. */
+  admin?: { port: number; services: ServiceBinding[] };
 }
 
 export interface RunningServer {
   name: string;
   port: number;
   address: string;
+  /** The operations' listener, when the server has one. */
+  adminPort?: number;
+  adminAddress?: string;
   health: HealthState;
   /** Marks every service on this server serving or not. */
   setServing(serving: boolean): void;
@@ -102,16 +134,66 @@ const serviceNameOf = (definition: Record<string, MethodShape>) => Object.values
 /** Starts a gRPC server with reflection, health, tracing, metrics, deadlines and clean errors. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const health = new HealthState();
+  const host = options.host ?? '127.0.0.1';
+  const main = await listen(options, health, options.port, options.services);
+  const admin = options.admin
+    ? await listen(options, health, options.admin.port, options.admin.services).catch((err) => {
+        main.server.forceShutdown();
+        throw err;
+      })
+    : undefined;
+  health.set('', ServingStatus.SERVING);
+
+  // Clients in this process reach these methods without the network (see in-process.ts).
+  const withdraw = [main, ...(admin ? [admin] : [])].map((l) =>
+    registerLocalServer(host, l.port, { methods: l.localMethods, maxMessageBytes: maxBytes }),
+  );
+  let stopped: Promise<void> | undefined;
+  return {
+    name: options.name,
+    port: main.port,
+    address: `${host}:${main.port}`,
+    ...(admin ? { adminPort: admin.port, adminAddress: `${host}:${admin.port}` } : {}),
+    health,
+    setServing: (serving) => health.setAll(serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
+    stop(graceMs = 5_000) {
+      stopped ??= (async () => {
+        for (const w of withdraw) w();
+        for (const controller of Object.values(options.admission ?? {})) controller.close();
+        health.setAll(ServingStatus.NOT_SERVING);
+        health.closeWatchers();
+        await Promise.all([main, ...(admin ? [admin] : [])].map((l) => shutdown(l.server, graceMs)));
+      })();
+      return stopped;
+    },
+  };
+}
+
+interface Listener {
+  server: Server;
+  port: number;
+  localMethods: Map<string, LocalMethod>;
+}
+
+/** One gRPC listener of a server: its services wrapped, health and reflection, bound to port. */
+async function listen(
+  options: ServerOptions,
+  health: HealthState,
+  requestedPort: number,
+  services: ServiceBinding[],
+): Promise<Listener> {
+  const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const limits = options.limits ?? DEFAULT_SERVER_LIMITS;
+  const tokens = options.security?.tokens ?? { digests: [] };
   const server = new Server({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
     ...serverChannelOptions(limits),
   });
-  const health = new HealthState();
   const serviceNames: string[] = [];
   const localMethods = new Map<string, LocalMethod>();
-  for (const binding of options.services) {
+  for (const binding of services) {
     const serviceName = serviceNameOf(binding.definition);
     serviceNames.push(serviceName);
     const implementation: UntypedServiceImplementation = {};
@@ -121,7 +203,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (!handler) throw new Error(`${options.name}: no handler for ${shape.path}`);
       if (shape.requestStream || shape.responseStream)
         throw new Error(`${options.name}: ${shape.path} streams; only unary is wrapped`);
-      const handle = wrapUnary(options.name, shape.path, handler, options.admission?.[method], limits.maxDeadlineMs);
+      const operation = binding.operations === 'all' ? () => true : binding.operations?.[method];
+      const handle = wrapUnary(options.name, shape.path, handler, options.admission?.[method], limits.maxDeadlineMs, {
+        operation,
+        tokens,
+      });
       implementation[method] = handle;
       localMethods.set(shape.path, {
         requestDeserialize: decoding[method].requestDeserialize,
@@ -137,49 +223,35 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     healthBinding.definition as unknown as ServiceDefinition,
     healthBinding.implementation as unknown as UntypedServiceImplementation,
   );
-  health.set('', ServingStatus.SERVING);
   addReflection(server, [...serviceNames, 'grpc.health.v1.Health']);
 
   const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
-      `${host.includes(':') ? `[${host}]` : host}:${options.port}`,
-      ServerCredentials.createInsecure(),
+      `${host.includes(':') ? `[${host}]` : host}:${requestedPort}`,
+      serverCredentialsOf(options.security?.tls),
       (err, bound) =>
         err
-          ? reject(new Error(`${options.name}: cannot listen on ${host}:${options.port}: ${err.message}`))
+          ? reject(new Error(`${options.name}: cannot listen on ${host}:${requestedPort}: ${err.message}`))
           : resolve(bound),
     ),
   );
+  return { server, port, localMethods };
+}
 
-  // Clients in this process reach these methods without the network (see in-process.ts).
-  const withdrawLocal = registerLocalServer(host, port, { methods: localMethods, maxMessageBytes: maxBytes });
-  let stopped: Promise<void> | undefined;
-  return {
-    name: options.name,
-    port,
-    address: `${host}:${port}`,
-    health,
-    setServing: (serving) => health.setAll(serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
-    stop(graceMs = 5_000) {
-      stopped ??= new Promise<void>((resolve) => {
-        withdrawLocal();
-        for (const controller of Object.values(options.admission ?? {})) controller.close();
-        health.setAll(ServingStatus.NOT_SERVING);
-        health.closeWatchers();
-        const force = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        force.unref();
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
-      return stopped;
-    },
-  };
+/** Lets in-flight calls finish for up to graceMs, then closes whatever is left. */
+function shutdown(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    force.unref();
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
 }
 
 /** Marks a request whose bytes did not decode; its handler answers INVALID_ARGUMENT instead of running. */
@@ -222,6 +294,7 @@ function wrapUnary(
   handler: UnaryHandler<never, unknown>,
   admission: AdmissionController | undefined,
   maxDeadlineMs: number,
+  access: { operation?: (request: any) => boolean; tokens: TokenSet },
 ) {
   const [, service, method] = path.split('/');
   const record = (started: number, code: status) => {
@@ -242,6 +315,15 @@ function wrapUnary(
       rawDeadline instanceof Date ? rawDeadline.getTime() : Number(rawDeadline),
       Date.now() + maxDeadlineMs,
     );
+    // An operation without the admin or mesh token is refused before it costs anything.
+    const refusal = access.operation?.(call.request)
+      ? operationRefusal(bearerOf(call.metadata), access.tokens, path)
+      : undefined;
+    if (refusal) {
+      record(started, refusal.code);
+      callback({ code: refusal.code, details: refusal.message });
+      return;
+    }
     // Refused at arrival: answered before anything else is done for the call.
     const admitted = admission?.admit(deadline);
     if (admitted instanceof RpcError) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ServerLimitsSchema } from './server-limits.js';
+import { SecuritySchema, resolveSecurityPaths } from './security.js';
 import { parseInterval } from './interval.js';
 import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
 
@@ -265,6 +266,8 @@ export const MeshConfigSchema = z
     admission,
     /** Deadline, stream and connection limits every gRPC server enforces (docs/SECURITY.md). */
     serverLimits: ServerLimitsSchema.default({}),
+    /** Credentials for operations, the admin ports and TLS (libs/config/security.ts, docs/SECURITY.md). */
+    security: SecuritySchema.default({}),
     /** How often generators look for newer snapshots. */
     snapshotPollMs: z.number().int().min(100).max(3_600_000).default(5_000),
     /** Model registry root (one folder per model version); defaults to <world.dir>/models. */
@@ -509,6 +512,7 @@ export function loadMeshConfig(path = process.env.FEEDLOOM_CONFIG ?? DEFAULT_CON
   if (config.world.snapshotsDir && !isAbsolute(config.world.snapshotsDir))
     config.world.snapshotsDir = resolve(base, config.world.snapshotsDir);
   if (config.registryDir && !isAbsolute(config.registryDir)) config.registryDir = resolve(base, config.registryDir);
+  config.security = resolveSecurityPaths(config.security, base);
   return config;
 }
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GeneratorKind, type DescribeResponse, type GenerateResponse } from '../../generated/feedloom/v1/generator.js';
 import { deadlineExceeded, unavailable } from '../bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServiceBinding } from '../bootstrap/server.js';
+import { serverSecurityOf } from '../bootstrap/mesh-security.js';
 import { ServingStatus } from '../bootstrap/health.js';
 import { meter, tracer } from '../bootstrap/telemetry.js';
 import { admissionSettingsOf, type MeshConfig } from '../config/mesh.js';
@@ -254,6 +255,7 @@ export async function serveGenerator<Data>(
     limits: options.mesh?.serverLimits,
     services: [generator.binding],
     admission,
+    security: options.mesh && serverSecurityOf(options.mesh),
   });
   const setHealth = (serving: boolean) => {
     const status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;

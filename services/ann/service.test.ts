@@ -15,6 +15,7 @@ import { testWorld } from '../../test/fixtures/world.js';
 import { runIndexer } from '../../libs/ann/indexer.js';
 import { ModelRegistry } from '../../libs/registry/registry.js';
 import { startAnnHost } from './service.js';
+import { testAdminToken, testServerSecurity } from '../../test/fixtures/mesh.js';
 
 const call = { timeoutMs: 10_000 };
 const codeOf = (p: Promise<unknown>) =>
@@ -44,9 +45,10 @@ describe('ANN host', () => {
     }
     // v0003: trained, never indexed.
     versions.push((await registerSyntheticTwoTower({ registryDir, rows, seed: 3 })).version);
-    host = await startAnnHost({ name: 'a', registryDir, port: 0, log: () => {} });
+    host = await startAnnHost({ name: 'a', registryDir, port: 0, log: () => {}, security: testServerSecurity() });
     search = connect(AnnSearchClient, host.address);
-    admin = connect(AnnAdminClient, host.address);
+    // AnnAdmin: its own port, the admin token.
+    admin = connect(AnnAdminClient, host.adminAddress!, { token: testAdminToken() });
   });
   afterAll(async () => {
     search?.close();

@@ -15,7 +15,9 @@ import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { LATENCY_BUCKETS_MS, meter } from '../../libs/bootstrap/telemetry.js';
 
 let searchDuration: ReturnType<ReturnType<typeof meter>['createHistogram']> | undefined;
-import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import { bindService, startServer, type RunningServer, type ServerSecurity } from '../../libs/bootstrap/server.js';
+import { serverSecurityOf } from '../../libs/bootstrap/mesh-security.js';
+import { operationsPortOf } from '../../libs/config/security.js';
 import type { ServerLimits } from '../../libs/config/server-limits.js';
 import { intOrDefault, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
 import { annShardCount, registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
@@ -79,7 +81,7 @@ function queryVectors(index: ItemIndex, request: SearchRequest | SearchBatchRequ
   });
 }
 
-/** AnnSearch + AnnAdmin bindings over one host's state. */
+/** AnnSearch and AnnAdmin bindings over one host's state: [search, admin]. */
 export function annBindings(host: AnnHost) {
   // One native search of all the queries, timed for the feedloom.ann.search.duration metric.
   const timedSearch = async (
@@ -167,45 +169,56 @@ export function annBindings(host: AnnHost) {
         };
       },
     }),
-    bindService(AnnAdminService, {
-      async loadVersion(request): Promise<AnnVersionResponse> {
-        versionRequest(request);
-        await host.load(request.model, request.version);
-        return versionsResponse(request.model);
+    bindService(
+      AnnAdminService,
+      {
+        async loadVersion(request): Promise<AnnVersionResponse> {
+          versionRequest(request);
+          await host.load(request.model, request.version);
+          return versionsResponse(request.model);
+        },
+        async serveVersion(request): Promise<AnnVersionResponse> {
+          versionRequest(request);
+          host.serve(request.model, request.version);
+          return versionsResponse(request.model);
+        },
+        async unloadVersion(request): Promise<AnnVersionResponse> {
+          versionRequest(request);
+          host.unload(request.model, request.version);
+          return versionsResponse(request.model);
+        },
       },
-      async serveVersion(request): Promise<AnnVersionResponse> {
-        versionRequest(request);
-        host.serve(request.model, request.version);
-        return versionsResponse(request.model);
-      },
-      async unloadVersion(request): Promise<AnnVersionResponse> {
-        versionRequest(request);
-        host.unload(request.model, request.version);
-        return versionsResponse(request.model);
-      },
-    }),
-  ];
+      'all',
+    ),
+  ] as const;
 }
 
 export interface AnnServerOptions extends AnnHostOptions {
   host?: string;
   port: number;
+  /** AnnAdmin's own listener; default 0: any free port (RunningServer.adminAddress). */
+  adminPort?: number;
   limits?: ServerLimits;
+  security?: ServerSecurity;
 }
 
 /**
- * Starts an ANN host: loads its start-up versions, then serves AnnSearch and AnnAdmin. AnnSearch
+ * Starts an ANN host: loads its start-up versions, then serves AnnSearch, and AnnAdmin on its admin
+ * port only (an operation: the admin or mesh token). AnnSearch
  * is NOT_SERVING on the health service while no model has a served version.
  */
 export async function startAnnHost(options: AnnServerOptions): Promise<RunningServer & { ann: AnnHost }> {
   const ann = new AnnHost(options);
   await ann.start();
+  const [search, admin] = annBindings(ann);
   const server = await startServer({
     name: `ann.${options.name}`,
     host: options.host,
     port: options.port,
     limits: options.limits,
-    services: annBindings(ann),
+    services: [search],
+    security: options.security,
+    admin: { port: options.adminPort ?? 0, services: [admin] },
   });
   const health = () =>
     server.health.set(SEARCH_SERVICE, ann.serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
@@ -243,7 +256,9 @@ export function annHostOptionsFromMesh(
     shardCount: annShardCount(mesh),
     host: mesh.listenHost ?? mesh.host,
     port: entry.port,
+    adminPort: operationsPortOf(mesh.security, `ann.${name}`, overrides.port ?? entry.port),
     limits: mesh.serverLimits,
+    security: serverSecurityOf(mesh),
     ...overrides,
   };
 }

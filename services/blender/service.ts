@@ -2,6 +2,8 @@ import { BlenderService } from '../../generated/feedloom/v1/blender.js';
 import { EventsClient } from '../../generated/feedloom/v1/events.js';
 import { RankerClient } from '../../generated/feedloom/v1/ranker.js';
 import { connect } from '../../libs/bootstrap/client.js';
+import { meshChannelOf, serverSecurityOf } from '../../libs/bootstrap/mesh-security.js';
+import { operationsPortOf } from '../../libs/config/security.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { AdmissionController } from '../../libs/bootstrap/admission.js';
@@ -18,13 +20,15 @@ export const MAX_LIMIT = 500;
 export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: string }) {
   const catalog = new SnapshotSource(itemCatalogSnapshot, options.snapshotsDir);
   await catalog.start(mesh.snapshotPollMs);
-  const events = connect(EventsClient, addressOf(mesh, mesh.services.events));
+  // The mesh token: GetUserContext is an operation for callers outside the mesh.
+  const channel = meshChannelOf(mesh);
+  const events = connect(EventsClient, addressOf(mesh, mesh.services.events), channel);
   const cfg = mesh.services.blender;
   const deps: BlendDeps = {
     events,
     generators: mesh.generators.map((g) => ({
       name: g.name,
-      client: connect(FanOutGeneratorClient, addressOf(mesh, g)),
+      client: connect(FanOutGeneratorClient, addressOf(mesh, g), channel),
       enabled: g.enabled,
       quota: g.quota,
       deadlineMs: g.deadlineMs,
@@ -34,19 +38,26 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
     fanoutDeadlineMs: cfg.fanoutDeadlineMs,
     policy: policyFromConfig(mesh),
     ranker: mesh.services.ranker && {
-      client: connect(RankerClient, addressOf(mesh, mesh.services.ranker)),
+      client: connect(RankerClient, addressOf(mesh, mesh.services.ranker), channel),
       topN: mesh.services.ranker.topN,
       deadlineMs: mesh.services.ranker.deadlineMs,
     },
   };
-  const binding = bindService(BlenderService, {
-    async blend(request, ctx) {
-      requireId('user_id', request.userId);
-      const limit = intOrDefault('limit', request.limit, cfg.defaultLimit, MAX_LIMIT);
-      optionalId('request_id', request.requestId);
-      return runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal });
+  const binding = bindService(
+    BlenderService,
+    {
+      async blend(request, ctx) {
+        requireId('user_id', request.userId);
+        const limit = intOrDefault('limit', request.limit, cfg.defaultLimit, MAX_LIMIT);
+        optionalId('request_id', request.requestId);
+        return runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal });
+      },
     },
-  });
+    {
+      // A debug Blend hands out the user's recent history: an operation. The feed path is open.
+      blend: (request) => request.debug,
+    },
+  );
   // Blends are where the queue forms: each is tens of ms of the thread, so the server admits them
   // (or refuses them at once) before the handler runs.
   const admission = {
@@ -66,17 +77,21 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
 
 export async function startBlender(
   mesh: MeshConfig,
-  options: { snapshotsDir: string; host?: string; port?: number },
+  options: { snapshotsDir: string; host?: string; port?: number; adminPort?: number },
 ): Promise<RunningServer> {
   const blender = await createBlender(mesh, options);
+  const port = options.port ?? mesh.services.blender.port;
   const server = await startServer({
     name: 'blender',
     // The interface to bind (0.0.0.0 on Kubernetes); `host` is where the others are reached.
     host: options.host ?? mesh.listenHost ?? mesh.host,
-    port: options.port ?? mesh.services.blender.port,
+    port,
     limits: mesh.serverLimits,
     services: [blender.binding],
     admission: blender.admission,
+    security: serverSecurityOf(mesh),
+    // Debug Blends for operators, on the admin port too.
+    admin: { port: options.adminPort ?? operationsPortOf(mesh.security, 'blender', port), services: [blender.binding] },
   });
   const stop = server.stop;
   return Object.assign(server, {

@@ -12,6 +12,7 @@ import { simulateWorld } from '../../libs/data/simulator/index.js';
 import { DAY_MS, type WorldManifest } from '../../libs/data/world.js';
 import { startEvents } from './events-service.js';
 import { writerLockOf } from './world-writer.js';
+import { testAdminToken, testServerSecurity } from '../../test/fixtures/mesh.js';
 
 const T = { timeoutMs: 5_000 };
 const click = (userId: string, itemId: string): Event => ({
@@ -38,8 +39,15 @@ async function withEvents(
   options: { asOfMs?: number; maxIds?: number },
   use: (client: EventsClient, server: RunningServer) => Promise<void>,
 ) {
-  const server = await startEvents({ worldDir: world, port: 0, report: () => {}, ...options });
-  const client = connect(EventsClient, server.address);
+  const server = await startEvents({
+    worldDir: world,
+    port: 0,
+    report: () => {},
+    security: testServerSecurity(),
+    ...options,
+  });
+  // GetUserContext is an operation: the admin token.
+  const client = connect(EventsClient, server.address, { token: testAdminToken() });
   try {
     await use(client, server);
   } finally {

@@ -1,6 +1,6 @@
 import { EventsService, type LogResponse } from '../../generated/feedloom/v1/events.js';
 import { failedPrecondition, resourceExhausted } from '../../libs/bootstrap/errors.js';
-import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import { bindService, startServer, type RunningServer, type ServerSecurity } from '../../libs/bootstrap/server.js';
 import type { ServerLimits } from '../../libs/config/server-limits.js';
 import { EVENTS_DEFAULT_MAX_IDS } from '../../libs/config/mesh.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
@@ -21,7 +21,11 @@ export interface EventsOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /** The admin listener (GetUserContext for operators); default 0: any free port. */
+  adminPort?: number;
   limits?: ServerLimits;
+  /** Tokens and TLS; absent: GetUserContext is refused to every caller. */
+  security?: ServerSecurity;
   /** Where Log's event times may lie around now (services.events of the mesh config); defaults when absent. */
   eventTimes?: EventTimeWindow;
   /**
@@ -85,37 +89,43 @@ async function serveEvents(
       `in ${Math.round(performance.now() - started)} ms`,
   );
 
+  const binding = bindService(
+    EventsService,
+    {
+      log: async (request): Promise<LogResponse> => {
+        const receivedMs = now();
+        const events = validateLogRequest(request, receivedMs, options.eventTimes);
+        if (asOfMs !== undefined)
+          throw failedPrecondition(
+            `this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`,
+          );
+        if (writer.refusal) throw writer.refusal;
+        refuseNewIdsPastCap(store.ids, events, options.maxIds ?? EVENTS_DEFAULT_MAX_IDS);
+        const key = optionalId('idempotency_key', request.idempotencyKey);
+        const write = async () => {
+          const logged = await log.append(events.map((e) => ({ ...e, receivedMs, ...(key && { logKey: key }) })));
+          for (const event of logged) store.apply(event);
+          return { accepted: logged.length, lastSequence: logged[logged.length - 1].seq };
+        };
+        return key ? acked.answer(key, events, write) : { ...(await write()), duplicate: false };
+      },
+      getUserContext: async (request) => {
+        const userId = requireId('user_id', request.userId);
+        const maxActions = intOrDefault('max_actions', request.maxActions, DEFAULT_MAX_ACTIONS, MAX_RECENT_ACTIONS);
+        return store.context(userId, maxActions, now(), options.seenWindowMs);
+      },
+    },
+    // A user's whole recent history: only for the mesh (the blender) and operators.
+    { getUserContext: () => true },
+  );
   const server = await startServer({
     name: 'events',
     host: options.host,
     port: options.port,
     limits: options.limits,
-    services: [
-      bindService(EventsService, {
-        log: async (request): Promise<LogResponse> => {
-          const receivedMs = now();
-          const events = validateLogRequest(request, receivedMs, options.eventTimes);
-          if (asOfMs !== undefined)
-            throw failedPrecondition(
-              `this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`,
-            );
-          if (writer.refusal) throw writer.refusal;
-          refuseNewIdsPastCap(store.ids, events, options.maxIds ?? EVENTS_DEFAULT_MAX_IDS);
-          const key = optionalId('idempotency_key', request.idempotencyKey);
-          const write = async () => {
-            const logged = await log.append(events.map((e) => ({ ...e, receivedMs, ...(key && { logKey: key }) })));
-            for (const event of logged) store.apply(event);
-            return { accepted: logged.length, lastSequence: logged[logged.length - 1].seq };
-          };
-          return key ? acked.answer(key, events, write) : { ...(await write()), duplicate: false };
-        },
-        getUserContext: async (request) => {
-          const userId = requireId('user_id', request.userId);
-          const maxActions = intOrDefault('max_actions', request.maxActions, DEFAULT_MAX_ACTIONS, MAX_RECENT_ACTIONS);
-          return store.context(userId, maxActions, now(), options.seenWindowMs);
-        },
-      }),
-    ],
+    services: [binding],
+    security: options.security,
+    admin: { port: options.adminPort ?? 0, services: [binding] },
   });
   return {
     ...server,

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { stopOnSignals } from '../../libs/bootstrap/lifecycle.js';
 import { loadMeshConfig } from '../../libs/config/mesh.js';
 import { startEvents } from './events-service.js';
+import { meshTokensOf } from '../../libs/bootstrap/credentials.js';
+import { SecuritySchema, operationsPortOf } from '../../libs/config/security.js';
 
 /** node --import tsx services/events/main.ts [--config config/mesh.json] [--port N] [--world DIR] */
 
@@ -27,10 +29,16 @@ async function main(): Promise<void> {
   // The config is needed only for what the flags leave open.
   const config =
     values.config || port === undefined || values.world === undefined ? loadMeshConfig(values.config) : undefined;
+  const worldDir = values.world ?? config!.world.dir;
+  const listenPort = port ?? config!.services.events.port;
+  // Without a config: the world's default admin token (<world>/run/admin-token), made if missing.
+  const security = config?.security ?? SecuritySchema.parse({});
   const server = await startEvents({
-    worldDir: values.world ?? config!.world.dir,
+    worldDir,
     host: config ? (config.listenHost ?? config.host) : undefined,
-    port: port ?? config!.services.events.port,
+    port: listenPort,
+    adminPort: operationsPortOf(security, 'events', listenPort),
+    security: { tokens: meshTokensOf(security, worldDir).accepted, tls: security.tls },
     limits: config?.serverLimits,
     eventTimes: config?.services.events,
     maxIds: config?.services.events.maxIds,

@@ -11,6 +11,7 @@ import {
 import { RpcError, unavailable } from '../../libs/bootstrap/errors.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import { serverSecurityOf } from '../../libs/bootstrap/mesh-security.js';
 import { meter } from '../../libs/bootstrap/telemetry.js';
 import { warmGate } from '../../libs/bootstrap/warm-up.js';
 import type { MeshConfig } from '../../libs/config/mesh.js';
@@ -159,6 +160,7 @@ export async function startRanker(
     port: options.port ?? mesh.services.ranker!.port,
     limits: mesh.serverLimits,
     services: [ranker.binding],
+    security: serverSecurityOf(mesh),
   });
   const gate = warmGate(
     'ranker',

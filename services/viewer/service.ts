@@ -4,7 +4,8 @@ import {
   type ListVersionsResponse,
 } from '../../generated/feedloom/v1/viewer.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
-import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
+import { bindService, startServer, type RunningServer, type ServerSecurity } from '../../libs/bootstrap/server.js';
+import { serverSecurityOf } from '../../libs/bootstrap/mesh-security.js';
 import type { ServerLimits } from '../../libs/config/server-limits.js';
 import { optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { registryDirOf, type MeshConfig } from '../../libs/config/mesh.js';
@@ -33,6 +34,7 @@ export interface ViewerServerOptions extends ViewerOptions {
   host?: string;
   port: number;
   limits?: ServerLimits;
+  security?: ServerSecurity;
   /** How often the registry is polled for new versions. */
   pollMs: number;
 }
@@ -46,6 +48,7 @@ export async function startViewer(options: ViewerServerOptions): Promise<Running
     port: options.port,
     limits: options.limits,
     services: [viewerBinding(viewer)],
+    security: options.security,
   });
   const health = () => server.health.set(SERVICE, viewer.ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
   viewer.onChange = health;
@@ -78,6 +81,7 @@ export function viewerOptionsFromMesh(
     maxPendingEmbeds: viewer.maxPendingEmbeds,
     pollMs: mesh.snapshotPollMs,
     host: mesh.listenHost ?? mesh.host,
+    security: serverSecurityOf(mesh),
     port: viewer.port,
     limits: mesh.serverLimits,
     ...overrides,

@@ -14,6 +14,7 @@ import {
 import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generator.js';
 import { EventsClient } from '../../../generated/feedloom/v1/events.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { meshChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import { registryDirOf, snapshotsDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { itemCatalogOf } from '../../../libs/blend/catalog.js';
 import { policyFromConfig, type BlendPolicy } from '../../../libs/blend/policy.js';
@@ -109,13 +110,13 @@ export async function meshLists(
   const catalog = mesh.services.ranker ? await itemCatalog(mesh) : undefined;
   const running = await startServers(mesh, { ephemeralPorts: true });
   const otherGenerator = other && (await serveOtherUserTower(mesh, other, running));
-  const events = connect(EventsClient, running.addresses.get('events')!);
-  const blender = connect(BlenderClient, running.addresses.get('blender')!);
+  const events = connect(EventsClient, running.addresses.get('events')!, meshChannelOf(mesh));
+  const blender = connect(BlenderClient, running.addresses.get('blender')!, meshChannelOf(mesh));
   const generators = await Promise.all(
     mesh.generators.map(async (g) => ({
       name: g.name,
       kind: (await loadGeneratorModule(g.name)).kind,
-      client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!),
+      client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!, meshChannelOf(mesh)),
       lists: new Map<string, string[]>(),
       errors: 0,
     })),
@@ -124,7 +125,7 @@ export async function meshLists(
     generators.push({
       name: otherGenerator.name,
       kind: otherGenerator.kind,
-      client: connect(CandidateGeneratorClient, otherGenerator.address),
+      client: connect(CandidateGeneratorClient, otherGenerator.address, meshChannelOf(mesh)),
       lists: new Map<string, string[]>(),
       errors: 0,
     });

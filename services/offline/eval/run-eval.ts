@@ -4,6 +4,7 @@ import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generat
 import { EventsClient } from '../../../generated/feedloom/v1/events.js';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { meshChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { readSnapshot } from '../../../libs/data/snapshots.js';
 import { DAY_MS, readWorldManifest } from '../../../libs/data/world.js';
@@ -90,12 +91,12 @@ export async function runEval(
   const other = await prepareOtherUserTower(evalMesh, { log });
   const running = await startServers(evalMesh, { ephemeralPorts: true });
   const otherGenerator = other && (await serveOtherUserTower(evalMesh, other, running));
-  const events = connect(EventsClient, running.addresses.get('events')!);
+  const events = connect(EventsClient, running.addresses.get('events')!, meshChannelOf(mesh));
   const clients = await Promise.all(
     evalMesh.generators.map(async (g) => ({
       name: g.name,
       kind: (await loadGeneratorModule(g.name)).kind as string,
-      client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!),
+      client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!, meshChannelOf(mesh)),
       blended: true,
     })),
   );
@@ -103,7 +104,7 @@ export async function runEval(
     clients.push({
       name: otherGenerator.name,
       kind: otherGenerator.kind,
-      client: connect(CandidateGeneratorClient, otherGenerator.address),
+      client: connect(CandidateGeneratorClient, otherGenerator.address, meshChannelOf(mesh)),
       blended: false,
     });
 

@@ -7,6 +7,7 @@ import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generat
 import { EventsClient } from '../../../generated/feedloom/v1/events.js';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { meshChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { SEQ_LEN } from '../../../libs/ranking/index.js';
 import type { SourceAnswer } from '../../../libs/blend/types.js';
@@ -51,11 +52,11 @@ export async function serveGenerators<T>(mesh: MeshConfig, run: (served: ServedG
   );
   const enabled = replayMesh.generators.filter((g) => g.enabled);
   const running = await startServers(replayMesh, { ephemeralPorts: true });
-  const events = connect(EventsClient, running.addresses.get('events')!);
+  const events = connect(EventsClient, running.addresses.get('events')!, meshChannelOf(mesh));
   const clients = enabled.map((g) => ({
     name: g.name,
     quota: g.quota,
-    client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!),
+    client: connect(CandidateGeneratorClient, running.addresses.get(`generator.${g.name}`)!, meshChannelOf(mesh)),
   }));
   try {
     return await run({

@@ -34,13 +34,13 @@ export interface CollectorOptions {
 }
 
 export class StatusCollector {
-  private readonly health = new ClientPool(HealthClient);
-  private readonly generators = new ClientPool(CandidateGeneratorClient);
+  private readonly health: ClientPool<HealthClient>;
+  private readonly generators: ClientPool<CandidateGeneratorClient>;
   /** Each generator's kind, as its module declares it (asked once with Describe). */
   private readonly kinds = new Map<string, string>();
   private readonly scrapes: ScrapeHistory;
   private readonly sampler: FeedSampler;
-  private readonly models = new ModelProbe();
+  private readonly models: ModelProbe;
   private readonly options: Required<Omit<CollectorOptions, 'sampleUsers'>>;
   private last?: StatusSnapshot;
   private pending?: Promise<StatusSnapshot>;
@@ -58,8 +58,12 @@ export class StatusCollector {
       sampleEveryMs: options.sampleEveryMs ?? 10_000,
       samplePages: options.samplePages ?? 200,
     };
+    this.health = new ClientPool(HealthClient, mesh.security.tls);
+    this.generators = new ClientPool(CandidateGeneratorClient, mesh.security.tls);
+    this.models = new ModelProbe(mesh.security.tls);
     this.scrapes = new ScrapeHistory(this.options.windowMs);
     this.sampler = new FeedSampler({
+      tls: mesh.security.tls,
       users: options.sampleUsers,
       perRound: this.options.samplesPerRound,
       everyMs: this.options.sampleEveryMs,

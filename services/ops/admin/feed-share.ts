@@ -4,6 +4,7 @@
 // Preferred source: a blender counter of page items per proposing generator (not exported yet; see
 // PAGE_ITEMS_METRIC). Until it exists, the admin samples a few real Blend calls (debug=false) per
 // refresh for users drawn from the world's event log, and attributes each page item to its `sources`.
+import type { TlsConfig } from '../../../libs/bootstrap/tls.js';
 import { BlenderClient } from '../../../generated/feedloom/v1/blender.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { addressOf, type MeshConfig } from '../../../libs/config/mesh.js';
@@ -80,6 +81,8 @@ export async function activityWeightedUsers(worldDir: string, n: number): Promis
 }
 
 export interface SamplerOptions {
+  /** The mesh's TLS (security.tls), when configured. */
+  tls?: TlsConfig;
   /** Users to ask feeds for; default: drawn from the world's event log. */
   users?: string[];
   /** Blend calls per sampling round. */
@@ -100,7 +103,7 @@ interface SampledPage {
 /** Samples real Blend calls and keeps the last pages, to attribute page items to generators. */
 export class FeedSampler {
   private readonly pages: SampledPage[] = [];
-  private readonly blenders = new ClientPool(BlenderClient);
+  private readonly blenders: ClientPool<BlenderClient>;
   private users?: Promise<string[]>;
   private next = 0;
   private lastRoundMs = -Infinity;
@@ -109,7 +112,9 @@ export class FeedSampler {
   private lastError?: string;
   private round?: Promise<void>;
 
-  constructor(private readonly options: SamplerOptions) {}
+  constructor(private readonly options: SamplerOptions) {
+    this.blenders = new ClientPool(BlenderClient, options.tls);
+  }
 
   private pool(worldDir: string): Promise<string[]> {
     this.users ??= this.options.users ? Promise.resolve(this.options.users) : activityWeightedUsers(worldDir, 200);

@@ -1,5 +1,6 @@
 // grpc.health.v1 Check against every service, timed. One channel per address, kept between
 // refreshes; short reconnect backoff so a service that comes back shows up on the next refresh.
+import { channelCredentialsOf, type TlsConfig } from '../../../libs/bootstrap/tls.js';
 import { credentials, status as grpcStatus, type Client, type ClientOptions, type ServiceError } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { callUnary } from '../../../libs/bootstrap/client.js';
@@ -32,6 +33,8 @@ export class ClientPool<C extends Client> {
       creds: ReturnType<typeof credentials.createInsecure>,
       options?: Partial<ClientOptions>,
     ) => C,
+    /** The mesh's TLS (security.tls), when configured. */
+    private readonly tls?: TlsConfig,
   ) {}
 
   has(address: string): boolean {
@@ -41,7 +44,7 @@ export class ClientPool<C extends Client> {
   get(address: string): C {
     let client = this.clients.get(address);
     if (!client) {
-      client = new this.Ctor(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+      client = new this.Ctor(address, channelCredentialsOf(this.tls), CHANNEL_OPTIONS);
       this.clients.set(address, client);
     }
     return client;

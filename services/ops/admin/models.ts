@@ -1,5 +1,6 @@
 // Learned-model versions: what each ANN host serves and holds (GetVersions), what the viewer holds
 // (ListVersions), and every version's state history from the model registry.
+import type { TlsConfig } from '../../../libs/bootstrap/tls.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AnnSearchClient } from '../../../generated/feedloom/v1/ann.js';
@@ -80,8 +81,13 @@ async function registryView(root: string): Promise<ModelsView['registry']> {
 }
 
 export class ModelProbe {
-  private readonly ann = new ClientPool(AnnSearchClient);
-  private readonly viewers = new ClientPool(ViewerModelClient);
+  private readonly ann: ClientPool<AnnSearchClient>;
+  private readonly viewers: ClientPool<ViewerModelClient>;
+
+  constructor(tls?: TlsConfig) {
+    this.ann = new ClientPool(AnnSearchClient, tls);
+    this.viewers = new ClientPool(ViewerModelClient, tls);
+  }
 
   async collect(mesh: MeshConfig, timeoutMs: number): Promise<ModelsView> {
     const annHosts = Promise.all(

@@ -2,12 +2,17 @@
 //   /             the page (refreshes itself)
 //   /fragment     the page body, for the in-page refresh
 //   /status.json  the same figures as JSON
-//   /healthz      "ok" while the admin process runs
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+//   /healthz      "ok" while the admin process runs (the only path open without the admin token)
+// HTTPS when the mesh config names certificates (security.tls).
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { StatusCollector, type CollectorOptions } from './collect.js';
 import { renderBody, renderPage } from './page.js';
+import { mayViewStatus } from './page-auth.js';
+import { serverSecurityOf } from '../../../libs/bootstrap/mesh-security.js';
 
 export interface AdminOptions extends CollectorOptions {
   /** 0 picks a free port. */
@@ -53,10 +58,15 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 /** Serves the status page for `mesh` until stopped. */
 export async function startAdmin(mesh: MeshConfig, options: AdminOptions): Promise<RunningAdmin> {
+  const security = serverSecurityOf(mesh);
   const collector = new StatusCollector(mesh, options);
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://admin').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET is served here\n');
+    if (path !== '/healthz' && !mayViewStatus(req, security.tokens)) {
+      res.setHeader('www-authenticate', 'Basic realm="feedloom admin", charset="UTF-8"');
+      return send(res, 401, 'text/plain', 'the status page needs the admin token: "Authorization: Bearer <token>"\n');
+    }
     switch (path) {
       case '/':
       case '/index.html':
@@ -71,13 +81,17 @@ export async function startAdmin(mesh: MeshConfig, options: AdminOptions): Promi
         return send(res, 404, 'text/plain', `no page ${path}; try / or /status.json\n`);
     }
   };
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     handle(req, res).catch((err) => {
       console.error('[admin] cannot build the status page:', err);
       if (!res.headersSent) send(res, 500, 'text/plain', `cannot build the status page: ${(err as Error).message}\n`);
       else res.end();
     });
-  });
+  };
+  const tls = mesh.security.tls;
+  const server = tls
+    ? createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, listener)
+    : createServer(listener);
   const host = options.host ?? mesh.listenHost ?? mesh.host;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`admin: cannot listen on ${host}:${options.port}: ${err.message}`)));
@@ -88,7 +102,7 @@ export async function startAdmin(mesh: MeshConfig, options: AdminOptions): Promi
   let stopped: Promise<void> | undefined;
   return {
     port,
-    url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/`,
+    url: `${tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/`,
     collector,
     stop() {
       stopped ??= new Promise<void>((resolve) => {

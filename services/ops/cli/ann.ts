@@ -5,6 +5,7 @@ import { commandHelp, defineCommand, MODEL } from '../../../libs/bootstrap/comma
 import { messageOf } from '../../../libs/bootstrap/errors.js';
 import { endpointsFromMesh } from '../../../libs/ann/learned-retrieval.js';
 import { loadMeshConfig } from '../../../libs/config/mesh.js';
+import { operationsAddressOf, operatorChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 
 export const annCommand = defineCommand({
   name: 'ann',
@@ -44,7 +45,8 @@ async function runAnn(
     console.log(commandHelp(annCommand));
     return command ? 0 : 2;
   }
-  const all = endpointsFromMesh(loadMeshConfig(values.config)).annHosts;
+  const mesh = loadMeshConfig(values.config);
+  const all = endpointsFromMesh(mesh).annHosts;
   const hosts = values.host?.length
     ? values.host.map(
         (name) =>
@@ -57,7 +59,7 @@ async function runAnn(
   const model = values.model;
   if (command === 'status') {
     for (const h of hosts) {
-      const client = connect(AnnSearchClient, h.address);
+      const client = connect(AnnSearchClient, h.address, { tls: mesh.security.tls });
       try {
         const res = await callUnary(client, 'getVersions', {}, { timeoutMs });
         const m = res.models.find((x) => x.model === model);
@@ -77,7 +79,9 @@ async function runAnn(
   if (!version) fail(`usage: feedloom ann ${command} VERSION`);
   if (positionals.length > 2) fail(`unexpected argument "${positionals[2]}" (usage: feedloom ann ${command} VERSION)`);
   for (const h of hosts) {
-    const client = connect(AnnAdminClient, h.address);
+    // AnnAdmin: the host's admin port, with the admin token.
+    const entry = mesh.ann!.hosts.find((x) => x.name === h.name)!;
+    const client = connect(AnnAdminClient, operationsAddressOf(mesh, `ann.${h.name}`, entry), operatorChannelOf(mesh));
     try {
       const steps =
         command === 'rollout' ? (['loadVersion', 'serveVersion'] as const) : ([`${command}Version`] as const);

@@ -4,16 +4,17 @@ import {
   sourceStateToJSON,
   type BlendResponse,
 } from '../../../generated/feedloom/v1/blender.js';
-import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { callUnary, connect, type ChannelSecurity } from '../../../libs/bootstrap/client.js';
+import { operatorChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import { defineCommand } from '../../../libs/bootstrap/command.js';
 import { addressOf, loadMeshConfig } from '../../../libs/config/mesh.js';
 
 export async function fetchFeed(
   address: string,
   userId: string,
-  options: { limit?: number; debug?: boolean; timeoutMs?: number } = {},
+  options: { limit?: number; debug?: boolean; timeoutMs?: number; channel?: ChannelSecurity } = {},
 ): Promise<BlendResponse> {
-  const client = connect(BlenderClient, address);
+  const client = connect(BlenderClient, address, options.channel);
   try {
     return await callUnary(
       client,
@@ -79,7 +80,13 @@ export const feedCommand = defineCommand({
       throw new Error('usage: feedloom feed USER_ID [--debug] [--limit N] [--address HOST:PORT]');
     const mesh = loadMeshConfig(values.config);
     const address = values.address ?? addressOf(mesh, mesh.services.blender);
-    const feed = await fetchFeed(address, positionals[0], { limit: Number(values.limit), debug: values.debug });
+    // A debug Blend is an operation: the admin token; the feed path needs none.
+    const channel = values.debug ? operatorChannelOf(mesh) : { tls: mesh.security.tls };
+    const feed = await fetchFeed(address, positionals[0], {
+      limit: Number(values.limit),
+      debug: values.debug,
+      channel,
+    });
     console.log(formatFeed(positionals[0], feed));
     if (values.debug) console.log(formatDebug(feed));
     return 0;

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { defineCommand } from '../../../libs/bootstrap/command.js';
@@ -12,6 +12,8 @@ export function writeK8sManifests(configPath: string, outDir: string, options: K
   const files = objects.map((o) => {
     const file = `${o.kind.toLowerCase()}-${o.metadata.name}.yaml`;
     writeFileSync(join(outDir, file), stringify(o));
+    // The Secret holds the tokens: readable by its owner only.
+    if (o.kind === 'Secret') chmodSync(join(outDir, file), 0o600);
     return file;
   });
   writeFileSync(

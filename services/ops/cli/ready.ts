@@ -1,8 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChannelSecurity } from '../../../libs/bootstrap/client.js';
 import { SourceState, sourceStateToJSON, type BlendResponse } from '../../../generated/feedloom/v1/blender.js';
 import { fetchFeed } from './feed.js';
 
 export interface ReadyOptions {
+  /** TLS of the probe Blends (security.tls), when configured. */
+  channel?: ChannelSecurity;
   /** Give up after this long (default 120 s). */
   timeoutMs?: number;
   /** Pause between probe rounds (default 250 ms). */
@@ -57,7 +60,11 @@ export async function waitForFullBlends(
     // One entry per source (its last failure): the same timeout is worded differently call to call.
     const failingBySource = new Map<string, string>();
     for (const user of users) {
-      const answer = await fetchFeed(blenderAddress, user, { limit: 10, timeoutMs: 10_000 }).catch((err: Error) => err);
+      const answer = await fetchFeed(blenderAddress, user, {
+        limit: 10,
+        timeoutMs: 10_000,
+        channel: options.channel,
+      }).catch((err: Error) => err);
       for (const [source, why] of notOk(answer)) failingBySource.set(source, why);
     }
     const elapsedMs = Date.now() - started;

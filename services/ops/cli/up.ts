@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { loadMeshConfig, addressOf, metricsEndpointOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { defineCommand, WORLD } from '../../../libs/bootstrap/command.js';
 import { startTelemetry } from '../../../libs/bootstrap/telemetry.js';
@@ -12,6 +12,7 @@ import { waitForFullBlends } from './ready.js';
 import { schedulePlan } from '../scheduler/jobs.js';
 import { eventsView, openDuck, queryRows } from '../../../libs/data/duck.js';
 import { readWorldManifest } from '../../../libs/data/world.js';
+import { adminTokenFileOf, operationsPortOf } from '../../../libs/config/security.js';
 
 /** Builds the configured world on first run (quick afterwards), then starts the mesh. */
 export interface UpOptions {
@@ -53,9 +54,16 @@ export async function startMesh(
   );
   for (const [name, address] of running.addresses) console.log(`  ${name.padEnd(32)} ${address}`);
   console.log(`blender listens on ${addressOf(mesh, mesh.services.blender)}`);
+  // Operations (debug Blends, AnnAdmin, GetUserContext, the status page) need the admin token.
+  const tokenFile = relative(process.cwd(), adminTokenFileOf(mesh.security, mesh.world.dir));
+  const blenderAdmin = operationsPortOf(mesh.security, 'blender', mesh.services.blender.port);
+  console.log(
+    `operations need the admin token in ${tokenFile} (debug Blends on the blender's admin port ${blenderAdmin})`,
+  );
   console.log(schedulePlan(mesh));
   // Ready means warm: every enabled source answers a probe Blend in time, or we say which do not.
   const probe = await waitForFullBlends(addressOf(mesh, mesh.services.blender), users, {
+    channel: { tls: mesh.security.tls },
     timeoutMs: options.readyTimeoutMs,
     onWait: (failing, ms) =>
       console.log(`warming up (${(ms / 1000).toFixed(0)} s): not yet in time: ${failing.join('; ')}`),
@@ -97,7 +105,15 @@ export async function runDemo(configPath: string, options: UpOptions): Promise<v
     // startMesh has warmed the mesh with probe Blends for these users: these are the first feeds shown.
     for (const user of users) {
       console.log('');
-      console.log(formatFeed(user, await fetchFeed(addressOf(mesh, mesh.services.blender), user, { limit: 10 })));
+      console.log(
+        formatFeed(
+          user,
+          await fetchFeed(addressOf(mesh, mesh.services.blender), user, {
+            limit: 10,
+            channel: { tls: mesh.security.tls },
+          }),
+        ),
+      );
     }
   } finally {
     await running.stop();

@@ -1,4 +1,12 @@
 import { scheduleEnabled, type MeshConfig } from '../../../libs/config/mesh.js';
+import {
+  adminPortOfWorkload,
+  clusterSecurity,
+  networkPolicy,
+  secretTokens,
+  secretVolumes,
+  tokenSecret,
+} from './k8s-security.js';
 
 /**
  * Kubernetes manifests for the mesh, generated from the same config both local run modes read:
@@ -6,7 +14,8 @@ import { scheduleEnabled, type MeshConfig } from '../../../libs/config/mesh.js';
  * DNS and balances round-robin), StatefulSets for the ANN shards and the events service, and the
  * mesh config itself as a ConfigMap with in-cluster DNS addresses. The scheduler (batch jobs,
  * compaction, retraining) is one more Deployment of one replica, the same component `up` runs:
- * see the README's "Kubernetes" section for why not CronJobs.
+ * see the README's "Kubernetes" section for why not CronJobs. The tokens are a Secret mounted into
+ * every pod, and a NetworkPolicy per component admits only the mesh to its ports (k8s-security.ts).
  */
 export interface K8sOptions {
   namespace: string;
@@ -115,9 +124,14 @@ function workloads(mesh: MeshConfig, o: K8sOptions): Workload[] {
 }
 
 /** The mesh config as the cluster sees it: every service reached by its in-cluster DNS name. */
-export function clusterMeshConfig(mesh: MeshConfig, o: K8sOptions): Record<string, unknown> {
+export function clusterMeshConfig(
+  mesh: MeshConfig,
+  o: K8sOptions,
+  tokens: Record<string, string> = secretTokens(mesh),
+): Record<string, unknown> {
   const ns = o.namespace;
   const raw = structuredClone(mesh) as Record<string, any>;
+  raw.security = clusterSecurity(mesh, tokens);
   raw.world = { ...raw.world, dir: WORLD_PATH };
   delete raw.world.snapshotsDir;
   delete raw.registryDir;
@@ -150,6 +164,8 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
   };
   const metricsPort =
     mesh.telemetry.metricsPortOffset > 0 && w.serves !== false ? w.port + mesh.telemetry.metricsPortOffset : undefined;
+  const adminPort = w.serves === false ? undefined : adminPortOfWorkload(mesh, w.component, w.port);
+  const secrets = secretVolumes(mesh);
   const container = {
     name,
     image: o.image,
@@ -160,6 +176,7 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
       : {
           ports: [
             { name: 'grpc', containerPort: w.port },
+            ...(adminPort ? [{ name: 'admin', containerPort: adminPort }] : []),
             ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort }] : []),
           ],
           // Kubernetes' native gRPC probes speak grpc.health.v1, which every feedloom server serves.
@@ -170,6 +187,7 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
     volumeMounts: [
       { name: 'mesh-config', mountPath: '/etc/feedloom', readOnly: true },
       { name: 'world', mountPath: WORLD_PATH, readOnly: !w.writesWorld },
+      ...secrets.mounts,
     ],
   };
   const podSpec = {
@@ -178,6 +196,7 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
     volumes: [
       { name: 'mesh-config', configMap: { name: 'feedloom-mesh' } },
       { name: 'world', persistentVolumeClaim: { claimName: o.worldClaim } },
+      ...secrets.volumes,
     ],
   };
   const template = {
@@ -209,18 +228,32 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
     spec: {
       clusterIP: 'None',
       selector: { 'app.kubernetes.io/name': name },
-      ports: [{ name: 'grpc', port: w.port, targetPort: w.port }],
+      ports: [
+        { name: 'grpc', port: w.port, targetPort: w.port },
+        ...(adminPort ? [{ name: 'admin', port: adminPort, targetPort: adminPort }] : []),
+      ],
     },
   };
-  return w.serves === false ? [workload] : [workload, service];
+  if (w.serves === false) return [workload];
+  const policy = networkPolicy(
+    { name, namespace: o.namespace, grpcPort: w.port, adminPort, metricsPort },
+    // The feed service asks the blender for pages and logs what its users did.
+    w.component === 'blender' || w.component === 'events',
+  );
+  return [workload, service, policy];
 }
 
 export function k8sManifests(mesh: MeshConfig, o: K8sOptions): K8sObject[] {
+  const tokens = secretTokens(mesh);
   const configMap: K8sObject = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: 'feedloom-mesh', namespace: o.namespace },
-    data: { 'mesh.json': JSON.stringify(clusterMeshConfig(mesh, o), null, 2) },
+    data: { 'mesh.json': JSON.stringify(clusterMeshConfig(mesh, o, tokens), null, 2) },
   };
-  return [configMap, ...workloads(mesh, o).flatMap((w) => workloadObjects(w, mesh, o))];
+  return [
+    configMap,
+    tokenSecret(tokens, o.namespace) as K8sObject,
+    ...workloads(mesh, o).flatMap((w) => workloadObjects(w, mesh, o)),
+  ];
 }

@@ -11,6 +11,7 @@ import { callUnary, connect } from '../../../libs/bootstrap/client.js';
 import { messageOf } from '../../../libs/bootstrap/errors.js';
 import { endpointsFromMesh, type AnnHostEndpoint } from '../../../libs/ann/learned-retrieval.js';
 import { addressOf, type MeshConfig } from '../../../libs/config/mesh.js';
+import { meshChannelOf, operationsAddressOf } from '../../../libs/bootstrap/mesh-security.js';
 
 /** Time allowed for one control call (LoadVersion of a large index takes a while). */
 export const ADMIN_TIMEOUT_MS = 120_000;
@@ -47,8 +48,11 @@ export class MeshClients {
     return addressOf(this.mesh, ranker);
   }
 
+  /** AnnAdmin listens on the host's admin port. */
   annAdmin(host: AnnHostEndpoint): AnnAdminClient {
-    return this.get(AnnAdminClient, host.address);
+    const entry = this.mesh.ann?.hosts.find((h) => h.name === host.name);
+    if (!entry) throw new Error(`no ANN host "${host.name}" in ann.hosts`);
+    return this.get(AnnAdminClient, operationsAddressOf(this.mesh, `ann.${host.name}`, entry));
   }
 
   annSearch(host: AnnHostEndpoint): AnnSearchClient {
@@ -111,7 +115,7 @@ export class MeshClients {
     if (!byAddress) this.clients.set(Ctor, (byAddress = new Map()));
     let client = byAddress.get(address) as C | undefined;
     if (!client) {
-      client = connect(Ctor as Parameters<typeof connect<C>>[0], address);
+      client = connect(Ctor as Parameters<typeof connect<C>>[0], address, meshChannelOf(this.mesh));
       byAddress.set(address, client);
     }
     return client;

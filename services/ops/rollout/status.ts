@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { meshChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import { messageOf } from '../../../libs/bootstrap/errors.js';
 import { addressOf, registryDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { ModelRegistry, type StateChange } from '../../../libs/registry/index.js';
@@ -92,7 +93,7 @@ export async function collectStatus(mesh: MeshConfig, registryDir = registryDirO
       const address = addressOf(mesh, g);
       jobs.push(
         one(`generator.${g.name}`, address, async () => {
-          const client = connect(CandidateGeneratorClient, address);
+          const client = connect(CandidateGeneratorClient, address, meshChannelOf(mesh));
           try {
             const res = await callUnary(client, 'describe', {}, { timeoutMs: 5_000 });
             return res.snapshots.map((s) => `${s.name} ${s.version}`).join(', ');

@@ -7,6 +7,7 @@ import { ActionType } from '../../../generated/feedloom/v1/common.js';
 import { BlenderClient, type BlendResponse } from '../../../generated/feedloom/v1/blender.js';
 import { EventsClient, type Event, type LogRequest } from '../../../generated/feedloom/v1/events.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
+import { meshChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import { addressOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { LiveWorld, type LiveAction, type LiveSession } from '../../../libs/data/simulator/index.js';
 import { dayKey } from '../../../libs/data/world.js';
@@ -54,8 +55,8 @@ export async function runLiveSimulation(options: LiveSimulationOptions): Promise
     blender: addressOf(mesh, mesh.services.blender),
     events: addressOf(mesh, mesh.services.events),
   };
-  const blender = connect(BlenderClient, addresses.blender, { inProcess: false });
-  const events = connect(EventsClient, addresses.events, { inProcess: false });
+  const blender = connect(BlenderClient, addresses.blender, { ...meshChannelOf(mesh), inProcess: false });
+  const events = connect(EventsClient, addresses.events, { ...meshChannelOf(mesh), inProcess: false });
   try {
     const clock = await meshClock(events, speed);
     const runId = `live-${seed}-${clock.now()}`;
