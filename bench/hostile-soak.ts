@@ -1,7 +1,7 @@
 // The hostile-client soak (issue 16, item 3): one process per service, as deployed, on a prepared
 // tiny world of its own; every attack of the security audit in a loop for 60 s while well-behaved
-// Blends flow at 10/s with 5 s deadlines. Reports, per process, RSS after a 10 s warm-up round of
-// the same attacks and at the end, whether any process restarted, and the Blend success rate, beside
+// Blends flow at 10/s with 5 s deadlines. Reports, per process, the highest RSS during a 20 s warm-up
+// round of the same attacks and the median RSS of the last 10 s, whether any process restarted, and the Blend success rate, beside
 // the same Blends with no attacker right after (what the machine serves at that rate anyway).
 //   node --import tsx bench/hostile-soak.ts [--seconds 60] [--rate 10] [--doc]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMeshConfig, parseMeshConfig } from '../libs/config/mesh.js';
 import { startProcesses } from '../services/ops/mesh/run.js';
-import { rssMb, runHostileSoak, SOAK_MAX_IDS, soakMesh, soakTargets } from '../services/ops/soak/hostile-clients.js';
+import {
+  rssGrowth,
+  runHostileSoak,
+  sampleRss,
+  SOAK_MAX_IDS,
+  soakMesh,
+  soakTargets,
+} from '../services/ops/soak/hostile-clients.js';
 import { preparedWorldUsers, table, writeSection } from './lib.js';
 
 const { values } = parseArgs({
@@ -42,19 +49,23 @@ try {
   const running = await startProcesses(mesh, configPath);
   try {
     const targets = soakTargets(running.addresses);
-    const warm = await runHostileSoak(targets, { seconds: 10, blendRate: rate, users });
-    const pids = [...running.children].map(([name, child]) => ({ name, pid: child.pid! }));
-    const start = new Map(pids.map((p) => [p.name, rssMb(p.pid)]));
+    const pids = new Map([...running.children].map(([name, child]) => [name, child.pid!] as const));
+    const warmSampler = sampleRss(pids);
+    const warm = await runHostileSoak(targets, { seconds: 20, blendRate: rate, users });
+    const warmReadings = warmSampler.stop();
+    let last = sampleRss(pids);
+    const lastWindow = setTimeout(() => (last.stop(), (last = sampleRss(pids))), (seconds - 10) * 1000);
     const report = await runHostileSoak(targets, { seconds, blendRate: rate, users });
-    const rows = pids.map((p) => {
-      const child = running.children.get(p.name)!;
+    clearTimeout(lastWindow);
+    const growth = rssGrowth(warmReadings, last.stop());
+    const rows = growth.map((g) => {
+      const child = running.children.get(g.process)!;
       const exited = child.exitCode ?? child.signalCode;
-      const end = exited === null ? rssMb(p.pid) : Number.NaN;
       return [
-        p.name,
-        start.get(p.name)!.toFixed(0),
-        end.toFixed(0),
-        (end - start.get(p.name)!).toFixed(0),
+        g.process,
+        g.startMb.toFixed(0),
+        g.endMb.toFixed(0),
+        (g.endMb - g.startMb).toFixed(0),
         exited === null ? 'no' : `yes (${exited})`,
       ];
     });
@@ -69,7 +80,7 @@ try {
         .join(', '),
     ]);
     const body = [
-      `One process per service (events, blender, viewer, two ANN hosts, popular, item_cooccurrence, two_tower, the status page), a prepared \`tiny\` world of its own, \`services.events.maxIds\` ${SOAK_MAX_IDS} (reached by the new-ids attack within the warm-up; the default, 5,000,000, lets that attack grow the events service by about 2 KB a new id until it is reached). A ${10} s warm-up round of the same soak first (${warm.blends.withItems} of ${warm.blends.sent} Blends with items), then ${seconds} s: well-behaved Blends at ${rate}/s (5 s deadline) and every attack below looping, one call at a time each.`,
+      `One process per service (events, blender, viewer, two ANN hosts, popular, item_cooccurrence, two_tower, the status page), a prepared \`tiny\` world of its own, \`services.events.maxIds\` ${SOAK_MAX_IDS} (reached by the new-ids attack within the warm-up; the default, 5,000,000, lets that attack grow the events service by about 2 KB a new id until it is reached). A 20 s warm-up round of the same soak first (${warm.blends.withItems} of ${warm.blends.sent} Blends with items), then ${seconds} s: well-behaved Blends at ${rate}/s (5 s deadline) and every attack below looping, one call at a time each.`,
       '',
       `**Blends: ${b.withItems} of ${b.sent} answered with items** (${((100 * b.withItems) / b.sent).toFixed(1)}%); empty ${b.empty}; failed ${b.failed}${
         b.failed
@@ -80,7 +91,10 @@ try {
       }.`,
       `The same ${seconds} s of Blends with no attacker, right after: ${alone.withItems} of ${alone.sent} with items (${((100 * alone.withItems) / alone.sent).toFixed(1)}%).`,
       '',
-      table(['process', 'RSS after warm-up (MB)', 'RSS at end (MB)', 'grew (MB)', 'restarted'], rows),
+      table(
+        ['process', 'RSS, highest in the warm-up (MB)', 'RSS, median of the last 10 s (MB)', 'grew (MB)', 'restarted'],
+        rows,
+      ),
       '',
       table(['attack', 'calls', 'answers'], attackRows),
     ].join('\n');

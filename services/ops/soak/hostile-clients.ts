@@ -297,3 +297,46 @@ export function rssMb(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? NaN);
   return kb / 1024;
 }
+
+/**
+ * Samples each process's RSS every `everyMs` until stopped. A process's RSS swings by tens of MB
+ * with its garbage collections, so one reading at each end says little: the soak compares the
+ * highest reading of the warm-up round with the median of the last readings.
+ */
+export function sampleRss(pids: ReadonlyMap<string, number>, everyMs = 500): { stop(): Map<string, number[]> } {
+  const samples = new Map([...pids.keys()].map((name) => [name, [] as number[]]));
+  const read = () => {
+    for (const [name, pid] of pids) {
+      const mb = rssOrNaN(pid);
+      if (Number.isFinite(mb)) samples.get(name)!.push(mb);
+    }
+  };
+  read();
+  const timer = setInterval(read, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      read();
+      return samples;
+    },
+  };
+}
+
+const rssOrNaN = (pid: number) => {
+  try {
+    return rssMb(pid);
+  } catch {
+    return Number.NaN; // the process has exited
+  }
+};
+
+/** Per process: the highest RSS of the warm-up readings, and the median of the last readings. */
+export function rssGrowth(
+  warm: ReadonlyMap<string, number[]>,
+  last: ReadonlyMap<string, number[]>,
+): { process: string; startMb: number; endMb: number }[] {
+  return [...warm].map(([process, mb]) => {
+    const end = [...(last.get(process) ?? [])].sort((a, b) => a - b);
+    return { process, startMb: Math.max(...mb), endMb: end.length ? end[Math.floor(end.length / 2)] : Number.NaN };
+  });
+}
