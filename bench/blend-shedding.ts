@@ -8,6 +8,7 @@
 // between runs), warms it up, then offers 0.7× capacity, then 2×, each for --seconds. Every Blend
 // carries the caller's deadline (--deadline-ms): served means answered OK within it.
 import { spawn } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -83,16 +84,23 @@ async function blend(blender: BlenderClient, timeoutMs: number): Promise<Sample>
   }
 }
 
-/** Requests leave on a fixed schedule whether or not earlier ones returned. */
-async function openLoop(blender: BlenderClient, rate: number, durationS: number): Promise<Sample[]> {
+/**
+ * Requests leave on a fixed schedule whether or not earlier ones returned. Also this process's own
+ * event-loop delay (p99, ms): a late client would make the mesh look late, so it is reported.
+ */
+async function openLoop(blender: BlenderClient, rate: number, durationS: number) {
   const samples: Promise<Sample>[] = [];
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const start = performance.now();
   for (let i = 0; i < durationS * rate; i++) {
     const wait = start + (i * 1000) / rate - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     samples.push(blend(blender, deadlineMs));
   }
-  return Promise.all(samples);
+  const done = await Promise.all(samples);
+  loop.disable();
+  return { samples: done, clientLoopP99: loop.percentile(99) / 1e6 };
 }
 
 /** Blends/s of `concurrency` callers, each sending its next Blend when the last returns. */
@@ -149,9 +157,14 @@ interface Window {
   p50: number;
   p99: number;
   degradedShare: number;
+  clientLoopP99: number;
 }
 
-function summarize(samples: Sample[], rate: number, capacity: number): Window {
+function summarize(
+  { samples, clientLoopP99 }: { samples: Sample[]; clientLoopP99: number },
+  rate: number,
+  capacity: number,
+): Window {
   const of = (o: Outcome) => samples.filter((s) => s.outcome === o);
   const served = of('served');
   const refused = of('refused').map((s) => s.ms);
@@ -174,6 +187,7 @@ function summarize(samples: Sample[], rate: number, capacity: number): Window {
       99,
     ),
     degradedShare: served.filter((s) => s.degraded).length / Math.max(1, served.length),
+    clientLoopP99,
   };
 }
 
@@ -219,6 +233,7 @@ const rows = LOADS.flatMap((load) =>
       ms(m(ws, 'p50')),
       ms(m(ws, 'p99')),
       pct(m(ws, 'degradedShare')),
+      ms(m(ws, 'clientLoopP99')),
     ];
   }),
 );
@@ -240,11 +255,12 @@ const body = [
       'served p50 ms',
       'served p99 ms',
       'served degraded',
+      'client loop delay p99 ms',
     ],
     rows,
   ),
   '',
-  'Served: answered OK within the deadline. Refused: UNAVAILABLE "overloaded" from the admission controller. Late or failed: DEADLINE_EXCEEDED at the caller, or any other error. Degraded: a served Blend with any enabled source not OK (late, refused or failed generators are dropped, the page is still served).',
+  'Served: answered OK within the deadline. Refused: UNAVAILABLE "overloaded" from the admission controller. Late or failed: DEADLINE_EXCEEDED at the caller, or any other error. Degraded: a served Blend with any enabled source not OK (late, refused or failed generators are dropped, the page is still served). Client loop delay: the event-loop delay of the benchmark process itself, p99, while it offered the load (a late client would make the mesh look late).',
 ].join('\n');
 if (values.doc)
   writeSection(

@@ -18,6 +18,8 @@ import { RpcError, codeOf, invalidArgument } from './errors.js';
 import { idProblem } from './validate.js';
 import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
 import type { AdmissionController } from './admission.js';
+import { callDeadline } from './call-deadline.js';
+import { earlyRefusal } from './early-refusal.js';
 import { DEFAULT_SERVER_LIMITS, serverChannelOptions, type ServerLimits } from '../config/server-limits.js';
 
 /** What a handler knows about its call besides the request. */
@@ -103,10 +105,24 @@ const serviceNameOf = (definition: Record<string, MethodShape>) => Object.values
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const limits = options.limits ?? DEFAULT_SERVER_LIMITS;
+  // Admission-controlled methods by path: refused at their headers when overloaded (early-refusal.ts).
+  const admitted = new Map<string, AdmissionController>();
+  for (const binding of options.services)
+    for (const [method, shape] of Object.entries(binding.definition)) {
+      const controller = options.admission?.[method];
+      if (controller) admitted.set(shape.path, controller);
+    }
   const server = new Server({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
     ...serverChannelOptions(limits),
+    ...(admitted.size > 0 && {
+      interceptors: [
+        earlyRefusal(admitted, limits.maxDeadlineMs, (path, code, started) =>
+          recordDuration(options.name, path, code, started),
+        ),
+      ],
+    }),
   });
   const health = new HealthState();
   const serviceNames: string[] = [];
@@ -216,6 +232,18 @@ const rpcDuration = () =>
   });
 let durationHistogram: ReturnType<typeof rpcDuration> | undefined;
 
+function recordDuration(serverName: string, path: string, code: status, started: number): void {
+  const [, service, method] = path.split('/');
+  durationHistogram ??= rpcDuration();
+  durationHistogram.record(performance.now() - started, {
+    'rpc.system': 'grpc',
+    'rpc.service': service,
+    'rpc.method': method,
+    'rpc.grpc.status_code': code,
+    'feedloom.server': serverName,
+  });
+}
+
 function wrapUnary(
   serverName: string,
   path: string,
@@ -224,24 +252,11 @@ function wrapUnary(
   maxDeadlineMs: number,
 ) {
   const [, service, method] = path.split('/');
-  const record = (started: number, code: status) => {
-    durationHistogram ??= rpcDuration();
-    durationHistogram.record(performance.now() - started, {
-      'rpc.system': 'grpc',
-      'rpc.service': service,
-      'rpc.method': method,
-      'rpc.grpc.status_code': code,
-      'feedloom.server': serverName,
-    });
-  };
+  const record = (started: number, code: status) => recordDuration(serverName, path, code, started);
   return (call: ServerUnaryCall<any, unknown>, callback: sendUnaryData<unknown>) => {
     const started = performance.now();
-    const rawDeadline = call.getDeadline();
     // No call runs longer than the server allows, whatever deadline (or none) the caller set.
-    const deadline = Math.min(
-      rawDeadline instanceof Date ? rawDeadline.getTime() : Number(rawDeadline),
-      Date.now() + maxDeadlineMs,
-    );
+    const deadline = callDeadline(call.getDeadline(), maxDeadlineMs);
     // Refused at arrival: answered before anything else is done for the call.
     const admitted = admission?.admit(deadline);
     if (admitted instanceof RpcError) {
