@@ -71,7 +71,9 @@ async function blend(blender: BlenderClient, timeoutMs: number): Promise<Sample>
     const degraded = r.sources.some(
       (s) => s.state !== SourceState.SOURCE_STATE_OK && s.state !== SourceState.SOURCE_STATE_DISABLED,
     );
-    return { ms: performance.now() - sent, outcome: 'served', degraded };
+    const ms = performance.now() - sent;
+    // An answer read after the deadline is late, even if this process was too late to time it out.
+    return { ms, outcome: ms <= timeoutMs ? 'served' : 'late', degraded };
   } catch (err) {
     const { code, details } = err as { code?: status; details?: string };
     const outcome: Outcome =
@@ -240,7 +242,7 @@ const rows = LOADS.flatMap((load) =>
 const threads = base.generatorThreads;
 const command = `${transportEnv}node --import tsx bench/blend-shedding.ts${values.config !== 'config/mesh.json' ? ` --config ${values.config}` : ''}${values['generator-threads'] !== undefined ? ` --generator-threads ${threads}` : ''} --seconds ${seconds} --runs ${runs} --deadline-ms ${deadlineMs}${values.capacity ? ` --capacity ${values.capacity}` : ''} --doc${values.section ? ` --section ${values.section}` : ''}`;
 const body = [
-  `All-in-one (${base.generators.filter((g) => g.enabled).length} generators, ${base.services.ranker ? 'ranker on' : 'no ranker'}, world \`${base.world.preset}\`, generatorThreads ${threads}), in a child process; the load client in the benchmark's process, calling over loopback gRPC. Capacity ${capacity.toFixed(1)} Blends/s: a closed loop of 4 callers with shedding off, measured first in this run. Then, per run and per mode (the mesh restarted with \`admission.enabled\` on or off, the order alternating), open loop at 0.7× and 2× that rate for ${seconds} s each; every Blend with a ${deadlineMs} ms deadline. Medians of ${runs} runs; admission settings: Blend ${base.admission.blend.concurrency} at once, queue ≤ ${base.admission.blend.maxQueueMs} ms; Generate ${base.admission.generate.concurrency} at once, queue ≤ ${base.admission.generate.maxQueueMs} ms.`,
+  `All-in-one (${base.generators.filter((g) => g.enabled).length} generators, ${base.services.ranker ? 'ranker on' : 'no ranker'}, world \`${base.world.preset}\`, generatorThreads ${threads}), in a child process; the load client in the benchmark's process, calling over loopback gRPC. Capacity ${capacity.toFixed(1)} Blends/s: a closed loop of 4 callers with shedding off, measured first in this run. Then, per run and per mode (the mesh restarted with \`admission.enabled\` on or off, the order alternating), open loop at 0.7× and 2× that rate for ${seconds} s each; every Blend with a ${deadlineMs} ms deadline. Medians of ${runs} runs; admission settings: Blend ${base.admission.blend.concurrency} at once, queue ≤ ${base.admission.blend.maxQueued ?? base.admission.blend.concurrency} calls and ${base.admission.blend.maxQueueMs} ms; Generate ${base.admission.generate.concurrency} at once, queue ≤ ${base.admission.generate.maxQueued ?? base.admission.generate.concurrency} calls and ${base.admission.generate.maxQueueMs} ms.`,
   '',
   table(
     [

@@ -56,7 +56,7 @@ describe('AdmissionController', () => {
       expect(controller.queued).toBe(2);
       const refused = controller.admit(Infinity);
       expect(refused).toBeInstanceOf(RpcError);
-      expect((refused as RpcError).message).toMatch(/2 Call calls running and 2 queued.*one round of 2 calls/);
+      expect((refused as RpcError).message).toMatch(/2 Call calls running and 2 queued.*queue at most 2 calls/);
       // Once a slot frees, the queue moves up and one more may wait.
       running[0].done(known);
       await round[0].started(never);
@@ -66,6 +66,17 @@ describe('AdmissionController', () => {
         await c.started(never);
         c.done(true);
       }
+    }
+  });
+
+  it('queues up to maxQueued calls when the config raises it', async () => {
+    const controller = new AdmissionController('test', 'Call', { ...settings, maxQueued: 3 }, 'admission.test');
+    const calls = [0, 1, 2, 3].map(() => admitted(controller.admit(Infinity)));
+    expect(controller.queued).toBe(3);
+    expect(controller.admit(Infinity)).toBeInstanceOf(RpcError);
+    for (const c of calls) {
+      await c.started(never);
+      c.done(true);
     }
   });
 

@@ -6,9 +6,9 @@
 // Admitted calls run at most `concurrency` at a time; the others wait in a first-come queue, so a
 // call's wait is predictable: a slot frees every serviceMs / concurrency on average (serviceMs: the
 // recent time of one call once started). A call that finds every slot taken is refused when
-//   - the queue already holds one round (`concurrency` calls): a longer queue adds only latency,
-//     since the slots are never idle while one round waits (the queue's bound comes from the
-//     measured service time, not from the caller's deadline);
+//   - the queue is full: maxQueued calls, by default one round (`concurrency` calls), since a
+//     longer queue adds only latency: the slots are never idle while one round waits (the queue is
+//     bounded by what the slots serve, not by the callers' deadlines);
 //   - or its predicted wait passes maxQueueMs (the server's own bound, in time);
 //   - or its predicted finish passes its caller's deadline: 2 × event-loop delay (before its
 //     handler ran, and before its answer is written) + its wait + serviceMs.
@@ -23,6 +23,8 @@ export interface AdmissionSettings {
   enabled: boolean;
   /** Calls worked on at once; more wait in a first-come queue in front of them. */
   concurrency: number;
+  /** Most calls in that queue; absent: `concurrency` (one round). */
+  maxQueued?: number;
   /** Longest predicted wait in that queue before a call is refused, whatever its deadline. */
   maxQueueMs: number;
 }
@@ -60,6 +62,10 @@ export class AdmissionController {
     private readonly configPath: string,
   ) {}
 
+  private get maxQueued(): number {
+    return this.settings.maxQueued ?? this.settings.concurrency;
+  }
+
   /** Calls waiting for a slot. */
   get queued(): number {
     return this.queue.length;
@@ -96,15 +102,15 @@ export class AdmissionController {
     // socket), once before the answer is written; neither shows on the handler's clock.
     const finish = 2 * loopDelayMs() + wait + (known ? this.serviceMs : 0);
     const remaining = deadline - Date.now();
-    const oneRoundQueued = this.queue.length >= this.settings.concurrency;
+    const full = this.queue.length >= this.maxQueued;
     const waitsTooLong = this.settings.maxQueueMs === 0 || (known && wait > this.settings.maxQueueMs);
-    if (!oneRoundQueued && !waitsTooLong && finish <= remaining) return undefined;
+    if (!full && !waitsTooLong && finish <= remaining) return undefined;
     counters().refused.add(1, this.attributes);
     return new RpcError(
       status.UNAVAILABLE,
       `${this.server} overloaded: ${this.running} ${this.method} calls running and ${this.queue.length} queued, ` +
         `predicted to finish in ${Math.round(finish)} ms against ${Number.isFinite(remaining) ? `${Math.round(remaining)} ms left of the deadline` : 'no deadline'}` +
-        ` (queue at most one round of ${this.settings.concurrency} calls and ${this.settings.maxQueueMs} ms, ${this.configPath}); retry on another replica or later`,
+        ` (queue at most ${this.maxQueued} calls and ${this.settings.maxQueueMs} ms, ${this.configPath}); retry on another replica or later`,
     );
   }
 
