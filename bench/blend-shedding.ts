@@ -45,6 +45,14 @@ const withShedding = (enabled: boolean): MeshConfig => ({ ...base, admission: { 
 
 if (values.serve) {
   const running = await startAllInOne(withShedding(values.serve === 'on'));
+  // The mesh's own event-loop delay since the last ask (SIGUSR2): what a call waits before any of
+  // its handlers, the admission's refusal included, can run.
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  process.on('SIGUSR2', () => {
+    console.log(JSON.stringify({ event: 'loop', p99: loop.percentile(99) / 1e6 }));
+    loop.reset();
+  });
   console.log('{"event":"ready"}');
   process.once('SIGTERM', () => void running.stop().then(() => process.exit(0)));
   await new Promise(() => {});
@@ -118,7 +126,13 @@ async function closedLoop(blender: BlenderClient, concurrency: number, durationS
 }
 
 /** The mesh in a child process, with shedding on or off, for the length of `work`. */
-async function withMesh<T>(shedding: boolean, work: (blender: BlenderClient) => Promise<T>): Promise<T> {
+/** The mesh child's event-loop delay p99 (ms) since the last call of it. */
+type MeshLoop = () => Promise<number>;
+
+async function withMesh<T>(
+  shedding: boolean,
+  work: (blender: BlenderClient, meshLoop: MeshLoop) => Promise<T>,
+): Promise<T> {
   const args = [
     '--import',
     'tsx',
@@ -131,15 +145,23 @@ async function withMesh<T>(shedding: boolean, work: (blender: BlenderClient) => 
   if (values['generator-threads'] !== undefined) args.push('--generator-threads', values['generator-threads']);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let onLoop = (_p99: number) => {};
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the mesh exited with code ${code} before it was ready`)));
-    createInterface({ input: child.stdout! }).on('line', (line) =>
-      line.includes('"ready"') ? resolve() : console.log(`[mesh] ${line}`),
-    );
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.includes('"ready"')) resolve();
+      else if (line.includes('"loop"')) onLoop(JSON.parse(line).p99);
+      else console.log(`[mesh] ${line}`);
+    });
   });
+  const meshLoop: MeshLoop = () =>
+    new Promise((resolve) => {
+      onLoop = resolve;
+      child.kill('SIGUSR2');
+    });
   const blender = connect(BlenderClient, addressOf(base, base.services.blender), { inProcess: false });
   try {
-    return await work(blender);
+    return await work(blender, meshLoop);
   } finally {
     blender.close();
     child.kill('SIGTERM');
@@ -160,10 +182,12 @@ interface Window {
   p99: number;
   degradedShare: number;
   clientLoopP99: number;
+  meshLoopP99: number;
 }
 
 function summarize(
   { samples, clientLoopP99 }: { samples: Sample[]; clientLoopP99: number },
+  meshLoopP99: number,
   rate: number,
   capacity: number,
 ): Window {
@@ -190,6 +214,7 @@ function summarize(
     ),
     degradedShare: served.filter((s) => s.degraded).length / Math.max(1, served.length),
     clientLoopP99,
+    meshLoopP99,
   };
 }
 
@@ -206,10 +231,12 @@ const results = new Map<string, Window[]>();
 const key = (shedding: boolean, load: number) => `${shedding ? 'on' : 'off'}|${load}`;
 for (let run = 0; run < runs; run++) {
   for (const shedding of run % 2 === 0 ? [true, false] : [false, true]) {
-    await withMesh(shedding, async (blender) => {
+    await withMesh(shedding, async (blender, meshLoop) => {
       await openLoop(blender, capacity * 0.5, 5); // warm-up, not counted
       for (const load of LOADS) {
-        const w = summarize(await openLoop(blender, capacity * load, seconds), capacity * load, capacity);
+        await meshLoop(); // from here
+        const offered = await openLoop(blender, capacity * load, seconds);
+        const w = summarize(offered, await meshLoop(), capacity * load, capacity);
         console.log(`run ${run + 1}/${runs}, shedding ${shedding ? 'on' : 'off'}, ${load}× capacity:`, w);
         results.set(key(shedding, load), [...(results.get(key(shedding, load)) ?? []), w]);
       }
@@ -235,6 +262,7 @@ const rows = LOADS.flatMap((load) =>
       ms(m(ws, 'p50')),
       ms(m(ws, 'p99')),
       pct(m(ws, 'degradedShare')),
+      ms(m(ws, 'meshLoopP99')),
       ms(m(ws, 'clientLoopP99')),
     ];
   }),
@@ -257,12 +285,13 @@ const body = [
       'served p50 ms',
       'served p99 ms',
       'served degraded',
+      'mesh loop delay p99 ms',
       'client loop delay p99 ms',
     ],
     rows,
   ),
   '',
-  'Served: answered OK within the deadline. Refused: UNAVAILABLE "overloaded" from the admission controller. Late or failed: DEADLINE_EXCEEDED at the caller, or any other error. Degraded: a served Blend with any enabled source not OK (late, refused or failed generators are dropped, the page is still served). Client loop delay: the event-loop delay of the benchmark process itself, p99, while it offered the load (a late client would make the mesh look late).',
+  'Served: answered OK within the deadline. Refused: UNAVAILABLE "overloaded" from the admission controller. Late or failed: DEADLINE_EXCEEDED at the caller, or any other error. Degraded: a served Blend with any enabled source not OK (late, refused or failed generators are dropped, the page is still served). Loop delay: the event-loop delay, p99, while the load was offered, of the main thread of the mesh (a call, its refusal included, waits about that long before any handler runs) and of the benchmark process itself (a late client would make the mesh look late).',
 ].join('\n');
 if (values.doc)
   writeSection(
