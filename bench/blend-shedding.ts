@@ -1,11 +1,12 @@
 // Overload protection, measured (issue 15, item 6): an open loop at 0.7× and at 2× the mesh's
 // capacity, with shedding on and off (mesh config `admission.enabled`) side by side in one run.
-//   node --import tsx bench/blend-shedding.ts [--generator-threads 0] [--seconds 20] [--runs 3] [--deadline-ms 500] [--capacity N] [--doc]
+//   node --import tsx bench/blend-shedding.ts [--generator-threads 0] [--seconds 20] [--runs 3] [--deadline-ms 500] [--capacity N | --capacity-per-run] [--doc]
 // The mesh runs all-in-one in a child process, as `feedloom up` would; this process is the feed
 // service calling it, so the client's own work does not share the mesh's saturated thread.
 // Capacity: Blends/s of a closed loop at concurrency 4 with shedding off, measured first in the same
-// run (or given with --capacity). Each run starts the mesh once per mode (the order alternates
-// between runs), warms it up, then offers 0.7× capacity, then 2×, each for --seconds. Every Blend
+// run (or given with --capacity, or measured again before each run with --capacity-per-run, for a
+// machine whose load changes by the minute). Each run starts the mesh once per mode (the order
+// alternates between runs), warms it up, then offers 0.7× capacity, then 2×, each for --seconds. Every Blend
 // carries the caller's deadline (--deadline-ms): served means answered OK within it.
 import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'deadline-ms': { type: 'string', default: '500' },
     'capacity-seconds': { type: 'string', default: '15' },
     capacity: { type: 'string' },
+    'capacity-per-run': { type: 'boolean', default: false },
     doc: { type: 'boolean', default: false },
     section: { type: 'string' },
     // Internal: serve the mesh in this process with shedding on or off (the child of a run).
@@ -218,18 +220,25 @@ function summarize(
   };
 }
 
-let capacity = Number(values.capacity ?? Number.NaN);
-if (!(capacity > 0)) {
-  capacity = await withMesh(false, async (blender) => {
+const measureCapacity = () =>
+  withMesh(false, async (blender) => {
     await closedLoop(blender, 4, 5); // warm-up
     return closedLoop(blender, 4, Number(values['capacity-seconds']));
   });
-}
-console.log(`capacity: ${capacity.toFixed(1)} Blends/s (closed loop, 4 callers, shedding off)`);
+const perRun = values['capacity-per-run'] && !values.capacity;
+let capacity = Number(values.capacity ?? Number.NaN);
+if (!(capacity > 0) && !perRun) capacity = await measureCapacity();
+const capacities: number[] = [];
 
 const results = new Map<string, Window[]>();
 const key = (shedding: boolean, load: number) => `${shedding ? 'on' : 'off'}|${load}`;
 for (let run = 0; run < runs; run++) {
+  // On a machine whose load changes by the minute, a capacity measured just before its run.
+  if (perRun) capacity = await measureCapacity();
+  capacities.push(capacity);
+  console.log(
+    `run ${run + 1}/${runs}: capacity ${capacity.toFixed(1)} Blends/s (closed loop, 4 callers, shedding off)`,
+  );
   for (const shedding of run % 2 === 0 ? [true, false] : [false, true]) {
     await withMesh(shedding, async (blender, meshLoop) => {
       await openLoop(blender, capacity * 0.5, 5); // warm-up, not counted
@@ -268,9 +277,9 @@ const rows = LOADS.flatMap((load) =>
   }),
 );
 const threads = base.generatorThreads;
-const command = `${transportEnv}node --import tsx bench/blend-shedding.ts${values.config !== 'config/mesh.json' ? ` --config ${values.config}` : ''}${values['generator-threads'] !== undefined ? ` --generator-threads ${threads}` : ''} --seconds ${seconds} --runs ${runs} --deadline-ms ${deadlineMs}${values.capacity ? ` --capacity ${values.capacity}` : ''} --doc${values.section ? ` --section ${values.section}` : ''}`;
+const command = `${transportEnv}node --import tsx bench/blend-shedding.ts${values.config !== 'config/mesh.json' ? ` --config ${values.config}` : ''}${values['generator-threads'] !== undefined ? ` --generator-threads ${threads}` : ''} --seconds ${seconds} --runs ${runs} --deadline-ms ${deadlineMs}${values.capacity ? ` --capacity ${values.capacity}` : ''}${perRun ? ' --capacity-per-run' : ''} --doc${values.section ? ` --section ${values.section}` : ''}`;
 const body = [
-  `All-in-one (${base.generators.filter((g) => g.enabled).length} generators, ${base.services.ranker ? 'ranker on' : 'no ranker'}, world \`${base.world.preset}\`, generatorThreads ${threads}), in a child process; the load client in the benchmark's process, calling over loopback gRPC. Capacity ${capacity.toFixed(1)} Blends/s: a closed loop of 4 callers with shedding off, measured first in this run. Then, per run and per mode (the mesh restarted with \`admission.enabled\` on or off, the order alternating), open loop at 0.7× and 2× that rate for ${seconds} s each; every Blend with a ${deadlineMs} ms deadline. Medians of ${runs} runs; admission settings: Blend ${base.admission.blend.concurrency} at once, queue ≤ ${base.admission.blend.maxQueued ?? base.admission.blend.concurrency} calls and ${base.admission.blend.maxQueueMs} ms; Generate ${base.admission.generate.concurrency} at once, queue ≤ ${base.admission.generate.maxQueued ?? base.admission.generate.concurrency} calls and ${base.admission.generate.maxQueueMs} ms.`,
+  `All-in-one (${base.generators.filter((g) => g.enabled).length} generators, ${base.services.ranker ? 'ranker on' : 'no ranker'}, world \`${base.world.preset}\`, generatorThreads ${threads}), in a child process; the load client in the benchmark's process, calling over loopback gRPC. Capacity ${perRun ? `measured before each run (${capacities.map((c) => c.toFixed(1)).join(', ')} Blends/s)` : `${capacity.toFixed(1)} Blends/s, measured first in this run`}: a closed loop of 4 callers with shedding off. Then, per run and per mode (the mesh restarted with \`admission.enabled\` on or off, the order alternating), open loop at 0.7× and 2× that rate for ${seconds} s each; every Blend with a ${deadlineMs} ms deadline. Medians of ${runs} runs; admission settings: Blend ${base.admission.blend.concurrency} at once, queue ≤ ${base.admission.blend.maxQueued ?? base.admission.blend.concurrency} calls and ${base.admission.blend.maxQueueMs} ms; Generate ${base.admission.generate.concurrency} at once, queue ≤ ${base.admission.generate.maxQueued ?? base.admission.generate.concurrency} calls and ${base.admission.generate.maxQueueMs} ms.`,
   '',
   table(
     [
