@@ -93,8 +93,8 @@ async function armConfig(dir: string, retrain: boolean): Promise<string> {
   for (const g of raw.generators) g.deadlineMs = 2_000;
   raw.admission = {
     ...raw.admission,
-    blend: { ...raw.admission.blend, maxQueueMs: 60_000 },
-    generate: { ...raw.admission.generate, maxQueueMs: 60_000 },
+    blend: { ...raw.admission.blend, maxQueueMs: 60_000, maxQueued: 10_000 },
+    generate: { ...raw.admission.generate, maxQueueMs: 60_000, maxQueued: 10_000 },
   };
   const path = join(dir, 'mesh.json');
   writeFileSync(path, JSON.stringify(raw, null, 2));

@@ -5,11 +5,13 @@
 //
 // Admitted calls run at most `concurrency` at a time; the others wait in a first-come queue, so a
 // call's wait is predictable: a slot frees every serviceMs / concurrency on average (serviceMs: the
-// recent time of one call once started). A call arriving now is predicted to finish after
-//   2 × event-loop delay (before its handler ran, and before its answer is written)
-//   + its wait in the queue + serviceMs,
-// and, when it must wait, is refused if that passes its caller's deadline, or if its wait would pass
-// maxQueueMs (the server's own bound, for callers with long or no deadlines).
+// recent time of one call once started). A call that finds every slot taken is refused when
+//   - the queue is full: maxQueued calls, by default one round (`concurrency` calls), since a
+//     longer queue adds only latency: the slots are never idle while one round waits (the queue is
+//     bounded by what the slots serve, not by the callers' deadlines);
+//   - or its predicted wait passes maxQueueMs (the server's own bound, in time);
+//   - or its predicted finish passes its caller's deadline: 2 × event-loop delay (before its
+//     handler ran, and before its answer is written) + its wait + serviceMs.
 import { status } from '@grpc/grpc-js';
 import type { ObservableResult } from '@opentelemetry/api';
 import { RpcError } from './errors.js';
@@ -21,6 +23,8 @@ export interface AdmissionSettings {
   enabled: boolean;
   /** Calls worked on at once; more wait in a first-come queue in front of them. */
   concurrency: number;
+  /** Most calls in that queue; absent: `concurrency` (one round). */
+  maxQueued?: number;
   /** Longest predicted wait in that queue before a call is refused, whatever its deadline. */
   maxQueueMs: number;
 }
@@ -58,6 +62,10 @@ export class AdmissionController {
     private readonly configPath: string,
   ) {}
 
+  private get maxQueued(): number {
+    return this.settings.maxQueued ?? this.settings.concurrency;
+  }
+
   /** Calls waiting for a slot. */
   get queued(): number {
     return this.queue.length;
@@ -74,35 +82,36 @@ export class AdmissionController {
    * caller's, in epoch ms (Infinity when it set none).
    */
   admit(deadline: number): Admitted | RpcError {
+    const refused = this.refusal(deadline);
+    if (refused) return refused;
+    counters().admitted.add(1, this.attributes);
+    return this.settings.enabled ? this.slot() : this.unlimited();
+  }
+
+  /**
+   * The UNAVAILABLE error for a call arriving now that must be refused (counted as refused), else
+   * undefined and nothing changes: what the server asks before it reads the call's message.
+   */
+  refusal(deadline: number): RpcError | undefined {
     register(this);
-    if (!this.settings.enabled) {
-      counters().admitted.add(1, this.attributes);
-      return this.unlimited();
-    }
-    const slotFree = this.running < this.settings.concurrency;
+    // A call that finds a slot free always runs: its own deadline governs it, and serviceMs is only a mean.
+    if (!this.settings.enabled || this.running < this.settings.concurrency) return undefined;
     const known = Number.isFinite(this.serviceMs);
     const wait = this.predictedWaitMs();
     // The main thread's loop delay twice: once before the handler ran (the bytes waited in the
     // socket), once before the answer is written; neither shows on the handler's clock.
     const finish = 2 * loopDelayMs() + wait + (known ? this.serviceMs : 0);
     const remaining = deadline - Date.now();
-    // A call that finds a slot free always runs: its own deadline governs it, and serviceMs is only
-    // a mean. One that must wait is refused when the wait would be too long or make it late. Until
-    // one call has finished nothing is known of the service time: queue at most one round then.
-    const queuesTooLong = known
-      ? wait > this.settings.maxQueueMs
-      : this.settings.maxQueueMs === 0 || this.queue.length >= this.settings.concurrency;
-    if (!slotFree && (queuesTooLong || finish > remaining)) {
-      counters().refused.add(1, this.attributes);
-      return new RpcError(
-        status.UNAVAILABLE,
-        `${this.server} overloaded: ${this.running} ${this.method} calls running and ${this.queue.length} queued, ` +
-          `predicted to finish in ${Math.round(finish)} ms against ${Number.isFinite(remaining) ? `${Math.round(remaining)} ms left of the deadline` : 'no deadline'}` +
-          ` (queue at most ${this.settings.maxQueueMs} ms, ${this.configPath}); retry on another replica or later`,
-      );
-    }
-    counters().admitted.add(1, this.attributes);
-    return this.slot();
+    const full = this.queue.length >= this.maxQueued;
+    const waitsTooLong = this.settings.maxQueueMs === 0 || (known && wait > this.settings.maxQueueMs);
+    if (!full && !waitsTooLong && finish <= remaining) return undefined;
+    counters().refused.add(1, this.attributes);
+    return new RpcError(
+      status.UNAVAILABLE,
+      `${this.server} overloaded: ${this.running} ${this.method} calls running and ${this.queue.length} queued, ` +
+        `predicted to finish in ${Math.round(finish)} ms against ${Number.isFinite(remaining) ? `${Math.round(remaining)} ms left of the deadline` : 'no deadline'}` +
+        ` (queue at most ${this.maxQueued} calls and ${this.settings.maxQueueMs} ms, ${this.configPath}); retry on another replica or later`,
+    );
   }
 
   /** Stops reporting this controller's gauges (its server stopped). */

@@ -19,6 +19,8 @@ import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './teleme
 import type { AdmissionController } from './admission.js';
 import { bearerOf, operationRefusal, type TokenSet } from './credentials.js';
 import { serverCredentialsOf, type TlsConfig } from './tls.js';
+import { callDeadline } from './call-deadline.js';
+import { earlyRefusal } from './early-refusal.js';
 import { DEFAULT_SERVER_LIMITS, serverChannelOptions, type ServerLimits } from '../config/server-limits.js';
 
 /** What a handler knows about its call besides the request. */
@@ -186,10 +188,24 @@ async function listen(
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const limits = options.limits ?? DEFAULT_SERVER_LIMITS;
   const tokens = options.security?.tokens ?? { digests: [] };
+  // Admission-controlled methods by path: refused at their headers when overloaded (early-refusal.ts).
+  const admitted = new Map<string, AdmissionController>();
+  for (const binding of services)
+    for (const [method, shape] of Object.entries(binding.definition)) {
+      const controller = options.admission?.[method];
+      if (controller) admitted.set(shape.path, controller);
+    }
   const server = new Server({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
     ...serverChannelOptions(limits),
+    ...(admitted.size > 0 && {
+      interceptors: [
+        earlyRefusal(admitted, limits.maxDeadlineMs, (path, code, started) =>
+          recordDuration(options.name, path, code, started),
+        ),
+      ],
+    }),
   });
   const serviceNames: string[] = [];
   const localMethods = new Map<string, LocalMethod>();
@@ -288,6 +304,18 @@ const rpcDuration = () =>
   });
 let durationHistogram: ReturnType<typeof rpcDuration> | undefined;
 
+function recordDuration(serverName: string, path: string, code: status, started: number): void {
+  const [, service, method] = path.split('/');
+  durationHistogram ??= rpcDuration();
+  durationHistogram.record(performance.now() - started, {
+    'rpc.system': 'grpc',
+    'rpc.service': service,
+    'rpc.method': method,
+    'rpc.grpc.status_code': code,
+    'feedloom.server': serverName,
+  });
+}
+
 function wrapUnary(
   serverName: string,
   path: string,
@@ -297,24 +325,11 @@ function wrapUnary(
   access: { operation?: (request: any) => boolean; tokens: TokenSet },
 ) {
   const [, service, method] = path.split('/');
-  const record = (started: number, code: status) => {
-    durationHistogram ??= rpcDuration();
-    durationHistogram.record(performance.now() - started, {
-      'rpc.system': 'grpc',
-      'rpc.service': service,
-      'rpc.method': method,
-      'rpc.grpc.status_code': code,
-      'feedloom.server': serverName,
-    });
-  };
+  const record = (started: number, code: status) => recordDuration(serverName, path, code, started);
   return (call: ServerUnaryCall<any, unknown>, callback: sendUnaryData<unknown>) => {
     const started = performance.now();
-    const rawDeadline = call.getDeadline();
     // No call runs longer than the server allows, whatever deadline (or none) the caller set.
-    const deadline = Math.min(
-      rawDeadline instanceof Date ? rawDeadline.getTime() : Number(rawDeadline),
-      Date.now() + maxDeadlineMs,
-    );
+    const deadline = callDeadline(call.getDeadline(), maxDeadlineMs);
     // An operation without the admin or mesh token is refused before it costs anything.
     const refusal = access.operation?.(call.request)
       ? operationRefusal(bearerOf(call.metadata), access.tokens, path)

@@ -77,7 +77,15 @@ const admissionOf = (defaults: { concurrency: number; maxQueueMs: number }) =>
     .object({
       /** Calls worked on at once; more wait in a first-come queue in front of them. */
       concurrency: z.number().int().min(1).max(10_000).default(defaults.concurrency),
-      /** Longest predicted wait in that queue before a call is refused, whatever its caller's deadline. */
+      /**
+       * Most calls waiting in that queue; unset: `concurrency` (one round; a longer queue adds
+       * latency, not throughput). Raise it for callers that would rather wait than be refused.
+       */
+      maxQueued: z.number().int().min(0).max(100_000).optional(),
+      /**
+       * Longest predicted wait in that queue before a call is refused, whatever its caller's
+       * deadline: keep it well under the callers' deadlines, so an admitted call has time to run.
+       */
       maxQueueMs: z.number().int().min(0).max(60_000).default(defaults.maxQueueMs),
     })
     .strict()
@@ -92,9 +100,15 @@ const admission = z
   .object({
     /** Off: every call is admitted and runs beside the others (for benchmarks: shedding off). */
     enabled: z.boolean().default(true),
-    /** The blender's Blend. */
-    blend: admissionOf({ concurrency: 4, maxQueueMs: 500 }),
-    /** Every generator's Generate (each generator server its own queue). */
+    /**
+     * The blender's Blend: about one per core its work uses (the main thread and the generator
+     * worker), queued at most 150 ms (a feed deadline is about 500 ms).
+     */
+    blend: admissionOf({ concurrency: 2, maxQueueMs: 150 }),
+    /**
+     * Every generator's Generate (each generator server its own queue). With at least as many slots
+     * as `blend` admits Blends, a blender's own fan-out never waits here: its Blends are bounded.
+     */
     generate: admissionOf({ concurrency: 4, maxQueueMs: 50 }),
   })
   .strict()
