@@ -11,12 +11,11 @@ import { parseArgs } from 'node:util';
 import { loadMeshConfig, parseMeshConfig } from '../libs/config/mesh.js';
 import { startProcesses } from '../services/ops/mesh/run.js';
 import {
-  rssGrowth,
   runHostileSoak,
-  sampleRss,
   SOAK_MAX_IDS,
   soakMesh,
   soakTargets,
+  soakWithMemory,
 } from '../services/ops/soak/hostile-clients.js';
 import { preparedWorldUsers, table, writeSection } from './lib.js';
 
@@ -50,14 +49,13 @@ try {
   try {
     const targets = soakTargets(running.addresses);
     const pids = new Map([...running.children].map(([name, child]) => [name, child.pid!] as const));
-    const warmSampler = sampleRss(pids);
-    const warm = await runHostileSoak(targets, { seconds: 20, blendRate: rate, users });
-    const warmReadings = warmSampler.stop();
-    let last = sampleRss(pids);
-    const lastWindow = setTimeout(() => (last.stop(), (last = sampleRss(pids))), (seconds - 10) * 1000);
-    const report = await runHostileSoak(targets, { seconds, blendRate: rate, users });
-    clearTimeout(lastWindow);
-    const growth = rssGrowth(warmReadings, last.stop());
+    const { warm, report, growth } = await soakWithMemory(targets, pids, {
+      seconds,
+      blendRate: rate,
+      users,
+      warmSeconds: 20,
+      lastSeconds: 10,
+    });
     const rows = growth.map((g) => {
       const child = running.children.get(g.process)!;
       const exited = child.exitCode ?? child.signalCode;

@@ -10,14 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlenderClient } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { startProcesses } from '../services/ops/mesh/run.js';
-import {
-  rssGrowth,
-  runHostileSoak,
-  sampleRss,
-  SOAK_MAX_IDS,
-  soakMesh,
-  soakTargets,
-} from '../services/ops/soak/hostile-clients.js';
+import { SOAK_MAX_IDS, soakMesh, soakTargets, soakWithMemory } from '../services/ops/soak/hostile-clients.js';
 import { activeUsers } from './fixtures/events.js';
 import { blendUntil, spreadPorts, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
@@ -67,17 +60,14 @@ describe('hostile clients, while Blends flow', () => {
     // median of its readings over the soak's last 5 s.
     const targets = soakTargets(mesh.addresses);
     const pids = new Map([...mesh.children].map(([name, child]) => [name, child.pid!] as const));
-    const warm = sampleRss(pids);
-    await runHostileSoak(targets, { seconds: 20, blendRate: 5, blendDeadlineMs: 30_000, users });
-    const warmReadings = warm.stop();
-    let last = sampleRss(pids);
-    const lastWindow = setTimeout(() => (last.stop(), (last = sampleRss(pids))), 15_000);
-
-    const report = await runHostileSoak(targets, { seconds: 20, blendRate: 5, blendDeadlineMs: 30_000, users });
-    clearTimeout(lastWindow);
-    const after = last.stop();
-
-    const rows = rssGrowth(warmReadings, after);
+    const { report, growth: rows } = await soakWithMemory(targets, pids, {
+      seconds: 20,
+      blendRate: 5,
+      blendDeadlineMs: 30_000,
+      users,
+      warmSeconds: 20,
+      lastSeconds: 5,
+    });
     console.log(JSON.stringify({ blends: report.blends, attacks: report.attacks, rss: rows }, null, 1));
     expect(report.blends.sent).toBeGreaterThan(80);
     expect(report.blends.withItems).toBe(report.blends.sent);

@@ -340,3 +340,26 @@ export function rssGrowth(
     return { process, startMb: Math.max(...mb), endMb: end.length ? end[Math.floor(end.length / 2)] : Number.NaN };
   });
 }
+
+/**
+ * The soak as measured: a warm-up round of the same soak, then the soak, with each process's RSS
+ * sampled throughout; growth compares the warm-up's highest reading with the median of the soak's
+ * last `lastSeconds` (rssGrowth).
+ */
+export async function soakWithMemory(
+  targets: SoakTargets,
+  pids: ReadonlyMap<string, number>,
+  options: SoakOptions & { warmSeconds: number; lastSeconds: number },
+): Promise<{ warm: SoakReport; report: SoakReport; growth: ReturnType<typeof rssGrowth> }> {
+  const warmSampler = sampleRss(pids);
+  const warm = await runHostileSoak(targets, { ...options, seconds: options.warmSeconds });
+  const warmReadings = warmSampler.stop();
+  let last = sampleRss(pids);
+  const lastWindow = setTimeout(
+    () => (last.stop(), (last = sampleRss(pids))),
+    Math.max(0, options.seconds - options.lastSeconds) * 1000,
+  );
+  const report = await runHostileSoak(targets, options);
+  clearTimeout(lastWindow);
+  return { warm, report, growth: rssGrowth(warmReadings, last.stop()) };
+}
