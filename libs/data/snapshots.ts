@@ -92,6 +92,14 @@ export async function currentSnapshotVersion(root: string, name: string): Promis
   }
 }
 
+/** The data cut-off of the version a snapshot serves, or undefined when it has none (or no version). */
+export async function currentSnapshotAsOfMs(root: string, name: string): Promise<number | undefined> {
+  const version = await currentSnapshotVersion(root, name);
+  if (version === undefined) return undefined;
+  const manifest = await readJsonFile<SnapshotManifest>(path.join(root, name, version, 'manifest.json'));
+  return manifest.asOfMs ?? undefined;
+}
+
 /** Reads a snapshot: by contract (rows typed from it), or by name. */
 export async function readSnapshot<C extends SnapshotContract>(
   root: string,

@@ -11,7 +11,7 @@ import { creatorItems } from './jobs/creator_items.js';
 import { BATCH_JOBS } from './jobs/index.js';
 import { itemMeta } from './jobs/item_meta.js';
 import { popularity as popularityJob } from './jobs/popularity.js';
-import { runBatchJobs } from './run.js';
+import { eventLogEndMs, runBatchJobs, staleBatchJobs } from './run.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'feedloom-batch-'));
 const worldDir = path.join(tmp, 'world');
@@ -177,6 +177,30 @@ describe('runBatchJobs on a tiny world', () => {
     expect(liveSave?.score).toBeCloseTo(expected, 9);
     const cooc = (await readSnapshot(snapshots, cooccurrence)).rows;
     expect(cooc.find((r) => r.item_id === a)?.neighbors).toEqual([{ item_id: b, score: 1 }]);
+  });
+
+  it('knows when the snapshots already cover the log, and when a live event makes them stale', async () => {
+    const copy = path.join(tmp, 'stale-world');
+    fs.cpSync(worldDir, copy, { recursive: true });
+    const snapshots = worldPaths(copy).snapshots;
+    await runBatchJobs({ worldDir: copy, only: ['popularity'] });
+    // Only popularity was rebuilt up to the log's end by this call; the rest were built by the first test, also to the end.
+    expect(await staleBatchJobs(snapshots, await eventLogEndMs(copy))).toEqual([]);
+    const t = endMs + 60_000;
+    const liveDir = path.join(worldPaths(copy).live, `day=${new Date(t).toISOString().slice(0, 10)}`);
+    fs.mkdirSync(liveDir, { recursive: true });
+    const line = {
+      user_id: 'u1',
+      item_id: 'i1',
+      action: 'click',
+      time_ms: t,
+      board_id: null,
+      source: 'x',
+      request_id: 'r',
+      seq: 0,
+    };
+    fs.writeFileSync(path.join(liveDir, 'events-test.jsonl'), JSON.stringify(line) + '\n');
+    expect(await staleBatchJobs(snapshots, await eventLogEndMs(copy))).toEqual(BATCH_JOBS.map((j) => j.name));
   });
 
   it('names unknown jobs', async () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { issueLines } from '../../config/mesh.js';
 import { eventsView, newestEventMs, openDuck, queryRows, sqlString } from '../duck.js';
-import { publishSnapshot } from '../snapshots.js';
+import { currentSnapshotAsOfMs, publishSnapshot } from '../snapshots.js';
 import { DAY_MS, readWorldManifest, worldPaths } from '../world.js';
 import { isComputedJob, type BatchJob, type BatchParams, type ComputedBatchJob, type SqlBatchJob } from './job.js';
 import { BATCH_JOBS } from './jobs/index.js';
@@ -89,6 +89,17 @@ export async function eventLogEndMs(worldDir: string): Promise<number> {
   } finally {
     duck.close();
   }
+}
+
+/**
+ * The batch jobs whose served snapshot does not yet cover the events before asOfMs: the ones a run
+ * would change. None right after `up` prepared the world, or while no event was logged since.
+ */
+export async function staleBatchJobs(snapshotsDir: string, asOfMs: number): Promise<string[]> {
+  const stale: string[] = [];
+  for (const job of BATCH_JOBS)
+    if (((await currentSnapshotAsOfMs(snapshotsDir, job.name)) ?? -Infinity) < asOfMs) stale.push(job.name);
+  return stale;
 }
 
 /** A job's rows, ready to be written into a snapshot's folder. */

@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parseInterval } from '../../../libs/config/interval.js';
 import { snapshotsDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
-import { eventLogEndMs, runBatchJobs } from '../../../libs/data/batch/run.js';
+import { eventLogEndMs, runBatchJobs, staleBatchJobs } from '../../../libs/data/batch/run.js';
 import { compactLiveLog } from '../../../libs/data/live-compaction.js';
 import { LockHeldError } from '../../../libs/registry/fs-atomic.js';
 import { runCycle } from '../../offline/retrain/cycle.js';
@@ -44,9 +44,13 @@ export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
       everyMs: every(schedule.batch.every),
       async run(log) {
         const asOfMs = await eventLogEndMs(worldDir);
+        const snapshotsDir = snapshotsDirOf(mesh);
+        // Nothing logged since the snapshots were built (`up` has just built them): no work to compete with serving.
+        if ((await staleBatchJobs(snapshotsDir, asOfMs)).length === 0)
+          return `snapshots already cover events up to ${new Date(asOfMs).toISOString()}; nothing to do`;
         const results = await runBatchJobs({
           worldDir,
-          snapshotsDir: snapshotsDirOf(mesh),
+          snapshotsDir,
           asOfMs,
           settings: mesh.batch,
           log,
