@@ -14,6 +14,7 @@ import { HealthState, ServingStatus } from './health.js';
 import { addReflection } from './reflection.js';
 import { registerLocalServer, type LocalMethod } from './in-process.js';
 import { RpcError, codeOf, invalidArgument } from './errors.js';
+import { withoutAbsolutePaths } from './public-paths.js';
 import { idProblem } from './validate.js';
 import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
 import type { AdmissionController } from './admission.js';
@@ -421,10 +422,10 @@ function requestIdOf(metadata: Metadata): string {
 
 /** Callers get a status and a message to act on, never a stack trace; unexpected errors are logged here. */
 function publicMessage(serverName: string, path: string, requestId: string, err: unknown): string {
-  if (err instanceof RpcError) return err.message;
+  if (err instanceof RpcError) return withoutAbsolutePaths(err.message);
   const code = codeOf(err);
   const message = (err as Error)?.message ?? String(err);
-  if (code !== status.UNKNOWN) return message;
+  if (code !== status.UNKNOWN) return withoutAbsolutePaths(message);
   console.error(`[${serverName}] ${path} request ${requestId} failed:`, err);
   return `internal error in ${path} (request id ${requestId}); see the ${serverName} log`;
 }

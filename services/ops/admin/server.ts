@@ -13,6 +13,7 @@ import { StatusCollector, type CollectorOptions } from './collect.js';
 import { renderBody, renderPage } from './page.js';
 import { mayViewStatus } from './page-auth.js';
 import { serverSecurityOf } from '../../../libs/bootstrap/mesh-security.js';
+import { withoutAbsolutePaths, withoutAbsolutePathsDeep } from '../../../libs/bootstrap/public-paths.js';
 
 export interface AdminOptions extends CollectorOptions {
   /** 0 picks a free port. */
@@ -60,6 +61,8 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 export async function startAdmin(mesh: MeshConfig, options: AdminOptions): Promise<RunningAdmin> {
   const security = serverSecurityOf(mesh);
   const collector = new StatusCollector(mesh, options);
+  // What the page shows leaves the host: no absolute paths in it.
+  const status = async () => withoutAbsolutePathsDeep(await collector.snapshot());
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://admin').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET is served here\n');
@@ -70,11 +73,11 @@ export async function startAdmin(mesh: MeshConfig, options: AdminOptions): Promi
     switch (path) {
       case '/':
       case '/index.html':
-        return send(res, 200, 'text/html', renderPage(await collector.snapshot()));
+        return send(res, 200, 'text/html', renderPage(await status()));
       case '/fragment':
-        return send(res, 200, 'text/html', renderBody(await collector.snapshot()));
+        return send(res, 200, 'text/html', renderBody(await status()));
       case '/status.json':
-        return send(res, 200, 'application/json', `${JSON.stringify(await collector.snapshot(), null, 2)}\n`);
+        return send(res, 200, 'application/json', `${JSON.stringify(await status(), null, 2)}\n`);
       case '/healthz':
         return send(res, 200, 'text/plain', 'ok\n');
       default:
@@ -84,7 +87,8 @@ export async function startAdmin(mesh: MeshConfig, options: AdminOptions): Promi
   const listener: RequestListener = (req, res) => {
     handle(req, res).catch((err) => {
       console.error('[admin] cannot build the status page:', err);
-      if (!res.headersSent) send(res, 500, 'text/plain', `cannot build the status page: ${(err as Error).message}\n`);
+      if (!res.headersSent)
+        send(res, 500, 'text/plain', `cannot build the status page: ${withoutAbsolutePaths((err as Error).message)}\n`);
       else res.end();
     });
   };
