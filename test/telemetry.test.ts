@@ -2,8 +2,10 @@
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlenderClient } from '../generated/feedloom/v1/blender.js';
+import { context as otelContext, trace } from '@opentelemetry/api';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
-import { startTelemetry, type Telemetry } from '../libs/bootstrap/telemetry.js';
+import { meshChannelOf } from '../libs/bootstrap/mesh-security.js';
+import { startTelemetry, tracer, type Telemetry } from '../libs/bootstrap/telemetry.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
@@ -17,6 +19,7 @@ describe('telemetry across the mesh', () => {
   let blender: BlenderClient;
   let generators: string[];
   let user: string;
+  let config: ReturnType<typeof testMeshConfig>['mesh'];
 
   beforeAll(async () => {
     telemetry = startTelemetry({
@@ -25,7 +28,7 @@ describe('telemetry across the mesh', () => {
       prometheus: { host: '127.0.0.1', port: metricsPort },
     });
     const world = await testWorld();
-    const { mesh: config } = testMeshConfig(world);
+    ({ mesh: config } = testMeshConfig(world));
     generators = config.generators.map((g) => g.name);
     mesh = await startAllInOne(config, { ephemeralPorts: true });
     blender = connect(BlenderClient, mesh.addresses.get('blender')!);
@@ -76,6 +79,33 @@ describe('telemetry across the mesh', () => {
     const fanOut = inTrace.find((s) => s.name === 'blend.fan_out')!;
     for (const call of inTrace.filter((s) => s.name === 'client generate'))
       expect(call.parentSpanContext?.spanId).toBe(fanOut.spanContext().spanId);
+  });
+
+  it("joins the mesh's own trace context, and makes an outside caller's a link on a new trace", async () => {
+    const asMesh = connect(BlenderClient, mesh.addresses.get('blender')!, meshChannelOf(config));
+    try {
+      const blendUnder = async (client: BlenderClient) => {
+        spans.reset();
+        const outer = tracer().startSpan('caller');
+        await otelContext.with(trace.setSpan(otelContext.active(), outer), () =>
+          callUnary(client, 'blend', { userId: user, limit: 10, debug: false, requestId: '' }, { timeoutMs: 5_000 }),
+        );
+        outer.end();
+        const blend = spans.getFinishedSpans().find((s) => s.name === 'feedloom.v1.Blender/Blend')!;
+        return { sent: outer.spanContext().traceId, blend };
+      };
+      // No token: an outside caller. Its trace id is not taken; its span is linked.
+      const outside = await blendUnder(blender);
+      expect(outside.blend.spanContext().traceId).not.toBe(outside.sent);
+      expect(outside.blend.parentSpanContext).toBeUndefined();
+      expect(outside.blend.links.map((l) => l.context.traceId)).toEqual([outside.sent]);
+      // The mesh's token: the same trace.
+      const inside = await blendUnder(asMesh);
+      expect(inside.blend.spanContext().traceId).toBe(inside.sent);
+      expect(inside.blend.links).toEqual([]);
+    } finally {
+      asMesh.close();
+    }
   });
 
   it('exposes the named metrics to Prometheus', async () => {

@@ -16,7 +16,8 @@ import { registerLocalServer, type LocalMethod } from './in-process.js';
 import { RpcError, codeOf, invalidArgument } from './errors.js';
 import { withoutAbsolutePaths } from './public-paths.js';
 import { idProblem } from './validate.js';
-import { LATENCY_BUCKETS_MS, extractTraceContext, meter, tracer } from './telemetry.js';
+import { LATENCY_BUCKETS_MS, meter, tracer } from './telemetry.js';
+import { incomingTrace } from './trace-trust.js';
 import type { AdmissionController } from './admission.js';
 import { bearerOf, operationRefusal, type TokenSet } from './credentials.js';
 import { serverCredentialsOf, type TlsConfig } from './tls.js';
@@ -359,7 +360,7 @@ function wrapUnary(
         )
       : undefined;
     const requestId = requestIdOf(call.metadata);
-    const parent = extractTraceContext(call.metadata);
+    const { parent, links } = incomingTrace(call.metadata, access.tokens);
     const span = tracer().startSpan(
       path.slice(1),
       {
@@ -370,6 +371,7 @@ function wrapUnary(
           'rpc.method': method,
           'feedloom.server': serverName,
         },
+        links,
       },
       parent,
     );
