@@ -95,6 +95,20 @@ describe('mesh config', () => {
     );
   });
 
+  it('counts the admin ports and metrics endpoints as ports: a generator on one is refused', () => {
+    const onAdmin = valid();
+    // The blender's operations listen on its port + 3000, the events' metrics on its port + 1000.
+    onAdmin.generators.push({ name: 'fresh', port: 3002 }, { name: 'trending', port: 1001 });
+    expect(() => parseMeshConfig(onAdmin)).toThrow(
+      /generators\[1\]\.port: port 3002 is already used by services\.blender's admin port[\s\S]*generators\[2\]\.port: port 1001 is already used by services\.events's metrics endpoint/,
+    );
+    // An explicit admin port that lands on a service's port.
+    const explicit = { ...valid(), security: { adminPorts: { events: 3 } } };
+    expect(() => parseMeshConfig(explicit)).toThrow(
+      /security\.adminPorts\.events: port 3 is already used by generators\[0\] \(popular\)|generators\[0\]\.port: port 3 is already used by services\.events's admin port/,
+    );
+  });
+
   it('resolves the world dir against the config file and explains unreadable files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-'));
     writeFileSync(join(dir, 'mesh.json'), JSON.stringify(valid()));

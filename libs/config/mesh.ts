@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ServerLimitsSchema } from './server-limits.js';
-import { SecuritySchema, resolveSecurityPaths } from './security.js';
+import { SecuritySchema, operationsPortOf, resolveSecurityPaths } from './security.js';
 import { parseInterval } from './interval.js';
 import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
 
@@ -456,14 +456,37 @@ export const MeshConfigSchema = z
       if (other) ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `port ${p} is already used by ${other}` });
       else seen.set(String(p), owner);
     };
-    const { events, blender, ranker, viewer } = mesh.services;
-    claim(events.port, 'services.events', ['services', 'events', 'port'], events.address);
-    claim(blender.port, 'services.blender', ['services', 'blender', 'port'], blender.address);
-    if (ranker) claim(ranker.port, 'services.ranker', ['services', 'ranker', 'port'], ranker.address);
-    if (viewer) claim(viewer.port, 'services.viewer', ['services', 'viewer', 'port'], viewer.address);
-    mesh.ann?.hosts.forEach((h, i) =>
-      claim(h.port, `ann.hosts[${i}] (${h.name})`, ['ann', 'hosts', i, 'port'], h.address),
-    );
+    const { events, blender, ranker, viewer, admin } = mesh.services;
+    // Every listener a service opens on the shared host: its port, its operations (admin) port, and
+    // its metrics endpoint (port + telemetry.metricsPortOffset, one per process).
+    const listeners: { port: number; owner: string; path: (string | number)[]; address?: string; ops?: string }[] = [
+      { ...events, owner: 'services.events', path: ['services', 'events', 'port'], ops: 'events' },
+      { ...blender, owner: 'services.blender', path: ['services', 'blender', 'port'], ops: 'blender' },
+      ...(ranker ? [{ ...ranker, owner: 'services.ranker', path: ['services', 'ranker', 'port'] }] : []),
+      ...(viewer ? [{ ...viewer, owner: 'services.viewer', path: ['services', 'viewer', 'port'] }] : []),
+      ...(admin ? [{ ...admin, owner: 'services.admin', path: ['services', 'admin', 'port'] }] : []),
+      ...(mesh.ann?.hosts ?? []).map((h, i) => ({
+        ...h,
+        owner: `ann.hosts[${i}] (${h.name})`,
+        path: ['ann', 'hosts', i, 'port'],
+        ops: `ann.${h.name}`,
+      })),
+    ];
+    for (const l of listeners) claim(l.port, l.owner, l.path, l.address);
+    for (const l of listeners)
+      if (l.ops)
+        claim(
+          operationsPortOf(mesh.security, l.ops, l.port),
+          `${l.owner}'s admin port`,
+          ['security', 'adminPorts', l.ops],
+          l.address,
+        );
+    const metrics = (port: number, owner: string, address?: string) => {
+      const offset = mesh.telemetry.metricsPortOffset;
+      if (offset > 0 && port > 0)
+        claim(port + offset, `${owner}'s metrics endpoint`, ['telemetry', 'metricsPortOffset'], address);
+    };
+    for (const l of listeners) metrics(l.port, l.owner, l.address);
     const names = new Set<string>();
     mesh.generators.forEach((g, i) => {
       if (names.has(g.name))
@@ -475,6 +498,8 @@ export const MeshConfigSchema = z
       names.add(g.name);
       claim(g.port, `generators[${i}] (${g.name})`, ['generators', i, 'port'], g.address);
     });
+    // A generator's metrics endpoint after every port is claimed, so a clash names the port set by hand.
+    mesh.generators.forEach((g, i) => metrics(g.port, `generators[${i}] (${g.name})`, g.address));
   });
 
 export type MeshConfig = z.infer<typeof MeshConfigSchema>;
