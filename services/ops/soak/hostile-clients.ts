@@ -49,7 +49,8 @@ export interface SoakReport {
   attacks: Record<string, { calls: number; answers: Record<string, number> }>;
 }
 
-type Attack = { name: string; once: () => Promise<unknown> };
+/** everyMs: at most one call per this many ms (default: back to back). */
+type Attack = { name: string; once: () => Promise<unknown>; everyMs?: number };
 
 const T = (ms: number) => ({ timeoutMs: ms });
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -75,9 +76,12 @@ async function attacks(targets: SoakTargets, users: string[]): Promise<{ list: A
   const now = () => Date.now();
 
   const list: Attack[] = [
-    // A 300-character x-request-id once made every generator refuse the Blend's fan-out.
+    // A 300-character x-request-id once made every generator refuse the Blend's fan-out. Paced:
+    // back to back, these Blends are a second feed at the mesh's whole capacity, a load test that
+    // shedding answers by refusing some Blends (docs/SECURITY.md), not a test of the header.
     {
       name: 'blend with a 300-character x-request-id',
+      everyMs: 500,
       once: () =>
         callUnary(
           blender,
@@ -229,12 +233,15 @@ export async function runHostileSoak(targets: SoakTargets, options: SoakOptions)
     Array.from({ length: options.attackLoops ?? 1 }, async () => {
       const tally = (report.attacks[attack.name] ??= { calls: 0, answers: {} });
       while (Date.now() < end) {
+        const started = Date.now();
         tally.calls++;
         const answer = await attack.once().then(
           () => 'OK',
           (err) => codeName(err),
         );
         tally.answers[answer] = (tally.answers[answer] ?? 0) + 1;
+        const wait = Math.min(end, started + (attack.everyMs ?? 0)) - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
     }),
   );
