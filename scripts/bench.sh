@@ -51,6 +51,7 @@ fi
 
 # Hostile clients (issue 16): every attack of the security audit for 60 s while Blends flow at 10/s.
 run bench/hostile-soak.ts --seconds 60 --rate 10 --doc
+run bench/events-startup.ts --events 100000,1000000 --runs 3 --doc
 
 # Soak: the fault test (kill -9, a slow generator, a ranker restart) with a longer load after the faults.
 if [ "$SOAK" -gt 0 ]; then

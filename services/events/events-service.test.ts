@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { simulateWorld } from '../../libs/data/simulator/index.js';
 import { DAY_MS, type WorldManifest } from '../../libs/data/world.js';
 import { startEvents } from './events-service.js';
 import { writerLockOf } from './world-writer.js';
+import { LiveLog } from './live-log.js';
 import { testAdminToken, testServerSecurity } from '../../test/fixtures/mesh.js';
 
 const T = { timeoutMs: 5_000 };
@@ -192,5 +193,27 @@ describe('startEvents', () => {
       expect(after).toBeGreaterThanOrEqual(before);
       expect(after - before).toBeLessThan(3_600_000);
     });
+  });
+
+  it('warns at start-up when the live log holds more days than the daily compaction would leave', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'events-live-days-'));
+    try {
+      await cp(world, dir, { recursive: true, filter: (src) => !src.endsWith('writer.lock') });
+      const worldEnd = manifest.startMs + manifest.days * DAY_MS;
+      const { log } = await LiveLog.open(dir);
+      const day = (d: number) => ({
+        ...click('u1', `day-${d}`),
+        action: 'click' as const,
+        timeMs: worldEnd + d * DAY_MS,
+      });
+      await log.append([0, 1, 2, 3, 4].map(day));
+      await log.close();
+      const lines: string[] = [];
+      const server = await startEvents({ worldDir: dir, port: 0, report: (l) => lines.push(l) });
+      await server.stop(100);
+      expect(lines.join('\n')).toMatch(/live log holds events of [5-9] days not compacted .*schedule\.compaction/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,8 +12,11 @@ import { MAX_RECENT_ACTIONS } from './user-state.js';
 import { loadWorldHistory } from './world-history.js';
 import { worldClock } from './world-clock.js';
 import { takeWorldWriter, type WorldWriter } from './world-writer.js';
+import { dayKey } from '../../libs/data/world.js';
 
 export const DEFAULT_MAX_ACTIONS = 100;
+/** Days of live events a start-up replays without a warning (compaction runs daily). */
+const MAX_LIVE_DAYS_QUIETLY = 3;
 
 export interface EventsOptions {
   /** The world directory (absolute or relative to the working directory). */
@@ -76,6 +79,12 @@ async function serveEvents(
   const liveEvents = asOfMs === undefined ? replay.events : replay.events.filter((e) => e.timeMs < asOfMs);
   for (const event of liveEvents) store.apply(event);
   for (const p of replay.problems) report(`skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`);
+  // Start-up replays the whole live log; the scheduler's daily compaction keeps it to a day or two.
+  const liveDays = new Set(replay.events.map((e) => dayKey(e.timeMs))).size;
+  if (liveDays > MAX_LIVE_DAYS_QUIETLY)
+    report(
+      `the live log holds events of ${liveDays} days not compacted into Parquet, all replayed at every start: is schedule.compaction on?`,
+    );
   // Continue where the live log left off, so time never runs backwards across restarts: from the
   // service's own clock when it took the newest call, not the event times clients chose (one up to
   // maxEventFutureMs ahead would otherwise move every restart's clock that far).
