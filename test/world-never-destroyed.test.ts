@@ -130,6 +130,30 @@ describe('a world someone else made', () => {
     expect(fingerprint(worldDir)).toEqual(before);
   }, 120_000);
 
+  it('is not moved aside, even with --force, while an events service writes it', async () => {
+    const events = await startTestEvents(worldDir);
+    let forced: { code: number; out: string };
+    try {
+      forced = await cli([
+        'import',
+        '--input',
+        input,
+        '--columns',
+        'user,item,rating,timestamp',
+        '--out',
+        worldDir,
+        '--force',
+      ]);
+    } finally {
+      await events.stop();
+    }
+    expect(forced.code).not.toBe(0);
+    expect(forced.out).toMatch(
+      /is in use: an events service \(pid \d+ on host .*\) writes its events; refusing to move it aside\. Stop the mesh first/,
+    );
+    expect(fingerprint(worldDir)).toEqual(before);
+  }, 300_000);
+
   it('is moved aside whole with --force, never deleted', async () => {
     const replaced = await cli(['build-world', '--preset', 'tiny', '--dir', worldDir, '--force']);
     expect(replaced.code).toBe(0);

@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { WorldManifest } from './world.js';
 import { worldPaths } from './world.js';
+import { acquireProcessLock, LockHeldError } from '../registry/fs-atomic.js';
 
 /** Everything a world and the mesh keep in its directory (the registry and eval work included). */
 const WORLD_ENTRIES = ['world.json', 'catalog', 'events', 'truth', 'snapshots', 'models', 'eval'];
@@ -73,7 +74,28 @@ export async function claimWorldDir(dir: string, options: ClaimOptions): Promise
         `${options.otherwise ? `${options.otherwise}; ` : ''}${options.forceHint} moves it aside (renamed with a timestamp) and starts a new one`,
     );
   }
-  return { movedTo: await moveWorldAside(contents) };
+  // Never from under a running mesh: its events service holds the world's writer lock.
+  let release: () => Promise<void>;
+  try {
+    release = await acquireProcessLock(
+      worldPaths(contents.dir).writerLock,
+      `replacing the world (${options.forceHint})`,
+    );
+  } catch (err) {
+    if (!(err instanceof LockHeldError)) throw err;
+    const h = err.holder;
+    throw new Error(
+      `${contents.dir} is in use: ${h.what} (pid ${h.pid} on host ${h.host}) writes its events; refusing to move it aside. Stop the mesh first`,
+    );
+  }
+  try {
+    const movedTo = await moveWorldAside(contents);
+    // Our lock went aside with the world's events: the world moved aside is left as it was.
+    if (movedTo) await fs.rm(worldPaths(movedTo).writerLock, { force: true });
+    return { movedTo };
+  } finally {
+    await release();
+  }
 }
 
 /** Renames the world's entries into <dir>.replaced-<timestamp>/; other files stay where they are. */

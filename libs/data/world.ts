@@ -71,6 +71,8 @@ export function worldPaths(dir: string) {
     events,
     eventDay: (day: string) => path.join(events, `day=${day}`, 'part-0.parquet'),
     live: path.join(events, 'live'),
+    /** Held by the one process that appends to the live log (the events service), pid and host inside. */
+    writerLock: path.join(events, 'writer.lock'),
     truth: path.join(root, 'truth'),
     snapshots: path.join(root, 'snapshots'),
   };

@@ -4,7 +4,6 @@
 // reads and refuses Log with FAILED_PRECONDITION naming the holder, until it is restarted after the
 // holder stops. A lock left by a process that is gone from this host is broken; one held from
 // another host (a shared volume) is not, and says so.
-import { join } from 'node:path';
 import { failedPrecondition } from '../../libs/bootstrap/errors.js';
 import type { RpcError } from '../../libs/bootstrap/errors.js';
 import { worldPaths } from '../../libs/data/world.js';
@@ -16,7 +15,7 @@ export interface WorldWriter {
   release(): Promise<void>;
 }
 
-export const writerLockOf = (worldDir: string) => join(worldPaths(worldDir).events, 'writer.lock');
+export const writerLockOf = (worldDir: string) => worldPaths(worldDir).writerLock;
 
 const describe = (h: ProcessLockHolder) =>
   `${h.what} (pid ${h.pid} on host ${h.host}, since ${new Date(h.sinceMs).toISOString()})`;
