@@ -80,11 +80,13 @@ try {
     const body = [
       `One process per service (events, blender, viewer, two ANN hosts, popular, item_cooccurrence, two_tower, the status page), a prepared \`tiny\` world of its own, \`services.events.maxIds\` ${SOAK_MAX_IDS} (reached by the new-ids attack within the warm-up; the default, 5,000,000, lets that attack grow the events service by about 2 KB a new id until it is reached). A 20 s warm-up round of the same soak first (${warm.blends.withItems} of ${warm.blends.sent} Blends with items), then ${seconds} s: well-behaved Blends at ${rate}/s (5 s deadline) and every attack below looping, one call at a time each.`,
       '',
-      `**Blends: ${b.withItems} of ${b.sent} answered with items** (${((100 * b.withItems) / b.sent).toFixed(1)}%); empty ${b.empty}; failed ${b.failed}${
+      `**Blends: ${b.withItems} of ${b.sent} answered with items** (${((100 * b.withItems) / b.sent).toFixed(1)}%); empty ${b.empty}${
+        b.empty ? ` (the first: ${b.samples.EMPTY})` : ''
+      }; failed ${b.failed}${
         b.failed
           ? ` (${Object.entries(b.failures)
               .map(([c, n]) => `${c} ${n}`)
-              .join(', ')}; e.g. "${Object.values(b.samples)[0]}")`
+              .join(', ')}; e.g. "${Object.entries(b.samples).find(([k]) => k !== 'EMPTY')?.[1]}")`
           : ''
       }.`,
       `The same ${seconds} s of Blends with no attacker, right after: ${alone.withItems} of ${alone.sent} with items (${((100 * alone.withItems) / alone.sent).toFixed(1)}%).`,

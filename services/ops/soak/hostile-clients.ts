@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { AnnSearchClient } from '../../../generated/feedloom/v1/ann.js';
-import { BlenderClient } from '../../../generated/feedloom/v1/blender.js';
+import { BlenderClient, SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { ActionType, type UserContext } from '../../../generated/feedloom/v1/common.js';
 import { EventsClient, type Event } from '../../../generated/feedloom/v1/events.js';
 import { ViewerModelClient } from '../../../generated/feedloom/v1/viewer.js';
@@ -258,7 +258,17 @@ export async function runHostileSoak(targets: SoakTargets, options: SoakOptions)
         { userId, limit: 20, debug: false, requestId: '' },
         T(options.blendDeadlineMs ?? 5_000),
       ).then(
-        (r) => void (r.items.length > 0 ? report.blends.withItems++ : report.blends.empty++),
+        (r) => {
+          if (r.items.length > 0) return void report.blends.withItems++;
+          report.blends.empty++;
+          // Why the page was empty: each source's state (and the warnings), the first time.
+          report.blends.samples.EMPTY ??= [
+            ...r.sources.map(
+              (src) => `${src.generator} ${SourceState[src.state]}${src.error ? ` (${src.error})` : ''}`,
+            ),
+            ...r.warnings,
+          ].join('; ');
+        },
         (err) => {
           report.blends.failed++;
           const name = codeName(err);
