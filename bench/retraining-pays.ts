@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMeshConfig, parseMeshConfig } from '../libs/config/mesh.js';
 import { presetByName, simulateWorld } from '../libs/data/simulator/index.js';
+import { parseNovelty } from '../libs/data/simulator/model.js';
 import { DAY_MS, dayKey, readWorldManifest, worldPaths, writeWorldManifest } from '../libs/data/world.js';
 import { ModelRegistry } from '../libs/registry/index.js';
 import { prepareWorld } from '../services/offline/trainer/prepare-world.js';
@@ -36,6 +37,8 @@ const { values } = parseArgs({
      * during those days (hidden from every reader until their time), as a real feed's would.
      */
     'new-days': { type: 'string', default: '0' },
+    /** New items that matter: BOOST,HALF_LIFE_DAYS of the world's novelty term (build-world --novelty); default off. */
+    novelty: { type: 'string' },
     /** The models a cycle retrains (retrain.models), comma-separated; default the shipped two_tower,ranker. */
     models: { type: 'string' },
     /**
@@ -164,7 +167,13 @@ async function cyclesUntilRanker(configPath: string, registry: ModelRegistry, pl
 /** The preset's world, its last `newDays` of events cut off when given (their catalog rows stay). */
 async function worldWithNewDays(dir: string, newDays: number): Promise<void> {
   const preset = presetByName(values.preset!);
-  await simulateWorld({ preset: values.preset!, seed: Number(values['world-seed']), dir, days: preset.days + newDays });
+  await simulateWorld({
+    preset: values.preset!,
+    seed: Number(values['world-seed']),
+    dir,
+    days: preset.days + newDays,
+    novelty: values.novelty === undefined ? undefined : parseNovelty(values.novelty),
+  });
   if (newDays === 0) return;
   const manifest = await readWorldManifest(dir);
   const keep = manifest.days - newDays;
@@ -215,6 +224,7 @@ const body = [
   `Over all days: ${arms.map((a) => `retraining ${a.mode} ${mean(a).toFixed(4)}`).join(', ')} (clicks + saves per impression). ` +
     `Settings: preset ${values.preset} (world seed ${values['world-seed']}), ${days} simulated days, ` +
     `${newDays} of them with the world's new items and users arriving, ` +
+    (values.novelty ? `novelty ${values.novelty} (click-logit boost, half-life in days), ` : '') +
     `cycles retrain ${(models ?? ['two_tower', 'ranker']).join(' and ')}, ` +
     `world.clockSpeed ${speed} (a day in ${(86_400 / speed).toFixed(0)} s), users ${users ?? 'all'}, sessions per user a day ${rate ?? 'as simulated'}, seed ${seed}; ` +
     `${minutes} min wall for ${arms.length} arm(s).`,
@@ -232,6 +242,7 @@ if (values.doc) {
     [
       'retraining-pays',
       ...(newDays > 0 ? ['new-items'] : []),
+      ...(values.novelty ? ['novelty'] : []),
       ...(models ?? []),
       ...(values.arms === 'on,off' ? [] : modes),
     ].join('-'),
@@ -239,6 +250,7 @@ if (values.doc) {
       (newDays > 0
         ? `, with the world's new items arriving live (${newDays} days)`
         : ', on a catalog that does not grow') +
+      (values.novelty ? `, new items that matter (novelty ${values.novelty})` : '') +
       (models ? `; cycles retrain ${models.join(' and ')} only` : ''),
     `node --import tsx bench/retraining-pays.ts ${args}`,
     body,

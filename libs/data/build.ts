@@ -6,6 +6,7 @@ import { simulateWorld } from './simulator/index.js';
 import type { PresetName } from './simulator/presets.js';
 import { readWorldManifest, type WorldManifest } from './world.js';
 import { inspectWorldDir } from './world-dir.js';
+import type { Novelty } from './simulator/model.js';
 
 export interface BuildWorldOptions {
   preset: PresetName | string;
@@ -18,6 +19,8 @@ export interface BuildWorldOptions {
   force?: boolean;
   /** Settings of the batch jobs (the mesh config's `batch`). */
   batchSettings?: Record<string, Record<string, unknown>>;
+  /** New items that matter in a new simulation (simulator/model.ts). */
+  novelty?: Novelty;
 }
 
 export interface BuiltWorld {
@@ -44,6 +47,7 @@ export async function buildWorld(options: BuildWorldOptions): Promise<BuiltWorld
     const { manifest } = await inspectWorldDir(options.dir);
     if (
       !options.force &&
+      options.novelty === undefined &&
       manifest?.source === 'simulator' &&
       manifest.preset === options.preset &&
       manifest.seed === options.seed
@@ -57,6 +61,7 @@ export async function buildWorld(options: BuildWorldOptions): Promise<BuiltWorld
         dir: options.dir,
         log,
         force: options.force,
+        novelty: options.novelty,
       });
       simulated = true;
     }

@@ -4,7 +4,7 @@ import { createRng, hashSeed, type Rng } from '../random.js';
 import { DAY_MS } from '../world.js';
 import { ACTION_CODE, EventBuffer } from './event-buffer.js';
 import { IncumbentPools } from './incumbent.js';
-import { DIM, MODEL, currentInterest } from './model.js';
+import { DIM, MODEL, currentInterest, noveltyBoost, type Novelty } from './model.js';
 import { growthOf } from './presets.js';
 import { reactToSlot, sessionInterest } from './reaction.js';
 import type { SimState, Trend } from './state.js';
@@ -58,7 +58,10 @@ export function beginDay(state: SimState, day: number): { rng: Rng; boost: Float
   state.driftHistory.push(state.userDrift.slice(0, state.userCount * DIM));
 
   startTrends(state, rng, day, existing);
-  return { rng, boost: trendBoosts(state.trends, day, state.itemCount) };
+  return {
+    rng,
+    boost: trendBoosts(state.trends, day, state.itemCount, newnessOn(state.novelty, state.itemCreatedMs, dayStart)),
+  };
 }
 
 function sortedTimes(rng: Rng, n: number, dayStart: number): number[] {
@@ -101,13 +104,28 @@ function firstCreatedAfter(state: SimState, count: number, t: number): number {
   return lo;
 }
 
-/** The logit boost each item gets on a day from the trends active then. */
-export function trendBoosts(trends: readonly Trend[], day: number, itemCount: number): Float32Array {
+/** What an item's newness adds on a day: the world's novelty, the items' creation times, the day's middle. */
+export interface Newness {
+  novelty: Novelty;
+  itemCreatedMs: ArrayLike<number>;
+  atMs: number;
+}
+
+/** The newness of a day of a world made with novelty, else undefined. */
+export function newnessOn(novelty: Novelty | undefined, itemCreatedMs: ArrayLike<number>, dayStartMs: number) {
+  return novelty ? { novelty, itemCreatedMs, atMs: dayStartMs + DAY_MS / 2 } : undefined;
+}
+
+/** The logit boost each item gets on a day from the trends active then, plus its newness in a world with novelty. */
+export function trendBoosts(trends: readonly Trend[], day: number, itemCount: number, newness?: Newness): Float32Array {
   const boost = new Float32Array(itemCount);
   for (const t of trends) {
     if (t.startDay <= day && day < t.startDay + t.days && t.item < itemCount)
       boost[t.item] = Math.max(boost[t.item], t.boost);
   }
+  if (newness)
+    for (let i = 0; i < itemCount; i++)
+      boost[i] += noveltyBoost(newness.novelty, newness.atMs - newness.itemCreatedMs[i]);
   return boost;
 }
 

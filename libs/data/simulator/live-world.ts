@@ -6,7 +6,7 @@
 // drawn by reactToSlot: one engagement model.
 import { createRng, hashSeed } from '../random.js';
 import { DAY_MS, boardId, itemId, userId } from '../world.js';
-import { beginDay, driftInterests, planSession, startTrends, trendBoosts } from './day.js';
+import { beginDay, driftInterests, newnessOn, planSession, startTrends, trendBoosts } from './day.js';
 import { DIM, currentInterest } from './model.js';
 import { presetByName, type PresetName } from './presets.js';
 import { reactToSlot, sessionInterest } from './reaction.js';
@@ -63,6 +63,7 @@ export class LiveWorld {
       truth.seed,
       truth.startMs,
       truth.days,
+      truth.novelty,
     );
     state.createInitialWorld();
     return new LiveWorld(state, truth.days, seed);
@@ -157,7 +158,12 @@ export class LiveWorld {
       const rng = createRng(hashSeed(this.seed, 'live-drift', this.day));
       driftInterests(this.state, rng);
       startTrends(this.state, rng, this.day, this.state.itemCount);
-      this.boost = trendBoosts(this.state.trends, this.day, this.state.itemCount);
+      this.boost = trendBoosts(
+        this.state.trends,
+        this.day,
+        this.state.itemCount,
+        newnessOn(this.state.novelty, this.state.itemCreatedMs, this.dayStartMs(this.day)),
+      );
     }
   }
 }

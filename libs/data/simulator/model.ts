@@ -27,6 +27,28 @@ export const MODEL = {
   driftNoise: 0.05,
 } as const;
 
+/**
+ * New items that matter (off unless a world is made with it): an item's click logit gains `boost`
+ * for its newness, halving every `halfLifeDays` of its age. Without it a new item is no more
+ * engaging than an old one of the same fit, and a stale index loses little by missing it.
+ */
+export interface Novelty {
+  boost: number;
+  halfLifeDays: number;
+}
+
+/** The novelty term of an item of this age (ms; a future creation counts as new). */
+export const noveltyBoost = (n: Novelty, ageMs: number) =>
+  n.boost * 0.5 ** (Math.max(0, ageMs) / 86_400_000 / n.halfLifeDays);
+
+/** "BOOST,HALF_LIFE_DAYS" (e.g. "1,2"), as `build-world --novelty` takes it; the ranges are checked where a world is made. */
+export function parseNovelty(text: string): Novelty {
+  const [boost, halfLifeDays, ...rest] = text.split(',').map(Number);
+  if (rest.length > 0 || !Number.isFinite(boost) || !Number.isFinite(halfLifeDays))
+    throw new Error(`--novelty: expected BOOST,HALF_LIFE_DAYS (e.g. 1,2), got "${text}"`);
+  return { boost, halfLifeDays };
+}
+
 export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** The user-independent part of the click logit (precomputed per item by the oracle). */

@@ -18,6 +18,7 @@ import { simulateDay } from './day.js';
 import { EventBuffer } from './event-buffer.js';
 import { presetByName, type PresetName } from './presets.js';
 import { SimState } from './state.js';
+import type { Novelty } from './model.js';
 import { SIMULATOR_VERSION, readTruthMeta, writeTruth } from './truth.js';
 import { writeCatalog, writeDayEvents } from './writer.js';
 
@@ -33,6 +34,8 @@ export interface SimulateOptions {
   log?: (line: string) => void;
   /** Move a world already in dir aside instead of refusing. */
   force?: boolean;
+  /** New items that matter (model.ts); off by default, so a preset and seed give the same world as ever. */
+  novelty?: Novelty;
 }
 
 export async function simulateWorld(options: SimulateOptions): Promise<WorldManifest> {
@@ -54,6 +57,7 @@ export async function simulateWorld(options: SimulateOptions): Promise<WorldMani
     days,
     firstNewDay: 0,
     name: options.name ?? `${options.preset}-${options.seed}`,
+    novelty: checkNovelty(options.novelty),
     log: options.log ?? ((line) => console.log(line)),
   });
 }
@@ -85,6 +89,7 @@ export async function continueWorld(
     days: manifest.days + extraDays,
     firstNewDay: manifest.days,
     name: manifest.name,
+    novelty: truth.novelty,
     log: options.log ?? ((line) => console.log(line)),
   });
 }
@@ -98,13 +103,23 @@ interface RunPlan {
   /** Days before this one are already on disk and only replayed in memory. */
   firstNewDay: number;
   name: string;
+  novelty?: Novelty;
   log: (line: string) => void;
+}
+
+function checkNovelty(n: Novelty | undefined): Novelty | undefined {
+  if (n === undefined) return undefined;
+  if (!Number.isFinite(n.boost) || n.boost < 0 || n.boost > 5)
+    throw new Error(`novelty boost must be a number from 0 to 5 (a click-logit boost), got ${n.boost}`);
+  if (!Number.isFinite(n.halfLifeDays) || n.halfLifeDays <= 0 || n.halfLifeDays > 365)
+    throw new Error(`novelty half-life must be more than 0 and at most 365 days, got ${n.halfLifeDays}`);
+  return n.boost === 0 ? undefined : n;
 }
 
 async function run(plan: RunPlan): Promise<WorldManifest> {
   const started = Date.now();
   const preset = presetByName(plan.presetName);
-  const state = new SimState(plan.presetName, preset, plan.seed, plan.startMs, plan.days);
+  const state = new SimState(plan.presetName, preset, plan.seed, plan.startMs, plan.days, plan.novelty);
   state.createInitialWorld();
   plan.log(
     `simulating '${plan.presetName}' world (seed ${plan.seed}, days ${plan.firstNewDay}..${plan.days - 1}) into ${plan.dir}: ` +

@@ -3,7 +3,7 @@
 // so a seed and a day count always produce the same world.
 import { createRng, hashSeed, type Rng } from '../random.js';
 import { DAY_MS } from '../world.js';
-import { DIM, dotAt, normalizeAt } from './model.js';
+import { DIM, dotAt, normalizeAt, type Novelty } from './model.js';
 import { growthOf, type Preset, type PresetName } from './presets.js';
 
 /** Share of users and creators per locale, in LOCALES order. */
@@ -93,6 +93,8 @@ export class SimState {
     readonly seed: number,
     readonly startMs: number,
     readonly totalDays: number,
+    /** New items that matter: a world made with it keeps it in its truth, and every day of it reads it. */
+    readonly novelty?: Novelty,
   ) {
     const g = growthOf(preset);
     const userCapacity = g.initialUsers + g.newUsersPerDay * totalDays;

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DAY_MS, worldPaths } from '../world.js';
-import { trendBoosts } from './day.js';
+import { newnessOn, trendBoosts } from './day.js';
 import { DIM, MODEL, currentInterest, engagementFromLogits, itemClickTerm, itemSaveTerm } from './model.js';
 import { topK } from '../../top-k/top-k.js';
 import { readTruth, type Truth } from './truth.js';
@@ -59,7 +59,7 @@ export async function forEachUserTruth(
   const dayStart = meta.startMs + dayIndex * DAY_MS;
   let existing = 0;
   while (existing < meta.items && truth.itemCreatedMs[existing] < dayStart) existing++;
-  const boost = trendBoosts(meta.trends, dayIndex, existing);
+  const boost = trendBoosts(meta.trends, dayIndex, existing, newnessOn(meta.novelty, truth.itemCreatedMs, dayStart));
 
   // The user-independent parts of the logits, once per call; per user only the dot product and
   // locale term are added (the same sums clickLogit and saveLogit make).

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LOCALES, worldPaths, writeFileAtomic } from '../world.js';
-import { DIM, MODEL } from './model.js';
+import { DIM, MODEL, type Novelty } from './model.js';
 import type { SimState, Trend } from './state.js';
 
 /** Bump when the simulation changes in a way that makes old worlds impossible to continue. */
@@ -23,6 +23,8 @@ export interface TruthMeta {
   locales: readonly string[];
   model: typeof MODEL;
   trends: Trend[];
+  /** Present when the world was made with novelty (model.ts). */
+  novelty?: Novelty;
   files: Record<string, string>;
 }
 
@@ -99,6 +101,7 @@ export async function writeTruth(dir: string, s: SimState): Promise<void> {
     locales: LOCALES,
     model: MODEL,
     trends: s.trends,
+    ...(s.novelty && { novelty: s.novelty }),
     files: Object.fromEntries((Object.keys(FILES) as (keyof typeof FILES)[]).map((k) => [FILES[k], FILE_NOTES[k]])),
   };
   // meta.json last: its presence says the truth is complete.

@@ -6,11 +6,12 @@ import { buildWorld } from '../../../libs/data/build.js';
 import { runBatchJobs, type BatchJobResult } from '../../../libs/data/batch/run.js';
 import { importInteractions } from '../../../libs/data/importer.js';
 import { continueWorld } from '../../../libs/data/simulator/simulate.js';
+import { parseNovelty } from '../../../libs/data/simulator/model.js';
 import { UDATA_FULL, UDATA_SMALL, writeUData } from '../../../libs/data/udata-fixture.js';
 
 export const buildWorldCommand = defineCommand({
   name: 'build-world',
-  usage: '[--preset P] [--seed N] [--dir DIR] [--continue DAYS] [--force]',
+  usage: '[--preset P] [--seed N] [--dir DIR] [--continue DAYS] [--novelty BOOST,HALF_LIFE_DAYS] [--force]',
   summary: 'simulate a world and build its snapshots (--continue: DAYS more days of an existing one)',
   options: {
     preset: {
@@ -27,6 +28,11 @@ export const buildWorldCommand = defineCommand({
       help: 'simulate DAYS more days of the existing world in DIR and rebuild its snapshots',
     },
     force: { type: 'boolean', help: 'replace a world in DIR that is not this simulation (moved aside)' },
+    novelty: {
+      type: 'string',
+      arg: 'BOOST,HALF_LIFE_DAYS',
+      help: "new items that matter: an item's click logit gains BOOST for its newness, halving every HALF_LIFE_DAYS (default off)",
+    },
   },
   async run({ values }) {
     const dir = resolve(values.dir ?? join(REPO_ROOT, 'data', values.preset));
@@ -42,6 +48,7 @@ export const buildWorldCommand = defineCommand({
       dir,
       force: values.force,
       batchSettings: loadMeshConfig(values.config).batch,
+      novelty: values.novelty === undefined ? undefined : parseNovelty(values.novelty),
     });
     console.log(`world ready at ${dir}`);
     return 0;
