@@ -1,0 +1,234 @@
+// The event log on a NATS JetStream stream (services.events.backend "jetstream"). Each event is one
+// message on <prefix>.<partition>.<day> (libs/data/event-stream.ts); Log is acknowledged only after
+// the broker acked every one of its messages, which it does once they are stored (on a quorum of
+// the stream's replicas). A keyed call's messages carry ids from its key, so the broker drops the
+// copies a retry sends inside its duplicate window, also when the first try was only partly stored.
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import {
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { unavailable } from '../../libs/bootstrap/errors.js';
+import type { JetStreamSettings } from '../../libs/config/mesh.js';
+import { dayKey } from '../../libs/data/world.js';
+import {
+  allEventSubjects,
+  dayOfSubject,
+  eventMessageId,
+  eventSubject,
+  partitionOf,
+} from '../../libs/data/event-stream.js';
+import type { EventLog, LoggedEvent, LogProblem, NewEvent, OpenedLog } from './event-log.js';
+import { eventOf, recordOf } from './live-log.js';
+
+/** How many events the Log call a message belongs to had: replay tells a whole keyed call from a partly stored one. */
+const CALL_SIZE_HEADER = 'Feedloom-Log-Size';
+
+export class JetStreamLog implements EventLog {
+  private connected = true;
+  private closed = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly settings: JetStreamSettings,
+    private lastSeq: number,
+  ) {
+    void this.watchConnection();
+  }
+
+  /**
+   * Connects, creates the stream if the broker lacks it, and replays it. Events of a day already
+   * compacted into Parquet up to compactedThrough(day) are history, not replayed again.
+   */
+  static async open(settings: JetStreamSettings, compactedThrough: Map<string, number>): Promise<OpenedLog> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: settings.servers,
+        name: 'feedloom-events',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        timeout: settings.publishTimeoutMs,
+      });
+    } catch (err) {
+      throw new Error(`${brokerName(settings)} cannot be reached: ${(err as Error).message}`);
+    }
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: settings.publishTimeoutMs });
+      await ensureStream(jsm, settings);
+      const js = jetstream(nc, { timeout: settings.publishTimeoutMs });
+      const replay = await replayStream(js, jsm, settings, compactedThrough);
+      const log = new JetStreamLog(nc, js, settings, replay.lastSeq);
+      return { log, replay: { events: replay.events, problems: replay.problems, files: 0, source: replay.source } };
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  get lastSequence(): number {
+    return this.lastSeq;
+  }
+
+  async append(events: NewEvent[]): Promise<LoggedEvent[]> {
+    if (this.closed) throw unavailable('the events log is shutting down');
+    // While disconnected the client would buffer the messages and send them after we answered: refuse at once.
+    if (!this.connected)
+      throw unavailable(`${brokerName(this.settings)} is unreachable; the events were not logged, retry later`);
+    const publishing = Promise.all(events.map((e, i) => this.publish(e, i, events.length)));
+    this.inFlight.add(publishing);
+    try {
+      const seqs = await publishing;
+      this.lastSeq = Math.max(this.lastSeq, ...seqs);
+      return events.map((e, i) => ({ ...e, seq: seqs[i] }));
+    } catch (err) {
+      throw unavailable(
+        `${brokerName(this.settings)} did not acknowledge the events (${(err as Error).message}); ` +
+          'they are not logged: retry with the same idempotency_key',
+      );
+    } finally {
+      this.inFlight.delete(publishing);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+    await this.nc.close().catch(() => undefined);
+  }
+
+  private async publish(event: NewEvent, index: number, callSize: number): Promise<number> {
+    const { prefix, partitions } = { prefix: this.settings.subjectPrefix, partitions: this.settings.partitions };
+    const subject = eventSubject(prefix, partitionOf(event.userId, partitions), dayKey(event.timeMs));
+    const hdrs = headers();
+    hdrs.set(CALL_SIZE_HEADER, String(callSize));
+    const ack = await this.js.publish(subject, JSON.stringify(recordOf(event)), {
+      headers: hdrs,
+      ...(event.logKey ? { msgID: eventMessageId(event.logKey, index) } : {}),
+      expect: { streamName: this.settings.stream },
+      timeout: this.settings.publishTimeoutMs,
+    });
+    return ack.seq;
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') this.connected = false;
+      else if (s.type === 'reconnect') this.connected = true;
+    }
+  }
+}
+
+function brokerName(settings: JetStreamSettings): string {
+  return `the JetStream broker (${settings.servers.join(', ')}, stream ${settings.stream})`;
+}
+
+/** Creates the stream if missing; one that exists must capture the configured subjects. */
+async function ensureStream(jsm: JetStreamManager, settings: JetStreamSettings): Promise<void> {
+  const subjects = [allEventSubjects(settings.subjectPrefix)];
+  const existing = await jsm.streams.info(settings.stream).catch((err: Error) => {
+    if (/stream not found/i.test(err.message)) return undefined;
+    throw new Error(`${brokerName(settings)}: ${err.message}`);
+  });
+  if (existing) {
+    if (existing.config.subjects?.join() !== subjects.join())
+      throw new Error(
+        `services.events.jetstream: stream ${settings.stream} on the broker holds subjects ` +
+          `${existing.config.subjects?.join(', ')}, not ${subjects[0]} (subjectPrefix ${settings.subjectPrefix})`,
+      );
+    return;
+  }
+  await jsm.streams.add({
+    name: settings.stream,
+    subjects,
+    storage: StorageType.File,
+    num_replicas: settings.replicas,
+    duplicate_window: settings.duplicateWindowMinutes * 60_000 * 1_000_000, // nanoseconds
+  });
+}
+
+interface StreamReplay {
+  events: LoggedEvent[];
+  problems: LogProblem[];
+  lastSeq: number;
+  source: string;
+}
+
+/** Reads the whole stream (every partition), oldest first, up to its last message at the start. */
+async function replayStream(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  settings: JetStreamSettings,
+  compactedThrough: Map<string, number>,
+): Promise<StreamReplay> {
+  const { state } = await jsm.streams.info(settings.stream);
+  const events: LoggedEvent[] = [];
+  const problems: LogProblem[] = [];
+  const callSizes = new Map<string, number>();
+  let compacted = 0;
+  if (state.messages > 0) {
+    const consumer = await js.consumers.get(settings.stream);
+    const messages = await consumer.consume();
+    for await (const m of messages) {
+      const day = dayOfSubject(m.subject);
+      if (m.seq <= (compactedThrough.get(day) ?? 0)) compacted++;
+      else {
+        let raw: Record<string, unknown> | undefined;
+        try {
+          raw = JSON.parse(m.string());
+        } catch {
+          raw = undefined;
+        }
+        const event = raw && typeof raw === 'object' ? eventOf({ ...raw, seq: m.seq }) : 'not a JSON object';
+        if (typeof event === 'string')
+          problems.push({ file: `stream ${settings.stream}`, line: m.seq, kind: 'corrupt', detail: event });
+        else {
+          events.push(event);
+          if (event.logKey) callSizes.set(event.logKey, Number(m.headers?.get(CALL_SIZE_HEADER) ?? 0));
+        }
+      }
+      // Pending 0: the stream's end (its last message may have been purged by compaction).
+      if (m.seq >= state.last_seq || m.info.pending === 0) break;
+    }
+    messages.stop();
+  }
+  forgetPartlyStoredCalls(events, callSizes, problems, settings.stream);
+  return {
+    events,
+    problems,
+    lastSeq: state.last_seq,
+    source: `stream ${settings.stream}: ${state.messages} messages, ${compacted} already compacted`,
+  };
+}
+
+/**
+ * A keyed call whose messages are not all in the stream was never acknowledged (the broker failed
+ * part way): its events stay, but its key is not remembered as answered, so the client's retry is
+ * written, and the broker's duplicate window drops the messages the first try did store.
+ */
+function forgetPartlyStoredCalls(
+  events: LoggedEvent[],
+  callSizes: Map<string, number>,
+  problems: LogProblem[],
+  stream: string,
+): void {
+  const stored = new Map<string, number>();
+  for (const e of events) if (e.logKey) stored.set(e.logKey, (stored.get(e.logKey) ?? 0) + 1);
+  for (let i = 0; i < events.length; i++) {
+    const key = events[i].logKey;
+    if (!key || (stored.get(key) ?? 0) >= (callSizes.get(key) ?? 0)) continue;
+    problems.push({
+      file: `stream ${stream}`,
+      line: events[i].seq,
+      kind: 'incomplete',
+      detail: `${stored.get(key)} of the ${callSizes.get(key)} events of the unacknowledged call "${key}"`,
+    });
+    const { logKey: _dropped, ...rest } = events[i];
+    events[i] = rest;
+  }
+}
