@@ -47,6 +47,10 @@ describe('mesh config', () => {
     expect(() => parseMeshConfig(events({ jetstream: { servers: ['nats://a b'] } }))).toThrow(
       /services\.events\.jetstream\.servers\[0\]: must be host:port or nats:\/\/host:port/,
     );
+    // The broker `up` starts claims its port like a service.
+    expect(() =>
+      parseMeshConfig(events({ backend: 'jetstream', jetstream: { servers: ['nats://127.0.0.1:3'] } })),
+    ).toThrow(/generators\[0\]\.port: port 3 is already used by the managed nats-server/);
   });
 
   it('fills the schedule with its defaults and names a bad interval or a typo in it by its path', () => {

@@ -514,6 +514,16 @@ export const MeshConfigSchema = z
         path: ['ann', 'hosts', i, 'port'],
         ops: `ann.${h.name}`,
       })),
+      // The nats-server `up` starts for the JetStream backend listens on the shared host too.
+      ...(events.backend === 'jetstream' && events.jetstream.managed
+        ? [
+            {
+              port: Number(/:(\d+)$/.exec(events.jetstream.servers[0])![1]),
+              owner: 'the managed nats-server (services.events.jetstream.servers[0])',
+              path: ['services', 'events', 'jetstream', 'servers', 0],
+            },
+          ]
+        : []),
     ];
     for (const l of listeners) claim(l.port, l.owner, l.path, l.address);
     for (const l of listeners)

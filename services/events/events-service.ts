@@ -146,6 +146,10 @@ async function serveEvents(
     services: [binding],
     security: options.security,
     admin: { port: options.adminPort ?? 0, services: [binding] },
+  }).catch(async (err) => {
+    // A broker connection left open would keep reconnecting, and the process alive, forever.
+    await log.close();
+    throw err;
   });
   return {
     ...server,

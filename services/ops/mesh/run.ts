@@ -96,16 +96,22 @@ export async function startProcesses(
   await checkGeneratorSettings(mesh, configPath);
   const children = new Map<string, ChildProcess>();
   const addresses = new Map<string, string>();
-  const stop = () => stopChildren([...children.values()]);
+  // The broker last: the events service finishes its pending publishes first.
+  const stop = async () => {
+    await stopChildren([...children].filter(([name]) => name !== 'nats').map(([, child]) => child));
+    await stopChildren([...children].filter(([name]) => name === 'nats').map(([, child]) => child));
+  };
   try {
     const components = meshComponents(mesh);
-    const events = components[0];
-    // Events first (the blender hydrates from it), then the rest in parallel.
-    const first = await spawnComponent(configPath, events.name);
-    children.set(events.name, first.child);
-    addresses.set(events.name, first.address);
+    // Events first (the blender hydrates from it), after the broker it reads, if any; then the rest in parallel.
+    const leading = components.findIndex((c) => c.name === 'events') + 1;
+    for (const c of components.slice(0, leading)) {
+      const started = await spawnComponent(configPath, c.name);
+      children.set(c.name, started.child);
+      addresses.set(c.name, started.address);
+    }
     await Promise.all(
-      components.slice(1).map(async (c) => {
+      components.slice(leading).map(async (c) => {
         const started = await spawnComponent(configPath, c.name);
         children.set(c.name, started.child);
         addresses.set(c.name, started.address);
