@@ -7,14 +7,13 @@ import { connect as natsConnect, headers } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { ActionType } from '../../generated/feedloom/v1/common.js';
 import { EventsClient, type Event } from '../../generated/feedloom/v1/events.js';
-import { callUnary, connect } from '../../libs/bootstrap/client.js';
+import { callUnary } from '../../libs/bootstrap/client.js';
 import { JetStreamSchema, type JetStreamSettings } from '../../libs/config/mesh.js';
 import { eventMessageId, eventSubject, partitionOf } from '../../libs/data/event-stream.js';
 import { simulateWorld } from '../../libs/data/simulator/index.js';
 import { dayKey } from '../../libs/data/world.js';
 import { natsMissing, startTestNats } from '../../test/fixtures/nats.js';
-import { testAdminToken, testServerSecurity } from '../../test/fixtures/mesh.js';
-import { click } from '../../test/fixtures/events.js';
+import { click, withTestEvents } from '../../test/fixtures/events.js';
 import { startEvents, type EventsOptions } from './events-service.js';
 
 /** The events service's guarantees, run against each durable log backend (services.events.backend). */
@@ -72,20 +71,14 @@ afterAll(async () => {
   await nats?.stop();
 });
 
+/** The events service on worldDir for one use; report gets its report lines. */
 async function withEvents(
   worldDir: string,
   options: Partial<EventsOptions>,
   use: (client: EventsClient) => Promise<void>,
   report: (line: string) => void = () => {},
 ) {
-  const server = await startEvents({ worldDir, port: 0, report, security: testServerSecurity(), ...options });
-  const client = connect(EventsClient, server.address, { token: testAdminToken() });
-  try {
-    await use(client);
-  } finally {
-    client.close();
-    await server.stop(100);
-  }
+  for (const line of await withTestEvents({ worldDir, ...options }, use)) report(line);
 }
 
 const itemsOf = async (client: EventsClient, userId: string, prefix: string) =>

@@ -3,14 +3,9 @@
 // the broker acked every one of its messages, which it does once they are stored (on a quorum of
 // the stream's replicas). A keyed call's messages carry ids from its key, so the broker drops the
 // copies a retry sends inside its duplicate window, also when the first try was only partly stored.
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import {
-  jetstream,
-  jetstreamManager,
-  StorageType,
-  type JetStreamClient,
-  type JetStreamManager,
-} from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { brokerName, connectToBroker, readStream, type Broker } from '../../libs/data/event-broker.js';
 import { unavailable } from '../../libs/bootstrap/errors.js';
 import type { JetStreamSettings } from '../../libs/config/mesh.js';
 import { dayKey } from '../../libs/data/world.js';
@@ -46,27 +41,14 @@ export class JetStreamLog implements EventLog {
    * compacted into Parquet up to compactedThrough(day) are history, not replayed again.
    */
   static async open(settings: JetStreamSettings, compactedThrough: Map<string, number>): Promise<OpenedLog> {
-    let nc: NatsConnection;
+    const broker = await connectToBroker(settings, 'feedloom-events');
     try {
-      nc = await connect({
-        servers: settings.servers,
-        name: 'feedloom-events',
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 500,
-        timeout: settings.publishTimeoutMs,
-      });
-    } catch (err) {
-      throw new Error(`${brokerName(settings)} cannot be reached: ${(err as Error).message}`);
-    }
-    try {
-      const jsm = await jetstreamManager(nc, { timeout: settings.publishTimeoutMs });
-      await ensureStream(jsm, settings);
-      const js = jetstream(nc, { timeout: settings.publishTimeoutMs });
-      const replay = await replayStream(js, jsm, settings, compactedThrough);
-      const log = new JetStreamLog(nc, js, settings, replay.lastSeq);
+      await ensureStream(broker.jsm, settings);
+      const replay = await replayStream(broker, settings, compactedThrough);
+      const log = new JetStreamLog(broker.nc, broker.js, settings, replay.lastSeq);
       return { log, replay: { events: replay.events, problems: replay.problems, files: 0, source: replay.source } };
     } catch (err) {
-      await nc.close().catch(() => undefined);
+      await broker.nc.close().catch(() => undefined);
       throw err;
     }
   }
@@ -124,10 +106,6 @@ export class JetStreamLog implements EventLog {
   }
 }
 
-function brokerName(settings: JetStreamSettings): string {
-  return `the JetStream broker (${settings.servers.join(', ')}, stream ${settings.stream})`;
-}
-
 /** Creates the stream if missing; one that exists must capture the configured subjects. */
 async function ensureStream(jsm: JetStreamManager, settings: JetStreamSettings): Promise<void> {
   const subjects = [allEventSubjects(settings.subjectPrefix)];
@@ -161,49 +139,43 @@ interface StreamReplay {
 
 /** Reads the whole stream (every partition), oldest first, up to its last message at the start. */
 async function replayStream(
-  js: JetStreamClient,
-  jsm: JetStreamManager,
+  broker: Broker,
   settings: JetStreamSettings,
   compactedThrough: Map<string, number>,
 ): Promise<StreamReplay> {
-  const { state } = await jsm.streams.info(settings.stream);
   const events: LoggedEvent[] = [];
   const problems: LogProblem[] = [];
   const callSizes = new Map<string, number>();
   let compacted = 0;
-  if (state.messages > 0) {
-    const consumer = await js.consumers.get(settings.stream);
-    const messages = await consumer.consume();
-    for await (const m of messages) {
-      const day = dayOfSubject(m.subject);
-      if (m.seq <= (compactedThrough.get(day) ?? 0)) compacted++;
-      else {
-        let raw: Record<string, unknown> | undefined;
-        try {
-          raw = JSON.parse(m.string());
-        } catch {
-          raw = undefined;
-        }
-        const event = raw && typeof raw === 'object' ? eventOf({ ...raw, seq: m.seq }) : 'not a JSON object';
-        if (typeof event === 'string')
-          problems.push({ file: `stream ${settings.stream}`, line: m.seq, kind: 'corrupt', detail: event });
-        else {
-          events.push(event);
-          if (event.logKey) callSizes.set(event.logKey, Number(m.headers?.get(CALL_SIZE_HEADER) ?? 0));
-        }
-      }
-      // Pending 0: the stream's end (its last message may have been purged by compaction).
-      if (m.seq >= state.last_seq || m.info.pending === 0) break;
+  const { lastSeq, messages } = await readStream(broker, settings.stream, (m) => {
+    if (m.seq <= (compactedThrough.get(dayOfSubject(m.subject)) ?? 0)) {
+      compacted++;
+      return;
     }
-    messages.stop();
-  }
+    const event = eventOfMessage(m.string(), m.seq);
+    if (typeof event === 'string')
+      problems.push({ file: `stream ${settings.stream}`, line: m.seq, kind: 'corrupt', detail: event });
+    else {
+      events.push(event);
+      if (event.logKey) callSizes.set(event.logKey, Number(m.headers?.get(CALL_SIZE_HEADER) ?? 0));
+    }
+  });
   forgetPartlyStoredCalls(events, callSizes, problems, settings.stream);
   return {
     events,
     problems,
-    lastSeq: state.last_seq,
-    source: `stream ${settings.stream}: ${state.messages} messages, ${compacted} already compacted`,
+    lastSeq,
+    source: `stream ${settings.stream}: ${messages} messages, ${compacted} already compacted`,
   };
+}
+
+function eventOfMessage(text: string, seq: number): LoggedEvent | string {
+  try {
+    const raw = JSON.parse(text);
+    return raw && typeof raw === 'object' ? eventOf({ ...raw, seq }) : 'not a JSON object';
+  } catch {
+    return 'not valid JSON';
+  }
 }
 
 /**
