@@ -11,6 +11,8 @@ import { simulateWorld } from '../libs/data/simulator/index.js';
 import { compactStream } from '../libs/data/stream-compaction.js';
 import { DAY_MS, dayKey, worldPaths } from '../libs/data/world.js';
 import { click, withTestEvents, worldRows } from './fixtures/events.js';
+import { testMeshConfig } from './fixtures/mesh.js';
+import { scheduledJobs } from '../services/ops/scheduler/jobs.js';
 import { natsMissing, startTestNats } from './fixtures/nats.js';
 
 /** The stream's closed days into Parquet, and out of the stream only once they are verified there. */
@@ -131,6 +133,22 @@ describe.skipIf(natsMissing !== undefined)('compaction of the JetStream event st
       `SELECT item_id FROM events WHERE item_id LIKE 'c-%' ORDER BY 1`,
     );
     expect(rows.map((r) => r.item_id)).toEqual(['c-late', 'c-old-0', 'c-old-1', 'c-old-2', 'c-yday-0', 'c-yday-1']);
+  });
+
+  it("is part of the scheduler's compaction job when the config chooses the broker", async () => {
+    const { mesh } = testMeshConfig(world, (raw) => {
+      raw.schedule.compaction = { enabled: true, closedAfter: '1h' };
+      raw.services.events.backend = 'jetstream';
+      raw.services.events.jetstream = { servers: [nats.url], stream: 'COMPACT' };
+    });
+    const day = worldEnd - 3 * DAY_MS;
+    await withEvents(async (client) => {
+      await callUnary(client, 'log', { idempotencyKey: 'job', events: [at('u3', 'c-job', day)] }, T);
+    });
+    const job = scheduledJobs(mesh).find((j) => j.name === 'compaction')!;
+    expect(await job.run(() => {})).toMatch(
+      new RegExp(`^0 day\\(s\\) compacted; stream: 1 day\\(s\\) compacted \\(${dayKey(day)}: 1 events\\)$`),
+    );
   });
 
   it('fails naming the broker when it cannot be reached, touching nothing', async () => {

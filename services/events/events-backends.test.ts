@@ -258,6 +258,36 @@ describe.skipIf(natsMissing !== undefined)('events on JetStream: the broker', ()
     }
   });
 
+  it('loses no acknowledged event when the broker itself is killed -9 and restarted', async () => {
+    nats ??= await startTestNats();
+    const worldDir = await freshWorld();
+    const options = { backend: 'jetstream' as const, jetstream: jetstreamSettings() };
+    const users = Array.from({ length: 10 }, (_, i) => `u${i}`);
+    try {
+      await withEvents(worldDir, options, async (client) => {
+        const acks = await Promise.all(
+          users.map((u, i) =>
+            callUnary(
+              client,
+              'log',
+              { idempotencyKey: `k${i}`, events: [click(u, `b-${i}-0`), click(u, `b-${i}-1`)] },
+              T,
+            ),
+          ),
+        );
+        expect(acks.every((a) => a.accepted === 2)).toBe(true);
+        nats!.server().child.kill('SIGKILL');
+        await nats!.restart();
+      });
+      await withEvents(worldDir, options, async (client) => {
+        for (const [i, u] of users.entries())
+          expect((await itemsOf(client, u, 'b-')).sort()).toEqual([`b-${i}-0`, `b-${i}-1`]);
+      });
+    } finally {
+      await rm(worldDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to start, naming the broker, when it cannot be reached', async () => {
     const worldDir = await freshWorld();
     try {
