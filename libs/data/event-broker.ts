@@ -57,7 +57,8 @@ export async function readStream(
   const { state } = await broker.jsm.streams.info(stream);
   if (state.messages === 0) return { lastSeq: state.last_seq, messages: 0 };
   const consumer = await broker.js.consumers.get(stream);
-  const messages = await consumer.consume();
+  // Large pulls: replay is bound by round trips to the broker otherwise.
+  const messages = await consumer.consume({ max_messages: 5_000 });
   for await (const m of messages) {
     onMessage(m);
     // Pending 0: the stream's end (its last message may have been purged by compaction).

@@ -128,12 +128,13 @@ describe.each(BACKENDS)('events on the $name backend', (backend) => {
       let clockBefore = 0;
       let lastSequence = 0;
       await withEvents(worldDir, options, async (client) => {
+        // Read before the calls: the clock resumes from the newest call it took, not from any later read.
+        clockBefore = (await callUnary(client, 'getUserContext', { userId: 'u0', maxActions: 1 }, T)).requestTimeMs;
         const acks = await Promise.all(
           users.map((u, i) => callUnary(client, 'log', { idempotencyKey: '', events: [click(u, `restart-${i}`)] }, T)),
         );
         lastSequence = Math.max(...acks.map((a) => a.lastSequence));
         expect(new Set(acks.map((a) => a.lastSequence)).size).toBe(users.length);
-        clockBefore = (await callUnary(client, 'getUserContext', { userId: 'u0', maxActions: 1 }, T)).requestTimeMs;
       });
       const lines: string[] = [];
       await withEvents(
