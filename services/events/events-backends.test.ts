@@ -184,7 +184,9 @@ describe.skipIf(natsMissing !== undefined)('events on JetStream: the broker', ()
         worldDir,
         { backend: 'jetstream', jetstream: settings },
         async (client) => {
-          // The retry is written (the key was never acknowledged), and the broker drops its first event's copy.
+          // Not acknowledged, so not served; the retry is written (the key was never answered), and
+          // the broker drops its first event's copy.
+          expect(await itemsOf(client, 'u3', 'partly-')).toEqual([]);
           const ack = await callUnary(
             client,
             'log',
@@ -192,6 +194,8 @@ describe.skipIf(natsMissing !== undefined)('events on JetStream: the broker', ()
             T,
           );
           expect(ack).toMatchObject({ accepted: 2, duplicate: false });
+          // Each event once, in this process too.
+          expect((await itemsOf(client, 'u3', 'partly-')).sort()).toEqual(['partly-0', 'partly-1']);
         },
         (line) => lines.push(line),
       );

@@ -87,7 +87,7 @@ async function serveEvents(
   for (const p of replay.problems)
     report(
       p.kind === 'incomplete'
-        ? `${p.file} seq ${p.line}: ${p.detail} (kept; its key is not remembered, so a retry completes it)`
+        ? `${p.file} seq ${p.line}: ${p.detail} (not replayed; a retry with its key completes it)`
         : `skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`,
     );
   // Start-up replays the whole live log; the scheduler's daily compaction keeps it to a day or two.

@@ -160,9 +160,8 @@ async function replayStream(
       if (event.logKey) callSizes.set(event.logKey, Number(m.headers?.get(CALL_SIZE_HEADER) ?? 0));
     }
   });
-  forgetPartlyStoredCalls(events, callSizes, problems, settings.stream);
   return {
-    events,
+    events: setAsidePartlyStoredCalls(events, callSizes, problems, settings.stream),
     problems,
     lastSeq,
     source: `stream ${settings.stream}: ${messages} messages, ${compacted} already compacted`,
@@ -180,27 +179,26 @@ function eventOfMessage(text: string, seq: number): LoggedEvent | string {
 
 /**
  * A keyed call whose messages are not all in the stream was never acknowledged (the broker failed
- * part way): its events stay, but its key is not remembered as answered, so the client's retry is
- * written, and the broker's duplicate window drops the messages the first try did store.
+ * part way). Its stored events are left out of the replay, and its key is not remembered: the
+ * client's retry is then written whole and applied once (the broker's duplicate window drops the
+ * copies of what the first try stored, and acks them with their first sequence numbers). Without a
+ * retry they reach the users' state as history, once compaction has moved them into Parquet.
  */
-function forgetPartlyStoredCalls(
+function setAsidePartlyStoredCalls(
   events: LoggedEvent[],
   callSizes: Map<string, number>,
   problems: LogProblem[],
   stream: string,
-): void {
+): LoggedEvent[] {
   const stored = new Map<string, number>();
   for (const e of events) if (e.logKey) stored.set(e.logKey, (stored.get(e.logKey) ?? 0) + 1);
-  for (let i = 0; i < events.length; i++) {
-    const key = events[i].logKey;
-    if (!key || (stored.get(key) ?? 0) >= (callSizes.get(key) ?? 0)) continue;
+  const whole = (e: LoggedEvent) => !e.logKey || stored.get(e.logKey)! >= (callSizes.get(e.logKey) ?? 0);
+  for (const e of events.filter((e) => !whole(e)))
     problems.push({
       file: `stream ${stream}`,
-      line: events[i].seq,
+      line: e.seq,
       kind: 'incomplete',
-      detail: `${stored.get(key)} of the ${callSizes.get(key)} events of the unacknowledged call "${key}"`,
+      detail: `${stored.get(e.logKey!)} of the ${callSizes.get(e.logKey!)} events of the unacknowledged call "${e.logKey}"`,
     });
-    const { logKey: _dropped, ...rest } = events[i];
-    events[i] = rest;
-  }
+  return events.filter(whole);
 }
