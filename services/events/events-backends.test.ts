@@ -293,6 +293,28 @@ describe.skipIf(natsMissing !== undefined)('events on JetStream: the broker', ()
     }
   });
 
+  it('refuses to start on a stream made with another partition count, naming the setting', async () => {
+    nats ??= await startTestNats();
+    const worldDir = await freshWorld();
+    const settings = jetstreamSettings();
+    try {
+      await withEvents(worldDir, { backend: 'jetstream', jetstream: settings }, async () => {});
+      await expect(
+        startEvents({
+          worldDir,
+          port: 0,
+          report: () => {},
+          backend: 'jetstream',
+          jetstream: { ...settings, partitions: 8 },
+        }),
+      ).rejects.toThrow(
+        /^services\.events\.jetstream\.partitions: stream EVENTS_\d+ was made with "feedloom events, partitions=16", not 8 partitions/,
+      );
+    } finally {
+      await rm(worldDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to start, naming the broker, when it cannot be reached', async () => {
     const worldDir = await freshWorld();
     try {

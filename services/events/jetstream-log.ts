@@ -85,15 +85,15 @@ export class JetStreamLog implements EventLog {
   }
 
   private async publish(event: NewEvent, index: number, callSize: number): Promise<number> {
-    const { prefix, partitions } = { prefix: this.settings.subjectPrefix, partitions: this.settings.partitions };
-    const subject = eventSubject(prefix, partitionOf(event.userId, partitions), dayKey(event.timeMs));
+    const { subjectPrefix, partitions, stream, publishTimeoutMs } = this.settings;
+    const subject = eventSubject(subjectPrefix, partitionOf(event.userId, partitions), dayKey(event.timeMs));
     const hdrs = headers();
     hdrs.set(CALL_SIZE_HEADER, String(callSize));
     const ack = await this.js.publish(subject, JSON.stringify(recordOf(event)), {
       headers: hdrs,
       ...(event.logKey ? { msgID: eventMessageId(event.logKey, index) } : {}),
-      expect: { streamName: this.settings.stream },
-      timeout: this.settings.publishTimeoutMs,
+      expect: { streamName: stream },
+      timeout: publishTimeoutMs,
     });
     return ack.seq;
   }
@@ -106,9 +106,13 @@ export class JetStreamLog implements EventLog {
   }
 }
 
-/** Creates the stream if missing; one that exists must capture the configured subjects. */
+/** The stream's description records its partition count: users must never move to another partition. */
+const describePartitions = (partitions: number) => `feedloom events, partitions=${partitions}`;
+
+/** Creates the stream if missing; one that exists must capture the configured subjects and partitions. */
 async function ensureStream(jsm: JetStreamManager, settings: JetStreamSettings): Promise<void> {
   const subjects = [allEventSubjects(settings.subjectPrefix)];
+  const description = describePartitions(settings.partitions);
   const existing = await jsm.streams.info(settings.stream).catch((err: Error) => {
     if (/stream not found/i.test(err.message)) return undefined;
     throw new Error(`${brokerName(settings)}: ${err.message}`);
@@ -119,11 +123,18 @@ async function ensureStream(jsm: JetStreamManager, settings: JetStreamSettings):
         `services.events.jetstream: stream ${settings.stream} on the broker holds subjects ` +
           `${existing.config.subjects?.join(', ')}, not ${subjects[0]} (subjectPrefix ${settings.subjectPrefix})`,
       );
+    if (existing.config.description !== description)
+      throw new Error(
+        `services.events.jetstream.partitions: stream ${settings.stream} was made with ` +
+          `"${existing.config.description ?? 'no partition count'}", not ${settings.partitions} partitions; ` +
+          'the partition count is fixed for a stream (a user must stay in one partition)',
+      );
     return;
   }
   await jsm.streams.add({
     name: settings.stream,
     subjects,
+    description,
     storage: StorageType.File,
     num_replicas: settings.replicas,
     duplicate_window: settings.duplicateWindowMinutes * 60_000 * 1_000_000, // nanoseconds
