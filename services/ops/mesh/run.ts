@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunningServer } from '../../../libs/bootstrap/server.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { checkGeneratorSettings } from '../../generators/registry.js';
-import { startInProcess, type ComponentOptions, type RunningMesh } from '../../servers.js';
+import { startInProcess, type Component, type ComponentOptions, type RunningMesh } from '../../servers.js';
 import { meshComponents } from './components.js';
 
 /**
@@ -19,7 +19,7 @@ export async function startAllInOne(
 ): Promise<RunningMesh & { servers: RunningServer[] }> {
   const all = meshComponents(mesh, options);
   const own = options.configPath ? all.filter((c) => c.name === 'scheduler') : [];
-  const running = await startInProcess(
+  const running = await withBrokerFirst(
     mesh,
     all.filter((c) => !own.includes(c)),
     options,
@@ -35,6 +35,36 @@ export async function startAllInOne(
     stop: async () => {
       await stopChildren([scheduler.child]);
       await running.stop();
+    },
+  };
+}
+
+/**
+ * Starts the components in this process, the managed JetStream broker (if any) before them and
+ * stopped after them: the events service finishes its pending publishes first.
+ */
+async function withBrokerFirst(
+  mesh: MeshConfig,
+  components: Component[],
+  options: ComponentOptions,
+): Promise<RunningMesh & { servers: RunningServer[] }> {
+  const broker = components.filter((c) => c.name === 'nats');
+  if (broker.length === 0) return startInProcess(mesh, components, options);
+  const first = await startInProcess(mesh, broker, options);
+  const rest = await startInProcess(
+    mesh,
+    components.filter((c) => !broker.includes(c)),
+    options,
+  ).catch(async (err) => {
+    await first.stop();
+    throw err;
+  });
+  return {
+    servers: [...first.servers, ...rest.servers],
+    addresses: new Map([...first.addresses, ...rest.addresses]),
+    stop: async () => {
+      await rest.stop();
+      await first.stop();
     },
   };
 }
