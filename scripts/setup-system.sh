@@ -3,7 +3,8 @@
 set -euo pipefail
 # chromium: the status page's browser test (driven by playwright-core).
 # dnsmasq, iproute2: the multi-host test (network namespaces as hosts, a real DNS server).
-packages=(libfaiss-dev libopenblas-dev patchelf protobuf-compiler python3-torch python3-onnx python3-numpy cmake ninja-build g++ chromium dnsmasq iproute2)
+# nats-server: the events service's JetStream backend (services.events.backend: jetstream).
+packages=(libfaiss-dev libopenblas-dev patchelf protobuf-compiler python3-torch python3-onnx python3-numpy cmake ninja-build g++ chromium dnsmasq iproute2 nats-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

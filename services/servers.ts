@@ -60,6 +60,8 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
           security: serverSecurityOf(mesh),
           eventTimes: mesh.services.events,
           maxIds: mesh.services.events.maxIds,
+          backend: mesh.services.events.backend,
+          jetstream: mesh.services.events.jetstream,
         }),
     },
     // Learned retrieval: the user-tower server and the ANN hosts, before the generators that call them.

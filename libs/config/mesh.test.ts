@@ -25,6 +25,34 @@ describe('mesh config', () => {
     );
   });
 
+  it('takes the events backend ("file" by default, or "jetstream" with its broker) and names a typo by its path', () => {
+    const events = (e: Record<string, unknown>) => ({
+      ...valid(),
+      services: { ...valid().services, events: { port: 1, ...e } },
+    });
+    expect(parseMeshConfig(valid()).services.events).toMatchObject({
+      backend: 'file',
+      jetstream: { servers: ['nats://127.0.0.1:4222'], stream: 'FEEDLOOM_EVENTS', partitions: 16, managed: true },
+    });
+    const js = parseMeshConfig(
+      events({ backend: 'jetstream', jetstream: { servers: ['nats://10.0.0.5:4222'], partitions: 64 } }),
+    );
+    expect(js.services.events).toMatchObject({ backend: 'jetstream', jetstream: { partitions: 64, replicas: 1 } });
+    expect(() => parseMeshConfig(events({ backend: 'kafka' }))).toThrow(
+      /services\.events\.backend: Invalid enum value/,
+    );
+    expect(() => parseMeshConfig(events({ jetstream: { partitons: 4 } }))).toThrow(
+      /services\.events\.jetstream: Unrecognized key\(s\) in object: 'partitons'/,
+    );
+    expect(() => parseMeshConfig(events({ jetstream: { servers: ['nats://a b'] } }))).toThrow(
+      /services\.events\.jetstream\.servers\[0\]: must be host:port or nats:\/\/host:port/,
+    );
+    // The broker `up` starts claims its port like a service.
+    expect(() =>
+      parseMeshConfig(events({ backend: 'jetstream', jetstream: { servers: ['nats://127.0.0.1:3'] } })),
+    ).toThrow(/generators\[0\]\.port: port 3 is already used by the managed nats-server/);
+  });
+
   it('fills the schedule with its defaults and names a bad interval or a typo in it by its path', () => {
     expect(parseMeshConfig(valid()).schedule).toEqual({
       batch: { enabled: true, every: '15m' },

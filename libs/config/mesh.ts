@@ -22,6 +22,43 @@ const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case (a-
 /** Host names may use dashes (e.g. a StatefulSet pod, ann-0). */
 const hostName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be lower case (a-z, 0-9, _, -), starting with a letter');
 
+/** The events service's JetStream backend (services.events.jetstream; services/events/jetstream-log.ts). */
+export const JetStreamSchema = z
+  .object({
+    /** The broker's URLs (several: one cluster); the first is the one `make up` starts when managed. */
+    servers: z
+      .array(z.string().regex(/^(nats:\/\/)?[^\s/]+:\d+$/, 'must be host:port or nats://host:port'))
+      .min(1)
+      .default(['nats://127.0.0.1:4222']),
+    /** The stream holding the events (one per world). */
+    stream: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
+      .default('FEEDLOOM_EVENTS'),
+    /** Subjects are <subjectPrefix>.<partition>.<day>. */
+    subjectPrefix: z
+      .string()
+      .regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/, 'must be dot-separated tokens of a-z, 0-9, _ or -')
+      .default('feedloom.events'),
+    /** User partitions: a stable hash of the user id picks one. Fixed for a stream's life. */
+    partitions: z.number().int().min(1).max(1024).default(16),
+    /** Copies of the stream the broker keeps (1 on one server; 3 on a 3-node cluster). */
+    replicas: z.number().int().min(1).max(5).default(1),
+    /** How long Log waits for the broker's acks before answering UNAVAILABLE. */
+    publishTimeoutMs: z.number().int().min(100).max(60_000).default(2_000),
+    /** The broker drops a message id seen this recently (a retried Log call's events). */
+    duplicateWindowMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .default(60),
+    /** `make up` starts a local nats-server on the first URL's port (data under <world>/run/nats). */
+    managed: z.boolean().default(true),
+  })
+  .strict();
+export type JetStreamSettings = z.infer<typeof JetStreamSchema>;
+
 const service = z
   .object({
     port,
@@ -317,6 +354,12 @@ export const MeshConfigSchema = z
              * ids cannot grow it without bound. About 100 bytes each.
              */
             maxIds: z.number().int().min(1).max(1_000_000_000).default(EVENTS_DEFAULT_MAX_IDS),
+            /**
+             * Where acknowledged events are kept: "file", the world's fsync'd live log (the default),
+             * or "jetstream", a NATS JetStream stream (services.events.jetstream; docs/SCALING.md).
+             */
+            backend: z.enum(['file', 'jetstream']).default('file'),
+            jetstream: JetStreamSchema.default({}),
           })
           .strict(),
         blender,
@@ -471,6 +514,16 @@ export const MeshConfigSchema = z
         path: ['ann', 'hosts', i, 'port'],
         ops: `ann.${h.name}`,
       })),
+      // The nats-server `up` starts for the JetStream backend listens on the shared host too.
+      ...(events.backend === 'jetstream' && events.jetstream.managed
+        ? [
+            {
+              port: Number(/:(\d+)$/.exec(events.jetstream.servers[0])![1]),
+              owner: 'the managed nats-server (services.events.jetstream.servers[0])',
+              path: ['services', 'events', 'jetstream', 'servers', 0],
+            },
+          ]
+        : []),
     ];
     for (const l of listeners) claim(l.port, l.owner, l.path, l.address);
     for (const l of listeners)

@@ -95,6 +95,31 @@ async function compactGroup(
 ): Promise<CompactedDay | string> {
   const sizes = await Promise.all(files.map(async (f) => (await fs.stat(f)).size));
   const lines = (await Promise.all(files.map(completeLines))).reduce((a, b) => a + b, 0);
+  const parquet = compactedParquet(eventsDir, day, id);
+  const written = await linesToParquet(duck, files, lines, parquet);
+  if (typeof written === 'string') return written;
+  const after = await Promise.all(files.map(async (f) => (await fs.stat(f)).size));
+  if (after.some((size, i) => size !== sizes[i])) {
+    await fs.rm(parquet, { force: true });
+    await syncDir(path.dirname(parquet));
+    return 'a live file changed meanwhile';
+  }
+  for (const f of files) await fs.rm(f);
+  await syncDir(path.dirname(files[0]));
+  return { day, files: files.length, rows: written, parquet };
+}
+
+/**
+ * Writes the events of these JSON-lines files (the live log's lines, with seq) into `parquet`: to a
+ * temporary file, fsynced, checked, renamed into place and re-read there. Resolves with the row
+ * count, or a string saying why not (nothing is left at `parquet` then).
+ */
+export async function linesToParquet(
+  duck: Duck,
+  files: string[],
+  lines: number,
+  parquet: string,
+): Promise<number | string> {
   const list = `[${files.map(sqlString).join(', ')}]`;
   const source = `read_json(${list}, format = 'newline_delimited', ignore_errors = true,
       columns = {user_id: 'VARCHAR', item_id: 'VARCHAR', action: 'VARCHAR', time_ms: 'BIGINT', board_id: 'VARCHAR',
@@ -103,10 +128,9 @@ async function compactGroup(
     duck.conn,
     `SELECT count(*) AS n FROM ${source} WHERE user_id IS NOT NULL AND item_id IS NOT NULL AND time_ms IS NOT NULL AND seq IS NOT NULL`,
   );
-  // A line DuckDB could not read would be lost with its file: keep the files and say so.
+  // A line DuckDB could not read would be lost with its source: keep the sources and say so.
   if (readable !== lines) return `${readable} of ${lines} lines readable`;
-  const parquet = compactedParquet(eventsDir, day, id);
-  const tmp = path.join(path.dirname(parquet), `.live-${id}.parquet.tmp`);
+  const tmp = path.join(path.dirname(parquet), `.${path.basename(parquet)}.tmp`);
   await fs.mkdir(path.dirname(parquet), { recursive: true });
   // The columns of the Parquet days (the live view's mapping, duck.ts), plus the log's seq and key.
   await duck.conn.run(`COPY (
@@ -127,23 +151,18 @@ async function compactGroup(
   }
   await fs.rename(tmp, parquet);
   await syncDir(path.dirname(parquet));
-  // Re-read where readers find it; only then may the live copies go.
+  // Re-read where readers find it; only then may the sources go.
   const rows = await parquetRows(duck, parquet);
-  const after = await Promise.all(files.map(async (f) => (await fs.stat(f)).size));
-  if (rows !== lines || after.some((size, i) => size !== sizes[i])) {
+  if (rows !== lines) {
     await fs.rm(parquet, { force: true });
     await syncDir(path.dirname(parquet));
-    return rows !== lines
-      ? `the Parquet file re-read holds ${rows} of ${lines} events`
-      : 'a live file changed meanwhile';
+    return `the Parquet file re-read holds ${rows} of ${lines} events`;
   }
-  for (const f of files) await fs.rm(f);
-  await syncDir(path.dirname(files[0]));
-  return { day, files: files.length, rows, parquet };
+  return rows;
 }
 
 /** The compacted days become part of the world: its days reach the newest of them, its count grows. */
-async function extendWorld(worldDir: string, days: CompactedDay[]): Promise<void> {
+export async function extendWorld(worldDir: string, days: CompactedDay[]): Promise<void> {
   const manifest = await readWorldManifest(worldDir);
   const lastDay = Math.max(...days.map((d) => Date.parse(`${d.day}T00:00:00Z`)));
   const days_ = Math.max(manifest.days, Math.floor((lastDay - manifest.startMs) / DAY_MS) + 1);

@@ -14,17 +14,9 @@ import { startEvents } from './events-service.js';
 import { writerLockOf } from './world-writer.js';
 import { LiveLog } from './live-log.js';
 import { testAdminToken, testServerSecurity } from '../../test/fixtures/mesh.js';
+import { click } from '../../test/fixtures/events.js';
 
 const T = { timeoutMs: 5_000 };
-const click = (userId: string, itemId: string): Event => ({
-  userId,
-  itemId,
-  action: ActionType.ACTION_TYPE_CLICK,
-  timeMs: 0,
-  boardId: '',
-  source: '',
-  requestId: '',
-});
 
 let world: string;
 let manifest: WorldManifest;

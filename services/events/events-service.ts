@@ -2,10 +2,11 @@ import { EventsService, type LogResponse } from '../../generated/feedloom/v1/eve
 import { failedPrecondition, resourceExhausted } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServerSecurity } from '../../libs/bootstrap/server.js';
 import type { ServerLimits } from '../../libs/config/server-limits.js';
-import { EVENTS_DEFAULT_MAX_IDS } from '../../libs/config/mesh.js';
+import { EVENTS_DEFAULT_MAX_IDS, type JetStreamSettings } from '../../libs/config/mesh.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { validateLogRequest, type EventTimeWindow } from './event-validation.js';
-import { LiveLog, type NewEvent } from './live-log.js';
+import type { NewEvent } from './live-log.js';
+import { openEventLog } from './open-event-log.js';
 import type { IdTable } from './id-table.js';
 import { AckedCalls } from './acked-calls.js';
 import { MAX_RECENT_ACTIONS } from './user-state.js';
@@ -43,6 +44,10 @@ export interface EventsOptions {
   maxIds?: number;
   /** Simulated ms per wall ms of the world clock (world.clockSpeed); default 1. */
   clockSpeed?: number;
+  /** Where acknowledged events are kept (services.events.backend); default "file", the world's live log. */
+  backend?: 'file' | 'jetstream';
+  /** The broker and stream of the "jetstream" backend (services.events.jetstream); defaults when absent. */
+  jetstream?: JetStreamSettings;
   /** Where start-up notes and skipped log lines are reported; stderr by default. */
   report?: (line: string) => void;
 }
@@ -73,12 +78,18 @@ async function serveEvents(
   started: number,
 ): Promise<RunningServer> {
   const { asOfMs } = options;
-  const { store, worldEndMs, historyEvents, compactedSeq } = await loadWorldHistory(options.worldDir, { asOfMs });
-  const { log, replay } = await LiveLog.open(options.worldDir, compactedSeq);
+  const history = await loadWorldHistory(options.worldDir, { asOfMs });
+  const { store, worldEndMs, historyEvents } = history;
+  const { log, replay } = await openEventLog(options.worldDir, history, options);
   const acked = AckedCalls.fromLog(replay.events);
   const liveEvents = asOfMs === undefined ? replay.events : replay.events.filter((e) => e.timeMs < asOfMs);
   for (const event of liveEvents) store.apply(event);
-  for (const p of replay.problems) report(`skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`);
+  for (const p of replay.problems)
+    report(
+      p.kind === 'incomplete'
+        ? `${p.file} seq ${p.line}: ${p.detail} (not replayed; a retry with its key completes it)`
+        : `skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`,
+    );
   // Start-up replays the whole live log; the scheduler's daily compaction keeps it to a day or two.
   const liveDays = new Set(replay.events.map((e) => dayKey(e.timeMs))).size;
   if (liveDays > MAX_LIVE_DAYS_QUIETLY)
@@ -94,7 +105,7 @@ async function serveEvents(
   );
   report(
     `loaded ${store.userCount} users, ${historyEvents} history events and ${liveEvents.length} live events ` +
-      `(${replay.files} files, last seq ${log.lastSequence})${asOfMs === undefined ? '' : ` as of ${new Date(asOfMs).toISOString()}`} ` +
+      `(${replay.source}, last seq ${log.lastSequence})${asOfMs === undefined ? '' : ` as of ${new Date(asOfMs).toISOString()}`} ` +
       `in ${Math.round(performance.now() - started)} ms`,
   );
 
@@ -135,6 +146,10 @@ async function serveEvents(
     services: [binding],
     security: options.security,
     admin: { port: options.adminPort ?? 0, services: [binding] },
+  }).catch(async (err) => {
+    // A broker connection left open would keep reconnecting, and the process alive, forever.
+    await log.close();
+    throw err;
   });
   return {
     ...server,

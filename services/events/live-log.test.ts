@@ -28,7 +28,7 @@ afterEach(async () => {
 describe('LiveLog', () => {
   it('writes JSON lines per day and replays them, with the sequence continuing after a restart', async () => {
     const first = await LiveLog.open(world);
-    expect(first.replay).toEqual({ events: [], problems: [], files: 0 });
+    expect(first.replay).toEqual({ events: [], problems: [], files: 0, source: '0 files' });
     const a = await first.log.append([event('u1', 'i1'), event('u2', 'i2', DAY1 + DAY_MS + 5)]);
     expect(a.map((e) => e.seq)).toEqual([1, 2]);
     await first.log.close();

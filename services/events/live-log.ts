@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { unavailable } from '../../libs/bootstrap/errors.js';
 import { isShadowed } from '../../libs/data/live-files.js';
 import { dayKey, worldPaths } from '../../libs/data/world.js';
-import { isActionName, type ActionName } from './action-names.js';
+import { isActionName } from './action-names.js';
+import type { EventLog, LoggedEvent, LogProblem, NewEvent, Replay } from './event-log.js';
 
 /**
  * The live event log: JSON lines under <world>/events/live/day=YYYY-MM-DD/, one file per process
@@ -14,39 +15,7 @@ import { isActionName, type ActionName } from './action-names.js';
  * concurrent callers share one fsync.
  */
 
-export interface NewEvent {
-  userId: string;
-  itemId: string;
-  action: ActionName;
-  timeMs: number;
-  boardId: string;
-  source: string;
-  requestId: string;
-  /** The idempotency key of the Log call that wrote it, when the call had one. */
-  logKey?: string;
-  /** The service's clock when it took the Log call (lines written before it existed lack it). */
-  receivedMs?: number;
-}
-
-export interface LoggedEvent extends NewEvent {
-  /** Position in the log: increases with every event, also across restarts. */
-  seq: number;
-}
-
-/** A line replay skipped. "torn" is an unfinished last line: a crash mid-write, never acknowledged. */
-export interface LogProblem {
-  file: string;
-  line: number;
-  kind: 'torn' | 'corrupt';
-  detail: string;
-}
-
-export interface Replay {
-  /** Every readable event, in sequence order. */
-  events: LoggedEvent[];
-  problems: LogProblem[];
-  files: number;
-}
+export type { NewEvent, LoggedEvent, LogProblem, Replay } from './event-log.js';
 
 // Events with their own times can spread over many days; keep only a few day files open.
 const MAX_OPEN_FILES = 8;
@@ -64,7 +33,7 @@ interface WaitingAppend {
   reject(err: Error): void;
 }
 
-export class LiveLog {
+export class LiveLog implements EventLog {
   private readonly files = new Map<string, DayFile>();
   private pending: WaitingAppend[] = [];
   private flushing: Promise<void> | undefined;
@@ -194,20 +163,23 @@ export class LiveLog {
 }
 
 function formatLine(e: LoggedEvent): string {
-  return (
-    JSON.stringify({
-      user_id: e.userId,
-      item_id: e.itemId,
-      action: e.action,
-      time_ms: e.timeMs,
-      board_id: e.boardId,
-      source: e.source,
-      request_id: e.requestId,
-      ...(e.logKey ? { log_key: e.logKey } : {}),
-      ...(e.receivedMs !== undefined ? { received_ms: e.receivedMs } : {}),
-      seq: e.seq,
-    }) + '\n'
-  );
+  return JSON.stringify(recordOf(e)) + '\n';
+}
+
+/** An event as the JSON object the log keeps (the file log's lines, the stream's messages). */
+export function recordOf(e: NewEvent & { seq?: number }): Record<string, unknown> {
+  return {
+    user_id: e.userId,
+    item_id: e.itemId,
+    action: e.action,
+    time_ms: e.timeMs,
+    board_id: e.boardId,
+    source: e.source,
+    request_id: e.requestId,
+    ...(e.logKey ? { log_key: e.logKey } : {}),
+    ...(e.receivedMs !== undefined ? { received_ms: e.receivedMs } : {}),
+    ...(e.seq !== undefined ? { seq: e.seq } : {}),
+  };
 }
 
 /** One line back into an event, or a reason it is not one. */
@@ -219,6 +191,11 @@ export function parseLine(text: string): LoggedEvent | string {
     return 'not valid JSON';
   }
   if (typeof raw !== 'object' || raw === null) return 'not a JSON object';
+  return eventOf(raw);
+}
+
+/** A log record (recordOf's shape) back into an event, or a reason it is not one. */
+export function eventOf(raw: Record<string, unknown>): LoggedEvent | string {
   const str = (key: string) => (typeof raw[key] === 'string' ? (raw[key] as string) : undefined);
   const int = (key: string) => (Number.isSafeInteger(raw[key]) ? (raw[key] as number) : undefined);
   const [userId, itemId, action, timeMs, seq] = [
@@ -275,7 +252,7 @@ export async function replayLiveLog(dir: string): Promise<Replay> {
     }
   }
   events.sort((a, b) => a.seq - b.seq);
-  return { events, problems, files };
+  return { events, problems, files, source: `${files} files` };
 }
 
 /** Calls onLine for each newline-terminated line; returns the unterminated rest ('' if none). */

@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     limits: config?.serverLimits,
     eventTimes: config?.services.events,
     maxIds: config?.services.events.maxIds,
+    backend: config?.services.events.backend,
+    jetstream: config?.services.events.jetstream,
     asOfMs: config?.world.asOfMs,
     seenWindowMs: config && config.services.events.seenWindowHours * 3_600_000,
     clockSpeed: config?.world.clockSpeed,

@@ -4,6 +4,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { ActionType } from '../../generated/feedloom/v1/common.js';
 import { eventsView, openDuck, queryRows, sqlString } from '../../libs/data/duck.js';
 import { DAY_MS, readWorldManifest, worldPaths } from '../../libs/data/world.js';
+import { streamCompactedThrough } from '../../libs/data/stream-compaction.js';
 import { UserStore } from './user-state.js';
 
 /**
@@ -20,6 +21,8 @@ export interface WorldHistory {
   historyEvents: number;
   /** The last live-log sequence number among the events compacted into Parquet days (0: none). */
   compactedSeq: number;
+  /** Per day, the last stream sequence number compacted into that day's Parquet (JetStream backend). */
+  streamCompactedThrough: Map<string, number>;
 }
 
 export interface HistoryOptions {
@@ -40,7 +43,13 @@ export async function loadWorldHistory(worldDir: string, options: HistoryOptions
     await numberIds(duck.conn, store);
     await loadProfiles(duck.conn, store);
     const historyEvents = await loadHistoryEvents(duck.conn, store);
-    return { store, worldEndMs, historyEvents, compactedSeq: await lastCompactedSeq(duck.conn, worldDir) };
+    return {
+      store,
+      worldEndMs,
+      historyEvents,
+      compactedSeq: await lastCompactedSeq(duck.conn, worldDir),
+      streamCompactedThrough: await streamCompactedThrough(duck.conn, worldDir),
+    };
   } finally {
     duck.close();
   }

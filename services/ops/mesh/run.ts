@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunningServer } from '../../../libs/bootstrap/server.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { checkGeneratorSettings } from '../../generators/registry.js';
-import { startInProcess, type ComponentOptions, type RunningMesh } from '../../servers.js';
+import { startInProcess, type Component, type ComponentOptions, type RunningMesh } from '../../servers.js';
 import { meshComponents } from './components.js';
 
 /**
@@ -19,7 +19,7 @@ export async function startAllInOne(
 ): Promise<RunningMesh & { servers: RunningServer[] }> {
   const all = meshComponents(mesh, options);
   const own = options.configPath ? all.filter((c) => c.name === 'scheduler') : [];
-  const running = await startInProcess(
+  const running = await withBrokerFirst(
     mesh,
     all.filter((c) => !own.includes(c)),
     options,
@@ -35,6 +35,36 @@ export async function startAllInOne(
     stop: async () => {
       await stopChildren([scheduler.child]);
       await running.stop();
+    },
+  };
+}
+
+/**
+ * Starts the components in this process, the managed JetStream broker (if any) before them and
+ * stopped after them: the events service finishes its pending publishes first.
+ */
+async function withBrokerFirst(
+  mesh: MeshConfig,
+  components: Component[],
+  options: ComponentOptions,
+): Promise<RunningMesh & { servers: RunningServer[] }> {
+  const broker = components.filter((c) => c.name === 'nats');
+  if (broker.length === 0) return startInProcess(mesh, components, options);
+  const first = await startInProcess(mesh, broker, options);
+  const rest = await startInProcess(
+    mesh,
+    components.filter((c) => !broker.includes(c)),
+    options,
+  ).catch(async (err) => {
+    await first.stop();
+    throw err;
+  });
+  return {
+    servers: [...first.servers, ...rest.servers],
+    addresses: new Map([...first.addresses, ...rest.addresses]),
+    stop: async () => {
+      await rest.stop();
+      await first.stop();
     },
   };
 }
@@ -96,16 +126,22 @@ export async function startProcesses(
   await checkGeneratorSettings(mesh, configPath);
   const children = new Map<string, ChildProcess>();
   const addresses = new Map<string, string>();
-  const stop = () => stopChildren([...children.values()]);
+  // The broker last: the events service finishes its pending publishes first.
+  const stop = async () => {
+    await stopChildren([...children].filter(([name]) => name !== 'nats').map(([, child]) => child));
+    await stopChildren([...children].filter(([name]) => name === 'nats').map(([, child]) => child));
+  };
   try {
     const components = meshComponents(mesh);
-    const events = components[0];
-    // Events first (the blender hydrates from it), then the rest in parallel.
-    const first = await spawnComponent(configPath, events.name);
-    children.set(events.name, first.child);
-    addresses.set(events.name, first.address);
+    // Events first (the blender hydrates from it), after the broker it reads, if any; then the rest in parallel.
+    const leading = components.findIndex((c) => c.name === 'events') + 1;
+    for (const c of components.slice(0, leading)) {
+      const started = await spawnComponent(configPath, c.name);
+      children.set(c.name, started.child);
+      addresses.set(c.name, started.address);
+    }
     await Promise.all(
-      components.slice(1).map(async (c) => {
+      components.slice(leading).map(async (c) => {
         const started = await spawnComponent(configPath, c.name);
         children.set(c.name, started.child);
         addresses.set(c.name, started.address);

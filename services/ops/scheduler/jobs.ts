@@ -7,7 +7,8 @@ import { hostname } from 'node:os';
 import { parseInterval } from '../../../libs/config/interval.js';
 import { snapshotsDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { eventLogEndMs, runBatchJobs, staleBatchJobs } from '../../../libs/data/batch/run.js';
-import { compactLiveLog } from '../../../libs/data/live-compaction.js';
+import { compactLiveLog, type CompactionResult } from '../../../libs/data/live-compaction.js';
+import { compactStream } from '../../../libs/data/stream-compaction.js';
 import { LockHeldError } from '../../../libs/registry/fs-atomic.js';
 import { runCycle } from '../../offline/retrain/cycle.js';
 import { rolloutPublished } from '../rollout/retrain-hand-off.js';
@@ -15,6 +16,12 @@ import type { ScheduledJob } from './scheduler.js';
 import { formatEvery } from './state.js';
 
 const SCHEDULER = 'scheduler';
+
+function compactionSummary(result: CompactionResult): string {
+  const rows = result.days.reduce((sum, d) => sum + d.rows, 0);
+  const days = result.days.map((d) => d.day).join(', ');
+  return `${result.days.length} day(s) compacted${days ? ` (${days}: ${rows} events)` : ''}${result.skipped.length ? `; left: ${result.skipped.join('; ')}` : ''}`;
+}
 
 /** The enabled jobs of the config, in the order they run when due together. */
 export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
@@ -28,14 +35,17 @@ export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
       name: 'compaction',
       everyMs: every(schedule.compaction.every),
       async run(log) {
-        const result = await compactLiveLog(worldDir, {
-          closedAfterMs: parseInterval(schedule.compaction.closedAfter),
+        const closedAfterMs = parseInterval(schedule.compaction.closedAfter);
+        // The live files always (a world may hold some from before a switch to the broker), then the stream.
+        const files = await compactLiveLog(worldDir, {
+          closedAfterMs,
           idleForMs: parseInterval(schedule.compaction.idleFor),
           log,
         });
-        const rows = result.days.reduce((sum, d) => sum + d.rows, 0);
-        const days = result.days.map((d) => d.day).join(', ');
-        return `${result.days.length} day(s) compacted${days ? ` (${days}: ${rows} events)` : ''}${result.skipped.length ? `; left: ${result.skipped.join('; ')}` : ''}`;
+        const { backend, jetstream } = mesh.services.events;
+        const stream =
+          backend === 'jetstream' ? await compactStream(worldDir, jetstream, { closedAfterMs, log }) : undefined;
+        return [compactionSummary(files), ...(stream ? [`stream: ${compactionSummary(stream)}`] : [])].join('; ');
       },
     });
   if (schedule.batch.enabled)
