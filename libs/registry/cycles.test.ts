@@ -83,4 +83,18 @@ describe('acquireProcessLock', () => {
     expect(JSON.parse(await fs.readFile(lock, 'utf8')).pid).toBe(process.pid);
     await release();
   });
+
+  it('breaks a lock copied along with its directory (taken for another path), even while its holder lives', async () => {
+    const original = path.join(root, 'a', 'writer.lock');
+    const release = await acquireProcessLock(original, 'an events service');
+    const copy = path.join(root, 'copy-of-a', 'writer.lock');
+    await fs.mkdir(path.dirname(copy), { recursive: true });
+    await fs.copyFile(original, copy);
+    // The holder (this process) lives and holds the original; the copy is not held by anyone.
+    const releaseCopy = await acquireProcessLock(copy, 'an events service');
+    expect(JSON.parse(await fs.readFile(copy, 'utf8')).path).toBe(path.resolve(copy));
+    await expect(acquireProcessLock(original, 'an events service')).rejects.toBeInstanceOf(LockHeldError);
+    await releaseCopy();
+    await release();
+  });
 });

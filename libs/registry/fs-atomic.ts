@@ -119,6 +119,8 @@ export interface ProcessLockHolder {
   host: string;
   sinceMs: number;
   what: string;
+  /** The lock file's absolute path when taken: a copy of a directory carries the lock to another path. */
+  path?: string;
 }
 
 export class LockHeldError extends Error {
@@ -141,7 +143,8 @@ export class LockHeldError extends Error {
  */
 export async function acquireProcessLock(lockFile: string, what: string): Promise<() => Promise<void>> {
   const host = hostname();
-  const holder: ProcessLockHolder = { pid: process.pid, host, sinceMs: Date.now(), what };
+  const absolute = path.resolve(lockFile);
+  const holder: ProcessLockHolder = { pid: process.pid, host, sinceMs: Date.now(), what, path: absolute };
   await fs.mkdir(path.dirname(lockFile), { recursive: true });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -161,7 +164,12 @@ export async function acquireProcessLock(lockFile: string, what: string): Promis
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const current = await readLockHolder(lockFile);
-      if (current && !(current.host === host && !processAlive(current.pid))) throw new LockHeldError(lockFile, current);
+      // Stale on this host: its process is gone, or it was taken for another path (a copied directory).
+      const stale =
+        current !== undefined &&
+        current.host === host &&
+        (!processAlive(current.pid) || (current.path !== undefined && current.path !== absolute));
+      if (current && !stale) throw new LockHeldError(lockFile, current);
       if (!current) {
         // Unreadable: a holder may be writing it right now; only an old one was left by a crash.
         const stat = await fs.stat(lockFile).catch(() => undefined);
