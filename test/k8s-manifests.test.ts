@@ -203,4 +203,36 @@ describe('Kubernetes security: the tokens Secret and a NetworkPolicy per compone
     const generator = policies.find((p) => p.metadata.name === k8sName(`generator.${mesh.generators[0].name}`));
     expect(generator.spec.ingress.find((r: any) => r.ports[0].port === mesh.generators[0].port).from).toEqual([mesh_]);
   });
+
+  it('with the JetStream events backend: a broker StatefulSet (a cluster of as many pods as stream replicas), reached by name, admitting only the mesh', () => {
+    const raw = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
+    raw.services.events.backend = 'jetstream';
+    raw.services.events.jetstream = { replicas: 3 };
+    const js = k8sManifests(parseMeshConfig(raw), options);
+    const sts = js.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'nats') as any;
+    expect(sts.spec.replicas).toBe(3);
+    expect(sts.spec.serviceName).toBe('nats');
+    expect(sts.spec.volumeClaimTemplates[0].spec.accessModes).toEqual(['ReadWriteOnce']);
+    const args: string[] = sts.spec.template.spec.containers[0].args;
+    expect(args).toEqual(expect.arrayContaining(['--jetstream', '--server_name', '$(POD_NAME)', '--routes']));
+    expect(args[args.indexOf('--routes') + 1].split(',')).toEqual(
+      [0, 1, 2].map((i) => `nats://nats-${i}.nats.feed.svc.cluster.local:6222`),
+    );
+    const service = js.find((o) => o.kind === 'Service' && o.metadata.name === 'nats') as any;
+    expect(service.spec.clusterIP).toBe('None');
+    expect(service.spec.ports.map((p: { port: number }) => p.port)).toEqual([4222, 6222]);
+    const policy = js.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'nats') as any;
+    expect(policy.spec.ingress[0].from).toEqual([
+      { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'feedloom' } } },
+    ]);
+    // The cluster's config reaches the three pods and starts no broker of its own.
+    const config = parseMeshConfig(JSON.parse((js.find((o) => o.kind === 'ConfigMap') as any).data['mesh.json']));
+    expect(config.services.events.jetstream).toMatchObject({
+      servers: [0, 1, 2].map((i) => `nats://nats-${i}.nats.feed.svc.cluster.local:4222`),
+      managed: false,
+      replicas: 3,
+    });
+    // The file backend (the shipped config) has no broker.
+    expect(objects.some((o) => o.metadata.name === 'nats')).toBe(false);
+  });
 });

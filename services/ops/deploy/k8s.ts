@@ -7,6 +7,8 @@ import {
   secretVolumes,
   tokenSecret,
 } from './k8s-security.js';
+import { clusterJetStream, jetStreamOf, natsObjects } from './k8s-jetstream.js';
+import type { K8sObject, K8sOptions } from './k8s-types.js';
 
 /**
  * Kubernetes manifests for the mesh, generated from the same config both local run modes read:
@@ -16,20 +18,9 @@ import {
  * compaction, retraining) is one more Deployment of one replica, the same component `up` runs:
  * see the README's "Kubernetes" section for why not CronJobs. The tokens are a Secret mounted into
  * every pod, and a NetworkPolicy per component admits only the mesh to its ports (k8s-security.ts).
+ * With the JetStream events backend, the broker is a StatefulSet of its own (k8s-jetstream.ts).
  */
-export interface K8sOptions {
-  namespace: string;
-  image: string;
-  /** Replicas of each stateless component. */
-  replicas: number;
-  /** PersistentVolumeClaim holding the world: snapshots, models, event log. */
-  worldClaim: string;
-}
-
-export type K8sObject = Record<string, unknown> & {
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-};
+export type { K8sObject, K8sOptions } from './k8s-types.js';
 
 const CONFIG_PATH = '/etc/feedloom/mesh.json';
 const WORLD_PATH = '/data/world';
@@ -137,6 +128,8 @@ export function clusterMeshConfig(
   delete raw.registryDir;
   raw.listenHost = '0.0.0.0';
   raw.services.events.address = clusterAddress('events', ns, mesh.services.events.port, 'events-0');
+  const js = jetStreamOf(mesh);
+  if (js) raw.services.events.jetstream = clusterJetStream(js, ns);
   raw.services.blender.address = clusterAddress('blender', ns, mesh.services.blender.port);
   if (raw.services.ranker) raw.services.ranker.address = clusterAddress('ranker', ns, mesh.services.ranker!.port);
   if (raw.services.viewer) raw.services.viewer.address = clusterAddress('viewer', ns, mesh.services.viewer!.port);
@@ -251,9 +244,11 @@ export function k8sManifests(mesh: MeshConfig, o: K8sOptions): K8sObject[] {
     metadata: { name: 'feedloom-mesh', namespace: o.namespace },
     data: { 'mesh.json': JSON.stringify(clusterMeshConfig(mesh, o, tokens), null, 2) },
   };
+  const js = jetStreamOf(mesh);
   return [
     configMap,
     tokenSecret(tokens, o.namespace) as K8sObject,
+    ...(js ? natsObjects(js, o) : []),
     ...workloads(mesh, o).flatMap((w) => workloadObjects(w, mesh, o)),
   ];
 }
