@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
-import { BlenderClient, SourceState } from '../generated/feedloom/v1/blender.js';
+import { BlenderClient } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig } from '../libs/config/mesh.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
@@ -24,6 +24,7 @@ import {
   transportNote,
   writeSection,
 } from './lib.js';
+import { sourceFailed } from '../libs/blend/source-state.js';
 
 const { values } = parseArgs({
   options: {
@@ -96,9 +97,7 @@ async function measure(seconds: number): Promise<Window> {
       );
       latencies.push(performance.now() - sent);
       if (!r.ranking?.ranked) unranked++;
-      notOk += r.sources.filter(
-        (s) => s.state !== SourceState.SOURCE_STATE_OK && s.state !== SourceState.SOURCE_STATE_DISABLED,
-      ).length;
+      notOk += r.sources.filter(sourceFailed).length;
     }
   };
   const buckets0 = await overheadBuckets(metricsAt);

@@ -20,6 +20,7 @@ import {
   transportNote,
   writeSection,
 } from './lib.js';
+import { sourceFailed } from '../libs/blend/source-state.js';
 
 const { values } = parseArgs({
   options: {
@@ -82,11 +83,7 @@ async function load(durationS: number, rate: number): Promise<Sample[]> {
         (r: BlendResponse) => ({
           ms: performance.now() - sent,
           ok: true,
-          degraded:
-            r.warnings.length > 0 ||
-            r.sources.some(
-              (s) => s.state !== SourceState.SOURCE_STATE_OK && s.state !== SourceState.SOURCE_STATE_DISABLED,
-            ),
+          degraded: r.warnings.length > 0 || r.sources.some(sourceFailed),
           ranked: Boolean(r.ranking?.ranked),
           sources: r.sources.map((s) => ({ generator: s.generator, state: s.state, latencyMs: s.latencyMs })),
         }),

@@ -14,11 +14,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { status } from '@grpc/grpc-js';
-import { BlenderClient, SourceState, type BlendResponse } from '../generated/feedloom/v1/blender.js';
+import { BlenderClient, type BlendResponse } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, loadMeshConfig, type MeshConfig } from '../libs/config/mesh.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { median, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
+import { sourceFailed } from '../libs/blend/source-state.js';
 
 const { values } = parseArgs({
   options: {
@@ -78,9 +79,7 @@ async function blend(blender: BlenderClient, timeoutMs: number): Promise<Sample>
       { userId: users[next++ % users.length], limit: 50, debug: false, requestId: '' },
       { timeoutMs },
     );
-    const degraded = r.sources.some(
-      (s) => s.state !== SourceState.SOURCE_STATE_OK && s.state !== SourceState.SOURCE_STATE_DISABLED,
-    );
+    const degraded = r.sources.some(sourceFailed);
     const ms = performance.now() - sent;
     // An answer read after the deadline is late, even if this process was too late to time it out.
     return { ms, outcome: ms <= timeoutMs ? 'served' : 'late', degraded };

@@ -1,7 +1,8 @@
 // One trace per Blend covering the fan-out and every generator; metrics on a Prometheus endpoint.
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlenderClient } from '../generated/feedloom/v1/blender.js';
+import { BlenderClient, SourceState } from '../generated/feedloom/v1/blender.js';
+import { loadGeneratorModule } from '../services/generators/registry.js';
 import { context as otelContext, trace } from '@opentelemetry/api';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { meshChannelOf } from '../libs/bootstrap/mesh-security.js';
@@ -42,12 +43,15 @@ describe('telemetry across the mesh', () => {
 
   it('records one trace per Blend that covers every generator called', async () => {
     spans.reset();
-    await callUnary(
+    const response = await callUnary(
       blender,
       'blend',
       { userId: user, limit: 10, debug: false, requestId: 'trace-me' },
       { timeoutMs: 5_000 },
     );
+    // Every generator but those whose per-request rule said no for this user (a follow or a board it lacks).
+    const asked = response.sources.filter((s) => s.state !== SourceState.SOURCE_STATE_DISABLED).map((s) => s.generator);
+    expect(asked.length).toBeGreaterThan(generators.length - 4);
     const finished = spans.getFinishedSpans();
     const blend = finished.find((s) => s.name === 'feedloom.v1.Blender/Blend')!;
     expect(blend).toBeDefined();
@@ -57,11 +61,11 @@ describe('telemetry across the mesh', () => {
     const calledGenerators = inTrace
       .filter((s) => s.name === 'client generate')
       .map((s) => s.attributes['feedloom.generator']);
-    expect(calledGenerators.sort()).toEqual([...generators].sort());
+    expect(calledGenerators.sort()).toEqual([...asked].sort());
     const served = inTrace.filter((s) => s.name === 'feedloom.v1.CandidateGenerator/Generate');
-    expect(served).toHaveLength(generators.length);
+    expect(served).toHaveLength(asked.length);
     const work = inTrace.filter((s) => s.name.startsWith('generate '));
-    expect(work.map((s) => s.attributes['feedloom.generator']).sort()).toEqual([...generators].sort());
+    expect(work.map((s) => s.attributes['feedloom.generator']).sort()).toEqual([...asked].sort());
     for (const s of work) expect(typeof s.attributes['feedloom.candidates']).toBe('number');
 
     const stages = inTrace.filter((s) => s.name.startsWith('blend.')).map((s) => s.name);
@@ -106,6 +110,38 @@ describe('telemetry across the mesh', () => {
     } finally {
       asMesh.close();
     }
+  });
+
+  it('does not call a generator whose enable says no for this user, and reports it DISABLED', async () => {
+    const withRule = new Set<string>();
+    for (const name of generators) if ((await loadGeneratorModule(name)).enable) withRule.add(name);
+    expect(withRule.size).toBeGreaterThan(0);
+    spans.reset();
+    // No history, no follows, no boards: nothing for the graph, co-engagement and follow generators to start from.
+    const res = await callUnary(
+      blender,
+      'blend',
+      { userId: 'someone_new_here', limit: 10, debug: false, requestId: '' },
+      { timeoutMs: 5_000 },
+    );
+    const state = new Map(res.sources.map((s) => [s.generator, s]));
+    for (const name of withRule) {
+      expect(state.get(name), name).toMatchObject({ state: SourceState.SOURCE_STATE_DISABLED, latencyMs: 0 });
+      expect(state.get(name)!.error).toMatch(/nothing to start from/);
+    }
+    expect(state.get('popular')?.state).toBe(SourceState.SOURCE_STATE_OK);
+    expect(res.items.length).toBeGreaterThan(0);
+    // Not called: no Generate was served for them in this Blend's trace.
+    const served = spans
+      .getFinishedSpans()
+      .filter((s) => s.name === 'feedloom.v1.CandidateGenerator/Generate')
+      .map((s) => String(s.attributes['feedloom.server']));
+    for (const name of withRule)
+      expect(
+        served.some((server) => server.includes(name)),
+        name,
+      ).toBe(false);
+    expect(served.some((server) => server.includes('popular'))).toBe(true);
   });
 
   it('exposes the named metrics to Prometheus', async () => {

@@ -1,13 +1,14 @@
 // `up` says "ready" only once probe Blends have every enabled source OK within its deadline; when a
 // source cannot get there, the wait ends with a message naming it. Real in-process meshes on the tiny world.
 import { afterEach, describe, expect, it } from 'vitest';
-import { BlenderClient, SourceState } from '../generated/feedloom/v1/blender.js';
+import { BlenderClient } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { waitForFullBlends } from '../services/ops/cli/ready.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { smallMesh, testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
+import { sourceFailed } from '../libs/blend/source-state.js';
 
 let mesh: Awaited<ReturnType<typeof startAllInOne>> | undefined;
 afterEach(async () => {
@@ -43,7 +44,7 @@ describe("up's readiness: probe Blends with every source OK", () => {
         'item_cooccurrence',
         'popular',
       ]);
-      expect(first.sources.filter((s) => s.state !== SourceState.SOURCE_STATE_OK)).toEqual([]);
+      expect(first.sources.filter(sourceFailed)).toEqual([]);
     } finally {
       client.close();
     }

@@ -69,6 +69,12 @@ export interface GeneratorDefinition<
     input: GenerateInput,
     ctx: GeneratorContext<Data, z.output<Settings>>,
   ): GenerateResult | Promise<GenerateResult>;
+  /**
+   * Whether a request needs it, from the user alone (no data, cheap): false, and the blender does
+   * not call it and reports it DISABLED for that request. Say no only where generate would return
+   * nothing, e.g. no followed creators, nothing engaged to start from (libs/generator-sdk/enable.ts).
+   */
+  enable?(user: UserContext, settings: z.output<Settings>): boolean;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { SourceState, sourceStateToJSON, type StageTiming } from '../../generated/feedloom/v1/blender.js';
 import { meter } from '../../libs/bootstrap/telemetry.js';
 import type { BlendCandidate, SourceAnswer } from '../../libs/blend/types.js';
+import { sourceFailed } from '../../libs/blend/source-state.js';
 
 // The blender's metrics, made on first use (after the telemetry has started).
 
@@ -59,7 +60,7 @@ export function countSources(answers: SourceAnswer[], unique: number): void {
   metrics ??= instruments();
   for (const a of answers) {
     metrics.returned.add(a.candidates.length, { generator: a.status.generator });
-    if (a.status.state !== SourceState.SOURCE_STATE_OK && a.status.state !== SourceState.SOURCE_STATE_DISABLED) {
+    if (sourceFailed(a.status)) {
       metrics.failures.add(1, { generator: a.status.generator, state: sourceStateToJSON(a.status.state) });
     }
   }

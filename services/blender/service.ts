@@ -7,7 +7,10 @@ import { operationsPortOf } from '../../libs/config/security.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { AdmissionController } from '../../libs/bootstrap/admission.js';
-import { addressOf, admissionSettingsOf, type MeshConfig } from '../../libs/config/mesh.js';
+import { addressOf, admissionSettingsOf, type GeneratorConfig, type MeshConfig } from '../../libs/config/mesh.js';
+import type { UserContext } from '../../generated/feedloom/v1/common.js';
+import { parseGeneratorSettings } from '../../libs/generator-sdk/define.js';
+import { hasGeneratorModule, loadGeneratorModule } from '../generators/registry.js';
 import { SnapshotSource } from '../../libs/data/snapshot-source.js';
 import { itemCatalogSnapshot } from '../../libs/blend/catalog.js';
 import { policyFromConfig } from '../../libs/blend/policy.js';
@@ -15,6 +18,15 @@ import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
 
 export const MAX_LIMIT = 500;
+
+/** A generator module's per-request rule with its configured settings, when it declares one. */
+async function perRequestEnable(g: GeneratorConfig): Promise<((user: UserContext) => boolean) | undefined> {
+  if (!hasGeneratorModule(g.name)) return undefined;
+  const module = await loadGeneratorModule(g.name);
+  if (!module.enable) return undefined;
+  const settings = parseGeneratorSettings(module, g.settings);
+  return (user) => module.enable!(user, settings);
+}
 
 /** The Blender service: reads the mesh config for who to ask and how. */
 export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: string }) {
@@ -26,13 +38,16 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
   const cfg = mesh.services.blender;
   const deps: BlendDeps = {
     events,
-    generators: mesh.generators.map((g) => ({
-      name: g.name,
-      client: connect(FanOutGeneratorClient, addressOf(mesh, g), channel),
-      enabled: g.enabled,
-      quota: g.quota,
-      deadlineMs: g.deadlineMs,
-    })),
+    generators: await Promise.all(
+      mesh.generators.map(async (g) => ({
+        name: g.name,
+        client: connect(FanOutGeneratorClient, addressOf(mesh, g), channel),
+        enabled: g.enabled,
+        enable: await perRequestEnable(g),
+        quota: g.quota,
+        deadlineMs: g.deadlineMs,
+      })),
+    ),
     catalog: () => catalog.current?.data,
     hydrateDeadlineMs: cfg.hydrateDeadlineMs,
     fanoutDeadlineMs: cfg.fanoutDeadlineMs,

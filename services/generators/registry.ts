@@ -12,6 +12,9 @@ function missingModule(name: string): string | undefined {
   return `generator "${name}" is in the mesh config but has no module at services/generators/${name}/generator.ts`;
 }
 
+/** Whether services/generators/<name>/generator.ts exists (a test may serve a generator of its own under a name). */
+export const hasGeneratorModule = (name: string) => missingModule(name) === undefined;
+
 /** Loads services/generators/<name>/generator.ts, the module a config entry names. */
 export async function loadGeneratorModule(name: string): Promise<GeneratorModule<unknown>> {
   const missing = missingModule(name);

@@ -16,6 +16,8 @@ export interface GeneratorEndpoint {
   name: string;
   client: CandidateGeneratorClient;
   enabled: boolean;
+  /** Its module's per-request rule (GeneratorDefinition.enable): false, and this request does not call it. */
+  enable?: (user: UserContext) => boolean;
   quota: number;
   deadlineMs: number;
 }
@@ -70,6 +72,11 @@ export function fanOut(
     endpoints.map(async (g): Promise<SourceAnswer> => {
       const base = { generator: g.name, candidates: 0, latencyMs: 0, error: '', snapshotVersion: '', modelVersion: '' };
       if (!g.enabled) return { status: { ...base, state: SourceState.SOURCE_STATE_DISABLED }, candidates: [] };
+      if (g.enable && !g.enable(user))
+        return {
+          status: { ...base, state: SourceState.SOURCE_STATE_DISABLED, error: 'nothing to start from for this user' },
+          candidates: [],
+        };
       const started = performance.now();
       try {
         const response = await callUnary(

@@ -5,6 +5,7 @@ import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
 import { bipartiteFromRows, type BipartiteGraph } from '../../../libs/graph/bipartite.js';
 import { SparseCounts, topTouched } from '../../../libs/graph/sparse-counts.js';
+import { hasSave } from '../../../libs/generator-sdk/enable.js';
 
 interface BoardIndex {
   graph: BipartiteGraph;
@@ -65,6 +66,7 @@ export default defineGenerator({
     itemsPerBoard: z.number().int().min(1).default(100),
   }),
   prepare: (rows) => prepareIndex(rows.board_graph),
+  enable: hasSave,
   generate({ user, quota }, { data, settings }) {
     const { graph, boardWeight, boardsByWeight, scores } = data;
     const { boardsPerSave, itemsPerBoard } = settings;

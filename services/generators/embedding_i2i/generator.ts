@@ -7,6 +7,7 @@ import { learnedRetrievalSettings, MAX_ANN_K, retrievalFor } from '../../../libs
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
+import { hasEngagementSeed } from '../../../libs/generator-sdk/enable.js';
 
 export default defineGenerator({
   name: 'embedding_i2i',
@@ -22,6 +23,7 @@ export default defineGenerator({
     maxSeeds: z.number().int().min(1).default(8),
   }),
   prepare: (_rows, settings, mesh) => ({ retrieval: retrievalFor(settings, mesh) }),
+  enable: hasEngagementSeed,
   async generate({ user, quota, requestId }, { data, settings, signal }) {
     const seeds = engagementSeeds(user, settings.maxSeeds);
     if (seeds.length === 0) return [];

@@ -42,6 +42,7 @@ export default defineGenerator({
       newestMs: list.reduce((max, r) => Math.max(max, r.items[0]?.added_ms ?? 0), 0),
     };
   },
+  enable: (user) => user.followedBoards.length > 0,
   generate({ user, quota }, { data, settings }) {
     const now = user.requestTimeMs || data.newestMs;
     const halfLifeMs = settings.halfLifeDays * DAY_MS;

@@ -17,6 +17,7 @@ export default defineGenerator({
       (r) => r.creator_id,
       (r) => r.items,
     ),
+  enable: (user) => user.followedCreators.length > 0,
   generate({ user, quota }, { data }) {
     const exclude = engagedItems(user);
     const lists = user.followedCreators.map((creator) => ({ creator, items: data.list(creator) }));

@@ -15,6 +15,7 @@ export default defineGenerator({
     halfLifeDays: z.number().positive().default(7),
   }),
   prepare: (rows) => new Map(rows.curator_saves.map((r) => [r.creator_id, r.items])),
+  enable: (user) => user.followedCreators.length > 0,
   generate({ user, quota }, { data, settings }) {
     const curators = [...new Set(user.followedCreators)].map((creator) => ({
       creator,

@@ -4,6 +4,7 @@ import { scoredItemLists } from '../../../libs/columns/id-lists.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
+import { hasEngagementSeed } from '../../../libs/generator-sdk/enable.js';
 
 export default defineGenerator({
   name: 'item_cooccurrence',
@@ -22,6 +23,7 @@ export default defineGenerator({
       (r) => r.item_id,
       (r) => r.neighbors,
     ),
+  enable: hasEngagementSeed,
   generate({ user, quota }, { data, settings }) {
     const board = new ScoreBoard();
     for (const seed of engagementSeeds(user, settings.maxSeeds)) {

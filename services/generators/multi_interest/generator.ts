@@ -7,6 +7,7 @@ import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
 import { seedOf, sphericalKMeans } from './kmeans.js';
+import { hasEngagementSeed } from '../../../libs/generator-sdk/enable.js';
 
 export default defineGenerator({
   name: 'multi_interest',
@@ -24,6 +25,7 @@ export default defineGenerator({
     maxClusters: z.number().int().min(1).default(3),
   }),
   prepare: (_rows, settings, mesh) => ({ retrieval: retrievalFor(settings, mesh) }),
+  enable: hasEngagementSeed,
   async generate({ user, quota, requestId }, { data, settings, signal }) {
     const seeds = engagementSeeds(user, settings.maxItems);
     if (seeds.length === 0) return [];

@@ -8,6 +8,7 @@ import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds
 import { createRng, hashSeed } from '../../../libs/data/random.js';
 import { bipartiteFromRows } from '../../../libs/graph/bipartite.js';
 import { PixieWalker, type PixieQuery } from '../../../libs/graph/pixie.js';
+import { hasEngagementSeed } from '../../../libs/generator-sdk/enable.js';
 
 export default defineGenerator({
   name: 'pixie',
@@ -32,6 +33,7 @@ export default defineGenerator({
   // Boards on the left, items (pins) on the right, as typed-array CSR both ways.
   prepare: (rows) =>
     new PixieWalker(bipartiteFromRows(rows.board_graph.map((r) => ({ left: r.board_id, right: r.items })))),
+  enable: hasEngagementSeed,
   generate({ user, quota }, { data: walker, settings }) {
     const items = walker.graph.right;
     const queries: PixieQuery[] = [];

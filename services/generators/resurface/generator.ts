@@ -65,6 +65,7 @@ export default defineGenerator({
     const ids = table.finish();
     return { items: items.finish(ids), similar: similar.finish(ids), topic: topic.finish(ids), topicItems };
   },
+  enable: (user) => user.ownBoards.length > 0,
   generate({ user, quota }, { data, settings }) {
     const own = [...new Set(user.ownBoards)].filter((id) => data.items.has(id));
     if (own.length === 0) return [];

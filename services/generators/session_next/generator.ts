@@ -5,6 +5,7 @@ import { scoredItemLists } from '../../../libs/columns/id-lists.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
 import { engagedItems } from '../../../libs/generator-sdk/seeds.js';
+import { hasEngagementSeed } from '../../../libs/generator-sdk/enable.js';
 
 /** The user's most recently engaged distinct items (clicks and saves, not hidden ones), newest first. */
 export function lastEngaged(user: UserContext, n: number): string[] {
@@ -43,6 +44,7 @@ export default defineGenerator({
       (r) => r.item_id,
       (r) => r.next,
     ),
+  enable: hasEngagementSeed,
   generate({ user, quota }, { data, settings }) {
     const board = new ScoreBoard();
     // The newest item counts most: its transitions are what a session would do next. Each item's

@@ -29,6 +29,7 @@ import { prepareWorld } from '../trainer/prepare-world.js';
 import { startServers } from '../../servers.js';
 import { loadGeneratorModule } from '../../generators/registry.js';
 import { prepareOtherUserTower, serveOtherUserTower } from './other-user-tower.js';
+import { sourceFailed } from '../../../libs/blend/source-state.js';
 
 /** Deadlines for the eval: a loaded machine must not change what is measured. */
 const EVAL_DEADLINE_MS = 10_000;
@@ -236,9 +237,7 @@ async function untilWarm(
   do {
     try {
       const page = await blend();
-      notReady = page.sources
-        .filter((s) => s.state !== SourceState.SOURCE_STATE_OK)
-        .map((s) => `${s.generator}: ${s.error || SourceState[s.state]}`);
+      notReady = page.sources.filter(sourceFailed).map((s) => `${s.generator}: ${s.error || SourceState[s.state]}`);
       if (ranker && !page.ranking?.ranked) notReady.push(`ranker: ${page.ranking?.fallbackReason || 'not ranked'}`);
     } catch (err) {
       notReady = [`blender: ${(err as Error).message}`];

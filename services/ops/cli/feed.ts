@@ -8,6 +8,7 @@ import { callUnary, connect, type ChannelSecurity } from '../../../libs/bootstra
 import { operatorChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import { defineCommand } from '../../../libs/bootstrap/command.js';
 import { addressOf, loadMeshConfig } from '../../../libs/config/mesh.js';
+import { sourceFailed } from '../../../libs/blend/source-state.js';
 
 export async function fetchFeed(
   address: string,
@@ -39,9 +40,12 @@ export function formatFeed(userId: string, feed: BlendResponse): string {
     const sources = item.sources.map((s) => `${s.generator}@${s.rank}`).join(' ');
     lines.push(`  ${pad(String(i + 1), 4)}${pad(item.itemId, 10)}${pad(item.score.toFixed(4), 9)}${sources}`);
   });
-  const troubled = feed.sources.filter((s) => s.state !== SourceState.SOURCE_STATE_OK);
+  const troubled = feed.sources.filter(sourceFailed);
+  const asked = feed.sources.filter((s) => s.state !== SourceState.SOURCE_STATE_DISABLED);
+  const notAsked = feed.sources.length - asked.length;
   lines.push(
-    `  sources: ${feed.sources.length - troubled.length}/${feed.sources.length} ok` +
+    `  sources: ${asked.length - troubled.length}/${asked.length} ok` +
+      (notAsked ? ` (${notAsked} not asked: disabled, or nothing to start from for this user)` : '') +
       (troubled.length
         ? `; ${troubled.map((s) => `${s.generator} ${sourceStateToJSON(s.state)}: ${s.error}`).join('; ')}`
         : ''),

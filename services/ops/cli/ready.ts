@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelSecurity } from '../../../libs/bootstrap/client.js';
-import { SourceState, sourceStateToJSON, type BlendResponse } from '../../../generated/feedloom/v1/blender.js';
+import { sourceStateToJSON, type BlendResponse } from '../../../generated/feedloom/v1/blender.js';
 import { fetchFeed } from './feed.js';
+import { sourceFailed } from '../../../libs/blend/source-state.js';
 
 export interface ReadyOptions {
   /** TLS of the probe Blends (security.tls), when configured. */
@@ -32,7 +33,7 @@ const NOTE_EVERY_MS = 10_000;
 function notOk(answer: BlendResponse | Error): [string, string][] {
   if (answer instanceof Error) return [['blend', `blend (${answer.message})`]];
   return answer.sources
-    .filter((s) => s.state !== SourceState.SOURCE_STATE_OK)
+    .filter(sourceFailed)
     .map((s) => [
       s.generator,
       `${s.generator} (${sourceStateToJSON(s.state).replace('SOURCE_STATE_', '')}${s.error ? `: ${s.error}` : ''})`,
