@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { EventsClient } from '../generated/feedloom/v1/events.js';
+import { ActionType } from '../generated/feedloom/v1/common.js';
+import { readSnapshot } from '../libs/data/snapshots.js';
+import { popularity as popularityJob } from '../libs/data/batch/jobs/popularity.js';
 import { callUnary } from '../libs/bootstrap/client.js';
 import { JetStreamSchema, type JetStreamSettings } from '../libs/config/mesh.js';
 import { simulateWorld } from '../libs/data/simulator/index.js';
@@ -149,6 +152,38 @@ describe.skipIf(natsMissing !== undefined)('compaction of the JetStream event st
     expect(await job.run(() => {})).toMatch(
       new RegExp(`^0 day\\(s\\) compacted; stream: 1 day\\(s\\) compacted \\(${dayKey(day)}: 1 events\\)$`),
     );
+  });
+
+  it("feeds the scheduler's batch run the stream's open days: an item saved today reaches the snapshot before any compaction", async () => {
+    const { mesh } = testMeshConfig(world, (raw) => {
+      raw.schedule.batch = { enabled: true };
+      raw.services.events.backend = 'jetstream';
+      raw.services.events.jetstream = { servers: [nats.url], stream: 'COMPACT' };
+    });
+    // Saves on a catalog item nobody engaged with in the world's last week, from 30 users, today (an open day).
+    const [{ item_id: hot }] = await worldRows<{ item_id: string }>(
+      world,
+      `SELECT item_id FROM items WHERE item_id NOT IN (
+         SELECT item_id FROM events WHERE time_ms >= ${worldEnd - 7 * DAY_MS}) ORDER BY item_id LIMIT 1`,
+    );
+    const now = worldEnd + 3 * HOUR;
+    const saves = Array.from({ length: 30 }, (_, i) => ({
+      ...at(`u${i}`, hot, now + i),
+      action: ActionType.ACTION_TYPE_SAVE,
+    }));
+    await withEvents(async (client) => {
+      await callUnary(client, 'log', { idempotencyKey: 'hot', events: saves }, T);
+    });
+    const batch = scheduledJobs(mesh).find((j) => j.name === 'batch')!;
+    expect(await batch.run(() => {})).toMatch(
+      /snapshots published, events up to .* \(\d+ from the stream's open days\)$/,
+    );
+    const popular = await readSnapshot(worldPaths(world).snapshots, popularityJob);
+    // 30 saves at 3 each, minutes old: the stream's events are in, counted once.
+    expect(popular.rows.find((r) => r.item_id === hot)?.score).toBeCloseTo(90, 3);
+    expect(popular.manifest.asOfMs).toBeGreaterThan(now + 29);
+    // Nothing new since: the next run has nothing to do.
+    expect(await batch.run(() => {})).toMatch(/nothing to do$/);
   });
 
   it('fails naming the broker when it cannot be reached, touching nothing', async () => {

@@ -127,6 +127,11 @@ function hasFiles(dir: string, pattern: RegExp, depth: number): boolean {
 export interface EventsViewOptions {
   /** Only events (and catalog rows) strictly before this time are visible. */
   beforeMs?: number;
+  /**
+   * More directories laid out like the live log (day=DAY folders of .jsonl files), read as it is but not checked
+   * against compacted days: the event stream's open days exported for a batch run (stream-open-days.ts).
+   */
+  extraLiveDirs?: readonly string[];
 }
 
 /**
@@ -150,26 +155,30 @@ export async function eventsView(
     const glob = sqlString(path.join(paths.events, 'day=*', '*.parquet'));
     parts.push(`SELECT ${cols} FROM read_parquet(${glob}, hive_partitioning = false, union_by_name = true)`);
   }
-  if (hasFiles(paths.live, /\.jsonl$/, 1)) {
-    const glob = sqlString(path.join(paths.live, 'day=*', '*.jsonl'));
-    // Live events carry no session or slot: the Blend request id stands in for the session. Empty
-    // strings mean "none" there and become NULL here. ignore_errors skips a line the Events
-    // service is still writing; the next run reads it whole. Live files already compacted into a
-    // Parquet day are skipped (live-files.ts), so no event counts twice.
-    parts.push(`SELECT user_id, item_id, action, time_ms, NULLIF(board_id, '') AS board_id,
-        NULLIF(request_id, '') AS session_id, NULL::INTEGER AS position, NULLIF(source, '') AS source
-      FROM read_json(${glob}, format = 'newline_delimited', ignore_errors = true, filename = true,
-        columns = {user_id: 'VARCHAR', item_id: 'VARCHAR', action: 'VARCHAR', time_ms: 'BIGINT',
-                   board_id: 'VARCHAR', source: 'VARCHAR', request_id: 'VARCHAR', seq: 'BIGINT'})
-      WHERE user_id IS NOT NULL AND item_id IS NOT NULL AND time_ms IS NOT NULL
-        AND ${notShadowedSql(paths.events)}`);
-  }
+  // Live files already compacted into a Parquet day are skipped (live-files.ts), so no event counts twice.
+  if (hasFiles(paths.live, /\.jsonl$/, 1)) parts.push(liveLinesSql(paths.live, notShadowedSql(paths.events)));
+  for (const dir of options.extraLiveDirs ?? []) if (hasFiles(dir, /\.jsonl$/, 1)) parts.push(liveLinesSql(dir));
   if (parts.length === 0) parts.push(emptyTableSql('events'));
   const eventsSql = parts.map((p) => `(${p})`).join(' UNION ALL ');
   const eventsFilter = before === undefined ? '' : ` WHERE time_ms < ${Math.floor(before)}`;
   await conn.run(`CREATE OR REPLACE VIEW events AS SELECT * FROM (${eventsSql})${eventsFilter}`);
 
   for (const table of CATALOG_TABLES) await catalogView(conn, worldDir, table, before);
+}
+
+/**
+ * Events of live-log lines under dir/day=*: live events carry no session or slot, so the Blend
+ * request id stands in for the session; empty strings mean "none" there and become NULL here.
+ * ignore_errors skips a line the Events service is still writing; the next run reads it whole.
+ */
+function liveLinesSql(dir: string, extraWhere?: string): string {
+  const glob = sqlString(path.join(dir, 'day=*', '*.jsonl'));
+  return `SELECT user_id, item_id, action, time_ms, NULLIF(board_id, '') AS board_id,
+      NULLIF(request_id, '') AS session_id, NULL::INTEGER AS position, NULLIF(source, '') AS source
+    FROM read_json(${glob}, format = 'newline_delimited', ignore_errors = true, filename = true,
+      columns = {user_id: 'VARCHAR', item_id: 'VARCHAR', action: 'VARCHAR', time_ms: 'BIGINT',
+                 board_id: 'VARCHAR', source: 'VARCHAR', request_id: 'VARCHAR', seq: 'BIGINT'})
+    WHERE user_id IS NOT NULL AND item_id IS NOT NULL AND time_ms IS NOT NULL${extraWhere ? ` AND ${extraWhere}` : ''}`;
 }
 
 async function catalogView(
@@ -188,8 +197,12 @@ async function catalogView(
 }
 
 /** The newest event time in a world's whole log (Parquet days and live), or 0 when it is empty. */
-export async function newestEventMs(conn: DuckDBConnection, worldDir: string): Promise<number> {
-  await eventsView(conn, worldDir);
+export async function newestEventMs(
+  conn: DuckDBConnection,
+  worldDir: string,
+  options: Pick<EventsViewOptions, 'extraLiveDirs'> = {},
+): Promise<number> {
+  await eventsView(conn, worldDir, options);
   const [{ newest }] = await queryRows<{ newest: number | null }>(conn, 'SELECT max(time_ms) AS newest FROM events');
   return newest ?? 0;
 }

@@ -21,6 +21,8 @@ export interface RunBatchJobsOptions {
   keep?: number;
   /** The mesh config's `batch` section: settings of the jobs that take some, by job name. */
   settings?: Record<string, Record<string, unknown>>;
+  /** Events beyond the world's own files (the event stream's open days), laid out like the live log. */
+  extraLiveDirs?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -34,7 +36,7 @@ export interface BatchJobResult {
 }
 
 export async function runBatchJobs(options: RunBatchJobsOptions): Promise<BatchJobResult[]> {
-  const asOfMs = options.asOfMs ?? (await eventLogEndMs(options.worldDir));
+  const asOfMs = options.asOfMs ?? (await eventLogEndMs(options.worldDir, options.extraLiveDirs));
   const snapshotsDir = options.snapshotsDir ?? worldPaths(options.worldDir).snapshots;
   const jobs = selectJobs(options.only);
   const settings = jobSettings(jobs, options.settings ?? {});
@@ -43,7 +45,7 @@ export async function runBatchJobs(options: RunBatchJobsOptions): Promise<BatchJ
   const duck = await openDuck();
   const results: BatchJobResult[] = [];
   try {
-    await eventsView(duck.conn, options.worldDir, { beforeMs: asOfMs });
+    await eventsView(duck.conn, options.worldDir, { beforeMs: asOfMs, extraLiveDirs: options.extraLiveDirs });
     const params: BatchParams = { asOfMs, dayMs: DAY_MS };
     for (const job of jobs) {
       const started = performance.now();
@@ -81,11 +83,14 @@ export async function runBatchJobs(options: RunBatchJobsOptions): Promise<BatchJ
  * Where a world's event log ends: the end of its last day, or just after its newest event when the
  * live log goes further (the Events service's clock runs on from the world's end).
  */
-export async function eventLogEndMs(worldDir: string): Promise<number> {
+export async function eventLogEndMs(worldDir: string, extraLiveDirs?: readonly string[]): Promise<number> {
   const manifest = await readWorldManifest(worldDir);
   const duck = await openDuck();
   try {
-    return Math.max(manifest.startMs + manifest.days * DAY_MS, (await newestEventMs(duck.conn, worldDir)) + 1);
+    return Math.max(
+      manifest.startMs + manifest.days * DAY_MS,
+      (await newestEventMs(duck.conn, worldDir, { extraLiveDirs })) + 1,
+    );
   } finally {
     duck.close();
   }

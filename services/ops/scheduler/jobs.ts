@@ -3,12 +3,14 @@
 // redoes what a run left half done, and a cycle that died leaves its version `trained` (never
 // serving), which the next cycle ignores.
 import fs from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseInterval } from '../../../libs/config/interval.js';
 import { snapshotsDirOf, type MeshConfig } from '../../../libs/config/mesh.js';
 import { eventLogEndMs, runBatchJobs, staleBatchJobs } from '../../../libs/data/batch/run.js';
 import { compactLiveLog, type CompactionResult } from '../../../libs/data/live-compaction.js';
 import { compactStream } from '../../../libs/data/stream-compaction.js';
+import { exportOpenStreamDays } from '../../../libs/data/stream-open-days.js';
 import { LockHeldError } from '../../../libs/registry/fs-atomic.js';
 import { runCycle } from '../../offline/retrain/cycle.js';
 import { rolloutPublished } from '../rollout/retrain-hand-off.js';
@@ -53,19 +55,30 @@ export function scheduledJobs(mesh: MeshConfig): ScheduledJob[] {
       name: 'batch',
       everyMs: every(schedule.batch.every),
       async run(log) {
-        const asOfMs = await eventLogEndMs(worldDir);
-        const snapshotsDir = snapshotsDirOf(mesh);
-        // Nothing logged since the snapshots were built (`up` has just built them): no work to compete with serving.
-        if ((await staleBatchJobs(snapshotsDir, asOfMs)).length === 0)
-          return `snapshots already cover events up to ${new Date(asOfMs).toISOString()}; nothing to do`;
-        const results = await runBatchJobs({
-          worldDir,
-          snapshotsDir,
-          asOfMs,
-          settings: mesh.batch,
-          log,
-        });
-        return `${results.length} snapshots published, events up to ${new Date(asOfMs).toISOString()}`;
+        // On the JetStream backend the events since the last compaction are in the stream, not in live files.
+        const js = mesh.services.events.backend === 'jetstream' ? mesh.services.events.jetstream : undefined;
+        const scratch = js ? await fs.mkdtemp(path.join(tmpdir(), 'feedloom-batch-stream-')) : undefined;
+        try {
+          const streamed = js && scratch ? await exportOpenStreamDays(worldDir, js, scratch) : 0;
+          const extraLiveDirs = scratch ? [scratch] : undefined;
+          const asOfMs = await eventLogEndMs(worldDir, extraLiveDirs);
+          const snapshotsDir = snapshotsDirOf(mesh);
+          const upTo = `events up to ${new Date(asOfMs).toISOString()}${js ? ` (${streamed} from the stream's open days)` : ''}`;
+          // Nothing logged since the snapshots were built (`up` has just built them): no work to compete with serving.
+          if ((await staleBatchJobs(snapshotsDir, asOfMs)).length === 0)
+            return `snapshots already cover ${upTo}; nothing to do`;
+          const results = await runBatchJobs({
+            worldDir,
+            snapshotsDir,
+            asOfMs,
+            settings: mesh.batch,
+            extraLiveDirs,
+            log,
+          });
+          return `${results.length} snapshots published, ${upTo}`;
+        } finally {
+          if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+        }
       },
     });
   if (schedule.retrain.enabled)
