@@ -83,7 +83,8 @@ export function topTouched(counts: SparseCounts, k: number, skip?: (v: number) =
     const threshold = want >= n ? -Infinity : kthLargest(values.slice(0, n), want);
     const best: NodeValue[] = [];
     for (let i = 0; i < n; i++) if (values[i] >= threshold) best.push({ node: nodes[i], value: values[i] });
-    best.sort((a, b) => b.value - a.value || a.node - b.node);
+    // Compares rather than subtracts values: a fractional difference would box a number per comparison.
+    best.sort((a, b) => (a.value < b.value ? 1 : a.value > b.value ? -1 : a.node - b.node));
     if (!skip) return best.length > k ? best.slice(0, k) : best;
     const out: NodeValue[] = [];
     for (const c of best) {
