@@ -43,4 +43,26 @@ describe('preScore (weighted reciprocal-rank fusion)', () => {
     const out = preScore([cand('b', [['a', 0]]), cand('a', [['b', 0]])], new Map(), 60);
     expect(out.map((c) => c.itemId)).toEqual(['a', 'b']);
   });
+
+  it('orders as "higher pre-score, else item id" does, with many ties', () => {
+    let seed = 3;
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const gens = ['a', 'b', 'c', 'd'];
+    const weights = new Map([
+      ['a', 1],
+      ['b', 0.5],
+    ]);
+    const candidates = Array.from({ length: 2_000 }, (_, i) =>
+      cand(
+        `i${Math.floor(rand() * 1e6)}_${i}`,
+        Array.from({ length: 1 + Math.floor(rand() * 3) }, () => [
+          gens[Math.floor(rand() * 4)],
+          Math.floor(rand() * 5),
+        ]),
+      ),
+    );
+    const out = preScore(candidates, weights, 60);
+    const expected = [...out].sort((a, b) => b.preScore - a.preScore || (a.itemId < b.itemId ? -1 : 1));
+    expect(out.map((c) => c.itemId)).toEqual(expected.map((c) => c.itemId));
+  });
 });

@@ -14,7 +14,8 @@ export function normalizeCandidates(candidates: Candidate[], quota: number): Can
     if (out.length >= quota) break;
     if (!c.itemId || seen.has(c.itemId) || !Number.isFinite(c.score)) continue;
     seen.add(c.itemId);
-    out.push({ itemId: c.itemId, score: c.score, reason: c.reason ?? '' });
+    // The generator's own object when it has a reason: an answer is only ever encoded, so no copy per candidate.
+    out.push(c.reason == null ? { itemId: c.itemId, score: c.score, reason: '' } : c);
   }
   return out;
 }

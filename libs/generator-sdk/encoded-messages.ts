@@ -4,7 +4,8 @@
 // of a structured clone of the user context and of ~100 candidates per call.
 import { CandidateGeneratorService, GenerateRequest, GenerateResponse } from '../../generated/feedloom/v1/generator.js';
 import { invalidArgument } from '../bootstrap/errors.js';
-import { validateGenerateRequest } from './validate.js';
+import { requestWithSharedUser } from './shared-user-context.js';
+import { validateGenerateRequest, validateRequestFields } from './validate.js';
 
 /** A Generate request as it arrived; decoded and validated only where it is answered. */
 export class ReceivedGenerateRequest {
@@ -17,6 +18,8 @@ export class ReceivedGenerateRequest {
 
 /** Decodes and validates a request: INVALID_ARGUMENT naming the field, or saying it is not a request. */
 export function decodeGenerateRequest(bytes: Uint8Array): GenerateRequest {
+  const shared = requestWithSharedUser(bytes);
+  if (shared) return validateRequestFields(shared);
   let request: GenerateRequest;
   try {
     request = GenerateRequest.decode(bytes);

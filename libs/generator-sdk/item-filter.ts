@@ -10,8 +10,11 @@ import type { ItemFilter } from '../../generated/feedloom/v1/common.js';
 export const FILTER_BITS_PER_ITEM = 10;
 export const FILTER_HASH_COUNT = 7;
 
-/** Two 32-bit FNV-1a hashes of the id's UTF-16 code units (different offset bases), h2 odd. */
-function hashes(id: string): [number, number] {
+/** Where hashInto leaves its two hashes: no pair is allocated per lookup (one per candidate item). */
+const hashed = new Uint32Array(2);
+
+/** Two 32-bit FNV-1a hashes of the id's UTF-16 code units (different offset bases), h2 odd, into `hashed`. */
+function hashInto(id: string): void {
   let h1 = 0x811c9dc5;
   let h2 = 0x050c5d1f;
   for (let i = 0; i < id.length; i++) {
@@ -19,7 +22,8 @@ function hashes(id: string): [number, number] {
     h1 = Math.imul(h1 ^ c, 0x01000193);
     h2 = Math.imul(h2 ^ c, 0x01000193);
   }
-  return [h1 >>> 0, (h2 | 1) >>> 0];
+  hashed[0] = h1;
+  hashed[1] = h2 | 1;
 }
 
 /** A filter holding `ids`, sized for them (at least one byte); empty input gives an empty filter. */
@@ -28,7 +32,8 @@ export function buildItemFilter(ids: readonly string[]): ItemFilter {
   const bits = Buffer.alloc(Math.ceil((ids.length * FILTER_BITS_PER_ITEM) / 8));
   const size = bits.length * 8;
   for (const id of ids) {
-    const [h1, h2] = hashes(id);
+    hashInto(id);
+    const [h1, h2] = hashed;
     for (let i = 0; i < FILTER_HASH_COUNT; i++) {
       const j = (h1 + i * h2) % size;
       bits[j >> 3] |= 1 << (j & 7);
@@ -55,10 +60,16 @@ export class ItemFilterReader {
 
   has(id: string): boolean {
     if (this.hashCount === 0) return false;
-    const [h1, h2] = hashes(id);
+    hashInto(id);
+    // Position i is (h1 + i·h2) mod size: stepped as h1 mod size plus i times h2 mod size, wrapped,
+    // the same positions without a division per probe.
+    const size = this.size;
+    const step = hashed[1] % size;
+    let j = hashed[0] % size;
     for (let i = 0; i < this.hashCount; i++) {
-      const j = (h1 + i * h2) % this.size;
       if ((this.bits[j >> 3] & (1 << (j & 7))) === 0) return false;
+      j += step;
+      if (j >= size) j -= size;
     }
     return true;
   }

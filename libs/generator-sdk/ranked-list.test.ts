@@ -17,13 +17,22 @@ describe('ScoreBoard', () => {
       board.add(id, score, 'r');
       sums.set(id, (sums.get(id) ?? 0) + score);
     }
-    const exclude = new Set(['item-1', 'item-2', 'item-3']);
-    const expected = [...sums]
-      .filter(([id]) => !exclude.has(id))
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, 200)
-      .map(([itemId, score]) => ({ itemId, score, reason: 'r' }));
-    expect(board.top(200, exclude)).toEqual(expected);
+    const sorted = [...sums].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const expected = (exclude: Set<string>) =>
+      sorted
+        .filter(([id]) => !exclude.has(id))
+        .slice(0, 200)
+        .map(([itemId, score]) => ({ itemId, score, reason: 'r' }));
+    const few = new Set(['item-1', 'item-2', 'item-3']);
+    expect(board.top(200, few)).toEqual(expected(few));
+    // Most of the best 400 excluded: more than the first look at 2 × quota covers.
+    const most = new Set(
+      sorted
+        .slice(0, 400)
+        .filter((_, i) => i % 5 !== 0)
+        .map(([id]) => id),
+    );
+    expect(board.top(200, most)).toEqual(expected(most));
     expect(board.top(0)).toEqual([]);
     expect(board.top(10_000)).toHaveLength(sums.size);
   });

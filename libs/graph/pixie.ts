@@ -46,13 +46,17 @@ export interface PixieResult {
  * threads).
  */
 export class PixieWalker {
-  private readonly visits: SparseCounts;
+  /** One query's visit counts, and the pins it visited (the first visitedCount of visited). */
+  private readonly visitCounts: Int32Array;
+  private readonly visited: Int32Array;
+  private visitedCount = 0;
   private readonly boosted: SparseCounts;
   /** C in the step split: the largest pin degree. */
   private readonly maxPinDegree: number;
 
   constructor(readonly graph: BipartiteGraph) {
-    this.visits = new SparseCounts(graph.right.size);
+    this.visitCounts = new Int32Array(graph.right.size);
+    this.visited = new Int32Array(graph.right.size);
     this.boosted = new SparseCounts(graph.right.size);
     this.maxPinDegree = maxDegree(graph.rightToLeft);
   }
@@ -90,16 +94,26 @@ export class PixieWalker {
     this.boosted.reset();
     queries.forEach((query, k) => {
       if (budgets[k] <= 0) return;
-      this.visits.reset();
       const { steps, stoppedEarly } = this.walk(query.node, budgets[k], options);
       totalSteps += steps;
       stats.push({ node: query.node, budget: budgets[k], steps, stoppedEarly });
-      for (const pin of this.visits.touched()) this.boosted.add(pin, Math.sqrt(this.visits.get(pin)));
+      this.boostVisits();
     });
     const top = topTouched(this.boosted, limit, skip).map(({ node, value }) => ({ node, value: value * value }));
-    this.visits.reset();
     this.boosted.reset();
     return { top, queries: stats, totalSteps };
+  }
+
+  /** Adds √(visits) of the last query's pins to the boosted counts and clears its visits. */
+  private boostVisits(): void {
+    const counts = this.visitCounts;
+    const visited = this.visited;
+    for (let k = 0; k < this.visitedCount; k++) {
+      const pin = visited[k];
+      this.boosted.add(pin, Math.sqrt(counts[pin]));
+      counts[pin] = 0;
+    }
+    this.visitedCount = 0;
   }
 
   /**
@@ -111,24 +125,36 @@ export class PixieWalker {
     const { offsets: boardPins, targets: pins } = this.graph.leftToRight;
     const { offsets: pinBoards, targets: boards } = this.graph.rightToLeft;
     const { rng, restartProbability, earlyStopPins, earlyStopVisits } = options;
-    const visits = this.visits;
+    // Plain typed arrays in locals: this loop is most of a Pixie request.
+    const counts = this.visitCounts;
+    const visited = this.visited;
+    let visitedCount = this.visitedCount;
     let steps = 0;
     let highVisited = 0;
+    let stoppedEarly = false;
     let pin = query;
     while (steps < budget) {
-      const boardDegree = pinBoards[pin + 1] - pinBoards[pin];
+      const boardStart = pinBoards[pin];
+      const boardDegree = pinBoards[pin + 1] - boardStart;
       if (boardDegree === 0) {
         if (pin === query) break; // a query pin without boards goes nowhere
         pin = query;
         continue;
       }
-      const board = boards[pinBoards[pin] + Math.floor(rng.next() * boardDegree)];
-      const pinDegree = boardPins[board + 1] - boardPins[board];
-      pin = pins[boardPins[board] + Math.floor(rng.next() * pinDegree)];
+      // x | 0 is Math.floor(x) for 0 ≤ x < 2³¹, without the call.
+      const board = boards[boardStart + ((rng.next() * boardDegree) | 0)];
+      const pinStart = boardPins[board];
+      pin = pins[pinStart + ((rng.next() * (boardPins[board + 1] - pinStart)) | 0)];
       steps++;
-      if (visits.add(pin) === earlyStopVisits && ++highVisited >= earlyStopPins) return { steps, stoppedEarly: true };
+      const count = ++counts[pin];
+      if (count === 1) visited[visitedCount++] = pin;
+      if (count === earlyStopVisits && ++highVisited >= earlyStopPins) {
+        stoppedEarly = true;
+        break;
+      }
       if (rng.next() < restartProbability) pin = query;
     }
-    return { steps, stoppedEarly: false };
+    this.visitedCount = visitedCount;
+    return { steps, stoppedEarly };
   }
 }

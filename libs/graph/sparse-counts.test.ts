@@ -31,6 +31,22 @@ describe('SparseCounts', () => {
     ]);
     expect(topTouched(c, 10, (v) => v === 9).map((x) => x.node)).toEqual([2, 5, 4]);
   });
+
+  it('asks skip only of the best nodes, and gives what skipping every node first would', () => {
+    let seed = 7;
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const c = new SparseCounts(5000);
+    for (let v = 0; v < 5000; v++) if (rand() < 0.8) c.add(v, Math.floor(rand() * 40));
+    const all = [...c.touched()].filter((v) => c.get(v) > 0).sort((a, b) => c.get(b) - c.get(a) || a - b);
+    for (const skipShare of [0, 0.3, 0.9, 1]) {
+      const skipped = new Set(all.filter(() => rand() < skipShare));
+      const asked = new Set<number>();
+      const skip = (v: number) => (asked.add(v), skipped.has(v));
+      const top = topTouched(c, 50, skip);
+      expect(top.map((t) => t.node)).toEqual(all.filter((v) => !skipped.has(v)).slice(0, 50));
+      if (skipShare === 0) expect(asked.size).toBeLessThanOrEqual(50 + 5); // ties at the cut aside
+    }
+  });
 });
 
 describe('kthLargest', () => {

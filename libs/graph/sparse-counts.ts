@@ -62,7 +62,9 @@ export interface NodeValue {
 /**
  * The k touched nodes with the highest positive value, best first, ties by node number so the
  * order is repeatable; `skip` leaves nodes out before the cut. Finds the k-th largest value by
- * quickselect first, so only about k nodes are sorted however many were touched.
+ * quickselect first, so only about k nodes are sorted however many were touched. `skip` is asked
+ * only of nodes in that order until k are kept (it can cost more than the rest, e.g. a Bloom filter
+ * lookup by item id), widening the cut when it skipped some.
  */
 export function topTouched(counts: SparseCounts, k: number, skip?: (v: number) => boolean): NodeValue[] {
   const touched = counts.touched();
@@ -71,17 +73,28 @@ export function topTouched(counts: SparseCounts, k: number, skip?: (v: number) =
   let n = 0;
   for (const v of touched) {
     const value = counts.get(v);
-    if (value > 0 && !skip?.(v)) {
+    if (value > 0) {
       nodes[n] = v;
       values[n++] = value;
     }
   }
   if (k <= 0 || n === 0) return [];
-  const threshold = k >= n ? -Infinity : kthLargest(values.slice(0, n), k);
-  const out: NodeValue[] = [];
-  for (let i = 0; i < n; i++) if (values[i] >= threshold) out.push({ node: nodes[i], value: values[i] });
-  out.sort((a, b) => b.value - a.value || a.node - b.node);
-  return out.length > k ? out.slice(0, k) : out;
+  for (let want = k; ; want *= 2) {
+    const threshold = want >= n ? -Infinity : kthLargest(values.slice(0, n), want);
+    const best: NodeValue[] = [];
+    for (let i = 0; i < n; i++) if (values[i] >= threshold) best.push({ node: nodes[i], value: values[i] });
+    // Compares rather than subtracts values: a fractional difference would box a number per comparison.
+    best.sort((a, b) => (a.value < b.value ? 1 : a.value > b.value ? -1 : a.node - b.node));
+    if (!skip) return best.length > k ? best.slice(0, k) : best;
+    const out: NodeValue[] = [];
+    for (const c of best) {
+      if (skip(c.node)) continue;
+      out.push(c);
+      if (out.length === k) return out;
+    }
+    // Fewer than k left after skipping: done when every node was looked at, else widen the cut.
+    if (best.length === n) return out;
+  }
 }
 
 /** The k-th largest of xs (1-based), by quickselect; reorders xs. */

@@ -16,7 +16,7 @@ export function selectTop<T>(items: Iterable<T>, k: number, worse: (a: T, b: T) 
       while (i > 0) {
         const p = (i - 1) >> 1;
         if (!worse(heap[i], heap[p])) break;
-        [heap[i], heap[p]] = [heap[p], heap[i]];
+        swap(heap, i, p);
         i = p;
       }
     } else if (worse(heap[0], c)) {
@@ -29,12 +29,19 @@ export function selectTop<T>(items: Iterable<T>, k: number, worse: (a: T, b: T) 
         if (l < heap.length && worse(heap[l], heap[m])) m = l;
         if (r < heap.length && worse(heap[r], heap[m])) m = r;
         if (m === i) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
+        swap(heap, i, m);
         i = m;
       }
     }
   }
   return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));
+}
+
+/** Without a destructuring swap, which can allocate a pair per step of the heap. */
+function swap<T>(xs: T[], i: number, j: number): void {
+  const t = xs[i];
+  xs[i] = xs[j];
+  xs[j] = t;
 }
 
 export interface TopKOptions {
