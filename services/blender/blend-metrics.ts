@@ -1,7 +1,7 @@
-import { SourceState, sourceStateToJSON, type StageTiming } from '../../generated/feedloom/v1/blender.js';
+import { sourceStateToJSON, type StageTiming } from '../../generated/feedloom/v1/blender.js';
 import { meter } from '../../libs/bootstrap/telemetry.js';
 import type { BlendCandidate, SourceAnswer } from '../../libs/blend/types.js';
-import { sourceFailed } from '../../libs/blend/source-state.js';
+import { sourceAsked, sourceFailed } from '../../libs/blend/source-state.js';
 
 // The blender's metrics, made on first use (after the telemetry has started).
 
@@ -41,10 +41,7 @@ export const OVERHEAD_BUCKETS_MS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 3.
 export function ownTimeMs(timings: StageTiming[], answers: SourceAnswer[], rankerWaitMs: number): number {
   const stage = (name: string) => timings.find((t) => t.stage === name)?.ms ?? 0;
   const total = timings.reduce((sum, t) => sum + t.ms, 0);
-  const generatorsWait = Math.max(
-    0,
-    ...answers.filter((a) => a.status.state !== SourceState.SOURCE_STATE_DISABLED).map((a) => a.status.latencyMs),
-  );
+  const generatorsWait = Math.max(0, ...answers.filter((a) => sourceAsked(a.status)).map((a) => a.status.latencyMs));
   return Math.max(0, total - stage('hydrate') - Math.min(stage('fan_out'), generatorsWait) - rankerWaitMs);
 }
 

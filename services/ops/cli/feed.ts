@@ -1,14 +1,9 @@
-import {
-  BlenderClient,
-  SourceState,
-  sourceStateToJSON,
-  type BlendResponse,
-} from '../../../generated/feedloom/v1/blender.js';
+import { BlenderClient, sourceStateToJSON, type BlendResponse } from '../../../generated/feedloom/v1/blender.js';
 import { callUnary, connect, type ChannelSecurity } from '../../../libs/bootstrap/client.js';
 import { operatorChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import { defineCommand } from '../../../libs/bootstrap/command.js';
 import { addressOf, loadMeshConfig } from '../../../libs/config/mesh.js';
-import { sourceFailed } from '../../../libs/blend/source-state.js';
+import { sourceAsked, sourceFailed } from '../../../libs/blend/source-state.js';
 
 export async function fetchFeed(
   address: string,
@@ -41,7 +36,7 @@ export function formatFeed(userId: string, feed: BlendResponse): string {
     lines.push(`  ${pad(String(i + 1), 4)}${pad(item.itemId, 10)}${pad(item.score.toFixed(4), 9)}${sources}`);
   });
   const troubled = feed.sources.filter(sourceFailed);
-  const asked = feed.sources.filter((s) => s.state !== SourceState.SOURCE_STATE_DISABLED);
+  const asked = feed.sources.filter(sourceAsked);
   const notAsked = feed.sources.length - asked.length;
   lines.push(
     `  sources: ${asked.length - troubled.length}/${asked.length} ok` +
