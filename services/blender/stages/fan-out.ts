@@ -59,15 +59,19 @@ function stateOf(err: unknown): SourceState {
 }
 
 /**
- * Stage 2: asks every enabled generator at once, each under its own deadline (and never past the
- * whole fan-out's budget). A late or failed generator is dropped and its status recorded; it never
- * fails the request.
+ * Stage 2: asks every enabled generator at once. A generator's deadline is where the Blend stops
+ * waiting for it once another source has answered with candidates: a late or failed generator is dropped and
+ * its status recorded; it never fails the request. While no source has answered, the late ones
+ * keep going until the fan-out's budget and are dropped when the first answer comes in: a moment
+ * in which the machine ran none of them must not empty the page.
  */
 export function fanOut(
   endpoints: GeneratorEndpoint[],
   user: UserContext,
   options: { budgetMs: number; requestId: string; signal?: AbortSignal },
 ): Promise<SourceAnswer[]> {
+  let firstAnswered!: () => void;
+  const answered = new Promise<void>((resolve) => (firstAnswered = resolve));
   return Promise.all(
     endpoints.map(async (g): Promise<SourceAnswer> => {
       const base = { generator: g.name, candidates: 0, latencyMs: 0, error: '', snapshotVersion: '', modelVersion: '' };
@@ -78,18 +82,32 @@ export function fanOut(
           candidates: [],
         };
       const started = performance.now();
+      const deadlineMs = Math.min(g.deadlineMs, options.budgetMs);
+      const call = new AbortController();
+      const cancel = () => call.abort();
+      options.signal?.addEventListener('abort', cancel, { once: true });
+      let late = false;
+      const timer = setTimeout(
+        () =>
+          void answered.then(() => {
+            late = true;
+            call.abort();
+          }),
+        deadlineMs,
+      );
       try {
         const response = await callUnary(
           g.client,
           'generate',
           { user, quota: g.quota, requestId: options.requestId },
           {
-            timeoutMs: Math.min(g.deadlineMs, options.budgetMs),
+            timeoutMs: options.budgetMs,
             requestId: options.requestId,
-            signal: options.signal,
+            signal: call.signal,
             attributes: { 'feedloom.generator': g.name },
           },
         );
+        if (response.candidates.length > 0) firstAnswered();
         return {
           status: {
             ...base,
@@ -102,11 +120,21 @@ export function fanOut(
           candidates: response.candidates,
         };
       } catch (err) {
-        const message = messageOf(err);
-        return {
-          status: { ...base, state: stateOf(err), latencyMs: performance.now() - started, error: message },
-          candidates: [],
-        };
+        const latencyMs = performance.now() - started;
+        if (late)
+          return {
+            status: {
+              ...base,
+              state: SourceState.SOURCE_STATE_TIMEOUT,
+              latencyMs,
+              error: `no answer within its deadline of ${deadlineMs} ms`,
+            },
+            candidates: [],
+          };
+        return { status: { ...base, state: stateOf(err), latencyMs, error: messageOf(err) }, candidates: [] };
+      } finally {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', cancel);
       }
     }),
   );

@@ -1,0 +1,95 @@
+// The fan-out over real gRPC generator servers that answer after a chosen delay: a late generator
+// is dropped at its deadline once another source has answered, and waited for (up to the fan-out's
+// budget) while none has.
+import { afterAll, describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { SourceState } from '../../../generated/feedloom/v1/blender.js';
+import { UserContext } from '../../../generated/feedloom/v1/common.js';
+import {
+  CandidateGeneratorService,
+  DescribeResponse,
+  GenerateResponse,
+} from '../../../generated/feedloom/v1/generator.js';
+import { connect } from '../../../libs/bootstrap/client.js';
+import { bindService, startServer, type RunningServer } from '../../../libs/bootstrap/server.js';
+import { ServerLimitsSchema } from '../../../libs/config/server-limits.js';
+import { fanOut, FanOutGeneratorClient, type GeneratorEndpoint } from './fan-out.js';
+
+const user = UserContext.fromPartial({ userId: 'u1' });
+const running: RunningServer[] = [];
+const clients: { close(): void }[] = [];
+
+/** A generator that answers one candidate named after it (or none), delayMs after each request. */
+async function generator(name: string, delayMs: number, deadlineMs: number, empty = false): Promise<GeneratorEndpoint> {
+  const server = await startServer({
+    name,
+    port: 0,
+    limits: ServerLimitsSchema.parse({}),
+    services: [
+      bindService(CandidateGeneratorService, {
+        generate: async () => {
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          return GenerateResponse.fromPartial({
+            generator: name,
+            candidates: empty ? [] : [{ itemId: `i-${name}`, score: 1 }],
+          });
+        },
+        describe: () => DescribeResponse.fromPartial({ name }),
+      }),
+    ],
+  });
+  running.push(server);
+  const client = connect(FanOutGeneratorClient, server.address, { inProcess: false });
+  clients.push(client);
+  return { name, client, enabled: true, quota: 10, deadlineMs };
+}
+
+async function timedFanOut(endpoints: GeneratorEndpoint[], budgetMs: number) {
+  const started = performance.now();
+  const answers = await fanOut(endpoints, user, { budgetMs, requestId: 'fan-out-test' });
+  const states = Object.fromEntries(answers.map((a) => [a.status.generator, a.status.state]));
+  return { answers, states, ms: performance.now() - started };
+}
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  for (const s of running) await s.stop(100);
+});
+
+describe('fanOut', () => {
+  it('drops a late generator at its deadline when another has answered', async () => {
+    const endpoints = [await generator('fast', 0, 2_000), await generator('slow', 1_500, 150)];
+    await timedFanOut(endpoints, 3_000); // connect both channels first
+    const { answers, states, ms } = await timedFanOut(endpoints, 3_000);
+    expect(states).toEqual({ fast: SourceState.SOURCE_STATE_OK, slow: SourceState.SOURCE_STATE_TIMEOUT });
+    expect(answers[1].status.error).toBe('no answer within its deadline of 150 ms');
+    expect(ms).toBeLessThan(1_200); // the slow one's answer (1.5 s) was not waited for
+  });
+
+  it('while no source has answered, waits past the deadlines for the first answer, then drops the rest', async () => {
+    const endpoints = [await generator('late', 400, 100), await generator('later', 2_000, 100)];
+    await timedFanOut(endpoints, 5_000);
+    const { answers, states, ms } = await timedFanOut(endpoints, 5_000);
+    expect(states).toEqual({ late: SourceState.SOURCE_STATE_OK, later: SourceState.SOURCE_STATE_TIMEOUT });
+    expect(answers[0].candidates.map((c) => c.itemId)).toEqual(['i-late']);
+    expect(answers[0].status.latencyMs).toBeGreaterThanOrEqual(390);
+    expect(ms).toBeLessThan(1_800); // dropped when the first answer came, not at its own 2 s
+  });
+
+  it('does not count an empty answer as an answer', async () => {
+    const endpoints = [await generator('empty', 0, 2_000, true), await generator('late', 400, 100)];
+    await timedFanOut(endpoints, 5_000);
+    const { answers, states } = await timedFanOut(endpoints, 5_000);
+    expect(states).toEqual({ empty: SourceState.SOURCE_STATE_OK, late: SourceState.SOURCE_STATE_OK });
+    expect(answers[1].candidates.map((c) => c.itemId)).toEqual(['i-late']);
+  });
+
+  it('gives up on everyone at the fan-out budget', async () => {
+    const endpoints = [await generator('stuck', 3_000, 100)];
+    const { answers, states, ms } = await timedFanOut(endpoints, 500);
+    expect(states).toEqual({ stuck: SourceState.SOURCE_STATE_TIMEOUT });
+    expect(answers[0].candidates).toEqual([]);
+    expect(ms).toBeGreaterThanOrEqual(450);
+    expect(ms).toBeLessThan(2_500);
+  });
+});
