@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { BlenderClient, type BlendResponse } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
-import { addressOf, loadMeshConfig, type MeshConfig } from '../libs/config/mesh.js';
+import { addressOf, admissionSettingsOf, loadMeshConfig, type MeshConfig } from '../libs/config/mesh.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { median, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
 import { sourceFailed } from '../libs/blend/source-state.js';
@@ -276,9 +276,11 @@ const rows = LOADS.flatMap((load) =>
   }),
 );
 const threads = base.generatorThreads;
+const blendAdmission = admissionSettingsOf(base, 'blend'); // all-in-one
+const generateAdmission = admissionSettingsOf(base, 'generate');
 const command = `${transportEnv}node --import tsx bench/blend-shedding.ts${values.config !== 'config/mesh.json' ? ` --config ${values.config}` : ''}${values['generator-threads'] !== undefined ? ` --generator-threads ${threads}` : ''} --seconds ${seconds} --runs ${runs} --deadline-ms ${deadlineMs}${values.capacity ? ` --capacity ${values.capacity}` : ''}${perRun ? ' --capacity-per-run' : ''} --doc${values.section ? ` --section ${values.section}` : ''}`;
 const body = [
-  `All-in-one (${base.generators.filter((g) => g.enabled).length} generators, ${base.services.ranker ? 'ranker on' : 'no ranker'}, world \`${base.world.preset}\`, generatorThreads ${threads}), in a child process; the load client in the benchmark's process, calling over loopback gRPC. Capacity ${perRun ? `measured before each run (${capacities.map((c) => c.toFixed(1)).join(', ')} Blends/s)` : `${capacity.toFixed(1)} Blends/s, measured first in this run`}: a closed loop of 4 callers with shedding off. Then, per run and per mode (the mesh restarted with \`admission.enabled\` on or off, the order alternating), open loop at 0.7× and 2× that rate for ${seconds} s each; every Blend with a ${deadlineMs} ms deadline. Medians of ${runs} runs; admission settings: Blend ${base.admission.blend.concurrency} at once, queue ≤ ${base.admission.blend.maxQueued ?? base.admission.blend.concurrency} calls and ${base.admission.blend.maxQueueMs} ms; Generate ${base.admission.generate.concurrency} at once, queue ≤ ${base.admission.generate.maxQueued ?? base.admission.generate.concurrency} calls and ${base.admission.generate.maxQueueMs} ms.`,
+  `All-in-one (${base.generators.filter((g) => g.enabled).length} generators, ${base.services.ranker ? 'ranker on' : 'no ranker'}, world \`${base.world.preset}\`, generatorThreads ${threads}), in a child process; the load client in the benchmark's process, calling over loopback gRPC. Capacity ${perRun ? `measured before each run (${capacities.map((c) => c.toFixed(1)).join(', ')} Blends/s)` : `${capacity.toFixed(1)} Blends/s, measured first in this run`}: a closed loop of 4 callers with shedding off. Then, per run and per mode (the mesh restarted with \`admission.enabled\` on or off, the order alternating), open loop at 0.7× and 2× that rate for ${seconds} s each; every Blend with a ${deadlineMs} ms deadline. Medians of ${runs} runs; admission settings: Blend ${blendAdmission.concurrency} at once, queue ≤ ${blendAdmission.maxQueued ?? blendAdmission.concurrency} calls and ${blendAdmission.maxQueueMs} ms; Generate ${generateAdmission.concurrency} at once, queue ≤ ${generateAdmission.maxQueued ?? generateAdmission.concurrency} calls and ${generateAdmission.maxQueueMs} ms.`,
   '',
   table(
     [

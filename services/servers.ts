@@ -32,6 +32,8 @@ export interface RunningMesh {
 export interface ComponentOptions {
   /** Every server on a free port (tests, the eval); later components learn earlier ones' ports. */
   ephemeralPorts?: boolean;
+  /** The one component of its process (a process per service, Kubernetes): picks defaults such as the Blend concurrency. */
+  alone?: boolean;
 }
 
 /** Every server the config lists, in start-up order (events first: the blender needs it). */
@@ -132,6 +134,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
           host,
           port: port(mesh.services.blender.port),
           adminPort: adminPort('blender', mesh.services.blender.port),
+          alone: options.alone,
         }),
     },
   ];

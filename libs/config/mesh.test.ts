@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadMeshConfig, parseMeshConfig } from './mesh.js';
+import { admissionSettingsOf, ConfigError, loadMeshConfig, parseMeshConfig } from './mesh.js';
 
 const valid = () => ({
   world: { preset: 'tiny', seed: 1, dir: 'world' },
@@ -143,6 +143,16 @@ describe('mesh config', () => {
     expect(loadMeshConfig(join(dir, 'mesh.json')).world.dir).toBe(join(dir, 'world'));
     writeFileSync(join(dir, 'broken.json'), '{ nope');
     expect(() => loadMeshConfig(join(dir, 'broken.json'))).toThrow(/cannot read it as JSON/);
+  });
+
+  it('chooses the Blend concurrency by where the blender runs, unless the config sets it', () => {
+    const unset = parseMeshConfig(valid());
+    expect(admissionSettingsOf(unset, 'blend').concurrency).toBe(2); // beside the generators
+    expect(admissionSettingsOf(unset, 'blend', { alone: true }).concurrency).toBe(8);
+    expect(admissionSettingsOf(unset, 'generate', { alone: true }).concurrency).toBe(4);
+    const set = parseMeshConfig({ ...valid(), admission: { blend: { concurrency: 3 } } });
+    expect(admissionSettingsOf(set, 'blend', { alone: true }).concurrency).toBe(3);
+    expect(admissionSettingsOf(set, 'blend').maxQueueMs).toBe(150);
   });
 
   it('the shipped config is valid', () => {

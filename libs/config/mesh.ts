@@ -109,11 +109,11 @@ const blender = service
   .strict();
 
 /** One admission-controlled method: how many of its calls run at once, and how long others may queue. */
-const admissionOf = (defaults: { concurrency: number; maxQueueMs: number }) =>
+const admissionOf = (defaults: { maxQueueMs: number }) =>
   z
     .object({
-      /** Calls worked on at once; more wait in a first-come queue in front of them. */
-      concurrency: z.number().int().min(1).max(10_000).default(defaults.concurrency),
+      /** Calls worked on at once; more wait in a first-come queue in front of them. Unset: `admissionSettingsOf`. */
+      concurrency: z.number().int().min(1).max(10_000).optional(),
       /**
        * Most calls waiting in that queue; unset: `concurrency` (one round; a longer queue adds
        * latency, not throughput). Raise it for callers that would rather wait than be refused.
@@ -138,15 +138,15 @@ const admission = z
     /** Off: every call is admitted and runs beside the others (for benchmarks: shedding off). */
     enabled: z.boolean().default(true),
     /**
-     * The blender's Blend: about one per core its work uses (the main thread and the generator
-     * worker), queued at most 150 ms (a feed deadline is about 500 ms).
+     * The blender's Blend, queued at most 150 ms (a feed deadline is about 500 ms). Concurrency
+     * unset: chosen by where the blender runs (`blendConcurrencyOf`).
      */
-    blend: admissionOf({ concurrency: 2, maxQueueMs: 150 }),
+    blend: admissionOf({ maxQueueMs: 150 }),
     /**
-     * Every generator's Generate (each generator server its own queue). With at least as many slots
-     * as `blend` admits Blends, a blender's own fan-out never waits here: its Blends are bounded.
+     * Every generator's Generate (each generator server its own queue; concurrency unset: 4). With
+     * at least as many slots as `blend` admits Blends, a blender's own fan-out seldom waits here.
      */
-    generate: admissionOf({ concurrency: 4, maxQueueMs: 50 }),
+    generate: admissionOf({ maxQueueMs: 50 }),
   })
   .strict()
   .default({});
@@ -638,7 +638,22 @@ export function addressOf(mesh: MeshConfig, svc: { port: number; address?: strin
   return svc.address ?? `${mesh.host}:${svc.port}`;
 }
 
-/** The settings of one admission-controlled method, with the switch that turns shedding on or off. */
-export function admissionSettingsOf(mesh: MeshConfig, method: 'blend' | 'generate') {
-  return { enabled: mesh.admission.enabled, ...mesh.admission[method] };
+/**
+ * Blends at once when `admission.blend.concurrency` is unset. Sharing its process with the
+ * generators (all-in-one), a Blend is work on the cores: about one per core (the main thread and
+ * the generator worker). Alone in its process (a process per service, Kubernetes), a Blend mostly
+ * waits on other processes, and 2 at once would refuse Blends long before its core is busy.
+ */
+export const DEFAULT_BLEND_CONCURRENCY = { withGenerators: 2, alone: 8 } as const;
+const DEFAULT_GENERATE_CONCURRENCY = 4;
+
+/**
+ * The settings of one admission-controlled method, with the switch that turns shedding on or off.
+ * `alone`: the server runs in a process of its own (picks the Blend concurrency when unset).
+ */
+export function admissionSettingsOf(mesh: MeshConfig, method: 'blend' | 'generate', options: { alone?: boolean } = {}) {
+  const settings = mesh.admission[method];
+  const blend = options.alone ? DEFAULT_BLEND_CONCURRENCY.alone : DEFAULT_BLEND_CONCURRENCY.withGenerators;
+  const fallback = method === 'blend' ? blend : DEFAULT_GENERATE_CONCURRENCY;
+  return { enabled: mesh.admission.enabled, ...settings, concurrency: settings.concurrency ?? fallback };
 }

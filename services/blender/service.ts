@@ -29,7 +29,7 @@ async function perRequestEnable(g: GeneratorConfig): Promise<((user: UserContext
 }
 
 /** The Blender service: reads the mesh config for who to ask and how. */
-export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: string }) {
+export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: string; alone?: boolean }) {
   const catalog = new SnapshotSource(itemCatalogSnapshot, options.snapshotsDir);
   await catalog.start(mesh.snapshotPollMs);
   // The mesh token: GetUserContext is an operation for callers outside the mesh.
@@ -76,7 +76,12 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
   // Blends are where the queue forms: each is tens of ms of the thread, so the server admits them
   // (or refuses them at once) before the handler runs.
   const admission = {
-    blend: new AdmissionController('blender', 'Blend', admissionSettingsOf(mesh, 'blend'), 'admission.blend'),
+    blend: new AdmissionController(
+      'blender',
+      'Blend',
+      admissionSettingsOf(mesh, 'blend', { alone: options.alone }),
+      'admission.blend',
+    ),
   };
   return {
     binding,
@@ -92,7 +97,7 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
 
 export async function startBlender(
   mesh: MeshConfig,
-  options: { snapshotsDir: string; host?: string; port?: number; adminPort?: number },
+  options: { snapshotsDir: string; host?: string; port?: number; adminPort?: number; alone?: boolean },
 ): Promise<RunningServer> {
   const blender = await createBlender(mesh, options);
   const port = options.port ?? mesh.services.blender.port;

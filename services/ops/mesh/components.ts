@@ -17,8 +17,9 @@ export function meshComponents(mesh: MeshConfig, options: ComponentOptions = {})
   ];
 }
 
+/** The component a process of its own serves (services/ops/mesh/serve.ts). */
 export function findComponent(mesh: MeshConfig, name: string): Component {
-  const all = meshComponents(mesh);
+  const all = meshComponents(mesh, { alone: true });
   const found = all.find((c) => c.name === name || c.name === `generator.${name}`);
   if (!found) throw new Error(`no component "${name}" in the mesh config; known: ${all.map((c) => c.name).join(', ')}`);
   return found;

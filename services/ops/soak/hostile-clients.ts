@@ -291,18 +291,12 @@ export async function runHostileSoak(targets: SoakTargets, options: SoakOptions)
 export const SOAK_MAX_IDS = 20_000;
 
 /** A mesh config trimmed for the soak: two heuristic generators and two_tower (with its viewer and ANN hosts), no ranker. */
-export function soakMesh(raw: {
-  generators: { name: string }[];
-  services: Record<string, unknown>;
-  admission?: { blend?: { concurrency?: number } };
-}): void {
+export function soakMesh(raw: { generators: { name: string }[]; services: Record<string, unknown> }): void {
   raw.generators = raw.generators.filter((g) => ['popular', 'item_cooccurrence', 'two_tower'].includes(g.name));
   delete raw.services.ranker;
-  // One process per service: the blender's Blends mostly wait on other processes, so more of them
-  // run at once than the all-in-one default (2, where they share one CPU) lets; the generators keep
-  // their own admission. With 2, it refused 20–42 of 600 Blends while the attackers' clients took
-  // CPU on this 2-core machine (600 of 600 without them).
-  raw.admission = { ...raw.admission, blend: { ...raw.admission?.blend, concurrency: 8 } };
+  // One process per service: the blender, alone in its process, admits the Blend concurrency for
+  // that topology (8; the config leaves it unset). With the all-in-one 2 it refused 20–42 of 600
+  // Blends while the attackers' clients took CPU on this 2-core machine.
 }
 
 /** The soak's targets among a running mesh's component addresses (gRPC servers only, not the status page). */
