@@ -9,7 +9,7 @@ import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { BlenderClient } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
-import { addressOf, loadMeshConfig } from '../libs/config/mesh.js';
+import { addressOf } from '../libs/config/mesh.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { startTelemetry } from '../libs/bootstrap/telemetry.js';
 import {
@@ -22,6 +22,7 @@ import {
   table,
   transportEnv,
   transportNote,
+  servingConfig,
   writeSection,
 } from './lib.js';
 import { sourceFailed } from '../libs/blend/source-state.js';
@@ -42,7 +43,7 @@ const { values } = parseArgs({
     section: { type: 'string' },
   },
 });
-const mesh = loadMeshConfig(values.config);
+const mesh = servingConfig(values.config!);
 if (values.deadlines) {
   const ms = Number(values.deadlines);
   for (const g of mesh.generators) g.deadlineMs = ms;

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { BlenderClient, SourceState, type BlendResponse } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
-import { addressOf, loadMeshConfig, metricsEndpointOf } from '../libs/config/mesh.js';
+import { addressOf, metricsEndpointOf } from '../libs/config/mesh.js';
 import { startTelemetry } from '../libs/bootstrap/telemetry.js';
 import { startAllInOne, startProcesses } from '../services/ops/mesh/run.js';
 import {
@@ -18,6 +18,7 @@ import {
   table,
   transportEnv,
   transportNote,
+  servingConfig,
   writeSection,
 } from './lib.js';
 import { sourceFailed } from '../libs/blend/source-state.js';
@@ -37,7 +38,7 @@ const seconds = Number(values.seconds);
 const runs = Number(values.runs);
 const mode = values.mode as 'all-in-one' | 'processes';
 
-const mesh = loadMeshConfig(values.config);
+const mesh = servingConfig(values.config!);
 // The world, its snapshots and first models, as `make up` prepares them (quick when already there).
 const users = await preparedWorldUsers(mesh, 2000);
 

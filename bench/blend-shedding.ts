@@ -16,9 +16,18 @@ import { parseArgs } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { BlenderClient, type BlendResponse } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
-import { addressOf, admissionSettingsOf, loadMeshConfig, type MeshConfig } from '../libs/config/mesh.js';
+import { addressOf, admissionSettingsOf, type MeshConfig } from '../libs/config/mesh.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
-import { median, percentile, preparedWorldUsers, table, transportEnv, transportNote, writeSection } from './lib.js';
+import {
+  median,
+  percentile,
+  preparedWorldUsers,
+  table,
+  transportEnv,
+  transportNote,
+  servingConfig,
+  writeSection,
+} from './lib.js';
 import { sourceFailed } from '../libs/blend/source-state.js';
 
 const { values } = parseArgs({
@@ -42,7 +51,7 @@ const runs = Number(values.runs);
 const deadlineMs = Number(values['deadline-ms']);
 const LOADS = [0.7, 2];
 
-const base = loadMeshConfig(values.config);
+const base = servingConfig(values.config!);
 if (values['generator-threads'] !== undefined) base.generatorThreads = Number(values['generator-threads']);
 const withShedding = (enabled: boolean): MeshConfig => ({ ...base, admission: { ...base.admission, enabled } });
 

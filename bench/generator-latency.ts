@@ -10,10 +10,10 @@ import type { UserContext } from '../generated/feedloom/v1/common.js';
 import { EventsClient } from '../generated/feedloom/v1/events.js';
 import { CandidateGeneratorClient } from '../generated/feedloom/v1/generator.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
-import { addressOf, loadMeshConfig } from '../libs/config/mesh.js';
+import { addressOf } from '../libs/config/mesh.js';
 import { meshChannelOf } from '../libs/bootstrap/mesh-security.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
-import { median, percentile, preparedWorldUsers, table, writeSection } from './lib.js';
+import { median, percentile, preparedWorldUsers, servingConfig, table, writeSection } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +28,7 @@ const { values } = parseArgs({
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 const calls = Number(values.calls);
 const runs = Number(values.runs);
-const mesh = loadMeshConfig(values.config);
+const mesh = servingConfig(values.config!);
 const userIds = await preparedWorldUsers(mesh, calls);
 
 const running = await startAllInOne(mesh);

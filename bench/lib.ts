@@ -2,7 +2,7 @@ import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
-import type { MeshConfig } from '../libs/config/mesh.js';
+import { loadMeshConfig, type MeshConfig } from '../libs/config/mesh.js';
 import { eventsView, openDuck, queryRows } from '../libs/data/duck.js';
 import { prepareWorld } from '../services/offline/trainer/prepare-world.js';
 
@@ -157,4 +157,15 @@ export async function preparedWorldUsers(mesh: MeshConfig, limit: number): Promi
   } finally {
     duck.close();
   }
+}
+
+/**
+ * The mesh config a serving benchmark starts: the file's, with the scheduler's jobs off. They would
+ * run in the benchmark's all-in-one process (batch jobs and retraining stall its event loop for
+ * seconds) and write to the shared world; serving is what these benchmarks measure.
+ */
+export function servingConfig(path: string): MeshConfig {
+  const mesh = loadMeshConfig(path);
+  for (const job of [mesh.schedule.batch, mesh.schedule.compaction, mesh.schedule.retrain]) job.enabled = false;
+  return mesh;
 }
