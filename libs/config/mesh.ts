@@ -150,6 +150,12 @@ const admission = z
   })
   .strict()
   .default({});
+/**
+ * Candidates the blender sends the ranker. 400 rather than 200: on both kinds of world the ranked
+ * pages gained (docs/RELEVANCE.md), at no measurable CPU or latency per Blend (docs/BENCHMARKS.md).
+ */
+export const DEFAULT_RANKER_TOP_N = 400;
+
 /** The user tower trained for each kind of world (a world manifest's source) when the config names none. */
 export const DEFAULT_USER_TOWER: Record<'simulator' | 'import', UserTowerKind> = {
   simulator: 'pooled',
@@ -366,8 +372,8 @@ export const MeshConfigSchema = z
         /** The transformer ranker; absent means the blender keeps pre-score order. */
         ranker: service
           .extend({
-            /** How many of the pre-scored candidates the blender sends to be ranked. */
-            topN: z.number().int().min(1).max(2_000).default(200),
+            /** How many of the pre-scored candidates the blender sends to be ranked (docs/RELEVANCE.md). */
+            topN: z.number().int().min(1).max(2_000).default(DEFAULT_RANKER_TOP_N),
             deadlineMs: z.number().int().min(1).max(10_000).default(40),
             /** Utility = Σ weight × head probability. */
             weights: z

@@ -10,7 +10,7 @@
 // The answers themselves (replayAnswers: every eligible candidate, before any weights) are also what
 // a world's blend weights are learned on (learn-blend-weights.ts).
 import type { MeshConfig } from '../../../libs/config/mesh.js';
-import { snapshotsDirOf } from '../../../libs/config/mesh.js';
+import { DEFAULT_RANKER_TOP_N, snapshotsDirOf } from '../../../libs/config/mesh.js';
 import { itemCatalogOf } from '../../../libs/blend/catalog.js';
 import { policyFromConfig, type BlendPolicy } from '../../../libs/blend/policy.js';
 import type { BlendCandidate, ItemCatalog } from '../../../libs/blend/types.js';
@@ -27,8 +27,6 @@ import { serveGenerators } from './serve-generators.js';
 
 /** Each user's held-out share: the split `feedloom eval` uses on imported worlds. */
 export const REPLAY_HELDOUT_FRACTION = 0.2;
-/** The ranker's topN when the mesh configures none. */
-const DEFAULT_TOP_N = 200;
 
 /** What the blender had for each replayed user after dedupe and filter, before any weights. */
 export interface ReplayedAnswers {
@@ -53,7 +51,7 @@ export interface ReplayedAnswers {
 }
 
 /** The ranker's topN in this mesh. */
-export const rankerTopN = (mesh: MeshConfig) => mesh.services.ranker?.topN ?? DEFAULT_TOP_N;
+export const rankerTopN = (mesh: MeshConfig) => mesh.services.ranker?.topN ?? DEFAULT_RANKER_TOP_N;
 
 /** For every user with held-out interactions: the candidates the blender would have sent the ranker. */
 export async function replayCandidates(
