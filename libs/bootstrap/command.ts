@@ -2,6 +2,7 @@
 // shares (--config with its default, --help) and the ones many share (--world, --registry, --json)
 // are defined here once; parsing, `feedloom NAME --help` and the command list of `feedloom help`
 // are generated from the entries.
+import { PRESET_NAMES } from '../data/simulator/presets.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -82,7 +83,7 @@ export const WORLD = {
 export const PRESET = {
   type: 'string',
   arg: 'P',
-  help: 'the world of a preset, data/P (tiny, small, default, large)',
+  help: `the world of a preset, data/P (${PRESET_NAMES.join(', ')})`,
 } as const satisfies OptionSpec;
 export const REGISTRY = {
   type: 'string',

@@ -278,12 +278,15 @@ const schedule = z
   .strict()
   .default({});
 
+/** The simulator's presets (libs/data/simulator/presets.ts, which libs/config cannot import; a test keeps them equal). */
+export const WORLD_PRESETS = ['tiny', 'wide', 'small', 'default', 'large'] as const;
+
 export const MeshConfigSchema = z
   .object({
     world: z
       .object({
         /** The simulated world to build when dir holds none (ignored when serving an existing world). */
-        preset: z.enum(['tiny', 'small', 'default', 'large']).default('default'),
+        preset: z.enum(WORLD_PRESETS).default('default'),
         seed: z.number().int().default(7),
         /** World directory, relative to the config file. */
         dir: z.string().min(1),

@@ -1,3 +1,4 @@
+import { isPresetName, PRESET_NAMES } from '../../../libs/data/simulator/presets.js';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
@@ -36,8 +37,6 @@ export interface EvalCommand {
   servedTowerOnly?: boolean;
 }
 
-const PRESETS = ['tiny', 'small', 'default', 'large'] as const;
-
 export const evalCommand = defineCommand({
   name: 'eval',
   usage:
@@ -48,7 +47,7 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
   options: {
     preset: {
       type: 'string',
-      arg: PRESETS.join('|'),
+      arg: PRESET_NAMES.join('|'),
       help: "evaluate the preset's simulated world (data/<preset>, built when missing)",
     },
     world: { ...WORLD, help: 'evaluate the existing (e.g. imported) world in DIR' },
@@ -107,11 +106,10 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
 export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   const mesh = loadMeshConfig(cmd.configPath);
   if (cmd.preset) {
-    if (!PRESETS.includes(cmd.preset as (typeof PRESETS)[number]))
-      throw new Error(`--preset must be one of ${PRESETS.join(', ')}`);
+    if (!isPresetName(cmd.preset)) throw new Error(`--preset must be one of ${PRESET_NAMES.join(', ')}`);
     mesh.world = {
       ...mesh.world,
-      preset: cmd.preset as (typeof PRESETS)[number],
+      preset: cmd.preset,
       dir: resolve(REPO_ROOT, 'data', cmd.preset),
     };
   }

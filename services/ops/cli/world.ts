@@ -1,5 +1,6 @@
 // `feedloom build-world`, `batch`, `import`, `write-udata`: make a world and its snapshots.
 import { join, resolve } from 'node:path';
+import { PRESET_NAMES } from '../../../libs/data/simulator/presets.js';
 import { defineCommand, REPO_ROOT, WORLD } from '../../../libs/bootstrap/command.js';
 import { loadMeshConfig } from '../../../libs/config/mesh.js';
 import { buildWorld } from '../../../libs/data/build.js';
@@ -18,7 +19,7 @@ export const buildWorldCommand = defineCommand({
       type: 'string',
       arg: 'P',
       default: 'default',
-      help: 'the simulation preset (tiny, small, default, large)',
+      help: `the simulation preset (${PRESET_NAMES.join(', ')})`,
     },
     seed: { type: 'string', arg: 'N', default: '7', help: 'random seed' },
     dir: { type: 'string', arg: 'DIR', help: 'where the world goes (default: data/<preset>)' },
