@@ -101,7 +101,7 @@ export class OwnerRouting {
       const code = codeOf(err);
       if (code === status.UNAVAILABLE)
         throw unavailable(
-          `events replica ${owner} (${address}), the owner of these users, is unreachable: ${messageOf(err)}`,
+          `events replica ${owner} (${address}), the owner of these users, is unavailable: ${messageOf(err)}`,
         );
       throw new RpcError(code, `events replica ${owner} (${address}): ${messageOf(err)}`);
     }
