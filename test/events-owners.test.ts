@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, status } from '@grpc/grpc-js';
@@ -17,7 +19,7 @@ import { startEvents } from '../services/events/events-service.js';
 import { FORWARDED_FROM } from '../services/events/owner-routing.js';
 import { activeUsers, click, worldRows } from './fixtures/events.js';
 import { freePorts } from './fixtures/learned.js';
-import { testAdminToken, testMeshToken, testServerSecurity } from './fixtures/mesh.js';
+import { testAdminToken, testMeshConfig, testMeshToken, testServerSecurity } from './fixtures/mesh.js';
 import { natsMissing, startTestNats } from './fixtures/nats.js';
 
 /**
@@ -161,13 +163,118 @@ describe.skipIf(natsMissing !== undefined)('events replicas owning partitions', 
       for (const s of servers) await s.stop(100).catch(() => undefined);
     }
   }, 120_000);
+
+  it('loses no acknowledged event when a replica process is killed -9 while Log calls flow, and writes no retry twice', async () => {
+    const ports = await freePorts(2);
+    const replicas = ports.map((p) => ({ address: `127.0.0.1:${p}` }));
+    const { path } = testMeshConfig(worldDir, (raw) => {
+      raw.telemetry = { metricsPortOffset: 0 };
+      raw.services.events = {
+        port: ports[0],
+        backend: 'jetstream',
+        jetstream: {
+          servers: [nats.url],
+          stream: 'OWNERS_KILL',
+          subjectPrefix: 'kill.events',
+          partitions: PARTITIONS,
+          managed: false,
+        },
+        replicas,
+      };
+    });
+    const ownerOf = (user: string) => partitionOf(user, PARTITIONS) % 2;
+    const active = await activeUsers(worldDir, 40);
+    const byOwner = [0, 1].map((o) => active.filter((u) => ownerOf(u) === o).slice(0, 4));
+    const processes = [await startReplica(path, 0), await startReplica(path, 1)];
+    const clients = replicas.map((r) => connect(EventsClient, r.address, { token: testAdminToken() }));
+    try {
+      // Callers log through A, each call one event for a user of A and one for a user of B.
+      type Call = {
+        key: string;
+        events: ReturnType<typeof click>[];
+        answer?: { accepted: number; lastSequence: number };
+      };
+      const calls: Call[] = [];
+      let stop = false;
+      const caller = async (c: number) => {
+        for (let n = 0; !stop; n++) {
+          const call: Call = {
+            key: `kill-${c}-${n}`,
+            events: [click(byOwner[0][n % 4], `kill-${c}-${n}-a`), click(byOwner[1][(n + c) % 4], `kill-${c}-${n}-b`)],
+          };
+          calls.push(call);
+          call.answer = await callUnary(clients[0], 'log', { events: call.events, idempotencyKey: call.key }, T).catch(
+            () => undefined,
+          );
+        }
+      };
+      const callers = [0, 1, 2, 3].map(caller);
+      while (calls.filter((c) => c.answer).length < 20) await new Promise((r) => setTimeout(r, 20));
+      processes[1].child.kill('SIGKILL');
+      await exited(processes[1].child);
+      await new Promise((r) => setTimeout(r, 300));
+      stop = true;
+      await Promise.all(callers);
+      const acked = calls.filter((c) => c.answer);
+      expect(acked.length).toBeGreaterThanOrEqual(20);
+      expect(calls.length).toBeGreaterThan(acked.length); // some were refused while B was down
+
+      processes[1] = await startReplica(path, 1);
+      // The test's channel to B was backing off while B was down.
+      await new Promise<void>((resolve, reject) =>
+        clients[1].waitForReady(Date.now() + 10_000, (err) => (err ? reject(err) : resolve())),
+      );
+      expect(processes[1].stderr.join('\n')).toMatch(/replica 1 of 2: loaded \d+ users/);
+      // Every call retried through B: the acknowledged ones are answered as they were, the rest written now.
+      for (const call of calls) {
+        const again = await callUnary(clients[1], 'log', { events: call.events, idempotencyKey: call.key }, T);
+        if (call.answer) expect(again).toEqual({ ...call.answer, duplicate: true });
+        else expect(again.accepted).toBe(2);
+      }
+      // Each event once, through either replica; one stream message per event.
+      for (const client of clients)
+        for (const user of [...byOwner[0], ...byOwner[1]]) {
+          const items = (await callUnary(client, 'getUserContext', { userId: user, maxActions: 1000 }, T)).recentActions
+            .map((a) => a.itemId)
+            .filter((id) => id.startsWith('kill-'));
+          const expected = calls.flatMap((c) => c.events.filter((e) => e.userId === user).map((e) => e.itemId));
+          expect([...items].sort()).toEqual([...expected].sort());
+        }
+      expect(await streamMessages('OWNERS_KILL')).toBe(2 * calls.length);
+    } finally {
+      for (const c of clients) c.close();
+      for (const p of processes) p.child.kill('SIGKILL');
+    }
+  }, 180_000);
 });
 
-/** The messages in the stream, read from the broker itself. */
-async function streamMessages(): Promise<number> {
+const MAIN = join(import.meta.dirname, '..', 'services', 'events', 'main.ts');
+
+/** An events replica as its own process (services/events/main.ts --replica), once it listens. */
+async function startReplica(config: string, replica: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', config, '--replica', String(replica)], {
+    cwd: join(import.meta.dirname, '..'),
+  });
+  const stderr: string[] = [];
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`replica ${replica} exited with ${code}:\n${stderr.join('\n')}`)));
+  });
+  return { child, stderr };
+}
+
+const exited = (child: ChildProcessWithoutNullStreams) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+
+/** The messages in a stream, read from the broker itself. */
+async function streamMessages(stream = 'OWNERS'): Promise<number> {
   const nc = await natsConnect({ servers: [nats.url] });
   try {
-    return (await (await jetstreamManager(nc)).streams.info('OWNERS')).state.messages;
+    return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
   } finally {
     await nc.close();
   }
