@@ -2,7 +2,7 @@ import { EventsService, type LogResponse } from '../../generated/feedloom/v1/eve
 import { failedPrecondition, resourceExhausted } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServerSecurity } from '../../libs/bootstrap/server.js';
 import type { ServerLimits } from '../../libs/config/server-limits.js';
-import { EVENTS_DEFAULT_MAX_IDS, type JetStreamSettings } from '../../libs/config/mesh.js';
+import { EVENTS_DEFAULT_MAX_IDS, JetStreamSchema, type JetStreamSettings } from '../../libs/config/mesh.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { validateLogRequest, type EventTimeWindow } from './event-validation.js';
 import type { NewEvent } from './live-log.js';
@@ -16,7 +16,7 @@ import { takeWorldWriter, type WorldWriter } from './world-writer.js';
 import { dayKey } from '../../libs/data/world.js';
 import type { ChannelSecurity } from '../../libs/bootstrap/client.js';
 import type { EventsOwnership } from '../../libs/config/events-replicas.js';
-import { OwnerRouting, joinedAnswer, partKey } from './owner-routing.js';
+import { OwnerRouting } from './owner-routing.js';
 
 export const DEFAULT_MAX_ACTIONS = 100;
 /** Days of live events a start-up replays without a warning (compaction runs daily). */
@@ -94,7 +94,11 @@ async function serveEvents(
     );
   const routing =
     options.owners &&
-    new OwnerRouting(options.owners.ownership, options.jetstream?.partitions ?? 16, options.owners.channel);
+    new OwnerRouting(
+      options.owners.ownership,
+      (options.jetstream ?? JetStreamSchema.parse({})).partitions,
+      options.owners.channel,
+    );
   const owns = routing && ((userId: string) => routing.owns(userId));
   const history = await loadWorldHistory(options.worldDir, { asOfMs, ownsUser: owns });
   const { store, worldEndMs, historyEvents } = history;
@@ -158,21 +162,12 @@ async function serveEvents(
         if (!routing || !parts || (parts.length === 1 && parts[0].owner === routing.self)) return logHere(events, key);
         if (routing.isForwarded(ctx.metadata))
           throw routing.notOwned(events.find((e) => !routing.owns(e.userId))!.userId);
-        // Each owner writes its part; the call is acknowledged once every part is.
-        const answers = await Promise.allSettled(
-          parts.map(({ owner, indices }) => {
-            const k = partKey(key, owner, parts.length);
-            return owner === routing.self
-              ? logHere(
-                  indices.map((i) => events[i]),
-                  k,
-                )
-              : routing.forwardLog(owner, { events: indices.map((i) => request.events[i]), idempotencyKey: k }, ctx);
-          }),
+        return routing.logInParts(request, key, parts, ctx, (indices, partKey) =>
+          logHere(
+            indices.map((i) => events[i]),
+            partKey,
+          ),
         );
-        const failed = answers.find((a) => a.status === 'rejected');
-        if (failed) throw failed.reason;
-        return joinedAnswer(answers.map((a) => (a as PromiseFulfilledResult<LogResponse>).value));
       },
       getUserContext: async (request, ctx) => {
         const userId = requireId('user_id', request.userId);

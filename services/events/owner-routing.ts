@@ -75,8 +75,28 @@ export class OwnerRouting {
     );
   }
 
-  forwardLog(owner: number, request: LogRequest, ctx: CallContext): Promise<LogResponse> {
-    return this.hop(owner, ctx, (client, options) => callUnary(client, 'log', request, options));
+  /**
+   * Writes each owner's part of a Log call, all at once: this replica's own part with logHere, the
+   * others forwarded to their owners. Answers OK only once every part is acknowledged.
+   */
+  async logInParts(
+    request: LogRequest,
+    key: string,
+    parts: LogPart[],
+    ctx: CallContext,
+    logHere: (indices: number[], key: string) => Promise<LogResponse>,
+  ): Promise<LogResponse> {
+    const answers = await Promise.allSettled(
+      parts.map(({ owner, indices }) => {
+        const k = partKey(key, owner, parts.length);
+        if (owner === this.self) return logHere(indices, k);
+        const part = { events: indices.map((i) => request.events[i]), idempotencyKey: k };
+        return this.hop(owner, ctx, (client, options) => callUnary(client, 'log', part, options));
+      }),
+    );
+    const failed = answers.find((a) => a.status === 'rejected');
+    if (failed) throw failed.reason;
+    return joinedAnswer(answers.map((a) => (a as PromiseFulfilledResult<LogResponse>).value));
   }
 
   forwardGetUserContext(owner: number, request: GetUserContextRequest, ctx: CallContext): Promise<UserContext> {
