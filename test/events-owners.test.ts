@@ -16,6 +16,7 @@ import { JetStreamSchema } from '../libs/config/mesh.js';
 import { partitionOf } from '../libs/data/event-stream.js';
 import { simulateWorld } from '../libs/data/simulator/index.js';
 import { startEvents } from '../services/events/events-service.js';
+import { serverComponents, startInProcess } from '../services/servers.js';
 import { FORWARDED_FROM } from '../services/events/owner-routing.js';
 import { activeUsers, click, worldRows } from './fixtures/events.js';
 import { freePorts } from './fixtures/learned.js';
@@ -165,23 +166,7 @@ describe.skipIf(natsMissing !== undefined)('events replicas owning partitions', 
   }, 120_000);
 
   it('loses no acknowledged event when a replica process is killed -9 while Log calls flow, and writes no retry twice', async () => {
-    const ports = await freePorts(2);
-    const replicas = ports.map((p) => ({ address: `127.0.0.1:${p}` }));
-    const { path } = testMeshConfig(worldDir, (raw) => {
-      raw.telemetry = { metricsPortOffset: 0 };
-      raw.services.events = {
-        port: ports[0],
-        backend: 'jetstream',
-        jetstream: {
-          servers: [nats.url],
-          stream: 'OWNERS_KILL',
-          subjectPrefix: 'kill.events',
-          partitions: PARTITIONS,
-          managed: false,
-        },
-        replicas,
-      };
-    });
+    const { path, replicas } = await replicasConfig('OWNERS_KILL');
     const ownerOf = (user: string) => partitionOf(user, PARTITIONS) % 2;
     const active = await activeUsers(worldDir, 40);
     const byOwner = [0, 1].map((o) => active.filter((u) => ownerOf(u) === o).slice(0, 4));
@@ -246,7 +231,69 @@ describe.skipIf(natsMissing !== undefined)('events replicas owning partitions', 
       for (const p of processes) p.child.kill('SIGKILL');
     }
   }, 180_000);
+
+  it('gives `up` one component per replica (events.<r>, on its own port) that route to each other in one process', async () => {
+    const { mesh, ports } = await replicasConfig('OWNERS_UP');
+    const events = serverComponents(mesh).filter((c) => c.name.startsWith('events'));
+    expect(events.map((c) => [c.name, c.port])).toEqual([
+      ['events.0', ports[0]],
+      ['events.1', ports[1]],
+    ]);
+    // Offline jobs on ephemeral ports: one events server owning every partition.
+    expect(
+      serverComponents(mesh, { ephemeralPorts: true })
+        .filter((c) => c.name.startsWith('events'))
+        .map((c) => c.name),
+    ).toEqual(['events']);
+    const running = await startInProcess(mesh, events);
+    const clients = ports.map((p) => connect(EventsClient, `127.0.0.1:${p}`, { token: testAdminToken() }));
+    try {
+      const users = await activeUsers(worldDir, 40);
+      const [ua, ub] = [0, 1].map((o) => users.find((u) => partitionOf(u, PARTITIONS) % 2 === o)!);
+      expect(
+        await callUnary(
+          clients[0],
+          'log',
+          { events: [click(ua, 'up-a'), click(ub, 'up-b')], idempotencyKey: 'up-1' },
+          T,
+        ),
+      ).toMatchObject({ accepted: 2, duplicate: false });
+      for (const client of clients)
+        for (const [user, item] of [
+          [ua, 'up-a'],
+          [ub, 'up-b'],
+        ])
+          expect(
+            (await callUnary(client, 'getUserContext', { userId: user, maxActions: 10 }, T)).recentActions[0].itemId,
+          ).toBe(item);
+    } finally {
+      for (const c of clients) c.close();
+      await running.stop();
+    }
+  }, 120_000);
 });
+
+/** A mesh config file of two events replicas on free ports, on its own stream of the test broker. */
+async function replicasConfig(stream: string) {
+  const ports = await freePorts(2);
+  const replicas = ports.map((p) => ({ address: `127.0.0.1:${p}` }));
+  const config = testMeshConfig(worldDir, (raw) => {
+    raw.telemetry = { metricsPortOffset: 0 };
+    raw.services.events = {
+      port: ports[0],
+      backend: 'jetstream',
+      jetstream: {
+        servers: [nats.url],
+        stream,
+        subjectPrefix: `${stream.toLowerCase()}.events`,
+        partitions: PARTITIONS,
+        managed: false,
+      },
+      replicas,
+    };
+  });
+  return { ...config, ports, replicas };
+}
 
 const MAIN = join(import.meta.dirname, '..', 'services', 'events', 'main.ts');
 

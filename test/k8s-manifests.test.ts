@@ -251,6 +251,7 @@ describe('Kubernetes security: the tokens Secret and a NetworkPolicy per compone
       name: 'FEEDLOOM_EVENTS_REPLICA',
       valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
     });
+    expect(sts.spec.template.spec.containers[0].command.at(-1)).toBe('events.$(FEEDLOOM_EVENTS_REPLICA)');
     const config = parseMeshConfig(JSON.parse((objects.find((o) => o.kind === 'ConfigMap') as any).data['mesh.json']));
     const port = config.services.events.port;
     expect(config.services.events.address).toBe(`dns:///events.feed.svc.cluster.local:${port}`);

@@ -53,7 +53,8 @@ function workloads(mesh: MeshConfig, o: K8sOptions): Workload[] {
       kind: 'StatefulSet',
       // Events replicas owning partitions (services.events.replicas): pod events-r is replica r.
       replicas: mesh.services.events.replicas?.length ?? 1,
-      componentArg: 'events',
+      // A replica's component is events.<r>: r from the pod's ordinal.
+      componentArg: mesh.services.events.replicas ? 'events.$(FEEDLOOM_EVENTS_REPLICA)' : 'events',
       writesWorld: true,
     },
     {
