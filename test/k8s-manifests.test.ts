@@ -240,9 +240,9 @@ describe('Kubernetes security: the tokens Secret and a NetworkPolicy per compone
     const raw = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
     raw.services.events.backend = 'jetstream';
     raw.services.events.replicas = [
-      { address: 'localhost:50100' },
-      { address: 'localhost:50110' },
-      { address: 'localhost:50120' },
+      { address: '127.0.0.1:50100' },
+      { address: '127.0.0.1:50110' },
+      { address: '127.0.0.1:50120' },
     ];
     const objects = k8sManifests(parseMeshConfig(raw), options);
     const sts = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'events') as any;

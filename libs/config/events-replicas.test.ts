@@ -5,7 +5,13 @@ import { eventsOwnershipOf, replicaPortOf } from './events-replicas.js';
 const withEvents = (events: Record<string, unknown>) => ({
   world: { preset: 'tiny', seed: 1, dir: 'world' },
   services: {
-    events: { port: 1, backend: 'jetstream', jetstream: { partitions: 4, managed: false }, ...events },
+    events: {
+      port: 1,
+      address: 'dns:///events.feedloom:1',
+      backend: 'jetstream',
+      jetstream: { partitions: 4, managed: false },
+      ...events,
+    },
     blender: { port: 2 },
   },
   generators: [{ name: 'popular', port: 3 }],
@@ -61,6 +67,25 @@ describe('events replicas (services.events.replicas)', () => {
     expect(() => parse({ backend: 'file', replicas: [{ address: 'a:1' }] })).toThrow(
       /services\.events\.replicas: replicas own partitions of the JetStream stream: set services\.events\.backend to "jetstream"/,
     );
+  });
+
+  it('claims the ports of the replicas on the shared host, with their admin ports and metrics endpoints', () => {
+    expect(() => parse({ replicas: [{ address: '127.0.0.1:7001' }, { address: '127.0.0.1:2' }] })).toThrow(
+      /services\.blender\.port: port 2 is already used by services\.events\.replicas\[1\]/,
+    );
+    // Replica 1's metrics endpoint (6001 + 1000) on replica 0's port.
+    expect(() => parse({ replicas: [{ address: '127.0.0.1:7001' }, { address: '127.0.0.1:6001' }] })).toThrow(
+      /telemetry\.metricsPortOffset: port 7001 is already used by services\.events\.replicas\[0\]/,
+    );
+    // Callers reach events on services.events.port unless it has an address: a replica must listen there.
+    expect(() => parse({ address: undefined, replicas: [{ address: '127.0.0.1:7001' }] })).toThrow(
+      /services\.events\.port: no events replica listens on 127\.0\.0\.1:1, where callers reach the events service/,
+    );
+    expect(() => parse({ address: undefined, port: 7001, replicas: [{ address: '127.0.0.1:7001' }] })).not.toThrow();
+    // Elsewhere (another host, a DNS name): no claim; nor is events.port, which no replica listens on.
+    expect(() =>
+      parse({ port: 2, replicas: [{ address: 'events-0.events:2' }, { address: '10.0.0.2:2' }] }),
+    ).not.toThrow();
   });
 
   it('needs to know which replica a process is', () => {

@@ -77,6 +77,14 @@ export function replicaIndexFromEnv(env = process.env.FEEDLOOM_EVENTS_REPLICA): 
   return env === undefined || env === '' ? undefined : Number(env);
 }
 
+/** The replicas whose address is on the mesh's shared host (`up` on one machine), with their ports. */
+export function sharedHostReplicas(replicas: EventsReplica[], host: string): { port: number; i: number }[] {
+  return replicas.flatMap((r, i) => {
+    const [, at, port] = /^(?:.*\/)?([^/]*):(\d+)$/.exec(r.address) ?? [];
+    return at === host ? [{ port: Number(port), i }] : [];
+  });
+}
+
 /** The port this replica listens on: the one in its own address. */
 export function replicaPortOf(ownership: EventsOwnership): number {
   return Number(/:(\d+)$/.exec(ownership.addresses[ownership.self])![1]);
