@@ -58,6 +58,9 @@ describe('events replicas (services.events.replicas)', () => {
     expect(() => parse({ replicas: [{ address: 'a:1', partitions: [0, 1] }, { address: 'b:1' }] })).toThrow(
       /services\.events\.replicas: set partitions on every replica or on none/,
     );
+    expect(() => parse({ replicas: [1, 2, 3, 4, 5].map((i) => ({ address: `e${i}:1` })) })).toThrow(
+      /services\.events\.replicas: 5 replicas for 4 partitions \(services\.events\.jetstream\.partitions\): replicas 4\.\. would own none/,
+    );
     expect(() => parse({ replicas: [{ adress: 'a:1' }] })).toThrow(
       /services\.events\.replicas\[0\]: Unrecognized key\(s\) in object: 'adress'/,
     );

@@ -14,14 +14,27 @@ export type EventsReplica = z.infer<typeof EventsReplicaSchema>;
 
 /**
  * The owner (replica index) of every partition, or the problems that stop it: each partition owned
- * exactly once, none out of range, partitions set on every replica or on none.
+ * exactly once, none out of range, partitions set on every replica or on none, no replica without one
+ * (listed partitions have at least one each).
  */
 export function partitionOwners(
   replicas: EventsReplica[],
   partitions: number,
 ): { owners: number[] } | { problems: { path: (string | number)[]; message: string }[] } {
   const listed = replicas.filter((r) => r.partitions).length;
-  if (listed === 0) return { owners: Array.from({ length: partitions }, (_, p) => p % replicas.length) };
+  if (listed === 0) {
+    // A replica beyond the partition count would own nothing: more replicas than partitions is a mistake.
+    if (replicas.length > partitions)
+      return {
+        problems: [
+          {
+            path: [],
+            message: `${replicas.length} replicas for ${partitions} partitions (services.events.jetstream.partitions): replicas ${partitions}.. would own none`,
+          },
+        ],
+      };
+    return { owners: Array.from({ length: partitions }, (_, p) => p % replicas.length) };
+  }
   const problems: { path: (string | number)[]; message: string }[] = [];
   if (listed !== replicas.length)
     problems.push({ path: [], message: 'set partitions on every replica or on none (none: p belongs to p mod N)' });
