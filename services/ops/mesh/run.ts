@@ -141,13 +141,16 @@ export async function startProcesses(
       children.set(c.name, started.child);
       addresses.set(c.name, started.address);
     }
-    await Promise.all(
+    // Every start settled before giving up: one that fails must not leave the others, still starting, running.
+    const started = await Promise.allSettled(
       components.slice(leading).map(async (c) => {
         const started = await spawnComponent(configPath, c.name);
         children.set(c.name, started.child);
         addresses.set(c.name, started.address);
       }),
     );
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (err) {
     await stop();
     throw err;
