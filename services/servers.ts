@@ -5,11 +5,10 @@
 import type { RunningServer } from '../libs/bootstrap/server.js';
 import { registryDirOf, snapshotsDirOf, type MeshConfig } from '../libs/config/mesh.js';
 import { operationsPortOf } from '../libs/config/security.js';
-import { serverSecurityOf } from '../libs/bootstrap/mesh-security.js';
 import { serveGenerator } from '../libs/generator-sdk/serve.js';
 import { annHostOptionsFromMesh, startAnnHost } from './ann/service.js';
 import { startBlender } from './blender/service.js';
-import { startEvents } from './events/events-service.js';
+import { eventsComponents } from './events/events-components.js';
 import { generatorPoolFor } from './generators/pool.js';
 import { checkGeneratorSettings, loadGeneratorModule } from './generators/registry.js';
 import { startRanker } from './ranker/service.js';
@@ -46,26 +45,7 @@ export function serverComponents(mesh: MeshConfig, options: ComponentOptions = {
   const snapshotsDir = snapshotsDirOf(mesh);
   const poolFor = generatorPoolFor(mesh);
   return [
-    {
-      name: 'events',
-      port: mesh.services.events.port,
-      start: () =>
-        startEvents({
-          worldDir: mesh.world.dir,
-          asOfMs: mesh.world.asOfMs,
-          seenWindowMs: mesh.services.events.seenWindowHours * 3_600_000,
-          clockSpeed: mesh.world.clockSpeed,
-          host,
-          port: port(mesh.services.events.port),
-          adminPort: adminPort('events', mesh.services.events.port),
-          limits: mesh.serverLimits,
-          security: serverSecurityOf(mesh),
-          eventTimes: mesh.services.events,
-          maxIds: mesh.services.events.maxIds,
-          backend: mesh.services.events.backend,
-          jetstream: mesh.services.events.jetstream,
-        }),
-    },
+    ...eventsComponents(mesh, host, options),
     // Learned retrieval: the user-tower server and the ANN hosts, before the generators that call them.
     ...(mesh.services.viewer
       ? [

@@ -235,4 +235,34 @@ describe('Kubernetes security: the tokens Secret and a NetworkPolicy per compone
     // The file backend (the shipped config) has no broker.
     expect(objects.some((o) => o.metadata.name === 'nats')).toBe(false);
   });
+
+  it('with events replicas: one events StatefulSet of as many pods, each replica its pod by ordinal, callers on the Service', () => {
+    const raw = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
+    raw.services.events.backend = 'jetstream';
+    raw.services.events.replicas = [
+      { address: '127.0.0.1:50100' },
+      { address: '127.0.0.1:50110' },
+      { address: '127.0.0.1:50120' },
+    ];
+    const objects = k8sManifests(parseMeshConfig(raw), options);
+    const sts = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'events') as any;
+    expect(sts.spec.replicas).toBe(3);
+    expect(sts.spec.template.spec.containers[0].env).toContainEqual({
+      name: 'FEEDLOOM_EVENTS_REPLICA',
+      valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
+    });
+    expect(sts.spec.template.spec.containers[0].command.at(-1)).toBe('events.$(FEEDLOOM_EVENTS_REPLICA)');
+    const config = parseMeshConfig(JSON.parse((objects.find((o) => o.kind === 'ConfigMap') as any).data['mesh.json']));
+    const port = config.services.events.port;
+    expect(config.services.events.address).toBe(`dns:///events.feed.svc.cluster.local:${port}`);
+    expect(config.services.events.replicas!.map((r) => r.address)).toEqual(
+      [0, 1, 2].map((i) => `dns:///events-${i}.events.feed.svc.cluster.local:${port}`),
+    );
+    // Without replicas: one events pod, no replica index.
+    const single = k8sManifests(loadMeshConfig('config/mesh.json'), options).find(
+      (o) => o.kind === 'StatefulSet' && o.metadata.name === 'events',
+    ) as any;
+    expect(single.spec.replicas).toBe(1);
+    expect(single.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name)).toEqual(['POD_NAME']);
+  });
 });

@@ -99,6 +99,8 @@ export interface UnaryCallOptions {
   /** Cancels the call when it aborts (e.g. the caller's own request was cancelled). */
   signal?: AbortSignal;
   requestId?: string;
+  /** Extra metadata to send (e.g. a mark that a call was already forwarded once). */
+  metadata?: Record<string, string>;
   /** Extra span and metric attributes, e.g. { 'feedloom.generator': 'popular' }. */
   attributes?: Record<string, string>;
 }
@@ -124,6 +126,7 @@ export function callUnary<C extends Client, K extends UnaryMethodName<C>>(
   const metadata = new Metadata();
   injectTraceContext(metadata, trace.setSpan(context.active(), span));
   if (options.requestId) metadata.set('x-request-id', options.requestId);
+  for (const [k, v] of Object.entries(options.metadata ?? {})) metadata.set(k, v);
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       span.end();

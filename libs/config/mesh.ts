@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ServerLimitsSchema } from './server-limits.js';
 import { SecuritySchema, operationsPortOf, resolveSecurityPaths } from './security.js';
 import { parseInterval } from './interval.js';
+import { EventsReplicaSchema, partitionOwners, sharedHostReplicas } from './events-replicas.js';
 import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
 
 /** The served utility's weights (Σ weight × head probability) unless services.ranker.weights names others. */
@@ -369,6 +370,12 @@ export const MeshConfigSchema = z
              */
             backend: z.enum(['file', 'jetstream']).default('file'),
             jetstream: JetStreamSchema.default({}),
+            /**
+             * Events replicas, each owning a set of the stream's partitions (JetStream backend only):
+             * each replays and serves its own users and forwards calls for the others to their owner.
+             * A process says which one it is with --replica INDEX or FEEDLOOM_EVENTS_REPLICA.
+             */
+            replicas: z.array(EventsReplicaSchema).min(1).max(1024).optional(),
           })
           .strict(),
         blender,
@@ -509,10 +516,38 @@ export const MeshConfigSchema = z
       else seen.set(String(p), owner);
     };
     const { events, blender, ranker, viewer, admin } = mesh.services;
+    if (events.replicas) {
+      const path = ['services', 'events', 'replicas'];
+      if (events.backend !== 'jetstream')
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path,
+          message: 'replicas own partitions of the JetStream stream: set services.events.backend to "jetstream"',
+        });
+      // Callers (the blender, the CLI) reach events at services.events.address, else host:port.
+      if (!events.address && !sharedHostReplicas(events.replicas, mesh.host).some((r) => r.port === events.port))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['services', 'events', 'port'],
+          message: `no events replica listens on ${mesh.host}:${events.port}, where callers reach the events service: set it to a replica's port, or set services.events.address (e.g. a DNS name over the replicas)`,
+        });
+      const owned = partitionOwners(events.replicas, events.jetstream.partitions);
+      if ('problems' in owned)
+        for (const p of owned.problems)
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...path, ...p.path], message: p.message });
+    }
     // Every listener a service opens on the shared host: its port, its operations (admin) port, and
     // its metrics endpoint (port + telemetry.metricsPortOffset, one per process).
     const listeners: { port: number; owner: string; path: (string | number)[]; address?: string; ops?: string }[] = [
-      { ...events, owner: 'services.events', path: ['services', 'events', 'port'], ops: 'events' },
+      // Events replicas listen on their own addresses' ports: those on the shared host claim them.
+      ...(events.replicas
+        ? sharedHostReplicas(events.replicas, mesh.host).map(({ port, i }) => ({
+            port,
+            owner: `services.events.replicas[${i}]`,
+            path: ['services', 'events', 'replicas', i, 'address'],
+            ops: 'events',
+          }))
+        : [{ ...events, owner: 'services.events', path: ['services', 'events', 'port'], ops: 'events' }]),
       { ...blender, owner: 'services.blender', path: ['services', 'blender', 'port'], ops: 'blender' },
       ...(ranker ? [{ ...ranker, owner: 'services.ranker', path: ['services', 'ranker', 'port'] }] : []),
       ...(viewer ? [{ ...viewer, owner: 'services.viewer', path: ['services', 'viewer', 'port'] }] : []),

@@ -46,17 +46,22 @@ export async function connectToBroker(settings: JetStreamSettings, clientName: s
 }
 
 /**
- * Reads every message of the stream, oldest first, up to the last one it held when the read began;
- * resolves with that last sequence number (0: the stream was empty).
+ * Reads every message of the stream (or of its subjects matching filter), oldest first, up to the
+ * last one it held when the read began; resolves with the stream's last sequence number then (0:
+ * it was empty) and how many messages were read.
  */
 export async function readStream(
   broker: Broker,
   stream: string,
   onMessage: (m: JsMsg) => void,
+  filter?: string,
 ): Promise<{ lastSeq: number; messages: number }> {
-  const { state } = await broker.jsm.streams.info(stream);
-  if (state.messages === 0) return { lastSeq: state.last_seq, messages: 0 };
-  const consumer = await broker.js.consumers.get(stream);
+  const { state } = await broker.jsm.streams.info(stream, filter ? { subjects_filter: filter } : undefined);
+  // nats-server 2.9 counts a filter's messages per subject.
+  const count = filter ? Object.values(state.subjects ?? {}).reduce((sum, n) => sum + n, 0) : state.messages;
+  if (count === 0) return { lastSeq: state.last_seq, messages: 0 };
+  // One filter subject per consumer: nats-server 2.9 takes no more.
+  const consumer = await broker.js.consumers.get(stream, filter ? { filter_subjects: filter } : undefined);
   // Large pulls: replay is bound by round trips to the broker otherwise.
   const messages = await consumer.consume({ max_messages: 5_000 });
   for await (const m of messages) {
@@ -65,5 +70,5 @@ export async function readStream(
     if (m.seq >= state.last_seq || m.info.pending === 0) break;
   }
   messages.stop();
-  return { lastSeq: state.last_seq, messages: state.messages };
+  return { lastSeq: state.last_seq, messages: count };
 }

@@ -23,6 +23,11 @@ export function allEventSubjects(prefix: string): string {
   return `${prefix}.>`;
 }
 
+/** Every day's subject of one partition (what an events replica owning it replays). */
+export function partitionSubjects(prefix: string, partition: number): string {
+  return `${prefix}.${partition}.*`;
+}
+
 /** Every partition's subject of one day (what compaction purges once the day is in Parquet). */
 export function daySubjects(prefix: string, day: string): string {
   return `${prefix}.*.${day}`;

@@ -2,7 +2,7 @@ import { EventsService, type LogResponse } from '../../generated/feedloom/v1/eve
 import { failedPrecondition, resourceExhausted } from '../../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer, type ServerSecurity } from '../../libs/bootstrap/server.js';
 import type { ServerLimits } from '../../libs/config/server-limits.js';
-import { EVENTS_DEFAULT_MAX_IDS, type JetStreamSettings } from '../../libs/config/mesh.js';
+import { EVENTS_DEFAULT_MAX_IDS, JetStreamSchema, type JetStreamSettings } from '../../libs/config/mesh.js';
 import { intOrDefault, optionalId, requireId } from '../../libs/bootstrap/validate.js';
 import { validateLogRequest, type EventTimeWindow } from './event-validation.js';
 import type { NewEvent } from './live-log.js';
@@ -14,6 +14,9 @@ import { loadWorldHistory } from './world-history.js';
 import { worldClock } from './world-clock.js';
 import { takeWorldWriter, type WorldWriter } from './world-writer.js';
 import { dayKey } from '../../libs/data/world.js';
+import type { ChannelSecurity } from '../../libs/bootstrap/client.js';
+import type { EventsOwnership } from '../../libs/config/events-replicas.js';
+import { OwnerRouting } from './owner-routing.js';
 
 export const DEFAULT_MAX_ACTIONS = 100;
 /** Days of live events a start-up replays without a warning (compaction runs daily). */
@@ -48,6 +51,11 @@ export interface EventsOptions {
   backend?: 'file' | 'jetstream';
   /** The broker and stream of the "jetstream" backend (services.events.jetstream); defaults when absent. */
   jetstream?: JetStreamSettings;
+  /**
+   * This replica's partitions among several (services.events.replicas, JetStream backend only): it
+   * keeps only its users and forwards calls for the others to their owner over `channel`.
+   */
+  owners?: { ownership: EventsOwnership; channel: ChannelSecurity };
   /** Where start-up notes and skipped log lines are reported; stderr by default. */
   report?: (line: string) => void;
 }
@@ -62,7 +70,9 @@ export async function startEvents(options: EventsOptions): Promise<RunningServer
   const { asOfMs } = options;
   // A world served as of an earlier time takes no events, so it needs no writer lock.
   const writer: WorldWriter =
-    asOfMs === undefined ? await takeWorldWriter(options.worldDir, report) : { release: async () => {} };
+    asOfMs === undefined
+      ? await takeWorldWriter(options.worldDir, report, options.owners?.ownership.self)
+      : { release: async () => {} };
   try {
     return await serveEvents(options, report, writer, started);
   } catch (err) {
@@ -78,11 +88,28 @@ async function serveEvents(
   started: number,
 ): Promise<RunningServer> {
   const { asOfMs } = options;
-  const history = await loadWorldHistory(options.worldDir, { asOfMs });
+  if (options.owners && options.backend !== 'jetstream')
+    throw new Error(
+      'services.events.replicas: replicas own partitions of the JetStream stream; set backend "jetstream"',
+    );
+  const routing =
+    options.owners &&
+    new OwnerRouting(
+      options.owners.ownership,
+      (options.jetstream ?? JetStreamSchema.parse({})).partitions,
+      options.owners.channel,
+    );
+  const owns = routing && ((userId: string) => routing.owns(userId));
+  const history = await loadWorldHistory(options.worldDir, { asOfMs, ownsUser: owns });
   const { store, worldEndMs, historyEvents } = history;
-  const { log, replay } = await openEventLog(options.worldDir, history, options);
-  const acked = AckedCalls.fromLog(replay.events);
-  const liveEvents = asOfMs === undefined ? replay.events : replay.events.filter((e) => e.timeMs < asOfMs);
+  const { log, replay } = await openEventLog(options.worldDir, history, {
+    ...options,
+    ownedPartitions: routing?.ownedPartitions,
+  });
+  // Live files of a file-backed past hold every user: a replica keeps its own.
+  const replayed = owns ? replay.events.filter((e) => owns(e.userId)) : replay.events;
+  const acked = AckedCalls.fromLog(replayed);
+  const liveEvents = asOfMs === undefined ? replayed : replayed.filter((e) => e.timeMs < asOfMs);
   for (const event of liveEvents) store.apply(event);
   for (const p of replay.problems)
     report(
@@ -91,7 +118,7 @@ async function serveEvents(
         : `skipped ${p.kind} line ${p.file}:${p.line}: ${p.detail}`,
     );
   // Start-up replays the whole live log; the scheduler's daily compaction keeps it to a day or two.
-  const liveDays = new Set(replay.events.map((e) => dayKey(e.timeMs))).size;
+  const liveDays = new Set(replayed.map((e) => dayKey(e.timeMs))).size;
   if (liveDays > MAX_LIVE_DAYS_QUIETLY)
     report(
       `the live log holds events of ${liveDays} days not compacted into Parquet, all replayed at every start: is schedule.compaction on?`,
@@ -100,11 +127,12 @@ async function serveEvents(
   // service's own clock when it took the newest call, not the event times clients chose (one up to
   // maxEventFutureMs ahead would otherwise move every restart's clock that far).
   const now = worldClock(
-    asOfMs ?? replay.events.reduce((max, e) => Math.max(max, e.receivedMs ?? e.timeMs), worldEndMs),
+    asOfMs ?? replayed.reduce((max, e) => Math.max(max, e.receivedMs ?? e.timeMs), worldEndMs),
     options.clockSpeed,
   );
   report(
-    `loaded ${store.userCount} users, ${historyEvents} history events and ${liveEvents.length} live events ` +
+    `${routing ? `replica ${routing.self} of ${options.owners!.ownership.addresses.length}: ` : ''}` +
+      `loaded ${store.userCount} users, ${historyEvents} history events and ${liveEvents.length} live events ` +
       `(${replay.source}, last seq ${log.lastSequence})${asOfMs === undefined ? '' : ` as of ${new Date(asOfMs).toISOString()}`} ` +
       `in ${Math.round(performance.now() - started)} ms`,
   );
@@ -112,26 +140,42 @@ async function serveEvents(
   const binding = bindService(
     EventsService,
     {
-      log: async (request): Promise<LogResponse> => {
+      log: async (request, ctx): Promise<LogResponse> => {
         const receivedMs = now();
         const events = validateLogRequest(request, receivedMs, options.eventTimes);
         if (asOfMs !== undefined)
           throw failedPrecondition(
             `this events service serves the world as of ${new Date(asOfMs).toISOString()} and takes no new events`,
           );
-        if (writer.refusal) throw writer.refusal;
-        refuseNewIdsPastCap(store.ids, events, options.maxIds ?? EVENTS_DEFAULT_MAX_IDS);
         const key = optionalId('idempotency_key', request.idempotencyKey);
-        const write = async () => {
-          const logged = await log.append(events.map((e) => ({ ...e, receivedMs, ...(key && { logKey: key }) })));
-          for (const event of logged) store.apply(event);
-          return { accepted: logged.length, lastSequence: logged[logged.length - 1].seq };
+        const logHere = async (mine: NewEvent[], key: string): Promise<LogResponse> => {
+          if (writer.refusal) throw writer.refusal;
+          refuseNewIdsPastCap(store.ids, mine, options.maxIds ?? EVENTS_DEFAULT_MAX_IDS);
+          const write = async () => {
+            const logged = await log.append(mine.map((e) => ({ ...e, receivedMs, ...(key && { logKey: key }) })));
+            for (const event of logged) store.apply(event);
+            return { accepted: logged.length, lastSequence: logged[logged.length - 1].seq };
+          };
+          return key ? acked.answer(key, mine, write) : { ...(await write()), duplicate: false };
         };
-        return key ? acked.answer(key, events, write) : { ...(await write()), duplicate: false };
+        const parts = routing?.split(events.map((e) => e.userId));
+        if (!routing || !parts || (parts.length === 1 && parts[0].owner === routing.self)) return logHere(events, key);
+        if (routing.isForwarded(ctx.metadata))
+          throw routing.notOwned(events.find((e) => !routing.owns(e.userId))!.userId);
+        return routing.logInParts(request, key, parts, ctx, (indices, partKey) =>
+          logHere(
+            indices.map((i) => events[i]),
+            partKey,
+          ),
+        );
       },
-      getUserContext: async (request) => {
+      getUserContext: async (request, ctx) => {
         const userId = requireId('user_id', request.userId);
         const maxActions = intOrDefault('max_actions', request.maxActions, DEFAULT_MAX_ACTIONS, MAX_RECENT_ACTIONS);
+        if (routing && !routing.owns(userId)) {
+          if (routing.isForwarded(ctx.metadata)) throw routing.notOwned(userId);
+          return routing.forwardGetUserContext(routing.ownerOf(userId), request, ctx);
+        }
         return store.context(userId, maxActions, now(), options.seenWindowMs);
       },
     },
@@ -148,6 +192,7 @@ async function serveEvents(
     admin: { port: options.adminPort ?? 0, services: [binding] },
   }).catch(async (err) => {
     // A broker connection left open would keep reconnecting, and the process alive, forever.
+    routing?.close();
     await log.close();
     throw err;
   });
@@ -155,6 +200,7 @@ async function serveEvents(
     ...server,
     async stop(graceMs?: number) {
       await server.stop(graceMs);
+      routing?.close();
       await log.close();
       await writer.release();
     },

@@ -4,7 +4,7 @@
 // the stream's replicas). A keyed call's messages carry ids from its key, so the broker drops the
 // copies a retry sends inside its duplicate window, also when the first try was only partly stored.
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { brokerName, connectToBroker, readStream, type Broker } from '../../libs/data/event-broker.js';
 import { unavailable } from '../../libs/bootstrap/errors.js';
 import type { JetStreamSettings } from '../../libs/config/mesh.js';
@@ -15,6 +15,7 @@ import {
   eventMessageId,
   eventSubject,
   partitionOf,
+  partitionSubjects,
 } from '../../libs/data/event-stream.js';
 import type { EventLog, LoggedEvent, LogProblem, NewEvent, OpenedLog } from './event-log.js';
 import { eventOf, recordOf } from './live-log.js';
@@ -40,11 +41,15 @@ export class JetStreamLog implements EventLog {
    * Connects, creates the stream if the broker lacks it, and replays it. Events of a day already
    * compacted into Parquet up to compactedThrough(day) are history, not replayed again.
    */
-  static async open(settings: JetStreamSettings, compactedThrough: Map<string, number>): Promise<OpenedLog> {
+  static async open(
+    settings: JetStreamSettings,
+    compactedThrough: Map<string, number>,
+    ownedPartitions?: number[],
+  ): Promise<OpenedLog> {
     const broker = await connectToBroker(settings, 'feedloom-events');
     try {
       await ensureStream(broker.jsm, settings);
-      const replay = await replayStream(broker, settings, compactedThrough);
+      const replay = await replayStream(broker, settings, compactedThrough, ownedPartitions);
       const log = new JetStreamLog(broker.nc, broker.js, settings, replay.lastSeq);
       return { log, replay: { events: replay.events, problems: replay.problems, files: 0, source: replay.source } };
     } catch (err) {
@@ -148,17 +153,21 @@ interface StreamReplay {
   source: string;
 }
 
-/** Reads the whole stream (every partition), oldest first, up to its last message at the start. */
+/**
+ * Reads the stream up to its last message at the start, oldest first: every partition, or only the
+ * owned ones (an events replica), each through its own subject filter.
+ */
 async function replayStream(
   broker: Broker,
   settings: JetStreamSettings,
   compactedThrough: Map<string, number>,
+  ownedPartitions?: number[],
 ): Promise<StreamReplay> {
   const events: LoggedEvent[] = [];
   const problems: LogProblem[] = [];
   const callSizes = new Map<string, number>();
   let compacted = 0;
-  const { lastSeq, messages } = await readStream(broker, settings.stream, (m) => {
+  const onMessage = (m: JsMsg) => {
     if (m.seq <= (compactedThrough.get(dayOfSubject(m.subject)) ?? 0)) {
       compacted++;
       return;
@@ -170,12 +179,23 @@ async function replayStream(
       events.push(event);
       if (event.logKey) callSizes.set(event.logKey, Number(m.headers?.get(CALL_SIZE_HEADER) ?? 0));
     }
-  });
+  };
+  const filters = ownedPartitions?.map((p) => partitionSubjects(settings.subjectPrefix, p)) ?? [undefined];
+  let lastSeq = 0;
+  let messages = 0;
+  for (const filter of filters) {
+    const read = await readStream(broker, settings.stream, onMessage, filter);
+    lastSeq = Math.max(lastSeq, read.lastSeq);
+    messages += read.messages;
+  }
+  // Partitions are read one after another: back into sequence order, as one read would give them.
+  if (filters.length > 1) events.sort((a, b) => a.seq - b.seq);
+  const owned = ownedPartitions ? ` (partitions ${ownedPartitions.join(', ')})` : '';
   return {
     events: setAsidePartlyStoredCalls(events, callSizes, problems, settings.stream),
     problems,
     lastSeq,
-    source: `stream ${settings.stream}: ${messages} messages, ${compacted} already compacted`,
+    source: `stream ${settings.stream}${owned}: ${messages} messages, ${compacted} already compacted`,
   };
 }
 

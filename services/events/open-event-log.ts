@@ -10,6 +10,8 @@ import type { WorldHistory } from './world-history.js';
 export interface EventLogChoice {
   backend?: 'file' | 'jetstream';
   jetstream?: JetStreamSettings;
+  /** The stream partitions this events replica owns (services.events.replicas); absent: all of them. */
+  ownedPartitions?: number[];
 }
 
 export async function openEventLog(
@@ -18,7 +20,11 @@ export async function openEventLog(
   choice: EventLogChoice,
 ): Promise<OpenedLog> {
   if (choice.backend !== 'jetstream') return LiveLog.open(worldDir, history.compactedSeq);
-  const opened = await JetStreamLog.open(choice.jetstream ?? JetStreamSchema.parse({}), history.streamCompactedThrough);
+  const opened = await JetStreamLog.open(
+    choice.jetstream ?? JetStreamSchema.parse({}),
+    history.streamCompactedThrough,
+    choice.ownedPartitions,
+  );
   // Events a file-backed service acknowledged before the switch stay served until compaction moves
   // them into Parquet (live files are only read here, never written).
   const files = await replayLiveLog(worldPaths(worldDir).live);

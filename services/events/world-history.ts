@@ -28,6 +28,8 @@ export interface WorldHistory {
 export interface HistoryOptions {
   /** Load the world as it was at this time: events, signups, items and follows from later are left out. */
   asOfMs?: number;
+  /** Keep only these users' state (an events replica owning some partitions); absent: every user. */
+  ownsUser?: (userId: string) => boolean;
 }
 
 export async function loadWorldHistory(worldDir: string, options: HistoryOptions = {}): Promise<WorldHistory> {
@@ -41,8 +43,9 @@ export async function loadWorldHistory(worldDir: string, options: HistoryOptions
     await duck.conn.run(`CREATE VIEW history AS SELECT * FROM (${historySql(worldDir)})${before}`);
     const store = new UserStore();
     await numberIds(duck.conn, store);
-    await loadProfiles(duck.conn, store);
-    const historyEvents = await loadHistoryEvents(duck.conn, store);
+    const owns = options.ownsUser;
+    await loadProfiles(duck.conn, store, owns ?? (() => true));
+    const historyEvents = await loadHistoryEvents(duck.conn, store, owns && ownedIds(store, owns));
     return {
       store,
       worldEndMs,
@@ -95,12 +98,23 @@ async function numberIds(conn: DuckDBConnection, store: UserStore): Promise<void
   );
 }
 
-async function loadProfiles(conn: DuckDBConnection, store: UserStore): Promise<void> {
+/** Which numbered ids are users this service keeps (1) or not (0). */
+function ownedIds(store: UserStore, owns: (userId: string) => boolean): Uint8Array {
+  const owned = new Uint8Array(store.ids.size);
+  for (let i = 0; i < owned.length; i++) owned[i] = owns(store.ids.name(i)) ? 1 : 0;
+  return owned;
+}
+
+async function loadProfiles(
+  conn: DuckDBConnection,
+  store: UserStore,
+  owns: (userId: string) => boolean,
+): Promise<void> {
   const users = await queryRows<{ user_id: string; locale: string | null; topics: string[] | null }>(
     conn,
     'SELECT user_id, locale, topics FROM users',
   );
-  for (const u of users) {
+  for (const u of users.filter((u) => owns(u.user_id))) {
     const profile = store.profile(u.user_id);
     profile.locale = u.locale ?? '';
     profile.topics = u.topics ?? [];
@@ -110,6 +124,7 @@ async function loadProfiles(conn: DuckDBConnection, store: UserStore): Promise<v
     conn,
     'SELECT user_id, target_type, target_id FROM follows ORDER BY time_ms DESC, target_id',
     ([user, type, target]) => {
+      if (!owns(user as string)) return;
       const profile = store.profile(user as string);
       if (type === 'creator') profile.followedCreators.push(target as string);
       else if (type === 'board') profile.followedBoards.push(target as string);
@@ -119,13 +134,17 @@ async function loadProfiles(conn: DuckDBConnection, store: UserStore): Promise<v
     conn,
     'SELECT owner_user_id, board_id FROM boards WHERE owner_user_id IS NOT NULL ORDER BY board_id',
     ([user, board]) => {
-      store.profile(user as string).ownBoards.push(board as string);
+      if (owns(user as string)) store.profile(user as string).ownBoards.push(board as string);
     },
   );
 }
 
 /** Every history event into the bounded state, oldest first, so each ring keeps the newest. */
-async function loadHistoryEvents(conn: DuckDBConnection, store: UserStore): Promise<number> {
+async function loadHistoryEvents(
+  conn: DuckDBConnection,
+  store: UserStore,
+  owned: Uint8Array | undefined,
+): Promise<number> {
   const result = await conn.stream(`
     SELECT u.idx AS user, i.idx AS item, CASE h.action
         WHEN 'impression' THEN ${ActionType.ACTION_TYPE_IMPRESSION} WHEN 'click' THEN ${ActionType.ACTION_TYPE_CLICK}
@@ -141,9 +160,12 @@ async function loadHistoryEvents(conn: DuckDBConnection, store: UserStore): Prom
       getItem(i: number): number;
     }[];
     const rows = chunk.rowCount; // a native call: read it once
-    for (let r = 0; r < rows; r++)
-      store.applyNumbered(user.getItem(r), item.getItem(r), type.getItem(r), time.getItem(r), board.getItem(r));
-    count += rows;
+    for (let r = 0; r < rows; r++) {
+      const u = user.getItem(r);
+      if (owned && !owned[u]) continue;
+      store.applyNumbered(u, item.getItem(r), type.getItem(r), time.getItem(r), board.getItem(r));
+      count++;
+    }
   }
   return count;
 }

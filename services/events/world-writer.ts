@@ -15,15 +15,26 @@ export interface WorldWriter {
   release(): Promise<void>;
 }
 
-export const writerLockOf = (worldDir: string) => worldPaths(worldDir).writerLock;
+/** The world's writer lock; an events replica (JetStream, partitions owned) takes its own, one per replica index. */
+export const writerLockOf = (worldDir: string, replica?: number) => {
+  const lock = worldPaths(worldDir).writerLock;
+  return replica === undefined ? lock : lock.replace(/\.lock$/, `-replica-${replica}.lock`);
+};
 
 const describe = (h: ProcessLockHolder) =>
   `${h.what} (pid ${h.pid} on host ${h.host}, since ${new Date(h.sinceMs).toISOString()})`;
 
 /** Takes the world's writer lock, or reports who holds it and returns the refusal to answer Log with. */
-export async function takeWorldWriter(worldDir: string, report: (line: string) => void): Promise<WorldWriter> {
+export async function takeWorldWriter(
+  worldDir: string,
+  report: (line: string) => void,
+  replica?: number,
+): Promise<WorldWriter> {
   try {
-    const release = await acquireProcessLock(writerLockOf(worldDir), 'an events service');
+    const release = await acquireProcessLock(
+      writerLockOf(worldDir, replica),
+      replica === undefined ? 'an events service' : `events replica ${replica}`,
+    );
     return { release };
   } catch (err) {
     if (!(err instanceof LockHeldError)) throw err;

@@ -51,8 +51,10 @@ function workloads(mesh: MeshConfig, o: K8sOptions): Workload[] {
       service: 'events',
       port: mesh.services.events.port,
       kind: 'StatefulSet',
-      replicas: 1,
-      componentArg: 'events',
+      // Events replicas owning partitions (services.events.replicas): pod events-r is replica r.
+      replicas: mesh.services.events.replicas?.length ?? 1,
+      // A replica's component is events.<r>: r from the pod's ordinal.
+      componentArg: mesh.services.events.replicas ? 'events.$(FEEDLOOM_EVENTS_REPLICA)' : 'events',
       writesWorld: true,
     },
     {
@@ -127,7 +129,17 @@ export function clusterMeshConfig(
   delete raw.world.snapshotsDir;
   delete raw.registryDir;
   raw.listenHost = '0.0.0.0';
-  raw.services.events.address = clusterAddress('events', ns, mesh.services.events.port, 'events-0');
+  const eventsPort = mesh.services.events.port;
+  raw.services.events.address = clusterAddress('events', ns, eventsPort, 'events-0');
+  if (mesh.services.events.replicas) {
+    // Any replica answers every call (it forwards to the owner): callers reach them all by the
+    // Service's name; each replica is its pod, on the events port.
+    raw.services.events.address = clusterAddress('events', ns, eventsPort);
+    raw.services.events.replicas = mesh.services.events.replicas.map((r, i) => ({
+      ...r,
+      address: clusterAddress('events', ns, eventsPort, `events-${i}`),
+    }));
+  }
   const js = jetStreamOf(mesh);
   if (js) raw.services.events.jetstream = clusterJetStream(js, ns);
   raw.services.blender.address = clusterAddress('blender', ns, mesh.services.blender.port);
@@ -163,7 +175,18 @@ function workloadObjects(w: Workload, mesh: MeshConfig, o: K8sOptions): K8sObjec
     name,
     image: o.image,
     command: ['node', '--import', 'tsx', 'services/ops/mesh/serve.ts', '--config', CONFIG_PATH, w.componentArg],
-    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      // An events replica is its pod's ordinal (the label Kubernetes 1.28+ sets on StatefulSet pods).
+      ...(w.component === 'events' && mesh.services.events.replicas
+        ? [
+            {
+              name: 'FEEDLOOM_EVENTS_REPLICA',
+              valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
+            },
+          ]
+        : []),
+    ],
     ...(w.serves === false
       ? {}
       : {

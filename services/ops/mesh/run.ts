@@ -133,20 +133,24 @@ export async function startProcesses(
   };
   try {
     const components = meshComponents(mesh);
-    // Events first (the blender hydrates from it), after the broker it reads, if any; then the rest in parallel.
-    const leading = components.findIndex((c) => c.name === 'events') + 1;
+    // Events first (the blender hydrates from it; every replica, one after another), after the broker
+    // it reads, if any; then the rest in parallel.
+    const leading = components.findLastIndex((c) => c.name === 'events' || c.name.startsWith('events.')) + 1;
     for (const c of components.slice(0, leading)) {
       const started = await spawnComponent(configPath, c.name);
       children.set(c.name, started.child);
       addresses.set(c.name, started.address);
     }
-    await Promise.all(
+    // Every start settled before giving up: one that fails must not leave the others, still starting, running.
+    const started = await Promise.allSettled(
       components.slice(leading).map(async (c) => {
         const started = await spawnComponent(configPath, c.name);
         children.set(c.name, started.child);
         addresses.set(c.name, started.address);
       }),
     );
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (err) {
     await stop();
     throw err;
