@@ -241,12 +241,14 @@ if (values.doc) {
   writeSection(
     [
       'retraining-pays',
+      ...(values.preset !== 'tiny' ? [values.preset!] : []),
       ...(newDays > 0 ? ['new-items'] : []),
       ...(values.novelty ? ['novelty'] : []),
       ...(models ?? []),
       ...(values.arms === 'on,off' ? [] : modes),
     ].join('-'),
     `Retraining ${modes.join(', ')}` +
+      (values.preset !== 'tiny' ? ` on the ${values.preset} world` : '') +
       (newDays > 0
         ? `, with the world's new items arriving live (${newDays} days)`
         : ', on a catalog that does not grow') +

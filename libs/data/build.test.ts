@@ -51,7 +51,7 @@ describe('buildWorld', () => {
 
   it('rejects an unknown preset by name', async () => {
     await expect(buildWorld({ preset: 'huge', seed: 1, dir: path.join(tmp, 'x'), log: () => {} })).rejects.toThrow(
-      /unknown world preset 'huge' \(expected one of: tiny, small, default, large\)/,
+      /unknown world preset 'huge' \(expected one of: tiny, wide, small, default, large\)/,
     );
   });
 });
