@@ -21,6 +21,8 @@ export interface NatsServerOptions {
   host?: string;
   /** Where its log lines go; dropped when absent. */
   log?: (line: string) => void;
+  /** Starts the binary (default: here; the multi-host test starts it inside a network namespace). */
+  spawn?: (command: string, args: string[]) => ChildProcess;
 }
 
 /** True when the nats-server binary is on the PATH. */
@@ -34,7 +36,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<Local
   await mkdir(options.storeDir, { recursive: true });
   // -p -1: a random free port, read back from its log.
   const args = ['-js', '-a', host, '-p', String(options.port === 0 ? -1 : options.port), '-sd', options.storeDir];
-  const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = options.spawn
+    ? options.spawn('nats-server', args)
+    : spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     let listening: number | undefined;
