@@ -5,43 +5,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import {
-  CandidateGeneratorService,
-  DescribeResponse,
-  GenerateResponse,
-} from '../../../generated/feedloom/v1/generator.js';
-import { connect } from '../../../libs/bootstrap/client.js';
-import { bindService, startServer, type RunningServer } from '../../../libs/bootstrap/server.js';
-import { ServerLimitsSchema } from '../../../libs/config/server-limits.js';
-import { fanOut, FanOutGeneratorClient, type GeneratorEndpoint } from './fan-out.js';
+import { FanOutGenerators } from '../../../test/fixtures/fan-out-generators.js';
+import { fanOut, type GeneratorEndpoint } from './fan-out.js';
 
 const user = UserContext.fromPartial({ userId: 'u1' });
-const running: RunningServer[] = [];
-const clients: { close(): void }[] = [];
+const generators = new FanOutGenerators();
 
 /** A generator that answers one candidate named after it (or none), delayMs after each request. */
-async function generator(name: string, delayMs: number, deadlineMs: number, empty = false): Promise<GeneratorEndpoint> {
-  const server = await startServer({
-    name,
-    port: 0,
-    limits: ServerLimitsSchema.parse({}),
-    services: [
-      bindService(CandidateGeneratorService, {
-        generate: async () => {
-          await new Promise((resolve) => setTimeout(resolve, delayMs));
-          return GenerateResponse.fromPartial({
-            generator: name,
-            candidates: empty ? [] : [{ itemId: `i-${name}`, score: 1 }],
-          });
-        },
-        describe: () => DescribeResponse.fromPartial({ name }),
-      }),
-    ],
-  });
-  running.push(server);
-  const client = connect(FanOutGeneratorClient, server.address, { inProcess: false });
-  clients.push(client);
-  return { name, client, enabled: true, quota: 10, deadlineMs };
+function generator(name: string, delayMs: number, deadlineMs: number, empty = false): Promise<GeneratorEndpoint> {
+  const answer = async () => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return empty ? [] : [{ itemId: `i-${name}`, score: 1, reason: '' }];
+  };
+  return generators.start(name, answer, { quota: 10, deadlineMs });
 }
 
 async function timedFanOut(endpoints: GeneratorEndpoint[], budgetMs: number) {
@@ -51,10 +27,7 @@ async function timedFanOut(endpoints: GeneratorEndpoint[], budgetMs: number) {
   return { answers, states, ms: performance.now() - started };
 }
 
-afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const s of running) await s.stop(100);
-});
+afterAll(() => generators.stop());
 
 describe('fanOut', () => {
   it('drops a late generator at its deadline when another has answered', async () => {
