@@ -14,6 +14,8 @@ import { hasGeneratorModule, loadGeneratorModule } from '../generators/registry.
 import { SnapshotSource } from '../../libs/data/snapshot-source.js';
 import { itemCatalogSnapshot } from '../../libs/blend/catalog.js';
 import { policyFromConfig } from '../../libs/blend/policy.js';
+import { AdaptiveQuota } from '../../libs/blend/adaptive-quota.js';
+import { observeQuotas } from './blend-metrics.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
 
@@ -46,6 +48,7 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
         enable: await perRequestEnable(g),
         quota: g.quota,
         deadlineMs: g.deadlineMs,
+        adaptiveQuota: g.latencyTargetMs ? new AdaptiveQuota(g.latencyTargetMs, cfg.adaptiveQuota) : undefined,
       })),
     ),
     catalog: () => catalog.current?.data,
@@ -83,10 +86,12 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
       'admission.blend',
     ),
   };
+  const unobserve = observeQuotas(deps.generators);
   return {
     binding,
     admission,
     close() {
+      unobserve();
       catalog.stop();
       events.close();
       for (const g of deps.generators) g.client.close();
