@@ -14,10 +14,10 @@ import { hasGeneratorModule, loadGeneratorModule } from '../generators/registry.
 import { SnapshotSource } from '../../libs/data/snapshot-source.js';
 import { itemCatalogSnapshot } from '../../libs/blend/catalog.js';
 import { policyFromConfig } from '../../libs/blend/policy.js';
-import { AdaptiveQuota } from '../../libs/blend/adaptive-quota.js';
-import { observeQuotas } from './blend-metrics.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
+import { AdaptiveQuota } from '../../libs/blend/adaptive-quota.js';
+import { observeQuotas } from './blend-metrics.js';
 
 export const MAX_LIMIT = 500;
 
