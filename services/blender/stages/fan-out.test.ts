@@ -5,6 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { AdaptiveQuota } from '../../../libs/blend/adaptive-quota.js';
+import { failedPrecondition } from '../../../libs/bootstrap/errors.js';
+import { AdaptiveQuotaSchema } from '../../../libs/config/adaptive-quota.js';
 import { FanOutGenerators } from '../../../test/fixtures/fan-out-generators.js';
 import { fanOut, type GeneratorEndpoint } from './fan-out.js';
 
@@ -64,5 +67,40 @@ describe('fanOut', () => {
     expect(answers[0].candidates).toEqual([]);
     expect(ms).toBeGreaterThanOrEqual(450);
     expect(ms).toBeLessThan(2_500);
+  });
+});
+
+describe('fanOut with an adaptive quota', () => {
+  /** A quota judged on every 5 calls against a 50 ms target. */
+  const adaptive = () => new AdaptiveQuota(50, AdaptiveQuotaSchema.parse({ windowCalls: 5 }));
+  const fiveFanOuts = (endpoints: GeneratorEndpoint[], signal?: () => AbortSignal) =>
+    Promise.all(
+      Array.from({ length: 5 }, () =>
+        fanOut(endpoints, user, { budgetMs: 3_000, requestId: 'fan-out-test', signal: signal?.() }),
+      ),
+    );
+
+  it('is judged on answered and late calls, not on failures nor on the calls of a Blend given up', async () => {
+    const quick = await generator('quick', 0, 2_000);
+    const broken = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      throw failedPrecondition('its index is broken');
+    };
+    // Slow to fail: over the target, but a failure says nothing about how fast an answer would come.
+    const failing = {
+      ...(await generators.start('failing', broken, { quota: 10, deadlineMs: 2_000 })),
+      adaptiveQuota: adaptive(),
+    };
+    const late = { ...(await generator('late_again', 1_500, 100)), adaptiveQuota: adaptive() };
+    const judged = await fiveFanOuts([quick, failing, late]);
+    expect(judged.map((a) => a[1].status.state)).toEqual(Array(5).fill(SourceState.SOURCE_STATE_FAILED));
+    expect(failing.adaptiveQuota.quotaOf(10)).toBe(10);
+    expect(late.adaptiveQuota.quotaOf(10)).toBe(5); // five calls cut at 100 ms: over the target
+
+    // Blends given up after 60 ms: their calls were cut short by the caller, not by their slowness.
+    const abandoned = { ...late, adaptiveQuota: adaptive() };
+    const answers = await fiveFanOuts([quick, abandoned], () => AbortSignal.timeout(60));
+    expect(answers.map((a) => a[1].status.state)).toEqual(Array(5).fill(SourceState.SOURCE_STATE_TIMEOUT));
+    expect(abandoned.adaptiveQuota.quotaOf(10)).toBe(10);
   });
 });
