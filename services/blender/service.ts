@@ -16,6 +16,8 @@ import { itemCatalogSnapshot } from '../../libs/blend/catalog.js';
 import { policyFromConfig } from '../../libs/blend/policy.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
+import { AdaptiveQuota } from '../../libs/blend/adaptive-quota.js';
+import { observeQuotas } from './blend-metrics.js';
 
 export const MAX_LIMIT = 500;
 
@@ -46,6 +48,7 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
         enable: await perRequestEnable(g),
         quota: g.quota,
         deadlineMs: g.deadlineMs,
+        adaptiveQuota: g.latencyTargetMs ? new AdaptiveQuota(g.latencyTargetMs, cfg.adaptiveQuota) : undefined,
       })),
     ),
     catalog: () => catalog.current?.data,
@@ -83,10 +86,12 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
       'admission.blend',
     ),
   };
+  const unobserve = observeQuotas(deps.generators);
   return {
     binding,
     admission,
     close() {
+      unobserve();
       catalog.stop();
       events.close();
       for (const g of deps.generators) g.client.close();
