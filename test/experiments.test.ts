@@ -4,6 +4,8 @@
 // slowed on purpose, is asked on every Blend without the Blend waiting for it: its candidates never
 // reach a page, while its scorecard fills.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import {
   BlenderClient,
@@ -79,6 +81,7 @@ describe('experiments on a real mesh', () => {
   let blenderServer: RunningServer;
   let blender: BlenderClient;
   let users: string[];
+  let configPath: string;
   const responses = new Map<string, BlendResponse>();
 
   const blend = (userId: string) =>
@@ -92,7 +95,7 @@ describe('experiments on a real mesh', () => {
     users = (['popular_only', 'cooccurrence_only'] as const).flatMap((v) =>
       candidates.filter((u) => variantOf(u) === v).slice(0, 4),
     );
-    const { mesh } = testMeshConfig(world, (raw) => {
+    const { mesh, path } = testMeshConfig(world, (raw) => {
       raw.generators = raw.generators.filter((g: { name: string }) =>
         ['popular', 'item_cooccurrence', SHADOW].includes(g.name),
       );
@@ -122,6 +125,7 @@ describe('experiments on a real mesh', () => {
         },
       ];
     });
+    configPath = path;
     base = await startAllInOne(mesh, { ephemeralPorts: true }); // points mesh at its ephemeral ports
     ranker = await startShadowLovingRanker();
     const withRanker: MeshConfig = {
@@ -233,6 +237,36 @@ describe('experiments on a real mesh', () => {
       expect(card!.onlyBroughtMeanUtility, v).toBeCloseTo(SHADOW_UTILITY);
       expect(card!.pageMeanUtility, v).toBeGreaterThan(0);
     }
+  });
+
+  it('prints the report with `feedloom experiments report`, as a table and as JSON', async () => {
+    const cli = (...args: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        [
+          'bin/feedloom.js',
+          'experiments',
+          'report',
+          '--config',
+          configPath,
+          '--address',
+          blenderServer.address,
+          ...args,
+        ],
+        { timeout: 60_000 },
+      );
+    const table = (await cli()).stdout;
+    expect(table).toContain(`experiments on blender ${blenderServer.address}`);
+    expect(table).toContain(`${EXPERIMENT}: popular alone against item_cooccurrence alone`);
+    for (const v of ['popular_only', 'cooccurrence_only'])
+      expect(table).toMatch(new RegExp(`\\n  ${SHADOW} +${EXPERIMENT}:${v} +\\d+ +100\\.0%`));
+    const json = JSON.parse((await cli('--json')).stdout);
+    expect(json.scorecards.map((c: { generator: string; variant: string }) => `${c.generator} ${c.variant}`)).toEqual([
+      `${SHADOW} ${EXPERIMENT}:cooccurrence_only`,
+      `${SHADOW} ${EXPERIMENT}:popular_only`,
+    ]);
+    for (const c of json.scorecards)
+      expect(c.overlapShare + (c.onlyBroughtPerCall * c.ok) / c.candidates).toBeCloseTo(1);
   });
 
   it('reports only to an operator', async () => {
