@@ -20,6 +20,8 @@ import { bindService, startServer, type RunningServer } from '../libs/bootstrap/
 import { bucketOf } from '../libs/blend/variants.js';
 import { snapshotsDirOf, type MeshConfig } from '../libs/config/mesh.js';
 import { startBlender } from '../services/blender/service.js';
+import { StatusCollector } from '../services/ops/admin/collect.js';
+import { renderBody } from '../services/ops/admin/page.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import { activeUsers } from './fixtures/events.js';
 import { blendUntil, testAdminToken, testMeshConfig, testServerSecurity } from './fixtures/mesh.js';
@@ -82,6 +84,8 @@ describe('experiments on a real mesh', () => {
   let blender: BlenderClient;
   let users: string[];
   let configPath: string;
+  /** The mesh as the test blender serves it (its ranker, its port). */
+  let served: MeshConfig;
   const responses = new Map<string, BlendResponse>();
 
   const blend = (userId: string) =>
@@ -142,6 +146,10 @@ describe('experiments on a real mesh', () => {
       },
     };
     blenderServer = await startBlender(withRanker, { snapshotsDir: snapshotsDirOf(withRanker), port: 0 });
+    served = {
+      ...withRanker,
+      services: { ...withRanker.services, blender: { ...withRanker.services.blender, port: blenderServer.port } },
+    };
     blender = connect(BlenderClient, blenderServer.address, { token: testAdminToken() });
     await blendUntil(
       () => blend(users[0]),
@@ -267,6 +275,28 @@ describe('experiments on a real mesh', () => {
     ]);
     for (const c of json.scorecards)
       expect(c.overlapShare + (c.onlyBroughtPerCall * c.ok) / c.candidates).toBeCloseTo(1);
+  });
+
+  it('shows the report on the status page', async () => {
+    const collector = new StatusCollector(served, { sampleUsers: users, probeTimeoutMs: 5_000 });
+    try {
+      const snapshot = await collector.snapshot();
+      const view = snapshot.experiments;
+      if (!view.available) throw new Error(view.reason);
+      expect(view.traffic.map((t) => t.variant)).toEqual(['popular_only', 'cooccurrence_only']);
+      expect(view.descriptions[EXPERIMENT]).toBe('popular alone against item_cooccurrence alone');
+      expect(view.scorecards.map((c) => c.generator)).toEqual([SHADOW, SHADOW]);
+      expect(snapshot.services.find((x) => x.name === `generator.${SHADOW}`)?.shadow).toBe(true);
+      const html = renderBody(snapshot);
+      expect(html).toContain('<h2>Experiments');
+      for (const v of ['popular_only', 'cooccurrence_only']) {
+        expect(html).toContain(`data-variant="${EXPERIMENT}:${v}"`);
+        expect(html).toMatch(new RegExp(`data-scorecard="${SHADOW} ${EXPERIMENT}:${v}"`));
+      }
+      expect(html).toMatch(/data-would-make-page="[1-9]/);
+    } finally {
+      collector.close();
+    }
   });
 
   it('reports only to an operator', async () => {
