@@ -480,7 +480,12 @@ describe('bad-input sweep over every service', () => {
   it('Ranker.Rank', async () => {
     const ranker = track(connect(RankerClient, addressOf('ranker')));
     const rank = (r: object) =>
-      callUnary(ranker, 'rank', { user, candidates: [{ itemId: 'i1', sources: [] }], requestId: '', ...r }, T);
+      callUnary(
+        ranker,
+        'rank',
+        { user, candidates: [{ itemId: 'i1', sources: [] }], requestId: '', modelVersion: '', ...r },
+        T,
+      );
     await expectRefused(rank({ user: undefined }), status.INVALID_ARGUMENT, /^user: /);
     await expectRefused(rank({ candidates: [] }), status.INVALID_ARGUMENT, /^candidates: must hold at least 1/);
     await expectRefused(

@@ -70,6 +70,7 @@ async function startShadowLovingRanker(): Promise<RunningServer> {
             refused: [],
             weights: undefined,
             registry: '',
+            experimentVersions: [],
           };
         },
       }),

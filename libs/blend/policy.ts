@@ -22,8 +22,11 @@ export interface SourcePlan {
 export interface ServingPlan {
   /** Per generator; a generator not listed is served as its endpoint says. */
   sources: ReadonlyMap<string, SourcePlan>;
-  /** The rank stage on (off: the pre-score order stands), and its top N (undefined: services.ranker.topN). */
-  ranker: { enabled: boolean; topN?: number };
+  /**
+   * The rank stage on (off: the pre-score order stands), its top N (undefined: services.ranker.topN),
+   * and the ranker model version that scores (undefined: the one the ranker serves).
+   */
+  ranker: { enabled: boolean; topN?: number; version?: string };
   variants: readonly VariantAssignment[];
 }
 

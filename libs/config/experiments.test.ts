@@ -1,5 +1,6 @@
 // The mesh config's experiments: what a variant may override, and every mistake named by its path.
 import { describe, expect, it } from 'vitest';
+import { rankerVersionsOf } from './experiments.js';
 import { parseMeshConfig } from './mesh.js';
 
 const withExperiments = (experiments: unknown[], generators = [{ name: 'popular', port: 3 }]) => ({
@@ -42,6 +43,15 @@ describe('mesh config: experiments', () => {
     );
     expect(mesh.experiments[0]).toMatchObject({ name: 'no_pixie', enabled: true, description: '' });
     expect(mesh.experiments[0].variants[1]).toMatchObject({ rrfK: 20, ranker: { topN: 100 } });
+  });
+
+  it('takes a ranker version per variant, and lists those the ranker must hold', () => {
+    const mesh = parseMeshConfig(withExperiments([halves({ ranker: { version: 'v0003' } })]));
+    expect(rankerVersionsOf(mesh.experiments)).toEqual(['v0003']);
+    expect(rankerVersionsOf([{ ...mesh.experiments[0], enabled: false }])).toEqual([]);
+    expect(() => parseMeshConfig(withExperiments([halves({ ranker: { version: '3' } })]))).toThrow(
+      /experiments\[0\]\.variants\[1\]\.ranker\.version: must be a model version name such as v0003/,
+    );
   });
 
   it('names a typo, an unknown generator and a bad bucket range by their paths', () => {

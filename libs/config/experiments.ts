@@ -44,11 +44,18 @@ const variant = z
     rrfK: z.number().min(0).max(1000).optional(),
     maxPerCreator: z.number().int().min(1).max(500).optional(),
     maxSourceShare: z.number().min(0.05).max(1).optional(),
-    /** The rank stage: off keeps the pre-score order; topN candidates are sent to the ranker. */
+    /**
+     * The rank stage: off keeps the pre-score order; topN candidates are sent to the ranker; version:
+     * the ranker model version that scores them (the ranker holds it beside the serving one).
+     */
     ranker: z
       .object({
         enabled: z.boolean().optional(),
         topN: z.number().int().min(1).max(2_000).optional(),
+        version: z
+          .string()
+          .regex(/^v\d{4,}$/, 'must be a model version name such as v0003')
+          .optional(),
       })
       .strict()
       .optional(),
@@ -141,4 +148,12 @@ export function experimentIssues(experiments: ExperimentConfig[], generators: st
     }
   });
   return issues;
+}
+
+/** The ranker versions the enabled experiments' variants ask for: the ranker holds them beside its serving one. */
+export function rankerVersionsOf(experiments: readonly ExperimentConfig[]): string[] {
+  const versions = experiments
+    .filter((e) => e.enabled)
+    .flatMap((e) => e.variants.flatMap((v) => (v.ranker?.version ? [v.ranker.version] : [])));
+  return [...new Set(versions)];
 }

@@ -52,5 +52,6 @@ export function validateRankRequest(request: RankRequest): RankRequest {
     });
   });
   optionalId('request_id', request.requestId);
+  optionalId('model_version', request.modelVersion);
   return request;
 }

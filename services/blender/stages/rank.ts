@@ -70,6 +70,7 @@ export async function rank(
           sources: c.proposals.map((p) => ({ generator: p.generator, rank: p.rank })),
         })),
         requestId: call.requestId,
+        modelVersion: plan.version ?? '',
       },
       { timeoutMs: ranker.deadlineMs, requestId: call.requestId, signal: call.signal },
     );
