@@ -104,7 +104,7 @@ export function evalVariants(
     };
   });
   const notes = [
-    "Pages in pre-score order: the replay runs no ranker, so a variant's ranker settings (ranker.enabled, ranker.topN) are not measured here.",
+    "Pages in pre-score order: the replay runs no ranker, so a variant's ranker settings (ranker.enabled, topN, version) are not measured here.",
     "A quota above the eval's K cannot add candidates: the generators were asked for K each.",
     "Coverage is distinct items over all these users, not a mean over them: its interval is the spread of the bootstrap draws put around the value (a resample's repeated users make it smaller, a drift that is not the users' variation), and rougher than the recall ones.",
   ];
