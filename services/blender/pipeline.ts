@@ -143,8 +143,7 @@ class BlendStages {
    */
   scoreShadows(user: UserContext, limit: number, catalog: ItemCatalog | undefined): void {
     if (!this.shadows) return;
-    const { deps, policy } = this;
-    const { answers, call } = this;
+    const { deps, policy, answers, call } = this;
     void this.shadows.all
       .then(async (shadows) => {
         const withCandidates = answers.filter((a) => a.candidates.length > 0);
@@ -174,7 +173,10 @@ const journeyOf = (c: BlendCandidate, position: number): CandidateJourney => ({
   position,
 });
 
-/** One feed request: hydrate → fan out → dedupe → filter → pre-score → rank → compose the page. */
+/**
+ * One feed request: the user's policy (its experiment variants) → hydrate → fan out → dedupe →
+ * filter → pre-score → rank → compose the page; the shadow generators are scored after it.
+ */
 export async function runBlend(
   request: BlendRequest,
   limit: number,

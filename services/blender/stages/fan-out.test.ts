@@ -5,44 +5,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import {
-  CandidateGeneratorService,
-  DescribeResponse,
-  GenerateResponse,
-} from '../../../generated/feedloom/v1/generator.js';
-import { connect } from '../../../libs/bootstrap/client.js';
-import { bindService, startServer, type RunningServer } from '../../../libs/bootstrap/server.js';
-import { ServerLimitsSchema } from '../../../libs/config/server-limits.js';
-import { fanOut, FanOutGeneratorClient, type GeneratorEndpoint } from './fan-out.js';
+import { delayedGenerators } from '../../../test/fixtures/delayed-generator.js';
+import { fanOut, type GeneratorEndpoint } from './fan-out.js';
 
 const user = UserContext.fromPartial({ userId: 'u1' });
-const running: RunningServer[] = [];
-const clients: { close(): void }[] = [];
+const generators = delayedGenerators();
 
 /** A generator that answers one candidate named after it (or none), delayMs after each request. */
-async function generator(name: string, delayMs: number, deadlineMs: number, empty = false): Promise<GeneratorEndpoint> {
-  const server = await startServer({
-    name,
-    port: 0,
-    limits: ServerLimitsSchema.parse({}),
-    services: [
-      bindService(CandidateGeneratorService, {
-        generate: async () => {
-          await new Promise((resolve) => setTimeout(resolve, delayMs));
-          return GenerateResponse.fromPartial({
-            generator: name,
-            candidates: empty ? [] : [{ itemId: `i-${name}`, score: 1 }],
-          });
-        },
-        describe: () => DescribeResponse.fromPartial({ name }),
-      }),
-    ],
-  });
-  running.push(server);
-  const client = connect(FanOutGeneratorClient, server.address, { inProcess: false });
-  clients.push(client);
-  return { name, client, enabled: true, quota: 10, deadlineMs };
-}
+const generator = (name: string, delayMs: number, deadlineMs: number, empty = false): Promise<GeneratorEndpoint> =>
+  generators.start(name, { delayMs, deadlineMs, candidates: empty ? 0 : 1 });
 
 async function timedFanOut(endpoints: GeneratorEndpoint[], budgetMs: number) {
   const started = performance.now();
@@ -51,10 +22,7 @@ async function timedFanOut(endpoints: GeneratorEndpoint[], budgetMs: number) {
   return { answers, states, ms: performance.now() - started };
 }
 
-afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const s of running) await s.stop(100);
-});
+afterAll(() => generators.stop());
 
 describe('fanOut', () => {
   it('drops a late generator at its deadline when another has answered', async () => {
@@ -71,7 +39,7 @@ describe('fanOut', () => {
     await timedFanOut(endpoints, 5_000);
     const { answers, states, ms } = await timedFanOut(endpoints, 5_000);
     expect(states).toEqual({ late: SourceState.SOURCE_STATE_OK, later: SourceState.SOURCE_STATE_TIMEOUT });
-    expect(answers[0].candidates.map((c) => c.itemId)).toEqual(['i-late']);
+    expect(answers[0].candidates.map((c) => c.itemId)).toEqual(['i-late-0']);
     expect(answers[0].status.latencyMs).toBeGreaterThanOrEqual(390);
     expect(ms).toBeLessThan(1_800); // dropped when the first answer came, not at its own 2 s
   });
@@ -81,7 +49,7 @@ describe('fanOut', () => {
     await timedFanOut(endpoints, 5_000);
     const { answers, states } = await timedFanOut(endpoints, 5_000);
     expect(states).toEqual({ empty: SourceState.SOURCE_STATE_OK, late: SourceState.SOURCE_STATE_OK });
-    expect(answers[1].candidates.map((c) => c.itemId)).toEqual(['i-late']);
+    expect(answers[1].candidates.map((c) => c.itemId)).toEqual(['i-late-0']);
   });
 
   it('gives up on everyone at the fan-out budget', async () => {
