@@ -3,6 +3,7 @@
 // generator sets serve the two halves of the users (checked per response), and a shadow generator,
 // slowed on purpose, is asked on every Blend without the Blend waiting for it: its candidates never
 // reach a page, while its scorecard fills.
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -17,6 +18,7 @@ import { RankerService, type RankRequest } from '../generated/feedloom/v1/ranker
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { codeOf } from '../libs/bootstrap/errors.js';
 import { bindService, startServer, type RunningServer } from '../libs/bootstrap/server.js';
+import { startTelemetry, type Telemetry } from '../libs/bootstrap/telemetry.js';
 import { bucketOf } from '../libs/blend/variants.js';
 import { snapshotsDirOf, type MeshConfig } from '../libs/config/mesh.js';
 import { startBlender } from '../services/blender/service.js';
@@ -87,6 +89,9 @@ describe('experiments on a real mesh', () => {
   let configPath: string;
   /** The mesh as the test blender serves it (its ranker, its port). */
   let served: MeshConfig;
+  const spans = new InMemorySpanExporter();
+  const metricsPort = 40_000 + ((process.pid * 7) % 20_000);
+  let telemetry: Telemetry;
   const responses = new Map<string, BlendResponse>();
 
   const blend = (userId: string) =>
@@ -94,6 +99,11 @@ describe('experiments on a real mesh', () => {
   const report = () => callUnary(blender, 'experimentReport', {}, { timeoutMs: 5_000 });
 
   beforeAll(async () => {
+    telemetry = startTelemetry({
+      serviceName: 'feedloom.test',
+      spanProcessors: [new SimpleSpanProcessor(spans)],
+      prometheus: { host: '127.0.0.1', port: metricsPort },
+    });
     const world = await testWorld();
     // Users on both sides of the split, four each.
     const candidates = await activeUsers(world, 40);
@@ -164,6 +174,7 @@ describe('experiments on a real mesh', () => {
     await blenderServer?.stop(100);
     await ranker?.stop(100);
     await base?.stop();
+    await telemetry?.shutdown();
   });
 
   it('has users in both variants', () => {
@@ -278,6 +289,34 @@ describe('experiments on a real mesh', () => {
       expect(c.overlapShare + (c.onlyBroughtPerCall * c.ok) / c.candidates).toBeCloseTo(1);
   });
 
+  it("puts the variant on each Blend's span and on the metrics", async () => {
+    const blendSpans = spans.getFinishedSpans().filter((x) => x.name === 'feedloom.v1.Blender/Blend');
+    const labels = new Set(blendSpans.map((x) => x.attributes['feedloom.variants']));
+    expect([...labels].sort()).toEqual([`${EXPERIMENT}:cooccurrence_only`, `${EXPERIMENT}:popular_only`]);
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    /** A sample line of the metric with every one of these labels, in any order. */
+    const sample = (metric: string, labels: Record<string, string>) =>
+      text
+        .split('\n')
+        .find(
+          (line) => line.startsWith(metric) && Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)),
+        );
+    for (const v of ['popular_only', 'cooccurrence_only'] as const) {
+      const variant = `${EXPERIMENT}:${v}`;
+      expect(sample('feedloom_experiments_blends', { experiment: EXPERIMENT, variant: v }), v).toBeDefined();
+      expect(sample('feedloom_blender_page_items', { generator: SERVED[v], variant }), v).toBeDefined();
+      expect(
+        sample('feedloom_experiments_shadow_calls', { generator: SHADOW, state: 'SOURCE_STATE_OK', variant }),
+        v,
+      ).toBeDefined();
+      expect(sample('feedloom_experiments_shadow_duration', { generator: SHADOW, variant }), v).toBeDefined();
+      expect(
+        sample('feedloom_experiments_shadow_candidates', { generator: SHADOW, variant, kind: 'would_make_page' }),
+        v,
+      ).toBeDefined();
+    }
+  });
+
   it('shows the report on the status page', async () => {
     const collector = new StatusCollector(served, { sampleUsers: users, probeTimeoutMs: 5_000 });
     try {
@@ -290,7 +329,7 @@ describe('experiments on a real mesh', () => {
       expect(snapshot.services.find((x) => x.name === `generator.${SHADOW}`)?.shadow).toBe(true);
       const html = renderBody(snapshot);
       expect(html).toContain('<h2>Experiments');
-      for (const v of ['popular_only', 'cooccurrence_only']) {
+      for (const v of ['popular_only', 'cooccurrence_only'] as const) {
         expect(html).toContain(`data-variant="${EXPERIMENT}:${v}"`);
         expect(html).toMatch(new RegExp(`data-scorecard="${SHADOW} ${EXPERIMENT}:${v}"`));
       }
