@@ -499,6 +499,11 @@ describe('bad-input sweep over every service', () => {
       /^candidates\[0\]\.item_id: /,
     );
     await expectRefused(
+      rank({ modelVersion: 'latest' }),
+      status.INVALID_ARGUMENT,
+      /^model_version: must be empty \(the serving version\) or a version name such as v0003 \(got "latest"\)/,
+    );
+    await expectRefused(
       rank({ candidates: [{ itemId: 'i1', sources: [{ generator: 'popular', rank: -1 }] }] }),
       status.INVALID_ARGUMENT,
       /^candidates\[0\]\.sources\[0\]\.rank: /,
