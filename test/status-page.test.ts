@@ -25,6 +25,8 @@ import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** popular's latencyTargetMs here (test meshes give every generator a 2 s deadline). */
+const ADAPTIVE_TARGET_MS = 1_500;
 const CHROMIUM = '/usr/bin/chromium';
 
 /** An eval report as `feedloom eval` leaves it in <world>/eval/last.json (the page only reads it). */
@@ -103,7 +105,10 @@ describe('status page', () => {
     // A copy of the shared test world: this test writes into it (eval/last.json, the events log).
     const worldDir = join(workDir, 'world');
     cpSync(await testWorld(), worldDir, { recursive: true });
-    ({ mesh: config } = testMeshConfig(worldDir));
+    // One generator with a latency target: its quota is adaptive, and the page says so.
+    ({ mesh: config } = testMeshConfig(worldDir, (raw) => {
+      raw.generators.find((g: { name: string }) => g.name === 'popular').latencyTargetMs = ADAPTIVE_TARGET_MS;
+    }));
     const kinds = new Map(
       await Promise.all(
         config.generators.map(async (g) => [g.name, (await loadGeneratorModule(g.name)).kind] as const),
@@ -258,7 +263,24 @@ describe('status page', () => {
     expect(['blender-client', 'server-shared']).toContain(popular.latency!.source);
     expect(popular.latency!.calls).toBeGreaterThan(0);
 
+    // Quota: the blender's gauge, out of the configured one. Only popular's may move (within its floor).
+    for (const g of config.generators) {
+      const quota = status.services.find((s) => s.name === `generator.${g.name}`)!.quota!;
+      expect([quota.configured, quota.latencyTargetMs], g.name).toEqual([g.quota, g.latencyTargetMs]);
+      if (g.name !== 'popular') expect(quota.current, g.name).toBe(g.quota);
+      else expect(quota.current).toBeGreaterThanOrEqual(config.services.blender.adaptiveQuota.minShare * g.quota);
+      expect(quota.current).toBeLessThanOrEqual(g.quota);
+    }
+
     // The page loaded by the first test, as it refreshed itself since.
+    const quotaCell = (name: string) => page.locator(`tr[data-generator="${name}"] td[data-quota]`);
+    const configured = (name: string) => config.generators.find((g) => g.name === name)!.quota;
+    const fixed = configured('item_cooccurrence');
+    expect(await quotaCell('item_cooccurrence').textContent()).toBe(`${fixed} / ${fixed}`);
+    expect(await quotaCell('item_cooccurrence').getAttribute('data-quota')).toBe(String(fixed));
+    expect(await quotaCell('popular').innerText()).toMatch(
+      new RegExp(`^\\d+ / ${configured('popular')}\\ntarget p99 ${ADAPTIVE_TARGET_MS} ms$`),
+    );
     const rows = page.locator('table.gens tr[data-generator]');
     expect(await rows.count()).toBe(config.generators.length);
     for (const g of report.generators) {

@@ -161,6 +161,7 @@ describe('telemetry across the mesh', () => {
       'feedloom_blender_candidates_returned',
       'feedloom_blender_candidates_kept',
       'feedloom_blender_page_items',
+      'feedloom_blender_generator_quota',
       // The learned generators search the ANN hosts on every Blend.
       'feedloom_ann_search_duration',
       ...(response.ranking?.ranked ? ['feedloom_ranker_candidates', 'feedloom_ranker_duration'] : []),
@@ -169,5 +170,10 @@ describe('telemetry across the mesh', () => {
     }
     expect(text).toMatch(/rpc_client_duration\w*\{[^}]*feedloom_generator="popular"/);
     expect(text).toMatch(/feedloom_blender_stage_duration\w*\{[^}]*stage="fan_out"/);
+    // The quota each generator is asked for now: as configured, none of them having a latency target here.
+    for (const g of config.generators)
+      expect(text, g.name).toMatch(
+        new RegExp(`^feedloom_blender_generator_quota\\{generator="${g.name}"\\} ${g.quota}$`, 'm'),
+      );
   });
 });

@@ -90,6 +90,36 @@ describe('mesh config', () => {
     );
   });
 
+  it('takes a latency target per generator (none by default) and the quota controller, naming a bad one by its path', () => {
+    const mesh = parseMeshConfig(valid());
+    expect(mesh.generators[0].latencyTargetMs).toBeUndefined();
+    expect(mesh.services.blender.adaptiveQuota).toEqual({
+      windowCalls: 100,
+      decreaseFactor: 0.5,
+      minShare: 0.1,
+      increaseStep: 0.1,
+      recoverBelow: 0.8,
+    });
+    const withTarget = (latencyTargetMs: number) =>
+      parseMeshConfig({ ...valid(), generators: [{ name: 'popular', port: 3, deadlineMs: 80, latencyTargetMs }] });
+    expect(withTarget(50).generators[0].latencyTargetMs).toBe(50);
+    expect(() => withTarget(90)).toThrow(
+      /generators\[0\]\.latencyTargetMs: must be at most its deadlineMs \(80\): its calls are cut there/,
+    );
+    const blender = (adaptiveQuota: unknown) =>
+      parseMeshConfig({ ...valid(), services: { ...valid().services, blender: { port: 2, adaptiveQuota } } });
+    expect(blender({ windowCalls: 20 }).services.blender.adaptiveQuota).toMatchObject({
+      windowCalls: 20,
+      minShare: 0.1,
+    });
+    expect(() => blender({ decreaseFactor: 1 })).toThrow(
+      /services\.blender\.adaptiveQuota\.decreaseFactor: Number must be less than 1/,
+    );
+    expect(() => blender({ windowCals: 20 })).toThrow(
+      /services\.blender\.adaptiveQuota: Unrecognized key\(s\) in object: 'windowCals'/,
+    );
+  });
+
   it('rejects unknown fields, a kind (it lives in the generator module), duplicate names and clashing ports', () => {
     const bad = valid() as Record<string, any>;
     bad.generators.push({ name: 'popular', kind: 'magic', port: 2, typo: 1 });

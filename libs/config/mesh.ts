@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ServerLimitsSchema } from './server-limits.js';
+import { AdaptiveQuotaSchema } from './adaptive-quota.js';
 import { SecuritySchema, operationsPortOf, resolveSecurityPaths } from './security.js';
 import { parseInterval } from './interval.js';
 import { EventsReplicaSchema, partitionOwners, sharedHostReplicas } from './events-replicas.js';
@@ -79,6 +80,12 @@ const generator = z
     quota: z.number().int().min(1).max(10_000).default(200),
     /** Its own deadline inside a Blend; late answers are dropped. */
     deadlineMs: z.number().int().min(1).max(10_000).default(60),
+    /**
+     * Latency-adaptive quota: while the p99 of its recent calls runs over this, the blender asks
+     * it for fewer candidates, step by step, and raises the quota back once it is well under
+     * (services.blender.adaptiveQuota). At most deadlineMs. Unset: the quota stays as configured.
+     */
+    latencyTargetMs: z.number().int().min(1).max(10_000).optional(),
     /** Its weight in the blended pre-score. */
     weight: z.number().min(0).max(100).default(1),
     /**
@@ -112,6 +119,8 @@ const blender = service
      * world has them.
      */
     learnedWeights: z.boolean().default(true),
+    /** How quotas move for the generators that have a latencyTargetMs (libs/config/adaptive-quota.ts). */
+    adaptiveQuota: AdaptiveQuotaSchema.default({}),
   })
   .strict();
 
@@ -602,6 +611,12 @@ export const MeshConfigSchema = z
         });
       names.add(g.name);
       claim(g.port, `generators[${i}] (${g.name})`, ['generators', i, 'port'], g.address);
+      if (g.latencyTargetMs !== undefined && g.latencyTargetMs > g.deadlineMs)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['generators', i, 'latencyTargetMs'],
+          message: `must be at most its deadlineMs (${g.deadlineMs}): its calls are cut there, so a later target would seldom be run over`,
+        });
     });
     // A generator's metrics endpoint after every port is claimed, so a clash names the port set by hand.
     mesh.generators.forEach((g, i) => metrics(g.port, `generators[${i}] (${g.name})`, g.address));

@@ -2,6 +2,7 @@ import { sourceStateToJSON, type StageTiming } from '../../generated/feedloom/v1
 import { meter } from '../../libs/bootstrap/telemetry.js';
 import type { BlendCandidate, SourceAnswer } from '../../libs/blend/types.js';
 import { sourceAsked, sourceFailed } from '../../libs/blend/source-state.js';
+import type { GeneratorEndpoint } from './stages/fan-out.js';
 
 // The blender's metrics, made on first use (after the telemetry has started).
 
@@ -86,4 +87,29 @@ export function countPage(page: BlendCandidate[], variant: string): void {
 export function countOverhead(ms: number): void {
   metrics ??= instruments();
   metrics.overhead.record(ms);
+}
+
+// The quota each generator is asked for now, a gauge read when the metrics are collected.
+const quotaSets = new Set<GeneratorEndpoint[]>();
+let quotaGauge = false;
+
+/**
+ * Reports `feedloom.blender.generator.quota` for these generators until the returned function is
+ * called: the configured quota, or less while a latency-adaptive one is cut (libs/blend/adaptive-quota.ts).
+ */
+export function observeQuotas(generators: GeneratorEndpoint[]): () => void {
+  quotaSets.add(generators);
+  if (!quotaGauge) {
+    quotaGauge = true;
+    meter()
+      .createObservableGauge('feedloom.blender.generator.quota', {
+        description:
+          'Candidates the blender asks each generator for now (below its configured quota while its latency runs over its target)',
+      })
+      .addCallback((result) => {
+        for (const set of quotaSets)
+          for (const g of set) result.observe(g.adaptiveQuota?.quotaOf(g.quota) ?? g.quota, { generator: g.name });
+      });
+  }
+  return () => quotaSets.delete(generators);
 }

@@ -17,6 +17,8 @@ import { VariantPolicies } from '../../libs/blend/policy.js';
 import { ExperimentRecord } from './experiment-record.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
+import { AdaptiveQuota } from '../../libs/blend/adaptive-quota.js';
+import { observeQuotas } from './blend-metrics.js';
 
 export const MAX_LIMIT = 500;
 
@@ -47,6 +49,7 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
         enable: await perRequestEnable(g),
         quota: g.quota,
         deadlineMs: g.deadlineMs,
+        adaptiveQuota: g.latencyTargetMs ? new AdaptiveQuota(g.latencyTargetMs, cfg.adaptiveQuota) : undefined,
       })),
     ),
     catalog: () => catalog.current?.data,
@@ -90,10 +93,12 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
       'admission.blend',
     ),
   };
+  const unobserve = observeQuotas(deps.generators);
   return {
     binding,
     admission,
     close() {
+      unobserve();
       catalog.stop();
       events.close();
       for (const g of deps.generators) g.client.close();

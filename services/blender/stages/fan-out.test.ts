@@ -5,15 +5,23 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
-import { delayedGenerators } from '../../../test/fixtures/delayed-generator.js';
+import { AdaptiveQuota } from '../../../libs/blend/adaptive-quota.js';
+import { failedPrecondition } from '../../../libs/bootstrap/errors.js';
+import { AdaptiveQuotaSchema } from '../../../libs/config/adaptive-quota.js';
+import { FanOutGenerators } from '../../../test/fixtures/fan-out-generators.js';
 import { fanOut, type GeneratorEndpoint } from './fan-out.js';
 
 const user = UserContext.fromPartial({ userId: 'u1' });
-const generators = delayedGenerators();
+const generators = new FanOutGenerators();
 
 /** A generator that answers one candidate named after it (or none), delayMs after each request. */
-const generator = (name: string, delayMs: number, deadlineMs: number, empty = false): Promise<GeneratorEndpoint> =>
-  generators.start(name, { delayMs, deadlineMs, candidates: empty ? 0 : 1 });
+function generator(name: string, delayMs: number, deadlineMs: number, empty = false): Promise<GeneratorEndpoint> {
+  const answer = async () => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return empty ? [] : [{ itemId: `i-${name}`, score: 1, reason: '' }];
+  };
+  return generators.start(name, answer, { quota: 10, deadlineMs });
+}
 
 async function timedFanOut(endpoints: GeneratorEndpoint[], budgetMs: number) {
   const started = performance.now();
@@ -39,7 +47,7 @@ describe('fanOut', () => {
     await timedFanOut(endpoints, 5_000);
     const { answers, states, ms } = await timedFanOut(endpoints, 5_000);
     expect(states).toEqual({ late: SourceState.SOURCE_STATE_OK, later: SourceState.SOURCE_STATE_TIMEOUT });
-    expect(answers[0].candidates.map((c) => c.itemId)).toEqual(['i-late-0']);
+    expect(answers[0].candidates.map((c) => c.itemId)).toEqual(['i-late']);
     expect(answers[0].status.latencyMs).toBeGreaterThanOrEqual(390);
     expect(ms).toBeLessThan(1_800); // dropped when the first answer came, not at its own 2 s
   });
@@ -49,7 +57,7 @@ describe('fanOut', () => {
     await timedFanOut(endpoints, 5_000);
     const { answers, states } = await timedFanOut(endpoints, 5_000);
     expect(states).toEqual({ empty: SourceState.SOURCE_STATE_OK, late: SourceState.SOURCE_STATE_OK });
-    expect(answers[1].candidates.map((c) => c.itemId)).toEqual(['i-late-0']);
+    expect(answers[1].candidates.map((c) => c.itemId)).toEqual(['i-late']);
   });
 
   it('gives up on everyone at the fan-out budget', async () => {
@@ -59,5 +67,40 @@ describe('fanOut', () => {
     expect(answers[0].candidates).toEqual([]);
     expect(ms).toBeGreaterThanOrEqual(450);
     expect(ms).toBeLessThan(2_500);
+  });
+});
+
+describe('fanOut with an adaptive quota', () => {
+  /** A quota judged on every 5 calls against a 50 ms target. */
+  const adaptive = () => new AdaptiveQuota(50, AdaptiveQuotaSchema.parse({ windowCalls: 5 }));
+  const fiveFanOuts = (endpoints: GeneratorEndpoint[], signal?: () => AbortSignal) =>
+    Promise.all(
+      Array.from({ length: 5 }, () =>
+        fanOut(endpoints, user, { budgetMs: 3_000, requestId: 'fan-out-test', signal: signal?.() }),
+      ),
+    );
+
+  it('is judged on answered and late calls, not on failures nor on the calls of a Blend given up', async () => {
+    const quick = await generator('quick', 0, 2_000);
+    const broken = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      throw failedPrecondition('its index is broken');
+    };
+    // Slow to fail: over the target, but a failure says nothing about how fast an answer would come.
+    const failing = {
+      ...(await generators.start('failing', broken, { quota: 10, deadlineMs: 2_000 })),
+      adaptiveQuota: adaptive(),
+    };
+    const late = { ...(await generator('late_again', 1_500, 100)), adaptiveQuota: adaptive() };
+    const judged = await fiveFanOuts([quick, failing, late]);
+    expect(judged.map((a) => a[1].status.state)).toEqual(Array(5).fill(SourceState.SOURCE_STATE_FAILED));
+    expect(failing.adaptiveQuota.quotaOf(10)).toBe(10);
+    expect(late.adaptiveQuota.quotaOf(10)).toBe(5); // five calls cut at 100 ms: over the target
+
+    // Blends given up after 60 ms: their calls were cut short by the caller, not by their slowness.
+    const abandoned = { ...late, adaptiveQuota: adaptive() };
+    const answers = await fiveFanOuts([quick, abandoned], () => AbortSignal.timeout(60));
+    expect(answers.map((a) => a[1].status.state)).toEqual(Array(5).fill(SourceState.SOURCE_STATE_TIMEOUT));
+    expect(abandoned.adaptiveQuota.quotaOf(10)).toBe(10);
   });
 });

@@ -11,6 +11,7 @@ import {
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { codeOf, messageOf } from '../../../libs/bootstrap/errors.js';
 import type { SourceAnswer } from '../../../libs/blend/types.js';
+import type { AdaptiveQuota } from '../../../libs/blend/adaptive-quota.js';
 
 export interface GeneratorEndpoint {
   name: string;
@@ -18,8 +19,11 @@ export interface GeneratorEndpoint {
   enabled: boolean;
   /** Its module's per-request rule (GeneratorDefinition.enable): false, and this request does not call it. */
   enable?: (user: UserContext) => boolean;
+  /** Its configured quota. */
   quota: number;
   deadlineMs: number;
+  /** With a latency target (latencyTargetMs): the quota it is asked for now, fed each call's latency. */
+  adaptiveQuota?: AdaptiveQuota;
 }
 
 // Every generator of one Blend is sent the same UserContext object: encode it once, not once per
@@ -72,7 +76,9 @@ export function fanOut(
 ): Promise<SourceAnswer[]> {
   let firstAnswered!: () => void;
   const answered = new Promise<void>((resolve) => (firstAnswered = resolve));
-  return Promise.all(
+  // Which step of its adaptive quota each generator is asked at (read with its quota, before any call).
+  const askedAt = endpoints.map((g) => g.adaptiveQuota?.version ?? 0);
+  const asking = Promise.all(
     endpoints.map(async (g): Promise<SourceAnswer> => {
       const base = { generator: g.name, candidates: 0, latencyMs: 0, error: '', snapshotVersion: '', modelVersion: '' };
       if (!g.enabled) return { status: { ...base, state: SourceState.SOURCE_STATE_DISABLED }, candidates: [] };
@@ -99,7 +105,7 @@ export function fanOut(
         const response = await callUnary(
           g.client,
           'generate',
-          { user, quota: g.quota, requestId: options.requestId },
+          { user, quota: g.adaptiveQuota?.quotaOf(g.quota) ?? g.quota, requestId: options.requestId },
           {
             timeoutMs: options.budgetMs,
             requestId: options.requestId,
@@ -138,4 +144,26 @@ export function fanOut(
       }
     }),
   );
+  return asking.then((answers) => {
+    feedAdaptiveQuotas(endpoints, answers, askedAt, options.signal);
+    return answers;
+  });
+}
+
+/**
+ * Each adaptive quota gets its call's latency: an answer's, or a late call's until it was cut (a
+ * failure says nothing about speed). Not when the Blend itself was given up: its calls were cut short.
+ */
+function feedAdaptiveQuotas(
+  endpoints: GeneratorEndpoint[],
+  answers: SourceAnswer[],
+  askedAt: number[],
+  signal: AbortSignal | undefined,
+): void {
+  if (signal?.aborted) return;
+  endpoints.forEach((g, i) => {
+    const { state, latencyMs } = answers[i].status;
+    if (state === SourceState.SOURCE_STATE_OK || state === SourceState.SOURCE_STATE_TIMEOUT)
+      g.adaptiveQuota?.record(latencyMs, askedAt[i]);
+  });
 }

@@ -6,13 +6,27 @@ import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { UserContext } from '../../../generated/feedloom/v1/common.js';
 import { policyFromConfig } from '../../../libs/blend/policy.js';
 import { parseMeshConfig } from '../../../libs/config/mesh.js';
-import { delayedGenerators } from '../../../test/fixtures/delayed-generator.js';
-import { fanOut } from './fan-out.js';
+import { FanOutGenerators } from '../../../test/fixtures/fan-out-generators.js';
+import { fanOut, type GeneratorEndpoint } from './fan-out.js';
 import { askShadows, endpointsUnder } from './shadow-fan-out.js';
 
 const user = UserContext.fromPartial({ userId: 'u1' });
-const generators = delayedGenerators();
-afterAll(() => generators.stop());
+const stubs = new FanOutGenerators();
+afterAll(() => stubs.stop());
+
+/** A generator answering `candidates` items (i-<name>-<n>) delayMs after each request. */
+const generator = (
+  name: string,
+  o: { delayMs: number; deadlineMs: number; candidates?: number },
+): Promise<GeneratorEndpoint> =>
+  stubs.start(
+    name,
+    async () => {
+      await new Promise((resolve) => setTimeout(resolve, o.delayMs));
+      return Array.from({ length: o.candidates ?? 1 }, (_, i) => ({ itemId: `i-${name}-${i}`, score: 1, reason: '' }));
+    },
+    { quota: 10, deadlineMs: o.deadlineMs },
+  );
 const options = { budgetMs: 5_000, requestId: 'shadow-fan-out-test' };
 const stateOf = (answers: { status: { generator: string; state: SourceState } }[]) =>
   Object.fromEntries(answers.map((a) => [a.status.generator, a.status.state]));
@@ -35,7 +49,7 @@ describe('the fan-out with shadow generators', () => {
       ],
     });
     const endpoints = await Promise.all(
-      ['a', 'b', 'c'].map((name) => generators.start(name, { delayMs: 0, deadlineMs: 100 })),
+      ['a', 'b', 'c'].map((name) => generator(name, { delayMs: 0, deadlineMs: 100 })),
     );
     const split = endpointsUnder(policyFromConfig(mesh, { variants: [{ experiment: 'e', variant: 'v' }] }), endpoints);
     expect(split.served.map((g) => [g.name, g.enabled, g.quota])).toEqual([
@@ -46,8 +60,8 @@ describe('the fan-out with shadow generators', () => {
   });
 
   it('answers without the slow shadow, which keeps running and reports later', async () => {
-    const served = await generators.start('served', { delayMs: 0, deadlineMs: 2_000 });
-    const shadow = await generators.start('slow_shadow', { delayMs: 1_000, deadlineMs: 3_000, candidates: 3 });
+    const served = await generator('served', { delayMs: 0, deadlineMs: 2_000 });
+    const shadow = await generator('slow_shadow', { delayMs: 1_000, deadlineMs: 3_000, candidates: 3 });
     await fanOut([served, shadow], user, options); // connect both channels first
     const started = performance.now();
     const answers = await fanOut([served], user, options);
@@ -65,8 +79,8 @@ describe('the fan-out with shadow generators', () => {
   });
 
   it("does not count a shadow's quick answer as the first answer: a late served generator is still waited for", async () => {
-    const late = await generators.start('late_served', { delayMs: 400, deadlineMs: 100 });
-    const quick = await generators.start('quick_shadow', { delayMs: 0, deadlineMs: 2_000 });
+    const late = await generator('late_served', { delayMs: 400, deadlineMs: 100 });
+    const quick = await generator('quick_shadow', { delayMs: 0, deadlineMs: 2_000 });
     await fanOut([late, quick], user, options);
     const shadows = askShadows([quick], user, options);
     const answers = await fanOut([late], user, options);
@@ -75,7 +89,7 @@ describe('the fan-out with shadow generators', () => {
   });
 
   it('gives a shadow its own deadline as its whole budget', async () => {
-    const stuck = await generators.start('stuck_shadow', { delayMs: 2_000, deadlineMs: 200 });
+    const stuck = await generator('stuck_shadow', { delayMs: 2_000, deadlineMs: 200 });
     const started = performance.now();
     const [answer] = await askShadows([stuck], user, options).all;
     expect(answer.status.state).toBe(SourceState.SOURCE_STATE_TIMEOUT);

@@ -16,6 +16,7 @@ import { FeedSampler, PAGE_ITEMS_METRIC, shareFromMetrics } from './feed-share.j
 import { ClientPool, checkHealth } from './health-probe.js';
 import { healthCheckLatency, latencyOf } from './latency.js';
 import { ModelProbe } from './models.js';
+import { quotaOf } from './quota.js';
 import { ScrapeHistory } from './scrapes.js';
 import type { ExperimentsView, ServiceStatus, StatusSnapshot } from './status.js';
 import { targetsOf, type Target } from './targets.js';
@@ -118,8 +119,11 @@ export class StatusCollector {
       metricsUrls: metricsUrls.filter((u) => this.scrapes.up.get(u)),
       uniqueGrpcServices: new Set([...grpcServiceCount].filter(([, n]) => n === 1).map(([s]) => s)),
     };
+    const blenderScrape = blender.metricsUrl ? this.scrapes.latest(blender.metricsUrl) : undefined;
     const services: ServiceStatus[] = targets.map((t, i) => {
       const h = healths[i];
+      const generator =
+        t.role === 'generator' ? mesh.generators.find((g) => `generator.${g.name}` === t.name) : undefined;
       const latency =
         latencyOf(t, ctx) ?? (h.health === 'UNREACHABLE' ? undefined : healthCheckLatency(h.ms, t.address));
       return {
@@ -133,6 +137,7 @@ export class StatusCollector {
         detail: h.detail,
         checkMs: h.ms,
         latency,
+        quota: generator && quotaOf(generator, blenderScrape),
         metricsUrl: t.metricsUrl,
         metricsUp: t.metricsUrl ? (this.scrapes.up.get(t.metricsUrl) ?? false) : undefined,
       };

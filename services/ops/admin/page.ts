@@ -19,6 +19,7 @@ import type {
   Health,
   LatencyStats,
   ModelsView,
+  QuotaView,
   ServiceStatus,
   StatusSnapshot,
 } from './status.js';
@@ -73,6 +74,21 @@ function errorsText(l: LatencyStats): string {
     ...(failed >= 0.005 ? [`<span title="ended with another non-OK status">${pct(failed, 0)} failed</span>`] : []),
   ];
   return parts.length ? ` <span class="bad">${parts.join(', ')}</span>` : '';
+}
+
+/** What the blender asks a generator for now, out of its configured quota, and the target that moves it. */
+function quotaCell(q: QuotaView | undefined): string {
+  if (!q) return '<td></td>';
+  const adaptive = q.latencyTargetMs !== undefined;
+  const now = q.current === undefined ? '?' : String(q.current);
+  const title = adaptive
+    ? `asked for ${now} of its configured ${q.configured}: cut while the p99 of its recent calls runs over ${q.latencyTargetMs} ms, raised back once well under it`
+    : `asked for its configured ${q.configured} (no latencyTargetMs: the quota does not move)`;
+  const shown = q.current !== undefined && q.current < q.configured ? `<span class="warn">${now}</span>` : now;
+  return (
+    `<td class="num" data-quota="${q.current ?? ''}" title="${e(title)}">${shown} / ${q.configured}` +
+    `${adaptive ? `<br><span class="muted">target p99 ${q.latencyTargetMs} ms</span>` : ''}</td>`
+  );
 }
 
 function tile(s: ServiceStatus): string {
@@ -140,7 +156,7 @@ function generatorTable(snapshot: StatusSnapshot): string {
       `<tr data-generator="${e(name)}">` +
       `<td><span class="dot" style="background:${HEALTH_COLORS[s.health]}" title="${s.health}"></span>${e(name)}${s.enabled === false ? ' <span class="chip">disabled</span>' : ''}${s.shadow ? ' <span class="chip">shadow</span>' : ''}</td>` +
       `<td class="kind">${e(s.kind ?? '')}</td>` +
-      `<td>${latCell}</td><td>${shareCell}</td><td data-recall="${r ? (r.recall[kHigh] ?? 0).toFixed(4) : ''}">${recallCell}</td>` +
+      `<td>${latCell}</td>${quotaCell(s.quota)}<td>${shareCell}</td><td data-recall="${r ? (r.recall[kHigh] ?? 0).toFixed(4) : ''}">${recallCell}</td>` +
       `<td class="num" data-true>${trueCell(r?.trueVsOracle)}</td>` +
       `<td class="num">${r ? pct(r.coverage) : ''}</td><td class="num">${r ? pct(r.marginal) : ''}</td>` +
       `</tr>`
@@ -148,14 +164,15 @@ function generatorTable(snapshot: StatusSnapshot): string {
   });
   const ref = (label: string, recall: Record<string, number> | undefined, ratio?: Record<string, number>) =>
     recall
-      ? `<tr class="ref"><td colspan="4">${e(label)}</td><td>${bar({ width: BAR, value: recall[kHigh] ?? 0, inner: recall[kLow] ?? 0, max: recallMax, color: '#c9d3dd', innerColor: '#6b7785', title: `${label}: recall${kLow} ${pct(recall[kLow] ?? 0)}, recall${kHigh} ${pct(recall[kHigh] ?? 0)}` })}<span class="num">${pct(recall[kLow] ?? 0)} / ${pct(recall[kHigh] ?? 0)}</span></td><td class="num">${trueCell(ratio)}</td><td class="num">${label.startsWith('blend') && ev?.blend ? pct(ev.blend.coverage) : ''}</td><td></td></tr>`
+      ? `<tr class="ref"><td colspan="5">${e(label)}</td><td>${bar({ width: BAR, value: recall[kHigh] ?? 0, inner: recall[kLow] ?? 0, max: recallMax, color: '#c9d3dd', innerColor: '#6b7785', title: `${label}: recall${kLow} ${pct(recall[kLow] ?? 0)}, recall${kHigh} ${pct(recall[kHigh] ?? 0)}` })}<span class="num">${pct(recall[kLow] ?? 0)} / ${pct(recall[kHigh] ?? 0)}</span></td><td class="num">${trueCell(ratio)}</td><td class="num">${label.startsWith('blend') && ev?.blend ? pct(ev.blend.coverage) : ''}</td><td></td></tr>`
       : '';
   const fs = snapshot.feedShare;
   return (
-    `<section><h2>Generators <span class="sub">latency · share of the final feed · recall in the last eval</span></h2>` +
+    `<section><h2>Generators <span class="sub">latency · quota · share of the final feed · recall in the last eval</span></h2>` +
     `<table class="gens"><thead><tr>` +
     `<th>generator</th><th>kind</th>` +
     `<th>latency mean / p99 <span class="muted">(dark: mean)</span><br>${gens.some((g) => g.latency) ? scale(latMax, ' ms', BAR) : ''}</th>` +
+    `<th>quota <span class="muted">now / configured</span></th>` +
     `<th>share of page items <span class="muted">(dark: only source)</span><br>${snapshot.feedShare.items > 0 ? scale(100 * shareMax, '%', BAR) : ''}</th>` +
     `<th>${ev ? `recall${e(kLow)} / recall${e(kHigh)}` : 'recall'}${ev ? ` <span class="muted">(dark: ${e(kLow)})</span>` : ''}<br>${ev ? scale(100 * recallMax, '%', BAR) : ''}</th>` +
     `<th>true${e(kHigh)} ÷oracle <span class="muted">(≤ 1)</span></th><th>coverage</th><th>marginal</th></tr></thead><tbody>` +
@@ -323,6 +340,8 @@ function sourcesSection(snapshot: StatusSnapshot): string {
     `for a service that runs once, the same histogram on a shared endpoint (all-in-one serves one beside the blender); for generators, the blender's rpc_client_duration{feedloom_generator}; ` +
     `else the round trip of the health check. Means are exact (sum / count); p99 is interpolated inside histogram buckets, so it is only as fine as the buckets. ` +
     `Figures cover a recent window (about a minute, two scrapes apart) when there were calls in it, else the time since the process started; hover a figure for its series, window and p50.<ul>${latencyLines}</ul></li>` +
+    `<li><b>Quota</b>: what the blender asks each generator for now, its gauge feedloom_blender_generator_quota, out of generators[i].quota in the mesh config; ` +
+    `a generator with a latencyTargetMs is asked for less while the p99 of its recent calls runs over it, and for more again once well under it (services.blender.adaptiveQuota).</li>` +
     `<li><b>Share of the feed</b>: ${e(fs.from)} (${e(fs.window)}).</li>` +
     `<li><b>Recall</b> and <b>true@K ÷oracle</b>: ${e(snapshot.eval.path)}, written by <code>npx feedloom eval</code> (true@K ÷oracle on simulated worlds only: it needs the simulator's own model).</li>` +
     `<li><b>Models</b>: AnnSearch/GetVersions on each ANN host, ViewerModel/ListVersions on the viewer, state.json of each version in the registry.</li>` +

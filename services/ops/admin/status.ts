@@ -51,8 +51,19 @@ export interface ServiceStatus {
   /** Round trip of the health Check, ms. */
   checkMs?: number;
   latency?: LatencyStats;
+  /** A generator's quota: what the blender asks it for now, out of the configured one. */
+  quota?: QuotaView;
   metricsUrl?: string;
   metricsUp?: boolean;
+}
+
+export interface QuotaView {
+  /** generators[i].quota in the mesh config. */
+  configured: number;
+  /** feedloom_blender_generator_quota from the blender's endpoint; undefined when it has none. */
+  current?: number;
+  /** generators[i].latencyTargetMs: the quota is latency-adaptive (libs/blend/adaptive-quota.ts). */
+  latencyTargetMs?: number;
 }
 
 export interface GeneratorShare {
