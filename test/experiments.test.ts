@@ -35,7 +35,7 @@ const SERVED = { popular_only: 'popular', cooccurrence_only: 'item_cooccurrence'
 type Variant = keyof typeof SERVED;
 const SHADOW = 'fresh';
 /** The shadow answers this late: every page is ready long before. */
-const SHADOW_DELAY_MS = 1_500;
+const SHADOW_DELAY_MS = 2_000;
 /** The test ranker's utility of a candidate the shadow proposed; every other candidate gets less than 1. */
 const SHADOW_UTILITY = 10;
 const LIMIT = 20;
@@ -115,7 +115,9 @@ describe('experiments on a real mesh', () => {
         ['popular', 'item_cooccurrence', SHADOW].includes(g.name),
       );
       const shadow = raw.generators.find((g: { name: string }) => g.name === SHADOW);
-      Object.assign(shadow, { shadow: true, deadlineMs: 5_000, settings: { faultDelayMs: SHADOW_DELAY_MS } });
+      // Its deadline (and the fan-out's budget, its cap) well past the delay: every call answers.
+      Object.assign(shadow, { shadow: true, deadlineMs: 6_000, settings: { faultDelayMs: SHADOW_DELAY_MS } });
+      raw.services.blender.fanoutDeadlineMs = 6_000;
       // The slowed shadow's calls overlap: room for all of them at once.
       raw.admission.generate.concurrency = 64;
       delete raw.ann;
