@@ -195,7 +195,7 @@ try {
     blockedCreators: [],
     seenItems: [],
   };
-  const request: RankRequest = { user, candidates, requestId: '' };
+  const request: RankRequest = { user, candidates, requestId: '', modelVersion: '' };
   designs.push({
     label: `Rank over gRPC to the ranker process, ${N} candidates (served path, 2 workers)`,
     run: () => callUnary(client, 'rank', request, { timeoutMs: 10_000 }),

@@ -480,7 +480,12 @@ describe('bad-input sweep over every service', () => {
   it('Ranker.Rank', async () => {
     const ranker = track(connect(RankerClient, addressOf('ranker')));
     const rank = (r: object) =>
-      callUnary(ranker, 'rank', { user, candidates: [{ itemId: 'i1', sources: [] }], requestId: '', ...r }, T);
+      callUnary(
+        ranker,
+        'rank',
+        { user, candidates: [{ itemId: 'i1', sources: [] }], requestId: '', modelVersion: '', ...r },
+        T,
+      );
     await expectRefused(rank({ user: undefined }), status.INVALID_ARGUMENT, /^user: /);
     await expectRefused(rank({ candidates: [] }), status.INVALID_ARGUMENT, /^candidates: must hold at least 1/);
     await expectRefused(
@@ -492,6 +497,11 @@ describe('bad-input sweep over every service', () => {
       rank({ candidates: [{ itemId: '', sources: [] }] }),
       status.INVALID_ARGUMENT,
       /^candidates\[0\]\.item_id: /,
+    );
+    await expectRefused(
+      rank({ modelVersion: 'latest' }),
+      status.INVALID_ARGUMENT,
+      /^model_version: must be empty \(the serving version\) or a version name such as v0003 \(got "latest"\)/,
     );
     await expectRefused(
       rank({ candidates: [{ itemId: 'i1', sources: [{ generator: 'popular', rank: -1 }] }] }),

@@ -57,6 +57,7 @@ describe('blender rank stage', () => {
               refused: [],
               weights: undefined,
               registry: '',
+              experimentVersions: [],
             };
           },
         }),

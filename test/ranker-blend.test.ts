@@ -99,6 +99,7 @@ describe('blender + transformer ranker', () => {
             sources: i.sources.map((s) => ({ generator: s.generator, rank: s.rank })),
           })),
           requestId: '',
+          modelVersion: '',
         },
         T,
       );
@@ -124,7 +125,7 @@ describe('blender + transformer ranker', () => {
       const err = (await callUnary(
         ranker,
         'rank',
-        { user, candidates: [{ itemId: 'i1', sources: [] }], requestId: '', ...request },
+        { user, candidates: [{ itemId: 'i1', sources: [] }], requestId: '', modelVersion: '', ...request },
         T,
       ).then(
         () => undefined,
@@ -170,6 +171,7 @@ describe('blender + transformer ranker', () => {
         user,
         candidates: [{ itemId: 'never-seen-item', sources: [{ generator: 'some_new_generator', rank: 0 }] }],
         requestId: '',
+        modelVersion: '',
       },
       T,
     );

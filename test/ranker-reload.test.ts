@@ -59,6 +59,7 @@ describe('ranker model reload', () => {
       },
       candidates: items.slice(5).map((itemId, i) => ({ itemId, sources: [{ generator: 'popular', rank: i }] })),
       requestId: '',
+      modelVersion: '',
     };
   }, 300_000);
 

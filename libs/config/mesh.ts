@@ -6,6 +6,7 @@ import { AdaptiveQuotaSchema } from './adaptive-quota.js';
 import { SecuritySchema, operationsPortOf, resolveSecurityPaths } from './security.js';
 import { parseInterval } from './interval.js';
 import { EventsReplicaSchema, partitionOwners, sharedHostReplicas } from './events-replicas.js';
+import { experimentIssues, ExperimentsSchema } from './experiments.js';
 import { USER_TOWERS, type UserTowerKind } from '../features/two-tower.js';
 
 /** The served utility's weights (Σ weight × head probability) unless services.ranker.weights names others. */
@@ -87,6 +88,11 @@ const generator = z
     latencyTargetMs: z.number().int().min(1).max(10_000).optional(),
     /** Its weight in the blended pre-score. */
     weight: z.number().min(0).max(100).default(1),
+    /**
+     * Called in the fan-out under its deadline like the others, but its candidates never reach the
+     * page: they are compared with the served ones on a scorecard (docs/EXPERIMENTS.md).
+     */
+    shadow: z.boolean().default(false),
     /**
      * Generator-specific settings, passed to its module. Their schema is the module's (its `settings`,
      * checked at start-up by checkGeneratorSettings in services/generators/registry.ts).
@@ -472,6 +478,8 @@ export const MeshConfigSchema = z
       })
       .optional(),
     generators: z.array(generator).min(1, 'must list at least one generator'),
+    /** A/B variants by user bucket, each overriding part of the blend (libs/config/experiments.ts). */
+    experiments: ExperimentsSchema,
     /**
      * Settings of the batch jobs that take some, by job name, e.g. `{ "ease_neighbors": { "lambda": 250 } }`.
      * Each job's schema is its own (libs/data/batch/jobs/); they are checked when the jobs run.
@@ -612,6 +620,11 @@ export const MeshConfigSchema = z
     });
     // A generator's metrics endpoint after every port is claimed, so a clash names the port set by hand.
     mesh.generators.forEach((g, i) => metrics(g.port, `generators[${i}] (${g.name})`, g.address));
+    for (const issue of experimentIssues(
+      mesh.experiments,
+      mesh.generators.map((g) => g.name),
+    ))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, ...issue });
   });
 
 export type MeshConfig = z.infer<typeof MeshConfigSchema>;

@@ -53,20 +53,23 @@ export function countStage(timing: StageTiming): void {
   metrics.kept.record(timing.itemsOut, { stage: timing.stage });
 }
 
-/** Per-source counters: what each generator returned, and how it failed; and the candidates left after dedupe. */
-export function countSources(answers: SourceAnswer[], unique: number): void {
+/**
+ * Per-source counters: what each generator returned, and how it failed; and the candidates left
+ * after dedupe. `variant`: the Blend's experiment variants (variantLabel; "none" outside them all).
+ */
+export function countSources(answers: SourceAnswer[], unique: number, variant: string): void {
   metrics ??= instruments();
   for (const a of answers) {
-    metrics.returned.add(a.candidates.length, { generator: a.status.generator });
+    metrics.returned.add(a.candidates.length, { generator: a.status.generator, variant });
     if (sourceFailed(a.status)) {
-      metrics.failures.add(1, { generator: a.status.generator, state: sourceStateToJSON(a.status.state) });
+      metrics.failures.add(1, { generator: a.status.generator, state: sourceStateToJSON(a.status.state), variant });
     }
   }
-  metrics.unique.add(unique);
+  metrics.unique.add(unique, { variant });
 }
 
-/** Each generator's share of the final page: +1 per page item per generator that proposed it. */
-export function countPage(page: BlendCandidate[]): void {
+/** Each generator's share of the final page: +1 per page item per generator that proposed it (and the Blend's variants). */
+export function countPage(page: BlendCandidate[], variant: string): void {
   metrics ??= instruments();
   // Summed per label set first: one add per (generator, sole), not one per item and proposal.
   const counts = new Map<string, number>();
@@ -76,7 +79,7 @@ export function countPage(page: BlendCandidate[]): void {
   }
   for (const [key, n] of counts) {
     const at = key.indexOf('|');
-    metrics.pageItems.add(n, { generator: key.slice(at + 1), sole: key.slice(0, at) });
+    metrics.pageItems.add(n, { generator: key.slice(at + 1), sole: key.slice(0, at), variant });
   }
 }
 

@@ -1,14 +1,20 @@
 import type { BlendRequest, BlendResponse, CandidateJourney } from '../../generated/feedloom/v1/blender.js';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
 import type { EventsClient } from '../../generated/feedloom/v1/events.js';
-import type { BlendPolicy } from '../../libs/blend/policy.js';
+import { trace } from '@opentelemetry/api';
+import type { BlendPolicy, VariantPolicies } from '../../libs/blend/policy.js';
 import type { BlendCandidate, ItemCatalog, SourceAnswer } from '../../libs/blend/types.js';
 import { countOverhead, countPage, countSources, ownTimeMs } from './blend-metrics.js';
+import { messageOf } from '../../libs/bootstrap/errors.js';
+import { sourceAsked } from '../../libs/blend/source-state.js';
+import type { ExperimentRecord } from './experiment-record.js';
+import { scoreShadow } from './shadow-scoring.js';
 import { StageClock } from './stage-clock.js';
 import { fanOut, type GeneratorEndpoint } from './stages/fan-out.js';
 import { hydrate } from './stages/hydrate.js';
 import { rank, type Ranked, type RankerEndpoint } from './stages/rank.js';
 import { requireASourceOk } from './stages/require-a-source.js';
+import { askShadows, endpointsUnder, type ShadowCalls } from './stages/shadow-fan-out.js';
 
 export interface BlendDeps {
   events: EventsClient;
@@ -16,10 +22,15 @@ export interface BlendDeps {
   catalog: () => ItemCatalog | undefined;
   hydrateDeadlineMs: number;
   fanoutDeadlineMs: number;
-  /** Dedupe, filter, pre-score and page composition, with the config's weights and page rules. */
-  policy: BlendPolicy;
+  /**
+   * The blend policy of each set of experiment variants: who is asked and at what quota, dedupe,
+   * filter, pre-score, the rank stage and page composition, with the config's weights and rules.
+   */
+  policies: VariantPolicies;
   /** The transformer ranker; absent keeps the pre-score order. */
   ranker?: RankerEndpoint;
+  /** The Blends each variant served, and the shadow generators' scorecards. */
+  experiments: ExperimentRecord;
 }
 
 interface BlendCall {
@@ -36,10 +47,14 @@ class BlendStages {
   readonly clock = new StageClock();
   /** The fan-out's answers, kept for the overhead (the slowest generator's wait is not the blender's time). */
   private answers: SourceAnswer[] = [];
+  /** The shadow generators' calls, running beside the Blend. */
+  shadows?: ShadowCalls;
 
   constructor(
     private readonly deps: BlendDeps,
     private readonly call: BlendCall,
+    /** The user's policy, its variants resolved once for the whole Blend. */
+    readonly policy: BlendPolicy,
   ) {}
 
   hydrate(userId: string) {
@@ -51,11 +66,18 @@ class BlendStages {
     );
   }
 
+  /** The served generators' answers; the shadows are asked too, and not waited for. */
   async fanOut(user: UserContext): Promise<SourceAnswer[]> {
+    const { served, shadows } = endpointsUnder(this.policy, this.deps.generators);
+    const options = { budgetMs: this.deps.fanoutDeadlineMs, ...this.call };
     this.answers = await this.clock.run(
       'fan_out',
-      this.deps.generators.length,
-      () => fanOut(this.deps.generators, user, { budgetMs: this.deps.fanoutDeadlineMs, ...this.call }),
+      served.length,
+      () => {
+        const answers = fanOut(served, user, options);
+        if (shadows.length > 0) this.shadows = askShadows(shadows, user, options);
+        return answers;
+      },
       (a) => a.reduce((n, x) => n + x.candidates.length, 0),
     );
     return this.answers;
@@ -66,10 +88,10 @@ class BlendStages {
     const merged = await this.clock.run(
       'dedupe',
       0,
-      () => this.deps.policy.dedupe(answers),
+      () => this.policy.dedupe(answers),
       (m) => m.length,
     );
-    countSources(answers, merged.length);
+    countSources(answers, merged.length, this.policy.variantLabel);
     requireASourceOk(answers, hydrateWarning);
     return merged;
   }
@@ -78,7 +100,7 @@ class BlendStages {
     return this.clock.run(
       'filter',
       merged.length,
-      () => this.deps.policy.filter(merged, user, catalog),
+      () => this.policy.filter(merged, user, catalog),
       (r) => r.kept.length,
     );
   }
@@ -87,7 +109,7 @@ class BlendStages {
     return this.clock.run(
       'pre_score',
       kept.length,
-      () => this.deps.policy.preScore(kept),
+      () => this.policy.preScore(kept),
       (r) => r.length,
     );
   }
@@ -96,7 +118,7 @@ class BlendStages {
     return this.clock.run(
       'rank',
       preScored.length,
-      () => rank(preScored, user, this.deps.ranker, this.call),
+      () => rank(preScored, user, this.deps.ranker, this.call, this.policy.plan.ranker),
       (r) => r.utilities.size,
     );
   }
@@ -106,12 +128,40 @@ class BlendStages {
     const composed = await this.clock.run(
       'compose_page',
       ranked.ordered.length,
-      () => this.deps.policy.composePage(ranked.ordered, limit, catalog),
+      () => this.policy.composePage(ranked.ordered, limit, catalog),
       (r) => r.page.length,
     );
-    countPage(composed.page);
+    countPage(composed.page, this.policy.variantLabel);
     countOverhead(ownTimeMs(this.clock.timings, this.answers, ranked.waitMs));
     return composed;
+  }
+
+  /**
+   * After the response: each shadow's answer, once it has one, against what was served (overlap,
+   * and the page they would have made together), onto its scorecard. Off the hot path; never fails
+   * the Blend.
+   */
+  scoreShadows(user: UserContext, limit: number, catalog: ItemCatalog | undefined): void {
+    if (!this.shadows) return;
+    const { deps, policy, answers, call } = this;
+    void this.shadows.all
+      .then(async (shadows) => {
+        const withCandidates = answers.filter((a) => a.candidates.length > 0);
+        const served = {
+          answers: withCandidates,
+          ids: new Set(withCandidates.flatMap((a) => a.candidates.map((c) => c.itemId))),
+          user,
+          catalog,
+          policy,
+          limit,
+          ranker: deps.ranker,
+          requestId: call.requestId,
+        };
+        for (const shadow of shadows)
+          if (sourceAsked(shadow.status))
+            deps.experiments.addShadow(policy.variantLabel, await scoreShadow(shadow, served));
+      })
+      .catch((err: unknown) => console.error(`[blender] scoring the shadow generators failed: ${messageOf(err)}`));
   }
 }
 
@@ -123,14 +173,19 @@ const journeyOf = (c: BlendCandidate, position: number): CandidateJourney => ({
   position,
 });
 
-/** One feed request: hydrate → fan out → dedupe → filter → pre-score → rank → compose the page. */
+/**
+ * One feed request: the user's policy (its experiment variants) → hydrate → fan out → dedupe →
+ * filter → pre-score → rank → compose the page; the shadow generators are scored after it.
+ */
 export async function runBlend(
   request: BlendRequest,
   limit: number,
   deps: BlendDeps,
   call: BlendCall,
 ): Promise<BlendResponse> {
-  const stages = new BlendStages(deps, call);
+  const stages = new BlendStages(deps, call, deps.policies.forUser(request.userId));
+  const variants = [...stages.policy.plan.variants];
+  trace.getActiveSpan()?.setAttribute('feedloom.variants', stages.policy.variantLabel);
   const { user, warning } = await stages.hydrate(request.userId);
   const answers = await stages.fanOut(user);
   const merged = await stages.dedupe(answers, warning);
@@ -141,6 +196,8 @@ export async function runBlend(
   const ranked = await stages.rank(preScored, user);
   const composed = await stages.composePage(ranked, limit, catalog);
   const page = composed.page;
+  stages.scoreShadows(user, limit, catalog);
+  deps.experiments.countBlend(variants);
 
   const response: BlendResponse = {
     // The score that ordered the item: the ranker's utility, or the pre-score for unranked items.
@@ -153,6 +210,7 @@ export async function runBlend(
     ranking: ranked.ranking,
     debug: undefined,
     warnings: warning ? [warning] : [],
+    variants,
   };
   if (request.debug) {
     response.debug = {
@@ -163,6 +221,8 @@ export async function runBlend(
         ...composed.dropped.map((c) => journeyOf(c, -1)),
         ...filtered.dropped.map((c) => journeyOf(c, -1)),
       ],
+      shadowSources: stages.shadows?.statusesNow() ?? [],
+      variants,
     };
   }
   return response;

@@ -13,7 +13,8 @@ import { parseGeneratorSettings } from '../../libs/generator-sdk/define.js';
 import { hasGeneratorModule, loadGeneratorModule } from '../generators/registry.js';
 import { SnapshotSource } from '../../libs/data/snapshot-source.js';
 import { itemCatalogSnapshot } from '../../libs/blend/catalog.js';
-import { policyFromConfig } from '../../libs/blend/policy.js';
+import { VariantPolicies } from '../../libs/blend/policy.js';
+import { ExperimentRecord } from './experiment-record.js';
 import { runBlend, type BlendDeps } from './pipeline.js';
 import { FanOutGeneratorClient } from './stages/fan-out.js';
 import { AdaptiveQuota } from '../../libs/blend/adaptive-quota.js';
@@ -54,12 +55,13 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
     catalog: () => catalog.current?.data,
     hydrateDeadlineMs: cfg.hydrateDeadlineMs,
     fanoutDeadlineMs: cfg.fanoutDeadlineMs,
-    policy: policyFromConfig(mesh),
+    policies: new VariantPolicies(mesh),
     ranker: mesh.services.ranker && {
       client: connect(RankerClient, addressOf(mesh, mesh.services.ranker), channel),
       topN: mesh.services.ranker.topN,
       deadlineMs: mesh.services.ranker.deadlineMs,
     },
+    experiments: new ExperimentRecord(mesh.experiments),
   };
   const binding = bindService(
     BlenderService,
@@ -70,10 +72,15 @@ export async function createBlender(mesh: MeshConfig, options: { snapshotsDir: s
         optionalId('request_id', request.requestId);
         return runBlend(request, limit, deps, { requestId: request.requestId || ctx.requestId, signal: ctx.signal });
       },
+      async experimentReport() {
+        return deps.experiments.report();
+      },
     },
     {
       // A debug Blend hands out the user's recent history: an operation. The feed path is open.
       blend: (request) => request.debug,
+      // How the experiments do is for the people running them.
+      experimentReport: () => true,
     },
   );
   // Blends are where the queue forms: each is tens of ms of the thread, so the server admits them

@@ -1,7 +1,8 @@
 // Keeps the serving ranker model current: finds the newest version in the registry that is
 // published or serving, verifies and checks it (model-checks.ts), and only then swaps it in. A
 // version that fails is refused (remembered with its reason) and whatever served before keeps
-// serving; the replaced model is closed once the calls using it have finished.
+// serving; the replaced model is closed once the calls using it have finished. Versions the mesh
+// config's experiments ask for are held beside it, loaded and checked the same way.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OnnxSessionPool } from '../../libs/onnx/pool.js';
@@ -18,6 +19,8 @@ import { checkManifest, checkProbe, checkServingProbe, checkSignature } from './
 
 /** States whose versions the ranker may serve (a rollback moves the newer one to rolled_back). */
 export const SERVABLE_STATES: readonly ModelState[] = ['published', 'serving'];
+/** States an experiment may ask for: validated (not yet published) too, and retired (an older one). */
+export const EXPERIMENT_STATES: readonly ModelState[] = ['validated', 'published', 'serving', 'retired'];
 
 export interface LoadedRanker {
   version: string;
@@ -41,10 +44,14 @@ export interface ModelStoreOptions {
   /** A refused version is tried again after this long (a load can fail for passing reasons); default 10 min. */
   retryRefusedMs?: number;
   log?: (line: string) => void;
+  /** Versions held beside the serving one for the experiments' variants (rankerVersionsOf). */
+  experimentVersions?: readonly string[];
 }
 
 export class RankerModelStore {
   private loaded: LoadedRanker | undefined;
+  /** Experiment versions other than the serving one, loaded. */
+  private readonly held = new Map<string, LoadedRanker>();
   private readonly refusedVersions = new Map<string, RefusedVersion>();
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
@@ -81,9 +88,17 @@ export class RankerModelStore {
     return this.refreshing;
   }
 
-  /** Runs fn on the current model, keeping it open until fn settles even if a new version swaps in. */
-  async use<T>(fn: (model: LoadedRanker) => Promise<T>): Promise<T | undefined> {
-    const model = this.loaded;
+  /** The experiment versions it holds, serving or beside the serving one. */
+  get experimentVersions(): string[] {
+    return (this.options.experimentVersions ?? []).filter((v) => v === this.loaded?.version || this.held.has(v));
+  }
+
+  /**
+   * Runs fn on the current model (or on `version`, the serving one or one held for an experiment),
+   * keeping it open until fn settles even if a new version swaps in; undefined when there is none.
+   */
+  async use<T>(fn: (model: LoadedRanker) => Promise<T>, version?: string): Promise<T | undefined> {
+    const model = !version || version === this.loaded?.version ? this.loaded : this.held.get(version);
     if (!model) return undefined;
     model.inflight++;
     try {
@@ -100,9 +115,16 @@ export class RankerModelStore {
     const model = this.loaded;
     this.loaded = undefined;
     await model?.pool.close();
+    for (const held of this.held.values()) await held.pool.close();
+    this.held.clear();
   }
 
   private async reconcile(): Promise<void> {
+    await this.reconcileServing();
+    await this.holdExperimentVersions();
+  }
+
+  private async reconcileServing(): Promise<void> {
     if (this.closed) return;
     let versions: string[];
     try {
@@ -117,7 +139,9 @@ export class RankerModelStore {
       const refused = this.refusedVersions.get(version);
       if (refused && Date.now() - refused.atMs < retryMs) continue;
       try {
-        const next = await this.load(version);
+        // A version held for an experiment is already loaded and checked.
+        const next = this.held.get(version) ?? (await this.load(version));
+        this.held.delete(version);
         if (this.closed) {
           await next.pool.close();
           return;
@@ -127,7 +151,9 @@ export class RankerModelStore {
         this.refusedVersions.delete(version);
         this.log(`serving ${this.model} ${version}${previous ? ` (was ${previous.version})` : ''}`);
         this.onChange(next);
-        if (previous) void retire(previous);
+        if (previous && this.options.experimentVersions?.includes(previous.version))
+          this.held.set(previous.version, previous);
+        else if (previous) void retire(previous);
         return;
       } catch (err) {
         const reason = (err as Error).message;
@@ -138,6 +164,37 @@ export class RankerModelStore {
       }
     }
     // Nothing servable loads: keep what is loaded (even if its state changed) rather than serve nothing.
+  }
+
+  /** Loads the experiments' versions not held yet (each once: a version's files never change). */
+  private async holdExperimentVersions(): Promise<void> {
+    const retryMs = this.options.retryRefusedMs ?? 600_000;
+    for (const version of this.options.experimentVersions ?? []) {
+      if (this.closed || version === this.loaded?.version || this.held.has(version)) continue;
+      const refused = this.refusedVersions.get(version);
+      if (refused && Date.now() - refused.atMs < retryMs) continue;
+      try {
+        const info = await this.registry.get(this.model, version);
+        if (!EXPERIMENT_STATES.includes(info.state))
+          throw new Error(
+            `it is ${info.state}; an experiment may use a version that is ${EXPERIMENT_STATES.join(', ')}`,
+          );
+        const model = await this.load(version);
+        if (this.closed) {
+          await model.pool.close();
+          return;
+        }
+        this.held.set(version, model);
+        this.refusedVersions.delete(version);
+        this.log(
+          `holding ${this.model} ${version} for the experiments, beside ${this.loaded?.version ?? 'no serving version'}`,
+        );
+      } catch (err) {
+        const reason = (err as Error).message;
+        this.refusedVersions.set(version, { version, reason, atMs: Date.now() });
+        this.log(`refused ${this.model} ${version} for the experiments: ${reason}`);
+      }
+    }
   }
 
   /** Version names in a servable state, newest first. Reads only each version's state.json. */

@@ -9,6 +9,7 @@ import {
   type RankResponse,
 } from '../../generated/feedloom/v1/ranker.js';
 import { RpcError, unavailable } from '../../libs/bootstrap/errors.js';
+import { rankerVersionsOf } from '../../libs/config/experiments.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
 import { serverSecurityOf } from '../../libs/bootstrap/mesh-security.js';
@@ -58,7 +59,7 @@ export async function createRanker(mesh: MeshConfig, options: RankerOptions) {
   const store = new RankerModelStore(
     new ModelRegistry(options.registryDir),
     cfg.model,
-    { workers: options.workers },
+    { workers: options.workers, experimentVersions: rankerVersionsOf(mesh.experiments) },
     () => onHealth(ready()),
   );
 
@@ -68,9 +69,15 @@ export async function createRanker(mesh: MeshConfig, options: RankerOptions) {
       const items = catalog.current?.data;
       if (!items) throw unavailable(`the ranker has no item features: ${catalog.error ?? 'snapshots not loaded yet'}`);
       const started = performance.now();
-      const answer = await store.use((model) =>
-        score(model, request.user!, request.candidates, items, weights, ctx.signal),
+      const answer = await store.use(
+        (model) => score(model, request.user!, request.candidates, items, weights, ctx.signal),
+        request.modelVersion || undefined,
       );
+      if (!answer && request.modelVersion && store.current)
+        throw new RpcError(
+          status.FAILED_PRECONDITION,
+          `model_version: ${cfg.model} ${request.modelVersion} is not held here (serving ${store.current.version}${store.experimentVersions.length ? `; held for experiments: ${store.experimentVersions.join(', ')}` : ''})`,
+        );
       if (!answer)
         throw unavailable(
           `no ${cfg.model} model is loaded from ${options.registryDir}${store.refused.length ? ` (refused: ${store.refused.map((r) => `${r.version}: ${r.reason}`).join('; ')})` : ' (no version is published yet)'}`,
@@ -89,6 +96,7 @@ export async function createRanker(mesh: MeshConfig, options: RankerOptions) {
         refused: store.refused.map((r) => ({ version: r.version, reason: r.reason, refusedAtMs: r.atMs })),
         weights,
         registry: options.registryDir,
+        experimentVersions: store.experimentVersions,
       };
     },
   });

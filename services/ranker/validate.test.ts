@@ -7,6 +7,7 @@ const request = (candidates: RankRequest['candidates']): RankRequest => ({
   user: UserContext.fromPartial({ userId: 'u1', requestTimeMs: 1 }),
   candidates,
   requestId: '',
+  modelVersion: '',
 });
 const ok = { itemId: 'i1', sources: [{ generator: 'pixie', rank: 0 }] };
 

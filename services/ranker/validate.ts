@@ -2,6 +2,7 @@ import type { RankRequest } from '../../generated/feedloom/v1/ranker.js';
 import { invalidArgument } from '../../libs/bootstrap/errors.js';
 import { optionalId, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
 import { validateUserContext } from '../../libs/bootstrap/user-context.js';
+import { versionNumber } from '../../libs/registry/index.js';
 
 export const MAX_CANDIDATES = 2_000;
 const MAX_SOURCES_PER_CANDIDATE = 64;
@@ -52,5 +53,10 @@ export function validateRankRequest(request: RankRequest): RankRequest {
     });
   });
   optionalId('request_id', request.requestId);
+  if (request.modelVersion && versionNumber(request.modelVersion) === undefined)
+    throw invalidArgument(
+      'model_version',
+      `must be empty (the serving version) or a version name such as v0003 (got "${request.modelVersion.slice(0, 40)}")`,
+    );
   return request;
 }

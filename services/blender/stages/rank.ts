@@ -5,6 +5,7 @@ import type { UserContext } from '../../../generated/feedloom/v1/common.js';
 import type { RankerClient } from '../../../generated/feedloom/v1/ranker.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { codeOf, messageOf } from '../../../libs/bootstrap/errors.js';
+import type { ServingPlan } from '../../../libs/blend/policy.js';
 import type { BlendCandidate } from '../../../libs/blend/types.js';
 
 export interface RankerEndpoint {
@@ -42,17 +43,20 @@ function reasonOf(err: unknown, deadlineMs: number): string {
 /**
  * Stage 6: the transformer ranker orders the top N pre-scored candidates by its utility. If it is
  * not configured, fails or is late, the pre-score order stands and the reason is reported; the
- * request never fails for it.
+ * request never fails for it. The blend policy's plan may switch the stage off or change its top N
+ * (an experiment's variant).
  */
 export async function rank(
   ordered: BlendCandidate[],
   user: UserContext,
   ranker: RankerEndpoint | undefined,
   call: { requestId: string; signal?: AbortSignal },
+  plan: ServingPlan['ranker'] = { enabled: true },
 ): Promise<Ranked> {
   if (!ranker) return fallback(ordered, 'no ranker configured');
+  if (!plan.enabled) return fallback(ordered, 'the rank stage is off for this variant');
   if (ordered.length === 0) return fallback(ordered, 'no candidates to rank');
-  const top = ordered.slice(0, ranker.topN);
+  const top = ordered.slice(0, plan.topN ?? ranker.topN);
   let response;
   const started = performance.now();
   try {
@@ -66,6 +70,7 @@ export async function rank(
           sources: c.proposals.map((p) => ({ generator: p.generator, rank: p.rank })),
         })),
         requestId: call.requestId,
+        modelVersion: plan.version ?? '',
       },
       { timeoutMs: ranker.deadlineMs, requestId: call.requestId, signal: call.signal },
     );

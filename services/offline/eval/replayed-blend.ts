@@ -35,6 +35,16 @@ export class ReplayedBlend {
     return policy.unrankedPage(this.eligible(userId, o), this.limit, this.catalog).map((c) => c.itemId);
   }
 
+  /**
+   * One user's page as the policy's own fan-out would have had the answers: only the generators it
+   * serves, each cut to its quota (an experiment's variant: BlendPolicy.served).
+   */
+  servedPage(userId: string): string[] {
+    const { user, answers } = this.recorded.get(userId)!;
+    const eligible = this.policy.eligible(this.policy.served(answers), user, this.catalog);
+    return this.policy.unrankedPage(eligible, this.limit, this.catalog).map((c) => c.itemId);
+  }
+
   private eligible(userId: string, o: { without?: string; quotas?: ReadonlyMap<string, number> }): BlendCandidate[] {
     const whole = !o.without && !o.quotas;
     const cached = whole ? this.eligibleAll.get(userId) : undefined;

@@ -21,6 +21,7 @@ import { testDayEngagements } from './test-set.js';
 import { tuneWeights, type WeightTuning } from '../../../libs/blend/tune-weights.js';
 import { trueVsOracle } from './true-vs-oracle.js';
 import { prepareOtherUserTower, serveOtherUserTower } from './other-user-tower.js';
+import { evalVariants, type VariantEvalReport } from './variant-eval.js';
 
 export interface EvalRow {
   name: string;
@@ -58,6 +59,8 @@ export interface EvalReport {
   oracle?: { recall: Record<string, number>; trueAtK?: Record<string, number> };
   /** With tuneWeights: blender weights learned on half the users, checked on the other half. */
   tuning?: WeightTuning;
+  /** With variants: the config as written and each experiment's variant, replayed over the test users. */
+  variants?: VariantEvalReport;
 }
 
 /**
@@ -67,7 +70,7 @@ export interface EvalReport {
  */
 export async function runEval(
   mesh: MeshConfig,
-  options: { ks: number[]; maxUsers: number; tuneWeights?: boolean; log?: (line: string) => void },
+  options: { ks: number[]; maxUsers: number; tuneWeights?: boolean; variants?: boolean; log?: (line: string) => void },
 ): Promise<EvalReport> {
   const log = options.log ?? (() => {});
   const worldDir = mesh.world.dir;
@@ -228,6 +231,10 @@ export async function runEval(
       Object.fromEntries(policy.weights),
       (w, half) => mean(halves[half].map((u) => recallAtK(blend.page(u, { weights: w }), relevant.get(u)!, maxK))),
     );
+  }
+  if (options.variants) {
+    log("replaying the test users through each experiment variant's policy …");
+    report.variants = evalVariants(mesh, { recorded: answersByUser, relevant, users: scored, catalog, ks: options.ks });
   }
   if (manifest.hasTruth) {
     const listed = [

@@ -8,6 +8,9 @@ import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generat
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { kindName } from '../../../libs/generator-sdk/serve.js';
 import { readScheduleStatus } from '../scheduler/state.js';
+import { meshChannelOf } from '../../../libs/bootstrap/mesh-security.js';
+import { describeCallError } from './health-probe.js';
+import { fetchExperimentReport, scorecardView } from '../experiments/report.js';
 import { readLastEval } from './eval-report.js';
 import { FeedSampler, PAGE_ITEMS_METRIC, shareFromMetrics } from './feed-share.js';
 import { ClientPool, checkHealth } from './health-probe.js';
@@ -15,7 +18,7 @@ import { healthCheckLatency, latencyOf } from './latency.js';
 import { ModelProbe } from './models.js';
 import { quotaOf } from './quota.js';
 import { ScrapeHistory } from './scrapes.js';
-import type { ServiceStatus, StatusSnapshot } from './status.js';
+import type { ExperimentsView, ServiceStatus, StatusSnapshot } from './status.js';
 import { targetsOf, type Target } from './targets.js';
 
 export interface CollectorOptions {
@@ -97,7 +100,7 @@ export class StatusCollector {
     // awaited so the first view has a share; later rounds finish in the background.
     const metricShare = blender.metricsUrl ? this.scrapes.latest(blender.metricsUrl)?.has(PAGE_ITEMS_METRIC) : false;
     const sampling = metricShare ? Promise.resolve() : this.sampler.maybeSample(mesh);
-    const [healths, , , , evalView, models, schedule] = await Promise.all([
+    const [healths, , , , evalView, models, schedule, experiments] = await Promise.all([
       Promise.all(targets.map((t) => checkHealth(this.health, t.address, timeout))),
       Promise.all(targets.map((t) => this.learnKind(t, timeout))),
       this.sampler.sampledPages === 0 ? sampling : Promise.resolve(),
@@ -105,6 +108,7 @@ export class StatusCollector {
       readLastEval(mesh.world.dir),
       this.models.collect(mesh, timeout),
       readScheduleStatus(mesh.world.dir),
+      this.experiments(timeout),
     ]);
 
     const grpcServiceCount = new Map<string, number>();
@@ -127,6 +131,7 @@ export class StatusCollector {
         role: t.role,
         kind: this.kinds.get(t.name),
         enabled: t.enabled,
+        shadow: t.shadow,
         address: t.address,
         health: h.health,
         detail: h.detail,
@@ -180,10 +185,31 @@ export class StatusCollector {
       eval: evalView,
       models,
       schedule,
+      experiments,
       notes,
     };
     this.last = snapshot;
     return snapshot;
+  }
+
+  /** The blender's experiment report (an operation: the mesh token), or why there is none. */
+  private async experiments(timeoutMs: number): Promise<ExperimentsView> {
+    const blender = addressOf(this.mesh, this.mesh.services.blender);
+    try {
+      const report = await fetchExperimentReport(blender, meshChannelOf(this.mesh), timeoutMs);
+      return {
+        ...report,
+        available: true,
+        blender,
+        scorecards: report.scorecards.map(scorecardView),
+        descriptions: Object.fromEntries(this.mesh.experiments.map((x) => [x.name, x.description])),
+      };
+    } catch (err) {
+      return {
+        available: false,
+        reason: `ExperimentReport at ${blender}: ${describeCallError(err as Error, timeoutMs)}`,
+      };
+    }
   }
 
   /** A generator's kind, from its Describe; a generator that does not answer yet is asked again next time. */

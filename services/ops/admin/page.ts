@@ -1,6 +1,7 @@
 // The status page as HTML: rendered here from a StatusSnapshot. The page reloads its body from
 // /fragment every refresh (no flicker, scroll kept); without JavaScript a meta refresh does it.
 import { formatEvery } from '../scheduler/state.js';
+import { experimentsSection } from './experiments-section.js';
 import {
   bar,
   escapeHtml as e,
@@ -153,7 +154,7 @@ function generatorTable(snapshot: StatusSnapshot): string {
       : `<span class="muted">${ev ? 'not in the last eval' : '–'}</span>`;
     return (
       `<tr data-generator="${e(name)}">` +
-      `<td><span class="dot" style="background:${HEALTH_COLORS[s.health]}" title="${s.health}"></span>${e(name)}${s.enabled === false ? ' <span class="chip">disabled</span>' : ''}</td>` +
+      `<td><span class="dot" style="background:${HEALTH_COLORS[s.health]}" title="${s.health}"></span>${e(name)}${s.enabled === false ? ' <span class="chip">disabled</span>' : ''}${s.shadow ? ' <span class="chip">shadow</span>' : ''}</td>` +
       `<td class="kind">${e(s.kind ?? '')}</td>` +
       `<td>${latCell}</td>${quotaCell(s.quota)}<td>${shareCell}</td><td data-recall="${r ? (r.recall[kHigh] ?? 0).toFixed(4) : ''}">${recallCell}</td>` +
       `<td class="num" data-true>${trueCell(r?.trueVsOracle)}</td>` +
@@ -376,6 +377,7 @@ export function renderBody(snapshot: StatusSnapshot): string {
     generatorTable(snapshot) +
     modelsSection(snapshot.models, snapshot.generatedAtMs) +
     scheduleSection(snapshot.schedule, snapshot.generatedAtMs) +
+    experimentsSection(snapshot.experiments) +
     sourcesSection(snapshot)
   );
 }

@@ -1,5 +1,7 @@
 // The shape of /status.json: everything the status page shows, with where each number came from.
 import type { EvalReport, EvalRow } from '../../offline/eval/run-eval.js';
+import type { ExperimentReportResponse } from '../../../generated/feedloom/v1/blender.js';
+import type { ScorecardView } from '../experiments/report.js';
 import type { ScheduleStatus } from '../scheduler/state.js';
 
 /** grpc.health.v1 statuses, plus UNREACHABLE when the Check call itself failed. */
@@ -40,6 +42,8 @@ export interface ServiceStatus {
   role: ServiceRole;
   kind?: string;
   enabled?: boolean;
+  /** A shadow generator (generators[].shadow): asked, never on the page. */
+  shadow?: boolean;
   address: string;
   health: Health;
   /** Why it is not SERVING, when known. */
@@ -141,6 +145,16 @@ export interface ModelsView {
   };
 }
 
+/** The blender's ExperimentReport, with each scorecard's shares and each experiment's description. */
+export type ExperimentsView =
+  | (Omit<ExperimentReportResponse, 'scorecards'> & {
+      available: true;
+      blender: string;
+      scorecards: ScorecardView[];
+      descriptions: Record<string, string>;
+    })
+  | { available: false; reason: string };
+
 export interface StatusSnapshot {
   generatedAtMs: number;
   /** How long collecting this snapshot took. */
@@ -154,6 +168,8 @@ export interface StatusSnapshot {
   models: ModelsView;
   /** The scheduler's jobs: last and next run, result (<world>/schedule/state.json), and who leads. */
   schedule: ScheduleStatus;
+  /** Variant traffic and the shadow generators' scorecards. */
+  experiments: ExperimentsView;
   /** Things the page could not find, in words (e.g. a metrics endpoint that is down). */
   notes: string[];
 }

@@ -12,6 +12,8 @@ export interface Target {
   address: string;
   port: number;
   enabled?: boolean;
+  /** A shadow generator: asked, never on the page. */
+  shadow?: boolean;
   /** Its own Prometheus endpoint (gRPC port + telemetry.metricsPortOffset), when enabled. */
   metricsUrl?: string;
 }
@@ -57,7 +59,10 @@ export function targetsOf(mesh: MeshConfig): Target[] {
     ...(viewer ? [target('viewer', 'viewer', 'feedloom.v1.ViewerModel', viewer)] : []),
     ...(mesh.ann?.hosts ?? []).map((h) => target(`ann.${h.name}`, 'ann', 'feedloom.v1.AnnSearch', h)),
     ...mesh.generators.map((g) =>
-      target(`generator.${g.name}`, 'generator', 'feedloom.v1.CandidateGenerator', g, { enabled: g.enabled }),
+      target(`generator.${g.name}`, 'generator', 'feedloom.v1.CandidateGenerator', g, {
+        enabled: g.enabled,
+        shadow: g.shadow,
+      }),
     ),
   ];
 }

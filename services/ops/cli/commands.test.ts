@@ -14,6 +14,7 @@ describe('the feedloom command table', () => {
         'demo',
         'feed',
         'eval',
+        'experiments',
         'build-world',
         'batch',
         'import',

@@ -4,6 +4,7 @@ import { commandList, runCommand, sharedOptionsLine, type Command } from '../../
 import { indexCommand } from '../../offline/indexer/cli.js';
 import { annCommand } from './ann.js';
 import { evalCommand } from './eval.js';
+import { experimentsCommand } from './experiments.js';
 import { feedCommand } from './feed.js';
 import { k8sCommand } from './k8s.js';
 import { newGeneratorCommand } from './new-generator.js';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   feedCommand,
   simulateCommand,
   evalCommand,
+  experimentsCommand,
   buildWorldCommand,
   batchCommand,
   importCommand,

@@ -9,6 +9,7 @@ import { buildWorld } from '../../../libs/data/build.js';
 import { readWorldManifest } from '../../../libs/data/world.js';
 import { parseSplit, type UserLastSplit } from '../../../libs/eval/user-last-split.js';
 import { runEval, type EvalReport } from '../../offline/eval/run-eval.js';
+import { formatVariantReport } from '../../offline/eval/variant-eval.js';
 import { runSplitEval, type SplitEvalReport } from '../../offline/eval/run-split-eval.js';
 import { lastEvalPath } from '../admin/eval-report.js';
 import { describeLearned } from '../../offline/trainer/prepare-world.js';
@@ -29,6 +30,8 @@ export interface EvalCommand {
   /** Also write the table, with what each generator is for, to this markdown file. */
   docPath?: string;
   tuneWeights?: boolean;
+  /** Also replay the test users through each experiment variant's policy (last-day split). */
+  variants?: boolean;
   /** Seed of the trainers the per-user split eval runs (two-tower, mf, ranker); default 7. */
   seed?: number;
   /** Per-user split: learn the training world's blend weights and ranker again, reusing its generator models. */
@@ -40,7 +43,7 @@ export interface EvalCommand {
 export const evalCommand = defineCommand({
   name: 'eval',
   usage:
-    '[--preset small|--world DIR] [--split user-last:0.2|last-day] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights] [--seed N]',
+    '[--preset small|--world DIR] [--split user-last:0.2|last-day] [--json] [--k 100,500] [--users N] [--doc FILE] [--tune-weights] [--variants] [--seed N]',
   summary: `recall, coverage, overlap, marginal value per generator
 (an imported world: --split user-last:0.2 and --k 20,100 by default, with
 popularity, item-kNN and EASE beside the generators and the served Blend)`,
@@ -72,6 +75,10 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
       type: 'boolean',
       help: 'learn blender weights on half the users, check them on the other half (last-day split)',
     },
+    variants: {
+      type: 'boolean',
+      help: "replay the test users through the config as written and each experiment variant's policy: recall and coverage with 95% intervals over users (last-day split)",
+    },
     seed: {
       type: 'string',
       arg: 'N',
@@ -97,6 +104,7 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
       maxUsers: Number(values.users),
       docPath: values.doc,
       tuneWeights: values['tune-weights'],
+      variants: values.variants,
       seed: values.seed === undefined ? undefined : Number(values.seed),
       retrainRanker: values['retrain-ranker'],
       servedTowerOnly: values['served-tower-only'],
@@ -124,8 +132,8 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   else await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir, log });
   const split = await splitOf(cmd.split, mesh.world.dir);
   if (split) {
-    if (cmd.docPath || cmd.tuneWeights)
-      throw new Error('--doc and --tune-weights go with the last-day split only (--split last-day)');
+    if (cmd.docPath || cmd.tuneWeights || cmd.variants)
+      throw new Error('--doc, --tune-weights and --variants go with the last-day split only (--split last-day)');
     const report = await runSplitEval(mesh, {
       split,
       ks: cmd.ks ?? [20, 100],
@@ -149,9 +157,11 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
     ks: cmd.ks ?? [100, 500],
     maxUsers: cmd.maxUsers,
     tuneWeights: cmd.tuneWeights,
+    variants: cmd.variants,
     log,
   });
   console.log(cmd.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  if (report.variants && !cmd.json) console.log(`\n${formatVariantReport(report.variants)}`);
   // The status page shows the last eval of the world it serves.
   writeFileSync(
     lastEvalPath(mesh.world.dir),

@@ -4,6 +4,7 @@ import { operatorChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import { defineCommand } from '../../../libs/bootstrap/command.js';
 import { addressOf, loadMeshConfig } from '../../../libs/config/mesh.js';
 import { sourceAsked, sourceFailed } from '../../../libs/blend/source-state.js';
+import { variantLabel } from '../../../libs/blend/variants.js';
 
 export async function fetchFeed(
   address: string,
@@ -30,6 +31,7 @@ export function formatFeed(userId: string, feed: BlendResponse): string {
   const lines = [
     `feed for ${userId}  (${feed.ranking?.ranked ? `ranked by ${feed.ranking.modelVersion}` : `pre-score order: ${feed.ranking?.fallbackReason}`})`,
   ];
+  if (feed.variants.length) lines.push(`  variants: ${variantLabel(feed.variants)}`);
   lines.push(`  ${pad('#', 4)}${pad('item', 10)}${pad('score', 9)}sources (generator@rank)`);
   feed.items.forEach((item, i) => {
     const sources = item.sources.map((s) => `${s.generator}@${s.rank}`).join(' ');
@@ -54,6 +56,10 @@ export function formatDebug(feed: BlendResponse): string {
   const lines = ['stages:'];
   for (const s of d.stages)
     lines.push(`  ${pad(s.stage, 14)} ${s.ms.toFixed(2).padStart(8)} ms  ${s.itemsIn} → ${s.itemsOut}`);
+  if (d.shadowSources.length)
+    lines.push(
+      `shadow generators (never on the page): ${d.shadowSources.map((s) => `${s.generator}: ${s.error || `${s.candidates} candidates in ${s.latencyMs.toFixed(1)} ms`}`).join('; ')}`,
+    );
   lines.push('dropped candidates by reason:');
   const reasons = new Map<string, number>();
   for (const j of d.journeys) if (j.droppedBy) reasons.set(j.droppedBy, (reasons.get(j.droppedBy) ?? 0) + 1);

@@ -113,7 +113,12 @@ async function probeRanker(clients: MeshClients, version: string, users: ProbeUs
       const res = await callUnary(
         clients.ranker(),
         'rank',
-        { user: user.context, candidates: pool.map((itemId) => ({ itemId, sources: [] })), requestId: '' },
+        {
+          user: user.context,
+          candidates: pool.map((itemId) => ({ itemId, sources: [] })),
+          requestId: '',
+          modelVersion: '',
+        },
         { timeoutMs: 10_000 },
       );
       if (res.modelVersion !== version) throw new Error(`answered by ${res.modelVersion}, not ${version}`);
