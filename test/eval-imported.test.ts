@@ -3,7 +3,7 @@
 // generator, the served Blend at pages of 20 and 100, and the three classical baselines.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -67,11 +67,32 @@ describe('eval on an imported world', () => {
     expect((await buildSplitWorld(worldDir, { fraction: 0.2 }, () => {})).reused).toBe(true);
   }, 60_000);
 
-  it('prints every generator, the Blend at 20 and 100, and popularity, item-kNN and EASE', async () => {
+  it('prints every generator, the Blend at 20 and 100, popularity, item-kNN and EASE, and each variant', async () => {
     const before = worldFiles(worldDir);
+    // The shipped config with one experiment: its treatment serves popular alone.
+    const config = JSON.parse(readFileSync('config/mesh.json', 'utf8'));
+    config.experiments = [
+      {
+        name: 'popular_alone',
+        variants: [
+          { name: 'control', buckets: [{ from: 0, to: 4_999 }] },
+          {
+            name: 'treatment',
+            buckets: [{ from: 5_000, to: 9_999 }],
+            generators: Object.fromEntries(
+              config.generators
+                .filter((g: { name: string }) => g.name !== 'popular')
+                .map((g: { name: string }) => [g.name, { enabled: false }]),
+            ),
+          },
+        ],
+      },
+    ];
+    const configPath = join(tmp, 'mesh.json');
+    writeFileSync(configPath, JSON.stringify(config));
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['bin/feedloom.js', 'eval', '--world', worldDir, '--json', '--seed', '3'],
+      ['bin/feedloom.js', 'eval', '--world', worldDir, '--json', '--seed', '3', '--variants', '--config', configPath],
       { timeout: 900_000, maxBuffer: 64 << 20 },
     );
     const report = JSON.parse(stdout) as SplitEvalReport;
@@ -142,6 +163,31 @@ describe('eval on an imported world', () => {
       'two_tower_sequence',
     );
     expect(sequence?.manifest).toMatchObject({ userTower: 'sequence', training: { seed: 3 } });
+
+    // --variants: the same test users replayed through the config as written and each variant's
+    // policy, with the split's recall (training items left out, then cut at k).
+    const variants = report.variants!;
+    expect(variants.users).toBe(report.users);
+    expect(variants.rows.map((r) => r.name)).toEqual([
+      'config as written',
+      'popular_alone:control',
+      'popular_alone:treatment',
+    ]);
+    const [written, control, treatment] = variants.rows;
+    expect(treatment.served).toEqual(['popular']);
+    expect(written.served.length).toBeGreaterThan(10);
+    expect(control.recall['@100'].value).toBe(written.recall['@100'].value);
+    expect(control.recallDelta!['@100']).toMatchObject({ value: 0, lo: 0, hi: 0 });
+    // popular's page alone is popular's list: its row in the table, within what page rules may move.
+    const popular = report.generators.find((g) => g.name === 'popular')!;
+    expect(Math.abs(treatment.recall['@100'].value - popular.recall['@100'])).toBeLessThan(0.02);
+    expect(treatment.recall['@100'].value).toBeLessThan(written.recall['@100'].value);
+    expect(treatment.recallDelta!['@100'].hi).toBeLessThan(0);
+    for (const r of variants.rows) {
+      const i = r.recall['@100'];
+      expect(i.lo).toBeLessThanOrEqual(i.value);
+      expect(i.hi).toBeGreaterThanOrEqual(i.value);
+    }
     // The world itself is as it was: the eval writes only under eval/.
     expect(worldFiles(worldDir)).toEqual(before);
   }, 900_000);

@@ -29,6 +29,7 @@ import { prepareWorld } from '../trainer/prepare-world.js';
 import { startServers } from '../../servers.js';
 import { loadGeneratorModule } from '../../generators/registry.js';
 import { prepareOtherUserTower, serveOtherUserTower } from './other-user-tower.js';
+import { recordedAnswer, type RecordedAnswers } from './replayed-blend.js';
 import { sourceFailed } from '../../../libs/blend/source-state.js';
 
 /** Deadlines for the eval: a loaded machine must not change what is measured. */
@@ -55,6 +56,8 @@ export interface MeshLists {
     errors: number;
     unranked: number;
   }[];
+  /** With `record`: each test user's context and the blended generators' answers, for replays (eval --variants). */
+  recorded?: { answers: Map<string, RecordedAnswers>; catalog: ItemCatalog };
 }
 
 /** The mesh config, pointed at the training world with its own snapshots and registry. */
@@ -87,6 +90,8 @@ export async function meshLists(
     retrainRanker?: boolean;
     /** Leave out the other user tower's row and its training. */
     servedTowerOnly?: boolean;
+    /** Keep each user's context and the generators' answers (MeshLists.recorded). */
+    record?: boolean;
     log: (line: string) => void;
   },
 ): Promise<MeshLists> {
@@ -108,7 +113,9 @@ export async function meshLists(
   if (mesh.services.ranker && !ranker)
     o.log('no ranker passed validation on the training part: Blend pages are in pre-score order');
   const policy = policyFromConfig(mesh);
-  const catalog = mesh.services.ranker ? await itemCatalog(mesh) : undefined;
+  const catalog = mesh.services.ranker || o.record ? await itemCatalog(mesh) : undefined;
+  const recorded = o.record ? new Map<string, RecordedAnswers>() : undefined;
+  const blended = new Set(mesh.generators.map((g) => g.name));
   const running = await startServers(mesh, { ephemeralPorts: true });
   const otherGenerator = other && (await serveOtherUserTower(mesh, other, running));
   const events = connect(EventsClient, running.addresses.get('events')!, meshChannelOf(mesh));
@@ -151,7 +158,7 @@ export async function meshLists(
       );
       // Room for the user's own items, which are left out before the list is cut at K.
       const quota = Math.min(MAX_QUOTA, maxK + (o.train.get(userId)?.length ?? 0));
-      await Promise.all(
+      const answered = await Promise.all(
         generators.map(async (g) => {
           let candidates: Candidate[] = [];
           try {
@@ -170,8 +177,13 @@ export async function meshLists(
             userId,
             candidates.map((c) => c.itemId),
           );
+          return candidates;
         }),
       );
+      recorded?.set(userId, {
+        user,
+        answers: generators.flatMap((g, i) => (blended.has(g.name) ? [recordedAnswer(g.name, answered[i])] : [])),
+      });
       for (const b of blends) {
         let page: BlendResponse | undefined;
         try {
@@ -201,6 +213,7 @@ export async function meshLists(
     ...(mesh.services.blender.learnedWeights && { learnedWeights: readLearnedWeights(mesh.world.dir) }),
     generators: generators.map(({ name, kind, lists, errors }) => ({ name, kind, lists, errors })),
     blends,
+    ...(recorded && catalog && { recorded: { answers: recorded, catalog } }),
   };
 }
 

@@ -1,4 +1,5 @@
-import type { UserContext } from '../../../generated/feedloom/v1/common.js';
+import { SourceState } from '../../../generated/feedloom/v1/blender.js';
+import type { Candidate, UserContext } from '../../../generated/feedloom/v1/common.js';
 import type { BlendPolicy } from '../../../libs/blend/policy.js';
 import type { BlendCandidate, ItemCatalog, SourceAnswer } from '../../../libs/blend/types.js';
 
@@ -7,6 +8,20 @@ export interface RecordedAnswers {
   user: UserContext;
   answers: SourceAnswer[];
 }
+
+/** A generator's recorded answer, as the fan-out would have handed it on (a failed call: no candidates). */
+export const recordedAnswer = (generator: string, candidates: Candidate[]): SourceAnswer => ({
+  status: {
+    generator,
+    state: SourceState.SOURCE_STATE_OK,
+    candidates: candidates.length,
+    latencyMs: 0,
+    error: '',
+    snapshotVersion: '',
+    modelVersion: '',
+  },
+  candidates,
+});
 
 /**
  * The eval's Blend: the blender's own policy (dedupe, filter, pre-score, page) over the answers

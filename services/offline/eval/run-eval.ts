@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks';
 import type { Candidate } from '../../../generated/feedloom/v1/common.js';
 import { CandidateGeneratorClient } from '../../../generated/feedloom/v1/generator.js';
 import { EventsClient } from '../../../generated/feedloom/v1/events.js';
-import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../../../libs/bootstrap/client.js';
 import { meshChannelOf } from '../../../libs/bootstrap/mesh-security.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
@@ -16,7 +15,7 @@ import { itemMeta } from '../../../libs/data/batch/jobs/item_meta.js';
 import { loadGeneratorModule } from '../../generators/registry.js';
 import { startServers } from '../../servers.js';
 import { prepareAsOf } from '../trainer/prepare-as-of.js';
-import { ReplayedBlend, type RecordedAnswers } from './replayed-blend.js';
+import { recordedAnswer, ReplayedBlend, type RecordedAnswers } from './replayed-blend.js';
 import { testDayEngagements } from './test-set.js';
 import { tuneWeights, type WeightTuning } from '../../../libs/blend/tune-weights.js';
 import { trueVsOracle } from './true-vs-oracle.js';
@@ -139,19 +138,7 @@ export async function runEval(
           userId,
           candidates.map((c) => c.itemId),
         );
-        if (g.blended)
-          answers.push({
-            status: {
-              generator: g.name,
-              state: SourceState.SOURCE_STATE_OK,
-              candidates: candidates.length,
-              latencyMs: 0,
-              error: '',
-              snapshotVersion: '',
-              modelVersion: '',
-            },
-            candidates,
-          });
+        if (g.blended) answers.push(recordedAnswer(g.name, candidates));
       }
       answersByUser.set(userId, { user, answers });
       if ((i + 1) % 100 === 0) log(`  ${i + 1}/${users.length} users`);
@@ -234,7 +221,13 @@ export async function runEval(
   }
   if (options.variants) {
     log("replaying the test users through each experiment variant's policy …");
-    report.variants = evalVariants(mesh, { recorded: answersByUser, relevant, users: scored, catalog, ks: options.ks });
+    report.variants = evalVariants(mesh, {
+      recorded: answersByUser,
+      recallAt: (u, page, k) => recallAtK(page, relevant.get(u)!, k),
+      users: scored,
+      catalog,
+      ks: options.ks,
+    });
   }
   if (manifest.hasTruth) {
     const listed = [

@@ -12,6 +12,7 @@ import { catalogCoverage, mean, recallCappedAtK } from '../../../libs/eval/metri
 import { splitName, type UserLastSplit } from '../../../libs/eval/user-last-split.js';
 import { baselineLists } from './baseline-lists.js';
 import { meshForWorld, meshLists } from './mesh-lists.js';
+import { evalVariants, type VariantEvalReport } from './variant-eval.js';
 import { buildSplitWorld } from '../../../libs/eval/split-world.js';
 
 export const SPLIT_METRIC = 'recall@K = hits in the first K / min(K, held-out items), averaged over users';
@@ -67,6 +68,8 @@ export interface SplitEvalReport {
   easeLambda?: EaseLambdaChoice;
   /** Why the mesh rows are missing, when preparing or serving the training world failed. */
   meshError?: string;
+  /** With variants: the config as written and each experiment's variant, replayed over the test users. */
+  variants?: VariantEvalReport;
   seconds: Record<string, number>;
 }
 
@@ -82,6 +85,8 @@ export async function runSplitEval(
     retrainRanker?: boolean;
     /** Leave out the other user tower's row and its training. */
     servedTowerOnly?: boolean;
+    /** Also replay the test users through each experiment variant's policy (SplitEvalReport.variants). */
+    variants?: boolean;
     log?: (line: string) => void;
   },
 ): Promise<SplitEvalReport> {
@@ -167,9 +172,21 @@ export async function runSplitEval(
         seed: options.seed,
         retrainRanker: options.retrainRanker,
         servedTowerOnly: options.servedTowerOnly,
+        record: options.variants,
         log,
       }),
     );
+    if (served.recorded) {
+      log("replaying the test users through each experiment variant's policy …");
+      report.variants = evalVariants(meshForWorld(mesh, split.dir), {
+        recorded: served.recorded.answers,
+        // The same recall as every row above: the user's training items left out, then cut at k.
+        recallAt: (u, page, k) => recallCappedAtK(cut(u, page, k), split.heldOut.get(u)!, k),
+        users,
+        catalog: served.recorded.catalog,
+        ks,
+      });
+    }
     if (served.learnedWeights) report.learnedWeights = served.learnedWeights;
     report.generators = served.generators.map((g) =>
       row(g.name, 'generator', g.lists, ks, g.errors ? { errors: g.errors } : {}),

@@ -9,7 +9,6 @@ import type { ItemCatalog } from '../../../libs/blend/types.js';
 import { bucketOf } from '../../../libs/blend/variants.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { bootstrapInterval, meanInterval, type Interval } from '../../../libs/eval/bootstrap.js';
-import { recallAtK } from '../../../libs/eval/metrics.js';
 import { ReplayedBlend, type RecordedAnswers } from './replayed-blend.js';
 
 /** Resamples per interval, and their level. */
@@ -44,8 +43,8 @@ export function evalVariants(
   mesh: MeshConfig,
   replay: {
     recorded: ReadonlyMap<string, RecordedAnswers>;
-    /** Each scored user's held-out engagements. */
-    relevant: ReadonlyMap<string, ReadonlySet<string>>;
+    /** A user's recall of a page at k, the metric of the eval it belongs to (its held-out items, its cut). */
+    recallAt: (userId: string, page: readonly string[], k: number) => number;
     users: readonly string[];
     catalog: ItemCatalog;
     ks: number[];
@@ -72,9 +71,7 @@ export function evalVariants(
     const policy = policies.of(arm.variants);
     const blend = new ReplayedBlend(policy, catalog, replay.recorded, maxK);
     const pages = users.map((u) => blend.servedPage(u));
-    const recalls = ks.map((k) =>
-      Float64Array.from(users.map((u, i) => recallAtK(pages[i], replay.relevant.get(u)!, k))),
-    );
+    const recalls = ks.map((k) => Float64Array.from(users.map((u, i) => replay.recallAt(u, pages[i], k))));
     baseline ??= recalls;
     const base = baseline;
     const distinctShare = (drawn: ArrayLike<number>) => {

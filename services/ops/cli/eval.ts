@@ -77,7 +77,7 @@ popularity, item-kNN and EASE beside the generators and the served Blend)`,
     },
     variants: {
       type: 'boolean',
-      help: "replay the test users through the config as written and each experiment variant's policy: recall and coverage with 95% intervals over users (last-day split)",
+      help: "replay the test users through the config as written and each experiment variant's policy: recall and coverage with 95% intervals over users",
     },
     seed: {
       type: 'string',
@@ -132,8 +132,8 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
   else await buildWorld({ preset: mesh.world.preset, seed: mesh.world.seed, dir: mesh.world.dir, log });
   const split = await splitOf(cmd.split, mesh.world.dir);
   if (split) {
-    if (cmd.docPath || cmd.tuneWeights || cmd.variants)
-      throw new Error('--doc, --tune-weights and --variants go with the last-day split only (--split last-day)');
+    if (cmd.docPath || cmd.tuneWeights)
+      throw new Error('--doc and --tune-weights go with the last-day split only (--split last-day)');
     const report = await runSplitEval(mesh, {
       split,
       ks: cmd.ks ?? [20, 100],
@@ -141,9 +141,11 @@ export async function runEvalCommand(cmd: EvalCommand): Promise<number> {
       seed: cmd.seed,
       retrainRanker: cmd.retrainRanker,
       servedTowerOnly: cmd.servedTowerOnly,
+      variants: cmd.variants,
       log,
     });
     console.log(cmd.json ? JSON.stringify(report, null, 2) : formatSplitReport(report));
+    if (report.variants && !cmd.json) console.log(`\n${formatVariantReport(report.variants)}`);
     writeFileSync(
       lastEvalPath(mesh.world.dir),
       JSON.stringify({ ...report, finishedAt: new Date().toISOString() }, null, 2),
