@@ -162,9 +162,11 @@ describe('Blend under faults (kill -9, a slow generator, a ranker restart)', () 
       expect(log.length).toBeGreaterThan(20);
       for (const { response } of log) {
         expect(response.items.length).toBe(20);
-        // The slow generator is late on every request and says so.
+        // The slow generator is late on every request and says so: cut at its deadline, or refused at
+        // once by its own admission while its 4 slots still hold calls whose cancellation has not
+        // reached it (4 callers, the blender alone in its process admits 8 Blends at once).
         const slow = response.sources.find((s) => s.generator === SLOW)!;
-        expect(slow.state).toBe(SourceState.SOURCE_STATE_TIMEOUT);
+        expect([SourceState.SOURCE_STATE_TIMEOUT, SourceState.SOURCE_STATE_UNAVAILABLE]).toContain(slow.state);
         expect(slow.error).not.toBe('');
         for (const g of HEALTHY) expect(stateOf(response, g)).toBe(SourceState.SOURCE_STATE_OK);
       }
