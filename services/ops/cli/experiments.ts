@@ -10,7 +10,8 @@ import { formatOutcomes, variantOutcomes } from '../experiments/outcomes.js';
 export const experimentsCommand = defineCommand({
   name: 'experiments',
   usage: 'report [--address HOST:PORT] [--json] | outcomes [--days N] [--json]',
-  summary: "the experiments' traffic per variant and the shadow generators' scorecards, from a running blender",
+  summary:
+    "the experiments' traffic per variant and the shadow generators' scorecards (from a running blender), and each variant's engagement (from the event log)",
   about: `commands:
   report    the Blends each variant served and each shadow generator's scorecard per variant, since the
             blender started (an operation: the admin token, read from the world's run/admin-token)
