@@ -4,7 +4,7 @@
 // window must start after the experiment's buckets last changed.
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { bucketOf } from '../../../libs/blend/variants.js';
-import { eventsView, newestEventMs, openDuck, queryRows } from '../../../libs/data/duck.js';
+import { newestEventMs, openDuck, queryRows } from '../../../libs/data/duck.js';
 import { bootstrapInterval, type Interval } from '../../../libs/eval/bootstrap.js';
 
 const DAY_MS = 86_400_000;
@@ -46,9 +46,9 @@ export async function variantOutcomes(
 ): Promise<VariantOutcomes> {
   const duck = await openDuck();
   try {
+    // Also creates the events view the query below reads.
     const toMs = (await newestEventMs(duck.conn, mesh.world.dir)) + 1;
     const fromMs = o.fromMs ?? toMs - (o.days ?? 7) * DAY_MS;
-    await eventsView(duck.conn, mesh.world.dir);
     const counts = await queryRows<UserCounts>(
       duck.conn,
       `SELECT user_id,
