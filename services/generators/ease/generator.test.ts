@@ -46,8 +46,8 @@ describe('generator ease', () => {
     expect(candidates.every((c) => c.reason === `EASE: goes with ${seed}`)).toBe(true);
   });
 
-  it('sums the weights of every seed, unweighted (x_u·B), and leaves the seeds out', async () => {
-    // Two items with a common neighbour, clicked at different times: recency does not weigh in.
+  it('sums the weights of every seed, the newer seed weighing more (x_u·B, x_u by recency), and leaves the seeds out', async () => {
+    // Two items with a common neighbour: a clicked last, b one action before it.
     const [a, row] = [...neighbors].find(([, n]) => n.length >= 10)!;
     const common = row[0].item_id;
     const b = [...neighbors.keys()].find(
@@ -55,9 +55,11 @@ describe('generator ease', () => {
     )!;
     expect(b).toBeDefined();
     const weight = (seed: string, item: string) => neighbors.get(seed)!.find((n) => n.item_id === item)?.score ?? 0;
+    // The defaults: floor 0.3, half-life 10 engaged items; a is the newest (weight 1), b one older.
+    const older = 0.3 + 0.7 * 0.5 ** (1 / 10);
     const { candidates } = await fixture.served.generate(clicked(a, b), 300);
     const score = new Map(candidates.map((c) => [c.itemId, c.score]));
-    expect(score.get(common)).toBe(Math.fround(weight(a, common) + weight(b, common)));
+    expect(score.get(common)).toBe(Math.fround(weight(a, common) + older * weight(b, common)));
     expect(score.has(a) || score.has(b)).toBe(false);
   });
 
@@ -76,5 +78,31 @@ describe('generator ease', () => {
       [],
     );
     expect(await generateOnEmptySnapshots(generator, clicked([...neighbors.keys()][0]))).toEqual([]);
+  });
+});
+
+describe('generator ease, recencyFloor 1', () => {
+  const fixture = useServedGenerator(generator, { users: 0, settings: { recencyFloor: 1 } });
+
+  it("counts every seed 1, whatever its age: EASE's own binary x_u·B", async () => {
+    const snapshot = await readSnapshot(snapshotsOf(fixture.world), easeNeighbors);
+    const neighbors = new Map(snapshot.rows.map((r) => [r.item_id, r.neighbors]));
+    const [a, row] = [...neighbors].find(([, n]) => n.length >= 10)!;
+    const common = row[0].item_id;
+    const b = [...neighbors.keys()].find(
+      (id) => id !== a && id !== common && neighbors.get(id)!.some((n) => n.item_id === common),
+    )!;
+    const weight = (seed: string, item: string) => neighbors.get(seed)!.find((n) => n.item_id === item)?.score ?? 0;
+    const user = UserContext.fromPartial({
+      userId: 'nobody_new',
+      recentActions: [a, b].map((itemId, i) => ({
+        itemId,
+        type: ActionType.ACTION_TYPE_CLICK,
+        timeMs: fixture.endMs - (i + 1) * 86_400_000,
+      })),
+    });
+    const { candidates } = await fixture.served.generate(user, 300);
+    const score = new Map(candidates.map((c) => [c.itemId, c.score]));
+    expect(score.get(common)).toBe(Math.fround(weight(a, common) + weight(b, common)));
   });
 });

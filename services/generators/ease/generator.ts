@@ -1,7 +1,9 @@
 // EASE as a generator: the closed-form item–item model the eval measured as its strongest baseline
 // on an id-only log, served from the weights the ease_neighbors batch job fits. A user's score for
-// an item is EASE's own x_u·B, over the user's engaged items in the context (each counts 1, as in
-// the binary matrix it was fitted on) and each seed's pruned row of B. Kind `learned`: B is a model
+// an item is EASE's x_u·B over the user's engaged items in the context and each seed's pruned row of
+// B, with x_u weighted by recency in actions: tastes drift, and on the imported MovieLens-layout
+// log the newest items say more about the held-out ones (docs/RELEVANCE.md, "ease weighs recent
+// seeds more"). `recencyFloor: 1` is EASE's own binary x_u. Kind `learned`: B is a model
 // fitted to the data (a ridge regression per item, with λ), like mf's factors, not a graph walk or
 // a count; it is served as a neighbour lookup all the same.
 import { z } from 'zod';
@@ -9,7 +11,7 @@ import { easeNeighbors } from '../../../libs/data/batch/jobs/ease_neighbors.js';
 import { scoredItemLists } from '../../../libs/columns/id-lists.js';
 import { defineGenerator } from '../../../libs/generator-sdk/define.js';
 import { ScoreBoard } from '../../../libs/generator-sdk/ranked-list.js';
-import { engagedItems, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
+import { engagedItems, engagementPositions, engagementSeeds } from '../../../libs/generator-sdk/seeds.js';
 
 export default defineGenerator({
   name: 'ease',
@@ -22,6 +24,10 @@ export default defineGenerator({
   settings: z.object({
     /** The user's clicked or saved items (the context's, newest and saves first) whose rows of B are summed, at most. */
     maxSeeds: z.number().int().min(1).default(100),
+    /** A seed's weight in x_u is floor + (1 − floor) · ½^(newer engaged items / half-life); 1 counts every seed 1. */
+    recencyFloor: z.number().min(0).max(1).default(0.3),
+    /** Engaged items after which a seed's recency part has halved. */
+    recencyHalfLife: z.number().positive().default(10),
   }),
   // Off the JS heap: item → row of B as shared typed arrays (libs/columns).
   prepare: (rows) =>
@@ -32,9 +38,12 @@ export default defineGenerator({
     ),
   generate({ user, quota }, { data, settings }) {
     const board = new ScoreBoard();
+    const positions = engagementPositions(user);
+    const { recencyFloor: floor, recencyHalfLife: halfLife } = settings;
     for (const { itemId } of engagementSeeds(user, settings.maxSeeds)) {
       const row = data.list(itemId);
-      for (let k = 0; k < row.length; k++) board.add(row.id(k), row.score(k), `EASE: goes with ${itemId}`);
+      const weight = floor + (1 - floor) * 0.5 ** ((positions.get(itemId) ?? 0) / halfLife);
+      for (let k = 0; k < row.length; k++) board.add(row.id(k), weight * row.score(k), `EASE: goes with ${itemId}`);
     }
     return board.top(quota, engagedItems(user));
   },
