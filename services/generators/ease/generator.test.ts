@@ -46,8 +46,8 @@ describe('generator ease', () => {
     expect(candidates.every((c) => c.reason === `EASE: goes with ${seed}`)).toBe(true);
   });
 
-  it('sums the weights of every seed, the newer seed weighing more (x_u·B, x_u by recency), and leaves the seeds out', async () => {
-    // Two items with a common neighbour: a clicked last, b one action before it.
+  it('sums the weights of every seed, unweighted by default (x_u·B), and leaves the seeds out', async () => {
+    // Two items with a common neighbour, clicked a day apart: recency does not weigh in.
     const [a, row] = [...neighbors].find(([, n]) => n.length >= 10)!;
     const common = row[0].item_id;
     const b = [...neighbors.keys()].find(
@@ -55,11 +55,9 @@ describe('generator ease', () => {
     )!;
     expect(b).toBeDefined();
     const weight = (seed: string, item: string) => neighbors.get(seed)!.find((n) => n.item_id === item)?.score ?? 0;
-    // The defaults: floor 0.3, half-life 10 engaged items; a is the newest (weight 1), b one older.
-    const older = 0.3 + 0.7 * 0.5 ** (1 / 10);
     const { candidates } = await fixture.served.generate(clicked(a, b), 300);
     const score = new Map(candidates.map((c) => [c.itemId, c.score]));
-    expect(score.get(common)).toBe(Math.fround(weight(a, common) + older * weight(b, common)));
+    expect(score.get(common)).toBe(Math.fround(weight(a, common) + weight(b, common)));
     expect(score.has(a) || score.has(b)).toBe(false);
   });
 
@@ -81,28 +79,38 @@ describe('generator ease', () => {
   });
 });
 
-describe('generator ease, recencyFloor 1', () => {
-  const fixture = useServedGenerator(generator, { users: 0, settings: { recencyFloor: 1 } });
+describe('generator ease, recencyFloor 0.3', () => {
+  const fixture = useServedGenerator(generator, { users: 0, settings: { recencyFloor: 0.3 } });
+  let neighbors: Map<string, EaseNeighborsRow['neighbors']>;
+  const clicked = (...items: string[]) =>
+    UserContext.fromPartial({
+      userId: 'nobody_new',
+      recentActions: items.map((itemId, i) => ({
+        itemId,
+        type: ActionType.ACTION_TYPE_CLICK,
+        timeMs: fixture.endMs - (i + 1) * 60_000,
+      })),
+    });
 
-  it("counts every seed 1, whatever its age: EASE's own binary x_u·B", async () => {
+  beforeAll(async () => {
     const snapshot = await readSnapshot(snapshotsOf(fixture.world), easeNeighbors);
-    const neighbors = new Map(snapshot.rows.map((r) => [r.item_id, r.neighbors]));
+    neighbors = new Map(snapshot.rows.map((r) => [r.item_id, r.neighbors]));
+  });
+
+  it('sums the weights of every seed, the newer seed weighing more (x_u·B, x_u by recency), and leaves the seeds out', async () => {
+    // Two items with a common neighbour: a clicked last, b one action before it.
     const [a, row] = [...neighbors].find(([, n]) => n.length >= 10)!;
     const common = row[0].item_id;
     const b = [...neighbors.keys()].find(
       (id) => id !== a && id !== common && neighbors.get(id)!.some((n) => n.item_id === common),
     )!;
+    expect(b).toBeDefined();
     const weight = (seed: string, item: string) => neighbors.get(seed)!.find((n) => n.item_id === item)?.score ?? 0;
-    const user = UserContext.fromPartial({
-      userId: 'nobody_new',
-      recentActions: [a, b].map((itemId, i) => ({
-        itemId,
-        type: ActionType.ACTION_TYPE_CLICK,
-        timeMs: fixture.endMs - (i + 1) * 86_400_000,
-      })),
-    });
-    const { candidates } = await fixture.served.generate(user, 300);
+    // Floor 0.3, the default half-life of 10 engaged items: a is the newest (weight 1), b one older.
+    const older = 0.3 + 0.7 * 0.5 ** (1 / 10);
+    const { candidates } = await fixture.served.generate(clicked(a, b), 300);
     const score = new Map(candidates.map((c) => [c.itemId, c.score]));
-    expect(score.get(common)).toBe(Math.fround(weight(a, common) + weight(b, common)));
+    expect(score.get(common)).toBe(Math.fround(weight(a, common) + older * weight(b, common)));
+    expect(score.has(a) || score.has(b)).toBe(false);
   });
 });

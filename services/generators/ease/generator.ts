@@ -1,9 +1,9 @@
 // EASE as a generator: the closed-form item–item model the eval measured as its strongest baseline
 // on an id-only log, served from the weights the ease_neighbors batch job fits. A user's score for
 // an item is EASE's x_u·B over the user's engaged items in the context and each seed's pruned row of
-// B, with x_u weighted by recency in actions: tastes drift, and on the imported MovieLens-layout
-// log the newest items say more about the held-out ones (docs/RELEVANCE.md, "ease weighs recent
-// seeds more"). `recencyFloor: 1` is EASE's own binary x_u. Kind `learned`: B is a model
+// B. By default x_u is EASE's own binary vector; `recencyFloor` below 1 weighs newer seeds more, for
+// logs whose users drift (measured in docs/RELEVANCE.md, "ease with recent seeds weighing more":
+// it helps the generator on the imported fixture, not the served page). Kind `learned`: B is a model
 // fitted to the data (a ridge regression per item, with λ), like mf's factors, not a graph walk or
 // a count; it is served as a neighbour lookup all the same.
 import { z } from 'zod';
@@ -24,8 +24,8 @@ export default defineGenerator({
   settings: z.object({
     /** The user's clicked or saved items (the context's, newest and saves first) whose rows of B are summed, at most. */
     maxSeeds: z.number().int().min(1).default(100),
-    /** A seed's weight in x_u is floor + (1 − floor) · ½^(newer engaged items / half-life); 1 counts every seed 1. */
-    recencyFloor: z.number().min(0).max(1).default(0.3),
+    /** A seed's weight in x_u is floor + (1 − floor) · ½^(newer engaged items / half-life); 1 (default) counts every seed 1. */
+    recencyFloor: z.number().min(0).max(1).default(1),
     /** Engaged items after which a seed's recency part has halved. */
     recencyHalfLife: z.number().positive().default(10),
   }),
