@@ -12,23 +12,45 @@ import {
 import { snapshotsOf } from '../../../test/fixtures/world.js';
 import generator from './generator.js';
 
-describe('generator ease', () => {
-  const fixture = useServedGenerator(generator, { users: 5 });
-  let neighbors: Map<string, EaseNeighborsRow['neighbors']>;
-  const clicked = (...items: string[]) =>
-    UserContext.fromPartial({
-      userId: 'nobody_new',
-      recentActions: items.map((itemId, i) => ({
-        itemId,
-        type: ActionType.ACTION_TYPE_CLICK,
-        timeMs: fixture.endMs - (i + 1) * 60_000,
-      })),
-    });
-
+/** The ease generator served with `settings`, its fitted rows of B, and requests built from them. */
+function useEase(options: { settings?: Record<string, unknown>; users: number }) {
+  const fixture = useServedGenerator(generator, options);
+  const ease = {
+    fixture,
+    neighbors: new Map<string, EaseNeighborsRow['neighbors']>(),
+    /** A user who clicked these items, the first one newest, a minute apart. */
+    clicked: (...items: string[]) =>
+      UserContext.fromPartial({
+        userId: 'nobody_new',
+        recentActions: items.map((itemId, i) => ({
+          itemId,
+          type: ActionType.ACTION_TYPE_CLICK,
+          timeMs: fixture.endMs - (i + 1) * 60_000,
+        })),
+      }),
+    /** B's weight from seed to item (0 when pruned). */
+    weight: (seed: string, item: string) => ease.neighbors.get(seed)!.find((n) => n.item_id === item)?.score ?? 0,
+    /** Two seeds with a common neighbour. */
+    pair() {
+      const [a, row] = [...ease.neighbors].find(([, n]) => n.length >= 10)!;
+      const common = row[0].item_id;
+      const b = [...ease.neighbors.keys()].find(
+        (id) => id !== a && id !== common && ease.neighbors.get(id)!.some((n) => n.item_id === common),
+      )!;
+      expect(b).toBeDefined();
+      return { a, b, common };
+    },
+  };
   beforeAll(async () => {
     const snapshot = await readSnapshot(snapshotsOf(fixture.world), easeNeighbors);
-    neighbors = new Map(snapshot.rows.map((r) => [r.item_id, r.neighbors]));
+    for (const r of snapshot.rows) ease.neighbors.set(r.item_id, r.neighbors);
   });
+  return ease;
+}
+
+describe('generator ease', () => {
+  const ease = useEase({ users: 5 });
+  const { fixture, neighbors, clicked } = ease;
 
   it('describes itself as learned, reading ease_neighbors', async () => {
     const about = await fixture.served.describe();
@@ -47,17 +69,11 @@ describe('generator ease', () => {
   });
 
   it('sums the weights of every seed, unweighted by default (x_u·B), and leaves the seeds out', async () => {
-    // Two items with a common neighbour, clicked a day apart: recency does not weigh in.
-    const [a, row] = [...neighbors].find(([, n]) => n.length >= 10)!;
-    const common = row[0].item_id;
-    const b = [...neighbors.keys()].find(
-      (id) => id !== a && id !== common && neighbors.get(id)!.some((n) => n.item_id === common),
-    )!;
-    expect(b).toBeDefined();
-    const weight = (seed: string, item: string) => neighbors.get(seed)!.find((n) => n.item_id === item)?.score ?? 0;
+    // Two items with a common neighbour, clicked at different times: recency does not weigh in.
+    const { a, b, common } = ease.pair();
     const { candidates } = await fixture.served.generate(clicked(a, b), 300);
     const score = new Map(candidates.map((c) => [c.itemId, c.score]));
-    expect(score.get(common)).toBe(Math.fround(weight(a, common) + weight(b, common)));
+    expect(score.get(common)).toBe(Math.fround(ease.weight(a, common) + ease.weight(b, common)));
     expect(score.has(a) || score.has(b)).toBe(false);
   });
 
@@ -80,37 +96,16 @@ describe('generator ease', () => {
 });
 
 describe('generator ease, recencyFloor 0.3', () => {
-  const fixture = useServedGenerator(generator, { users: 0, settings: { recencyFloor: 0.3 } });
-  let neighbors: Map<string, EaseNeighborsRow['neighbors']>;
-  const clicked = (...items: string[]) =>
-    UserContext.fromPartial({
-      userId: 'nobody_new',
-      recentActions: items.map((itemId, i) => ({
-        itemId,
-        type: ActionType.ACTION_TYPE_CLICK,
-        timeMs: fixture.endMs - (i + 1) * 60_000,
-      })),
-    });
+  const ease = useEase({ users: 0, settings: { recencyFloor: 0.3 } });
 
-  beforeAll(async () => {
-    const snapshot = await readSnapshot(snapshotsOf(fixture.world), easeNeighbors);
-    neighbors = new Map(snapshot.rows.map((r) => [r.item_id, r.neighbors]));
-  });
-
-  it('sums the weights of every seed, the newer seed weighing more (x_u·B, x_u by recency), and leaves the seeds out', async () => {
-    // Two items with a common neighbour: a clicked last, b one action before it.
-    const [a, row] = [...neighbors].find(([, n]) => n.length >= 10)!;
-    const common = row[0].item_id;
-    const b = [...neighbors.keys()].find(
-      (id) => id !== a && id !== common && neighbors.get(id)!.some((n) => n.item_id === common),
-    )!;
-    expect(b).toBeDefined();
-    const weight = (seed: string, item: string) => neighbors.get(seed)!.find((n) => n.item_id === item)?.score ?? 0;
-    // Floor 0.3, the default half-life of 10 engaged items: a is the newest (weight 1), b one older.
+  it('sums the weights of every seed, the newer seed weighing more (x_u by recency), and leaves the seeds out', async () => {
+    // a clicked last, b one action before it. Floor 0.3 and the default half-life of 10 engaged items:
+    // a weighs 1, b a little less.
+    const { a, b, common } = ease.pair();
     const older = 0.3 + 0.7 * 0.5 ** (1 / 10);
-    const { candidates } = await fixture.served.generate(clicked(a, b), 300);
+    const { candidates } = await ease.fixture.served.generate(ease.clicked(a, b), 300);
     const score = new Map(candidates.map((c) => [c.itemId, c.score]));
-    expect(score.get(common)).toBe(Math.fround(weight(a, common) + older * weight(b, common)));
+    expect(score.get(common)).toBe(Math.fround(ease.weight(a, common) + older * ease.weight(b, common)));
     expect(score.has(a) || score.has(b)).toBe(false);
   });
 });
