@@ -12,7 +12,7 @@ import {
   encodeUserBatch,
   ITEM_OUTPUT,
   ITEM_TOWER_FILE,
-  itemInputDims,
+  itemTowerInputs,
   USER_OUTPUT,
   USER_TOWER_FILE,
   userInputDims,
@@ -114,7 +114,7 @@ export async function evaluateTwoTower(
     const itemEmb = (
       await runTower(
         itemSession,
-        dims(itemInputDims(set.items.length), encodeItemBatch(set.items, m, set.cutMs)),
+        itemTowerInputs(encodeItemBatch(set.items, m, set.cutMs), set.items.length, m, itemSession.inputNames),
         m.onnx?.itemOutput ?? ITEM_OUTPUT,
       )
     ).data;

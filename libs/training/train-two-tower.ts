@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DEFAULT_USER_TOWER, type UserTowerByWorld } from '../config/mesh.js';
 import { readWorldManifest } from '../data/world.js';
 import {
-  ITEM_INPUTS,
+  itemInputNames,
   ITEM_OUTPUT,
   TWO_TOWER_MODEL,
   USER_INPUTS,
@@ -122,7 +122,7 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
           onnx: {
             opset: 17,
             userInputs: [...USER_INPUTS],
-            itemInputs: [...ITEM_INPUTS],
+            itemInputs: itemInputNames(m.encoding),
             userOutput: USER_OUTPUT,
             itemOutput: ITEM_OUTPUT,
           },

@@ -4,8 +4,8 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
-  ITEM_INPUTS,
   ITEM_OUTPUT,
+  itemInputNames,
   ITEM_TOWER_FILE,
   USER_INPUTS,
   USER_OUTPUT,
@@ -117,9 +117,10 @@ export async function verifyTwoTowerOnnx(
       throw new Error(
         `${USER_TOWER_FILE} inputs are [${userSession.inputNames.join(', ')}], expected [${USER_INPUTS.join(', ')}]`,
       );
-    if (!same(itemSession.inputNames, ITEM_INPUTS))
+    const itemInputs = itemInputNames(manifest.encoding);
+    if (!same(itemSession.inputNames, itemInputs))
       throw new Error(
-        `${ITEM_TOWER_FILE} inputs are [${itemSession.inputNames.join(', ')}], expected [${ITEM_INPUTS.join(', ')}]`,
+        `${ITEM_TOWER_FILE} inputs are [${itemSession.inputNames.join(', ')}], expected [${itemInputs.join(', ')}]`,
       );
     if (!same(userSession.outputNames, [USER_OUTPUT]))
       throw new Error(
@@ -133,8 +134,8 @@ export async function verifyTwoTowerOnnx(
     const userInputs = await datasetRows(datasetDir, manifest, `${check.usersFrom}_`, USER_INPUTS, check.users);
     const users = await runTower(userSession, userInputs, USER_OUTPUT);
     const u = checkEmbeddings(users, check.users, USER_TOWER_FILE);
-    const itemInputs = await datasetRows(datasetDir, manifest, 'items_', ITEM_INPUTS, check.items);
-    const items = await runTower(itemSession, itemInputs, ITEM_OUTPUT);
+    const itemRows = await datasetRows(datasetDir, manifest, 'items_', itemInputs, check.items);
+    const items = await runTower(itemSession, itemRows, ITEM_OUTPUT);
     const v = checkEmbeddings(items, check.items, ITEM_TOWER_FILE);
     if (u.dim !== check.dim || v.dim !== check.dim)
       throw new Error(`embedding dimensions ${u.dim} (user) and ${v.dim} (item), the trainer reports ${check.dim}`);
