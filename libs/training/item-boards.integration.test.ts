@@ -15,7 +15,6 @@ import {
   encodeItemBatch,
   ITEM_BOARDS_INPUT,
   ITEM_INPUTS,
-  ITEM_OUTPUT,
   ITEM_TOWER_FILE,
   itemTowerInputs,
   type ItemFeatureRow,
@@ -26,7 +25,7 @@ import { evaluateTwoTower, heldOutSet } from './evaluate.js';
 import { itemFeatureRows, MAX_ITEM_BOARDS } from './item-features.js';
 import { readNpy } from './npy.js';
 import { trainTwoTower } from './train-two-tower.js';
-import { maxAbsDiff, runTower } from './verify-onnx.js';
+import { embedItemRows, maxAbsDiff } from './verify-onnx.js';
 
 const TRAIN = { epochs: 3, batch: 128, seed: 3 };
 const BOARD_LEN = 8;
@@ -69,9 +68,12 @@ async function embed(
 ) {
   const session = await ort.InferenceSession.create(path.join(info.dir, ITEM_TOWER_FILE));
   try {
-    const m = info.manifest;
-    const encoded = encodeItemBatch(clearBoards ? items.map((r) => ({ ...r, boards: [] })) : items, m, asOfMs);
-    return (await runTower(session, itemTowerInputs(encoded, items.length, m, session.inputNames), ITEM_OUTPUT)).data;
+    return await embedItemRows(
+      session,
+      info.manifest,
+      clearBoards ? items.map((r) => ({ ...r, boards: [] })) : items,
+      asOfMs,
+    );
   } finally {
     await session.release();
   }

@@ -4,8 +4,12 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
+  encodeItemBatch,
   ITEM_OUTPUT,
   itemInputNames,
+  itemTowerInputs,
+  type ItemFeatureRow,
+  type TwoTowerEncoding,
   ITEM_TOWER_FILE,
   USER_INPUTS,
   USER_OUTPUT,
@@ -50,6 +54,20 @@ export async function runTower(
   if (!tensor) throw new Error(`the model has no output "${output}" (outputs: ${Object.keys(result).join(', ')})`);
   if (tensor.type !== 'float32') throw new Error(`output ${output} is ${tensor.type}, expected float32`);
   return { data: tensor.data as Float32Array, dims: tensor.dims };
+}
+
+/**
+ * A version's item tower (an open session) over catalog rows with their features as of asOfMs,
+ * fed exactly the inputs the session takes: the indexer's encoding, as [rows × D] embeddings.
+ */
+export async function embedItemRows(
+  session: ort.InferenceSession,
+  manifest: TwoTowerEncoding & { onnx?: { itemOutput: string } },
+  rows: readonly ItemFeatureRow[],
+  asOfMs: number,
+): Promise<Float32Array> {
+  const feeds = itemTowerInputs(encodeItemBatch(rows, manifest, asOfMs), rows.length, manifest, session.inputNames);
+  return (await runTower(session, feeds, manifest.onnx?.itemOutput ?? ITEM_OUTPUT)).data;
 }
 
 /** Rows [0, n) of dataset arrays `${prefix}${name}` as tower inputs. */

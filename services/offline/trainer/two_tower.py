@@ -37,6 +37,7 @@ import math
 import os
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -134,6 +135,11 @@ def parse_args(argv):
     p.add_argument("--uniform-negatives", type=int, default=0, help="extra negatives per batch drawn uniformly from the catalog")
     p.add_argument("--logq-weight", type=float, default=1.0, help="scale of the logQ correction (1 = full)")
     p.add_argument("--no-logq", action="store_true", help="switch the logQ correction off (= --logq-weight 0)")
+    p.add_argument("--ensemble", type=int, default=1,
+                   help="train this many models (seeds seed, seed+1, ...) and export them as one: each tower outputs its members' "
+                        "embeddings side by side / sqrt(N) (dimension N x --dim), so a score is the mean of the members' scores")
+    p.add_argument("--save-val-embeddings", action="store_true",
+                   help="diagnostic: also write val_user_embedding.npy and catalog_item_embedding.npy next to the report")
     p.add_argument("--track-val", action="store_true", help="diagnostic: the held-out metric after every epoch (in the report)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine: more threads spin)")
     p.add_argument("--quiet", action="store_true")
@@ -436,20 +442,15 @@ def export(tower, names, output, example, path):
     )
 
 
-def main(argv):
-    args = parse_args(argv)
-    started = time.time()
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(max(1, args.threads))
-    rng = np.random.default_rng(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-
-    ds = Dataset(args.data)
+def fit(args, ds, seed):
+    """Trains one model (user tower, item tower) with this seed; returns its towers and what the
+    report needs about the run (the local variables)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
     card = ds.cardinalities()
     n = ds.meta["counts"]["train"]
     n_items = ds.meta["counts"]["items"]
-    log(args, f"{n} examples, {n_items} catalog items, vocab {card}")
 
     ignore = {name.strip() for name in args.ignore.split(",") if name.strip()}
     item_inputs = item_input_names(ds)
@@ -568,7 +569,7 @@ def main(argv):
     if args.board_pairs > 0:
         if BOARDS_INPUT not in item_inputs:
             raise SystemExit(f"--board-pairs: dataset {args.data} has no items_boards (built without boards)")
-        pairs = BoardPairs(ds[f"items_{BOARDS_INPUT}"], np.random.default_rng(args.seed + 1))
+        pairs = BoardPairs(ds[f"items_{BOARDS_INPUT}"], np.random.default_rng(seed + 1))
         log(args, f"co-board pairs: {pairs.memberships} board memberships, weight {args.board_pairs:g}")
 
     epoch_loss = []
@@ -623,7 +624,7 @@ def main(argv):
             note += f", newest-examples recall@100 {select_trace[-1]:.4f}"
         if args.track_val and ds.has("val_hist_items"):
             # Its own generator: tracking must not change the training run.
-            m, _, _ = evaluate(user_tower, item_tower, ds, [100], torch.Generator().manual_seed(args.seed))
+            m, _, _ = evaluate(user_tower, item_tower, ds, [100], torch.Generator().manual_seed(seed))
             val_trace.append(m["val_recall@100"])
             note += f", val recall@100 {val_trace[-1]:.4f}"
         log(args, f"epoch {epoch + 1}/{max_epochs}: loss {epoch_loss[-1]:.4f}{note}")
@@ -636,6 +637,47 @@ def main(argv):
         user_tower.load_state_dict(best[2])
         item_tower.load_state_dict(best[3])
         log(args, f"kept epoch {best[0]} (newest-examples recall@100 {best[1]:.4f})")
+    return SimpleNamespace(**{k: v for k, v in locals().items() if k not in ("args", "ds")})
+
+
+class Ensemble(nn.Module):
+    """Several towers as one: their unit embeddings side by side, divided by sqrt(count), so the
+    output is a unit vector and a user-item dot product is the mean of the members' scores."""
+
+    def __init__(self, towers):
+        super().__init__()
+        self.towers = nn.ModuleList(towers)
+
+    def forward(self, *inputs):
+        return torch.cat([t(*inputs) for t in self.towers], dim=1) / math.sqrt(len(self.towers))
+
+
+def main(argv):
+    args = parse_args(argv)
+    started = time.time()
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(max(1, args.threads))
+    if args.ensemble < 1:
+        raise SystemExit("--ensemble must be >= 1")
+
+    ds = Dataset(args.data)
+    card = ds.cardinalities()
+    n = ds.meta["counts"]["train"]
+    n_items = ds.meta["counts"]["items"]
+    log(args, f"{n} examples, {n_items} catalog items, vocab {card}")
+
+    members = []
+    for k in range(args.ensemble):
+        if args.ensemble > 1:
+            log(args, f"ensemble member {k + 1}/{args.ensemble} (seed {args.seed + k})")
+        members.append(fit(args, ds, args.seed + k))
+    r = members[0]
+    user_tower = r.user_tower if len(members) == 1 else Ensemble([m.user_tower for m in members])
+    item_tower = r.item_tower if len(members) == 1 else Ensemble([m.item_tower for m in members])
+    gen = r.gen
+    epoch_loss, select, best, select_trace, val_trace = r.epoch_loss, r.select, r.best, r.select_trace, r.val_trace
+    steps, batch, uniform, logq_weight, loss_kind, dense = r.steps, r.batch, r.uniform, r.logq_weight, r.loss_kind, r.dense
+    ignore, n_fit, item_inputs, lookup_names = r.ignore, r.n_fit, r.item_inputs, r.lookup_names
     train_seconds = time.time() - started
 
     user_tower.eval()
@@ -655,11 +697,15 @@ def main(argv):
     report_dir = os.path.dirname(os.path.abspath(args.report))
     np.save(os.path.join(report_dir, "check_user_embedding.npy"), check_users.numpy().astype(np.float32))
     np.save(os.path.join(report_dir, "check_item_embedding.npy"), items_emb[:CHECK_ROWS].numpy().astype(np.float32))
+    if args.save_val_embeddings:
+        np.save(os.path.join(report_dir, "catalog_item_embedding.npy"), items_emb.numpy().astype(np.float32))
+        if users_emb is not None:
+            np.save(os.path.join(report_dir, "val_user_embedding.npy"), users_emb.numpy().astype(np.float32))
     # A metric the data cannot give (e.g. a pairwise cosine over one held-out user) is absent, not NaN.
     metrics, absent = present_metrics(metrics)
     report = {
         "absent_metrics": absent,
-        "dim": args.dim,
+        "dim": args.dim * len(members),
         "metrics": metrics,
         "training": {
             "seed": args.seed,
@@ -677,7 +723,7 @@ def main(argv):
             "loss": loss_kind,
             **({"dense_window_days": args.dense_window_days, "dense_positives": args.dense_positives,
                 "dense_mean_positives": round(dense.mean_positives, 2)} if dense else {}),
-            **({"seq_len": user_tower.seq_len, "seq_layers": args.seq_layers, "seq_heads": args.seq_heads,
+            **({"seq_len": r.user_tower.seq_len, "seq_layers": args.seq_layers, "seq_heads": args.seq_heads,
                 "seq_readout": args.seq_readout, "seq_mean": args.seq_mean} if args.user_tower == "sequence" else {}),
             "pooling": args.pooling,
             "recency_power": args.recency_power,
@@ -698,6 +744,9 @@ def main(argv):
             "fit_examples": n_fit,
             "epoch_loss": epoch_loss,
             "selected_epoch": best[0] if select else None,
+            **({"ensemble": len(members), "member_seeds": [args.seed + k for k in range(len(members))],
+                "member_selected_epochs": [m.best[0] if m.select else None for m in members],
+                "member_epoch_loss": [m.epoch_loss for m in members]} if len(members) > 1 else {}),
             "select_trace": select_trace,
             "val_trace": val_trace,
             "train_seconds": round(train_seconds, 2),

@@ -169,6 +169,7 @@ async function runTrain(
     dim,
     asOfMs,
     userTower: (userTower as UserTowerKind | undefined) ?? mesh?.retrain.twoTower.userTower,
+    ensemble: mesh?.retrain.twoTower.ensemble,
     holdoutMs: holdoutDays === undefined ? undefined : holdoutDays * DAY_MS,
     workDir: values['keep-work'] ? resolve(values['keep-work']) : undefined,
     ...(boardLen === undefined ? {} : { dataset: { boardLen } }),
