@@ -180,9 +180,10 @@ export const DEFAULT_USER_TOWER: Record<'simulator' | 'import', UserTowerKind> =
 
 /**
  * Two-tower models trained per version and served as one (two_tower.py --ensemble), by the kind of
- * world. One by default (and in tests); config/mesh.json asks for two on simulated worlds, where two
- * seeds side by side gained 1.3 points of held-out recall@100 over one in every pairing of 5 seeds
- * (docs/RELEVANCE.md, "Seed ensembles"); imported logs are unmeasured and keep one.
+ * world; one unless the config says otherwise. On sm two seeds gained 1.3 points of the trainer's
+ * held-out recall@100 in every pairing of 5 seeds, but in the eval 0.9–1.3 points at recall@20 and
+ * only 0.3–0.7 at @100, for twice the training time; ml is unmeasured (docs/RELEVANCE.md, "Every
+ * board of an item, and seed ensembles").
  */
 export const DEFAULT_TWO_TOWER_ENSEMBLE: Record<'simulator' | 'import', number> = {
   simulator: 1,
