@@ -8,7 +8,7 @@ import {
   encodeItemBatch,
   ITEM_OUTPUT,
   ITEM_TOWER_FILE,
-  itemInputDims,
+  itemTowerInputs,
   TWO_TOWER_MODEL,
   type ItemFeatureRow,
   type TwoTowerManifest,
@@ -187,9 +187,12 @@ async function embedItems(
         next += batchSize;
         const batch = rows.slice(start, start + batchSize);
         const encoded = encodeItemBatch(batch, manifest, asOfMs);
-        const dims = itemInputDims(batch.length);
+        // Exactly what this version's item tower takes (older versions have no boards input).
         const feeds: Feeds = {};
-        for (const name of Object.keys(dims) as (keyof typeof dims)[]) feeds[name] = tensor(encoded[name], dims[name]);
+        for (const [name, { data, dims }] of Object.entries(
+          itemTowerInputs(encoded, batch.length, manifest, pool.inputNames),
+        ))
+          feeds[name] = tensor(data, dims);
         const out = (await pool.run(feeds))[output];
         if (!out) throw new Error(`${modelPath} has no output "${output}"`);
         if (out.dims.length !== 2 || out.dims[0] !== batch.length || out.dims[1] !== dim) {

@@ -178,6 +178,18 @@ export const DEFAULT_USER_TOWER: Record<'simulator' | 'import', UserTowerKind> =
   import: 'pooled',
 };
 
+/**
+ * Two-tower models trained per version and served as one (two_tower.py --ensemble), by the kind of
+ * world; one unless the config says otherwise. On sm two seeds gained 1.3 points of the trainer's
+ * held-out recall@100 in every pairing of 5 seeds, but in the eval 0.9–1.3 points at recall@20 and
+ * only 0.3–0.7 at @100, for twice the training time; ml is unmeasured (docs/RELEVANCE.md, "Every
+ * board of an item, and seed ensembles").
+ */
+export const DEFAULT_TWO_TOWER_ENSEMBLE: Record<'simulator' | 'import', number> = {
+  simulator: 1,
+  import: 1,
+};
+
 /** `feedloom retrain`: the data window and the gates a new version must pass before it is published. */
 const retrain = z
   .object({
@@ -204,6 +216,14 @@ const retrain = z
           .object({
             simulator: z.enum(USER_TOWERS).default(DEFAULT_USER_TOWER.simulator),
             import: z.enum(USER_TOWERS).default(DEFAULT_USER_TOWER.import),
+          })
+          .strict()
+          .default({}),
+        /** Models per version, served as one (their embeddings side by side), by the kind of world. */
+        ensemble: z
+          .object({
+            simulator: z.number().int().min(1).max(4).default(DEFAULT_TWO_TOWER_ENSEMBLE.simulator),
+            import: z.number().int().min(1).max(4).default(DEFAULT_TWO_TOWER_ENSEMBLE.import),
           })
           .strict()
           .default({}),
@@ -632,6 +652,8 @@ export type GeneratorConfig = MeshConfig['generators'][number];
 export type BlenderConfig = MeshConfig['services']['blender'];
 /** retrain.twoTower.userTower: a user tower per kind of world. */
 export type UserTowerByWorld = MeshConfig['retrain']['twoTower']['userTower'];
+/** retrain.twoTower.ensemble: models per version per kind of world. */
+export type EnsembleByWorld = MeshConfig['retrain']['twoTower']['ensemble'];
 
 export class ConfigError extends Error {
   constructor(source: string, issues: string[]) {

@@ -21,6 +21,13 @@ export const HOURS = 24;
 
 export const USER_INPUTS = ['hist_items', 'hist_weights', 'follow_creators', 'topics', 'locale', 'hour'] as const;
 export const ITEM_INPUTS = ['item', 'topic', 'creator', 'board', 'age_bucket', 'pop_bucket'] as const;
+/**
+ * The item tower's optional input: [B, boardLen] vocab.boards indices of every board the item is on
+ * (newest first, 0-padded). Only versions whose manifest has inputs.boardLen > 0 take it; older ones
+ * take ITEM_INPUTS alone and are fed exactly that (itemInputNames).
+ */
+export const ITEM_BOARDS_INPUT = 'boards';
+export type ItemInputName = (typeof ITEM_INPUTS)[number] | typeof ITEM_BOARDS_INPUT;
 export const USER_OUTPUT = 'user_embedding';
 export const ITEM_OUTPUT = 'item_embedding';
 export const USER_TOWER_FILE = 'user_tower.onnx';
@@ -60,7 +67,8 @@ export interface TwoTowerManifest {
   validationWindow?: { startMs: number; endMs: number };
   /** Index 0 = padding, index 1 = unknown (OOV); real values from 2. */
   vocab: { items: string[]; creators: string[]; topics: string[]; boards: string[]; locales: string[] };
-  inputs: { histLen: number; followLen: number; topicLen: number };
+  /** boardLen: slots of the item tower's `boards` input; absent or 0 on versions without it. */
+  inputs: { histLen: number; followLen: number; topicLen: number; boardLen?: number };
   /** Ascending bucket edges: item age in days, and popularity (see itemFeatureRows). */
   buckets: { ageDays: number[]; popularity: number[] };
   weighting: HistoryWeighting;
@@ -86,6 +94,11 @@ export interface ItemFeatureRow {
   creator_id: string | null;
   /** The item's primary board (the first board it was saved to), or null. */
   board_id: string | null;
+  /**
+   * Every board the item is on as of the feature time, newest addition first (at most
+   * MAX_ITEM_BOARDS); absent or empty for a log without boards.
+   */
+  boards?: string[] | null;
   created_ms: number | null;
   /** Time-decayed engagement as of the feature time (save 3, click 1, half-life 3 days). */
   popularity: number;
@@ -113,6 +126,8 @@ export interface ItemBatch {
   board: BigInt64Array;
   age_bucket: BigInt64Array;
   pop_bucket: BigInt64Array;
+  /** [B, boardLen] vocab.boards indices, 0-padded; only when the encoding has inputs.boardLen > 0. */
+  boards?: BigInt64Array;
 }
 
 /** Per-manifest lookup maps, built once and cached (manifests are immutable once registered). */
@@ -213,8 +228,11 @@ export function encodeItemBatch(
     age_bucket: new BigInt64Array(B),
     pop_bucket: new BigInt64Array(B),
   };
+  const K = boardLenOf(manifest);
+  if (K > 0) out.boards = new BigInt64Array(B * K);
   for (let b = 0; b < B; b++) {
     const row = items[b];
+    if (out.boards && row.boards) fillIds(out.boards, b * K, K, row.boards, maps.boards);
     out.item[b] = BigInt(vocabIndex(maps.items, row.item_id));
     out.topic[b] = BigInt(row.topic == null ? PAD : vocabIndex(maps.topics, row.topic));
     out.creator[b] = BigInt(row.creator_id == null ? PAD : vocabIndex(maps.creators, row.creator_id));
@@ -242,8 +260,53 @@ export function userInputDims(
   };
 }
 
-export function itemInputDims(batch: number): Record<(typeof ITEM_INPUTS)[number], number[]> {
-  return { item: [batch], topic: [batch], creator: [batch], board: [batch], age_bucket: [batch], pop_bucket: [batch] };
+/** The item input shapes for a batch of B; `boards` only when the encoding has inputs.boardLen > 0. */
+export function itemInputDims(batch: number, manifest?: TwoTowerEncoding): Partial<Record<ItemInputName, number[]>> {
+  const dims: Partial<Record<ItemInputName, number[]>> = {
+    item: [batch],
+    topic: [batch],
+    creator: [batch],
+    board: [batch],
+    age_bucket: [batch],
+    pop_bucket: [batch],
+  };
+  const K = manifest ? boardLenOf(manifest) : 0;
+  if (K > 0) dims[ITEM_BOARDS_INPUT] = [batch, K];
+  return dims;
+}
+
+/** Slots of the item tower's `boards` input (0: the version does not take it). */
+export const boardLenOf = (manifest: TwoTowerEncoding): number => manifest.inputs.boardLen ?? 0;
+
+/** The item tower's ONNX inputs for a version, in order: ITEM_INPUTS, then `boards` when it takes them. */
+export function itemInputNames(manifest: TwoTowerEncoding): ItemInputName[] {
+  return boardLenOf(manifest) > 0 ? [...ITEM_INPUTS, ITEM_BOARDS_INPUT] : [...ITEM_INPUTS];
+}
+
+/**
+ * The feeds for an item tower from an encoded batch: exactly the inputs the session takes
+ * (sessionInputs, the model's own input names), each with its shape. Throws, naming it, when the
+ * model takes an input the version's encoding does not produce (a manifest that disagrees with its
+ * ONNX file).
+ */
+export function itemTowerInputs(
+  encoded: ItemBatch,
+  batch: number,
+  manifest: TwoTowerEncoding,
+  sessionInputs: readonly string[],
+): Record<string, { data: BigInt64Array; dims: number[] }> {
+  const dims = itemInputDims(batch, manifest);
+  const out: Record<string, { data: BigInt64Array; dims: number[] }> = {};
+  for (const name of sessionInputs) {
+    const data = encoded[name as keyof ItemBatch];
+    const shape = dims[name as ItemInputName];
+    if (!data || !shape)
+      throw new Error(
+        `the item tower takes an input "${name}" that this version's encoding does not produce (it produces ${Object.keys(dims).join(', ')})`,
+      );
+    out[name] = { data, dims: shape };
+  }
+  return out;
 }
 
 /** Vocabulary sizes (for the trainer's embedding tables): list length; bucket counts are edges + 2. */

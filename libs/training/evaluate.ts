@@ -8,11 +8,8 @@ import type { UserContext } from '../../generated/feedloom/v1/common.js';
 import { ActionType } from '../../generated/feedloom/v1/common.js';
 import { eventsView, openDuck } from '../data/duck.js';
 import {
-  encodeItemBatch,
   encodeUserBatch,
-  ITEM_OUTPUT,
   ITEM_TOWER_FILE,
-  itemInputDims,
   USER_OUTPUT,
   USER_TOWER_FILE,
   userInputDims,
@@ -24,7 +21,7 @@ import { itemFeatureRowsFrom } from './item-features.js';
 import { topK } from '../top-k/top-k.js';
 import { eventAt, loadEngagementEvents, UserReplay } from './replay.js';
 import { sampleUsers } from './two-tower-dataset.js';
-import { runTower } from './verify-onnx.js';
+import { embedItemRows, runTower } from './verify-onnx.js';
 
 export interface HeldOutSet {
   /** Contexts and features are as of this time. */
@@ -111,13 +108,7 @@ export async function evaluateTwoTower(
   try {
     const dims = (shapes: Record<string, number[]>, arrays: object) =>
       Object.fromEntries(Object.entries(arrays).map(([k, data]) => [k, { data, dims: shapes[k] }]));
-    const itemEmb = (
-      await runTower(
-        itemSession,
-        dims(itemInputDims(set.items.length), encodeItemBatch(set.items, m, set.cutMs)),
-        m.onnx?.itemOutput ?? ITEM_OUTPUT,
-      )
-    ).data;
+    const itemEmb = await embedItemRows(itemSession, m, set.items, set.cutMs);
     const D = m.dim;
     const nItems = set.items.length;
     const rowOf = new Map(set.items.map((r, i) => [r.item_id, i]));

@@ -3,6 +3,7 @@ export {
   itemFeatureRows,
   itemFeatureRowsFrom,
   itemFeatureSql,
+  MAX_ITEM_BOARDS,
   popularitySql,
   POPULARITY_HALF_LIFE_DAYS,
 } from './item-features.js';
@@ -10,6 +11,7 @@ export { UserReplay, loadEngagementEvents, KEPT_ACTIONS } from './replay.js';
 export {
   buildTwoTowerDataset,
   DATASET_FILE,
+  DEFAULT_BOARD_LEN,
   type DatasetManifest,
   type TwoTowerDataset,
   type TwoTowerDatasetOptions,

@@ -10,6 +10,12 @@ import type { ItemFeatureRow } from '../features/two-tower.js';
 /** Half-life of the popularity feature (the same decay as the `popularity` batch job). */
 export const POPULARITY_HALF_LIFE_DAYS = 3;
 
+/**
+ * At most this many boards per item in ItemFeatureRow.boards (its newest); a version's item tower
+ * reads the first inputs.boardLen of them.
+ */
+export const MAX_ITEM_BOARDS = 32;
+
 /** SQL: decayed engagement (save 3, click 1) of events before asOfMs, as seen at asOfMs. */
 export function popularitySql(asOfMs: number): string {
   // Rounded: DuckDB sums in parallel, in no fixed order, and the last bits must not vary between runs.
@@ -20,8 +26,9 @@ export function popularitySql(asOfMs: number): string {
 /**
  * SQL for the catalog's feature rows as of asOfMs, over the views of eventsView (which should be cut
  * at or after asOfMs): every item created before asOfMs; its primary board is the first board it
- * was saved to (earliest board_items.added_ms, then board id); popularity is popularitySql.
- * Ordered by item id.
+ * was saved to (earliest board_items.added_ms, then board id); `boards` is every board it is on
+ * before asOfMs, as the pixie graph has them (board_items plus saves logged with a board), newest
+ * addition first, at most MAX_ITEM_BOARDS; popularity is popularitySql. Ordered by item id.
  */
 export function itemFeatureSql(asOfMs: number): string {
   const t = Math.floor(asOfMs);
@@ -30,10 +37,24 @@ export function itemFeatureSql(asOfMs: number): string {
       SELECT item_id, arg_min(board_id, (added_ms, board_id)) AS board_id
       FROM board_items WHERE added_ms < ${t} GROUP BY item_id
     ),
+    pins AS (
+      SELECT item_id, board_id, min(added_ms) AS added_ms FROM (
+        SELECT board_id, item_id, added_ms FROM board_items WHERE added_ms < ${t}
+        UNION ALL
+        SELECT board_id, item_id, time_ms FROM events WHERE action = 'save' AND board_id IS NOT NULL AND time_ms < ${t}
+      ) WHERE board_id IS NOT NULL AND item_id IS NOT NULL
+      GROUP BY item_id, board_id
+      QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY min(added_ms) DESC, board_id) <= ${MAX_ITEM_BOARDS}
+    ),
+    all_boards AS (
+      SELECT item_id, list(board_id ORDER BY added_ms DESC, board_id) AS boards FROM pins GROUP BY item_id
+    ),
     pop AS (${popularitySql(t)})
-    SELECT i.item_id, i.topic, i.creator_id, pb.board_id, i.created_ms, coalesce(p.popularity, 0)::DOUBLE AS popularity
+    SELECT i.item_id, i.topic, i.creator_id, pb.board_id, coalesce(ab.boards, []::VARCHAR[]) AS boards, i.created_ms,
+      coalesce(p.popularity, 0)::DOUBLE AS popularity
     FROM items i
     LEFT JOIN primary_board pb ON pb.item_id = i.item_id
+    LEFT JOIN all_boards ab ON ab.item_id = i.item_id
     LEFT JOIN pop p ON p.item_id = i.item_id
     WHERE i.created_ms IS NULL OR i.created_ms < ${t}
     ORDER BY i.item_id`;
@@ -45,6 +66,7 @@ export async function itemFeatureRowsFrom(conn: DuckDBConnection, asOfMs: number
   for (const r of rows) {
     r.created_ms = r.created_ms == null ? null : Number(r.created_ms);
     r.popularity = Number(r.popularity);
+    r.boards = r.boards ? [...r.boards] : [];
   }
   return rows;
 }

@@ -4,10 +4,15 @@
 import fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_USER_TOWER, type UserTowerByWorld } from '../config/mesh.js';
+import {
+  DEFAULT_TWO_TOWER_ENSEMBLE,
+  DEFAULT_USER_TOWER,
+  type EnsembleByWorld,
+  type UserTowerByWorld,
+} from '../config/mesh.js';
 import { readWorldManifest } from '../data/world.js';
 import {
-  ITEM_INPUTS,
+  itemInputNames,
   ITEM_OUTPUT,
   TWO_TOWER_MODEL,
   USER_INPUTS,
@@ -38,6 +43,12 @@ export interface TrainTwoTowerOptions {
    * default DEFAULT_USER_TOWER for the world's kind.
    */
   userTower?: UserTowerKind | UserTowerByWorld;
+  /**
+   * Models trained with seeds seed, seed + 1, … and served as one (their embeddings side by side:
+   * dimension ensemble × dim), or one count per kind of world (the mesh config's
+   * retrain.twoTower.ensemble); default DEFAULT_TWO_TOWER_ENSEMBLE for the world's kind.
+   */
+  ensemble?: number | EnsembleByWorld;
   /** More trainer flags, e.g. ['--temperature', '0.1'] (see two_tower.py --help). */
   trainerArgs?: string[];
   /** Dataset builder settings beyond the window. */
@@ -69,6 +80,10 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
   const reportFile = path.join(workDir, 'trainer-report.json');
   try {
     const userTower = await userTowerFor(options.worldDir, options.userTower);
+    const ensemble =
+      typeof options.ensemble === 'number'
+        ? options.ensemble
+        : (options.ensemble ?? DEFAULT_TWO_TOWER_ENSEMBLE)[(await readWorldManifest(options.worldDir)).source];
     const dataset = await buildTwoTowerDataset({
       ...options.dataset,
       worldDir: options.worldDir,
@@ -89,6 +104,7 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
         const t0 = performance.now();
         const args = ['--data', datasetDir, '--out', tmpDir, '--report', reportFile, '--seed', String(seed)];
         args.push('--user-tower', userTower);
+        if (ensemble !== 1) args.push('--ensemble', String(ensemble));
         if (options.epochs !== undefined) args.push('--epochs', String(options.epochs));
         if (options.dim !== undefined) args.push('--dim', String(options.dim));
         if (options.batch !== undefined) args.push('--batch', String(options.batch));
@@ -122,7 +138,7 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
           onnx: {
             opset: 17,
             userInputs: [...USER_INPUTS],
-            itemInputs: [...ITEM_INPUTS],
+            itemInputs: itemInputNames(m.encoding),
             userOutput: USER_OUTPUT,
             itemOutput: ITEM_OUTPUT,
           },
@@ -139,7 +155,7 @@ export async function trainTwoTower(options: TrainTwoTowerOptions): Promise<Trai
         return manifest;
       },
       {
-        note: `${userTower} user tower, trained on ${dataset.manifest.counts.train} engagements before ${new Date(dataset.manifest.trainEndMs).toISOString()}, seed ${seed}`,
+        note: `${userTower} user tower${ensemble > 1 ? ` × ${ensemble} seeds` : ''}, trained on ${dataset.manifest.counts.train} engagements before ${new Date(dataset.manifest.trainEndMs).toISOString()}, seed ${seed}`,
       },
     );
     const r = created.manifest.metrics;

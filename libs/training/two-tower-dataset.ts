@@ -22,9 +22,12 @@ import {
   DEFAULT_WEIGHTING,
   encodeItemBatch,
   encodeUserBatch,
+  ITEM_BOARDS_INPUT,
   ITEM_INPUTS,
+  itemInputNames,
   USER_INPUTS,
   type HistoryWeighting,
+  type ItemInputName,
   type ItemFeatureRow,
   type TwoTowerEncoding,
   type UserBatch,
@@ -40,6 +43,12 @@ const POPULARITY_QUANTILES = [0.25, 0.5, 0.75, 0.9, 0.97, 0.99];
 /** Popularity counts events of the last 30 days (the decay leaves 0.1% of older ones). */
 const POPULARITY_LOOKBACK_MS = 30 * DAY_MS;
 const CHUNK = 2048;
+/**
+ * Default slots of the item tower's boards input: 0, none (the tower sees the primary board only).
+ * Every board of an item (8 slots: sm items are on 3–4 boards at the median, 8+ for 1 in 6) gained
+ * nothing on sm's held-out day over 5 seeds (docs/RELEVANCE.md), so it is opt-in.
+ */
+export const DEFAULT_BOARD_LEN = 0;
 
 export interface TwoTowerDatasetOptions {
   worldDir: string;
@@ -52,9 +61,17 @@ export interface TwoTowerDatasetOptions {
   histLen?: number;
   followLen?: number;
   topicLen?: number;
+  /**
+   * Slots of the item tower's `boards` input (every board an item is on, newest first); default
+   * DEFAULT_BOARD_LEN, 0 = no boards input (the tower sees the primary board only, as before).
+   */
+  boardLen?: number;
   /** Items need this many training examples to get their own id (others share the OOV id). */
   minItemCount?: number;
-  /** Boards need to be the primary board of this many items to get their own id. */
+  /**
+   * Boards need this many items to get their own id: items on them (any of the item's boards) with
+   * a boards input, items they are the primary board of without one.
+   */
   minBoardItems?: number;
   /** At most this many validation users (a deterministic sample). */
   maxValUsers?: number;
@@ -100,7 +117,10 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
     histLen: options.histLen ?? 50,
     followLen: options.followLen ?? 20,
     topicLen: options.topicLen ?? 8,
+    boardLen: options.boardLen ?? DEFAULT_BOARD_LEN,
   };
+  if (!Number.isInteger(inputs.boardLen) || inputs.boardLen < 0)
+    throw new Error(`boardLen must be an integer ≥ 0 (got ${inputs.boardLen})`);
   const weighting = options.weighting ?? DEFAULT_WEIGHTING;
   await fs.mkdir(options.outDir, { recursive: true });
 
@@ -163,10 +183,11 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
       arrays[name] = { file, dtype: dtypeOf(data), shape };
     };
     const train = userBatchBuffers(n, inputs);
-    const trainItems = Object.fromEntries(ITEM_INPUTS.map((k) => [k, new BigInt64Array(n)])) as Record<
-      (typeof ITEM_INPUTS)[number],
-      BigInt64Array
-    >;
+    const itemNames = itemInputNames(encoding);
+    const K = inputs.boardLen;
+    const trainItems = Object.fromEntries(
+      itemNames.map((k) => [k, new BigInt64Array(k === ITEM_BOARDS_INPUT ? n * K : n)]),
+    ) as Record<ItemInputName, BigInt64Array>;
     const trainRow = new BigInt64Array(n);
     const trainTime = new Float64Array(n);
     const trainUser = new BigInt64Array(n);
@@ -181,6 +202,7 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
         const { row, at } = pendingItems[j];
         const enc = encodeItemBatch([row], encoding, at);
         for (const k of ITEM_INPUTS) trainItems[k][written + j] = enc[k][0];
+        if (enc.boards) trainItems[ITEM_BOARDS_INPUT].set(enc.boards, (written + j) * K);
       }
       written += pendingUsers.length;
       pendingUsers = [];
@@ -210,7 +232,7 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
     flush();
     log(`dataset: examples encoded (${ms()} ms)`);
     for (const k of USER_INPUTS) await write(`train_${k}`, train[k], shapeOf(k, n, inputs));
-    for (const k of ITEM_INPUTS) await write(`train_pos_${k}`, trainItems[k], [n]);
+    for (const k of itemNames) await write(`train_pos_${k}`, trainItems[k], k === ITEM_BOARDS_INPUT ? [n, K] : [n]);
     await write('train_pos_row', trainRow, [n]);
     await write('train_time_ms', trainTime, [n]);
     await write('train_user', trainUser, [n]);
@@ -218,6 +240,7 @@ export async function buildTwoTowerDataset(options: TwoTowerDatasetOptions): Pro
     // The catalog as of trainEndMs, and each item's training frequency.
     const items = encodeItemBatch(catalog, encoding, trainEndMs);
     for (const k of ITEM_INPUTS) await write(`items_${k}`, items[k], [catalog.length]);
+    if (items.boards) await write(`items_${ITEM_BOARDS_INPUT}`, items.boards, [catalog.length, K]);
     const freq = new Float32Array(catalog.length);
     for (let j = 0; j < n; j++) freq[Number(trainRow[j])]++;
     await write('items_freq', freq, [catalog.length]);
@@ -312,7 +335,11 @@ async function buildEncoding(
     ...new Set([...catalog.map((r) => r.topic), ...userTopics.map((r) => r.topic)].filter((v): v is string => !!v)),
   ].sort();
   const boardItems = new Map<string, number>();
-  for (const r of catalog) if (r.board_id) boardItems.set(r.board_id, (boardItems.get(r.board_id) ?? 0) + 1);
+  const count = (b: string) => boardItems.set(b, (boardItems.get(b) ?? 0) + 1);
+  for (const r of catalog) {
+    if (inputs.boardLen) new Set([...(r.boards ?? []), ...(r.board_id ? [r.board_id] : [])]).forEach(count);
+    else if (r.board_id) count(r.board_id);
+  }
   const boards = [...boardItems]
     .filter(([, c]) => c >= minBoardItems)
     .map(([b]) => b)

@@ -101,7 +101,7 @@ describe('two-tower training, end to end on the tiny world', () => {
     try {
       // The catalog as the indexer embeds it.
       const rows = await itemFeatureRows(world, cut);
-      const items = await itemSession.run(feeds({ ...encodeItemBatch(rows, m, cut) }, itemInputDims(rows.length)));
+      const items = await itemSession.run(feeds({ ...encodeItemBatch(rows, m, cut) }, itemInputDims(rows.length, m)));
       const itemEmb = items[ITEM_OUTPUT].data as Float32Array;
       expect(items[ITEM_OUTPUT].dims).toEqual([rows.length, m.dim]);
       for (const n of norms(itemEmb, m.dim)) expect(n).toBeCloseTo(1, 4);

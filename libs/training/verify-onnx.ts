@@ -4,8 +4,12 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
-  ITEM_INPUTS,
+  encodeItemBatch,
   ITEM_OUTPUT,
+  itemInputNames,
+  itemTowerInputs,
+  type ItemFeatureRow,
+  type TwoTowerEncoding,
   ITEM_TOWER_FILE,
   USER_INPUTS,
   USER_OUTPUT,
@@ -50,6 +54,20 @@ export async function runTower(
   if (!tensor) throw new Error(`the model has no output "${output}" (outputs: ${Object.keys(result).join(', ')})`);
   if (tensor.type !== 'float32') throw new Error(`output ${output} is ${tensor.type}, expected float32`);
   return { data: tensor.data as Float32Array, dims: tensor.dims };
+}
+
+/**
+ * A version's item tower (an open session) over catalog rows with their features as of asOfMs,
+ * fed exactly the inputs the session takes: the indexer's encoding, as [rows × D] embeddings.
+ */
+export async function embedItemRows(
+  session: ort.InferenceSession,
+  manifest: TwoTowerEncoding & { onnx?: { itemOutput: string } },
+  rows: readonly ItemFeatureRow[],
+  asOfMs: number,
+): Promise<Float32Array> {
+  const feeds = itemTowerInputs(encodeItemBatch(rows, manifest, asOfMs), rows.length, manifest, session.inputNames);
+  return (await runTower(session, feeds, manifest.onnx?.itemOutput ?? ITEM_OUTPUT)).data;
 }
 
 /** Rows [0, n) of dataset arrays `${prefix}${name}` as tower inputs. */
@@ -117,9 +135,10 @@ export async function verifyTwoTowerOnnx(
       throw new Error(
         `${USER_TOWER_FILE} inputs are [${userSession.inputNames.join(', ')}], expected [${USER_INPUTS.join(', ')}]`,
       );
-    if (!same(itemSession.inputNames, ITEM_INPUTS))
+    const itemInputs = itemInputNames(manifest.encoding);
+    if (!same(itemSession.inputNames, itemInputs))
       throw new Error(
-        `${ITEM_TOWER_FILE} inputs are [${itemSession.inputNames.join(', ')}], expected [${ITEM_INPUTS.join(', ')}]`,
+        `${ITEM_TOWER_FILE} inputs are [${itemSession.inputNames.join(', ')}], expected [${itemInputs.join(', ')}]`,
       );
     if (!same(userSession.outputNames, [USER_OUTPUT]))
       throw new Error(
@@ -133,8 +152,8 @@ export async function verifyTwoTowerOnnx(
     const userInputs = await datasetRows(datasetDir, manifest, `${check.usersFrom}_`, USER_INPUTS, check.users);
     const users = await runTower(userSession, userInputs, USER_OUTPUT);
     const u = checkEmbeddings(users, check.users, USER_TOWER_FILE);
-    const itemInputs = await datasetRows(datasetDir, manifest, 'items_', ITEM_INPUTS, check.items);
-    const items = await runTower(itemSession, itemInputs, ITEM_OUTPUT);
+    const itemRows = await datasetRows(datasetDir, manifest, 'items_', itemInputs, check.items);
+    const items = await runTower(itemSession, itemRows, ITEM_OUTPUT);
     const v = checkEmbeddings(items, check.items, ITEM_TOWER_FILE);
     if (u.dim !== check.dim || v.dim !== check.dim)
       throw new Error(`embedding dimensions ${u.dim} (user) and ${v.dim} (item), the trainer reports ${check.dim}`);

@@ -51,6 +51,7 @@ export async function prepareOtherUserTower(
         model: other.model,
         seed: o.seed,
         userTower: kind,
+        ensemble: mesh.retrain.twoTower.ensemble,
         asOfMs,
         holdoutMs: 0,
         log: o.log,

@@ -246,6 +246,7 @@ async function retrainTwoTower(ctx: ModelContext): Promise<CycleModelResult> {
       epochs: settings.twoTower.epochs,
       seed: settings.twoTower.seed,
       userTower: settings.twoTower.userTower,
+      ensemble: settings.twoTower.ensemble,
       trainerArgs: options.twoTowerTrainerArgs ?? settings.twoTower.trainerArgs,
       log: ctx.log,
     });

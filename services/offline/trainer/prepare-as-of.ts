@@ -42,6 +42,7 @@ async function prepareLearnedModels(
         asOfMs: o.asOfMs,
         holdoutMs: 0,
         userTower,
+        ensemble: mesh.retrain.twoTower.ensemble,
       })
     ).info;
   }

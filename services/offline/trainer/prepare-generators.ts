@@ -83,6 +83,7 @@ export async function prepareGenerators(mesh: MeshConfig, options: PrepareOption
           registryRoot,
           seed: options.seed,
           userTower,
+          ensemble: mesh.retrain.twoTower.ensemble,
           log,
           ...(options.epochs ? { epochs: options.epochs } : {}),
           ...(options.twoTowerOnAll ? { holdoutMs: 0 } : {}),

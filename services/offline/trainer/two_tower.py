@@ -37,6 +37,7 @@ import math
 import os
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -49,12 +50,17 @@ from sequence_tower import DenseTargets, SequenceUserTower  # noqa: E402
 from user_features import USER_INPUTS, SideFeatures  # noqa: E402
 
 ITEM_INPUTS = ["item", "topic", "creator", "board", "age_bucket", "pop_bucket"]
+# Optional: every board the item is on ([B, boardLen], 0-padded), when the dataset has items_boards.
+BOARDS_INPUT = "boards"
 OPSET = 17
 CHECK_ROWS = 64
 # Choosing epochs: at most this many held-out newest examples, at least this many (else FALLBACK_EPOCHS).
 MAX_SELECT_EXAMPLES = 20000
 MIN_SELECT_EXAMPLES = 50
 FALLBACK_EPOCHS = 5
+OOV = 1  # vocabulary index of an unknown id (libs/features/two-tower.ts)
+# Bands of a held-out target's training examples, for the hit rates by band in the report.
+FREQ_BANDS = [(0, 1), (1, 5), (5, 20), (20, math.inf)]
 
 
 def parse_args(argv):
@@ -85,6 +91,22 @@ def parse_args(argv):
                         "the user's newest engagement)")
     p.add_argument("--recency-power", type=float, default=0.0, help="relative pooling: weight ** power (0 = plain mean of the history items, 1 = the dataset's weights)")
     p.add_argument("--history-dropout", type=float, default=0.4, help="share of the history items dropped at random from each training example")
+    p.add_argument("--id-init-std", type=float, default=0.0,
+                   help="initial std of the item id embeddings (0 = PyTorch's N(0, 1)); small values keep the ids of items "
+                        "seen a few times from adding noise to the item and user towers")
+    p.add_argument("--id-dropout", type=float, default=0.0,
+                   help="share of the training positives whose item id the item tower sees as OOV, so it learns to place "
+                        "items from their other features (topic, creator, boards) too")
+    p.add_argument("--board-pairs", type=float, default=0.0,
+                   help="weight of an extra loss on co-board item pairs (needs a dataset with boards): per step, a batch of "
+                        "(item, another item on one of its boards) pairs, in-batch softmax between their item embeddings, so "
+                        "items listed together land together, rarely engaged ones included; 0 = off")
+    p.add_argument("--history-features", default="",
+                   help="pooled user tower: comma-separated features of the history items it also pools (topic, creator, boards), "
+                        "looked up per item id in tables baked into user_tower.onnx (the catalog at the end of the window; no new "
+                        "ONNX input); '' = none")
+    p.add_argument("--history-recent", type=int, default=5,
+                   help="--history-features: also pool them over the newest this many history slots (0 = the whole history only)")
     p.add_argument("--user-tower", choices=["pooled", "sequence"], default="pooled",
                    help="pooled: an MLP over the plain mean of the history items and the side inputs; sequence: a small "
                         "transformer over the newest --seq-len history slots beside them (sequence_tower.py). Same ONNX interface")
@@ -113,6 +135,11 @@ def parse_args(argv):
     p.add_argument("--uniform-negatives", type=int, default=0, help="extra negatives per batch drawn uniformly from the catalog")
     p.add_argument("--logq-weight", type=float, default=1.0, help="scale of the logQ correction (1 = full)")
     p.add_argument("--no-logq", action="store_true", help="switch the logQ correction off (= --logq-weight 0)")
+    p.add_argument("--ensemble", type=int, default=1,
+                   help="train this many models (seeds seed, seed+1, ...) and export them as one: each tower outputs its members' "
+                        "embeddings side by side / sqrt(N) (dimension N x --dim), so a score is the mean of the members' scores")
+    p.add_argument("--save-val-embeddings", action="store_true",
+                   help="diagnostic: also write val_user_embedding.npy and catalog_item_embedding.npy next to the report")
     p.add_argument("--track-val", action="store_true", help="diagnostic: the held-out metric after every epoch (in the report)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine: more threads spin)")
     p.add_argument("--quiet", action="store_true")
@@ -156,15 +183,63 @@ class Dataset:
         }
 
 
+def item_lookup(ds, name, n_vocab):
+    """[items vocab, ...] int64: catalog array items_<name> (its value as of the end of the window)
+    per item id; OOV and padding: 0 (none). What the user tower looks its history items up in."""
+    values = ds[f"items_{name}"]
+    table = np.zeros((n_vocab,) + values.shape[1:], dtype=np.int64)
+    ids = ds["items_item"].astype(np.int64)
+    known = ids > 1
+    table[ids[known]] = values[known]
+    return torch.from_numpy(table)
+
+
+def pool_boards(table, ids):
+    """Mean of the embeddings of the non-padding board ids along the last axis (0 where there are none)."""
+    present = (ids > 0).to(table.weight.dtype).unsqueeze(-1)
+    return (table(ids) * present).sum(-2) / present.sum(-2).clamp_min(1.0)
+
+
+class HistoryLookups(nn.Module):
+    """Features of the user's history items that their ids alone do not carry: each item's topic,
+    creator and (with a boards dataset) boards, looked up in tables baked into the model (no new
+    ONNX input; the catalog as of the end of the window), embedded with the item tower's tables.
+    Pooled over the whole history (the history weights) and over the newest `recent` slots."""
+
+    def __init__(self, ds, n_vocab, item_tower, names, recent):
+        super().__init__()
+        self.names = list(names)
+        self.recent = recent
+        # The item tower's own tables (shared, registered here too so that export traces them as weights).
+        self.tables = nn.ModuleDict({n: {"topic": item_tower.topic, "creator": item_tower.creator, BOARDS_INPUT: item_tower.board}[n] for n in self.names})
+        for n in self.names:
+            self.register_buffer(f"of_{n}", item_lookup(ds, n, n_vocab))
+        self.width = sum(self.tables[n].embedding_dim for n in self.names) * (2 if recent > 0 else 1)
+
+    def forward(self, hist_items, w, total):
+        per_item = []
+        for n in self.names:
+            ids = getattr(self, f"of_{n}")[hist_items]
+            per_item.append(pool_boards(self.tables[n], ids) if n == BOARDS_INPUT else self.tables[n](ids))
+        x = torch.cat(per_item, dim=-1)
+        out = [(x * w).sum(1) / (total + 1e-6)]
+        if self.recent > 0:
+            present = (hist_items[:, : self.recent] > 0).to(x.dtype).unsqueeze(-1)
+            out.append((x[:, : self.recent] * present).sum(1) / present.sum(1).clamp_min(1.0))
+        return torch.cat(out, dim=1)
+
+
 class UserTower(nn.Module):
-    def __init__(self, card, emb, hidden, dim, item_table=None, pooling="absolute", recency_power=1.0, ignore=()):
+    def __init__(self, card, emb, hidden, dim, item_table=None, pooling="absolute", recency_power=1.0, ignore=(),
+                 lookups=None):
         super().__init__()
         self.keep = {n: 0.0 if n in ignore else 1.0 for n in USER_INPUTS}
         self.pooling = pooling
         self.recency_power = recency_power
         self.hist = item_table if item_table is not None else nn.Embedding(card["items"], emb, padding_idx=0)
         self.side = SideFeatures(card, self.keep)
-        width = self.hist.embedding_dim + SideFeatures.WIDTH + 1
+        self.lookups = lookups
+        width = self.hist.embedding_dim + SideFeatures.WIDTH + 1 + (lookups.width if lookups is not None else 0)
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, dim))
 
     def history_weights(self, hist_items, hist_weights):
@@ -187,36 +262,73 @@ class UserTower(nn.Module):
         w = self.history_weights(hist_items, hist_weights).unsqueeze(-1)
         total = w.sum(1)
         pooled = (self.hist(hist_items) * w).sum(1) / (total + 1e-6)
-        x = torch.cat([pooled, self.side(follow_creators, topics, locale, hour), torch.log1p(total)], dim=1)
-        return F.normalize(self.mlp(x), dim=1, eps=1e-6)
+        parts = [pooled, self.side(follow_creators, topics, locale, hour), torch.log1p(total)]
+        if self.lookups is not None:
+            parts.append(self.lookups(hist_items, w, total))
+        return F.normalize(self.mlp(torch.cat(parts, dim=1)), dim=1, eps=1e-6)
+
+
+def item_input_names(ds):
+    """The item tower's inputs for this dataset: ITEM_INPUTS, then boards when the dataset has them."""
+    return ITEM_INPUTS + [BOARDS_INPUT] if ds.has(f"items_{BOARDS_INPUT}") else list(ITEM_INPUTS)
+
+
+class BoardPairs:
+    """Samples (item row, another item row on the same board) pairs: a board membership uniformly
+    (so each item by the number of its boards), then another item of that board uniformly."""
+
+    def __init__(self, boards, rng):
+        self.rng = rng
+        rows, slots = np.nonzero(boards > 1)  # OOV boards (1) say nothing about which items go together
+        ids = boards[rows, slots]
+        order = np.argsort(ids, kind="stable")
+        ids, rows = ids[order], rows[order]
+        sizes = np.diff(np.r_[np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]), len(ids)])
+        keep = np.repeat(sizes >= 2, sizes)
+        ids, self.rows = ids[keep], rows[keep]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, dtype=np.int64)
+        sizes = np.diff(np.r_[starts, len(ids)])
+        self.start = np.repeat(starts, sizes)
+        self.size = np.repeat(sizes, sizes)
+        self.memberships = len(self.rows)
+
+    def sample(self, n):
+        m = self.rng.integers(0, self.memberships, n)
+        other = self.start[m] + (self.rng.random(n) * (self.size[m] - 1)).astype(np.int64)
+        other = other + (other >= m)  # skip the member itself
+        return torch.from_numpy(self.rows[m].astype(np.int64)), torch.from_numpy(self.rows[other].astype(np.int64))
 
 
 class ItemTower(nn.Module):
-    def __init__(self, card, emb, hidden, dim, ignore=()):
+    """id, topic, creator, primary board, age and popularity embeddings (and, with_boards, the mean
+    of the embeddings of every board the item is on, from the same board table; no boards = 0)
+    -> MLP -> L2-normalized embedding."""
+
+    def __init__(self, card, emb, hidden, dim, ignore=(), with_boards=False, board_width=16):
         super().__init__()
-        self.keep = {n: 0.0 if n in ignore else 1.0 for n in ITEM_INPUTS}
+        self.keep = {n: 0.0 if n in ignore else 1.0 for n in ITEM_INPUTS + [BOARDS_INPUT]}
+        self.with_boards = with_boards
         self.item = nn.Embedding(card["items"], emb, padding_idx=0)
         self.topic = nn.Embedding(card["topics"], 16, padding_idx=0)
         self.creator = nn.Embedding(card["creators"], 16, padding_idx=0)
-        self.board = nn.Embedding(card["boards"], 16, padding_idx=0)
+        self.board = nn.Embedding(card["boards"], board_width, padding_idx=0)
         self.age = nn.Embedding(card["age"], 8)
         self.pop = nn.Embedding(card["pop"], 8)
-        width = emb + 16 + 16 + 16 + 8 + 8
+        width = emb + 16 + 16 + board_width + 8 + 8 + (board_width if with_boards else 0)
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, dim))
 
-    def forward(self, item, topic, creator, board, age_bucket, pop_bucket):
-        x = torch.cat(
-            [
-                self.item(item) * self.keep["item"],
-                self.topic(topic) * self.keep["topic"],
-                self.creator(creator) * self.keep["creator"],
-                self.board(board) * self.keep["board"],
-                self.age(age_bucket) * self.keep["age_bucket"],
-                self.pop(pop_bucket) * self.keep["pop_bucket"],
-            ],
-            dim=1,
-        )
-        return F.normalize(self.mlp(x), dim=1, eps=1e-6)
+    def forward(self, item, topic, creator, board, age_bucket, pop_bucket, boards=None):
+        parts = [
+            self.item(item) * self.keep["item"],
+            self.topic(topic) * self.keep["topic"],
+            self.creator(creator) * self.keep["creator"],
+            self.board(board) * self.keep["board"],
+            self.age(age_bucket) * self.keep["age_bucket"],
+            self.pop(pop_bucket) * self.keep["pop_bucket"],
+        ]
+        if self.with_boards:
+            parts.append(pool_boards(self.board, boards) * self.keep[BOARDS_INPUT])
+        return F.normalize(self.mlp(torch.cat(parts, dim=1)), dim=1, eps=1e-6)
 
 
 def tensors(ds, prefix, names, rows=None):
@@ -254,7 +366,7 @@ def mean_pairwise_cosine(emb, limit, gen):
 def evaluate(user_tower, item_tower, ds, ks, gen):
     """Recall@K of brute-force retrieval over the catalog for the held-out users, plus sanity metrics."""
     n_items = ds.meta["counts"]["items"]
-    items = embed_all(item_tower, ds, "items_", ITEM_INPUTS, n_items)
+    items = embed_all(item_tower, ds, "items_", item_input_names(ds), n_items)
     metrics = {
         "mean_item_norm": float(items.norm(dim=1).mean()),
         "item_mean_pairwise_cosine": mean_pairwise_cosine(items, 2000, gen),
@@ -274,6 +386,7 @@ def evaluate(user_tower, item_tower, ds, ks, gen):
     capped = {k: [] for k in ks}
     pop_recall = {k: [] for k in ks}
     covered = set()
+    hit_pairs = []
     for start in range(0, n_users, 1024):
         end = min(n_users, start + 1024)
         scores = users[start:end] @ items.T
@@ -288,12 +401,22 @@ def evaluate(user_tower, item_tower, ds, ks, gen):
             targets = set(t_rows[t_off[i] : t_off[i + 1]].tolist())
             row, prow = top[i - start], pop_top[i - start]
             covered.update(row[: min(100, kmax)].tolist())
+            top100 = set(row[: min(100, kmax)].tolist())
+            hit_pairs.extend((int(t in top100), t) for t in targets)
             for k in ks:
                 hits = len(targets.intersection(row[:k].tolist()))
                 recall[k].append(hits / len(targets))
                 # The split eval's recall@K: hits / min(K, held-out items).
                 capped[k].append(hits / min(k, len(targets)))
                 pop_recall[k].append(len(targets.intersection(prow[:k].tolist())) / len(targets))
+    # Hit rate at 100 by the target item's number of training examples (which items the tower misses).
+    n_train = ds["items_freq"]
+    for lo, hi in FREQ_BANDS:
+        band = [(i, t) for i, t in hit_pairs if lo <= n_train[t] < hi]
+        name = f"{lo}" if hi == lo + 1 else (f"{lo}+" if hi == math.inf else f"{lo}-{hi - 1}")
+        metrics[f"val_target_share_train_{name}"] = len(band) / max(1, len(hit_pairs))
+        if band:
+            metrics[f"val_hit_rate@100_train_{name}"] = sum(h for h, _ in band) / len(band)
     for k in ks:
         metrics[f"val_recall@{k}"] = float(np.mean(recall[k]))
         metrics[f"val_recall_capped@{k}"] = float(np.mean(capped[k]))
@@ -319,32 +442,38 @@ def export(tower, names, output, example, path):
     )
 
 
-def main(argv):
-    args = parse_args(argv)
-    started = time.time()
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(max(1, args.threads))
-    rng = np.random.default_rng(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-
-    ds = Dataset(args.data)
+def fit(args, ds, seed):
+    """Trains one model (user tower, item tower) with this seed; returns its towers and what the
+    report needs about the run (the local variables)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
     card = ds.cardinalities()
     n = ds.meta["counts"]["train"]
     n_items = ds.meta["counts"]["items"]
-    log(args, f"{n} examples, {n_items} catalog items, vocab {card}")
 
     ignore = {name.strip() for name in args.ignore.split(",") if name.strip()}
-    unknown = ignore - set(USER_INPUTS) - set(ITEM_INPUTS)
+    item_inputs = item_input_names(ds)
+    unknown = ignore - set(USER_INPUTS) - set(item_inputs)
     # The sequence tower reads hist_weights as each slot's recency, which it can do without.
     history = {"hist_items"} if args.user_tower == "sequence" else {"hist_items", "hist_weights"}
     if unknown or ignore & history:
-        raise SystemExit(f"--ignore: cannot leave out {sorted(unknown or ignore & history)} (inputs: {USER_INPUTS + ITEM_INPUTS})")
+        raise SystemExit(f"--ignore: cannot leave out {sorted(unknown or ignore & history)} (inputs: {USER_INPUTS + item_inputs})")
     loss_kind = args.loss or ("dense" if args.user_tower == "sequence" else "next")
     if loss_kind == "dense" and (args.negatives != "in-batch" or args.dense_positives < 1):
         raise SystemExit("--loss dense needs --negatives in-batch and --dense-positives >= 1")
-    item_tower = ItemTower(card, args.emb, args.hidden, args.dim, ignore=ignore)
+    item_tower = ItemTower(card, args.emb, args.hidden, args.dim, ignore=ignore, with_boards=BOARDS_INPUT in item_inputs)
+    if BOARDS_INPUT in item_inputs:
+        log(args, f"item tower: every board of an item, {ds.meta['encoding']['inputs']['boardLen']} slots, mean-pooled")
+    if args.id_init_std > 0:
+        with torch.no_grad():
+            item_tower.item.weight.normal_(0.0, args.id_init_std, generator=gen)
+            item_tower.item.weight[0].zero_()
     item_table = item_tower.item if args.share_item_embedding else None
+    lookup_names = [n.strip() for n in args.history_features.split(",") if n.strip()]
+    bad = [n for n in lookup_names if n not in ("topic", "creator", BOARDS_INPUT) or (n == BOARDS_INPUT and n not in item_inputs)]
+    if bad or (lookup_names and args.user_tower != "pooled"):
+        raise SystemExit(f"--history-features: cannot look up {bad or lookup_names} (pooled user tower; topic, creator, and boards with a boards dataset)")
     if args.user_tower == "sequence":
         seq_len = min(args.seq_len, ds.meta["encoding"]["inputs"]["histLen"])
         user_tower = SequenceUserTower(
@@ -352,17 +481,18 @@ def main(argv):
             heads=args.seq_heads, readout=args.seq_readout, with_mean=args.seq_mean, ignore=ignore,
         )
     else:
+        lookups = HistoryLookups(ds, card["items"], item_tower, lookup_names, args.history_recent) if lookup_names else None
         user_tower = UserTower(
             card, args.emb, args.hidden, args.dim, item_table=item_table,
-            pooling=args.pooling, recency_power=args.recency_power, ignore=ignore,
+            pooling=args.pooling, recency_power=args.recency_power, ignore=ignore, lookups=lookups,
         )
     params = list({id(p): p for p in list(user_tower.parameters()) + list(item_tower.parameters())}.values())
     opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
 
     user_x = tensors(ds, "train_", USER_INPUTS)
     pos_row = torch.from_numpy(ds["train_pos_row"].astype(np.int64))
-    catalog_x = tensors(ds, "items_", ITEM_INPUTS)
-    item_x = tensors(ds, "train_pos_", ITEM_INPUTS) if args.positive_features == "event" else [x[pos_row] for x in catalog_x]
+    catalog_x = tensors(ds, "items_", item_inputs)
+    item_x = tensors(ds, "train_pos_", item_inputs) if args.positive_features == "event" else [x[pos_row] for x in catalog_x]
     freq = torch.from_numpy(ds["items_freq"].astype(np.float64))
     p_item = (freq / max(1.0, float(freq.sum()))).clamp_min(1.0 / max(1, n))
     batch = min(args.batch, n) if args.batch > 0 else min(512, max(64, n // 20), n)
@@ -420,7 +550,7 @@ def main(argv):
 
     def select_recall():
         """Share of the held-out newest examples whose item is in the top 100 (their history left out)."""
-        items = embed_all(item_tower, ds, "items_", ITEM_INPUTS, n_items)
+        items = embed_all(item_tower, ds, "items_", item_inputs, n_items)
         users = embed_all(user_tower, ds, "train_", USER_INPUTS, len(select["rows"]), rows=select["rows"])
         k = min(100, n_items)
         hits = 0
@@ -434,6 +564,13 @@ def main(argv):
             top = torch.topk(scores, k, dim=1).indices
             hits += int((top == select["pos"][start : start + chunk].unsqueeze(1)).any(1).sum())
         return hits / users.shape[0]
+
+    pairs = None
+    if args.board_pairs > 0:
+        if BOARDS_INPUT not in item_inputs:
+            raise SystemExit(f"--board-pairs: dataset {args.data} has no items_boards (built without boards)")
+        pairs = BoardPairs(ds[f"items_{BOARDS_INPUT}"], np.random.default_rng(seed + 1))
+        log(args, f"co-board pairs: {pairs.memberships} board memberships, weight {args.board_pairs:g}")
 
     epoch_loss = []
     select_trace = []
@@ -461,7 +598,16 @@ def main(argv):
                 # Exact softmax over every catalog item (as of the end of training, as served).
                 loss = F.cross_entropy(u @ item_tower(*catalog_x).T / args.temperature, rows)
             else:
-                loss = in_batch_loss(u, rows, item_tower(*[x[idx] for x in item_x]))
+                ix = [x[idx] for x in item_x]
+                if args.id_dropout > 0:
+                    ix[0] = ix[0].masked_fill(torch.rand(ix[0].shape, generator=gen) < args.id_dropout, OOV)
+                loss = in_batch_loss(u, rows, item_tower(*ix))
+            if pairs is not None:
+                a, b = pairs.sample(len(idx))
+                va = item_tower(*[x[a] for x in catalog_x])
+                vb = item_tower(*[x[b] for x in catalog_x])
+                logits = (va @ vb.T / args.temperature).masked_fill((a.unsqueeze(1) == a.unsqueeze(0)) & ~torch.eye(len(a), dtype=torch.bool), -1e9)
+                loss = loss + args.board_pairs * F.cross_entropy(logits, torch.arange(len(a)))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -478,7 +624,7 @@ def main(argv):
             note += f", newest-examples recall@100 {select_trace[-1]:.4f}"
         if args.track_val and ds.has("val_hist_items"):
             # Its own generator: tracking must not change the training run.
-            m, _, _ = evaluate(user_tower, item_tower, ds, [100], torch.Generator().manual_seed(args.seed))
+            m, _, _ = evaluate(user_tower, item_tower, ds, [100], torch.Generator().manual_seed(seed))
             val_trace.append(m["val_recall@100"])
             note += f", val recall@100 {val_trace[-1]:.4f}"
         log(args, f"epoch {epoch + 1}/{max_epochs}: loss {epoch_loss[-1]:.4f}{note}")
@@ -491,6 +637,47 @@ def main(argv):
         user_tower.load_state_dict(best[2])
         item_tower.load_state_dict(best[3])
         log(args, f"kept epoch {best[0]} (newest-examples recall@100 {best[1]:.4f})")
+    return SimpleNamespace(**{k: v for k, v in locals().items() if k not in ("args", "ds")})
+
+
+class Ensemble(nn.Module):
+    """Several towers as one: their unit embeddings side by side, divided by sqrt(count), so the
+    output is a unit vector and a user-item dot product is the mean of the members' scores."""
+
+    def __init__(self, towers):
+        super().__init__()
+        self.towers = nn.ModuleList(towers)
+
+    def forward(self, *inputs):
+        return torch.cat([t(*inputs) for t in self.towers], dim=1) / math.sqrt(len(self.towers))
+
+
+def main(argv):
+    args = parse_args(argv)
+    started = time.time()
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(max(1, args.threads))
+    if args.ensemble < 1:
+        raise SystemExit("--ensemble must be >= 1")
+
+    ds = Dataset(args.data)
+    card = ds.cardinalities()
+    n = ds.meta["counts"]["train"]
+    n_items = ds.meta["counts"]["items"]
+    log(args, f"{n} examples, {n_items} catalog items, vocab {card}")
+
+    members = []
+    for k in range(args.ensemble):
+        if args.ensemble > 1:
+            log(args, f"ensemble member {k + 1}/{args.ensemble} (seed {args.seed + k})")
+        members.append(fit(args, ds, args.seed + k))
+    r = members[0]
+    user_tower = r.user_tower if len(members) == 1 else Ensemble([m.user_tower for m in members])
+    item_tower = r.item_tower if len(members) == 1 else Ensemble([m.item_tower for m in members])
+    gen = r.gen
+    epoch_loss, select, best, select_trace, val_trace = r.epoch_loss, r.select, r.best, r.select_trace, r.val_trace
+    steps, batch, uniform, logq_weight, loss_kind, dense = r.steps, r.batch, r.uniform, r.logq_weight, r.loss_kind, r.dense
+    ignore, n_fit, item_inputs, lookup_names = r.ignore, r.n_fit, r.item_inputs, r.lookup_names
     train_seconds = time.time() - started
 
     user_tower.eval()
@@ -505,16 +692,20 @@ def main(argv):
     n_check_users = min(CHECK_ROWS, ds[f"{check_source}locale"].shape[0])
     check_users = embed_all(user_tower, ds, check_source, USER_INPUTS, n_check_users)
     export(user_tower, USER_INPUTS, "user_embedding", tensors(ds, check_source, USER_INPUTS, np.arange(min(2, n_check_users))), os.path.join(args.out, "user_tower.onnx"))
-    export(item_tower, ITEM_INPUTS, "item_embedding", tensors(ds, "items_", ITEM_INPUTS, np.arange(min(2, n_items))), os.path.join(args.out, "item_tower.onnx"))
+    export(item_tower, item_inputs, "item_embedding", tensors(ds, "items_", item_inputs, np.arange(min(2, n_items))), os.path.join(args.out, "item_tower.onnx"))
 
     report_dir = os.path.dirname(os.path.abspath(args.report))
     np.save(os.path.join(report_dir, "check_user_embedding.npy"), check_users.numpy().astype(np.float32))
     np.save(os.path.join(report_dir, "check_item_embedding.npy"), items_emb[:CHECK_ROWS].numpy().astype(np.float32))
+    if args.save_val_embeddings:
+        np.save(os.path.join(report_dir, "catalog_item_embedding.npy"), items_emb.numpy().astype(np.float32))
+        if users_emb is not None:
+            np.save(os.path.join(report_dir, "val_user_embedding.npy"), users_emb.numpy().astype(np.float32))
     # A metric the data cannot give (e.g. a pairwise cosine over one held-out user) is absent, not NaN.
     metrics, absent = present_metrics(metrics)
     report = {
         "absent_metrics": absent,
-        "dim": args.dim,
+        "dim": args.dim * len(members),
         "metrics": metrics,
         "training": {
             "seed": args.seed,
@@ -532,7 +723,7 @@ def main(argv):
             "loss": loss_kind,
             **({"dense_window_days": args.dense_window_days, "dense_positives": args.dense_positives,
                 "dense_mean_positives": round(dense.mean_positives, 2)} if dense else {}),
-            **({"seq_len": user_tower.seq_len, "seq_layers": args.seq_layers, "seq_heads": args.seq_heads,
+            **({"seq_len": r.user_tower.seq_len, "seq_layers": args.seq_layers, "seq_heads": args.seq_heads,
                 "seq_readout": args.seq_readout, "seq_mean": args.seq_mean} if args.user_tower == "sequence" else {}),
             "pooling": args.pooling,
             "recency_power": args.recency_power,
@@ -540,6 +731,12 @@ def main(argv):
             "history_dropout": args.history_dropout,
             "positive_features": args.positive_features,
             "emb": args.emb,
+            "item_inputs": item_inputs,
+            "id_init_std": args.id_init_std,
+            "id_dropout": args.id_dropout,
+            "board_pairs": args.board_pairs,
+            "history_features": lookup_names,
+            "history_recent": args.history_recent,
             "share_item_embedding": args.share_item_embedding,
             "hidden": args.hidden,
             "threads": args.threads,
@@ -547,6 +744,9 @@ def main(argv):
             "fit_examples": n_fit,
             "epoch_loss": epoch_loss,
             "selected_epoch": best[0] if select else None,
+            **({"ensemble": len(members), "member_seeds": [args.seed + k for k in range(len(members))],
+                "member_selected_epochs": [m.best[0] if m.select else None for m in members],
+                "member_epoch_loss": [m.epoch_loss for m in members]} if len(members) > 1 else {}),
             "select_trace": select_trace,
             "val_trace": val_trace,
             "train_seconds": round(train_seconds, 2),

@@ -16,6 +16,7 @@ import {
 import { loadMeshConfig, registryDirOf, snapshotsDirOf } from '../../../libs/config/mesh.js';
 import { USER_TOWERS, type UserTowerKind } from '../../../libs/features/two-tower.js';
 import { DAY_MS } from '../../../libs/data/world.js';
+import { MAX_ITEM_BOARDS } from '../../../libs/training/item-features.js';
 import { trainMf } from '../../../libs/training/mf.js';
 import { trainTwoTower } from '../../../libs/training/train-two-tower.js';
 
@@ -39,6 +40,11 @@ export const trainCommand = defineCommand({
       type: 'string',
       arg: 'KIND',
       help: "two-tower only: pooled (an MLP over the mean of the history) or sequence (a small transformer over the newest actions, dense all-action loss); default: the mesh config's retrain.twoTower.userTower for the world's kind (pooled on both)",
+    },
+    'board-len': {
+      type: 'string',
+      arg: 'N',
+      help: "two-tower only: give the item tower every board an item is on, N slots (an extra ONNX input, `boards`); default 0 = its primary board only (docs/RELEVANCE.md: no gain on sm's held-out day)",
     },
     'as-of': {
       type: 'string',
@@ -74,6 +80,7 @@ async function runTrain(
     epochs?: string;
     dim?: string;
     'user-tower'?: string;
+    'board-len'?: string;
     'as-of'?: string;
     'holdout-days'?: string;
     snapshots?: string;
@@ -97,6 +104,7 @@ async function runTrain(
   const epochs = intFlag('epochs', values.epochs, 1);
   const dim = intFlag('dim', values.dim, 2);
   const asOfMs = intFlag('as-of', values['as-of'], 1);
+  const boardLen = intFlag('board-len', values['board-len'], 0, MAX_ITEM_BOARDS);
   const userTower = values['user-tower'];
   if (userTower !== undefined && !(USER_TOWERS as readonly string[]).includes(userTower))
     throw new Error(`--user-tower must be one of ${USER_TOWERS.join(', ')} (got "${userTower}")`);
@@ -161,8 +169,10 @@ async function runTrain(
     dim,
     asOfMs,
     userTower: (userTower as UserTowerKind | undefined) ?? mesh?.retrain.twoTower.userTower,
+    ensemble: mesh?.retrain.twoTower.ensemble,
     holdoutMs: holdoutDays === undefined ? undefined : holdoutDays * DAY_MS,
     workDir: values['keep-work'] ? resolve(values['keep-work']) : undefined,
+    ...(boardLen === undefined ? {} : { dataset: { boardLen } }),
     log,
   });
   const { info, check, timings } = result;
