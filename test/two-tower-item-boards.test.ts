@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testWorld } from '../../test/fixtures/world.js';
-import { loadItemIndex } from '../ann/item-index.js';
-import { runIndexer } from '../ann/indexer.js';
+import { testWorld } from './fixtures/world.js';
+import { loadItemIndex } from '../libs/ann/item-index.js';
+import { runIndexer } from '../libs/ann/indexer.js';
 import {
   encodeItemBatch,
   ITEM_BOARDS_INPUT,
@@ -19,13 +19,13 @@ import {
   itemTowerInputs,
   type ItemFeatureRow,
   type TwoTowerManifest,
-} from '../features/two-tower.js';
-import type { VersionInfo } from '../registry/registry.js';
-import { evaluateTwoTower, heldOutSet } from './evaluate.js';
-import { itemFeatureRows, MAX_ITEM_BOARDS } from './item-features.js';
-import { readNpy } from './npy.js';
-import { trainTwoTower } from './train-two-tower.js';
-import { embedItemRows, maxAbsDiff } from './verify-onnx.js';
+} from '../libs/features/two-tower.js';
+import type { VersionInfo } from '../libs/registry/registry.js';
+import { evaluateTwoTower, heldOutSet } from '../libs/training/evaluate.js';
+import { itemFeatureRows, MAX_ITEM_BOARDS } from '../libs/training/item-features.js';
+import { readNpy } from '../libs/training/npy.js';
+import { trainTwoTower } from '../libs/training/train-two-tower.js';
+import { embedItemRows, maxAbsDiff } from '../libs/training/verify-onnx.js';
 
 const TRAIN = { epochs: 3, batch: 128, seed: 3 };
 const BOARD_LEN = 8;

@@ -7,15 +7,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testWorld } from '../../test/fixtures/world.js';
-import { loadItemIndex } from '../ann/item-index.js';
-import { runIndexer } from '../ann/indexer.js';
-import { ITEM_TOWER_FILE, type ItemFeatureRow, type TwoTowerManifest } from '../features/two-tower.js';
-import type { VersionInfo } from '../registry/registry.js';
-import { evaluateTwoTower, heldOutSet } from './evaluate.js';
-import { itemFeatureRows } from './item-features.js';
-import { trainTwoTower } from './train-two-tower.js';
-import { embedItemRows, maxAbsDiff } from './verify-onnx.js';
+import { testWorld } from './fixtures/world.js';
+import { loadItemIndex } from '../libs/ann/item-index.js';
+import { runIndexer } from '../libs/ann/indexer.js';
+import { ITEM_TOWER_FILE, type ItemFeatureRow, type TwoTowerManifest } from '../libs/features/two-tower.js';
+import type { VersionInfo } from '../libs/registry/registry.js';
+import { evaluateTwoTower, heldOutSet } from '../libs/training/evaluate.js';
+import { itemFeatureRows } from '../libs/training/item-features.js';
+import { trainTwoTower } from '../libs/training/train-two-tower.js';
+import { embedItemRows, maxAbsDiff } from '../libs/training/verify-onnx.js';
 
 const TRAIN = { epochs: 2, batch: 128, dim: 16 };
 
