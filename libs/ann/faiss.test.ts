@@ -144,6 +144,46 @@ describe('patched faiss-node', () => {
     index.dispose();
   });
 
+  it('Flat inner-product searches: the SSE kernel answers exactly what faiss itself answers', async () => {
+    const module = faiss();
+    expect(module.flatKernel()).toBe(true);
+    // Values on a coarse grid, so that many rows tie on score: ties are where a different heap or
+    // reservoir order would show. 5,003 rows: the kernel's blocks of rows and of 8 do not divide it.
+    for (const d of [32, 13]) {
+      let s = 7 + d;
+      const grid = (n: number) =>
+        Float32Array.from(
+          { length: n },
+          () => Math.round(((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 8 - 4) / 4,
+        );
+      const rows = 5003;
+      const index = createIndex(d, 'Flat', 'inner_product');
+      index.add(grid(rows * d));
+      // k below and above faiss's reservoir threshold (100), k beyond the rows (padded with -1);
+      // one query up to 19 (from 20 on, faiss hands the search to BLAS and so does the patch).
+      for (const nq of [1, 3, 19, 20])
+        for (const k of [1, 10, 99, 100, 101, 400, rows + 5]) {
+          const q = grid(nq * d);
+          module.setFlatKernel(false);
+          let ownAnswer: Awaited<ReturnType<FaissIndex['searchAsync']>>;
+          try {
+            ownAnswer = await index.searchAsync(q, k);
+          } finally {
+            module.setFlatKernel(true);
+          }
+          const kernelAnswer = await index.searchAsync(q, k);
+          const same = (a: Float32Array | Int32Array, b: Float32Array | Int32Array) =>
+            Buffer.compare(
+              Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+              Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+            );
+          expect(same(kernelAnswer.distances, ownAnswer.distances), `d=${d} nq=${nq} k=${k}: scores`).toBe(0);
+          expect(same(kernelAnswer.labels, ownAnswer.labels), `d=${d} nq=${nq} k=${k}: rows`).toBe(0);
+        }
+      index.dispose();
+    }
+  });
+
   it('reports unreadable files as errors, not crashes', async () => {
     await expect(readIndex('/nonexistent/x.faiss')).rejects.toThrow(/cannot read faiss index \/nonexistent\/x\.faiss/);
   });

@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 /**
  * faiss-node, as patched by scripts/patches/faiss-node+0.5.1.patch (applied and built by
  * scripts/build-faiss-node.sh): searches on the libuv thread pool with Float32Array input and no
- * per-call leak, per-search efSearch/nprobe, async reads and adds, deterministic dispose.
+ * per-call leak, per-search efSearch/nprobe, async reads and adds, deterministic dispose, and
+ * exact inner-product searches of Flat indexes scored four rows per SSE register (faiss's own
+ * answers, bit for bit).
  */
 
 export const MetricType = { INNER_PRODUCT: 0, L2: 1 } as const;
@@ -48,6 +50,10 @@ export interface FaissIndex {
 
 interface FaissModule {
   FEEDLOOM_PATCH?: number;
+  /** Whether Flat inner-product searches use the patch's SSE kernel (see the patch's README). */
+  flatKernel(): boolean;
+  /** Off: faiss's own search (for tests that compare the two); process-wide. */
+  setFlatKernel(enabled: boolean): void;
   Index: {
     fromFactory(dim: number, description: string, metric?: number): FaissIndex;
     readAsync(path: string): Promise<FaissIndex>;
@@ -55,7 +61,7 @@ interface FaissModule {
 }
 
 /** The patch generation this code needs (FEEDLOOM_FAISS_NODE_PATCH in the patch file). */
-export const REQUIRED_FAISS_PATCH = 2;
+export const REQUIRED_FAISS_PATCH = 3;
 
 let loaded: FaissModule | undefined;
 
