@@ -80,6 +80,24 @@ describe('ModelRegistry.create', () => {
     expect(await fs.readdir(path.join(root, 'two_tower'))).toEqual(['v0001', 'v0002', 'v0003', 'v0004']);
   });
 
+  it('parses a manifest once while the file is unchanged, and again once it changes; the state is read every time', async () => {
+    const { dir } = await registry.create('two_tower', twoFiles('a'));
+    const first = await registry.get('two_tower', 'v0001');
+    await registry.setState('two_tower', 'v0001', 'trained');
+    const again = await registry.get('two_tower', 'v0001');
+    expect(again.manifest).toBe(first.manifest);
+    expect(again.state).toBe('trained');
+    // Rewritten (another size): read again.
+    const file = path.join(dir, 'manifest.json');
+    await fs.writeFile(file, JSON.stringify({ ...first.manifest, dim: 16 }, null, 2));
+    const changed = await registry.get('two_tower', 'v0001');
+    expect(changed.manifest).not.toBe(first.manifest);
+    expect(changed.manifest).toMatchObject({ dim: 16 });
+    // A manifest that went missing is reported as before, not served from memory.
+    await fs.rm(file);
+    await expect(registry.get('two_tower', 'v0001')).rejects.toThrow(/manifest\.json does not exist/);
+  });
+
   it('gets a version that does not exist with a message naming it', async () => {
     await expect(registry.get('two_tower', 'v0007')).rejects.toThrow(/no version two_tower\/v0007/);
     expect(() => registry.dir('two_tower', 'latest')).toThrow(/not a registry version/);

@@ -81,6 +81,12 @@ export interface CreateOptions {
 
 export class ModelRegistry {
   readonly root: string;
+  /**
+   * Parsed manifests by file, with the size and mtime they were read at. Serving components poll
+   * every version every few seconds, and a two-tower or ranker manifest is most of a megabyte of
+   * JSON that never changes once written: parsing it at every poll was work for nothing.
+   */
+  private readonly manifests = new Map<string, { size: number; mtimeMs: number; manifest: BaseManifest }>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -117,7 +123,7 @@ export class ModelRegistry {
     const where = `${model}/${version}`;
     let manifest: M;
     try {
-      manifest = JSON.parse(await fs.readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as M;
+      manifest = (await this.readManifest(path.join(dir, MANIFEST_FILE))) as M;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new Error(
@@ -220,6 +226,16 @@ export class ModelRegistry {
       await fs.rm(tmpDir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** A manifest, parsed again only when its size or mtime changed (shared: callers do not modify it). */
+  private async readManifest(file: string): Promise<BaseManifest> {
+    const { size, mtimeMs } = await fs.stat(file);
+    const cached = this.manifests.get(file);
+    if (cached && cached.size === size && cached.mtimeMs === mtimeMs) return cached.manifest;
+    const manifest = JSON.parse(await fs.readFile(file, 'utf8')) as BaseManifest;
+    this.manifests.set(file, { size, mtimeMs, manifest });
+    return manifest;
   }
 
   /** Moves a version to a new state, recording it in its history; an illegal transition throws naming both states. */
