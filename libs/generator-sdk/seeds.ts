@@ -17,7 +17,7 @@ const ACTION_WEIGHT: Partial<Record<ActionType, number>> = {
  * than clicks, newer more than older (half-life in hours), repeats add up. Hidden items are never seeds.
  */
 export function engagementSeeds(user: UserContext, maxSeeds: number, halfLifeHours = 48): Seed[] {
-  const hidden = new Set(user.recentActions.filter((a) => a.type === ActionType.ACTION_TYPE_HIDE).map((a) => a.itemId));
+  const hidden = hiddenItems(user);
   const now = user.requestTimeMs || Math.max(0, ...user.recentActions.map((a) => a.timeMs));
   const weights = new Map<string, number>();
   for (const action of user.recentActions) {
@@ -32,13 +32,18 @@ export function engagementSeeds(user: UserContext, maxSeeds: number, halfLifeHou
     .slice(0, maxSeeds);
 }
 
+/** Items the user hid in the context's actions: never seeds. */
+function hiddenItems(user: UserContext): Set<string> {
+  return new Set(user.recentActions.filter((a) => a.type === ActionType.ACTION_TYPE_HIDE).map((a) => a.itemId));
+}
+
 /**
  * The user's clicked or saved items by how many other engaged items came after them: 0 for the
  * newest. Counted in actions, not hours, so that a log of any era (an imported file from years
  * ago) weighs its users' drift the same way. Hidden items are left out, as for seeds.
  */
 export function engagementPositions(user: UserContext): Map<string, number> {
-  const hidden = new Set(user.recentActions.filter((a) => a.type === ActionType.ACTION_TYPE_HIDE).map((a) => a.itemId));
+  const hidden = hiddenItems(user);
   const newestFirst = user.recentActions
     .filter((a) => ACTION_WEIGHT[a.type] && !hidden.has(a.itemId))
     .sort((a, b) => b.timeMs - a.timeMs);

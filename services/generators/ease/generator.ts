@@ -38,11 +38,12 @@ export default defineGenerator({
     ),
   generate({ user, quota }, { data, settings }) {
     const board = new ScoreBoard();
-    const positions = engagementPositions(user);
     const { recencyFloor: floor, recencyHalfLife: halfLife } = settings;
+    // Sorting the context's actions is needed only when recency weighs in.
+    const positions = floor < 1 ? engagementPositions(user) : undefined;
     for (const { itemId } of engagementSeeds(user, settings.maxSeeds)) {
       const row = data.list(itemId);
-      const weight = floor + (1 - floor) * 0.5 ** ((positions.get(itemId) ?? 0) / halfLife);
+      const weight = positions ? floor + (1 - floor) * 0.5 ** ((positions.get(itemId) ?? 0) / halfLife) : 1;
       for (let k = 0; k < row.length; k++) board.add(row.id(k), weight * row.score(k), `EASE: goes with ${itemId}`);
     }
     return board.top(quota, engagedItems(user));
