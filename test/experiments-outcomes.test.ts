@@ -5,12 +5,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { bucketOf } from '../libs/blend/variants.js';
+import { DAY_MS } from '../libs/data/world.js';
 import type { VariantOutcomes } from '../services/ops/experiments/outcomes.js';
 import { worldRows } from './fixtures/events.js';
 import { testMeshConfig } from './fixtures/mesh.js';
 import { testWorld } from './fixtures/world.js';
-
-const DAY_MS = 86_400_000;
 
 describe('experiments outcomes', () => {
   it("counts each user's impressions, clicks and saves in their variant, with intervals", async () => {

@@ -6,8 +6,8 @@ import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { bucketOf } from '../../../libs/blend/variants.js';
 import { newestEventMs, openDuck, queryRows } from '../../../libs/data/duck.js';
 import { bootstrapInterval, type Interval } from '../../../libs/eval/bootstrap.js';
+import { DAY_MS } from '../../../libs/data/world.js';
 
-const DAY_MS = 86_400_000;
 /** 1.96: a 95% normal interval from the bootstrap's standard errors, for the difference of two groups. */
 const Z95 = 1.96;
 
