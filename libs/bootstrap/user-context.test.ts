@@ -54,3 +54,20 @@ describe('keepValidEntries', () => {
     );
   });
 });
+
+describe('validateUserContext', () => {
+  it('names the path of the first bad field', () => {
+    const valid = { userId: 'u1', recentActions: [action('a'), action('b')], seenItems: ['c', 'd'], requestTimeMs: 5 };
+    const check = (edit: Partial<UserContext>) => () =>
+      validateUserContext('user', UserContext.fromPartial({ ...valid, ...edit }));
+    expect(check({})).not.toThrow();
+    expect(check({ recentActions: [action('a'), { ...action('b'), type: 99 as ActionType }] })).toThrow(
+      /^user\.recent_actions\[1\]\.type: must be one of/,
+    );
+    expect(check({ recentActions: [action('a'), action('')] })).toThrow(
+      /^user\.recent_actions\[1\]\.item_id: is required/,
+    );
+    expect(check({ seenItems: ['c', 'bad\u0000id'] })).toThrow(/^user\.seen_items\[1\]: must be valid UTF-8/);
+    expect(check({ userId: '' })).toThrow(/^user\.user_id: is required/);
+  });
+});

@@ -2,7 +2,17 @@
 // checked field by field, the first problem answered INVALID_ARGUMENT naming its path.
 import { ActionType, type Action, type ItemFilter, type UserContext } from '../../generated/feedloom/v1/common.js';
 import { invalidArgument } from './errors.js';
-import { optionalId, requireEnum, requireId, requireIntInRange, requireMaxItems, requireTimeMs } from './validate.js';
+import {
+  checkNamingOnFailure,
+  entry,
+  optionalId,
+  requireEnum,
+  requireId,
+  requireIntInRange,
+  requireMaxItems,
+  requireTimeMs,
+  sub,
+} from './validate.js';
 
 const MAX_LIST = 2_000;
 /** The engaged filter's size limit: 6,553 items at 10 bits each (the events service keeps at most 5,000). */
@@ -11,12 +21,16 @@ const MAX_FILTER_HASHES = 16;
 
 const ID_LISTS = ['followedCreators', 'followedBoards', 'topics', 'ownBoards', 'blockedCreators', 'seenItems'] as const;
 const snakeCase = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const SNAKE_CASE = Object.fromEntries(ID_LISTS.map((l) => [l, snakeCase(l)])) as Record<
+  (typeof ID_LISTS)[number],
+  string
+>;
 
 function validateAction(field: string, a: Action): void {
-  requireId(`${field}.item_id`, a.itemId);
-  requireEnum(`${field}.type`, a.type, ActionType);
-  requireTimeMs(`${field}.time_ms`, a.timeMs);
-  optionalId(`${field}.board_id`, a.boardId);
+  requireId(sub(field, 'item_id'), a.itemId);
+  requireEnum(sub(field, 'type'), a.type, ActionType);
+  requireTimeMs(sub(field, 'time_ms'), a.timeMs);
+  optionalId(sub(field, 'board_id'), a.boardId);
 }
 
 function validateItemFilter(field: string, filter: ItemFilter | undefined): void {
@@ -33,17 +47,21 @@ function validateItemFilter(field: string, filter: ItemFilter | undefined): void
 /** Checks a UserContext field by field; `field` is its path in the request. */
 export function validateUserContext(field: string, user: UserContext | undefined): UserContext {
   if (!user) throw invalidArgument(field, 'is required');
-  requireId(`${field}.user_id`, user.userId);
-  requireMaxItems(`${field}.recent_actions`, user.recentActions, MAX_LIST);
-  user.recentActions.forEach((a, i) => validateAction(`${field}.recent_actions[${i}]`, a));
-  for (const list of ID_LISTS) {
-    const snake = snakeCase(list);
-    requireMaxItems(`${field}.${snake}`, user[list], MAX_LIST);
-    user[list].forEach((id, i) => requireId(`${field}.${snake}[${i}]`, id));
-  }
-  optionalId(`${field}.locale`, user.locale);
-  requireTimeMs(`${field}.request_time_ms`, user.requestTimeMs);
-  validateItemFilter(`${field}.engaged_filter`, user.engagedFilter);
+  checkNamingOnFailure(field, (path) => {
+    requireId(sub(path, 'user_id'), user.userId);
+    requireMaxItems(sub(path, 'recent_actions'), user.recentActions, MAX_LIST);
+    for (let i = 0; i < user.recentActions.length; i++)
+      validateAction(entry(path, 'recent_actions', i), user.recentActions[i]);
+    for (const list of ID_LISTS) {
+      const snake = SNAKE_CASE[list];
+      const ids = user[list];
+      requireMaxItems(sub(path, snake), ids, MAX_LIST);
+      for (let i = 0; i < ids.length; i++) requireId(entry(path, snake, i), ids[i]);
+    }
+    optionalId(sub(path, 'locale'), user.locale);
+    requireTimeMs(sub(path, 'request_time_ms'), user.requestTimeMs);
+    validateItemFilter(sub(path, 'engaged_filter'), user.engagedFilter);
+  });
   return user;
 }
 

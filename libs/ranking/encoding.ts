@@ -244,6 +244,20 @@ export function allocateCandidates(n: number, enc: RankerEncoding): CandidateCol
   };
 }
 
+/** Reused by byRank: a Rank request sorts hundreds of short source lists, and a copy each was garbage. */
+const sortedSources: RankCandidateInput['sources'][number][] = [];
+
+/** The sources best rank first (stable), in a scratch array valid until the next call. */
+function byRank(sources: RankCandidateInput['sources']): RankCandidateInput['sources'] {
+  sortedSources.length = 0;
+  for (const s of sources) {
+    let i = sortedSources.push(s) - 1;
+    for (; i > 0 && sortedSources[i - 1].rank > s.rank; i--) sortedSources[i] = sortedSources[i - 1];
+    sortedSources[i] = s;
+  }
+  return sortedSources;
+}
+
 /**
  * Writes one candidate into row `row`: ids through the vocabularies, age and popularity as of the
  * request, its creation against the user's last action, and up to maxSources proposals, best rank
@@ -270,8 +284,7 @@ export function encodeCandidateInto(
   const K = enc.maxSources;
   // A model whose log named no generators (an imported log) never learnt a source embedding: it reads none.
   if (enc.vocab.sources.length <= OOV + 1) return;
-  const sources =
-    candidate.sources.length <= 1 ? candidate.sources : [...candidate.sources].sort((a, b) => a.rank - b.rank);
+  const sources = candidate.sources.length <= 1 ? candidate.sources : byRank(candidate.sources);
   for (let k = 0; k < K; k++) {
     const s = sources[k];
     if (!s) break;

@@ -1,6 +1,13 @@
-import type { RankRequest } from '../../generated/feedloom/v1/ranker.js';
+import type { RankCandidate, RankRequest } from '../../generated/feedloom/v1/ranker.js';
 import { invalidArgument } from '../../libs/bootstrap/errors.js';
-import { optionalId, requireId, requireIntInRange, requireMaxItems } from '../../libs/bootstrap/validate.js';
+import {
+  entry,
+  optionalId,
+  requireId,
+  requireIntInRange,
+  requireMaxItems,
+  sub,
+} from '../../libs/bootstrap/validate.js';
 import { validateUserContext } from '../../libs/bootstrap/user-context.js';
 import { versionNumber } from '../../libs/registry/index.js';
 
@@ -8,15 +15,15 @@ export const MAX_CANDIDATES = 2_000;
 const MAX_SOURCES_PER_CANDIDATE = 64;
 const MAX_RANK = 1_000_000;
 
-/**
- * Runs a check, naming the field by its path only when it fails: a request carries hundreds of
- * candidates with their sources, and building every path was most of this function's garbage.
- */
-function checkWithPath(check: (field: string) => unknown, path: () => string): void {
-  try {
-    check('');
-  } catch {
-    check(path());
+/** One candidate's fields; `path` is '' on the unnamed pass, which builds no path strings. */
+function checkCandidate(path: string, c: RankCandidate): void {
+  requireId(sub(path, 'item_id'), c.itemId);
+  requireMaxItems(sub(path, 'sources'), c.sources, MAX_SOURCES_PER_CANDIDATE);
+  for (let j = 0; j < c.sources.length; j++) {
+    const s = c.sources[j];
+    const at = entry(path, 'sources', j);
+    requireId(sub(at, 'generator'), s.generator);
+    requireIntInRange(sub(at, 'rank'), s.rank, 0, MAX_RANK);
   }
 }
 
@@ -24,34 +31,24 @@ function checkWithPath(check: (field: string) => unknown, path: () => string): v
 export function validateRankRequest(request: RankRequest): RankRequest {
   validateUserContext('user', request.user);
   requireMaxItems('candidates', request.candidates, MAX_CANDIDATES, 1);
-  const firstAt = new Map<string, number>();
-  request.candidates.forEach((c, i) => {
-    checkWithPath(
-      (field) => requireId(field, c.itemId),
-      () => `candidates[${i}].item_id`,
-    );
-    const first = firstAt.get(c.itemId);
-    if (first !== undefined)
+  const ids = new Set<string>();
+  for (let i = 0; i < request.candidates.length; i++) {
+    const c = request.candidates[i];
+    // Unnamed first (no string per candidate), named only to report a problem.
+    try {
+      checkCandidate('', c);
+    } catch {
+      checkCandidate(`candidates[${i}]`, c);
+    }
+    if (ids.has(c.itemId)) {
+      const first = request.candidates.findIndex((d) => d.itemId === c.itemId);
       throw invalidArgument(
         `candidates[${i}].item_id`,
         `repeats "${c.itemId}" (already candidates[${first}]); item ids must be distinct`,
       );
-    firstAt.set(c.itemId, i);
-    checkWithPath(
-      (field) => requireMaxItems(field, c.sources, MAX_SOURCES_PER_CANDIDATE),
-      () => `candidates[${i}].sources`,
-    );
-    c.sources.forEach((s, j) => {
-      checkWithPath(
-        (field) => requireId(field, s.generator),
-        () => `candidates[${i}].sources[${j}].generator`,
-      );
-      checkWithPath(
-        (field) => requireIntInRange(field, s.rank, 0, MAX_RANK),
-        () => `candidates[${i}].sources[${j}].rank`,
-      );
-    });
-  });
+    }
+    ids.add(c.itemId);
+  }
   optionalId('request_id', request.requestId);
   if (request.modelVersion && versionNumber(request.modelVersion) === undefined)
     throw invalidArgument(

@@ -6,8 +6,10 @@ import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import {
   CandidateGeneratorClient,
   CandidateGeneratorService,
+  GenerateResponse,
   type GenerateRequest,
 } from '../../../generated/feedloom/v1/generator.js';
+import { withInternedResponses } from '../../../libs/bootstrap/interning-reader.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { codeOf, messageOf } from '../../../libs/bootstrap/errors.js';
 import type { SourceAnswer } from '../../../libs/blend/types.js';
@@ -46,12 +48,13 @@ export function encodeGenerateRequest(request: GenerateRequest): Buffer {
   return Buffer.from(writer.finish());
 }
 
-/** The CandidateGenerator client the blender fans out with: the generated one, with encodeGenerateRequest. */
+/**
+ * The CandidateGenerator client the blender fans out with: the generated one, with
+ * encodeGenerateRequest, and answers decoded with interned item ids and reasons.
+ */
+const interned = withInternedResponses(CandidateGeneratorService, { generate: GenerateResponse });
 export const FanOutGeneratorClient = makeGenericClientConstructor(
-  {
-    ...CandidateGeneratorService,
-    generate: { ...CandidateGeneratorService.generate, requestSerialize: encodeGenerateRequest },
-  },
+  { ...interned, generate: { ...interned.generate, requestSerialize: encodeGenerateRequest } },
   'feedloom.v1.CandidateGenerator',
 ) as unknown as typeof CandidateGeneratorClient;
 
