@@ -1,20 +1,13 @@
 import { setMaxListeners } from 'node:events';
-import { makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { trace } from '@opentelemetry/api';
 import { z } from 'zod';
-import {
-  AnnSearchService,
-  SearchBatchResponse,
-  SearchResponse,
-  type AnnSearchClient,
-  type Neighbor,
-} from '../../generated/feedloom/v1/ann.js';
+import { AnnSearchClient, type Neighbor } from '../../generated/feedloom/v1/ann.js';
 import type { Candidate, UserContext } from '../../generated/feedloom/v1/common.js';
 import { ViewerModelClient } from '../../generated/feedloom/v1/viewer.js';
 import { callUnary, connect } from '../bootstrap/client.js';
 import type { TlsConfig } from '../bootstrap/tls.js';
 import { RpcError, unavailable } from '../bootstrap/errors.js';
-import { withInternedResponses } from '../bootstrap/interning-reader.js';
 import {
   addressOf,
   annShardCount,
@@ -25,12 +18,6 @@ import {
 } from '../config/mesh.js';
 import { byVersion } from './model-versions.js';
 import { shardOf } from './shards.js';
-
-/** AnnSearch with the neighbours' item ids interned: a Blend's learned generators read thousands. */
-const InternedAnnSearchClient = makeGenericClientConstructor(
-  withInternedResponses(AnnSearchService, { search: SearchResponse, searchBatch: SearchBatchResponse }),
-  'feedloom.v1.AnnSearch',
-) as unknown as typeof AnnSearchClient;
 
 /**
  * The client side of version-synced learned retrieval, shared by the learned generators. The item
@@ -220,7 +207,7 @@ export class LearnedRetrieval {
     this.timeoutMs = options.callTimeoutMs ?? 1000;
     this.hosts = endpoints.annHosts.map((h) => ({
       ...h,
-      client: connect(InternedAnnSearchClient, h.address, { tls: endpoints.tls }),
+      client: connect(AnnSearchClient, h.address, { tls: endpoints.tls }),
     }));
     const shardCount = this.hosts.length
       ? (endpoints.shardCount ?? Math.max(...this.hosts.map((h) => h.shard)) + 1)

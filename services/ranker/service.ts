@@ -3,14 +3,12 @@ import { status } from '@grpc/grpc-js';
 import { UserContext } from '../../generated/feedloom/v1/common.js';
 import {
   RankerService,
-  RankRequest,
   type CandidateScore,
   type RankCandidate,
   type RankerStatus,
   type RankResponse,
 } from '../../generated/feedloom/v1/ranker.js';
 import { RpcError, unavailable } from '../../libs/bootstrap/errors.js';
-import { decodeInterned } from '../../libs/bootstrap/interning-reader.js';
 import { rankerVersionsOf } from '../../libs/config/experiments.js';
 import { ServingStatus } from '../../libs/bootstrap/health.js';
 import { bindService, startServer, type RunningServer } from '../../libs/bootstrap/server.js';
@@ -26,12 +24,6 @@ import { encodeRankInputs, utilityOf, type UtilityWeights } from '../../libs/ran
 import { feedsFor } from './model-checks.js';
 import { RankerModelStore, type LoadedRanker } from './model-store.js';
 import { validateRankRequest } from './validate.js';
-
-/** The Ranker service with its Rank requests decoded through interned strings (400 item ids and their sources each). */
-const RankerServiceInterned = {
-  ...RankerService,
-  rank: { ...RankerService.rank, requestDeserialize: decodeInterned(RankRequest) },
-};
 
 const SERVICE_NAME = 'feedloom.v1.Ranker';
 /** Candidates in the synthetic Rank run before the first SERVING (about a Blend's rank stage). */
@@ -71,7 +63,7 @@ export async function createRanker(mesh: MeshConfig, options: RankerOptions) {
     () => onHealth(ready()),
   );
 
-  const binding = bindService(RankerServiceInterned, {
+  const binding = bindService(RankerService, {
     async rank(request, ctx): Promise<RankResponse> {
       validateRankRequest(request);
       const items = catalog.current?.data;

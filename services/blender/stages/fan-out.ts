@@ -6,10 +6,8 @@ import { SourceState } from '../../../generated/feedloom/v1/blender.js';
 import {
   CandidateGeneratorClient,
   CandidateGeneratorService,
-  GenerateResponse,
   type GenerateRequest,
 } from '../../../generated/feedloom/v1/generator.js';
-import { withInternedResponses } from '../../../libs/bootstrap/interning-reader.js';
 import { callUnary } from '../../../libs/bootstrap/client.js';
 import { codeOf, messageOf } from '../../../libs/bootstrap/errors.js';
 import type { SourceAnswer } from '../../../libs/blend/types.js';
@@ -48,13 +46,12 @@ export function encodeGenerateRequest(request: GenerateRequest): Buffer {
   return Buffer.from(writer.finish());
 }
 
-/**
- * The CandidateGenerator client the blender fans out with: the generated one, with
- * encodeGenerateRequest, and answers decoded with interned item ids and reasons.
- */
-const interned = withInternedResponses(CandidateGeneratorService, { generate: GenerateResponse });
+/** The CandidateGenerator client the blender fans out with: the generated one, with encodeGenerateRequest. */
 export const FanOutGeneratorClient = makeGenericClientConstructor(
-  { ...interned, generate: { ...interned.generate, requestSerialize: encodeGenerateRequest } },
+  {
+    ...CandidateGeneratorService,
+    generate: { ...CandidateGeneratorService.generate, requestSerialize: encodeGenerateRequest },
+  },
   'feedloom.v1.CandidateGenerator',
 ) as unknown as typeof CandidateGeneratorClient;
 
