@@ -1,4 +1,4 @@
-import { sourceStateToJSON, type StageTiming } from '../../generated/feedloom/v1/blender.js';
+import { sourceStateToJSON, type SourceStatus, type StageTiming } from '../../generated/feedloom/v1/blender.js';
 import { meter } from '../../libs/bootstrap/telemetry.js';
 import type { BlendCandidate, SourceAnswer } from '../../libs/blend/types.js';
 import { sourceAsked, sourceFailed } from '../../libs/blend/source-state.js';
@@ -39,10 +39,10 @@ export const OVERHEAD_BUCKETS_MS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 3.
  * time spent waiting on other services, i.e. hydrate (the events service), the slowest generator
  * call within the fan-out, and the ranker call within the rank stage.
  */
-export function ownTimeMs(timings: StageTiming[], answers: SourceAnswer[], rankerWaitMs: number): number {
+export function ownTimeMs(timings: StageTiming[], sources: SourceStatus[], rankerWaitMs: number): number {
   const stage = (name: string) => timings.find((t) => t.stage === name)?.ms ?? 0;
   const total = timings.reduce((sum, t) => sum + t.ms, 0);
-  const generatorsWait = Math.max(0, ...answers.filter((a) => sourceAsked(a.status)).map((a) => a.status.latencyMs));
+  const generatorsWait = Math.max(0, ...sources.filter(sourceAsked).map((s) => s.latencyMs));
   return Math.max(0, total - stage('hydrate') - Math.min(stage('fan_out'), generatorsWait) - rankerWaitMs);
 }
 

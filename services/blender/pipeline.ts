@@ -1,4 +1,9 @@
-import type { BlendRequest, BlendResponse, CandidateJourney } from '../../generated/feedloom/v1/blender.js';
+import type {
+  BlendRequest,
+  BlendResponse,
+  CandidateJourney,
+  SourceStatus,
+} from '../../generated/feedloom/v1/blender.js';
 import type { UserContext } from '../../generated/feedloom/v1/common.js';
 import type { EventsClient } from '../../generated/feedloom/v1/events.js';
 import { trace } from '@opentelemetry/api';
@@ -45,8 +50,13 @@ interface BlendCall {
  */
 class BlendStages {
   readonly clock = new StageClock();
-  /** The fan-out's answers, kept for the overhead (the slowest generator's wait is not the blender's time). */
-  private answers: SourceAnswer[] = [];
+  /** Each source's status: for the response, and the overhead (the slowest generator's wait is not the blender's time). */
+  statuses: SourceStatus[] = [];
+  /**
+   * The answers themselves, kept past dedupe only when shadows will be scored against them: held to
+   * the end of every Blend, a Blend's ~4,400 decoded candidates outlived scavenges and were promoted.
+   */
+  private servedAnswers: SourceAnswer[] = [];
   /** The shadow generators' calls, running beside the Blend. */
   shadows?: ShadowCalls;
 
@@ -70,7 +80,7 @@ class BlendStages {
   async fanOut(user: UserContext): Promise<SourceAnswer[]> {
     const { served, shadows } = endpointsUnder(this.policy, this.deps.generators);
     const options = { budgetMs: this.deps.fanoutDeadlineMs, ...this.call };
-    this.answers = await this.clock.run(
+    const answers = await this.clock.run(
       'fan_out',
       served.length,
       () => {
@@ -80,7 +90,9 @@ class BlendStages {
       },
       (a) => a.reduce((n, x) => n + x.candidates.length, 0),
     );
-    return this.answers;
+    this.statuses = answers.map((a) => a.status);
+    if (this.shadows) this.servedAnswers = answers;
+    return answers;
   }
 
   /** Then counts what each source returned, and fails the Blend (UNAVAILABLE) when none answered OK. */
@@ -132,7 +144,7 @@ class BlendStages {
       (r) => r.page.length,
     );
     countPage(composed.page, this.policy.variantLabel);
-    countOverhead(ownTimeMs(this.clock.timings, this.answers, ranked.waitMs));
+    countOverhead(ownTimeMs(this.clock.timings, this.statuses, ranked.waitMs));
     return composed;
   }
 
@@ -143,7 +155,7 @@ class BlendStages {
    */
   scoreShadows(user: UserContext, limit: number, catalog: ItemCatalog | undefined): void {
     if (!this.shadows) return;
-    const { deps, policy, answers, call } = this;
+    const { deps, policy, servedAnswers: answers, call } = this;
     void this.shadows.all
       .then(async (shadows) => {
         const withCandidates = answers.filter((a) => a.candidates.length > 0);
@@ -187,8 +199,8 @@ export async function runBlend(
   const variants = [...stages.policy.plan.variants];
   trace.getActiveSpan()?.setAttribute('feedloom.variants', stages.policy.variantLabel);
   const { user, warning } = await stages.hydrate(request.userId);
-  const answers = await stages.fanOut(user);
-  const merged = await stages.dedupe(answers, warning);
+  // The answers are not used past dedupe (stages.statuses holds what the response needs).
+  const merged = await stages.dedupe(await stages.fanOut(user), warning);
   const catalog = deps.catalog(); // one catalog for the filter and the page
   // Not destructured: `dropped` of the filter and the page is built only when read (debug).
   const filtered = await stages.filter(merged, user, catalog);
@@ -206,7 +218,7 @@ export async function runBlend(
       score: ranked.utilities.get(c.itemId) ?? c.preScore,
       sources: c.proposals,
     })),
-    sources: answers.map((a) => a.status),
+    sources: stages.statuses,
     ranking: ranked.ranking,
     debug: undefined,
     warnings: warning ? [warning] : [],
