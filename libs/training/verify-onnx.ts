@@ -71,7 +71,7 @@ export async function embedItemRows(
 }
 
 /** Rows [0, n) of dataset arrays `${prefix}${name}` as tower inputs. */
-async function datasetRows(
+export async function datasetRows(
   datasetDir: string,
   manifest: DatasetManifest,
   prefix: string,

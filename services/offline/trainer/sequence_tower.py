@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from user_features import USER_INPUTS, SideFeatures
+from user_features import SideFeatures, history_table, keep_factors
 
 # log(w / largest w) is clamped here: a click ~52 days older than the user's newest engagement
 # (72 h half-life) and anything older read the same.
@@ -57,8 +57,8 @@ class SequenceUserTower(nn.Module):
     def __init__(self, card, emb, hidden, dim, seq_len, item_table=None, layers=1, heads=2, readout="mean",
                  with_mean=True, ignore=()):
         super().__init__()
-        self.keep = {n: 0.0 if n in ignore else 1.0 for n in USER_INPUTS}
-        self.hist = item_table if item_table is not None else nn.Embedding(card["items"], emb, padding_idx=0)
+        self.keep = keep_factors(ignore)
+        self.hist = history_table(card, emb, item_table)
         d = self.hist.embedding_dim
         self.seq_len = seq_len
         self.readout = readout

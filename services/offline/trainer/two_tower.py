@@ -46,8 +46,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report_json import present_metrics, write_report  # noqa: E402
+from multi_interest_tower import MultiInterestUserTower, interest_scores  # noqa: E402
 from sequence_tower import DenseTargets, SequenceUserTower  # noqa: E402
-from user_features import USER_INPUTS, SideFeatures  # noqa: E402
+from user_features import USER_INPUTS, SideFeatures, history_table, keep_factors  # noqa: E402
 
 ITEM_INPUTS = ["item", "topic", "creator", "board", "age_bucket", "pop_bucket"]
 # Optional: every board the item is on ([B, boardLen], 0-padded), when the dataset has items_boards.
@@ -107,9 +108,26 @@ def parse_args(argv):
                         "ONNX input); '' = none")
     p.add_argument("--history-recent", type=int, default=5,
                    help="--history-features: also pool them over the newest this many history slots (0 = the whole history only)")
-    p.add_argument("--user-tower", choices=["pooled", "sequence"], default="pooled",
+    p.add_argument("--user-tower", choices=["pooled", "sequence", "multi"], default="pooled",
                    help="pooled: an MLP over the plain mean of the history items and the side inputs; sequence: a small "
-                        "transformer over the newest --seq-len history slots beside them (sequence_tower.py). Same ONNX interface")
+                        "transformer over the newest --seq-len history slots beside them (sequence_tower.py). Same ONNX interface. "
+                        "multi: --interests embeddings per user (multi_interest_tower.py), user_embedding [B, K, dim], a score "
+                        "is the max over the K")
+    p.add_argument("--interests", type=int, default=4, help="multi user tower: embeddings per user (K)")
+    p.add_argument("--interest-mean", action=argparse.BooleanOptionalAction, default=True,
+                   help="multi user tower: its MLP also sees the plain mean of every history item beside each interest")
+    p.add_argument("--interest-sharpness", type=float, default=1.0,
+                   help="multi user tower: attention logits over the history slots multiplied by this (larger = each interest "
+                        "reads fewer slots)")
+    p.add_argument("--interest-source", choices=["attention", "seeds", "routing"], default="attention",
+                   help="multi user tower: the K interests are K learned attention readouts of the history (ComiRec-SA), or "
+                        "the mean alone plus the newest K-1 history items each beside the mean (seeds), or a soft clustering of the "
+                        "history items among K learned prototypes, softmax over the interests (routing, MIND-like)")
+    p.add_argument("--interest-diversity", type=float, default=0.0,
+                   help="multi user tower: weight of a penalty on the mean cosine between a user's interests (0 = off)")
+    p.add_argument("--interest-logit", choices=["max", "target"], default="max",
+                   help="multi user tower, training: an example's logit for an item is the max over its K interests (max, "
+                        "as served), or the interest closest to the example's positive scores every item (target, ComiRec)")
     p.add_argument("--loss", choices=["next", "dense"], default=None,
                    help="next: an example's positive is its engagement; dense: that and the user's later first engagements within "
                         "--dense-window-days (PinnerFormer's dense all-action loss). Default: dense for the sequence tower, next for the pooled one")
@@ -233,10 +251,10 @@ class UserTower(nn.Module):
     def __init__(self, card, emb, hidden, dim, item_table=None, pooling="absolute", recency_power=1.0, ignore=(),
                  lookups=None):
         super().__init__()
-        self.keep = {n: 0.0 if n in ignore else 1.0 for n in USER_INPUTS}
+        self.keep = keep_factors(ignore)
         self.pooling = pooling
         self.recency_power = recency_power
-        self.hist = item_table if item_table is not None else nn.Embedding(card["items"], emb, padding_idx=0)
+        self.hist = history_table(card, emb, item_table)
         self.side = SideFeatures(card, self.keep)
         self.lookups = lookups
         width = self.hist.embedding_dim + SideFeatures.WIDTH + 1 + (lookups.width if lookups is not None else 0)
@@ -376,8 +394,13 @@ def evaluate(user_tower, item_tower, ds, ks, gen):
         return metrics, items, None
     n_users = ds["val_locale"].shape[0]
     users = embed_all(user_tower, ds, "val_", USER_INPUTS, n_users)
-    metrics["mean_user_norm"] = float(users.norm(dim=1).mean())
-    metrics["user_mean_pairwise_cosine"] = mean_pairwise_cosine(users, 2000, gen)
+    metrics["mean_user_norm"] = float(users.norm(dim=-1).mean())
+    metrics["user_mean_pairwise_cosine"] = mean_pairwise_cosine(users.reshape(-1, users.shape[-1]), 2000, gen)
+    if users.dim() == 3:
+        # How far apart one user's interests are (1 = the K collapsed into one).
+        k = users.shape[1]
+        s = users.sum(1)
+        metrics["interest_mean_cosine"] = float((((s * s).sum(1) - k) / (k * (k - 1))).mean()) if k > 1 else 1.0
     t_off, t_rows = ds["val_target_offsets"], ds["val_target_rows"]
     x_off, x_rows = ds["val_exclude_offsets"], ds["val_exclude_rows"]
     freq = torch.from_numpy(ds["items_freq"]).float()
@@ -387,15 +410,23 @@ def evaluate(user_tower, item_tower, ds, ks, gen):
     pop_recall = {k: [] for k in ks}
     covered = set()
     hit_pairs = []
-    for start in range(0, n_users, 1024):
-        end = min(n_users, start + 1024)
-        scores = users[start:end] @ items.T
+    top_interest_share = []
+    chunk = 1024 // (users.shape[1] if users.dim() == 3 else 1)
+    for start in range(0, n_users, chunk):
+        end = min(n_users, start + chunk)
+        scores = interest_scores(users[start:end], items)
         pop_scores = freq.unsqueeze(0).repeat(end - start, 1)
         for i in range(start, end):
             excl = torch.from_numpy(x_rows[x_off[i] : x_off[i + 1]].astype(np.int64))
             scores[i - start, excl] = -math.inf
             pop_scores[i - start, excl] = -math.inf
         top = torch.topk(scores, kmax, dim=1).indices.numpy()
+        if users.dim() == 3:
+            # Which interest gives each top-100 item its score: the share of the most used one, per user.
+            t100 = torch.from_numpy(top[:, : min(100, kmax)])
+            won = torch.einsum("bkd,bnd->bkn", users[start:end], items[t100]).argmax(dim=1)
+            counts = torch.zeros(end - start, users.shape[1]).scatter_add_(1, won, torch.ones_like(won, dtype=torch.float))
+            top_interest_share.extend((counts.max(1).values / t100.shape[1]).tolist())
         pop_top = torch.topk(pop_scores, kmax, dim=1).indices.numpy()
         for i in range(start, end):
             targets = set(t_rows[t_off[i] : t_off[i + 1]].tolist())
@@ -422,6 +453,8 @@ def evaluate(user_tower, item_tower, ds, ks, gen):
         metrics[f"val_recall_capped@{k}"] = float(np.mean(capped[k]))
         metrics[f"popular_recall@{k}"] = float(np.mean(pop_recall[k]))
         metrics[f"random_recall@{k}"] = min(1.0, k / n_items)
+    if top_interest_share:
+        metrics["top_interest_share@100"] = float(np.mean(top_interest_share))
     metrics["val_users"] = n_users
     metrics["val_targets"] = int(t_rows.shape[0])
     metrics["coverage@100"] = len(covered) / n_items
@@ -456,7 +489,7 @@ def fit(args, ds, seed):
     item_inputs = item_input_names(ds)
     unknown = ignore - set(USER_INPUTS) - set(item_inputs)
     # The sequence tower reads hist_weights as each slot's recency, which it can do without.
-    history = {"hist_items"} if args.user_tower == "sequence" else {"hist_items", "hist_weights"}
+    history = {"hist_items"} if args.user_tower in ("sequence", "multi") else {"hist_items", "hist_weights"}
     if unknown or ignore & history:
         raise SystemExit(f"--ignore: cannot leave out {sorted(unknown or ignore & history)} (inputs: {USER_INPUTS + item_inputs})")
     loss_kind = args.loss or ("dense" if args.user_tower == "sequence" else "next")
@@ -474,7 +507,13 @@ def fit(args, ds, seed):
     bad = [n for n in lookup_names if n not in ("topic", "creator", BOARDS_INPUT) or (n == BOARDS_INPUT and n not in item_inputs)]
     if bad or (lookup_names and args.user_tower != "pooled"):
         raise SystemExit(f"--history-features: cannot look up {bad or lookup_names} (pooled user tower; topic, creator, and boards with a boards dataset)")
-    if args.user_tower == "sequence":
+    if args.user_tower == "multi":
+        user_tower = MultiInterestUserTower(
+            card, args.emb, args.hidden, args.dim, args.interests, ds.meta["encoding"]["inputs"]["histLen"],
+            item_table=item_table, ignore=ignore, with_mean=args.interest_mean,
+            sharpness=args.interest_sharpness, source=args.interest_source,
+        )
+    elif args.user_tower == "sequence":
         seq_len = min(args.seq_len, ds.meta["encoding"]["inputs"]["histLen"])
         user_tower = SequenceUserTower(
             card, args.emb, args.hidden, args.dim, seq_len, item_table=item_table, layers=args.seq_layers,
@@ -508,7 +547,10 @@ def fit(args, ds, seed):
         """Sampled softmax: the batch's other positives (and uniform catalog draws) as negatives.
         Row i pairs user embedding u[i] with its positive v[i]; with owner (dense loss), the other
         positives of the same example are not its negatives."""
-        logits = u @ v.T / args.temperature
+        if u.dim() == 3 and args.interest_logit == "target":
+            # ComiRec: each row's interest closest to its own positive scores every candidate.
+            u = u[torch.arange(len(u)), (u @ v.unsqueeze(-1)).squeeze(-1).argmax(dim=1)]
+        logits = interest_scores(u, v) / args.temperature
         if logq_weight:
             logits = logits - log_q(rows, len(rows)).unsqueeze(0)
         same = rows.unsqueeze(1) == rows.unsqueeze(0)
@@ -519,7 +561,7 @@ def fit(args, ds, seed):
         if uniform > 0:
             neg = torch.randint(0, n_items, (uniform,), generator=gen)
             vn = item_tower(*[x[neg] for x in catalog_x])
-            ln = u @ vn.T / args.temperature
+            ln = interest_scores(u, vn) / args.temperature
             if logq_weight:
                 ln = ln - log_q(neg, len(rows)).unsqueeze(0)
             ln = ln.masked_fill(rows.unsqueeze(1) == neg.unsqueeze(0), -1e9)
@@ -554,9 +596,9 @@ def fit(args, ds, seed):
         users = embed_all(user_tower, ds, "train_", USER_INPUTS, len(select["rows"]), rows=select["rows"])
         k = min(100, n_items)
         hits = 0
-        chunk = max(1, (1 << 24) // max(1, n_items))
+        chunk = max(1, (1 << 24) // max(1, n_items * (users.shape[1] if users.dim() == 3 else 1)))
         for start in range(0, users.shape[0], chunk):
-            scores = users[start : start + chunk] @ items.T
+            scores = interest_scores(users[start : start + chunk], items)
             hist = select["hist"][start : start + chunk]
             r = torch.arange(hist.shape[0]).unsqueeze(1).expand_as(hist)
             ok = hist >= 0
@@ -596,12 +638,16 @@ def fit(args, ds, seed):
                 loss = in_batch_loss(u[owner], pos_row[examples], item_tower(*[x[examples] for x in item_x]), owner)
             elif full:
                 # Exact softmax over every catalog item (as of the end of training, as served).
-                loss = F.cross_entropy(u @ item_tower(*catalog_x).T / args.temperature, rows)
+                loss = F.cross_entropy(interest_scores(u, item_tower(*catalog_x)) / args.temperature, rows)
             else:
                 ix = [x[idx] for x in item_x]
                 if args.id_dropout > 0:
                     ix[0] = ix[0].masked_fill(torch.rand(ix[0].shape, generator=gen) < args.id_dropout, OOV)
                 loss = in_batch_loss(u, rows, item_tower(*ix))
+            if args.interest_diversity > 0 and u.dim() == 3 and u.shape[1] > 1:
+                k = u.shape[1]
+                s = u.sum(1)
+                loss = loss + args.interest_diversity * (((s * s).sum(1) - k) / (k * (k - 1))).mean()
             if pairs is not None:
                 a, b = pairs.sample(len(idx))
                 va = item_tower(*[x[a] for x in catalog_x])
@@ -659,6 +705,8 @@ def main(argv):
     torch.set_num_threads(max(1, args.threads))
     if args.ensemble < 1:
         raise SystemExit("--ensemble must be >= 1")
+    if args.ensemble > 1 and args.user_tower == "multi":
+        raise SystemExit("--ensemble: not with --user-tower multi (one model's K interests)")
 
     ds = Dataset(args.data)
     card = ds.cardinalities()
@@ -725,6 +773,8 @@ def main(argv):
                 "dense_mean_positives": round(dense.mean_positives, 2)} if dense else {}),
             **({"seq_len": r.user_tower.seq_len, "seq_layers": args.seq_layers, "seq_heads": args.seq_heads,
                 "seq_readout": args.seq_readout, "seq_mean": args.seq_mean} if args.user_tower == "sequence" else {}),
+            **({"interests": args.interests, "interest_logit": args.interest_logit, "interest_mean": args.interest_mean,
+                "interest_sharpness": args.interest_sharpness, "interest_diversity": args.interest_diversity, "interest_source": args.interest_source} if args.user_tower == "multi" else {}),
             "pooling": args.pooling,
             "recency_power": args.recency_power,
             "ignore": sorted(ignore),

@@ -7,6 +7,16 @@ USER_INPUTS = ["hist_items", "hist_weights", "follow_creators", "topics", "local
 HOURS = 24
 
 
+def keep_factors(ignore):
+    """1 per user input, 0 for those left out by --ignore (still inputs of the exported graph)."""
+    return {n: 0.0 if n in ignore else 1.0 for n in USER_INPUTS}
+
+
+def history_table(card, emb, item_table):
+    """The history items' id embeddings: the item tower's table (shared), or a table of their own."""
+    return item_table if item_table is not None else nn.Embedding(card["items"], emb, padding_idx=0)
+
+
 def masked_mean(emb, ids):
     mask = (ids > 0).unsqueeze(-1).to(emb.dtype)
     return (emb * mask).sum(1) / (mask.sum(1) + 1e-6)
