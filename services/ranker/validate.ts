@@ -1,6 +1,7 @@
 import type { RankCandidate, RankRequest } from '../../generated/feedloom/v1/ranker.js';
 import { invalidArgument } from '../../libs/bootstrap/errors.js';
 import {
+  checkNamingOnFailure,
   entry,
   optionalId,
   requireId,
@@ -32,23 +33,20 @@ export function validateRankRequest(request: RankRequest): RankRequest {
   validateUserContext('user', request.user);
   requireMaxItems('candidates', request.candidates, MAX_CANDIDATES, 1);
   const ids = new Set<string>();
-  for (let i = 0; i < request.candidates.length; i++) {
-    const c = request.candidates[i];
-    // Unnamed first (no string per candidate), named only to report a problem.
-    try {
-      checkCandidate('', c);
-    } catch {
-      checkCandidate(`candidates[${i}]`, c);
-    }
-    if (ids.has(c.itemId)) {
-      const first = request.candidates.findIndex((d) => d.itemId === c.itemId);
-      throw invalidArgument(
-        `candidates[${i}].item_id`,
-        `repeats "${c.itemId}" (already candidates[${first}]); item ids must be distinct`,
-      );
-    }
-    ids.add(c.itemId);
-  }
+  checkNamingOnFailure('candidates', (path) => {
+    ids.clear();
+    request.candidates.forEach((c, i) => {
+      checkCandidate(path && `candidates[${i}]`, c);
+      if (ids.has(c.itemId)) {
+        const first = request.candidates.findIndex((d) => d.itemId === c.itemId);
+        throw invalidArgument(
+          `candidates[${i}].item_id`,
+          `repeats "${c.itemId}" (already candidates[${first}]); item ids must be distinct`,
+        );
+      }
+      ids.add(c.itemId);
+    });
+  });
   optionalId('request_id', request.requestId);
   if (request.modelVersion && versionNumber(request.modelVersion) === undefined)
     throw invalidArgument(
