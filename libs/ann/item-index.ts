@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { readIndex, type FaissIndex, type SearchOptions } from './faiss.js';
+import { readRowIds, type RowIds } from './row-ids.js';
 import {
   indexFileNames,
   indexedShardCounts,
   IndexIntegrityError,
-  readIds,
   readIndexMeta,
   UNSHARDED,
   verifyIndexFiles,
@@ -35,14 +35,16 @@ export interface ItemSearchOptions extends SearchOptions {
 
 /** A loaded item index: faiss rows plus the item id of each row. Read-only once loaded. */
 export class ItemIndex {
-  private readonly rowOf: Map<string, number>;
+  readonly ids: readonly string[];
+  private readonly rowOf: ReadonlyMap<string, number>;
 
   constructor(
     readonly meta: IndexMeta,
     private readonly native: FaissIndex,
-    readonly ids: readonly string[],
+    rows: RowIds,
   ) {
-    this.rowOf = new Map(ids.map((id, row) => [id, row]));
+    this.ids = rows.ids;
+    this.rowOf = rows.rowOf;
   }
 
   get dim(): number {
@@ -152,7 +154,8 @@ export async function loadItemIndex(
     );
   }
   if (options.verify !== false) await verifyIndexFiles(dir, meta);
-  const ids = await readIds(dir, ref);
+  const rows = await readRowIds(dir, ref);
+  const ids = rows.ids;
   let native: FaissIndex;
   try {
     native = await readIndex(path.join(dir, indexFileNames(ref).index));
@@ -171,7 +174,7 @@ export async function loadItemIndex(
     native.dispose();
     throw new IndexIntegrityError(dir, problem);
   }
-  const index = new ItemIndex(meta, native, ids);
+  const index = new ItemIndex(meta, native, rows);
   if (meta.efSearch) index.setDefaults({ efSearch: meta.efSearch });
   return index;
 }

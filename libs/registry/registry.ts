@@ -79,15 +79,17 @@ export interface CreateOptions {
   note?: string;
 }
 
+/**
+ * Parsed manifests by file, with the size and mtime they were read at, for every registry of the
+ * process. Serving components poll every version every few seconds, and a two-tower or ranker
+ * manifest is most of a megabyte of JSON that never changes once written: parsing it at every poll
+ * was work for nothing, and in an all-in-one process the viewer, both ANN hosts and the ranker each
+ * held their own copy of the same vocabularies (and of the lookups built on them).
+ */
+const manifests = new Map<string, { size: number; mtimeMs: number; manifest: BaseManifest }>();
+
 export class ModelRegistry {
   readonly root: string;
-  /**
-   * Parsed manifests by file, with the size and mtime they were read at. Serving components poll
-   * every version every few seconds, and a two-tower or ranker manifest is most of a megabyte of
-   * JSON that never changes once written: parsing it at every poll was work for nothing.
-   */
-  private readonly manifests = new Map<string, { size: number; mtimeMs: number; manifest: BaseManifest }>();
-
   constructor(root: string) {
     this.root = path.resolve(root);
   }
@@ -231,10 +233,10 @@ export class ModelRegistry {
   /** A manifest, parsed again only when its size or mtime changed (shared: callers do not modify it). */
   private async readManifest(file: string): Promise<BaseManifest> {
     const { size, mtimeMs } = await fs.stat(file);
-    const cached = this.manifests.get(file);
+    const cached = manifests.get(file);
     if (cached && cached.size === size && cached.mtimeMs === mtimeMs) return cached.manifest;
     const manifest = JSON.parse(await fs.readFile(file, 'utf8')) as BaseManifest;
-    this.manifests.set(file, { size, mtimeMs, manifest });
+    manifests.set(file, { size, mtimeMs, manifest });
     return manifest;
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ActionType } from '../../generated/feedloom/v1/common.js';
-import { ActionRing, NO_BOARD } from './action-ring.js';
+import { ActionRing, NO_BOARD, RingArena } from './action-ring.js';
 
 const CLICK = ActionType.ACTION_TYPE_CLICK;
 const entries = (ring: ActionRing, limit = ring.capacity) => {
@@ -59,5 +59,28 @@ describe('ActionRing', () => {
     }
     expect(ring.size).toBe(50);
     expect(times(ring)).toEqual(all.sort((a, b) => b - a).slice(0, 50));
+  });
+
+  it("keeps the rings of one arena apart while they grow into each other's old segments", () => {
+    const arena = new RingArena();
+    const rings = Array.from({ length: 300 }, (_, r) => new ActionRing(1 + (r % 130), arena));
+    const expected = rings.map(() => [] as number[][]);
+    let seed = 7;
+    for (let step = 0; step < 40_000; step++) {
+      seed = (seed * 48271) % 2147483647;
+      const r = seed % rings.length;
+      const entry = [step, step % 3, step * 10 - (seed % 50), seed % 5 ? r : NO_BOARD];
+      rings[r].add(entry[0], entry[1], entry[2], entry[3]);
+      expected[r].push(entry);
+    }
+    for (const [r, ring] of rings.entries()) {
+      // Newest first by time, equal times the later added first; only the newest `capacity`.
+      const want = expected[r]
+        .map((e, order) => ({ e, order }))
+        .sort((a, b) => b.e[2] - a.e[2] || b.order - a.order)
+        .slice(0, ring.capacity)
+        .map(({ e }) => e);
+      expect(entries(ring)).toEqual(want);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { ActionType, type Action, type ItemFilter, type UserContext } from '../../generated/feedloom/v1/common.js';
 import { buildItemFilter } from '../../libs/generator-sdk/item-filter.js';
 import { actionTypeOf, type ActionName } from './action-names.js';
-import { ActionRing, NO_BOARD } from './action-ring.js';
+import { ActionRing, NO_BOARD, RingArena } from './action-ring.js';
 import { IdTable } from './id-table.js';
 
 /** Realtime user state: what GetUserContext answers, bounded per user. */
@@ -63,6 +63,7 @@ export class UserStore {
   /** Every id the state mentions, as numbers. */
   readonly ids = new IdTable();
   private readonly users = new Map<number, UserRecord>();
+  private readonly rings = new RingArena();
   // Item number -> catalog topic, for the engaged topics.
   private readonly itemTopics = new Map<number, string>();
 
@@ -94,9 +95,9 @@ export class UserStore {
   applyNumbered(user: number, item: number, type: ActionType, timeMs: number, board = NO_BOARD): void {
     const record = this.record(user);
     if (type === ActionType.ACTION_TYPE_IMPRESSION) {
-      (record.impressions ??= new ActionRing(SEEN_RING_CAPACITY)).add(item, type, timeMs);
+      (record.impressions ??= new ActionRing(SEEN_RING_CAPACITY, this.rings)).add(item, type, timeMs);
     } else {
-      (record.actions ??= new ActionRing(MAX_RECENT_ACTIONS)).add(item, type, timeMs, board);
+      (record.actions ??= new ActionRing(MAX_RECENT_ACTIONS, this.rings)).add(item, type, timeMs, board);
       remember(record, item);
     }
   }

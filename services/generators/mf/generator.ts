@@ -13,7 +13,9 @@ export interface MfData {
   itemIds: string[];
   /** The item factors ([items × dim], the last column the item bias) in an exact inner-product index. */
   items: FaissIndex;
-  userFactors: Map<string, Float32Array>;
+  /** Each known user's row of userFactors: one array for all users, not an ArrayBuffer each. */
+  userRows: Map<string, number>;
+  userFactors: Float32Array;
 }
 
 export function prepareMf(rows: MfSnapshotRow[]): MfData {
@@ -22,14 +24,17 @@ export function prepareMf(rows: MfSnapshotRow[]): MfData {
   const { dim } = meta;
   const itemIds: string[] = [];
   const itemFactors = new Float32Array(meta.items * dim);
-  const userFactors = new Map<string, Float32Array>();
+  const userRows = new Map<string, number>();
+  const userFactors = new Float32Array(rows.filter((r) => r.kind === 'user').length * dim);
   for (const row of rows) {
     if (row.kind === 'meta') continue;
     const f = decodeFactor(row.f);
     if (f.length !== dim)
       throw new Error(`snapshot ${MF_SNAPSHOT}: ${row.kind} ${row.id} has ${f.length} factors, expected ${dim}`);
-    if (row.kind === 'user') userFactors.set(row.id, f);
-    else {
+    if (row.kind === 'user') {
+      userFactors.set(f, userRows.size * dim);
+      userRows.set(row.id, userRows.size);
+    } else {
       if (itemIds.length === meta.items)
         throw new Error(`snapshot ${MF_SNAPSHOT} has more item rows than its meta row says (${meta.items})`);
       itemFactors.set(f, itemIds.length * dim);
@@ -40,13 +45,14 @@ export function prepareMf(rows: MfSnapshotRow[]): MfData {
   // kernels on the libuv pool instead of a JS loop on the request thread.
   const items = createIndex(dim, 'Flat', 'inner_product');
   if (itemIds.length) items.add(itemFactors);
-  return { version: meta.version, dim, itemIds, items, userFactors };
+  return { version: meta.version, dim, itemIds, items, userRows, userFactors };
 }
 
 /** Top-`quota` items by dot product with the user's factors, engaged items left out; [] for an unknown user. */
 export async function scoreMf(data: MfData, userId: string, exclude: ItemExclusion & { size: number }, quota: number) {
-  const u = data.userFactors.get(userId);
-  if (!u || !data.itemIds.length) return [];
+  const row = data.userRows.get(userId);
+  if (row === undefined || !data.itemIds.length) return [];
+  const u = data.userFactors.subarray(row * data.dim, (row + 1) * data.dim);
   const { distances, labels } = await data.items.searchAsync(u, Math.min(data.itemIds.length, quota + exclude.size));
   const out = [];
   for (let r = 0; r < labels.length && out.length < quota; r++) {
