@@ -64,6 +64,7 @@ export class UserStore {
   readonly ids = new IdTable();
   private readonly users = new Map<number, UserRecord>();
   private readonly rings = new RingArena();
+  private readonly labels = new Map<string, string>();
   // Item number -> catalog topic, for the engaged topics.
   private readonly itemTopics = new Map<number, string>();
 
@@ -77,7 +78,19 @@ export class UserStore {
   }
 
   setItemTopic(item: number, topic: string): void {
-    this.itemTopics.set(item, topic);
+    this.itemTopics.set(item, this.label(topic));
+  }
+
+  /**
+   * One copy of a string the profiles and topics repeat (a topic, locale, creator or board id): the
+   * id table's own, else the first seen. Read from the catalog, each row is a new string.
+   */
+  label(text: string): string {
+    const id = this.ids.find(text);
+    if (id !== undefined) return this.ids.name(id);
+    let kept = this.labels.get(text);
+    if (kept === undefined) this.labels.set(text, (kept = text));
+    return kept;
   }
 
   apply(event: UserEvent): void {

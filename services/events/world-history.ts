@@ -116,8 +116,8 @@ async function loadProfiles(
   );
   for (const u of users.filter((u) => owns(u.user_id))) {
     const profile = store.profile(u.user_id);
-    profile.locale = u.locale ?? '';
-    profile.topics = u.topics ?? [];
+    profile.locale = store.label(u.locale ?? '');
+    profile.topics = (u.topics ?? []).map((t) => store.label(t));
   }
   // Newest follows first.
   await forEachRow(
@@ -126,15 +126,15 @@ async function loadProfiles(
     ([user, type, target]) => {
       if (!owns(user as string)) return;
       const profile = store.profile(user as string);
-      if (type === 'creator') profile.followedCreators.push(target as string);
-      else if (type === 'board') profile.followedBoards.push(target as string);
+      if (type === 'creator') profile.followedCreators.push(store.label(target as string));
+      else if (type === 'board') profile.followedBoards.push(store.label(target as string));
     },
   );
   await forEachRow(
     conn,
     'SELECT owner_user_id, board_id FROM boards WHERE owner_user_id IS NOT NULL ORDER BY board_id',
     ([user, board]) => {
-      if (owns(user as string)) store.profile(user as string).ownBoards.push(board as string);
+      if (owns(user as string)) store.profile(user as string).ownBoards.push(store.label(board as string));
     },
   );
 }
