@@ -152,6 +152,7 @@ describe('experiments on a real mesh', () => {
         ranker: {
           port: ranker.port,
           topN: 400,
+          replayCuts: 1,
           deadlineMs: 5_000,
           weights: { click: 1, save: 2, hide: -4 },
           model: 'ranker',

@@ -419,6 +419,11 @@ export const MeshConfigSchema = z
           .extend({
             /** How many of the pre-scored candidates the blender sends to be ranked (docs/RELEVANCE.md). */
             topN: z.number().int().min(1).max(2_000).default(DEFAULT_RANKER_TOP_N),
+            /**
+             * On an imported log: replays per user the ranker trains on, each cut earlier than the
+             * last with generators prepared on the interactions before it (candidate-replay.ts).
+             */
+            replayCuts: z.number().int().min(1).max(4).default(1),
             deadlineMs: z.number().int().min(1).max(10_000).default(40),
             /** Utility = Σ weight × head probability. */
             weights: z

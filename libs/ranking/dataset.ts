@@ -93,6 +93,12 @@ export interface ReplayedRequest {
   /** The user's history is their actions before this; what they did from then on is what happened next. */
   historyEndMs: number;
   candidates: RankCandidateInput[];
+  /** 0 or absent: the replay at the latest cut, the one validated on; k ≥ 1: a replay k cuts earlier, trained on only. */
+  cut?: number;
+  /** An earlier cut: the items as its own replayed mesh read them (their popularity), in place of CandidateReplay.items. */
+  items?: ReadonlyMap<string, RankerItem>;
+  /** An earlier cut: only these items of what the user did next label it (its own held-out part, not what came later). */
+  labelItems?: ReadonlySet<string>;
 }
 
 /** The blender's requests replayed on a log without an impression log (services/offline/trainer/candidate-replay.ts). */
@@ -281,16 +287,26 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
 
     let imps = logged;
     let withoutPositive = 0;
+    let replayedSessions = new Map<string, ReplayedSession>();
     // Replayed requests are held out by user (a share of them, by a seeded hash), not by time; their
     // history ends where their held-out interactions begin.
-    const historyEnd = new Map(options.replayed?.requests.map((r) => [r.user, r.historyEndMs]));
+    // A user's latest history end (their cut-0 request's): the item vocabulary counts the actions before it.
+    const historyEnd = new Map<string, number>();
+    for (const r of options.replayed?.requests ?? [])
+      historyEnd.set(r.user, Math.max(r.historyEndMs, historyEnd.get(r.user) ?? -Infinity));
     const valUsers = new Set(
       [...historyEnd.keys()].filter((u) => createRng(hashSeed(seed, 'val-user', u)).next() < REPLAY_VAL_SHARE),
     );
     const isHeldOut = (user: string, timeMs: number) => (replayed ? valUsers.has(user) : timeMs >= valStartMs);
     if (labelKind === 'sampled_negatives') imps = withSampledNegatives(logged, itemMeta, seed);
     else if (replayed) {
-      ({ imps, withoutPositive } = replayedImpressions(options.replayed!.requests, actions));
+      // A validation user's earlier cuts are neither trained nor validated on: the gate reads the latest cut, as served.
+      const requests = options.replayed!.requests.filter((r) => !r.cut || !valUsers.has(r.user));
+      ({
+        imps,
+        withoutPositive,
+        sessions: replayedSessions,
+      } = replayedImpressions(requests, options.replayed!.items, actions));
       log(
         `ranker dataset: no impression log (imported interactions): ${options.replayed!.requests.length} replayed requests of the blender's candidates, ${withoutPositive} with no candidate the user went on to interact with (left out)`,
       );
@@ -306,8 +322,10 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       ? new Map(days.map((day) => [day, replayedPopularity(options.replayed!.items)]))
       : await popularityAsOfDays(conn, days);
     const base = rankerCatalog(itemMeta, []);
-    const lookupFor = (day: number) => {
-      const pop = popularityByDay.get(day)!;
+    // A replayed request reads the popularity its own replayed mesh served; a logged one, the day's.
+    const popularityOf = (user: string, session: string, sessionMs: number) =>
+      replayed ? replayedSessions.get(sessionKey(user, session))!.popularity : popularityByDay.get(dayOf(sessionMs))!;
+    const lookupFor = (pop: Map<string, number>) => {
       const cache = new Map<string, RankerItem | undefined>();
       return (itemId: string): RankerItem | undefined => {
         if (cache.has(itemId)) return cache.get(itemId);
@@ -327,7 +345,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       if (isHeldOut(imps.users[i], imps.sessionMs[i])) continue;
       bump(imps.items[i]);
       for (const p of imps.sources[i]) sourceNames.add(p.generator);
-      const p = popularityByDay.get(dayOf(imps.sessionMs[i]))!.get(imps.items[i]);
+      const p = popularityOf(imps.users[i], imps.sessions[i], imps.sessionMs[i]).get(imps.items[i]);
       if (p && p > 0) trainPops.push(p);
     }
     for (let i = 0; i < actions.users.length; i++)
@@ -386,7 +404,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       let j = i;
       while (j < imps.users.length && imps.users[j] === user && imps.sessions[j] === session) j++;
       // Actions of this user strictly before the session's first impression (a replayed request: before its history's end).
-      const historyEndMs = replayed ? (historyEnd.get(user) ?? t0) : t0;
+      const historyEndMs = replayed ? replayedSessions.get(sessionKey(user, session))!.historyEndMs : t0;
       const start = userStart.get(user) ?? -1;
       if (user !== currentUser) {
         currentUser = user;
@@ -399,7 +417,7 @@ export async function buildRankerDataset(options: RankerDatasetOptions): Promise
       }
       const isVal = isHeldOut(user, t0);
       const target = isVal ? split.val : split.train;
-      const lookup = lookupFor(dayOf(t0));
+      const lookup = lookupFor(popularityOf(user, session, t0));
       const ctx = target.addContext(
         Math.max(0, start),
         Math.max(0, histEnd),
@@ -597,42 +615,64 @@ function replayedPopularity(items: ReadonlyMap<string, RankerItem>): Map<string,
   return new Map([...items].map(([id, info]) => [id, info.popularity]));
 }
 
+/** A replayed request as a session: where its history ends, and the popularity its replayed mesh served. */
+interface ReplayedSession {
+  historyEndMs: number;
+  popularity: Map<string, number>;
+}
+
+const sessionKey = (user: string, session: string) => `${user}\u0000${session}`;
+
 /**
- * The replayed requests as impressions, one session per request, user by user: each candidate in
+ * The replayed requests as impressions, one session per request, user by user (a user's requests
+ * oldest cut first, so that the walk over their actions only moves forward): each candidate in
  * pre-score order (its place as the position, its proposals as the sources), labelled by what the
- * user did with it from the request's history end on: click for any interaction, save for a save.
- * A request none of whose candidates the user went on to interact with teaches no order and is left out.
+ * user did with it from the request's history end on (an earlier cut: only its own held-out items):
+ * click for any interaction, save for a save. A request none of whose candidates the user went on to
+ * interact with teaches no order and is left out.
  */
 function replayedImpressions(
   requests: readonly ReplayedRequest[],
+  items: ReadonlyMap<string, RankerItem>,
   actions: Actions,
-): { imps: Impressions; withoutPositive: number } {
-  const historyEnd = new Map(requests.map((r) => [r.user, r.historyEndMs]));
-  // Per user: item → the actions taken on it from the history's end on.
-  const next = new Map<string, Map<string, Set<string>>>();
+): { imps: Impressions; withoutPositive: number; sessions: Map<string, ReplayedSession> } {
+  // Per user: item → the actions taken on it, with their times.
+  const byUser = new Map<string, { item: string; action: string; timeMs: number }[]>();
   for (let i = 0; i < actions.users.length; i++) {
-    const user = actions.users[i];
-    if (actions.times[i] < (historyEnd.get(user) ?? Infinity)) continue;
-    const items = next.get(user) ?? next.set(user, new Map()).get(user)!;
-    (items.get(actions.items[i]) ?? items.set(actions.items[i], new Set()).get(actions.items[i])!).add(
-      actions.actions[i],
-    );
+    const list = byUser.get(actions.users[i]) ?? byUser.set(actions.users[i], []).get(actions.users[i])!;
+    list.push({ item: actions.items[i], action: actions.actions[i], timeMs: actions.times[i] });
   }
+  const popularityCache = new Map<ReadonlyMap<string, RankerItem>, Map<string, number>>();
+  const popularityFor = (m: ReadonlyMap<string, RankerItem>) =>
+    popularityCache.get(m) ?? popularityCache.set(m, replayedPopularity(m)).get(m)!;
   const imps = emptyImpressions();
+  const sessions = new Map<string, ReplayedSession>();
   let withoutPositive = 0;
-  for (const request of [...requests].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0))) {
-    const did = next.get(request.user);
+  const ordered = [...requests].sort((a, b) =>
+    a.user < b.user ? -1 : a.user > b.user ? 1 : a.historyEndMs - b.historyEndMs,
+  );
+  for (const request of ordered) {
+    const did = new Map<string, Set<string>>();
+    for (const a of byUser.get(request.user) ?? []) {
+      if (a.timeMs < request.historyEndMs || (request.labelItems && !request.labelItems.has(a.item))) continue;
+      (did.get(a.item) ?? did.set(a.item, new Set()).get(a.item)!).add(a.action);
+    }
     const labels = request.candidates.map((c) => {
-      const acts = did?.get(c.itemId);
+      const acts = did.get(c.itemId);
       return [!!acts && (acts.has('click') || acts.has('save')), !!acts?.has('save'), !!acts?.has('hide')];
     });
     if (!labels.some((l) => l[0] || l[1])) {
       withoutPositive++;
       continue;
     }
+    const session = `replay-${request.cut ?? 0}-${request.timeMs}`;
+    sessions.set(sessionKey(request.user, session), {
+      historyEndMs: request.historyEndMs,
+      popularity: popularityFor(request.items ?? items),
+    });
     request.candidates.forEach((c, place) => {
       imps.users.push(request.user);
-      imps.sessions.push(`replay-${request.timeMs}`);
+      imps.sessions.push(session);
       imps.items.push(c.itemId);
       imps.times.push(request.timeMs);
       imps.sessionMs.push(request.timeMs);
@@ -643,7 +683,7 @@ function replayedImpressions(
       imps.hide.push(labels[place][2]);
     });
   }
-  return { imps, withoutPositive };
+  return { imps, withoutPositive, sessions };
 }
 
 /** Grows the context and example columns of one split. */

@@ -9,6 +9,10 @@
 // candidate by whether the user went on to interact with it (the held-out interactions).
 // The answers themselves (replayAnswers: every eligible candidate, before any weights) are also what
 // a world's blend weights are learned on (learn-blend-weights.ts).
+// More requests per user (services.ranker.replayCuts > 1): the replay's training world is split
+// again (each user's last 20% of it held out), its own generators prepared on that, and asked
+// again; and so on. Each cut's generators see only interactions before that cut, so no request's
+// candidates or features come from what labels it.
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { DEFAULT_RANKER_TOP_N, snapshotsDirOf } from '../../../libs/config/mesh.js';
 import { itemCatalogOf } from '../../../libs/blend/catalog.js';
@@ -48,28 +52,65 @@ export interface ReplayedAnswers {
   heldOutFraction: number;
   /** The generators asked (the mesh's enabled ones). */
   generators: string[];
+  /** The training world the generators were prepared on (an earlier cut splits it again). */
+  dir: string;
 }
 
 /** The ranker's topN in this mesh. */
 export const rankerTopN = (mesh: MeshConfig) => mesh.services.ranker?.topN ?? DEFAULT_RANKER_TOP_N;
 
+/** How many cuts the ranker's replay makes per user (services.ranker.replayCuts). */
+export const replayCutsOf = (mesh: MeshConfig) => mesh.services.ranker?.replayCuts ?? 1;
+
+type ReplayOptions = { fraction?: number; concurrency?: number; log?: (line: string) => void };
+
 /** For every user with held-out interactions: the candidates the blender would have sent the ranker. */
 export async function replayCandidates(
   mesh: MeshConfig,
   worldDir: string,
-  options: { fraction?: number; concurrency?: number; log?: (line: string) => void } = {},
+  options: ReplayOptions = {},
 ): Promise<CandidateReplay> {
-  const answers = await replayAnswers(mesh, worldDir, options);
-  return candidateRequests(answers, policyFromConfig(mesh), rankerTopN(mesh));
+  return replayRequests(mesh, await replayAnswers(mesh, worldDir, options), options);
 }
 
-/** The ranker's requests: each user's eligible candidates in the policy's pre-score order, the top N. */
-export function candidateRequests(replay: ReplayedAnswers, policy: BlendPolicy, topN: number): CandidateReplay {
+/**
+ * The ranker's requests in the mesh's policy (its learned weights, when written): the latest cut's,
+ * then those of each earlier cut the config asks for (replayed here, each on a split of the one
+ * before), labelled only by that cut's own held-out items.
+ */
+export async function replayRequests(
+  mesh: MeshConfig,
+  latest: ReplayedAnswers,
+  options: ReplayOptions = {},
+): Promise<CandidateReplay> {
+  const policy = policyFromConfig(mesh);
+  const topN = rankerTopN(mesh);
+  const out = candidateRequests(latest, policy, topN);
+  let previous = latest;
+  for (let cut = 1; cut < replayCutsOf(mesh); cut++) {
+    options.log?.(`candidate replay: cut ${cut + 1} of ${replayCutsOf(mesh)}, on ${previous.dir}`);
+    previous = await replayAnswers(mesh, previous.dir, options);
+    out.requests.push(...candidateRequests(previous, policy, topN, cut).requests);
+  }
+  return out;
+}
+
+/**
+ * The ranker's requests: each user's eligible candidates in the policy's pre-score order, the top N.
+ * An earlier cut's (cut ≥ 1) carry their own items and held-out items.
+ */
+export function candidateRequests(
+  replay: ReplayedAnswers,
+  policy: BlendPolicy,
+  topN: number,
+  cut = 0,
+): CandidateReplay {
   return {
     requests: replay.users.map((u) => ({
       user: u.user,
       timeMs: replay.timeMs,
       historyEndMs: u.historyEndMs,
+      ...(cut > 0 && { cut, items: replay.items, labelItems: u.heldOut }),
       candidates: policy
         .preScore(u.eligible)
         .slice(0, topN)
@@ -90,7 +131,7 @@ export function candidateRequests(replay: ReplayedAnswers, policy: BlendPolicy, 
 export async function replayAnswers(
   mesh: MeshConfig,
   worldDir: string,
-  options: { fraction?: number; concurrency?: number; log?: (line: string) => void } = {},
+  options: ReplayOptions = {},
 ): Promise<ReplayedAnswers> {
   const log = options.log ?? (() => {});
   const fraction = options.fraction ?? REPLAY_HELDOUT_FRACTION;
@@ -142,5 +183,5 @@ export async function replayAnswers(
     await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
     return served.generators;
   });
-  return { users: out, timeMs, items, catalog, heldOutFraction: fraction, generators };
+  return { users: out, timeMs, items, catalog, heldOutFraction: fraction, generators, dir: split.dir };
 }

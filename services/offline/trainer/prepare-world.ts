@@ -6,7 +6,7 @@ import { trainRanker } from './train-ranker.js';
 import { policyFromConfig } from '../../../libs/blend/policy.js';
 import { writeLearnedWeights, type LearnedWeights } from '../../../libs/blend/learned-weights.js';
 import type { CandidateReplay } from '../../../libs/ranking/dataset.js';
-import { candidateRequests, rankerTopN, replayAnswers } from './candidate-replay.js';
+import { rankerTopN, replayAnswers, replayRequests } from './candidate-replay.js';
 import { learnBlendWeights } from './learn-blend-weights.js';
 
 /**
@@ -23,7 +23,7 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
   if (ranker && !(await new ModelRegistry(registryRoot).latest(ranker.model, ['published', 'serving']))) {
     // A first ranker on a time budget, so a first `make up` stays minutes, not an hour; retrain for a
     // better one. On an imported log it learns from the blender's replayed candidates (one request per
-    // user: the trainer's own epochs fit the budget), and the world's blend weights are learned on
+    // user and cut, services.ranker.replayCuts: the trainer's own epochs fit the budget), and the world's blend weights are learned on
     // the same replay first, so the ranker learns to reorder the candidates the blender will send it.
     const imported = (await readWorldManifest(worldDir)).source === 'import';
     let replayed: CandidateReplay | undefined;
@@ -34,7 +34,7 @@ export async function prepareWorld(mesh: MeshConfig, options: PrepareOptions = {
         await writeLearnedWeights(worldDir, learned);
         log(`blend weights learned (${learned.objective}): ${describeLearned(learned)}`);
       }
-      replayed = candidateRequests(answers, policyFromConfig(mesh), rankerTopN(mesh));
+      replayed = await replayRequests(mesh, answers, { log });
     }
     const budgetS = options.rankerBudgetS ?? RANKER_BUDGET_S;
     log(`training the ranker (${imported ? 'replayed candidates' : 'one epoch'}, at most ${budgetS} s) …`);
