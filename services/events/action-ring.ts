@@ -60,6 +60,7 @@ function newSlab(entries: number): Slab {
 }
 
 const EMPTY = newSlab(0);
+const COLUMNS = ['times', 'items', 'boards', 'types'] as const;
 
 /**
  * A user's newest actions by time, at most `capacity` of them, in typed arrays (17 bytes an
@@ -139,10 +140,7 @@ export class ActionRing {
     const next = this.arena.take(Math.min(this.capacity, Math.max(8, this.length * 4)));
     const [from, to] = [this.slab, next.slab];
     const end = this.base + this.count;
-    to.times.set(from.times.subarray(this.base, end), next.base);
-    to.items.set(from.items.subarray(this.base, end), next.base);
-    to.boards.set(from.boards.subarray(this.base, end), next.base);
-    to.types.set(from.types.subarray(this.base, end), next.base);
+    for (const column of COLUMNS) to[column].set(from[column].subarray(this.base, end), next.base);
     if (this.length) this.arena.give({ slab: this.slab, base: this.base, length: this.length });
     ({ slab: this.slab, base: this.base, length: this.length } = next);
   }
