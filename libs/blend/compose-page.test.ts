@@ -15,6 +15,8 @@ describe('composePage', () => {
     const capped = composePage(ordered, 3, { maxPerCreator: 2, maxSourceShare: 1 }, catalog);
     expect(capped.page.map((c) => c.itemId)).toEqual(['a1', 'a2', 'b1']);
     expect(capped.dropped).toEqual([expect.objectContaining({ itemId: 'a3', droppedBy: 'page:creator_cap' })]);
+    // Built on read by its class: an own getter would hold every candidate until a full GC (compose-page.ts).
+    expect(Object.getOwnPropertyDescriptor(capped, 'dropped')).toBeUndefined();
     const short = composePage(ordered, 4, { maxPerCreator: 2, maxSourceShare: 1 }, catalog);
     expect(short.page.map((c) => c.itemId)).toEqual(['a1', 'a2', 'b1', 'a3']);
   });

@@ -52,14 +52,25 @@ export function composePage(
     page.push(c);
   }
   for (let i = 0; page.length < limit && i < waiting.length; i++) page.push(waiting[i]);
-  return {
-    page,
-    // Thousands of items miss a 50-item page; only a debug response reads why, so only then is it built.
-    get dropped() {
-      const onPage = new Set(page.map((c) => c.itemId));
-      return ordered
-        .filter((c) => !onPage.has(c.itemId))
-        .map((c) => ({ ...c, droppedBy: waitedFor.get(c.itemId) ?? 'page:below_cutoff' }));
-    },
-  };
+  return new ComposedPage(page, ordered, waitedFor);
+}
+
+/**
+ * The page and, built only when read, what missed it and why: thousands of items miss a 50-item
+ * page and only a debug response reads why. A class, not an object literal with a getter (see
+ * Filtered in filter.ts: such a getter keeps the Blend's candidates alive until a full GC).
+ */
+class ComposedPage {
+  constructor(
+    readonly page: BlendCandidate[],
+    private readonly ordered: BlendCandidate[],
+    private readonly waitedFor: Map<string, string>,
+  ) {}
+
+  get dropped(): BlendCandidate[] {
+    const onPage = new Set(this.page.map((c) => c.itemId));
+    return this.ordered
+      .filter((c) => !onPage.has(c.itemId))
+      .map((c) => ({ ...c, droppedBy: this.waitedFor.get(c.itemId) ?? 'page:below_cutoff' }));
+  }
 }

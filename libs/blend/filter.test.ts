@@ -50,4 +50,10 @@ describe('filterCandidates', () => {
     const { kept } = filterCandidates(['fresh', 'not_in_catalog', 'hidden'].map(cand), filterInput(user, undefined));
     expect(kept.map((c) => c.itemId)).toEqual(['fresh', 'not_in_catalog']);
   });
+
+  it('gives what it dropped through its class, not an own getter (an own one would hold the candidates until a full GC)', () => {
+    const result = filterCandidates(['fresh', 'hidden'].map(cand), filterInput(user, catalog));
+    expect(Object.getOwnPropertyDescriptor(result, 'dropped')).toBeUndefined();
+    expect(result.dropped.map((c) => c.droppedBy)).toEqual(['filter:hidden']);
+  });
 });

@@ -44,6 +44,24 @@ export function filterInput(user: UserContext, catalog: ItemCatalog | undefined)
   return { engaged, hidden, seen: new Set(user.seenItems), blockedCreators: new Set(user.blockedCreators), catalog };
 }
 
+/**
+ * What the filters kept and, built only when read (a debug response), what they dropped and why.
+ * A class: a getter in an object literal gets its accessor allocated in the old generation, which
+ * then holds the Blend's candidates through every scavenge until the next full GC.
+ */
+class Filtered {
+  constructor(
+    readonly kept: BlendCandidate[],
+    private readonly candidates: BlendCandidate[],
+    private readonly droppedAt: number[],
+    private readonly droppedBy: CandidateFilter[],
+  ) {}
+
+  get dropped(): BlendCandidate[] {
+    return this.droppedAt.map((at, k) => ({ ...this.candidates[at], droppedBy: `filter:${this.droppedBy[k].name}` }));
+  }
+}
+
 /** Stage 4: keeps the candidates no filter drops; the rest are marked with the filter that dropped them. */
 export function filterCandidates(
   candidates: BlendCandidate[],
@@ -66,11 +84,5 @@ export function filterCandidates(
     if (filter) (droppedAt.push(i), droppedBy.push(filter));
     else kept.push(c);
   }
-  return {
-    kept,
-    // Only a debug response reads what was dropped and why, so only then is it built.
-    get dropped() {
-      return droppedAt.map((at, k) => ({ ...candidates[at], droppedBy: `filter:${droppedBy[k].name}` }));
-    },
-  };
+  return new Filtered(kept, candidates, droppedAt, droppedBy);
 }
