@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { tuneGarbageCollector } from '../../../libs/bootstrap/gc-tuning.js';
 import type { RunningServer } from '../../../libs/bootstrap/server.js';
 import type { MeshConfig } from '../../../libs/config/mesh.js';
 import { checkGeneratorSettings } from '../../generators/registry.js';
@@ -17,6 +18,7 @@ export async function startAllInOne(
   mesh: MeshConfig,
   options: ComponentOptions & { configPath?: string } = {},
 ): Promise<RunningMesh & { servers: RunningServer[] }> {
+  tuneGarbageCollector();
   const all = meshComponents(mesh, options);
   const own = options.configPath ? all.filter((c) => c.name === 'scheduler') : [];
   const running = await withBrokerFirst(

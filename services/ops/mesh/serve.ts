@@ -1,6 +1,7 @@
 // One mesh component in this process: `node --import tsx services/ops/mesh/serve.ts [--config FILE] NAME`.
 // Prints one JSON line {"event":"listening",...} when ready; drains on SIGTERM.
 import { parseArgs } from 'node:util';
+import { tuneGarbageCollector } from '../../../libs/bootstrap/gc-tuning.js';
 import { stopOnSignals } from '../../../libs/bootstrap/lifecycle.js';
 import { startTelemetry } from '../../../libs/bootstrap/telemetry.js';
 import { DEFAULT_CONFIG_PATH, loadMeshConfig, metricsEndpointOf } from '../../../libs/config/mesh.js';
@@ -12,6 +13,7 @@ if (positionals.length !== 1) {
   console.error('usage: serve.ts [--config FILE] COMPONENT   (events, blender, or a generator name)');
   process.exit(2);
 }
+tuneGarbageCollector();
 try {
   const configPath = values.config ?? process.env.FEEDLOOM_CONFIG ?? DEFAULT_CONFIG_PATH;
   const mesh = loadMeshConfig(configPath);
