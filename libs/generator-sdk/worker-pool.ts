@@ -5,6 +5,7 @@
 // that dies fails only the calls it had (the Blend degrades) and is replaced.
 import { Worker } from 'node:worker_threads';
 import { EncodedGenerateResponse } from './encoded-messages.js';
+import { PendingCalls } from './pending-calls.js';
 import { RpcError, unavailable } from '../bootstrap/errors.js';
 import type { DataStatus, FromWorker, PooledGenerator, ToWorker, WorkerData } from './worker-protocol.js';
 
@@ -17,7 +18,7 @@ interface Pending {
 
 interface PoolWorker {
   worker: Worker;
-  pending: Map<number, Pending>;
+  pending: PendingCalls<Pending>;
   status: Map<string, DataStatus>;
 }
 
@@ -108,15 +109,18 @@ export class GeneratorWorkerPool {
 
   private spawn(): void {
     const data: WorkerData = { generators: this.generators };
-    const w: PoolWorker = { worker: new Worker(ENTRY, { workerData: data }), pending: new Map(), status: new Map() };
+    const w: PoolWorker = {
+      worker: new Worker(ENTRY, { workerData: data }),
+      pending: new PendingCalls<Pending>(),
+      status: new Map(),
+    };
     this.workers.add(w);
     w.worker.on('message', (message: FromWorker) => this.receive(w, message));
     w.worker.on('error', (err) => console.error(`[generator pool] a worker thread failed: ${err.message}`));
     w.worker.on('exit', (code) => {
       this.workers.delete(w);
-      for (const p of w.pending.values())
+      for (const p of w.pending.drain())
         p.reject(unavailable(`the generator worker thread answering it exited (code ${code})`));
-      w.pending.clear();
       this.notify(this.generators.map((g) => g.name));
       if (this.stopping) return;
       this.replaced++;
