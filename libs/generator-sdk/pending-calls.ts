@@ -6,7 +6,7 @@
 // ArrayBuffer memory per generator call, and V8 starts a Mark-Compact for every 64 MB of it
 // (docs/BENCHMARKS.md, "What starts the main thread's Mark-Compacts now").
 export class PendingCalls<T> {
-  private readonly byId: Record<number, T> = Object.create(null);
+  private byId: Record<number, T> = Object.create(null);
   private count = 0;
 
   get size(): number {
@@ -32,7 +32,7 @@ export class PendingCalls<T> {
   /** Removes every call and returns them. */
   drain(): T[] {
     const calls = Object.values(this.byId);
-    for (const id of Object.keys(this.byId)) delete this.byId[Number(id)];
+    this.byId = Object.create(null);
     this.count = 0;
     return calls;
   }
