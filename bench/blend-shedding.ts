@@ -19,6 +19,7 @@ import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf, admissionSettingsOf, type MeshConfig } from '../libs/config/mesh.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
 import {
+  closedLoopRate,
   median,
   percentile,
   preparedWorldUsers,
@@ -124,16 +125,8 @@ async function openLoop(blender: BlenderClient, rate: number, durationS: number)
 }
 
 /** Blends/s of `concurrency` callers, each sending its next Blend when the last returns. */
-async function closedLoop(blender: BlenderClient, concurrency: number, durationS: number) {
-  const until = performance.now() + durationS * 1000;
-  let served = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < until) if ((await blend(blender, 5_000)).outcome === 'served') served++;
-    }),
-  );
-  return served / durationS;
-}
+const closedLoop = (blender: BlenderClient, callers: number, seconds: number) =>
+  closedLoopRate(async () => (await blend(blender, 5_000)).outcome === 'served', callers, seconds);
 
 /** The mesh in a child process, with shedding on or off, for the length of `work`. */
 /** The mesh child's event-loop delay p99 (ms) since the last call of it. */

@@ -1,7 +1,9 @@
 // Where a Blend's tail comes from: an open loop below capacity, with the main thread's garbage
 // collections, event-loop stalls and old-space growth beside the latencies, each run in a fresh
 // process (V8 decides some things early in a run and keeps them):
-//   node --import tsx bench/blend-tail.ts [--rps 22] [--seconds 30] [--runs 3] [--v8=--flag] [--section id]
+//   node --import tsx bench/blend-tail.ts [--load 0.7 | --rps N] [--seconds 30] [--runs 3] [--v8=--flag] [--section id]
+// --load: each run first measures the process's capacity (a closed loop of 4 callers, as
+// bench/blend-shedding.ts does) and offers that fraction of it; --rps offers a fixed rate instead.
 // --v8 sets V8 flags in each run before the mesh starts (an A/B of a GC setting without a commit).
 // Every run prints its slowest Blends with the GCs and stalls that overlapped them.
 import { spawnSync } from 'node:child_process';
@@ -13,12 +15,14 @@ import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf } from '../libs/config/mesh.js';
 import { sourceFailed } from '../libs/blend/source-state.js';
 import { startAllInOne } from '../services/ops/mesh/run.js';
-import { median, percentile, preparedWorldUsers, servingConfig, table, writeSection } from './lib.js';
+import { closedLoopRate, median, percentile, preparedWorldUsers, servingConfig, table, writeSection } from './lib.js';
 
 const { values } = parseArgs({
   options: {
     config: { type: 'string', default: 'config/mesh.json' },
-    rps: { type: 'string', default: '22' },
+    load: { type: 'string', default: '0.7' },
+    rps: { type: 'string' },
+    'capacity-seconds': { type: 'string', default: '15' },
     seconds: { type: 'string', default: '30' },
     warm: { type: 'string', default: '10' },
     runs: { type: 'string', default: '3' },
@@ -27,11 +31,17 @@ const { values } = parseArgs({
     child: { type: 'boolean', default: false },
   },
 });
-const rps = Number(values.rps);
+const load = Number(values.load);
 const seconds = Number(values.seconds);
 
 /** One run's figures: what the parent collects from each child. */
 interface TailRun {
+  /** Blends/s of a closed loop of 4 callers, measured first (null with --rps). */
+  capacity: number | null;
+  /** The open loop's rate. */
+  rps: number;
+  /** The main thread's event-loop utilization over the measured window. */
+  mainElu: number;
   blends: number;
   failed: number;
   /** Blends with a source that did not answer OK, or not ranked. */
@@ -111,6 +121,24 @@ async function oneRun(): Promise<TailRun> {
     return Promise.all(out);
   };
 
+  let capacity: number | null = null;
+  if (!values.rps) {
+    const served = async () => {
+      const request = {
+        userId: users[Math.floor(Math.random() * users.length)],
+        limit: 50,
+        debug: false,
+        requestId: '',
+      };
+      return callUnary(blender, 'blend', request, { timeoutMs: 5000 }).then(
+        () => true,
+        () => false,
+      );
+    };
+    await closedLoopRate(served, 4, 5); // warm-up
+    capacity = await closedLoopRate(served, 4, Number(values['capacity-seconds']));
+  }
+  const rps = capacity === null ? Number(values.rps) : capacity * load;
   await openLoop(Number(values.warm), rps / 2);
   gcs.length = 0;
   stalls.length = 0;
@@ -121,7 +149,9 @@ async function oneRun(): Promise<TailRun> {
     old.push((space?.space_used_size ?? 0) / 1e6);
     external.push(getHeapStatistics().external_memory / 1e6);
   }, 1000);
+  const elu = performance.eventLoopUtilization();
   const blends = await openLoop(seconds, rps);
+  const mainElu = performance.eventLoopUtilization(elu).utilization;
   clearInterval(oldTimer);
   clearInterval(stallTimer);
 
@@ -161,6 +191,9 @@ async function oneRun(): Promise<TailRun> {
   blender.close();
   await running.stop();
   return {
+    capacity,
+    rps,
+    mainElu,
     blends: blends.length,
     failed: blends.filter((b) => !b.ok).length,
     degraded: blends.filter((b) => b.degraded).length,
@@ -202,7 +235,7 @@ for (let r = 1; r <= Number(values.runs); r++) {
   const run = JSON.parse(line.slice(RESULT.length)) as TailRun;
   runs.push(run);
   console.log(
-    `run ${r}: p50 ${run.p50.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms (${(run.p99 / run.p50).toFixed(2)}×), ` +
+    `run ${r}: ${run.capacity === null ? '' : `capacity ${run.capacity.toFixed(1)}/s, `}offered ${run.rps.toFixed(1)}/s, main thread ${Math.round(100 * run.mainElu)}% busy, p50 ${run.p50.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms (${(run.p99 / run.p50).toFixed(2)}×), ` +
       `Mark-Compacts ${run.gc.markCompact.n} (max ${run.gc.markCompact.maxMs.toFixed(0)} ms), ` +
       `old space +${run.oldGrowthMbPerS.toFixed(1)} MB/s (max ${run.oldMaxMb.toFixed(0)} MB), ` +
       `external memory +${run.externalGrowthMbPerS.toFixed(1)} MB/s (max ${run.externalMaxMb.toFixed(0)} MB)`,
@@ -211,6 +244,8 @@ for (let r = 1; r <= Number(values.runs); r++) {
 
 const rows = runs.map((r, i) => [
   i + 1,
+  `${r.capacity === null ? '—' : r.capacity.toFixed(1)} / ${r.rps.toFixed(1)}`,
+  `${Math.round(100 * r.mainElu)}%`,
   `${r.blends} / ${r.failed} / ${r.degraded}`,
   r.p50.toFixed(1),
   r.p99.toFixed(1),
@@ -226,6 +261,8 @@ const rows = runs.map((r, i) => [
 const med = (f: (r: TailRun) => number) => median(runs.map(f));
 rows.push([
   'median',
+  `${runs[0].capacity === null ? '—' : med((r) => r.capacity!).toFixed(1)} / ${med((r) => r.rps).toFixed(1)}`,
+  `${Math.round(100 * med((r) => r.mainElu))}%`,
   '',
   med((r) => r.p50).toFixed(1),
   med((r) => r.p99).toFixed(1),
@@ -241,6 +278,8 @@ rows.push([
 const report = table(
   [
     'run',
+    'capacity / offered Blends/s',
+    'main thread busy',
     'Blends / failed / degraded',
     'p50 ms',
     'p99 ms',
@@ -260,9 +299,10 @@ if (values.section) {
   const command = `node --import tsx bench/blend-tail.ts ${childArgs.join(' ')} --section ${values.section}`;
   writeSection(
     values.section,
-    `Blend tail at ${rps}/s open loop, main-thread GC beside it${values.v8 ? ` (${values.v8})` : ''}`,
+    `Blend tail at ${values.rps ? `${values.rps}/s` : `${load} × capacity`} open loop, main-thread GC beside it${values.v8 ? ` (${values.v8})` : ''}`,
     command,
-    `${runs.length} runs, each a fresh all-in-one process, ${seconds} s measured after ${values.warm} s at half the rate. ` +
+    `${runs.length} runs, each a fresh all-in-one process${values.rps ? '' : ` that first measures its capacity (a closed loop of 4 callers for ${values['capacity-seconds']} s, the load client in the same process) and then offers ${load} × it`}, ${seconds} s measured after ${values.warm} s at half the rate. ` +
+      `Main thread busy: its event-loop utilization over the measured window. ` +
       `Target (issue 15): p99 ≤ 2 × p50 at 0.7 × capacity.\n\n${report}`,
   );
 }

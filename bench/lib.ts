@@ -122,6 +122,22 @@ export function overheadOf(
   return { p50, within3: count(3) / total };
 }
 
+/**
+ * Capacity as the benchmarks define it: calls answered per second by a closed loop of `callers`
+ * callers, each sending its next call when its last one is answered, for `seconds`. `call` says
+ * whether its call counts as served.
+ */
+export async function closedLoopRate(call: () => Promise<boolean>, callers: number, seconds: number): Promise<number> {
+  const until = performance.now() + seconds * 1000;
+  let served = 0;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < until) if (await call()) served++;
+    }),
+  );
+  return served / seconds;
+}
+
 /** A port that was free a moment ago (for a metrics endpoint). */
 export const freePort = () =>
   new Promise<number>((resolve, reject) => {

@@ -32,7 +32,7 @@ run bench/blend-load.ts --mode processes --rps 50 --seconds "$SECONDS_PER_RUN" -
 run bench/blend-shedding.ts --generator-threads 0 --seconds 20 --runs "$RUNS" --doc
 run bench/blend-shedding.ts --generator-threads 1 --seconds 20 --runs "$RUNS" --doc
 # The tail below capacity: p99 ÷ p50 at 22/s with the main thread's GCs and memory growth beside it.
-run bench/blend-tail.ts --rps 22 --seconds "$SECONDS_PER_RUN" --runs "$RUNS" --section blend-tail
+run bench/blend-tail.ts --seconds "$SECONDS_PER_RUN" --runs "$RUNS" --section blend-tail
 
 # Each generator alone, one call at a time: latency and CPU per call.
 run bench/generator-latency.ts --calls 100 --runs "$RUNS" --doc
