@@ -124,7 +124,7 @@ async function openLoop(blender: BlenderClient, rate: number, durationS: number)
   return { samples: done, clientLoopP99: loop.percentile(99) / 1e6 };
 }
 
-/** Blends/s of `concurrency` callers, each sending its next Blend when the last returns. */
+/** Blends/s served by `callers` callers, each sending its next Blend when the last returns. */
 const closedLoop = (blender: BlenderClient, callers: number, seconds: number) =>
   closedLoopRate(async () => (await blend(blender, 5_000)).outcome === 'served', callers, seconds);
 

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { BlenderClient, type BlendResponse } from '../generated/feedloom/v1/blender.js';
+import { BlenderClient } from '../generated/feedloom/v1/blender.js';
 import { callUnary, connect } from '../libs/bootstrap/client.js';
 import { addressOf } from '../libs/config/mesh.js';
 import { sourceFailed } from '../libs/blend/source-state.js';
@@ -98,6 +98,8 @@ async function oneRun(): Promise<TailRun> {
     ok: boolean;
     degraded: boolean;
   }
+  const blend = (i: number, requestId: string, timeoutMs: number) =>
+    callUnary(blender, 'blend', { userId: users[i % users.length], limit: 50, debug: false, requestId }, { timeoutMs });
   const openLoop = async (duration: number, rate: number): Promise<Sent[]> => {
     const out: Promise<Sent>[] = [];
     const start = performance.now();
@@ -105,10 +107,9 @@ async function oneRun(): Promise<TailRun> {
       const wait = start + (i * 1000) / rate - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const sent = performance.now();
-      const request = { userId: users[i % users.length], limit: 50, debug: false, requestId: `tail-${i}` };
       out.push(
-        callUnary(blender, 'blend', request, { timeoutMs: 2000 }).then(
-          (r: BlendResponse) => ({
+        blend(i, `tail-${i}`, 2000).then(
+          (r) => ({
             sent,
             ms: performance.now() - sent,
             ok: true,
@@ -123,18 +124,12 @@ async function oneRun(): Promise<TailRun> {
 
   let capacity: number | null = null;
   if (!values.rps) {
-    const served = async () => {
-      const request = {
-        userId: users[Math.floor(Math.random() * users.length)],
-        limit: 50,
-        debug: false,
-        requestId: '',
-      };
-      return callUnary(blender, 'blend', request, { timeoutMs: 5000 }).then(
+    let next = 0;
+    const served = () =>
+      blend(next++, '', 5000).then(
         () => true,
         () => false,
       );
-    };
     await closedLoopRate(served, 4, 5); // warm-up
     capacity = await closedLoopRate(served, 4, Number(values['capacity-seconds']));
   }
